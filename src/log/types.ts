@@ -1,0 +1,59 @@
+// The durable log's contract. One implementation writes segment files (FileLog),
+// one keeps everything in memory (MemoryLog) for tests and `open({ memory: true })`.
+// The Raft log and the embedded store's write-ahead log are the same thing.
+import type { Entry, HardState, Snapshot, SnapshotMeta } from '../raft/types.ts';
+
+export type SyncMode = 'batch' | 'none';
+
+/** Everything recovered from disk at open, enough to restart the Raft core or
+ * replay the embedded store. Entries are those after the snapshot, in order. */
+export interface RecoveredLog {
+  readonly hardState: HardState;
+  readonly snapshot: Snapshot | null;
+  readonly entries: readonly Entry[];
+  /** Warnings raised during recovery (for example a torn tail that was truncated). */
+  readonly warnings: readonly string[];
+}
+
+export interface LogStorage {
+  /** State found at open. Valid until the first write. */
+  readonly recovered: RecoveredLog;
+  /** Index of the first entry still held (snapshot index + 1 when compacted). */
+  firstIndex(): number;
+  /** Index of the last entry appended (durable or not), or the snapshot index. */
+  lastIndex(): number;
+  /** Term of the entry at `index`, or undefined when not held (compacted or past the end).
+   * The snapshot's own index answers with the snapshot's term. */
+  term(index: number): number | undefined;
+  /** Entries in [lo, hi), all held; throws a RangeError otherwise. */
+  entries(lo: number, hi: number): Entry[];
+  /**
+   * Appends entries whose indexes are consecutive. When the first index is at or
+   * below lastIndex(), the suffix from there is dropped first (a conflicting
+   * leader overwrote it). Resolves once the bytes are durable (sync 'batch');
+   * calls made in the same turn of the event loop share one fdatasync.
+   */
+  append(entries: readonly Entry[]): Promise<void>;
+  /** Records term, vote, commit; durable when the promise resolves. */
+  setHardState(state: HardState): Promise<void>;
+  hardState(): HardState;
+  /**
+   * Writes a snapshot file (temp name, fsync, rename, fsync dir), then drops log
+   * entries up to meta.index and older snapshot files. Entries after meta.index
+   * that agree with meta.term are kept; otherwise the whole log is discarded.
+   */
+  installSnapshot(meta: SnapshotMeta, data: Uint8Array): Promise<void>;
+  /** The newest snapshot, or null. */
+  snapshot(): Snapshot | null;
+  close(): Promise<void>;
+}
+
+export interface FileLogOptions {
+  /** Data directory; the log lives in <dir>/log and snapshots in <dir>/snapshots. */
+  readonly dir: string;
+  readonly sync?: SyncMode;
+  /** Bytes after which a new segment file is started. Default 64 MiB. */
+  readonly segmentBytes?: number;
+  /** Called with each recovery warning (default: none; they are also in `recovered.warnings`). */
+  readonly onWarning?: (message: string) => void;
+}

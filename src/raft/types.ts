@@ -1,0 +1,257 @@
+// Types shared by the Raft core and the layers that persist or carry its data
+// (log/, transport/, node/). Names follow the Raft paper: term, vote, commit index.
+
+/** What an entry carries. `normal` holds an application command; `noop` is the
+ * empty entry a new leader appends at the start of its term; `conf` holds a
+ * membership change (encoded by the core). */
+export type EntryType = 'normal' | 'noop' | 'conf';
+
+export interface Entry {
+  readonly index: number;
+  readonly term: number;
+  readonly type: EntryType;
+  /** Opaque to the core: an encoded command for `normal`, an encoded change for `conf`. */
+  readonly data: Uint8Array;
+}
+
+/** State that must be durable before the node acts on it (votes, acks). */
+export interface HardState {
+  readonly term: number;
+  /** Node id voted for in `term`, or 0 for none. */
+  readonly vote: number;
+  readonly commit: number;
+}
+
+/** Cluster membership as of some log index. */
+export interface ConfState {
+  readonly voters: readonly number[];
+  readonly learners: readonly number[];
+}
+
+/** Describes a snapshot: the state machine as of `index` (whose entry had `term`),
+ * and the membership in force at that index. */
+export interface SnapshotMeta {
+  readonly index: number;
+  readonly term: number;
+  readonly conf: ConfState;
+}
+
+export interface Snapshot {
+  readonly meta: SnapshotMeta;
+  readonly data: Uint8Array;
+}
+
+export const EMPTY_HARD_STATE: HardState = Object.freeze({ term: 0, vote: 0, commit: 0 });
+
+// ---------------------------------------------------------------------------
+// The core's interface with its driver (node/ in production, sim/ in tests).
+// The core does no I/O: the driver calls tick() on a timer, step() for each
+// message received, and drains ready(): persist hardState/entries/snapshot,
+// then send messages, then apply committedEntries, then call advance().
+
+export type Role = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
+
+interface MessageHeader {
+  readonly from: number;
+  readonly to: number;
+  /** Sender's current term; for PreVote, the term the sender would campaign in. */
+  readonly term: number;
+}
+
+export interface PreVoteRequest extends MessageHeader {
+  readonly type: 'PreVote';
+  readonly lastLogIndex: number;
+  readonly lastLogTerm: number;
+}
+export interface PreVoteResponse extends MessageHeader {
+  readonly type: 'PreVoteResponse';
+  readonly granted: boolean;
+}
+export interface VoteRequest extends MessageHeader {
+  readonly type: 'RequestVote';
+  readonly lastLogIndex: number;
+  readonly lastLogTerm: number;
+  /** Set when campaigning because of TimeoutNow: voters skip their leader-lease check. */
+  readonly transfer: boolean;
+}
+export interface VoteResponse extends MessageHeader {
+  readonly type: 'RequestVoteResponse';
+  readonly granted: boolean;
+}
+export interface AppendEntriesRequest extends MessageHeader {
+  readonly type: 'AppendEntries';
+  readonly prevLogIndex: number;
+  readonly prevLogTerm: number;
+  readonly entries: readonly Entry[];
+  readonly leaderCommit: number;
+}
+export interface AppendEntriesResponse extends MessageHeader {
+  readonly type: 'AppendEntriesResponse';
+  readonly success: boolean;
+  /** On success: the index of the last entry the follower now holds that matches the leader. */
+  readonly matchIndex: number;
+  /** On failure: fast backtracking hints (thesis 5.3): the conflicting term and its first index,
+   * or conflictTerm 0 with conflictIndex = follower's lastIndex + 1 when its log is too short. */
+  readonly conflictIndex: number;
+  readonly conflictTerm: number;
+}
+/** Heartbeats carry the commit index (capped at the follower's match) and an
+ * optional read context so that ReadIndex can be confirmed by a quorum. */
+export interface HeartbeatRequest extends MessageHeader {
+  readonly type: 'Heartbeat';
+  readonly commit: number;
+  readonly context: number;
+}
+export interface HeartbeatResponse extends MessageHeader {
+  readonly type: 'HeartbeatResponse';
+  readonly context: number;
+}
+export interface InstallSnapshotRequest extends MessageHeader {
+  readonly type: 'InstallSnapshot';
+  readonly meta: SnapshotMeta;
+  /** Byte offset of this chunk in the snapshot data; chunks are sent in order. */
+  readonly offset: number;
+  readonly chunk: Uint8Array;
+  readonly done: boolean;
+}
+export interface InstallSnapshotResponse extends MessageHeader {
+  readonly type: 'InstallSnapshotResponse';
+  readonly snapshotIndex: number;
+  /** Next offset the follower expects (resumable transfer); -1 to restart from 0. */
+  readonly nextOffset: number;
+  readonly done: boolean;
+}
+export interface TimeoutNowRequest extends MessageHeader {
+  readonly type: 'TimeoutNow';
+}
+
+export type Message =
+  | PreVoteRequest
+  | PreVoteResponse
+  | VoteRequest
+  | VoteResponse
+  | AppendEntriesRequest
+  | AppendEntriesResponse
+  | HeartbeatRequest
+  | HeartbeatResponse
+  | InstallSnapshotRequest
+  | InstallSnapshotResponse
+  | TimeoutNowRequest;
+
+export type MessageType = Message['type'];
+
+/** A read that is now safe to serve once the state machine has applied `index`. */
+export interface ReadState {
+  readonly index: number;
+  readonly context: number;
+}
+
+/** A membership change, one server at a time (thesis 4.1). */
+export type ConfChange =
+  | { readonly type: 'addLearner'; readonly node: number }
+  | { readonly type: 'addVoter'; readonly node: number } // also promotes a learner
+  | { readonly type: 'remove'; readonly node: number };
+
+export interface SoftState {
+  readonly leader: number; // 0 when unknown
+  readonly role: Role;
+}
+
+/** Work the driver must do, in this order: persist (hardState, snapshot, entries),
+ * send messages, apply snapshot then committedEntries, deliver readStates once
+ * applied index >= their index, then call advance(). */
+export interface Ready {
+  readonly softState: SoftState;
+  readonly hardState: HardState | null;
+  readonly snapshot: Snapshot | null;
+  readonly entries: readonly Entry[];
+  readonly messages: readonly Message[];
+  readonly committedEntries: readonly Entry[];
+  readonly readStates: readonly ReadState[];
+}
+
+export interface RaftConfig {
+  readonly id: number;
+  /** Ticks between heartbeats. */
+  readonly heartbeatTicks: number;
+  /** Base election timeout in ticks; each election waits a random value in [base, 2*base). */
+  readonly electionTicks: number;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
+  /** Max entries per AppendEntries and max in-flight AppendEntries per follower. */
+  readonly maxEntriesPerMessage: number;
+  readonly maxBytesPerMessage: number;
+  readonly maxInflight: number;
+  /** Bytes per InstallSnapshot chunk. */
+  readonly snapshotChunkBytes: number;
+  /** Seeded source of randomness in [0, 1): the core never uses Math.random. */
+  readonly random: () => number;
+}
+
+/** What the core restarts from: whatever log/ recovered. */
+export interface RaftRestartState {
+  readonly hardState: HardState;
+  readonly snapshot: SnapshotMeta | null;
+  readonly entries: readonly Entry[];
+  /** Membership at bootstrap when there is no snapshot and no conf entries in the log. */
+  readonly initialConf: ConfState;
+}
+
+/** Per-peer replication state as the leader sees it (for status pages and tests). */
+export interface PeerProgress {
+  readonly id: number;
+  readonly learner: boolean;
+  readonly matchIndex: number;
+  readonly nextIndex: number;
+  readonly state: 'probe' | 'replicate' | 'snapshot';
+  readonly recentActive: boolean;
+}
+
+export interface RaftStatus {
+  readonly id: number;
+  readonly role: Role;
+  readonly term: number;
+  readonly vote: number;
+  readonly leader: number;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  readonly conf: ConfState;
+  /** Only on the leader: one row per other member. */
+  readonly progress: readonly PeerProgress[];
+}
+
+/**
+ * The public surface of the consensus core (src/raft/core.ts implements it as
+ * `RaftCore`, constructed with `(config: RaftConfig, restart: RaftRestartState)`).
+ * Every method is synchronous and deterministic given the config's random source.
+ */
+export interface RaftCoreApi {
+  /** Advances logical time by one tick (heartbeats, election timeouts, check-quorum). */
+  tick(): void;
+  /** Handles a message from a peer. Messages for other nodes or stale terms are handled per the paper. */
+  step(message: Message): void;
+  /** Starts an election now (tests, bootstrapping). */
+  campaign(): void;
+  /** Appends a command on the leader. Returns the index it will have, or null when not leader
+   * (or while a leadership transfer is in progress). */
+  propose(data: Uint8Array): number | null;
+  /** Proposes a membership change; null when not leader or a change is already pending. */
+  proposeConfChange(change: ConfChange): number | null;
+  /** Requests a linearizable read; a ReadState with this context appears in a later ready()
+   * once leadership is confirmed. Returns false when no leader is known to forward to. */
+  readIndex(context: number): boolean;
+  /** True on a leader whose lease (check-quorum, within the election timeout) is valid now:
+   * it may serve a read from its applied state at commitIndex without a round trip. */
+  leaseValid(): boolean;
+  transferLeadership(to: number): boolean;
+  /** The application made a snapshot of its state at `index` (<= applied): the core keeps it to
+   * send to lagging followers and drops its in-memory log up to it. */
+  snapshotTaken(snapshot: Snapshot): void;
+  hasReady(): boolean;
+  ready(): Ready;
+  /** Acknowledges the last ready() after its work is done (persisted, sent, applied). */
+  advance(): void;
+  status(): RaftStatus;
+}
