@@ -186,6 +186,15 @@ export interface RaftConfig {
   readonly snapshotChunkBytes: number;
   /** Seeded source of randomness in [0, 1): the core never uses Math.random. */
   readonly random: () => number;
+  /** Deliberate bugs, only for proving that the simulator's checkers catch them. Never set in production. */
+  readonly bugs?: RaftBugs;
+}
+
+export interface RaftBugs {
+  /** Commit entries of earlier terms by counting replicas (violates the paper's Figure 8 rule). */
+  readonly commitPreviousTermEntries?: boolean;
+  /** Answer ReadIndex immediately, without confirming leadership with a quorum. */
+  readonly readWithoutQuorumCheck?: boolean;
 }
 
 /** What the core restarts from: whatever log/ recovered. */
