@@ -124,6 +124,18 @@ export interface InstallSnapshotResponse extends MessageHeader {
 export interface TimeoutNowRequest extends MessageHeader {
   readonly type: 'TimeoutNow';
 }
+/** A follower (or learner) forwards a linearizable read to its leader (thesis 6.4). */
+export interface ReadIndexRequest extends MessageHeader {
+  readonly type: 'ReadIndex';
+  /** The requester's own read context, echoed back in the response. */
+  readonly context: number;
+}
+/** The leader's answer once a quorum confirmed its leadership: serve the read after applying `index`. */
+export interface ReadIndexResponse extends MessageHeader {
+  readonly type: 'ReadIndexResponse';
+  readonly index: number;
+  readonly context: number;
+}
 
 export type Message =
   | PreVoteRequest
@@ -136,7 +148,9 @@ export type Message =
   | HeartbeatResponse
   | InstallSnapshotRequest
   | InstallSnapshotResponse
-  | TimeoutNowRequest;
+  | TimeoutNowRequest
+  | ReadIndexRequest
+  | ReadIndexResponse;
 
 export type MessageType = Message['type'];
 
@@ -184,7 +198,7 @@ export interface RaftConfig {
   readonly maxInflight: number;
   /** Bytes per InstallSnapshot chunk. */
   readonly snapshotChunkBytes: number;
-  /** Seeded source of randomness in [0, 1): the core never uses Math.random. */
+  /** Seeded source of randomness in [0, 1): the core never uses an unseeded generator. */
   readonly random: () => number;
   /** Deliberate bugs, only for proving that the simulator's checkers catch them. Never set in production. */
   readonly bugs?: RaftBugs;

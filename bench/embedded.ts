@@ -1,0 +1,139 @@
+// Embedded benchmarks: durable inserts with 1 and 64 writers, gets by _id,
+// indexed queries on 1,000,000 documents, snapshot, and recovery of a long log.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { open } from '../src/index.ts';
+import { percentile, progress } from './util.ts';
+
+export interface EmbeddedBenchOptions {
+  /** Documents for the read benchmarks and entries for the recovery benchmark. */
+  readonly documents: number;
+  readonly insertSeconds: number;
+}
+
+export async function benchEmbedded(options: EmbeddedBenchOptions): Promise<Record<string, unknown>> {
+  const base = await mkdtemp(join(tmpdir(), 'cs-bench-'));
+  try {
+    return {
+      durableInserts1Writer: await durableInserts(join(base, 'w1'), 1, options.insertSeconds),
+      durableInserts64Writers: await durableInserts(join(base, 'w64'), 64, options.insertSeconds),
+      reads: await reads(options.documents),
+      recovery: await recovery(join(base, 'recovery'), options.documents),
+    };
+  } finally {
+    await rm(base, { recursive: true, force: true });
+  }
+}
+
+async function durableInserts(dir: string, writers: number, seconds: number): Promise<Record<string, number>> {
+  const db = await open({ dir, sync: 'batch', snapshotThreshold: 0 });
+  const col = db.collection('bench');
+  const latencies: number[] = [];
+  let done = 0;
+  const deadline = performance.now() + seconds * 1000;
+  const started = performance.now();
+  const tick = setInterval(() => progress(`inserts (${writers} writers): ${done}`), 500);
+  await Promise.all(
+    Array.from({ length: writers }, async (_, w) => {
+      while (performance.now() < deadline) {
+        const t0 = performance.now();
+        await col.insert({ writer: w, n: done, name: 'benchmark document', tags: ['a', 'b'], price: done % 1000 });
+        latencies.push(performance.now() - t0);
+        done++;
+      }
+    }),
+  );
+  clearInterval(tick);
+  const elapsed = (performance.now() - started) / 1000;
+  await db.close();
+  latencies.sort((a, b) => a - b);
+  return {
+    writers,
+    inserts: done,
+    seconds: round(elapsed),
+    insertsPerSecond: Math.round(done / elapsed),
+    p50Ms: round(percentile(latencies, 0.5)),
+    p99Ms: round(percentile(latencies, 0.99)),
+  };
+}
+
+async function reads(documents: number): Promise<Record<string, unknown>> {
+  const db = await open({ memory: true, snapshotThreshold: 0 });
+  const col = db.collection('bench');
+  await col.createIndex('category');
+  await col.createIndex('price');
+  const batch = 1000;
+  for (let i = 0; i < documents; i += batch) {
+    const docs = [];
+    for (let j = i; j < Math.min(documents, i + batch); j++) {
+      docs.push({ _id: `doc${j}`, category: `c${j % 100_000}`, price: j % 10_000, name: `item ${j}` });
+    }
+    await col.insertMany(docs);
+    if (i % 100_000 === 0) progress(`loading: ${i}/${documents}`);
+  }
+  // gets by _id
+  const ids = Array.from({ length: 100_000 }, (_, i) => `doc${(i * 7919) % documents}`);
+  let found = 0;
+  const getRounds = 20;
+  let t0 = performance.now();
+  for (let r = 0; r < getRounds; r++) for (const id of ids) if (col.get(id) !== null) found++;
+  const getSeconds = (performance.now() - t0) / 1000;
+  if (found !== ids.length * getRounds) throw new Error('gets missed documents');
+
+  const equality = timeQueries(2000, (i) => col.find({ category: `c${(i * 31) % 100_000}` }));
+  const range = timeQueries(2000, (i) => col.find({ price: { $gte: i % 9000, $lt: (i % 9000) + 10 } }, { limit: 100 }));
+  const snapshotStart = performance.now();
+  const snap = db.store.encodeSnapshot();
+  const snapshotSeconds = (performance.now() - snapshotStart) / 1000;
+  await db.close();
+  return {
+    documents,
+    getsPerSecond: Math.round((ids.length * getRounds) / getSeconds),
+    indexedEqualityQuery: equality,
+    indexedRangeQueryLimit100: range,
+    explainEquality: col.explain({ category: 'c1' }).plan,
+    snapshotBytes: snap.byteLength,
+    snapshotEncodeSeconds: round(snapshotSeconds),
+  };
+}
+
+function timeQueries(count: number, run: (i: number) => unknown[]): Record<string, number> {
+  for (let i = 0; i < 200; i++) run(i); // warm up
+  const samples: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now();
+    const docs = run(i);
+    samples.push((performance.now() - t0) * 1000);
+    if (docs.length === 0) throw new Error('query found nothing');
+  }
+  samples.sort((a, b) => a - b);
+  return { p50Us: round(percentile(samples, 0.5)), p99Us: round(percentile(samples, 0.99)) };
+}
+
+async function recovery(dir: string, entries: number): Promise<Record<string, number>> {
+  const db = await open({ dir, sync: 'none', snapshotThreshold: 0 });
+  const col = db.collection('bench');
+  let written = 0;
+  await Promise.all(
+    Array.from({ length: 256 }, async () => {
+      while (written < entries) {
+        const n = written++;
+        await col.insert({ n, name: 'recovery document', price: n % 1000 });
+        if (n % 100_000 === 0) progress(`writing log: ${n}/${entries}`);
+      }
+    }),
+  );
+  await db.close();
+  const t0 = performance.now();
+  const reopened = await open({ dir });
+  const seconds = (performance.now() - t0) / 1000;
+  const count = reopened.collection('bench').count();
+  await reopened.close();
+  if (count !== entries) throw new Error(`recovered ${count} of ${entries} documents`);
+  return { entries, reopenSeconds: round(seconds) };
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

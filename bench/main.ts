@@ -1,0 +1,19 @@
+// `npm run bench [-- embedded|cluster] [--quick]`: runs the benchmarks and
+// prints one JSON object on stdout (progress on stderr).
+import { cpus } from 'node:os';
+import { benchEmbedded } from './embedded.ts';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const suite = args.find((a) => !a.startsWith('--')) ?? 'embedded';
+
+const machine = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown' };
+let results: Record<string, unknown>;
+if (suite === 'embedded') {
+  results = await benchEmbedded({ documents: quick ? 100_000 : 1_000_000, insertSeconds: quick ? 1 : 5 });
+} else {
+  console.error(`unknown benchmark suite "${suite}" (expected: embedded)`);
+  process.exit(2);
+}
+process.stderr.write('\n');
+console.log(JSON.stringify({ suite, quick, date: new Date().toISOString(), machine, results }, null, 2));

@@ -1,0 +1,129 @@
+// The client of a Collection Store cluster (or single server): collections with the
+// embedded API, transactions, cluster status. One keep-alive pool per node; every
+// request goes through the executor's retry loop.
+import { DEFAULT_BACKOFF, validateBackoff } from './backoff.ts';
+import { errorFromResponse, ValidationError } from './errors.ts';
+import { AttemptError, HttpTransport } from './http-transport.ts';
+import { createIdGenerator, type IdGenerator } from './ids.ts';
+import { NodeSelector, normalizeUrl } from './node-selector.ts';
+import { RemoteCollection, type ClientCore } from './remote-collection.ts';
+import { RequestExecutor, exhausted, type ExecutionResult, type RetryPolicy } from './request-executor.ts';
+import type { HttpRequest } from './http-transport.ts';
+import type { ClusterStatus, ConnectOptions, Consistency, TxRequest, TxResponse } from './types.ts';
+import { validateCollectionName, validateConsistency, validateDocument, validateObject } from './validate.ts';
+
+const DEFAULT_TIMEOUT_MS = 5000;
+const DEFAULT_RETRIES = 5;
+const DEFAULT_CONNECTIONS_PER_NODE = 16;
+const TX_OPS: ReadonlySet<string> = new Set(['insert', 'update', 'replace', 'remove']);
+
+export class Client implements ClientCore {
+  readonly defaultConsistency: Consistency | undefined;
+  private readonly selector: NodeSelector;
+  private readonly transport: HttpTransport;
+  private readonly executor: RequestExecutor;
+  private readonly ids: IdGenerator = createIdGenerator();
+  private closing: Promise<void> | null = null;
+
+  constructor(urls: string | readonly string[], options: ConnectOptions = {}) {
+    const list = typeof urls === 'string' ? [urls] : urls;
+    if (!Array.isArray(list) || list.length === 0) throw new TypeError('connect: give at least one node URL');
+    this.selector = new NodeSelector(list.map((url: string) => normalizeUrl(url, true)));
+    if (options.consistency !== undefined) validateConsistency(options.consistency);
+    this.defaultConsistency = options.consistency;
+    const backoff = options.backoff ?? DEFAULT_BACKOFF;
+    validateBackoff(backoff);
+    this.transport = new HttpTransport({
+      timeoutMs: options.timeout ?? DEFAULT_TIMEOUT_MS,
+      connectionsPerNode: options.connectionsPerNode ?? DEFAULT_CONNECTIONS_PER_NODE,
+    });
+    this.executor = new RequestExecutor(this.transport, this.selector, {
+      retries: options.retries ?? DEFAULT_RETRIES,
+      backoff,
+    });
+  }
+
+  collection(name: string): RemoteCollection {
+    return new RemoteCollection(this, name);
+  }
+
+  /**
+   * An atomic batch (`POST /api/_tx`): all ops apply or none; `if` lists preconditions.
+   * Inserted documents without `_id` get one here. Not retried once sent: a failure
+   * after that is an OutcomeUnknownError.
+   */
+  async transaction(request: TxRequest): Promise<TxResponse> {
+    validateObject(request, 'transaction');
+    if (!Array.isArray(request.ops) || request.ops.length === 0) {
+      throw new ValidationError('transaction: ops must be a non-empty array');
+    }
+    const ops = request.ops.map((op, i) => {
+      validateObject(op as unknown, `ops[${i}]`);
+      if (!TX_OPS.has(op.op)) throw new ValidationError(`ops[${i}].op must be insert, update, replace or remove`);
+      validateCollectionName(op.collection);
+      if (op.op !== 'insert') return op;
+      validateDocument(op.doc, `ops[${i}].doc`);
+      return op.doc._id !== undefined ? op : { ...op, doc: { ...op.doc, _id: this.ids() } };
+    });
+    if (request.if !== undefined && !Array.isArray(request.if)) throw new ValidationError('transaction: if must be an array');
+    const body = { ops, ...(request.if !== undefined ? { if: request.if } : {}) };
+    const result = await this.execute({ method: 'POST', path: '/api/_tx', body: JSON.stringify(body) }, 'unsafe');
+    const response = result.response;
+    if (response.status !== 200) throw errorFromResponse(response.status, response.body, result.url);
+    const results = (response.body as { results?: unknown } | null)?.results;
+    if (!Array.isArray(results)) throw new TypeError(`_tx: unexpected response ${JSON.stringify(response.body)}`);
+    return { results };
+  }
+
+  /**
+   * `/cluster/status` of the node in use (with failover), or of the node at `url` (one
+   * attempt there). Learns the leader from it.
+   */
+  async status(options: { url?: string } = {}): Promise<ClusterStatus> {
+    const request: HttpRequest = { method: 'GET', path: '/cluster/status' };
+    let result: ExecutionResult;
+    if (options.url !== undefined) {
+      const url = normalizeUrl(options.url, true);
+      try {
+        result = { response: await this.transport.send(url, request), url, earlierAttemptMayHaveApplied: false };
+      } catch (error) {
+        throw error instanceof AttemptError ? exhausted(request, [url], error) : error;
+      }
+    } else {
+      result = await this.execute(request, 'safe');
+    }
+    const { status, body } = result.response;
+    if (status !== 200) throw errorFromResponse(status, body, result.url);
+    validateObject(body, '/cluster/status response');
+    const leader = (body as Partial<ClusterStatus>).leader;
+    if (leader !== null && typeof leader?.url === 'string') this.selector.leaderHint(leader.url);
+    return body as unknown as ClusterStatus;
+  }
+
+  /** The nodes known to this client (those given plus leaders learnt), in order. */
+  nodes(): readonly string[] {
+    return this.selector.list();
+  }
+
+  /**
+   * Stops retries waiting out a backoff (they fail with ClientClosedError), lets requests
+   * in flight finish, and closes every connection.
+   */
+  close(): Promise<void> {
+    if (this.closing === null) {
+      this.executor.cancelWaits();
+      this.closing = this.transport.close();
+    }
+    return this.closing;
+  }
+
+  /** @internal for collections */
+  execute(request: HttpRequest, policy: RetryPolicy): Promise<ExecutionResult> {
+    return this.executor.execute(request, policy);
+  }
+
+  /** @internal for collections */
+  newId(): string {
+    return this.ids();
+  }
+}

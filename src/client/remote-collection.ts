@@ -1,0 +1,387 @@
+// A collection of a remote database: the embedded collection's methods, each mapped to
+// its request of docs/http-api.md, with the retry policy that is safe for it.
+import { jsonEqual, isSameDocument } from './deep-equal.ts';
+import {
+  ConflictError,
+  NotFoundError,
+  StoreError,
+  ValidationError,
+  errorFromResponse,
+  type HttpError,
+  type RemoteStoreError,
+} from './errors.ts';
+import type { HttpRequest } from './http-transport.ts';
+import type { ExecutionResult, RetryPolicy } from './request-executor.ts';
+import type {
+  Consistency,
+  Document,
+  ExplainOptions,
+  ExplainPlan,
+  Filter,
+  FindOptions,
+  IfRevOptions,
+  IndexFields,
+  IndexInfo,
+  IndexOptions,
+  NewDocument,
+  ReadOptions,
+  RemoveOptions,
+  ReplaceOptions,
+  UpdateOptions,
+  UpdateResult,
+  UpdateSpec,
+} from './types.ts';
+import {
+  validateCollectionName,
+  validateConsistency,
+  validateCount,
+  validateDocument,
+  validateId,
+  validateObject,
+  validateRev,
+} from './validate.ts';
+
+/** What a collection needs from its client. */
+export interface ClientCore {
+  execute(request: HttpRequest, policy: RetryPolicy): Promise<ExecutionResult>;
+  newId(): string;
+  readonly defaultConsistency: Consistency | undefined;
+}
+
+/** Update operators whose repetition leaves the document as one application does. */
+const IDEMPOTENT_OPERATORS: ReadonlySet<string> = new Set(['$set', '$unset']);
+/** Bound of the read-then-compare-and-set loop of replace() without upsert. */
+const MAX_REPLACE_ROUNDS = 8;
+
+export class RemoteCollection {
+  private readonly base: string;
+
+  constructor(
+    private readonly core: ClientCore,
+    readonly name: string,
+  ) {
+    validateCollectionName(name);
+    this.base = `/api/${encodeURIComponent(name)}`;
+  }
+
+  async insert(doc: NewDocument): Promise<Document> {
+    const sent = this.withId(doc, 'document');
+    const result = await this.core.execute(this.post('', sent), 'safe');
+    if (isSuccess(result)) return expectDocument(result.response.body);
+    if (result.response.status === 409 && result.earlierAttemptMayHaveApplied) {
+      // Our earlier attempt may be the duplicate: it is ours if it holds what we sent.
+      const stored = await this.get(sent._id, { consistency: 'linearizable' });
+      if (stored !== null && isSameDocument(sent, stored)) return stored;
+    }
+    throw responseError(result);
+  }
+
+  async insertMany(docs: readonly NewDocument[]): Promise<Document[]> {
+    if (!Array.isArray(docs)) throw new ValidationError('insertMany: docs must be an array');
+    if (docs.length === 0) return [];
+    const sent = docs.map((doc, i) => this.withId(doc, `docs[${i}]`));
+    const result = await this.core.execute(this.post('', sent), 'safe');
+    if (isSuccess(result)) return expectArray(result.response.body) as Document[];
+    if (result.response.status === 409 && result.earlierAttemptMayHaveApplied) {
+      const ids = sent.map((doc) => doc._id);
+      const stored = await this.find({ _id: { $in: ids } }, { consistency: 'linearizable' });
+      const byId = new Map(stored.map((doc) => [doc._id, doc]));
+      const ours = sent.map((doc) => {
+        const found = byId.get(doc._id);
+        return found !== undefined && isSameDocument(doc, found) ? found : null;
+      });
+      if (ours.every((doc) => doc !== null)) return ours as Document[];
+    }
+    throw responseError(result);
+  }
+
+  /** The document, or null when there is none with this id. */
+  async get(id: string, options: ReadOptions = {}): Promise<Document | null> {
+    validateId(id);
+    const consistency = this.consistency(options.consistency);
+    const query = consistency !== undefined ? `?consistency=${consistency}` : '';
+    const result = await this.core.execute({ method: 'GET', path: `${this.docPath(id)}${query}` }, 'safe');
+    if (result.response.status === 404) return null;
+    if (isSuccess(result)) return expectDocument(result.response.body);
+    throw responseError(result);
+  }
+
+  async find(filter: Filter = {}, options: FindOptions = {}): Promise<Document[]> {
+    validateObject(filter, 'filter');
+    const body = {
+      filter,
+      ...this.pageOptions(options),
+      ...(options.projection !== undefined ? { projection: options.projection } : {}),
+      ...this.consistencyField(options.consistency),
+    };
+    return expectArray(await this.read('/_query', body)) as Document[];
+  }
+
+  async findOne(filter: Filter = {}, options: FindOptions = {}): Promise<Document | null> {
+    const [first] = await this.find(filter, { ...options, limit: 1 });
+    return first ?? null;
+  }
+
+  async count(filter: Filter = {}, options: ReadOptions = {}): Promise<number> {
+    validateObject(filter, 'filter');
+    const body = await this.read('/_count', { filter, ...this.consistencyField(options.consistency) });
+    const count = (body as { count?: unknown } | null)?.count;
+    if (typeof count !== 'number') throw new TypeError(`_count: unexpected response ${JSON.stringify(body)}`);
+    return count;
+  }
+
+  async explain(filter: Filter = {}, options: ExplainOptions = {}): Promise<ExplainPlan> {
+    validateObject(filter, 'filter');
+    const body = await this.read('/_explain', { filter, ...this.pageOptions(options) });
+    validateObject(body, '_explain response');
+    return body;
+  }
+
+  /** Not retried once sent: an update by filter is not idempotent in general. */
+  async update(filter: Filter, update: UpdateSpec, options: UpdateOptions = {}): Promise<UpdateResult> {
+    validateObject(filter, 'filter');
+    validateObject(update, 'update');
+    const body = {
+      filter,
+      update,
+      ...(options.multi !== undefined ? { multi: options.multi } : {}),
+      ...(options.upsert !== undefined ? { upsert: options.upsert } : {}),
+    };
+    const result = await this.core.execute(this.post('/_update', body), 'unsafe');
+    if (!isSuccess(result)) throw responseError(result);
+    const response = result.response.body as Partial<UpdateResult> | null;
+    if (typeof response?.matched !== 'number' || typeof response.modified !== 'number') {
+      throw new TypeError(`_update: unexpected response ${JSON.stringify(response)}`);
+    }
+    return {
+      matched: response.matched,
+      modified: response.modified,
+      ...(typeof response.upsertedId === 'string' ? { upsertedId: response.upsertedId } : {}),
+    };
+  }
+
+  /**
+   * PATCH with update operators. Retried like a PUT when it only `$set`s and `$unset`s
+   * without `ifRev` (repeating it changes nothing more); otherwise only when it never
+   * reached a server.
+   */
+  async updateById(id: string, update: UpdateSpec, options: IfRevOptions = {}): Promise<Document> {
+    validateId(id);
+    validateObject(update, 'update');
+    const idempotent = options.ifRev === undefined && Object.keys(update).every((op) => IDEMPOTENT_OPERATORS.has(op));
+    const request: HttpRequest = {
+      method: 'PATCH',
+      path: this.docPath(id),
+      body: JSON.stringify(update),
+      headers: this.ifMatch(options.ifRev),
+    };
+    const result = await this.core.execute(request, idempotent ? 'safe' : 'unsafe');
+    if (isSuccess(result)) return expectDocument(result.response.body);
+    throw responseError(result);
+  }
+
+  /**
+   * Replaces the whole document. With `ifRev`: a compare-and-set (If-Match). With
+   * `upsert`: creates it when absent (a plain PUT). Otherwise the document must exist:
+   * read its `_rev`, then compare-and-set on it, so a concurrent delete is not undone.
+   */
+  async replace(id: string, doc: NewDocument, options: ReplaceOptions = {}): Promise<Document> {
+    validateId(id);
+    validateDocument(doc);
+    if (doc._id !== undefined && doc._id !== id) {
+      throw new ValidationError(`replace: document _id ${JSON.stringify(doc._id)} differs from id ${JSON.stringify(id)}`);
+    }
+    const sent = { ...doc, _id: id };
+    if (options.ifRev !== undefined) {
+      validateRev(options.ifRev);
+      return this.put(sent, options.ifRev);
+    }
+    if (options.upsert === true) return this.put(sent, undefined);
+    for (let round = 0; round < MAX_REPLACE_ROUNDS; round++) {
+      const current = await this.get(id, { consistency: 'linearizable' });
+      if (current === null) throw Object.assign(new NotFoundError(`${this.name}/${id}: no such document`), { status: 404 });
+      const replaced = await this.tryPut(sent, current._rev);
+      if (!(replaced instanceof Error)) return replaced; // else: changed since we read it, go again
+    }
+    throw new ConflictError(`replace ${this.name}/${id}: the document kept changing (${MAX_REPLACE_ROUNDS} attempts)`);
+  }
+
+  /**
+   * By id: DELETE, 1 if removed, 0 if there was none (or, after an attempt whose outcome
+   * is unknown, 1: that attempt removed it). By filter: not retried once sent.
+   */
+  async remove(filterOrId: string | Filter, options: RemoveOptions = {}): Promise<number> {
+    if (typeof filterOrId === 'string') {
+      validateId(filterOrId);
+      if (options.ifRev !== undefined) validateRev(options.ifRev);
+      const request: HttpRequest = { method: 'DELETE', path: this.docPath(filterOrId), headers: this.ifMatch(options.ifRev) };
+      const result = await this.core.execute(request, 'safe');
+      if (isSuccess(result)) return 1;
+      if (result.response.status === 404) return result.earlierAttemptMayHaveApplied ? 1 : 0;
+      throw responseError(result);
+    }
+    validateObject(filterOrId, 'filter');
+    const body = { filter: filterOrId, ...(options.multi !== undefined ? { multi: options.multi } : {}) };
+    const result = await this.core.execute(this.post('/_delete', body), 'unsafe');
+    if (!isSuccess(result)) throw responseError(result);
+    const removed = (result.response.body as { removed?: unknown } | null)?.removed;
+    if (typeof removed !== 'number') throw new TypeError(`_delete: unexpected response ${JSON.stringify(result.response.body)}`);
+    return removed;
+  }
+
+  async createIndex(fields: IndexFields, options: IndexOptions = {}): Promise<IndexInfo> {
+    const normalized = normalizeIndexFields(fields);
+    if (options.name !== undefined && (typeof options.name !== 'string' || options.name === '')) {
+      throw new ValidationError('createIndex: name must be a non-empty string');
+    }
+    const body = {
+      fields: normalized,
+      ...(options.unique !== undefined ? { unique: options.unique } : {}),
+      ...(options.name !== undefined ? { name: options.name } : {}),
+    };
+    const result = await this.core.execute(this.post('/_indexes', body), 'safe');
+    if (isSuccess(result)) return expectIndex(result.response.body);
+    if (result.response.status === 409 && result.earlierAttemptMayHaveApplied) {
+      // The conflict may be our own earlier attempt: the index is there as we asked.
+      const ours = (await this.indexes()).find(
+        (index) =>
+          (options.name === undefined || index.name === options.name) &&
+          index.unique === (options.unique ?? false) &&
+          jsonEqual(index.fields, normalized),
+      );
+      if (ours !== undefined) return ours;
+    }
+    throw responseError(result);
+  }
+
+  async dropIndex(name: string): Promise<void> {
+    if (typeof name !== 'string' || name === '') throw new ValidationError('dropIndex: name must be a non-empty string');
+    const request: HttpRequest = { method: 'DELETE', path: `${this.base}/_indexes/${encodeURIComponent(name)}` };
+    const result = await this.core.execute(request, 'safe');
+    if (isSuccess(result)) return;
+    if (result.response.status === 404 && result.earlierAttemptMayHaveApplied) return;
+    throw responseError(result);
+  }
+
+  async indexes(): Promise<IndexInfo[]> {
+    const result = await this.core.execute({ method: 'GET', path: `${this.base}/_indexes` }, 'safe');
+    if (!isSuccess(result)) throw responseError(result);
+    return expectArray(result.response.body).map(expectIndex);
+  }
+
+  /** PUT that throws on every error. */
+  private async put(sent: NewDocument, ifRev: number | undefined): Promise<Document> {
+    const outcome = await this.tryPut(sent, ifRev);
+    if (outcome instanceof Error) throw outcome;
+    return outcome;
+  }
+
+  /** PUT; a 412 that is not the trace of our own earlier attempt is returned, not thrown. */
+  private async tryPut(sent: NewDocument, ifRev: number | undefined): Promise<Document | RemoteStoreError> {
+    const id = sent._id as string;
+    const request: HttpRequest = { method: 'PUT', path: this.docPath(id), body: JSON.stringify(sent), headers: this.ifMatch(ifRev) };
+    const result = await this.core.execute(request, 'safe');
+    if (isSuccess(result)) return expectDocument(result.response.body);
+    const error = responseError(result);
+    if (result.response.status !== 412) throw error;
+    if (result.earlierAttemptMayHaveApplied) {
+      // Our earlier attempt moved `_rev` on: the document holds what we sent.
+      const stored = await this.get(id, { consistency: 'linearizable' });
+      if (stored !== null && isSameDocument(sent, stored)) return stored;
+    }
+    if (!(error instanceof StoreError)) throw error;
+    return error;
+  }
+
+  private async read(suffix: string, body: object): Promise<unknown> {
+    const result = await this.core.execute(this.post(suffix, body), 'safe');
+    if (!isSuccess(result)) throw responseError(result);
+    return result.response.body;
+  }
+
+  private withId(doc: NewDocument, what: string): NewDocument & { _id: string } {
+    validateDocument(doc, what);
+    return doc._id !== undefined ? (doc as NewDocument & { _id: string }) : { ...doc, _id: this.core.newId() };
+  }
+
+  private post(suffix: string, body: unknown): HttpRequest {
+    return { method: 'POST', path: `${this.base}${suffix}`, body: JSON.stringify(body) };
+  }
+
+  private docPath(id: string): string {
+    return `${this.base}/${encodeURIComponent(id)}`;
+  }
+
+  private ifMatch(rev: number | undefined): Record<string, string> {
+    if (rev === undefined) return {};
+    validateRev(rev);
+    return { 'if-match': `"${rev}"` };
+  }
+
+  private consistency(requested: Consistency | undefined): Consistency | undefined {
+    const consistency = requested ?? this.core.defaultConsistency;
+    if (consistency !== undefined) validateConsistency(consistency);
+    return consistency;
+  }
+
+  private consistencyField(requested: Consistency | undefined): { consistency?: Consistency } {
+    const consistency = this.consistency(requested);
+    return consistency !== undefined ? { consistency } : {};
+  }
+
+  private pageOptions(options: ExplainOptions): Partial<ExplainOptions> {
+    if (options.skip !== undefined) validateCount(options.skip, 'skip');
+    if (options.limit !== undefined) validateCount(options.limit, 'limit');
+    if (options.sort !== undefined) validateObject(options.sort, 'sort');
+    return {
+      ...(options.sort !== undefined ? { sort: options.sort } : {}),
+      ...(options.skip !== undefined ? { skip: options.skip } : {}),
+      ...(options.limit !== undefined ? { limit: options.limit } : {}),
+    };
+  }
+}
+
+function isSuccess(result: ExecutionResult): boolean {
+  return result.response.status >= 200 && result.response.status < 300;
+}
+
+function responseError(result: ExecutionResult): RemoteStoreError | HttpError {
+  return errorFromResponse(result.response.status, result.response.body, result.url);
+}
+
+function expectDocument(body: unknown): Document {
+  if (typeof body !== 'object' || body === null || typeof (body as { _id?: unknown })._id !== 'string') {
+    throw new TypeError(`expected a document from the server, got ${JSON.stringify(body)?.slice(0, 200)}`);
+  }
+  return body as Document;
+}
+
+function expectArray(body: unknown): unknown[] {
+  if (!Array.isArray(body)) throw new TypeError(`expected an array from the server, got ${JSON.stringify(body)?.slice(0, 200)}`);
+  return body;
+}
+
+function expectIndex(body: unknown): IndexInfo {
+  const index = body as Partial<IndexInfo> | null;
+  if (typeof index?.name !== 'string' || !Array.isArray(index.fields)) {
+    throw new TypeError(`expected an index from the server, got ${JSON.stringify(body)?.slice(0, 200)}`);
+  }
+  return { name: index.name, fields: index.fields, unique: index.unique === true };
+}
+
+/** `{a: 1, b: -1}` or `[['a', 1], ['b', -1]]` → `[['a', 1], ['b', -1]]`, checked. */
+function normalizeIndexFields(fields: IndexFields): Array<[string, 1 | -1]> {
+  const entries: ReadonlyArray<unknown> = Array.isArray(fields)
+    ? (fields as ReadonlyArray<unknown>)
+    : typeof fields === 'object' && fields !== null
+      ? Object.entries(fields as Record<string, unknown>)
+      : [];
+  if (entries.length === 0) throw new ValidationError('createIndex: fields must name at least one path');
+  return entries.map((entry) => {
+    const [path, direction]: unknown[] = Array.isArray(entry) ? entry : [];
+    if (typeof path !== 'string' || path === '' || (direction !== 1 && direction !== -1)) {
+      throw new ValidationError(`createIndex: bad field ${JSON.stringify(entry)}: expected [path, 1 or -1]`);
+    }
+    return [path, direction];
+  });
+}

@@ -1,0 +1,162 @@
+// The retry loop. Every request names its policy:
+// - 'safe': reads, and writes that may be repeated (PUT and DELETE by id, inserts that
+//   carry their own `_id`): retried after connection errors, timeouts and 503
+//   NO_LEADER / TIMEOUT, moving to the next node each time;
+// - 'unsafe': writes whose repetition could apply twice (`$inc`, `_update`, `_tx`):
+//   retried only when the attempt provably never reached a server; any other failure
+//   ends in OutcomeUnknownError.
+// Retries wait an exponential backoff with jitter, except the first pass over the
+// nodes after a refused connection or a leader hint, which goes on at once.
+import { backoffDelay, type BackoffPolicy } from './backoff.ts';
+import {
+  ClientClosedError,
+  OutcomeUnknownError,
+  StoreError,
+  TimeoutError,
+  UnavailableError,
+  errorFromResponse,
+  parseWireError,
+} from './errors.ts';
+import { AttemptError, type HttpRequest, type HttpResponse, type HttpTransport } from './http-transport.ts';
+import type { NodeSelector } from './node-selector.ts';
+
+export type RetryPolicy = 'safe' | 'unsafe';
+
+export interface ExecutionResult {
+  /** The answer that ended the loop: a success or an error the caller interprets. */
+  readonly response: HttpResponse;
+  readonly url: string;
+  /**
+   * An earlier attempt of this request may have been applied (it reached, or may have
+   * reached, a server and got no definite answer). A 409 on an insert or a 404 on a
+   * delete may then be the trace of our own earlier attempt.
+   */
+  readonly earlierAttemptMayHaveApplied: boolean;
+}
+
+export interface ExecutorOptions {
+  readonly retries: number;
+  readonly backoff: BackoffPolicy;
+  /** In [0, 1); injectable for tests. */
+  readonly random?: () => number;
+}
+
+/** 503 codes that say "try again, maybe elsewhere". */
+const RETRYABLE_503_CODES: ReadonlySet<string> = new Set(['NO_LEADER', 'TIMEOUT']);
+
+export class RequestExecutor {
+  private readonly sleeping = new Set<{ timer: NodeJS.Timeout; reject: (error: Error) => void }>();
+  private readonly random: () => number;
+
+  constructor(
+    private readonly transport: HttpTransport,
+    private readonly selector: NodeSelector,
+    private readonly options: ExecutorOptions,
+  ) {
+    if (!Number.isSafeInteger(options.retries) || options.retries < 0) {
+      throw new RangeError(`retries must be a non-negative integer, got ${options.retries}`);
+    }
+    this.random = options.random ?? Math.random;
+  }
+
+  async execute(request: HttpRequest, policy: RetryPolicy): Promise<ExecutionResult> {
+    const attempts: string[] = [];
+    let lastError: Error | null = null;
+    let mayHaveApplied = false;
+    let skipDelay = false;
+    let fastFailovers = 0;
+    let backoffs = 0;
+    for (let attempt = 0; attempt <= this.options.retries; attempt++) {
+      if (attempt > 0) {
+        if (skipDelay && fastFailovers < this.selector.size) {
+          fastFailovers += 1;
+        } else {
+          fastFailovers = 0;
+          await this.sleep(backoffDelay(backoffs++, this.options.backoff, this.random()));
+        }
+      }
+      if (this.transport.isClosed) throw new ClientClosedError();
+      const url = this.selector.pick();
+      attempts.push(url);
+      let response: HttpResponse;
+      try {
+        response = await this.transport.send(url, request);
+      } catch (error) {
+        if (!(error instanceof AttemptError)) throw error;
+        this.selector.failed(url);
+        if (error.kind !== 'not-sent') {
+          if (policy === 'unsafe') throw outcomeUnknown(request, error, 0);
+          mayHaveApplied = true;
+        }
+        lastError = error;
+        skipDelay = error.kind === 'not-sent';
+        continue;
+      }
+      const wire = response.status === 503 ? parseWireError(response.body) : null;
+      if (response.status === 503 && (wire === null || RETRYABLE_503_CODES.has(wire.code))) {
+        const error = errorFromResponse(response.status, response.body, url);
+        const moved = wire?.leader !== undefined && this.selector.leaderHint(wire.leader);
+        if (!moved) this.selector.failed(url);
+        if (policy === 'unsafe') throw outcomeUnknown(request, error, 503);
+        // A leader that lost its term may have proposed the entry before answering.
+        mayHaveApplied = true;
+        lastError = error;
+        skipDelay = moved;
+        continue;
+      }
+      this.selector.succeeded(url);
+      return { response, url, earlierAttemptMayHaveApplied: mayHaveApplied };
+    }
+    throw exhausted(request, attempts, lastError);
+  }
+
+  /** Wakes every request waiting out a backoff with ClientClosedError. */
+  cancelWaits(): void {
+    for (const sleeper of this.sleeping) {
+      clearTimeout(sleeper.timer);
+      sleeper.reject(new ClientClosedError());
+    }
+    this.sleeping.clear();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const sleeper = {
+        timer: setTimeout(() => {
+          this.sleeping.delete(sleeper);
+          resolve();
+        }, ms),
+        reject,
+      };
+      this.sleeping.add(sleeper);
+    });
+  }
+}
+
+function describe(request: HttpRequest): string {
+  return `${request.method} ${request.path}`;
+}
+
+function outcomeUnknown(request: HttpRequest, cause: Error, status: number): OutcomeUnknownError {
+  return new OutcomeUnknownError(
+    `${describe(request)}: outcome unknown, the write may or may not have been applied (${cause.message}); ` +
+      'it is not safe to repeat automatically: read the data to find out',
+    status,
+    cause,
+  );
+}
+
+/** The error for a request whose every attempt failed; `lastError` is the last failure. */
+export function exhausted(request: HttpRequest, attempts: readonly string[], lastError: Error | null): Error {
+  if (lastError instanceof StoreError) return lastError; // NoLeaderError / TimeoutError from a 503
+  if (lastError instanceof AttemptError && lastError.kind === 'timeout') {
+    const error = new TimeoutError(`${describe(request)}: ${lastError.message} (after ${attempts.length} attempts)`, 0);
+    return Object.assign(error, { cause: lastError });
+  }
+  const tried = [...new Set(attempts)].join(', ');
+  return new UnavailableError(
+    `${describe(request)}: no node reachable after ${attempts.length} attempts (${tried}): ${lastError?.message ?? 'no attempt'}`,
+    attempts,
+    lastError,
+  );
+}

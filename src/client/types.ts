@@ -1,0 +1,147 @@
+// Public types of the HTTP client. They mirror docs/http-api.md; the client imports
+// nothing from the store but its error classes, so documents are plain JSON here.
+
+export type Consistency = 'linearizable' | 'lease' | 'local';
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** A document as the user writes it: `_id` optional (generated when absent). */
+export type NewDocument = { _id?: string; [key: string]: unknown };
+
+/** A stored document: always has `_id` and `_rev` (the log index of its last change). */
+export type Document = { _id: string; _rev: number; [key: string]: unknown };
+
+/** A query filter (MongoDB-style operators, evaluated by the server). */
+export type Filter = Record<string, unknown>;
+
+/** Update operators, e.g. `{ $set: { a: 1 }, $inc: { n: 1 } }`. */
+export type UpdateSpec = Record<string, unknown>;
+
+/** `{ a: 1, b: -1 }` (key order matters). */
+export type SortSpec = Record<string, 1 | -1>;
+
+/** Paths to include, `{ a: 1, 'b.c': 1 }`, or to exclude, `{ a: 0 }`. */
+export type Projection = Record<string, 0 | 1 | boolean>;
+
+export interface ConnectOptions {
+  /** Per attempt, in ms (default 5000). */
+  readonly timeout?: number;
+  /** Attempts after the first one (default 5). */
+  readonly retries?: number;
+  /** Exponential backoff between attempts, with jitter (default 50 ms doubling up to 1000 ms). */
+  readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
+  /** Default read consistency (default: the server's, linearizable). */
+  readonly consistency?: Consistency;
+  /** Keep-alive connections per node (default 16). */
+  readonly connectionsPerNode?: number;
+}
+
+export interface ReadOptions {
+  readonly consistency?: Consistency;
+}
+
+export interface FindOptions extends ReadOptions {
+  readonly sort?: SortSpec;
+  readonly skip?: number;
+  readonly limit?: number;
+  readonly projection?: Projection;
+}
+
+export interface ExplainOptions {
+  readonly sort?: SortSpec;
+  readonly skip?: number;
+  readonly limit?: number;
+}
+
+export interface UpdateOptions {
+  /** Update every matching document (default: the first only). */
+  readonly multi?: boolean;
+  /** Insert a document built from the filter and update when nothing matches. */
+  readonly upsert?: boolean;
+}
+
+export interface UpdateResult {
+  readonly matched: number;
+  readonly modified: number;
+  readonly upsertedId?: string;
+}
+
+export interface IfRevOptions {
+  /** Apply only if the document's `_rev` is this one (HTTP If-Match); else PreconditionFailedError. */
+  readonly ifRev?: number;
+}
+
+export interface ReplaceOptions extends IfRevOptions {
+  /** Create the document when it does not exist (default false: NotFoundError). */
+  readonly upsert?: boolean;
+}
+
+export interface RemoveOptions extends IfRevOptions {
+  /** For a filter: remove every match (the server's default) or only the first. */
+  readonly multi?: boolean;
+}
+
+export type IndexFields = Record<string, 1 | -1> | ReadonlyArray<readonly [string, 1 | -1]>;
+
+export interface IndexOptions {
+  readonly unique?: boolean;
+  readonly name?: string;
+}
+
+export interface IndexInfo {
+  readonly name: string;
+  readonly fields: Array<[string, 1 | -1]>;
+  readonly unique: boolean;
+}
+
+/** The query plan, as the server describes it. */
+export type ExplainPlan = Record<string, unknown>;
+
+export type TxOp =
+  | { readonly op: 'insert'; readonly collection: string; readonly doc: NewDocument }
+  | {
+      readonly op: 'update';
+      readonly collection: string;
+      readonly filter: Filter;
+      readonly update: UpdateSpec;
+      readonly multi?: boolean;
+      readonly upsert?: boolean;
+    }
+  | { readonly op: 'replace'; readonly collection: string; readonly id: string; readonly doc: NewDocument }
+  | { readonly op: 'remove'; readonly collection: string; readonly filter: Filter; readonly multi?: boolean };
+
+export type TxCondition =
+  | { readonly collection: string; readonly id: string; readonly rev: number }
+  | { readonly collection: string; readonly id: string; readonly exists: boolean }
+  | { readonly collection: string; readonly filter: Filter; readonly count: number };
+
+export interface TxRequest {
+  readonly ops: readonly TxOp[];
+  readonly if?: readonly TxCondition[];
+}
+
+/** One result per op, in the server's format (a document, an update result, a count...). */
+export interface TxResponse {
+  readonly results: unknown[];
+}
+
+export interface ClusterMember {
+  readonly id: number;
+  readonly url: string;
+  readonly voter: boolean;
+  readonly matchIndex: number;
+  readonly lag: number;
+  readonly connected: boolean;
+}
+
+export interface ClusterStatus {
+  readonly nodeId: number;
+  readonly url: string;
+  readonly role: string;
+  readonly term: number;
+  readonly leader: { readonly id: number; readonly url: string } | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly snapshotIndex: number;
+  readonly members: ClusterMember[];
+}

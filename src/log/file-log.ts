@@ -1,0 +1,193 @@
+// The durable log: segment files under <dir>/log, snapshot files under
+// <dir>/snapshots. The entries since the snapshot are kept in memory so that
+// reads are synchronous; every mutation updates memory at the call and frames a
+// record for the group-commit writer, whose promise resolves once it is durable.
+import { join } from 'node:path';
+import type { Entry, HardState, Snapshot, SnapshotMeta } from '../raft/types.ts';
+import type { FileLogOptions, LogStorage, RecoveredLog, SyncMode } from './types.ts';
+import type { EntryLog } from './entry-log.ts';
+import { LogClosedError } from './errors.ts';
+import { assertValidEntry, assertValidHardState } from './record.ts';
+import { recover } from './recovery.ts';
+import { ensureWritableDir, fsyncDir, listDir, logDirs, openSegmentForWrite, segmentFileName, SNAPSHOT_NAME, type LogDirs } from './segment-files.ts';
+import { SegmentWriter, type SegmentInfo } from './segment-writer.ts';
+import { removeFile, writeSnapshotFile } from './snapshot-file.ts';
+import { assertValidSnapshotMeta } from './snapshot-meta.ts';
+
+export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+
+export async function openFileLog(options: FileLogOptions): Promise<LogStorage> {
+  return FileLog.open(options);
+}
+
+export class FileLog implements LogStorage {
+  readonly recovered: RecoveredLog;
+  private readonly dirs: LogDirs;
+  private readonly log: EntryLog;
+  private readonly writer: SegmentWriter;
+  private hard: HardState;
+  private snap: Snapshot | null;
+  /** Snapshot installs run one at a time, in call order. */
+  private snapshotChain: Promise<void> = Promise.resolve();
+  private closing: Promise<void> | null = null;
+
+  private constructor(dirs: LogDirs, recovered: RecoveredLog, log: EntryLog, writer: SegmentWriter) {
+    this.dirs = dirs;
+    this.recovered = recovered;
+    this.log = log;
+    this.writer = writer;
+    this.hard = recovered.hardState;
+    this.snap = recovered.snapshot;
+  }
+
+  static async open(options: FileLogOptions): Promise<FileLog> {
+    const sync: SyncMode = options.sync ?? 'batch';
+    const segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    if (!Number.isSafeInteger(segmentBytes) || segmentBytes < 1024) throw new RangeError(`segmentBytes must be an integer >= 1024, got ${segmentBytes}`);
+    const dirs = logDirs(options.dir);
+    await ensureWritableDir(dirs.root);
+    await ensureWritableDir(dirs.log);
+    await ensureWritableDir(dirs.snapshots);
+    const warn = options.onWarning ?? (() => {});
+    const result = await recover(dirs, warn);
+    const segments: SegmentInfo[] = result.segments;
+    if (segments.length === 0) {
+      const name = result.log.lastIndex() + 1;
+      const path = join(dirs.log, segmentFileName(name));
+      await (await openSegmentForWrite(path, true, 'none')).close();
+      await fsyncDir(dirs.log);
+      segments.push({ name, path, size: 0, maxEntryIndex: -1 });
+    }
+    const handle = await openSegmentForWrite(segments[segments.length - 1]!.path, false, sync);
+    const writer = new SegmentWriter({ dir: dirs.log, sync, segmentBytes, segments, handle, hardState: result.hardState });
+    const recovered: RecoveredLog = {
+      hardState: result.hardState,
+      snapshot: result.snapshot,
+      entries: result.log.all(),
+      warnings: result.warnings,
+    };
+    return new FileLog(dirs, recovered, result.log, writer);
+  }
+
+  firstIndex(): number {
+    return this.log.firstIndex();
+  }
+
+  lastIndex(): number {
+    return this.log.lastIndex();
+  }
+
+  term(index: number): number | undefined {
+    return this.log.term(index);
+  }
+
+  entries(lo: number, hi: number): Entry[] {
+    return this.log.entries(lo, hi);
+  }
+
+  hardState(): HardState {
+    return this.hard;
+  }
+
+  snapshot(): Snapshot | null {
+    return this.snap;
+  }
+
+  append(entries: readonly Entry[]): Promise<void> {
+    try {
+      this.checkOpen();
+      for (const entry of entries) assertValidEntry(entry);
+      const added = this.log.append(entries);
+      for (const entry of added) this.writer.add({ kind: 'entry', entry });
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return this.writer.commit();
+  }
+
+  setHardState(state: HardState): Promise<void> {
+    try {
+      this.checkOpen();
+      assertValidHardState(state);
+      const copy: HardState = { term: state.term, vote: state.vote, commit: state.commit };
+      this.writer.add({ kind: 'hardState', state: copy });
+      this.hard = copy;
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return this.writer.commit();
+  }
+
+  installSnapshot(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
+    try {
+      this.checkOpen();
+      this.checkSnapshotIsNewer(meta);
+      if (!(data instanceof Uint8Array)) throw new TypeError('snapshot data must be a Uint8Array');
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    const run = this.snapshotChain.then(() => this.doInstallSnapshot(meta, data));
+    this.snapshotChain = run.catch(() => {});
+    return run;
+  }
+
+  private async doInstallSnapshot(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
+    this.writer.checkWritable();
+    this.checkSnapshotIsNewer(meta); // again: an earlier install in the chain may have passed it
+    const path = await writeSnapshotFile(this.dirs.snapshots, meta, data);
+    try {
+      this.writer.checkWritable();
+    } catch (error) {
+      await removeFile(path);
+      throw error;
+    }
+    // From here on, memory and the log record change together, in call order.
+    const keep = this.log.compact(meta.index, meta.term);
+    this.writer.add({ kind: 'snapshotMarker', marker: { index: meta.index, term: meta.term, keep } });
+    this.snap = { meta, data };
+    await this.writer.commit();
+    await this.writer.deleteSegmentsUpTo(meta.index);
+    await this.removeOlderSnapshots(meta);
+  }
+
+  private checkSnapshotIsNewer(meta: SnapshotMeta): void {
+    assertValidSnapshotMeta(meta);
+    const current = this.snap?.meta.index ?? 0;
+    if (meta.index <= current) {
+      throw new RangeError(`snapshot at index ${meta.index} is not newer than the current one at index ${current}`);
+    }
+  }
+
+  private async removeOlderSnapshots(meta: SnapshotMeta): Promise<void> {
+    let removed = false;
+    for (const name of await listDir(this.dirs.snapshots)) {
+      const match = SNAPSHOT_NAME.exec(name);
+      if (match === null) continue;
+      if (Number(match[1]) === meta.index && Number(match[2]) === meta.term) continue;
+      await removeFile(join(this.dirs.snapshots, name));
+      removed = true;
+    }
+    if (removed) await fsyncDir(this.dirs.snapshots);
+  }
+
+  private checkOpen(): void {
+    if (this.closing !== null) throw new LogClosedError(`log is closed: ${this.dirs.root}`);
+    this.writer.checkWritable();
+  }
+
+  /** Flushes pending writes (and waits for a snapshot install in progress), then closes the files. */
+  close(): Promise<void> {
+    if (this.closing === null) {
+      this.closing = (async () => {
+        await this.snapshotChain;
+        await this.writer.close();
+      })();
+    }
+    return this.closing;
+  }
+
+  /** Segment files currently in use, oldest first (for tests and status pages). */
+  segmentPaths(): string[] {
+    return this.writer.segmentList().map((segment) => segment.path);
+  }
+}

@@ -1,0 +1,169 @@
+// Recovery at open: load the newest valid snapshot, replay every segment in
+// order into an EntryLog (later records for earlier indexes overwrite the
+// suffix; snapshot markers compact), truncate a torn tail of the last segment,
+// and refuse to open on corruption anywhere else.
+import { open, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Entry, HardState, Snapshot } from '../raft/types.ts';
+import { EMPTY_HARD_STATE } from '../raft/types.ts';
+import { EntryLog } from './entry-log.ts';
+import { LogCorruptionError } from './errors.ts';
+import { decodeRecords, findValidRecordAfter, type LogRecord } from './record.ts';
+import { listDir, SEGMENT_NAME, SNAPSHOT_NAME, SNAPSHOT_TEMP_NAME, type LogDirs } from './segment-files.ts';
+import type { SegmentInfo } from './segment-writer.ts';
+import { readSnapshotFile, removeFile } from './snapshot-file.ts';
+
+export interface RecoveryResult {
+  readonly hardState: HardState;
+  readonly snapshot: Snapshot | null;
+  readonly log: EntryLog;
+  /** Segments oldest first, sizes after any tail truncation. Empty when there are none yet. */
+  readonly segments: SegmentInfo[];
+  readonly warnings: string[];
+}
+
+/** Loads the newest snapshot whose checksum is valid; deletes leftover temp files. */
+async function recoverSnapshot(dirs: LogDirs, warn: (message: string) => void): Promise<Snapshot | null> {
+  const names = await listDir(dirs.snapshots);
+  const snapshots: { name: string; index: number; term: number }[] = [];
+  for (const name of names) {
+    const match = SNAPSHOT_NAME.exec(name);
+    if (match !== null) {
+      snapshots.push({ name, index: Number(match[1]), term: Number(match[2]) });
+    } else if (SNAPSHOT_TEMP_NAME.test(name)) {
+      await removeFile(join(dirs.snapshots, name));
+      warn(`removed unfinished snapshot file ${join(dirs.snapshots, name)}`);
+    } else {
+      throw new Error(`unexpected file ${join(dirs.snapshots, name)} in the snapshot directory; refusing to open`);
+    }
+  }
+  snapshots.sort((a, b) => b.index - a.index || b.term - a.term);
+  const bad: string[] = [];
+  for (const candidate of snapshots) {
+    const path = join(dirs.snapshots, candidate.name);
+    const result = await readSnapshotFile(path, candidate.name);
+    if (typeof result !== 'string') {
+      for (const message of bad) warn(`${message}; using the older snapshot ${path}`);
+      return result;
+    }
+    bad.push(`snapshot file ${path} is corrupt (${result})`);
+  }
+  if (bad.length > 0) throw new Error(`${bad.join('; ')}; no valid snapshot to recover from`);
+  return null;
+}
+
+function listSegments(dirs: LogDirs, names: readonly string[]): SegmentInfo[] {
+  const segments: SegmentInfo[] = [];
+  for (const name of names) {
+    const match = SEGMENT_NAME.exec(name);
+    if (match === null) throw new Error(`unexpected file ${join(dirs.log, name)} in the log directory; refusing to open`);
+    segments.push({ name: Number(match[1]), path: join(dirs.log, name), size: 0, maxEntryIndex: -1 });
+  }
+  return segments; // names are zero-padded: lexical order is numeric order
+}
+
+/** Replays records into the log, tracking the latest hard state. */
+class Replayer {
+  readonly log = new EntryLog();
+  hardState: HardState = EMPTY_HARD_STATE;
+  private started = false;
+
+  constructor(private readonly snapshotIndex: number, private readonly snapshotTerm: number) {}
+
+  apply(record: LogRecord, file: string, offset: number): void {
+    switch (record.kind) {
+      case 'hardState':
+        this.hardState = record.state;
+        return;
+      case 'entry':
+        this.applyEntry(record.entry, file, offset);
+        return;
+      case 'snapshotMarker': {
+        const { index, term, keep } = record.marker;
+        this.started = true;
+        if (!keep) {
+          this.log.applyCompaction(index, term, false);
+        } else if (index <= this.snapshotIndex) {
+          this.log.applyCompaction(index, term, true);
+        } else {
+          // The snapshot file of this marker is unreadable and an older one was
+          // loaded: keep the entries between the two if the log still has them.
+          this.log.applyCompaction(this.snapshotIndex, this.snapshotTerm, true);
+        }
+        return;
+      }
+    }
+  }
+
+  private applyEntry(entry: Entry, file: string, offset: number): void {
+    if (!this.started) {
+      // Older segments may have been deleted after a snapshot: the log starts here.
+      this.log.restartAt(entry.index - 1, 0);
+      this.started = true;
+    }
+    if (entry.index > this.log.lastIndex() + 1) {
+      throw new LogCorruptionError(file, offset, `entry ${entry.index} leaves a gap after index ${this.log.lastIndex()}`);
+    }
+    this.log.appendOne(entry);
+  }
+
+  /** Compacts to the loaded snapshot and checks that the log continues right after it. */
+  finish(): void {
+    const compacted = this.log.compactedIndex();
+    if (compacted > this.snapshotIndex) {
+      throw new Error(
+        `the log starts after index ${compacted} but the newest readable snapshot ends at index ${this.snapshotIndex}: entries are missing`,
+      );
+    }
+    if (compacted === this.snapshotIndex) this.log.applyCompaction(this.snapshotIndex, this.snapshotTerm, true);
+    else this.log.compact(this.snapshotIndex, this.snapshotTerm);
+  }
+}
+
+async function truncateTail(path: string, offset: number): Promise<void> {
+  const handle = await open(path, 'r+');
+  try {
+    await handle.truncate(offset);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export async function recover(dirs: LogDirs, warn: (message: string) => void): Promise<RecoveryResult> {
+  const warnings: string[] = [];
+  const record = (message: string): void => {
+    warnings.push(message);
+    warn(message);
+  };
+  const snapshot = await recoverSnapshot(dirs, record);
+  const replayer = new Replayer(snapshot?.meta.index ?? 0, snapshot?.meta.term ?? 0);
+  const segments = listSegments(dirs, await listDir(dirs.log));
+  // Read the next segment while decoding this one.
+  let nextRead: Promise<Buffer> | null = segments.length > 0 ? readFile(segments[0]!.path) : null;
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i]!;
+    const isLast = i === segments.length - 1;
+    const buf = await nextRead!;
+    nextRead = isLast ? null : readFile(segments[i + 1]!.path);
+    nextRead?.catch(() => {}); // awaited next iteration; do not report it twice if we throw first
+    const result = decodeRecords(buf, (rec, offset) => {
+      if (rec.kind === 'entry') segment.maxEntryIndex = Math.max(segment.maxEntryIndex, rec.entry.index);
+      replayer.apply(rec, segment.path, offset);
+    });
+    segment.size = result.end;
+    if (result.stop === null) continue;
+    const { offset, reason } = result.stop;
+    if (!isLast) {
+      throw new LogCorruptionError(segment.path, offset, `${reason} record in a segment that is not the last one`);
+    }
+    const next = findValidRecordAfter(buf, offset);
+    if (next !== null) {
+      throw new LogCorruptionError(segment.path, offset, `${reason} record followed by a valid record at offset ${next}`);
+    }
+    await truncateTail(segment.path, offset);
+    record(`log: truncated the torn tail of ${segment.path} at byte offset ${offset} (${reason}; ${buf.length - offset} bytes dropped)`);
+  }
+  replayer.finish();
+  return { hardState: replayer.hardState, snapshot, log: replayer.log, segments, warnings };
+}

@@ -1,0 +1,230 @@
+// Group commit onto segment files. Records added while no flush is running are
+// framed into one buffer; the flush writes it with one positional write and one
+// fdatasync, then resolves every caller of that batch at once. While a flush is
+// in flight, new records accumulate for the next one (at most one in flight).
+// In sync 'batch' the segment is opened with O_DSYNC, so "write + fdatasync" is a
+// single positional write that returns once durable (one thread-pool round trip);
+// the event loop keeps running meanwhile (async fs).
+import type { FileHandle } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { HardState } from '../raft/types.ts';
+import type { SyncMode } from './types.ts';
+import { LogClosedError } from './errors.ts';
+import { FrameBuffer, type LogRecord } from './record.ts';
+import { fsyncDir, openSegmentForWrite, segmentFileName } from './segment-files.ts';
+
+export interface SegmentInfo {
+  /** The number in the file name: the first index written to it (monotonic across files). */
+  readonly name: number;
+  readonly path: string;
+  size: number;
+  /** Highest entry index of any entry record in the file, -1 when none. */
+  maxEntryIndex: number;
+}
+
+interface Batch {
+  readonly frames: FrameBuffer;
+  firstEntryIndex: number;
+  maxEntryIndex: number;
+  lastHardState: HardState | null;
+  readonly done: Promise<void>;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+export interface SegmentWriterOptions {
+  readonly dir: string;
+  readonly sync: SyncMode;
+  readonly segmentBytes: number;
+  /** Segments found at open, oldest first; the last one is open for writing. */
+  readonly segments: SegmentInfo[];
+  readonly handle: FileHandle;
+  /** Hard state as of the end of the log on disk: written first in each new segment. */
+  readonly hardState: HardState;
+}
+
+/** Upper bound on one write call; a larger batch is written in several. */
+const MAX_BATCH_BYTES = 64 * 1024 * 1024;
+const SPARE_BUFFER_MAX_BYTES = 8 * 1024 * 1024;
+
+function newBatch(frames: FrameBuffer): Batch {
+  let resolve!: () => void;
+  let reject!: (error: Error) => void;
+  const done = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A batch nobody awaited must not crash the process with an unhandled rejection;
+  // callers that do await it still see the error.
+  done.catch(() => {});
+  return { frames, firstEntryIndex: -1, maxEntryIndex: -1, lastHardState: null, done, resolve, reject };
+}
+
+export class SegmentWriter {
+  private readonly dir: string;
+  private readonly sync: SyncMode;
+  private readonly segmentBytes: number;
+  private readonly segments: SegmentInfo[];
+  private handle: FileHandle;
+  private loggedHardState: HardState;
+  private pending: Batch;
+  /** The buffer of the batch in flight, reused for the batch after next. */
+  private spare: FrameBuffer | null = new FrameBuffer();
+  private flushing = false;
+  /** The batch being written, while `flushing`. */
+  private inFlight: Batch | null = null;
+  private flushScheduled = false;
+  private failure: Error | null = null;
+  private closed = false;
+
+  constructor(options: SegmentWriterOptions) {
+    if (options.segments.length === 0) throw new Error('SegmentWriter needs an open segment');
+    this.dir = options.dir;
+    this.sync = options.sync;
+    this.segmentBytes = options.segmentBytes;
+    this.segments = options.segments;
+    this.handle = options.handle;
+    this.loggedHardState = options.hardState;
+    this.pending = newBatch(new FrameBuffer());
+  }
+
+  /** Throws when no more writes are accepted. */
+  checkWritable(): void {
+    if (this.failure !== null) throw new LogClosedError(`log stopped after a write failure: ${this.failure.message}`);
+    if (this.closed) throw new LogClosedError(`log is closed: ${this.dir}`);
+  }
+
+  /** Frames a record into the pending batch (synchronously). */
+  add(record: LogRecord): void {
+    this.checkWritable();
+    const batch = this.pending;
+    batch.frames.add(record);
+    if (record.kind === 'entry') {
+      if (batch.firstEntryIndex < 0) batch.firstEntryIndex = record.entry.index;
+      batch.maxEntryIndex = Math.max(batch.maxEntryIndex, record.entry.index);
+    } else if (record.kind === 'hardState') {
+      batch.lastHardState = record.state;
+    }
+  }
+
+  /** Resolves once everything added so far is written (and fdatasynced in sync 'batch'). */
+  commit(): Promise<void> {
+    if (this.failure !== null) return Promise.reject(new LogClosedError(`log stopped after a write failure: ${this.failure.message}`));
+    const batch = this.pending;
+    if (batch.frames.length > 0) {
+      this.scheduleFlush();
+      return batch.done;
+    }
+    return this.inFlight !== null ? this.inFlight.done : Promise.resolve();
+  }
+
+  segmentList(): readonly SegmentInfo[] {
+    return this.segments;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushing || this.flushScheduled) return;
+    this.flushScheduled = true;
+    // setImmediate, not a microtask: callers woken by the previous batch get to
+    // run their continuations (and append again) before this batch is cut.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending;
+    if (this.flushing || batch.frames.length === 0) return;
+    this.flushing = true;
+    this.inFlight = batch;
+    const spare = this.spare;
+    this.spare = null;
+    this.pending = newBatch(spare ?? new FrameBuffer());
+    try {
+      await this.writeBatch(batch);
+      batch.resolve();
+    } catch (error) {
+      this.failure = error as Error;
+      batch.reject(error as Error);
+      this.pending.reject(new LogClosedError(`log stopped after a write failure: ${(error as Error).message}`));
+    } finally {
+      batch.frames.reset();
+      // Keep the buffer for reuse unless one huge batch grew it: do not pin that memory.
+      this.spare = batch.frames.capacity <= SPARE_BUFFER_MAX_BYTES ? batch.frames : null;
+      this.inFlight = null;
+      this.flushing = false;
+    }
+    if (this.failure === null && this.pending.frames.length > 0) this.scheduleFlush();
+  }
+
+  private async writeBatch(batch: Batch): Promise<void> {
+    const bytes = batch.frames.bytes();
+    let segment = this.segments[this.segments.length - 1]!;
+    if (segment.size > 0 && segment.size + bytes.length > this.segmentBytes) {
+      segment = await this.roll(batch);
+    }
+    for (let done = 0; done < bytes.length; ) {
+      const chunk = Math.min(bytes.length - done, MAX_BATCH_BYTES);
+      const { bytesWritten } = await this.handle.write(bytes, done, chunk, segment.size);
+      if (bytesWritten <= 0) throw new Error(`write to ${segment.path} made no progress`);
+      done += bytesWritten;
+      segment.size += bytesWritten;
+    }
+    // sync 'batch': the file is opened with O_DSYNC, so the write above is already durable.
+    segment.maxEntryIndex = Math.max(segment.maxEntryIndex, batch.maxEntryIndex);
+    if (batch.lastHardState !== null) this.loggedHardState = batch.lastHardState;
+  }
+
+  /** Starts a new segment, beginning with the hard state as of the end of the previous one. */
+  private async roll(batch: Batch): Promise<SegmentInfo> {
+    const previous = this.segments[this.segments.length - 1]!;
+    if (this.sync === 'none') await this.handle.datasync(); // a non-last segment is never torn
+    const wanted = batch.firstEntryIndex > 0 ? batch.firstEntryIndex : Math.max(previous.maxEntryIndex + 1, 1);
+    const name = Math.max(wanted, previous.name + 1);
+    const path = join(this.dir, segmentFileName(name));
+    const handle = await openSegmentForWrite(path, true, this.sync);
+    await fsyncDir(this.dir);
+    await this.handle.close();
+    this.handle = handle;
+    const segment: SegmentInfo = { name, path, size: 0, maxEntryIndex: -1 };
+    this.segments.push(segment);
+    const head = new FrameBuffer(256);
+    head.add({ kind: 'hardState', state: this.loggedHardState });
+    const headBytes = head.bytes();
+    const { bytesWritten } = await handle.write(headBytes, 0, headBytes.length, 0);
+    if (bytesWritten !== headBytes.length) throw new Error(`short write to ${path}`);
+    segment.size = headBytes.length;
+    return segment;
+  }
+
+  /**
+   * Deletes the oldest segments whose entries are all at or below `index` (never
+   * the segment being written). Only a prefix goes: replaying the remaining files
+   * from the first one gives the same entries above `index`.
+   */
+  async deleteSegmentsUpTo(index: number): Promise<number> {
+    const doomed: SegmentInfo[] = [];
+    while (this.segments.length > 1 && this.segments[0]!.maxEntryIndex <= index) {
+      doomed.push(this.segments.shift()!);
+    }
+    if (doomed.length === 0) return 0;
+    for (const segment of doomed) await unlink(segment.path);
+    await fsyncDir(this.dir);
+    return doomed.length;
+  }
+
+  /** Flushes what is pending, then closes the file. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.failure === null) {
+      while (this.flushing || this.pending.frames.length > 0) {
+        await this.commit().catch(() => {});
+        if (this.failure !== null) break;
+      }
+    }
+    this.closed = true;
+    await this.handle.close();
+  }
+}

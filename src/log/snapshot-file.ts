@@ -1,0 +1,95 @@
+// Snapshot files: <dir>/snapshots/<index 20 digits>-<term>.snap
+//   [magic 8 "CSSNAP01"][crc32c u32][meta length u32][data length u32 lo][u32 hi][meta msgpack][data]
+// The crc covers everything after the crc field. Written to a temporary name,
+// fsynced, renamed, then the directory is fsynced: a reader never sees half a file
+// under the final name, and a valid file survives a crash.
+import { crc32c } from '@node-rs/crc32';
+import { Packr } from 'msgpackr';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ConfState, SnapshotMeta, Snapshot } from '../raft/types.ts';
+import { fsyncDir, SNAPSHOT_NAME, snapshotFileName } from './segment-files.ts';
+
+const MAGIC = Buffer.from('CSSNAP01', 'latin1');
+const HEADER_BYTES = 24;
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+function encodeHeader(meta: SnapshotMeta, data: Uint8Array): Buffer {
+  const metaBytes = packr.pack({
+    index: meta.index,
+    term: meta.term,
+    conf: { voters: [...meta.conf.voters], learners: [...meta.conf.learners] },
+  });
+  const header = Buffer.alloc(HEADER_BYTES + metaBytes.length);
+  MAGIC.copy(header, 0);
+  header.writeUInt32LE(metaBytes.length, 12);
+  header.writeUInt32LE(data.length % 2 ** 32, 16);
+  header.writeUInt32LE(Math.floor(data.length / 2 ** 32), 20);
+  header.set(metaBytes, HEADER_BYTES);
+  const crc = crc32c(data, crc32c(header.subarray(12)));
+  header.writeUInt32LE(crc >>> 0, 8);
+  return header;
+}
+
+/** Writes the snapshot file durably; returns its path. */
+export async function writeSnapshotFile(dir: string, meta: SnapshotMeta, data: Uint8Array): Promise<string> {
+  const name = snapshotFileName(meta.index, meta.term);
+  const path = join(dir, name);
+  const temp = `${path}.tmp`;
+  const header = encodeHeader(meta, data);
+  const handle = await open(temp, 'w');
+  try {
+    await handle.writev([header, data]);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, path);
+  await fsyncDir(dir);
+  return path;
+}
+
+function isIdList(value: unknown): value is number[] {
+  return Array.isArray(value) && value.every((v) => Number.isSafeInteger(v) && (v as number) >= 0);
+}
+
+function decodeMeta(bytes: Uint8Array): SnapshotMeta | null {
+  let value: unknown;
+  try {
+    value = packr.unpack(bytes);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  const v = value as Record<string, unknown>;
+  const conf = v['conf'] as Record<string, unknown> | undefined;
+  if (!Number.isSafeInteger(v['index']) || !Number.isSafeInteger(v['term'])) return null;
+  if (typeof conf !== 'object' || conf === null || !isIdList(conf['voters']) || !isIdList(conf['learners'])) return null;
+  const confState: ConfState = { voters: conf['voters'], learners: conf['learners'] };
+  return { index: v['index'] as number, term: v['term'] as number, conf: confState };
+}
+
+/** Reads and verifies a snapshot file; returns the snapshot or the reason it is unusable. */
+export async function readSnapshotFile(path: string, name: string): Promise<Snapshot | string> {
+  const match = SNAPSHOT_NAME.exec(name);
+  if (match === null) return 'not a snapshot file name';
+  const buf = await readFile(path);
+  if (buf.length < HEADER_BYTES || !buf.subarray(0, 8).equals(MAGIC)) return 'bad header';
+  const metaLength = buf.readUInt32LE(12);
+  const dataLength = buf.readUInt32LE(16) + buf.readUInt32LE(20) * 2 ** 32;
+  if (HEADER_BYTES + metaLength + dataLength !== buf.length) return `bad length (file has ${buf.length} bytes)`;
+  if ((crc32c(buf.subarray(12)) >>> 0) !== buf.readUInt32LE(8)) return 'checksum mismatch';
+  const meta = decodeMeta(buf.subarray(HEADER_BYTES, HEADER_BYTES + metaLength));
+  if (meta === null) return 'bad metadata';
+  if (meta.index !== Number(match[1]) || meta.term !== Number(match[2])) return 'metadata does not match the file name';
+  const start = HEADER_BYTES + metaLength;
+  return { meta, data: new Uint8Array(buf.buffer, buf.byteOffset + start, dataLength) };
+}
+
+export async function removeFile(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}

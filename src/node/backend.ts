@@ -1,0 +1,67 @@
+// What the HTTP server needs from a database node. A Raft cluster node implements
+// it (writes replicated through consensus, forwarded to the leader), and so does
+// the embedded database (a group of one), which keeps the server testable alone.
+import type { Command, CommandResult } from '../store/commands.ts';
+import type { Store } from '../store/store.ts';
+import type { Document } from '../store/types.ts';
+
+export type ReadConsistency = 'linearizable' | 'lease' | 'local';
+
+export interface MemberStatus {
+  readonly id: number;
+  readonly url: string;
+  readonly voter: boolean;
+  /** Highest log index known replicated on the member (leader's view; 0 elsewhere). */
+  readonly matchIndex: number;
+  /** Entries the member is behind the leader's last index (leader's view). */
+  readonly lag: number;
+  /** Whether this node currently has a peer connection to the member (itself: true). */
+  readonly connected: boolean;
+}
+
+export interface NodeStatus {
+  readonly nodeId: number;
+  readonly url: string;
+  readonly role: 'leader' | 'follower' | 'candidate' | 'pre-candidate' | 'learner';
+  readonly term: number;
+  readonly leader: { readonly id: number; readonly url: string } | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly snapshotIndex: number;
+  readonly lastLogIndex: number;
+  readonly members: readonly MemberStatus[];
+}
+
+/** One change to one document, as applied on this node (for change streams). */
+export interface ChangeEvent {
+  readonly collection: string;
+  readonly op: 'insert' | 'update' | 'replace' | 'remove';
+  readonly id: string;
+  /** Log index of the change. */
+  readonly rev: number;
+  /** The document after the change; absent for removes. */
+  readonly doc?: Document;
+}
+
+export interface DatabaseBackend {
+  /** Applied state of this node. Read it after readBarrier(). Never mutate. */
+  readonly store: Store;
+  /** Replicates a command (forwarded to the leader when this node is not it) and resolves
+   * with its result once applied here. Rejects with StoreError NO_LEADER or TIMEOUT when
+   * it cannot. */
+  execute(command: Command): Promise<CommandResult>;
+  /** Resolves when this node's store may serve a read at this consistency level.
+   * Rejects with StoreError NO_LEADER or TIMEOUT. */
+  readBarrier(consistency: ReadConsistency): Promise<void>;
+  /** A new unique, time-ordered document id. */
+  generateId(): string;
+  status(): NodeStatus;
+  /** Knows a leader and has applied the commit index it knows. */
+  isReady(): boolean;
+  /** Calls `listener` for every document change applied on this node; returns an unsubscribe. */
+  subscribe(listener: (change: ChangeEvent) => void): () => void;
+  addMember(id: number, url: string, learner: boolean): Promise<void>;
+  removeMember(id: number): Promise<void>;
+  transferLeadership(to?: number): Promise<void>;
+  snapshot(): Promise<{ index: number; bytes: number }>;
+}

@@ -1,0 +1,69 @@
+// The embedded database seen as a DatabaseBackend: a group of one that is always
+// its own leader, so every read is already linearizable.
+import type { Command, CommandResult } from '../store/commands.ts';
+import type { Store } from '../store/store.ts';
+import { StoreError } from '../store/errors.ts';
+import type { ChangeEvent, DatabaseBackend, NodeStatus, ReadConsistency } from './backend.ts';
+import type { Database } from './embedded-database.ts';
+import { EMBEDDED_NODE_ID, EMBEDDED_TERM } from './write-pipeline.ts';
+
+export class EmbeddedBackend implements DatabaseBackend {
+  constructor(
+    private readonly db: Database,
+    private readonly url: string,
+  ) {}
+
+  get store(): Store {
+    return this.db.store;
+  }
+
+  execute(command: Command): Promise<CommandResult> {
+    return this.db.execute(command);
+  }
+
+  async readBarrier(_consistency: ReadConsistency): Promise<void> {}
+
+  generateId(): string {
+    return this.db.generateId();
+  }
+
+  status(): NodeStatus {
+    const info = this.db.info();
+    return {
+      nodeId: EMBEDDED_NODE_ID,
+      url: this.url,
+      role: 'leader',
+      term: EMBEDDED_TERM,
+      leader: { id: EMBEDDED_NODE_ID, url: this.url },
+      commitIndex: info.appliedIndex,
+      appliedIndex: info.appliedIndex,
+      snapshotIndex: info.snapshotIndex,
+      lastLogIndex: info.lastLogIndex,
+      members: [{ id: EMBEDDED_NODE_ID, url: this.url, voter: true, matchIndex: info.lastLogIndex, lag: 0, connected: true }],
+    };
+  }
+
+  isReady(): boolean {
+    return true;
+  }
+
+  subscribe(listener: (change: ChangeEvent) => void): () => void {
+    return this.db.subscribe(listener);
+  }
+
+  async addMember(): Promise<void> {
+    throw new StoreError('BAD_REQUEST', 'an embedded database has no other members');
+  }
+
+  async removeMember(): Promise<void> {
+    throw new StoreError('BAD_REQUEST', 'an embedded database has no other members');
+  }
+
+  async transferLeadership(): Promise<void> {
+    throw new StoreError('CONFLICT', 'an embedded database has no other member to lead');
+  }
+
+  snapshot(): Promise<{ index: number; bytes: number }> {
+    return this.db.snapshot();
+  }
+}

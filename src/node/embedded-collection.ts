@@ -1,0 +1,176 @@
+// A collection of the embedded database: reads go straight to the in-memory
+// store, writes become commands that go through the log.
+import type { Command, CommandResult, ResultValues, UpdateResultValue } from '../store/commands.ts';
+import { errorFromInfo, ValidationError } from '../store/errors.ts';
+import type { Document, Explain, Filter, FindOptions, IndexSpec, JsonObject, UpdateSpec } from '../store/types.ts';
+import { isPlainObject, validateDocument, validateFilter, validateUpdate } from '../store/validate.ts';
+import { normalizeIndexFields, type IndexFieldsInput } from './index-fields.ts';
+import type { Store } from '../store/store.ts';
+
+/** What a collection needs from its database: the store to read, a door for writes, ids. */
+export interface CollectionHost {
+  readonly store: Store;
+  execute(command: Command): Promise<CommandResult>;
+  generateId(): string;
+}
+
+export interface UpdateOptions {
+  /** Update every matching document (default: only the first in `_id` order). */
+  readonly multi?: boolean;
+  /** Create the document from the filter's equality fields and the update when nothing matches. */
+  readonly upsert?: boolean;
+}
+
+export interface ReplaceOptions {
+  /** Compare-and-set: the current `_rev` must equal this (0: the document must not exist). */
+  readonly ifRev?: number;
+  /** Create the document when absent (default true). */
+  readonly upsert?: boolean;
+}
+
+export interface RemoveOptions {
+  /** Remove every match (default true for a filter; a string id removes one). */
+  readonly multi?: boolean;
+  /** With an id: the current `_rev` must equal this. */
+  readonly ifRev?: number;
+}
+
+export interface UpdateResult {
+  readonly matched: number;
+  readonly modified: number;
+  readonly upsertedId?: string;
+}
+
+export class EmbeddedCollection {
+  constructor(
+    private readonly host: CollectionHost,
+    readonly name: string,
+  ) {}
+
+  /** Inserts one document (an `_id` is generated when absent) and returns it as stored. */
+  async insert(doc: JsonObject): Promise<Document> {
+    const [stored] = await this.insertMany([doc]);
+    return stored!;
+  }
+
+  /** Inserts documents atomically: all of them, or none when one is invalid or a duplicate. */
+  async insertMany(docs: readonly JsonObject[]): Promise<Document[]> {
+    if (!Array.isArray(docs)) throw new ValidationError('insertMany takes an array of documents');
+    const prepared = docs.map((doc, i) => this.withId(doc, `documents[${i}]`));
+    return this.run<'insert'>({ type: 'insert', collection: this.name, docs: prepared });
+  }
+
+  /** The document with this `_id`, or null. */
+  get(id: string): Document | null {
+    return this.host.store.get(this.name, id) ?? null;
+  }
+
+  /** Matching documents; with a projection, only the projected fields. */
+  find(filter?: Filter, options?: FindOptions & { projection?: undefined }): Document[];
+  find(filter: Filter | undefined, options: FindOptions): JsonObject[];
+  find(filter: Filter = {}, options: FindOptions = {}): Document[] | JsonObject[] {
+    return this.host.store.find(this.name, filter, options);
+  }
+
+  findOne(filter?: Filter, options?: FindOptions & { projection?: undefined }): Document | null;
+  findOne(filter: Filter | undefined, options: FindOptions): JsonObject | null;
+  findOne(filter: Filter = {}, options: FindOptions = {}): Document | JsonObject | null {
+    return this.host.store.find(this.name, filter, { ...options, limit: 1 })[0] ?? null;
+  }
+
+  count(filter: Filter = {}): number {
+    return this.host.store.count(this.name, filter);
+  }
+
+  explain(filter: Filter = {}, options: FindOptions = {}): Explain {
+    return this.host.store.explain(this.name, filter, options);
+  }
+
+  async update(filter: Filter, update: UpdateSpec, options: UpdateOptions = {}): Promise<UpdateResult> {
+    validateFilter(filter);
+    validateUpdate(update);
+    const upsert = options.upsert === true;
+    const value: UpdateResultValue = await this.run<'update'>({
+      type: 'update',
+      collection: this.name,
+      filter,
+      update,
+      multi: options.multi === true,
+      upsert,
+      ...(upsert ? { upsertId: this.host.generateId() } : {}),
+    });
+    return {
+      matched: value.matched,
+      modified: value.modified,
+      ...(value.upsertedId !== undefined ? { upsertedId: value.upsertedId } : {}),
+    };
+  }
+
+  /** Replaces the whole document `id` (creating it unless `upsert: false`); returns it as stored. */
+  async replace(id: string, doc: JsonObject, options: ReplaceOptions = {}): Promise<Document> {
+    if (!isPlainObject(doc)) throw new ValidationError('(document): a document must be a plain object');
+    if (doc['_id'] !== undefined && doc['_id'] !== id) {
+      throw new ValidationError(`_id: the document's _id ${JSON.stringify(doc['_id'])} differs from ${JSON.stringify(id)}`);
+    }
+    const full = { ...doc, _id: id };
+    validateDocument(full);
+    const value = await this.run<'replace'>({
+      type: 'replace',
+      collection: this.name,
+      id,
+      doc: full,
+      upsert: options.upsert !== false,
+      ...(options.ifRev !== undefined ? { ifRev: options.ifRev } : {}),
+    });
+    return value.doc;
+  }
+
+  /** Removes the document with this id, or every document matching a filter. Returns how many. */
+  async remove(target: string | Filter, options: RemoveOptions = {}): Promise<number> {
+    const byId = typeof target === 'string';
+    const filter: Filter = byId ? { _id: target } : target;
+    if (!byId) validateFilter(filter);
+    if (options.ifRev !== undefined && !byId) throw new ValidationError('ifRev: only with a document id');
+    const value = await this.run<'remove'>({
+      type: 'remove',
+      collection: this.name,
+      filter,
+      multi: byId ? false : options.multi !== false,
+      ...(options.ifRev !== undefined ? { ifRev: options.ifRev } : {}),
+    });
+    return value.removed;
+  }
+
+  /** Creates a secondary index (built over the documents already there). */
+  async createIndex(fields: IndexFieldsInput, options: { unique?: boolean; name?: string } = {}): Promise<IndexSpec> {
+    return this.run<'createIndex'>({
+      type: 'createIndex',
+      collection: this.name,
+      fields: normalizeIndexFields(fields),
+      unique: options.unique === true,
+      ...(options.name !== undefined ? { name: options.name } : {}),
+    });
+  }
+
+  async dropIndex(name: string): Promise<boolean> {
+    const value = await this.run<'dropIndex'>({ type: 'dropIndex', collection: this.name, name });
+    return value.dropped;
+  }
+
+  indexes(): IndexSpec[] {
+    return this.host.store.indexes(this.name);
+  }
+
+  private withId(doc: JsonObject, path: string): JsonObject {
+    if (!isPlainObject(doc)) throw new ValidationError(`${path}: a document must be a plain object`);
+    const prepared = doc['_id'] === undefined ? { ...doc, _id: this.host.generateId() } : doc;
+    validateDocument(prepared);
+    return prepared;
+  }
+
+  private async run<T extends Command['type']>(command: Command & { type: T }): Promise<ResultValues[T]> {
+    const result = await this.host.execute(command);
+    if (!result.ok) throw errorFromInfo(result.error);
+    return result.value as ResultValues[T];
+  }
+}

@@ -1,0 +1,354 @@
+// RaftCore: the consensus module as a pure state machine (no I/O, no clocks, no unseeded randomness).
+// The driver calls tick(), step(), propose(); drains ready(); persists, sends, applies; then
+// calls advance(). This file holds the state, the term rules common to every message
+// (Figure 2: "if RPC request or response contains term T > currentTerm ..."), dispatch to the
+// files that implement each part of Raft, and the Ready/advance bookkeeping.
+import type {
+  ConfChange,
+  Entry,
+  HardState,
+  Message,
+  RaftConfig,
+  RaftCoreApi,
+  RaftRestartState,
+  RaftStatus,
+  Ready,
+  Snapshot,
+  SnapshotMeta,
+  SoftState,
+} from './types.ts';
+import { RaftLog } from './raft-log.ts';
+import { Configuration, encodeConfChange, rejectConfChange, sameConf } from './configuration.ts';
+import { ReadOnly, forwardReadIndex, handleReadIndexResponse, leaderReadIndex, leaseValid, markRoundsFlushed, releaseWaitingReads } from './read-only.ts';
+import { type RaftState, hardStateOf, isVoter, send } from './state.ts';
+import { becomeFollower } from './roles.ts';
+import { handleVoteRequest, handleVoteResponse, hup, inLease, resetRandomizedElectionTimeout, tickElection, tickLeader } from './election.ts';
+import {
+  appendEntries,
+  flushAppends,
+  handleAppendEntries,
+  handleAppendEntriesResponse,
+  handleHeartbeat,
+  handleHeartbeatResponse,
+  maybeCommit,
+} from './replication.ts';
+import { handleInstallSnapshot, handleInstallSnapshotResponse } from './snapshot.ts';
+import { handleTimeoutNow, transferLeadership } from './leadership-transfer.ts';
+import { invariant } from './invariant.ts';
+
+/** Bound on committed entries handed out per ready(). */
+const MAX_COMMITTED_PER_READY = 4096;
+
+/** What the last ready() handed out, so advance() acknowledges exactly that. */
+interface Handed {
+  readonly softState: SoftState;
+  readonly hardState: HardState | null;
+  readonly snapshot: Snapshot | null;
+  readonly lastEntry: { index: number; term: number } | null;
+  readonly lastCommitted: number;
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
+
+export class RaftCore implements RaftCoreApi {
+  private readonly s: RaftState;
+  /** The hard state the driver has made durable (as of the last advance()). */
+  private persistedHardState: HardState;
+  private lastSoftState: SoftState;
+  private handed: Handed | null = null;
+
+  constructor(config: RaftConfig, restart: RaftRestartState) {
+    invariant(Number.isInteger(config.id) && config.id > 0, 'node id must be a positive integer');
+    invariant(config.heartbeatTicks >= 1 && config.electionTicks > config.heartbeatTicks, 'need electionTicks > heartbeatTicks >= 1');
+    invariant(config.maxEntriesPerMessage >= 1 && config.maxInflight >= 1, 'message and inflight bounds must be >= 1');
+    const log = new RaftLog(restart.snapshot, restart.entries, restart.hardState.commit);
+    const conf = new Configuration(restart.snapshot?.conf ?? restart.initialConf, restart.snapshot?.index ?? 0);
+    conf.onAppend(log.lastIndex() >= log.firstIndex() ? log.slice(log.firstIndex(), log.lastIndex() + 1) : []);
+    this.s = {
+      config,
+      id: config.id,
+      term: restart.hardState.term,
+      vote: restart.hardState.vote,
+      log,
+      conf,
+      role: 'follower',
+      leader: 0,
+      now: 0,
+      electionElapsed: 0,
+      heartbeatElapsed: 0,
+      randomizedElectionTimeout: config.electionTicks,
+      bootLease: restart.hardState.term > 0,
+      votes: new Map(),
+      progress: new Map(),
+      pendingConfIndex: 0,
+      leadTransferee: 0,
+      timeoutNowSent: false,
+      appendPending: false,
+      commitPending: false,
+      readOnly: new ReadOnly(),
+      snapshot: null,
+      receiver: null,
+      outbox: [],
+      readStates: [],
+    };
+    resetRandomizedElectionTimeout(this.s);
+    this.persistedHardState = hardStateOf(this.s);
+    this.lastSoftState = { leader: 0, role: 'follower' };
+  }
+
+  // -- Time and messages ------------------------------------------------------------------
+
+  tick(): void {
+    const s = this.s;
+    s.now++;
+    if (s.role === 'leader') tickLeader(s);
+    else tickElection(s);
+    this.afterEvent();
+  }
+
+  step(m: Message): void {
+    const s = this.s;
+    if (m.to !== s.id || m.from === s.id) return;
+    if (m.term > s.term) {
+      if (m.type === 'PreVote' || m.type === 'RequestVote') {
+        const transfer = m.type === 'RequestVote' && m.transfer;
+        // Thesis 4.2.3: ignore, without even adopting the term, while a leader is alive.
+        if (!transfer && inLease(s, m.type)) return;
+      }
+      if (m.type === 'PreVote' || (m.type === 'PreVoteResponse' && m.granted)) {
+        // Pre-vote messages carry the term the sender would campaign in: not a real term.
+      } else {
+        const fromLeader = m.type === 'AppendEntries' || m.type === 'Heartbeat' || m.type === 'InstallSnapshot';
+        becomeFollower(s, m.term, fromLeader ? m.from : 0);
+      }
+    } else if (m.term < s.term) {
+      if ((s.config.checkQuorum || s.config.preVote) && (m.type === 'AppendEntries' || m.type === 'Heartbeat')) {
+        // A stale leader (e.g. rejoining after a partition) learns our term and steps down;
+        // without this it would never hear a higher term, since we ignore it.
+        send(s, { type: 'AppendEntriesResponse', from: s.id, to: m.from, term: s.term, success: false, matchIndex: 0, conflictIndex: 0, conflictTerm: 0 });
+      } else if (m.type === 'PreVote') {
+        send(s, { type: 'PreVoteResponse', from: s.id, to: m.from, term: s.term, granted: false });
+      }
+      this.afterEvent();
+      return;
+    }
+    this.dispatch(m);
+    this.afterEvent();
+  }
+
+  private dispatch(m: Message): void {
+    const s = this.s;
+    switch (m.type) {
+      case 'PreVote':
+      case 'RequestVote':
+        handleVoteRequest(s, m);
+        return;
+      case 'PreVoteResponse':
+      case 'RequestVoteResponse':
+        handleVoteResponse(s, m);
+        return;
+      case 'AppendEntries':
+        this.heardFromLeader(m.from);
+        handleAppendEntries(s, m);
+        return;
+      case 'Heartbeat':
+        this.heardFromLeader(m.from);
+        handleHeartbeat(s, m);
+        return;
+      case 'InstallSnapshot':
+        this.heardFromLeader(m.from);
+        handleInstallSnapshot(s, m);
+        return;
+      case 'AppendEntriesResponse':
+        if (s.role === 'leader') handleAppendEntriesResponse(s, m);
+        return;
+      case 'HeartbeatResponse':
+        if (s.role === 'leader') handleHeartbeatResponse(s, m);
+        return;
+      case 'InstallSnapshotResponse':
+        if (s.role === 'leader') handleInstallSnapshotResponse(s, m);
+        return;
+      case 'TimeoutNow':
+        handleTimeoutNow(s);
+        return;
+      case 'ReadIndex':
+        if (s.role === 'leader') leaderReadIndex(s, { from: m.from, context: m.context });
+        return;
+      case 'ReadIndexResponse':
+        handleReadIndexResponse(s, m);
+        return;
+    }
+  }
+
+  /** Same-term message from the leader: follow it and reset the election timer. */
+  private heardFromLeader(leader: number): void {
+    const s = this.s;
+    invariant(s.role !== 'leader', `two leaders in term ${s.term}: ${s.id} and ${leader}`);
+    if (s.role !== 'follower') becomeFollower(s, s.term, leader);
+    invariant(s.leader === 0 || s.leader === leader, `two leaders in term ${s.term}: ${s.leader} and ${leader}`);
+    s.leader = leader;
+    s.electionElapsed = 0;
+    s.bootLease = false;
+  }
+
+  /** Checks that follow any event: reads waiting for a commit, a removed leader stepping down. */
+  private afterEvent(): void {
+    const s = this.s;
+    if (s.role !== 'leader') return;
+    releaseWaitingReads(s);
+    // Thesis 4.2.2: a leader not in the configuration steps down once that change commits.
+    if (!isVoter(s, s.id) && s.log.committed >= s.conf.latestIndex()) becomeFollower(s, s.term, 0);
+  }
+
+  // -- Client operations -----------------------------------------------------------------
+
+  campaign(): void {
+    hup(this.s, false);
+    this.afterEvent();
+  }
+
+  propose(data: Uint8Array): number | null {
+    const s = this.s;
+    if (s.role !== 'leader' || s.leadTransferee !== 0) return null;
+    return appendEntries(s, [{ type: 'normal', data }]);
+  }
+
+  proposeConfChange(change: ConfChange): number | null {
+    const s = this.s;
+    if (s.role !== 'leader' || s.leadTransferee !== 0) return null;
+    if (s.pendingConfIndex > s.log.committed) return null; // one change at a time
+    if (rejectConfChange(s.conf.current(), change) !== null) return null;
+    const index = appendEntries(s, [{ type: 'conf', data: encodeConfChange(change, s.conf.current()) }]);
+    s.pendingConfIndex = index;
+    return index;
+  }
+
+  readIndex(context: number): boolean {
+    const s = this.s;
+    if (s.role === 'leader') {
+      leaderReadIndex(s, { from: s.id, context });
+      return true;
+    }
+    return forwardReadIndex(s, context);
+  }
+
+  leaseValid(): boolean {
+    return leaseValid(this.s);
+  }
+
+  transferLeadership(to: number): boolean {
+    return transferLeadership(this.s, to);
+  }
+
+  /** Metadata the driver must use for a snapshot at `index` (term and configuration there). */
+  snapshotMeta(index: number): SnapshotMeta {
+    const s = this.s;
+    const term = s.log.term(index);
+    invariant(term !== undefined, `no term known for index ${index}`);
+    return { index, term, conf: s.conf.at(index) };
+  }
+
+  snapshotTaken(snapshot: Snapshot): void {
+    const s = this.s;
+    const { index, term, conf } = snapshot.meta;
+    if (index < s.log.snapshotIndex) return; // older than what we hold
+    invariant(index <= s.log.applied, `snapshot ${index} beyond applied ${s.log.applied}`);
+    invariant(s.log.term(index) === term, `snapshot term ${term} does not match log at ${index}`);
+    invariant(sameConf(conf, s.conf.at(index)), `snapshot configuration does not match the log at ${index}`);
+    s.snapshot = snapshot;
+    s.log.compact(index);
+    s.conf.compact(index);
+  }
+
+  // -- Ready / advance ---------------------------------------------------------------------
+
+  hasReady(): boolean {
+    const s = this.s;
+    const soft = this.softState();
+    return (
+      soft.leader !== this.lastSoftState.leader ||
+      soft.role !== this.lastSoftState.role ||
+      !sameHardState(hardStateOf(s), this.persistedHardState) ||
+      s.log.pendingSnapshot !== null ||
+      s.log.stable < s.log.lastIndex() ||
+      s.outbox.length > 0 ||
+      s.readStates.length > 0 ||
+      (s.role === 'leader' && (s.appendPending || s.commitPending)) ||
+      s.log.nextCommittedEntries(1).length > 0
+    );
+  }
+
+  ready(): Ready {
+    const s = this.s;
+    invariant(this.handed === null, 'ready() called again before advance()');
+    flushAppends(s);
+    markRoundsFlushed(s);
+    const hardState = hardStateOf(s);
+    const entries = s.log.unstableEntries();
+    const committedEntries = s.log.nextCommittedEntries(MAX_COMMITTED_PER_READY);
+    const last: Entry | undefined = entries[entries.length - 1];
+    const softState = this.softState();
+    const ready: Ready = {
+      softState,
+      hardState: sameHardState(hardState, this.persistedHardState) ? null : hardState,
+      snapshot: s.log.pendingSnapshot,
+      entries,
+      messages: s.outbox,
+      committedEntries,
+      readStates: s.readStates,
+    };
+    s.outbox = [];
+    s.readStates = [];
+    this.handed = {
+      softState,
+      hardState: ready.hardState,
+      snapshot: ready.snapshot,
+      lastEntry: last ? { index: last.index, term: last.term } : null,
+      lastCommitted: committedEntries.length > 0 ? committedEntries[committedEntries.length - 1]!.index : 0,
+    };
+    return ready;
+  }
+
+  advance(): void {
+    const s = this.s;
+    const handed = this.handed;
+    invariant(handed !== null, 'advance() without ready()');
+    this.handed = null;
+    this.lastSoftState = handed.softState;
+    if (handed.hardState) this.persistedHardState = handed.hardState;
+    if (handed.snapshot) {
+      if (s.log.pendingSnapshot === handed.snapshot) s.log.pendingSnapshot = null;
+      if (handed.snapshot.meta.index > s.log.applied) s.log.appliedTo(handed.snapshot.meta.index);
+    }
+    if (handed.lastEntry) s.log.stableTo(handed.lastEntry.index, handed.lastEntry.term);
+    if (handed.lastCommitted > s.log.applied) s.log.appliedTo(handed.lastCommitted);
+    // Our own entries just became durable: they may complete a majority.
+    maybeCommit(s);
+    this.afterEvent();
+  }
+
+  // -- Introspection -----------------------------------------------------------------------
+
+  private softState(): SoftState {
+    return { leader: this.s.leader, role: this.s.role };
+  }
+
+  status(): RaftStatus {
+    const s = this.s;
+    return {
+      id: s.id,
+      role: s.role,
+      term: s.term,
+      vote: s.vote,
+      leader: s.leader,
+      commitIndex: s.log.committed,
+      appliedIndex: s.log.applied,
+      firstIndex: s.log.firstIndex(),
+      lastIndex: s.log.lastIndex(),
+      conf: s.conf.current(),
+      progress: s.role === 'leader' ? [...s.progress.values()].map((pr) => pr.view()) : [],
+    };
+  }
+}

@@ -1,0 +1,210 @@
+// The in-memory Raft log (paper §5.3, §7): entries after the last snapshot, split into a
+// stable prefix (durable on this node) and an unstable tail (handed to the driver in
+// Ready.entries, durable after advance()). Also holds the commit and applied indexes.
+import type { Entry, Snapshot, SnapshotMeta } from './types.ts';
+import { invariant } from './invariant.ts';
+
+/** Approximate wire size of an entry, for maxBytesPerMessage. */
+export function entrySize(entry: Entry): number {
+  return entry.data.byteLength + 24;
+}
+
+export class RaftLog {
+  /** Index and term of the last entry covered by the snapshot (0/0 when none). */
+  snapshotIndex: number;
+  snapshotTerm: number;
+  /** entries[i].index === snapshotIndex + 1 + i. */
+  private entries: Entry[];
+  /** Highest index known to be committed (paper: commitIndex). */
+  committed: number;
+  /** Highest index handed to the state machine and acknowledged by advance() (lastApplied). */
+  applied: number;
+  /** Highest index durable on this node; entries above it are the unstable tail. */
+  stable: number;
+  /** A snapshot received from the leader, not yet persisted and applied by the driver. */
+  pendingSnapshot: Snapshot | null = null;
+
+  constructor(snapshot: SnapshotMeta | null, entries: readonly Entry[], commit: number) {
+    this.snapshotIndex = snapshot?.index ?? 0;
+    this.snapshotTerm = snapshot?.term ?? 0;
+    // Restart entries may overlap the snapshot (the log keeps some); keep only those after it.
+    this.entries = entries.filter((e) => e.index > this.snapshotIndex);
+    for (let i = 0; i < this.entries.length; i++) {
+      invariant(this.entries[i]!.index === this.snapshotIndex + 1 + i, `restart entries not contiguous at ${i}`);
+    }
+    this.stable = this.lastIndex();
+    this.committed = Math.max(commit, this.snapshotIndex);
+    this.applied = this.snapshotIndex;
+    invariant(this.committed <= this.lastIndex(), `restart commit ${commit} beyond last index ${this.lastIndex()}`);
+  }
+
+  firstIndex(): number {
+    return this.snapshotIndex + 1;
+  }
+
+  lastIndex(): number {
+    return this.snapshotIndex + this.entries.length;
+  }
+
+  /** Term of the entry at `index`; the snapshot index answers with the snapshot term;
+   * undefined when compacted away or past the end. */
+  term(index: number): number | undefined {
+    if (index === this.snapshotIndex) return this.snapshotTerm;
+    if (index < this.snapshotIndex || index > this.lastIndex()) return undefined;
+    return this.entries[index - this.snapshotIndex - 1]!.term;
+  }
+
+  lastTerm(): number {
+    return this.term(this.lastIndex())!;
+  }
+
+  matchTerm(index: number, term: number): boolean {
+    return this.term(index) === term;
+  }
+
+  /** Election restriction (§5.4.1): is a log ending at (lastIndex, lastTerm) at least as up-to-date as ours? */
+  isUpToDate(lastIndex: number, lastTerm: number): boolean {
+    const myTerm = this.lastTerm();
+    return lastTerm > myTerm || (lastTerm === myTerm && lastIndex >= this.lastIndex());
+  }
+
+  entry(index: number): Entry {
+    invariant(index > this.snapshotIndex && index <= this.lastIndex(), `entry ${index} not held`);
+    return this.entries[index - this.snapshotIndex - 1]!;
+  }
+
+  /** Index of the first entry in `entries` that is new or conflicts with ours, or 0 when all match. */
+  findConflict(entries: readonly Entry[]): number {
+    for (const e of entries) {
+      if (!this.matchTerm(e.index, e.term)) return e.index;
+    }
+    return 0;
+  }
+
+  /** Appends entries, dropping any suffix they overwrite (never committed ones). */
+  append(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    const first = entries[0]!.index;
+    invariant(first > this.committed, `append at ${first} would overwrite committed entry (commit ${this.committed})`);
+    invariant(first <= this.lastIndex() + 1, `append at ${first} leaves a gap after ${this.lastIndex()}`);
+    this.entries.length = first - this.snapshotIndex - 1;
+    for (const e of entries) {
+      invariant(e.index === this.lastIndex() + 1, `entries not contiguous at ${e.index}`);
+      invariant(e.term >= this.lastTerm(), `entry ${e.index} term ${e.term} below previous term`);
+      this.entries.push(e);
+    }
+    // Anything overwritten is no longer the durable version.
+    this.stable = Math.min(this.stable, first - 1);
+  }
+
+  /** AppendEntries consistency check and append (§5.3). Returns the index of the last new
+   * entry when the log matched at (prevIndex, prevTerm), else null. */
+  maybeAppend(prevIndex: number, prevTerm: number, entries: readonly Entry[]): number | null {
+    if (!this.matchTerm(prevIndex, prevTerm)) return null;
+    const lastNew = prevIndex + entries.length;
+    const conflict = this.findConflict(entries);
+    if (conflict !== 0) {
+      invariant(conflict > this.committed, `conflict at ${conflict} with committed entry (commit ${this.committed})`);
+      this.append(entries.slice(conflict - prevIndex - 1));
+    }
+    return lastNew;
+  }
+
+  /** Commit never goes backwards, and never past what we hold. */
+  commitTo(index: number): boolean {
+    if (index <= this.committed) return false;
+    invariant(index <= this.lastIndex(), `commit ${index} beyond last index ${this.lastIndex()}: log lost or corrupt`);
+    this.committed = index;
+    return true;
+  }
+
+  /** Entries in [lo, hi), at least one when the range is non-empty, then bounded by bytes and count. */
+  slice(lo: number, hi: number, maxBytes = Infinity, maxCount = Infinity): Entry[] {
+    invariant(lo > this.snapshotIndex, `slice from ${lo} is compacted (snapshot ${this.snapshotIndex})`);
+    invariant(hi <= this.lastIndex() + 1, `slice to ${hi} past last index ${this.lastIndex()}`);
+    const out: Entry[] = [];
+    let bytes = 0;
+    for (let i = lo; i < hi && out.length < maxCount; i++) {
+      const e = this.entries[i - this.snapshotIndex - 1]!;
+      bytes += entrySize(e);
+      if (out.length > 0 && bytes > maxBytes) break;
+      out.push(e);
+    }
+    return out;
+  }
+
+  unstableEntries(): Entry[] {
+    return this.entries.slice(this.stable - this.snapshotIndex);
+  }
+
+  /** The driver made entries up to (index, term) durable. Ignored when they were overwritten since. */
+  stableTo(index: number, term: number): void {
+    if (index > this.stable && this.matchTerm(index, term)) this.stable = index;
+  }
+
+  /** Committed entries the state machine may apply now: only durable ones, and none while a
+   * received snapshot waits to be applied. */
+  nextCommittedEntries(maxCount: number): Entry[] {
+    if (this.pendingSnapshot !== null) return [];
+    const hi = Math.min(this.committed, this.stable);
+    if (hi <= this.applied) return [];
+    return this.slice(this.applied + 1, hi + 1, Infinity, maxCount);
+  }
+
+  appliedTo(index: number): void {
+    invariant(index >= this.applied, `applied goes backwards: ${index} < ${this.applied}`);
+    invariant(index <= this.committed, `applied ${index} beyond commit ${this.committed}`);
+    this.applied = index;
+  }
+
+  /** Replaces the whole log with a snapshot received from the leader (§7). */
+  restore(snapshot: Snapshot): void {
+    const { index, term } = snapshot.meta;
+    invariant(index > this.committed, `restore of snapshot ${index} at or below commit ${this.committed}`);
+    this.entries = [];
+    this.snapshotIndex = index;
+    this.snapshotTerm = term;
+    this.committed = index;
+    this.stable = index;
+    this.pendingSnapshot = snapshot;
+  }
+
+  /** Drops entries up to `index` (a snapshot covers them). */
+  compact(index: number): void {
+    if (index <= this.snapshotIndex) return;
+    invariant(index <= this.applied, `compact ${index} beyond applied ${this.applied}`);
+    const term = this.term(index)!;
+    this.entries = this.entries.slice(index - this.snapshotIndex);
+    this.snapshotIndex = index;
+    this.snapshotTerm = term;
+  }
+
+  /** First index of the run of `term` that contains `index` (follower's conflictIndex hint, thesis 5.3). */
+  firstIndexOfTerm(term: number, index: number): number {
+    invariant(this.term(index) === term, `entry ${index} is not of term ${term}`);
+    // Smallest i in [firstIndex, index] with term(i) >= term; terms never decrease along the log.
+    let lo = this.firstIndex();
+    let hi = index;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (this.term(mid)! >= term) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  /** Last index whose entry has `term`, or 0 when the log holds no such entry (leader side of
+   * fast backtracking). Terms never decrease along the log, so binary search works. */
+  lastIndexOfTerm(term: number): number {
+    let lo = this.snapshotIndex;
+    let hi = this.lastIndex();
+    if (this.term(lo)! > term) return 0;
+    // Find the largest i in [lo, hi] with term(i) <= term.
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (this.term(mid)! <= term) lo = mid;
+      else hi = mid - 1;
+    }
+    return this.term(lo) === term && lo > 0 ? lo : 0;
+  }
+}

@@ -1,0 +1,227 @@
+// The simulated cluster: N SimNodes on one virtual clock and one simulated network.
+// `runUntil(t)` processes, in time order, every message delivery and every node's tick up to
+// t; after each one the stepped node's role, term and commit index go through the checkers
+// (the durable-log and apply checks run inside the node as it persists and applies).
+
+import type { ConfChange, ConfState, Entry, Message, RaftBugs } from '../raft/types.ts';
+import { InvariantChecker } from './invariants.ts';
+import { SimNetwork, type LinkFaults } from './network.ts';
+import type { Prng } from './prng.ts';
+import { SimNode, describeMessage, type CrashPoint, type RaftTiming } from './sim-node.ts';
+import type { Trace } from './trace.ts';
+
+export interface ClusterOptions {
+  readonly rng: Prng;
+  /** Ids of the founding voters. */
+  readonly ids: readonly number[];
+  readonly timing: RaftTiming;
+  readonly bugs?: RaftBugs;
+  /** Virtual ms per Raft tick. */
+  readonly tickMs: number;
+  readonly snapshotEvery: number;
+  readonly links: LinkFaults;
+  readonly trace: Trace;
+}
+
+export const DEFAULT_TIMING: RaftTiming = Object.freeze({
+  heartbeatTicks: 2,
+  electionTicks: 10,
+  preVote: true,
+  checkQuorum: true,
+  maxEntriesPerMessage: 16,
+  maxBytesPerMessage: 64 * 1024,
+  maxInflight: 8,
+  snapshotChunkBytes: 256,
+});
+
+/** An armed crash that has not found a ready() to hit by this time becomes a clean crash. */
+const ARMED_CRASH_WAIT_TICKS = 3;
+
+export class Cluster {
+  now = 0;
+  readonly network: SimNetwork<Message>;
+  readonly checker = new InvariantChecker();
+  readonly trace: Trace;
+  private readonly nodeMap = new Map<number, SimNode>();
+  private readonly rng: Prng;
+  private readContexts = 0;
+  private readonly founders: ConfState;
+  steps = 0;
+
+  constructor(private readonly options: ClusterOptions) {
+    if (options.ids.length === 0) throw new Error('Cluster: no nodes');
+    if (!(options.tickMs >= 1)) throw new Error('Cluster: tickMs must be >= 1');
+    this.rng = options.rng;
+    this.trace = options.trace;
+    this.network = new SimNetwork<Message>(this.rng.derive('network'), options.links);
+    this.founders = { voters: [...options.ids], learners: [] };
+    for (const id of options.ids) this.createNode(id, this.founders);
+  }
+
+  /** Every node ever created, by id order. */
+  get nodes(): SimNode[] {
+    return [...this.nodeMap.values()].sort((a, b) => a.id - b.id);
+  }
+
+  node(id: number): SimNode {
+    const n = this.nodeMap.get(id);
+    if (n === undefined) throw new Error(`Cluster: no node ${id}`);
+    return n;
+  }
+
+  has(id: number): boolean {
+    return this.nodeMap.has(id);
+  }
+
+  /** A brand-new empty server, not a member yet. It boots with the cluster's bootstrap
+   * membership: conf entries in the log are changes relative to it, so a server booted with an
+   * empty membership would replay "addLearner 6, addVoter 6" into "6 is the only voter" and
+   * elect itself. It learns the real configuration from the leader's log or snapshot. */
+  addServer(id: number): SimNode {
+    if (this.nodeMap.has(id)) throw new Error(`Cluster: node ${id} exists`);
+    this.trace.add(this.now, `n${id} new server`);
+    return this.createNode(id, this.founders);
+  }
+
+  /** The live leader with the highest term, if any. */
+  leader(): SimNode | null {
+    let best: SimNode | null = null;
+    for (const n of this.nodeMap.values()) {
+      if (!n.alive || n.role !== 'leader') continue;
+      if (best === null || n.term > best.term) best = n;
+    }
+    return best;
+  }
+
+  /** Membership as the current leader sees it (its latest, possibly uncommitted, conf). */
+  leaderConf(): ConfState | null {
+    return this.leader()?.core?.status().conf ?? null;
+  }
+
+  proposeConfChange(change: ConfChange): number | null {
+    const leader = this.leader();
+    if (leader === null || leader.core === null) return null;
+    const index = leader.core.proposeConfChange(change);
+    this.trace.add(this.now, `n${leader.id} propose conf ${change.type} ${change.node} -> ${index ?? 'refused'}`);
+    if (index !== null) this.stepped(leader);
+    return index;
+  }
+
+  crash(id: number, point: CrashPoint | 'now'): void {
+    const n = this.node(id);
+    if (!n.alive) return;
+    if (point === 'now') {
+      n.crash('crash');
+      return;
+    }
+    n.armedCrash = point;
+    n.armedDeadline = this.now + ARMED_CRASH_WAIT_TICKS * this.options.tickMs;
+    this.trace.add(this.now, `n${id} crash armed (${point})`);
+  }
+
+  restart(id: number): void {
+    const n = this.node(id);
+    if (n.alive || n.stopped) return;
+    n.nextTickAt = this.now + this.rng.int(1, this.options.tickMs);
+    n.start();
+    this.stepped(n);
+  }
+
+  /** Removes a node from the simulation for good (after its removal from the configuration). */
+  stop(id: number): void {
+    this.node(id).stop();
+  }
+
+  /** Processes every delivery and tick due up to `until` (inclusive), in time order. */
+  runUntil(until: number): void {
+    for (;;) {
+      const delivery = this.network.nextDeliveryTime();
+      let tickNode: SimNode | null = null;
+      for (const n of this.nodeMap.values()) {
+        if (!n.alive) continue;
+        if (tickNode === null || n.nextTickAt < tickNode.nextTickAt || (n.nextTickAt === tickNode.nextTickAt && n.id < tickNode.id)) {
+          tickNode = n;
+        }
+      }
+      const tickAt = tickNode?.nextTickAt ?? Infinity;
+      const next = Math.min(delivery ?? Infinity, tickAt);
+      if (next > until) break;
+      if (next < this.now) throw new Error(`Cluster: time went backwards (${next} < ${this.now})`);
+      this.now = next;
+      this.steps++;
+      if (delivery !== null && delivery <= tickAt) {
+        const m = this.network.takeDue(this.now);
+        if (m !== null) this.deliver(m);
+      } else if (tickNode !== null) {
+        tickNode.nextTickAt += this.options.tickMs;
+        if (tickNode.armedCrash !== null && this.now >= tickNode.armedDeadline) {
+          tickNode.crash(`armed ${tickNode.armedCrash} crash found no ready()`);
+          continue;
+        }
+        tickNode.tick();
+        this.stepped(tickNode);
+      }
+    }
+    this.now = Math.max(this.now, until);
+  }
+
+  /** Starts an election on `id` right now (scenarios). */
+  campaign(id: number): void {
+    const n = this.node(id);
+    n.campaign();
+    this.stepped(n);
+  }
+
+  nextReadContext(): number {
+    return ++this.readContexts;
+  }
+
+  private deliver(m: Message): void {
+    const target = this.nodeMap.get(m.to);
+    if (target === undefined || !target.alive) {
+      this.trace.add(this.now, `lost ${describeMessage(m)} (target down)`);
+      return;
+    }
+    this.trace.add(this.now, `recv ${describeMessage(m)}`);
+    target.step(m);
+    this.stepped(target);
+  }
+
+  /** Cluster-level bookkeeping after a node stepped: a node that applied its own removal
+   * shuts down (as the production node does). */
+  private stepped(n: SimNode): void {
+    if (!n.alive || n.stopped) return;
+    const conf = n.kv.membership;
+    const member = conf.voters.includes(n.id) || conf.learners.includes(n.id);
+    if (member) n.everMember = true;
+    else if (n.everMember) {
+      this.trace.add(this.now, `n${n.id} applied its removal: shutting down`);
+      n.stop();
+    }
+  }
+
+  private onFirstApply(entry: Entry): void {
+    for (const n of this.nodeMap.values()) {
+      if (n.alive && n.role === 'leader' && n.term > entry.term) this.checker.checkLeaderHolds(n.id, n.term, n.disk, entry);
+    }
+  }
+
+  private createNode(id: number, initialConf: ConfState): SimNode {
+    const node = new SimNode(id, initialConf, {
+      now: () => this.now,
+      checker: this.checker,
+      network: this.network,
+      trace: this.trace,
+      rng: this.rng.derive(`node ${id}`),
+      timing: this.options.timing,
+      bugs: this.options.bugs,
+      snapshotEvery: this.options.snapshotEvery,
+      onFirstApply: (entry) => this.onFirstApply(entry),
+      nextReadContext: () => this.nextReadContext(),
+    });
+    this.nodeMap.set(id, node);
+    node.nextTickAt = this.now + this.rng.int(1, this.options.tickMs);
+    node.start();
+    return node;
+  }
+}

@@ -1,0 +1,92 @@
+// A node's simulated durable storage: the hard state, the latest snapshot, and the log
+// entries after it. Only what the driver wrote here survives a crash. Writes are atomic
+// per call (the production log fsyncs a batch and truncates a torn tail at open).
+
+import { EMPTY_HARD_STATE, type ConfState, type Entry, type HardState, type RaftRestartState, type Snapshot } from '../raft/types.ts';
+
+export class SimDisk {
+  hardState: HardState = EMPTY_HARD_STATE;
+  snapshot: Snapshot | null = null;
+  /** Entries after the snapshot, contiguous: entries[i].index === snapshotIndex + 1 + i. */
+  private log: Entry[] = [];
+
+  get entries(): readonly Entry[] {
+    return this.log;
+  }
+
+  get snapshotIndex(): number {
+    return this.snapshot?.meta.index ?? 0;
+  }
+
+  get snapshotTerm(): number {
+    return this.snapshot?.meta.term ?? 0;
+  }
+
+  get lastIndex(): number {
+    return this.snapshotIndex + this.log.length;
+  }
+
+  /** Term of the entry at `index` (the snapshot's term at its index, 0 at index 0), or
+   * undefined when the disk holds no such entry. */
+  termAt(index: number): number | undefined {
+    if (index === this.snapshotIndex) return this.snapshotTerm;
+    return this.entryAt(index)?.term;
+  }
+
+  entryAt(index: number): Entry | undefined {
+    if (index <= this.snapshotIndex) return undefined;
+    return this.log[index - this.snapshotIndex - 1];
+  }
+
+  saveHardState(hs: HardState): void {
+    this.hardState = hs;
+  }
+
+  /** Appends entries, first dropping any suffix from entries[0].index on (a conflicting tail). */
+  append(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    const first = entries[0]!.index;
+    if (first <= this.snapshotIndex || first > this.lastIndex + 1) {
+      throw new Error(
+        `disk: append at ${first} does not fit (snapshot ${this.snapshotIndex}, last ${this.lastIndex})`,
+      );
+    }
+    this.log.length = first - this.snapshotIndex - 1;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      if (e.index !== first + i) throw new Error(`disk: entries not contiguous at ${e.index}`);
+      this.log.push(e);
+    }
+  }
+
+  /** Installs a snapshot received from the leader: entries after it survive only when the
+   * log holds the snapshot's last entry (same index and term). */
+  installSnapshot(snapshot: Snapshot): void {
+    const { index, term } = snapshot.meta;
+    if (index <= this.snapshotIndex) return;
+    const keep = this.termAt(index) === term ? this.log.slice(index - this.snapshotIndex) : [];
+    this.snapshot = snapshot;
+    this.log = keep;
+  }
+
+  /** The application snapshotted its state at snapshot.meta.index (<= applied): compact. */
+  compact(snapshot: Snapshot): void {
+    const { index, term } = snapshot.meta;
+    if (index <= this.snapshotIndex) return;
+    const held = this.termAt(index);
+    if (held !== undefined && held !== term) {
+      throw new Error(`disk: compaction at ${index} term ${term} but the log holds term ${held} there`);
+    }
+    this.log = this.log.slice(index - this.snapshotIndex);
+    this.snapshot = snapshot;
+  }
+
+  restartState(initialConf: ConfState): RaftRestartState {
+    return {
+      hardState: this.hardState,
+      snapshot: this.snapshot?.meta ?? null,
+      entries: [...this.log],
+      initialConf,
+    };
+  }
+}

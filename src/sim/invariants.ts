@@ -1,0 +1,240 @@
+// Raft's safety properties (paper, Figure 3), checked by the simulator after every step,
+// on plain data the harness hands in: roles and terms, durable logs, applied entries.
+// Each check is incremental (it looks at what changed) so that it can run on every step.
+//
+// - Election safety: at most one leader per term, over the whole run.
+// - Log matching: two durable logs holding an entry with the same index and term hold the
+//   same entries up to it. Checked inductively: every (index, term) maps to one entry
+//   payload and one predecessor term, across all logs and all time.
+// - Leader completeness: a committed entry is in the log of every leader of a later term.
+// - State machine safety: no two nodes apply different entries at one index.
+// - Commit monotonicity: a node's commit index never decreases within one incarnation.
+// - Durability before acting: a granted vote or a successful append ack is backed by the
+//   sender's durable state at the moment it is sent.
+
+import type { Entry, HardState, Message } from '../raft/types.ts';
+import type { SimDisk } from './disk.ts';
+import { sameBytes } from './kv.ts';
+
+export class InvariantViolation extends Error {
+  constructor(
+    readonly invariant: string,
+    detail: string,
+  ) {
+    super(`invariant violated: ${invariant}: ${detail}`);
+    this.name = 'InvariantViolation';
+  }
+}
+
+interface LogSlot {
+  readonly entry: Entry;
+  readonly prevTerm: number;
+  readonly node: number;
+}
+
+interface Committed {
+  readonly entry: Entry;
+  readonly node: number;
+}
+
+function sameEntry(a: Entry, b: Entry): boolean {
+  return a.index === b.index && a.term === b.term && a.type === b.type && sameBytes(a.data, b.data);
+}
+
+function show(e: Entry): string {
+  return `{index ${e.index}, term ${e.term}, ${e.type}, ${e.data.length} bytes}`;
+}
+
+export class InvariantChecker {
+  /** term -> the node that led it. */
+  private readonly leaders = new Map<number, number>();
+  /** "index:term" -> the entry and its predecessor's term, as first seen in a durable log. */
+  private readonly slots = new Map<string, LogSlot>();
+  /** index -> the entry applied there (first node to apply it). */
+  private readonly committed = new Map<number, Committed>();
+  /** node -> [incarnation, last commit index seen]. */
+  private readonly commits = new Map<number, { incarnation: number; commit: number }>();
+  /** node -> last durable hard state. */
+  private readonly hardStates = new Map<number, HardState>();
+  private highestCommitted = 0;
+  checks = 0;
+
+  get leaderTerms(): number {
+    return this.leaders.size;
+  }
+
+  get committedCount(): number {
+    return this.committed.size;
+  }
+
+  /** Election safety. Call for every live node after every step. */
+  observeRole(node: number, role: string, term: number): void {
+    this.checks++;
+    if (role !== 'leader') return;
+    const prev = this.leaders.get(term);
+    if (prev === undefined) this.leaders.set(term, node);
+    else if (prev !== node) {
+      throw new InvariantViolation('election safety', `nodes ${prev} and ${node} were both leader in term ${term}`);
+    }
+  }
+
+  /** Durable hard state: term never decreases, a vote is never changed within a term. */
+  observeHardState(node: number, hs: HardState): void {
+    this.checks++;
+    const prev = this.hardStates.get(node);
+    if (prev !== undefined) {
+      if (hs.term < prev.term) {
+        throw new InvariantViolation('durable term', `node ${node} persisted term ${hs.term} after ${prev.term}`);
+      }
+      if (hs.term === prev.term && prev.vote !== 0 && hs.vote !== prev.vote) {
+        throw new InvariantViolation(
+          'one vote per term',
+          `node ${node} changed its durable vote in term ${hs.term} from ${prev.vote} to ${hs.vote}`,
+        );
+      }
+    }
+    this.hardStates.set(node, hs);
+  }
+
+  /** Log matching, for the entries a node just made durable (`from` = first new index). */
+  observeDurableEntries(node: number, disk: SimDisk, from: number): void {
+    for (let i = Math.max(from, disk.snapshotIndex + 1); i <= disk.lastIndex; i++) {
+      this.checks++;
+      const entry = disk.entryAt(i)!;
+      const prevTerm = disk.termAt(i - 1);
+      if (prevTerm === undefined) throw new Error(`sim: disk of node ${node} has a hole before ${i}`);
+      const key = `${entry.index}:${entry.term}`;
+      const slot = this.slots.get(key);
+      if (slot === undefined) {
+        this.slots.set(key, { entry, prevTerm, node });
+        continue;
+      }
+      if (!sameEntry(slot.entry, entry)) {
+        throw new InvariantViolation(
+          'log matching',
+          `index ${entry.index} term ${entry.term}: node ${slot.node} holds ${show(slot.entry)}, node ${node} holds ${show(entry)}`,
+        );
+      }
+      if (slot.prevTerm !== prevTerm) {
+        throw new InvariantViolation(
+          'log matching',
+          `entry at index ${entry.index} term ${entry.term} follows term ${slot.prevTerm} on node ${slot.node} but term ${prevTerm} on node ${node}`,
+        );
+      }
+    }
+  }
+
+  /** State machine safety, plus the record of committed entries for leader completeness. */
+  /** Returns true when this is the first time any node applies this index. */
+  observeApplied(node: number, entry: Entry): boolean {
+    this.checks++;
+    const prev = this.committed.get(entry.index);
+    if (prev === undefined) {
+      this.committed.set(entry.index, { entry, node });
+      if (entry.index > this.highestCommitted) this.highestCommitted = entry.index;
+      return true;
+    }
+    if (!sameEntry(prev.entry, entry)) {
+      throw new InvariantViolation(
+        'state machine safety',
+        `index ${entry.index}: node ${prev.node} applied ${show(prev.entry)}, node ${node} applied ${show(entry)}`,
+      );
+    }
+    return false;
+  }
+
+  /** A node installed a snapshot up to (index, term): the entry there must be the committed one. */
+  observeSnapshotApplied(node: number, index: number, term: number): void {
+    this.checks++;
+    const prev = this.committed.get(index);
+    if (prev !== undefined && prev.entry.term !== term) {
+      throw new InvariantViolation(
+        'state machine safety',
+        `node ${node} installed a snapshot at index ${index} term ${term}, but node ${prev.node} applied term ${prev.entry.term} there`,
+      );
+    }
+  }
+
+  /** Leader completeness: `node` leads `term` and `disk` is its durable log (which, right
+   * after its ready() was persisted, is its whole log). Every committed entry of an earlier
+   * term must be in it (or covered by its snapshot). */
+  observeLeaderLog(node: number, term: number, disk: SimDisk): void {
+    for (const [index, c] of this.committed) {
+      this.checks++;
+      if (c.entry.term >= term || index <= disk.snapshotIndex) continue;
+      const held = disk.entryAt(index);
+      if (held === undefined || !sameEntry(held, c.entry)) {
+        throw new InvariantViolation(
+          'leader completeness',
+          `node ${node}, leader of term ${term}, lacks committed entry ${show(c.entry)} (applied by node ${c.node}); it holds ${held === undefined ? 'nothing' : show(held)} at index ${index}`,
+        );
+      }
+    }
+  }
+
+  /** Leader completeness for one newly committed entry against a current leader of a later term. */
+  checkLeaderHolds(node: number, term: number, disk: SimDisk, entry: Entry): void {
+    this.checks++;
+    if (entry.term >= term || entry.index <= disk.snapshotIndex) return;
+    const held = disk.entryAt(entry.index);
+    if (held === undefined || !sameEntry(held, entry)) {
+      throw new InvariantViolation(
+        'leader completeness',
+        `entry ${show(entry)} committed while node ${node} leads term ${term} without it (holds ${held === undefined ? 'nothing' : show(held)})`,
+      );
+    }
+  }
+
+  /** Commit monotonicity within one incarnation of a node. */
+  observeCommit(node: number, incarnation: number, commit: number): void {
+    this.checks++;
+    const prev = this.commits.get(node);
+    if (prev !== undefined && prev.incarnation === incarnation && commit < prev.commit) {
+      throw new InvariantViolation(
+        'commit monotonicity',
+        `node ${node} commit index went from ${prev.commit} back to ${commit} without a restart`,
+      );
+    }
+    this.commits.set(node, { incarnation, commit });
+  }
+
+  /** Durability before acting: checked for each message at the moment it is sent. */
+  observeSend(message: Message, disk: SimDisk): void {
+    this.checks++;
+    const hs = disk.hardState;
+    switch (message.type) {
+      case 'RequestVoteResponse':
+        if (message.granted && (hs.term !== message.term || hs.vote !== message.to)) {
+          throw new InvariantViolation(
+            'vote durable before sent',
+            `node ${message.from} granted its term-${message.term} vote to ${message.to} with durable term ${hs.term} vote ${hs.vote}`,
+          );
+        }
+        break;
+      case 'AppendEntriesResponse':
+        if (message.success) {
+          const m = message.matchIndex;
+          if (m > disk.lastIndex) {
+            throw new InvariantViolation(
+              'entries durable before ack',
+              `node ${message.from} acked match index ${m} to ${message.to} in term ${message.term} with durable last index ${disk.lastIndex}`,
+            );
+          }
+        }
+        break;
+      default:
+        break;
+    }
+    if (message.term > hs.term && message.type !== 'PreVote' && message.type !== 'PreVoteResponse') {
+      throw new InvariantViolation(
+        'term durable before sent',
+        `node ${message.from} sent ${message.type} in term ${message.term} with durable term ${hs.term}`,
+      );
+    }
+  }
+
+  /** Highest index known committed (applied somewhere). */
+  get maxCommitted(): number {
+    return this.highestCommitted;
+  }
+}

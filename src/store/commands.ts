@@ -1,0 +1,171 @@
+// Commands: the only way the store changes. Each is a plain serialisable object
+// (msgpack-encoded into the log) applied in log order by Store.apply on every
+// replica. Results are plain data too, so a node can return them to a client.
+
+import type { ErrorInfo } from './errors.ts';
+import type { Document, Filter, IndexField, IndexSpec, JsonObject, UpdateSpec } from './types.ts';
+
+/** Insert a batch of documents (all-or-nothing). Each carries a string `_id` assigned by the caller. */
+export interface InsertCommand {
+  type: 'insert';
+  collection: string;
+  docs: JsonObject[];
+}
+
+/** Apply update operators to the first (`multi: false`, in `_id` order) or every matching document. */
+export interface UpdateCommand {
+  type: 'update';
+  collection: string;
+  filter: Filter;
+  update: UpdateSpec;
+  multi: boolean;
+  upsert: boolean;
+  /** `_id` of the document created by an upsert, unless the filter has an `_id` equality. */
+  upsertId?: string;
+  /** Single-document updates only: the matched document's `_rev` must equal this. */
+  ifRev?: number;
+}
+
+/** Replace the whole document `id` (or create it when `upsert`). */
+export interface ReplaceCommand {
+  type: 'replace';
+  collection: string;
+  id: string;
+  doc: JsonObject;
+  /** Current `_rev` must equal this; 0 means the document must not exist. */
+  ifRev?: number;
+  upsert: boolean;
+}
+
+export interface RemoveCommand {
+  type: 'remove';
+  collection: string;
+  filter: Filter;
+  multi: boolean;
+  /** Single-document removes only: the matched document's `_rev` must equal this. */
+  ifRev?: number;
+}
+
+export type TxOp = InsertCommand | UpdateCommand | ReplaceCommand | RemoveCommand;
+
+/** Current `_rev` of the document equals rev (0: the document is absent). */
+export interface RevPrecondition {
+  collection: string;
+  id: string;
+  rev: number;
+}
+export interface ExistsPrecondition {
+  collection: string;
+  id: string;
+  exists: boolean;
+}
+/** The filter matches exactly `count` documents. */
+export interface CountPrecondition {
+  collection: string;
+  filter: Filter;
+  count: number;
+}
+export type Precondition = RevPrecondition | ExistsPrecondition | CountPrecondition;
+
+/** Check every precondition, then apply every op in order; all or nothing. */
+export interface TxCommand {
+  type: 'tx';
+  ops: TxOp[];
+  if: Precondition[];
+}
+
+export interface CreateIndexCommand {
+  type: 'createIndex';
+  collection: string;
+  fields: IndexField[];
+  unique: boolean;
+  name?: string;
+}
+
+export interface DropIndexCommand {
+  type: 'dropIndex';
+  collection: string;
+  name: string;
+}
+
+export interface DropCollectionCommand {
+  type: 'dropCollection';
+  collection: string;
+}
+
+/** Appended by a new Raft leader; changes nothing but lastApplied. */
+export interface NoopCommand {
+  type: 'noop';
+}
+
+export type Command =
+  | InsertCommand
+  | UpdateCommand
+  | ReplaceCommand
+  | RemoveCommand
+  | TxCommand
+  | CreateIndexCommand
+  | DropIndexCommand
+  | DropCollectionCommand
+  | NoopCommand;
+
+export type CommandType = Command['type'];
+
+export interface UpdateResultValue {
+  matched: number;
+  modified: number;
+  upsertedId?: string;
+  /** The matched documents as they are after the command (unchanged ones included), plus an upserted one. */
+  docs: Document[];
+}
+
+export interface ReplaceResultValue {
+  doc: Document;
+  created: boolean;
+}
+
+export interface RemoveResultValue {
+  removed: number;
+  ids: string[];
+}
+
+export interface DropResultValue {
+  dropped: boolean;
+}
+
+export type TxOpResult = Document[] | UpdateResultValue | ReplaceResultValue | RemoveResultValue;
+
+/** The success value of each command type. */
+export interface ResultValues {
+  insert: Document[];
+  update: UpdateResultValue;
+  replace: ReplaceResultValue;
+  remove: RemoveResultValue;
+  /** One result per op, in order (the value its standalone command would return). */
+  tx: TxOpResult[];
+  createIndex: IndexSpec;
+  dropIndex: DropResultValue;
+  dropCollection: DropResultValue;
+  noop: null;
+}
+
+export type CommandResult<T extends CommandType = CommandType> =
+  | { ok: true; value: ResultValues[T] }
+  | { ok: false; error: ErrorInfo };
+
+/** Bounds on one command, so a single log entry cannot hold unbounded work. */
+export const MAX_BATCH_DOCS = 10_000;
+export const MAX_TX_OPS = 1_000;
+export const MAX_TX_PRECONDITIONS = 1_000;
+export const MAX_INDEX_FIELDS = 16;
+export const MAX_INDEXES_PER_COLLECTION = 64;
+
+export function isRevPrecondition(p: Precondition): p is RevPrecondition {
+  return 'rev' in p;
+}
+export function isExistsPrecondition(p: Precondition): p is ExistsPrecondition {
+  return 'exists' in p;
+}
+export function isCountPrecondition(p: Precondition): p is CountPrecondition {
+  return 'count' in p;
+}

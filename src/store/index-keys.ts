@@ -1,0 +1,148 @@
+// Index keys: what a document contributes to a secondary index, and how keys
+// are ordered in the index's B+tree.
+//
+// A key is the tuple [value of field 1, ..., value of field n, _id]. The
+// trailing _id makes every entry unique in the tree and orders duplicates.
+// Values come from dotted paths; a path that runs through arrays yields every
+// element (multikey), flattening nested arrays, which is a superset of what
+// mingo's filters look at: the planner may over-fetch, never under-fetch,
+// because every candidate is re-checked against the full filter.
+
+import { ValidationError } from './errors.ts';
+import { compareValues } from './key-order.ts';
+import type { JsonValue } from './types.ts';
+
+export type IndexKey = readonly unknown[];
+
+/** Tree-order sentinels: below / above every value of a key position, whatever its direction. */
+export const TREE_LOW: unique symbol = Symbol('TREE_LOW');
+export const TREE_HIGH: unique symbol = Symbol('TREE_HIGH');
+
+export function makeKeyComparator(dirs: ReadonlyArray<1 | -1>): (a: IndexKey, b: IndexKey) => number {
+  const n = dirs.length;
+  return (a, b) => {
+    for (let i = 0; i <= n; i++) {
+      const x = a[i];
+      const y = b[i];
+      if (x === y) continue;
+      if (x === TREE_LOW || y === TREE_HIGH) return -1;
+      if (x === TREE_HIGH || y === TREE_LOW) return 1;
+      if (i === n) return (x as string) < (y as string) ? -1 : 1; // _id, distinct strings
+      const c = compareValues(x, y);
+      if (c !== 0) return dirs[i] === 1 ? c : -c;
+    }
+    return 0;
+  };
+}
+
+export interface PathValues {
+  values: JsonValue[];
+  /** True when the path went through an array (the document is multikey for it). */
+  viaArray: boolean;
+}
+
+function isIndex(seg: string): boolean {
+  return /^(0|[1-9][0-9]*)$/.test(seg);
+}
+
+/** All values at a dotted path (null when there are none), deduplicated. */
+export function valuesAtPath(doc: unknown, segs: readonly string[]): PathValues {
+  // Fast path: a plain nested lookup with no arrays on the way.
+  let cur: unknown = doc;
+  let i = 0;
+  for (; i < segs.length; i++) {
+    if (typeof cur !== 'object' || cur === null || Array.isArray(cur)) break;
+    cur = Object.hasOwn(cur, segs[i]!) ? (cur as Record<string, unknown>)[segs[i]!] : undefined;
+  }
+  if (i === segs.length && !Array.isArray(cur)) return { values: [cur === undefined ? null : (cur as JsonValue)], viaArray: false };
+  if (i < segs.length && !Array.isArray(cur)) return { values: [null], viaArray: false };
+
+  const out: JsonValue[] = [];
+  const state = { viaArray: false };
+  collect(cur, segs, i, out, state);
+  if (out.length === 0) out.push(null);
+  return { values: dedupe(out), viaArray: state.viaArray };
+}
+
+function collect(v: unknown, segs: readonly string[], i: number, out: JsonValue[], state: { viaArray: boolean }): void {
+  if (Array.isArray(v)) {
+    state.viaArray = true;
+    if (i === segs.length) {
+      if (v.length === 0) out.push([]);
+      for (const el of v) {
+        if (Array.isArray(el)) collect(el, segs, i, out, state);
+        else out.push(el as JsonValue);
+      }
+      return;
+    }
+    const seg = segs[i]!;
+    // A numeric segment may mean "element n" as well as a field of each element.
+    if (isIndex(seg)) {
+      const n = Number(seg);
+      if (n < v.length) collect(v[n], segs, i + 1, out, state);
+    }
+    for (const el of v) {
+      if (Array.isArray(el)) collect(el, segs, i, out, state);
+      else if (typeof el === 'object' && el !== null && Object.hasOwn(el, seg)) {
+        collect((el as Record<string, unknown>)[seg], segs, i + 1, out, state);
+      }
+    }
+    return;
+  }
+  if (i === segs.length) {
+    if (v !== undefined) out.push(v as JsonValue);
+    return;
+  }
+  if (typeof v === 'object' && v !== null && Object.hasOwn(v, segs[i]!)) {
+    collect((v as Record<string, unknown>)[segs[i]!], segs, i + 1, out, state);
+  }
+}
+
+function dedupe(values: JsonValue[]): JsonValue[] {
+  if (values.length < 2) return values;
+  const sorted = values.slice().sort(compareValues);
+  const out: JsonValue[] = [sorted[0]!];
+  for (let i = 1; i < sorted.length; i++) {
+    if (compareValues(sorted[i]!, out[out.length - 1]!) !== 0) out.push(sorted[i]!);
+  }
+  return out;
+}
+
+export interface DocKeys {
+  keys: IndexKey[];
+  multikey: boolean;
+}
+
+/**
+ * The index keys of a document for the given field paths. At most one field
+ * may run through an array ("parallel arrays" would need a cross product).
+ */
+export function keysForDocument(doc: Readonly<Record<string, unknown>>, paths: ReadonlyArray<readonly string[]>, indexName: string): DocKeys {
+  const id = doc['_id'];
+  if (paths.length === 1) {
+    const pv = valuesAtPath(doc, paths[0]!);
+    return { keys: pv.values.map((v) => [v, id]), multikey: pv.viaArray };
+  }
+  const perField: JsonValue[][] = [];
+  let arrayField = -1;
+  for (let f = 0; f < paths.length; f++) {
+    const pv = valuesAtPath(doc, paths[f]!);
+    if (pv.viaArray) {
+      if (arrayField !== -1) {
+        throw new ValidationError(
+          `cannot index parallel arrays: fields "${paths[arrayField]!.join('.')}" and "${paths[f]!.join('.')}" of index "${indexName}" are both arrays in document "${String(id)}"`,
+        );
+      }
+      arrayField = f;
+    }
+    perField.push(pv.values);
+  }
+  if (arrayField === -1) return { keys: [[...perField.map((v) => v[0]), id]], multikey: false };
+  const keys: IndexKey[] = perField[arrayField]!.map((value) => {
+    const key: unknown[] = perField.map((v) => v[0]);
+    key[arrayField] = value;
+    key.push(id);
+    return key;
+  });
+  return { keys, multikey: true };
+}

@@ -1,0 +1,124 @@
+// A secondary index: a B+tree of [field values..., _id] keys, unique or not,
+// single-field or compound, over nested paths, multikey over arrays.
+//
+// Writes are two-phase so a failed write changes nothing: prepare() computes
+// the key changes and checks uniqueness without touching the tree; commit()
+// applies them. The collection prepares every index before committing any.
+
+import { BTree } from './btree.ts';
+import { ConflictError } from './errors.ts';
+import { keysForDocument, makeKeyComparator, TREE_HIGH, TREE_LOW, type IndexKey } from './index-keys.ts';
+import type { Document, IndexSpec } from './types.ts';
+
+export interface IndexChange {
+  readonly index: SecondaryIndex;
+  readonly remove: IndexKey[];
+  readonly add: IndexKey[];
+  readonly multikeyDelta: number;
+}
+
+export class SecondaryIndex {
+  readonly spec: IndexSpec;
+  readonly paths: ReadonlyArray<readonly string[]>;
+  readonly dirs: ReadonlyArray<1 | -1>;
+  readonly compare: (a: IndexKey, b: IndexKey) => number;
+  readonly tree: BTree<IndexKey, true>;
+  /** Number of documents with an array on an indexed path. */
+  multikeyDocs = 0;
+
+  constructor(spec: IndexSpec) {
+    this.spec = spec;
+    this.paths = spec.fields.map(([path]) => path.split('.'));
+    this.dirs = spec.fields.map(([, dir]) => dir);
+    this.compare = makeKeyComparator(this.dirs);
+    this.tree = new BTree<IndexKey, true>(this.compare);
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  get isMultikey(): boolean {
+    return this.multikeyDocs > 0;
+  }
+
+  keysOf(doc: Document): { keys: IndexKey[]; multikey: boolean } {
+    return keysForDocument(doc, this.paths, this.spec.name);
+  }
+
+  /** The _id of another document holding the same field values, if any. */
+  private holderOf(key: IndexKey, selfId: string): string | undefined {
+    const n = this.paths.length;
+    const lo: unknown[] = key.slice(0, n);
+    const hi: unknown[] = key.slice(0, n);
+    lo.push(TREE_LOW);
+    hi.push(TREE_HIGH);
+    let holder: string | undefined;
+    this.tree.scan(lo, hi, false, (k) => {
+      const id = k[n] as string;
+      if (id !== selfId) {
+        holder = id;
+        return false;
+      }
+      return true;
+    });
+    return holder;
+  }
+
+  /**
+   * Computes the change for replacing oldDoc by newDoc (either may be absent)
+   * and checks uniqueness. Throws ConflictError or ValidationError (parallel
+   * arrays); never modifies the index.
+   */
+  prepare(oldDoc: Document | undefined, newDoc: Document | undefined): IndexChange {
+    const before = oldDoc === undefined ? { keys: [], multikey: false } : this.keysOf(oldDoc);
+    const after = newDoc === undefined ? { keys: [], multikey: false } : this.keysOf(newDoc);
+    const remove = before.keys.filter((k) => !after.keys.some((a) => this.compare(a, k) === 0));
+    const add = after.keys.filter((k) => !before.keys.some((b) => this.compare(b, k) === 0));
+    if (this.spec.unique && newDoc !== undefined) {
+      for (const key of add) {
+        const holder = this.holderOf(key, newDoc._id);
+        if (holder !== undefined) {
+          throw new ConflictError(
+            `duplicate key in unique index "${this.spec.name}": ${describeKey(this, key)} (already used by document "${holder}")`,
+          );
+        }
+      }
+    }
+    return { index: this, remove, add, multikeyDelta: (after.multikey ? 1 : 0) - (before.multikey ? 1 : 0) };
+  }
+
+  commit(change: IndexChange): void {
+    for (const k of change.remove) {
+      const removed = this.tree.delete(k);
+      if (!removed) throw new Error(`index ${this.spec.name}: missing entry on remove`);
+    }
+    for (const k of change.add) {
+      const added = this.tree.set(k, true);
+      if (!added) throw new Error(`index ${this.spec.name}: entry added twice`);
+    }
+    this.multikeyDocs += change.multikeyDelta;
+    if (this.multikeyDocs < 0) throw new Error(`index ${this.spec.name}: negative multikey count`);
+  }
+
+  /**
+   * Builds the index over existing documents. Throws ConflictError naming the
+   * key when a unique index meets a duplicate; the caller then discards it.
+   */
+  build(docs: Iterable<Document>): void {
+    if (this.tree.size !== 0) throw new Error('build on a non-empty index');
+    for (const doc of docs) {
+      const change = this.prepare(undefined, doc);
+      this.commit(change);
+    }
+  }
+}
+
+export function describeKey(index: SecondaryIndex, key: IndexKey): string {
+  const parts = index.spec.fields.map(([path], i) => `${JSON.stringify(path)}: ${JSON.stringify(key[i])}`);
+  return `{ ${parts.join(', ')} }`;
+}
+
+export function defaultIndexName(fields: IndexSpec['fields']): string {
+  return fields.map(([path, dir]) => `${path}_${dir}`).join('_');
+}

@@ -1,0 +1,457 @@
+// The store: the state machine of the database. apply(command, index) is
+// called for every committed log entry, in order, on every replica; it is
+// deterministic (no clock, no randomness, a total order on every result) and
+// atomic (a command that fails is rolled back completely through an undo log).
+// Reads (get/find/count/explain) never change state.
+
+import { update as mingoUpdate } from 'mingo/updater';
+import { Collection } from './collection.ts';
+import {
+  isCountPrecondition,
+  isExistsPrecondition,
+  MAX_INDEXES_PER_COLLECTION,
+  type Command,
+  type CommandResult,
+  type CommandType,
+  type CreateIndexCommand,
+  type InsertCommand,
+  type Precondition,
+  type RemoveCommand,
+  type RemoveResultValue,
+  type ReplaceCommand,
+  type ReplaceResultValue,
+  type ResultValues,
+  type TxCommand,
+  type TxOp,
+  type TxOpResult,
+  type UpdateCommand,
+  type UpdateResultValue,
+} from './commands.ts';
+import {
+  ConflictError,
+  errorFromInfo,
+  NotFoundError,
+  PreconditionFailedError,
+  StoreError,
+  ValidationError,
+} from './errors.ts';
+import { equalityFields } from './filter-analysis.ts';
+import { defaultIndexName, SecondaryIndex } from './index-secondary.ts';
+import { FilterCache, MINGO_OPTIONS } from './query-cache.ts';
+import { executeQuery } from './query-exec.ts';
+import { decodeSnapshotData, encodeSnapshotData, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type SnapshotData } from './snapshot.ts';
+import { normalizeSort } from './sort.ts';
+import { Query } from 'mingo';
+import {
+  copyDocument,
+  validateCollectionName,
+  validateCommand,
+  validateFindOptions,
+} from './validate.ts';
+import type { Document, Explain, Filter, FindOptions, IndexSpec, JsonObject, Limits, UpdateSpec } from './types.ts';
+import { resolveLimits } from './types.ts';
+
+type UndoEntry =
+  | { kind: 'doc'; coll: Collection; id: string; prev: Document | undefined }
+  | { kind: 'collection'; name: string };
+
+/** Limits used when restoring a snapshot: the state is restored as it was, whatever today's limits. */
+const RESTORE_LIMITS: Limits = { maxDocumentBytes: Number.MAX_SAFE_INTEGER, maxDepth: 100_000 };
+
+function withPrefix(e: unknown, prefix: string): unknown {
+  if (e instanceof StoreError) return errorFromInfo({ code: e.code, message: `${prefix}${e.message}` });
+  return e;
+}
+
+function cloneMutable(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null) return v;
+  if (Array.isArray(v)) return v.map(cloneMutable);
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) out[k] = cloneMutable((v as Record<string, unknown>)[k]);
+  return out;
+}
+
+function runUpdate(target: Record<string, unknown>, spec: UpdateSpec): string[] {
+  try {
+    return mingoUpdate(target, spec as Parameters<typeof mingoUpdate>[1], undefined, undefined, { cloneMode: 'deep' });
+  } catch (e) {
+    if (e instanceof StoreError) throw e;
+    throw new ValidationError(`update: ${(e as Error).message}`);
+  }
+}
+
+export class Store {
+  readonly limits: Limits;
+  private readonly colls = new Map<string, Collection>();
+  private readonly filters = new FilterCache(1024);
+  private readonly projector = new Query({}, MINGO_OPTIONS);
+  private applied = 0;
+  /** Undo entries of the command being applied (empty between commands). */
+  private undo: UndoEntry[] = [];
+
+  constructor(limits?: Partial<Limits>) {
+    this.limits = resolveLimits(limits);
+  }
+
+  /** Log index of the last applied command (0: none). */
+  get lastApplied(): number {
+    return this.applied;
+  }
+
+  // -------------------------------------------------------------------------
+  // Writes
+
+  /**
+   * Applies the command at log index `index` (> lastApplied). User errors
+   * (validation, conflicts, preconditions) come back as `{ok: false}` after
+   * the command is rolled back; the index is consumed either way. Throws only
+   * on a broken invariant.
+   */
+  apply<C extends Command>(command: C, index: number): CommandResult<C['type']> {
+    if (!Number.isSafeInteger(index) || index <= this.applied) {
+      throw new Error(`apply: index ${index} must be an integer greater than lastApplied ${this.applied}`);
+    }
+    if (this.undo.length !== 0) throw new Error('apply: undo log not empty (re-entrant apply?)');
+    try {
+      validateCommand(command, { documents: false, limits: this.limits });
+      const value = this.execute(command, index);
+      this.undo.length = 0;
+      this.applied = index;
+      return { ok: true, value } as CommandResult<C['type']>;
+    } catch (e) {
+      this.rollback();
+      if (e instanceof StoreError) {
+        this.applied = index;
+        return { ok: false, error: { code: e.code, message: e.message } };
+      }
+      throw e;
+    }
+  }
+
+  private execute(command: Command, index: number): ResultValues[CommandType] {
+    switch (command.type) {
+      case 'insert':
+        return this.insert(command, index);
+      case 'update':
+        return this.update(command, index);
+      case 'replace':
+        return this.replace(command, index);
+      case 'remove':
+        return this.remove(command);
+      case 'tx':
+        return this.transaction(command, index);
+      case 'createIndex':
+        return this.createIndex(command);
+      case 'dropIndex': {
+        const coll = this.colls.get(command.collection);
+        const i = coll === undefined ? -1 : coll.indexes.findIndex((x) => x.name === command.name);
+        if (coll === undefined || i === -1) {
+          throw new NotFoundError(`index "${command.name}" not found in collection "${command.collection}"`);
+        }
+        coll.indexes.splice(i, 1);
+        return { dropped: true };
+      }
+      case 'dropCollection':
+        return { dropped: this.colls.delete(command.collection) };
+      case 'noop':
+        return null;
+    }
+  }
+
+  private rollback(): void {
+    const undo = this.undo;
+    this.undo = [];
+    try {
+      for (let i = undo.length - 1; i >= 0; i--) {
+        const u = undo[i]!;
+        if (u.kind === 'doc') u.coll.write(u.id, u.prev, false);
+        else this.colls.delete(u.name);
+      }
+    } catch (e) {
+      throw new Error(`rollback failed: ${(e as Error).message}`);
+    }
+  }
+
+  private collection(name: string, create: boolean): Collection | undefined {
+    let coll = this.colls.get(name);
+    if (coll === undefined && create) {
+      coll = new Collection(name);
+      this.colls.set(name, coll);
+      this.undo.push({ kind: 'collection', name });
+    }
+    return coll;
+  }
+
+  private write(coll: Collection, id: string, doc: Document | undefined, expectNew: boolean): void {
+    const prev = coll.write(id, doc, expectNew);
+    this.undo.push({ kind: 'doc', coll, id, prev });
+  }
+
+  private execOp(op: TxOp, index: number): TxOpResult {
+    switch (op.type) {
+      case 'insert':
+        return this.insert(op, index);
+      case 'update':
+        return this.update(op, index);
+      case 'replace':
+        return this.replace(op, index);
+      case 'remove':
+        return this.remove(op);
+    }
+  }
+
+  private insert(cmd: InsertCommand, index: number): Document[] {
+    const coll = this.collection(cmd.collection, true)!;
+    const out: Document[] = [];
+    for (let i = 0; i < cmd.docs.length; i++) {
+      try {
+        const doc = copyDocument(cmd.docs[i], this.limits, index);
+        this.write(coll, doc._id, doc, true);
+        out.push(doc);
+      } catch (e) {
+        throw cmd.docs.length > 1 ? withPrefix(e, `docs.${i}: `) : e;
+      }
+    }
+    return out;
+  }
+
+  /** Matching documents in _id order; the first only unless multi. */
+  private matching(collection: string, filter: Filter, multi: boolean): Document[] {
+    const compiled = this.filters.get(filter);
+    return executeQuery(this.colls.get(collection), compiled, { sortKeys: [], skip: 0, limit: multi ? 0 : 1 }).docs;
+  }
+
+  /** The updated document, or undefined when the update changes nothing. */
+  private updatedDocument(doc: Document, spec: UpdateSpec, index: number): Document | undefined {
+    const work = cloneMutable(doc) as Record<string, unknown>;
+    const changed = runUpdate(work, spec);
+    if (changed.length === 0) return undefined;
+    if (work['_id'] !== doc._id) throw new ValidationError(`update: may not change _id of document "${doc._id}"`);
+    return copyDocument(work, this.limits, index);
+  }
+
+  private update(cmd: UpdateCommand, index: number): UpdateResultValue {
+    const matches = this.matching(cmd.collection, cmd.filter, cmd.multi);
+    if (matches.length === 0) {
+      if (!cmd.upsert || (cmd.ifRev !== undefined && cmd.ifRev !== 0)) return { matched: 0, modified: 0, docs: [] };
+      return this.upsert(cmd, index);
+    }
+    if (cmd.ifRev !== undefined && matches[0]!._rev !== cmd.ifRev) {
+      throw new PreconditionFailedError(
+        `document "${matches[0]!._id}" has _rev ${matches[0]!._rev}, expected ${cmd.ifRev}`,
+      );
+    }
+    const coll = this.colls.get(cmd.collection)!;
+    const docs: Document[] = [];
+    let modified = 0;
+    for (const doc of matches) {
+      const next = this.updatedDocument(doc, cmd.update, index);
+      if (next === undefined) {
+        docs.push(doc);
+        continue;
+      }
+      this.write(coll, doc._id, next, false);
+      modified++;
+      docs.push(next);
+    }
+    return { matched: matches.length, modified, docs };
+  }
+
+  private upsert(cmd: UpdateCommand, index: number): UpdateResultValue {
+    const base: Record<string, unknown> = {};
+    const eq = equalityFields(cmd.filter);
+    if (Object.keys(eq).length > 0) runUpdate(base, { $set: eq });
+    if (base['_id'] === undefined) {
+      if (cmd.upsertId === undefined) throw new ValidationError('upsertId: required for an upsert whose filter has no _id equality');
+      base['_id'] = cmd.upsertId;
+    }
+    const id = base['_id'];
+    runUpdate(base, cmd.update);
+    if (base['_id'] !== id) throw new ValidationError('update: may not change _id');
+    const doc = copyDocument(base, this.limits, index);
+    this.write(this.collection(cmd.collection, true)!, doc._id, doc, true);
+    return { matched: 0, modified: 0, upsertedId: doc._id, docs: [doc] };
+  }
+
+  private replace(cmd: ReplaceCommand, index: number): ReplaceResultValue {
+    const cur = this.colls.get(cmd.collection)?.get(cmd.id);
+    if (cmd.ifRev !== undefined) {
+      const rev = cur?._rev ?? 0;
+      if (rev !== cmd.ifRev) {
+        throw new PreconditionFailedError(
+          cur === undefined
+            ? `document "${cmd.id}" does not exist, expected _rev ${cmd.ifRev}`
+            : `document "${cmd.id}" has _rev ${rev}, expected ${cmd.ifRev}`,
+        );
+      }
+    }
+    if (cur === undefined && !cmd.upsert) {
+      throw new NotFoundError(`document "${cmd.id}" not found in collection "${cmd.collection}"`);
+    }
+    const doc = copyDocument({ ...cmd.doc, _id: cmd.id }, this.limits, index);
+    this.write(this.collection(cmd.collection, true)!, cmd.id, doc, false);
+    return { doc, created: cur === undefined };
+  }
+
+  private remove(cmd: RemoveCommand): RemoveResultValue {
+    const matches = this.matching(cmd.collection, cmd.filter, cmd.multi);
+    if (cmd.ifRev !== undefined && matches.length > 0 && matches[0]!._rev !== cmd.ifRev) {
+      throw new PreconditionFailedError(`document "${matches[0]!._id}" has _rev ${matches[0]!._rev}, expected ${cmd.ifRev}`);
+    }
+    if (matches.length === 0) return { removed: 0, ids: [] };
+    const coll = this.colls.get(cmd.collection)!;
+    const ids: string[] = [];
+    for (const doc of matches) {
+      this.write(coll, doc._id, undefined, false);
+      ids.push(doc._id);
+    }
+    return { removed: ids.length, ids };
+  }
+
+  private transaction(cmd: TxCommand, index: number): TxOpResult[] {
+    cmd.if.forEach((p, i) => {
+      const why = this.preconditionFailure(p);
+      if (why !== undefined) throw new ConflictError(`transaction precondition ${i} failed: ${why}`);
+    });
+    return cmd.ops.map((op, i) => {
+      try {
+        return this.execOp(op, index);
+      } catch (e) {
+        throw withPrefix(e, `transaction op ${i}: `);
+      }
+    });
+  }
+
+  /** Why the precondition does not hold, or undefined when it does. */
+  private preconditionFailure(p: Precondition): string | undefined {
+    if (isCountPrecondition(p)) {
+      const n = this.count(p.collection, p.filter);
+      return n === p.count ? undefined : `"${p.collection}" has ${n} documents matching the filter, expected ${p.count}`;
+    }
+    const doc = this.get(p.collection, p.id);
+    if (isExistsPrecondition(p)) {
+      if ((doc !== undefined) === p.exists) return undefined;
+      return `document "${p.id}" in "${p.collection}" ${p.exists ? 'does not exist' : 'exists'}`;
+    }
+    const rev = doc?._rev ?? 0;
+    return rev === p.rev ? undefined : `document "${p.id}" in "${p.collection}" has _rev ${rev}, expected ${p.rev}`;
+  }
+
+  private createIndex(cmd: CreateIndexCommand): IndexSpec {
+    const name = cmd.name ?? defaultIndexName(cmd.fields);
+    if (name === '_id_') throw new ValidationError('name: "_id_" is reserved for the primary key');
+    const fields = cmd.fields.map(([p, d]) => [p, d] as [string, 1 | -1]);
+    const coll = this.collection(cmd.collection, true)!;
+    const existing = coll.index(name);
+    if (existing !== undefined) {
+      if (existing.spec.unique === cmd.unique && JSON.stringify(existing.spec.fields) === JSON.stringify(fields)) return existing.spec;
+      throw new ConflictError(`index "${name}" already exists in "${cmd.collection}" with a different definition`);
+    }
+    if (coll.indexes.length >= MAX_INDEXES_PER_COLLECTION) {
+      throw new ValidationError(`collection "${cmd.collection}" already has ${MAX_INDEXES_PER_COLLECTION} indexes`);
+    }
+    const spec: IndexSpec = Object.freeze({ name, fields: Object.freeze(fields) as IndexSpec['fields'], unique: cmd.unique });
+    const index = new SecondaryIndex(spec);
+    index.build(coll.byId.entries().map(([, doc]) => doc));
+    coll.indexes.push(index);
+    return spec;
+  }
+
+  // -------------------------------------------------------------------------
+  // Reads
+
+  /** The stored (frozen) document, or undefined. */
+  get(collection: string, id: string): Document | undefined {
+    return this.colls.get(collection)?.docs.get(id);
+  }
+
+  /** Matching documents ordered by options.sort then _id. With a projection, partial copies. */
+  find(collection: string, filter?: Filter, options?: FindOptions & { projection?: undefined }): Document[];
+  find(collection: string, filter: Filter | undefined, options: FindOptions): JsonObject[];
+  find(collection: string, filter: Filter = {}, options: FindOptions = {}): Document[] | JsonObject[] {
+    return this.run(collection, filter, options).docs;
+  }
+
+  findOne(collection: string, filter?: Filter, options?: FindOptions & { projection?: undefined }): Document | undefined;
+  findOne(collection: string, filter: Filter | undefined, options: FindOptions): JsonObject | undefined;
+  findOne(collection: string, filter: Filter = {}, options: FindOptions = {}): Document | JsonObject | undefined {
+    return this.run(collection, filter, { ...options, limit: 1 }).docs[0];
+  }
+
+  count(collection: string, filter: Filter = {}): number {
+    validateCollectionName(collection);
+    const compiled = this.filters.get(filter);
+    if (compiled.matchAll) return this.colls.get(collection)?.size ?? 0;
+    return executeQuery(this.colls.get(collection), compiled, { sortKeys: [], skip: 0, limit: 0, countOnly: true }).docs.length;
+  }
+
+  /** Runs the query and reports how. */
+  explain(collection: string, filter: Filter = {}, options: FindOptions = {}): Explain {
+    return this.run(collection, filter, options).explain;
+  }
+
+  private run(collection: string, filter: Filter, options: FindOptions): { docs: Document[] | JsonObject[]; explain: Explain } {
+    validateCollectionName(collection);
+    validateFindOptions(options);
+    const compiled = this.filters.get(filter);
+    const { docs, explain } = executeQuery(this.colls.get(collection), compiled, {
+      sortKeys: normalizeSort(options.sort),
+      skip: options.skip ?? 0,
+      limit: options.limit ?? 0,
+    });
+    if (options.projection === undefined || Object.keys(options.projection).length === 0) return { docs, explain };
+    const projected = this.projector.find(docs, options.projection).all() as JsonObject[];
+    return { docs: projected, explain };
+  }
+
+  indexes(collection: string): IndexSpec[] {
+    return this.colls.get(collection)?.indexes.map((i) => i.spec) ?? [];
+  }
+
+  /** Collection names, sorted. */
+  collections(): string[] {
+    return [...this.colls.keys()].sort();
+  }
+
+  // -------------------------------------------------------------------------
+  // Snapshots
+
+  encodeSnapshot(): Uint8Array {
+    const data: SnapshotData = {
+      format: SNAPSHOT_FORMAT,
+      version: SNAPSHOT_VERSION,
+      lastApplied: this.applied,
+      collections: this.collections().map((name) => {
+        const coll = this.colls.get(name)!;
+        return { name, indexes: coll.indexes.map((i) => i.spec), docs: coll.byId.entries().map(([, d]) => d) };
+      }),
+    };
+    return encodeSnapshotData(data);
+  }
+
+  static restoreSnapshot(bytes: Uint8Array, limits?: Partial<Limits>): Store {
+    const data = decodeSnapshotData(bytes);
+    const store = new Store(limits);
+    for (const c of data.collections) {
+      const coll = new Collection(c.name);
+      for (const raw of c.docs) {
+        const rev = (raw as { _rev?: unknown })._rev;
+        if (!Number.isSafeInteger(rev) || (rev as number) < 1 || (rev as number) > data.lastApplied) {
+          throw new Error(`invalid snapshot: document _rev ${String(rev)} in "${c.name}"`);
+        }
+        const doc = copyDocument(raw, RESTORE_LIMITS, rev as number);
+        coll.write(doc._id, doc, true);
+      }
+      for (const spec of c.indexes) {
+        const fields = spec.fields.map(([p, d]) => [p, d] as [string, 1 | -1]);
+        const frozen: IndexSpec = Object.freeze({ name: spec.name, fields: Object.freeze(fields) as IndexSpec['fields'], unique: spec.unique });
+        const index = new SecondaryIndex(frozen);
+        index.build(coll.byId.entries().map(([, d]) => d));
+        coll.indexes.push(index);
+      }
+      store.colls.set(c.name, coll);
+    }
+    store.applied = data.lastApplied;
+    return store;
+  }
+}

@@ -1,0 +1,311 @@
+// The receiving side: WebSocket connections that peers dial to this node's `/raft`
+// path on the node's HTTP server. Each connection starts with the peer's hello, which
+// is checked (protocol version, cluster id, node id, membership) and answered with
+// welcome or refused; after it, the peer's Raft messages are validated and delivered,
+// and its forwarded requests are run and answered on the same socket.
+
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import WebSocket, { WebSocketServer } from 'ws';
+import type { Logger } from 'pino';
+import type { Message } from '../raft/types.ts';
+import { decodeFrame, encodeFrame, PROTOCOL_VERSION, type Frame, type HelloFrame, type RefusalCode } from './frame-codec.ts';
+import { RAFT_PATH, errorMessage } from './outbound-link.ts';
+import { rawDataToBuffer } from './raw-data.ts';
+
+export interface InboundSettings {
+  readonly nodeId: number;
+  readonly clusterId: string;
+  readonly maxPayload: number;
+  readonly handshakeTimeoutMs: number;
+  /** Forwarded requests running at once per connection; beyond, the peer gets a BUSY error. */
+  readonly maxConcurrentRequests: number;
+  readonly logger: Logger;
+}
+
+export interface InboundHandlers {
+  /** Membership check for a hello that passed the cluster and node id checks. */
+  isKnownPeer(id: number, address: string): boolean;
+  /** A peer completed the handshake. */
+  accepted(id: number, address: string): void;
+  /** A valid Raft message from `from` to this node. */
+  message(message: Message): void;
+  request: ((from: number, body: unknown) => Promise<unknown>) | undefined;
+}
+
+interface Refusal {
+  readonly code: RefusalCode;
+  readonly reason: string;
+}
+
+class InboundConnection {
+  peerId: number | undefined;
+  alive = true;
+  runningRequests = 0;
+  handshakeTimer: NodeJS.Timeout | null = null;
+  constructor(
+    readonly ws: WebSocket,
+    readonly remote: string,
+  ) {}
+}
+
+export class InboundServer {
+  private readonly wss: WebSocketServer;
+  private readonly connections = new Set<InboundConnection>();
+  private attached: { server: Server; listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void } | null = null;
+  private closed = false;
+  private readonly loggedRefusals = new Set<string>();
+
+  constructor(
+    private readonly settings: InboundSettings,
+    private readonly handlers: InboundHandlers,
+  ) {
+    // clientTracking off: this class tracks its connections (with their handshake state).
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: settings.maxPayload,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+  }
+
+  /**
+   * Handles the server's upgrade requests for `/raft`. Upgrades to other paths are left to
+   * whoever else listens for 'upgrade' (e.g. a dashboard WebSocket); when no other listener
+   * exists, Node would leave such a socket open forever, so it is answered 404 and destroyed.
+   */
+  attach(server: Server): void {
+    if (this.attached !== null) throw new Error('transport is already attached to a server');
+    const listener = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+      const ours = pathOf(req.url) === RAFT_PATH;
+      if (!ours) {
+        if (server.listenerCount('upgrade') === 1) rejectUpgrade(socket, 404, 'Not Found');
+        return;
+      }
+      if (this.closed) {
+        rejectUpgrade(socket, 503, 'Service Unavailable');
+        return;
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req));
+    };
+    server.on('upgrade', listener);
+    this.attached = { server, listener };
+  }
+
+  heartbeat(): void {
+    for (const connection of this.connections) {
+      const { ws } = connection;
+      if (ws.readyState !== WebSocket.OPEN) continue;
+      if (!connection.alive) {
+        this.settings.logger.info({ peer: connection.peerId, remote: connection.remote }, 'inbound peer connection missed a pong: terminating');
+        ws.terminate();
+        continue;
+      }
+      connection.alive = false;
+      ws.ping();
+    }
+  }
+
+  /** Connections that completed the handshake, by peer id (for tests and status). */
+  connectedPeerIds(): number[] {
+    const ids: number[] = [];
+    for (const c of this.connections) if (c.peerId !== undefined) ids.push(c.peerId);
+    return ids;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.attached !== null) {
+      this.attached.server.off('upgrade', this.attached.listener);
+      this.attached = null;
+    }
+    const closing: Promise<void>[] = [];
+    for (const connection of this.connections) {
+      if (connection.handshakeTimer !== null) clearTimeout(connection.handshakeTimer);
+      connection.handshakeTimer = null;
+      const { ws } = connection;
+      if (ws.readyState === WebSocket.CLOSED) continue;
+      closing.push(new Promise<void>((resolve) => ws.once('close', () => resolve())));
+      ws.terminate();
+    }
+    await Promise.all(closing);
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private onConnection(ws: WebSocket, req: IncomingMessage): void {
+    const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+    if (this.closed) {
+      ws.terminate();
+      return;
+    }
+    const connection = new InboundConnection(ws, remote);
+    this.connections.add(connection);
+    connection.handshakeTimer = setTimeout(() => {
+      connection.handshakeTimer = null;
+      this.settings.logger.warn({ remote }, `peer at ${remote} sent no hello within ${this.settings.handshakeTimeoutMs} ms`);
+      ws.terminate();
+    }, this.settings.handshakeTimeoutMs);
+    ws.on('message', (data, isBinary) => {
+      if (ws.readyState !== WebSocket.OPEN) return; // closing after a refusal or protocol error
+      connection.alive = true;
+      const frame: Frame | string = isBinary ? decodeFrame(rawDataToBuffer(data)) : 'text frame';
+      if (typeof frame === 'string') this.protocolError(connection, `malformed frame: ${frame}`);
+      else if (connection.peerId === undefined) this.onHello(connection, frame);
+      else this.onFrame(connection, connection.peerId, frame);
+    });
+    ws.on('pong', () => {
+      connection.alive = true;
+    });
+    ws.on('error', (error) => {
+      this.settings.logger.debug({ peer: connection.peerId, remote, err: error.message }, 'inbound peer connection error');
+    });
+    ws.on('close', () => {
+      if (connection.handshakeTimer !== null) clearTimeout(connection.handshakeTimer);
+      connection.handshakeTimer = null;
+      this.connections.delete(connection);
+    });
+  }
+
+  private onHello(connection: InboundConnection, frame: Frame): void {
+    if (frame.k !== 'hello') {
+      this.protocolError(connection, `expected hello, got ${frame.k}`);
+      return;
+    }
+    const refusal = this.check(frame);
+    const { ws } = connection;
+    if (refusal !== null) {
+      // A misconfigured peer retries forever: warn once per (peer, reason), then log at debug.
+      const key = `${frame.nodeId}|${frame.address}|${refusal.reason}`;
+      const repeated = this.loggedRefusals.has(key);
+      if (!repeated) {
+        if (this.loggedRefusals.size >= 1000) this.loggedRefusals.clear();
+        this.loggedRefusals.add(key);
+      }
+      this.settings.logger[repeated ? 'debug' : 'warn'](
+        { remote: connection.remote, peer: frame.nodeId, address: frame.address, code: refusal.code },
+        `refused peer node ${frame.nodeId} (${frame.address}): ${refusal.reason}`,
+      );
+      ws.send(encodeFrame({ k: 'refused', code: refusal.code, reason: refusal.reason }));
+      ws.close(1008, refusal.code);
+      return;
+    }
+    if (connection.handshakeTimer !== null) clearTimeout(connection.handshakeTimer);
+    connection.handshakeTimer = null;
+    // A peer keeps one outbound connection at a time, so an older one from the same
+    // node is a leftover (often half-open after a crash): drop it.
+    for (const other of this.connections) {
+      if (other !== connection && other.peerId === frame.nodeId) other.ws.terminate();
+    }
+    connection.peerId = frame.nodeId;
+    ws.send(encodeFrame({ k: 'welcome', nodeId: this.settings.nodeId }));
+    this.settings.logger.info({ peer: frame.nodeId, address: frame.address }, `accepted connection from node ${frame.nodeId}`);
+    this.handlers.accepted(frame.nodeId, frame.address);
+  }
+
+  private check(hello: HelloFrame): Refusal | null {
+    const { clusterId, nodeId } = this.settings;
+    if (hello.version !== PROTOCOL_VERSION) {
+      return { code: 'version', reason: `protocol version ${hello.version} is not supported (this node speaks ${PROTOCOL_VERSION})` };
+    }
+    if (hello.clusterId !== clusterId) {
+      return { code: 'cluster-id', reason: `cluster id "${hello.clusterId}" does not match this node's cluster id "${clusterId}"` };
+    }
+    if (hello.nodeId === nodeId) {
+      return { code: 'same-node', reason: `node id ${hello.nodeId} is this node's own id (duplicate id, or a node dialing itself)` };
+    }
+    if (!this.handlers.isKnownPeer(hello.nodeId, hello.address)) {
+      return { code: 'unknown-peer', reason: `node ${hello.nodeId} is not a member of this cluster` };
+    }
+    return null;
+  }
+
+  private onFrame(connection: InboundConnection, from: number, frame: Frame): void {
+    if (frame.k === 'raft') {
+      const m = frame.m;
+      if (m.from !== from || m.to !== this.settings.nodeId) {
+        this.protocolError(connection, `message ${m.type} from ${m.from} to ${m.to} on the connection of node ${from} to node ${this.settings.nodeId}`);
+        return;
+      }
+      try {
+        this.handlers.message(m);
+      } catch (error) {
+        this.settings.logger.error({ peer: from, err: errorMessage(error) }, 'onMessage handler threw');
+      }
+      return;
+    }
+    if (frame.k === 'req') {
+      this.onRequest(connection, from, frame.id, frame.body);
+      return;
+    }
+    this.protocolError(connection, `unexpected ${frame.k} frame after the handshake`);
+  }
+
+  private onRequest(connection: InboundConnection, from: number, id: number, body: unknown): void {
+    const handler = this.handlers.request;
+    if (handler === undefined) {
+      this.respond(connection, id, { ok: false, code: 'NO_HANDLER', message: 'this node does not accept forwarded requests' });
+      return;
+    }
+    if (connection.runningRequests >= this.settings.maxConcurrentRequests) {
+      this.respond(connection, id, { ok: false, code: 'BUSY', message: 'too many forwarded requests in flight' });
+      return;
+    }
+    connection.runningRequests += 1;
+    Promise.resolve()
+      .then(() => handler(from, body))
+      .then(
+        (result) => this.respond(connection, id, { ok: true, body: result }),
+        (error: unknown) => this.respond(connection, id, { ok: false, code: codeOf(error), message: errorMessage(error) }),
+      )
+      .finally(() => {
+        connection.runningRequests -= 1;
+      });
+  }
+
+  private respond(
+    connection: InboundConnection,
+    id: number,
+    result: { ok: true; body: unknown } | { ok: false; code: string | undefined; message: string },
+  ): void {
+    const { ws } = connection;
+    if (ws.readyState !== WebSocket.OPEN) return; // the requester sees the disconnect
+    let frame: Buffer;
+    try {
+      frame = result.ok
+        ? encodeFrame({ k: 'res', id, ok: true, body: result.body })
+        : encodeFrame({ k: 'res', id, ok: false, error: errorFields(result.code, result.message) });
+    } catch (error) {
+      frame = encodeFrame({ k: 'res', id, ok: false, error: { code: 'ENCODE_FAILED', message: `cannot encode response: ${errorMessage(error)}` } });
+    }
+    ws.send(frame);
+  }
+
+  private protocolError(connection: InboundConnection, problem: string): void {
+    this.settings.logger.warn({ peer: connection.peerId, remote: connection.remote }, `closing peer connection: ${problem}`);
+    connection.ws.close(1002, 'protocol error');
+  }
+}
+
+function errorFields(code: string | undefined, message: string): { code?: string; message: string } {
+  const short = message.slice(0, 1000);
+  return code === undefined ? { message: short } : { code: code.slice(0, 100), message: short };
+}
+
+function codeOf(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    const code = (error as { code: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}
+
+function pathOf(url: string | undefined): string {
+  if (url === undefined) return '';
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+function rejectUpgrade(socket: Duplex, status: number, text: string): void {
+  socket.once('error', () => socket.destroy());
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
+}

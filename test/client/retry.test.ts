@@ -1,0 +1,345 @@
+// Failover, retries and their limits: what is retried, what is not, and how a retried
+// write recognises its own earlier attempt.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  ClientClosedError,
+  ConflictError,
+  NoLeaderError,
+  OutcomeUnknownError,
+  TimeoutError,
+  UnavailableError,
+  connect,
+  type Client,
+  type ConnectOptions,
+} from '../../src/client/index.ts';
+import { FakeNode, FakeState } from './fake-server.ts';
+
+const FAST: ConnectOptions = { retries: 3, backoff: { initialMs: 5, maxMs: 20 }, timeout: 2000 };
+
+/** A URL nobody listens on: a port that was just free. */
+async function deadUrl(): Promise<string> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
+}
+
+async function withNode(fn: (node: FakeNode, client: Client) => Promise<void>, options: ConnectOptions = FAST): Promise<void> {
+  const node = await FakeNode.start();
+  const client = connect(node.url, options);
+  try {
+    await fn(node, client);
+  } finally {
+    await client.close();
+    await node.close();
+  }
+}
+
+describe('failover and leader handling', () => {
+  test('fails over from a dead URL to a live one, for reads and for unsafe writes', async () => {
+    const dead = await deadUrl();
+    const live = await FakeNode.start();
+    const client = connect([dead, live.url], FAST);
+    try {
+      const doc = await client.collection('c').insert({ v: 1 });
+      assert.equal((await client.collection('c').get(doc._id))?.v, 1);
+      // Connection refused means the request never left: even an $inc may be retried.
+      const other = connect([dead, live.url], FAST);
+      try {
+        const updated = await other.collection('c').updateById(doc._id, { $inc: { v: 1 } });
+        assert.equal(updated.v, 2);
+        const r = await other.collection('c').update({ _id: doc._id }, { $inc: { v: 1 } });
+        assert.equal(r.modified, 1);
+      } finally {
+        await other.close();
+      }
+      assert.deepEqual(live.lines(), [
+        'POST /api/c',
+        `GET /api/c/${doc._id}`,
+        `PATCH /api/c/${doc._id}`,
+        'POST /api/c/_update',
+      ]);
+      assert.equal((await client.collection('c').get(doc._id))?.v, 3);
+    } finally {
+      await client.close();
+      await live.close();
+    }
+  });
+
+  test('follows the leader named in a 503 and keeps using it', async () => {
+    const state = new FakeState();
+    const follower = await FakeNode.start({ state });
+    const leader = await FakeNode.start({ state });
+    const client = connect([follower.url, leader.url], FAST);
+    try {
+      follower.inject({ action: { kind: 'no-leader', leader: `${leader.url}/` } });
+      await client.collection('c').insert({ _id: 'a' });
+      await client.collection('c').get('a');
+      await client.collection('c').count();
+      assert.equal(follower.requests.length, 1, 'only the first request went to the follower');
+      assert.deepEqual(leader.lines(), ['POST /api/c', 'GET /api/c/a', 'POST /api/c/_count']);
+    } finally {
+      await client.close();
+      await follower.close();
+      await leader.close();
+    }
+  });
+
+  test('learns the leader from /cluster/status, even one it was not given', async () => {
+    const state = new FakeState();
+    const leader = await FakeNode.start({ state });
+    const follower = await FakeNode.start({ state, leaderUrl: leader.url });
+    const client = connect(follower.url, FAST);
+    try {
+      const status = await client.status();
+      assert.equal(status.role, 'follower');
+      assert.deepEqual(client.nodes(), [follower.url, leader.url]);
+      await client.collection('c').insert({ _id: 'x' });
+      assert.deepEqual(leader.lines(), ['POST /api/c']);
+    } finally {
+      await client.close();
+      await follower.close();
+      await leader.close();
+    }
+  });
+
+  test('retries a read and an insert through 503 NO_LEADER until a leader answers', async () => {
+    await withNode(async (node, client) => {
+      node.inject({ method: 'POST', action: { kind: 'no-leader' }, times: 2 });
+      const doc = await client.collection('c').insert({ v: 1 });
+      assert.equal(doc.v, 1);
+      node.inject({ method: 'GET', action: { kind: 'server-timeout' }, times: 2 });
+      assert.equal((await client.collection('c').get(doc._id))?.v, 1);
+      assert.deepEqual(node.lines(), [
+        'POST /api/c',
+        'POST /api/c',
+        'POST /api/c',
+        `GET /api/c/${doc._id}`,
+        `GET /api/c/${doc._id}`,
+        `GET /api/c/${doc._id}`,
+      ]);
+    });
+  });
+
+  test('gives up after `retries`: NoLeaderError (503), UnavailableError (nothing reachable)', async () => {
+    await withNode(async (node, client) => {
+      node.inject({ action: { kind: 'no-leader' }, times: 10 });
+      await assert.rejects(client.collection('c').get('a'), (error: unknown) => {
+        assert.ok(error instanceof NoLeaderError);
+        assert.equal(error.status, 503);
+        return true;
+      });
+      assert.equal(node.requests.length, 4, '1 attempt + 3 retries');
+    });
+    const dead = await deadUrl();
+    const client = connect([dead, await deadUrl()], FAST);
+    try {
+      await assert.rejects(client.collection('c').get('a'), (error: unknown) => {
+        assert.ok(error instanceof UnavailableError);
+        assert.equal(error.attempts.length, 4);
+        assert.equal(error.attempts[0], dead);
+        assert.match(error.message, /ECONNREFUSED/);
+        return true;
+      });
+      await assert.rejects(client.status({ url: dead }), UnavailableError);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('writes that are not safe to repeat', () => {
+  test('a PATCH with $inc whose connection drops after sending is not retried', async () => {
+    await withNode(async (node, client) => {
+      await client.collection('c').insert({ _id: 'n', n: 0 });
+      node.inject({ method: 'PATCH', action: { kind: 'apply-then-drop' } });
+      await assert.rejects(client.collection('c').updateById('n', { $inc: { n: 1 } }), (error: unknown) => {
+        assert.ok(error instanceof OutcomeUnknownError);
+        assert.equal(error.code, 'OUTCOME_UNKNOWN');
+        assert.match(error.message, /outcome unknown/);
+        return true;
+      });
+      assert.equal(node.lines().filter((l) => l.startsWith('PATCH')).length, 1);
+      assert.equal((await client.collection('c').get('n'))?.n, 1, 'applied exactly once');
+    });
+  });
+
+  test('_update, _delete by filter and _tx answered 503 are not retried', async () => {
+    await withNode(async (node, client) => {
+      node.inject({ path: '/api/c/_update', action: { kind: 'no-leader' } });
+      await assert.rejects(client.collection('c').update({}, { $inc: { n: 1 } }), OutcomeUnknownError);
+      node.inject({ path: '/api/c/_delete', action: { kind: 'server-timeout', apply: true } });
+      await assert.rejects(client.collection('c').remove({ a: 1 }), (error: unknown) => {
+        assert.ok(error instanceof OutcomeUnknownError);
+        assert.equal(error.status, 503);
+        assert.ok(error.cause instanceof TimeoutError);
+        return true;
+      });
+      node.inject({ path: '/api/_tx', action: { kind: 'drop' } });
+      const tx = client.transaction({ ops: [{ op: 'insert', collection: 'c', doc: { a: 1 } }] });
+      await assert.rejects(tx, OutcomeUnknownError);
+      assert.deepEqual(node.lines(), ['POST /api/c/_update', 'POST /api/c/_delete', 'POST /api/_tx']);
+    });
+  });
+
+  test('a PATCH that only $sets is retried like a PUT', async () => {
+    await withNode(async (node, client) => {
+      await client.collection('c').insert({ _id: 's', v: 0 });
+      node.inject({ method: 'PATCH', action: { kind: 'apply-then-drop' } });
+      const doc = await client.collection('c').updateById('s', { $set: { v: 7 } });
+      assert.equal(doc.v, 7);
+      assert.equal(node.lines().filter((l) => l.startsWith('PATCH')).length, 2);
+    });
+  });
+});
+
+describe('retried writes recognise their own earlier attempt', () => {
+  test('insert: applied, reply lost; the retry meets 409 on its _id and returns the stored document', async () => {
+    await withNode(async (node, client) => {
+      node.inject({ method: 'POST', path: '/api/c', action: { kind: 'apply-then-drop' } });
+      const doc = await client.collection('c').insert({ v: 'mine' });
+      assert.equal(doc.v, 'mine');
+      assert.deepEqual(node.lines(), ['POST /api/c', 'POST /api/c', `GET /api/c/${doc._id}`]);
+      assert.equal(node.state.docs('c').size, 1, 'one document, not two');
+      assert.equal(node.state.docs('c').get(doc._id)?._rev, doc._rev);
+    });
+  });
+
+  test('insert: a 409 on somebody else\'s document with that _id is still a ConflictError', async () => {
+    await withNode(async (node, client) => {
+      await client.collection('c').insert({ _id: 'taken', owner: 'them' });
+      node.inject({ method: 'POST', path: '/api/c', action: { kind: 'drop' } });
+      await assert.rejects(client.collection('c').insert({ _id: 'taken', owner: 'me' }), ConflictError);
+      assert.equal(node.state.docs('c').get('taken')?.owner, 'them');
+    });
+  });
+
+  test('insert without any ambiguity: a duplicate is a ConflictError at once', async () => {
+    await withNode(async (node, client) => {
+      await client.collection('c').insert({ _id: 'd', v: 1 });
+      await assert.rejects(client.collection('c').insert({ _id: 'd', v: 1 }), ConflictError);
+      assert.equal(node.requests.length, 2, 'no read-back without an earlier ambiguous attempt');
+    });
+  });
+
+  test('insertMany: applied, reply lost; resolved to the stored documents', async () => {
+    await withNode(async (node, client) => {
+      node.inject({ method: 'POST', path: '/api/c', action: { kind: 'apply-then-drop' } });
+      const docs = await client.collection('c').insertMany([{ i: 1 }, { i: 2 }]);
+      assert.deepEqual(
+        docs.map((d) => d.i),
+        [1, 2],
+      );
+      assert.equal(node.state.docs('c').size, 2);
+      assert.deepEqual(node.lines(), ['POST /api/c', 'POST /api/c', 'POST /api/c/_query']);
+    });
+  });
+
+  test('replace with ifRev: applied, reply lost; the retry\'s 412 resolves to our document', async () => {
+    await withNode(async (node, client) => {
+      const doc = await client.collection('c').insert({ _id: 'r', v: 1 });
+      node.inject({ method: 'PUT', action: { kind: 'apply-then-drop' } });
+      const replaced = await client.collection('c').replace('r', { v: 2 }, { ifRev: doc._rev });
+      assert.equal(replaced.v, 2);
+      assert.deepEqual(node.lines().slice(1), ['PUT /api/c/r', 'PUT /api/c/r', 'GET /api/c/r']);
+    });
+  });
+
+  test('remove by id: applied, reply lost; the retry\'s 404 counts as removed', async () => {
+    await withNode(async (node, client) => {
+      await client.collection('c').insert({ _id: 'gone' });
+      node.inject({ method: 'DELETE', action: { kind: 'apply-then-drop' } });
+      assert.equal(await client.collection('c').remove('gone'), 1);
+      assert.equal(node.lines().filter((l) => l.startsWith('DELETE')).length, 2);
+    });
+  });
+
+  test('createIndex: applied, reply lost; the retry\'s 409 resolves to the index', async () => {
+    await withNode(async (node, client) => {
+      node.inject({ method: 'POST', path: '/api/c/_indexes', action: { kind: 'apply-then-drop' } });
+      const index = await client.collection('c').createIndex({ a: 1 }, { name: 'by_a' });
+      assert.deepEqual(index, { name: 'by_a', fields: [['a', 1]], unique: false });
+      assert.deepEqual(node.lines(), ['POST /api/c/_indexes', 'POST /api/c/_indexes', 'GET /api/c/_indexes']);
+    });
+  });
+});
+
+describe('timeouts and close', () => {
+  test('an attempt without an answer times out and the read is retried', async () => {
+    await withNode(
+      async (node, client) => {
+        node.inject({ method: 'GET', action: { kind: 'hang' } });
+        const started = performance.now();
+        assert.equal(await client.collection('c').get('none'), null);
+        const elapsed = performance.now() - started;
+        assert.ok(elapsed >= 140 && elapsed < 1500, `took ${elapsed} ms`);
+        assert.equal(node.requests.length, 2);
+      },
+      { ...FAST, timeout: 150 },
+    );
+  });
+
+  test('timeouts on every attempt: TimeoutError (status 0); an unsafe write: OutcomeUnknownError at once', async () => {
+    await withNode(
+      async (node, client) => {
+        node.inject({ action: { kind: 'hang' }, times: 10 });
+        await assert.rejects(client.collection('c').count(), (error: unknown) => {
+          assert.ok(error instanceof TimeoutError);
+          assert.equal(error.status, 0);
+          return true;
+        });
+        assert.equal(node.requests.length, 2);
+        await assert.rejects(client.collection('c').update({}, { $set: { a: 1 } }), (error: unknown) => {
+          assert.ok(error instanceof OutcomeUnknownError);
+          assert.match(error.message, /within 100 ms/);
+          return true;
+        });
+        assert.equal(node.requests.length, 3);
+      },
+      { retries: 1, backoff: { initialMs: 5, maxMs: 5 }, timeout: 100 },
+    );
+  });
+
+  test('close() fails requests waiting out a backoff and leaves no handle behind', async () => {
+    // Let sockets of earlier tests finish closing, so the baseline is stable.
+    await waitFor(() => !Object.keys(resourceCounts()).some((name) => name.startsWith('TCP')));
+    const baseline = resourceCounts();
+    const node = await FakeNode.start();
+    const client = connect(node.url, { retries: 5, backoff: { initialMs: 5000, maxMs: 5000 } });
+    await client.collection('c').insert({ v: 1 });
+    node.inject({ action: { kind: 'no-leader' }, times: 10 });
+    const waiting = assert.rejects(client.collection('c').get('x'), ClientClosedError);
+    await waitFor(() => node.requests.length === 2);
+    const started = performance.now();
+    await client.close();
+    await waiting;
+    assert.ok(performance.now() - started < 1000, 'close did not wait for the backoff');
+    await assert.rejects(client.collection('c').get('x'), ClientClosedError);
+    await node.close();
+    await waitFor(() => sameCounts(resourceCounts(), baseline));
+    assert.deepEqual(resourceCounts(), baseline);
+  });
+});
+
+function resourceCounts(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const name of process.getActiveResourcesInfo()) counts[name] = (counts[name] ?? 0) + 1;
+  return counts;
+}
+
+function sameCounts(a: Record<string, number>, b: Record<string, number>): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].every((key) => (a[key] ?? 0) === (b[key] ?? 0));
+}
+
+async function waitFor(condition: () => boolean, ms = 2000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!condition()) {
+    if (performance.now() > deadline) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

@@ -1,0 +1,152 @@
+// FileLog on disk: reopen, segments, compaction, snapshots, directory checks.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFile, readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { openFileLog, type LogStorage } from '../../src/log/index.ts';
+import { decodeAllRecords } from '../../src/log/record.ts';
+import { entry, meta, plain, range, withTempDir } from './helpers.ts';
+
+async function segmentNames(dir: string): Promise<string[]> {
+  return (await readdir(join(dir, 'log'))).sort();
+}
+
+async function reopen(dir: string, segmentBytes?: number): Promise<LogStorage> {
+  return openFileLog(segmentBytes === undefined ? { dir } : { dir, segmentBytes });
+}
+
+describe('FileLog', () => {
+  test('reopens with the same entries and hard state', () =>
+    withTempDir(async (dir) => {
+      const log = await openFileLog({ dir });
+      await log.append(range(1, 50, 1));
+      await log.setHardState({ term: 1, vote: 3, commit: 40 });
+      await log.append([entry(51, 2, 'x', 'noop')]);
+      await log.close();
+      const again = await reopen(dir);
+      assert.deepEqual(plain(again.recovered.entries), plain([...range(1, 50, 1), entry(51, 2, 'x', 'noop')]));
+      assert.deepEqual(again.recovered.hardState, { term: 1, vote: 3, commit: 40 });
+      assert.deepEqual(again.hardState(), { term: 1, vote: 3, commit: 40 });
+      assert.equal(again.lastIndex(), 51);
+      assert.deepEqual(again.recovered.warnings, []);
+      assert.deepEqual(await segmentNames(dir), ['00000000000000000001.seg']);
+      await again.close();
+    }));
+
+  test('a later record for an earlier index overwrites the suffix at recovery', () =>
+    withTempDir(async (dir) => {
+      const log = await openFileLog({ dir });
+      await log.append(range(1, 10, 1));
+      await log.append([entry(6, 2), entry(7, 2)]);
+      await log.append([entry(8, 3)]);
+      await log.close();
+      const again = await reopen(dir);
+      assert.deepEqual(plain(again.recovered.entries), plain([...range(1, 5, 1), entry(6, 2), entry(7, 2), entry(8, 3)]));
+      await again.close();
+    }));
+
+  test('close flushes appends nobody awaited', () =>
+    withTempDir(async (dir) => {
+      const log = await openFileLog({ dir, sync: 'none' });
+      const pending = [log.append(range(1, 3, 1)), log.setHardState({ term: 1, vote: 1, commit: 2 })];
+      await log.close();
+      await Promise.all(pending);
+      const again = await reopen(dir);
+      assert.equal(again.lastIndex(), 3);
+      assert.equal(again.hardState().commit, 2);
+      await again.close();
+    }));
+
+  test('rolls segments; the hard state survives deletion of old segments', () =>
+    withTempDir(async (dir) => {
+      const log = await openFileLog({ dir, segmentBytes: 1024 });
+      await log.setHardState({ term: 5, vote: 2, commit: 0 });
+      for (let i = 1; i <= 200; i += 10) await log.append(range(i, i + 9, 5));
+      const names = await segmentNames(dir);
+      assert.ok(names.length > 3, `expected several segments, got ${names.length}`);
+      assert.equal(names[0], '00000000000000000001.seg');
+      await log.installSnapshot(meta(150, 5), new Uint8Array([7]));
+      const after = await segmentNames(dir);
+      assert.ok(after.length < names.length, 'old segments were deleted');
+      assert.ok(!after.includes(names[0]!));
+      assert.equal(log.firstIndex(), 151);
+      await log.close();
+      const again = await reopen(dir, 1024);
+      assert.deepEqual(again.recovered.hardState, { term: 5, vote: 2, commit: 0 });
+      assert.equal(again.recovered.snapshot?.meta.index, 150);
+      assert.deepEqual(plain(again.recovered.entries), plain(range(151, 200, 5)));
+      assert.equal(again.firstIndex(), 151);
+      assert.equal(again.term(150), 5);
+      await again.close();
+    }));
+
+  test('snapshot that discards the log, followed by new entries, survives reopen', () =>
+    withTempDir(async (dir) => {
+      const log = await openFileLog({ dir });
+      await log.append(range(1, 30, 1));
+      await log.installSnapshot(meta(20, 2), new Uint8Array([1, 2]));
+      await log.append(range(21, 25, 2));
+      await log.close();
+      const again = await reopen(dir);
+      assert.deepEqual(plain(again.recovered.entries), plain(range(21, 25, 2)));
+      assert.deepEqual([...again.recovered.snapshot!.data], [1, 2]);
+      assert.deepEqual(again.recovered.snapshot!.meta, meta(20, 2));
+      await again.close();
+    }));
+
+  test('keeps only the newest snapshot file', () =>
+    withTempDir(async (dir) => {
+      const log = await openFileLog({ dir });
+      await log.append(range(1, 30, 1));
+      await log.installSnapshot(meta(10, 1), new Uint8Array([1]));
+      await log.installSnapshot(meta(20, 1), new Uint8Array([2]));
+      assert.deepEqual(await readdir(join(dir, 'snapshots')), ['00000000000000000020-1.snap']);
+      await log.close();
+    }));
+
+  test('a crash between snapshot file and marker still compacts at recovery', () =>
+    withTempDir(async (dir) => {
+      // Make the snapshot file with another log, then drop it into this one's directory.
+      await withTempDir(async (other) => {
+        const donor = await openFileLog({ dir: other });
+        await donor.installSnapshot(meta(10, 1), new Uint8Array([4]));
+        await donor.close();
+        const log = await openFileLog({ dir });
+        await log.append(range(1, 15, 1));
+        await log.close();
+        await copyFile(join(other, 'snapshots', '00000000000000000010-1.snap'), join(dir, 'snapshots', '00000000000000000010-1.snap'));
+      });
+      const again = await reopen(dir);
+      assert.equal(again.firstIndex(), 11);
+      assert.deepEqual(plain(again.recovered.entries), plain(range(11, 15, 1)));
+      await again.close();
+    }));
+
+  test('refuses a directory it cannot create', () =>
+    withTempDir(async (dir) => {
+      await writeFile(join(dir, 'file'), 'x');
+      await assert.rejects(openFileLog({ dir: join(dir, 'file', 'sub') }), /cannot create log directory/);
+    }));
+
+  test('refuses files that are not ours', () =>
+    withTempDir(async (dir) => {
+      await mkdir(join(dir, 'log'), { recursive: true });
+      await writeFile(join(dir, 'log', 'notes.txt'), 'x');
+      await assert.rejects(openFileLog({ dir }), /unexpected file .*notes\.txt/);
+    }));
+
+  test('records are written as framed records readable by the decoder', () =>
+    withTempDir(async (dir) => {
+      const log = await openFileLog({ dir });
+      await log.append(range(1, 3, 1));
+      await log.setHardState({ term: 1, vote: 1, commit: 3 });
+      await log.close();
+      const bytes = await readFile(join(dir, 'log', '00000000000000000001.seg'));
+      const decoded = decodeAllRecords(bytes);
+      assert.equal(decoded.stop, null);
+      assert.deepEqual(
+        decoded.records.map((r) => r.kind),
+        ['entry', 'entry', 'entry', 'hardState'],
+      );
+    }));
+});

@@ -1,0 +1,124 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Cluster, DEFAULT_CONFIG } from './harness.ts';
+
+describe('ReadIndex (thesis 6.4)', () => {
+  test('on the leader: a ReadState at the commit index appears after a heartbeat round', () => {
+    const c = new Cluster([1, 2, 3]);
+    c.campaign(1);
+    c.propose(1, 'x');
+    assert.equal(c.core(1).readIndex(7), true);
+    c.processAll();
+    assert.deepEqual(c.node(1).readStates, []); // not before a quorum confirmed leadership
+    c.stabilize();
+    assert.deepEqual(c.node(1).readStates, [{ index: c.core(1).status().commitIndex, context: 7 }]);
+  });
+
+  test('reads issued together share one heartbeat round', () => {
+    const c = new Cluster([1, 2, 3]);
+    c.campaign(1);
+    c.delivered = [];
+    for (let ctx = 1; ctx <= 5; ctx++) c.core(1).readIndex(ctx);
+    c.stabilize();
+    assert.equal(c.node(1).readStates.length, 5);
+    assert.equal(c.delivered.filter((m) => m.type === 'Heartbeat').length, 2);
+  });
+
+  test('a leader cut off from the majority never answers', () => {
+    const c = new Cluster([1, 2, 3]);
+    c.campaign(1);
+    c.isolate(1);
+    c.core(1).readIndex(3);
+    c.tickOnly([1], 3);
+    assert.deepEqual(c.node(1).readStates, []);
+  });
+
+  test('with bugs.readWithoutQuorumCheck the cut-off leader answers at once', () => {
+    const c = new Cluster([1, 2, 3], { bugs: { readWithoutQuorumCheck: true } });
+    c.campaign(1);
+    c.isolate(1);
+    c.core(1).readIndex(3);
+    c.processAll();
+    assert.equal(c.node(1).readStates.length, 1);
+  });
+
+  test('a new leader waits until an entry of its term commits', () => {
+    const c = new Cluster([1, 2, 3]);
+    c.dropIf = (m) => m.type === 'AppendEntriesResponse';
+    c.campaign(1);
+    assert.equal(c.core(1).status().role, 'leader');
+    c.core(1).readIndex(11);
+    c.stabilize();
+    assert.deepEqual(c.node(1).readStates, []);
+    c.heal();
+    c.tick(2);
+    assert.equal(c.node(1).readStates.length, 1);
+    assert.equal(c.node(1).readStates[0]!.index, 1); // the no-op of term 1
+  });
+
+  test('via a follower: forwarded to the leader, the ReadState comes back to the follower', () => {
+    const c = new Cluster([1, 2, 3]);
+    c.campaign(1);
+    c.propose(1, 'a');
+    c.propose(1, 'b');
+    assert.equal(c.core(3).readIndex(42), true);
+    c.stabilize();
+    assert.deepEqual(c.node(3).readStates, [{ index: c.core(1).status().commitIndex, context: 42 }]);
+    assert.deepEqual(c.node(1).readStates, []);
+  });
+
+  test('a follower that knows no leader refuses', () => {
+    const c = new Cluster([1, 2, 3]);
+    assert.equal(c.core(2).readIndex(1), false);
+  });
+});
+
+describe('leader leases (thesis 6.4.1)', () => {
+  test('valid after a heartbeat round; expires before any other leader can be elected', () => {
+    const c = new Cluster([1, 2, 3]);
+    c.campaign(1);
+    c.tick();
+    assert.equal(c.core(1).leaseValid(), true);
+    assert.equal(c.core(2).leaseValid(), false);
+    c.isolate(1);
+    let expiredAfter = -1;
+    for (let t = 1; t <= 60; t++) {
+      c.tick();
+      const leaders = c.leaders();
+      if (leaders.length > 1 || (leaders.length === 1 && leaders[0] !== 1)) {
+        assert.equal(c.core(1).leaseValid(), false, 'lease still valid while another leader exists');
+      }
+      if (expiredAfter < 0 && !c.core(1).leaseValid()) expiredAfter = t;
+    }
+    assert.ok(expiredAfter > 0 && expiredAfter < DEFAULT_CONFIG.electionTicks, `expired after ${expiredAfter}`);
+    assert.ok(c.leaders().some((id) => id !== 1), 'the majority elected a new leader');
+  });
+
+  test('never valid without check-quorum', () => {
+    const c = new Cluster([1, 2, 3], { checkQuorum: false });
+    c.campaign(1);
+    c.tick(2);
+    assert.equal(c.core(1).leaseValid(), false);
+  });
+
+  test('not valid before the leader commits an entry of its term', () => {
+    const c = new Cluster([1, 2, 3]);
+    c.dropIf = (m) => m.type === 'AppendEntriesResponse';
+    c.campaign(1);
+    c.tick(2);
+    assert.equal(c.core(1).status().role, 'leader');
+    assert.equal(c.core(1).leaseValid(), false);
+  });
+
+  test('given up once a leadership transfer sent TimeoutNow', () => {
+    const c = new Cluster([1, 2, 3]);
+    c.campaign(1);
+    c.tick();
+    assert.equal(c.core(1).leaseValid(), true);
+    c.dropIf = (m) => m.type === 'TimeoutNow';
+    c.core(1).transferLeadership(2);
+    c.stabilize();
+    assert.equal(c.core(1).status().role, 'leader');
+    assert.equal(c.core(1).leaseValid(), false);
+  });
+});
