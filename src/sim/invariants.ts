@@ -125,8 +125,18 @@ export class InvariantChecker {
   }
 
   /** State machine safety, plus the record of committed entries for leader completeness. */
-  /** Returns true when this is the first time any node applies this index. */
+  /** An entry at or below a node's commit index, in its durable log: committed. Two nodes
+   * must never consider different entries committed at one index. Returns true when new. */
+  observeCommitted(node: number, entry: Entry): boolean {
+    return this.record(node, entry, 'commit safety', 'considers committed');
+  }
+
+  /** State machine safety. Returns true when this index was not known committed before. */
   observeApplied(node: number, entry: Entry): boolean {
+    return this.record(node, entry, 'state machine safety', 'applied');
+  }
+
+  private record(node: number, entry: Entry, invariant: string, verb: string): boolean {
     this.checks++;
     const prev = this.committed.get(entry.index);
     if (prev === undefined) {
@@ -136,8 +146,8 @@ export class InvariantChecker {
     }
     if (!sameEntry(prev.entry, entry)) {
       throw new InvariantViolation(
-        'state machine safety',
-        `index ${entry.index}: node ${prev.node} applied ${show(prev.entry)}, node ${node} applied ${show(entry)}`,
+        invariant,
+        `index ${entry.index}: node ${prev.node} committed or applied ${show(prev.entry)}, node ${node} ${verb} ${show(entry)}`,
       );
     }
     return false;

@@ -1,6 +1,6 @@
 // Seeded pseudo-random numbers for the simulator. sfc32 (Chris Doty-Humphrey's
 // Small Fast Counting generator): 128 bits of state, passes PractRand, cheap in
-// 32-bit JS arithmetic. The simulator never uses Math.random: a seed must
+// 32-bit JS arithmetic. The simulator never uses the global random source: a seed must
 // reproduce a run exactly.
 
 /** splitmix32: spreads a 32-bit seed over the state words so that nearby seeds

@@ -207,18 +207,23 @@ export class Simulation {
       this.runFor(step);
     }
     const index = this.probeWrite(deadline);
-    const members = (): ConfState => this.cluster.leaderConf() ?? { voters: [], learners: [] };
+    // The probe's leader may have been on its way out (removing itself): a leader must exist
+    // at the end, and every member of its configuration must have applied the probe.
+    let conf: ConfState | null = null;
     for (;;) {
-      const conf = members();
-      const behind = [...conf.voters, ...conf.learners].filter((id) => {
-        const n = this.cluster.node(id);
-        return !n.alive || n.kv.applied < index;
-      });
+      conf = this.cluster.leaderConf();
+      const behind =
+        conf === null
+          ? ['(no leader)']
+          : [...conf.voters, ...conf.learners].filter((id) => {
+              const n = this.cluster.node(id);
+              return !n.alive || n.kv.applied < index;
+            });
       if (behind.length === 0) break;
       if (this.now >= deadline) {
         this.failLiveness(
-          `members ${behind.join(',')} did not apply the probe write at index ${index} within ${boundMs} ms (applied: ${behind
-            .map((id) => `${id}:${this.cluster.node(id).kv.applied}`)
+          `members ${behind.join(',')} did not apply the probe write at index ${index} within ${boundMs} ms (applied: ${this.cluster.nodes
+            .map((n) => `${n.id}:${n.kv.applied}${n.alive ? '' : '(down)'}`)
             .join(' ')})`,
         );
       }
@@ -226,14 +231,15 @@ export class Simulation {
     }
     this.healedInMs = this.now - start;
     // Client progress: ops started from now on must all succeed.
-    const conf = members();
-    this.clients.eligible = [...conf.voters, ...conf.learners];
+    this.clients.eligible = [...conf!.voters, ...conf!.learners];
     const from = this.now;
     const timeout = this.clients.timeoutMs;
     this.runFor(timeout * 2);
     this.clients.issuing = false;
     this.runFor(timeout + 50);
-    const stuck = this.clients.history.ops().filter((op) => op.invoke >= from && op.status !== 'ok' && op.client !== 0);
+    // Strictly after `from`: an op invoked at `from` itself may have picked its node before
+    // `eligible` was narrowed (e.g. a server whose addition was truncated from the log).
+    const stuck = this.clients.history.ops().filter((op) => op.invoke > from && op.status !== 'ok' && op.client !== 0);
     if (stuck.length > 0) {
       this.failLiveness(`after healing, ${stuck.length} client ops did not succeed, e.g. ${describeOp(stuck[0]!)}`);
     }

@@ -48,8 +48,7 @@ export function figure8Scenario(options: ScenarioOptions): SimStats {
 function script(sim: Simulation): void {
   const { cluster, trace } = sim;
   const net = cluster.network;
-  const rng = sim.clients; // keep clients quiet during the script: only scripted writes
-  rng.issuing = false;
+  sim.clients.issuing = false; // only scripted writes: keeps the indexes predictable
   net.setFaults({ dropRate: 0.05, duplicateRate: 0.05, minDelay: 1, maxDelay: 6, reorderRate: 0.1, longDelay: 20 });
   const ids = [1, 2, 3, 4, 5];
   if (!sim.waitFor(() => cluster.leader() !== null, 2000, 5)) return;
@@ -95,12 +94,19 @@ function script(sim: Simulation): void {
   trace.add(sim.now, `FIG8 step 3: G=${g.id} term ${g.term}`);
   if (!sim.waitFor(() => !g.alive || g.core!.status().commitIndex >= i, 1000)) return;
   if (!g.alive) return;
+  // G's messages still in flight die with it (cut its links, then crash it). B, which holds
+  // G's no-op, is cut off too: F then needs exactly the two nodes other than A, B and F.
+  net.isolate(g.id, ids);
   cluster.crash(g.id, 'now');
+  const partner = g.id === a ? b : a;
+  net.isolate(partner, ids);
   cluster.restart(f);
-  trace.add(sim.now, `FIG8 step 4: G crashed at commit ${i}, F back`);
+  trace.add(sim.now, `FIG8 step 4: G crashed at commit ${i}, ${partner} cut off, F back`);
   sim.waitFor(() => {
     const l = cluster.leader();
     return l !== null && l.id !== g.id && l.kv.applied >= i;
-  }, 3000);
+  }, 2000);
+  net.heal();
+  cluster.restart(g.id);
   sim.runFor(300);
 }

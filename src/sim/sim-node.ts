@@ -83,11 +83,14 @@ export class SimNode {
   role: Role = 'follower';
   term = 0;
   private leaderTermChecked = 0;
+  /** Highest index whose entry was reported committed to the checker (this incarnation). */
+  private recordedCommit = 0;
   private readonly pendingWrites = new Map<number, PendingWrite>();
   private readonly pendingReads = new Map<number, PendingRead>();
   /** Reads whose read state (or lease check) is known: serve once applied >= index. */
   private waitingReads: { index: number; read: PendingRead }[] = [];
-  stats = { readies: 0, applied: 0, snapshotsTaken: 0, snapshotsInstalled: 0, crashes: 0 };
+  /** snapshotsReceived: snapshots from the leader made durable; snapshotsInstalled: applied to the state machine. */
+  stats = { readies: 0, applied: 0, snapshotsTaken: 0, snapshotsReceived: 0, snapshotsInstalled: 0, crashes: 0 };
 
   constructor(
     readonly id: number,
@@ -119,6 +122,7 @@ export class SimNode {
     this.role = 'follower';
     this.term = this.disk.hardState.term;
     this.leaderTermChecked = 0;
+    this.recordedCommit = 0;
     this.ctx.trace.add(
       this.ctx.now(),
       `n${this.id} start #${this.incarnation} term ${this.disk.hardState.term} commit ${this.disk.hardState.commit} snap ${this.disk.snapshotIndex} last ${this.disk.lastIndex}`,
@@ -223,6 +227,13 @@ export class SimNode {
     const checker = this.ctx.checker;
     checker.observeRole(this.id, status.role, status.term);
     checker.observeCommit(this.id, this.incarnation, status.commitIndex);
+    // Entries up to the commit index are committed, whether or not applied yet.
+    const upTo = Math.min(status.commitIndex, this.disk.lastIndex);
+    for (let i = Math.max(this.recordedCommit, this.disk.snapshotIndex) + 1; i <= upTo; i++) {
+      const e = this.disk.entryAt(i)!;
+      if (checker.observeCommitted(this.id, e)) this.ctx.onFirstApply(e, this.id);
+    }
+    this.recordedCommit = Math.max(this.recordedCommit, upTo);
     if (status.role === 'leader' && this.leaderTermChecked !== status.term) {
       this.leaderTermChecked = status.term;
       this.ctx.trace.add(this.ctx.now(), `n${this.id} LEADER term ${status.term} last ${status.lastIndex} commit ${status.commitIndex}`);
@@ -248,6 +259,7 @@ export class SimNode {
     }
     if (rd.snapshot !== null) {
       this.disk.installSnapshot(rd.snapshot);
+      this.stats.snapshotsReceived++;
       trace.add(now, `n${this.id} persist snapshot ${rd.snapshot.meta.index}@${rd.snapshot.meta.term}`);
     }
     if (rd.entries.length > 0) {

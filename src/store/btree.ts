@@ -30,6 +30,15 @@ class Internal<K, V> {
 
 type Node<K, V> = Leaf<K, V> | Internal<K, V>;
 
+/** Node sizes for n entries, each within [MIN, MAX] (n > MAX). */
+function fillSizes(n: number): number[] {
+  const target = MAX - (MAX >> 3);
+  const count = Math.ceil(n / target);
+  const sizes: number[] = [];
+  for (let i = 0; i < count; i++) sizes.push(Math.floor((n * (i + 1)) / count) - Math.floor((n * i) / count));
+  return sizes;
+}
+
 function nodeSize<K, V>(node: Node<K, V>): number {
   return node.leaf ? node.keys.length : node.children.length;
 }
@@ -207,6 +216,57 @@ export class BTree<K, V> {
     }
     parent.keys.splice(i, 1);
     parent.children.splice(i + 1, 1);
+  }
+
+  /**
+   * Replaces the contents with keys (strictly ascending, checked) and values,
+   * building the tree bottom-up in O(n): for restoring snapshots and building
+   * indexes without n separate inserts.
+   */
+  load(keys: K[], values: V[]): void {
+    if (keys.length !== values.length) throw new Error('btree.load: keys and values differ in length');
+    for (let i = 1; i < keys.length; i++) {
+      if (this.cmp(keys[i - 1]!, keys[i]!) >= 0) throw new Error('btree.load: keys not strictly ascending');
+    }
+    this.count = keys.length;
+    if (keys.length <= MAX) {
+      const leaf = new Leaf<K, V>();
+      leaf.keys = keys.slice();
+      leaf.values = values.slice();
+      this.root = leaf;
+      return;
+    }
+    let level: Array<Node<K, V>> = [];
+    let mins: K[] = [];
+    let prev: Leaf<K, V> | null = null;
+    let at = 0;
+    for (const size of fillSizes(keys.length)) {
+      const leaf = new Leaf<K, V>();
+      leaf.keys = keys.slice(at, at + size);
+      leaf.values = values.slice(at, at + size);
+      leaf.prev = prev;
+      if (prev !== null) prev.next = leaf;
+      prev = leaf;
+      level.push(leaf);
+      mins.push(keys[at]!);
+      at += size;
+    }
+    while (level.length > 1) {
+      const up: Array<Node<K, V>> = [];
+      const upMins: K[] = [];
+      let i = 0;
+      for (const size of level.length <= MAX ? [level.length] : fillSizes(level.length)) {
+        const node = new Internal<K, V>();
+        node.children = level.slice(i, i + size);
+        node.keys = mins.slice(i + 1, i + size);
+        up.push(node);
+        upMins.push(mins[i]!);
+        i += size;
+      }
+      level = up;
+      mins = upMins;
+    }
+    this.root = level[0]!;
   }
 
   clear(): void {

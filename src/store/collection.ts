@@ -34,6 +34,13 @@ export class Collection {
     return this.indexes.find((i) => i.name === name);
   }
 
+  /** Fills an empty collection with documents in strictly ascending _id order (snapshot restore). */
+  load(docs: Document[]): void {
+    if (this.docs.size !== 0 || this.indexes.length !== 0) throw new Error('load into a non-empty collection');
+    this.byId.load(docs.map((d) => d._id), docs);
+    for (const d of docs) this.docs.set(d._id, d);
+  }
+
   /**
    * Replaces the document with id (newDoc undefined: removes it). `expectNew`
    * makes an existing _id a conflict (inserts). Throws before any change.

@@ -20,19 +20,48 @@ export const TREE_HIGH: unique symbol = Symbol('TREE_HIGH');
 
 export function makeKeyComparator(dirs: ReadonlyArray<1 | -1>): (a: IndexKey, b: IndexKey) => number {
   const n = dirs.length;
+  if (n === 1) {
+    // The common single-field index, specialised: this runs ~25 times per lookup.
+    const d = dirs[0]!;
+    return (a, b) => {
+      const x = a[0];
+      const y = b[0];
+      if (x !== y) {
+        const tx = typeof x;
+        if (tx === typeof y && (tx === 'string' || tx === 'number')) return (x as string) < (y as string) ? -d : d;
+        const c = compareField(x, y);
+        if (c !== 0) return c === 2 || c === -2 ? c / 2 : d * c;
+      }
+      return compareIdSlot(a[1], b[1]);
+    };
+  }
   return (a, b) => {
-    for (let i = 0; i <= n; i++) {
+    for (let i = 0; i < n; i++) {
       const x = a[i];
       const y = b[i];
       if (x === y) continue;
-      if (x === TREE_LOW || y === TREE_HIGH) return -1;
-      if (x === TREE_HIGH || y === TREE_LOW) return 1;
-      if (i === n) return (x as string) < (y as string) ? -1 : 1; // _id, distinct strings
-      const c = compareValues(x, y);
+      const c = compareField(x, y);
+      if (c === 2 || c === -2) return c / 2;
       if (c !== 0) return dirs[i] === 1 ? c : -c;
     }
-    return 0;
+    return compareIdSlot(a[n], b[n]);
   };
+}
+
+/** ±1 (or 0) in value order, or ±2 when a tree sentinel decides (not subject to direction). */
+function compareField(x: unknown, y: unknown): number {
+  if (x === y) return 0;
+  if (x === TREE_LOW || y === TREE_HIGH) return -2;
+  if (x === TREE_HIGH || y === TREE_LOW) return 2;
+  const c = compareValues(x, y);
+  return c < 0 ? -1 : c > 0 ? 1 : 0;
+}
+
+function compareIdSlot(x: unknown, y: unknown): number {
+  if (x === y) return 0;
+  if (x === TREE_LOW || y === TREE_HIGH) return -1;
+  if (x === TREE_HIGH || y === TREE_LOW) return 1;
+  return (x as string) < (y as string) ? -1 : 1; // distinct _id strings
 }
 
 export interface PathValues {

@@ -8,6 +8,7 @@
 import { BTree } from './btree.ts';
 import { ConflictError } from './errors.ts';
 import { keysForDocument, makeKeyComparator, TREE_HIGH, TREE_LOW, type IndexKey } from './index-keys.ts';
+import { compareValues } from './key-order.ts';
 import type { Document, IndexSpec } from './types.ts';
 
 export interface IndexChange {
@@ -71,10 +72,17 @@ export class SecondaryIndex {
    * arrays); never modifies the index.
    */
   prepare(oldDoc: Document | undefined, newDoc: Document | undefined): IndexChange {
-    const before = oldDoc === undefined ? { keys: [], multikey: false } : this.keysOf(oldDoc);
-    const after = newDoc === undefined ? { keys: [], multikey: false } : this.keysOf(newDoc);
-    const remove = before.keys.filter((k) => !after.keys.some((a) => this.compare(a, k) === 0));
-    const add = after.keys.filter((k) => !before.keys.some((b) => this.compare(b, k) === 0));
+    const before = oldDoc === undefined ? NO_KEYS : this.keysOf(oldDoc);
+    const after = newDoc === undefined ? NO_KEYS : this.keysOf(newDoc);
+    let remove: IndexKey[];
+    let add: IndexKey[];
+    if (before.keys.length === 0 || after.keys.length === 0) {
+      remove = before.keys;
+      add = after.keys;
+    } else {
+      remove = before.keys.filter((k) => !after.keys.some((a) => this.compare(a, k) === 0));
+      add = after.keys.filter((k) => !before.keys.some((b) => this.compare(b, k) === 0));
+    }
     if (this.spec.unique && newDoc !== undefined) {
       for (const key of add) {
         const holder = this.holderOf(key, newDoc._id);
@@ -107,12 +115,34 @@ export class SecondaryIndex {
    */
   build(docs: Iterable<Document>): void {
     if (this.tree.size !== 0) throw new Error('build on a non-empty index');
+    const keys: IndexKey[] = [];
+    let multikeyDocs = 0;
     for (const doc of docs) {
-      const change = this.prepare(undefined, doc);
-      this.commit(change);
+      const k = this.keysOf(doc);
+      if (k.multikey) multikeyDocs++;
+      for (const key of k.keys) keys.push(key);
     }
+    keys.sort(this.compare);
+    const n = this.paths.length;
+    if (this.spec.unique) {
+      for (let i = 1; i < keys.length; i++) {
+        const a = keys[i - 1]!;
+        const b = keys[i]!;
+        let same = true;
+        for (let f = 0; f < n && same; f++) same = compareValues(a[f], b[f]) === 0;
+        if (same) {
+          throw new ConflictError(
+            `cannot build unique index "${this.spec.name}": duplicate key ${describeKey(this, b)} in documents "${String(a[n])}" and "${String(b[n])}"`,
+          );
+        }
+      }
+    }
+    this.tree.load(keys, keys.map(() => true as const));
+    this.multikeyDocs = multikeyDocs;
   }
 }
+
+const NO_KEYS: { keys: IndexKey[]; multikey: boolean } = { keys: [], multikey: false };
 
 export function describeKey(index: SecondaryIndex, key: IndexKey): string {
   const parts = index.spec.fields.map(([path], i) => `${JSON.stringify(path)}: ${JSON.stringify(key[i])}`);

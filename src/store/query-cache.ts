@@ -4,7 +4,9 @@
 // built from a parsed copy of that text, so later mutation of the caller's
 // filter object cannot change a cached entry.
 
-import { Query } from 'mingo';
+import { Context } from 'mingo/core';
+import * as queryOperators from 'mingo/operators/query';
+import { Query } from 'mingo/query';
 import { ValidationError } from './errors.ts';
 import { analyzeFilter, type FieldConstraints } from './filter-analysis.ts';
 import { validateFilter } from './validate.ts';
@@ -20,6 +22,54 @@ export interface CompiledFilter {
 
 export const MINGO_OPTIONS = { scriptEnabled: false, useStrictMode: true } as const;
 
+// Query operators only: mingo copies its context's operator tables on every
+// Query construction, and the full set (expressions, pipeline, ...) makes a
+// compile cost ~50 µs instead of ~5 µs. Filters never need the others ($expr
+// and $where are refused by validation).
+const QUERY_CONTEXT = Context.init({ query: queryOperators });
+const QUERY_OPTIONS = { ...MINGO_OPTIONS, context: QUERY_CONTEXT };
+
+type Scalar = string | number | boolean;
+
+/**
+ * A filter of top-level, undotted fields compared for equality with scalars
+ * (`{email: 'a@b'}`, `{a: 1, b: {$eq: true}}`) gets a direct predicate with
+ * mingo's semantics for it: the field equals the value, or is an array with
+ * an element equal to it (one level, as mingo).
+ */
+function simpleEquality(filter: Filter): ((doc: Document) => boolean) | undefined {
+  const fields: string[] = [];
+  const values: Scalar[] = [];
+  for (const key of Object.keys(filter)) {
+    if (key.charCodeAt(0) === 36 || key.indexOf('.') !== -1) return undefined;
+    let v: unknown = filter[key];
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+      const ops = Object.keys(v);
+      if (ops.length !== 1 || ops[0] !== '$eq') return undefined;
+      v = (v as Record<string, unknown>)['$eq'];
+    }
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return undefined;
+    fields.push(key);
+    values.push(v);
+  }
+  if (fields.length === 1) {
+    const f = fields[0]!;
+    const v = values[0]!;
+    return (doc) => {
+      const x = Object.hasOwn(doc, f) ? doc[f] : undefined;
+      return x === v || (Array.isArray(x) && x.includes(v));
+    };
+  }
+  return (doc) => {
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i]!;
+      const x = Object.hasOwn(doc, f) ? doc[f] : undefined;
+      if (x !== values[i] && !(Array.isArray(x) && x.includes(values[i]!))) return false;
+    }
+    return true;
+  };
+}
+
 export function compileFilter(filter: Filter): CompiledFilter {
   validateFilter(filter);
   return compileValidated(filter);
@@ -28,16 +78,20 @@ export function compileFilter(filter: Filter): CompiledFilter {
 function compileValidated(filter: Filter): CompiledFilter {
   const copy = JSON.parse(JSON.stringify(filter)) as Filter;
   const matchAll = Object.keys(copy).length === 0;
-  let query: Query;
-  try {
-    query = new Query(copy, MINGO_OPTIONS);
-  } catch (e) {
-    throw new ValidationError(`filter: ${(e as Error).message}`);
+  let test = matchAll ? () => true : simpleEquality(copy);
+  if (test === undefined) {
+    let query: Query;
+    try {
+      query = new Query(copy, QUERY_OPTIONS);
+    } catch (e) {
+      throw new ValidationError(`filter: ${(e as Error).message}`);
+    }
+    test = (doc) => query.test(doc);
   }
   return {
     filter: copy,
     matchAll,
-    test: matchAll ? () => true : (doc) => query.test(doc),
+    test,
     constraints: analyzeFilter(copy),
   };
 }

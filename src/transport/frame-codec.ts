@@ -23,6 +23,9 @@ export interface HelloFrame {
   readonly nodeId: number;
   readonly address: string;
   readonly version: number;
+  /** Identifies the dialer's data directory: a node whose directory was wiped comes back
+   * with a new incarnation, which its peers refuse (it lost its votes and log). '' if unknown. */
+  readonly incarnation: string;
 }
 export interface WelcomeFrame {
   readonly k: 'welcome';
@@ -85,7 +88,15 @@ function validate(value: unknown): Frame | string {
       if (!nodeId(f['nodeId'])) return 'hello.nodeId is not a node id';
       if (!shortString(f['address'])) return 'hello.address is not a string';
       if (typeof f['version'] !== 'number' || !Number.isSafeInteger(f['version'])) return 'hello.version is not an integer';
-      return { k: 'hello', clusterId: f['clusterId'], nodeId: f['nodeId'], address: f['address'], version: f['version'] };
+      if (f['incarnation'] !== undefined && !shortString(f['incarnation'])) return 'hello.incarnation is not a string';
+      return {
+        k: 'hello',
+        clusterId: f['clusterId'],
+        nodeId: f['nodeId'],
+        address: f['address'],
+        version: f['version'],
+        incarnation: (f['incarnation'] as string | undefined) ?? '',
+      };
     case 'welcome':
       if (!nodeId(f['nodeId'])) return 'welcome.nodeId is not a node id';
       return { k: 'welcome', nodeId: f['nodeId'] };

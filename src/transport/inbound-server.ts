@@ -24,8 +24,9 @@ export interface InboundSettings {
 }
 
 export interface InboundHandlers {
-  /** Membership check for a hello that passed the cluster and node id checks. */
-  isKnownPeer(id: number, address: string): boolean;
+  /** Membership check for a hello that passed the cluster and node id checks: true to accept,
+   * false or a reason (string) to refuse. */
+  isKnownPeer(id: number, address: string, incarnation: string): boolean | string;
   /** A peer completed the handshake. */
   accepted(id: number, address: string): void;
   /** A valid Raft message from `from` to this node. */
@@ -213,8 +214,10 @@ export class InboundServer {
     if (hello.nodeId === nodeId) {
       return { code: 'same-node', reason: `node id ${hello.nodeId} is this node's own id (duplicate id, or a node dialing itself)` };
     }
-    if (!this.handlers.isKnownPeer(hello.nodeId, hello.address)) {
-      return { code: 'unknown-peer', reason: `node ${hello.nodeId} is not a member of this cluster` };
+    const verdict = this.handlers.isKnownPeer(hello.nodeId, hello.address, hello.incarnation);
+    if (verdict !== true) {
+      const reason = typeof verdict === 'string' ? verdict : `node ${hello.nodeId} is not a member of this cluster`;
+      return { code: 'unknown-peer', reason };
     }
     return null;
   }

@@ -139,6 +139,10 @@ function build(fields: Fields): Message {
     }
     case 'TimeoutNow':
       return { type, ...header };
+    case 'ReadIndex':
+      return { type, ...header, context: integer(fields, 'context') };
+    case 'ReadIndexResponse':
+      return { type, ...header, index: natural(fields, 'index'), context: integer(fields, 'context') };
     default:
       throw new Invalid(`unknown message type ${JSON.stringify(String(type)).slice(0, 64)}`);
   }

@@ -17,6 +17,7 @@ export interface LinkSettings {
   readonly nodeId: number;
   readonly clusterId: string;
   readonly advertiseAddress: string;
+  readonly incarnation: string;
   readonly maxPayload: number;
   readonly maxQueueMessages: number;
   readonly maxQueueBytes: number;
@@ -197,8 +198,8 @@ export class OutboundLink {
 
   private onOpen(ws: WebSocket): void {
     if (ws !== this.ws) return;
-    const { clusterId, nodeId, advertiseAddress } = this.settings;
-    ws.send(encodeFrame({ k: 'hello', clusterId, nodeId, address: advertiseAddress, version: PROTOCOL_VERSION }));
+    const { clusterId, nodeId, advertiseAddress, incarnation } = this.settings;
+    ws.send(encodeFrame({ k: 'hello', clusterId, nodeId, address: advertiseAddress, version: PROTOCOL_VERSION, incarnation }));
     this.handshakeTimer = setTimeout(() => {
       this.handshakeTimer = null;
       this.fail(`${this.describe()} did not answer the handshake in ${this.settings.handshakeTimeoutMs} ms`);

@@ -31,8 +31,11 @@ export interface TransportOptions {
   readonly onRequest?: (from: number, body: unknown) => Promise<unknown>;
   /** A peer given only by address told its node id (in its welcome or its hello). */
   readonly onPeerIdentified?: (id: number, address: string) => void;
-  /** Membership check for inbound handshakes; refused ids are logged on both sides. Default: accept. */
-  readonly isKnownPeer?: (id: number, address: string) => boolean;
+  /** Membership check for inbound handshakes: true accepts; false or a reason refuses (logged on
+   * both sides). Default: accept. */
+  readonly isKnownPeer?: (id: number, address: string, incarnation: string) => boolean | string;
+  /** This node's data-directory incarnation, sent in the handshake (see HelloFrame). */
+  readonly incarnation?: string;
   /** Per-peer queue bounds; frames beyond them are dropped (Raft retries) and counted. */
   readonly maxQueueMessages?: number;
   readonly maxQueueBytes?: number;
@@ -121,6 +124,7 @@ export class PeerTransport {
       nodeId: this.nodeId,
       clusterId: options.clusterId,
       advertiseAddress: this.advertiseAddress,
+      incarnation: options.incarnation ?? '',
       maxPayload,
       maxQueueMessages: positiveInteger(options.maxQueueMessages ?? TRANSPORT_DEFAULTS.maxQueueMessages, 'maxQueueMessages'),
       maxQueueBytes: positiveInteger(options.maxQueueBytes ?? TRANSPORT_DEFAULTS.maxQueueBytes, 'maxQueueBytes'),
@@ -140,9 +144,9 @@ export class PeerTransport {
         logger: this.logger,
       },
       {
-        isKnownPeer: (id, address) => {
+        isKnownPeer: (id, address, incarnation) => {
           try {
-            return this.options.isKnownPeer?.(id, address) ?? true;
+            return this.options.isKnownPeer?.(id, address, incarnation) ?? true;
           } catch (error) {
             this.logger.error({ peer: id, err: errorMessage(error) }, 'isKnownPeer threw: refusing the peer');
             return false;

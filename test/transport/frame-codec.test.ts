@@ -23,7 +23,7 @@ describe('frame codec', () => {
 
   test('handshake, request and response frames round-trip', () => {
     const frames = [
-      { k: 'hello', clusterId: 'c', nodeId: 2, address: '127.0.0.1:1', version: 1 },
+      { k: 'hello', clusterId: 'c', nodeId: 2, address: '127.0.0.1:1', version: 1, incarnation: 'inc-1' },
       { k: 'welcome', nodeId: 3 },
       { k: 'refused', code: 'cluster-id', reason: 'no' },
       { k: 'req', id: 0, body: { op: 'insert', doc: { a: [1, 'x', null] } } },

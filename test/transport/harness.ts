@@ -150,5 +150,7 @@ export function everyMessage(from: number, to: number): Message[] {
     },
     { type: 'InstallSnapshotResponse', from, to, term, snapshotIndex: 500, nextOffset: -1, done: false },
     { type: 'TimeoutNow', from, to, term },
+    { type: 'ReadIndex', from, to, term, context: 7 },
+    { type: 'ReadIndexResponse', from, to, term, index: 99, context: 7 },
   ];
 }

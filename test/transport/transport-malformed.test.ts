@@ -33,7 +33,7 @@ async function connectRaw(address: string): Promise<RawClient> {
 /** A raw client that completed the handshake as node 1. */
 async function handshaken(address: string): Promise<RawClient> {
   const client = await connectRaw(address);
-  client.ws.send(encodeFrame({ k: 'hello', clusterId: 'test-cluster', nodeId: 1, address: '127.0.0.1:1', version: PROTOCOL_VERSION }));
+  client.ws.send(encodeFrame({ k: 'hello', clusterId: 'test-cluster', nodeId: 1, address: '127.0.0.1:1', version: PROTOCOL_VERSION, incarnation: '' }));
   await waitFor(() => client.frames.length > 0, 'welcome');
   assert.deepEqual(client.frames[0], { k: 'welcome', nodeId: 2 });
   return client;

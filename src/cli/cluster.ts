@@ -1,0 +1,147 @@
+// `collection-store cluster`: a local cluster of N node processes for development. Starts
+// them, prefixes their output, says when they are ready, and stops them all on Ctrl-C.
+// It restarts nothing: a node that dies stays dead (and is reported).
+import { Option, type Command } from 'commander';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import { ClusterChild, describeExit } from './cluster-child.ts';
+import { waitForCluster } from './cluster-readiness.ts';
+import { ensureUsableDataDir } from './data-dir.ts';
+import { DEFAULT_HOST, parseHostFlag, parseIntegerFlag, parsePortFlag, parseTuning, tuningArgs, type NodeTuning, type RawTuning } from './flags.ts';
+import { portsInUse } from './ports.ts';
+import { onShutdownSignal } from './signals.ts';
+import { addTuningOptions } from './tuning-options.ts';
+import { EXIT_FAILURE, EXIT_OK, printError, UsageError } from './usage-error.ts';
+
+export const MAX_LOCAL_NODES = 7;
+const DEFAULT_NODES = 3;
+const DEFAULT_BASE_PORT = 8080;
+const DEFAULT_DATA_DIR = './data';
+/** How long a node may take to stop after SIGTERM before it is killed. */
+const STOP_GRACE_MS = 5000;
+
+interface RawClusterOptions extends RawTuning {
+  readonly nodes?: unknown;
+  readonly basePort?: unknown;
+  readonly dataDir?: unknown;
+  readonly host?: unknown;
+}
+
+export interface ClusterOptions {
+  readonly nodes: number;
+  readonly basePort: number;
+  /** Address the nodes bind. */
+  readonly host: string;
+  /** Address used to reach them (the bind address, or loopback for a wildcard). */
+  readonly contactHost: string;
+  readonly dataDir: string;
+  readonly tuning: NodeTuning;
+}
+
+export async function parseClusterOptions(raw: RawClusterOptions): Promise<ClusterOptions> {
+  const nodes = parseIntegerFlag('--nodes', raw.nodes ?? DEFAULT_NODES, 1, MAX_LOCAL_NODES);
+  const basePort = parsePortFlag('--base-port', raw.basePort ?? DEFAULT_BASE_PORT);
+  if (basePort + nodes - 1 > 65535) {
+    throw new UsageError(`--base-port ${basePort} leaves no room for ${nodes} consecutive ports (the last would be ${basePort + nodes - 1})`);
+  }
+  const host = parseHostFlag('--host', raw.host ?? DEFAULT_HOST);
+  const wildcard = host === '0.0.0.0' || host === '::';
+  const contactHost = wildcard ? '127.0.0.1' : host;
+  const tuning = parseTuning(raw);
+  const dataDir = await ensureUsableDataDir('--data-dir', raw.dataDir ?? DEFAULT_DATA_DIR);
+  return { nodes, basePort, host, contactHost, dataDir, tuning };
+}
+
+export function registerCluster(program: Command): void {
+  const command = program
+    .command('cluster')
+    .description('run a local cluster of N node processes (Ctrl-C stops them all)')
+    .addOption(new Option('--nodes <n>', `number of nodes, 1 to ${MAX_LOCAL_NODES}`).default(DEFAULT_NODES))
+    .addOption(new Option('--base-port <port>', 'port of node 1; node i gets base-port + i - 1').default(DEFAULT_BASE_PORT))
+    .addOption(new Option('--data-dir <dir>', 'parent directory; node i keeps its data in <dir>/node<i>').default(DEFAULT_DATA_DIR))
+    .addOption(new Option('--host <address>', 'address the nodes bind').default(DEFAULT_HOST));
+  addTuningOptions(command);
+  command.action(async (raw: RawClusterOptions) => {
+    await runCluster(await parseClusterOptions(raw));
+  });
+}
+
+function say(line: string): void {
+  process.stdout.write(`[cluster] ${line}\n`);
+}
+
+function hostPort(host: string, port: number): string {
+  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+async function runCluster(options: ClusterOptions): Promise<void> {
+  const ids = Array.from({ length: options.nodes }, (_, i) => i + 1);
+  const portOf = (id: number): number => options.basePort + id - 1;
+  const busy = await portsInUse(options.host, ids.map(portOf));
+  if (busy.length > 0) {
+    const which = busy.map((port) => `${port} (node ${port - options.basePort + 1})`).join(', ');
+    printError(`port${busy.length > 1 ? 's' : ''} ${which} already in use on ${options.host}; choose another --base-port`);
+    process.exit(EXIT_FAILURE);
+  }
+  // A reader that went away (| head) must not crash the cluster with EPIPE.
+  process.stdout.on('error', () => {});
+  process.stderr.on('error', () => {});
+
+  let stopping = false;
+  const children = ids.map((id) => {
+    const peers = ids.filter((other) => other !== id).map((other) => `${other}=${hostPort(options.contactHost, portOf(other))}`);
+    const args = [
+      '--node-id', String(id),
+      '--host', options.host,
+      '--port', String(portOf(id)),
+      ...(options.contactHost !== options.host ? ['--advertise', hostPort(options.contactHost, portOf(id))] : []),
+      '--data-dir', join(options.dataDir, `node${id}`),
+      ...(peers.length > 0 ? ['--peers', peers.join(',')] : []),
+      ...tuningArgs(options.tuning),
+    ];
+    const url = `http://${hostPort(options.contactHost, portOf(id))}`;
+    return new ClusterChild(id, url, args, (l) => process.stdout.write(`${l}\n`), (l) => process.stderr.write(`${l}\n`));
+  });
+  say(`started ${children.length} node${children.length > 1 ? 's' : ''} (data in ${options.dataDir})`);
+
+  for (const child of children) {
+    void child.exited.then((exit) => {
+      if (stopping) return;
+      say(`node ${child.nodeId} exited unexpectedly (${describeExit(exit)}); the other nodes keep running`);
+      if (children.every((c) => !c.running)) {
+        say('every node has exited');
+        process.exit(EXIT_FAILURE);
+      }
+    });
+  }
+
+  onShutdownSignal(
+    () => {
+      stopping = true;
+      void stopAll(children);
+    },
+    () => {
+      say('second signal: killing every node');
+      for (const child of children) child.kill();
+    },
+  );
+
+  const leader = await waitForCluster(children, () => stopping, say);
+  if (leader === null) return; // stopping, or every node died (reported above)
+  say(`ready: ${children.length} node${children.length > 1 ? 's' : ''}, leader is node ${leader}`);
+  const width = Math.max(...children.map((c) => c.url.length));
+  for (const child of children) {
+    const state = child.running ? '' : '  (exited)';
+    process.stdout.write(`  node ${child.nodeId}  API ${child.url.padEnd(width)}  dashboard ${child.url}/dashboard${state}\n`);
+  }
+  say('press Ctrl-C to stop every node');
+}
+
+async function stopAll(children: readonly ClusterChild[]): Promise<void> {
+  const running = children.filter((c) => c.running);
+  say(`stopping ${running.length} node${running.length === 1 ? '' : 's'}...`);
+  const exits = await Promise.all(running.map((child) => child.stop(STOP_GRACE_MS)));
+  const killed = running.filter((_, i) => exits[i]!.signal === 'SIGKILL').map((c) => c.nodeId);
+  say(killed.length > 0 ? `stopped (killed after ${STOP_GRACE_MS / 1000} s: node ${killed.join(', node ')})` : 'stopped');
+  process.exit(EXIT_OK);
+}

@@ -1,0 +1,109 @@
+// `collection-store start`: runs one cluster node in this process until SIGTERM/SIGINT.
+import { Option, type Command } from 'commander';
+import type { RunningNode, StartNodeOptions } from '../server/start-node.ts';
+import { ensureUsableDataDir } from './data-dir.ts';
+import { DEFAULT_HOST, parseAdvertiseFlag, parseHostFlag, parseIntegerFlag, parsePeersFlag, parsePortFlag, parseTuning, MAX_NODE_ID, type RawTuning } from './flags.ts';
+import { onShutdownSignal } from './signals.ts';
+import { addTuningOptions } from './tuning-options.ts';
+import { EXIT_FAILURE, EXIT_OK, messageOf, printError, UsageError } from './usage-error.ts';
+
+interface RawStartOptions extends RawTuning {
+  readonly nodeId?: unknown;
+  readonly host?: unknown;
+  readonly port?: unknown;
+  readonly advertise?: unknown;
+  readonly peers?: unknown;
+  readonly dataDir?: unknown;
+  readonly join?: unknown;
+  readonly stopOnStdinClose?: unknown;
+}
+
+/** Turns the raw flags into StartNodeOptions; throws a UsageError naming the first bad flag. */
+export async function parseStartOptions(raw: RawStartOptions): Promise<StartNodeOptions> {
+  if (raw.nodeId === undefined) throw new UsageError('--node-id is required');
+  const nodeId = parseIntegerFlag('--node-id', raw.nodeId, 1, MAX_NODE_ID);
+  if (raw.port === undefined) throw new UsageError('--port is required');
+  const port = parsePortFlag('--port', raw.port);
+  const host = parseHostFlag('--host', raw.host ?? DEFAULT_HOST);
+  const advertise = raw.advertise === undefined ? undefined : parseAdvertiseFlag('--advertise', raw.advertise);
+  const peers = parsePeersFlag('--peers', raw.peers);
+  const ownAddress = (advertise ?? `${host.includes(':') ? `[${host}]` : host}:${port}`).toLowerCase();
+  for (const peer of peers) {
+    if (peer.id === nodeId) throw new UsageError(`--peers lists this node's own id ${nodeId}`);
+    if (peer.address === ownAddress) throw new UsageError(`--peers lists this node's own address ${ownAddress}`);
+  }
+  const tuning = parseTuning(raw);
+  if (raw.dataDir === undefined) throw new UsageError('--data-dir is required');
+  const dataDir = await ensureUsableDataDir('--data-dir', raw.dataDir);
+  return {
+    nodeId,
+    host,
+    port,
+    ...(advertise !== undefined ? { advertise } : {}),
+    peers,
+    dataDir,
+    clusterId: tuning.clusterId,
+    snapshotThreshold: tuning.snapshotThreshold,
+    electionTimeoutMs: tuning.electionTimeoutMs,
+    heartbeatIntervalMs: tuning.heartbeatIntervalMs,
+    join: raw.join === true,
+    logLevel: tuning.logLevel,
+  };
+}
+
+export function registerStart(program: Command): void {
+  const command = program
+    .command('start')
+    .description('run one node of a cluster in this process (stops on SIGTERM or Ctrl-C)')
+    .option('--node-id <id>', 'this node\'s id, an integer >= 1 unique in the cluster (required)')
+    .option('--port <port>', 'the node\'s one port: HTTP API, peer transport (/raft) and dashboard (required)')
+    .option('--data-dir <dir>', 'directory of the log and snapshots, created when missing (required)')
+    .option('--peers <list>', 'the other nodes, "host:port,host:port" or "2=host:port,3=host:port" (default: none, a cluster of one)')
+    .addOption(new Option('--host <address>', 'address to bind').default(DEFAULT_HOST))
+    .option('--advertise <host:port>', 'address peers and clients use to reach this node (default: <host>:<port>)')
+    .option('--join', 'join an existing cluster (after POST /cluster/members) instead of bootstrapping one', false)
+    // Set by `cluster` for its children: when the parent dies, the pipe closes, the node stops.
+    .addOption(new Option('--stop-on-stdin-close').hideHelp());
+  addTuningOptions(command);
+  command.action(async (raw: RawStartOptions) => {
+    const options = await parseStartOptions(raw);
+    await runStart(options, raw.stopOnStdinClose === true);
+  });
+}
+
+async function runStart(options: StartNodeOptions, stopOnStdinClose: boolean): Promise<void> {
+  let node: RunningNode | null = null;
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    // Before startNode resolves there is nothing to close yet; the code below does it.
+    if (node !== null) void closeAndExit(node);
+  };
+  onShutdownSignal(stop);
+  if (stopOnStdinClose) {
+    process.stdin.on('end', stop);
+    process.stdin.on('close', stop);
+    process.stdin.resume();
+  }
+  try {
+    // Loaded here, not at the top: `status` and `--help` need not load the whole server.
+    const { startNode } = await import('../server/start-node.ts');
+    node = await startNode(options);
+  } catch (error) {
+    printError(`node ${options.nodeId} failed to start: ${messageOf(error)}`);
+    process.exit(EXIT_FAILURE);
+  }
+  process.stdout.write(`node ${options.nodeId} listening at ${node.url} (dashboard ${node.url}/dashboard)\n`);
+  if (stopping) await closeAndExit(node);
+}
+
+async function closeAndExit(node: RunningNode): Promise<void> {
+  try {
+    await node.close();
+  } catch (error) {
+    printError(`error while stopping: ${messageOf(error)}`);
+    process.exit(EXIT_FAILURE);
+  }
+  process.exit(EXIT_OK);
+}

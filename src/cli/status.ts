@@ -1,0 +1,54 @@
+// `collection-store status`: asks one node for /cluster/status and prints it.
+import { Option, type Command } from 'commander';
+import { connect } from '../client/index.ts';
+import { parseIntegerFlag, parseNodeUrlFlag } from './flags.ts';
+import { formatStatus } from './status-table.ts';
+import { EXIT_FAILURE, messageOf, printError } from './usage-error.ts';
+
+export const DEFAULT_NODE_URL = 'http://127.0.0.1:8080';
+export const DEFAULT_STATUS_TIMEOUT_MS = 3000;
+
+interface RawStatusOptions {
+  readonly node?: unknown;
+  readonly json?: unknown;
+  readonly timeout?: unknown;
+}
+
+export function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .description('print the state of a cluster as one node sees it')
+    .option('--node <url>', 'the node to ask', DEFAULT_NODE_URL)
+    .option('--json', 'print the /cluster/status JSON instead of a table', false)
+    .addOption(new Option('--timeout <ms>', 'give up after this many milliseconds').default(DEFAULT_STATUS_TIMEOUT_MS))
+    .action(async (raw: RawStatusOptions) => {
+      const url = parseNodeUrlFlag('--node', raw.node);
+      const timeout = parseIntegerFlag('--timeout', raw.timeout, 1, 600_000);
+      await runStatus(url, raw.json === true, timeout);
+    });
+}
+
+/** The innermost message of an error chain: "connect ECONNREFUSED ..." rather than the retry summary. */
+function rootCause(error: unknown): string {
+  let current: unknown = error;
+  for (let depth = 0; depth < 8; depth++) {
+    const cause: unknown = current instanceof Error ? current.cause : undefined;
+    if (!(cause instanceof Error) || cause.message === '') break;
+    current = cause;
+  }
+  return messageOf(current);
+}
+
+async function runStatus(url: string, json: boolean, timeout: number): Promise<void> {
+  // One attempt at the one node asked: a status command must not fail over elsewhere.
+  const client = connect([url], { timeout, retries: 0 });
+  try {
+    const status = await client.status({ url });
+    process.stdout.write(json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+  } catch (error) {
+    printError(`cannot get the status of ${url}: ${rootCause(error)}`);
+    process.exitCode = EXIT_FAILURE;
+  } finally {
+    await client.close();
+  }
+}

@@ -1,0 +1,99 @@
+// Builds the dashboard's single HTML page with every script and stylesheet inline.
+// The Content-Security-Policy allows only inline code and same-origin fetches, so
+// the page cannot load anything from the network even by mistake.
+import type { DashboardAssets } from './assets.ts';
+
+const CSP = [
+  "default-src 'none'",
+  "script-src 'unsafe-inline'",
+  "style-src 'unsafe-inline'",
+  "connect-src 'self'",
+  'img-src data:',
+  "base-uri 'none'",
+  "form-action 'none'",
+].join('; ');
+
+/** Inline code must not close its own element early. */
+function inlineScript(code: string): string {
+  return code.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--');
+}
+
+function inlineStyle(css: string): string {
+  return css.replace(/<\/(style)/gi, '<\\/$1');
+}
+
+const BODY = `
+<header class="top">
+  <div class="title-row">
+    <h1>Collection Store <span class="muted">· node <span id="node-id">—</span></span></h1>
+    <span class="muted" id="node-url"></span>
+    <span id="connection" class="badge" role="status" aria-live="polite">Connecting…</span>
+    <span id="updated" class="muted">no data yet</span>
+  </div>
+  <dl class="summary" aria-label="Node state">
+    <div><dt>Role</dt><dd><span id="role" class="badge">—</span></dd></div>
+    <div><dt>Term</dt><dd id="term">—</dd></div>
+    <div><dt>Leader</dt><dd id="leader">—</dd></div>
+    <div><dt>Commit index</dt><dd id="commit-index">—</dd></div>
+    <div><dt>Applied index</dt><dd id="applied-index">—</dd></div>
+    <div><dt>Snapshot index</dt><dd id="snapshot-index">—</dd></div>
+    <div><dt>Last log index</dt><dd id="last-log-index">—</dd></div>
+  </dl>
+</header>
+<main>
+  <section aria-labelledby="members-heading">
+    <h2 id="members-heading">Members</h2>
+    <table id="members">
+      <caption>Replication progress of each member, as seen by this node.</caption>
+      <thead>
+        <tr>
+          <th scope="col">ID</th>
+          <th scope="col">URL</th>
+          <th scope="col">Kind</th>
+          <th scope="col">Match index</th>
+          <th scope="col">Lag (entries)</th>
+          <th scope="col">Connected</th>
+        </tr>
+      </thead>
+      <tbody id="members-body"><tr><td colspan="6" class="empty">Waiting for data…</td></tr></tbody>
+    </table>
+  </section>
+  <section aria-labelledby="charts-heading">
+    <h2 id="charts-heading">Last 5 minutes</h2>
+    <div class="charts">
+      <figure>
+        <figcaption id="commit-caption">Commit rate (entries/s)</figcaption>
+        <div id="chart-commit" class="chart" role="img" aria-labelledby="commit-caption"></div>
+      </figure>
+      <figure>
+        <figcaption id="lag-caption">Lag per member (entries)</figcaption>
+        <div id="chart-lag" class="chart" role="img" aria-labelledby="lag-caption"></div>
+      </figure>
+      <figure>
+        <figcaption id="requests-caption">Requests per second</figcaption>
+        <div id="chart-requests" class="chart" role="img" aria-labelledby="requests-caption"></div>
+        <p id="requests-note" class="note">No request counter found in /metrics yet.</p>
+      </figure>
+    </div>
+  </section>
+</main>`;
+
+export function renderDashboardPage(assets: DashboardAssets): string {
+  const scripts = [assets.uplotJs, ...assets.appScripts].map((code) => `<script>\n${inlineScript(code)}\n</script>`);
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="${CSP}">
+<title>Collection Store dashboard</title>
+<link rel="icon" href="data:,">
+<style>\n${inlineStyle(assets.uplotCss)}\n</style>
+<style>\n${inlineStyle(assets.appCss)}\n</style>
+</head>
+<body>${BODY}
+${scripts.join('\n')}
+</body>
+</html>
+`;
+}

@@ -1,0 +1,732 @@
+// RaftNode drives the pure Raft core with real time, a real disk and real peers:
+// a timer ticks the core; messages from the transport are stepped in; each
+// ready() is persisted (fsync before any vote or ack leaves), sent, applied to
+// the store in log order, and acknowledged with advance(). Proposals resolve
+// with their command's result once applied here; followers forward writes to
+// the leader. It implements DatabaseBackend, so the HTTP server can serve it.
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { openFileLog } from '../log/file-log.ts';
+import type { LogStorage, SyncMode } from '../log/types.ts';
+import { decodeConfEntry, RaftCore } from '../raft/index.ts';
+import type { ConfChange, Entry, Message, RaftStatus, Ready, Snapshot } from '../raft/types.ts';
+import type { Command, CommandResult } from '../store/commands.ts';
+import { StoreError, ValidationError } from '../store/errors.ts';
+import { createIdGenerator } from '../store/ids.ts';
+import { Store } from '../store/store.ts';
+import type { Limits } from '../store/types.ts';
+import { validateCommand } from '../store/validate.ts';
+import { PeerTransport, type PeerAddress } from '../transport/index.ts';
+import { randomBytes } from 'node:crypto';
+import type { ChangeEvent, DatabaseBackend, MemberStatus, NodeStatus, ReadConsistency } from './backend.ts';
+import { changesOf } from './change-events.ts';
+import { decodeCommand, encodeCommand } from './command-codec.ts';
+import { writeJsonFileDurably } from './durable-json.ts';
+import { checkIdentity, createIdentity, loadIdentity, type NodeIdentity } from './node-identity.ts';
+import { PeerIncarnations } from './peer-incarnations.ts';
+
+export interface RaftNodeOptions {
+  readonly nodeId: number;
+  readonly clusterId: string;
+  readonly dataDir: string;
+  /** host:port that peers and clients use to reach this node. */
+  readonly advertise: string;
+  readonly peers: readonly PeerAddress[];
+  /** Joining an existing cluster (added through POST /cluster/members): start with no membership. */
+  readonly join: boolean;
+  readonly heartbeatIntervalMs: number;
+  /** Elections wait a random time in [electionTimeoutMs, 2 * electionTimeoutMs). */
+  readonly electionTimeoutMs: number;
+  readonly snapshotThreshold: number;
+  /** How long a write or read may wait for a leader and for its entry to apply. */
+  readonly requestTimeoutMs: number;
+  readonly sync: SyncMode;
+  readonly logger: Logger;
+  readonly limits?: Partial<Limits>;
+}
+
+const TICK_MS = 10;
+
+interface Proposal {
+  readonly term: number;
+  readonly resolve: (result: CommandResult) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface PendingRead {
+  index: number; // -1 until the ReadState arrives
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** A request a follower forwards to the leader over the peer connection. */
+type ForwardedRequest =
+  | { readonly type: 'execute'; readonly command: unknown }
+  | { readonly type: 'addMember'; readonly id: number; readonly url: string; readonly learner: boolean }
+  | { readonly type: 'removeMember'; readonly id: number };
+
+type ForwardedReply = { readonly notLeader: true } | { readonly result: CommandResult; readonly index: number } | { readonly done: true };
+
+export class RaftNode implements DatabaseBackend {
+  readonly transport: PeerTransport;
+  private core!: RaftCore;
+  private currentStore: Store;
+  private readonly proposals = new Map<number, Proposal>();
+  private readonly reads = new Map<number, PendingRead>();
+  private readonly applyWaiters: Array<{ index: number; resolve: () => void }> = [];
+  private readonly leaderWaiters = new Set<() => void>();
+  private readonly listeners = new Set<(change: ChangeEvent) => void>();
+  private readonly nextId = createIdGenerator(Date.now, (n) => randomBytes(n));
+  private readonly pendingAddresses = new Map<number, string>();
+  private readContext = 0;
+  private ticker: NodeJS.Timeout | null = null;
+  private readyScheduled = false;
+  private processing = false;
+  private closed = false;
+  private fatal: Error | null = null;
+  private lastSnapshotIndex: number;
+  private knownLeader = 0;
+
+  private constructor(
+    private readonly options: RaftNodeOptions,
+    private readonly log: LogStorage,
+    private identity: NodeIdentity | undefined,
+    private readonly incarnations: PeerIncarnations,
+    private readonly logger: Logger,
+  ) {
+    const snapshot = log.recovered.snapshot;
+    this.currentStore = snapshot !== null ? Store.restoreSnapshot(snapshot.data, options.limits) : new Store(options.limits);
+    this.lastSnapshotIndex = snapshot?.meta.index ?? 0;
+    this.transport = new PeerTransport({
+      nodeId: options.nodeId,
+      clusterId: options.clusterId,
+      advertiseAddress: options.advertise,
+      peers: options.peers,
+      incarnation: identity?.incarnation ?? '',
+      logger: options.logger,
+      onMessage: (message) => this.onMessage(message),
+      onRequest: (from, body) => this.onForwarded(from, body),
+      isKnownPeer: (id, _address, incarnation) => this.incarnations.check(id, incarnation),
+    });
+  }
+
+  /** Opens the data directory (log, snapshot, identity). Call start() to join the cluster. */
+  static async open(options: RaftNodeOptions): Promise<RaftNode> {
+    const logger = options.logger.child({ component: 'raft-node', node: options.nodeId });
+    await mkdir(options.dataDir, { recursive: true });
+    const identity = await loadIdentity(options.dataDir);
+    if (identity !== undefined) checkIdentity(identity, options.nodeId, options.clusterId, options.dataDir);
+    const log = await openFileLog({
+      dir: options.dataDir,
+      sync: options.sync,
+      onWarning: (message) => logger.warn(message),
+    });
+    if (identity === undefined && (log.lastIndex() > 0 || log.hardState().term > 0)) {
+      await log.close();
+      throw new Error(`data directory ${options.dataDir} holds a log but no node.json: refusing to guess its identity`);
+    }
+    const incarnations = await PeerIncarnations.load(options.dataDir);
+    // A node without identity gets one now, so that its incarnation goes out in its handshakes.
+    const created =
+      identity ??
+      (await createIdentity(options.dataDir, { clusterId: options.clusterId, nodeId: options.nodeId, bootstrapVoters: [] }));
+    return new RaftNode(options, log, identity === undefined ? { ...created, bootstrapVoters: [] } : created, incarnations, logger);
+  }
+
+  get store(): Store {
+    return this.currentStore;
+  }
+
+  get url(): string {
+    return `http://${this.options.advertise}`;
+  }
+
+  /** Starts the transport, learns the bootstrap membership if needed, and starts ticking. */
+  async start(): Promise<void> {
+    this.transport.start();
+    const identity = this.identity!;
+    let voters = identity.bootstrapVoters;
+    const fresh = this.log.lastIndex() === 0 && this.log.hardState().term === 0 && this.log.snapshot() === null;
+    if (fresh && voters.length === 0 && !this.options.join) {
+      voters = await this.learnBootstrapVoters();
+      this.identity = { ...identity, bootstrapVoters: voters };
+      await writeJsonFileDurably(join(this.options.dataDir, 'node.json'), this.identity);
+    }
+    if (this.closed) return;
+    const electionTicks = Math.max(2, Math.round(this.options.electionTimeoutMs / TICK_MS));
+    const heartbeatTicks = Math.max(1, Math.round(this.options.heartbeatIntervalMs / TICK_MS));
+    this.core = new RaftCore(
+      {
+        id: this.options.nodeId,
+        heartbeatTicks,
+        electionTicks,
+        preVote: true,
+        checkQuorum: true,
+        maxEntriesPerMessage: 4096,
+        maxBytesPerMessage: 4 * 1024 * 1024,
+        maxInflight: 256,
+        snapshotChunkBytes: 1024 * 1024,
+        random: Math.random,
+      },
+      {
+        hardState: this.log.hardState(),
+        snapshot: this.log.snapshot()?.meta ?? null,
+        entries: this.log.entries(this.log.firstIndex(), this.log.lastIndex() + 1),
+        initialConf: { voters: [...voters], learners: [] },
+      },
+    );
+    const snapshot = this.log.snapshot();
+    if (snapshot !== null) this.core.snapshotTaken(snapshot);
+    this.ticker = setInterval(() => {
+      if (this.fatal !== null) return;
+      this.core.tick();
+      this.scheduleReady();
+    }, TICK_MS);
+    this.logger.info({ voters, url: this.url }, 'raft node started');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.ticker !== null) clearInterval(this.ticker);
+    const closing = new StoreError('NO_LEADER', 'the node is shutting down');
+    for (const p of this.proposals.values()) p.reject(closing);
+    this.proposals.clear();
+    for (const r of this.reads.values()) r.reject(closing);
+    this.reads.clear();
+    for (const wake of this.leaderWaiters) wake();
+    while (this.processing) await new Promise((r) => setTimeout(r, 5));
+    await this.transport.close();
+    await this.incarnations.flush();
+    await this.log.close();
+  }
+
+  // -- DatabaseBackend ------------------------------------------------------------------
+
+  async execute(command: Command): Promise<CommandResult> {
+    const deadline = Date.now() + this.options.requestTimeoutMs;
+    for (;;) {
+      this.assertUsable();
+      const status = this.coreStatus();
+      if (status.role === 'leader') {
+        const attempt = this.proposeLocally(command, deadline);
+        if (attempt !== null) return attempt;
+      } else if (status.leader !== 0) {
+        const reply = await this.forward(status.leader, { type: 'execute', command }, deadline);
+        if ('result' in reply) {
+          // Read-your-writes on this node: wait (bounded) until it has applied the entry too.
+          await this.waitApplied(reply.index, deadline).catch(() => {});
+          return reply.result;
+        }
+      }
+      await this.waitForLeaderChange(deadline);
+    }
+  }
+
+  async readBarrier(consistency: ReadConsistency): Promise<void> {
+    if (consistency === 'local') return;
+    const deadline = Date.now() + this.options.requestTimeoutMs;
+    if (consistency === 'lease' && this.core !== undefined && this.core.leaseValid()) {
+      await this.waitApplied(this.core.status().commitIndex, deadline);
+      return;
+    }
+    for (;;) {
+      this.assertUsable();
+      const context = ++this.readContext;
+      const read = new Promise<void>((resolve, reject) => this.reads.set(context, { index: -1, resolve, reject }));
+      if (this.core === undefined || !this.core.readIndex(context)) {
+        this.reads.delete(context);
+        await this.waitForLeaderChange(deadline);
+        continue;
+      }
+      this.scheduleReady();
+      // A ReadIndex can be lost with a message or a leader change: retry after two election timeouts.
+      const retryAfter = Math.min(deadline - Date.now(), this.options.electionTimeoutMs * 2);
+      const outcome = await Promise.race([read.then(() => 'done' as const), sleep(Math.max(0, retryAfter)).then(() => 'retry' as const)]);
+      if (outcome === 'done') return;
+      this.reads.delete(context);
+      if (Date.now() >= deadline) throw new StoreError('TIMEOUT', 'the read could not be confirmed by a quorum in time');
+    }
+  }
+
+  generateId(): string {
+    return this.nextId();
+  }
+
+  status(): NodeStatus {
+    const raft = this.coreStatus();
+    const leaderUrl = raft.leader === 0 ? null : this.urlOf(raft.leader);
+    const peerStats = new Map(this.transport.stats().map((s) => [s.id, s]));
+    const progress = new Map(raft.progress.map((p) => [p.id, p]));
+    const members: MemberStatus[] = [...raft.conf.voters.map((id) => [id, true] as const), ...raft.conf.learners.map((id) => [id, false] as const)].map(
+      ([id, voter]) => {
+        const self = id === this.options.nodeId;
+        const match = self ? raft.lastIndex : (progress.get(id)?.matchIndex ?? 0);
+        return {
+          id,
+          url: this.urlOf(id) ?? '',
+          voter,
+          matchIndex: match,
+          lag: raft.role === 'leader' ? Math.max(0, raft.lastIndex - match) : 0,
+          connected: self || (peerStats.get(id)?.connected ?? false),
+        };
+      },
+    );
+    const isLearner = raft.conf.learners.includes(this.options.nodeId);
+    return {
+      nodeId: this.options.nodeId,
+      url: this.url,
+      role: isLearner ? 'learner' : raft.role,
+      term: raft.term,
+      leader: leaderUrl === null ? null : { id: raft.leader, url: leaderUrl },
+      commitIndex: raft.commitIndex,
+      appliedIndex: this.currentStore.lastApplied,
+      snapshotIndex: this.lastSnapshotIndex,
+      lastLogIndex: raft.lastIndex,
+      members,
+    };
+  }
+
+  isReady(): boolean {
+    if (this.core === undefined || this.closed) return false;
+    const raft = this.core.status();
+    return raft.leader !== 0 && this.currentStore.lastApplied >= raft.commitIndex;
+  }
+
+  subscribe(listener: (change: ChangeEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async addMember(id: number, url: string, learner: boolean): Promise<void> {
+    const address = addressOfUrl(url);
+    if (!Number.isSafeInteger(id) || id <= 0) throw new ValidationError('id: a member id must be a positive integer');
+    await this.onLeader({ type: 'addMember', id, url: address, learner }, async () => {
+      this.pendingAddresses.set(id, address);
+      this.transport.addPeer(id, address);
+      const conf = this.core.status().conf;
+      const deadline = Date.now() + this.options.requestTimeoutMs * 6;
+      if (!conf.voters.includes(id) && !conf.learners.includes(id)) {
+        await this.changeMembership({ type: 'addLearner', node: id }, deadline);
+      }
+      if (learner) return;
+      // Promote only once the learner has caught up, so the new quorum can commit at once.
+      await this.waitCaughtUp(id, deadline);
+      await this.changeMembership({ type: 'addVoter', node: id }, deadline);
+    });
+  }
+
+  async removeMember(id: number): Promise<void> {
+    await this.onLeader({ type: 'removeMember', id }, async () => {
+      const conf = this.core.status().conf;
+      if (!conf.voters.includes(id) && !conf.learners.includes(id)) throw new StoreError('NOT_FOUND', `node ${id} is not a member`);
+      await this.changeMembership({ type: 'remove', node: id }, Date.now() + this.options.requestTimeoutMs);
+    });
+  }
+
+  async transferLeadership(to?: number): Promise<void> {
+    const raft = this.coreStatus();
+    if (raft.role !== 'leader') throw new StoreError('CONFLICT', 'only the leader can transfer leadership; send this to the leader');
+    const target =
+      to ??
+      raft.progress
+        .filter((p) => !p.learner)
+        .sort((a, b) => b.matchIndex - a.matchIndex)[0]?.id;
+    if (target === undefined || target === this.options.nodeId) throw new StoreError('CONFLICT', 'no other voter to transfer leadership to');
+    if (!raft.conf.voters.includes(target)) throw new StoreError('CONFLICT', `node ${target} is not a voter`);
+    if (!this.core.transferLeadership(target)) throw new StoreError('CONFLICT', `cannot transfer leadership to node ${target} now`);
+    this.scheduleReady();
+    const deadline = Date.now() + this.options.electionTimeoutMs * 4;
+    while (this.coreStatus().leader !== target) {
+      if (Date.now() >= deadline) throw new StoreError('CONFLICT', `node ${target} did not take over leadership in time`);
+      await sleep(TICK_MS);
+    }
+  }
+
+  async snapshot(): Promise<{ index: number; bytes: number }> {
+    this.assertUsable();
+    while (this.processing) await sleep(1);
+    this.processing = true;
+    try {
+      const bytes = await this.takeSnapshot();
+      return { index: this.lastSnapshotIndex, bytes };
+    } finally {
+      this.processing = false;
+      this.scheduleReady();
+    }
+  }
+
+  // -- the Ready loop ----------------------------------------------------------------------
+
+  private onMessage(message: Message): void {
+    if (this.core === undefined || this.closed || this.fatal !== null) return;
+    this.core.step(message);
+    this.scheduleReady();
+  }
+
+  private scheduleReady(): void {
+    if (this.readyScheduled || this.closed) return;
+    this.readyScheduled = true;
+    // setImmediate: proposals and messages that arrive in the same turn share one append.
+    setImmediate(() => {
+      this.readyScheduled = false;
+      void this.processReady();
+    });
+  }
+
+  private async processReady(): Promise<void> {
+    if (this.processing || this.core === undefined || this.fatal !== null) return;
+    this.processing = true;
+    try {
+      while (!this.closed && this.core.hasReady()) {
+        await this.handleReady(this.core.ready());
+        this.core.advance();
+      }
+      if (!this.closed && this.options.snapshotThreshold > 0 && this.currentStore.lastApplied - this.lastSnapshotIndex >= this.options.snapshotThreshold) {
+        await this.takeSnapshot();
+      }
+    } catch (error) {
+      // A failed fsync or a broken invariant: nothing about this node's state can be trusted.
+      this.fatal = error instanceof Error ? error : new Error(String(error));
+      this.logger.fatal({ err: this.fatal }, 'raft node stopped: a write to the log failed or an invariant broke');
+      for (const p of this.proposals.values()) p.reject(new StoreError('TIMEOUT', `node failed: ${this.fatal.message}`));
+      this.proposals.clear();
+    } finally {
+      this.processing = false;
+    }
+    if (!this.closed && this.fatal === null && this.core.hasReady()) this.scheduleReady();
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    // Thesis 10.2.1: the leader may send AppendEntries while it writes the same entries
+    // itself (it counts itself for commit only once durable). Everything else (votes,
+    // acks) leaves only after the state it depends on is durable.
+    const early: Message[] = [];
+    const late: Message[] = [];
+    for (const m of rd.messages) {
+      (rd.softState.role === 'leader' && (m.type === 'AppendEntries' || m.type === 'Heartbeat') ? early : late).push(m);
+    }
+    for (const m of early) this.transport.send(m);
+    if (rd.snapshot !== null) await this.log.installSnapshot(rd.snapshot.meta, rd.snapshot.data);
+    const writes: Promise<void>[] = [];
+    if (rd.entries.length > 0) writes.push(this.log.append(rd.entries));
+    if (rd.hardState !== null) writes.push(this.log.setHardState(rd.hardState));
+    await Promise.all(writes);
+    for (const m of late) this.transport.send(m);
+
+    if (rd.snapshot !== null) this.installSnapshot(rd.snapshot);
+    for (const entry of rd.committedEntries) this.apply(entry);
+    for (const rs of rd.readStates) {
+      const read = this.reads.get(rs.context);
+      if (read !== undefined) read.index = rs.index;
+    }
+    this.serveReads();
+    this.wakeAppliedWaiters();
+    if (rd.softState.leader !== this.knownLeader) {
+      this.knownLeader = rd.softState.leader;
+      this.logger.info({ leader: rd.softState.leader, role: rd.softState.role }, 'leader changed');
+      for (const wake of this.leaderWaiters) wake();
+      this.leaderWaiters.clear();
+    }
+  }
+
+  private installSnapshot(snapshot: Snapshot): void {
+    this.currentStore = Store.restoreSnapshot(snapshot.data, this.options.limits);
+    this.lastSnapshotIndex = snapshot.meta.index;
+    this.syncPeers(snapshot.meta.conf.voters.concat(snapshot.meta.conf.learners));
+    // Proposals at or below the snapshot were decided elsewhere; their outcome is unknown here.
+    for (const [index, p] of this.proposals) {
+      if (index <= snapshot.meta.index) {
+        p.reject(new StoreError('TIMEOUT', 'the outcome of this write is unknown (the node installed a snapshot past it)'));
+        this.proposals.delete(index);
+      }
+    }
+    this.logger.info({ index: snapshot.meta.index }, 'installed snapshot from the leader');
+  }
+
+  private apply(entry: Entry): void {
+    let result: CommandResult = { ok: true, value: null };
+    if (entry.type === 'normal') {
+      let command: Command;
+      try {
+        command = decodeCommand(entry.data);
+      } catch (error) {
+        // Every replica fails the same way on the same bytes: deterministic.
+        const message = error instanceof Error ? error.message : String(error);
+        this.currentStore.apply({ type: 'noop' }, entry.index);
+        this.settle(entry, { ok: false, error: { code: 'VALIDATION', message } });
+        return;
+      }
+      result = this.currentStore.apply(command, entry.index);
+      if (this.listeners.size > 0) {
+        for (const change of changesOf(command, result, entry.index)) for (const listener of this.listeners) listener(change);
+      }
+    } else {
+      this.currentStore.apply({ type: 'noop' }, entry.index);
+      if (entry.type === 'conf') this.applyConf(entry);
+    }
+    this.settle(entry, result);
+  }
+
+  private settle(entry: Entry, result: CommandResult): void {
+    const proposal = this.proposals.get(entry.index);
+    if (proposal === undefined) return;
+    this.proposals.delete(entry.index);
+    if (proposal.term === entry.term) proposal.resolve(result);
+    // Another leader's entry took this index: ours was never committed, safe to retry.
+    else proposal.reject(new StoreError('NO_LEADER', 'leadership changed before the write committed; retry'));
+  }
+
+  private applyConf(entry: Entry): void {
+    const { change, conf } = decodeConfEntry(entry.data);
+    if (change.type === 'remove') {
+      this.incarnations.forget(change.node);
+      if (change.node !== this.options.nodeId) this.transport.removePeer(change.node);
+      else this.logger.warn('this node was removed from the cluster');
+    }
+    this.syncPeers(conf.voters.concat(conf.learners));
+    this.logger.info({ change, conf }, 'membership changed');
+  }
+
+  /** Makes sure the transport dials every member whose address we know. */
+  private syncPeers(members: readonly number[]): void {
+    const known = new Set(this.transport.peerIds());
+    for (const id of members) {
+      if (id === this.options.nodeId || known.has(id)) continue;
+      const address = this.pendingAddresses.get(id);
+      if (address !== undefined) this.transport.addPeer(id, address);
+    }
+  }
+
+  private serveReads(): void {
+    const applied = this.currentStore.lastApplied;
+    for (const [context, read] of this.reads) {
+      if (read.index >= 0 && read.index <= applied) {
+        this.reads.delete(context);
+        read.resolve();
+      }
+    }
+  }
+
+  private wakeAppliedWaiters(): void {
+    const applied = this.currentStore.lastApplied;
+    for (let i = this.applyWaiters.length - 1; i >= 0; i--) {
+      const waiter = this.applyWaiters[i]!;
+      if (waiter.index <= applied) {
+        this.applyWaiters.splice(i, 1);
+        waiter.resolve();
+      }
+    }
+  }
+
+  private async takeSnapshot(): Promise<number> {
+    const index = this.currentStore.lastApplied;
+    if (index <= this.lastSnapshotIndex) return 0;
+    const data = this.currentStore.encodeSnapshot();
+    const meta = this.core.snapshotMeta(index);
+    await this.log.installSnapshot(meta, data);
+    this.core.snapshotTaken({ meta, data });
+    this.lastSnapshotIndex = index;
+    this.logger.info({ index, bytes: data.byteLength }, 'snapshot taken, log compacted');
+    return data.byteLength;
+  }
+
+  // -- helpers -------------------------------------------------------------------------------
+
+  private proposeLocally(command: Command, deadline: number): Promise<CommandResult> | null {
+    const term = this.core.status().term;
+    const index = this.core.propose(encodeCommand(command));
+    if (index === null) return null;
+    this.scheduleReady();
+    return this.awaitProposal(index, term, deadline);
+  }
+
+  private awaitProposal(index: number, term: number, deadline: number): Promise<CommandResult> {
+    return new Promise<CommandResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.proposals.get(index)?.term !== term) return;
+        this.proposals.delete(index);
+        reject(new StoreError('TIMEOUT', 'the write was not committed in time; its outcome is unknown'));
+      }, Math.max(0, deadline - Date.now()));
+      this.proposals.set(index, {
+        term,
+        resolve: (result) => {
+          clearTimeout(timer);
+          resolve(result);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
+    });
+  }
+
+  private async forward(leader: number, request: ForwardedRequest, deadline: number): Promise<ForwardedReply> {
+    try {
+      return (await this.transport.request(leader, request, Math.max(1, deadline - Date.now()))) as ForwardedReply;
+    } catch (error) {
+      const code = (error as { remoteCode?: string; code?: string }).remoteCode;
+      const message = error instanceof Error ? error.message : String(error);
+      if (code !== undefined && code !== 'TIMEOUT' && code !== 'NO_LEADER') {
+        throw new StoreError(isErrorCode(code) ? code : 'BAD_REQUEST', message);
+      }
+      throw new StoreError('TIMEOUT', `forwarding to the leader (node ${leader}) failed, the outcome is unknown: ${message}`);
+    }
+  }
+
+  /** Handles a request a follower forwarded to us (we are, or were, the leader). */
+  private async onForwarded(_from: number, body: unknown): Promise<ForwardedReply> {
+    const request = body as ForwardedRequest;
+    if (this.core === undefined || this.coreStatus().role !== 'leader') return { notLeader: true };
+    switch (request.type) {
+      case 'execute': {
+        validateCommand(request.command);
+        const attempt = this.proposeLocally(request.command, Date.now() + this.options.requestTimeoutMs);
+        if (attempt === null) return { notLeader: true };
+        const result = await attempt;
+        return { result, index: this.currentStore.lastApplied };
+      }
+      case 'addMember':
+        await this.addMember(request.id, `http://${request.url}`, request.learner);
+        return { done: true };
+      case 'removeMember':
+        await this.removeMember(request.id);
+        return { done: true };
+      default:
+        throw new ValidationError('unknown forwarded request');
+    }
+  }
+
+  /** Runs `work` here if we lead; otherwise forwards `request` to the leader. */
+  private async onLeader(request: ForwardedRequest, work: () => Promise<void>): Promise<void> {
+    const deadline = Date.now() + this.options.requestTimeoutMs;
+    for (;;) {
+      this.assertUsable();
+      const status = this.coreStatus();
+      if (status.role === 'leader') return work();
+      if (status.leader !== 0) {
+        const reply = await this.forward(status.leader, request, deadline + this.options.requestTimeoutMs * 6);
+        if (!('notLeader' in reply)) return;
+      }
+      await this.waitForLeaderChange(deadline);
+    }
+  }
+
+  private async changeMembership(change: ConfChange, deadline: number): Promise<void> {
+    for (;;) {
+      const term = this.core.status().term;
+      const index = this.core.proposeConfChange(change);
+      if (index !== null) {
+        this.scheduleReady();
+        await this.awaitProposal(index, term, deadline);
+        return;
+      }
+      if (this.coreStatus().role !== 'leader') throw new StoreError('NO_LEADER', 'lost leadership during a membership change; retry');
+      if (Date.now() >= deadline) throw new StoreError('CONFLICT', 'another membership change is still in progress');
+      await sleep(TICK_MS * 5);
+    }
+  }
+
+  private async waitCaughtUp(id: number, deadline: number): Promise<void> {
+    for (;;) {
+      const raft = this.coreStatus();
+      const match = raft.progress.find((p) => p.id === id)?.matchIndex ?? 0;
+      if (match >= raft.commitIndex) return;
+      if (Date.now() >= deadline) throw new StoreError('TIMEOUT', `node ${id} did not catch up in time; it stays a learner`);
+      await sleep(TICK_MS * 5);
+    }
+  }
+
+  private waitApplied(index: number, deadline: number): Promise<void> {
+    if (this.currentStore.lastApplied >= index) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new StoreError('TIMEOUT', 'this node did not apply the entry in time')), Math.max(0, deadline - Date.now()));
+      this.applyWaiters.push({
+        index,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
+    });
+  }
+
+  private async waitForLeaderChange(deadline: number): Promise<void> {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0 || this.closed) {
+      throw new StoreError('NO_LEADER', 'no leader is available; retry later');
+    }
+    await new Promise<void>((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.leaderWaiters.delete(wake);
+        resolve();
+      };
+      // Poll too: a leader can be known without a change event (e.g. this node became a follower of the same leader).
+      const timer = setTimeout(wake, Math.min(remaining, 50));
+      this.leaderWaiters.add(wake);
+    });
+  }
+
+  private coreStatus(): RaftStatus {
+    if (this.core === undefined) throw new StoreError('NO_LEADER', 'the node is still starting');
+    return this.core.status();
+  }
+
+  private assertUsable(): void {
+    if (this.closed) throw new StoreError('NO_LEADER', 'the node is shutting down');
+    if (this.fatal !== null) throw new StoreError('TIMEOUT', `the node failed: ${this.fatal.message}`);
+  }
+
+  private urlOf(id: number): string | null {
+    if (id === this.options.nodeId) return this.url;
+    const address = this.transport.addressOf(id) ?? this.pendingAddresses.get(id);
+    return address === undefined ? null : `http://${address}`;
+  }
+
+  /** Waits until every configured peer told us its id (when --peers gave only addresses). */
+  private async learnBootstrapVoters(): Promise<number[]> {
+    const wanted = this.options.peers.length;
+    let lastLog = 0;
+    for (;;) {
+      const ids = this.transport
+        .stats()
+        .map((s) => s.id)
+        .filter((id) => id > 0);
+      const known = [...new Set([...this.options.peers.flatMap((p) => (p.id !== undefined ? [p.id] : [])), ...ids])];
+      if (known.length >= wanted) return [this.options.nodeId, ...known].sort((a, b) => a - b);
+      if (this.closed) return [];
+      if (Date.now() - lastLog > 3000) {
+        lastLog = Date.now();
+        this.logger.info(`waiting for peers to answer (${known.length}/${wanted} known) to learn the cluster's members`);
+      }
+      await sleep(20);
+    }
+  }
+
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function addressOfUrl(url: string): string {
+  try {
+    const parsed = new URL(url.includes('://') ? url : `http://${url}`);
+    if (parsed.port === '') throw new Error('no port');
+    return `${parsed.hostname}:${parsed.port}`;
+  } catch {
+    throw new ValidationError(`url: ${JSON.stringify(url)} is not a node address such as http://127.0.0.1:8083`);
+  }
+}
+
+const ERROR_CODES = new Set(['BAD_REQUEST', 'VALIDATION', 'NOT_FOUND', 'CONFLICT', 'PRECONDITION_FAILED', 'NO_LEADER', 'TIMEOUT', 'PAYLOAD_TOO_LARGE', 'UNAUTHORIZED']);
+function isErrorCode(code: string): code is StoreError['code'] {
+  return ERROR_CODES.has(code);
+}
+
+export function defaultLogger(level: string): Logger {
+  return pino({ level });
+}

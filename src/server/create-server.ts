@@ -1,0 +1,93 @@
+// Builds the fastify HTTP server of a node over a DatabaseBackend. The caller
+// listens (and may register more routes or plugins first, e.g. the peer transport).
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { DatabaseBackend } from '../node/backend.ts';
+import { DEFAULT_CHANGE_STREAM_OPTIONS, type ChangeStreamOptions } from './change-stream.ts';
+import { errorBody, makeErrorHandler } from './errors.ts';
+import { registerMetrics, ServerMetrics } from './metrics.ts';
+import { ChangeStreamRegistry, registerChangeRoutes } from './routes-changes.ts';
+import { registerClusterRoutes } from './routes-cluster.ts';
+import { registerDocumentRoutes } from './routes-documents.ts';
+import { registerDashboardRoute, registerHealthRoutes } from './routes-health.ts';
+import { registerIndexRoutes } from './routes-indexes.ts';
+import { registerQueryRoutes } from './routes-query.ts';
+import { registerTxRoutes } from './routes-tx.ts';
+
+export interface ServerOptions {
+  readonly backend: DatabaseBackend;
+  /** A pino logger, or true for fastify's default logger; default: no logging. */
+  readonly logger?: Logger | boolean;
+  /** Largest request body in bytes (default 16 MiB). */
+  readonly bodyLimit?: number;
+  /** Time allowed to receive a whole request, headers and body (default 30 s). */
+  readonly requestTimeoutMs?: number;
+  /** HTML served at GET /dashboard (404 without it). */
+  readonly dashboardHtml?: string;
+  /** Change-stream tuning (heartbeat interval, slow-client queue bound). */
+  readonly changeStream?: Partial<ChangeStreamOptions>;
+}
+
+export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** Idle socket timeout: well above the change-stream heartbeat, which keeps streams alive. */
+const CONNECTION_TIMEOUT_MS = 120_000;
+/** Document ids may be up to 512 UTF-8 bytes, percent-encoded in the path. */
+const MAX_PARAM_LENGTH = 4096;
+
+export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
+  const { backend } = options;
+  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1) throw new RangeError(`invalid bodyLimit ${bodyLimit}`);
+  const streamOptions: ChangeStreamOptions = { ...DEFAULT_CHANGE_STREAM_OPTIONS, ...options.changeStream };
+  const errorHandler = makeErrorHandler(backend);
+
+  const logging = typeof options.logger === 'object' ? { loggerInstance: options.logger } : { logger: options.logger ?? false };
+  const app = Fastify({
+    ...logging,
+    bodyLimit,
+    requestTimeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    connectionTimeout: CONNECTION_TIMEOUT_MS,
+    // Bodies with "__proto__" or "constructor.prototype" are refused with 400 by the JSON parser.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // We answer during close ourselves, in the API's error shape.
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    frameworkErrors: (error, request, reply) => errorHandler(error, request, reply),
+  }) as unknown as FastifyInstance;
+
+  // JSON only: fastify's default text/plain parser would let strings through.
+  app.removeContentTypeParser('text/plain');
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send(errorBody('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`));
+  });
+
+  const changeStreams = new ChangeStreamRegistry();
+  let closing = false;
+  app.addHook('onRequest', async (_request, reply) => {
+    if (closing) {
+      return reply.code(503).header('connection', 'close').send(errorBody('NO_LEADER', 'the server is shutting down; retry on another node'));
+    }
+  });
+  // In-flight requests finish; change streams are endless, so they are ended here.
+  app.addHook('preClose', async () => {
+    closing = true;
+    changeStreams.closeAll();
+  });
+
+  const metrics = new ServerMetrics(backend);
+  registerMetrics(app, metrics, () => changeStreams.size);
+  const context = { backend };
+  registerDocumentRoutes(app, context);
+  registerQueryRoutes(app, context);
+  registerTxRoutes(app, context);
+  registerIndexRoutes(app, context);
+  registerChangeRoutes(app, context, changeStreams, streamOptions);
+  registerClusterRoutes(app, context);
+  registerHealthRoutes(app, context);
+  registerDashboardRoute(app, options.dashboardHtml);
+  return app;
+}

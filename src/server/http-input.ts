@@ -1,0 +1,106 @@
+// Parsing of what arrives outside the JSON body: query-string parameters,
+// JSON inside query strings, If-Match, and the shape of body objects. Every
+// failure is a 400 naming the parameter at fault.
+import { BadRequestError, ValidationError } from '../store/errors.ts';
+import { isPlainObject } from '../store/validate.ts';
+import type { ReadConsistency } from '../node/backend.ts';
+
+/** Largest `limit` a query accepts: bounds a single response. */
+export const MAX_QUERY_LIMIT = 100_000;
+/** Bound on the length of one query-string JSON value. */
+const MAX_QUERY_JSON_CHARS = 64 * 1024;
+const FORBIDDEN_JSON_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+const CONSISTENCY_LEVELS: ReadonlySet<string> = new Set(['linearizable', 'lease', 'local']);
+
+/** The query string as single string values, refusing unknown and repeated parameters. */
+export function queryParams<K extends string>(query: unknown, allowed: readonly K[]): Partial<Record<K, string>> {
+  const out: Partial<Record<K, string>> = {};
+  if (query === undefined || query === null) return out;
+  if (typeof query !== 'object') throw new BadRequestError('query string could not be parsed');
+  for (const key of Object.keys(query)) {
+    if (!(allowed as readonly string[]).includes(key)) {
+      throw new BadRequestError(`unknown query parameter "${key}" (allowed: ${allowed.join(', ') || 'none'})`);
+    }
+    const value: unknown = (query as Record<string, unknown>)[key];
+    if (typeof value !== 'string') throw new BadRequestError(`query parameter "${key}" must be given once`);
+    out[key as K] = value;
+  }
+  return out;
+}
+
+/** JSON from a query-string parameter; prototype-polluting keys are refused outright. */
+export function parseJsonParam(raw: string, name: string): unknown {
+  if (raw.length > MAX_QUERY_JSON_CHARS) throw new BadRequestError(`${name}: longer than ${MAX_QUERY_JSON_CHARS} characters`);
+  try {
+    return JSON.parse(raw, function (key: string, value: unknown) {
+      if (FORBIDDEN_JSON_KEYS.has(key)) throw new ValidationError(`${name}: key "${key}" is not allowed`);
+      return value;
+    });
+  } catch (e) {
+    if (e instanceof ValidationError) throw e;
+    throw new BadRequestError(`${name}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** A non-negative decimal integer no larger than max. */
+export function parseNonNegativeInt(raw: string, name: string, max: number = Number.MAX_SAFE_INTEGER): number {
+  if (!/^\d{1,16}$/.test(raw)) throw new BadRequestError(`${name} must be a non-negative integer`);
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n > max) throw new BadRequestError(`${name} must be at most ${max}`);
+  return n;
+}
+
+/** `fields=a,b.c` → an inclusion projection. */
+export function parseFields(raw: string): Record<string, 1> {
+  const projection: Record<string, 1> = {};
+  for (const part of raw.split(',')) {
+    const path = part.trim();
+    if (path === '') throw new BadRequestError('fields: empty field name');
+    projection[path] = 1;
+  }
+  return projection;
+}
+
+export function parseConsistency(raw: unknown, name = 'consistency'): ReadConsistency {
+  if (raw === undefined) return 'linearizable';
+  if (typeof raw !== 'string' || !CONSISTENCY_LEVELS.has(raw)) {
+    throw new BadRequestError(`${name} must be one of linearizable, lease, local`);
+  }
+  return raw as ReadConsistency;
+}
+
+/** `If-Match: "17"`, `17` or `W/"17"` → 17; absent → undefined; anything else → 400. */
+export function parseIfMatch(header: string | string[] | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  if (Array.isArray(header)) throw new BadRequestError('If-Match must be given once');
+  const match = /^(?:W\/)?(?:"(\d{1,16})"|(\d{1,16}))$/.exec(header.trim());
+  const digits = match?.[1] ?? match?.[2];
+  if (digits === undefined) throw new BadRequestError(`If-Match must be a document _rev such as "17", got ${JSON.stringify(header.slice(0, 64))}`);
+  const rev = Number(digits);
+  if (!Number.isSafeInteger(rev)) throw new BadRequestError('If-Match: _rev out of range');
+  return rev;
+}
+
+/** The body as a plain object with only the allowed keys (undefined body: {} unless required). */
+export function bodyObject(body: unknown, allowed: readonly string[], required = false): Record<string, unknown> {
+  if (body === undefined && !required) return {};
+  if (!isPlainObject(body)) throw new BadRequestError('the body must be a JSON object');
+  for (const key of Object.keys(body)) {
+    if (!allowed.includes(key)) throw new BadRequestError(`unknown body field "${key}" (allowed: ${allowed.join(', ')})`);
+  }
+  return body;
+}
+
+export function optionalBoolean(value: unknown, name: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') throw new ValidationError(`${name}: must be a boolean`);
+  return value;
+}
+
+/** A `limit`/`skip` from a JSON body: a non-negative integer, limit capped. */
+export function optionalCount(value: unknown, name: string, max: number = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || (value as number) < 0) throw new ValidationError(`${name}: must be a non-negative integer`);
+  if ((value as number) > max) throw new ValidationError(`${name}: must be at most ${max}`);
+  return value as number;
+}

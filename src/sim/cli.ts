@@ -1,0 +1,143 @@
+// `npm run sim -- --seeds 10000 [--nodes 5] [--start-seed S] [--profile mixed|all|...]
+//   [--duration-ms 3000] [--bug commitPreviousTermEntries|readWithoutQuorumCheck] [--stop-on-failure]`
+// Runs seeds one after another; progress on stderr, a JSON summary on stdout, each failing
+// seed with its trace tail on stderr. Exit code 1 when any seed failed.
+// The only file of src/sim that does I/O (process, console).
+
+import type { RaftBugs } from '../raft/types.ts';
+import { PROFILES } from './faults.ts';
+import { trySimulation } from './run.ts';
+
+interface CliOptions {
+  seeds: number;
+  nodes: number | 'mixed';
+  startSeed: number;
+  profile: string;
+  durationMs: number;
+  bugs: RaftBugs | undefined;
+  stopOnFailure: boolean;
+}
+
+function parse(argv: readonly string[]): CliOptions {
+  const o: CliOptions = { seeds: 100, nodes: 'mixed', startSeed: 1, profile: 'all', durationMs: 3000, bugs: undefined, stopOnFailure: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value`);
+      return v;
+    };
+    const int = (): number => {
+      const v = Number(value());
+      if (!Number.isInteger(v) || v < 0) throw new Error(`${arg} needs a non-negative integer`);
+      return v;
+    };
+    switch (arg) {
+      case '--seeds':
+        o.seeds = int();
+        break;
+      case '--nodes': {
+        const v = value();
+        o.nodes = v === 'mixed' ? 'mixed' : Number(v);
+        if (o.nodes !== 'mixed' && !(Number.isInteger(o.nodes) && o.nodes >= 1 && o.nodes <= 9)) throw new Error('--nodes: 1..9 or mixed');
+        break;
+      }
+      case '--start-seed':
+        o.startSeed = int();
+        break;
+      case '--profile':
+        o.profile = value();
+        if (o.profile !== 'all' && PROFILES[o.profile] === undefined) {
+          throw new Error(`--profile: one of all, ${Object.keys(PROFILES).join(', ')}`);
+        }
+        break;
+      case '--duration-ms':
+        o.durationMs = int();
+        break;
+      case '--bug': {
+        const v = value();
+        if (v !== 'commitPreviousTermEntries' && v !== 'readWithoutQuorumCheck') throw new Error(`--bug: unknown bug ${v}`);
+        o.bugs = { ...o.bugs, [v]: true };
+        break;
+      }
+      case '--stop-on-failure':
+        o.stopOnFailure = true;
+        break;
+      case '--help':
+      case '-h':
+        process.stdout.write(
+          'npm run sim -- --seeds N [--nodes 3|5|mixed] [--start-seed S] [--profile all|' +
+            Object.keys(PROFILES).join('|') +
+            '] [--duration-ms MS] [--bug NAME] [--stop-on-failure]\n',
+        );
+        process.exit(0);
+        break;
+      default:
+        throw new Error(`unknown argument ${arg}`);
+    }
+  }
+  return o;
+}
+
+function main(): number {
+  let o: CliOptions;
+  try {
+    o = parse(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`sim: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const profiles = o.profile === 'all' ? Object.keys(PROFILES) : [o.profile];
+  const started = performance.now();
+  let lastReport = started;
+  const failures: { seed: number; nodes: number; profile: string; kind: string; detail: string }[] = [];
+  const totals = { committed: 0, readsOk: 0, writesOk: 0, crashes: 0, partitions: 0, confChanges: 0, snapshotsInstalled: 0, steps: 0 };
+  let done = 0;
+  for (let k = 0; k < o.seeds; k++) {
+    const seed = o.startSeed + k;
+    const nodes = o.nodes === 'mixed' ? (seed % 2 === 0 ? 3 : 5) : o.nodes;
+    const profile = profiles[seed % profiles.length]!;
+    const r = trySimulation({ seed, nodes, profile, durationMs: o.durationMs, bugs: o.bugs });
+    done++;
+    if (r.ok) {
+      const s = r.stats;
+      totals.committed += s.committed;
+      totals.readsOk += s.clients.readsOk;
+      totals.writesOk += s.clients.writesOk;
+      totals.crashes += s.crashes;
+      totals.partitions += s.partitions;
+      totals.confChanges += s.confChanges;
+      totals.snapshotsInstalled += s.snapshotsInstalled;
+      totals.steps += s.steps;
+    } else {
+      const f = r.failure;
+      failures.push({ seed, nodes, profile, kind: f.kind, detail: f.detail.split('\n')[0]! });
+      process.stderr.write(`\nFAILED seed ${seed} (nodes ${nodes}, profile ${profile}):\n${f.message}\n\n`);
+      if (o.stopOnFailure) break;
+    }
+    const now = performance.now();
+    if (now - lastReport > 2000 || done === o.seeds) {
+      lastReport = now;
+      const rate = done / ((now - started) / 1000);
+      process.stderr.write(`sim: ${done}/${o.seeds} seeds, ${rate.toFixed(1)} seeds/s, ${failures.length} failed\n`);
+    }
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const summary = {
+    seeds: done,
+    startSeed: o.startSeed,
+    nodes: o.nodes,
+    profiles,
+    bugs: o.bugs ?? null,
+    passed: done - failures.length,
+    failed: failures.length,
+    seconds: Number(seconds.toFixed(2)),
+    seedsPerSecond: Number((done / seconds).toFixed(2)),
+    totals,
+    failures,
+  };
+  process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  return failures.length > 0 ? 1 : 0;
+}
+
+process.exitCode = main();

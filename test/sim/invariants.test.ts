@@ -1,0 +1,109 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { SimDisk } from '../../src/sim/disk.ts';
+import { InvariantChecker, InvariantViolation } from '../../src/sim/invariants.ts';
+import type { Entry, Message } from '../../src/raft/types.ts';
+
+const enc = new TextEncoder();
+function e(index: number, term: number, data = `${index}/${term}`): Entry {
+  return { index, term, type: 'normal', data: enc.encode(data) };
+}
+function disk(entries: Entry[]): SimDisk {
+  const d = new SimDisk();
+  d.append(entries);
+  return d;
+}
+function violates(name: string, fn: () => void): void {
+  assert.throws(fn, (err: unknown) => err instanceof InvariantViolation && err.invariant === name);
+}
+
+describe('InvariantChecker', () => {
+  test('election safety: one leader per term, across the whole run', () => {
+    const c = new InvariantChecker();
+    c.observeRole(1, 'leader', 3);
+    c.observeRole(1, 'leader', 3);
+    c.observeRole(2, 'follower', 3);
+    c.observeRole(2, 'leader', 4);
+    violates('election safety', () => c.observeRole(3, 'leader', 3));
+  });
+
+  test('log matching: same index and term must mean same entry and same history', () => {
+    const c = new InvariantChecker();
+    c.observeDurableEntries(1, disk([e(1, 1), e(2, 1), e(3, 2)]), 1);
+    c.observeDurableEntries(2, disk([e(1, 1), e(2, 1)]), 1);
+    violates('log matching', () => c.observeDurableEntries(3, disk([e(1, 1), e(2, 1), e(3, 2, 'other')]), 1));
+    // Same (index, term) at 3 but a different predecessor term: the logs diverge before it.
+    const c2 = new InvariantChecker();
+    c2.observeDurableEntries(1, disk([e(1, 1), e(2, 1), e(3, 2)]), 1);
+    violates('log matching', () => c2.observeDurableEntries(2, disk([e(1, 1), e(2, 2, '2/1'), e(3, 2)]), 3));
+  });
+
+  test('state machine safety: no two different entries applied at one index', () => {
+    const c = new InvariantChecker();
+    assert.equal(c.observeApplied(1, e(1, 1)), true);
+    assert.equal(c.observeApplied(2, e(1, 1)), false);
+    violates('state machine safety', () => c.observeApplied(3, e(1, 2)));
+    violates('commit safety', () => c.observeCommitted(3, e(1, 1, 'x')));
+  });
+
+  test('leader completeness: a later leader must hold every committed entry', () => {
+    const c = new InvariantChecker();
+    c.observeApplied(1, e(1, 1));
+    c.observeApplied(1, e(2, 1));
+    c.observeLeaderLog(2, 2, disk([e(1, 1), e(2, 1), e(3, 2)]));
+    violates('leader completeness', () => c.observeLeaderLog(3, 3, disk([e(1, 1), e(2, 2)])));
+    violates('leader completeness', () => c.checkLeaderHolds(3, 3, disk([e(1, 1)]), e(2, 1)));
+  });
+
+  test('commit index never goes back within one incarnation, may after a restart', () => {
+    const c = new InvariantChecker();
+    c.observeCommit(1, 1, 5);
+    c.observeCommit(1, 1, 7);
+    c.observeCommit(1, 2, 3); // restarted
+    violates('commit monotonicity', () => c.observeCommit(1, 2, 2));
+  });
+
+  test('durable hard state: term never decreases and a vote never changes within a term', () => {
+    const c = new InvariantChecker();
+    c.observeHardState(1, { term: 2, vote: 3, commit: 0 });
+    c.observeHardState(1, { term: 2, vote: 3, commit: 4 });
+    violates('one vote per term', () => c.observeHardState(1, { term: 2, vote: 2, commit: 4 }));
+    violates('durable term', () => c.observeHardState(1, { term: 1, vote: 0, commit: 4 }));
+  });
+
+  test('votes, terms and acks must be durable before they are sent', () => {
+    const c = new InvariantChecker();
+    const d = disk([e(1, 1), e(2, 1)]);
+    d.saveHardState({ term: 2, vote: 0, commit: 0 });
+    const vote: Message = { type: 'RequestVoteResponse', from: 1, to: 2, term: 2, granted: true };
+    violates('vote durable before sent', () => c.observeSend(vote, d));
+    d.saveHardState({ term: 2, vote: 2, commit: 0 });
+    c.observeSend(vote, d);
+    const ack: Message = { type: 'AppendEntriesResponse', from: 1, to: 2, term: 2, success: true, matchIndex: 3, conflictIndex: 0, conflictTerm: 0 };
+    violates('entries durable before ack', () => c.observeSend(ack, d));
+    c.observeSend({ ...ack, matchIndex: 2 }, d);
+    violates('term durable before sent', () => c.observeSend({ ...ack, term: 3, matchIndex: 1 }, d));
+  });
+});
+
+describe('SimDisk', () => {
+  test('append truncates a conflicting suffix; snapshots compact and install', () => {
+    const d = disk([e(1, 1), e(2, 1), e(3, 1)]);
+    d.append([e(2, 2)]);
+    assert.equal(d.lastIndex, 2);
+    assert.equal(d.termAt(2), 2);
+    assert.throws(() => d.append([e(5, 2)]));
+    const snap = { meta: { index: 1, term: 1, conf: { voters: [1], learners: [] } }, data: new Uint8Array() };
+    d.compact(snap);
+    assert.equal(d.snapshotIndex, 1);
+    assert.equal(d.entryAt(1), undefined);
+    assert.equal(d.termAt(1), 1);
+    assert.equal(d.entryAt(2)?.term, 2);
+    // A snapshot whose last entry we do not hold replaces the whole log.
+    d.installSnapshot({ meta: { index: 2, term: 3, conf: { voters: [1], learners: [] } }, data: new Uint8Array() });
+    assert.equal(d.lastIndex, 2);
+    assert.equal(d.entries.length, 0);
+    const restart = d.restartState({ voters: [1], learners: [] });
+    assert.equal(restart.snapshot?.index, 2);
+  });
+});

@@ -1,0 +1,100 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { BTree } from '../../src/store/btree.ts';
+
+const cmp = (a: number, b: number): number => a - b;
+
+describe('BTree', () => {
+  test('set, get, replace, delete', () => {
+    const t = new BTree<number, string>(cmp);
+    assert.equal(t.set(5, 'a'), true);
+    assert.equal(t.set(5, 'b'), false);
+    assert.equal(t.get(5), 'b');
+    assert.equal(t.size, 1);
+    assert.equal(t.delete(5), true);
+    assert.equal(t.delete(5), false);
+    assert.equal(t.get(5), undefined);
+    assert.equal(t.size, 0);
+  });
+
+  test('many keys: ordered iteration, ranges both ways, invariants through deletes', () => {
+    const t = new BTree<number, number>(cmp);
+    const n = 5000;
+    for (let i = 0; i < n; i++) t.set((i * 7919) % n, i);
+    t.checkInvariants();
+    assert.deepEqual(t.entries().map(([k]) => k), Array.from({ length: n }, (_, i) => i));
+    assert.deepEqual(t.entries(100, 105).map(([k]) => k), [100, 101, 102, 103, 104, 105]);
+    assert.deepEqual(t.entries(100, 105, true).map(([k]) => k), [105, 104, 103, 102, 101, 100]);
+    for (let i = 0; i < n; i += 2) assert.equal(t.delete(i), true);
+    t.checkInvariants();
+    assert.equal(t.size, n / 2);
+    assert.deepEqual(t.entries(0, 9).map(([k]) => k), [1, 3, 5, 7, 9]);
+  });
+
+  test('scan stops when the visitor returns false', () => {
+    const t = new BTree<number, number>(cmp);
+    for (let i = 0; i < 1000; i++) t.set(i, i);
+    const seen: number[] = [];
+    t.scan(500, undefined, false, (k) => {
+      seen.push(k);
+      return seen.length < 3;
+    });
+    assert.deepEqual(seen, [500, 501, 502]);
+  });
+
+  test('load builds a valid tree and rejects unsorted input', () => {
+    for (const n of [0, 1, 64, 65, 74, 75, 1000, 10_000]) {
+      const t = new BTree<number, number>(cmp);
+      const keys = Array.from({ length: n }, (_, i) => i * 2);
+      t.load(keys, keys.map((k) => -k));
+      t.checkInvariants();
+      assert.equal(t.size, n);
+      if (n > 0) assert.equal(t.get(keys[n - 1]!), -keys[n - 1]!);
+      t.set(1, 1);
+      t.checkInvariants();
+    }
+    assert.throws(() => new BTree<number, number>(cmp).load([2, 1], [0, 0]), /ascending/);
+  });
+
+  test('property: matches a sorted-array model under random operations', () => {
+    type Op = { op: 'set'; k: number } | { op: 'del'; k: number } | { op: 'range'; lo: number; hi: number; rev: boolean };
+    const opArb: fc.Arbitrary<Op> = fc.oneof(
+      { weight: 5, arbitrary: fc.record({ op: fc.constant('set' as const), k: fc.integer({ min: 0, max: 600 }) }) },
+      { weight: 4, arbitrary: fc.record({ op: fc.constant('del' as const), k: fc.integer({ min: 0, max: 600 }) }) },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          op: fc.constant('range' as const),
+          lo: fc.integer({ min: 0, max: 600 }),
+          hi: fc.integer({ min: 0, max: 600 }),
+          rev: fc.boolean(),
+        }),
+      },
+    );
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 1500 }), (ops) => {
+        const t = new BTree<number, number>(cmp);
+        let model: number[] = [];
+        ops.forEach((o, i) => {
+          if (o.op === 'set') {
+            const isNew = !model.includes(o.k);
+            assert.equal(t.set(o.k, i), isNew);
+            if (isNew) model = [...model, o.k].sort(cmp);
+          } else if (o.op === 'del') {
+            assert.equal(t.delete(o.k), model.includes(o.k));
+            model = model.filter((k) => k !== o.k);
+          } else {
+            const expect = model.filter((k) => k >= o.lo && k <= o.hi);
+            if (o.rev) expect.reverse();
+            assert.deepEqual(t.entries(o.lo, o.hi, o.rev).map(([k]) => k), expect);
+          }
+        });
+        t.checkInvariants();
+        assert.deepEqual(t.entries().map(([k]) => k), model);
+        assert.equal(t.size, model.length);
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
