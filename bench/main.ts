@@ -1,6 +1,7 @@
 // `npm run bench [-- embedded|cluster] [--quick]`: runs the benchmarks and
 // prints one JSON object on stdout (progress on stderr).
 import { cpus } from 'node:os';
+import { benchCluster } from './cluster.ts';
 import { benchEmbedded } from './embedded.ts';
 
 const args = process.argv.slice(2);
@@ -11,8 +12,10 @@ const machine = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.mo
 let results: Record<string, unknown>;
 if (suite === 'embedded') {
   results = await benchEmbedded({ documents: quick ? 100_000 : 1_000_000, insertSeconds: quick ? 1 : 5 });
+} else if (suite === 'cluster') {
+  results = await benchCluster({ quick, profile: args.includes('--profile'), skipEtcd: args.includes('--no-etcd') });
 } else {
-  console.error(`unknown benchmark suite "${suite}" (expected: embedded)`);
+  console.error(`unknown benchmark suite "${suite}" (expected: embedded or cluster)`);
   process.exit(2);
 }
 process.stderr.write('\n');

@@ -132,7 +132,8 @@ async function runCluster(options: ClusterOptions): Promise<void> {
   const width = Math.max(...children.map((c) => c.url.length));
   for (const child of children) {
     const state = child.running ? '' : '  (exited)';
-    process.stdout.write(`  node ${child.nodeId}  API ${child.url.padEnd(width)}  dashboard ${child.url}/dashboard${state}\n`);
+    const pid = String(child.pid ?? '-').padEnd(7);
+    process.stdout.write(`  node ${child.nodeId}  pid ${pid}  API ${child.url.padEnd(width)}  dashboard ${child.url}/dashboard${state}\n`);
   }
   say('press Ctrl-C to stop every node');
 }

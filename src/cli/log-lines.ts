@@ -2,8 +2,8 @@
 // pino's JSON log lines made readable (time, level, message, then the other fields).
 
 const LEVEL_NAMES: Readonly<Record<number, string>> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
-// pino's own bookkeeping fields, not worth a column.
-const HIDDEN_FIELDS = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'v']);
+// pino's own bookkeeping fields, and the node id the line prefix already shows.
+const HIDDEN_FIELDS = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'v', 'node']);
 const MAX_LINE_CHARS = 4000;
 
 function clock(time: unknown): string {

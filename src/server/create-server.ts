@@ -24,12 +24,15 @@ export interface ServerOptions {
   readonly requestTimeoutMs?: number;
   /** HTML served at GET /dashboard (404 without it). */
   readonly dashboardHtml?: string;
+  /** How long close() waits for in-flight requests before cutting the remaining connections (default 10 s). */
+  readonly closeGraceMs?: number;
   /** Change-stream tuning (heartbeat interval, slow-client queue bound). */
   readonly changeStream?: Partial<ChangeStreamOptions>;
 }
 
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+export const DEFAULT_CLOSE_GRACE_MS = 10_000;
 /** Idle socket timeout: well above the change-stream heartbeat, which keeps streams alive. */
 const CONNECTION_TIMEOUT_MS = 120_000;
 /** Document ids may be up to 512 UTF-8 bytes, percent-encoded in the path. */
@@ -72,10 +75,23 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       return reply.code(503).header('connection', 'close').send(errorBody('NO_LEADER', 'the server is shutting down; retry on another node'));
     }
   });
-  // In-flight requests finish; change streams are endless, so they are ended here.
+  // Responses finished while closing also close their connection, so close() is not held
+  // open by idle keep-alive sockets until their timeout.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) void reply.header('connection', 'close');
+    return payload;
+  });
+  // In-flight requests finish; change streams are endless, so they are ended here. A
+  // connection still open after the grace period (a stuck client) is cut.
+  let graceTimer: NodeJS.Timeout | undefined;
   app.addHook('preClose', async () => {
     closing = true;
     changeStreams.closeAll();
+    graceTimer = setTimeout(() => app.server.closeAllConnections(), options.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS);
+    graceTimer.unref();
+  });
+  app.addHook('onClose', async () => {
+    clearTimeout(graceTimer);
   });
 
   const metrics = new ServerMetrics(backend);

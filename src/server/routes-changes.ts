@@ -65,7 +65,8 @@ export function registerChangeRoutes(
     raw.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
+      // A stream's connection is not worth reusing; closing it lets server.close() finish.
+      connection: 'close',
       'x-accel-buffering': 'no',
     });
     // The backlog is read and the subscription made in the same turn: nothing is

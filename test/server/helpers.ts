@@ -72,6 +72,8 @@ export class ScriptedBackend implements DatabaseBackend {
   executeGate: Promise<void> | null = null;
   readonly members: { id: number; url: string; learner: boolean }[] = [];
   transferredTo: number | undefined | null = null;
+  /** How many writes reached execute(). */
+  executeCalls = 0;
 
   constructor(private readonly inner: DatabaseBackend) {}
 
@@ -79,6 +81,7 @@ export class ScriptedBackend implements DatabaseBackend {
     return this.inner.store;
   }
   async execute(command: Command): Promise<CommandResult> {
+    this.executeCalls++;
     if (this.executeGate !== null) await this.executeGate;
     if (this.executeError !== null) throw this.executeError;
     return this.inner.execute(command);

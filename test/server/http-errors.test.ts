@@ -59,7 +59,7 @@ describe('request errors', () => {
   });
 
   test('forbidden keys nested in documents are refused by the store validator (400 VALIDATION)', async () => {
-    const docs = [
+    const docs: object[] = [
       { a: { constructor: 1 } },
       { a: [{ prototype: 1 }] },
       { constructor: 'x' },

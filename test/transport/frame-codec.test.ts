@@ -11,7 +11,7 @@ const raw = new Packr({ useRecords: false });
 describe('frame codec', () => {
   test('every Message type round-trips, byte fields as plain Uint8Array', () => {
     const messages = everyMessage(2, 3);
-    assert.equal(new Set(messages.map((m) => m.type)).size, 11);
+    assert.equal(new Set(messages.map((m) => m.type)).size, 13);
     for (const m of messages) {
       const decoded = decodeFrame(encodeFrame({ k: 'raft', m }));
       assert.deepEqual(decoded, { k: 'raft', m }, m.type);

@@ -44,7 +44,7 @@ describe('three transports', () => {
           }
         }
       }
-      await waitFor(() => nodes.every((n) => n.inbox.length === 22), 'all messages delivered');
+      await waitFor(() => nodes.every((n) => n.inbox.length === 26), 'all messages delivered');
       for (const n of nodes) {
         for (const sender of [1, 2, 3].filter((id) => id !== n.id)) {
           // Order is preserved per sender (one connection per direction).
@@ -54,8 +54,8 @@ describe('three transports', () => {
           );
         }
         for (const s of n.transport.stats()) {
-          assert.equal(s.sent, 11);
-          assert.equal(s.received, 11);
+          assert.equal(s.sent, 13);
+          assert.equal(s.received, 13);
           assert.equal(s.dropped, 0);
           assert.equal(s.queued, 0);
           assert.equal(s.lastError, null);

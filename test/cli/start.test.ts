@@ -1,0 +1,48 @@
+// `start` of a single node (no peers: a cluster of one): serves, and stops cleanly.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { isPortFree } from '../../src/cli/ports.ts';
+import { CliProcess, eventually, freeConsecutivePorts, tempDir } from './cli-process.ts';
+
+const cleanups: Array<() => Promise<void>> = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+});
+
+test('a single node answers /healthz, elects itself, and exits 0 on SIGTERM', async () => {
+  const dir = await tempDir();
+  cleanups.push(dir.remove);
+  const port = await freeConsecutivePorts(1);
+  const cli = new CliProcess(['start', '--node-id', '1', '--port', String(port), '--data-dir', join(dir.path, 'node1'), '--log-level', 'warn']);
+  cleanups.push(() => cli.kill());
+
+  const [, url] = await cli.waitFor(/listening at (http:\/\/\S+)/, 20_000);
+  assert.equal(url, `http://127.0.0.1:${port}`);
+  const health = await fetch(`${url}/healthz`);
+  assert.equal(health.status, 200);
+  await eventually(async () => {
+    const status = (await (await fetch(`${url}/cluster/status`)).json()) as { leader: { id: number } | null };
+    return status.leader?.id === 1;
+  }, 10_000, 'node 1 leads its cluster of one');
+
+  cli.signal('SIGTERM');
+  const result = await cli.exited;
+  assert.equal(result.code, 0, `exit code; stderr: ${result.stderr}`);
+  assert.equal(await isPortFree('127.0.0.1', port), true, 'the port is released');
+});
+
+test('a port in use: one line, exit 1', async () => {
+  const dir = await tempDir();
+  cleanups.push(dir.remove);
+  const port = await freeConsecutivePorts(1);
+  const { createServer } = await import('node:net');
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise((resolve) => blocker.close(() => resolve())));
+  const cli = new CliProcess(['start', '--node-id', '1', '--port', String(port), '--data-dir', join(dir.path, 'node1'), '--log-level', 'silent']);
+  cleanups.push(() => cli.kill());
+  const result = await cli.exited;
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(result.stderr, new RegExp(`^collection-store: .*${port}.*in use\\n$`));
+});
