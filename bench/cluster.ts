@@ -11,7 +11,7 @@ import { measureFailover, type FailoverResult } from './fixtures/failover.ts';
 import { poolFor } from './fixtures/http.ts';
 import { round, runLoad, type LoadResult } from './fixtures/load.ts';
 import { OurCluster, type ClusterTimings } from './fixtures/our-cluster.ts';
-import { summarizeProfile, type ProfileSummary } from './fixtures/profile-summary.ts';
+import { summarizeProfile, type ProfileSummary, type Window } from './fixtures/profile-summary.ts';
 import { writeReport } from './fixtures/report.ts';
 import { OurTarget, readRun, READ_KEYS, writeSeries } from './fixtures/workloads.ts';
 import { progress } from './util.ts';
@@ -42,9 +42,9 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Record
   let reads: Record<string, LoadResult>;
   let failover: FailoverResult;
   try {
-    const leader = await cluster.waitForLeader(10_000);
-    const target = new OurTarget(pools, cluster.ids.indexOf(leader));
+    const target = new OurTarget(pools, async () => cluster.ids.indexOf(await cluster.waitForLeader(10_000)));
     writes = await writeSeries(target, CONCURRENCIES, seconds);
+    await target.refreshLeader();
     await target.preload(READ_KEYS);
     reads = {
       linearizableSpread: await readRun(target, READ_CLIENTS, seconds, 'spread', 'linearizable'),
@@ -105,29 +105,57 @@ function compare(writes: readonly LoadResult[], reads: Readonly<Record<string, L
   };
 }
 
-/** Runs the 64-client write load with every node under --cpu-prof; summarizes the leader's profile. */
+/**
+ * Runs the 64-client write load, then 64-client linearizable reads spread over all nodes,
+ * with every node under --cpu-prof; summarizes each node's profile over each load.
+ */
 async function profileLeader(seconds: number): Promise<Record<string, unknown>> {
   const dir = await mkdtemp(join(tmpdir(), 'cs-bench-prof-'));
   const cluster = await OurCluster.start({ size: 3, ...TIMINGS, cpuProfileDir: dir });
   const pools = cluster.ids.map((id) => poolFor(cluster.urlOf(id), 64));
-  let leader: number;
-  let load: LoadResult;
+  let leader = 0;
+  const phases: Array<{ name: string; load: LoadResult; window: Window }> = [];
   try {
     leader = await cluster.waitForLeader(10_000);
-    const target = new OurTarget(pools, cluster.ids.indexOf(leader));
+    const target = new OurTarget(pools, async () => cluster.ids.indexOf(leader));
+    await target.refreshLeader();
     await runLoad('warm-up', 16, 1, (c, n) => target.write(c, n));
-    load = await runLoad('profiled writes, 64 clients', 64, seconds, (c, n) => target.write(c, n));
+    const measure = async (name: string, operation: (c: number, n: number) => Promise<void>): Promise<void> => {
+      const fromUs = monotonicUs();
+      const load = await runLoad(`profiled ${name}`, READ_CLIENTS, seconds, operation);
+      phases.push({ name, load, window: { fromUs, toUs: monotonicUs() } });
+      const now = await cluster.waitForLeader(10_000);
+      if (now !== leader) progress(`warning: the leader changed during the profile (node ${leader} -> node ${now})`);
+    };
+    await measure('writes, 64 clients', (c, n) => target.write(c, n));
+    await target.preload(READ_KEYS);
+    await measure('linearizable reads spread over all nodes, 64 clients', (c, n) => target.read(c, n, 'spread', 'linearizable'));
   } finally {
     await Promise.all(pools.map((p) => p.close()));
     await cluster.close();
   }
-  const file = (await readdir(dir)).find((f) => f.startsWith(`node${leader}.`));
-  if (file === undefined) throw new Error(`no CPU profile of the leader (node ${leader}) in ${dir}`);
-  const summary: ProfileSummary = await summarizeProfile(join(dir, file));
-  const kept = join(RESULTS_DIR, `leader-${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}.cpuprofile`);
+  const stamp = new Date().toISOString().slice(0, 19).replace(/:/g, '-');
   await mkdir(RESULTS_DIR, { recursive: true });
-  await copyFile(join(dir, file), kept);
+  const files = new Map<number, string>();
+  for (const id of cluster.ids) {
+    const nodeDir = join(dir, `node${id}`);
+    const file = (await readdir(nodeDir).catch(() => [])).find((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f));
+    if (file === undefined) throw new Error(`no CPU profile of node ${id}'s main thread in ${nodeDir}`);
+    const kept = join(RESULTS_DIR, `${id === leader ? 'leader' : 'follower'}-node${id}-${stamp}.cpuprofile`);
+    await copyFile(join(nodeDir, file), kept);
+    process.stderr.write(`\nCPU profile of node ${id}${id === leader ? ' (leader)' : ''}: ${kept} (open in Chrome DevTools)`);
+    files.set(id, kept);
+  }
   await rm(dir, { recursive: true, force: true });
-  process.stderr.write(`\nleader profile: ${kept} (open in Chrome DevTools)\n`);
-  return { leader, load, profileFile: kept, ...summary };
+  const summaries = [];
+  for (const phase of phases) {
+    const nodes: Record<string, ProfileSummary> = {};
+    for (const [id, file] of files) nodes[`node${id}${id === leader ? ' (leader)' : ''}`] = await summarizeProfile(file, phase.window, id === leader ? 30 : 12);
+    summaries.push({ phase: phase.name, load: phase.load, nodes });
+  }
+  return { leader, profileFiles: Object.fromEntries(files), phases: summaries };
+}
+
+function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
 }

@@ -7,6 +7,9 @@ import { onShutdownSignal } from './signals.ts';
 import { addTuningOptions } from './tuning-options.ts';
 import { EXIT_FAILURE, EXIT_OK, messageOf, printError, UsageError } from './usage-error.ts';
 
+/** How long a node whose parent `cluster` process died may take to stop. */
+const ORPHAN_STOP_DEADLINE_MS = 10_000;
+
 interface RawStartOptions extends RawTuning {
   readonly nodeId?: unknown;
   readonly host?: unknown;
@@ -82,8 +85,16 @@ async function runStart(options: StartNodeOptions, stopOnStdinClose: boolean): P
   };
   onShutdownSignal(stop);
   if (stopOnStdinClose) {
-    process.stdin.on('end', stop);
-    process.stdin.on('close', stop);
+    // The parent is gone, so nobody would send a second signal: bound the shutdown.
+    const orphaned = (): void => {
+      setTimeout(() => {
+        printError(`node ${options.nodeId} did not stop within ${ORPHAN_STOP_DEADLINE_MS / 1000} s of its parent exiting; exiting anyway`);
+        process.exit(EXIT_FAILURE);
+      }, ORPHAN_STOP_DEADLINE_MS).unref();
+      stop();
+    };
+    process.stdin.once('end', orphaned);
+    process.stdin.once('close', orphaned);
     process.stdin.resume();
   }
   try {
@@ -94,7 +105,7 @@ async function runStart(options: StartNodeOptions, stopOnStdinClose: boolean): P
     printError(`node ${options.nodeId} failed to start: ${messageOf(error)}`);
     process.exit(EXIT_FAILURE);
   }
-  process.stdout.write(`node ${options.nodeId} listening at ${node.url} (dashboard ${node.url}/dashboard)\n`);
+  process.stdout.write(`node ${options.nodeId} (pid ${process.pid}) listening at ${node.url} (dashboard ${node.url}/dashboard)\n`);
   if (stopping) await closeAndExit(node);
 }
 

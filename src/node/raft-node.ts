@@ -79,8 +79,12 @@ export class RaftNode implements DatabaseBackend {
   private readonly listeners = new Set<(change: ChangeEvent) => void>();
   private readonly nextId = createIdGenerator(Date.now, (n) => randomBytes(n));
   private readonly pendingAddresses = new Map<number, string>();
-  private readContext = 0;
+  // Random start: a stale ReadIndexResponse from before a restart must not match a new read.
+  private readContext = Math.floor(Math.random() * 2 ** 40);
   private ticker: NodeJS.Timeout | null = null;
+  /** performance.now() up to which real time has been turned into core ticks. */
+  private tickedUntil = 0;
+  private maxCatchUpTicks = 0;
   private readyScheduled = false;
   private processing = false;
   private closed = false;
@@ -107,7 +111,7 @@ export class RaftNode implements DatabaseBackend {
       logger: options.logger,
       onMessage: (message) => this.onMessage(message),
       onRequest: (from, body) => this.onForwarded(from, body),
-      isKnownPeer: (id, _address, incarnation) => this.incarnations.check(id, incarnation),
+      isKnownPeer: (id, address, incarnation) => this.admitPeer(id, address, incarnation),
     });
   }
 
@@ -140,6 +144,20 @@ export class RaftNode implements DatabaseBackend {
 
   get url(): string {
     return `http://${this.options.advertise}`;
+  }
+
+  /** Decides whether a peer's handshake is accepted: members, peers from the command line
+   * and nodes being added may connect, and only with the data directory they had before. */
+  private admitPeer(id: number, address: string, incarnation: string): true | string {
+    if (this.core !== undefined) {
+      const conf = this.core.status().conf;
+      const configured = this.options.peers.some((p) => p.id === id || (p.id === undefined && p.address === address));
+      const member = conf.voters.includes(id) || conf.learners.includes(id);
+      if (!member && !configured && !this.pendingAddresses.has(id)) {
+        return `node ${id} is not a member of this cluster: add it first (POST /cluster/members on the leader)`;
+      }
+    }
+    return this.incarnations.check(id, incarnation);
   }
 
   /** Starts the transport, learns the bootstrap membership if needed, and starts ticking. */
@@ -178,11 +196,13 @@ export class RaftNode implements DatabaseBackend {
     );
     const snapshot = this.log.snapshot();
     if (snapshot !== null) this.core.snapshotTaken(snapshot);
-    this.ticker = setInterval(() => {
-      if (this.fatal !== null) return;
-      this.core.tick();
-      this.scheduleReady();
-    }, TICK_MS);
+    this.tickedUntil = performance.now();
+    // Beyond a few election timeouts, more ticks change nothing: bound the catch-up loop.
+    this.maxCatchUpTicks = electionTicks * 4;
+    // setImmediate: after a stall, the messages already received (heartbeats, acks) are
+    // stepped in the poll phase before the elapsed time is ticked, so a stall alone does
+    // not make a follower campaign or a leader step down.
+    this.ticker = setInterval(() => setImmediate(() => this.catchUpTicks()), TICK_MS);
     this.logger.info({ voters, url: this.url }, 'raft node started');
   }
 
@@ -190,7 +210,7 @@ export class RaftNode implements DatabaseBackend {
     if (this.closed) return;
     this.closed = true;
     if (this.ticker !== null) clearInterval(this.ticker);
-    const closing = new StoreError('NO_LEADER', 'the node is shutting down');
+    const closing = new StoreError('TIMEOUT', 'the node is shutting down; the outcome of this write is unknown');
     for (const p of this.proposals.values()) p.reject(closing);
     this.proposals.clear();
     for (const r of this.reads.values()) r.reject(closing);
@@ -227,7 +247,11 @@ export class RaftNode implements DatabaseBackend {
   async readBarrier(consistency: ReadConsistency): Promise<void> {
     if (consistency === 'local') return;
     const deadline = Date.now() + this.options.requestTimeoutMs;
-    if (consistency === 'lease' && this.core !== undefined && this.core.leaseValid()) {
+    // The lease is counted in ticks: when the core has not been ticked for the real time
+    // elapsed (the event loop stalled: GC, SIGSTOP), an expired lease would look valid, so
+    // confirm through ReadIndex instead.
+    const ticksBehind = (performance.now() - this.tickedUntil) / TICK_MS;
+    if (consistency === 'lease' && this.core !== undefined && ticksBehind < 1 && this.core.leaseValid()) {
       await this.waitApplied(this.core.status().commitIndex, deadline);
       return;
     }
@@ -235,7 +259,7 @@ export class RaftNode implements DatabaseBackend {
       this.assertUsable();
       const context = ++this.readContext;
       const read = new Promise<void>((resolve, reject) => this.reads.set(context, { index: -1, resolve, reject }));
-      if (this.core === undefined || !this.core.readIndex(context)) {
+      if (this.core === undefined || !this.guarded(() => this.core.readIndex(context))) {
         this.reads.delete(context);
         await this.waitForLeaderChange(deadline);
         continue;
@@ -359,10 +383,49 @@ export class RaftNode implements DatabaseBackend {
 
   // -- the Ready loop ----------------------------------------------------------------------
 
+  /**
+   * Ticks the core once per TICK_MS of real (monotonic) time elapsed since the last tick.
+   * setInterval fires late, never early, and not at all while the event loop is stalled:
+   * ticking once per callback would let the core's clock fall behind real time, and with
+   * it the leader's lease and check-quorum, which must expire after an election timeout of
+   * real time (the followers' clocks kept running).
+   */
+  private catchUpTicks(): void {
+    if (this.core === undefined || this.closed || this.fatal !== null) return;
+    const now = performance.now();
+    const due = Math.floor((now - this.tickedUntil) / TICK_MS);
+    if (due <= 0) return;
+    this.tickedUntil = due > this.maxCatchUpTicks ? now : this.tickedUntil + due * TICK_MS;
+    this.guarded(() => {
+      for (let i = Math.min(due, this.maxCatchUpTicks); i > 0; i--) this.core.tick();
+    });
+    this.scheduleReady();
+  }
+
   private onMessage(message: Message): void {
     if (this.core === undefined || this.closed || this.fatal !== null) return;
-    this.core.step(message);
+    this.guarded(() => this.core.step(message));
     this.scheduleReady();
+  }
+
+  /** Runs a call into the core. The core throws only when an invariant broke: then its
+   * state cannot be trusted and the node stops, rather than carry on half-updated. */
+  private guarded<T>(call: () => T): T {
+    try {
+      return call();
+    } catch (error) {
+      this.stopOnFatal(error);
+      throw error;
+    }
+  }
+
+  private stopOnFatal(error: unknown): void {
+    if (this.fatal !== null) return;
+    this.fatal = error instanceof Error ? error : new Error(String(error));
+    if (this.ticker !== null) clearInterval(this.ticker);
+    this.logger.fatal({ err: this.fatal }, 'raft node stopped: a write to the log failed or an invariant broke');
+    for (const p of this.proposals.values()) p.reject(new StoreError('TIMEOUT', `node failed: ${this.fatal.message}`));
+    this.proposals.clear();
   }
 
   private scheduleReady(): void {
@@ -388,10 +451,7 @@ export class RaftNode implements DatabaseBackend {
       }
     } catch (error) {
       // A failed fsync or a broken invariant: nothing about this node's state can be trusted.
-      this.fatal = error instanceof Error ? error : new Error(String(error));
-      this.logger.fatal({ err: this.fatal }, 'raft node stopped: a write to the log failed or an invariant broke');
-      for (const p of this.proposals.values()) p.reject(new StoreError('TIMEOUT', `node failed: ${this.fatal.message}`));
-      this.proposals.clear();
+      this.stopOnFatal(error);
     } finally {
       this.processing = false;
     }
@@ -402,10 +462,15 @@ export class RaftNode implements DatabaseBackend {
     // Thesis 10.2.1: the leader may send AppendEntries while it writes the same entries
     // itself (it counts itself for commit only once durable). Everything else (votes,
     // acks) leaves only after the state it depends on is durable.
+    // Only when this Ready does not change the term or vote: a single voter becomes leader
+    // in the same Ready that raises its term, and must not replicate before that is durable.
+    const durable = this.log.hardState();
+    const termDurable = rd.hardState === null || (rd.hardState.term === durable.term && rd.hardState.vote === durable.vote);
     const early: Message[] = [];
     const late: Message[] = [];
     for (const m of rd.messages) {
-      (rd.softState.role === 'leader' && (m.type === 'AppendEntries' || m.type === 'Heartbeat') ? early : late).push(m);
+      const replication = m.type === 'AppendEntries' || m.type === 'Heartbeat';
+      (termDurable && rd.softState.role === 'leader' && replication ? early : late).push(m);
     }
     for (const m of early) this.transport.send(m);
     if (rd.snapshot !== null) await this.log.installSnapshot(rd.snapshot.meta, rd.snapshot.data);
@@ -536,20 +601,24 @@ export class RaftNode implements DatabaseBackend {
 
   private proposeLocally(command: Command, deadline: number): Promise<CommandResult> | null {
     const term = this.core.status().term;
-    const index = this.core.propose(encodeCommand(command));
+    const data = encodeCommand(command);
+    const index = this.guarded(() => this.core.propose(data));
     if (index === null) return null;
     this.scheduleReady();
     return this.awaitProposal(index, term, deadline);
   }
 
   private awaitProposal(index: number, term: number, deadline: number): Promise<CommandResult> {
+    // An older proposal at this index was overwritten by a leader of a higher term, so by
+    // Leader Completeness it was never committed: safe to retry.
+    this.proposals.get(index)?.reject(new StoreError('NO_LEADER', 'leadership changed before the write committed; retry'));
     return new Promise<CommandResult>((resolve, reject) => {
       const timer = setTimeout(() => {
-        if (this.proposals.get(index)?.term !== term) return;
+        if (this.proposals.get(index) !== proposal) return;
         this.proposals.delete(index);
         reject(new StoreError('TIMEOUT', 'the write was not committed in time; its outcome is unknown'));
       }, Math.max(0, deadline - Date.now()));
-      this.proposals.set(index, {
+      const proposal: Proposal = {
         term,
         resolve: (result) => {
           clearTimeout(timer);
@@ -559,7 +628,8 @@ export class RaftNode implements DatabaseBackend {
           clearTimeout(timer);
           reject(error);
         },
-      });
+      };
+      this.proposals.set(index, proposal);
     });
   }
 

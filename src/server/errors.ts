@@ -87,7 +87,7 @@ function leaderHint(backend: DatabaseBackend, code: HttpErrorCode): string | und
 }
 
 /** Fastify error handler: every error leaves in the API's shape. */
-export function makeErrorHandler(backend: DatabaseBackend) {
+export function makeErrorHandler(backend: DatabaseBackend): (error: unknown, request: FastifyRequest, reply: FastifyReply) => void {
   return (error: unknown, request: FastifyRequest, reply: FastifyReply): void => {
     const mapped = mapError(error, request);
     if (mapped.status >= 500 && mapped.code === 'INTERNAL') request.log.error({ err: error }, 'request failed');

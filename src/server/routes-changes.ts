@@ -14,6 +14,8 @@ import { ChangeStream, type ChangeStreamOptions } from './change-stream.ts';
 import { parseConsistency, parseNonNegativeInt, queryParams } from './http-input.ts';
 import type { CollectionParams, RouteContext } from './route-context.ts';
 
+const EVENT_STREAM_TYPE = 'text/event-stream; charset=utf-8';
+
 /** Open change streams of one server, so close() can end them (they would hold it open). */
 export class ChangeStreamRegistry {
   private readonly streams = new Set<ChangeStream>();
@@ -54,6 +56,8 @@ export function registerChangeRoutes(
     const q = queryParams(request.query, ['since', 'consistency']);
     const since = sinceOf(q.since, request.headers['last-event-id']);
     const store = await readableStore(backend, parseConsistency(q.consistency));
+    // HEAD (fastify's automatic one for this GET): the headers, never an endless body.
+    if (request.method === 'HEAD') return reply.type(EVENT_STREAM_TYPE).header('cache-control', 'no-cache').send();
 
     reply.hijack();
     const raw = reply.raw;
@@ -63,7 +67,7 @@ export function registerChangeRoutes(
       return;
     }
     raw.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
+      'content-type': EVENT_STREAM_TYPE,
       'cache-control': 'no-cache, no-transform',
       // A stream's connection is not worth reusing; closing it lets server.close() finish.
       connection: 'close',

@@ -1,4 +1,4 @@
-// Liveness and readiness probes, and the dashboard page.
+// Liveness and readiness probes.
 import type { FastifyInstance } from 'fastify';
 import { errorBody } from './errors.ts';
 import type { RouteContext } from './route-context.ts';
@@ -20,14 +20,5 @@ export function registerHealthRoutes(app: FastifyInstance, { backend }: RouteCon
           status.leader.url,
         ),
       );
-  });
-}
-
-export function registerDashboardRoute(app: FastifyInstance, dashboardHtml: string | undefined): void {
-  app.get('/dashboard', async (_request, reply) => {
-    if (dashboardHtml === undefined) {
-      return reply.code(404).send(errorBody('NOT_FOUND', 'the dashboard is not available on this server (no dashboard HTML was given)'));
-    }
-    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(dashboardHtml);
   });
 }

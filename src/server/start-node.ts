@@ -1,5 +1,6 @@
 // Starts one cluster node in this process: the Raft node over its data
 // directory, the HTTP API, and the peer transport on the same port (/raft).
+import { createServer as createNetServer } from 'node:net';
 import pino from 'pino';
 import { RaftNode } from '../node/raft-node.ts';
 import type { SyncMode } from '../log/types.ts';
@@ -64,19 +65,33 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     logger,
   };
   // The advertised address must be known before the transport says hello; with port 0
-  // the real port is known only after listen(), so listen first on a bare server.
-  const node = await RaftNode.open({ ...common, advertise: options.advertise ?? `${host}:${options.port}` }).catch((error: unknown) => {
+  // the real port is known only after listen(), so pick a free port first (a bare
+  // server on port 0, closed at once; another process could take it before our
+  // listen, which then fails with a clear EADDRINUSE message).
+  const port = options.port === 0 ? await pickFreePort(host) : options.port;
+  const node = await RaftNode.open({ ...common, advertise: options.advertise ?? `${host}:${port}` }).catch((error: unknown) => {
     throw new Error(`cannot open data directory ${options.dataDir}: ${error instanceof Error ? error.message : String(error)}`);
   });
   const app = await createServer({ backend: node, logger: logger.child({ component: 'http' }), dashboardHtml: dashboardHtml() });
+  let inFlight = 0;
+  app.addHook('onRequest', async () => {
+    inFlight++;
+  });
+  app.addHook('onResponse', async () => {
+    inFlight--;
+  });
+  app.addHook('onRequestAbort', (_request, done) => {
+    inFlight--;
+    done();
+  });
   node.transport.attach(app.server);
   try {
-    await app.listen({ port: options.port, host });
+    await app.listen({ port, host });
   } catch (error) {
     await node.close();
     const code = (error as NodeJS.ErrnoException).code;
     throw new Error(
-      code === 'EADDRINUSE' ? `port ${options.port} on ${host} is already in use` : `cannot listen on ${host}:${options.port}: ${String(error)}`,
+      code === 'EADDRINUSE' ? `port ${port} on ${host} is already in use` : `cannot listen on ${host}:${port}: ${String(error)}`,
     );
   }
   await node.start();
@@ -86,10 +101,29 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     node,
     close() {
       closing ??= (async () => {
-        await app.close();
+        // Stop accepting requests, let those in flight finish (writes need the peers to
+        // commit), then close the peer WebSockets: they count as open connections of the
+        // HTTP server, so app.close() would otherwise wait for them.
+        const appClosed = app.close();
+        const deadline = Date.now() + common.requestTimeoutMs + 1000;
+        while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        await node.transport.close();
+        await appClosed;
         await node.close();
       })();
       return closing;
     },
   };
+}
+
+function pickFreePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      probe.close(() => (port > 0 ? resolve(port) : reject(new Error(`could not pick a free port on ${host}`))));
+    });
+  });
 }

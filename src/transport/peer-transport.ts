@@ -353,6 +353,13 @@ export class PeerTransport {
         return;
       }
     }
+    // A member we had no address for (added to the cluster through another node, or known
+    // before this node restarted) dialed us: its hello tells us where to dial back.
+    if (this.started && !this.closed) {
+      this.logger.info({ peer: id, address: normalized }, `node ${id} dialed in from ${normalized}: dialing back`);
+      this.addPeer(id, normalized);
+      this.notifyIdentified(id, normalized);
+    }
   }
 
   /** Callbacks run inside socket events: one that throws must not take the process down. */

@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startNode, type RunningNode, type StartNodeOptions } from '../../src/server/start-node.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const NODE_MAIN = join(HERE, 'fixtures', 'node-main.ts');
@@ -151,11 +152,13 @@ export interface NodeOptions {
   readonly snapshotThreshold?: number;
   readonly requestTimeoutMs?: number;
   readonly join?: boolean;
-  readonly logLevel?: string;
+  readonly logLevel?: StartNodeOptions['logLevel'];
 }
 
 export class TestNode {
   process: ChildProcess | null = null;
+  /** Set instead of `process` for a node running inside the test process. */
+  inProcess: RunningNode | null = null;
   paused = false;
   private logText = '';
 
@@ -170,7 +173,7 @@ export class TestNode {
   }
 
   get running(): boolean {
-    return this.process !== null;
+    return this.process !== null || this.inProcess !== null;
   }
 
   /** stdout and stderr of every incarnation of this node (pino JSON lines), tail-bounded. */
@@ -188,6 +191,8 @@ export interface ClusterOptions extends NodeOptions {
   readonly size: number;
   /** --peers as bare addresses (ids learned from handshakes; the default) or `id=address`. */
   readonly peersWithIds?: boolean;
+  /** Nodes to run inside the test process (startNode), e.g. to stall one's event loop. */
+  readonly inProcess?: readonly number[];
 }
 
 export class TestCluster {
@@ -246,7 +251,7 @@ export class TestCluster {
     const peers = this.nodes
       .filter((n) => n.id !== id)
       .map((n) => (this.options.peersWithIds === true ? { id: n.id, address: `127.0.0.1:${n.port}` } : { address: `127.0.0.1:${n.port}` }));
-    const startOptions = {
+    const startOptions: StartNodeOptions = {
       nodeId: id,
       host: '127.0.0.1',
       port: node.port,
@@ -259,6 +264,10 @@ export class TestCluster {
       join: settings.join ?? false,
       logLevel: settings.logLevel ?? 'warn',
     };
+    if (this.options.inProcess?.includes(id) === true) {
+      node.inProcess = await startNode(startOptions);
+      return node;
+    }
     const child = spawn(process.execPath, ['--import', 'tsx', NODE_MAIN, JSON.stringify(startOptions)], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NODE_OPTIONS: '' },
@@ -388,6 +397,12 @@ export class TestCluster {
 
   private async signalAndWait(id: number, signal: NodeJS.Signals): Promise<void> {
     const node = this.node(id);
+    if (node.inProcess !== null) {
+      const running = node.inProcess;
+      node.inProcess = null;
+      await running.close();
+      return;
+    }
     const child = node.process;
     if (child === null) return;
     const exited = new Promise<void>((resolve) => {

@@ -34,7 +34,8 @@ const path = fc.oneof(
   fc.tuple(collection, suffix).map(([c, s]) => `/api/${encoded(c)}/${s}`),
   fc.tuple(collection, segment).map(([c, n]) => `/api/${encoded(c)}/_indexes/${encoded(n)}`),
   fc.constantFrom('/api/_tx', '/cluster/status', '/cluster/members', '/cluster/members/2', '/cluster/members/x', '/cluster/transfer-leadership', '/cluster/snapshot', '/metrics', '/healthz', '/readyz', '/dashboard', '/', '/api', '/api/'),
-  printable.map((s) => `/${s.replace(/[#?\s]/g, '')}`),
+  // (no backslash or leading slash: light-my-request itself cannot parse those URLs)
+  printable.map((s) => `/${s.replace(/[#?\s\\]/g, '').replace(/^\/+/, '')}`),
 );
 
 const jsonText = fc.oneof(
@@ -69,11 +70,11 @@ const randomRequest: fc.Arbitrary<FuzzRequest> = fc
 const poisoned = fc
   .tuple(fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }), fc.constantFrom('__proto__', 'constructor', 'prototype', '$x', '$set'), fc.nat(3))
   .map(([obj, bad, depth]) => {
-    // Build the poisoned nesting as text: JSON.stringify drops an own "__proto__" set by assignment.
+    // Built as text: an object literal's "__proto__" would set the prototype, not a key.
     let inner = `{${JSON.stringify(bad)}:1}`;
     for (let i = 0; i < depth; i++) inner = `{"n${i}":${i % 2 === 0 ? `[${inner}]` : inner}}`;
     const rest = JSON.stringify(obj).slice(1, -1);
-    return `{${rest}${rest === '' ? '' : ','}"p":${inner}}`.replace('"p":', depth === 0 ? '"p":' : '"p":');
+    return `{${rest}${rest === '' ? '' : ','}"p":${inner}}`;
   })
   .chain((text) => fc.constantFrom(text, text.replace(/^\{/, `{"${'$'}bad":1,`), text.replace('"p":', '"constructor":')));
 
@@ -111,11 +112,12 @@ const keepRequest: fc.Arbitrary<FuzzRequest> = fc.oneof(
       headers: { 'content-type': 'application/json' },
     })),
   ),
-  fc.tuple(poisoned, fc.constantFrom(...KEEP_IDS)).map(([doc, id]) => ({
+  // A transaction that would wipe the collection, but whose precondition fails.
+  fc.constantFrom(...KEEP_IDS).map((id) => ({
     method: 'POST' as const,
     path: '/api/_tx',
     query: '',
-    body: `{"ops":[{"op":"remove","collection":"${KEEP}","filter":{}},{"op":"replace","collection":"${KEEP}","id":"${id}","doc":{"x":1}}],"if":[{"collection":"${KEEP}","id":"no-such-id","exists":true}]}`.replace('"doc":{"x":1}', Math.random() < 0 ? doc : '"doc":{"x":1}'),
+    body: `{"ops":[{"op":"remove","collection":"${KEEP}","filter":{}},{"op":"replace","collection":"${KEEP}","id":"${id}","doc":{"x":1}}],"if":[{"collection":"${KEEP}","id":"no-such-id","exists":true}]}`,
     headers: { 'content-type': 'application/json' },
   })),
   poisoned.map((doc) => ({
@@ -125,17 +127,68 @@ const keepRequest: fc.Arbitrary<FuzzRequest> = fc.oneof(
     body: `{"ops":[{"op":"remove","collection":"${KEEP}","filter":{}},{"op":"insert","collection":"${KEEP}","doc":${doc}}]}`,
     headers: { 'content-type': 'application/json' },
   })),
-  fc.tuple(fc.constantFrom('GET', 'POST'), query, fc.constantFrom('', '/_query', '/_count', '/_explain', '/_indexes', '/k3')).map(([method, q, sub]) => ({
-    method: method as 'GET' | 'POST',
-    path: `/api/${KEEP}${method === 'POST' && (sub === '' || sub === '/k3') ? '/_query' : sub}`,
-    query: method === 'GET' ? q : '',
-    ...(method === 'POST' ? { body: '{"filter":{"n":{"$gte":3}},"limit":5}', headers: { 'content-type': 'application/json' } } : { headers: {} }),
+  fc.tuple(query, fc.constantFrom('', '/_indexes', '/k3')).map(([q, sub]): FuzzRequest => ({ method: 'GET', path: `/api/${KEEP}${sub}`, query: q, headers: {} })),
+  fc.constantFrom('/_query', '/_count', '/_explain').map((sub): FuzzRequest => ({
+    method: 'POST',
+    path: `/api/${KEEP}${sub}`,
+    query: '',
+    body: sub === '/_count' ? '{"filter":{"n":{"$gte":3}}}' : '{"filter":{"n":{"$gte":3}},"limit":5}',
+    headers: { 'content-type': 'application/json' },
   })),
-  fc.constantFrom(
+  fc.constantFrom<FuzzRequest>(
     { method: 'POST' as const, path: `/api/${KEEP}/_indexes`, query: '', body: '{"fields":{"tag":1},"unique":true}', headers: { 'content-type': 'application/json' } },
     { method: 'POST' as const, path: `/api/${KEEP}/_indexes`, query: '', body: '{"fields":{"n":1},"unique":false,"name":"n_unique"}', headers: { 'content-type': 'application/json' } },
     { method: 'DELETE' as const, path: `/api/${KEEP}/_indexes/nope`, query: '', headers: {} },
   ),
+);
+
+// Plausible requests: real operators over a few paths, so the store's query and
+// update code (not only the validators) meets odd values.
+const FIELD_PATHS = ['a', 'b', 'a.b', 'arr', 'arr.0', 'arr.x', 'n', '_id', 'deep.x.y'];
+const fieldPath = fc.constantFrom(...FIELD_PATHS);
+const smallJson = fc.jsonValue({ maxDepth: 2 });
+const condition = fc.oneof(
+  smallJson,
+  fc.record({ op: fc.constantFrom('$eq', '$ne', '$gt', '$gte', '$lt', '$lte'), v: smallJson }).map(({ op, v }) => ({ [op]: v })),
+  fc.record({ op: fc.constantFrom('$in', '$nin', '$all'), v: fc.array(smallJson, { maxLength: 3 }) }).map(({ op, v }) => ({ [op]: v })),
+  fc.constantFrom({ $exists: true }, { $exists: false }, { $size: 0 }, { $size: 2 }, { $mod: [2, 0] }, { $mod: [0, 1] }, { $type: 'string' }, { $type: 'nope' }),
+  fc.constantFrom({ $regex: '^a' }, { $regex: 'a', $options: 'i' }, { $regex: '(' }, { $regex: 'a', $options: 'g' }),
+  fc.record({ f: fieldPath, v: smallJson }).map(({ f, v }) => ({ $elemMatch: { [f]: v } })),
+  fc.record({ v: smallJson }).map(({ v }) => ({ $not: { $eq: v } })),
+);
+const filterArb: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+  filter: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.dictionary(fieldPath, condition, { maxKeys: 3 }),
+    fc.record({ op: fc.constantFrom('$and', '$or', '$nor'), subs: fc.array(tie('filter'), { maxLength: 2 }) }).map(({ op, subs }) => ({ [op]: subs })),
+  ),
+})).filter;
+const updateArb = fc
+  .array(
+    fc.record({
+      op: fc.constantFrom('$set', '$unset', '$inc', '$mul', '$min', '$max', '$push', '$pull', '$addToSet', '$rename', '$pop', '$pullAll'),
+      f: fieldPath,
+      v: fc.oneof(smallJson, fc.constantFrom(1, -1, 'a.c', 'b', [1, 2], { $each: [1, 2] }, { $each: [3], $slice: -1, $sort: 1, $position: 0 }, { $gt: 1 })),
+    }),
+    { minLength: 1, maxLength: 3 },
+  )
+  .map((parts) => {
+    const spec: Record<string, Record<string, unknown>> = {};
+    for (const { op, f, v } of parts) (spec[op] ??= {})[f] = v;
+    return spec;
+  });
+const docArb = fc.record({ a: smallJson, b: smallJson, arr: fc.array(smallJson, { maxLength: 3 }), n: fc.oneof(fc.integer(), fc.double()), deep: fc.record({ x: fc.record({ y: smallJson }) }) }, { requiredKeys: [] });
+const json = (v: unknown): string => JSON.stringify(v);
+const plausibleRequest: fc.Arbitrary<FuzzRequest> = fc.oneof(
+  fc.record({ filter: filterArb, sort: fc.option(fc.dictionary(fieldPath, fc.constantFrom(1, -1), { maxKeys: 2 }), { nil: undefined }), limit: fc.option(fc.nat(5), { nil: undefined }) }).map((body) => ({ method: 'POST' as const, path: '/api/fz/_query', query: '', body: json(body), headers: { 'content-type': 'application/json' } })),
+  filterArb.map((filter) => ({ method: 'POST' as const, path: '/api/fz/_count', query: '', body: json({ filter }), headers: { 'content-type': 'application/json' } })),
+  filterArb.map((filter) => ({ method: 'GET' as const, path: '/api/fz', query: `filter=${encodeURIComponent(json(filter))}&sort=${encodeURIComponent('{"a":1}')}`, headers: {} })),
+  fc.record({ filter: filterArb, update: updateArb, multi: fc.boolean(), upsert: fc.boolean() }).map((body) => ({ method: 'POST' as const, path: '/api/fz/_update', query: '', body: json(body), headers: { 'content-type': 'application/json' } })),
+  fc.tuple(fc.constantFrom('f0', 'f1', 'f2', 'f3'), updateArb).map(([id, update]) => ({ method: 'PATCH' as const, path: `/api/fz/${id}`, query: '', body: json(update), headers: { 'content-type': 'application/json' } })),
+  fc.tuple(fc.constantFrom('f0', 'f1', 'f2', 'f3'), docArb).map(([id, doc]) => ({ method: 'PUT' as const, path: `/api/fz/${id}`, query: '', body: json(doc), headers: { 'content-type': 'application/json' } })),
+  docArb.map((doc) => ({ method: 'POST' as const, path: '/api/fz', query: '', body: json(doc), headers: { 'content-type': 'application/json' } })),
+  fc.record({ fields: fc.dictionary(fieldPath, fc.constantFrom(1, -1), { minKeys: 1, maxKeys: 2 }), unique: fc.boolean() }).map((body) => ({ method: 'POST' as const, path: '/api/fz/_indexes', query: '', body: json(body), headers: { 'content-type': 'application/json' } })),
+  filterArb.map((filter) => ({ method: 'POST' as const, path: '/api/fz/_delete', query: '', body: json({ filter, multi: false }), headers: { 'content-type': 'application/json' } })),
 );
 
 describe('HTTP fuzzing', () => {
@@ -177,16 +230,22 @@ describe('HTTP fuzzing', () => {
     assert.equal(JSON.stringify({ docs: s.db.store.find(KEEP), indexes: s.db.store.indexes(KEEP) }), before_);
   });
 
+  test('plausible queries and updates with odd values never produce a 5xx', async () => {
+    await fc.assert(
+      fc.asyncProperty(plausibleRequest, async (r) => {
+        await check(r);
+      }),
+      { numRuns: 500 },
+    );
+    assert.equal(JSON.stringify({ docs: s.db.store.find(KEEP), indexes: s.db.store.indexes(KEEP) }), before_);
+  });
+
   test('malformed writes to existing documents are refused and change nothing', async () => {
     await fc.assert(
       fc.asyncProperty(keepRequest, async (r) => {
         const status = await check(r);
-        if (r.method !== 'GET' && !r.path.endsWith('/_query') && !r.path.endsWith('/_count') && !r.path.endsWith('/_explain')) {
-          // Writes are refused, except re-creating the identical existing index (idempotent).
-          if (!(r.path.endsWith('/_indexes') && r.body?.includes('"n_unique"') !== true && false)) {
-            assert.ok(status >= 400 || r.body?.includes('n_unique') === true, `${r.method} ${r.path} ${r.body ?? ''} was accepted (${status})`);
-          }
-        }
+        const isRead = r.method === 'GET' || /\/(_query|_count|_explain)$/.test(r.path);
+        if (!isRead) assert.ok(status >= 400, `${r.method} ${r.path} ${r.body ?? ''} was accepted (${status})`);
         assert.equal(JSON.stringify({ docs: s.db.store.find(KEEP), indexes: s.db.store.indexes(KEEP) }), before_);
       }),
       { numRuns: 400 },
