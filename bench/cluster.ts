@@ -3,7 +3,7 @@
 // linearizable and lease reads, failover after kill -9 of the leader, and the same
 // workload on a 3-member etcd cluster when one is installed. Writes an HTML chart.
 import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchEtcd, type EtcdResults } from './etcd.ts';
@@ -18,7 +18,7 @@ import { progress } from './util.ts';
 
 export interface ClusterBenchOptions {
   readonly quick: boolean;
-  /** Only profile the leader (--cpu-prof) under the 64-client write load. */
+  /** Instead of the benchmark: CPU profiles (--cpu-prof) of every node under 64-client writes, then reads. */
   readonly profile: boolean;
   /** Skip the etcd comparison even when etcd is installed. */
   readonly skipEtcd: boolean;
@@ -84,7 +84,8 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Record
     load1AtEnd: round(loadavg()[0]!),
   };
   const chart = join(RESULTS_DIR, `cluster-${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}.html`);
-  await writeReport(chart, { title: `Collection Store cluster benchmark${options.quick ? ' (quick)' : ''}`, writes, reads, failover, etcd, json: results });
+  const subtitle = `${new Date().toISOString()}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; 1-minute load average ${load1AtStart} at start, ${results.load1AtEnd} at end (each run records its own).`;
+  await writeReport(chart, { title: `Collection Store cluster benchmark${options.quick ? ' (quick)' : ''}`, subtitle, writes, reads, failover, etcd, json: results });
   process.stderr.write(`\nchart: ${chart}\n`);
   return { ...results, chart };
 }
@@ -111,6 +112,14 @@ function compare(writes: readonly LoadResult[], reads: Readonly<Record<string, L
  */
 async function profileLeader(seconds: number): Promise<Record<string, unknown>> {
   const dir = await mkdtemp(join(tmpdir(), 'cs-bench-prof-'));
+  try {
+    return await profileInto(dir, seconds);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function profileInto(dir: string, seconds: number): Promise<Record<string, unknown>> {
   const cluster = await OurCluster.start({ size: 3, ...TIMINGS, cpuProfileDir: dir });
   const pools = cluster.ids.map((id) => poolFor(cluster.urlOf(id), 64));
   let leader = 0;
@@ -146,7 +155,6 @@ async function profileLeader(seconds: number): Promise<Record<string, unknown>> 
     process.stderr.write(`\nCPU profile of node ${id}${id === leader ? ' (leader)' : ''}: ${kept} (open in Chrome DevTools)`);
     files.set(id, kept);
   }
-  await rm(dir, { recursive: true, force: true });
   const summaries = [];
   for (const phase of phases) {
     const nodes: Record<string, ProfileSummary> = {};

@@ -105,6 +105,10 @@ async function runStart(options: StartNodeOptions, stopOnStdinClose: boolean): P
     printError(`node ${options.nodeId} failed to start: ${messageOf(error)}`);
     process.exit(EXIT_FAILURE);
   }
+  node.node.onFatal((error) => {
+    printError(`node ${options.nodeId} stopped on a fatal error: ${messageOf(error)}`);
+    process.exit(EXIT_FAILURE);
+  });
   process.stdout.write(`node ${options.nodeId} (pid ${process.pid}) listening at ${node.url} (dashboard ${node.url}/dashboard)\n`);
   if (stopping) await closeAndExit(node);
 }

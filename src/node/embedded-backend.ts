@@ -5,7 +5,6 @@ import type { Store } from '../store/store.ts';
 import { StoreError } from '../store/errors.ts';
 import type { ChangeEvent, DatabaseBackend, NodeStatus, ReadConsistency } from './backend.ts';
 import type { Database } from './embedded-database.ts';
-import { EMBEDDED_NODE_ID, EMBEDDED_TERM } from './write-pipeline.ts';
 
 export class EmbeddedBackend implements DatabaseBackend {
   constructor(
@@ -28,18 +27,13 @@ export class EmbeddedBackend implements DatabaseBackend {
   }
 
   status(): NodeStatus {
-    const info = this.db.info();
+    // The node of an embedded database has no address of its own: report the URL it is served at.
+    const status = this.db.raftNode.status();
     return {
-      nodeId: EMBEDDED_NODE_ID,
+      ...status,
       url: this.url,
-      role: 'leader',
-      term: EMBEDDED_TERM,
-      leader: { id: EMBEDDED_NODE_ID, url: this.url },
-      commitIndex: info.appliedIndex,
-      appliedIndex: info.appliedIndex,
-      snapshotIndex: info.snapshotIndex,
-      lastLogIndex: info.lastLogIndex,
-      members: [{ id: EMBEDDED_NODE_ID, url: this.url, voter: true, matchIndex: info.lastLogIndex, lag: 0, connected: true }],
+      leader: status.leader === null ? null : { id: status.leader.id, url: this.url },
+      members: status.members.map((m) => ({ ...m, url: this.url })),
     };
   }
 

@@ -1,21 +1,20 @@
-// The embedded database: one process, one log, one store. `open()` recovers the
+// The embedded database: one process, a Raft group of one. `open()` recovers the
 // store from the newest snapshot plus the log after it, then serves reads from
-// memory and writes through the WritePipeline (durable before they resolve).
-import { randomBytes } from 'node:crypto';
+// memory; writes go through the same path as in a cluster (the Raft log, group
+// commit, one apply function) and resolve once durable and applied.
+import { Writable } from 'node:stream';
+import pino, { type Logger } from 'pino';
 import { openFileLog } from '../log/file-log.ts';
 import { createMemoryLog } from '../log/memory-log.ts';
 import type { LogStorage, SyncMode } from '../log/types.ts';
 import type { Command, CommandResult } from '../store/commands.ts';
 import { ConflictError, errorFromInfo, PreconditionFailedError, StoreError, ValidationError } from '../store/errors.ts';
-import { createIdGenerator } from '../store/ids.ts';
-import { Store } from '../store/store.ts';
+import type { Store } from '../store/store.ts';
 import type { Limits } from '../store/types.ts';
 import type { ChangeEvent } from './backend.ts';
-import { changesOf } from './change-events.ts';
-import { decodeCommand } from './command-codec.ts';
 import { EmbeddedCollection } from './embedded-collection.ts';
 import { Transaction, type TransactionOptions } from './embedded-transaction.ts';
-import { EMBEDDED_NODE_ID, EMBEDDED_TERM, WritePipeline } from './write-pipeline.ts';
+import { RaftNode } from './raft-node.ts';
 
 export interface OpenOptions {
   /** Data directory (created if missing). Required unless `memory` is true. */
@@ -42,30 +41,24 @@ export interface DatabaseInfo {
   readonly recoveryWarnings: readonly string[];
 }
 
-const MAX_WRITES_IN_FLIGHT = 65_536;
+/** A write waits at most this long (only under extreme overload or a failing disk). */
+const WRITE_TIMEOUT_MS = 60_000;
 
 export class Database {
   private readonly collections = new Map<string, EmbeddedCollection>();
-  private readonly pipeline: WritePipeline;
-  private readonly nextId = createIdGenerator(Date.now, (n) => randomBytes(n));
-  private snapshotRunning: Promise<void> | null = null;
-  private readonly listeners = new Set<(change: ChangeEvent) => void>();
   private closed = false;
 
   /** @internal use open() */
-  constructor(
-    private readonly log: LogStorage,
-    /** @internal */ readonly store: Store,
-    private readonly options: { snapshotThreshold: number; onWarning: (message: string) => void },
-  ) {
-    this.pipeline = new WritePipeline(log, store, {
-      maxInFlight: MAX_WRITES_IN_FLIGHT,
-      afterApply: (applied) => this.maybeSnapshot(applied),
-      onApplied: (command, result, index) => {
-        if (this.listeners.size === 0) return;
-        for (const change of changesOf(command, result, index)) for (const listener of this.listeners) listener(change);
-      },
-    });
+  constructor(private readonly node: RaftNode) {}
+
+  /** @internal the Raft group of one behind this database. */
+  get raftNode(): RaftNode {
+    return this.node;
+  }
+
+  /** @internal the applied state, read by collections and transactions. */
+  get store(): Store {
+    return this.node.store;
   }
 
   collection(name: string): EmbeddedCollection {
@@ -94,7 +87,7 @@ export class Database {
     let lastConflict = '';
     for (let attempt = 0; attempt <= retries; attempt++) {
       this.assertOpen();
-      const tx = new Transaction(this.store, this.nextId);
+      const tx = new Transaction(this.store, () => this.node.generateId());
       const value = await fn(tx);
       let command;
       try {
@@ -105,7 +98,7 @@ export class Database {
         continue;
       }
       if (command === null) return value;
-      const result = await this.pipeline.submit(command);
+      const result = await this.node.execute(command);
       if (result.ok) return value;
       // The store reports a failed precondition as a conflict; both mean "what you read changed".
       if (result.error.code !== 'PRECONDITION_FAILED' && result.error.code !== 'CONFLICT') throw errorFromInfo(result.error);
@@ -117,73 +110,47 @@ export class Database {
   /** Snapshots the whole state now and compacts the log up to it. */
   async snapshot(): Promise<{ index: number; bytes: number }> {
     this.assertOpen();
-    while (this.snapshotRunning !== null) await this.snapshotRunning;
-    let size = 0;
-    const run = (async () => {
-      const data = this.store.encodeSnapshot();
-      size = data.byteLength;
-      await this.log.installSnapshot(
-        { index: this.store.lastApplied, term: EMBEDDED_TERM, conf: { voters: [EMBEDDED_NODE_ID], learners: [] } },
-        data,
-      );
-    })();
-    this.snapshotRunning = run;
-    try {
-      await run;
-    } finally {
-      this.snapshotRunning = null;
-    }
-    return { index: this.store.lastApplied, bytes: size };
+    return this.node.snapshot();
   }
 
   /** Calls `listener` for every document change from now on; returns an unsubscribe function. */
   subscribe(listener: (change: ChangeEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.node.subscribe(listener);
   }
 
   info(): DatabaseInfo {
+    const log = this.node.logInfo();
     return {
       appliedIndex: this.store.lastApplied,
-      firstLogIndex: this.log.firstIndex(),
-      lastLogIndex: this.log.lastIndex(),
-      snapshotIndex: this.log.snapshot()?.meta.index ?? 0,
-      recoveryWarnings: this.log.recovered.warnings,
+      firstLogIndex: log.firstIndex,
+      lastLogIndex: log.lastIndex,
+      snapshotIndex: log.snapshotIndex,
+      recoveryWarnings: log.warnings,
     };
   }
 
-  /** Waits for every write in flight, then closes the log. */
+  /** Stops taking writes and closes the log. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    while (this.snapshotRunning !== null) await this.snapshotRunning;
-    await this.log.close();
+    await this.node.close();
   }
 
   /** @internal the single door of every write. */
   async execute(command: Command): Promise<CommandResult> {
     this.assertOpen();
-    return this.pipeline.submit(command);
+    return this.node.execute(command);
   }
 
   /** @internal */
   generateId(): string {
-    return this.nextId();
+    return this.node.generateId();
   }
 
   private assertOpen(): void {
     if (this.closed) throw new StoreError('BAD_REQUEST', 'the database is closed');
   }
 
-  private maybeSnapshot(applied: number): void {
-    const threshold = this.options.snapshotThreshold;
-    if (threshold <= 0 || this.snapshotRunning !== null || this.closed) return;
-    const snapshotIndex = this.log.snapshot()?.meta.index ?? 0;
-    if (applied - snapshotIndex < threshold) return;
-    this.snapshot().catch((error: unknown) => {
-      this.options.onWarning(`automatic snapshot failed: ${error instanceof Error ? error.message : String(error)}`);
-    });
-  }
 }
 
 function validateCollectionName(name: string): void {
@@ -211,21 +178,35 @@ export async function open(options: OpenOptions): Promise<Database> {
       onWarning,
     });
   }
-  const store = recoverStore(log, options.limits);
-  if (log.hardState().term === 0) {
-    await log.setHardState({ term: EMBEDDED_TERM, vote: EMBEDDED_NODE_ID, commit: 0 });
+  const node = RaftNode.standalone(log, {
+    snapshotThreshold: options.snapshotThreshold ?? 100_000,
+    requestTimeoutMs: WRITE_TIMEOUT_MS,
+    logger: warningLogger(onWarning),
+    ...(options.limits !== undefined ? { limits: options.limits } : {}),
+  });
+  try {
+    await node.start();
+    // Replays the recovered log: a group of one commits everything it has on disk.
+    await node.leadingAndCaughtUp(WRITE_TIMEOUT_MS);
+  } catch (error) {
+    await node.close();
+    throw error;
   }
-  return new Database(log, store, { snapshotThreshold: options.snapshotThreshold ?? 100_000, onWarning });
+  return new Database(node);
 }
 
-/** Rebuilds the store: newest snapshot, then every entry after it, in order. In a
- * group of one every durable entry is committed. */
-function recoverStore(log: LogStorage, limits: Partial<Limits> | undefined): Store {
-  const { snapshot, entries } = log.recovered;
-  const store = snapshot !== null ? Store.restoreSnapshot(snapshot.data, limits) : new Store(limits);
-  for (const entry of entries) {
-    if (entry.index <= store.lastApplied || entry.type !== 'normal') continue;
-    store.apply(decodeCommand(entry.data), entry.index);
-  }
-  return store;
+/** The node logs through pino; an embedded database passes its warnings to `onWarning`. */
+function warningLogger(onWarning: (message: string) => void): Logger {
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      try {
+        const line = JSON.parse(chunk.toString()) as { msg?: string };
+        onWarning(line.msg ?? chunk.toString());
+      } catch {
+        onWarning(chunk.toString());
+      }
+      done();
+    },
+  });
+  return pino({ level: 'warn', base: null }, sink);
 }

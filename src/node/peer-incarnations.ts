@@ -12,9 +12,14 @@ export class PeerIncarnations {
   private writing: Promise<void> = Promise.resolve();
 
   private constructor(
-    private readonly path: string,
+    /** null: kept in memory only (a node without a data directory). */
+    private readonly path: string | null,
     private readonly known: Map<number, string>,
   ) {}
+
+  static inMemory(): PeerIncarnations {
+    return new PeerIncarnations(null, new Map());
+  }
 
   static async load(dataDir: string): Promise<PeerIncarnations> {
     const path = join(dataDir, FILE);
@@ -51,7 +56,9 @@ export class PeerIncarnations {
   }
 
   private persist(): void {
+    const path = this.path;
+    if (path === null) return;
     const snapshot = Object.fromEntries(this.known);
-    this.writing = this.writing.then(() => writeJsonFileDurably(this.path, snapshot)).catch(() => {});
+    this.writing = this.writing.then(() => writeJsonFileDurably(path, snapshot)).catch(() => {});
   }
 }

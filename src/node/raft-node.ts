@@ -10,6 +10,7 @@ import pino, { type Logger } from 'pino';
 import { openFileLog } from '../log/file-log.ts';
 import type { LogStorage, SyncMode } from '../log/types.ts';
 import { decodeConfEntry, RaftCore } from '../raft/index.ts';
+import { DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES } from '../raft/core.ts';
 import type { ConfChange, Entry, Message, RaftStatus, Ready, Snapshot } from '../raft/types.ts';
 import type { Command, CommandResult } from '../store/commands.ts';
 import { StoreError, ValidationError } from '../store/errors.ts';
@@ -18,13 +19,23 @@ import { Store } from '../store/store.ts';
 import type { Limits } from '../store/types.ts';
 import { validateCommand } from '../store/validate.ts';
 import { PeerTransport, type PeerAddress } from '../transport/index.ts';
-import { randomBytes } from 'node:crypto';
+import { pooledRandomBytes } from './random-pool.ts';
 import type { ChangeEvent, DatabaseBackend, MemberStatus, NodeStatus, ReadConsistency } from './backend.ts';
 import { changesOf } from './change-events.ts';
 import { decodeCommand, encodeCommand } from './command-codec.ts';
 import { writeJsonFileDurably } from './durable-json.ts';
 import { checkIdentity, createIdentity, loadIdentity, type NodeIdentity } from './node-identity.ts';
 import { PeerIncarnations } from './peer-incarnations.ts';
+import { NoPeers, type PeerNetwork } from './peer-network.ts';
+
+export const STANDALONE_NODE_ID = 1;
+
+export interface StandaloneOptions {
+  readonly snapshotThreshold: number;
+  readonly requestTimeoutMs: number;
+  readonly logger: Logger;
+  readonly limits?: Partial<Limits>;
+}
 
 export interface RaftNodeOptions {
   readonly nodeId: number;
@@ -47,6 +58,8 @@ export interface RaftNodeOptions {
 }
 
 const TICK_MS = 10;
+/** Writes appended and not yet applied, at most; more wait (bounded memory under overload). */
+const MAX_PENDING_PROPOSALS = 65_536;
 
 interface Proposal {
   readonly term: number;
@@ -69,7 +82,7 @@ type ForwardedRequest =
 type ForwardedReply = { readonly notLeader: true } | { readonly result: CommandResult; readonly index: number } | { readonly done: true };
 
 export class RaftNode implements DatabaseBackend {
-  readonly transport: PeerTransport;
+  readonly transport: PeerNetwork;
   private core!: RaftCore;
   private currentStore: Store;
   private readonly proposals = new Map<number, Proposal>();
@@ -77,7 +90,13 @@ export class RaftNode implements DatabaseBackend {
   private readonly applyWaiters: Array<{ index: number; resolve: () => void }> = [];
   private readonly leaderWaiters = new Set<() => void>();
   private readonly listeners = new Set<(change: ChangeEvent) => void>();
-  private readonly nextId = createIdGenerator(Date.now, (n) => randomBytes(n));
+  private readonly fatalListeners: Array<(error: Error) => void> = [];
+  /** Callers waiting for room under MAX_PENDING_PROPOSALS. */
+  private readonly proposalSlots: Array<() => void> = [];
+  /** The ReadIndex round that reads arriving now will share, and the last one started. */
+  private nextReadRound: Promise<void> | null = null;
+  private lastReadRound: Promise<void> = Promise.resolve();
+  private readonly nextId = createIdGenerator(Date.now, pooledRandomBytes());
   private readonly pendingAddresses = new Map<number, string>();
   // Random start: a stale ReadIndexResponse from before a restart must not match a new read.
   private readContext = Math.floor(Math.random() * 2 ** 40);
@@ -95,19 +114,20 @@ export class RaftNode implements DatabaseBackend {
   private constructor(
     private readonly options: RaftNodeOptions,
     private readonly log: LogStorage,
-    private identity: NodeIdentity | undefined,
+    private identity: NodeIdentity,
     private readonly incarnations: PeerIncarnations,
     private readonly logger: Logger,
+    standalone: boolean,
   ) {
     const snapshot = log.recovered.snapshot;
     this.currentStore = snapshot !== null ? Store.restoreSnapshot(snapshot.data, options.limits) : new Store(options.limits);
     this.lastSnapshotIndex = snapshot?.meta.index ?? 0;
-    this.transport = new PeerTransport({
+    this.transport = standalone ? new NoPeers() : new PeerTransport({
       nodeId: options.nodeId,
       clusterId: options.clusterId,
       advertiseAddress: options.advertise,
       peers: options.peers,
-      incarnation: identity?.incarnation ?? '',
+      incarnation: identity.incarnation,
       logger: options.logger,
       onMessage: (message) => this.onMessage(message),
       onRequest: (from, body) => this.onForwarded(from, body),
@@ -135,11 +155,65 @@ export class RaftNode implements DatabaseBackend {
     const created =
       identity ??
       (await createIdentity(options.dataDir, { clusterId: options.clusterId, nodeId: options.nodeId, bootstrapVoters: [] }));
-    return new RaftNode(options, log, identity === undefined ? { ...created, bootstrapVoters: [] } : created, incarnations, logger);
+    return new RaftNode(options, log, identity === undefined ? { ...created, bootstrapVoters: [] } : created, incarnations, logger, false);
+  }
+
+  /**
+   * A group of one over an already open log, with no peers: the embedded database. It
+   * bootstraps as its only voter and becomes leader at once; every write still goes
+   * through the Raft log, the one write path.
+   */
+  static standalone(log: LogStorage, options: StandaloneOptions): RaftNode {
+    const nodeOptions: RaftNodeOptions = {
+      nodeId: STANDALONE_NODE_ID,
+      clusterId: 'embedded',
+      dataDir: '',
+      advertise: 'embedded:0',
+      peers: [],
+      join: false,
+      heartbeatIntervalMs: 50,
+      electionTimeoutMs: 150,
+      snapshotThreshold: options.snapshotThreshold,
+      requestTimeoutMs: options.requestTimeoutMs,
+      sync: 'none',
+      logger: options.logger,
+      ...(options.limits !== undefined ? { limits: options.limits } : {}),
+    };
+    const identity: NodeIdentity = {
+      clusterId: 'embedded',
+      nodeId: STANDALONE_NODE_ID,
+      incarnation: '',
+      bootstrapVoters: [STANDALONE_NODE_ID],
+    };
+    return new RaftNode(nodeOptions, log, identity, PeerIncarnations.inMemory(), options.logger, true);
   }
 
   get store(): Store {
     return this.currentStore;
+  }
+
+  /** The durable log's extent, and warnings from its recovery at open. */
+  logInfo(): { firstIndex: number; lastIndex: number; snapshotIndex: number; warnings: readonly string[] } {
+    return {
+      firstIndex: this.log.firstIndex(),
+      lastIndex: this.log.lastIndex(),
+      snapshotIndex: this.lastSnapshotIndex,
+      warnings: this.log.recovered.warnings,
+    };
+  }
+
+  /** Resolves once this node leads and has applied every entry it had at start (a group of
+   * one: everything it recovered from disk). */
+  async leadingAndCaughtUp(timeoutMs: number): Promise<void> {
+    const target = this.log.lastIndex();
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      this.assertUsable();
+      const raft = this.coreStatus();
+      if (raft.role === 'leader' && raft.commitIndex >= target && this.currentStore.lastApplied >= raft.commitIndex) return;
+      if (Date.now() >= deadline) throw new StoreError('TIMEOUT', 'the node did not become leader and catch up in time');
+      await sleep(1);
+    }
   }
 
   get url(): string {
@@ -163,7 +237,7 @@ export class RaftNode implements DatabaseBackend {
   /** Starts the transport, learns the bootstrap membership if needed, and starts ticking. */
   async start(): Promise<void> {
     this.transport.start();
-    const identity = this.identity!;
+    const identity = this.identity;
     let voters = identity.bootstrapVoters;
     const fresh = this.log.lastIndex() === 0 && this.log.hardState().term === 0 && this.log.snapshot() === null;
     if (fresh && voters.length === 0 && !this.options.join) {
@@ -184,6 +258,10 @@ export class RaftNode implements DatabaseBackend {
         maxEntriesPerMessage: 4096,
         maxBytesPerMessage: 4 * 1024 * 1024,
         maxInflight: 256,
+        // Entries kept after a snapshot so that a follower a little behind catches up from
+        // the log: at most one snapshot threshold's worth (the operator's bound on the log),
+        // else a small threshold would never make a lagging follower take a snapshot.
+        snapshotCatchUpEntries: Math.min(DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES, Math.max(0, this.options.snapshotThreshold)),
         snapshotChunkBytes: 1024 * 1024,
         random: Math.random,
       },
@@ -203,6 +281,13 @@ export class RaftNode implements DatabaseBackend {
     // stepped in the poll phase before the elapsed time is ticked, so a stall alone does
     // not make a follower campaign or a leader step down.
     this.ticker = setInterval(() => setImmediate(() => this.catchUpTicks()), TICK_MS);
+    // The ticker alone must not keep a process alive (an embedded database left open).
+    this.ticker.unref();
+    // The only voter needs no election timeout: it wins at once.
+    if (voters.length === 1 && voters[0] === this.options.nodeId) {
+      this.guarded(() => this.core.campaign());
+      this.scheduleReady();
+    }
     this.logger.info({ voters, url: this.url }, 'raft node started');
   }
 
@@ -216,6 +301,7 @@ export class RaftNode implements DatabaseBackend {
     for (const r of this.reads.values()) r.reject(closing);
     this.reads.clear();
     for (const wake of this.leaderWaiters) wake();
+    for (const wake of this.proposalSlots.splice(0)) wake();
     while (this.processing) await new Promise((r) => setTimeout(r, 5));
     await this.transport.close();
     await this.incarnations.flush();
@@ -230,8 +316,8 @@ export class RaftNode implements DatabaseBackend {
       this.assertUsable();
       const status = this.coreStatus();
       if (status.role === 'leader') {
-        const attempt = this.proposeLocally(command, deadline);
-        if (attempt !== null) return attempt;
+        const proposed = await this.propose(command, deadline);
+        if (proposed !== null) return proposed.result;
       } else if (status.leader !== 0) {
         const reply = await this.forward(status.leader, { type: 'execute', command }, deadline);
         if ('result' in reply) {
@@ -255,6 +341,29 @@ export class RaftNode implements DatabaseBackend {
       await this.waitApplied(this.core.status().commitIndex, deadline);
       return;
     }
+    await this.confirmRead(deadline);
+  }
+
+  /**
+   * Reads share ReadIndex rounds: one round is in flight at a time, and every read that
+   * arrives meanwhile joins the next one. The next round starts after those reads arrived,
+   * so it still reflects every write acknowledged before them (linearizable), and a burst
+   * of reads costs one heartbeat round instead of one each.
+   */
+  private confirmRead(deadline: number): Promise<void> {
+    if (this.nextReadRound !== null) return this.nextReadRound;
+    const previous = this.lastReadRound;
+    const round = (async () => {
+      await previous.catch(() => {});
+      this.nextReadRound = null; // reads arriving from now on need a later round
+      await this.readIndexRound(deadline);
+    })();
+    this.nextReadRound = round;
+    this.lastReadRound = round;
+    return round;
+  }
+
+  private async readIndexRound(deadline: number): Promise<void> {
     for (;;) {
       this.assertUsable();
       const context = ++this.readContext;
@@ -313,7 +422,8 @@ export class RaftNode implements DatabaseBackend {
   }
 
   isReady(): boolean {
-    if (this.core === undefined || this.closed) return false;
+    // A node stopped by a failed write or a broken invariant is frozen: never ready.
+    if (this.core === undefined || this.closed || this.fatal !== null) return false;
     const raft = this.core.status();
     return raft.leader !== 0 && this.currentStore.lastApplied >= raft.commitIndex;
   }
@@ -426,6 +536,16 @@ export class RaftNode implements DatabaseBackend {
     this.logger.fatal({ err: this.fatal }, 'raft node stopped: a write to the log failed or an invariant broke');
     for (const p of this.proposals.values()) p.reject(new StoreError('TIMEOUT', `node failed: ${this.fatal.message}`));
     this.proposals.clear();
+    // Stop talking to peers: a frozen node must not look like a live member.
+    void this.transport.close();
+    for (const listener of this.fatalListeners) listener(this.fatal);
+  }
+
+  /** Calls `listener` once if the node stops on a fatal error (failed fsync, broken invariant).
+   * A process running one node should exit then, so that a supervisor restarts it. */
+  onFatal(listener: (error: Error) => void): void {
+    if (this.fatal !== null) listener(this.fatal);
+    else this.fatalListeners.push(listener);
   }
 
   private scheduleReady(): void {
@@ -473,14 +593,16 @@ export class RaftNode implements DatabaseBackend {
       (termDurable && rd.softState.role === 'leader' && replication ? early : late).push(m);
     }
     for (const m of early) this.transport.send(m);
-    if (rd.snapshot !== null) await this.log.installSnapshot(rd.snapshot.meta, rd.snapshot.data);
+    if (rd.snapshot !== null) {
+      await this.log.installSnapshot(rd.snapshot.meta, rd.snapshot.data);
+      this.installSnapshot(rd.snapshot);
+    }
     const writes: Promise<void>[] = [];
     if (rd.entries.length > 0) writes.push(this.log.append(rd.entries));
     if (rd.hardState !== null) writes.push(this.log.setHardState(rd.hardState));
-    await Promise.all(writes);
-    for (const m of late) this.transport.send(m);
 
-    if (rd.snapshot !== null) this.installSnapshot(rd.snapshot);
+    // Committed entries are already durable here (the core hands out only stable ones), so
+    // they are applied while this Ready's new entries are being written, not after.
     for (const entry of rd.committedEntries) this.apply(entry);
     for (const rs of rd.readStates) {
       const read = this.reads.get(rs.context);
@@ -494,6 +616,9 @@ export class RaftNode implements DatabaseBackend {
       for (const wake of this.leaderWaiters) wake();
       this.leaderWaiters.clear();
     }
+
+    await Promise.all(writes);
+    for (const m of late) this.transport.send(m);
   }
 
   private installSnapshot(snapshot: Snapshot): void {
@@ -599,13 +724,21 @@ export class RaftNode implements DatabaseBackend {
 
   // -- helpers -------------------------------------------------------------------------------
 
-  private proposeLocally(command: Command, deadline: number): Promise<CommandResult> | null {
-    const term = this.core.status().term;
+  /** Appends the command if this node leads (null otherwise); `result` settles once the
+   * entry is applied here, or fails. */
+  private async propose(command: Command, deadline: number): Promise<{ index: number; result: Promise<CommandResult> } | null> {
+    // Bound the writes in flight: beyond, callers wait for a slot instead of growing memory.
+    while (this.proposals.size >= MAX_PENDING_PROPOSALS) {
+      await new Promise<void>((resolve) => this.proposalSlots.push(resolve));
+      this.assertUsable();
+    }
     const data = encodeCommand(command);
+    const raft = this.coreStatus();
+    if (raft.role !== 'leader') return null;
     const index = this.guarded(() => this.core.propose(data));
     if (index === null) return null;
     this.scheduleReady();
-    return this.awaitProposal(index, term, deadline);
+    return { index, result: this.awaitProposal(index, raft.term, deadline) };
   }
 
   private awaitProposal(index: number, term: number, deadline: number): Promise<CommandResult> {
@@ -616,16 +749,19 @@ export class RaftNode implements DatabaseBackend {
       const timer = setTimeout(() => {
         if (this.proposals.get(index) !== proposal) return;
         this.proposals.delete(index);
+        this.proposalSlots.shift()?.();
         reject(new StoreError('TIMEOUT', 'the write was not committed in time; its outcome is unknown'));
       }, Math.max(0, deadline - Date.now()));
       const proposal: Proposal = {
         term,
         resolve: (result) => {
           clearTimeout(timer);
+          this.proposalSlots.shift()?.();
           resolve(result);
         },
         reject: (error) => {
           clearTimeout(timer);
+          this.proposalSlots.shift()?.();
           reject(error);
         },
       };
@@ -653,10 +789,9 @@ export class RaftNode implements DatabaseBackend {
     switch (request.type) {
       case 'execute': {
         validateCommand(request.command);
-        const attempt = this.proposeLocally(request.command, Date.now() + this.options.requestTimeoutMs);
-        if (attempt === null) return { notLeader: true };
-        const result = await attempt;
-        return { result, index: this.currentStore.lastApplied };
+        const proposed = await this.propose(request.command, Date.now() + this.options.requestTimeoutMs);
+        if (proposed === null) return { notLeader: true };
+        return { result: await proposed.result, index: proposed.index };
       }
       case 'addMember':
         await this.addMember(request.id, `http://${request.url}`, request.learner);

@@ -19,7 +19,7 @@ import type {
 } from './types.ts';
 import { RaftLog } from './raft-log.ts';
 import { Configuration, encodeConfChange, rejectConfChange, sameConf } from './configuration.ts';
-import { ReadOnly, forwardReadIndex, handleReadIndexResponse, leaderReadIndex, leaseValid, markRoundsFlushed, releaseWaitingReads } from './read-only.ts';
+import { ReadOnly, canQueueRead, forwardReadIndex, handleReadIndexResponse, leaderReadIndex, leaseValid, markRoundsFlushed, releaseWaitingReads } from './read-only.ts';
 import { type RaftState, hardStateOf, isVoter, send } from './state.ts';
 import { becomeFollower } from './roles.ts';
 import { handleVoteRequest, handleVoteResponse, hup, inLease, resetRandomizedElectionTimeout, tickElection, tickLeader } from './election.ts';
@@ -38,6 +38,8 @@ import { invariant } from './invariant.ts';
 
 /** Bound on committed entries handed out per ready(). */
 const MAX_COMMITTED_PER_READY = 4096;
+/** Default for RaftConfig.snapshotCatchUpEntries (as etcd's SnapshotCatchUpEntries). */
+export const DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES = 5000;
 
 /** What the last ready() handed out, so advance() acknowledges exactly that. */
 interface Handed {
@@ -90,6 +92,7 @@ export class RaftCore implements RaftCoreApi {
       readOnly: new ReadOnly(),
       snapshot: null,
       receiver: null,
+      supersededApplied: null,
       outbox: [],
       readStates: [],
     };
@@ -228,6 +231,7 @@ export class RaftCore implements RaftCoreApi {
   readIndex(context: number): boolean {
     const s = this.s;
     if (s.role === 'leader') {
+      if (!canQueueRead(s)) return false; // refused, never accepted and then dropped
       leaderReadIndex(s, { from: s.id, context });
       return true;
     }
@@ -242,24 +246,37 @@ export class RaftCore implements RaftCoreApi {
     return transferLeadership(this.s, to);
   }
 
-  /** Metadata the driver must use for a snapshot at `index` (term and configuration there). */
+  /** Metadata the driver must use for a snapshot at `index` (term and configuration there).
+   * Also answers for the index the driver had applied when a snapshot received from the
+   * leader replaced the log and is not applied yet (snapshotTaken will then ignore it). */
   snapshotMeta(index: number): SnapshotMeta {
     const s = this.s;
+    const superseded = s.supersededApplied;
+    if (superseded !== null && index === superseded.index) return { index, term: superseded.term, conf: superseded.conf };
     const term = s.log.term(index);
-    invariant(term !== undefined, `no term known for index ${index}`);
+    invariant(term !== undefined, `no term known for index ${index} (log holds ${s.log.snapshotIndex}..${s.log.lastIndex()})`);
     return { index, term, conf: s.conf.at(index) };
   }
 
   snapshotTaken(snapshot: Snapshot): void {
     const s = this.s;
     const { index, term, conf } = snapshot.meta;
-    if (index < s.log.snapshotIndex) return; // older than what we hold
+    // Older than what we hold, or superseded by a snapshot received from the leader (the
+    // driver snapshotted while that one was on its way to being applied): nothing to keep.
+    if (s.snapshot !== null && index < s.snapshot.meta.index) return;
+    if (index < s.log.snapshotIndex || s.log.pendingSnapshot !== null) return;
     invariant(index <= s.log.applied, `snapshot ${index} beyond applied ${s.log.applied}`);
     invariant(s.log.term(index) === term, `snapshot term ${term} does not match log at ${index}`);
     invariant(sameConf(conf, s.conf.at(index)), `snapshot configuration does not match the log at ${index}`);
     s.snapshot = snapshot;
-    s.log.compact(index);
-    s.conf.compact(index);
+    // Keep the last snapshotCatchUpEntries entries: a follower a little behind (restarted,
+    // slow) catches up from the log instead of needing the whole snapshot.
+    const keep = Math.max(0, s.config.snapshotCatchUpEntries ?? DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES);
+    const compactTo = index - keep;
+    if (compactTo > s.log.snapshotIndex) {
+      s.log.compact(compactTo);
+      s.conf.compact(compactTo);
+    }
   }
 
   // -- Ready / advance ---------------------------------------------------------------------
@@ -319,7 +336,10 @@ export class RaftCore implements RaftCoreApi {
     this.lastSoftState = handed.softState;
     if (handed.hardState) this.persistedHardState = handed.hardState;
     if (handed.snapshot) {
-      if (s.log.pendingSnapshot === handed.snapshot) s.log.pendingSnapshot = null;
+      if (s.log.pendingSnapshot === handed.snapshot) {
+        s.log.pendingSnapshot = null;
+        s.supersededApplied = null;
+      }
       if (handed.snapshot.meta.index > s.log.applied) s.log.appliedTo(handed.snapshot.meta.index);
     }
     if (handed.lastEntry) s.log.stableTo(handed.lastEntry.index, handed.lastEntry.term);

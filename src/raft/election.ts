@@ -13,9 +13,15 @@ export function resetRandomizedElectionTimeout(s: RaftState): void {
   s.randomizedElectionTimeout = base + Math.floor(s.config.random() * base);
 }
 
-/** Only voters start elections; learners and removed servers never do. */
+/** Only voters start elections; learners and removed servers never do. A voter whose own
+ * removal is appended but not yet committed still may (thesis 4.2.2: it may lead until the
+ * removal commits): when it steps down before that and the remaining voters lack the entry,
+ * it is the only server that can be elected (with its latest configuration's votes, which it
+ * can win since its log is the most up to date) to commit the removal. Without this, two
+ * voters where the leader removes itself can deadlock. */
 export function promotable(s: RaftState): boolean {
-  return isVoter(s, s.id);
+  if (isVoter(s, s.id)) return true;
+  return s.conf.latestIndex() > s.log.committed && s.conf.at(s.log.committed).voters.includes(s.id);
 }
 
 /** Follower, pre-candidate and candidate tick: start an election when the timeout passes. */

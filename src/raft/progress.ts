@@ -3,7 +3,7 @@
 //   probe:     one AppendEntries at a time until we find where the logs match;
 //   replicate: pipelined AppendEntries, at most maxInflight unacknowledged messages;
 //   snapshot:  the follower needs a snapshot; appends pause until it is installed.
-import type { PeerProgress } from './types.ts';
+import type { PeerProgress, Snapshot } from './types.ts';
 import { invariant } from './invariant.ts';
 
 /** A bounded window of in-flight AppendEntries, each remembered by its last entry index. */
@@ -55,9 +55,20 @@ export class Progress {
   state: ProgressState = 'probe';
   /** probe: an AppendEntries is outstanding; wait for its answer (or a heartbeat response). */
   probeSent = false;
-  /** snapshot: index of the snapshot being sent and the next byte offset the follower wants. */
+  /** snapshot: the snapshot being sent, pinned until the transfer ends (the leader may take
+   * newer ones meanwhile), and its index. */
+  sendingSnapshot: Snapshot | null = null;
   pendingSnapshot = 0;
+  /** snapshot: the next byte offset the follower asked for (acknowledged so far). */
   snapshotOffset = 0;
+  /** snapshot: the offset of the next chunk to send; chunks in [snapshotOffset, snapshotSent)
+   * are in flight (a bounded window), and whether the final chunk was sent. */
+  snapshotSent = 0;
+  snapshotSentAll = false;
+  /** snapshot: the offset we last resent from (resend once per acknowledged offset), and
+   * heartbeat responses seen without progress. */
+  snapshotRewoundAt = -1;
+  snapshotStalls = 0;
   /** Send an append even if it carries no entries: a heartbeat response showed the follower
    * behind, and in replicate state an empty append at nextIndex detects lost messages. */
   nudge = false;
@@ -82,22 +93,33 @@ export class Progress {
     this.nextIndex = this.state === 'snapshot' ? Math.max(this.matchIndex, this.pendingSnapshot) + 1 : this.matchIndex + 1;
     this.state = 'probe';
     this.probeSent = false;
-    this.pendingSnapshot = 0;
+    this.clearSnapshot();
     this.inflights.reset();
   }
 
   becomeReplicate(): void {
     this.state = 'replicate';
     this.nextIndex = this.matchIndex + 1;
-    this.pendingSnapshot = 0;
+    this.clearSnapshot();
     this.inflights.reset();
   }
 
-  becomeSnapshot(snapshotIndex: number): void {
+  becomeSnapshot(snapshot: Snapshot): void {
     this.state = 'snapshot';
-    this.pendingSnapshot = snapshotIndex;
-    this.snapshotOffset = 0;
+    this.clearSnapshot();
+    this.sendingSnapshot = snapshot;
+    this.pendingSnapshot = snapshot.meta.index;
     this.inflights.reset();
+  }
+
+  private clearSnapshot(): void {
+    this.sendingSnapshot = null;
+    this.pendingSnapshot = 0;
+    this.snapshotOffset = 0;
+    this.snapshotSent = 0;
+    this.snapshotSentAll = false;
+    this.snapshotRewoundAt = -1;
+    this.snapshotStalls = 0;
   }
 
   /** A successful AppendEntriesResponse: returns true when matchIndex moved forward. */

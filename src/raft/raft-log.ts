@@ -10,7 +10,8 @@ export function entrySize(entry: Entry): number {
 }
 
 export class RaftLog {
-  /** Index and term of the last entry covered by the snapshot (0/0 when none). */
+  /** Index and term of the last compacted entry (0/0 when none): the snapshot's, or below it
+   * when snapshotTaken() keeps snapshotCatchUpEntries entries under the snapshot. */
   snapshotIndex: number;
   snapshotTerm: number;
   /** entries[i].index === snapshotIndex + 1 + i. */

@@ -7,7 +7,7 @@
 //  last (electionTicks - margin) ticks may serve reads at once.
 // Every heartbeat round carries a fresh context; reads join the round that will be sent next.
 import type { ReadIndexRequest, ReadIndexResponse } from './types.ts';
-import { type RaftState, MAX_READ_STATES, committedInCurrentTerm, send } from './state.ts';
+import { type RaftState, MAX_QUEUED_READS, committedInCurrentTerm, send } from './state.ts';
 import { hasQuorum, quorumMin } from './quorum.ts';
 import { broadcastHeartbeat } from './replication.ts';
 
@@ -28,8 +28,7 @@ interface HeartbeatRound {
   flushed: boolean;
 }
 
-/** Bounds: reads waiting for the leader's first commit, and heartbeat rounds remembered. */
-const MAX_WAITING_READS = 4096;
+/** Bound on heartbeat rounds remembered (their reads are never dropped, see startHeartbeatRound). */
 const MAX_ROUNDS = 256;
 
 export class ReadOnly {
@@ -37,11 +36,19 @@ export class ReadOnly {
   rounds: HeartbeatRound[] = [];
   /** Reads received before the leader committed an entry of its term. */
   waiting: ReadRequest[] = [];
+  /** Reads held in `waiting` and in rounds (bounded by MAX_QUEUED_READS). */
+  queued = 0;
 
   reset(): void {
     this.rounds = [];
     this.waiting = [];
+    this.queued = 0;
   }
+}
+
+/** May the leader accept one more read? */
+export function canQueueRead(s: RaftState): boolean {
+  return s.readOnly.queued < MAX_QUEUED_READS;
 }
 
 /** Clock-drift margin for leases, in ticks. */
@@ -61,7 +68,13 @@ export function startHeartbeatRound(s: RaftState): number {
     flushed: false,
   };
   ro.rounds.push(round);
-  if (ro.rounds.length > MAX_ROUNDS) ro.rounds.shift(); // its reads, if any, time out at the driver
+  if (ro.rounds.length > MAX_ROUNDS) {
+    // Forget the oldest round, but not its reads: they join the next round, which was sent
+    // after they arrived, so its quorum confirms leadership for them too (at a read index
+    // that is at least theirs).
+    const oldest = ro.rounds.shift()!;
+    ro.rounds[0]!.reads.unshift(...oldest.reads);
+  }
   return round.id;
 }
 
@@ -72,7 +85,7 @@ export function markRoundsFlushed(s: RaftState): void {
 
 function answer(s: RaftState, req: ReadRequest, index: number): void {
   if (req.from === s.id) {
-    if (s.readStates.length < MAX_READ_STATES) s.readStates.push({ index, context: req.context });
+    s.readStates.push({ index, context: req.context });
     return;
   }
   const response: ReadIndexResponse = {
@@ -86,7 +99,9 @@ function answer(s: RaftState, req: ReadRequest, index: number): void {
   send(s, response);
 }
 
-/** Leader: a read from us or a follower. */
+/** Leader: a read from us or a follower. The caller checked canQueueRead() for local reads;
+ * a follower's read beyond the bound gets no answer (its driver times it out, as for a lost
+ * message). */
 export function leaderReadIndex(s: RaftState, req: ReadRequest): void {
   if (s.config.bugs?.readWithoutQuorumCheck === true) {
     answer(s, req, s.log.committed);
@@ -94,7 +109,9 @@ export function leaderReadIndex(s: RaftState, req: ReadRequest): void {
   }
   if (!committedInCurrentTerm(s)) {
     // Our commit index may be stale until our no-op commits (thesis 6.4 step 1).
-    if (s.readOnly.waiting.length < MAX_WAITING_READS) s.readOnly.waiting.push(req);
+    if (!canQueueRead(s)) return;
+    s.readOnly.waiting.push(req);
+    s.readOnly.queued++;
     return;
   }
   const voters = s.conf.current().voters;
@@ -102,6 +119,7 @@ export function leaderReadIndex(s: RaftState, req: ReadRequest): void {
     answer(s, req, s.log.committed); // a single voter is its own majority
     return;
   }
+  if (!canQueueRead(s)) return;
   const rounds = s.readOnly.rounds;
   let round = rounds[rounds.length - 1];
   if (round === undefined || round.flushed || round.index !== s.log.committed) {
@@ -109,6 +127,7 @@ export function leaderReadIndex(s: RaftState, req: ReadRequest): void {
     round = rounds[rounds.length - 1]!;
   }
   round.reads.push(req);
+  s.readOnly.queued++;
 }
 
 /** Leader: its first entry of the term committed; serve the reads that waited for it. */
@@ -116,6 +135,7 @@ export function releaseWaitingReads(s: RaftState): void {
   if (s.role !== 'leader' || s.readOnly.waiting.length === 0 || !committedInCurrentTerm(s)) return;
   const waiting = s.readOnly.waiting;
   s.readOnly.waiting = [];
+  s.readOnly.queued -= waiting.length;
   for (const req of waiting) leaderReadIndex(s, req);
 }
 
@@ -131,7 +151,10 @@ export function onHeartbeatAck(s: RaftState, from: number, context: number): voi
   if (!hasQuorum(s.conf.current().voters, (id) => round.acks.has(id))) return;
   // A majority confirmed us after every read in this and earlier rounds arrived.
   const done = rounds.splice(0, at + 1);
-  for (const r of done) for (const req of r.reads) answer(s, req, r.index);
+  for (const r of done) {
+    s.readOnly.queued -= r.reads.length;
+    for (const req of r.reads) answer(s, req, r.index);
+  }
 }
 
 /** Follower side: forward a read to the leader. */
@@ -143,7 +166,8 @@ export function forwardReadIndex(s: RaftState, context: number): boolean {
 }
 
 export function handleReadIndexResponse(s: RaftState, m: ReadIndexResponse): void {
-  if (s.readStates.length < MAX_READ_STATES) s.readStates.push({ index: m.index, context: m.context });
+  // Answers only reads this node forwarded (or duplicates of those): drained by every ready().
+  s.readStates.push({ index: m.index, context: m.context });
 }
 
 /** Leader lease (thesis 6.4.1): valid only with check-quorum, after committing an entry of

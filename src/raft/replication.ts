@@ -14,7 +14,7 @@ import { type RaftState, isVoter, matchIndexOf, send } from './state.ts';
 import { committedIndex } from './quorum.ts';
 import { invariant } from './invariant.ts';
 import { syncProgressWithConf } from './roles.ts';
-import { sendSnapshot } from './snapshot.ts';
+import { sendSnapshot, snapshotHeartbeat } from './snapshot.ts';
 import { onHeartbeatAck, startHeartbeatRound } from './read-only.ts';
 import { maybeSendTimeoutNow } from './leadership-transfer.ts';
 
@@ -221,7 +221,7 @@ export function handleHeartbeatResponse(s: RaftState, m: HeartbeatResponse): voi
   // A heartbeat answered means the follower is alive: let one more append through so a
   // lost message cannot stall a full window forever.
   if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
-  if (pr.state === 'snapshot') sendSnapshot(s, pr);
+  if (pr.state === 'snapshot') snapshotHeartbeat(s, pr);
   else if (pr.matchIndex < s.log.lastIndex()) {
     pr.nudge = true;
     s.appendPending = true;

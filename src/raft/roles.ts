@@ -23,6 +23,8 @@ function reset(s: RaftState, term: number): void {
   s.appendPending = false;
   s.commitPending = false;
   s.readOnly.reset();
+  // A partial snapshot belongs to one leader in one term: never splice in another's chunks.
+  s.receiver = null;
 }
 
 export function becomeFollower(s: RaftState, term: number, leader: number): void {

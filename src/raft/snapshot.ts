@@ -1,45 +1,88 @@
 // Snapshots (paper §7, thesis ch. 5): the leader sends InstallSnapshot in chunks of
-// snapshotChunkBytes, one chunk at a time, resuming at the offset the follower asks for;
-// the follower assembles the chunks and, once complete, replaces its log with the snapshot.
+// snapshotChunkBytes, a bounded window of chunks in flight (snapshotInflightChunks), resuming
+// at the offset the follower asks for; the follower assembles the chunks of one transfer and,
+// once complete and verified against the CRC-32C the chunks carry, replaces its log with it.
+//
+// A transfer is pinned to the snapshot it started with (Progress.sendingSnapshot): the leader
+// may take newer snapshots meanwhile, and restarting the transfer at each would never finish
+// when sending takes longer than the snapshot interval. Once done, the follower catches up
+// from the log (the leader keeps snapshotCatchUpEntries below its snapshots) or gets the next.
+import { crc32c } from '@node-rs/crc32';
 import type { InstallSnapshotRequest, InstallSnapshotResponse, Snapshot, SnapshotMeta } from './types.ts';
 import type { Progress } from './progress.ts';
 import { type RaftState, send } from './state.ts';
 import { invariant } from './invariant.ts';
 
+export const DEFAULT_SNAPSHOT_INFLIGHT_CHUNKS = 4;
+/** Heartbeat responses without any chunk acknowledged before the window is resent. */
+const STALLED_HEARTBEATS = 2;
+
+/** CRC-32C of a snapshot's data, computed once per snapshot object. */
+const crcCache = new WeakMap<Snapshot, number>();
+export function snapshotCrc(snapshot: Snapshot): number {
+  let crc = crcCache.get(snapshot);
+  if (crc === undefined) {
+    crc = crc32c(snapshot.data);
+    crcCache.set(snapshot, crc);
+  }
+  return crc;
+}
+
 // ---------------------------------------------------------------------------------------
 // Leader side.
 
 /**
- * Starts (or, when already in snapshot state, repeats) the transfer to a follower whose
- * next entry we no longer hold. Called again on each heartbeat response, which is how a
- * dropped chunk is resent. Without snapshot data (restarted, snapshotTaken() not yet
+ * Starts a transfer to a follower whose next entry we no longer hold, or, when one is under
+ * way, sends what the window allows. Without snapshot data (restarted, snapshotTaken() not yet
  * called) the follower waits in probe.
  */
 export function sendSnapshot(s: RaftState, pr: Progress): void {
-  const snapshot = s.snapshot;
-  if (snapshot === null) return;
-  if (pr.state !== 'snapshot' || pr.pendingSnapshot !== snapshot.meta.index) {
-    pr.becomeSnapshot(snapshot.meta.index);
+  if (pr.state !== 'snapshot' || pr.sendingSnapshot === null) {
+    const snapshot = s.snapshot;
+    if (snapshot === null) return;
+    pr.becomeSnapshot(snapshot);
   }
-  sendChunk(s, pr, snapshot);
+  fillWindow(s, pr);
 }
 
-function sendChunk(s: RaftState, pr: Progress, snapshot: Snapshot): void {
+/** Sends chunks from pr.snapshotSent while fewer than the window are unacknowledged. */
+function fillWindow(s: RaftState, pr: Progress): void {
+  const snapshot = pr.sendingSnapshot;
+  invariant(snapshot !== null, `no snapshot being sent to ${pr.id}`);
   const size = Math.max(1, s.config.snapshotChunkBytes);
-  const offset = pr.snapshotOffset;
-  invariant(offset <= snapshot.data.byteLength, `snapshot offset ${offset} past its end`);
-  const chunk = snapshot.data.subarray(offset, offset + size);
-  const message: InstallSnapshotRequest = {
-    type: 'InstallSnapshot',
-    from: s.id,
-    to: pr.id,
-    term: s.term,
-    meta: snapshot.meta,
-    offset,
-    chunk,
-    done: offset + chunk.byteLength >= snapshot.data.byteLength,
-  };
-  send(s, message);
+  const window = Math.max(1, s.config.snapshotInflightChunks ?? DEFAULT_SNAPSHOT_INFLIGHT_CHUNKS);
+  const total = snapshot.data.byteLength;
+  const crc = snapshotCrc(snapshot);
+  while (!pr.snapshotSentAll && pr.snapshotSent - pr.snapshotOffset < window * size) {
+    const offset = pr.snapshotSent;
+    invariant(offset <= total, `snapshot offset ${offset} past its end`);
+    const chunk = snapshot.data.subarray(offset, offset + size);
+    const done = offset + chunk.byteLength >= total;
+    const message: InstallSnapshotRequest = {
+      type: 'InstallSnapshot',
+      from: s.id,
+      to: pr.id,
+      term: s.term,
+      meta: snapshot.meta,
+      offset,
+      chunk,
+      done,
+      crc32c: crc,
+    };
+    send(s, message);
+    pr.snapshotSent = offset + chunk.byteLength;
+    pr.snapshotSentAll = done;
+  }
+}
+
+/** Resends from offset `to` (chunks were lost, or the follower restarted). */
+function rewind(s: RaftState, pr: Progress, to: number): void {
+  pr.snapshotOffset = to;
+  pr.snapshotSent = to;
+  pr.snapshotSentAll = false;
+  pr.snapshotRewoundAt = to;
+  pr.snapshotStalls = 0;
+  fillWindow(s, pr);
 }
 
 export function handleInstallSnapshotResponse(s: RaftState, m: InstallSnapshotResponse): void {
@@ -49,35 +92,85 @@ export function handleInstallSnapshotResponse(s: RaftState, m: InstallSnapshotRe
   if (m.done) {
     // The follower now holds everything up to the snapshot index.
     pr.maybeUpdate(m.snapshotIndex);
-    if (pr.state === 'snapshot') pr.becomeProbe();
+    // A late answer about an older snapshot must not end a transfer of a newer one.
+    if (pr.state === 'snapshot' && m.snapshotIndex >= pr.pendingSnapshot) pr.becomeProbe();
     s.appendPending = true;
     return;
   }
-  if (pr.state !== 'snapshot' || m.snapshotIndex !== pr.pendingSnapshot || s.snapshot === null) return;
-  if (m.nextOffset < 0) {
-    pr.snapshotOffset = 0; // the follower lost its partial copy: start over
-  } else if (m.nextOffset > pr.snapshotOffset) {
-    pr.snapshotOffset = m.nextOffset;
-  } else {
-    return; // duplicate or stale answer; a heartbeat response will resend if needed
+  const snapshot = pr.sendingSnapshot;
+  if (pr.state !== 'snapshot' || m.snapshotIndex !== pr.pendingSnapshot || snapshot === null) return;
+  if (m.nextOffset > pr.snapshotOffset) {
+    pr.snapshotOffset = Math.min(m.nextOffset, snapshot.data.byteLength);
+    if (pr.snapshotSent < pr.snapshotOffset) {
+      pr.snapshotSent = pr.snapshotOffset;
+      pr.snapshotSentAll = false;
+    }
+    pr.snapshotStalls = 0;
+    fillWindow(s, pr);
+    return;
   }
-  sendSnapshot(s, pr);
+  // The follower lost its partial copy (-1), or is missing the chunk at the offset it asks for
+  // (a chunk of the window was lost, and the ones after it arrive out of order). Rewind once
+  // per acknowledged offset: the other chunks of the window produce the same answer.
+  if (m.nextOffset < 0) {
+    if (pr.snapshotOffset === 0 && pr.snapshotRewoundAt === 0) return;
+    rewind(s, pr, 0);
+    return;
+  }
+  if (m.nextOffset < pr.snapshotOffset || pr.snapshotRewoundAt === pr.snapshotOffset) return; // stale
+  rewind(s, pr, pr.snapshotOffset);
+}
+
+/** Leader, on a heartbeat response from a follower in snapshot state: resend the window only
+ * when nothing was acknowledged for a while (lost chunks), not on every heartbeat. */
+export function snapshotHeartbeat(s: RaftState, pr: Progress): void {
+  if (pr.sendingSnapshot === null) {
+    sendSnapshot(s, pr);
+    return;
+  }
+  const outstanding = pr.snapshotSentAll || pr.snapshotSent > pr.snapshotOffset;
+  if (outstanding && ++pr.snapshotStalls < STALLED_HEARTBEATS) return;
+  rewind(s, pr, pr.snapshotOffset);
 }
 
 // ---------------------------------------------------------------------------------------
 // Follower side.
 
-/** A snapshot being assembled from chunks; only one at a time. */
+/** A snapshot being assembled from the chunks of one transfer: one leader, in one term, of
+ * one snapshot (index, term, CRC). Any other chunk starts a new receiver or is refused. */
 export class SnapshotReceiver {
   private readonly chunks: Uint8Array[] = [];
   nextOffset = 0;
+  /** Running CRC-32C of the bytes received so far. */
+  private crc = 0;
 
-  constructor(readonly meta: SnapshotMeta) {}
+  constructor(
+    readonly from: number,
+    readonly leaderTerm: number,
+    readonly meta: SnapshotMeta,
+    readonly expectedCrc: number | undefined,
+  ) {}
+
+  matches(m: InstallSnapshotRequest): boolean {
+    return (
+      m.from === this.from &&
+      m.term === this.leaderTerm &&
+      m.meta.index === this.meta.index &&
+      m.meta.term === this.meta.term &&
+      m.crc32c === this.expectedCrc
+    );
+  }
 
   add(chunk: Uint8Array): void {
     // Copy: the chunk may be a view into a transport buffer that is reused.
     this.chunks.push(chunk.slice());
     this.nextOffset += chunk.byteLength;
+    this.crc = crc32c(chunk, this.crc);
+  }
+
+  /** True when the data received matches the CRC the leader sent (or none was sent). */
+  verified(): boolean {
+    return this.expectedCrc === undefined || this.crc === this.expectedCrc;
   }
 
   assemble(): Uint8Array {
@@ -114,14 +207,13 @@ export function handleInstallSnapshot(s: RaftState, m: InstallSnapshotRequest): 
     return;
   }
   let r = s.receiver;
-  const same = r !== null && r.meta.index === index && r.meta.term === term;
-  if (m.offset === 0 && !(same && r!.nextOffset > 0)) {
-    r = s.receiver = new SnapshotReceiver(m.meta);
-  } else if (!same) {
-    respond(s, m, -1, false); // we have no partial copy of this snapshot: restart from 0
-    return;
+  if (r === null || !r.matches(m)) {
+    if (m.offset !== 0) {
+      respond(s, m, -1, false); // we have no partial copy of this transfer: restart from 0
+      return;
+    }
+    r = s.receiver = new SnapshotReceiver(m.from, m.term, m.meta, m.crc32c);
   }
-  invariant(r !== null, 'snapshot receiver missing');
   if (m.offset !== r.nextOffset) {
     respond(s, m, r.nextOffset, false); // out of order or duplicate: ask for what we need
     return;
@@ -132,6 +224,11 @@ export function handleInstallSnapshot(s: RaftState, m: InstallSnapshotRequest): 
     return;
   }
   s.receiver = null;
+  if (!r.verified()) {
+    // Corrupt or spliced data: never install it; start the transfer over.
+    respond(s, m, -1, false);
+    return;
+  }
   restoreSnapshot(s, { meta: m.meta, data: r.assemble() });
   // Sent after the driver has persisted Ready.snapshot (same ready, persisted first).
   respond(s, m, r.nextOffset, true);
@@ -139,6 +236,11 @@ export function handleInstallSnapshot(s: RaftState, m: InstallSnapshotRequest): 
 
 /** Replaces our log and configuration with a complete snapshot from the leader. */
 function restoreSnapshot(s: RaftState, snapshot: Snapshot): void {
+  // Until the driver applies it, it may still ask for the metadata of a snapshot at its
+  // applied index (see RaftCore.snapshotMeta): remember it before the log is replaced.
+  const applied = s.log.applied;
+  const appliedTerm = s.log.term(applied);
+  if (appliedTerm !== undefined) s.supersededApplied = { index: applied, term: appliedTerm, conf: s.conf.at(applied) };
   s.log.restore(snapshot);
   s.conf.restore(snapshot.meta.conf, snapshot.meta.index);
   s.snapshot = snapshot;

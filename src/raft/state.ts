@@ -1,7 +1,7 @@
 // The state shared by the files that implement Raft (election, replication, read-only
 // requests, snapshots, membership, leadership transfer). RaftCore (core.ts) owns one and
 // passes it to plain functions, so each concern lives in its own file.
-import type { HardState, Message, RaftConfig, ReadState, Role, Snapshot } from './types.ts';
+import type { ConfState, HardState, Message, RaftConfig, ReadState, Role, Snapshot } from './types.ts';
 import type { RaftLog } from './raft-log.ts';
 import type { Configuration } from './configuration.ts';
 import type { Progress } from './progress.ts';
@@ -55,14 +55,20 @@ export interface RaftState {
   snapshot: Snapshot | null;
   /** A snapshot being received in chunks from the leader. */
   receiver: SnapshotReceiver | null;
+  /** While a snapshot received from the leader waits to be applied: the index the driver had
+   * applied before it replaced our log, with its term and configuration (snapshotMeta). */
+  supersededApplied: { readonly index: number; readonly term: number; readonly conf: ConfState } | null;
 
   /** Output, drained by ready(). */
   outbox: Message[];
   readStates: ReadState[];
 }
 
-/** Bounds on the queues the driver drains (messages are drained on every ready()). */
-export const MAX_READ_STATES = 4096;
+/** Bound on the reads a leader holds unanswered (waiting for its first commit or for a
+ * heartbeat round). Beyond it, readIndex() refuses local reads (returns false) rather than
+ * accept one it would drop. ReadStates themselves are never dropped: the queue holds only
+ * answers to accepted reads and is drained by every ready(). */
+export const MAX_QUEUED_READS = 8192;
 
 export function send(s: RaftState, message: Message): void {
   invariant(message.to !== s.id, `message ${message.type} addressed to self`);

@@ -113,6 +113,10 @@ export interface InstallSnapshotRequest extends MessageHeader {
   readonly offset: number;
   readonly chunk: Uint8Array;
   readonly done: boolean;
+  /** CRC-32C of the whole snapshot data (every chunk carries it): the receiver keeps chunks
+   * of one transfer together only when it matches, and verifies the assembled data against
+   * it before installing. Optional on the wire for compatibility; the core always sets it. */
+  readonly crc32c?: number;
 }
 export interface InstallSnapshotResponse extends MessageHeader {
   readonly type: 'InstallSnapshotResponse';
@@ -198,6 +202,12 @@ export interface RaftConfig {
   readonly maxInflight: number;
   /** Bytes per InstallSnapshot chunk. */
   readonly snapshotChunkBytes: number;
+  /** InstallSnapshot chunks in flight per follower (pipelined transfer); default 4. */
+  readonly snapshotInflightChunks?: number;
+  /** Entries kept in the in-memory log below a snapshot taken with snapshotTaken(), so that a
+   * follower slightly behind catches up from the log rather than by a whole snapshot (etcd's
+   * SnapshotCatchUpEntries); default 5000. 0 compacts up to the snapshot index. */
+  readonly snapshotCatchUpEntries?: number;
   /** Seeded source of randomness in [0, 1): the core never uses an unseeded generator. */
   readonly random: () => number;
   /** Deliberate bugs, only for proving that the simulator's checkers catch them. Never set in production. */
@@ -263,7 +273,8 @@ export interface RaftCoreApi {
   /** Proposes a membership change; null when not leader or a change is already pending. */
   proposeConfChange(change: ConfChange): number | null;
   /** Requests a linearizable read; a ReadState with this context appears in a later ready()
-   * once leadership is confirmed. Returns false when no leader is known to forward to. */
+   * once leadership is confirmed. Returns false when no leader is known to forward to, or on a
+   * leader that already holds too many unanswered reads (the read is refused, never dropped). */
   readIndex(context: number): boolean;
   /** True on a leader whose lease (check-quorum, within the election timeout) is valid now:
    * it may serve a read from its applied state at commitIndex without a round trip. */

@@ -1,12 +1,16 @@
 // `npm run sim -- --seeds 10000 [--nodes 5] [--start-seed S] [--profile mixed|all|...]
+//   [--driver sync|pipelined|mixed] [--topology voters|one-voter|mixed]
 //   [--duration-ms 3000] [--bug commitPreviousTermEntries|readWithoutQuorumCheck] [--stop-on-failure]`
+// Defaults: mixed drivers (chosen per seed) and mixed topologies (every fourth seed starts
+// with one voter and learners).
 // Runs seeds one after another; progress on stderr, a JSON summary on stdout, each failing
 // seed with its trace tail on stderr. Exit code 1 when any seed failed.
 // The only file of src/sim that does I/O (process, console).
 
 import type { RaftBugs } from '../raft/types.ts';
 import { PROFILES } from './faults.ts';
-import { trySimulation } from './run.ts';
+import { trySimulation, type Topology } from './run.ts';
+import type { DriverMode } from './sim-node.ts';
 
 interface CliOptions {
   seeds: number;
@@ -16,10 +20,12 @@ interface CliOptions {
   durationMs: number;
   bugs: RaftBugs | undefined;
   stopOnFailure: boolean;
+  driver: DriverMode | 'mixed';
+  topology: Topology | 'mixed';
 }
 
 function parse(argv: readonly string[]): CliOptions {
-  const o: CliOptions = { seeds: 100, nodes: 'mixed', startSeed: 1, profile: 'all', durationMs: 3000, bugs: undefined, stopOnFailure: false };
+  const o: CliOptions = { seeds: 100, nodes: 'mixed', startSeed: 1, profile: 'all', durationMs: 3000, bugs: undefined, stopOnFailure: false, driver: 'mixed', topology: 'mixed' };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): string => {
@@ -60,6 +66,18 @@ function parse(argv: readonly string[]): CliOptions {
         o.bugs = { ...o.bugs, [v]: true };
         break;
       }
+      case '--driver': {
+        const v = value();
+        if (v !== 'sync' && v !== 'pipelined' && v !== 'mixed') throw new Error('--driver: sync, pipelined or mixed');
+        o.driver = v;
+        break;
+      }
+      case '--topology': {
+        const v = value();
+        if (v !== 'voters' && v !== 'one-voter' && v !== 'mixed') throw new Error('--topology: voters, one-voter or mixed');
+        o.topology = v === 'one-voter' ? 'oneVoter' : v;
+        break;
+      }
       case '--stop-on-failure':
         o.stopOnFailure = true;
         break;
@@ -68,7 +86,7 @@ function parse(argv: readonly string[]): CliOptions {
         process.stdout.write(
           'npm run sim -- --seeds N [--nodes 3|5|mixed] [--start-seed S] [--profile all|' +
             Object.keys(PROFILES).join('|') +
-            '] [--duration-ms MS] [--bug NAME] [--stop-on-failure]\n',
+            '] [--driver sync|pipelined|mixed] [--topology voters|one-voter|mixed] [--duration-ms MS] [--bug NAME] [--stop-on-failure]\n',
         );
         process.exit(0);
         break;
@@ -90,17 +108,22 @@ function main(): number {
   const profiles = o.profile === 'all' ? Object.keys(PROFILES) : [o.profile];
   const started = performance.now();
   let lastReport = started;
-  const failures: { seed: number; nodes: number; profile: string; kind: string; detail: string }[] = [];
+  const failures: { seed: number; nodes: number; profile: string; driver: string; topology: string; kind: string; detail: string }[] = [];
+  const modes = { sync: 0, pipelined: 0, voters: 0, oneVoter: 0 };
   const totals = { committed: 0, readsOk: 0, writesOk: 0, crashes: 0, partitions: 0, confChanges: 0, snapshotsInstalled: 0, steps: 0 };
   let done = 0;
   for (let k = 0; k < o.seeds; k++) {
     const seed = o.startSeed + k;
     const nodes = o.nodes === 'mixed' ? (seed % 2 === 0 ? 3 : 5) : o.nodes;
     const profile = profiles[seed % profiles.length]!;
-    const r = trySimulation({ seed, nodes, profile, durationMs: o.durationMs, bugs: o.bugs });
+    const topology: Topology = o.topology === 'mixed' ? (seed % 4 === 3 ? 'oneVoter' : 'voters') : o.topology;
+    const driver = o.driver === 'mixed' ? undefined : o.driver;
+    const r = trySimulation({ seed, nodes, profile, durationMs: o.durationMs, bugs: o.bugs, driver, topology });
     done++;
     if (r.ok) {
       const s = r.stats;
+      modes[s.driver]++;
+      modes[s.topology]++;
       totals.committed += s.committed;
       totals.readsOk += s.clients.readsOk;
       totals.writesOk += s.clients.writesOk;
@@ -111,8 +134,8 @@ function main(): number {
       totals.steps += s.steps;
     } else {
       const f = r.failure;
-      failures.push({ seed, nodes, profile, kind: f.kind, detail: f.detail.split('\n')[0]! });
-      process.stderr.write(`\nFAILED seed ${seed} (nodes ${nodes}, profile ${profile}):\n${f.message}\n\n`);
+      failures.push({ seed, nodes, profile, driver: f.mode, topology, kind: f.kind, detail: f.detail.split('\n')[0]! });
+      process.stderr.write(`\nFAILED seed ${seed} (nodes ${nodes}, profile ${profile}, ${f.mode}):\n${f.message}\n\n`);
       if (o.stopOnFailure) break;
     }
     const now = performance.now();
@@ -133,6 +156,7 @@ function main(): number {
     failed: failures.length,
     seconds: Number(seconds.toFixed(2)),
     seedsPerSecond: Number((done / seconds).toFixed(2)),
+    passedByMode: modes,
     totals,
     failures,
   };

@@ -7,13 +7,17 @@ import type { ConfChange, ConfState, Entry, Message, RaftBugs } from '../raft/ty
 import { InvariantChecker } from './invariants.ts';
 import { SimNetwork, type LinkFaults } from './network.ts';
 import type { Prng } from './prng.ts';
-import { SimNode, describeMessage, type CrashPoint, type RaftTiming } from './sim-node.ts';
+import { SimNode, describeMessage, type CrashPoint, type DriverMode, type RaftTiming } from './sim-node.ts';
 import type { Trace } from './trace.ts';
 
 export interface ClusterOptions {
   readonly rng: Prng;
-  /** Ids of the founding voters. */
+  /** Ids of the founding members. */
   readonly ids: readonly number[];
+  /** Founding voters (default: all of `ids`); the other founders are learners. */
+  readonly voters?: readonly number[];
+  /** How nodes drive their core (see SimNode); default 'sync'. */
+  readonly driver?: DriverMode;
   readonly timing: RaftTiming;
   readonly bugs?: RaftBugs;
   /** Virtual ms per Raft tick. */
@@ -32,6 +36,8 @@ export const DEFAULT_TIMING: RaftTiming = Object.freeze({
   maxBytesPerMessage: 64 * 1024,
   maxInflight: 8,
   snapshotChunkBytes: 256,
+  snapshotInflightChunks: 4,
+  snapshotCatchUpEntries: 10,
 });
 
 /** An armed crash that has not found a ready() to hit by this time becomes a clean crash. */
@@ -54,7 +60,8 @@ export class Cluster {
     this.rng = options.rng;
     this.trace = options.trace;
     this.network = new SimNetwork<Message>(this.rng.derive('network'), options.links);
-    this.founders = { voters: [...options.ids], learners: [] };
+    const voters = options.voters ?? options.ids;
+    this.founders = { voters: [...voters], learners: options.ids.filter((id) => !voters.includes(id)) };
     for (const id of options.ids) this.createNode(id, this.founders);
   }
 
@@ -132,26 +139,35 @@ export class Cluster {
     this.node(id).stop();
   }
 
-  /** Processes every delivery and tick due up to `until` (inclusive), in time order. */
-  runUntil(until: number): void {
+  /** Processes every delivery, completed write and tick due up to `until` (inclusive), in time
+   * order; returns early, at the current event's time, as soon as `stop()` holds after one. */
+  runUntil(until: number, stop?: () => boolean): void {
     for (;;) {
       const delivery = this.network.nextDeliveryTime();
       let tickNode: SimNode | null = null;
+      let writeNode: SimNode | null = null;
       for (const n of this.nodeMap.values()) {
         if (!n.alive) continue;
         if (tickNode === null || n.nextTickAt < tickNode.nextTickAt || (n.nextTickAt === tickNode.nextTickAt && n.id < tickNode.id)) {
           tickNode = n;
         }
+        if (n.writeDoneAt !== Infinity && (writeNode === null || n.writeDoneAt < writeNode.writeDoneAt || (n.writeDoneAt === writeNode.writeDoneAt && n.id < writeNode.id))) {
+          writeNode = n;
+        }
       }
       const tickAt = tickNode?.nextTickAt ?? Infinity;
-      const next = Math.min(delivery ?? Infinity, tickAt);
+      const writeAt = writeNode?.writeDoneAt ?? Infinity;
+      const next = Math.min(delivery ?? Infinity, tickAt, writeAt);
       if (next > until) break;
       if (next < this.now) throw new Error(`Cluster: time went backwards (${next} < ${this.now})`);
       this.now = next;
       this.steps++;
-      if (delivery !== null && delivery <= tickAt) {
+      if (delivery !== null && delivery <= tickAt && delivery <= writeAt) {
         const m = this.network.takeDue(this.now);
         if (m !== null) this.deliver(m);
+      } else if (writeNode !== null && writeAt <= tickAt) {
+        writeNode.completeWrite();
+        this.stepped(writeNode);
       } else if (tickNode !== null) {
         tickNode.nextTickAt += this.options.tickMs;
         if (tickNode.armedCrash !== null && this.now >= tickNode.armedDeadline) {
@@ -161,6 +177,7 @@ export class Cluster {
         tickNode.tick();
         this.stepped(tickNode);
       }
+      if (stop?.() === true) return;
     }
     this.now = Math.max(this.now, until);
   }
@@ -191,6 +208,10 @@ export class Cluster {
    * shuts down (as the production node does). */
   private stepped(n: SimNode): void {
     if (!n.alive || n.stopped) return;
+    // After a restart the state machine replays from its snapshot (or the bootstrap
+    // membership): judge membership only once it is back where it was.
+    if (n.kv.applied < n.appliedHighWater) return;
+    n.appliedHighWater = n.kv.applied;
     const conf = n.kv.membership;
     const member = conf.voters.includes(n.id) || conf.learners.includes(n.id);
     if (member) n.everMember = true;
@@ -202,7 +223,8 @@ export class Cluster {
 
   private onFirstApply(entry: Entry): void {
     for (const n of this.nodeMap.values()) {
-      if (n.alive && n.role === 'leader' && n.term > entry.term) this.checker.checkLeaderHolds(n.id, n.term, n.disk, entry);
+      // Only once the leader's durable log holds its log as of its election (see SimNode).
+      if (n.alive && n.role === 'leader' && n.leaderLogDurable && n.term > entry.term) this.checker.checkLeaderHolds(n.id, n.term, n.disk, entry);
     }
   }
 
@@ -218,6 +240,7 @@ export class Cluster {
       snapshotEvery: this.options.snapshotEvery,
       onFirstApply: (entry) => this.onFirstApply(entry),
       nextReadContext: () => this.nextReadContext(),
+      driver: this.options.driver ?? 'sync',
     });
     this.nodeMap.set(id, node);
     node.nextTickAt = this.now + this.rng.int(1, this.options.tickMs);

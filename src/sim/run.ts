@@ -14,7 +14,7 @@ import { uniqueValue } from './kv.ts';
 import { checkKvHistory } from './linearizability.ts';
 import { RELIABLE_LINKS } from './network.ts';
 import { Prng } from './prng.ts';
-import type { CrashPoint, RaftTiming, WriteOutcome } from './sim-node.ts';
+import type { CrashPoint, DriverMode, RaftTiming, WriteOutcome } from './sim-node.ts';
 import { Trace } from './trace.ts';
 
 export interface SimOptions {
@@ -36,12 +36,24 @@ export interface SimOptions {
   readonly maxNodeId?: number;
   /** Per-key search budget of the linearizability checker. */
   readonly checkBudget?: number;
+  /** How nodes drive their core (see SimNode); default: chosen from the seed, half each. */
+  readonly driver?: DriverMode;
+  /** 'voters': every founder votes. 'oneVoter': node 1 is the only voter, the others start as
+   * learners, and membership changes (promotions, removals down to one voter) run throughout. */
+  readonly topology?: Topology;
 }
+
+export type Topology = 'voters' | 'oneVoter';
+
+/** Membership changes in a oneVoter run whose profile has none. */
+const ONE_VOTER_MEMBERSHIP_MS: readonly [number, number] = [150, 500];
 
 export interface SimStats {
   readonly seed: number;
   readonly profile: string;
   readonly nodes: number;
+  readonly driver: DriverMode;
+  readonly topology: Topology;
   readonly virtualMs: number;
   readonly steps: number;
   readonly traceLines: number;
@@ -53,6 +65,10 @@ export interface SimStats {
   readonly confChanges: number;
   readonly snapshotsTaken: number;
   readonly snapshotsInstalled: number;
+  /** Pipelined driver activity (see SimNode.stats). */
+  readonly pipeline: { earlySends: number; stepsWhileWriting: number; tornWrites: number };
+  /** Fewest and most voters in the leader's configuration after each accepted conf change. */
+  readonly voters: { min: number; max: number };
   readonly messages: { sent: number; delivered: number; dropped: number; duplicated: number; blocked: number };
   readonly clients: ClientStats;
   readonly checker: { invariantChecks: number; opsChecked: number; explored: number; unknown: boolean };
@@ -68,8 +84,10 @@ export class SimulationFailure extends Error {
     readonly detail: string,
     readonly traceTail: readonly string[],
     readonly at: number,
+    /** Driver and topology of the run, e.g. "pipelined/voters". */
+    readonly mode: string = '',
   ) {
-    super(`seed ${seed}: ${kind} failure at ${at} ms: ${detail}\n--- last ${traceTail.length} trace lines ---\n${traceTail.join('\n')}`);
+    super(`seed ${seed}${mode ? ` (${mode})` : ''}: ${kind} failure at ${at} ms: ${detail}\n--- last ${traceTail.length} trace lines ---\n${traceTail.join('\n')}`);
     this.name = 'SimulationFailure';
   }
 }
@@ -82,6 +100,8 @@ export class Simulation {
   readonly cluster: Cluster;
   readonly clients: Clients;
   readonly profile: FaultProfile;
+  readonly driver: DriverMode;
+  readonly topology: Topology;
   /** Random faults are injected only while this is true. */
   faultsOn = false;
   private readonly faultRng: Prng;
@@ -94,6 +114,7 @@ export class Simulation {
   private readonly restartAt = new Map<number, number>();
   private partitions = 0;
   private confChanges = 0;
+  private readonly voterCounts: { min: number; max: number };
   private probes = 0;
   private healedInMs = 0;
 
@@ -107,16 +128,28 @@ export class Simulation {
     this.tickMs = options.tickMs ?? 10;
     this.maxNodeId = options.maxNodeId ?? Math.max(options.nodes + 3, 7);
     const ids = Array.from({ length: options.nodes }, (_, i) => i + 1);
+    // Derived streams: choosing these does not change any other stream of the seed.
+    this.driver = options.driver ?? (rng.derive('driver').chance(0.5) ? 'pipelined' : 'sync');
+    this.topology = options.topology ?? 'voters';
+    const t = rng.derive('timing');
+    const snapshotTiming: Partial<RaftTiming> = {
+      snapshotCatchUpEntries: t.pick([0, 3, 10, 30]),
+      snapshotInflightChunks: t.pick([1, 2, 4]),
+    };
     this.cluster = new Cluster({
       rng: rng.derive('cluster'),
       ids,
-      timing: { ...DEFAULT_TIMING, ...options.timing },
+      voters: this.topology === 'oneVoter' ? [1] : ids,
+      driver: this.driver,
+      timing: { ...DEFAULT_TIMING, ...snapshotTiming, ...options.timing },
       bugs: options.bugs,
       tickMs: this.tickMs,
       snapshotEvery: options.snapshotEvery ?? 40,
       links: this.profile.links,
       trace: this.trace,
     });
+    const founders = this.topology === 'oneVoter' ? 1 : options.nodes;
+    this.voterCounts = { min: founders, max: founders };
     this.clients = new Clients(this.cluster, rng.derive('clients'), { ...DEFAULT_CLIENTS, ...options.clients });
     this.faultRng = rng.derive('faults');
   }
@@ -133,7 +166,8 @@ export class Simulation {
       this.cluster.network.setFaults(p.links);
       this.nextCrashAt = p.crashEveryMs ? this.now + this.between(p.crashEveryMs) : Infinity;
       this.nextPartitionAt = p.partitionEveryMs ? this.now + this.between(p.partitionEveryMs) : Infinity;
-      this.nextMembershipAt = p.membershipEveryMs ? this.now + this.between(p.membershipEveryMs) : Infinity;
+      const membershipMs = p.membershipEveryMs ?? (this.topology === 'oneVoter' ? ONE_VOTER_MEMBERSHIP_MS : null);
+      this.nextMembershipAt = membershipMs ? this.now + this.between(membershipMs) : Infinity;
     } else {
       this.nextCrashAt = this.nextPartitionAt = this.nextMembershipAt = Infinity;
     }
@@ -144,10 +178,12 @@ export class Simulation {
     for (let guard = 0; ; guard++) {
       if (guard > 10_000_000) throw new Error('Simulation.runUntil: no progress');
       const next = Math.max(this.now, Math.min(until, this.clients.nextActionTime(), this.nextFaultTime()));
-      this.cluster.runUntil(next);
-      this.doFaults(next);
-      this.clients.runDue(next);
-      if (next >= until && this.clients.nextActionTime() > until && this.nextFaultTime() > until) break;
+      // A client whose answer arrives acts at once, not at its deadline.
+      this.cluster.runUntil(next, () => this.clients.nextActionTime() < next);
+      const now = this.now;
+      this.doFaults(now);
+      this.clients.runDue(now);
+      if (now >= until && this.clients.nextActionTime() > until && this.nextFaultTime() > until) break;
     }
   }
 
@@ -256,15 +292,21 @@ export class Simulation {
     let snapshotsTaken = 0;
     let snapshotsInstalled = 0;
     let crashes = 0;
+    const pipeline = { earlySends: 0, stepsWhileWriting: 0, tornWrites: 0 };
     for (const n of this.cluster.nodes) {
       snapshotsTaken += n.stats.snapshotsTaken;
       snapshotsInstalled += n.stats.snapshotsInstalled;
       crashes += n.stats.crashes;
+      pipeline.earlySends += n.stats.earlySends;
+      pipeline.stepsWhileWriting += n.stats.stepsWhileWriting;
+      pipeline.tornWrites += n.stats.tornWrites;
     }
     return {
       seed: this.seed,
       profile: this.profile.name,
       nodes: this.options.nodes,
+      driver: this.driver,
+      topology: this.topology,
       virtualMs: this.now,
       steps: this.cluster.steps,
       traceLines: this.trace.count,
@@ -276,6 +318,8 @@ export class Simulation {
       confChanges: this.confChanges,
       snapshotsTaken,
       snapshotsInstalled,
+      pipeline,
+      voters: { ...this.voterCounts },
       messages: { sent: net.sent, delivered: net.delivered, dropped: net.dropped, duplicated: net.duplicated, blocked: net.blocked },
       clients: { ...this.clients.stats },
       checker: { invariantChecks: this.cluster.checker.checks, opsChecked: check.opsChecked, explored: check.explored, unknown: check.unknown },
@@ -285,7 +329,7 @@ export class Simulation {
 
   /** Wraps any error thrown during a run into a SimulationFailure with the seed and trace. */
   failure(kind: FailureKind, detail: string): SimulationFailure {
-    return new SimulationFailure(this.seed, kind, detail, this.trace.tail(50), this.now);
+    return new SimulationFailure(this.seed, kind, detail, this.trace.tail(50), this.now, `${this.driver}/${this.topology}`);
   }
 
   wrap(error: unknown): SimulationFailure {
@@ -331,7 +375,7 @@ export class Simulation {
       if (this.partitionEndsAt === Infinity && p.partitionKinds.length > 0) this.partitionSomehow(now);
     }
     if (this.nextMembershipAt <= now) {
-      this.nextMembershipAt = now + this.between(p.membershipEveryMs!);
+      this.nextMembershipAt = now + this.between(p.membershipEveryMs ?? ONE_VOTER_MEMBERSHIP_MS);
       this.changeMembership();
     }
   }
@@ -420,7 +464,8 @@ export class Simulation {
         this.propose({ type: 'addLearner', node: id });
       });
     }
-    if (conf.voters.length > 3) {
+    // oneVoter runs go down to a single voter and back up (1 -> 2 voters is the delicate step).
+    if (conf.voters.length > (this.topology === 'oneVoter' ? 1 : 3)) {
       choices.push(() => this.propose({ type: 'remove', node: this.faultRng.pick(conf.voters) }));
     }
     if (conf.learners.length > 0 && this.faultRng.chance(0.3)) {
@@ -430,7 +475,11 @@ export class Simulation {
   }
 
   private propose(change: Parameters<Cluster['proposeConfChange']>[0]): void {
-    if (this.cluster.proposeConfChange(change) !== null) this.confChanges++;
+    if (this.cluster.proposeConfChange(change) === null) return;
+    this.confChanges++;
+    const voters = this.cluster.leaderConf()?.voters.length ?? 0;
+    this.voterCounts.min = Math.min(this.voterCounts.min, voters);
+    this.voterCounts.max = Math.max(this.voterCounts.max, voters);
   }
 
   /** Writes a probe value through the leader until it commits; returns its index. */

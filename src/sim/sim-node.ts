@@ -8,6 +8,17 @@
 //   5. advance().
 // A crash may be armed to hit at a chosen point of that sequence: before persisting (the
 // ready's writes and messages are lost), after persisting, or halfway through sending.
+//
+// Two driver modes:
+//  - 'sync': the sequence above runs to completion inside the step that produced the ready.
+//  - 'pipelined': exactly what node/raft-node.ts does. The leader's AppendEntries and
+//    Heartbeats leave at once when the ready changes neither term nor vote (thesis 10.2.1);
+//    the write then takes virtual time, during which messages, ticks and proposals keep
+//    stepping the core (ready() is taken, advance() is not called yet); when the write
+//    completes, the other messages leave, committed entries are applied, and advance() is
+//    called. A crash during the write keeps a prefix of it, as the log's single ordered
+//    writer would: nothing, the snapshot, the snapshot and some entries, or everything
+//    (entries before the hard state, as handleReady issues them).
 
 import { RaftCore } from '../raft/index.ts';
 import type { ConfState, Entry, Message, RaftBugs, RaftConfig, Ready, Role } from '../raft/types.ts';
@@ -19,6 +30,8 @@ import type { Prng } from './prng.ts';
 import type { Trace } from './trace.ts';
 
 export type CrashPoint = 'beforePersist' | 'afterPersist' | 'midSend';
+
+export type DriverMode = 'sync' | 'pipelined';
 
 /** Raft settings the simulation chooses (the rest of RaftConfig is per node). */
 export type RaftTiming = Omit<RaftConfig, 'id' | 'random' | 'bugs'>;
@@ -51,6 +64,18 @@ export interface NodeContext {
   readonly onFirstApply: (entry: Entry, by: number) => void;
   /** Allocates read contexts unique across the run. */
   readonly nextReadContext: () => number;
+  readonly driver: DriverMode;
+}
+
+/** A ready() whose write is in progress (pipelined driver). */
+interface PendingReady {
+  readonly rd: Ready;
+  /** Messages that leave only once the write is durable. */
+  readonly late: readonly Message[];
+  readonly seq: number;
+  /** Commit index when ready() was taken: once the write completes, the disk holds the log as
+   * it was then, up to its last index (the log may have changed in memory since). */
+  readonly commit: number;
 }
 
 interface PendingWrite {
@@ -77,12 +102,24 @@ export class SimNode {
   stopped = false;
   /** Was in a configuration it applied (founders from the start): removal shuts it down. */
   everMember = false;
+  /** Highest index the state machine applied in any incarnation (see Cluster.stepped). */
+  appliedHighWater = 0;
   armedCrash: CrashPoint | null = null;
   armedDeadline = 0;
   /** Role and term as of the end of the last step (for the cluster-wide checks). */
   role: Role = 'follower';
   term = 0;
   private leaderTermChecked = 0;
+  /** The durable log holds this leader's whole log as of its election (leader completeness
+   * can be checked against the disk). Pipelined: once a ready taken after it won completes. */
+  leaderLogDurable = false;
+  private leaderCheck: { term: number; seq: number } | null = null;
+  /** Pipelined driver: the ready being written, and when the write completes. */
+  private pending: PendingReady | null = null;
+  writeDoneAt = Infinity;
+  private readySeq = 0;
+  /** Pipelined: the commit index the durable log is known to match (see PendingReady.commit). */
+  private durableCommit = 0;
   /** Highest index whose entry was reported committed to the checker (this incarnation). */
   private recordedCommit = 0;
   private readonly pendingWrites = new Map<number, PendingWrite>();
@@ -90,7 +127,20 @@ export class SimNode {
   /** Reads whose read state (or lease check) is known: serve once applied >= index. */
   private waitingReads: { index: number; read: PendingRead }[] = [];
   /** snapshotsReceived: snapshots from the leader made durable; snapshotsInstalled: applied to the state machine. */
-  stats = { readies: 0, applied: 0, snapshotsTaken: 0, snapshotsReceived: 0, snapshotsInstalled: 0, crashes: 0 };
+  /** Pipelined driver: earlySends, messages sent before their ready was durable; stepsWhileWriting,
+   * steps, ticks and proposals taken by the core while a write was pending; tornWrites, crashes
+   * that kept part of a pending write. */
+  stats = {
+    readies: 0,
+    applied: 0,
+    snapshotsTaken: 0,
+    snapshotsReceived: 0,
+    snapshotsInstalled: 0,
+    crashes: 0,
+    earlySends: 0,
+    stepsWhileWriting: 0,
+    tornWrites: 0,
+  };
 
   constructor(
     readonly id: number,
@@ -122,7 +172,10 @@ export class SimNode {
     this.role = 'follower';
     this.term = this.disk.hardState.term;
     this.leaderTermChecked = 0;
+    this.leaderLogDurable = false;
+    this.leaderCheck = null;
     this.recordedCommit = 0;
+    this.durableCommit = 0;
     this.ctx.trace.add(
       this.ctx.now(),
       `n${this.id} start #${this.incarnation} term ${this.disk.hardState.term} commit ${this.disk.hardState.commit} snap ${this.disk.snapshotIndex} last ${this.disk.lastIndex}`,
@@ -137,6 +190,11 @@ export class SimNode {
     this.armedCrash = null;
     this.stats.crashes++;
     this.ctx.trace.add(this.ctx.now(), `n${this.id} CRASH (${why})`);
+    const pending = this.pending;
+    this.pending = null;
+    this.writeDoneAt = Infinity;
+    this.leaderLogDurable = false;
+    if (pending !== null) this.persistPrefix(pending.rd);
     const writes = [...this.pendingWrites.values()];
     const reads = [...this.pendingReads.values(), ...this.waitingReads.map((w) => w.read)];
     this.pendingWrites.clear();
@@ -154,12 +212,14 @@ export class SimNode {
 
   tick(): void {
     const core = this.live();
+    if (this.pending !== null) this.stats.stepsWhileWriting++;
     core.tick();
     this.afterStep();
   }
 
   step(message: Message): void {
     const core = this.live();
+    if (this.pending !== null) this.stats.stepsWhileWriting++;
     core.step(message);
     this.afterStep();
   }
@@ -178,6 +238,7 @@ export class SimNode {
     if (core === null) return done({ kind: 'rejected', reason: 'node down', leader: 0 });
     if (this.pendingWrites.size >= MAX_PENDING) return done({ kind: 'rejected', reason: 'busy', leader: 0 });
     const data = encodeCommand(cmd);
+    if (this.pending !== null) this.stats.stepsWhileWriting++;
     const index = core.propose(data);
     if (index === null) return done({ kind: 'rejected', reason: 'not leader', leader: core.status().leader });
     const term = core.status().term;
@@ -217,9 +278,10 @@ export class SimNode {
   private afterStep(): void {
     const core = this.core;
     if (core === null) return;
-    for (let round = 0; core.hasReady(); round++) {
+    for (let round = 0; core.hasReady() && this.pending === null; round++) {
       if (round >= MAX_READY_ROUNDS) throw new Error(`sim: node ${this.id} produced ready() ${round} times in one step`);
-      if (!this.handleReady(core)) return; // crashed
+      const alive = this.ctx.driver === 'sync' ? this.handleReady(core) : this.beginReady(core);
+      if (!alive) return; // crashed
     }
     const status = core.status();
     this.role = status.role;
@@ -227,32 +289,112 @@ export class SimNode {
     const checker = this.ctx.checker;
     checker.observeRole(this.id, status.role, status.term);
     checker.observeCommit(this.id, this.incarnation, status.commitIndex);
-    // Entries up to the commit index are committed, whether or not applied yet.
-    const upTo = Math.min(status.commitIndex, this.disk.lastIndex);
+    // Entries up to the commit index are committed, whether or not applied yet. While a write
+    // is pending, the disk may still hold entries the log has since overwritten in memory: read
+    // it only up to the commit index of the last ready it fully holds.
+    const durableCommit = this.pending === null ? status.commitIndex : Math.min(status.commitIndex, this.durableCommit);
+    const upTo = Math.min(durableCommit, this.disk.lastIndex);
     for (let i = Math.max(this.recordedCommit, this.disk.snapshotIndex) + 1; i <= upTo; i++) {
       const e = this.disk.entryAt(i)!;
       if (checker.observeCommitted(this.id, e)) this.ctx.onFirstApply(e, this.id);
     }
     this.recordedCommit = Math.max(this.recordedCommit, upTo);
-    if (status.role === 'leader' && this.leaderTermChecked !== status.term) {
-      this.leaderTermChecked = status.term;
-      this.ctx.trace.add(this.ctx.now(), `n${this.id} LEADER term ${status.term} last ${status.lastIndex} commit ${status.commitIndex}`);
-      checker.observeLeaderLog(this.id, status.term, this.disk);
+    if (status.role !== 'leader') {
+      this.leaderLogDurable = false;
+      this.leaderCheck = null;
+    } else if (this.leaderTermChecked !== status.term) {
+      if (this.pending === null) this.checkLeaderLog(status.term, status.lastIndex, status.commitIndex);
+      else if (this.leaderCheck?.term !== status.term) {
+        // The pending write may predate the election: wait for one taken after it.
+        this.leaderCheck = { term: status.term, seq: this.readySeq + 1 };
+      }
     }
   }
 
-  /** One ready() cycle. Returns false when an armed crash hit. */
+  /** Leader completeness against the durable log, which now holds the leader's whole log as
+   * of its election. */
+  private checkLeaderLog(term: number, lastIndex: number, commitIndex: number): void {
+    this.leaderTermChecked = term;
+    this.leaderLogDurable = true;
+    this.leaderCheck = null;
+    this.ctx.trace.add(this.ctx.now(), `n${this.id} LEADER term ${term} last ${lastIndex} commit ${commitIndex}`);
+    this.ctx.checker.observeLeaderLog(this.id, term, this.disk);
+  }
+
+  /** Sync driver: one whole ready() cycle. Returns false when an armed crash hit. */
   private handleReady(core: RaftCore): boolean {
     const rd: Ready = core.ready();
     this.stats.readies++;
-    const now = this.ctx.now();
-    const { checker, trace, network } = this.ctx;
+    this.readySeq++;
     if (this.armedCrash === 'beforePersist') {
       this.crash('before persisting a ready');
       return false;
     }
+    this.persist(rd);
+    if (this.armedCrash === 'afterPersist') {
+      this.crash('after persisting, before sending');
+      return false;
+    }
+    if (!this.sendAll(rd.messages, this.armedCrash === 'midSend')) return false;
+    this.finishReady(core, rd);
+    return true;
+  }
 
-    // 1. Persist.
+  /** Pipelined driver: takes a ready(), sends what may leave before the write (the leader's
+   * appends and heartbeats, when term and vote are already durable), starts the write. */
+  private beginReady(core: RaftCore): boolean {
+    const rd: Ready = core.ready();
+    this.stats.readies++;
+    const seq = ++this.readySeq;
+    const durable = this.disk.hardState;
+    const termDurable = rd.hardState === null || (rd.hardState.term === durable.term && rd.hardState.vote === durable.vote);
+    const early: Message[] = [];
+    const late: Message[] = [];
+    for (const m of rd.messages) {
+      const replication = m.type === 'AppendEntries' || m.type === 'Heartbeat';
+      (termDurable && rd.softState.role === 'leader' && replication ? early : late).push(m);
+    }
+    this.sendAll(early, false);
+    this.stats.earlySends += early.length;
+    this.pending = { rd, late, seq, commit: core.status().commitIndex };
+    // Most writes are quick; some fsyncs are slow enough for ticks and elections to happen.
+    const rng = this.ctx.rng;
+    this.writeDoneAt = this.ctx.now() + (rng.chance(0.85) ? rng.int(1, 3) : rng.int(5, 30));
+    if (this.armedCrash === 'beforePersist') {
+      this.crash('while a ready is being written');
+      return false;
+    }
+    return true;
+  }
+
+  /** Pipelined driver: the write of the pending ready completed. */
+  completeWrite(): void {
+    const core = this.live();
+    const p = this.pending;
+    if (p === null) throw new Error(`sim: node ${this.id} has no write in progress`);
+    this.pending = null;
+    this.writeDoneAt = Infinity;
+    this.persist(p.rd);
+    this.durableCommit = p.commit;
+    if (this.armedCrash === 'afterPersist') {
+      this.crash('after persisting, before sending');
+      return;
+    }
+    if (!this.sendAll(p.late, this.armedCrash === 'midSend')) return;
+    this.finishReady(core, p.rd);
+    const check = this.leaderCheck;
+    if (check !== null && p.seq >= check.seq) {
+      const status = core.status();
+      if (status.role === 'leader' && status.term === check.term) this.checkLeaderLog(status.term, status.lastIndex, status.commitIndex);
+      else this.leaderCheck = null;
+    }
+    this.afterStep();
+  }
+
+  /** Makes a ready's hard state, snapshot and entries durable. */
+  private persist(rd: Ready): void {
+    const { checker, trace } = this.ctx;
+    const now = this.ctx.now();
     if (rd.hardState !== null) {
       this.disk.saveHardState(rd.hardState);
       checker.observeHardState(this.id, rd.hardState);
@@ -262,35 +404,60 @@ export class SimNode {
       this.stats.snapshotsReceived++;
       trace.add(now, `n${this.id} persist snapshot ${rd.snapshot.meta.index}@${rd.snapshot.meta.term}`);
     }
-    if (rd.entries.length > 0) {
-      const first = rd.entries[0]!.index;
-      this.disk.append(rd.entries);
-      checker.observeDurableEntries(this.id, this.disk, first);
-      trace.add(now, `n${this.id} persist ${first}..${rd.entries[rd.entries.length - 1]!.index} last term ${rd.entries[rd.entries.length - 1]!.term}`);
-    }
-    if (this.armedCrash === 'afterPersist') {
-      this.crash('after persisting, before sending');
-      return false;
-    }
+    if (rd.entries.length > 0) this.persistEntries(rd.entries);
+  }
 
-    // 2. Send.
-    const cut = this.armedCrash === 'midSend' ? this.ctx.rng.int(0, rd.messages.length) : rd.messages.length;
-    for (let i = 0; i < rd.messages.length; i++) {
+  private persistEntries(entries: readonly Entry[]): void {
+    const first = entries[0]!.index;
+    this.disk.append(entries);
+    this.ctx.checker.observeDurableEntries(this.id, this.disk, first);
+    const last = entries[entries.length - 1]!;
+    this.ctx.trace.add(this.ctx.now(), `n${this.id} persist ${first}..${last.index} last term ${last.term}`);
+  }
+
+  /** A crash during a write: the log's ordered writer kept a prefix of what handleReady
+   * issued (snapshot, then entries, then the hard state). */
+  private persistPrefix(rd: Ready): void {
+    const rng = this.ctx.rng;
+    const stage = rng.int(0, 3);
+    this.stats.tornWrites++;
+    const entries = stage >= 3 ? rd.entries.length : stage === 2 ? rng.int(0, rd.entries.length) : 0;
+    this.ctx.trace.add(this.ctx.now(), `n${this.id} torn write: stage ${stage}, ${entries} of ${rd.entries.length} entries`);
+    if (stage >= 1 && rd.snapshot !== null) this.disk.installSnapshot(rd.snapshot);
+    if (entries > 0) this.persistEntries(rd.entries.slice(0, entries));
+    if (stage >= 3 && rd.hardState !== null) {
+      this.disk.saveHardState(rd.hardState);
+      this.ctx.checker.observeHardState(this.id, rd.hardState);
+    }
+  }
+
+  /** Sends messages; with `crashMidway`, crashes after a random number of them. Returns false
+   * when it crashed. */
+  private sendAll(messages: readonly Message[], crashMidway: boolean): boolean {
+    const { checker, trace, network } = this.ctx;
+    const now = this.ctx.now();
+    const cut = crashMidway ? this.ctx.rng.int(0, messages.length) : messages.length;
+    for (let i = 0; i < messages.length; i++) {
       if (i === cut) {
-        this.crash(`while sending, after ${cut} of ${rd.messages.length} messages`);
+        this.crash(`while sending, after ${cut} of ${messages.length} messages`);
         return false;
       }
-      const m = rd.messages[i]!;
+      const m = messages[i]!;
       checker.observeSend(m, this.disk);
       const outcome = network.send(m, now);
       trace.add(now, `send ${describeMessage(m)} ${outcome.kind === 'queued' ? `@${outcome.deliverAt.join(',')}` : outcome.kind}`);
     }
-    if (this.armedCrash === 'midSend') {
+    if (crashMidway) {
       this.crash('after sending');
       return false;
     }
+    return true;
+  }
 
-    // 3. Apply.
+  /** Applies a ready (snapshot, committed entries, reads), advances, maybe snapshots. */
+  private finishReady(core: RaftCore, rd: Ready): void {
+    const { checker, trace } = this.ctx;
+    const now = this.ctx.now();
     if (rd.snapshot !== null) {
       const { index, term } = rd.snapshot.meta;
       if (index > this.kv.applied) {
@@ -324,7 +491,6 @@ export class SimNode {
       trace.add(now, `n${this.id} apply ..${last.index}@${last.term}`);
     }
 
-    // 4. Reads.
     for (const rs of rd.readStates) {
       const read = this.pendingReads.get(rs.context);
       if (read === undefined) continue; // a duplicate answer, or a read from before a restart
@@ -333,7 +499,6 @@ export class SimNode {
     }
     this.serveReads();
 
-    // 5. Advance, then maybe snapshot what has been applied.
     core.advance();
     const every = this.ctx.snapshotEvery;
     if (every > 0 && this.kv.applied - this.disk.snapshotIndex >= every) {
@@ -343,7 +508,6 @@ export class SimNode {
       this.stats.snapshotsTaken++;
       trace.add(now, `n${this.id} snapshot taken at ${snap.meta.index}@${snap.meta.term}`);
     }
-    return true;
   }
 
   private serveReads(): void {

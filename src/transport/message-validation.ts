@@ -45,6 +45,16 @@ function bytes(fields: Fields, key: string): Uint8Array {
   return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
 }
 
+/** An optional CRC-32C: absent, or an unsigned 32-bit integer. */
+function optionalUint32(fields: Fields, key: string): number | undefined {
+  const value = fields[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw new Invalid(`${key} is not an unsigned 32-bit integer`);
+  }
+  return value;
+}
+
 function array(fields: Fields, key: string): unknown[] {
   const value = fields[key];
   if (!Array.isArray(value)) throw new Invalid(`${key} is not an array`);
@@ -123,7 +133,8 @@ function build(fields: Fields): Message {
       return { type, ...header, commit: natural(fields, 'commit'), context: integer(fields, 'context') };
     case 'HeartbeatResponse':
       return { type, ...header, context: integer(fields, 'context') };
-    case 'InstallSnapshot':
+    case 'InstallSnapshot': {
+      const crc32c = optionalUint32(fields, 'crc32c');
       return {
         type,
         ...header,
@@ -131,7 +142,9 @@ function build(fields: Fields): Message {
         offset: natural(fields, 'offset'),
         chunk: bytes(fields, 'chunk'),
         done: bool(fields, 'done'),
+        ...(crc32c === undefined ? {} : { crc32c }),
       };
+    }
     case 'InstallSnapshotResponse': {
       const nextOffset = integer(fields, 'nextOffset');
       if (nextOffset < -1) throw new Invalid('nextOffset must be >= -1');

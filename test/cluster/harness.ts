@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startNode, type RunningNode, type StartNodeOptions } from '../../src/server/start-node.ts';
 
@@ -352,9 +352,9 @@ export class TestCluster {
     while (Date.now() < deadline) {
       const ids = options.among ?? this.live().map((n) => n.id);
       last = await Promise.all(ids.map((id) => this.status(id, 1000)));
-      const leader = last.find((s) => s?.role === 'leader');
+      const leader = last.find((s): s is ClusterStatus => s !== null && s.role === 'leader');
       if (leader !== undefined && last.every((s) => s !== null && s.leader?.id === leader.nodeId && s.term === leader.term)) {
-        return leader!;
+        return leader;
       }
       await sleep(25);
     }
@@ -382,11 +382,19 @@ export class TestCluster {
     return new Set((result.body as Array<{ _id: string }>).map((d) => d._id));
   }
 
-  /** Kills every node (resuming paused ones first) and removes the data directories. */
+  /**
+   * Kills every node and removes the data directories. With CS_CLUSTER_LOGS=<dir> in the
+   * environment, every node's log is kept there first (to debug a failure).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await Promise.all(this.nodes.filter((n) => n.running).map((n) => this.kill(n.id).catch(() => {})));
+    const keep = process.env['CS_CLUSTER_LOGS'];
+    if (keep !== undefined && keep !== '') {
+      mkdirSync(keep, { recursive: true });
+      writeFileSync(join(keep, `${basename(this.root)}.log`), this.dumpLogs(MAX_LOG_CHARS));
+    }
     rmSync(this.root, { recursive: true, force: true });
   }
 

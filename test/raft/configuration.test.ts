@@ -119,4 +119,27 @@ describe('membership changes (thesis ch. 4)', () => {
     c.restart(3);
     assert.deepEqual(c.core(3).status().conf, { voters: [1, 2, 3], learners: [4] });
   });
+
+  test('two voters: a leader that removes itself and steps down before the removal commits is elected again', () => {
+    // Voters {1, 2}. Leader 1 appends "remove 1" (its configuration is now {2}), but 2 never
+    // gets that entry and 1 steps down (check-quorum). 2 needs 1's vote and 1 refuses it (2's
+    // log is behind), so only 1 can end the deadlock: it must still be able to campaign.
+    const c = new Cluster([1, 2]);
+    c.campaign(1);
+    c.propose(1, 'a');
+    c.dropIf = (m) => m.to === 2 && (m.type === 'AppendEntries' || m.type === 'Heartbeat');
+    assert.notEqual(c.core(1).proposeConfChange({ type: 'remove', node: 1 }), null);
+    c.tick(25);
+    assert.deepEqual(c.core(1).status().conf.voters, [2]);
+    assert.notEqual(c.core(1).status().role, 'leader');
+    assert.deepEqual(c.core(2).status().conf.voters, [1, 2]);
+    c.heal();
+    c.tick(80);
+    assert.deepEqual(c.leaders(), [2]);
+    assert.deepEqual(c.core(2).status().conf, { voters: [2], learners: [] });
+    c.propose(2, 'b');
+    c.tick(2);
+    assert.deepEqual(c.node(2).applied, ['a', 'b']);
+  });
 });
+

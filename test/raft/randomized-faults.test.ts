@@ -7,7 +7,7 @@ import { Cluster, cmd, seededRandom } from './harness.ts';
 test('randomized faults: agreement and progress over 30 seeds', () => {
   for (let seed = 1; seed <= 30; seed++) {
     const rnd = seededRandom(seed);
-    const c = new Cluster([1, 2, 3, 4, 5], { snapshotChunkBytes: 64, maxInflight: 4, maxEntriesPerMessage: 8 });
+    const c = new Cluster([1, 2, 3, 4, 5], { snapshotChunkBytes: 64, maxInflight: 4, maxEntriesPerMessage: 8, snapshotCatchUpEntries: seed % 3 === 0 ? 0 : 4 });
     const down = new Set<number>();
     let written = 0;
     for (let step = 0; step < 150; step++) {

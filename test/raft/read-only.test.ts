@@ -122,3 +122,40 @@ describe('leader leases (thesis 6.4.1)', () => {
     assert.equal(c.core(1).leaseValid(), false);
   });
 });
+
+describe('read bounds: no read is silently lost', () => {
+  test('every ReadState is delivered, however many reads one ready() answers', () => {
+    const c = new Cluster([1]);
+    c.campaign(1);
+    const n = 5000;
+    for (let ctx = 1; ctx <= n; ctx++) assert.equal(c.core(1).readIndex(ctx), true);
+    c.stabilize();
+    assert.equal(c.node(1).readStates.length, n);
+    assert.deepEqual(new Set(c.node(1).readStates.map((r) => r.context)).size, n);
+  });
+
+  test('a read outlives the heartbeat rounds the leader forgets while acks are lost', () => {
+    const c = new Cluster([1, 2, 3], { checkQuorum: false });
+    c.campaign(1);
+    c.dropIf = (m) => m.type === 'HeartbeatResponse';
+    assert.equal(c.core(1).readIndex(99), true);
+    c.tickOnly([1], 300); // 300 heartbeat rounds, more than the leader remembers
+    assert.deepEqual(c.node(1).readStates, []);
+    c.dropIf = null;
+    c.tickOnly([1], 1);
+    assert.deepEqual(c.node(1).readStates.map((r) => r.context), [99]);
+  });
+
+  test('a leader refuses reads beyond its bound instead of dropping them', () => {
+    const c = new Cluster([1, 2, 3]);
+    c.campaign(1);
+    c.isolate(1);
+    let accepted = 0;
+    for (let ctx = 1; ctx <= 9000; ctx++) if (c.core(1).readIndex(ctx)) accepted++;
+    assert.ok(accepted >= 4096 && accepted < 9000, `accepted ${accepted}`);
+    assert.equal(c.core(1).readIndex(9001), false);
+    c.heal();
+    c.tickOnly([1], 1);
+    assert.equal(c.node(1).readStates.length, accepted, 'every accepted read is answered');
+  });
+});

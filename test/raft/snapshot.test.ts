@@ -8,7 +8,8 @@ const chunks = (ms: readonly Message[]): InstallSnapshotRequest[] =>
   ms.filter((m): m is InstallSnapshotRequest => m.type === 'InstallSnapshot');
 
 function clusterWithSnapshot(): Cluster {
-  const c = new Cluster([1, 2, 3], { snapshotChunkBytes: 16 });
+  // No entries kept below the snapshot: a follower that missed any of them needs the snapshot.
+  const c = new Cluster([1, 2, 3], { snapshotChunkBytes: 16, snapshotCatchUpEntries: 0 });
   c.campaign(1);
   c.crash(3);
   for (let i = 0; i < 20; i++) c.propose(1, `cmd-${i}`);
@@ -66,7 +67,9 @@ describe('snapshots (§7, thesis ch. 5)', () => {
     assert.equal(sent[0]!.offset, 48, 'the leader first resumes where it was');
     assert.ok(sent.some((m) => m.offset === 0), 'then restarts from 0 when asked');
     const restarts = c.delivered.filter((m) => m.type === 'InstallSnapshotResponse' && m.nextOffset === -1);
-    assert.equal(restarts.length, 1);
+    assert.ok(restarts.length >= 1);
+    // Every chunk of the window answers -1; the leader restarts from 0 only once.
+    assert.equal(sent.filter((m) => m.offset === 0).length, 1, 'restarted from 0 exactly once');
     assert.equal(c.node(3).applied.length, 21);
   });
 

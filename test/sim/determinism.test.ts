@@ -53,7 +53,7 @@ test('a failing seed reports the seed and the trace tail, and fails the same way
   assert.equal(second.ok, false);
   if (first.ok || second.ok) return;
   assert.equal(first.failure.seed, seed);
-  assert.match(first.failure.message, new RegExp(`^seed ${seed}: `));
+  assert.match(first.failure.message, new RegExp(`^seed ${seed} \\((sync|pipelined)/voters\\): `));
   assert.equal(first.failure.traceTail.length, 50);
   assert.deepEqual(first.failure.traceTail, second.failure.traceTail);
   assert.equal(first.failure.detail, second.failure.detail);

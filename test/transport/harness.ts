@@ -147,6 +147,7 @@ export function everyMessage(from: number, to: number): Message[] {
       offset: 262_144,
       chunk: bytes(262_144, from + to),
       done: false,
+      crc32c: 0xdeadbeef,
     },
     { type: 'InstallSnapshotResponse', from, to, term, snapshotIndex: 500, nextOffset: -1, done: false },
     { type: 'TimeoutNow', from, to, term },

@@ -1,0 +1,158 @@
+// Snapshot transfers under pressure: the leader snapshots faster than it can send, chunks are
+// pipelined in a bounded window, two different snapshots share an (index, term), data is
+// corrupted in transit, the driver snapshots while a received snapshot waits to be applied,
+// and a follower slightly behind catches up from the entries kept below the snapshot.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Cluster } from './harness.ts';
+import type { InstallSnapshotRequest, Message } from '../../src/raft/index.ts';
+
+const chunks = (ms: readonly Message[]): InstallSnapshotRequest[] =>
+  ms.filter((m): m is InstallSnapshotRequest => m.type === 'InstallSnapshot');
+
+/** Node 3 was down while 20 commands committed; node 1 (leader) snapshotted at index 21. */
+function behindBySnapshot(overrides: ConstructorParameters<typeof Cluster>[1] = {}): Cluster {
+  const c = new Cluster([1, 2, 3], { snapshotChunkBytes: 16, snapshotCatchUpEntries: 0, ...overrides });
+  c.campaign(1);
+  c.crash(3);
+  for (let i = 0; i < 20; i++) c.propose(1, `cmd-${i}`);
+  c.tick(1);
+  return c;
+}
+
+describe('snapshot transfer', () => {
+  test('a snapshot transfer slower than the snapshot interval still completes', () => {
+    const c = behindBySnapshot();
+    c.takeSnapshot(1);
+    c.restart(3);
+    let budget = 0; // at most 8 chunks per snapshot interval
+    c.dropIf = (m) => m.type === 'InstallSnapshot' && --budget < 0;
+    for (let round = 0; round < 50; round++) {
+      budget = 8;
+      c.tick(3);
+      c.propose(1, `more-${round}`);
+      c.takeSnapshot(1); // writes continue, the leader snapshots again
+    }
+    assert.ok(c.core(3).status().commitIndex >= 21, `follower stuck at ${c.core(3).status().commitIndex}`);
+    c.dropIf = null;
+    c.tick(10);
+    assert.deepEqual(c.node(3).applied, c.node(1).applied);
+  });
+
+  test('chunks are pipelined in a bounded window, and not resent on every heartbeat', () => {
+    const c = behindBySnapshot({ snapshotInflightChunks: 4 });
+    c.takeSnapshot(1);
+    c.restart(3);
+    c.dropIf = (m) => m.type === 'InstallSnapshotResponse'; // no chunk is ever acknowledged
+    c.delivered = [];
+    c.tick(1);
+    assert.deepEqual(chunks(c.delivered).map((m) => m.offset), [0, 16, 32, 48], 'one window, at once');
+    c.delivered = [];
+    c.tick(1); // one heartbeat without progress: wait
+    assert.equal(chunks(c.delivered).length, 0);
+    c.tick(1); // still nothing acknowledged: resend the window
+    assert.deepEqual(chunks(c.delivered).map((m) => m.offset), [0, 16, 32, 48]);
+    c.dropIf = null;
+    c.tick(3);
+    assert.equal(c.node(3).applied.length, 20);
+  });
+
+  test('a follower slightly behind catches up from the entries kept below the snapshot', () => {
+    const c = behindBySnapshot({ snapshotCatchUpEntries: 5000 });
+    c.takeSnapshot(1);
+    assert.equal(c.core(1).status().firstIndex, 1, 'the leader keeps the entries below its snapshot');
+    assert.equal(c.node(1).disk.snapshot?.meta.index, 21);
+    c.delivered = [];
+    c.restart(3);
+    c.tick(3);
+    assert.equal(chunks(c.delivered).length, 0, 'no snapshot needed');
+    assert.equal(c.node(3).applied.length, 20);
+  });
+
+  test('only snapshotCatchUpEntries entries stay below the snapshot; a restart keeps only what is after it', () => {
+    const c = behindBySnapshot({ snapshotCatchUpEntries: 5 });
+    c.takeSnapshot(1);
+    assert.equal(c.core(1).status().firstIndex, 17); // entries 17..21 kept, 1..16 compacted
+    // The driver's log holds only entries after the snapshot: a restarted leader starts there.
+    c.crash(1);
+    c.restart(1);
+    assert.equal(c.core(1).status().firstIndex, 22);
+    c.restart(3);
+    c.electSomeone();
+    c.tick(10);
+    assert.equal(c.node(3).applied.length, 20);
+    c.assertAgreement();
+  });
+
+  test('chunks of two snapshots with the same (index, term) are not spliced', () => {
+    const c = behindBySnapshot();
+    const s1 = c.takeSnapshot(1);
+    // Node 2 holds a snapshot of the same state at the same (index, term), encoded differently.
+    const meta2 = c.core(2).snapshotMeta(s1.meta.index);
+    const alt = new TextEncoder().encode(JSON.stringify(JSON.parse(new TextDecoder().decode(s1.data)), null, 1));
+    assert.notEqual(alt.byteLength, s1.data.byteLength);
+    c.core(2).snapshotTaken({ meta: meta2, data: alt });
+    c.node(2).disk.snapshot = { meta: meta2, data: alt };
+    c.restart(3);
+    let n = 0;
+    c.dropIf = (m) => m.type === 'InstallSnapshot' && ++n > 4; // node 3 gets 4 chunks from node 1
+    c.tick(1);
+    c.crash(1);
+    c.dropIf = null;
+    for (let i = 0; i < 100 && c.leaders().length === 0; i++) c.tickOnly([2, 3]);
+    assert.deepEqual(c.leaders(), [2]);
+    c.tickOnly([2, 3], 5);
+    const got = c.node(3).disk.snapshot!.data;
+    assert.ok(Buffer.from(got).equals(Buffer.from(alt)), 'node 3 installed node 2 snapshot, whole');
+    assert.equal(c.node(3).applied.length, 20);
+  });
+
+  test('a snapshot corrupted in transit is never installed', () => {
+    const c = behindBySnapshot();
+    const snap = c.takeSnapshot(1);
+    let corrupted = 0;
+    c.rewrite = (m) => {
+      if (m.type !== 'InstallSnapshot' || m.offset !== 32 || corrupted > 0) return m;
+      corrupted++;
+      const chunk = m.chunk.slice();
+      chunk[0] = chunk[0]! ^ 0xff;
+      return { ...m, chunk };
+    };
+    c.restart(3);
+    c.tick(6);
+    assert.equal(corrupted, 1);
+    assert.ok(Buffer.from(c.node(3).disk.snapshot!.data).equals(Buffer.from(snap.data)));
+    assert.equal(c.node(3).applied.length, 20);
+  });
+
+  test('snapshotMeta and snapshotTaken while a received snapshot waits to be applied', () => {
+    const c = behindBySnapshot();
+    c.takeSnapshot(1);
+    c.restart(3);
+    // Hold back the final chunk, then hand it to node 3's core without draining its ready().
+    let last: InstallSnapshotRequest | null = null;
+    c.dropIf = (m) => {
+      if (m.type !== 'InstallSnapshot' || !m.done || m.to !== 3) return false;
+      last = m;
+      return true;
+    };
+    c.tick(1);
+    assert.ok(last !== null);
+    const n3 = c.node(3);
+    const applied = n3.appliedIndex;
+    const before = n3.core.snapshotMeta(applied);
+    n3.core.step(last);
+    assert.ok(n3.core.hasReady());
+    // The driver snapshots the state it has applied, as it may while a write is pending.
+    const meta = n3.core.snapshotMeta(applied);
+    assert.deepEqual(meta, before);
+    n3.core.snapshotTaken({ meta, data: new TextEncoder().encode(JSON.stringify(n3.applied)) });
+    c.dropIf = null;
+    c.stabilize();
+    assert.equal(n3.disk.snapshot?.meta.index, 21);
+    assert.equal(n3.appliedIndex >= 21, true);
+    assert.equal(n3.applied.length, 20);
+    c.tick(2);
+    assert.deepEqual(n3.applied, c.node(1).applied);
+  });
+});
