@@ -3,6 +3,8 @@
 import { cpus } from 'node:os';
 import { benchCluster } from './cluster.ts';
 import { benchEmbedded } from './embedded.ts';
+import { writeEmbeddedReport, type EmbeddedResults } from './fixtures/embedded-report.ts';
+import { loadavg } from 'node:os';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -11,7 +13,13 @@ const suite = args.find((a) => !a.startsWith('--')) ?? 'embedded';
 const machine = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown' };
 let results: Record<string, unknown>;
 if (suite === 'embedded') {
+  const load = loadavg()[0]!.toFixed(1);
   results = await benchEmbedded({ documents: quick ? 100_000 : 1_000_000, insertSeconds: quick ? 1 : 5 });
+  const date = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+  const report = `bench/results/embedded-${date}.html`;
+  const subtitle = `${machine.cpus} × ${machine.cpu}, Node ${machine.node}, load average ${load} at start${quick ? ', quick run' : ''}`;
+  await writeEmbeddedReport(report, subtitle, results as unknown as EmbeddedResults, results);
+  process.stderr.write(`\nchart: ${report}\n`);
 } else if (suite === 'cluster') {
   results = await benchCluster({ quick, profile: args.includes('--profile'), skipEtcd: args.includes('--no-etcd') });
 } else {

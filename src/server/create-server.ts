@@ -50,8 +50,6 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   const app = Fastify({
     ...logging,
     bodyLimit,
-    // Two log lines per request would drown a busy node's log; errors are still logged.
-    disableRequestLogging: true,
     requestTimeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
     connectionTimeout: CONNECTION_TIMEOUT_MS,
     // Bodies with "__proto__" or "constructor.prototype" are refused with 400 by the JSON parser.

@@ -72,7 +72,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   const node = await RaftNode.open({ ...common, advertise: options.advertise ?? `${host}:${port}` }).catch((error: unknown) => {
     throw new Error(`cannot open data directory ${options.dataDir}: ${error instanceof Error ? error.message : String(error)}`);
   });
-  const app = await createServer({ backend: node, logger: logger.child({ component: 'http' }), dashboardHtml: dashboardHtml() });
+  const app = await createServer({ backend: node, logger: httpLogger(logger), dashboardHtml: dashboardHtml() });
   let inFlight = 0;
   app.addHook('onRequest', async () => {
     inFlight++;
@@ -126,4 +126,10 @@ function pickFreePort(host: string): Promise<number> {
       probe.close(() => (port > 0 ? resolve(port) : reject(new Error(`could not pick a free port on ${host}`))));
     });
   });
+}
+
+/** Fastify logs two lines per request at info: at warn, a busy node's log keeps only what matters. */
+function httpLogger(logger: pino.Logger): pino.Logger {
+  const level = logger.levelVal > pino.levels.values['warn']! ? logger.level : 'warn';
+  return logger.child({ component: 'http' }, { level });
 }

@@ -355,6 +355,7 @@ export class PeerTransport {
     }
     // A member we had no address for (added to the cluster through another node, or known
     // before this node restarted) dialed us: its hello tells us where to dial back.
+    for (const link of this.links) if (link.address === normalized) return; // that address is already dialed, as another id
     if (this.started && !this.closed) {
       this.logger.info({ peer: id, address: normalized }, `node ${id} dialed in from ${normalized}: dialing back`);
       this.addPeer(id, normalized);

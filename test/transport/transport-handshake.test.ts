@@ -75,6 +75,22 @@ describe('handshake refusals', () => {
     }
   });
 
+  test('a member that dials in is dialed back at the address in its hello', async () => {
+    // Node 1 was never told about node 2 (added to the cluster through another node):
+    // node 2's hello is how node 1 learns where to send its messages.
+    const a = await startNode(1);
+    const b = await startNode(2, { peers: [{ address: a.address }] });
+    try {
+      await waitFor(() => a.transport.peerIds().includes(2), 'node 1 learned node 2');
+      assert.equal(a.transport.addressOf(2), b.address);
+      a.transport.send({ type: 'TimeoutNow', from: 1, to: 2, term: 7 });
+      await waitFor(() => b.inbox.length === 1, 'a message from node 1 reaches node 2');
+      assert.deepEqual(b.inbox[0], { type: 'TimeoutNow', from: 1, to: 2, term: 7 });
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   test('upgrades to other paths are left alone (404 when nobody else handles them)', async () => {
     const a = await startNode(1);
     try {
