@@ -599,7 +599,15 @@ export class RaftNode implements DatabaseBackend {
     }
     const writes: Promise<void>[] = [];
     if (rd.entries.length > 0) writes.push(this.log.append(rd.entries));
-    if (rd.hardState !== null) writes.push(this.log.setHardState(rd.hardState));
+    if (rd.hardState !== null) {
+      const written = this.log.setHardState(rd.hardState);
+      // Term and vote must be durable before anything that depends on them leaves; a new
+      // commit index need not be (after a crash it is learned again from the leader, or,
+      // alone, by committing the new term's first entry), so it rides along with the next
+      // write instead of costing a disk flush of its own.
+      if (termDurable) written.catch((error: unknown) => this.stopOnFatal(error));
+      else writes.push(written);
+    }
 
     // Committed entries are already durable here (the core hands out only stable ones), so
     // they are applied while this Ready's new entries are being written, not after.

@@ -488,99 +488,99 @@ export function validateCommand(cmd: unknown, options: CommandValidationOptions 
 function validateCommandAt(cmd: unknown, path: string, documents: boolean, limits: Limits, inTx: boolean): void {
   if (!isPlainObject(cmd)) fail(path, 'a command must be a plain object');
   const type = cmd['type'];
-  const here = (k: string): string => joinPath(path, k);
   if (inTx && type !== 'insert' && type !== 'update' && type !== 'replace' && type !== 'remove') {
-    fail(here('type'), `a transaction op must be insert, update, replace or remove, not ${String(type)}`);
+    fail(joinPath(path, 'type'), `a transaction op must be insert, update, replace or remove, not ${String(type)}`);
   }
   switch (type) {
     case 'insert': {
       allowedKeys(cmd, ['type', 'collection', 'docs'], path);
-      validateCollectionName(cmd['collection'], here('collection'));
+      validateCollectionName(cmd['collection'], joinPath(path, 'collection'));
       const docs = cmd['docs'];
-      if (!Array.isArray(docs) || docs.length === 0) fail(here('docs'), 'must be a non-empty array of documents');
-      if (docs.length > MAX_BATCH_DOCS) fail(here('docs'), `at most ${MAX_BATCH_DOCS} documents per insert`);
-      docs.forEach((d, i) => {
-        if (!isPlainObject(d)) fail(joinPath(here('docs'), i), 'a document must be a plain object');
-        validateId(d['_id'], joinPath(joinPath(here('docs'), i), '_id'));
+      if (!Array.isArray(docs) || docs.length === 0) fail(joinPath(path, 'docs'), 'must be a non-empty array of documents');
+      if (docs.length > MAX_BATCH_DOCS) fail(joinPath(path, 'docs'), `at most ${MAX_BATCH_DOCS} documents per insert`);
+      for (let i = 0; i < docs.length; i++) {
+        const d: unknown = docs[i];
+        if (!isPlainObject(d)) fail(joinPath(joinPath(path, 'docs'), i), 'a document must be a plain object');
+        validateId(d['_id'], joinPath(joinPath(joinPath(path, 'docs'), i), '_id'));
         if (documents) {
           try {
             validateDocument(d, limits);
           } catch (e) {
-            if (e instanceof ValidationError) fail(joinPath(here('docs'), i), e.message);
+            if (e instanceof ValidationError) fail(joinPath(joinPath(path, 'docs'), i), e.message);
             throw e;
           }
         }
-      });
+      }
       return;
     }
     case 'update':
       allowedKeys(cmd, ['type', 'collection', 'filter', 'update', 'multi', 'upsert', 'upsertId', 'ifRev'], path);
-      validateCollectionName(cmd['collection'], here('collection'));
-      validateFilter(cmd['filter'], here('filter'));
-      validateUpdate(cmd['update'], here('update'));
-      validateBool(cmd['multi'], here('multi'));
-      validateBool(cmd['upsert'], here('upsert'));
-      if (cmd['upsertId'] !== undefined) validateId(cmd['upsertId'], here('upsertId'));
+      validateCollectionName(cmd['collection'], joinPath(path, 'collection'));
+      validateFilter(cmd['filter'], joinPath(path, 'filter'));
+      validateUpdate(cmd['update'], joinPath(path, 'update'));
+      validateBool(cmd['multi'], joinPath(path, 'multi'));
+      validateBool(cmd['upsert'], joinPath(path, 'upsert'));
+      if (cmd['upsertId'] !== undefined) validateId(cmd['upsertId'], joinPath(path, 'upsertId'));
       if (cmd['ifRev'] !== undefined) {
-        validateRevNumber(cmd['ifRev'], here('ifRev'));
-        if (cmd['multi'] === true) fail(here('ifRev'), 'ifRev applies to single-document updates only');
+        validateRevNumber(cmd['ifRev'], joinPath(path, 'ifRev'));
+        if (cmd['multi'] === true) fail(joinPath(path, 'ifRev'), 'ifRev applies to single-document updates only');
       }
       return;
     case 'replace':
       allowedKeys(cmd, ['type', 'collection', 'id', 'doc', 'ifRev', 'upsert'], path);
-      validateCollectionName(cmd['collection'], here('collection'));
-      validateId(cmd['id'], here('id'));
-      if (!isPlainObject(cmd['doc'])) fail(here('doc'), 'a document must be a plain object');
+      validateCollectionName(cmd['collection'], joinPath(path, 'collection'));
+      validateId(cmd['id'], joinPath(path, 'id'));
+      if (!isPlainObject(cmd['doc'])) fail(joinPath(path, 'doc'), 'a document must be a plain object');
       if (cmd['doc']['_id'] !== undefined && cmd['doc']['_id'] !== cmd['id']) {
-        fail(joinPath(here('doc'), '_id'), 'must equal the id being replaced');
+        fail(joinPath(joinPath(path, 'doc'), '_id'), 'must equal the id being replaced');
       }
       if (documents) validateDocument({ ...cmd['doc'], _id: cmd['id'] }, limits);
-      if (cmd['ifRev'] !== undefined) validateRevNumber(cmd['ifRev'], here('ifRev'));
-      validateBool(cmd['upsert'], here('upsert'));
+      if (cmd['ifRev'] !== undefined) validateRevNumber(cmd['ifRev'], joinPath(path, 'ifRev'));
+      validateBool(cmd['upsert'], joinPath(path, 'upsert'));
       return;
     case 'remove':
       allowedKeys(cmd, ['type', 'collection', 'filter', 'multi', 'ifRev'], path);
-      validateCollectionName(cmd['collection'], here('collection'));
-      validateFilter(cmd['filter'], here('filter'));
-      validateBool(cmd['multi'], here('multi'));
+      validateCollectionName(cmd['collection'], joinPath(path, 'collection'));
+      validateFilter(cmd['filter'], joinPath(path, 'filter'));
+      validateBool(cmd['multi'], joinPath(path, 'multi'));
       if (cmd['ifRev'] !== undefined) {
-        validateRevNumber(cmd['ifRev'], here('ifRev'));
-        if (cmd['multi'] === true) fail(here('ifRev'), 'ifRev applies to single-document removes only');
+        validateRevNumber(cmd['ifRev'], joinPath(path, 'ifRev'));
+        if (cmd['multi'] === true) fail(joinPath(path, 'ifRev'), 'ifRev applies to single-document removes only');
       }
       return;
     case 'tx': {
       allowedKeys(cmd, ['type', 'ops', 'if'], path);
       const ops = cmd['ops'];
       const pre = cmd['if'];
-      if (!Array.isArray(ops)) fail(here('ops'), 'must be an array of operations');
-      if (ops.length > MAX_TX_OPS) fail(here('ops'), `at most ${MAX_TX_OPS} operations per transaction`);
-      if (!Array.isArray(pre)) fail(here('if'), 'must be an array of preconditions');
-      if (pre.length > MAX_TX_PRECONDITIONS) fail(here('if'), `at most ${MAX_TX_PRECONDITIONS} preconditions`);
-      (ops as TxOp[]).forEach((op, i) => validateCommandAt(op, joinPath(here('ops'), i), documents, limits, true));
-      (pre as Precondition[]).forEach((p, i) => validatePrecondition(p, joinPath(here('if'), i)));
+      if (!Array.isArray(ops)) fail(joinPath(path, 'ops'), 'must be an array of operations');
+      if (ops.length > MAX_TX_OPS) fail(joinPath(path, 'ops'), `at most ${MAX_TX_OPS} operations per transaction`);
+      if (!Array.isArray(pre)) fail(joinPath(path, 'if'), 'must be an array of preconditions');
+      if (pre.length > MAX_TX_PRECONDITIONS) fail(joinPath(path, 'if'), `at most ${MAX_TX_PRECONDITIONS} preconditions`);
+      (ops as TxOp[]).forEach((op, i) => validateCommandAt(op, joinPath(joinPath(path, 'ops'), i), documents, limits, true));
+      (pre as Precondition[]).forEach((p, i) => validatePrecondition(p, joinPath(joinPath(path, 'if'), i)));
       return;
     }
     case 'createIndex':
       allowedKeys(cmd, ['type', 'collection', 'fields', 'unique', 'name'], path);
-      validateCollectionName(cmd['collection'], here('collection'));
-      validateIndexFields(cmd['fields'], here('fields'));
-      validateBool(cmd['unique'], here('unique'));
-      if (cmd['name'] !== undefined) validateIndexName(cmd['name'], here('name'));
+      validateCollectionName(cmd['collection'], joinPath(path, 'collection'));
+      validateIndexFields(cmd['fields'], joinPath(path, 'fields'));
+      validateBool(cmd['unique'], joinPath(path, 'unique'));
+      if (cmd['name'] !== undefined) validateIndexName(cmd['name'], joinPath(path, 'name'));
       return;
     case 'dropIndex':
       allowedKeys(cmd, ['type', 'collection', 'name'], path);
-      validateCollectionName(cmd['collection'], here('collection'));
-      validateIndexName(cmd['name'], here('name'));
+      validateCollectionName(cmd['collection'], joinPath(path, 'collection'));
+      validateIndexName(cmd['name'], joinPath(path, 'name'));
       return;
     case 'dropCollection':
       allowedKeys(cmd, ['type', 'collection'], path);
-      validateCollectionName(cmd['collection'], here('collection'));
+      validateCollectionName(cmd['collection'], joinPath(path, 'collection'));
       return;
     case 'noop':
       allowedKeys(cmd, ['type'], path);
       return;
     default:
-      fail(here('type'), `unknown command type ${JSON.stringify(type) ?? String(type)}`);
+      fail(joinPath(path, 'type'), `unknown command type ${JSON.stringify(type) ?? String(type)}`);
   }
 }
 
