@@ -44,7 +44,25 @@ async function runStatus(url: string, json: boolean, timeout: number): Promise<v
   const client = connect([url], { timeout, retries: 0 });
   try {
     const status = await client.status({ url });
-    process.stdout.write(json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+    if (json) {
+      process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+      return;
+    }
+    // Match index and lag are tracked by the leader only: on a follower, show the leader's view.
+    let members = status.members;
+    let note = '';
+    if (status.role !== 'leader' && status.leader !== null) {
+      const leaderClient = connect([status.leader.url], { timeout, retries: 0 });
+      try {
+        members = (await leaderClient.status({ url: status.leader.url })).members;
+        note = `(match and lag as the leader, node ${status.leader.id}, sees them)\n`;
+      } catch {
+        note = `(match and lag are tracked by the leader, which did not answer: shown as this node knows them)\n`;
+      } finally {
+        await leaderClient.close();
+      }
+    }
+    process.stdout.write(formatStatus({ ...status, members }) + note);
   } catch (error) {
     printError(`cannot get the status of ${url}: ${rootCause(error)}`);
     process.exitCode = EXIT_FAILURE;

@@ -63,6 +63,8 @@ const MAX_PENDING_PROPOSALS = 65_536;
 
 interface Proposal {
   readonly term: number;
+  /** Date.now() after which the caller gets TIMEOUT (swept by the ticker, not a timer each). */
+  readonly deadline: number;
   readonly resolve: (result: CommandResult) => void;
   readonly reject: (error: Error) => void;
 }
@@ -104,6 +106,7 @@ export class RaftNode implements DatabaseBackend {
   /** performance.now() up to which real time has been turned into core ticks. */
   private tickedUntil = 0;
   private maxCatchUpTicks = 0;
+  private lastExpirySweep = 0;
   private readyScheduled = false;
   private processing = false;
   private closed = false;
@@ -503,6 +506,10 @@ export class RaftNode implements DatabaseBackend {
   private catchUpTicks(): void {
     if (this.core === undefined || this.closed || this.fatal !== null) return;
     const now = performance.now();
+    if (now - this.lastExpirySweep >= 100) {
+      this.lastExpirySweep = now;
+      this.expireProposals();
+    }
     const due = Math.floor((now - this.tickedUntil) / TICK_MS);
     if (due <= 0) return;
     this.tickedUntil = due > this.maxCatchUpTicks ? now : this.tickedUntil + due * TICK_MS;
@@ -754,27 +761,29 @@ export class RaftNode implements DatabaseBackend {
     // Leader Completeness it was never committed: safe to retry.
     this.proposals.get(index)?.reject(new StoreError('NO_LEADER', 'leadership changed before the write committed; retry'));
     return new Promise<CommandResult>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (this.proposals.get(index) !== proposal) return;
-        this.proposals.delete(index);
-        this.proposalSlots.shift()?.();
-        reject(new StoreError('TIMEOUT', 'the write was not committed in time; its outcome is unknown'));
-      }, Math.max(0, deadline - Date.now()));
-      const proposal: Proposal = {
+      this.proposals.set(index, {
         term,
+        deadline,
         resolve: (result) => {
-          clearTimeout(timer);
           this.proposalSlots.shift()?.();
           resolve(result);
         },
         reject: (error) => {
-          clearTimeout(timer);
           this.proposalSlots.shift()?.();
           reject(error);
         },
-      };
-      this.proposals.set(index, proposal);
+      });
     });
+  }
+
+  /** Fails the proposals whose deadline passed: their outcome is unknown to the caller. */
+  private expireProposals(): void {
+    const now = Date.now();
+    for (const [index, proposal] of this.proposals) {
+      if (proposal.deadline > now) continue;
+      this.proposals.delete(index);
+      proposal.reject(new StoreError('TIMEOUT', 'the write was not committed in time; its outcome is unknown'));
+    }
   }
 
   private async forward(leader: number, request: ForwardedRequest, deadline: number): Promise<ForwardedReply> {

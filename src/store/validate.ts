@@ -57,6 +57,9 @@ function badKeyReason(key: string): string | undefined {
  */
 class JsonCopier {
   private readonly stack: string[] = [];
+  /** An upper bound of the copied value's JSON size in UTF-8 bytes (a string unit is at
+   * most 6 bytes: \uXXXX), so that small documents need no JSON.stringify to be measured. */
+  bytesBound = 0;
   constructor(
     private readonly maxDepth: number,
     private readonly basePath: string,
@@ -79,12 +82,17 @@ class JsonCopier {
   copy(v: unknown, depth: number): JsonValue {
     switch (typeof v) {
       case 'string':
+        this.bytesBound += 6 * v.length + 3;
+        return v;
       case 'boolean':
+        this.bytesBound += 6;
         return v;
       case 'number':
         if (!Number.isFinite(v)) fail(this.path(), `number ${v} is not a JSON value`);
+        this.bytesBound += 25;
         return v === 0 ? 0 : v; // normalises -0
       case 'object': {
+        this.bytesBound += 5;
         if (v === null) return null;
         if (depth > this.maxDepth) fail(this.path(), `nesting deeper than ${this.maxDepth} levels`);
         if (Array.isArray(v)) {
@@ -106,6 +114,7 @@ class JsonCopier {
         for (const key of Object.keys(v)) {
           const reason = badKeyReason(key);
           if (reason !== undefined) fail(this.path(key), reason);
+          this.bytesBound += 6 * key.length + 4;
           this.stack.push(key);
           out[key] = this.copy(v[key], depth + 1);
           this.stack.pop();
@@ -147,12 +156,14 @@ export function copyDocument(doc: unknown, limits: Limits, rev: number): Documen
     if (key === '_id' || key === '_rev') continue;
     const reason = badKeyReason(key);
     if (reason !== undefined) fail(key, reason);
+    copier.bytesBound += 6 * key.length + 4;
     out[key] = copier.copyField(doc[key], key);
   }
-  const json = JSON.stringify(out);
-  // Each UTF-16 unit is at most 3 UTF-8 bytes, so short documents skip the exact count.
-  if (json.length * 3 > limits.maxDocumentBytes) {
-    const bytes = byteLength(json);
+  // `_id`, `_rev` and braces: a generous constant plus the id's own bound.
+  const bound = copier.bytesBound + 6 * (out['_id'] as string).length + 64;
+  // Only documents that might be over the limit are measured exactly.
+  if (bound > limits.maxDocumentBytes) {
+    const bytes = byteLength(JSON.stringify(out));
     if (bytes > limits.maxDocumentBytes) {
       fail('(document)', `document is ${bytes} bytes, more than the limit of ${limits.maxDocumentBytes}`);
     }

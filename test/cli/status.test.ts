@@ -67,20 +67,37 @@ describe('status command', { concurrency: 2 }, () => {
     assert.equal(result.stdout, '');
   });
 
-  test('table and --json from a node that answers', async () => {
+  test('table and --json from a node that answers; a follower shows the leader\'s replication view', async () => {
+    // One fake answers as the follower (node 2), a second one as the leader it names,
+    // with other match indexes.
+    let leaderAsked = 0;
+    const json = (res: import('node:http').ServerResponse, body: unknown): void => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    };
+    let leader: typeof STATUS = STATUS;
+    const leaderServer = createServer((_req, res) => {
+      leaderAsked++;
+      json(res, leader);
+    });
+    await new Promise<void>((resolve) => leaderServer.listen(0, '127.0.0.1', resolve));
+    after(() => leaderServer.close());
+    const leaderUrl = `http://127.0.0.1:${(leaderServer.address() as AddressInfo).port}`;
+    const follower: typeof STATUS = { ...STATUS, leader: { id: STATUS.leader!.id, url: leaderUrl } };
+    leader = { ...follower, role: 'leader', members: STATUS.members.map((m) => ({ ...m, matchIndex: m.matchIndex + 1000 })) };
     server = createServer((req, res) => {
-      if (req.url?.startsWith('/cluster/status') === true) {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(STATUS));
-      } else {
-        res.writeHead(404).end();
-      }
+      if (req.url?.startsWith('/cluster/status') === true) json(res, follower);
+      else res.writeHead(404).end();
     });
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const [table, json] = await Promise.all([runCli(['status', '--node', url]), runCli(['status', '--node', url, '--json'])]);
+    const [table, asJson] = await Promise.all([runCli(['status', '--node', url]), runCli(['status', '--node', url, '--json'])]);
     assert.equal(table.code, 0, table.stderr);
-    assert.equal(table.stdout, formatStatus(STATUS));
-    assert.equal(json.code, 0, json.stderr);
-    assert.deepEqual(JSON.parse(json.stdout), STATUS);
+    assert.equal(
+      table.stdout,
+      formatStatus({ ...follower, members: leader.members }) + `(match and lag as the leader, node ${STATUS.leader!.id}, sees them)\n`,
+    );
+    assert.equal(leaderAsked, 1);
+    assert.equal(asJson.code, 0, asJson.stderr);
+    assert.deepEqual(JSON.parse(asJson.stdout), follower);
   });
 });
