@@ -107,6 +107,8 @@ export class RaftNode implements DatabaseBackend {
   private tickedUntil = 0;
   private maxCatchUpTicks = 0;
   private lastExpirySweep = 0;
+  /** The last log index found at start: entries up to it are replayed, not snapshotted along the way. */
+  private readonly recoveredLastIndex: number;
   private readyScheduled = false;
   private processing = false;
   private closed = false;
@@ -125,6 +127,7 @@ export class RaftNode implements DatabaseBackend {
     const snapshot = log.recovered.snapshot;
     this.currentStore = snapshot !== null ? Store.restoreSnapshot(snapshot.data, options.limits) : new Store(options.limits);
     this.lastSnapshotIndex = snapshot?.meta.index ?? 0;
+    this.recoveredLastIndex = log.lastIndex();
     this.transport = standalone ? new NoPeers() : new PeerTransport({
       nodeId: options.nodeId,
       clusterId: options.clusterId,
@@ -573,9 +576,7 @@ export class RaftNode implements DatabaseBackend {
         await this.handleReady(this.core.ready());
         this.core.advance();
       }
-      if (!this.closed && this.options.snapshotThreshold > 0 && this.currentStore.lastApplied - this.lastSnapshotIndex >= this.options.snapshotThreshold) {
-        await this.takeSnapshot();
-      }
+      if (this.snapshotDue()) await this.takeSnapshot();
     } catch (error) {
       // A failed fsync or a broken invariant: nothing about this node's state can be trusted.
       this.stopOnFatal(error);
@@ -723,6 +724,21 @@ export class RaftNode implements DatabaseBackend {
         waiter.resolve();
       }
     }
+  }
+
+  /**
+   * A snapshot every `snapshotThreshold` applied entries keeps the log short. Not while
+   * replaying the log found at start: those entries are on disk already, and a snapshot
+   * every threshold of a growing state would cost more than the replay (one is taken at the end).
+   */
+  private snapshotDue(): boolean {
+    const applied = this.currentStore.lastApplied;
+    return (
+      !this.closed &&
+      this.options.snapshotThreshold > 0 &&
+      applied >= this.recoveredLastIndex &&
+      applied - this.lastSnapshotIndex >= this.options.snapshotThreshold
+    );
   }
 
   private async takeSnapshot(): Promise<number> {
