@@ -15,6 +15,7 @@ import type { ConfChange, Entry, Message, RaftStatus, Ready, Snapshot } from '..
 import type { Command, CommandResult } from '../store/commands.ts';
 import { StoreError, ValidationError } from '../store/errors.ts';
 import { createIdGenerator } from '../store/ids.ts';
+import { snapshotParts } from '../store/snapshot.ts';
 import { Store } from '../store/store.ts';
 import type { Limits } from '../store/types.ts';
 import { validateCommand } from '../store/validate.ts';
@@ -107,6 +108,9 @@ export class RaftNode implements DatabaseBackend {
   private tickedUntil = 0;
   private maxCatchUpTicks = 0;
   private lastExpirySweep = 0;
+  /** The snapshot being encoded and written in the background, if any. */
+  private snapshotJob: Promise<number> | null = null;
+  private snapshotWrites: Promise<void> = Promise.resolve();
   /** The last log index found at start: entries up to it are replayed, not snapshotted along the way. */
   private readonly recoveredLastIndex: number;
   private readyScheduled = false;
@@ -486,15 +490,9 @@ export class RaftNode implements DatabaseBackend {
 
   async snapshot(): Promise<{ index: number; bytes: number }> {
     this.assertUsable();
-    while (this.processing) await sleep(1);
-    this.processing = true;
-    try {
-      const bytes = await this.takeSnapshot();
-      return { index: this.lastSnapshotIndex, bytes };
-    } finally {
-      this.processing = false;
-      this.scheduleReady();
-    }
+    while (this.snapshotJob !== null) await this.snapshotJob.catch(() => 0);
+    const bytes = await this.startSnapshot();
+    return { index: this.lastSnapshotIndex, bytes };
   }
 
   // -- the Ready loop ----------------------------------------------------------------------
@@ -576,7 +574,9 @@ export class RaftNode implements DatabaseBackend {
         await this.handleReady(this.core.ready());
         this.core.advance();
       }
-      if (this.snapshotDue()) await this.takeSnapshot();
+      if (this.snapshotDue() && this.snapshotJob === null) {
+        this.startSnapshot().catch((error: unknown) => this.stopOnFatal(error));
+      }
     } catch (error) {
       // A failed fsync or a broken invariant: nothing about this node's state can be trusted.
       this.stopOnFatal(error);
@@ -602,8 +602,9 @@ export class RaftNode implements DatabaseBackend {
     }
     for (const m of early) this.transport.send(m);
     if (rd.snapshot !== null) {
-      await this.log.installSnapshot(rd.snapshot.meta, rd.snapshot.data);
-      this.installSnapshot(rd.snapshot);
+      const snapshot = rd.snapshot;
+      await this.writeSnapshot(() => this.log.installSnapshot(snapshot.meta, snapshot.data));
+      this.installSnapshot(snapshot);
     }
     const writes: Promise<void>[] = [];
     if (rd.entries.length > 0) writes.push(this.log.append(rd.entries));
@@ -741,12 +742,55 @@ export class RaftNode implements DatabaseBackend {
     );
   }
 
+  /**
+   * Takes a snapshot of the applied state in the background: the capture is instant (it
+   * holds references to immutable documents), the encoding yields to the event loop between
+   * parts, so heartbeats, votes and writes go on meanwhile (a 1,000,000-document encoding in
+   * one piece would stall the node for longer than an election timeout).
+   */
+  /** Snapshot files are written one at a time: ours in the background, the leader's in a Ready. */
+  private writeSnapshot<T>(write: () => Promise<T>): Promise<T> {
+    const result = this.snapshotWrites.then(write);
+    this.snapshotWrites = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
+  private startSnapshot(): Promise<number> {
+    if (this.snapshotJob !== null) return this.snapshotJob;
+    const job = this.takeSnapshot().finally(() => {
+      this.snapshotJob = null;
+    });
+    this.snapshotJob = job;
+    return job;
+  }
+
   private async takeSnapshot(): Promise<number> {
-    const index = this.currentStore.lastApplied;
+    const capture = this.currentStore.captureSnapshot();
+    const index = capture.lastApplied;
     if (index <= this.lastSnapshotIndex) return 0;
-    const data = this.currentStore.encodeSnapshot();
     const meta = this.core.snapshotMeta(index);
-    await this.log.installSnapshot(meta, data);
+    const parts: Uint8Array[] = [];
+    let bytes = 0;
+    for (const part of snapshotParts(capture)) {
+      parts.push(part);
+      bytes += part.byteLength;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.closed) return 0;
+    }
+    const data = Buffer.concat(parts, bytes);
+    // A snapshot received from the leader meanwhile is newer: this one is no longer needed.
+    const written = await this.writeSnapshot(async () => {
+      if (index <= this.lastSnapshotIndex) return false;
+      await this.log.installSnapshot(meta, data);
+      return true;
+    });
+    if (!written) return 0;
+    // The core takes it between two Ready cycles, never in the middle of one.
+    while (this.processing) await sleep(1);
+    if (this.closed || index <= this.lastSnapshotIndex) return 0;
     this.core.snapshotTaken({ meta, data });
     this.lastSnapshotIndex = index;
     this.logger.info({ index, bytes: data.byteLength }, 'snapshot taken, log compacted');

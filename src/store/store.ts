@@ -450,7 +450,16 @@ export class Store {
   // Snapshots
 
   encodeSnapshot(): Uint8Array {
-    const data: SnapshotData = {
+    return encodeSnapshotData(this.captureSnapshot());
+  }
+
+  /**
+   * The state as of now (lastApplied), holding references to the immutable documents:
+   * O(documents) to take, and it stays as it is while the store goes on applying commands.
+   * Encode it at once with encodeSnapshotData, or in parts with snapshotParts.
+   */
+  captureSnapshot(): SnapshotData {
+    return {
       format: SNAPSHOT_FORMAT,
       version: SNAPSHOT_VERSION,
       lastApplied: this.applied,
@@ -459,7 +468,6 @@ export class Store {
         return { name, indexes: coll.indexes.map((i) => i.spec), docs: coll.byId.entries().map(([, d]) => d) };
       }),
     };
-    return encodeSnapshotData(data);
   }
 
   static restoreSnapshot(bytes: Uint8Array, limits?: Partial<Limits>): Store {

@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Store } from '../../src/store/store.ts';
+import { snapshotParts } from '../../src/store/snapshot.ts';
 import { TestStore } from './helpers.ts';
 import type { JsonObject } from '../../src/store/types.ts';
 import type { Command } from '../../src/store/commands.ts';
@@ -18,7 +19,44 @@ function populated(): TestStore {
   return t;
 }
 
+function joined(parts: Iterable<Uint8Array>): Uint8Array {
+  return Buffer.concat([...parts]);
+}
+
 describe('snapshots', () => {
+  test('a snapshot encoded in parts restores the state as of its capture, whatever happened after', () => {
+    const t = populated();
+    // Enough documents for several parts.
+    for (let i = 0; i < 5; i++) {
+      t.insert('many', ...Array.from({ length: 1000 }, (_, j) => ({ _id: `m${i}-${j}`, n: i * 1000 + j })));
+    }
+    const before = { applied: t.store.lastApplied, collections: t.store.collections() };
+    const expected = new Map(before.collections.map((c) => [c, t.store.find(c)]));
+    const capture = t.store.captureSnapshot();
+    // The store moves on while the capture is being encoded.
+    t.ok({ type: 'remove', collection: 'many', filter: {}, multi: true });
+    t.ok({ type: 'update', collection: 'users', filter: { _id: 'u1' }, update: { $set: { changed: true } }, multi: false, upsert: false });
+    t.insert('later', { _id: 'l1' });
+    const parts = [...snapshotParts(capture)];
+    assert.ok(parts.length > 3, `${parts.length} parts`);
+    const r = Store.restoreSnapshot(joined(parts));
+    assert.equal(r.lastApplied, before.applied);
+    assert.deepEqual(r.collections(), before.collections);
+    for (const [c, docs] of expected) assert.deepEqual(r.find(c), docs);
+    assert.deepEqual(r.indexes('users'), Store.restoreSnapshot(t.store.encodeSnapshot()).indexes('users'));
+  });
+
+  test('parts and the one-piece encoding restore the same store', () => {
+    const t = populated();
+    const a = Store.restoreSnapshot(t.store.encodeSnapshot());
+    const b = Store.restoreSnapshot(joined(snapshotParts(t.store.captureSnapshot())));
+    assert.equal(a.lastApplied, b.lastApplied);
+    for (const c of a.collections()) {
+      assert.deepEqual(b.find(c), a.find(c));
+      assert.deepEqual(b.indexes(c), a.indexes(c));
+    }
+  });
+
   test('encode/restore round-trips documents, index definitions and lastApplied exactly', () => {
     const t = populated();
     const bytes = t.store.encodeSnapshot();
