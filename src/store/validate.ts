@@ -58,7 +58,7 @@ function badKeyReason(key: string): string | undefined {
 class JsonCopier {
   private readonly stack: string[] = [];
   /** An upper bound of the copied value's JSON size in UTF-8 bytes (a string unit is at
-   * most 6 bytes: \uXXXX), so that small documents need no JSON.stringify to be measured. */
+   * most 6 bytes, as a \u escape of four hex digits), so that small documents need no JSON.stringify to be measured. */
   bytesBound = 0;
   constructor(
     private readonly maxDepth: number,

@@ -124,27 +124,9 @@ export function errorCode(result: HttpResult): string | undefined {
   return typeof error?.code === 'string' ? error.code : undefined;
 }
 
-export interface MemberStatus {
-  readonly id: number;
-  readonly url: string;
-  readonly voter: boolean;
-  readonly matchIndex: number;
-  readonly lag: number;
-  readonly connected: boolean;
-}
-
-export interface ClusterStatus {
-  readonly nodeId: number;
-  readonly url: string;
-  readonly role: string;
-  readonly term: number;
-  readonly leader: { readonly id: number; readonly url: string } | null;
-  readonly commitIndex: number;
-  readonly appliedIndex: number;
-  readonly snapshotIndex: number;
-  readonly lastLogIndex: number;
-  readonly members: readonly MemberStatus[];
-}
+// The shapes of /cluster/status, as the server builds them.
+import type { MemberStatus, NodeStatus as ClusterStatus } from '../../src/node/backend.ts';
+export type { MemberStatus, ClusterStatus };
 
 // -- nodes and clusters -------------------------------------------------------------------------
 

@@ -1,33 +1,7 @@
 import { test } from 'node:test';
-import assert from 'node:assert/strict';
-import { trySimulation } from '../../src/sim/run.ts';
+import { assertRandomSeedsPass } from './random-seeds.ts';
 
-// Randomized safety and liveness: every seed runs the real Raft core through random faults
-// (crashes at any point of the ready cycle, partitions including asymmetric and 2/3 splits,
-// drop, duplicate, delay, reorder, membership changes), then heals and must make progress;
-// every step is checked against Raft's invariants, the history for linearizability.
-const PROFILES = ['mixed', 'churn', 'partitions', 'figure8', 'membership'];
-const SEEDS = 150;
-const FIRST_SEED = 100001;
-
+// A file of its own, so that the 3- and 5-node runs go in parallel under the test runner.
 test('5-node cluster: random seeds of mixed faults all pass', () => {
-  const failures: string[] = [];
-  let committed = 0;
-  let readsOk = 0;
-  let crashes = 0;
-  for (let seed = FIRST_SEED; seed < FIRST_SEED + SEEDS; seed++) {
-    const profile = PROFILES[seed % PROFILES.length]!;
-    const r = trySimulation({ seed, nodes: 5, profile, durationMs: 2000 });
-    if (!r.ok) failures.push(`[${profile}] ${r.failure.message}`);
-    else {
-      committed += r.stats.committed;
-      readsOk += r.stats.clients.readsOk;
-      crashes += r.stats.crashes;
-    }
-  }
-  assert.equal(failures.length, 0, `${failures.length} of ${SEEDS} seeds failed:\n${failures.slice(0, 2).join('\n\n')}`);
-  // The runs did real work: entries committed, reads served, nodes crashed.
-  assert.ok(committed > SEEDS * 20, `committed ${committed}`);
-  assert.ok(readsOk > SEEDS * 10, `reads ${readsOk}`);
-  assert.ok(crashes > SEEDS, `crashes ${crashes}`);
+  assertRandomSeedsPass(5, 150, 100001);
 });
