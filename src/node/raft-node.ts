@@ -6,7 +6,7 @@
 // the leader. It implements DatabaseBackend, so the HTTP server can serve it.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { openFileLog } from '../log/file-log.ts';
 import type { LogStorage, SyncMode } from '../log/types.ts';
 import { decodeConfEntry, RaftCore } from '../raft/index.ts';
@@ -28,6 +28,7 @@ import { writeJsonFileDurably } from './durable-json.ts';
 import { checkIdentity, createIdentity, loadIdentity, type NodeIdentity } from './node-identity.ts';
 import { PeerIncarnations } from './peer-incarnations.ts';
 import { NoPeers, type PeerNetwork } from './peer-network.ts';
+import { PendingProposals } from './pending-proposals.ts';
 
 export const STANDALONE_NODE_ID = 1;
 
@@ -62,14 +63,6 @@ const TICK_MS = 10;
 /** Writes appended and not yet applied, at most; more wait (bounded memory under overload). */
 const MAX_PENDING_PROPOSALS = 65_536;
 
-interface Proposal {
-  readonly term: number;
-  /** Date.now() after which the caller gets TIMEOUT (swept by the ticker, not a timer each). */
-  readonly deadline: number;
-  readonly resolve: (result: CommandResult) => void;
-  readonly reject: (error: Error) => void;
-}
-
 interface PendingRead {
   index: number; // -1 until the ReadState arrives
   readonly resolve: () => void;
@@ -88,14 +81,12 @@ export class RaftNode implements DatabaseBackend {
   readonly transport: PeerNetwork;
   private core!: RaftCore;
   private currentStore: Store;
-  private readonly proposals = new Map<number, Proposal>();
+  private readonly proposals = new PendingProposals(MAX_PENDING_PROPOSALS);
   private readonly reads = new Map<number, PendingRead>();
   private readonly applyWaiters: Array<{ index: number; resolve: () => void }> = [];
   private readonly leaderWaiters = new Set<() => void>();
   private readonly listeners = new Set<(change: ChangeEvent) => void>();
   private readonly fatalListeners: Array<(error: Error) => void> = [];
-  /** Callers waiting for room under MAX_PENDING_PROPOSALS. */
-  private readonly proposalSlots: Array<() => void> = [];
   /** The ReadIndex round that reads arriving now will share, and the last one started. */
   private nextReadRound: Promise<void> | null = null;
   private lastReadRound: Promise<void> = Promise.resolve();
@@ -306,12 +297,10 @@ export class RaftNode implements DatabaseBackend {
     this.closed = true;
     if (this.ticker !== null) clearInterval(this.ticker);
     const closing = new StoreError('TIMEOUT', 'the node is shutting down; the outcome of this write is unknown');
-    for (const p of this.proposals.values()) p.reject(closing);
-    this.proposals.clear();
+    this.proposals.failAll(closing);
     for (const r of this.reads.values()) r.reject(closing);
     this.reads.clear();
     for (const wake of this.leaderWaiters) wake();
-    for (const wake of this.proposalSlots.splice(0)) wake();
     while (this.processing) await new Promise((r) => setTimeout(r, 5));
     await this.transport.close();
     await this.incarnations.flush();
@@ -509,7 +498,7 @@ export class RaftNode implements DatabaseBackend {
     const now = performance.now();
     if (now - this.lastExpirySweep >= 100) {
       this.lastExpirySweep = now;
-      this.expireProposals();
+      this.proposals.expire(Date.now());
     }
     const due = Math.floor((now - this.tickedUntil) / TICK_MS);
     if (due <= 0) return;
@@ -542,8 +531,7 @@ export class RaftNode implements DatabaseBackend {
     this.fatal = error instanceof Error ? error : new Error(String(error));
     if (this.ticker !== null) clearInterval(this.ticker);
     this.logger.fatal({ err: this.fatal }, 'raft node stopped: a write to the log failed or an invariant broke');
-    for (const p of this.proposals.values()) p.reject(new StoreError('TIMEOUT', `node failed: ${this.fatal.message}`));
-    this.proposals.clear();
+    this.proposals.failAll(new StoreError('TIMEOUT', `node failed: ${this.fatal.message}`));
     // Stop talking to peers: a frozen node must not look like a live member.
     void this.transport.close();
     for (const listener of this.fatalListeners) listener(this.fatal);
@@ -643,12 +631,10 @@ export class RaftNode implements DatabaseBackend {
     this.lastSnapshotIndex = snapshot.meta.index;
     this.syncPeers(snapshot.meta.conf.voters.concat(snapshot.meta.conf.learners));
     // Proposals at or below the snapshot were decided elsewhere; their outcome is unknown here.
-    for (const [index, p] of this.proposals) {
-      if (index <= snapshot.meta.index) {
-        p.reject(new StoreError('TIMEOUT', 'the outcome of this write is unknown (the node installed a snapshot past it)'));
-        this.proposals.delete(index);
-      }
-    }
+    this.proposals.failUpTo(
+      snapshot.meta.index,
+      new StoreError('TIMEOUT', 'the outcome of this write is unknown (the node installed a snapshot past it)'),
+    );
     this.logger.info({ index: snapshot.meta.index }, 'installed snapshot from the leader');
   }
 
@@ -662,7 +648,7 @@ export class RaftNode implements DatabaseBackend {
         // Every replica fails the same way on the same bytes: deterministic.
         const message = error instanceof Error ? error.message : String(error);
         this.currentStore.apply({ type: 'noop' }, entry.index);
-        this.settle(entry, { ok: false, error: { code: 'VALIDATION', message } });
+        this.proposals.settle(entry, { ok: false, error: { code: 'VALIDATION', message } });
         return;
       }
       result = this.currentStore.apply(command, entry.index);
@@ -673,16 +659,7 @@ export class RaftNode implements DatabaseBackend {
       this.currentStore.apply({ type: 'noop' }, entry.index);
       if (entry.type === 'conf') this.applyConf(entry);
     }
-    this.settle(entry, result);
-  }
-
-  private settle(entry: Entry, result: CommandResult): void {
-    const proposal = this.proposals.get(entry.index);
-    if (proposal === undefined) return;
-    this.proposals.delete(entry.index);
-    if (proposal.term === entry.term) proposal.resolve(result);
-    // Another leader's entry took this index: ours was never committed, safe to retry.
-    else proposal.reject(new StoreError('NO_LEADER', 'leadership changed before the write committed; retry'));
+    this.proposals.settle(entry, result);
   }
 
   private applyConf(entry: Entry): void {
@@ -803,47 +780,15 @@ export class RaftNode implements DatabaseBackend {
    * entry is applied here, or fails. */
   private async propose(command: Command, deadline: number): Promise<{ index: number; result: Promise<CommandResult> } | null> {
     // Bound the writes in flight: beyond, callers wait for a slot instead of growing memory.
-    while (this.proposals.size >= MAX_PENDING_PROPOSALS) {
-      await new Promise<void>((resolve) => this.proposalSlots.push(resolve));
-      this.assertUsable();
-    }
+    await this.proposals.room();
+    this.assertUsable();
     const data = encodeCommand(command);
     const raft = this.coreStatus();
     if (raft.role !== 'leader') return null;
     const index = this.guarded(() => this.core.propose(data));
     if (index === null) return null;
     this.scheduleReady();
-    return { index, result: this.awaitProposal(index, raft.term, deadline) };
-  }
-
-  private awaitProposal(index: number, term: number, deadline: number): Promise<CommandResult> {
-    // An older proposal at this index was overwritten by a leader of a higher term, so by
-    // Leader Completeness it was never committed: safe to retry.
-    this.proposals.get(index)?.reject(new StoreError('NO_LEADER', 'leadership changed before the write committed; retry'));
-    return new Promise<CommandResult>((resolve, reject) => {
-      this.proposals.set(index, {
-        term,
-        deadline,
-        resolve: (result) => {
-          this.proposalSlots.shift()?.();
-          resolve(result);
-        },
-        reject: (error) => {
-          this.proposalSlots.shift()?.();
-          reject(error);
-        },
-      });
-    });
-  }
-
-  /** Fails the proposals whose deadline passed: their outcome is unknown to the caller. */
-  private expireProposals(): void {
-    const now = Date.now();
-    for (const [index, proposal] of this.proposals) {
-      if (proposal.deadline > now) continue;
-      this.proposals.delete(index);
-      proposal.reject(new StoreError('TIMEOUT', 'the write was not committed in time; its outcome is unknown'));
-    }
+    return { index, result: this.proposals.track(index, raft.term, deadline) };
   }
 
   private async forward(leader: number, request: ForwardedRequest, deadline: number): Promise<ForwardedReply> {
@@ -902,7 +847,7 @@ export class RaftNode implements DatabaseBackend {
       const index = this.core.proposeConfChange(change);
       if (index !== null) {
         this.scheduleReady();
-        await this.awaitProposal(index, term, deadline);
+        await this.proposals.track(index, term, deadline);
         return;
       }
       if (this.coreStatus().role !== 'leader') throw new StoreError('NO_LEADER', 'lost leadership during a membership change; retry');
@@ -1007,8 +952,4 @@ function addressOfUrl(url: string): string {
 const ERROR_CODES = new Set(['BAD_REQUEST', 'VALIDATION', 'NOT_FOUND', 'CONFLICT', 'PRECONDITION_FAILED', 'NO_LEADER', 'TIMEOUT', 'PAYLOAD_TOO_LARGE', 'UNAUTHORIZED']);
 function isErrorCode(code: string): code is StoreError['code'] {
   return ERROR_CODES.has(code);
-}
-
-export function defaultLogger(level: string): Logger {
-  return pino({ level });
 }
