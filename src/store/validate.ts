@@ -56,13 +56,15 @@ function badKeyReason(key: string): string | undefined {
  * kept on a stack and only joined into a string when reporting an error.
  */
 class JsonCopier {
-  private readonly stack: string[] = [];
+  private readonly stack: Array<string | number> = [];
   /** An upper bound of the copied value's JSON size in UTF-8 bytes (a string unit is at
    * most 6 bytes, as a \u escape of four hex digits), so that small documents need no JSON.stringify to be measured. */
   bytesBound = 0;
   constructor(
     private readonly maxDepth: number,
     private readonly basePath: string,
+    /** false: only validate, returning the input as it is (no allocation). */
+    private readonly copying = true,
   ) {}
 
   private path(extra?: string): string {
@@ -97,29 +99,31 @@ class JsonCopier {
         if (depth > this.maxDepth) fail(this.path(), `nesting deeper than ${this.maxDepth} levels`);
         if (Array.isArray(v)) {
           const n = v.length;
-          const out: JsonValue[] = new Array<JsonValue>(n);
+          const out: JsonValue[] | null = this.copying ? new Array<JsonValue>(n) : null;
           for (let i = 0; i < n; i++) {
             if (!(i in v)) fail(this.path(String(i)), 'sparse arrays are not JSON');
-            this.stack.push(String(i));
-            out[i] = this.copy(v[i], depth + 1);
+            this.stack.push(i);
+            const item = this.copy(v[i], depth + 1);
+            if (out !== null) out[i] = item;
             this.stack.pop();
           }
-          return Object.freeze(out) as JsonValue[];
+          return out === null ? (v as JsonValue[]) : (Object.freeze(out) as JsonValue[]);
         }
         if (!isPlainObject(v)) {
           const what = (v as object).constructor?.name ?? 'object';
           fail(this.path(), `${what} is not a JSON value (only plain objects, arrays, strings, finite numbers, booleans and null)`);
         }
-        const out: JsonObject = {};
+        const out: JsonObject | null = this.copying ? {} : null;
         for (const key of Object.keys(v)) {
           const reason = badKeyReason(key);
           if (reason !== undefined) fail(this.path(key), reason);
           this.bytesBound += 6 * key.length + 4;
           this.stack.push(key);
-          out[key] = this.copy(v[key], depth + 1);
+          const value = this.copy(v[key], depth + 1);
+          if (out !== null) out[key] = value;
           this.stack.pop();
         }
-        return Object.freeze(out);
+        return out === null ? (v as JsonObject) : Object.freeze(out);
       }
       default:
         return fail(this.path(), `${typeof v} is not a JSON value`);
@@ -171,9 +175,22 @@ export function copyDocument(doc: unknown, limits: Limits, rev: number): Documen
   return Object.freeze(out) as Document;
 }
 
-/** Throws ValidationError when doc is not a valid document under limits. */
+/** Throws ValidationError when doc is not a valid document under limits: the same checks
+ * as copyDocument, without building the copy (writes validate before they reach the log,
+ * and the store copies once when it applies them). */
 export function validateDocument(doc: unknown, limits: Limits = DEFAULT_LIMITS): void {
-  copyDocument(doc, limits, 0);
+  if (!isPlainObject(doc)) fail('(document)', 'a document must be a plain object');
+  validateId(doc['_id']);
+  const checker = new JsonCopier(limits.maxDepth, '', false);
+  for (const key of Object.keys(doc)) {
+    if (key === '_id' || key === '_rev') continue;
+    const reason = badKeyReason(key);
+    if (reason !== undefined) fail(key, reason);
+    checker.bytesBound += 6 * key.length + 4;
+    checker.copyField(doc[key], key);
+  }
+  // Possibly over the size limit: measure exactly, as the store will.
+  if (checker.bytesBound + 6 * (doc['_id'] as string).length + 64 > limits.maxDocumentBytes) copyDocument(doc, limits, 0);
 }
 
 // ---------------------------------------------------------------------------
