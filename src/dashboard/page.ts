@@ -44,7 +44,7 @@ const BODY = `
   <section aria-labelledby="members-heading">
     <h2 id="members-heading">Members</h2>
     <table id="members">
-      <caption>Replication progress of each member, as seen by this node.</caption>
+      <caption>Replication progress of each member, as seen by this node (the leader tracks it: on a follower, open the leader's dashboard).</caption>
       <thead>
         <tr>
           <th scope="col">ID</th>

@@ -185,8 +185,11 @@ describe('dashboard in Chromium', () => {
     assert.equal(await text('#role'), 'follower');
     assert.equal(await text('#leader'), '2');
     assert.equal(await page.getAttribute('#leader a', 'href'), 'http://127.0.0.1:7002/dashboard');
-    const ids = (await rows()).map((r) => r[0]);
-    assert.deepEqual(ids, ['1 this node', '2 leader', '3']);
+    const table = await rows();
+    assert.deepEqual(table.map((r) => r[0]), ['1 this node', '2 leader', '3']);
+    // A follower does not track the others' replication: unknown, not 0.
+    const ownLag = String(node.status.members.find((m) => m.id === node.status.nodeId)?.lag ?? '');
+    assert.deepEqual(table.map((r) => r[1]), [ownLag, '—', '—']);
   });
 
   test('no leader is shown as such', async () => {

@@ -81,9 +81,14 @@
   function renderMembers(status, reachable) {
     const body = document.getElementById('members-body');
     if (!body) return;
+    // Match index and lag are tracked by the leader only: a follower does not know them for
+    // the others, so it shows them as unknown rather than as 0.
+    const members = status.role === 'leader'
+      ? status.members
+      : status.members.map((m) => (m.id === status.nodeId ? m : { ...m, matchIndex: null, lag: null }));
     let maxLag = 10; // a lag of a few entries should not fill the bar
-    for (const m of status.members) if (m.lag !== null && m.lag > maxLag) maxLag = m.lag;
-    const rows = status.members.map((m) => {
+    for (const m of members) if (m.lag !== null && m.lag > maxLag) maxLag = m.lag;
+    const rows = members.map((m) => {
       const tr = el('tr');
       tr.dataset.memberId = m.id;
       const idCell = el('th', null, m.id);
