@@ -102,6 +102,8 @@ export class RaftNode implements DatabaseBackend {
   /** The snapshot being encoded and written in the background, if any. */
   private snapshotJob: Promise<number> | null = null;
   private snapshotWrites: Promise<void> = Promise.resolve();
+  /** A snapshot written to disk, waiting to be handed to the core between two Ready cycles. */
+  private snapshotForCore: Snapshot | null = null;
   /** The last log index found at start: entries up to it are replayed, not snapshotted along the way. */
   private readonly recoveredLastIndex: number;
   private readyScheduled = false;
@@ -558,12 +560,13 @@ export class RaftNode implements DatabaseBackend {
     if (this.processing || this.core === undefined || this.fatal !== null) return;
     this.processing = true;
     try {
+      // Under steady load this loop may never run dry: snapshots are checked and handed to the
+      // core between two Ready cycles, not only once it stops.
+      this.maintainSnapshots();
       while (!this.closed && this.core.hasReady()) {
         await this.handleReady(this.core.ready());
         this.core.advance();
-      }
-      if (this.snapshotDue() && this.snapshotJob === null) {
-        this.startSnapshot().catch((error: unknown) => this.stopOnFatal(error));
+        this.maintainSnapshots();
       }
     } catch (error) {
       // A failed fsync or a broken invariant: nothing about this node's state can be trusted.
@@ -758,20 +761,35 @@ export class RaftNode implements DatabaseBackend {
       if (this.closed) return 0;
     }
     const data = Buffer.concat(parts, bytes);
-    // A snapshot received from the leader meanwhile is newer: this one is no longer needed.
     const written = await this.writeSnapshot(async () => {
-      if (index <= this.lastSnapshotIndex) return false;
+      // Closing, or a snapshot received from the leader meanwhile is newer (compared with what
+      // is on disk, not with a field another continuation updates): this one is not needed.
+      if (this.closed || index <= (this.log.snapshot()?.meta.index ?? 0)) return false;
       await this.log.installSnapshot(meta, data);
       return true;
     });
     if (!written) return 0;
-    // The core takes it between two Ready cycles, never in the middle of one.
-    while (this.processing) await sleep(1);
-    if (this.closed || index <= this.lastSnapshotIndex) return 0;
-    this.core.snapshotTaken({ meta, data });
     this.lastSnapshotIndex = index;
     this.logger.info({ index, bytes: data.byteLength }, 'snapshot taken, log compacted');
+    // The core takes it between two Ready cycles, never in the middle of one.
+    this.snapshotForCore = { meta, data };
+    if (!this.processing) this.maintainSnapshots();
     return data.byteLength;
+  }
+
+  /** Between Ready cycles: hands a written snapshot to the core (which then compacts its
+   * in-memory log and can send it to followers), and starts the next one when due. */
+  private maintainSnapshots(): void {
+    const taken = this.snapshotForCore;
+    if (taken !== null) {
+      this.snapshotForCore = null;
+      this.guarded(() => this.core.snapshotTaken(taken));
+    }
+    if (this.snapshotDue() && this.snapshotJob === null) {
+      this.startSnapshot().catch((error: unknown) => {
+        if (!this.closed) this.stopOnFatal(error);
+      });
+    }
   }
 
   // -- helpers -------------------------------------------------------------------------------
