@@ -7,6 +7,7 @@ import type { Entry, HardState, Snapshot, SnapshotMeta } from '../raft/types.ts'
 import type { FileLogOptions, LogStorage, RecoveredLog, SyncMode } from './types.ts';
 import type { EntryLog } from './entry-log.ts';
 import { LogClosedError } from './errors.ts';
+import { LogReader } from './log-reader.ts';
 import { assertValidEntry, assertValidHardState } from './record.ts';
 import { recover } from './recovery.ts';
 import { ensureWritableDir, fsyncDir, listDir, logDirs, openSegmentForWrite, segmentFileName, SNAPSHOT_NAME, type LogDirs } from './segment-files.ts';
@@ -20,18 +21,19 @@ export async function openFileLog(options: FileLogOptions): Promise<LogStorage> 
   return FileLog.open(options);
 }
 
-export class FileLog implements LogStorage {
+export class FileLog extends LogReader implements LogStorage {
   readonly recovered: RecoveredLog;
   private readonly dirs: LogDirs;
-  private readonly log: EntryLog;
+  protected readonly log: EntryLog;
   private readonly writer: SegmentWriter;
-  private hard: HardState;
-  private snap: Snapshot | null;
+  protected hard: HardState;
+  protected snap: Snapshot | null;
   /** Snapshot installs run one at a time, in call order. */
   private snapshotChain: Promise<void> = Promise.resolve();
   private closing: Promise<void> | null = null;
 
   private constructor(dirs: LogDirs, recovered: RecoveredLog, log: EntryLog, writer: SegmentWriter) {
+    super();
     this.dirs = dirs;
     this.recovered = recovered;
     this.log = log;
@@ -67,30 +69,6 @@ export class FileLog implements LogStorage {
       warnings: result.warnings,
     };
     return new FileLog(dirs, recovered, result.log, writer);
-  }
-
-  firstIndex(): number {
-    return this.log.firstIndex();
-  }
-
-  lastIndex(): number {
-    return this.log.lastIndex();
-  }
-
-  term(index: number): number | undefined {
-    return this.log.term(index);
-  }
-
-  entries(lo: number, hi: number): Entry[] {
-    return this.log.entries(lo, hi);
-  }
-
-  hardState(): HardState {
-    return this.hard;
-  }
-
-  snapshot(): Snapshot | null {
-    return this.snap;
   }
 
   append(entries: readonly Entry[]): Promise<void> {

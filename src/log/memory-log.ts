@@ -5,6 +5,7 @@ import { EMPTY_HARD_STATE } from '../raft/types.ts';
 import type { LogStorage, RecoveredLog } from './types.ts';
 import { EntryLog } from './entry-log.ts';
 import { LogClosedError } from './errors.ts';
+import { LogReader } from './log-reader.ts';
 import { assertValidEntry, assertValidHardState } from './record.ts';
 import { assertValidSnapshotMeta } from './snapshot-meta.ts';
 
@@ -12,36 +13,12 @@ export function createMemoryLog(): LogStorage {
   return new MemoryLog();
 }
 
-export class MemoryLog implements LogStorage {
+export class MemoryLog extends LogReader implements LogStorage {
   readonly recovered: RecoveredLog = Object.freeze({ hardState: EMPTY_HARD_STATE, snapshot: null, entries: [], warnings: [] });
-  private readonly log = new EntryLog();
-  private hard: HardState = EMPTY_HARD_STATE;
-  private snap: Snapshot | null = null;
+  protected readonly log = new EntryLog();
+  protected hard: HardState = EMPTY_HARD_STATE;
+  protected snap: Snapshot | null = null;
   private closed = false;
-
-  firstIndex(): number {
-    return this.log.firstIndex();
-  }
-
-  lastIndex(): number {
-    return this.log.lastIndex();
-  }
-
-  term(index: number): number | undefined {
-    return this.log.term(index);
-  }
-
-  entries(lo: number, hi: number): Entry[] {
-    return this.log.entries(lo, hi);
-  }
-
-  hardState(): HardState {
-    return this.hard;
-  }
-
-  snapshot(): Snapshot | null {
-    return this.snap;
-  }
 
   append(entries: readonly Entry[]): Promise<void> {
     return this.mutate(() => {

@@ -11,6 +11,7 @@ import type { Command, CommandResult } from '../store/commands.ts';
 import { ConflictError, errorFromInfo, PreconditionFailedError, StoreError, ValidationError } from '../store/errors.ts';
 import type { Store } from '../store/store.ts';
 import type { Limits } from '../store/types.ts';
+import { validateCollectionName } from '../store/validate.ts';
 import type { ChangeEvent } from './backend.ts';
 import { EmbeddedCollection } from './embedded-collection.ts';
 import { Transaction, type TransactionOptions } from './embedded-transaction.ts';
@@ -151,14 +152,6 @@ export class Database {
     if (this.closed) throw new StoreError('BAD_REQUEST', 'the database is closed');
   }
 
-}
-
-function validateCollectionName(name: string): void {
-  if (typeof name !== 'string' || !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(name) || name.startsWith('_')) {
-    throw new ValidationError(
-      `invalid collection name ${JSON.stringify(name)}: use 1 to 128 letters, digits, '_', '-' or '.', not starting with '_'`,
-    );
-  }
 }
 
 /** Opens (or creates) an embedded database. */
