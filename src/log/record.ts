@@ -7,6 +7,7 @@
 import { crc32c } from '@node-rs/crc32';
 import { Packr } from 'msgpackr';
 import type { Entry, EntryType, HardState } from '../raft/types.ts';
+import { firstNonZero } from './zero-bytes.ts';
 
 export const RECORD_HEADER_BYTES = 9;
 /** Largest payload we write or accept; anything larger in a header is corruption. */
@@ -406,10 +407,20 @@ export function decodeAllRecords(buf: Uint8Array, start = 0): DecodeResult & { r
   return { ...result, records };
 }
 
-/** True when a complete, valid record starts anywhere after `from`: used to tell
- * a torn tail (nothing valid follows) from corruption in the middle of a segment. */
+/** Offset of the first complete, valid record starting after `from`, or null: used
+ * to tell a torn tail (nothing valid follows) from corruption in the middle of a
+ * segment. Runs of zeros (the zero-filled space after the data) are skipped
+ * without trying each offset: a record's length field is never zero, so a record
+ * starts at most 3 bytes before the next non-zero byte. */
 export function findValidRecordAfter(buf: Uint8Array, from: number): number | null {
   for (let offset = from + 1; offset + RECORD_HEADER_BYTES < buf.length; offset++) {
+    if (buf[offset] === 0) {
+      const nonZero = firstNonZero(buf, offset);
+      if (nonZero - 3 > offset) {
+        offset = nonZero - 4; // the loop's increment brings it to nonZero - 3
+        continue;
+      }
+    }
     const frame = checkFrame(buf, offset);
     if ('reason' in frame) continue;
     if (decodePayload(buf[offset + 8]!, buf, offset + RECORD_HEADER_BYTES, frame.end) !== null) return offset;

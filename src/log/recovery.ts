@@ -1,23 +1,25 @@
 // Recovery at open: load the newest valid snapshot, replay every segment in
 // order into an EntryLog (later records for earlier indexes overwrite the
-// suffix; snapshot markers compact), truncate a torn tail of the last segment,
-// and refuse to open on corruption anywhere else.
+// suffix; snapshot markers compact), accept the zeros after the data (segments
+// are zero-filled ahead), truncate a torn tail of the last segment, and refuse to
+// open on corruption anywhere else (segment-tail.ts says which is which).
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Entry, HardState, Snapshot } from '../raft/types.ts';
 import { EMPTY_HARD_STATE } from '../raft/types.ts';
 import { EntryLog } from './entry-log.ts';
 import { LogCorruptionError } from './errors.ts';
-import { decodeRecords, findValidRecordAfter, type LogRecord } from './record.ts';
+import { decodeRecords, type LogRecord } from './record.ts';
 import { listDir, SEGMENT_NAME, SNAPSHOT_NAME, SNAPSHOT_TEMP_NAME, type LogDirs } from './segment-files.ts';
 import type { SegmentInfo } from './segment-writer.ts';
+import { judgeTail } from './segment-tail.ts';
 import { readSnapshotFile, removeFile } from './snapshot-file.ts';
 
 export interface RecoveryResult {
   readonly hardState: HardState;
   readonly snapshot: Snapshot | null;
   readonly log: EntryLog;
-  /** Segments oldest first, sizes after any tail truncation. Empty when there are none yet. */
+  /** Segments oldest first, data sizes and file lengths after any tail truncation. Empty when there are none yet. */
   readonly segments: SegmentInfo[];
   readonly warnings: string[];
 }
@@ -57,7 +59,7 @@ function listSegments(dirs: LogDirs, names: readonly string[]): SegmentInfo[] {
   for (const name of names) {
     const match = SEGMENT_NAME.exec(name);
     if (match === null) throw new Error(`unexpected file ${join(dirs.log, name)} in the log directory; refusing to open`);
-    segments.push({ name: Number(match[1]), path: join(dirs.log, name), size: 0, maxEntryIndex: -1 });
+    segments.push({ name: Number(match[1]), path: join(dirs.log, name), size: 0, zeroedTo: 0, maxEntryIndex: -1 });
   }
   return segments; // names are zero-padded: lexical order is numeric order
 }
@@ -152,17 +154,15 @@ export async function recover(dirs: LogDirs, warn: (message: string) => void): P
       replayer.apply(rec, segment.path, offset);
     });
     segment.size = result.end;
+    segment.zeroedTo = buf.length;
     if (result.stop === null) continue;
-    const { offset, reason } = result.stop;
-    if (!isLast) {
-      throw new LogCorruptionError(segment.path, offset, `${reason} record in a segment that is not the last one`);
-    }
-    const next = findValidRecordAfter(buf, offset);
-    if (next !== null) {
-      throw new LogCorruptionError(segment.path, offset, `${reason} record followed by a valid record at offset ${next}`);
-    }
-    await truncateTail(segment.path, offset);
-    record(`log: truncated the torn tail of ${segment.path} at byte offset ${offset} (${reason}; ${buf.length - offset} bytes dropped)`);
+    const verdict = judgeTail(buf, segment.path, result.stop, isLast);
+    if (verdict.kind === 'clean') continue;
+    // Cut the file at the data end: the writer zero-fills ahead again from there,
+    // so the bytes after the data are zeros as it expects.
+    await truncateTail(segment.path, result.stop.offset);
+    segment.zeroedTo = result.stop.offset;
+    record(verdict.warning);
   }
   replayer.finish();
   return { hardState: replayer.hardState, snapshot, log: replayer.log, segments, warnings };

@@ -43,13 +43,21 @@ export interface ChangeEvent {
   readonly doc?: Document;
 }
 
+export interface ExecuteOptions {
+  /** The command was fully validated (validateCommand, or copyNewDocument for each document
+   * of an insert) and nobody else holds or will change its objects: the node that proposes
+   * it may apply this object instead of decoding it again from its log bytes, and store an
+   * insert's frozen copyNewDocument documents without copying them again. */
+  readonly validated?: boolean;
+}
+
 export interface DatabaseBackend {
   /** Applied state of this node. Read it after readBarrier(). Never mutate. */
   readonly store: Store;
   /** Replicates a command (forwarded to the leader when this node is not it) and resolves
    * with its result once applied here. Rejects with StoreError NO_LEADER or TIMEOUT when
    * it cannot. */
-  execute(command: Command): Promise<CommandResult>;
+  execute(command: Command, options?: ExecuteOptions): Promise<CommandResult>;
   /** Resolves when this node's store may serve a read at this consistency level.
    * Rejects with StoreError NO_LEADER or TIMEOUT. */
   readBarrier(consistency: ReadConsistency): Promise<void>;

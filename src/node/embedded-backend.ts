@@ -3,7 +3,7 @@
 import type { Command, CommandResult } from '../store/commands.ts';
 import type { Store } from '../store/store.ts';
 import { StoreError } from '../store/errors.ts';
-import type { ChangeEvent, DatabaseBackend, NodeStatus, ReadConsistency } from './backend.ts';
+import type { ChangeEvent, DatabaseBackend, ExecuteOptions, NodeStatus, ReadConsistency } from './backend.ts';
 import type { Database } from './embedded-database.ts';
 
 export class EmbeddedBackend implements DatabaseBackend {
@@ -16,8 +16,8 @@ export class EmbeddedBackend implements DatabaseBackend {
     return this.db.store;
   }
 
-  execute(command: Command): Promise<CommandResult> {
-    return this.db.execute(command);
+  execute(command: Command, options?: ExecuteOptions): Promise<CommandResult> {
+    return this.db.execute(command, options);
   }
 
   async readBarrier(_consistency: ReadConsistency): Promise<void> {}

@@ -1,16 +1,17 @@
 // A collection of the embedded database: reads go straight to the in-memory
 // store, writes become commands that go through the log.
 import type { Command, CommandResult, ResultValues, UpdateResultValue } from '../store/commands.ts';
+import type { ExecuteOptions } from './backend.ts';
 import { errorFromInfo, ValidationError } from '../store/errors.ts';
 import type { Document, Explain, Filter, FindOptions, IndexSpec, JsonObject, UpdateSpec } from '../store/types.ts';
-import { isPlainObject, validateDocument, validateFilter, validateUpdate } from '../store/validate.ts';
+import { copyNewDocument, isPlainObject, validateDocument, validateFilter, validateUpdate } from '../store/validate.ts';
 import { normalizeIndexFields, type IndexFieldsInput } from './index-fields.ts';
 import type { Store } from '../store/store.ts';
 
 /** What a collection needs from its database: the store to read, a door for writes, ids. */
 export interface CollectionHost {
   readonly store: Store;
-  execute(command: Command): Promise<CommandResult>;
+  execute(command: Command, options?: ExecuteOptions): Promise<CommandResult>;
   generateId(): string;
 }
 
@@ -41,6 +42,9 @@ export interface UpdateResult {
   readonly upsertedId?: string;
 }
 
+/** Inserts carry documents copied by copyNewDocument: validated, frozen, owned by the write. */
+const VALIDATED: ExecuteOptions = { validated: true };
+
 export class EmbeddedCollection {
   constructor(
     private readonly host: CollectionHost,
@@ -49,15 +53,17 @@ export class EmbeddedCollection {
 
   /** Inserts one document (an `_id` is generated when absent) and returns it as stored. */
   async insert(doc: JsonObject): Promise<Document> {
-    const [stored] = await this.insertMany([doc]);
-    return stored!;
+    const command: Command = { type: 'insert', collection: this.name, docs: [this.withId(doc, 'document')] };
+    const result = await this.host.execute(command, VALIDATED);
+    if (!result.ok) throw errorFromInfo(result.error);
+    return (result.value as Document[])[0]!;
   }
 
   /** Inserts documents atomically: all of them, or none when one is invalid or a duplicate. */
   async insertMany(docs: readonly JsonObject[]): Promise<Document[]> {
     if (!Array.isArray(docs)) throw new ValidationError('insertMany takes an array of documents');
     const prepared = docs.map((doc, i) => this.withId(doc, `documents[${i}]`));
-    return this.run<'insert'>({ type: 'insert', collection: this.name, docs: prepared });
+    return this.run<'insert'>({ type: 'insert', collection: this.name, docs: prepared }, VALIDATED);
   }
 
   /** The document with this `_id`, or null. */
@@ -113,7 +119,7 @@ export class EmbeddedCollection {
       throw new ValidationError(`_id: the document's _id ${JSON.stringify(doc['_id'])} differs from ${JSON.stringify(id)}`);
     }
     const full = { ...doc, _id: id };
-    validateDocument(full);
+    validateDocument(full, this.host.store.limits);
     const value = await this.run<'replace'>({
       type: 'replace',
       collection: this.name,
@@ -161,15 +167,14 @@ export class EmbeddedCollection {
     return this.host.store.indexes(this.name);
   }
 
+  /** A validated, frozen copy with an `_id`: the write owns it, whatever the caller does next. */
   private withId(doc: JsonObject, path: string): JsonObject {
     if (!isPlainObject(doc)) throw new ValidationError(`${path}: a document must be a plain object`);
-    const prepared = doc['_id'] === undefined ? { ...doc, _id: this.host.generateId() } : doc;
-    validateDocument(prepared);
-    return prepared;
+    return copyNewDocument(doc, this.host.store.limits, doc['_id'] === undefined ? this.host.generateId() : undefined);
   }
 
-  private async run<T extends Command['type']>(command: Command & { type: T }): Promise<ResultValues[T]> {
-    const result = await this.host.execute(command);
+  private async run<T extends Command['type']>(command: Command & { type: T }, options?: ExecuteOptions): Promise<ResultValues[T]> {
+    const result = await this.host.execute(command, options);
     if (!result.ok) throw errorFromInfo(result.error);
     return result.value as ResultValues[T];
   }

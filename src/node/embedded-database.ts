@@ -12,7 +12,7 @@ import { ConflictError, errorFromInfo, PreconditionFailedError, StoreError, Vali
 import type { Store } from '../store/store.ts';
 import type { Limits } from '../store/types.ts';
 import { validateCollectionName } from '../store/validate.ts';
-import type { ChangeEvent } from './backend.ts';
+import type { ChangeEvent, ExecuteOptions } from './backend.ts';
 import { EmbeddedCollection } from './embedded-collection.ts';
 import { Transaction, type TransactionOptions } from './embedded-transaction.ts';
 import { RaftNode } from './raft-node.ts';
@@ -138,9 +138,9 @@ export class Database {
   }
 
   /** @internal the single door of every write. */
-  async execute(command: Command): Promise<CommandResult> {
-    this.assertOpen();
-    return this.node.execute(command);
+  execute(command: Command, options?: ExecuteOptions): Promise<CommandResult> {
+    if (this.closed) return Promise.reject(new StoreError('BAD_REQUEST', 'the database is closed'));
+    return this.node.execute(command, options);
   }
 
   /** @internal */

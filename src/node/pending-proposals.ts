@@ -1,11 +1,13 @@
 // The writes this node appended as leader and has not applied yet: each waits for the
 // entry at its index. Bounded: past the limit, new writes wait for room.
 import type { Entry } from '../raft/types.ts';
-import type { CommandResult } from '../store/commands.ts';
+import type { Command, CommandResult } from '../store/commands.ts';
 import { StoreError } from '../store/errors.ts';
 
 interface Proposal {
   readonly term: number;
+  /** The proposed command itself, when it may be applied as it is (see ExecuteOptions.validated). */
+  readonly command: Command | undefined;
   /** Date.now() after which the caller gets TIMEOUT (swept, not a timer each). */
   readonly deadline: number;
   readonly resolve: (result: CommandResult) => void;
@@ -25,6 +27,10 @@ export class PendingProposals {
     return this.byIndex.size;
   }
 
+  hasRoom(): boolean {
+    return this.byIndex.size < this.limit;
+  }
+
   /** Resolves when there is room for one more (at once, usually). */
   async room(): Promise<void> {
     while (this.byIndex.size >= this.limit) {
@@ -33,13 +39,14 @@ export class PendingProposals {
   }
 
   /** The result of the entry proposed at `index` in `term`, once it is applied here. */
-  track(index: number, term: number, deadline: number): Promise<CommandResult> {
+  track(index: number, term: number, deadline: number, command?: Command): Promise<CommandResult> {
     // An older proposal at this index was overwritten by a leader of a higher term, so by
     // Leader Completeness it was never committed: safe to retry.
     this.byIndex.get(index)?.reject(lostLeadership());
     return new Promise<CommandResult>((resolve, reject) => {
       this.byIndex.set(index, {
         term,
+        command,
         deadline,
         resolve: (result) => {
           this.waitingForRoom.shift()?.();
@@ -51,6 +58,12 @@ export class PendingProposals {
         },
       });
     });
+  }
+
+  /** The command this node proposed as `entry`, when it may be applied without decoding. */
+  commandAt(entry: Entry): Command | undefined {
+    const proposal = this.byIndex.get(entry.index);
+    return proposal !== undefined && proposal.term === entry.term ? proposal.command : undefined;
   }
 
   /** The entry at `entry.index` was applied with `result`: settles the proposal there, if any. */

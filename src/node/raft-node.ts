@@ -16,12 +16,12 @@ import type { Command, CommandResult } from '../store/commands.ts';
 import { StoreError, ValidationError } from '../store/errors.ts';
 import { createIdGenerator } from '../store/ids.ts';
 import { snapshotParts } from '../store/snapshot.ts';
-import { Store } from '../store/store.ts';
+import { Store, type ApplyOptions } from '../store/store.ts';
 import type { Limits } from '../store/types.ts';
 import { validateCommand } from '../store/validate.ts';
 import { PeerTransport, type PeerAddress } from '../transport/index.ts';
 import { pooledRandomBytes } from './random-pool.ts';
-import type { ChangeEvent, DatabaseBackend, MemberStatus, NodeStatus, ReadConsistency } from './backend.ts';
+import type { ChangeEvent, DatabaseBackend, ExecuteOptions, MemberStatus, NodeStatus, ReadConsistency } from './backend.ts';
 import { changesOf } from './change-events.ts';
 import { decodeCommand, encodeCommand } from './command-codec.ts';
 import { writeJsonFileDurably } from './durable-json.ts';
@@ -29,6 +29,7 @@ import { checkIdentity, createIdentity, loadIdentity, type NodeIdentity } from '
 import { PeerIncarnations } from './peer-incarnations.ts';
 import { NoPeers, type PeerNetwork } from './peer-network.ts';
 import { PendingProposals } from './pending-proposals.ts';
+import { ApplyPacing } from './apply-pacing.ts';
 
 export const STANDALONE_NODE_ID = 1;
 
@@ -75,6 +76,19 @@ type ForwardedRequest =
   | { readonly type: 'addMember'; readonly id: number; readonly url: string; readonly learner: boolean }
   | { readonly type: 'removeMember'; readonly id: number };
 
+/** Resolves on the next turn of the event loop, after the I/O callbacks queued before it. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** The proposer's own insert commands carry copyNewDocument copies (ExecuteOptions.validated). */
+const DOCUMENTS_COPIED: ApplyOptions = { documentsCopied: true };
+
+interface Proposed {
+  readonly index: number;
+  readonly result: Promise<CommandResult>;
+}
+
 type ForwardedReply = { readonly notLeader: true } | { readonly result: CommandResult; readonly index: number } | { readonly done: true };
 
 export class RaftNode implements DatabaseBackend {
@@ -82,6 +96,7 @@ export class RaftNode implements DatabaseBackend {
   private core!: RaftCore;
   private currentStore: Store;
   private readonly proposals = new PendingProposals(MAX_PENDING_PROPOSALS);
+  private readonly pacing = new ApplyPacing();
   private readonly reads = new Map<number, PendingRead>();
   private readonly applyWaiters: Array<{ index: number; resolve: () => void }> = [];
   private readonly leaderWaiters = new Set<() => void>();
@@ -311,13 +326,23 @@ export class RaftNode implements DatabaseBackend {
 
   // -- DatabaseBackend ------------------------------------------------------------------
 
-  async execute(command: Command): Promise<CommandResult> {
+  execute(command: Command, options: ExecuteOptions = {}): Promise<CommandResult> {
+    // The common case, a leader with room for one more write, proposes at once.
+    if (!this.closed && this.fatal === null && this.core !== undefined && this.core.acceptsProposals() && this.proposals.hasRoom()) {
+      const proposed = this.proposeNow(command, Date.now() + this.options.requestTimeoutMs, options.validated === true);
+      if (proposed !== null) return proposed.result;
+    }
+    return this.executeEventually(command, options);
+  }
+
+  /** Waits for room, a leader, or forwards to the leader, until the request times out. */
+  private async executeEventually(command: Command, options: ExecuteOptions): Promise<CommandResult> {
     const deadline = Date.now() + this.options.requestTimeoutMs;
     for (;;) {
       this.assertUsable();
       const status = this.coreStatus();
       if (status.role === 'leader') {
-        const proposed = await this.propose(command, deadline);
+        const proposed = await this.propose(command, deadline, options.validated === true);
         if (proposed !== null) return proposed.result;
       } else if (status.leader !== 0) {
         const reply = await this.forward(status.leader, { type: 'execute', command }, deadline);
@@ -564,7 +589,7 @@ export class RaftNode implements DatabaseBackend {
       // core between two Ready cycles, not only once it stops.
       this.maintainSnapshots();
       while (!this.closed && this.core.hasReady()) {
-        await this.handleReady(this.core.ready());
+        await this.handleReady(this.core.ready(this.pacing.budget(this.core.committedBacklog())));
         this.core.advance();
         this.maintainSnapshots();
       }
@@ -598,7 +623,10 @@ export class RaftNode implements DatabaseBackend {
       this.installSnapshot(snapshot);
     }
     const writes: Promise<void>[] = [];
-    if (rd.entries.length > 0) writes.push(this.log.append(rd.entries));
+    if (rd.entries.length > 0) {
+      const started = performance.now();
+      writes.push(this.log.append(rd.entries).then(() => this.pacing.wrote(performance.now() - started)));
+    }
     if (rd.hardState !== null) {
       const written = this.log.setHardState(rd.hardState);
       // Term and vote must be durable before anything that depends on them leaves; a new
@@ -610,8 +638,12 @@ export class RaftNode implements DatabaseBackend {
     }
 
     // Committed entries are already durable here (the core hands out only stable ones), so
-    // they are applied while this Ready's new entries are being written, not after.
+    // they are applied while this Ready's new entries are being written, not after: the log
+    // starts its write (on the next turn of the event loop) before the CPU goes to applying.
+    if (rd.entries.length > 0 && rd.committedEntries.length > 0) await nextTurn();
+    const applyStarted = performance.now();
     for (const entry of rd.committedEntries) this.apply(entry);
+    this.pacing.applied(rd.committedEntries.length, performance.now() - applyStarted);
     for (const rs of rd.readStates) {
       const read = this.reads.get(rs.context);
       if (read !== undefined) read.index = rs.index;
@@ -644,9 +676,10 @@ export class RaftNode implements DatabaseBackend {
   private apply(entry: Entry): void {
     let result: CommandResult = { ok: true, value: null };
     if (entry.type === 'normal') {
+      const proposed = this.proposals.commandAt(entry);
       let command: Command;
       try {
-        command = decodeCommand(entry.data);
+        command = proposed ?? decodeCommand(entry.data);
       } catch (error) {
         // Every replica fails the same way on the same bytes: deterministic.
         const message = error instanceof Error ? error.message : String(error);
@@ -654,7 +687,7 @@ export class RaftNode implements DatabaseBackend {
         this.proposals.settle(entry, { ok: false, error: { code: 'VALIDATION', message } });
         return;
       }
-      result = this.currentStore.apply(command, entry.index);
+      result = this.currentStore.apply(command, entry.index, proposed !== undefined ? DOCUMENTS_COPIED : undefined);
       if (this.listeners.size > 0) {
         for (const change of changesOf(command, result, entry.index)) for (const listener of this.listeners) listener(change);
       }
@@ -796,17 +829,26 @@ export class RaftNode implements DatabaseBackend {
 
   /** Appends the command if this node leads (null otherwise); `result` settles once the
    * entry is applied here, or fails. */
-  private async propose(command: Command, deadline: number): Promise<{ index: number; result: Promise<CommandResult> } | null> {
+  private async propose(command: Command, deadline: number, validated: boolean): Promise<Proposed | null> {
     // Bound the writes in flight: beyond, callers wait for a slot instead of growing memory.
     await this.proposals.room();
     this.assertUsable();
+    return this.proposeNow(command, deadline, validated);
+  }
+
+  /** Appends the command if this node leads (null otherwise); `result` settles once the
+   * entry is applied here, or fails. */
+  private proposeNow(command: Command, deadline: number, validated: boolean): Proposed | null {
     const data = encodeCommand(command);
-    const raft = this.coreStatus();
-    if (raft.role !== 'leader') return null;
+    if (!this.core.acceptsProposals()) return null;
     const index = this.guarded(() => this.core.propose(data));
     if (index === null) return null;
     this.scheduleReady();
-    return { index, result: this.proposals.track(index, raft.term, deadline) };
+    // An insert whose documents were validated and copied for this write is applied here as
+    // the object it is (its bytes decode to an equal one on every replica); anything else
+    // is decoded from the log like on every other node.
+    const reuse = validated && command.type === 'insert' ? command : undefined;
+    return { index, result: this.proposals.track(index, this.core.currentTerm(), deadline, reuse) };
   }
 
   private async forward(leader: number, request: ForwardedRequest, deadline: number): Promise<ForwardedReply> {
@@ -829,7 +871,8 @@ export class RaftNode implements DatabaseBackend {
     switch (request.type) {
       case 'execute': {
         validateCommand(request.command);
-        const proposed = await this.propose(request.command, Date.now() + this.options.requestTimeoutMs);
+        // Validated above; decoded from the peer's bytes, so nobody else holds it.
+        const proposed = await this.propose(request.command, Date.now() + this.options.requestTimeoutMs, true);
         if (proposed === null) return { notLeader: true };
         return { result: await proposed.result, index: proposed.index };
       }

@@ -297,14 +297,18 @@ export class RaftCore implements RaftCoreApi {
     );
   }
 
-  ready(): Ready {
+  /** What the driver must do now. At most `maxCommittedEntries` committed entries are handed
+   * out (the rest come in the next Ready): a driver may apply part of them while the disk
+   * writes the next entries, instead of all of them before. */
+  ready(maxCommittedEntries: number = MAX_COMMITTED_PER_READY): Ready {
     const s = this.s;
     invariant(this.handed === null, 'ready() called again before advance()');
+    invariant(Number.isSafeInteger(maxCommittedEntries) && maxCommittedEntries >= 1, `maxCommittedEntries must be >= 1, got ${maxCommittedEntries}`);
     flushAppends(s);
     markRoundsFlushed(s);
     const hardState = hardStateOf(s);
     const entries = s.log.unstableEntries();
-    const committedEntries = s.log.nextCommittedEntries(MAX_COMMITTED_PER_READY);
+    const committedEntries = s.log.nextCommittedEntries(Math.min(maxCommittedEntries, MAX_COMMITTED_PER_READY));
     const last: Entry | undefined = entries[entries.length - 1];
     const softState = this.softState();
     const ready: Ready = {
@@ -350,6 +354,21 @@ export class RaftCore implements RaftCoreApi {
   }
 
   // -- Introspection -----------------------------------------------------------------------
+
+  /** Whether this node leads and takes proposals now (cheaper than status(): the write path asks per write). */
+  acceptsProposals(): boolean {
+    return this.s.role === 'leader' && this.s.leadTransferee === 0;
+  }
+
+  currentTerm(): number {
+    return this.s.term;
+  }
+
+  /** Committed entries not yet handed out for applying. */
+  committedBacklog(): number {
+    const log = this.s.log;
+    return Math.max(0, Math.min(log.committed, log.stable) - log.applied);
+  }
 
   private softState(): SoftState {
     return { leader: this.s.leader, role: this.s.role };

@@ -18,7 +18,7 @@ export async function runCommand<T extends Command['type']>(
   command: Command & { type: T },
 ): Promise<ResultValues[T]> {
   validateCommand(command, { limits: backend.store.limits });
-  const result = await backend.execute(command);
+  const result = await backend.execute(command, { validated: true });
   if (!result.ok) throw errorFromInfo(result.error);
   return result.value as ResultValues[T];
 }

@@ -4,19 +4,17 @@ import type { DatabaseBackend } from '../node/backend.ts';
 import { MAX_BATCH_DOCS } from '../store/commands.ts';
 import { ValidationError } from '../store/errors.ts';
 import type { JsonObject } from '../store/types.ts';
-import { isPlainObject, validateDocument } from '../store/validate.ts';
+import { copyNewDocument, isPlainObject, validateDocument } from '../store/validate.ts';
 
-/** A document to insert: validated, with `_id` set. `path` names it in errors. */
+/** A document to insert: a validated, frozen copy with `_id` set. `path` names it in errors. */
 export function documentToInsert(backend: DatabaseBackend, doc: unknown, path: string): JsonObject {
   if (!isPlainObject(doc)) throw new ValidationError(`${path}: a document must be a JSON object`);
-  const prepared = (doc['_id'] === undefined ? { ...doc, _id: backend.generateId() } : doc) as JsonObject;
   try {
-    validateDocument(prepared, backend.store.limits);
+    return copyNewDocument(doc, backend.store.limits, doc['_id'] === undefined ? backend.generateId() : undefined);
   } catch (e) {
     if (e instanceof ValidationError && path !== '') throw new ValidationError(`${path}.${e.message}`);
     throw e;
   }
-  return prepared;
 }
 
 /** The documents of an insert body (one object, or a non-empty array of them). */

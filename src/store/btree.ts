@@ -55,8 +55,10 @@ export class BTree<K, V> {
 
   /** Index of the first key > key (the child to descend into). */
   private upperBound(keys: K[], key: K): number {
-    let lo = 0;
     let hi = keys.length;
+    // Time-ordered ids and growing index keys land past the last key: one comparison.
+    if (hi === 0 || this.cmp(keys[hi - 1]!, key) <= 0) return hi;
+    let lo = 0;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (this.cmp(keys[mid]!, key) <= 0) lo = mid + 1;
@@ -67,8 +69,9 @@ export class BTree<K, V> {
 
   /** Index of the first key >= key. */
   private lowerBound(keys: K[], key: K): number {
-    let lo = 0;
     let hi = keys.length;
+    if (hi === 0 || this.cmp(keys[hi - 1]!, key) < 0) return hi;
+    let lo = 0;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (this.cmp(keys[mid]!, key) < 0) lo = mid + 1;

@@ -44,6 +44,7 @@ import { normalizeSort } from './sort.ts';
 import { Query } from 'mingo';
 import {
   copyDocument,
+  withRevision,
   validateCollectionName,
   validateCommand,
   validateFindOptions,
@@ -110,6 +111,14 @@ function checkNumericTargets(doc: Record<string, unknown>, spec: UpdateSpec): vo
   }
 }
 
+export interface ApplyOptions {
+  /** The documents of an insert command are copyNewDocument results under this store's
+   * limits (validated, frozen, owned by the command): they are stored without a second
+   * copy. Only the node that built the command may say so; commands decoded from the log
+   * or a peer are validated and copied here. */
+  readonly documentsCopied?: boolean;
+}
+
 export class Store {
   readonly limits: Limits;
   private readonly colls = new Map<string, Collection>();
@@ -137,14 +146,15 @@ export class Store {
    * the command is rolled back; the index is consumed either way. Throws only
    * on a broken invariant.
    */
-  apply<C extends Command>(command: C, index: number): CommandResult<C['type']> {
+  apply<C extends Command>(command: C, index: number, options: ApplyOptions = {}): CommandResult<C['type']> {
     if (!Number.isSafeInteger(index) || index <= this.applied) {
       throw new Error(`apply: index ${index} must be an integer greater than lastApplied ${this.applied}`);
     }
     if (this.undo.length !== 0) throw new Error('apply: undo log not empty (re-entrant apply?)');
     try {
-      validateCommand(command, { documents: false, limits: this.limits });
-      const value = this.execute(command, index);
+      const copied = options.documentsCopied === true && command.type === 'insert';
+      if (!copied) validateCommand(command, { documents: false, limits: this.limits });
+      const value = copied ? this.insert(command, index, true) : this.execute(command, index);
       this.undo.length = 0;
       this.applied = index;
       return { ok: true, value } as CommandResult<C['type']>;
@@ -230,12 +240,14 @@ export class Store {
     }
   }
 
-  private insert(cmd: InsertCommand, index: number): Document[] {
+  private insert(cmd: InsertCommand, index: number, copied = false): Document[] {
     const coll = this.collection(cmd.collection, true)!;
     const out: Document[] = [];
     for (let i = 0; i < cmd.docs.length; i++) {
       try {
-        const doc = copyDocument(cmd.docs[i], this.limits, index);
+        const given = cmd.docs[i]!;
+        // A copy is trusted only if it is one (frozen); anything else is validated here.
+        const doc = copied && Object.isFrozen(given) ? withRevision(given, index) : copyDocument(given, this.limits, index);
         this.write(coll, doc._id, doc, true);
         out.push(doc);
       } catch (e) {

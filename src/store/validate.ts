@@ -40,11 +40,26 @@ function joinPath(base: string, key: string | number): string {
   return base === '' ? String(key) : `${base}.${key}`;
 }
 
+// ES2024 (Node 20 has it; the project's lib is ES2022).
+interface WellFormed {
+  isWellFormed(): boolean;
+}
+
+/** False for a string with a lone surrogate: not valid Unicode, and not stored as it
+ * is (the log's UTF-8 turns it into U+FFFD), so the node that proposed a write would
+ * hold a different string than every replica that decodes it. */
+function isWellFormed(s: string): boolean {
+  return (s as unknown as WellFormed).isWellFormed();
+}
+
+const NOT_WELL_FORMED = 'string is not valid Unicode (it holds a lone surrogate)';
+
 /** Why a document key is refused, or undefined when it is fine. */
 function badKeyReason(key: string): string | undefined {
   if (key.charCodeAt(0) === 36) return `key "${key}" may not start with "$"`;
   if (FORBIDDEN_KEYS.has(key)) return `key "${key}" is not allowed`;
   if (key.indexOf('\0') !== -1) return 'keys may not contain NUL';
+  if (!isWellFormed(key)) return `key ${JSON.stringify(key)}: ${NOT_WELL_FORMED}`;
   return undefined;
 }
 
@@ -84,6 +99,7 @@ class JsonCopier {
   copy(v: unknown, depth: number): JsonValue {
     switch (typeof v) {
       case 'string':
+        if (!isWellFormed(v)) fail(this.path(), NOT_WELL_FORMED);
         this.bytesBound += 6 * v.length + 3;
         return v;
       case 'boolean':
@@ -145,6 +161,7 @@ export function validateId(id: unknown, path = '_id'): asserts id is string {
   if (id.length === 0) fail(path, 'must not be empty');
   if (id.length > MAX_ID_BYTES / 3 && byteLength(id) > MAX_ID_BYTES) fail(path, `longer than ${MAX_ID_BYTES} bytes`);
   if (id.indexOf('\0') !== -1) fail(path, 'must not contain NUL');
+  if (!isWellFormed(id)) fail(path, NOT_WELL_FORMED);
 }
 
 /**
@@ -152,10 +169,24 @@ export function validateId(id: unknown, path = '_id'): asserts id is string {
  * `{ _id, _rev: rev, ...fields }`. A user-supplied `_rev` is dropped.
  */
 export function copyDocument(doc: unknown, limits: Limits, rev: number): Document {
+  return copyValidDocument(doc, limits, rev, undefined) as Document;
+}
+
+/**
+ * Validates a document about to be written and returns a frozen deep copy
+ * `{ _id, ...fields }` (`_id` is `id` when given; a user `_rev` is dropped). The
+ * write carries the copy, so the caller changing its object afterwards cannot reach it.
+ */
+export function copyNewDocument(doc: unknown, limits: Limits, id?: string): JsonObject {
+  return copyValidDocument(doc, limits, undefined, id);
+}
+
+function copyValidDocument(doc: unknown, limits: Limits, rev: number | undefined, id: string | undefined): JsonObject {
   if (!isPlainObject(doc)) fail('(document)', 'a document must be a plain object');
-  validateId(doc['_id']);
+  const _id = id ?? doc['_id'];
+  validateId(_id);
   const copier = new JsonCopier(limits.maxDepth, '');
-  const out: Record<string, JsonValue> = { _id: doc['_id'], _rev: rev };
+  const out: Record<string, JsonValue> = rev === undefined ? { _id } : { _id, _rev: rev };
   for (const key of Object.keys(doc)) {
     if (key === '_id' || key === '_rev') continue;
     const reason = badKeyReason(key);
@@ -163,14 +194,30 @@ export function copyDocument(doc: unknown, limits: Limits, rev: number): Documen
     copier.bytesBound += 6 * key.length + 4;
     out[key] = copier.copyField(doc[key], key);
   }
-  // `_id`, `_rev` and braces: a generous constant plus the id's own bound.
-  const bound = copier.bytesBound + 6 * (out['_id'] as string).length + 64;
-  // Only documents that might be over the limit are measured exactly.
+  // `_id` and braces: a generous constant plus the id's own bound.
+  const bound = copier.bytesBound + 6 * _id.length + 64;
+  // Only documents that might be over the limit are measured exactly. The size is that of
+  // `{_id, ...fields}` without `_rev`: a write checked before it has a log index must get
+  // the same answer as when it is applied at whatever index.
   if (bound > limits.maxDocumentBytes) {
-    const bytes = byteLength(JSON.stringify(out));
+    const revText = rev === undefined ? 0 : `"_rev":${rev},`.length;
+    const bytes = byteLength(JSON.stringify(out)) - revText;
     if (bytes > limits.maxDocumentBytes) {
       fail('(document)', `document is ${bytes} bytes, more than the limit of ${limits.maxDocumentBytes}`);
     }
+  }
+  return Object.freeze(out);
+}
+
+/**
+ * The stored form `{ _id, _rev: rev, ...fields }` of a document that copyNewDocument
+ * returned under the same limits: its fields are validated and frozen already, so they
+ * are shared, not copied again. (copyDocument on the same document gives an equal result.)
+ */
+export function withRevision(doc: JsonObject, rev: number): Document {
+  const out: Record<string, JsonValue> = { _id: doc['_id']!, _rev: rev };
+  for (const key of Object.keys(doc)) {
+    if (key !== '_id') out[key] = doc[key]!;
   }
   return Object.freeze(out) as Document;
 }

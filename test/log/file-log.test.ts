@@ -143,7 +143,10 @@ describe('FileLog', () => {
       await log.close();
       const bytes = await readFile(join(dir, 'log', '00000000000000000001.seg'));
       const decoded = decodeAllRecords(bytes);
-      assert.equal(decoded.stop, null);
+      // the records, then the zero-filled space ahead of the next ones
+      assert.equal(decoded.stop?.offset, decoded.end);
+      assert.ok(bytes.length > decoded.end);
+      assert.ok(bytes.subarray(decoded.end).every((b) => b === 0));
       assert.deepEqual(
         decoded.records.map((r) => r.kind),
         ['entry', 'entry', 'entry', 'hardState'],

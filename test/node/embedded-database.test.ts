@@ -1,8 +1,9 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { decodeRecords } from '../../src/log/record.ts';
 import { open, ConflictError, ValidationError, PreconditionFailedError, NotFoundError } from '../../src/index.ts';
 
 async function tempDir(): Promise<string> {
@@ -235,10 +236,12 @@ describe('embedded database', () => {
       await db.close();
       const segments = (await readdir(join(dir, 'log'))).filter((f) => f.endsWith('.seg'));
       const file = join(dir, 'log', segments[0]!);
-      const size = (await stat(file)).size;
       const { readFile } = await import('node:fs/promises');
       const bytes = await readFile(file);
-      bytes[Math.floor(size / 2)]! ^= 0xff;
+      // The segment is zero-filled past its data: flip a byte in the middle of the data.
+      const dataEnd = decodeRecords(bytes, () => {}).end;
+      assert.ok(dataEnd > 20 * 100 && dataEnd < bytes.length, `data ends at ${dataEnd} of ${bytes.length}`);
+      bytes[Math.floor(dataEnd / 2)]! ^= 0xff;
       await writeFile(file, bytes);
       await assert.rejects(open({ dir }), (error: Error) => error.message.includes(segments[0]!) && /offset/.test(error.message));
     } finally {

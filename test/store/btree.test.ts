@@ -97,4 +97,32 @@ describe('BTree', () => {
       { numRuns: 60 },
     );
   });
+
+  test('property: mostly ascending keys (time-ordered ids take the append path) match the model', () => {
+    // Each step appends past the largest key, repeats the largest, or goes back below it.
+    const stepArb = fc.oneof(
+      { weight: 6, arbitrary: fc.integer({ min: 1, max: 3 }).map((d) => ({ kind: 'append' as const, d })) },
+      { weight: 1, arbitrary: fc.constant({ kind: 'repeat' as const, d: 0 }) },
+      { weight: 2, arbitrary: fc.integer({ min: 1, max: 400 }).map((d) => ({ kind: 'back' as const, d })) },
+    );
+    fc.assert(
+      fc.property(fc.array(stepArb, { maxLength: 2000 }), (steps) => {
+        const t = new BTree<number, number>(cmp);
+        const model = new Map<number, number>();
+        let top = 0;
+        steps.forEach((s, i) => {
+          const k = s.kind === 'append' ? (top += s.d) : s.kind === 'repeat' ? top : Math.max(0, top - s.d);
+          assert.equal(t.set(k, i), !model.has(k));
+          model.set(k, i);
+          assert.equal(t.get(k), i);
+          assert.equal(t.has(top + 1), false);
+        });
+        t.checkInvariants();
+        const keys = [...model.keys()].sort(cmp);
+        assert.deepEqual(t.entries().map(([k]) => k), keys);
+        for (const k of keys) assert.equal(t.get(k), model.get(k));
+      }),
+      { numRuns: 40 },
+    );
+  });
 });

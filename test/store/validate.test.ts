@@ -4,11 +4,13 @@ import { ValidationError } from '../../src/store/errors.ts';
 import { DEFAULT_LIMITS } from '../../src/store/types.ts';
 import {
   copyDocument,
+  copyNewDocument,
   validateCommand,
   validateDocument,
   validateFilter,
   validateFindOptions,
   validateUpdate,
+  withRevision,
 } from '../../src/store/validate.ts';
 
 function rejects(fn: () => void, pattern: RegExp): void {
@@ -174,5 +176,60 @@ describe('validateFindOptions and validateCommand', () => {
     );
     rejects(() => validateCommand({ type: 'update', collection: 'c', filter: {}, update: { $set: { a: 1 } }, multi: true, upsert: false, ifRev: 3 }), /single-document/);
     rejects(() => validateCommand({ type: 'createIndex', collection: 'c', fields: [['a', 2]], unique: false }), /direction/);
+  });
+});
+
+describe('strings that are not valid Unicode', () => {
+  // A lone surrogate would become U+FFFD in the log's UTF-8: the node that proposed the
+  // write and every replica decoding it would hold different documents.
+  test('a lone surrogate in a value, a key or an _id is refused, naming where', () => {
+    rejects(() => validateDocument({ _id: 'a', s: 'x\ud800y' }), /^s: string is not valid Unicode/);
+    rejects(() => validateDocument({ _id: 'a', deep: { list: ['ok', '\udc00'] } }), /^deep\.list\.1: string is not valid Unicode/);
+    rejects(() => validateDocument({ _id: 'a', ['k\ud800']: 1 }), /not valid Unicode/);
+    rejects(() => validateDocument({ _id: '\ud800' }), /^_id: string is not valid Unicode/);
+    rejects(() => copyNewDocument({ _id: 'a', s: '\udfff' }, DEFAULT_LIMITS), /not valid Unicode/);
+    rejects(() => validateCommand({ type: 'insert', collection: 'c', docs: [{ _id: 'a', s: '\ud83d' }] }), /not valid Unicode/);
+  });
+
+  test('surrogate pairs (emoji and the like) are fine', () => {
+    validateDocument({ _id: '\ud83d\ude00', s: 'smile \ud83d\ude00', ['k\ud83d\ude00']: 1 });
+  });
+});
+
+describe('copyNewDocument and withRevision', () => {
+  test('a frozen deep copy that the caller cannot change afterwards', () => {
+    const doc = { _id: 'a', _rev: 99, nested: { list: [1, { x: 2 }] } };
+    const copy = copyNewDocument(doc, DEFAULT_LIMITS);
+    doc.nested.list.push(3);
+    (doc.nested.list[1] as { x: number }).x = 5;
+    assert.deepEqual(copy, { _id: 'a', nested: { list: [1, { x: 2 }] } });
+    assert.ok(Object.isFrozen(copy) && Object.isFrozen(copy['nested']) && Object.isFrozen((copy['nested'] as { list: unknown[] }).list));
+  });
+
+  test('an id given separately is used, and a user _rev is dropped', () => {
+    assert.deepEqual(copyNewDocument({ n: 1, _rev: 3 }, DEFAULT_LIMITS, 'given'), { _id: 'given', n: 1 });
+  });
+
+  test('withRevision of a copy equals copyDocument of the original, key order included', () => {
+    const doc = { z: 1, _id: 'a', b: [true, null], 2: 'two', a: { c: 'd' } };
+    const stored = withRevision(copyNewDocument(doc, DEFAULT_LIMITS), 17);
+    const direct = copyDocument(doc, DEFAULT_LIMITS, 17);
+    assert.deepEqual(stored, direct);
+    assert.deepEqual(Object.keys(stored), Object.keys(direct));
+    assert.ok(Object.isFrozen(stored));
+  });
+
+  test('the size limit does not depend on the log index the document gets', () => {
+    const limits = { ...DEFAULT_LIMITS, maxDocumentBytes: 200 };
+    // Grow a document to exactly the limit ({_id, ...fields} without _rev).
+    let filler = '';
+    while (JSON.stringify({ _id: 'a', s: filler + 'x' }).length <= 200) filler += 'x';
+    const atLimit = { _id: 'a', s: filler };
+    assert.equal(JSON.stringify(atLimit).length, 200);
+    copyNewDocument(atLimit, limits);
+    for (const rev of [1, 123_456_789_012]) copyDocument(atLimit, limits, rev);
+    const over = { _id: 'a', s: filler + 'x' };
+    rejects(() => copyNewDocument(over, limits), /201 bytes, more than the limit of 200/);
+    for (const rev of [1, 123_456_789_012]) rejects(() => copyDocument(over, limits, rev), /201 bytes/);
   });
 });
