@@ -16,6 +16,13 @@ export function changesOf(command: Command, result: CommandResult, index: number
       const values = result.value as TxOpResult[];
       return command.ops.flatMap((op, i) => opChanges(op, values[i]!, index));
     }
+    case 'batch': {
+      const results = result.value as CommandResult<'insert'>[];
+      return command.ops.flatMap((op, i) => {
+        const r = results[i]!;
+        return r.ok ? opChanges(op, r.value, index) : [];
+      });
+    }
     default:
       return [];
   }

@@ -5,6 +5,7 @@
 // with their command's result once applied here; followers forward writes to
 // the leader. It implements DatabaseBackend, so the HTTP server can serve it.
 import { mkdir } from 'node:fs/promises';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { openFileLog } from '../log/file-log.ts';
@@ -30,6 +31,7 @@ import { PeerIncarnations } from './peer-incarnations.ts';
 import { NoPeers, type PeerNetwork } from './peer-network.ts';
 import { PendingProposals } from './pending-proposals.ts';
 import { ApplyPacing } from './apply-pacing.ts';
+import { InsertCoalescer } from './insert-coalescer.ts';
 
 export const STANDALONE_NODE_ID = 1;
 
@@ -97,6 +99,10 @@ export class RaftNode implements DatabaseBackend {
   private currentStore: Store;
   private readonly proposals = new PendingProposals(MAX_PENDING_PROPOSALS);
   private readonly pacing = new ApplyPacing();
+  private readonly inserts = new InsertCoalescer();
+  private insertGroupLimit = Infinity;
+  /** Event-loop utilization at the end of the last Ready cycle (for pacing). */
+  private cycleMark: EventLoopUtilization = performance.eventLoopUtilization();
   private readonly reads = new Map<number, PendingRead>();
   private readonly applyWaiters: Array<{ index: number; resolve: () => void }> = [];
   private readonly leaderWaiters = new Set<() => void>();
@@ -315,6 +321,7 @@ export class RaftNode implements DatabaseBackend {
     if (this.ticker !== null) clearInterval(this.ticker);
     const closing = new StoreError('TIMEOUT', 'the node is shutting down; the outcome of this write is unknown');
     this.proposals.failAll(closing);
+    this.failQueuedInserts(new StoreError('NO_LEADER', 'the node is shutting down; this write was not made'));
     for (const r of this.reads.values()) r.reject(closing);
     this.reads.clear();
     for (const wake of this.leaderWaiters) wake();
@@ -327,12 +334,32 @@ export class RaftNode implements DatabaseBackend {
   // -- DatabaseBackend ------------------------------------------------------------------
 
   execute(command: Command, options: ExecuteOptions = {}): Promise<CommandResult> {
-    // The common case, a leader with room for one more write, proposes at once.
+    // The common case, a leader with room for one more write, proposes at once; inserts
+    // join the next shared entry (proposed when the next Ready is cut).
     if (!this.closed && this.fatal === null && this.core !== undefined && this.core.acceptsProposals() && this.proposals.hasRoom()) {
+      if (options.validated === true && command.type === 'insert' && this.inserts.inFlight < MAX_PENDING_PROPOSALS) {
+        const result = this.inserts.add(command, this.insertGroupLimit);
+        this.scheduleReady();
+        return result;
+      }
       const proposed = this.proposeNow(command, Date.now() + this.options.requestTimeoutMs, options.validated === true);
       if (proposed !== null) return proposed.result;
     }
     return this.executeEventually(command, options);
+  }
+
+  /** Proposes the inserts queued since the last Ready, a group per entry. A group that
+   * cannot be proposed here now (leadership lost) takes the slow path as one command. */
+  private proposeQueuedInserts(): void {
+    if (!this.inserts.hasWork()) return;
+    // Half of what is in flight now, when splitting pays: set here, once per cycle, not per
+    // insert (the first inserts of a burst would otherwise make tiny groups).
+    this.insertGroupLimit = this.pacing.groupLimit(this.inserts.inFlight);
+    const deadline = Date.now() + this.options.requestTimeoutMs;
+    for (const group of this.inserts.take()) {
+      const proposed = this.fatal === null && this.core.acceptsProposals() ? this.proposeNow(group.command, deadline, true) : null;
+      group.settle(proposed !== null ? proposed.result : this.executeEventually(group.command, { validated: true }));
+    }
   }
 
   /** Waits for room, a leader, or forwards to the leader, until the request times out. */
@@ -559,6 +586,7 @@ export class RaftNode implements DatabaseBackend {
     if (this.ticker !== null) clearInterval(this.ticker);
     this.logger.fatal({ err: this.fatal }, 'raft node stopped: a write to the log failed or an invariant broke');
     this.proposals.failAll(new StoreError('TIMEOUT', `node failed: ${this.fatal.message}`));
+    this.failQueuedInserts(new StoreError('TIMEOUT', `node failed before this write was proposed: ${this.fatal.message}`));
     // Stop talking to peers: a frozen node must not look like a live member.
     void this.transport.close();
     for (const listener of this.fatalListeners) listener(this.fatal);
@@ -569,6 +597,19 @@ export class RaftNode implements DatabaseBackend {
   onFatal(listener: (error: Error) => void): void {
     if (this.fatal !== null) listener(this.fatal);
     else this.fatalListeners.push(listener);
+  }
+
+  /** Inserts queued and never proposed: they were not made. */
+  private failQueuedInserts(error: Error): void {
+    for (const group of this.inserts.take()) group.settle(Promise.reject(error));
+  }
+
+  /** Feeds the pacing with how busy the event loop was during the Ready cycle just done. */
+  private measureCycle(): void {
+    const now = performance.eventLoopUtilization();
+    const cycle = performance.eventLoopUtilization(now, this.cycleMark);
+    this.cycleMark = now;
+    this.pacing.cycle(cycle.active, cycle.idle);
   }
 
   private scheduleReady(): void {
@@ -588,10 +629,13 @@ export class RaftNode implements DatabaseBackend {
       // Under steady load this loop may never run dry: snapshots are checked and handed to the
       // core between two Ready cycles, not only once it stops.
       this.maintainSnapshots();
+      this.proposeQueuedInserts();
       while (!this.closed && this.core.hasReady()) {
         await this.handleReady(this.core.ready(this.pacing.budget(this.core.committedBacklog())));
         this.core.advance();
+        this.measureCycle();
         this.maintainSnapshots();
+        this.proposeQueuedInserts();
       }
     } catch (error) {
       // A failed fsync or a broken invariant: nothing about this node's state can be trusted.
@@ -599,7 +643,7 @@ export class RaftNode implements DatabaseBackend {
     } finally {
       this.processing = false;
     }
-    if (!this.closed && this.fatal === null && this.core.hasReady()) this.scheduleReady();
+    if (!this.closed && this.fatal === null && (this.core.hasReady() || this.inserts.hasWork())) this.scheduleReady();
   }
 
   private async handleReady(rd: Ready): Promise<void> {
@@ -623,10 +667,7 @@ export class RaftNode implements DatabaseBackend {
       this.installSnapshot(snapshot);
     }
     const writes: Promise<void>[] = [];
-    if (rd.entries.length > 0) {
-      const started = performance.now();
-      writes.push(this.log.append(rd.entries).then(() => this.pacing.wrote(performance.now() - started)));
-    }
+    if (rd.entries.length > 0) writes.push(this.log.append(rd.entries));
     if (rd.hardState !== null) {
       const written = this.log.setHardState(rd.hardState);
       // Term and vote must be durable before anything that depends on them leaves; a new
@@ -641,9 +682,7 @@ export class RaftNode implements DatabaseBackend {
     // they are applied while this Ready's new entries are being written, not after: the log
     // starts its write (on the next turn of the event loop) before the CPU goes to applying.
     if (rd.entries.length > 0 && rd.committedEntries.length > 0) await nextTurn();
-    const applyStarted = performance.now();
     for (const entry of rd.committedEntries) this.apply(entry);
-    this.pacing.applied(rd.committedEntries.length, performance.now() - applyStarted);
     for (const rs of rd.readStates) {
       const read = this.reads.get(rs.context);
       if (read !== undefined) read.index = rs.index;
@@ -847,7 +886,7 @@ export class RaftNode implements DatabaseBackend {
     // An insert whose documents were validated and copied for this write is applied here as
     // the object it is (its bytes decode to an equal one on every replica); anything else
     // is decoded from the log like on every other node.
-    const reuse = validated && command.type === 'insert' ? command : undefined;
+    const reuse = validated && (command.type === 'insert' || command.type === 'batch') ? command : undefined;
     return { index, result: this.proposals.track(index, this.core.currentTerm(), deadline, reuse) };
   }
 

@@ -93,6 +93,17 @@ export interface DropCollectionCommand {
   collection: string;
 }
 
+/**
+ * Independent inserts that share one log entry (a node coalesces concurrent writes into
+ * it): each op applies all or nothing on its own, and one op failing (a duplicate `_id`)
+ * does not fail the others. Only inserts: every document in the entry then changes at
+ * most once, so the `_rev` the entry gives them still names one change each.
+ */
+export interface BatchCommand {
+  type: 'batch';
+  ops: InsertCommand[];
+}
+
 /** Appended by a new Raft leader; changes nothing but lastApplied. */
 export interface NoopCommand {
   type: 'noop';
@@ -104,6 +115,7 @@ export type Command =
   | ReplaceCommand
   | RemoveCommand
   | TxCommand
+  | BatchCommand
   | CreateIndexCommand
   | DropIndexCommand
   | DropCollectionCommand
@@ -143,6 +155,8 @@ export interface ResultValues {
   remove: RemoveResultValue;
   /** One result per op, in order (the value its standalone command would return). */
   tx: TxOpResult[];
+  /** One result per op, in order: each succeeded or failed on its own. */
+  batch: CommandResult<'insert'>[];
   createIndex: IndexSpec;
   dropIndex: DropResultValue;
   dropCollection: DropResultValue;
@@ -156,6 +170,7 @@ export type CommandResult<T extends CommandType = CommandType> =
 /** Bounds on one command, so a single log entry cannot hold unbounded work. */
 export const MAX_BATCH_DOCS = 10_000;
 export const MAX_TX_OPS = 1_000;
+export const MAX_BATCH_OPS = 1_024;
 export const MAX_TX_PRECONDITIONS = 1_000;
 export const MAX_INDEX_FIELDS = 16;
 export const MAX_INDEXES_PER_COLLECTION = 64;

@@ -13,6 +13,7 @@ import {
   type Command,
   type CommandResult,
   type CommandType,
+  type BatchCommand,
   type CreateIndexCommand,
   type InsertCommand,
   type Precondition,
@@ -152,9 +153,9 @@ export class Store {
     }
     if (this.undo.length !== 0) throw new Error('apply: undo log not empty (re-entrant apply?)');
     try {
-      const copied = options.documentsCopied === true && command.type === 'insert';
+      const copied = options.documentsCopied === true && (command.type === 'insert' || command.type === 'batch');
       if (!copied) validateCommand(command, { documents: false, limits: this.limits });
-      const value = copied ? this.insert(command, index, true) : this.execute(command, index);
+      const value = this.execute(command, index, copied);
       this.undo.length = 0;
       this.applied = index;
       return { ok: true, value } as CommandResult<C['type']>;
@@ -168,10 +169,12 @@ export class Store {
     }
   }
 
-  private execute(command: Command, index: number): ResultValues[CommandType] {
+  private execute(command: Command, index: number, copied: boolean): ResultValues[CommandType] {
     switch (command.type) {
       case 'insert':
-        return this.insert(command, index);
+        return this.insert(command, index, copied);
+      case 'batch':
+        return this.batch(command, index, copied);
       case 'update':
         return this.update(command, index);
       case 'replace':
@@ -199,10 +202,15 @@ export class Store {
   }
 
   private rollback(): void {
+    this.rollbackTo(0);
+  }
+
+  /** Undoes the changes recorded after `mark` (the undo log's length when they started). */
+  private rollbackTo(mark: number): void {
     const undo = this.undo;
-    this.undo = [];
+    this.undo = undo.slice(0, mark);
     try {
-      for (let i = undo.length - 1; i >= 0; i--) {
+      for (let i = undo.length - 1; i >= mark; i--) {
         const u = undo[i]!;
         if (u.kind === 'doc') u.coll.write(u.id, u.prev, false);
         else this.colls.delete(u.name);
@@ -255,6 +263,22 @@ export class Store {
       }
     }
     return out;
+  }
+
+  /** Each op on its own: a failed one is undone and reported, the others stand. */
+  private batch(cmd: BatchCommand, index: number, copied: boolean): CommandResult<'insert'>[] {
+    const results: CommandResult<'insert'>[] = [];
+    for (const op of cmd.ops) {
+      const mark = this.undo.length;
+      try {
+        results.push({ ok: true, value: this.insert(op, index, copied) });
+      } catch (e) {
+        if (!(e instanceof StoreError)) throw e; // a broken invariant fails the whole command
+        this.rollbackTo(mark);
+        results.push({ ok: false, error: { code: e.code, message: e.message } });
+      }
+    }
+    return results;
   }
 
   /** Matching documents in _id order; the first only unless multi. */

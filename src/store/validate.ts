@@ -11,6 +11,7 @@ import {
   MAX_BATCH_DOCS,
   MAX_INDEX_FIELDS,
   MAX_TX_OPS,
+  MAX_BATCH_OPS,
   MAX_TX_PRECONDITIONS,
   type Command,
   type Precondition,
@@ -633,6 +634,19 @@ function validateCommandAt(cmd: unknown, path: string, documents: boolean, limit
       if (pre.length > MAX_TX_PRECONDITIONS) fail(joinPath(path, 'if'), `at most ${MAX_TX_PRECONDITIONS} preconditions`);
       (ops as TxOp[]).forEach((op, i) => validateCommandAt(op, joinPath(joinPath(path, 'ops'), i), documents, limits, true));
       (pre as Precondition[]).forEach((p, i) => validatePrecondition(p, joinPath(joinPath(path, 'if'), i)));
+      return;
+    }
+    case 'batch': {
+      allowedKeys(cmd, ['type', 'ops'], path);
+      const ops = cmd['ops'];
+      if (!Array.isArray(ops) || ops.length === 0) fail(joinPath(path, 'ops'), 'must be a non-empty array of insert commands');
+      if (ops.length > MAX_BATCH_OPS) fail(joinPath(path, 'ops'), `at most ${MAX_BATCH_OPS} commands per batch`);
+      for (let i = 0; i < ops.length; i++) {
+        const op: unknown = ops[i];
+        const at = joinPath(joinPath(path, 'ops'), i);
+        if (!isPlainObject(op) || op['type'] !== 'insert') fail(at, 'a batch holds insert commands only');
+        validateCommandAt(op, at, documents, limits, false);
+      }
       return;
     }
     case 'createIndex':

@@ -55,8 +55,13 @@ describe('snapshots and membership (3 real nodes, snapshot every 200 entries)', 
     const stoppedAt = (await cluster.status(follower.id))!;
     await cluster.kill(follower.id);
 
-    written.push(...(await insertMany(leader.url, 'docs', 'while-down-', SNAPSHOT_THRESHOLD * 3)));
-    const compacted = (await cluster.status(leader.nodeId))!;
+    // Concurrent inserts may share log entries: write until the leader's log has moved far
+    // enough (snapshot index past the follower's log plus the catch-up window), bounded.
+    let compacted = (await cluster.status(leader.nodeId))!;
+    for (let round = 0; round < 20 && compacted.snapshotIndex - SNAPSHOT_THRESHOLD <= stoppedAt.lastLogIndex; round++) {
+      written.push(...(await insertMany(leader.url, 'docs', `while-down-${round}-`, SNAPSHOT_THRESHOLD, 4)));
+      compacted = (await cluster.status(leader.nodeId))!;
+    }
     // The leader keeps up to one threshold of entries after its snapshot (catch-up window).
     assert.ok(
       compacted.snapshotIndex - SNAPSHOT_THRESHOLD > stoppedAt.lastLogIndex,

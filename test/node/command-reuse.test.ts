@@ -39,7 +39,11 @@ describe('applying the proposer\'s own command object', () => {
           } catch {
             continue; // refused before it reaches the log
           }
-          const command: Command = { type: 'insert', collection: 'c', docs };
+          // Odd entries: the documents as independent inserts sharing the entry (a batch).
+          const command: Command =
+            index % 2 === 1 && docs.length > 1
+              ? { type: 'batch', ops: docs.map((doc) => ({ type: 'insert', collection: 'c', docs: [doc] })) }
+              : { type: 'insert', collection: 'c', docs };
           const bytes = encodeCommand(command);
           const own = proposer.apply(command, index, { documentsCopied: true });
           const decoded = replica.apply(decodeCommand(bytes), index);
