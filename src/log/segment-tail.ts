@@ -3,12 +3,10 @@
 // - zeros to the end of the file: the clean end of the data (segments are
 //   zero-filled ahead of the records, see preallocation.ts);
 // - nothing valid after the bad record: a torn tail, dropped with a warning;
-// - valid records after it: corruption, unless it has the shape only a torn
-//   last write over zero-filled space can leave (see judgeTail).
+// - valid records after it: corruption, refused (see judgeTail).
 import { LogCorruptionError } from './errors.ts';
-import { MAX_WRITE_BYTES } from './preallocation.ts';
-import { decodeRecords, findValidRecordAfter, type DecodeStop } from './record.ts';
-import { firstNonZero, hasZeroSector, nonZeroEnd } from './zero-bytes.ts';
+import { findValidRecordAfter, type DecodeStop } from './record.ts';
+import { nonZeroEnd } from './zero-bytes.ts';
 
 export type TailVerdict =
   /** Only zeros follow the data. */
@@ -21,14 +19,12 @@ export type TailVerdict =
  * Throws LogCorruptionError (naming the file and offset) when dropping them could
  * lose records that were acknowledged as durable.
  *
- * A valid record after the bad one is accepted as a torn last write only when:
- * the segment is the last one; all non-zero bytes after the bad record end
- * within MAX_WRITE_BYTES of it (the reach of the one write a power loss can
- * tear); and every stretch of damage before a valid record contains a
- * sector-aligned all-zero sector (sectors of that write that never reached the
- * disk, over zero-filled space; a flipped bit or a garbled sector does not look
- * like that). Several such holes are accepted within that reach: a large write
- * goes to the device as several requests that may complete in any order.
+ * A valid record after the bad one is always refused. A power loss can leave a hole
+ * of zeros (never-written sectors of the zero-filled space) before valid records of
+ * the last write, which was never acknowledged and could be dropped; but nothing on
+ * disk tells that write apart from acknowledged records around a damaged sector
+ * (user data may hold runs of zero bytes too), so dropping it could lose
+ * acknowledged writes. Refusing keeps them, and names where to look.
  */
 export function judgeTail(buf: Uint8Array, path: string, stop: DecodeStop, isLast: boolean): TailVerdict {
   const x = stop.offset;
@@ -36,32 +32,6 @@ export function judgeTail(buf: Uint8Array, path: string, stop: DecodeStop, isLas
   if (dataEnd === x) return { kind: 'clean' };
   if (!isLast) throw new LogCorruptionError(path, x, `${stop.reason} record in a segment that is not the last one`);
   const next = findValidRecordAfter(buf, x);
-  if (next === null) {
-    return { kind: 'torn', warning: `log: truncated the torn tail of ${path} at byte offset ${x} (${stop.reason}; ${dataEnd - x} bytes dropped)` };
-  }
-  const refuse = (why: string): never => {
-    throw new LogCorruptionError(path, x, `${stop.reason} record followed by a valid record at offset ${next}${why}`);
-  };
-  if (dataEnd - x > MAX_WRITE_BYTES) {
-    refuse(`, with data up to offset ${dataEnd}: farther than one write (${MAX_WRITE_BYTES} bytes) can reach`);
-  }
-  let holes = 0;
-  let gapStart = x;
-  let gapEnd: number | null = next;
-  while (gapEnd !== null) {
-    if (!hasZeroSector(buf, gapStart, gapEnd)) {
-      refuse(gapStart === x ? '' : ` (and damage at offset ${gapStart} that is not a hole of zeros)`);
-    }
-    holes++;
-    const after = decodeRecords(buf, () => {}, gapEnd);
-    if (after.stop === null || firstNonZero(buf, after.stop.offset) === buf.length) break;
-    gapStart = after.stop.offset;
-    gapEnd = findValidRecordAfter(buf, gapStart); // null: a torn record, then zeros
-  }
-  return {
-    kind: 'torn',
-    warning:
-      `log: truncated the torn last write of ${path} at byte offset ${x} (${stop.reason}; ` +
-      `${holes} hole(s) of zeros before valid-looking records up to offset ${dataEnd}; ${dataEnd - x} bytes dropped)`,
-  };
+  if (next !== null) throw new LogCorruptionError(path, x, `${stop.reason} record followed by a valid record at offset ${next}`);
+  return { kind: 'torn', warning: `log: truncated the torn tail of ${path} at byte offset ${x} (${stop.reason}; ${dataEnd - x} bytes dropped)` };
 }

@@ -35,15 +35,3 @@ export function nonZeroEnd(buf: Uint8Array, from: number): number {
   }
   return from;
 }
-
-/** Disk sector: the unit a device writes atomically (or not at all). */
-export const SECTOR_BYTES = 512;
-
-/** True when [from, to) contains a whole sector-aligned run of SECTOR_BYTES zeros:
- * the mark a torn write leaves over zero-filled space (a bit flip does not). */
-export function hasZeroSector(buf: Uint8Array, from: number, to: number): boolean {
-  for (let s = Math.ceil(from / SECTOR_BYTES) * SECTOR_BYTES; s + SECTOR_BYTES <= to; s += SECTOR_BYTES) {
-    if (ZEROS.compare(buf, s, s + SECTOR_BYTES, 0, SECTOR_BYTES) === 0) return true;
-  }
-  return false;
-}

@@ -1,6 +1,7 @@
 // A collection of the embedded database: reads go straight to the in-memory
 // store, writes become commands that go through the log.
 import type { Command, CommandResult, ResultValues, UpdateResultValue } from '../store/commands.ts';
+import { MAX_BATCH_DOCS } from '../store/commands.ts';
 import type { ExecuteOptions } from './backend.ts';
 import { errorFromInfo, ValidationError } from '../store/errors.ts';
 import type { Document, Explain, Filter, FindOptions, IndexSpec, JsonObject, UpdateSpec } from '../store/types.ts';
@@ -61,7 +62,8 @@ export class EmbeddedCollection {
 
   /** Inserts documents atomically: all of them, or none when one is invalid or a duplicate. */
   async insertMany(docs: readonly JsonObject[]): Promise<Document[]> {
-    if (!Array.isArray(docs)) throw new ValidationError('insertMany takes an array of documents');
+    if (!Array.isArray(docs) || docs.length === 0) throw new ValidationError('insertMany takes a non-empty array of documents');
+    if (docs.length > MAX_BATCH_DOCS) throw new ValidationError(`insertMany takes at most ${MAX_BATCH_DOCS} documents`);
     const prepared = docs.map((doc, i) => this.withId(doc, `documents[${i}]`));
     return this.run<'insert'>({ type: 'insert', collection: this.name, docs: prepared }, VALIDATED);
   }

@@ -3,15 +3,18 @@
 // inserts that reach the leader together are proposed as one `batch` command
 // instead, whose ops still succeed or fail one by one (store/commands.ts).
 //
-// Group size: everything queued when the next Ready is cut goes in, but a group
-// is closed early at `groupLimit` ops. The node sets that limit to half of the
-// inserts in flight when splitting pays (see ApplyPacing): two entries then
-// alternate, one being written while the other's writers are woken and insert
-// again, instead of one entry whose writers all wait for the disk together.
+// Inserts wait here until the next Ready is cut (or until the node proposes any
+// other command, which must not overtake them). Then they are taken in groups of
+// at most `groupLimit` ops: the node sets that to half of the inserts in flight
+// when splitting pays (see ApplyPacing), so that two entries alternate, one being
+// written while the other's writers are woken and insert again.
 import type { BatchCommand, CommandResult, InsertCommand } from '../store/commands.ts';
 import { MAX_BATCH_DOCS, MAX_BATCH_OPS } from '../store/commands.ts';
 
-interface Waiter {
+interface Queued {
+  readonly op: InsertCommand;
+  /** Date.now() after which the insert is refused, if still queued (never made). */
+  readonly deadline: number;
   readonly resolve: (result: CommandResult) => void;
   readonly reject: (error: Error) => void;
 }
@@ -20,19 +23,14 @@ interface Waiter {
 export interface InsertGroup {
   /** The lone insert itself, or a batch of them. */
   readonly command: InsertCommand | BatchCommand;
-  readonly ops: readonly InsertCommand[];
-  /** Settles every caller from the result of the entry holding `command`. */
+  /** Settles every caller from the result of the entry holding `command` (or its failure). */
   settle(result: Promise<CommandResult>): void;
 }
 
 export class InsertCoalescer {
-  private ops: InsertCommand[] = [];
-  private waiters: Waiter[] = [];
-  private docs = 0;
+  private queue: Queued[] = [];
   /** Ops queued or proposed and not settled yet. */
   private pending = 0;
-  /** Groups closed early (at the limit), waiting for the next Ready. */
-  private readonly closed: InsertGroup[] = [];
 
   /** Ops queued or proposed and not yet settled. */
   get inFlight(): number {
@@ -41,56 +39,76 @@ export class InsertCoalescer {
 
   /** Whether anything waits to be proposed. */
   hasWork(): boolean {
-    return this.ops.length > 0 || this.closed.length > 0;
+    return this.queue.length > 0;
   }
 
   /** Queues an insert (its documents validated and owned by it); settles with its own result. */
-  add(command: InsertCommand, groupLimit: number): Promise<CommandResult> {
-    if (this.ops.length > 0 && (this.ops.length >= Math.min(groupLimit, MAX_BATCH_OPS) || this.docs + command.docs.length > MAX_BATCH_DOCS)) {
-      this.closed.push(this.cut());
-    }
+  add(op: InsertCommand, deadline: number): Promise<CommandResult> {
     this.pending++;
     return new Promise<CommandResult>((resolve, reject) => {
-      this.ops.push(command);
-      this.waiters.push({ resolve, reject });
-      this.docs += command.docs.length;
+      this.queue.push({ op, deadline, resolve, reject });
     });
   }
 
-  /** Every group waiting to be proposed, oldest first. */
-  take(): InsertGroup[] {
-    const groups = this.closed.splice(0);
-    if (this.ops.length > 0) groups.push(this.cut());
+  /** Everything queued, in order, cut into groups of at most `groupLimit` ops (and the
+   * command bounds on ops and documents). */
+  take(groupLimit: number): InsertGroup[] {
+    const queue = this.queue;
+    this.queue = [];
+    const limit = Math.max(1, Math.min(groupLimit, MAX_BATCH_OPS));
+    const groups: InsertGroup[] = [];
+    let start = 0;
+    let docs = 0;
+    for (let i = 0; i < queue.length; i++) {
+      const n = queue[i]!.op.docs.length;
+      if (i > start && (i - start >= limit || docs + n > MAX_BATCH_DOCS)) {
+        groups.push(this.group(queue.slice(start, i)));
+        start = i;
+        docs = 0;
+      }
+      docs += n;
+    }
+    if (queue.length > start) groups.push(this.group(queue.slice(start)));
     return groups;
   }
 
-  private cut(): InsertGroup {
-    const ops = this.ops;
-    const waiters = this.waiters;
-    this.ops = [];
-    this.waiters = [];
-    this.docs = 0;
-    const command: InsertCommand | BatchCommand = ops.length === 1 ? ops[0]! : { type: 'batch', ops };
+  /** Refuses the queued inserts whose deadline passed (the node could not propose them in
+   * time, e.g. while the disk stalls); they were never made. */
+  expire(now: number, error: () => Error): void {
+    if (this.queue.length === 0 || this.queue[0]!.deadline > now) return;
+    const kept: Queued[] = [];
+    for (const q of this.queue) {
+      if (q.deadline > now) {
+        kept.push(q);
+      } else {
+        this.pending--;
+        q.reject(error());
+      }
+    }
+    this.queue = kept;
+  }
+
+  private group(members: Queued[]): InsertGroup {
+    const command: InsertCommand | BatchCommand = members.length === 1 ? members[0]!.op : { type: 'batch', ops: members.map((m) => m.op) };
     return {
       command,
-      ops,
       settle: (result) => {
         result.then(
           (r) => {
-            this.pending -= ops.length;
-            if (ops.length === 1 || !r.ok) {
-              // A lone insert's result is its own; a batch that failed as a whole (it never
-              // does unless its entry could not be applied) fails every op in it.
-              for (const w of waiters) w.resolve(r);
+            this.pending -= members.length;
+            if (members.length === 1 || !r.ok) {
+              // A lone insert's result is its own; a batch failed as a whole (its envelope
+              // refused, which the node never builds) fails every op in it.
+              for (const m of members) m.resolve(r);
               return;
             }
             const each = r.value as CommandResult<'insert'>[];
-            for (let i = 0; i < waiters.length; i++) waiters[i]!.resolve(each[i]!);
+            for (let i = 0; i < members.length; i++) members[i]!.resolve(each[i]!);
           },
           (error: unknown) => {
-            this.pending -= ops.length;
+            this.pending -= members.length;
             const e = error instanceof Error ? error : new Error(String(error));
-            for (const w of waiters) w.reject(e);
+            for (const m of members) m.reject(e);
           },
         );
       },

@@ -100,7 +100,6 @@ export class RaftNode implements DatabaseBackend {
   private readonly proposals = new PendingProposals(MAX_PENDING_PROPOSALS);
   private readonly pacing = new ApplyPacing();
   private readonly inserts = new InsertCoalescer();
-  private insertGroupLimit = Infinity;
   /** Event-loop utilization at the end of the last Ready cycle (for pacing). */
   private cycleMark: EventLoopUtilization = performance.eventLoopUtilization();
   private readonly reads = new Map<number, PendingRead>();
@@ -338,7 +337,7 @@ export class RaftNode implements DatabaseBackend {
     // join the next shared entry (proposed when the next Ready is cut).
     if (!this.closed && this.fatal === null && this.core !== undefined && this.core.acceptsProposals() && this.proposals.hasRoom()) {
       if (options.validated === true && command.type === 'insert' && this.inserts.inFlight < MAX_PENDING_PROPOSALS) {
-        const result = this.inserts.add(command, this.insertGroupLimit);
+        const result = this.inserts.add(command, Date.now() + this.options.requestTimeoutMs);
         this.scheduleReady();
         return result;
       }
@@ -348,17 +347,21 @@ export class RaftNode implements DatabaseBackend {
     return this.executeEventually(command, options);
   }
 
-  /** Proposes the inserts queued since the last Ready, a group per entry. A group that
-   * cannot be proposed here now (leadership lost) takes the slow path as one command. */
+  /** Proposes the inserts queued so far, in order, a group per entry. A group that cannot
+   * be proposed here now (leadership lost, no room) takes the slow path as one command. */
   private proposeQueuedInserts(): void {
     if (!this.inserts.hasWork()) return;
-    // Half of what is in flight now, when splitting pays: set here, once per cycle, not per
-    // insert (the first inserts of a burst would otherwise make tiny groups).
-    this.insertGroupLimit = this.pacing.groupLimit(this.inserts.inFlight);
     const deadline = Date.now() + this.options.requestTimeoutMs;
-    for (const group of this.inserts.take()) {
-      const proposed = this.fatal === null && this.core.acceptsProposals() ? this.proposeNow(group.command, deadline, true) : null;
-      group.settle(proposed !== null ? proposed.result : this.executeEventually(group.command, { validated: true }));
+    for (const group of this.inserts.take(this.pacing.groupLimit(this.inserts.inFlight))) {
+      try {
+        const here = this.fatal === null && !this.closed && this.core.acceptsProposals() && this.proposals.hasRoom();
+        const proposed = here ? this.proposeNow(group.command, deadline, true) : null;
+        group.settle(proposed !== null ? proposed.result : this.executeEventually(group.command, { validated: true }));
+      } catch (error) {
+        // A broken invariant in the core (the node stops) or an unencodable command: this
+        // group fails, the ones after it are still proposed or failed in turn.
+        group.settle(Promise.reject(error instanceof Error ? error : new Error(String(error))));
+      }
     }
   }
 
@@ -553,6 +556,7 @@ export class RaftNode implements DatabaseBackend {
     if (now - this.lastExpirySweep >= 100) {
       this.lastExpirySweep = now;
       this.proposals.expire(Date.now());
+      this.inserts.expire(Date.now(), () => new StoreError('NO_LEADER', 'the node could not propose this write in time (is its disk stalled?); it was not made'));
     }
     const due = Math.floor((now - this.tickedUntil) / TICK_MS);
     if (due <= 0) return;
@@ -586,7 +590,7 @@ export class RaftNode implements DatabaseBackend {
     if (this.ticker !== null) clearInterval(this.ticker);
     this.logger.fatal({ err: this.fatal }, 'raft node stopped: a write to the log failed or an invariant broke');
     this.proposals.failAll(new StoreError('TIMEOUT', `node failed: ${this.fatal.message}`));
-    this.failQueuedInserts(new StoreError('TIMEOUT', `node failed before this write was proposed: ${this.fatal.message}`));
+    this.failQueuedInserts(new StoreError('NO_LEADER', `the node failed before this write was proposed (it was not made): ${this.fatal.message}`));
     // Stop talking to peers: a frozen node must not look like a live member.
     void this.transport.close();
     for (const listener of this.fatalListeners) listener(this.fatal);
@@ -601,7 +605,7 @@ export class RaftNode implements DatabaseBackend {
 
   /** Inserts queued and never proposed: they were not made. */
   private failQueuedInserts(error: Error): void {
-    for (const group of this.inserts.take()) group.settle(Promise.reject(error));
+    for (const group of this.inserts.take(Infinity)) group.settle(Promise.reject(error));
   }
 
   /** Feeds the pacing with how busy the event loop was during the Ready cycle just done. */
@@ -878,6 +882,8 @@ export class RaftNode implements DatabaseBackend {
   /** Appends the command if this node leads (null otherwise); `result` settles once the
    * entry is applied here, or fails. */
   private proposeNow(command: Command, deadline: number, validated: boolean): Proposed | null {
+    // Queued inserts were asked for first: they go into the log first.
+    if (this.inserts.hasWork()) this.proposeQueuedInserts();
     const data = encodeCommand(command);
     if (!this.core.acceptsProposals()) return null;
     const index = this.guarded(() => this.core.propose(data));

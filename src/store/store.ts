@@ -153,8 +153,10 @@ export class Store {
     }
     if (this.undo.length !== 0) throw new Error('apply: undo log not empty (re-entrant apply?)');
     try {
+      // The shape is checked on every path, the proposer's own command included: every
+      // replica must refuse exactly what the proposer refuses. Only the copy is skipped.
+      validateCommand(command, { documents: false, limits: this.limits });
       const copied = options.documentsCopied === true && (command.type === 'insert' || command.type === 'batch');
-      if (!copied) validateCommand(command, { documents: false, limits: this.limits });
       const value = this.execute(command, index, copied);
       this.undo.length = 0;
       this.applied = index;
@@ -271,6 +273,7 @@ export class Store {
     for (const op of cmd.ops) {
       const mark = this.undo.length;
       try {
+        validateCommand(op, { documents: false, limits: this.limits });
         results.push({ ok: true, value: this.insert(op, index, copied) });
       } catch (e) {
         if (!(e instanceof StoreError)) throw e; // a broken invariant fails the whole command

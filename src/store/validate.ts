@@ -645,7 +645,9 @@ function validateCommandAt(cmd: unknown, path: string, documents: boolean, limit
         const op: unknown = ops[i];
         const at = joinPath(joinPath(path, 'ops'), i);
         if (!isPlainObject(op) || op['type'] !== 'insert') fail(at, 'a batch holds insert commands only');
-        validateCommandAt(op, at, documents, limits, false);
+        // Applying a batch checks each op on its own (a bad op fails alone), so the shape
+        // check of the envelope stops here; a full check (documents) covers the ops too.
+        if (documents) validateCommandAt(op, at, documents, limits, false);
       }
       return;
     }

@@ -72,4 +72,40 @@ describe('insert coalescing', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  test('a write issued after a queued insert is applied after it (nothing overtakes the queue)', async () => {
+    const db = await open({ memory: true });
+    const col = db.collection('c');
+    const inserted = col.insert({ _id: 'x', n: 1 });
+    const updated = col.update({ _id: 'x' }, { $set: { n: 2 } });
+    const insertedY = col.insert({ _id: 'y' });
+    const removed = col.remove('y');
+    const txDone = db.transaction((tx) => {
+      tx.collection('c').insert({ _id: 'z', n: 3 });
+    });
+    await Promise.all([inserted, insertedY, txDone]);
+    assert.deepEqual(await updated, { matched: 1, modified: 1 });
+    assert.equal(await removed, 1);
+    assert.equal(col.get('x')!['n'], 2);
+    assert.equal(col.get('y'), null);
+    assert.equal(col.get('z')!['n'], 3);
+    await db.close();
+  });
+
+  test('an empty insertMany is refused up front; concurrent inserts are kept, also after a replay', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cs-coalesce-empty-'));
+    try {
+      const db = await open({ dir });
+      const col = db.collection('c');
+      const outcomes = await Promise.allSettled([col.insert({ _id: 'a' }), col.insertMany([]), col.insert({ _id: 'b' })]);
+      assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'rejected', 'fulfilled']);
+      assert.ok((outcomes[1] as PromiseRejectedResult).reason instanceof ValidationError);
+      await db.close();
+      const again = await open({ dir });
+      assert.deepEqual(again.collection('c').find().map((d) => d._id), ['a', 'b']);
+      await again.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -73,4 +73,24 @@ describe('batch command', () => {
       { numRuns: 150 },
     );
   });
+
+  test('a malformed op fails alone, the same way for the proposer\'s own objects and for decoded ones', () => {
+    const ops = [insert('c', 'a'), { type: 'insert', collection: 'c', docs: [] } as unknown as InsertCommand, insert('c', 'b')];
+    for (const documentsCopied of [true, false]) {
+      const store = new Store();
+      const result = store.apply({ type: 'batch', ops }, 1, { documentsCopied });
+      assert.ok(result.ok);
+      assert.deepEqual((result.value as CommandResult<'insert'>[]).map((r) => r.ok), [true, false, true]);
+      assert.deepEqual(store.find('c').map((d) => d._id), ['a', 'b']);
+    }
+  });
+
+  test('the proposer\'s own command is shape-checked too: an empty insert fails on every path', () => {
+    for (const documentsCopied of [true, false]) {
+      const store = new Store();
+      const result = store.apply({ type: 'insert', collection: 'c', docs: [] }, 1, { documentsCopied });
+      assert.equal(result.ok, false);
+      assert.deepEqual(store.collections(), []);
+    }
+  });
 });
