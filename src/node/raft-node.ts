@@ -235,7 +235,9 @@ export class RaftNode implements DatabaseBackend {
       const raft = this.coreStatus();
       if (raft.role === 'leader' && raft.commitIndex >= target && this.currentStore.lastApplied >= raft.commitIndex) return;
       if (Date.now() >= deadline) throw new StoreError('TIMEOUT', 'the node did not become leader and catch up in time');
-      await sleep(1);
+      // Replaying: woken by the apply that reaches the commit index, not by polling.
+      if (raft.role === 'leader' && raft.commitIndex >= target) await this.waitApplied(raft.commitIndex, deadline);
+      else await sleep(1);
     }
   }
 
@@ -824,6 +826,10 @@ export class RaftNode implements DatabaseBackend {
   }
 
   private async takeSnapshot(): Promise<number> {
+    // Captured on the next turn of the event loop, not inside the Ready cycle that made it
+    // due: whoever waits for that cycle (open() after a replay) goes on first.
+    await nextTurn();
+    if (this.closed) return 0;
     const capture = this.currentStore.captureSnapshot();
     const index = capture.lastApplied;
     if (index <= this.lastSnapshotIndex) return 0;
