@@ -119,8 +119,14 @@ export class BTree<K, V> {
         node.values[i] = value;
         return null;
       }
-      node.keys.splice(i, 0, key);
-      node.values.splice(i, 0, value);
+      if (i === node.keys.length) {
+        // Appending (time-ordered ids): push, which is cheaper than splice.
+        node.keys.push(key);
+        node.values.push(value);
+      } else {
+        node.keys.splice(i, 0, key);
+        node.values.splice(i, 0, value);
+      }
       this.count++;
       if (node.keys.length <= MAX) return null;
       const half = node.keys.length >> 1;
