@@ -233,3 +233,17 @@ describe('copyNewDocument and withRevision', () => {
     for (const rev of [1, 123_456_789_012]) rejects(() => copyDocument(over, limits, rev), /201 bytes/);
   });
 });
+
+describe('copying documents', () => {
+  test('a getter that copies another document meanwhile does not disturb the outer copy', () => {
+    const limits = { ...DEFAULT_LIMITS, maxDocumentBytes: 300 };
+    const inner = { _id: 'inner', s: 'x'.repeat(10) };
+    const outer: Record<string, unknown> = { _id: 'outer', big: 'y'.repeat(400) };
+    Object.defineProperty(outer, 'sneaky', { enumerable: true, get: () => copyNewDocument(inner, limits) });
+    // The outer document is over the limit: the inner copy must not reset what was measured.
+    rejects(() => copyNewDocument(outer, limits), /more than the limit of 300/);
+    const fine: Record<string, unknown> = { _id: 'ok', n: 1 };
+    Object.defineProperty(fine, 'inner', { enumerable: true, get: () => copyNewDocument(inner, limits) });
+    assert.deepEqual(copyNewDocument(fine, limits), { _id: 'ok', n: 1, inner: { _id: 'inner', s: 'x'.repeat(10) } });
+  });
+});
