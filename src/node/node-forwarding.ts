@@ -1,0 +1,72 @@
+// Followers forward writes and membership changes to the leader over the peer
+// connection: the request and reply shapes, the follower's side (forwardToLeader)
+// and the leader's (serveForwarded).
+import type { Command, CommandResult } from '../store/commands.ts';
+import { StoreError, ValidationError } from '../store/errors.ts';
+import { validateCommand } from '../store/validate.ts';
+import type { PeerNetwork } from './peer-network.ts';
+
+/** A request a follower forwards to the leader over the peer connection. */
+export type ForwardedRequest =
+  | { readonly type: 'execute'; readonly command: unknown }
+  | { readonly type: 'addMember'; readonly id: number; readonly url: string; readonly learner: boolean }
+  | { readonly type: 'removeMember'; readonly id: number };
+
+export type ForwardedReply = { readonly notLeader: true } | { readonly result: CommandResult; readonly index: number } | { readonly done: true };
+
+/** What the leader's side needs from the node to serve a forwarded request. */
+export interface ForwardedServer {
+  readonly requestTimeoutMs: number;
+  /** Whether this node is started and leads now. */
+  isLeader(): boolean;
+  /** Appends the command if this node leads (null otherwise); `result` settles once applied here. */
+  propose(command: Command, deadline: number, validated: boolean): Promise<{ readonly index: number; readonly result: Promise<CommandResult> } | null>;
+  addMember(id: number, url: string, learner: boolean): Promise<void>;
+  removeMember(id: number): Promise<void>;
+}
+
+export async function forwardToLeader(
+  transport: Pick<PeerNetwork, 'request'>,
+  leader: number,
+  request: ForwardedRequest,
+  deadline: number,
+): Promise<ForwardedReply> {
+  try {
+    return (await transport.request(leader, request, Math.max(1, deadline - Date.now()))) as ForwardedReply;
+  } catch (error) {
+    const code = (error as { remoteCode?: string; code?: string }).remoteCode;
+    const message = error instanceof Error ? error.message : String(error);
+    if (code !== undefined && code !== 'TIMEOUT' && code !== 'NO_LEADER') {
+      throw new StoreError(isErrorCode(code) ? code : 'BAD_REQUEST', message);
+    }
+    throw new StoreError('TIMEOUT', `forwarding to the leader (node ${leader}) failed, the outcome is unknown: ${message}`);
+  }
+}
+
+/** Handles a request a follower forwarded to us (we are, or were, the leader). */
+export async function serveForwarded(node: ForwardedServer, body: unknown): Promise<ForwardedReply> {
+  const request = body as ForwardedRequest;
+  if (!node.isLeader()) return { notLeader: true };
+  switch (request.type) {
+    case 'execute': {
+      validateCommand(request.command);
+      // Validated above; decoded from the peer's bytes, so nobody else holds it.
+      const proposed = await node.propose(request.command, Date.now() + node.requestTimeoutMs, true);
+      if (proposed === null) return { notLeader: true };
+      return { result: await proposed.result, index: proposed.index };
+    }
+    case 'addMember':
+      await node.addMember(request.id, `http://${request.url}`, request.learner);
+      return { done: true };
+    case 'removeMember':
+      await node.removeMember(request.id);
+      return { done: true };
+    default:
+      throw new ValidationError('unknown forwarded request');
+  }
+}
+
+const ERROR_CODES = new Set(['BAD_REQUEST', 'VALIDATION', 'NOT_FOUND', 'CONFLICT', 'PRECONDITION_FAILED', 'NO_LEADER', 'TIMEOUT', 'PAYLOAD_TOO_LARGE', 'UNAUTHORIZED']);
+function isErrorCode(code: string): code is StoreError['code'] {
+  return ERROR_CODES.has(code);
+}

@@ -1,0 +1,154 @@
+// Snapshots this node takes of its applied state, to keep the log short: when one is
+// due, taking it in the background, writing it (one snapshot file at a time), and
+// handing it to the core between two Ready cycles.
+import type { Logger } from 'pino';
+import type { LogStorage } from '../log/types.ts';
+import type { RaftCore } from '../raft/index.ts';
+import type { Snapshot } from '../raft/types.ts';
+import { snapshotParts } from '../store/snapshot.ts';
+import type { Store } from '../store/store.ts';
+import { nextTurn } from './node-waiting.ts';
+
+/** What snapshots need from the node that drives the core. */
+export interface SnapshotHost {
+  readonly snapshotThreshold: number;
+  readonly log: Pick<LogStorage, 'snapshot' | 'installSnapshot'>;
+  readonly logger: Logger;
+  /** The core; undefined before start(), like the node's own field. */
+  core(): Pick<RaftCore, 'snapshotMeta' | 'snapshotTaken'>;
+  /** The applied state (replaced when a snapshot from the leader is installed). */
+  store(): Store;
+  isClosed(): boolean;
+  /** Whether a Ready cycle is running now (the core is handed snapshots only between two). */
+  isProcessing(): boolean;
+  guarded<T>(call: () => T): T;
+  stopOnFatal(error: unknown): void;
+}
+
+export class NodeSnapshots {
+  /** The snapshot being encoded and written in the background, if any. */
+  private snapshotJob: Promise<number> | null = null;
+  private snapshotWrites: Promise<void> = Promise.resolve();
+  /** A snapshot written to disk, waiting to be handed to the core between two Ready cycles. */
+  private snapshotForCore: Snapshot | null = null;
+  private lastSnapshotIndex: number;
+  /** The last log index found at start: entries up to it are replayed, not snapshotted along the way. */
+  private readonly recoveredLastIndex: number;
+
+  /** `lastIndex`: the index of the snapshot found at start (0 if none); `recoveredLastIndex`: see the field. */
+  constructor(
+    private readonly host: SnapshotHost,
+    lastIndex: number,
+    recoveredLastIndex: number,
+  ) {
+    this.lastSnapshotIndex = lastIndex;
+    this.recoveredLastIndex = recoveredLastIndex;
+  }
+
+  /** The index of the last snapshot taken or installed. */
+  get lastIndex(): number {
+    return this.lastSnapshotIndex;
+  }
+
+  /** Records a snapshot from the leader, installed by the Ready loop. */
+  installed(index: number): void {
+    this.lastSnapshotIndex = index;
+  }
+
+  /** Takes a snapshot now (after the one running, if any). */
+  async take(): Promise<{ index: number; bytes: number }> {
+    while (this.snapshotJob !== null) await this.snapshotJob.catch(() => 0);
+    const bytes = await this.startSnapshot();
+    return { index: this.lastSnapshotIndex, bytes };
+  }
+
+  /**
+   * A snapshot every `snapshotThreshold` applied entries keeps the log short. Not while
+   * replaying the log found at start: those entries are on disk already, and a snapshot
+   * every threshold of a growing state would cost more than the replay (one is taken at the end).
+   */
+  private snapshotDue(): boolean {
+    const applied = this.host.store().lastApplied;
+    return (
+      !this.host.isClosed() &&
+      this.host.snapshotThreshold > 0 &&
+      applied >= this.recoveredLastIndex &&
+      applied - this.lastSnapshotIndex >= this.host.snapshotThreshold
+    );
+  }
+
+  /** Snapshot files are written one at a time: ours in the background, the leader's in a Ready. */
+  writeSnapshot<T>(write: () => Promise<T>): Promise<T> {
+    const result = this.snapshotWrites.then(write);
+    this.snapshotWrites = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
+  /**
+   * Takes a snapshot of the applied state in the background: the capture is instant (it
+   * holds references to immutable documents), the encoding yields to the event loop between
+   * parts, so heartbeats, votes and writes go on meanwhile (a 1,000,000-document encoding in
+   * one piece would stall the node for longer than an election timeout).
+   */
+  private startSnapshot(): Promise<number> {
+    if (this.snapshotJob !== null) return this.snapshotJob;
+    const job = this.takeSnapshot().finally(() => {
+      this.snapshotJob = null;
+    });
+    this.snapshotJob = job;
+    return job;
+  }
+
+  private async takeSnapshot(): Promise<number> {
+    const host = this.host;
+    // Captured on the next turn of the event loop, not inside the Ready cycle that made it
+    // due: whoever waits for that cycle (open() after a replay) goes on first.
+    await nextTurn();
+    if (host.isClosed()) return 0;
+    const capture = host.store().captureSnapshot();
+    const index = capture.lastApplied;
+    if (index <= this.lastSnapshotIndex) return 0;
+    const meta = host.core().snapshotMeta(index);
+    const parts: Uint8Array[] = [];
+    let bytes = 0;
+    for (const part of snapshotParts(capture)) {
+      parts.push(part);
+      bytes += part.byteLength;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (host.isClosed()) return 0;
+    }
+    const data = Buffer.concat(parts, bytes);
+    const written = await this.writeSnapshot(async () => {
+      // Closing, or a snapshot received from the leader meanwhile is newer (compared with what
+      // is on disk, not with a field another continuation updates): this one is not needed.
+      if (host.isClosed() || index <= (host.log.snapshot()?.meta.index ?? 0)) return false;
+      await host.log.installSnapshot(meta, data);
+      return true;
+    });
+    if (!written) return 0;
+    this.lastSnapshotIndex = index;
+    host.logger.info({ index, bytes: data.byteLength }, 'snapshot taken, log compacted');
+    // The core takes it between two Ready cycles, never in the middle of one.
+    this.snapshotForCore = { meta, data };
+    if (!host.isProcessing()) this.maintain();
+    return data.byteLength;
+  }
+
+  /** Between Ready cycles: hands a written snapshot to the core (which then compacts its
+   * in-memory log and can send it to followers), and starts the next one when due. */
+  maintain(): void {
+    const taken = this.snapshotForCore;
+    if (taken !== null) {
+      this.snapshotForCore = null;
+      this.host.guarded(() => this.host.core().snapshotTaken(taken));
+    }
+    if (this.snapshotDue() && this.snapshotJob === null) {
+      this.startSnapshot().catch((error: unknown) => {
+        if (!this.host.isClosed()) this.host.stopOnFatal(error);
+      });
+    }
+  }
+}

@@ -1,0 +1,133 @@
+// The write path of a RaftNode: a leader with room proposes a command at once;
+// validated inserts queue in the InsertCoalescer and share the next entry;
+// anything else waits for room or a leader, or is forwarded to the leader.
+// Each write resolves with its command's result once applied here.
+import type { RaftCore } from '../raft/index.ts';
+import type { RaftStatus } from '../raft/types.ts';
+import type { Command, CommandResult } from '../store/commands.ts';
+import type { ExecuteOptions } from './backend.ts';
+import type { ApplyPacing } from './apply-pacing.ts';
+import { encodeCommand } from './command-codec.ts';
+import type { ForwardedReply, ForwardedRequest } from './node-forwarding.ts';
+import type { InsertCoalescer } from './insert-coalescer.ts';
+import type { PendingProposals } from './pending-proposals.ts';
+
+/** Writes appended and not yet applied, at most; more wait (bounded memory under overload). */
+export const MAX_PENDING_PROPOSALS = 65_536;
+
+export interface Proposed {
+  readonly index: number;
+  readonly result: Promise<CommandResult>;
+}
+
+/** What the write path needs from the node that drives the core. */
+export interface WriteHost {
+  readonly requestTimeoutMs: number;
+  /** The core; undefined before start(), like the node's own field (checked where it may be). */
+  core(): Pick<RaftCore, 'acceptsProposals' | 'propose' | 'currentTerm'>;
+  coreStatus(): RaftStatus;
+  isClosed(): boolean;
+  hasFailed(): boolean;
+  assertUsable(): void;
+  guarded<T>(call: () => T): T;
+  scheduleReady(): void;
+  forward(leader: number, request: ForwardedRequest, deadline: number): Promise<ForwardedReply>;
+  waitApplied(index: number, deadline: number): Promise<void>;
+  waitForLeaderChange(deadline: number): Promise<void>;
+}
+
+export class WritePath {
+  constructor(
+    private readonly host: WriteHost,
+    private readonly proposals: PendingProposals,
+    private readonly inserts: InsertCoalescer,
+    private readonly pacing: ApplyPacing,
+  ) {}
+
+  execute(command: Command, options: ExecuteOptions = {}): Promise<CommandResult> {
+    const host = this.host;
+    // The common case, a leader with room for one more write, proposes at once; inserts
+    // join the next shared entry (proposed when the next Ready is cut).
+    if (!host.isClosed() && !host.hasFailed() && host.core() !== undefined && host.core().acceptsProposals() && this.proposals.hasRoom()) {
+      if (options.validated === true && command.type === 'insert' && this.inserts.inFlight < MAX_PENDING_PROPOSALS) {
+        const result = this.inserts.add(command, Date.now() + host.requestTimeoutMs);
+        host.scheduleReady();
+        return result;
+      }
+      const proposed = this.proposeNow(command, Date.now() + host.requestTimeoutMs, options.validated === true);
+      if (proposed !== null) return proposed.result;
+    }
+    return this.executeEventually(command, options);
+  }
+
+  /** Proposes the inserts queued so far, in order, a group per entry. A group that cannot
+   * be proposed here now (leadership lost, no room) takes the slow path as one command. */
+  proposeQueuedInserts(): void {
+    if (!this.inserts.hasWork()) return;
+    const deadline = Date.now() + this.host.requestTimeoutMs;
+    for (const group of this.inserts.take(this.pacing.groupLimit(this.inserts.inFlight))) {
+      try {
+        const here = !this.host.hasFailed() && !this.host.isClosed() && this.host.core().acceptsProposals() && this.proposals.hasRoom();
+        const proposed = here ? this.proposeNow(group.command, deadline, true) : null;
+        group.settle(proposed !== null ? proposed.result : this.executeEventually(group.command, { validated: true }));
+      } catch (error) {
+        // A broken invariant in the core (the node stops) or an unencodable command: this
+        // group fails, the ones after it are still proposed or failed in turn.
+        group.settle(Promise.reject(error instanceof Error ? error : new Error(String(error))));
+      }
+    }
+  }
+
+  /** Inserts queued and never proposed: they were not made. */
+  failQueuedInserts(error: Error): void {
+    for (const group of this.inserts.take(Infinity)) group.settle(Promise.reject(error));
+  }
+
+  /** Waits for room, a leader, or forwards to the leader, until the request times out. */
+  private async executeEventually(command: Command, options: ExecuteOptions): Promise<CommandResult> {
+    const deadline = Date.now() + this.host.requestTimeoutMs;
+    for (;;) {
+      this.host.assertUsable();
+      const status = this.host.coreStatus();
+      if (status.role === 'leader') {
+        const proposed = await this.propose(command, deadline, options.validated === true);
+        if (proposed !== null) return proposed.result;
+      } else if (status.leader !== 0) {
+        const reply = await this.host.forward(status.leader, { type: 'execute', command }, deadline);
+        if ('result' in reply) {
+          // Read-your-writes on this node: wait (bounded) until it has applied the entry too.
+          await this.host.waitApplied(reply.index, deadline).catch(() => {});
+          return reply.result;
+        }
+      }
+      await this.host.waitForLeaderChange(deadline);
+    }
+  }
+
+  /** Appends the command if this node leads (null otherwise); `result` settles once the
+   * entry is applied here, or fails. */
+  async propose(command: Command, deadline: number, validated: boolean): Promise<Proposed | null> {
+    // Bound the writes in flight: beyond, callers wait for a slot instead of growing memory.
+    await this.proposals.room();
+    this.host.assertUsable();
+    return this.proposeNow(command, deadline, validated);
+  }
+
+  /** Appends the command if this node leads (null otherwise); `result` settles once the
+   * entry is applied here, or fails. */
+  private proposeNow(command: Command, deadline: number, validated: boolean): Proposed | null {
+    // Queued inserts were asked for first: they go into the log first.
+    if (this.inserts.hasWork()) this.proposeQueuedInserts();
+    const data = encodeCommand(command);
+    const core = this.host.core();
+    if (!core.acceptsProposals()) return null;
+    const index = this.host.guarded(() => core.propose(data));
+    if (index === null) return null;
+    this.host.scheduleReady();
+    // An insert whose documents were validated and copied for this write is applied here as
+    // the object it is (its bytes decode to an equal one on every replica); anything else
+    // is decoded from the log like on every other node.
+    const reuse = validated && (command.type === 'insert' || command.type === 'batch') ? command : undefined;
+    return { index, result: this.proposals.track(index, core.currentTerm(), deadline, reuse) };
+  }
+}

@@ -1,0 +1,38 @@
+// How a RaftNode is configured: a cluster node from its command line, or the
+// embedded database's group of one.
+import type { Logger } from 'pino';
+import type { SyncMode } from '../log/types.ts';
+import type { Limits } from '../store/types.ts';
+import type { PeerAddress } from '../transport/index.ts';
+
+export const STANDALONE_NODE_ID = 1;
+
+/** Real time per tick of the Raft core. */
+export const TICK_MS = 10;
+
+export interface StandaloneOptions {
+  readonly snapshotThreshold: number;
+  readonly requestTimeoutMs: number;
+  readonly logger: Logger;
+  readonly limits?: Partial<Limits>;
+}
+
+export interface RaftNodeOptions {
+  readonly nodeId: number;
+  readonly clusterId: string;
+  readonly dataDir: string;
+  /** host:port that peers and clients use to reach this node. */
+  readonly advertise: string;
+  readonly peers: readonly PeerAddress[];
+  /** Joining an existing cluster (added through POST /cluster/members): start with no membership. */
+  readonly join: boolean;
+  readonly heartbeatIntervalMs: number;
+  /** Elections wait a random time in [electionTimeoutMs, 2 * electionTimeoutMs). */
+  readonly electionTimeoutMs: number;
+  readonly snapshotThreshold: number;
+  /** How long a write or read may wait for a leader and for its entry to apply. */
+  readonly requestTimeoutMs: number;
+  readonly sync: SyncMode;
+  readonly logger: Logger;
+  readonly limits?: Partial<Limits>;
+}
