@@ -12,9 +12,15 @@ export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+interface AppliedWaiter {
+  readonly index: number;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
 /** Callers waiting until this node has applied a given log index. */
 export class AppliedWaiters {
-  private readonly waiters: Array<{ index: number; resolve: () => void }> = [];
+  private readonly waiters = new Set<AppliedWaiter>();
 
   /** `applied` reads the store's last applied index. */
   constructor(private readonly applied: () => number) {}
@@ -22,27 +28,39 @@ export class AppliedWaiters {
   wait(index: number, deadline: number): Promise<void> {
     if (this.applied() >= index) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new StoreError('TIMEOUT', 'this node did not apply the entry in time')), Math.max(0, deadline - Date.now()));
-      this.waiters.push({
+      const waiter: AppliedWaiter = {
         index,
         resolve: () => {
           clearTimeout(timer);
+          this.waiters.delete(waiter);
           resolve();
         },
-      });
+        reject: (error) => {
+          clearTimeout(timer);
+          this.waiters.delete(waiter);
+          reject(error);
+        },
+      };
+      // A waiter that gives up leaves the set: nothing piles up for an index never reached.
+      const timer = setTimeout(() => waiter.reject(new StoreError('TIMEOUT', 'this node did not apply the entry in time')), Math.max(0, deadline - Date.now()));
+      this.waiters.add(waiter);
     });
   }
 
   /** Wakes everyone whose index is applied now. */
   wake(): void {
+    if (this.waiters.size === 0) return;
     const applied = this.applied();
-    for (let i = this.waiters.length - 1; i >= 0; i--) {
-      const waiter = this.waiters[i]!;
-      if (waiter.index <= applied) {
-        this.waiters.splice(i, 1);
-        waiter.resolve();
-      }
-    }
+    for (const waiter of this.waiters) if (waiter.index <= applied) waiter.resolve();
+  }
+
+  /** Fails every waiter now (the node stopped or is closing). */
+  rejectAll(error: Error): void {
+    for (const waiter of this.waiters) waiter.reject(error);
+  }
+
+  get size(): number {
+    return this.waiters.size;
   }
 }
 

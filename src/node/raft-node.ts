@@ -236,6 +236,7 @@ export class RaftNode implements DatabaseBackend {
     this.proposals.failAll(closing);
     this.writes.failQueuedInserts(new StoreError('NO_LEADER', 'the node is shutting down; this write was not made'));
     this.reads.rejectAll(closing);
+    this.applyWaiters.rejectAll(closing);
     this.leaderWaiters.wakeAll();
     while (this.processing) await new Promise((r) => setTimeout(r, 5));
     await this.transport.close();
@@ -365,6 +366,11 @@ export class RaftNode implements DatabaseBackend {
     this.logger.fatal({ err: this.fatal }, 'raft node stopped: a write to the log failed or an invariant broke');
     this.proposals.failAll(new StoreError('TIMEOUT', `node failed: ${this.fatal.message}`));
     this.writes.failQueuedInserts(new StoreError('NO_LEADER', `the node failed before this write was proposed (it was not made): ${this.fatal.message}`));
+    // Readers and callers waiting for an entry to be applied here would otherwise wait
+    // until their deadline for a node that will not move again.
+    const stopped = new StoreError('TIMEOUT', `the node failed: ${this.fatal.message}`);
+    this.reads.rejectAll(stopped);
+    this.applyWaiters.rejectAll(stopped);
     // Stop talking to peers: a frozen node must not look like a live member.
     void this.transport.close();
     for (const listener of this.fatalListeners) listener(this.fatal);
