@@ -545,12 +545,18 @@ export function validateFindOptions(options: unknown, path = 'options'): asserts
 // ---------------------------------------------------------------------------
 // Commands
 
+/** Collection names already found fine (a few per database; bounded all the same). */
+const GOOD_COLLECTION_NAMES = new Set<string>();
+
 export function validateCollectionName(name: unknown, path = 'collection'): asserts name is string {
+  if (typeof name === 'string' && GOOD_COLLECTION_NAMES.has(name)) return;
   if (typeof name !== 'string' || name.length === 0) fail(path, 'collection name must be a non-empty string');
   if (name.length > MAX_COLLECTION_NAME_LENGTH) fail(path, `collection name longer than ${MAX_COLLECTION_NAME_LENGTH}`);
   if (!COLLECTION_NAME.test(name)) {
     fail(path, `invalid collection name "${name}" (letters, digits, "_", "-", "." and not starting with "_", "-" or ".")`);
   }
+  if (GOOD_COLLECTION_NAMES.size >= GOOD_KEYS_MAX) GOOD_COLLECTION_NAMES.clear();
+  GOOD_COLLECTION_NAMES.add(name);
 }
 
 function validateRevNumber(v: unknown, path: string): void {
@@ -606,17 +612,18 @@ function validateCommandAt(cmd: unknown, path: string, documents: boolean, limit
       const docs = cmd['docs'];
       if (!Array.isArray(docs) || docs.length === 0) fail(joinPath(path, 'docs'), 'must be a non-empty array of documents');
       if (docs.length > MAX_BATCH_DOCS) fail(joinPath(path, 'docs'), `at most ${MAX_BATCH_DOCS} documents per insert`);
+      // Without `documents`, the documents are left to whoever copies them (the store
+      // validates each while copying it): checking them here too would do it twice.
+      if (!documents) return;
       for (let i = 0; i < docs.length; i++) {
         const d: unknown = docs[i];
         if (!isPlainObject(d)) fail(joinPath(joinPath(path, 'docs'), i), 'a document must be a plain object');
         validateId(d['_id'], joinPath(joinPath(joinPath(path, 'docs'), i), '_id'));
-        if (documents) {
-          try {
-            validateDocument(d, limits);
-          } catch (e) {
-            if (e instanceof ValidationError) fail(joinPath(joinPath(path, 'docs'), i), e.message);
-            throw e;
-          }
+        try {
+          validateDocument(d, limits);
+        } catch (e) {
+          if (e instanceof ValidationError) fail(joinPath(joinPath(path, 'docs'), i), e.message);
+          throw e;
         }
       }
       return;
