@@ -104,8 +104,7 @@ export class WritePath {
     }
   }
 
-  /** Appends the command if this node leads (null otherwise); `result` settles once the
-   * entry is applied here, or fails. */
+  /** proposeNow, once there is room for one more write in flight. */
   async propose(command: Command, deadline: number, validated: boolean): Promise<Proposed | null> {
     // Bound the writes in flight: beyond, callers wait for a slot instead of growing memory.
     await this.proposals.room();

@@ -55,10 +55,21 @@ function isWellFormed(s: string): boolean {
 
 const NOT_WELL_FORMED = 'string is not valid Unicode (it holds a lone surrogate)';
 
-/** Keys already found fine. Documents repeat their keys, and one lookup costs less than
- * the checks; bounded (cleared when full), it only ever saves time. */
-const GOOD_KEYS = new Set<string>();
-const GOOD_KEYS_MAX = 4096;
+/** Strings already found fine, remembered because they repeat (document keys, collection
+ * names) and one lookup costs less than the checks. Bounded: cleared when full, it only
+ * ever saves time. */
+class CheckedStrings {
+  private readonly seen = new Set<string>();
+  has(s: string): boolean {
+    return this.seen.has(s);
+  }
+  add(s: string): void {
+    if (this.seen.size >= 4096) this.seen.clear();
+    this.seen.add(s);
+  }
+}
+
+const GOOD_KEYS = new CheckedStrings();
 
 /** Why a document key is refused, or undefined when it is fine. */
 function badKeyReason(key: string): string | undefined {
@@ -67,7 +78,6 @@ function badKeyReason(key: string): string | undefined {
   if (FORBIDDEN_KEYS.has(key)) return `key "${key}" is not allowed`;
   if (key.indexOf('\0') !== -1) return 'keys may not contain NUL';
   if (!isWellFormed(key)) return `key ${JSON.stringify(key)}: ${NOT_WELL_FORMED}`;
-  if (GOOD_KEYS.size >= GOOD_KEYS_MAX) GOOD_KEYS.clear();
   GOOD_KEYS.add(key);
   return undefined;
 }
@@ -545,8 +555,7 @@ export function validateFindOptions(options: unknown, path = 'options'): asserts
 // ---------------------------------------------------------------------------
 // Commands
 
-/** Collection names already found fine (a few per database; bounded all the same). */
-const GOOD_COLLECTION_NAMES = new Set<string>();
+const GOOD_COLLECTION_NAMES = new CheckedStrings();
 
 export function validateCollectionName(name: unknown, path = 'collection'): asserts name is string {
   if (typeof name === 'string' && GOOD_COLLECTION_NAMES.has(name)) return;
@@ -555,7 +564,6 @@ export function validateCollectionName(name: unknown, path = 'collection'): asse
   if (!COLLECTION_NAME.test(name)) {
     fail(path, `invalid collection name "${name}" (letters, digits, "_", "-", "." and not starting with "_", "-" or ".")`);
   }
-  if (GOOD_COLLECTION_NAMES.size >= GOOD_KEYS_MAX) GOOD_COLLECTION_NAMES.clear();
   GOOD_COLLECTION_NAMES.add(name);
 }
 
