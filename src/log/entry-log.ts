@@ -1,18 +1,26 @@
 // The in-memory view of the log shared by MemoryLog, FileLog and recovery: the
 // entries after the compaction point, with the rules for appending over a
 // conflicting suffix and for compacting to a snapshot. Pure, synchronous.
-import type { Entry } from '../raft/types.ts';
+import type { Entry, EntryType, StoredEntries } from '../raft/types.ts';
+import { CompactEntries } from './compact-entries.ts';
 
 export class EntryLog {
-  /** Index just before entries[0]: the compaction point (snapshot index), 0 at the start. */
+  /** Index just before the first held entry: the compaction point (snapshot index), 0 at the start. */
   private prevIndex: number;
   /** Term at prevIndex (the snapshot's term), 0 at the start. */
   private prevTerm: number;
+  /** What recovery read, in compact form (null when none is left): it serves the indexes
+   * (prevIndex, storedLast]. Once sealed it never changes: cutting or compacting the log
+   * only moves these bounds. */
+  private stored: CompactEntries | null = null;
+  private storedLast: number;
+  /** The entries after storedLast: list[i].index === storedLast + 1 + i. */
   private list: Entry[] = [];
 
   constructor(prevIndex = 0, prevTerm = 0) {
     this.prevIndex = prevIndex;
     this.prevTerm = prevTerm;
+    this.storedLast = prevIndex;
   }
 
   firstIndex(): number {
@@ -20,7 +28,7 @@ export class EntryLog {
   }
 
   lastIndex(): number {
-    return this.prevIndex + this.list.length;
+    return this.storedLast + this.list.length;
   }
 
   /** The compaction point: the index the first held entry follows. */
@@ -31,18 +39,33 @@ export class EntryLog {
   term(index: number): number | undefined {
     if (index === this.prevIndex) return this.prevTerm;
     if (index < this.prevIndex || index > this.lastIndex()) return undefined;
-    return this.list[index - this.prevIndex - 1]!.term;
+    if (index <= this.storedLast) return this.stored!.term(index);
+    return this.list[index - this.storedLast - 1]!.term;
   }
 
   entries(lo: number, hi: number): Entry[] {
     if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo > hi || lo < this.firstIndex() || hi > this.lastIndex() + 1) {
       throw new RangeError(`entries(${lo}, ${hi}) out of range: the log holds [${this.firstIndex()}, ${this.lastIndex() + 1})`);
     }
-    return this.list.slice(lo - this.prevIndex - 1, hi - this.prevIndex - 1);
+    const out: Entry[] = [];
+    let i = lo;
+    for (; i < hi && i <= this.storedLast; i++) out.push(this.stored!.entry(i));
+    if (i < hi) out.push(...this.list.slice(i - this.storedLast - 1, hi - this.storedLast - 1));
+    return out;
   }
 
   all(): Entry[] {
-    return this.list.slice();
+    return this.entries(this.firstIndex(), this.lastIndex() + 1);
+  }
+
+  /**
+   * What a Raft core restarts from: the entries held, without building an object per
+   * entry when they are still those recovery read (the usual case at open). Seals them.
+   */
+  restartEntries(): readonly Entry[] | StoredEntries {
+    if (this.stored === null || this.list.length > 0) return this.all();
+    this.stored.seal();
+    return this.stored.window(this.prevIndex + 1, this.storedLast);
   }
 
   /**
@@ -65,7 +88,7 @@ export class EntryLog {
     const skip = Math.max(0, this.prevIndex + 1 - first);
     const added = skip === 0 ? entries : entries.slice(skip);
     if (added.length === 0) return added;
-    this.list.length = added[0]!.index - this.prevIndex - 1; // drop a conflicting suffix
+    this.dropFrom(added[0]!.index); // a conflicting suffix
     for (const entry of added) this.list.push(entry);
     return added;
   }
@@ -73,11 +96,34 @@ export class EntryLog {
   /** Appends one entry (recovery's hot path); same rules as append(). */
   appendOne(entry: Entry): void {
     const index = entry.index;
-    if (index === this.prevIndex + this.list.length + 1) {
+    if (index === this.lastIndex() + 1) {
       this.list.push(entry);
       return;
     }
     this.append([entry]);
+  }
+
+  /**
+   * Recovery's hot path: appends the entry whose data is bytes [start, start + length) of
+   * `buffer` (a segment file read whole) without building an Entry; same rules as append().
+   */
+  appendStored(index: number, term: number, typeCode: number, buffer: Uint8Array, start: number, length: number): void {
+    if (index > this.lastIndex() + 1) {
+      throw new RangeError(`append at index ${index} leaves a gap after lastIndex ${this.lastIndex()}`);
+    }
+    if (index <= this.prevIndex) return; // covered by the snapshot
+    this.dropFrom(index);
+    if (this.list.length === 0) {
+      if (this.stored === null) this.stored = new CompactEntries(index);
+      this.stored.truncateAfter(this.storedLast); // recovery may cut the store; nothing else holds it yet
+      if (this.stored.lastIndex === index - 1) {
+        this.stored.push(index, term, typeCode, buffer, start, length);
+        this.storedLast = index;
+        return;
+      }
+    }
+    // The store cannot continue here: the entry joins the list.
+    this.list.push(compactEntryOf(index, term, typeCode, buffer, start, length));
   }
 
   /**
@@ -94,11 +140,15 @@ export class EntryLog {
   /** Replays a compaction whose keep/discard decision is already known. */
   applyCompaction(index: number, term: number, keep: boolean): void {
     if (keep && index >= this.prevIndex) {
-      this.list.splice(0, Math.min(this.list.length, index - this.prevIndex));
+      if (index >= this.storedLast) {
+        this.list.splice(0, Math.min(this.list.length, index - this.storedLast));
+        this.stored = null;
+        this.storedLast = index;
+      }
     } else if (keep) {
       return; // already compacted past it
     } else {
-      this.list = [];
+      this.clear(index);
     }
     this.prevIndex = index;
     this.prevTerm = term;
@@ -106,8 +156,33 @@ export class EntryLog {
 
   /** Restarts an empty log right before `index` (recovery of a log whose older segments were deleted). */
   restartAt(prevIndex: number, prevTerm: number): void {
-    this.list = [];
+    this.clear(prevIndex);
     this.prevIndex = prevIndex;
     this.prevTerm = prevTerm;
   }
+
+  /** Drops the entries from `index` on (index <= lastIndex + 1). */
+  private dropFrom(index: number): void {
+    if (index <= this.storedLast) {
+      this.storedLast = Math.max(index - 1, this.prevIndex);
+      this.list = [];
+      if (this.storedLast === this.prevIndex) this.stored = null;
+    } else {
+      this.list.length = index - this.storedLast - 1;
+    }
+  }
+
+  private clear(storedLast: number): void {
+    this.stored = null;
+    this.storedLast = storedLast;
+    this.list = [];
+  }
+}
+
+const ENTRY_TYPES: readonly EntryType[] = ['normal', 'noop', 'conf'];
+
+function compactEntryOf(index: number, term: number, typeCode: number, buffer: Uint8Array, start: number, length: number): Entry {
+  const type = ENTRY_TYPES[typeCode];
+  if (type === undefined) throw new RangeError(`entry type code ${typeCode}`);
+  return { index, term, type, data: new Uint8Array(buffer.buffer, buffer.byteOffset + start, length) };
 }

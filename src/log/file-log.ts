@@ -9,6 +9,7 @@ import type { EntryLog } from './entry-log.ts';
 import { LogClosedError } from './errors.ts';
 import { LogReader } from './log-reader.ts';
 import { assertValidEntry, assertValidHardState } from './record.ts';
+import { entriesOf } from './compact-entries.ts';
 import { recover } from './recovery.ts';
 import { ensureWritableDir, fsyncDir, listDir, logDirs, openSegmentForWrite, segmentFileName, SNAPSHOT_NAME, type LogDirs } from './segment-files.ts';
 import { SegmentWriter, type SegmentInfo } from './segment-writer.ts';
@@ -62,10 +63,16 @@ export class FileLog extends LogReader implements LogStorage {
     }
     const handle = await openSegmentForWrite(segments[segments.length - 1]!.path, false, sync);
     const writer = new SegmentWriter({ dir: dirs.log, sync, segmentBytes, segments, handle, hardState: result.hardState });
+    // What recovery read, immutable from here on; an Entry per entry only if someone asks.
+    const restart = result.log.restartEntries();
+    let entries: readonly Entry[] | null = null;
     const recovered: RecoveredLog = {
       hardState: result.hardState,
       snapshot: result.snapshot,
-      entries: result.log.all(),
+      get entries(): readonly Entry[] {
+        entries ??= entriesOf(restart);
+        return entries;
+      },
       warnings: result.warnings,
     };
     return new FileLog(dirs, recovered, result.log, writer);

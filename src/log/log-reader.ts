@@ -1,6 +1,6 @@
 // What both LogStorage implementations read the same way: the entries since the
 // snapshot (held in memory by an EntryLog), the hard state and the newest snapshot.
-import type { Entry, HardState, Snapshot } from '../raft/types.ts';
+import type { Entry, HardState, Snapshot, StoredEntries } from '../raft/types.ts';
 import type { EntryLog } from './entry-log.ts';
 
 export abstract class LogReader {
@@ -22,6 +22,10 @@ export abstract class LogReader {
 
   entries(lo: number, hi: number): Entry[] {
     return this.log.entries(lo, hi);
+  }
+
+  restartEntries(): readonly Entry[] | StoredEntries {
+    return this.log.restartEntries();
   }
 
   hardState(): HardState {

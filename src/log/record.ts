@@ -275,18 +275,26 @@ function readUint(buf: Uint8Array, at: number, end: number): number {
   return -1;
 }
 
-/** Decodes an entry payload in the exact form FrameBuffer writes (small ints,
- * bin data) without allocating anything but the Entry and its data view. */
-function decodeEntryFast(buf: Uint8Array, start: number, end: number): Entry | null {
-  if (buf[start] !== 0x94) return null;
+/** The fields of the entry parseEntryFast read last (module-level out-parameters: the
+ * parser runs once per record during recovery and must not allocate). */
+let parsedIndex = 0;
+let parsedTerm = 0;
+let parsedTypeCode = 0;
+let parsedDataStart = 0;
+let parsedDataLength = 0;
+
+/** Parses an entry payload in the exact form FrameBuffer writes (small ints, bin data)
+ * into the parsed* variables; false when it is not in that form. */
+function parseEntryFast(buf: Uint8Array, start: number, end: number): boolean {
+  if (buf[start] !== 0x94) return false;
   const index = readUint(buf, start + 1, end);
-  if (index < 1) return null;
+  if (index < 1) return false;
   const term = readUint(buf, cursor, end);
-  if (term < 0) return null;
+  if (term < 0) return false;
   let at = cursor;
-  if (at >= end) return null;
-  const type = ENTRY_TYPES[buf[at++]!];
-  if (type === undefined || at >= end) return null;
+  if (at >= end) return false;
+  const typeCode = buf[at++]!;
+  if (ENTRY_TYPES[typeCode] === undefined || at >= end) return false;
   const tag = buf[at++]!;
   let length: number;
   if (tag === 0xc4 && at + 1 <= end) {
@@ -299,10 +307,25 @@ function decodeEntryFast(buf: Uint8Array, start: number, end: number): Entry | n
     length = ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
     at += 4;
   } else {
-    return null;
+    return false;
   }
-  if (at + length !== end) return null;
-  return { index, term, type, data: new Uint8Array(buf.buffer, buf.byteOffset + at, length) };
+  if (at + length !== end) return false;
+  parsedIndex = index;
+  parsedTerm = term;
+  parsedTypeCode = typeCode;
+  parsedDataStart = at;
+  parsedDataLength = length;
+  return true;
+}
+
+function decodeEntryFast(buf: Uint8Array, start: number, end: number): Entry | null {
+  if (!parseEntryFast(buf, start, end)) return null;
+  return {
+    index: parsedIndex,
+    term: parsedTerm,
+    type: ENTRY_TYPES[parsedTypeCode]!,
+    data: new Uint8Array(buf.buffer, buf.byteOffset + parsedDataStart, parsedDataLength),
+  };
 }
 
 function decodeHardState(value: unknown): HardState | null {
@@ -355,49 +378,88 @@ function isKnownType(type: number): boolean {
   return type === RecordType.entry || type === RecordType.hardState || type === RecordType.snapshotMarker;
 }
 
+const STOP_REASONS: readonly DecodeStopReason[] = ['torn', 'bad-length', 'bad-crc', 'bad-type'];
+
+/** End offset of the valid record framed at `offset`, or -(1 + i) for STOP_REASONS[i]
+ * (a number, not an object: this runs once per record on recovery). */
+function frameEnd(buf: Uint8Array, offset: number): number {
+  const remaining = buf.length - offset;
+  if (remaining < RECORD_HEADER_BYTES) return -1;
+  const length = readU32(buf, offset);
+  if (length === 0 || length > MAX_RECORD_PAYLOAD_BYTES) return -2;
+  const end = offset + RECORD_HEADER_BYTES + length;
+  if (end > buf.length) return -1;
+  const crc = readU32(buf, offset + 4);
+  // A plain Uint8Array view: cheaper than Buffer#subarray on this hot path.
+  const covered = new Uint8Array(buf.buffer, buf.byteOffset + offset + 8, length + 1);
+  if ((crc32c(covered) >>> 0) !== crc) return -3;
+  if (!isKnownType(buf[offset + 8]!)) return -4;
+  return end;
+}
+
 /**
  * Checks the record framed at `offset`: returns its end offset, or the reason it
  * is not a valid record. Does not decode the payload.
  */
 export function checkFrame(buf: Uint8Array, offset: number): { end: number } | { reason: DecodeStopReason } {
-  const remaining = buf.length - offset;
-  if (remaining < RECORD_HEADER_BYTES) return { reason: 'torn' };
-  const length = readU32(buf, offset);
-  if (length === 0 || length > MAX_RECORD_PAYLOAD_BYTES) return { reason: 'bad-length' };
-  const end = offset + RECORD_HEADER_BYTES + length;
-  if (end > buf.length) return { reason: 'torn' };
-  const crc = readU32(buf, offset + 4);
-  // A plain Uint8Array view: cheaper than Buffer#subarray on this hot path.
-  const covered = new Uint8Array(buf.buffer, buf.byteOffset + offset + 8, length + 1);
-  if ((crc32c(covered) >>> 0) !== crc) return { reason: 'bad-crc' };
-  if (!isKnownType(buf[offset + 8]!)) return { reason: 'bad-type' };
-  return { end };
+  const end = frameEnd(buf, offset);
+  return end >= 0 ? { end } : { reason: STOP_REASONS[-end - 1]! };
 }
 
 function readU32(buf: Uint8Array, offset: number): number {
   return (buf[offset]! | (buf[offset + 1]! << 8) | (buf[offset + 2]! << 16) | (buf[offset + 3]! << 24)) >>> 0;
 }
 
+/** What walkRecords calls for each valid record, in order. */
+export interface RecordVisitor {
+  /** An entry in the form FrameBuffer writes: its data is bytes [dataStart, dataStart +
+   * dataLength) of the walked buffer (no Entry is built: recovery keeps them compact). */
+  entry(index: number, term: number, typeCode: number, dataStart: number, dataLength: number, offset: number): void;
+  /** Any other record (and an entry in another valid msgpack form). */
+  record(record: LogRecord, offset: number, end: number): void;
+}
+
 /**
- * Walks records from `start` and calls `visit` for each valid one, in order.
+ * Walks records from `start`, calling the visitor for each valid one, in order.
  * Stops at the end of the bytes or at the first record that does not check out
  * (reported with its offset and reason). Never throws on bad input.
  */
+export function walkRecords(buf: Uint8Array, visitor: RecordVisitor, start = 0): DecodeResult {
+  let offset = start;
+  while (offset < buf.length) {
+    const end = frameEnd(buf, offset);
+    if (end < 0) return { end: offset, stop: { offset, reason: STOP_REASONS[-end - 1]! } };
+    const type = buf[offset + 8]!;
+    const payloadStart = offset + RECORD_HEADER_BYTES;
+    if (type === RecordType.entry && parseEntryFast(buf, payloadStart, end)) {
+      visitor.entry(parsedIndex, parsedTerm, parsedTypeCode, parsedDataStart, parsedDataLength, offset);
+    } else {
+      const record = decodePayload(type, buf, payloadStart, end);
+      if (record === null) return { end: offset, stop: { offset, reason: 'bad-payload' } };
+      visitor.record(record, offset, end);
+    }
+    offset = end;
+  }
+  return { end: offset, stop: null };
+}
+
+/** walkRecords with an Entry built for every entry record. */
 export function decodeRecords(
   buf: Uint8Array,
   visit: (record: LogRecord, offset: number, end: number) => void,
   start = 0,
 ): DecodeResult {
-  let offset = start;
-  while (offset < buf.length) {
-    const frame = checkFrame(buf, offset);
-    if ('reason' in frame) return { end: offset, stop: { offset, reason: frame.reason } };
-    const record = decodePayload(buf[offset + 8]!, buf, offset + RECORD_HEADER_BYTES, frame.end);
-    if (record === null) return { end: offset, stop: { offset, reason: 'bad-payload' } };
-    visit(record, offset, frame.end);
-    offset = frame.end;
-  }
-  return { end: offset, stop: null };
+  return walkRecords(
+    buf,
+    {
+      entry(index, term, typeCode, dataStart, dataLength, offset) {
+        const entry: Entry = { index, term, type: ENTRY_TYPES[typeCode]!, data: new Uint8Array(buf.buffer, buf.byteOffset + dataStart, dataLength) };
+        visit({ kind: 'entry', entry }, offset, dataStart + dataLength);
+      },
+      record: visit,
+    },
+    start,
+  );
 }
 
 /** Convenience form of decodeRecords that collects the records. */

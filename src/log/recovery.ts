@@ -9,7 +9,7 @@ import type { Entry, HardState, Snapshot } from '../raft/types.ts';
 import { EMPTY_HARD_STATE } from '../raft/types.ts';
 import { EntryLog } from './entry-log.ts';
 import { LogCorruptionError } from './errors.ts';
-import { decodeRecords, type LogRecord } from './record.ts';
+import { walkRecords, type LogRecord } from './record.ts';
 import { listDir, SEGMENT_NAME, SNAPSHOT_NAME, SNAPSHOT_TEMP_NAME, type LogDirs } from './segment-files.ts';
 import type { SegmentInfo } from './segment-writer.ts';
 import { judgeTail } from './segment-tail.ts';
@@ -98,15 +98,25 @@ class Replayer {
   }
 
   private applyEntry(entry: Entry, file: string, offset: number): void {
+    this.startAt(entry.index, file, offset);
+    this.log.appendOne(entry);
+  }
+
+  /** An entry in the usual form: kept compact, its data left in the segment buffer. */
+  applyStored(index: number, term: number, typeCode: number, buffer: Uint8Array, dataStart: number, dataLength: number, file: string, offset: number): void {
+    this.startAt(index, file, offset);
+    this.log.appendStored(index, term, typeCode, buffer, dataStart, dataLength);
+  }
+
+  private startAt(index: number, file: string, offset: number): void {
     if (!this.started) {
       // Older segments may have been deleted after a snapshot: the log starts here.
-      this.log.restartAt(entry.index - 1, 0);
+      this.log.restartAt(index - 1, 0);
       this.started = true;
     }
-    if (entry.index > this.log.lastIndex() + 1) {
-      throw new LogCorruptionError(file, offset, `entry ${entry.index} leaves a gap after index ${this.log.lastIndex()}`);
+    if (index > this.log.lastIndex() + 1) {
+      throw new LogCorruptionError(file, offset, `entry ${index} leaves a gap after index ${this.log.lastIndex()}`);
     }
-    this.log.appendOne(entry);
   }
 
   /** Compacts to the loaded snapshot and checks that the log continues right after it. */
@@ -149,9 +159,15 @@ export async function recover(dirs: LogDirs, warn: (message: string) => void): P
     const buf = await nextRead!;
     nextRead = isLast ? null : readFile(segments[i + 1]!.path);
     nextRead?.catch(() => {}); // awaited next iteration; do not report it twice if we throw first
-    const result = decodeRecords(buf, (rec, offset) => {
-      if (rec.kind === 'entry') segment.maxEntryIndex = Math.max(segment.maxEntryIndex, rec.entry.index);
-      replayer.apply(rec, segment.path, offset);
+    const result = walkRecords(buf, {
+      entry(index, term, typeCode, dataStart, dataLength, offset) {
+        if (index > segment.maxEntryIndex) segment.maxEntryIndex = index;
+        replayer.applyStored(index, term, typeCode, buf, dataStart, dataLength, segment.path, offset);
+      },
+      record(rec, offset) {
+        if (rec.kind === 'entry') segment.maxEntryIndex = Math.max(segment.maxEntryIndex, rec.entry.index);
+        replayer.apply(rec, segment.path, offset);
+      },
     });
     segment.size = result.end;
     segment.zeroedTo = buf.length;

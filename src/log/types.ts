@@ -1,7 +1,7 @@
 // The durable log's contract. One implementation writes segment files (FileLog),
 // one keeps everything in memory (MemoryLog) for tests and `open({ memory: true })`.
 // The Raft log and the embedded store's write-ahead log are the same thing.
-import type { Entry, HardState, Snapshot, SnapshotMeta } from '../raft/types.ts';
+import type { Entry, HardState, Snapshot, SnapshotMeta, StoredEntries } from '../raft/types.ts';
 
 export type SyncMode = 'batch' | 'none';
 
@@ -10,6 +10,7 @@ export type SyncMode = 'batch' | 'none';
 export interface RecoveredLog {
   readonly hardState: HardState;
   readonly snapshot: Snapshot | null;
+  /** (Built on first read: recovery keeps the entries in compact form; see restartEntries.) */
   readonly entries: readonly Entry[];
   /** Warnings raised during recovery (for example a torn tail that was truncated). */
   readonly warnings: readonly string[];
@@ -27,6 +28,9 @@ export interface LogStorage {
   term(index: number): number | undefined;
   /** Entries in [lo, hi), all held; throws a RangeError otherwise. */
   entries(lo: number, hi: number): Entry[];
+  /** Every entry held, for a Raft core to restart from: right after open, a compact,
+   * immutable view of what recovery read rather than an object per entry. */
+  restartEntries(): readonly Entry[] | StoredEntries;
   /**
    * Appends entries whose indexes are consecutive. When the first index is at or
    * below lastIndex(), the suffix from there is dropped first (a conflicting

@@ -23,5 +23,9 @@ export function encodeCommand(command: Command): Uint8Array {
  * a failed command that consumes its index, the same way on every replica; checking here
  * too would do that work twice per entry. */
 export function decodeCommand(data: Uint8Array): Command {
-  return packr.unpack(data) as Command;
+  // msgpackr caches a DataView on the array it decodes (as a property it adds). Entries stay
+  // in the log until the next snapshot: decoding their data directly would give each one a
+  // DataView to keep (about 100 MB per 1,000,000 entries, all copied by the young-generation
+  // GC on a replay). A throwaway view takes the DataView with it.
+  return packr.unpack(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)) as Command;
 }

@@ -124,7 +124,7 @@ export function createRaftCore(options: RaftNodeOptions, log: LogStorage, voters
     {
       hardState: log.hardState(),
       snapshot: log.snapshot()?.meta ?? null,
-      entries: log.entries(log.firstIndex(), log.lastIndex() + 1),
+      entries: log.restartEntries(),
       initialConf: { voters: [...voters], learners: [] },
     },
   );

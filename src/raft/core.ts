@@ -67,7 +67,7 @@ export class RaftCore implements RaftCoreApi {
     invariant(config.maxEntriesPerMessage >= 1 && config.maxInflight >= 1, 'message and inflight bounds must be >= 1');
     const log = new RaftLog(restart.snapshot, restart.entries, restart.hardState.commit);
     const conf = new Configuration(restart.snapshot?.conf ?? restart.initialConf, restart.snapshot?.index ?? 0);
-    conf.onAppend(log.lastIndex() >= log.firstIndex() ? log.slice(log.firstIndex(), log.lastIndex() + 1) : []);
+    conf.onAppend(log.confEntries());
     this.s = {
       config,
       id: config.id,

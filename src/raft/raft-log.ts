@@ -1,7 +1,7 @@
 // The in-memory Raft log (paper §5.3, §7): entries after the last snapshot, split into a
 // stable prefix (durable on this node) and an unstable tail (handed to the driver in
 // Ready.entries, durable after advance()). Also holds the commit and applied indexes.
-import type { Entry, Snapshot, SnapshotMeta } from './types.ts';
+import type { Entry, Snapshot, SnapshotMeta, StoredEntries } from './types.ts';
 import { invariant } from './invariant.ts';
 
 /** Approximate wire size of an entry, for maxBytesPerMessage. */
@@ -9,13 +9,21 @@ export function entrySize(entry: Entry): number {
   return entry.data.byteLength + 24;
 }
 
+function isEntryArray(entries: readonly Entry[] | StoredEntries): entries is readonly Entry[] {
+  return Array.isArray(entries);
+}
+
 export class RaftLog {
   /** Index and term of the last compacted entry (0/0 when none): the snapshot's, or below it
    * when snapshotTaken() keeps snapshotCatchUpEntries entries under the snapshot. */
   snapshotIndex: number;
   snapshotTerm: number;
-  /** entries[i].index === snapshotIndex + 1 + i. */
-  private entries: Entry[];
+  /** The entries a restart began with, read from their compact store on demand (null when
+   * none are left): they serve the indexes (snapshotIndex, baseLast]. */
+  private base: StoredEntries | null;
+  private baseLast: number;
+  /** The entries after baseLast: tail[i].index === baseLast + 1 + i. */
+  private tail: Entry[];
   /** Highest index known to be committed (paper: commitIndex). */
   committed: number;
   /** Highest index handed to the state machine and acknowledged by advance() (lastApplied). */
@@ -25,15 +33,32 @@ export class RaftLog {
   /** A snapshot received from the leader, not yet persisted and applied by the driver. */
   pendingSnapshot: Snapshot | null = null;
 
-  constructor(snapshot: SnapshotMeta | null, entries: readonly Entry[], commit: number) {
+  constructor(snapshot: SnapshotMeta | null, entries: readonly Entry[] | StoredEntries, commit: number) {
     this.snapshotIndex = snapshot?.index ?? 0;
     this.snapshotTerm = snapshot?.term ?? 0;
-    // Restart entries may overlap the snapshot (the log keeps some); keep only those after it.
-    this.entries = entries.filter((e) => e.index > this.snapshotIndex);
-    // Per-entry checks build their message only when they fail (a template string per
-    // entry would cost more than the check on a 1,000,000-entry restart).
-    for (let i = 0; i < this.entries.length; i++) {
-      if (this.entries[i]!.index !== this.snapshotIndex + 1 + i) invariant(false, `restart entries not contiguous at ${i}`);
+    if (isEntryArray(entries)) {
+      this.base = null;
+      this.baseLast = this.snapshotIndex;
+      // Restart entries may overlap the snapshot (the log keeps some); keep only those after
+      // it. They are in index order (checked below), so the overlap is a prefix: one slice.
+      let overlap = 0;
+      while (overlap < entries.length && entries[overlap]!.index <= this.snapshotIndex) overlap++;
+      this.tail = entries.slice(overlap);
+      // Per-entry checks build their message only when they fail (a template string per
+      // entry would cost more than the check on a 1,000,000-entry restart).
+      for (let i = 0; i < this.tail.length; i++) {
+        if (this.tail[i]!.index !== this.snapshotIndex + 1 + i) invariant(false, `restart entries not contiguous at ${i}`);
+      }
+    } else {
+      // Stored entries are contiguous by construction; they must reach the snapshot.
+      invariant(
+        entries.lastIndex < entries.firstIndex || entries.firstIndex <= this.snapshotIndex + 1,
+        `restart entries start at ${entries.firstIndex}, after snapshot ${this.snapshotIndex} + 1`,
+      );
+      const last = Math.max(entries.lastIndex, this.snapshotIndex);
+      this.base = last > this.snapshotIndex ? entries : null;
+      this.baseLast = last;
+      this.tail = [];
     }
     this.stable = this.lastIndex();
     this.committed = Math.max(commit, this.snapshotIndex);
@@ -46,7 +71,7 @@ export class RaftLog {
   }
 
   lastIndex(): number {
-    return this.snapshotIndex + this.entries.length;
+    return this.baseLast + this.tail.length;
   }
 
   /** Term of the entry at `index`; the snapshot index answers with the snapshot term;
@@ -54,7 +79,8 @@ export class RaftLog {
   term(index: number): number | undefined {
     if (index === this.snapshotIndex) return this.snapshotTerm;
     if (index < this.snapshotIndex || index > this.lastIndex()) return undefined;
-    return this.entries[index - this.snapshotIndex - 1]!.term;
+    if (index <= this.baseLast) return this.base!.term(index);
+    return this.tail[index - this.baseLast - 1]!.term;
   }
 
   lastTerm(): number {
@@ -71,9 +97,20 @@ export class RaftLog {
     return lastTerm > myTerm || (lastTerm === myTerm && lastIndex >= this.lastIndex());
   }
 
+  /** The conf entries held, in order (the configuration is rebuilt from them at restart). */
+  confEntries(): Entry[] {
+    const out: Entry[] = [];
+    const last = this.lastIndex();
+    for (let i = this.snapshotIndex + 1; i <= last; i++) {
+      const isConf = i <= this.baseLast ? this.base!.type(i) === 'conf' : this.tail[i - this.baseLast - 1]!.type === 'conf';
+      if (isConf) out.push(this.entry(i));
+    }
+    return out;
+  }
+
   entry(index: number): Entry {
     if (!(index > this.snapshotIndex && index <= this.lastIndex())) invariant(false, `entry ${index} not held`);
-    return this.entries[index - this.snapshotIndex - 1]!;
+    return index <= this.baseLast ? this.base!.entry(index) : this.tail[index - this.baseLast - 1]!;
   }
 
   /** Index of the first entry in `entries` that is new or conflicts with ours, or 0 when all match. */
@@ -90,11 +127,18 @@ export class RaftLog {
     const first = entries[0]!.index;
     invariant(first > this.committed, `append at ${first} would overwrite committed entry (commit ${this.committed})`);
     invariant(first <= this.lastIndex() + 1, `append at ${first} leaves a gap after ${this.lastIndex()}`);
-    this.entries.length = first - this.snapshotIndex - 1;
+    if (first <= this.baseLast) {
+      // Overwrites stored entries: the store is immutable, so it just serves fewer.
+      this.baseLast = first - 1;
+      this.tail = [];
+      if (this.baseLast <= this.snapshotIndex) this.base = null;
+    } else {
+      this.tail.length = first - this.baseLast - 1;
+    }
     for (const e of entries) {
       if (e.index !== this.lastIndex() + 1) invariant(false, `entries not contiguous at ${e.index}`);
       if (e.term < this.lastTerm()) invariant(false, `entry ${e.index} term ${e.term} below previous term`);
-      this.entries.push(e);
+      this.tail.push(e);
     }
     // Anything overwritten is no longer the durable version.
     this.stable = Math.min(this.stable, first - 1);
@@ -128,7 +172,7 @@ export class RaftLog {
     const out: Entry[] = [];
     let bytes = 0;
     for (let i = lo; i < hi && out.length < maxCount; i++) {
-      const e = this.entries[i - this.snapshotIndex - 1]!;
+      const e = this.entry(i);
       bytes += entrySize(e);
       if (out.length > 0 && bytes > maxBytes) break;
       out.push(e);
@@ -137,7 +181,9 @@ export class RaftLog {
   }
 
   unstableEntries(): Entry[] {
-    return this.entries.slice(this.stable - this.snapshotIndex);
+    const out: Entry[] = [];
+    for (let i = this.stable + 1; i <= this.lastIndex(); i++) out.push(this.entry(i));
+    return out;
   }
 
   /** The driver made entries up to (index, term) durable. Ignored when they were overwritten since. */
@@ -164,7 +210,9 @@ export class RaftLog {
   restore(snapshot: Snapshot): void {
     const { index, term } = snapshot.meta;
     invariant(index > this.committed, `restore of snapshot ${index} at or below commit ${this.committed}`);
-    this.entries = [];
+    this.base = null;
+    this.baseLast = index;
+    this.tail = [];
     this.snapshotIndex = index;
     this.snapshotTerm = term;
     this.committed = index;
@@ -177,7 +225,11 @@ export class RaftLog {
     if (index <= this.snapshotIndex) return;
     invariant(index <= this.applied, `compact ${index} beyond applied ${this.applied}`);
     const term = this.term(index)!;
-    this.entries = this.entries.slice(index - this.snapshotIndex);
+    if (index >= this.baseLast) {
+      this.tail = this.tail.slice(index - this.baseLast);
+      this.base = null;
+      this.baseLast = index;
+    }
     this.snapshotIndex = index;
     this.snapshotTerm = term;
   }

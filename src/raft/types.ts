@@ -221,11 +221,28 @@ export interface RaftBugs {
   readonly readWithoutQuorumCheck?: boolean;
 }
 
+/**
+ * Entries kept in a compact form and built as Entry objects only when read: a node may
+ * restart with millions of entries, and an object per entry (with a view of its data)
+ * would be most of its memory and of its restart time. Immutable: an index always gives
+ * an equal entry, whatever the log that handed it out does afterwards.
+ */
+export interface StoredEntries {
+  /** The entries held are [firstIndex, lastIndex] (none when lastIndex < firstIndex). */
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  term(index: number): number;
+  type(index: number): EntryType;
+  /** An equal entry on every call (often a new object: callers must not keep it longer than they need). */
+  entry(index: number): Entry;
+}
+
 /** What the core restarts from: whatever log/ recovered. */
 export interface RaftRestartState {
   readonly hardState: HardState;
   readonly snapshot: SnapshotMeta | null;
-  readonly entries: readonly Entry[];
+  /** The log after the snapshot, in index order (may start at or below the snapshot's index). */
+  readonly entries: readonly Entry[] | StoredEntries;
   /** Membership at bootstrap when there is no snapshot and no conf entries in the log. */
   readonly initialConf: ConfState;
 }

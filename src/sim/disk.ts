@@ -3,6 +3,7 @@
 // per call (the production log fsyncs a batch and truncates a torn tail at open).
 
 import { EMPTY_HARD_STATE, type ConfState, type Entry, type HardState, type RaftRestartState, type Snapshot } from '../raft/types.ts';
+import { storedEntriesOf } from '../raft/stored-entries.ts';
 
 export class SimDisk {
   hardState: HardState = EMPTY_HARD_STATE;
@@ -85,7 +86,8 @@ export class SimDisk {
     return {
       hardState: this.hardState,
       snapshot: this.snapshot?.meta ?? null,
-      entries: [...this.log],
+      // The compact form a node restarting from its files gets (see raft/stored-entries.ts).
+      entries: storedEntriesOf(this.log),
       initialConf,
     };
   }

@@ -99,6 +99,13 @@ export class BTree<K, V> {
     return i < leaf.keys.length && this.cmp(leaf.keys[i]!, key) === 0;
   }
 
+  /** True when `key` sorts after every key held (an append), read off the right spine. */
+  isAfterLast(key: K): boolean {
+    const leaf = this.lastLeaf();
+    const n = leaf.keys.length;
+    return n === 0 || this.cmp(leaf.keys[n - 1]!, key) < 0;
+  }
+
   /** Inserts or replaces; returns true when the key was new. */
   set(key: K, value: V): boolean {
     const before = this.count;

@@ -32,6 +32,28 @@ describe('BTree', () => {
     assert.deepEqual(t.entries(0, 9).map(([k]) => k), [1, 3, 5, 7, 9]);
   });
 
+  test('isAfterLast is "greater than every key held", through inserts and deletes', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 300 })), { maxLength: 400 }), fc.integer({ min: -1, max: 301 }), (ops, probe) => {
+        const t = new BTree<number, number>(cmp);
+        const held = new Set<number>();
+        for (const [insert, key] of ops) {
+          if (insert) {
+            t.set(key, key);
+            held.add(key);
+          } else {
+            t.delete(key);
+            held.delete(key);
+          }
+          const max = held.size === 0 ? -Infinity : Math.max(...held);
+          assert.equal(t.isAfterLast(probe), probe > max);
+          assert.equal(t.isAfterLast(key), key > max);
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   test('scan stops when the visitor returns false', () => {
     const t = new BTree<number, number>(cmp);
     for (let i = 0; i < 1000; i++) t.set(i, i);

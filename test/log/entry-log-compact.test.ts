@@ -1,0 +1,108 @@
+// Recovery keeps the entries it reads in compact form (CompactEntries, via
+// EntryLog.appendStored): the log must behave exactly as one holding Entry objects,
+// through overwrites, compactions and restarts, and the restart view it hands out must
+// not change when the log changes afterwards.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { EntryLog } from '../../src/log/entry-log.ts';
+import { entriesOf } from '../../src/log/compact-entries.ts';
+import type { Entry, EntryType } from '../../src/raft/types.ts';
+
+const TYPES: readonly EntryType[] = ['normal', 'noop', 'conf'];
+
+type Op =
+  | { kind: 'append'; at: number; term: number; typeCode: number; byte: number }
+  | { kind: 'compact'; at: number; term: number }
+  | { kind: 'restartAt'; at: number; term: number };
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 8, arbitrary: fc.record({ kind: fc.constant('append' as const), at: fc.nat(60), term: fc.integer({ min: 1, max: 4 }), typeCode: fc.integer({ min: 0, max: 2 }), byte: fc.nat(255) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('compact' as const), at: fc.nat(60), term: fc.integer({ min: 1, max: 4 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('restartAt' as const), at: fc.nat(60), term: fc.integer({ min: 0, max: 4 }) }) },
+);
+
+function plain(entries: readonly Entry[]): Array<[number, number, EntryType, number[]]> {
+  return entries.map((e) => [e.index, e.term, e.type, [...e.data]]);
+}
+
+/** The same observable state: bounds, every term around them, every entry. */
+function assertSame(compact: EntryLog, reference: EntryLog): void {
+  assert.equal(compact.firstIndex(), reference.firstIndex());
+  assert.equal(compact.lastIndex(), reference.lastIndex());
+  assert.equal(compact.compactedIndex(), reference.compactedIndex());
+  for (let i = compact.compactedIndex() - 1; i <= compact.lastIndex() + 1; i++) assert.equal(compact.term(i), reference.term(i), `term(${i})`);
+  assert.deepEqual(plain(compact.all()), plain(reference.all()));
+}
+
+/** Index `at` folded into [firstIndex, lastIndex + 1] (where an append may go). */
+function appendIndex(log: EntryLog, at: number): number {
+  const lo = log.firstIndex();
+  return lo + (at % (log.lastIndex() + 2 - lo));
+}
+
+function dataOf(index: number, byte: number): Uint8Array {
+  return Uint8Array.from([index & 0xff, byte, 7]);
+}
+
+describe('EntryLog holding recovered entries in compact form', () => {
+  test('behaves as a log of Entry objects through recovery, a restart view and later writes', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 60 }), fc.array(opArb, { maxLength: 20 }), (recoveryOps, laterOps) => {
+        const compact = new EntryLog();
+        const reference = new EntryLog();
+        // Recovery: records as they come from the segment files.
+        for (const op of recoveryOps) {
+          if (op.kind === 'append') {
+            const index = appendIndex(compact, op.at);
+            const data = dataOf(index, op.byte);
+            // The data sits inside a larger buffer, as in a segment file.
+            const buffer = new Uint8Array(data.length + 9);
+            buffer.set(data, 4);
+            compact.appendStored(index, op.term, op.typeCode, buffer, 4, data.length);
+            reference.appendOne({ index, term: op.term, type: TYPES[op.typeCode]!, data });
+          } else if (op.kind === 'compact') {
+            const index = compact.compactedIndex() + (op.at % (compact.lastIndex() + 3 - compact.compactedIndex()));
+            const term = reference.term(index) ?? op.term;
+            const keep = index <= reference.lastIndex() && reference.term(index) === term && op.at % 5 !== 0;
+            compact.applyCompaction(index, term, keep);
+            reference.applyCompaction(index, term, keep);
+          } else {
+            compact.restartAt(op.at, op.term);
+            reference.restartAt(op.at, op.term);
+          }
+          assertSame(compact, reference);
+        }
+        // The core restarts from this view; it must read the same entries as the log...
+        const view = compact.restartEntries();
+        const atRestart = plain(reference.all());
+        assert.deepEqual(plain(entriesOf(view)), atRestart);
+        // ...and keep reading them while the log is overwritten and compacted.
+        for (const op of laterOps) {
+          if (op.kind === 'append') {
+            const index = appendIndex(compact, op.at);
+            const entry: Entry = { index, term: op.term, type: TYPES[op.typeCode]!, data: dataOf(index, op.byte) };
+            compact.append([entry]);
+            reference.append([entry]);
+          } else {
+            const index = compact.compactedIndex() + (op.at % (compact.lastIndex() + 2 - compact.compactedIndex()));
+            const term = reference.term(index) ?? op.term;
+            assert.equal(compact.compact(index, term), reference.compact(index, term));
+          }
+          assertSame(compact, reference);
+        }
+        assert.deepEqual(plain(entriesOf(view)), atRestart);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test('recovery may not add to the compact entries once a restart view was handed out', () => {
+    const log = new EntryLog();
+    const buffer = Uint8Array.from([1, 2, 3]);
+    log.appendStored(1, 1, 0, buffer, 0, 3);
+    const view = log.restartEntries();
+    assert.throws(() => log.appendStored(2, 1, 0, buffer, 0, 3), /after seal/);
+    assert.deepEqual(plain(entriesOf(view)), [[1, 1, 'normal', [1, 2, 3]]]);
+  });
+});
