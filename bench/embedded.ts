@@ -3,7 +3,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { open } from '../src/index.ts';
+// The package as applications import it: the compiled build in dist/ (npm run bench builds it).
+import { open } from 'collection-store';
 import type { ReopenResult } from './fixtures/reopen-child.ts';
 import { runFixture } from './fixtures/run-fixture.ts';
 import { percentile, progress } from './util.ts';
