@@ -28,6 +28,11 @@ export class CompactEntries {
     this.baseIndex = baseIndex;
   }
 
+  /** How many segment buffers it keeps in memory. */
+  get bufferCount(): number {
+    return this.buffers.length;
+  }
+
   /** Index of the last entry held (baseIndex - 1 when empty). */
   get lastIndex(): number {
     return this.baseIndex + this.count - 1;
@@ -58,6 +63,29 @@ export class CompactEntries {
   /** No more changes: windows on it may now be handed out. */
   seal(): void {
     this.sealed = true;
+  }
+
+  /**
+   * The entries [firstIndex, lastIndex] sealed: this store when it holds nothing else, else
+   * a copy of just those (so that the buffers of the others can be collected).
+   */
+  sealedTo(firstIndex: number, lastIndex: number): CompactEntries {
+    const from = this.slot(firstIndex);
+    const to = this.slot(lastIndex);
+    // Buffer ids never decrease along the slots: count the distinct ones in use.
+    let usedBuffers = 1;
+    for (let slot = from + 1; slot <= to; slot++) if (this.bufferIds[slot] !== this.bufferIds[slot - 1]) usedBuffers++;
+    if (from === 0 && to === this.count - 1 && usedBuffers === this.buffers.length) {
+      this.seal();
+      return this;
+    }
+    const copy = new CompactEntries(firstIndex);
+    for (let slot = from; slot <= to; slot++) {
+      const buffer = this.buffers[this.bufferIds[slot]!]!;
+      copy.push(this.baseIndex + slot, this.terms[slot]!, this.typeCodes[slot]!, buffer, this.starts[slot]!, this.lengths[slot]!);
+    }
+    copy.seal();
+    return copy;
   }
 
   term(index: number): number {

@@ -47,10 +47,13 @@ export class EntryLog {
     if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo > hi || lo < this.firstIndex() || hi > this.lastIndex() + 1) {
       throw new RangeError(`entries(${lo}, ${hi}) out of range: the log holds [${this.firstIndex()}, ${this.lastIndex() + 1})`);
     }
+    const fromList = this.list.slice(Math.max(0, lo - this.storedLast - 1), Math.max(0, hi - this.storedLast - 1));
+    if (lo > this.storedLast) return fromList;
+    // Not out.push(...fromList): a spread passes every element as an argument, and a few
+    // hundred thousand of them overflow the stack.
     const out: Entry[] = [];
-    let i = lo;
-    for (; i < hi && i <= this.storedLast; i++) out.push(this.stored!.entry(i));
-    if (i < hi) out.push(...this.list.slice(i - this.storedLast - 1, hi - this.storedLast - 1));
+    for (let i = lo; i < hi && i <= this.storedLast; i++) out.push(this.stored!.entry(i));
+    for (const entry of fromList) out.push(entry);
     return out;
   }
 
@@ -64,7 +67,9 @@ export class EntryLog {
    */
   restartEntries(): readonly Entry[] | StoredEntries {
     if (this.stored === null || this.list.length > 0) return this.all();
-    this.stored.seal();
+    // Only what the window covers: recovery may have read entries that a snapshot marker
+    // or a later overwrite left behind, and their segment buffers need not stay in memory.
+    this.stored = this.stored.sealedTo(this.prevIndex + 1, this.storedLast);
     return this.stored.window(this.prevIndex + 1, this.storedLast);
   }
 

@@ -63,24 +63,29 @@ export class FileLog extends LogReader implements LogStorage {
     }
     const handle = await openSegmentForWrite(segments[segments.length - 1]!.path, false, sync);
     const writer = new SegmentWriter({ dir: dirs.log, sync, segmentBytes, segments, handle, hardState: result.hardState });
-    // What recovery read, immutable from here on; an Entry per entry only if someone asks.
-    const restart = result.log.restartEntries();
-    let entries: readonly Entry[] | null = null;
+    // What recovery read, immutable from here on; an Entry per entry only if someone asks,
+    // and only until the first write (then the log may drop them: nothing keeps them here).
+    let restart: ReturnType<EntryLog['restartEntries']> | null = result.log.restartEntries();
     const recovered: RecoveredLog = {
       hardState: result.hardState,
       snapshot: result.snapshot,
       get entries(): readonly Entry[] {
-        entries ??= entriesOf(restart);
-        return entries;
+        if (restart === null) throw new Error('recovered.entries is only available until the first write to the log');
+        return entriesOf(restart);
       },
       warnings: result.warnings,
     };
-    return new FileLog(dirs, recovered, result.log, writer);
+    const log = new FileLog(dirs, recovered, result.log, writer);
+    log.onFirstWrite = () => {
+      restart = null;
+    };
+    return log;
   }
 
   append(entries: readonly Entry[]): Promise<void> {
     try {
       this.checkOpen();
+      this.wrote();
       for (const entry of entries) assertValidEntry(entry);
       const added = this.log.append(entries);
       for (const entry of added) this.writer.add({ kind: 'entry', entry });
@@ -127,6 +132,7 @@ export class FileLog extends LogReader implements LogStorage {
       throw error;
     }
     // From here on, memory and the log record change together, in call order.
+    this.wrote();
     const keep = this.log.compact(meta.index, meta.term);
     this.writer.add({ kind: 'snapshotMarker', marker: { index: meta.index, term: meta.term, keep } });
     this.snap = { meta, data };
@@ -153,6 +159,14 @@ export class FileLog extends LogReader implements LogStorage {
       removed = true;
     }
     if (removed) await fsyncDir(this.dirs.snapshots);
+  }
+
+  /** Lets `recovered.entries` go at the first change to the entries. */
+  private onFirstWrite: (() => void) | null = null;
+
+  private wrote(): void {
+    this.onFirstWrite?.();
+    this.onFirstWrite = null;
   }
 
   private checkOpen(): void {

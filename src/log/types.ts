@@ -10,7 +10,8 @@ export type SyncMode = 'batch' | 'none';
 export interface RecoveredLog {
   readonly hardState: HardState;
   readonly snapshot: Snapshot | null;
-  /** (Built on first read: recovery keeps the entries in compact form; see restartEntries.) */
+  /** Built on each read (recovery keeps the entries in compact form; see restartEntries);
+   * a FileLog answers only until the first write, after which it lets them go. */
   readonly entries: readonly Entry[];
   /** Warnings raised during recovery (for example a torn tail that was truncated). */
   readonly warnings: readonly string[];
