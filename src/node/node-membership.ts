@@ -161,6 +161,11 @@ export class ClusterMembership {
   private async waitCaughtUp(id: number, deadline: number): Promise<void> {
     for (;;) {
       const raft = this.host.coreStatus();
+      // Only a leader tracks the learner's progress: after losing leadership, "did not catch
+      // up" would blame the learner for what the election did.
+      if (raft.role !== 'leader') {
+        throw new StoreError('NO_LEADER', `this node lost leadership while node ${id} was catching up; it stays a learner: add it again to promote it`);
+      }
       const match = raft.progress.find((p) => p.id === id)?.matchIndex ?? 0;
       if (match >= raft.commitIndex) return;
       if (Date.now() >= deadline) throw new StoreError('TIMEOUT', `node ${id} did not catch up in time; it stays a learner`);
