@@ -7,8 +7,8 @@
 // suffix); sealed afterwards, because the Raft core is then handed windows on it
 // (StoredEntries) that must never change.
 import type { Entry, EntryType, StoredEntries } from '../raft/types.ts';
+import { ENTRY_TYPES, entryInBuffer } from './record.ts';
 
-const ENTRY_TYPES: readonly EntryType[] = ['normal', 'noop', 'conf'];
 const INITIAL_SLOTS = 1024;
 
 export class CompactEntries {
@@ -98,13 +98,7 @@ export class CompactEntries {
 
   entry(index: number): Entry {
     const slot = this.slot(index);
-    const buffer = this.buffers[this.bufferIds[slot]!]!;
-    return {
-      index,
-      term: this.terms[slot]!,
-      type: ENTRY_TYPES[this.typeCodes[slot]!]!,
-      data: new Uint8Array(buffer.buffer, buffer.byteOffset + this.starts[slot]!, this.lengths[slot]!),
-    };
+    return entryInBuffer(index, this.terms[slot]!, this.typeCodes[slot]!, this.buffers[this.bufferIds[slot]!]!, this.starts[slot]!, this.lengths[slot]!);
   }
 
   /** An immutable window on [firstIndex, lastIndex] of a sealed store. */

@@ -1,8 +1,9 @@
 // The in-memory view of the log shared by MemoryLog, FileLog and recovery: the
 // entries after the compaction point, with the rules for appending over a
 // conflicting suffix and for compacting to a snapshot. Pure, synchronous.
-import type { Entry, EntryType, StoredEntries } from '../raft/types.ts';
+import type { Entry, StoredEntries } from '../raft/types.ts';
 import { CompactEntries } from './compact-entries.ts';
+import { entryInBuffer } from './record.ts';
 
 export class EntryLog {
   /** Index just before the first held entry: the compaction point (snapshot index), 0 at the start. */
@@ -128,7 +129,7 @@ export class EntryLog {
       }
     }
     // The store cannot continue here: the entry joins the list.
-    this.list.push(compactEntryOf(index, term, typeCode, buffer, start, length));
+    this.list.push(entryInBuffer(index, term, typeCode, buffer, start, length));
   }
 
   /**
@@ -182,12 +183,4 @@ export class EntryLog {
     this.storedLast = storedLast;
     this.list = [];
   }
-}
-
-const ENTRY_TYPES: readonly EntryType[] = ['normal', 'noop', 'conf'];
-
-function compactEntryOf(index: number, term: number, typeCode: number, buffer: Uint8Array, start: number, length: number): Entry {
-  const type = ENTRY_TYPES[typeCode];
-  if (type === undefined) throw new RangeError(`entry type code ${typeCode}`);
-  return { index, term, type, data: new Uint8Array(buffer.buffer, buffer.byteOffset + start, length) };
 }

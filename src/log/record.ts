@@ -55,7 +55,16 @@ export interface DecodeResult {
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
 const ENTRY_TYPE_CODES: Record<EntryType, number> = { normal: 0, noop: 1, conf: 2 };
-const ENTRY_TYPES: readonly EntryType[] = ['normal', 'noop', 'conf'];
+/** Entry types by their code in a record. */
+export const ENTRY_TYPES: readonly EntryType[] = ['normal', 'noop', 'conf'];
+
+/** The entry whose data is bytes [start, start + length) of `buffer` (a view, not a copy);
+ * throws a RangeError for a type code that names no entry type. */
+export function entryInBuffer(index: number, term: number, typeCode: number, buffer: Uint8Array, start: number, length: number): Entry {
+  const type = ENTRY_TYPES[typeCode];
+  if (type === undefined) throw new RangeError(`entry type code ${typeCode}`);
+  return { index, term, type, data: new Uint8Array(buffer.buffer, buffer.byteOffset + start, length) };
+}
 
 function isIndex(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
@@ -320,12 +329,7 @@ function parseEntryFast(buf: Uint8Array, start: number, end: number): boolean {
 
 function decodeEntryFast(buf: Uint8Array, start: number, end: number): Entry | null {
   if (!parseEntryFast(buf, start, end)) return null;
-  return {
-    index: parsedIndex,
-    term: parsedTerm,
-    type: ENTRY_TYPES[parsedTypeCode]!,
-    data: new Uint8Array(buf.buffer, buf.byteOffset + parsedDataStart, parsedDataLength),
-  };
+  return entryInBuffer(parsedIndex, parsedTerm, parsedTypeCode, buf, parsedDataStart, parsedDataLength);
 }
 
 function decodeHardState(value: unknown): HardState | null {
@@ -453,8 +457,7 @@ export function decodeRecords(
     buf,
     {
       entry(index, term, typeCode, dataStart, dataLength, offset) {
-        const entry: Entry = { index, term, type: ENTRY_TYPES[typeCode]!, data: new Uint8Array(buf.buffer, buf.byteOffset + dataStart, dataLength) };
-        visit({ kind: 'entry', entry }, offset, dataStart + dataLength);
+        visit({ kind: 'entry', entry: entryInBuffer(index, term, typeCode, buf, dataStart, dataLength) }, offset, dataStart + dataLength);
       },
       record: visit,
     },
