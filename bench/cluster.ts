@@ -8,6 +8,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchEtcd, type EtcdResults } from './etcd.ts';
+import { withCpuCores, type CpuCores } from './fixtures/cpu-usage.ts';
 import { measureFailover, type FailoverResult } from './fixtures/failover.ts';
 import { measureSnapshotCatchUp } from './fixtures/snapshot-catch-up.ts';
 import { poolFor } from './fixtures/http.ts';
@@ -48,11 +49,17 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Record
     writes = await writeSeries(target, CONCURRENCIES, seconds);
     await target.refreshLeader();
     await target.preload(READ_KEYS);
+    // Reads with the CPU each process used: the 3x-reads target is bounded by the two cores.
+    const pids = cluster.ids.map((id) => cluster.pidOf(id)!);
+    const readWithCpu = async (placement: 'spread' | 'leader', mode: 'linearizable' | 'lease'): Promise<LoadResult & { cpuCores: CpuCores | null }> => {
+      const { result, cpuCores } = await withCpuCores(pids, () => readRun(target, READ_CLIENTS, seconds, placement, mode));
+      return { ...result, cpuCores };
+    };
     reads = {
-      linearizableSpread: await readRun(target, READ_CLIENTS, seconds, 'spread', 'linearizable'),
-      linearizableLeader: await readRun(target, READ_CLIENTS, seconds, 'leader', 'linearizable'),
-      leaseSpread: await readRun(target, READ_CLIENTS, seconds, 'spread', 'lease'),
-      leaseLeader: await readRun(target, READ_CLIENTS, seconds, 'leader', 'lease'),
+      linearizableSpread: await readWithCpu('spread', 'linearizable'),
+      linearizableLeader: await readWithCpu('leader', 'linearizable'),
+      leaseSpread: await readWithCpu('spread', 'lease'),
+      leaseLeader: await readWithCpu('leader', 'lease'),
     };
     failover = await measureFailover(cluster, pools, FAILOVER_ROUNDS);
   } finally {
