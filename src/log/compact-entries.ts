@@ -61,7 +61,7 @@ export class CompactEntries {
   }
 
   /** No more changes: windows on it may now be handed out. */
-  seal(): void {
+  private seal(): void {
     this.sealed = true;
   }
 
@@ -72,6 +72,8 @@ export class CompactEntries {
   sealedTo(firstIndex: number, lastIndex: number): CompactEntries {
     const from = this.slot(firstIndex);
     const to = this.slot(lastIndex);
+    // Sealed by an earlier call: it already holds only what that window covered.
+    if (this.sealed && from === 0 && to === this.count - 1) return this;
     // Buffer ids never decrease along the slots: count the distinct ones in use.
     let usedBuffers = 1;
     for (let slot = from + 1; slot <= to; slot++) if (this.bufferIds[slot] !== this.bufferIds[slot - 1]) usedBuffers++;

@@ -3,14 +3,14 @@
 // reads are synchronous; every mutation updates memory at the call and frames a
 // record for the group-commit writer, whose promise resolves once it is durable.
 import { join } from 'node:path';
-import type { Entry, HardState, Snapshot, SnapshotMeta } from '../raft/types.ts';
+import type { Entry, HardState, Snapshot, SnapshotMeta, StoredEntries } from '../raft/types.ts';
 import type { FileLogOptions, LogStorage, RecoveredLog, SyncMode } from './types.ts';
 import type { EntryLog } from './entry-log.ts';
 import { LogClosedError } from './errors.ts';
 import { LogReader } from './log-reader.ts';
 import { assertValidEntry, assertValidHardState } from './record.ts';
 import { entriesOf } from './compact-entries.ts';
-import { recover } from './recovery.ts';
+import { recover, type RecoveryResult } from './recovery.ts';
 import { ensureWritableDir, fsyncDir, listDir, logDirs, openSegmentForWrite, segmentFileName, SNAPSHOT_NAME, type LogDirs } from './segment-files.ts';
 import { SegmentWriter, type SegmentInfo } from './segment-writer.ts';
 import { removeFile, writeSnapshotFile } from './snapshot-file.ts';
@@ -33,14 +33,28 @@ export class FileLog extends LogReader implements LogStorage {
   private snapshotChain: Promise<void> = Promise.resolve();
   private closing: Promise<void> | null = null;
 
-  private constructor(dirs: LogDirs, recovered: RecoveredLog, log: EntryLog, writer: SegmentWriter) {
+  /** What recovery read (immutable), behind `recovered.entries` until the first write: after
+   * it the log may drop those entries, and nothing here should keep them in memory. */
+  private recoveredEntries: readonly Entry[] | StoredEntries | null;
+
+  private constructor(dirs: LogDirs, result: RecoveryResult, writer: SegmentWriter) {
     super();
     this.dirs = dirs;
-    this.recovered = recovered;
-    this.log = log;
+    this.log = result.log;
     this.writer = writer;
-    this.hard = recovered.hardState;
-    this.snap = recovered.snapshot;
+    this.hard = result.hardState;
+    this.snap = result.snapshot;
+    this.recoveredEntries = result.log.restartEntries();
+    const self = this; // the getter below is not a method of this class
+    this.recovered = {
+      hardState: result.hardState,
+      snapshot: result.snapshot,
+      get entries(): readonly Entry[] {
+        if (self.recoveredEntries === null) throw new Error('recovered.entries is only available until the first write to the log');
+        return entriesOf(self.recoveredEntries);
+      },
+      warnings: result.warnings,
+    };
   }
 
   static async open(options: FileLogOptions): Promise<FileLog> {
@@ -63,23 +77,7 @@ export class FileLog extends LogReader implements LogStorage {
     }
     const handle = await openSegmentForWrite(segments[segments.length - 1]!.path, false, sync);
     const writer = new SegmentWriter({ dir: dirs.log, sync, segmentBytes, segments, handle, hardState: result.hardState });
-    // What recovery read, immutable from here on; an Entry per entry only if someone asks,
-    // and only until the first write (then the log may drop them: nothing keeps them here).
-    let restart: ReturnType<EntryLog['restartEntries']> | null = result.log.restartEntries();
-    const recovered: RecoveredLog = {
-      hardState: result.hardState,
-      snapshot: result.snapshot,
-      get entries(): readonly Entry[] {
-        if (restart === null) throw new Error('recovered.entries is only available until the first write to the log');
-        return entriesOf(restart);
-      },
-      warnings: result.warnings,
-    };
-    const log = new FileLog(dirs, recovered, result.log, writer);
-    log.onFirstWrite = () => {
-      restart = null;
-    };
-    return log;
+    return new FileLog(dirs, result, writer);
   }
 
   append(entries: readonly Entry[]): Promise<void> {
@@ -161,12 +159,9 @@ export class FileLog extends LogReader implements LogStorage {
     if (removed) await fsyncDir(this.dirs.snapshots);
   }
 
-  /** Lets `recovered.entries` go at the first change to the entries. */
-  private onFirstWrite: (() => void) | null = null;
-
+  /** The entries changed: `recovered.entries` lets what recovery read go. */
   private wrote(): void {
-    this.onFirstWrite?.();
-    this.onFirstWrite = null;
+    this.recoveredEntries = null;
   }
 
   private checkOpen(): void {
