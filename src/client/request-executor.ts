@@ -68,6 +68,9 @@ export class RequestExecutor {
     let backoffs = 0;
     for (let attempt = 0; attempt <= this.options.retries; attempt++) {
       if (attempt > 0) {
+        // close() may have come while the last attempt was in flight: it woke nobody
+        // then, so do not start a backoff it would have to wait out.
+        if (this.transport.isClosed) throw new ClientClosedError();
         if (skipDelay && fastFailovers < this.selector.size) {
           fastFailovers += 1;
         } else {

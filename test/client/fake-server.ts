@@ -50,7 +50,8 @@ export type FaultAction =
   | { kind: 'drop' }
   /** Apply the request, then close the connection without answering. */
   | { kind: 'apply-then-drop' }
-  | { kind: 'no-leader'; leader?: string }
+  /** 503 NO_LEADER, after `delayMs` when given. */
+  | { kind: 'no-leader'; leader?: string; delayMs?: number }
   /** 503 TIMEOUT, after applying the request when `apply`. */
   | { kind: 'server-timeout'; apply?: boolean }
   /** Never answer (until the server closes); apply first when `apply`. */
@@ -157,7 +158,9 @@ export class FakeNode {
         return;
       }
       if (fault?.kind === 'no-leader') {
-        this.send(res, errorReply(503, 'NO_LEADER', 'no leader', fault.leader));
+        const reply = errorReply(503, 'NO_LEADER', 'no leader', fault.leader);
+        if (fault.delayMs === undefined) this.send(res, reply);
+        else setTimeout(() => this.send(res, reply), fault.delayMs);
         return;
       }
       if (fault?.kind === 'reply') {

@@ -310,18 +310,43 @@ describe('timeouts and close', () => {
     const baseline = resourceCounts();
     const node = await FakeNode.start();
     const client = connect(node.url, { retries: 5, backoff: { initialMs: 5000, maxMs: 5000 } });
-    await client.collection('c').insert({ v: 1 });
-    node.inject({ action: { kind: 'no-leader' }, times: 10 });
-    const waiting = assert.rejects(client.collection('c').get('x'), ClientClosedError);
-    await waitFor(() => node.requests.length === 2);
-    const started = performance.now();
-    await client.close();
-    await waiting;
-    assert.ok(performance.now() - started < 1000, 'close did not wait for the backoff');
-    await assert.rejects(client.collection('c').get('x'), ClientClosedError);
-    await node.close();
+    try {
+      await client.collection('c').insert({ v: 1 });
+      node.inject({ action: { kind: 'no-leader' }, times: 10 });
+      const waiting = assert.rejects(client.collection('c').get('x'), ClientClosedError);
+      await waitFor(() => node.requests.length === 2);
+      const started = performance.now();
+      await client.close();
+      await waiting;
+      const elapsed = performance.now() - started;
+      assert.ok(elapsed < 1000, `close() waited ${Math.round(elapsed)} ms: it did not cut the backoff short`);
+      await assert.rejects(client.collection('c').get('x'), ClientClosedError);
+    } finally {
+      await client.close();
+      await node.close();
+    }
     await waitFor(() => sameCounts(resourceCounts(), baseline));
     assert.deepEqual(resourceCounts(), baseline);
+  });
+
+  test('close() while an attempt is in flight: its retryable answer does not start a backoff', async () => {
+    const node = await FakeNode.start();
+    const client = connect(node.url, { retries: 5, backoff: { initialMs: 5000, maxMs: 5000 } });
+    try {
+      node.inject({ action: { kind: 'no-leader', delayMs: 150 }, times: 10 });
+      const started = performance.now();
+      const waiting = assert.rejects(client.collection('c').get('x'), ClientClosedError);
+      await waitFor(() => node.requests.length === 1);
+      assert.equal(node.requests.length, 1, 'the first attempt did not reach the node');
+      await client.close();
+      await waiting;
+      const elapsed = performance.now() - started;
+      assert.ok(elapsed < 2000, `the request waited out a backoff after close(): ${Math.round(elapsed)} ms`);
+      assert.equal(node.requests.length, 1, 'close() must not let a retry go out');
+    } finally {
+      await client.close();
+      await node.close();
+    }
   });
 });
 

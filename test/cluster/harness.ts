@@ -23,7 +23,7 @@ export const HEARTBEAT_MS = 50;
 // -- children that must die with this process ---------------------------------------------
 
 const liveChildren = new Set<ChildProcess>();
-process.on('exit', () => {
+function killLiveChildren(): void {
   for (const child of liveChildren) {
     try {
       child.kill('SIGCONT');
@@ -32,6 +32,13 @@ process.on('exit', () => {
       // already gone
     }
   }
+}
+process.on('exit', killLiveChildren);
+// The test runner stops a file that outruns --test-timeout with SIGTERM, which skips
+// 'exit' handlers: the nodes must not outlive the file.
+process.once('SIGTERM', () => {
+  killLiveChildren();
+  process.exit(143);
 });
 
 // -- ports and a cross-file lock ------------------------------------------------------------
@@ -51,10 +58,14 @@ export async function freePort(): Promise<number> {
 /**
  * The test runner runs two files at once; two real clusters at once on two cores make
  * election timeouts of 150 ms meaningless. Cluster test files take this lock (a
- * directory, created atomically) so that they run one after another.
+ * directory, created atomically) so that they run one after another. Under
+ * scripts/run-tests.mjs it lives in that run's own directory (CS_TEST_RUN_DIR); a file
+ * run on its own falls back to the shared temporary directory.
  */
-export async function acquireClusterLock(): Promise<() => void> {
-  const dir = join(tmpdir(), 'collection-store-cluster-tests.lock');
+export async function acquireClusterLock(timeoutMs = 8 * 60_000): Promise<() => void> {
+  const runDir = process.env['CS_TEST_RUN_DIR'];
+  const dir = join(runDir !== undefined && runDir !== '' ? runDir : tmpdir(), 'collection-store-cluster-tests.lock');
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       mkdirSync(dir);
@@ -69,6 +80,7 @@ export async function acquireClusterLock(): Promise<() => void> {
         // being created or removed right now
       }
       if (owner > 0 && !isAlive(owner)) rmSync(dir, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error(`the cluster test lock ${dir} is still held by pid ${owner} after ${timeoutMs} ms`);
       await sleep(100);
     }
   }
