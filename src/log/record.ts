@@ -20,6 +20,14 @@ export const RecordType = {
   hardState: 2,
   /** Compaction point: a snapshot was installed at this position in the log. */
   snapshotMarker: 3,
+  /**
+   * The last record of every write the segment writer makes: it names the offset where
+   * that write began. Writes are made durable one after another, so a power loss can
+   * damage only the last one; these records let recovery tell that write (never
+   * acknowledged, safe to cut) from damage inside an earlier, acknowledged one
+   * (segment-tail.ts).
+   */
+  writeEnd: 4,
 } as const;
 
 /** A snapshot was installed here. `keep` records whether the log held the entry at
@@ -33,7 +41,12 @@ export interface SnapshotMarker {
 export type LogRecord =
   | { readonly kind: 'entry'; readonly entry: Entry }
   | { readonly kind: 'hardState'; readonly state: HardState }
-  | { readonly kind: 'snapshotMarker'; readonly marker: SnapshotMarker };
+  | { readonly kind: 'snapshotMarker'; readonly marker: SnapshotMarker }
+  /** `start`: the byte offset in its segment where the write this record ends began. */
+  | { readonly kind: 'writeEnd'; readonly start: number };
+
+/** Upper bound on the framed size of a writeEnd record (header + a map with one float64). */
+export const WRITE_END_MAX_BYTES = RECORD_HEADER_BYTES + 32;
 
 export type DecodeStopReason = 'torn' | 'bad-length' | 'bad-crc' | 'bad-type' | 'bad-payload';
 
@@ -98,6 +111,8 @@ function encodePayload(record: LogRecord): Uint8Array {
       return packr.pack({ term: record.state.term, vote: record.state.vote, commit: record.state.commit });
     case 'snapshotMarker':
       return packr.pack({ index: record.marker.index, term: record.marker.term, keep: record.marker.keep });
+    case 'writeEnd':
+      return packr.pack({ start: record.start });
   }
 }
 
@@ -339,6 +354,12 @@ function decodeHardState(value: unknown): HardState | null {
   return { term: v['term'], vote: v['vote'], commit: v['commit'] };
 }
 
+function decodeWriteEnd(value: unknown): number | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const start = (value as Record<string, unknown>)['start'];
+  return isIndex(start) ? start : null;
+}
+
 function decodeMarker(value: unknown): SnapshotMarker | null {
   if (typeof value !== 'object' || value === null) return null;
   const v = value as Record<string, unknown>;
@@ -373,13 +394,17 @@ export function decodePayload(type: number, buf: Uint8Array, start: number, end:
       const marker = decodeMarker(value);
       return marker === null ? null : { kind: 'snapshotMarker', marker };
     }
+    case RecordType.writeEnd: {
+      const start = decodeWriteEnd(value);
+      return start === null ? null : { kind: 'writeEnd', start };
+    }
     default:
       return null;
   }
 }
 
 function isKnownType(type: number): boolean {
-  return type === RecordType.entry || type === RecordType.hardState || type === RecordType.snapshotMarker;
+  return type >= RecordType.entry && type <= RecordType.writeEnd;
 }
 
 const STOP_REASONS: readonly DecodeStopReason[] = ['torn', 'bad-length', 'bad-crc', 'bad-type'];
@@ -478,6 +503,21 @@ export function decodeAllRecords(buf: Uint8Array, start = 0): DecodeResult & { r
  * without trying each offset: a record's length field is never zero, so a record
  * starts at most 3 bytes before the next non-zero byte. */
 export function findValidRecordAfter(buf: Uint8Array, from: number): number | null {
+  return scanForRecord(buf, from, () => true)?.offset ?? null;
+}
+
+/** The first valid writeEnd record starting after `from` (found the way
+ * findValidRecordAfter finds any record), or null. */
+export function findWriteEndAfter(buf: Uint8Array, from: number): { readonly offset: number; readonly start: number } | null {
+  const found = scanForRecord(buf, from, (record) => record.kind === 'writeEnd');
+  return found !== null && found.record.kind === 'writeEnd' ? { offset: found.offset, start: found.record.start } : null;
+}
+
+function scanForRecord(
+  buf: Uint8Array,
+  from: number,
+  wanted: (record: LogRecord) => boolean,
+): { readonly offset: number; readonly record: LogRecord } | null {
   for (let offset = from + 1; offset + RECORD_HEADER_BYTES < buf.length; offset++) {
     if (buf[offset] === 0) {
       const nonZero = firstNonZero(buf, offset);
@@ -488,7 +528,8 @@ export function findValidRecordAfter(buf: Uint8Array, from: number): number | nu
     }
     const frame = checkFrame(buf, offset);
     if ('reason' in frame) continue;
-    if (decodePayload(buf[offset + 8]!, buf, offset + RECORD_HEADER_BYTES, frame.end) !== null) return offset;
+    const record = decodePayload(buf[offset + 8]!, buf, offset + RECORD_HEADER_BYTES, frame.end);
+    if (record !== null && wanted(record)) return { offset, record };
   }
   return null;
 }

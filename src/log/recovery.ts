@@ -94,6 +94,8 @@ class Replayer {
         }
         return;
       }
+      case 'writeEnd':
+        return; // only recovery's judgement of a damaged tail reads these (segment-tail.ts)
     }
   }
 
@@ -159,12 +161,14 @@ export async function recover(dirs: LogDirs, warn: (message: string) => void): P
     const buf = await nextRead!;
     nextRead = isLast ? null : readFile(segments[i + 1]!.path);
     nextRead?.catch(() => {}); // awaited next iteration; do not report it twice if we throw first
+    let sawWriteEnd = false;
     const result = walkRecords(buf, {
       entry(index, term, typeCode, dataStart, dataLength, offset) {
         if (index > segment.maxEntryIndex) segment.maxEntryIndex = index;
         replayer.applyStored(index, term, typeCode, buf, dataStart, dataLength, segment.path, offset);
       },
       record(rec, offset) {
+        if (rec.kind === 'writeEnd') sawWriteEnd = true;
         if (rec.kind === 'entry') segment.maxEntryIndex = Math.max(segment.maxEntryIndex, rec.entry.index);
         replayer.apply(rec, segment.path, offset);
       },
@@ -172,7 +176,7 @@ export async function recover(dirs: LogDirs, warn: (message: string) => void): P
     segment.size = result.end;
     segment.zeroedTo = buf.length;
     if (result.stop === null) continue;
-    const verdict = judgeTail(buf, segment.path, result.stop, isLast);
+    const verdict = judgeTail(buf, segment.path, result.stop, isLast, sawWriteEnd);
     if (verdict.kind === 'clean') continue;
     // Cut the file at the data end: the writer zero-fills ahead again from there,
     // so the bytes after the data are zeros as it expects.

@@ -15,7 +15,7 @@ import type { HardState } from '../raft/types.ts';
 import type { SyncMode } from './types.ts';
 import { LogClosedError } from './errors.ts';
 import { MAX_WRITE_BYTES, writeZeros, zeroFillTarget } from './preallocation.ts';
-import { FrameBuffer, type LogRecord } from './record.ts';
+import { FrameBuffer, WRITE_END_MAX_BYTES, type LogRecord } from './record.ts';
 import { fsyncDir, openSegmentForWrite, segmentFileName } from './segment-files.ts';
 
 export interface SegmentInfo {
@@ -174,12 +174,15 @@ export class SegmentWriter {
   }
 
   private async writeBatch(batch: Batch): Promise<void> {
-    const bytes = batch.frames.bytes();
+    const recordBytes = batch.frames.length + WRITE_END_MAX_BYTES;
     let segment = this.segments[this.segments.length - 1]!;
     // Roll on the data size, not the file length (which includes the zero tail).
-    if (segment.size > 0 && segment.size + bytes.length > this.segmentBytes) {
-      segment = await this.roll(batch, bytes.length);
+    if (segment.size > 0 && segment.size + recordBytes > this.segmentBytes) {
+      segment = await this.roll(batch, recordBytes);
     }
+    // Every write ends with a record naming where it began (see RecordType.writeEnd).
+    batch.frames.add({ kind: 'writeEnd', start: segment.size });
+    const bytes = batch.frames.bytes();
     await this.zeroAhead(segment, segment.size + bytes.length);
     await this.writeRecords(segment, bytes);
     // sync 'batch': the file is opened with O_DSYNC, so the writes above are already durable.
@@ -230,6 +233,7 @@ export class SegmentWriter {
     this.segments.push(segment);
     const head = new FrameBuffer(256);
     head.add({ kind: 'hardState', state: this.loggedHardState });
+    head.add({ kind: 'writeEnd', start: 0 });
     const headBytes = head.bytes();
     // One zero fill for the head and the batch that follows it.
     await this.zeroAhead(segment, headBytes.length + batchBytes);

@@ -10,10 +10,21 @@ import { meta, plain, range, withTempDir } from './helpers.ts';
 
 const SEG1 = '00000000000000000001.seg';
 
-/** Byte offsets of the records in a segment file. */
+/** Byte offsets of the entry records in a segment file (other records left out). */
 async function recordOffsets(path: string): Promise<number[]> {
   const offsets: number[] = [];
-  decodeRecords(await readFile(path), (_record, offset) => offsets.push(offset));
+  decodeRecords(await readFile(path), (record, offset) => {
+    if (record.kind === 'entry') offsets.push(offset);
+  });
+  return offsets;
+}
+
+/** Byte offsets of the writeEnd records (one ends every write) in a segment file. */
+async function writeEndOffsets(path: string): Promise<number[]> {
+  const offsets: number[] = [];
+  decodeRecords(await readFile(path), (record, offset) => {
+    if (record.kind === 'writeEnd') offsets.push(offset);
+  });
   return offsets;
 }
 
@@ -30,25 +41,42 @@ async function writeLog(dir: string, count: number, segmentBytes?: number): Prom
 }
 
 describe('FileLog recovery from damage', () => {
-  test('a flipped byte in the last record: truncated with a warning, only that record lost', () =>
+  test('a flipped byte in the last record (the end of the last write): truncated with a warning, no entry lost', () =>
+    withTempDir(async (dir) => {
+      await writeLog(dir, 20);
+      const path = join(dir, 'log', SEG1);
+      const ends = await writeEndOffsets(path);
+      const lastEnd = ends.at(-1)!;
+      await flipByte(path, lastEnd + 12);
+      const warnings: string[] = [];
+      const log = await openFileLog({ dir, onWarning: (m) => warnings.push(m) });
+      assert.deepEqual(plain(log.recovered.entries), plain(range(1, 20, 1)));
+      assert.equal(warnings.length, 1);
+      assert.deepEqual(log.recovered.warnings, warnings);
+      assert.match(warnings[0]!, new RegExp(`truncated .*${SEG1} at byte offset ${lastEnd} \\(bad-crc`));
+      // the file was cut there and the log continues cleanly
+      await log.append(range(21, 22, 2));
+      await log.close();
+      const again = await openFileLog({ dir });
+      assert.deepEqual(again.recovered.warnings, []);
+      assert.deepEqual(plain(again.recovered.entries), plain([...range(1, 20, 1), ...range(21, 22, 2)]));
+      await again.close();
+    }));
+
+  test('a flipped byte in the last entry, its write ended intact: refuses (that write finished, so it was acknowledged)', () =>
     withTempDir(async (dir) => {
       await writeLog(dir, 20);
       const path = join(dir, 'log', SEG1);
       const offsets = await recordOffsets(path);
+      const size = (await readFile(path)).length;
       await flipByte(path, offsets[19]! + 12);
-      const warnings: string[] = [];
-      const log = await openFileLog({ dir, onWarning: (m) => warnings.push(m) });
-      assert.deepEqual(plain(log.recovered.entries), plain(range(1, 19, 1)));
-      assert.equal(warnings.length, 1);
-      assert.deepEqual(log.recovered.warnings, warnings);
-      assert.match(warnings[0]!, new RegExp(`truncated .*${SEG1} at byte offset ${offsets[19]} \\(bad-crc`));
-      // the file was cut there and the log continues cleanly
-      await log.append(range(20, 21, 2));
-      await log.close();
-      const again = await openFileLog({ dir });
-      assert.deepEqual(again.recovered.warnings, []);
-      assert.deepEqual(plain(again.recovered.entries), plain([...range(1, 19, 1), ...range(20, 21, 2)]));
-      await again.close();
+      await assert.rejects(openFileLog({ dir }), (error: unknown) => {
+        assert.ok(error instanceof LogCorruptionError);
+        assert.equal(error.offset, offsets[19]);
+        assert.match(error.message, /no hole of zero sectors/);
+        return true;
+      });
+      assert.equal((await readFile(path)).length, size, 'nothing was truncated');
     }));
 
   test('a flipped byte in the middle: refuses to open, naming file and offset', () =>
@@ -73,9 +101,8 @@ describe('FileLog recovery from damage', () => {
     withTempDir(async (dir) => {
       await writeLog(dir, 20);
       const path = join(dir, 'log', SEG1);
-      const end = decodeRecords(await readFile(path), () => {}).end;
       const offsets = await recordOffsets(path);
-      await truncate(path, end - 5);
+      await truncate(path, offsets[19]! + 10);
       const log = await openFileLog({ dir });
       assert.equal(log.lastIndex(), 19);
       assert.match(log.recovered.warnings[0]!, new RegExp(`offset ${offsets[19]} \\(torn`));

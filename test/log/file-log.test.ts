@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { copyFile, readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openFileLog, type LogStorage } from '../../src/log/index.ts';
-import { decodeAllRecords } from '../../src/log/record.ts';
+import { decodeAllRecords, encodeRecords } from '../../src/log/record.ts';
 import { entriesOf } from '../../src/log/compact-entries.ts';
 import { RaftLog } from '../../src/raft/raft-log.ts';
 import { entry, meta, plain, range, withTempDir } from './helpers.ts';
@@ -180,13 +180,17 @@ describe('FileLog', () => {
       await log.close();
       const bytes = await readFile(join(dir, 'log', '00000000000000000001.seg'));
       const decoded = decodeAllRecords(bytes);
-      // the records, then the zero-filled space ahead of the next ones
+      // the records, each write ended by a writeEnd naming where it began, then the
+      // zero-filled space ahead of the next ones
       assert.equal(decoded.stop?.offset, decoded.end);
       assert.ok(bytes.length > decoded.end);
       assert.ok(bytes.subarray(decoded.end).every((b) => b === 0));
       assert.deepEqual(
         decoded.records.map((r) => r.kind),
-        ['entry', 'entry', 'entry', 'hardState'],
+        ['entry', 'entry', 'entry', 'writeEnd', 'hardState', 'writeEnd'],
       );
+      const secondWriteStart = encodeRecords(decoded.records.slice(0, 4)).length;
+      assert.deepEqual(decoded.records[3], { kind: 'writeEnd', start: 0 });
+      assert.deepEqual(decoded.records[5], { kind: 'writeEnd', start: secondWriteStart });
     }));
 });

@@ -139,7 +139,7 @@ describe('zero-filled segments', () => {
     }));
 
   for (const block of [512, 4096]) {
-    test(`a ${block}-byte hole of zeros before valid records refuses (it could be acknowledged data)`, () =>
+    test(`a ${block}-byte hole of zeros inside the last write (its sectors reached the disk out of order) is truncated there`, () =>
       withTempDir(async (dir) => {
         const { lastBatchStart } = await writeBatches(dir, 4);
         const path = join(dir, 'log', SEG1);
@@ -147,10 +147,94 @@ describe('zero-filled segments', () => {
         const hole = Math.ceil((lastBatchStart + 1) / block) * block;
         assert.ok(hole + block + 500 < end, 'valid records follow the hole');
         await overwrite(path, hole, new Uint8Array(block));
-        await assertRefuses(dir, path, records.find((r) => r.end > hole)!.offset);
+        const damaged = records.find((r) => r.end > hole)!;
+        assert.ok(damaged.offset >= lastBatchStart);
+        const warnings: string[] = [];
+        const log = await openFileLog({ dir, onWarning: (m) => warnings.push(m) });
+        assert.equal(warnings.length, 1);
+        assert.match(warnings[0]!, new RegExp(`truncated the torn tail of .*${SEG1} at byte offset ${damaged.offset} \\(.*the last write, which began at offset ${lastBatchStart} `));
+        assert.equal((await readFile(path)).length, damaged.offset, 'cut where the damage begins');
+        await appendAndReopenClean(dir, log, lastIndexBefore(records, hole));
+      }));
+
+    test(`a ${block}-byte hole of zeros in the write before the last refuses (that write finished: it was acknowledged)`, () =>
+      withTempDir(async (dir) => {
+        const log = await openFileLog({ dir });
+        await log.append(bulk(1, 64, 1));
+        const path = join(dir, 'log', SEG1);
+        const holeWriteStart = (await layout(path)).end;
+        await log.append(bulk(65, 128, 1));
+        await log.append(bulk(129, 130, 1));
+        await log.close();
+        const { records, end } = await layout(path);
+        const hole = Math.ceil((holeWriteStart + 1) / block) * block;
+        const damaged = records.find((r) => r.end > hole)!;
+        assert.ok(damaged.index > 64 && damaged.index < 128, 'the hole is inside the second write');
+        await overwrite(path, hole, new Uint8Array(block));
+        await assertRefuses(dir, path, damaged.offset);
         assert.ok((await readFile(path)).length > end, 'nothing was truncated');
       }));
   }
+
+  test('a hole that also took the end of the write before the last refuses: the next write end began after the damage', () =>
+    withTempDir(async (dir) => {
+      const log = await openFileLog({ dir });
+      await log.append(bulk(1, 64, 1));
+      const path = join(dir, 'log', SEG1);
+      const holeWriteStart = (await layout(path)).end;
+      await log.append(bulk(65, 128, 1));
+      await log.append(bulk(129, 130, 1));
+      await log.close();
+      const { records } = await layout(path);
+      const bytes = await readFile(path);
+      const ends: number[] = [];
+      decodeRecords(bytes, (record, offset) => {
+        if (record.kind === 'writeEnd') ends.push(offset);
+      });
+      const hole = Math.ceil((holeWriteStart + 1) / 512) * 512;
+      await overwrite(path, hole, new Uint8Array(512));
+      // the sector holding the second write's own end record
+      await overwrite(path, Math.floor(ends[1]! / 512) * 512, new Uint8Array(512));
+      await assert.rejects(openFileLog({ dir }), (error: unknown) => {
+        assert.ok(error instanceof LogCorruptionError, String(error));
+        assert.equal(error.offset, records.find((r) => r.end > hole)!.offset);
+        assert.match(error.message, /in a write that finished before the one that began at offset/);
+        return true;
+      });
+    }));
+
+  test('a hole of zeros that also took the end of the last write is truncated; one in a segment without write ends refuses', () =>
+    withTempDir(async (dir) => {
+      const { lastBatchStart } = await writeBatches(dir, 4);
+      const path = join(dir, 'log', SEG1);
+      const { records, end } = await layout(path);
+      const original = await readFile(path);
+      // two sectors lost: one in the middle of the last write, and the one its writeEnd is in
+      const hole = Math.ceil((lastBatchStart + 1) / 512) * 512;
+      const lastSector = Math.floor((end - 1) / 512) * 512;
+      assert.ok(hole + 512 < lastSector - 512, 'valid records sit between the two holes');
+      await overwrite(path, hole, new Uint8Array(512));
+      await overwrite(path, lastSector, new Uint8Array(512));
+      const damaged = records.find((r) => r.end > hole)!;
+      const log = await openFileLog({ dir });
+      assert.match(log.recovered.warnings[0] ?? '', /the last write, unfinished: valid records from offset \d+ on, no write end after it/);
+      assert.equal(log.lastIndex(), lastIndexBefore(records, hole));
+      await log.close();
+
+      // The same damage in a segment written without writeEnd records (an older
+      // version's log) cannot be told from damage to acknowledged records: refused.
+      const legacy: Buffer[] = [];
+      decodeRecords(original, (record) => {
+        if (record.kind !== 'writeEnd') legacy.push(encodeRecords([record]));
+      });
+      const legacyBytes = Buffer.concat(legacy);
+      const zeroTail = Buffer.alloc(64 * 1024);
+      await writeFile(path, Buffer.concat([legacyBytes, zeroTail]));
+      const legacyRecords = (await layout(path)).records;
+      const legacyHole = Math.ceil((legacyRecords.at(-20)!.offset + 1) / 512) * 512;
+      await overwrite(path, legacyHole, new Uint8Array(512));
+      await assertRefuses(dir, path, legacyRecords.find((r) => r.end > legacyHole)!.offset);
+    }));
 
   test('an acknowledged record full of zero bytes with one flipped byte refuses, not truncated as a torn write', () =>
     withTempDir(async (dir) => {

@@ -32,6 +32,7 @@ const recordArb: fc.Arbitrary<LogRecord> = fc.oneof(
   fc
     .record({ index: fc.maxSafeNat(), term: fc.maxSafeNat(), keep: fc.boolean() })
     .map((marker): LogRecord => ({ kind: 'snapshotMarker', marker })),
+  fc.maxSafeNat().map((start): LogRecord => ({ kind: 'writeEnd', start })),
 );
 
 function normalize(records: readonly LogRecord[]): unknown[] {
@@ -39,6 +40,7 @@ function normalize(records: readonly LogRecord[]): unknown[] {
   return records.map((r) => {
     if (r.kind === 'entry') return { kind: r.kind, entry: plain([r.entry])[0] };
     if (r.kind === 'hardState') return { kind: r.kind, state: { ...r.state } };
+    if (r.kind === 'writeEnd') return { kind: r.kind, start: r.start };
     return { kind: r.kind, marker: { ...r.marker } };
   });
 }
@@ -168,9 +170,9 @@ describe('record framing', () => {
 
   test('fuzz: arbitrary payload bytes under a valid frame decode or are refused, never throw', () => {
     fc.assert(
-      fc.property(fc.constantFrom(1, 2, 3), fc.uint8Array({ minLength: 1, maxLength: 200 }), (type, payload) => {
+      fc.property(fc.constantFrom(1, 2, 3, 4), fc.uint8Array({ minLength: 1, maxLength: 200 }), (type, payload) => {
         const record = decodePayload(type, payload, 0, payload.length);
-        if (record !== null) assert.equal(record.kind, type === 1 ? 'entry' : type === 2 ? 'hardState' : 'snapshotMarker');
+        if (record !== null) assert.equal(record.kind, ['entry', 'hardState', 'snapshotMarker', 'writeEnd'][type - 1]);
       }),
       { numRuns: 500 },
     );
