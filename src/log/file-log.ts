@@ -73,7 +73,7 @@ export class FileLog extends LogReader implements LogStorage {
       const path = join(dirs.log, segmentFileName(name));
       await (await openSegmentForWrite(path, true, 'none')).close();
       await fsyncDir(dirs.log);
-      segments.push({ name, path, size: 0, zeroedTo: 0, maxEntryIndex: -1 });
+      segments.push({ name, path, size: 0, zeroedTo: 0, maxEntryIndex: -1, hasWriteEnd: false });
     }
     const handle = await openSegmentForWrite(segments[segments.length - 1]!.path, false, sync);
     const writer = new SegmentWriter({ dir: dirs.log, sync, segmentBytes, segments, handle, hardState: result.hardState });

@@ -8,10 +8,10 @@
 // - every byte after the data end of a segment is zero (the chunk is written
 //   before any record lands in it);
 // - one data write covers at most MAX_WRITE_BYTES and is durable before the next
-//   starts, so a power loss can tear only the last write. A torn last write that
-//   leaves a cut record at the end is truncated at open; one whose later sectors
-//   reached the disk before earlier ones (a hole of zeros before valid records) is
-//   refused, like any damage followed by valid records (see segment-tail.ts).
+//   starts, so a power loss can tear only the last write, leaving some of its
+//   sectors still zero. Recovery cuts such a write, even when later sectors of it
+//   reached the disk before earlier ones, using the sector CRCs its writeEnd record
+//   carries (see write-end.ts and segment-tail.ts).
 import type { FileHandle } from 'node:fs/promises';
 
 /** Largest single positional write of records (a bigger batch takes several). */

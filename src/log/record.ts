@@ -21,11 +21,11 @@ export const RecordType = {
   /** Compaction point: a snapshot was installed at this position in the log. */
   snapshotMarker: 3,
   /**
-   * The last record of every write the segment writer makes: it names the offset where
-   * that write began. Writes are made durable one after another, so a power loss can
-   * damage only the last one; these records let recovery tell that write (never
-   * acknowledged, safe to cut) from damage inside an earlier, acknowledged one
-   * (segment-tail.ts).
+   * The last record of every write the segment writer makes: where that write began
+   * and a CRC of each disk sector it covers (write-end.ts). Writes are made durable one
+   * after another, so a power loss can damage only the last one; these records let
+   * recovery tell that write (never acknowledged, safe to cut) from damage inside an
+   * acknowledged one (segment-tail.ts).
    */
   writeEnd: 4,
 } as const;
@@ -42,11 +42,9 @@ export type LogRecord =
   | { readonly kind: 'entry'; readonly entry: Entry }
   | { readonly kind: 'hardState'; readonly state: HardState }
   | { readonly kind: 'snapshotMarker'; readonly marker: SnapshotMarker }
-  /** `start`: the byte offset in its segment where the write this record ends began. */
-  | { readonly kind: 'writeEnd'; readonly start: number };
-
-/** Upper bound on the framed size of a writeEnd record (header + a map with one float64). */
-export const WRITE_END_MAX_BYTES = RECORD_HEADER_BYTES + 32;
+  /** `start`: the byte offset in its segment where the write this record ends began;
+   * `sectors`: a CRC32C (u32 LE) per disk sector of [start, this record's offset). */
+  | { readonly kind: 'writeEnd'; readonly start: number; readonly sectors: Uint8Array };
 
 export type DecodeStopReason = 'torn' | 'bad-length' | 'bad-crc' | 'bad-type' | 'bad-payload';
 
@@ -112,7 +110,7 @@ function encodePayload(record: LogRecord): Uint8Array {
     case 'snapshotMarker':
       return packr.pack({ index: record.marker.index, term: record.marker.term, keep: record.marker.keep });
     case 'writeEnd':
-      return packr.pack({ start: record.start });
+      return packr.pack({ start: record.start, sectors: record.sectors });
   }
 }
 
@@ -354,10 +352,13 @@ function decodeHardState(value: unknown): HardState | null {
   return { term: v['term'], vote: v['vote'], commit: v['commit'] };
 }
 
-function decodeWriteEnd(value: unknown): number | null {
+function decodeWriteEnd(value: unknown): { start: number; sectors: Uint8Array } | null {
   if (typeof value !== 'object' || value === null) return null;
-  const start = (value as Record<string, unknown>)['start'];
-  return isIndex(start) ? start : null;
+  const v = value as Record<string, unknown>;
+  const start = v['start'];
+  const sectors = asView(v['sectors']);
+  if (!isIndex(start) || sectors === null || sectors.length % 4 !== 0) return null;
+  return { start, sectors };
 }
 
 function decodeMarker(value: unknown): SnapshotMarker | null {
@@ -395,8 +396,8 @@ export function decodePayload(type: number, buf: Uint8Array, start: number, end:
       return marker === null ? null : { kind: 'snapshotMarker', marker };
     }
     case RecordType.writeEnd: {
-      const start = decodeWriteEnd(value);
-      return start === null ? null : { kind: 'writeEnd', start };
+      const end = decodeWriteEnd(value);
+      return end === null ? null : { kind: 'writeEnd', start: end.start, sectors: end.sectors };
     }
     default:
       return null;
@@ -508,9 +509,12 @@ export function findValidRecordAfter(buf: Uint8Array, from: number): number | nu
 
 /** The first valid writeEnd record starting after `from` (found the way
  * findValidRecordAfter finds any record), or null. */
-export function findWriteEndAfter(buf: Uint8Array, from: number): { readonly offset: number; readonly start: number } | null {
+export function findWriteEndAfter(
+  buf: Uint8Array,
+  from: number,
+): { readonly offset: number; readonly start: number; readonly sectors: Uint8Array } | null {
   const found = scanForRecord(buf, from, (record) => record.kind === 'writeEnd');
-  return found !== null && found.record.kind === 'writeEnd' ? { offset: found.offset, start: found.record.start } : null;
+  return found !== null && found.record.kind === 'writeEnd' ? { offset: found.offset, start: found.record.start, sectors: found.record.sectors } : null;
 }
 
 function scanForRecord(

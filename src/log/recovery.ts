@@ -59,7 +59,7 @@ function listSegments(dirs: LogDirs, names: readonly string[]): SegmentInfo[] {
   for (const name of names) {
     const match = SEGMENT_NAME.exec(name);
     if (match === null) throw new Error(`unexpected file ${join(dirs.log, name)} in the log directory; refusing to open`);
-    segments.push({ name: Number(match[1]), path: join(dirs.log, name), size: 0, zeroedTo: 0, maxEntryIndex: -1 });
+    segments.push({ name: Number(match[1]), path: join(dirs.log, name), size: 0, zeroedTo: 0, maxEntryIndex: -1, hasWriteEnd: false });
   }
   return segments; // names are zero-padded: lexical order is numeric order
 }
@@ -175,6 +175,7 @@ export async function recover(dirs: LogDirs, warn: (message: string) => void): P
     });
     segment.size = result.end;
     segment.zeroedTo = buf.length;
+    segment.hasWriteEnd = sawWriteEnd; // before any cut: only records before it were walked
     if (result.stop === null) continue;
     const verdict = judgeTail(buf, segment.path, result.stop, isLast, sawWriteEnd);
     if (verdict.kind === 'clean') continue;

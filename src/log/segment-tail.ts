@@ -3,14 +3,15 @@
 // - zeros to the end of the file: the clean end of the data (segments are
 //   zero-filled ahead of the records, see preallocation.ts);
 // - nothing valid after the bad record: a torn tail, dropped with a warning;
-// - valid records after it, all from the last write, with a hole of zero sectors
-//   between: that write was torn by a power loss (never acknowledged), dropped with
+// - valid records after it, all from the last write, which a power loss left with
+//   some of its sectors still zero: that write was never acknowledged, dropped with
 //   a warning;
-// - anything else before valid records: corruption of records that may have been
+// - anything else before valid records: damage to records that may have been
 //   acknowledged, refused (see judgeTail).
 import { LogCorruptionError } from './errors.ts';
 import { findValidRecordAfter, findWriteEndAfter, type DecodeStop } from './record.ts';
-import { hasZeroSector, nonZeroEnd } from './zero-bytes.ts';
+import { checkWriteSectors } from './write-end.ts';
+import { nonZeroEnd } from './zero-bytes.ts';
 
 export type TailVerdict =
   /** Only zeros follow the data. */
@@ -24,25 +25,22 @@ export type TailVerdict =
  * lose records that were acknowledged as durable.
  *
  * The segment writer makes its writes durable one after another and ends each with a
- * writeEnd record naming where it began, so a power loss can damage only the last
- * write, and that write was never acknowledged. Its sectors may reach the disk in any
- * order: a hole of zeros (never-written sectors of the zero-filled space) can sit
- * before valid records of the same write. Damage of another kind (a flipped bit, a
- * garbled sector) is not what a power loss does to a write, so it is refused even
- * there. A hole of zero sectors between the bad record and the next valid one is in
- * the last write, and dropping it and all after it is safe, when
- * - no writeEnd follows it but the segment has writeEnds before it
- *   (`sawWriteEnd`): the write that holds it never finished (its own end is lost),
- *   and no later write began, since a later write ends with a writeEnd too; or
- * - the first writeEnd after it began at or before it (it ends the damaged write) and
- *   no valid record follows that writeEnd.
+ * writeEnd record: where the write began, and a CRC of each disk sector it covers
+ * (write-end.ts). A power loss can damage only the last write, which was never
+ * acknowledged, and only by leaving some of its sectors as they were: zeros (the
+ * zero-filled space). When valid records follow the bad one, it is that write, and
+ * dropping it from the bad record on is safe, when
+ * - no writeEnd follows the bad record but the segment has writeEnds before it
+ *   (`sawWriteEnd`): the write holding it never finished, since a finished one ends
+ *   with a writeEnd, and no later write began, since that would end with one too
+ *   (only a second, separate fault could hide either); or
+ * - the first writeEnd after it began at or before it (so it ends the damaged
+ *   write), nothing valid follows that writeEnd, and each sector of the write holds
+ *   what the write put there or zeros.
  * Anything else is refused: a writeEnd that began after the bad record ends a later
- * write, so the damaged one had finished and been acknowledged. A segment written
- * before writeEnds existed tells its writes apart by nothing (user data may hold runs
- * of zero bytes too), so any valid record after the bad one is refused there.
- * What this cannot tell from a torn write is damage to the last acknowledged write
- * that also destroys or precedes its own writeEnd: recovery treats the last write as
- * the tail, as it treats a bad last record.
+ * write, so the damaged one had finished; a sector holding neither is not what a
+ * power loss leaves (a flipped bit, a garbled sector); and a segment written before
+ * writeEnds existed tells its writes apart by nothing.
  */
 export function judgeTail(buf: Uint8Array, path: string, stop: DecodeStop, isLast: boolean, sawWriteEnd: boolean): TailVerdict {
   const x = stop.offset;
@@ -53,30 +51,23 @@ export function judgeTail(buf: Uint8Array, path: string, stop: DecodeStop, isLas
     kind: 'torn',
     warning: `log: truncated the torn tail of ${path} at byte offset ${x} (${stop.reason}; ${what}; ${dataEnd - x} bytes dropped)`,
   });
+  const refuse = (why: string): LogCorruptionError => new LogCorruptionError(path, x, `${stop.reason} record ${why}`);
   const next = findValidRecordAfter(buf, x);
   if (next === null) return torn('nothing valid after it');
-  if (!hasZeroSector(buf, x, next)) {
-    throw new LogCorruptionError(path, x, `${stop.reason} record followed by a valid record at offset ${next}, with no hole of zero sectors between`);
-  }
   const writeEnd = findWriteEndAfter(buf, x);
   if (writeEnd === null) {
     if (sawWriteEnd) return torn(`the last write, unfinished: valid records from offset ${next} on, no write end after it`);
-    throw new LogCorruptionError(path, x, `${stop.reason} record followed by a valid record at offset ${next}`);
+    throw refuse(`followed by a valid record at offset ${next}`);
   }
   if (writeEnd.start > x) {
-    throw new LogCorruptionError(
-      path,
-      x,
-      `${stop.reason} record in a write that finished before the one that began at offset ${writeEnd.start} (ended at offset ${writeEnd.offset})`,
-    );
+    throw refuse(`in a write that finished before the one that began at offset ${writeEnd.start} (ended at offset ${writeEnd.offset})`);
   }
   const later = findValidRecordAfter(buf, writeEnd.offset);
-  if (later !== null) {
-    throw new LogCorruptionError(
-      path,
-      x,
-      `${stop.reason} record in the write ended at offset ${writeEnd.offset}, which a valid record at offset ${later} follows`,
-    );
+  if (later !== null) throw refuse(`in the write ended at offset ${writeEnd.offset}, which a valid record at offset ${later} follows`);
+  const sectors = checkWriteSectors(buf, writeEnd.start, writeEnd.offset, writeEnd.sectors);
+  if (sectors.kind === 'damaged') {
+    throw refuse(`in the last write, whose bytes at offset ${sectors.offset} are neither what it wrote there nor zeros (not a torn write)`);
   }
-  return torn(`the last write, which began at offset ${writeEnd.start} and ends at offset ${writeEnd.offset}`);
+  if (sectors.kind === 'whole') throw refuse(`in the last write, whose sectors all hold what it wrote (not a torn write)`);
+  return torn(`the last write, which began at offset ${writeEnd.start} and ends at offset ${writeEnd.offset}, has sectors still zero`);
 }

@@ -15,7 +15,8 @@ import type { HardState } from '../raft/types.ts';
 import type { SyncMode } from './types.ts';
 import { LogClosedError } from './errors.ts';
 import { MAX_WRITE_BYTES, writeZeros, zeroFillTarget } from './preallocation.ts';
-import { FrameBuffer, WRITE_END_MAX_BYTES, type LogRecord } from './record.ts';
+import { FrameBuffer, type LogRecord } from './record.ts';
+import { SECTOR_BYTES, sectorCrcs, writeEndMaxBytes } from './write-end.ts';
 import { fsyncDir, openSegmentForWrite, segmentFileName } from './segment-files.ts';
 
 export interface SegmentInfo {
@@ -28,6 +29,8 @@ export interface SegmentInfo {
   zeroedTo: number;
   /** Highest entry index of any entry record in the file, -1 when none. */
   maxEntryIndex: number;
+  /** Whether the data holds a writeEnd record (false: a new file, or one an older version wrote). */
+  hasWriteEnd: boolean;
 }
 
 interface Batch {
@@ -174,20 +177,33 @@ export class SegmentWriter {
   }
 
   private async writeBatch(batch: Batch): Promise<void> {
-    const recordBytes = batch.frames.length + WRITE_END_MAX_BYTES;
+    const body = batch.frames.length;
+    const recordBytes = body + writeEndMaxBytes(body) + writeEndMaxBytes(0);
     let segment = this.segments[this.segments.length - 1]!;
     // Roll on the data size, not the file length (which includes the zero tail).
     if (segment.size > 0 && segment.size + recordBytes > this.segmentBytes) {
       segment = await this.roll(batch, recordBytes);
     }
-    // Every write ends with a record naming where it began (see RecordType.writeEnd).
-    batch.frames.add({ kind: 'writeEnd', start: segment.size });
-    const bytes = batch.frames.bytes();
-    await this.zeroAhead(segment, segment.size + bytes.length);
-    await this.writeRecords(segment, bytes);
+    if (!segment.hasWriteEnd) {
+      // A new file, or one an older version wrote: a writeEnd of its own first, so that
+      // recovery knows that every write after it ends with one (segment-tail.ts).
+      await this.writeAlone(segment, new FrameBuffer(64));
+    }
+    await this.writeAlone(segment, batch.frames);
     // sync 'batch': the file is opened with O_DSYNC, so the writes above are already durable.
     segment.maxEntryIndex = Math.max(segment.maxEntryIndex, batch.maxEntryIndex);
     if (batch.lastHardState !== null) this.loggedHardState = batch.lastHardState;
+  }
+
+  /** Ends `frames` with its writeEnd (see RecordType.writeEnd) and writes them as one
+   * write at the end of the data. */
+  private async writeAlone(segment: SegmentInfo, frames: FrameBuffer): Promise<void> {
+    const start = segment.size;
+    frames.add({ kind: 'writeEnd', start, sectors: sectorCrcs(frames.bytes(), start) });
+    const bytes = frames.bytes();
+    await this.zeroAhead(segment, start + bytes.length);
+    await this.writeRecords(segment, bytes);
+    segment.hasWriteEnd = true;
   }
 
   /** Makes sure [segment.size, end) is zero-filled (and durable) before records go there. */
@@ -202,14 +218,17 @@ export class SegmentWriter {
   /**
    * Writes framed records at the end of the data, at most MAX_WRITE_BYTES per
    * write, each one durable (sync 'batch') before the next starts: a power loss
-   * can then tear only the last write, which recovery relies on.
+   * can then tear only the last write, which recovery relies on. Every write but the
+   * last ends on a sector boundary, so that no sector is written by two of them (a
+   * torn sector then holds either what this batch put there or zeros).
    */
   private async writeRecords(segment: SegmentInfo, bytes: Buffer): Promise<void> {
     if (this.preallocate && segment.size + bytes.length > segment.zeroedTo) {
       throw new Error(`records up to ${segment.size + bytes.length} would pass the zero fill at ${segment.zeroedTo} of ${segment.path}`);
     }
     for (let done = 0; done < bytes.length; ) {
-      const chunk = Math.min(bytes.length - done, MAX_WRITE_BYTES);
+      let chunk = Math.min(bytes.length - done, MAX_WRITE_BYTES);
+      if (done + chunk < bytes.length) chunk -= (segment.size + chunk) % SECTOR_BYTES;
       const { bytesWritten } = await this.handle.write(bytes, done, chunk, segment.size);
       if (bytesWritten <= 0) throw new Error(`write to ${segment.path} made no progress`);
       done += bytesWritten;
@@ -229,15 +248,13 @@ export class SegmentWriter {
     await fsyncDir(this.dir);
     await this.handle.close();
     this.handle = handle;
-    const segment: SegmentInfo = { name, path, size: 0, zeroedTo: 0, maxEntryIndex: -1 };
+    const segment: SegmentInfo = { name, path, size: 0, zeroedTo: 0, maxEntryIndex: -1, hasWriteEnd: false };
     this.segments.push(segment);
     const head = new FrameBuffer(256);
     head.add({ kind: 'hardState', state: this.loggedHardState });
-    head.add({ kind: 'writeEnd', start: 0 });
-    const headBytes = head.bytes();
     // One zero fill for the head and the batch that follows it.
-    await this.zeroAhead(segment, headBytes.length + batchBytes);
-    await this.writeRecords(segment, headBytes);
+    await this.zeroAhead(segment, head.length + writeEndMaxBytes(head.length) + batchBytes);
+    await this.writeAlone(segment, head);
     return segment;
   }
 

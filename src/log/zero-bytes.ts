@@ -35,21 +35,3 @@ export function nonZeroEnd(buf: Uint8Array, from: number): number {
   }
   return from;
 }
-
-/** The smallest unit a disk writes whole: a power loss leaves each one old or new. */
-export const SECTOR_BYTES = 512;
-
-/**
- * Whether some sector-aligned SECTOR_BYTES block that overlaps [from, to) is all
- * zeros: the mark a power loss leaves when the sectors of a write over zero-filled
- * space reach the disk out of order (some new, some still zero).
- */
-export function hasZeroSector(buf: Uint8Array, from: number, to: number): boolean {
-  const end = Math.min(to, buf.length);
-  for (let block = Math.floor(from / SECTOR_BYTES) * SECTOR_BYTES; block < end; block += SECTOR_BYTES) {
-    const blockEnd = block + SECTOR_BYTES;
-    if (blockEnd > buf.length) return false;
-    if (firstNonZero(buf, block, blockEnd) === blockEnd) return true;
-  }
-  return false;
-}

@@ -5,6 +5,7 @@ import { copyFile, readdir, readFile, writeFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path';
 import { openFileLog, type LogStorage } from '../../src/log/index.ts';
 import { decodeAllRecords, encodeRecords } from '../../src/log/record.ts';
+import { sectorCrcs } from '../../src/log/write-end.ts';
 import { entriesOf } from '../../src/log/compact-entries.ts';
 import { RaftLog } from '../../src/raft/raft-log.ts';
 import { entry, meta, plain, range, withTempDir } from './helpers.ts';
@@ -187,10 +188,17 @@ describe('FileLog', () => {
       assert.ok(bytes.subarray(decoded.end).every((b) => b === 0));
       assert.deepEqual(
         decoded.records.map((r) => r.kind),
-        ['entry', 'entry', 'entry', 'writeEnd', 'hardState', 'writeEnd'],
+        // a new file starts with a writeEnd of its own, so that recovery knows every
+        // write after it ends with one
+        ['writeEnd', 'entry', 'entry', 'entry', 'writeEnd', 'hardState', 'writeEnd'],
       );
-      const secondWriteStart = encodeRecords(decoded.records.slice(0, 4)).length;
-      assert.deepEqual(decoded.records[3], { kind: 'writeEnd', start: 0 });
-      assert.deepEqual(decoded.records[5], { kind: 'writeEnd', start: secondWriteStart });
+      const starts = decoded.records.flatMap((r) => (r.kind === 'writeEnd' ? [r.start] : []));
+      const firstEnd = encodeRecords(decoded.records.slice(0, 1)).length;
+      assert.deepEqual(starts, [0, firstEnd, encodeRecords(decoded.records.slice(0, 5)).length]);
+      // each writeEnd holds a CRC of each sector its write covers
+      const second = decoded.records[4]!;
+      assert.ok(second.kind === 'writeEnd');
+      assert.deepEqual([...second.sectors], [...sectorCrcs(bytes.subarray(firstEnd, encodeRecords(decoded.records.slice(0, 4)).length), firstEnd)]);
+      assert.equal(second.sectors.length, 4 * (Math.ceil(encodeRecords(decoded.records.slice(0, 4)).length / 512) - Math.floor(firstEnd / 512)));
     }));
 });

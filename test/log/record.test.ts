@@ -32,7 +32,9 @@ const recordArb: fc.Arbitrary<LogRecord> = fc.oneof(
   fc
     .record({ index: fc.maxSafeNat(), term: fc.maxSafeNat(), keep: fc.boolean() })
     .map((marker): LogRecord => ({ kind: 'snapshotMarker', marker })),
-  fc.maxSafeNat().map((start): LogRecord => ({ kind: 'writeEnd', start })),
+  fc
+    .record({ start: fc.maxSafeNat(), sectors: fc.nat(20).chain((n) => fc.uint8Array({ minLength: n * 4, maxLength: n * 4 })) })
+    .map(({ start, sectors }): LogRecord => ({ kind: 'writeEnd', start, sectors })),
 );
 
 function normalize(records: readonly LogRecord[]): unknown[] {
@@ -40,7 +42,7 @@ function normalize(records: readonly LogRecord[]): unknown[] {
   return records.map((r) => {
     if (r.kind === 'entry') return { kind: r.kind, entry: plain([r.entry])[0] };
     if (r.kind === 'hardState') return { kind: r.kind, state: { ...r.state } };
-    if (r.kind === 'writeEnd') return { kind: r.kind, start: r.start };
+    if (r.kind === 'writeEnd') return { kind: r.kind, start: r.start, sectors: [...r.sectors] };
     return { kind: r.kind, marker: { ...r.marker } };
   });
 }

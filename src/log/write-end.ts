@@ -1,0 +1,73 @@
+// The writeEnd record closes every write the segment writer makes. It names where the
+// write began and carries a CRC32C of each disk sector the write covers, so that
+// recovery can tell what a power loss does to the last write (some of its sectors
+// still hold what was there before: zeros, since segments are zero-filled ahead)
+// from any other damage (a sector that holds neither). See segment-tail.ts.
+import { crc32c } from '@node-rs/crc32';
+import { RECORD_HEADER_BYTES } from './record.ts';
+import { firstNonZero } from './zero-bytes.ts';
+
+/** The smallest unit a disk writes whole: after a power loss each one is old or new. */
+export const SECTOR_BYTES = 512;
+
+/** Number of sector-aligned blocks that overlap [start, end). */
+function blockCount(start: number, end: number): number {
+  if (end <= start) return 0;
+  return Math.ceil(end / SECTOR_BYTES) - Math.floor(start / SECTOR_BYTES);
+}
+
+/**
+ * CRC32C of each part of `bytes` that falls in one disk sector, for `bytes` written
+ * at file offset `at`: one u32 (little-endian) per sector-aligned block overlapping
+ * [at, at + bytes.length), computed over the bytes of the write in that block only.
+ */
+export function sectorCrcs(bytes: Uint8Array, at: number): Uint8Array {
+  const count = blockCount(at, at + bytes.length);
+  const out = new Uint8Array(count * 4);
+  const view = new DataView(out.buffer);
+  let from = 0;
+  for (let i = 0; i < count; i++) {
+    const blockEnd = (Math.floor((at + from) / SECTOR_BYTES) + 1) * SECTOR_BYTES;
+    const to = Math.min(bytes.length, blockEnd - at);
+    view.setUint32(i * 4, crc32c(bytesOf(bytes, from, to)) >>> 0, true);
+    from = to;
+  }
+  return out;
+}
+
+/** Upper bound on the framed size of the writeEnd of a write of `bodyBytes` bytes. */
+export function writeEndMaxBytes(bodyBytes: number): number {
+  // map header + "start" + float64 + "sectors" + bin32 header, then a CRC per sector
+  // (the body touches at most one sector more than its length fills)
+  return RECORD_HEADER_BYTES + 40 + 4 * (Math.ceil(bodyBytes / SECTOR_BYTES) + 1);
+}
+
+export type WriteSectors =
+  /** Every sector holds what the write put there. */
+  | { readonly kind: 'whole' }
+  /** Each sector holds what the write put there or zeros, and some hold zeros. */
+  | { readonly kind: 'torn' }
+  /** The sector part at `offset` holds neither: not what a power loss leaves. */
+  | { readonly kind: 'damaged'; readonly offset: number };
+
+/** Compares bytes [start, end) of a segment with the sector CRCs its writeEnd recorded. */
+export function checkWriteSectors(buf: Uint8Array, start: number, end: number, crcs: Uint8Array): WriteSectors {
+  const count = blockCount(start, end);
+  if (crcs.length !== count * 4 || end > buf.length) return { kind: 'damaged', offset: start };
+  const view = new DataView(crcs.buffer, crcs.byteOffset, crcs.byteLength);
+  let torn = false;
+  let from = start;
+  for (let i = 0; i < count; i++) {
+    const to = Math.min(end, (Math.floor(from / SECTOR_BYTES) + 1) * SECTOR_BYTES);
+    if ((crc32c(bytesOf(buf, from, to)) >>> 0) !== view.getUint32(i * 4, true)) {
+      if (firstNonZero(buf, from, to) !== to) return { kind: 'damaged', offset: from };
+      torn = true;
+    }
+    from = to;
+  }
+  return torn ? { kind: 'torn' } : { kind: 'whole' };
+}
+
+function bytesOf(buf: Uint8Array, from: number, to: number): Buffer {
+  return Buffer.from(buf.buffer, buf.byteOffset + from, to - from);
+}

@@ -1,0 +1,299 @@
+// A power loss during the last write of a segment: its sectors reach the disk in any
+// order, so each one holds what the write put there or what was there before (zeros,
+// or the end of the previous write in the sector they share). Recovery must open
+// such a log with every earlier write and a prefix of the last one, and must still
+// refuse damage a power loss does not do (a flipped bit), anywhere it could lose an
+// acknowledged record.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { open, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { LogCorruptionError, openFileLog } from '../../src/log/index.ts';
+import { MAX_WRITE_BYTES } from '../../src/log/preallocation.ts';
+import { decodeRecords } from '../../src/log/record.ts';
+import { SECTOR_BYTES } from '../../src/log/write-end.ts';
+import type { Entry } from '../../src/raft/types.ts';
+import { plain, withTempDir } from './helpers.ts';
+
+/** Entries [from, from + count) with `size` bytes of data each; zeros when `zeros`. */
+function batch(from: number, count: number, size: number, zeros: boolean): Entry[] {
+  return Array.from({ length: count }, (_, i) => {
+    const data = new Uint8Array(size);
+    if (!zeros) for (let b = 0; b < size; b++) data[b] = 1 + ((from + i + b) % 251);
+    return { index: from + i, term: 1, type: 'normal' as const, data };
+  });
+}
+
+async function onlySegment(dir: string): Promise<string> {
+  const names = (await readdir(join(dir, 'log'))).sort();
+  assert.equal(names.length, 1, 'one segment');
+  return join(dir, 'log', names[0]!);
+}
+
+function dataEnd(bytes: Uint8Array): number {
+  return decodeRecords(bytes, () => {}).end;
+}
+
+interface Written {
+  readonly earlier: Entry[];
+  readonly last: Entry[];
+  /** The segment before and after the last write. */
+  readonly before: Buffer;
+  readonly after: Buffer;
+  readonly lastStart: number;
+  readonly lastEnd: number;
+  readonly path: string;
+}
+
+async function writeLog(dir: string, earlierBatches: readonly number[], lastCount: number, size: number, zeros: boolean): Promise<Written> {
+  const log = await openFileLog({ dir, segmentBytes: 64 * 1024 * 1024 });
+  const earlier: Entry[] = [];
+  let next = 1;
+  for (const count of earlierBatches) {
+    const entries = batch(next, count, size, zeros);
+    await log.append(entries);
+    earlier.push(...entries);
+    next += count;
+  }
+  const path = await onlySegment(dir);
+  const before = await readFile(path);
+  const last = batch(next, lastCount, size, zeros);
+  await log.append(last);
+  await log.close();
+  const after = await readFile(path);
+  return { earlier, last, before, after, path, lastStart: dataEnd(before), lastEnd: dataEnd(after) };
+}
+
+/** The last write with each of its sectors landed (new) or not (as before), per `landed`. */
+function tear(w: Written, landed: readonly boolean[]): { image: Buffer; tornSectors: number } {
+  const image = Buffer.from(w.after);
+  let tornSectors = 0;
+  const first = Math.floor(w.lastStart / SECTOR_BYTES);
+  const last = Math.ceil(w.lastEnd / SECTOR_BYTES);
+  for (let s = first; s < last; s++) {
+    if (landed[(s - first) % landed.length] !== false) continue;
+    tornSectors++;
+    for (let at = s * SECTOR_BYTES; at < (s + 1) * SECTOR_BYTES; at++) image[at] = at < w.before.length ? w.before[at]! : 0;
+  }
+  return { image, tornSectors };
+}
+
+describe('a power loss during the last write', () => {
+  test('property: any mix of landed and unlanded sectors of the last write opens, with every earlier entry and a prefix of the last write', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 1, maxLength: 4 }),
+        fc.integer({ min: 1, max: 80 }),
+        fc.constantFrom(7, 100, 700, 3000),
+        fc.boolean(),
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 64 }),
+        async (earlierBatches, lastCount, size, zeros, landed) =>
+          withTempDir(async (dir) => {
+            const w = await writeLog(dir, earlierBatches, lastCount, size, zeros);
+            const { image, tornSectors } = tear(w, landed);
+            await writeFile(w.path, image);
+            const log = await openFileLog({ dir });
+            try {
+              const entries = plain(log.recovered.entries);
+              const expectedAll = plain([...w.earlier, ...w.last]);
+              assert.ok(entries.length >= w.earlier.length, `lost earlier entries: ${entries.length} < ${w.earlier.length}`);
+              assert.deepEqual(entries, expectedAll.slice(0, entries.length));
+              if (tornSectors === 0) {
+                assert.equal(entries.length, expectedAll.length);
+                assert.deepEqual(log.recovered.warnings, []);
+              }
+            } finally {
+              await log.close();
+            }
+          }),
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  test('property: a flipped bit before the last write, or inside it without zeroing a sector, refuses to open', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 20 }), { minLength: 1, maxLength: 3 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.constantFrom(7, 100, 700),
+        fc.boolean(),
+        fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }),
+        fc.integer({ min: 0, max: 7 }),
+        async (earlierBatches, lastCount, size, zeros, where, bit) =>
+          withTempDir(async (dir) => {
+            const w = await writeLog(dir, earlierBatches, lastCount, size, zeros);
+            // the last write's own writeEnd is its last record: a flip there loses no entry
+            let lastWriteEnd = -1;
+            decodeRecords(w.after, (record, offset) => {
+              if (record.kind === 'writeEnd') lastWriteEnd = offset;
+            });
+            const at = Math.floor(where * lastWriteEnd);
+            const image = Buffer.from(w.after);
+            image[at]! ^= 1 << bit;
+            const sector = Math.floor(at / SECTOR_BYTES) * SECTOR_BYTES;
+            const zeroedSector = image.subarray(sector, sector + SECTOR_BYTES).every((b) => b === 0);
+            fc.pre(!(at >= w.lastStart && zeroedSector)); // indistinguishable from a torn write
+            await writeFile(w.path, image);
+            await assert.rejects(openFileLog({ dir }), (error: unknown) => {
+              assert.ok(error instanceof LogCorruptionError, String(error));
+              assert.ok(error.offset <= at, `refused at ${error.offset}, after the flipped byte at ${at}`);
+              return true;
+            });
+          }),
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  test('a last write over several chunks whose first sector and a middle chunk did not land opens with the entries before the hole', () =>
+    withTempDir(async (dir) => {
+      const w = await writeLog(dir, [3], 60, 40_000, false);
+      assert.ok(w.lastEnd - w.lastStart > 2 * MAX_WRITE_BYTES, 'the last write takes three chunks');
+      const image = Buffer.from(w.after);
+      // the sector the last write shares with the one before it holds only the old bytes
+      const firstSector = Math.floor(w.lastStart / SECTOR_BYTES) * SECTOR_BYTES;
+      image.fill(0, w.lastStart, firstSector + SECTOR_BYTES);
+      // and a run of sectors in the second chunk never landed
+      const hole = Math.ceil((w.lastStart + MAX_WRITE_BYTES + 5000) / SECTOR_BYTES) * SECTOR_BYTES;
+      image.fill(0, hole, hole + 8 * SECTOR_BYTES);
+      await writeFile(w.path, image);
+      const log = await openFileLog({ dir });
+      try {
+        assert.match(log.recovered.warnings[0] ?? '', new RegExp(`at byte offset ${w.lastStart} .*has sectors still zero`));
+        assert.deepEqual(plain(log.recovered.entries), plain(w.earlier));
+        await log.append(batch(4, 2, 10, false));
+      } finally {
+        await log.close();
+      }
+      const again = await openFileLog({ dir });
+      assert.deepEqual(again.recovered.warnings, []);
+      assert.deepEqual(plain(again.recovered.entries), plain([...w.earlier, ...batch(4, 2, 10, false)]));
+      await again.close();
+    }));
+
+  test('a batch larger than one write is split on sector boundaries: no sector is written by two writes', () =>
+    withTempDir(async (dir) => {
+      const log = await openFileLog({ dir });
+      await log.append(batch(1, 3, 100, false)); // the data now ends inside a sector
+      const probe = await open(await onlySegment(dir), 'r');
+      const proto = Object.getPrototypeOf(probe) as { write: (this: unknown, ...args: unknown[]) => Promise<unknown> };
+      await probe.close();
+      const original = proto.write;
+      const writes: { position: number; length: number }[] = [];
+      proto.write = function (this: unknown, ...args: unknown[]) {
+        const [buffer, offset, length, position] = args as [Uint8Array, number, number, number];
+        // record writes only: zero fills write zeros
+        if (buffer.subarray(offset, offset + length).some((b) => b !== 0)) writes.push({ position, length });
+        return original.apply(this, args);
+      };
+      try {
+        await log.append(batch(4, 60, 40_000, false));
+      } finally {
+        proto.write = original;
+        await log.close();
+      }
+      assert.ok(writes.length >= 3, `${writes.length} writes`);
+      assert.ok(writes[0]!.position % SECTOR_BYTES !== 0, 'the batch begins inside a sector');
+      for (let i = 0; i < writes.length - 1; i++) {
+        const end = writes[i]!.position + writes[i]!.length;
+        assert.equal(end % SECTOR_BYTES, 0, `write ${i} ends at ${end}, inside a sector`);
+        assert.equal(writes[i + 1]!.position, end, 'the writes are contiguous');
+        assert.ok(writes[i]!.length <= MAX_WRITE_BYTES);
+      }
+    }));
+
+  test('an acknowledged last write whose entry is all zero bytes, with one flipped bit, refuses', () =>
+    withTempDir(async (dir) => {
+      const w = await writeLog(dir, [1], 2, 4096, true);
+      const image = Buffer.from(w.after);
+      // a byte in the middle of the first entry's zeros, in a sector of zeros only
+      const at = Math.ceil((w.lastStart + 600) / SECTOR_BYTES) * SECTOR_BYTES + 100;
+      image[at] = 0x10;
+      await writeFile(w.path, image);
+      await assert.rejects(openFileLog({ dir }), (error: unknown) => {
+        assert.ok(error instanceof LogCorruptionError, String(error));
+        assert.match(error.message, /not a torn write/);
+        return true;
+      });
+    }));
+
+  test('the first write of a new log, torn with its end lost, opens empty', () =>
+    withTempDir(async (dir) => {
+      const log = await openFileLog({ dir });
+      const entries = batch(1, 30, 100, false);
+      await log.append(entries);
+      await log.close();
+      const path = await onlySegment(dir);
+      const image = await readFile(path);
+      const end = dataEnd(image);
+      const hole = 2 * SECTOR_BYTES;
+      image.fill(0, hole, hole + SECTOR_BYTES);
+      image.fill(0, Math.floor((end - 1) / SECTOR_BYTES) * SECTOR_BYTES, end);
+      await writeFile(path, image);
+      const again = await openFileLog({ dir });
+      assert.match(again.recovered.warnings[0] ?? '', /the last write, unfinished/);
+      assert.ok(again.lastIndex() < 30);
+      assert.deepEqual(plain(again.recovered.entries), plain(entries.slice(0, again.lastIndex())));
+      await again.close();
+    }));
+
+  test('the first batch after a segment roll, torn, is cut; its write end names where it began in the new segment', () =>
+    withTempDir(async (dir) => {
+      const segmentBytes = 16 * 1024;
+      const log = await openFileLog({ dir, segmentBytes });
+      await log.append(batch(1, 100, 100, false));
+      await log.append(batch(101, 100, 100, false)); // does not fit: a new segment
+      await log.close();
+      const names = (await readdir(join(dir, 'log'))).sort();
+      assert.equal(names.length, 2);
+      const path = join(dir, 'log', names[1]!);
+      const image = await readFile(path);
+      const ends: { offset: number; end: number; start: number }[] = [];
+      decodeRecords(image, (record, offset, end) => {
+        if (record.kind === 'writeEnd') ends.push({ offset, end, start: record.start });
+      });
+      // the head (hard state) is a write of its own; the batch is the next one, and
+      // its writeEnd names where it began in this segment (not in the previous one)
+      assert.equal(ends.length, 2);
+      assert.equal(ends[0]!.start, 0);
+      const headEnd = ends[0]!.end;
+      assert.equal(ends[1]!.start, headEnd);
+      for (const name of names) assert.ok(dataEnd(await readFile(join(dir, 'log', name))) <= segmentBytes, `${name} stays within the segment size`);
+      const hole = Math.ceil((headEnd + 1000) / SECTOR_BYTES) * SECTOR_BYTES;
+      image.fill(0, hole, hole + SECTOR_BYTES);
+      await writeFile(path, image);
+      const again = await openFileLog({ dir, segmentBytes });
+      assert.match(again.recovered.warnings[0] ?? '', new RegExp(`the last write, which began at offset ${headEnd} `));
+      assert.ok(again.lastIndex() > 100 && again.lastIndex() < 200);
+      await again.close();
+    }));
+
+  test('an older version\'s segment after one with write ends: damage before valid records in it still refuses', () =>
+    withTempDir(async (dir) => {
+      const segmentBytes = 16 * 1024;
+      const log = await openFileLog({ dir, segmentBytes });
+      await log.append(batch(1, 100, 100, false));
+      await log.append(batch(101, 100, 100, false));
+      await log.close();
+      const names = (await readdir(join(dir, 'log'))).sort();
+      const path = join(dir, 'log', names[1]!);
+      // rewrite the second segment without its writeEnd records, as an older version wrote it
+      const image = await readFile(path);
+      const kept: Buffer[] = [];
+      decodeRecords(image, (record, offset, end) => {
+        if (record.kind !== 'writeEnd') kept.push(image.subarray(offset, end));
+      });
+      const legacy = Buffer.concat([...kept, Buffer.alloc(64 * 1024)]);
+      const hole = 4 * SECTOR_BYTES;
+      legacy.fill(0, hole, hole + SECTOR_BYTES);
+      await writeFile(path, legacy);
+      await assert.rejects(openFileLog({ dir, segmentBytes }), (error: unknown) => {
+        assert.ok(error instanceof LogCorruptionError, String(error));
+        assert.equal(error.file, path);
+        assert.match(error.message, /followed by a valid record/);
+        return true;
+      });
+    }));
+});
