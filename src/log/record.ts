@@ -10,6 +10,13 @@ import type { Entry, EntryType, HardState } from '../raft/types.ts';
 import { firstNonZero } from './zero-bytes.ts';
 
 export const RECORD_HEADER_BYTES = 9;
+/** The smallest unit a disk writes whole: after a power loss each one is old or new. */
+export const SECTOR_BYTES = 512;
+
+/** `offset` rounded up to a sector boundary: where the write after a writeEnd begins. */
+export function sectorAlignUp(offset: number): number {
+  return Math.ceil(offset / SECTOR_BYTES) * SECTOR_BYTES;
+}
 /** Largest payload we write or accept; anything larger in a header is corruption. */
 export const MAX_RECORD_PAYLOAD_BYTES = 256 * 1024 * 1024;
 /** Largest entry data: its record (with the msgpack array around it) stays under the payload limit. */
@@ -25,7 +32,8 @@ export const RecordType = {
    * and a CRC of each disk sector it covers (write-end.ts). Writes are made durable one
    * after another, so a power loss can damage only the last one; these records let
    * recovery tell that write (never acknowledged, safe to cut) from damage inside an
-   * acknowledged one (segment-tail.ts).
+   * acknowledged one (segment-tail.ts). The next write begins at the next sector
+   * boundary (zeros between), so that no sector holds parts of two writes.
    */
   writeEnd: 4,
 } as const;
@@ -46,7 +54,7 @@ export type LogRecord =
    * `sectors`: a CRC32C (u32 LE) per disk sector of [start, this record's offset). */
   | { readonly kind: 'writeEnd'; readonly start: number; readonly sectors: Uint8Array };
 
-export type DecodeStopReason = 'torn' | 'bad-length' | 'bad-crc' | 'bad-type' | 'bad-payload';
+export type DecodeStopReason = 'torn' | 'bad-length' | 'bad-crc' | 'bad-type' | 'bad-payload' | 'bad-padding';
 
 export interface DecodeStop {
   /** Byte offset of the record that could not be read. */
@@ -55,7 +63,8 @@ export interface DecodeStop {
 }
 
 export interface DecodeResult {
-  /** Offset just past the last valid record. */
+  /** Where the next record would begin: just past the last valid record, or past the
+   * padding after a writeEnd, which may lie beyond the bytes (up to a sector boundary). */
   readonly end: number;
   /** Null when the bytes ended exactly at a record boundary. */
   readonly stop: DecodeStop | null;
@@ -244,11 +253,24 @@ export class FrameBuffer {
   }
 }
 
-/** Frames many records into one Buffer. */
+/** Frames many records into one Buffer, as a segment holds them from offset 0. */
 export function encodeRecords(records: readonly LogRecord[]): Buffer {
+  // As a segment holds them from offset 0: zeros after each writeEnd up to the next
+  // sector boundary.
+  const parts: Buffer[] = [];
+  let length = 0;
   const frames = new FrameBuffer(1024);
-  for (const record of records) frames.add(record);
-  return Buffer.from(frames.bytes());
+  for (const record of records) {
+    frames.add(record);
+    if (record.kind !== 'writeEnd') continue;
+    const bytes = Buffer.from(frames.bytes());
+    frames.reset();
+    const padding = sectorAlignUp(length + bytes.length) - length - bytes.length;
+    parts.push(bytes, Buffer.alloc(padding));
+    length += bytes.length + padding;
+  }
+  parts.push(Buffer.from(frames.bytes()));
+  return Buffer.concat(parts);
 }
 
 function asView(value: unknown): Uint8Array | null {
@@ -419,11 +441,13 @@ function frameEnd(buf: Uint8Array, offset: number): number {
   if (length === 0 || length > MAX_RECORD_PAYLOAD_BYTES) return -2;
   const end = offset + RECORD_HEADER_BYTES + length;
   if (end > buf.length) return -1;
+  // The type before the CRC: the scans for a valid record (findValidRecordAfter) try
+  // every offset, and most fail here instead of paying for a CRC over a long length.
+  if (!isKnownType(buf[offset + 8]!)) return -4;
   const crc = readU32(buf, offset + 4);
   // A plain Uint8Array view: cheaper than Buffer#subarray on this hot path.
   const covered = new Uint8Array(buf.buffer, buf.byteOffset + offset + 8, length + 1);
   if ((crc32c(covered) >>> 0) !== crc) return -3;
-  if (!isKnownType(buf[offset + 8]!)) return -4;
   return end;
 }
 
@@ -467,6 +491,16 @@ export function walkRecords(buf: Uint8Array, visitor: RecordVisitor, start = 0):
       const record = decodePayload(type, buf, payloadStart, end);
       if (record === null) return { end: offset, stop: { offset, reason: 'bad-payload' } };
       visitor.record(record, offset, end);
+      if (record.kind === 'writeEnd') {
+        // The next write begins at the next sector boundary; zeros in between. The
+        // end may lie past the bytes (a file written without zero fill ends here).
+        const next = sectorAlignUp(end);
+        if (firstNonZero(buf, end, Math.min(next, buf.length)) !== Math.min(next, buf.length)) {
+          return { end, stop: { offset: end, reason: 'bad-padding' } };
+        }
+        offset = next;
+        continue;
+      }
     }
     offset = end;
   }
@@ -533,7 +567,10 @@ function scanForRecord(
     const frame = checkFrame(buf, offset);
     if ('reason' in frame) continue;
     const record = decodePayload(buf[offset + 8]!, buf, offset + RECORD_HEADER_BYTES, frame.end);
-    if (record !== null && wanted(record)) return { offset, record };
+    if (record === null) continue;
+    if (wanted(record)) return { offset, record };
+    // A valid record: the next one starts at its end (the loop's increment adds one).
+    offset = frame.end - 1;
   }
   return null;
 }

@@ -174,7 +174,8 @@ export async function recover(dirs: LogDirs, warn: (message: string) => void): P
       },
     });
     segment.size = result.end;
-    segment.zeroedTo = buf.length;
+    // past the bytes when a file written without zero fill ends inside a write's padding
+    segment.zeroedTo = Math.max(buf.length, result.end);
     segment.hasWriteEnd = sawWriteEnd; // before any cut: only records before it were walked
     if (result.stop === null) continue;
     const verdict = judgeTail(buf, segment.path, result.stop, isLast, sawWriteEnd);

@@ -15,8 +15,8 @@ import type { HardState } from '../raft/types.ts';
 import type { SyncMode } from './types.ts';
 import { LogClosedError } from './errors.ts';
 import { MAX_WRITE_BYTES, writeZeros, zeroFillTarget } from './preallocation.ts';
-import { FrameBuffer, type LogRecord } from './record.ts';
-import { SECTOR_BYTES, sectorCrcs, writeEndMaxBytes } from './write-end.ts';
+import { FrameBuffer, SECTOR_BYTES, sectorAlignUp, type LogRecord } from './record.ts';
+import { sectorCrcs, writeEndMaxBytes } from './write-end.ts';
 import { fsyncDir, openSegmentForWrite, segmentFileName } from './segment-files.ts';
 
 export interface SegmentInfo {
@@ -178,7 +178,8 @@ export class SegmentWriter {
 
   private async writeBatch(batch: Batch): Promise<void> {
     const body = batch.frames.length;
-    const recordBytes = body + writeEndMaxBytes(body) + writeEndMaxBytes(0);
+    // the batch, its writeEnd, the padding to the next sector, and a lone writeEnd first
+    const recordBytes = body + writeEndMaxBytes(body) + SECTOR_BYTES + writeEndMaxBytes(0) + SECTOR_BYTES;
     let segment = this.segments[this.segments.length - 1]!;
     // Roll on the data size, not the file length (which includes the zero tail).
     if (segment.size > 0 && segment.size + recordBytes > this.segmentBytes) {
@@ -196,13 +197,18 @@ export class SegmentWriter {
   }
 
   /** Ends `frames` with its writeEnd (see RecordType.writeEnd) and writes them as one
-   * write at the end of the data. */
+   * write at the end of the data; the next write begins at the next sector boundary. */
   private async writeAlone(segment: SegmentInfo, frames: FrameBuffer): Promise<void> {
     const start = segment.size;
     frames.add({ kind: 'writeEnd', start, sectors: sectorCrcs(frames.bytes(), start) });
     const bytes = frames.bytes();
-    await this.zeroAhead(segment, start + bytes.length);
+    const next = sectorAlignUp(start + bytes.length);
+    await this.zeroAhead(segment, next);
     await this.writeRecords(segment, bytes);
+    // The bytes up to `next` stay zero (zero-filled, or a hole past the end of a file
+    // written without zero fill), which recovery's walk expects after a writeEnd.
+    segment.size = next;
+    segment.zeroedTo = Math.max(segment.zeroedTo, next);
     segment.hasWriteEnd = true;
   }
 
@@ -253,7 +259,7 @@ export class SegmentWriter {
     const head = new FrameBuffer(256);
     head.add({ kind: 'hardState', state: this.loggedHardState });
     // One zero fill for the head and the batch that follows it.
-    await this.zeroAhead(segment, head.length + writeEndMaxBytes(head.length) + batchBytes);
+    await this.zeroAhead(segment, sectorAlignUp(head.length + writeEndMaxBytes(head.length)) + batchBytes);
     await this.writeAlone(segment, head);
     return segment;
   }

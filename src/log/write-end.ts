@@ -4,11 +4,10 @@
 // still hold what was there before: zeros, since segments are zero-filled ahead)
 // from any other damage (a sector that holds neither). See segment-tail.ts.
 import { crc32c } from '@node-rs/crc32';
-import { RECORD_HEADER_BYTES } from './record.ts';
+import { RECORD_HEADER_BYTES, SECTOR_BYTES } from './record.ts';
 import { firstNonZero } from './zero-bytes.ts';
 
-/** The smallest unit a disk writes whole: after a power loss each one is old or new. */
-export const SECTOR_BYTES = 512;
+export { SECTOR_BYTES };
 
 /** Number of sector-aligned blocks that overlap [start, end). */
 function blockCount(start: number, end: number): number {
@@ -29,7 +28,7 @@ export function sectorCrcs(bytes: Uint8Array, at: number): Uint8Array {
   for (let i = 0; i < count; i++) {
     const blockEnd = (Math.floor((at + from) / SECTOR_BYTES) + 1) * SECTOR_BYTES;
     const to = Math.min(bytes.length, blockEnd - at);
-    view.setUint32(i * 4, crc32c(bytesOf(bytes, from, to)) >>> 0, true);
+    view.setUint32(i * 4, crc32c(viewOf(bytes, from, to)) >>> 0, true);
     from = to;
   }
   return out;
@@ -50,17 +49,23 @@ export type WriteSectors =
   /** The sector part at `offset` holds neither: not what a power loss leaves. */
   | { readonly kind: 'damaged'; readonly offset: number };
 
-/** Compares bytes [start, end) of a segment with the sector CRCs its writeEnd recorded. */
+/**
+ * Compares bytes [start, end) of a segment with the sector CRCs of the writeEnd found
+ * at `end`. A block may hold zeros instead of what was written (a sector that did not
+ * land) except the one that shares its sector with the writeEnd: that sector landed,
+ * since the writeEnd in it reads back whole.
+ */
 export function checkWriteSectors(buf: Uint8Array, start: number, end: number, crcs: Uint8Array): WriteSectors {
   const count = blockCount(start, end);
   if (crcs.length !== count * 4 || end > buf.length) return { kind: 'damaged', offset: start };
   const view = new DataView(crcs.buffer, crcs.byteOffset, crcs.byteLength);
+  const landedFrom = Math.floor(end / SECTOR_BYTES) * SECTOR_BYTES;
   let torn = false;
   let from = start;
   for (let i = 0; i < count; i++) {
     const to = Math.min(end, (Math.floor(from / SECTOR_BYTES) + 1) * SECTOR_BYTES);
-    if ((crc32c(bytesOf(buf, from, to)) >>> 0) !== view.getUint32(i * 4, true)) {
-      if (firstNonZero(buf, from, to) !== to) return { kind: 'damaged', offset: from };
+    if ((crc32c(viewOf(buf, from, to)) >>> 0) !== view.getUint32(i * 4, true)) {
+      if (to > landedFrom || firstNonZero(buf, from, to) !== to) return { kind: 'damaged', offset: from };
       torn = true;
     }
     from = to;
@@ -68,6 +73,7 @@ export function checkWriteSectors(buf: Uint8Array, start: number, end: number, c
   return torn ? { kind: 'torn' } : { kind: 'whole' };
 }
 
-function bytesOf(buf: Uint8Array, from: number, to: number): Buffer {
-  return Buffer.from(buf.buffer, buf.byteOffset + from, to - from);
+/** A view of bytes [from, to): no copy, and no Buffer object per sector. */
+function viewOf(buf: Uint8Array, from: number, to: number): Uint8Array {
+  return new Uint8Array(buf.buffer, buf.byteOffset + from, to - from);
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { LogCorruptionError, openFileLog } from '../../src/log/index.ts';
 import { MAX_WRITE_BYTES } from '../../src/log/preallocation.ts';
-import { decodeRecords } from '../../src/log/record.ts';
+import { decodeRecords, encodeRecords } from '../../src/log/record.ts';
 import { SECTOR_BYTES } from '../../src/log/write-end.ts';
 import type { Entry } from '../../src/raft/types.ts';
 import { plain, withTempDir } from './helpers.ts';
@@ -195,7 +195,7 @@ describe('a power loss during the last write', () => {
         await log.close();
       }
       assert.ok(writes.length >= 3, `${writes.length} writes`);
-      assert.ok(writes[0]!.position % SECTOR_BYTES !== 0, 'the batch begins inside a sector');
+      assert.equal(writes[0]!.position % SECTOR_BYTES, 0, 'the batch begins on a sector boundary');
       for (let i = 0; i < writes.length - 1; i++) {
         const end = writes[i]!.position + writes[i]!.length;
         assert.equal(end % SECTOR_BYTES, 0, `write ${i} ends at ${end}, inside a sector`);
@@ -219,7 +219,7 @@ describe('a power loss during the last write', () => {
       });
     }));
 
-  test('the first write of a new log, torn with its end lost, opens empty', () =>
+  test('the first write of a new log, torn with its end lost, opens with the entries before the hole', () =>
     withTempDir(async (dir) => {
       const log = await openFileLog({ dir });
       const entries = batch(1, 30, 100, false);
@@ -258,7 +258,7 @@ describe('a power loss during the last write', () => {
       // its writeEnd names where it began in this segment (not in the previous one)
       assert.equal(ends.length, 2);
       assert.equal(ends[0]!.start, 0);
-      const headEnd = ends[0]!.end;
+      const headEnd = Math.ceil(ends[0]!.end / SECTOR_BYTES) * SECTOR_BYTES;
       assert.equal(ends[1]!.start, headEnd);
       for (const name of names) assert.ok(dataEnd(await readFile(join(dir, 'log', name))) <= segmentBytes, `${name} stays within the segment size`);
       const hole = Math.ceil((headEnd + 1000) / SECTOR_BYTES) * SECTOR_BYTES;
@@ -267,6 +267,87 @@ describe('a power loss during the last write', () => {
       const again = await openFileLog({ dir, segmentBytes });
       assert.match(again.recovered.warnings[0] ?? '', new RegExp(`the last write, which began at offset ${headEnd} `));
       assert.ok(again.lastIndex() > 100 && again.lastIndex() < 200);
+      await again.close();
+    }));
+
+  test('a flipped bit that leaves zeros in the sector the write end is in refuses: that sector landed', () =>
+    withTempDir(async (dir) => {
+      // an entry whose record leaves exactly its last data byte (0x01) in the writeEnd's sector
+      let size = 400;
+      const record = (n: number): Entry => {
+        const [e] = batch(4, 1, n, false);
+        e!.data[n - 1] = 0x01;
+        return e!;
+      };
+      while (encodeRecords([{ kind: 'entry', entry: record(size) }]).length % SECTOR_BYTES !== 1) size++;
+      const log = await openFileLog({ dir });
+      await log.append(batch(1, 3, 100, false));
+      await log.append([record(size)]);
+      await log.close();
+      const path = await onlySegment(dir);
+      const image = await readFile(path);
+      const ends: number[] = [];
+      decodeRecords(image, (r, offset) => {
+        if (r.kind === 'writeEnd') ends.push(offset);
+      });
+      assert.equal(ends.at(-1)! % SECTOR_BYTES, 1);
+      image[ends.at(-1)! - 1] = 0; // 0x01 -> 0x00: the write's part of that sector is now zeros
+      await writeFile(path, image);
+      await assert.rejects(openFileLog({ dir }), (error: unknown) => {
+        assert.ok(error instanceof LogCorruptionError, String(error));
+        assert.match(error.message, /not a torn write/);
+        return true;
+      });
+    }));
+
+  for (const garble of [false, true]) {
+    test(`one ${garble ? 'garbled' : 'zeroed'} sector under a small last write leaves the write before it whole`, () =>
+      withTempDir(async (dir) => {
+        const log = await openFileLog({ dir });
+        const entries = batch(1, 10, 100, false);
+        await log.append(entries);
+        await log.setHardState({ term: 1, vote: 1, commit: 10 }); // a small write of its own
+        await log.close();
+        const path = await onlySegment(dir);
+        const image = await readFile(path);
+        const sector = Math.floor((dataEnd(image) - 1) / SECTOR_BYTES) * SECTOR_BYTES;
+        for (let i = sector; i < sector + SECTOR_BYTES; i++) image[i] = garble ? (i * 37 + 11) & 0xff : 0;
+        await writeFile(path, image);
+        const again = await openFileLog({ dir });
+        // the last write is the tail (its records are gone); the one before it is untouched.
+        // Zeros there read as a clean end (that write never landed); garbage is cut.
+        assert.deepEqual(plain(again.recovered.entries), plain(entries));
+        assert.equal(again.recovered.warnings.length, garble ? 1 : 0);
+        await again.close();
+      }));
+  }
+
+  test('an older version\'s segment, reopened and appended to: a torn write of the new version with its end lost opens', () =>
+    withTempDir(async (dir) => {
+      // a log whose only segment holds the older format: records and no writeEnds
+      const first = await openFileLog({ dir });
+      await first.close();
+      const path = await onlySegment(dir);
+      const old = batch(1, 10, 100, false);
+      const legacy = Buffer.concat(old.map((entry) => encodeRecords([{ kind: 'entry', entry }])));
+      await writeFile(path, Buffer.concat([legacy, Buffer.alloc(64 * 1024)]));
+      const log = await openFileLog({ dir });
+      assert.deepEqual(plain(log.recovered.entries), plain(old));
+      const added = batch(11, 40, 100, false);
+      await log.append(added);
+      await log.close();
+      const image = await readFile(path);
+      const end = dataEnd(image);
+      const writeStart = Math.ceil((legacy.length + 1) / SECTOR_BYTES) * SECTOR_BYTES;
+      const hole = Math.ceil((writeStart + 1500) / SECTOR_BYTES) * SECTOR_BYTES;
+      image.fill(0, hole, hole + SECTOR_BYTES);
+      image.fill(0, Math.floor((end - 1) / SECTOR_BYTES) * SECTOR_BYTES, end); // its writeEnd did not land
+      await writeFile(path, image);
+      const again = await openFileLog({ dir });
+      assert.match(again.recovered.warnings[0] ?? '', /the last write, unfinished/);
+      const got = plain(again.recovered.entries);
+      assert.ok(got.length >= 10 && got.length < 50);
+      assert.deepEqual(got, plain([...old, ...added]).slice(0, got.length));
       await again.close();
     }));
 
