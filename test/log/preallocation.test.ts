@@ -55,6 +55,18 @@ async function writeBatches(dir: string, batches: number, size = 120): Promise<{
   return { lastBatchStart, count: batches * 64 };
 }
 
+/** Writes of entries 1-64, 65-128 and 129-130; where the second one begins. */
+async function writeThreeWrites(dir: string): Promise<{ path: string; holeWriteStart: number }> {
+  const log = await openFileLog({ dir });
+  await log.append(bulk(1, 64, 1));
+  const path = join(dir, 'log', SEG1);
+  const holeWriteStart = (await layout(path)).end;
+  await log.append(bulk(65, 128, 1));
+  await log.append(bulk(129, 130, 1));
+  await log.close();
+  return { path, holeWriteStart };
+}
+
 /** Last entry index whose record ends at or before `offset`. */
 function lastIndexBefore(records: readonly Span[], offset: number): number {
   return records.filter((r) => r.end <= offset && r.index > 0).at(-1)!.index;
@@ -170,13 +182,7 @@ describe('zero-filled segments', () => {
 
     test(`a ${block}-byte hole of zeros in the write before the last refuses (that write finished: it was acknowledged)`, () =>
       withTempDir(async (dir) => {
-        const log = await openFileLog({ dir });
-        await log.append(bulk(1, 64, 1));
-        const path = join(dir, 'log', SEG1);
-        const holeWriteStart = (await layout(path)).end;
-        await log.append(bulk(65, 128, 1));
-        await log.append(bulk(129, 130, 1));
-        await log.close();
+        const { path, holeWriteStart } = await writeThreeWrites(dir);
         const { records, end } = await layout(path);
         const hole = Math.ceil((holeWriteStart + 1) / block) * block;
         const damaged = records.find((r) => r.end > hole)!;
@@ -189,13 +195,7 @@ describe('zero-filled segments', () => {
 
   test('a hole that also took the end of the write before the last refuses: the next write end began after the damage', () =>
     withTempDir(async (dir) => {
-      const log = await openFileLog({ dir });
-      await log.append(bulk(1, 64, 1));
-      const path = join(dir, 'log', SEG1);
-      const holeWriteStart = (await layout(path)).end;
-      await log.append(bulk(65, 128, 1));
-      await log.append(bulk(129, 130, 1));
-      await log.close();
+      const { path, holeWriteStart } = await writeThreeWrites(dir);
       const { records } = await layout(path);
       const bytes = await readFile(path);
       const ends: number[] = [];

@@ -31,6 +31,17 @@ async function onlySegment(dir: string): Promise<string> {
   return join(dir, 'log', names[0]!);
 }
 
+/** Two batches of 100 entries, the second in a segment of its own; the segment names. */
+async function writeTwoSegments(dir: string, segmentBytes: number): Promise<string[]> {
+  const log = await openFileLog({ dir, segmentBytes });
+  await log.append(batch(1, 100, 100, false));
+  await log.append(batch(101, 100, 100, false)); // does not fit: a new segment
+  await log.close();
+  const names = (await readdir(join(dir, 'log'))).sort();
+  assert.equal(names.length, 2);
+  return names;
+}
+
 function dataEnd(bytes: Uint8Array): number {
   return decodeRecords(bytes, () => {}).end;
 }
@@ -242,12 +253,7 @@ describe('a power loss during the last write', () => {
   test('the first batch after a segment roll, torn, is cut; its write end names where it began in the new segment', () =>
     withTempDir(async (dir) => {
       const segmentBytes = 16 * 1024;
-      const log = await openFileLog({ dir, segmentBytes });
-      await log.append(batch(1, 100, 100, false));
-      await log.append(batch(101, 100, 100, false)); // does not fit: a new segment
-      await log.close();
-      const names = (await readdir(join(dir, 'log'))).sort();
-      assert.equal(names.length, 2);
+      const names = await writeTwoSegments(dir, segmentBytes);
       const path = join(dir, 'log', names[1]!);
       const image = await readFile(path);
       const ends: { offset: number; end: number; start: number }[] = [];
@@ -354,11 +360,7 @@ describe('a power loss during the last write', () => {
   test('an older version\'s segment after one with write ends: damage before valid records in it still refuses', () =>
     withTempDir(async (dir) => {
       const segmentBytes = 16 * 1024;
-      const log = await openFileLog({ dir, segmentBytes });
-      await log.append(batch(1, 100, 100, false));
-      await log.append(batch(101, 100, 100, false));
-      await log.close();
-      const names = (await readdir(join(dir, 'log'))).sort();
+      const names = await writeTwoSegments(dir, segmentBytes);
       const path = join(dir, 'log', names[1]!);
       // rewrite the second segment without its writeEnd records, as an older version wrote it
       const image = await readFile(path);
