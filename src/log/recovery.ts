@@ -9,7 +9,7 @@ import type { Entry, HardState, Snapshot } from '../raft/types.ts';
 import { EMPTY_HARD_STATE } from '../raft/types.ts';
 import { EntryLog } from './entry-log.ts';
 import { LogCorruptionError } from './errors.ts';
-import { walkRecords, type LogRecord } from './record.ts';
+import { sectorAlignUp, walkRecords, type LogRecord } from './record.ts';
 import { listDir, SEGMENT_NAME, SNAPSHOT_NAME, SNAPSHOT_TEMP_NAME, type LogDirs } from './segment-files.ts';
 import type { SegmentInfo } from './segment-writer.ts';
 import { judgeTail } from './segment-tail.ts';
@@ -134,10 +134,12 @@ class Replayer {
   }
 }
 
-async function truncateTail(path: string, offset: number): Promise<void> {
+/** Cuts the file at `offset`, then zero-extends it to `length` (>= offset). */
+async function truncateTail(path: string, offset: number, length: number): Promise<void> {
   const handle = await open(path, 'r+');
   try {
     await handle.truncate(offset);
+    if (length > offset) await handle.truncate(length);
     await handle.sync();
   } finally {
     await handle.close();
@@ -181,9 +183,14 @@ export async function recover(dirs: LogDirs, warn: (message: string) => void): P
     const verdict = judgeTail(buf, segment.path, result.stop, isLast, sawWriteEnd);
     if (verdict.kind === 'clean') continue;
     // Cut the file at the data end: the writer zero-fills ahead again from there,
-    // so the bytes after the data are zeros as it expects.
-    await truncateTail(segment.path, result.stop.offset);
-    segment.zeroedTo = result.stop.offset;
+    // so the bytes after the data are zeros as it expects. Damage in the padding after
+    // a writeEnd is cut too, but the next write still begins on the sector boundary,
+    // where the walk looks for it.
+    const cut = result.stop.offset;
+    const resume = result.stop.reason === 'bad-padding' ? sectorAlignUp(cut) : cut;
+    await truncateTail(segment.path, cut, resume);
+    segment.size = resume;
+    segment.zeroedTo = resume;
     record(verdict.warning);
   }
   replayer.finish();

@@ -357,6 +357,101 @@ describe('a power loss during the last write', () => {
       await again.close();
     }));
 
+  test('garbage in the padding after the last write end is cut; the next write begins on the sector boundary and reopens clean', () =>
+    withTempDir(async (dir) => {
+      const log = await openFileLog({ dir });
+      const entries = batch(1, 10, 100, false);
+      await log.append(entries.slice(0, 5));
+      await log.append(entries.slice(5));
+      await log.close();
+      const path = await onlySegment(dir);
+      const image = await readFile(path);
+      const end = dataEnd(image); // past the padding
+      let lastWriteEnd = 0;
+      decodeRecords(image, (record, _offset, recordEnd) => {
+        if (record.kind === 'writeEnd') lastWriteEnd = recordEnd;
+      });
+      assert.ok(end - lastWriteEnd > 1, 'the last write end leaves padding in its sector');
+      image[lastWriteEnd + 1] = 0x77;
+      await writeFile(path, image);
+      const again = await openFileLog({ dir });
+      assert.match(again.recovered.warnings[0] ?? '', new RegExp(`at byte offset ${lastWriteEnd} \\(bad-padding; nothing valid after it`));
+      assert.deepEqual(plain(again.recovered.entries), plain(entries));
+      const more = batch(11, 3, 100, false);
+      await again.append(more);
+      await again.close();
+      const last = await openFileLog({ dir });
+      assert.deepEqual(last.recovered.warnings, []);
+      assert.deepEqual(plain(last.recovered.entries), plain([...entries, ...more]));
+      await last.close();
+    }));
+
+  test('garbage in the padding of a write that another followed refuses', () =>
+    withTempDir(async (dir) => {
+      const log = await openFileLog({ dir });
+      await log.append(batch(1, 5, 100, false));
+      await log.append(batch(6, 5, 100, false));
+      await log.close();
+      const path = await onlySegment(dir);
+      const image = await readFile(path);
+      const writeEnds: number[] = [];
+      decodeRecords(image, (record, _offset, recordEnd) => {
+        if (record.kind === 'writeEnd') writeEnds.push(recordEnd);
+      });
+      const padding = writeEnds.at(-2)!; // the end of the first batch's write
+      image[padding + 1] = 0x77;
+      await writeFile(path, image);
+      await assert.rejects(openFileLog({ dir }), (error: unknown) => {
+        assert.ok(error instanceof LogCorruptionError, String(error));
+        assert.equal(error.offset, padding);
+        assert.match(error.message, /^.*bad-padding record in a write that finished before/);
+        return true;
+      });
+    }));
+
+  test('a log written with sync none reopens with sync batch and continues', () =>
+    withTempDir(async (dir) => {
+      const first = batch(1, 7, 100, false);
+      const none = await openFileLog({ dir, sync: 'none' });
+      await none.append(first);
+      await none.close();
+      const path = await onlySegment(dir);
+      assert.ok((await readFile(path)).length % SECTOR_BYTES !== 0, 'the file ends inside the padding');
+      const more = batch(8, 3, 100, false);
+      const durable = await openFileLog({ dir, sync: 'batch' });
+      assert.deepEqual(durable.recovered.warnings, []);
+      await durable.append(more);
+      await durable.close();
+      const again = await openFileLog({ dir });
+      assert.deepEqual(again.recovered.warnings, []);
+      assert.deepEqual(plain(again.recovered.entries), plain([...first, ...more]));
+      await again.close();
+    }));
+
+  test('a write end framed inside entry data is not taken for the end of a torn write', () =>
+    withTempDir(async (dir) => {
+      const log = await openFileLog({ dir });
+      await log.append(batch(1, 3, 100, false));
+      const path = await onlySegment(dir);
+      const lastStart = dataEnd(await readFile(path));
+      const last = batch(4, 12, 300, false);
+      // entry 8 carries a valid writeEnd frame (start 0) in its data
+      const fakeFrame = encodeRecords([{ kind: 'writeEnd', start: 0, sectors: new Uint8Array(0) }]);
+      const frameLength = fakeFrame.readUInt32LE(0) + 9;
+      last[4]!.data.set(fakeFrame.subarray(0, frameLength), 50);
+      await log.append(last);
+      await log.close();
+      const image = await readFile(path);
+      // a sector of entry 4 or 5 did not land (before entry 8)
+      const hole = Math.ceil((lastStart + 200) / SECTOR_BYTES) * SECTOR_BYTES;
+      image.fill(0, hole, hole + SECTOR_BYTES);
+      await writeFile(path, image);
+      const again = await openFileLog({ dir });
+      assert.match(again.recovered.warnings[0] ?? '', /has sectors still zero/);
+      assert.ok(again.lastIndex() >= 3 && again.lastIndex() < 8);
+      await again.close();
+    }));
+
   test('an older version\'s segment after one with write ends: damage before valid records in it still refuses', () =>
     withTempDir(async (dir) => {
       const segmentBytes = 16 * 1024;
