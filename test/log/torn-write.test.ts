@@ -42,6 +42,15 @@ async function writeTwoSegments(dir: string, segmentBytes: number): Promise<stri
   return names;
 }
 
+/** The writeEnd records of a segment: where each sits, where it ends, where its write began. */
+function writeEnds(bytes: Uint8Array): { offset: number; end: number; start: number }[] {
+  const ends: { offset: number; end: number; start: number }[] = [];
+  decodeRecords(bytes, (record, offset, end) => {
+    if (record.kind === 'writeEnd') ends.push({ offset, end, start: record.start });
+  });
+  return ends;
+}
+
 function dataEnd(bytes: Uint8Array): number {
   return decodeRecords(bytes, () => {}).end;
 }
@@ -136,10 +145,7 @@ describe('a power loss during the last write', () => {
           withTempDir(async (dir) => {
             const w = await writeLog(dir, earlierBatches, lastCount, size, zeros);
             // the last write's own writeEnd is its last record: a flip there loses no entry
-            let lastWriteEnd = -1;
-            decodeRecords(w.after, (record, offset) => {
-              if (record.kind === 'writeEnd') lastWriteEnd = offset;
-            });
+            const lastWriteEnd = writeEnds(w.after).at(-1)!.offset;
             const at = Math.floor(where * lastWriteEnd);
             const image = Buffer.from(w.after);
             image[at]! ^= 1 << bit;
@@ -256,10 +262,7 @@ describe('a power loss during the last write', () => {
       const names = await writeTwoSegments(dir, segmentBytes);
       const path = join(dir, 'log', names[1]!);
       const image = await readFile(path);
-      const ends: { offset: number; end: number; start: number }[] = [];
-      decodeRecords(image, (record, offset, end) => {
-        if (record.kind === 'writeEnd') ends.push({ offset, end, start: record.start });
-      });
+      const ends = writeEnds(image);
       // the head (hard state) is a write of its own; the batch is the next one, and
       // its writeEnd names where it began in this segment (not in the previous one)
       assert.equal(ends.length, 2);
@@ -292,12 +295,9 @@ describe('a power loss during the last write', () => {
       await log.close();
       const path = await onlySegment(dir);
       const image = await readFile(path);
-      const ends: number[] = [];
-      decodeRecords(image, (r, offset) => {
-        if (r.kind === 'writeEnd') ends.push(offset);
-      });
-      assert.equal(ends.at(-1)! % SECTOR_BYTES, 1);
-      image[ends.at(-1)! - 1] = 0; // 0x01 -> 0x00: the write's part of that sector is now zeros
+      const lastWriteEnd = writeEnds(image).at(-1)!.offset;
+      assert.equal(lastWriteEnd % SECTOR_BYTES, 1);
+      image[lastWriteEnd - 1] = 0; // 0x01 -> 0x00: the write's part of that sector is now zeros
       await writeFile(path, image);
       await assert.rejects(openFileLog({ dir }), (error: unknown) => {
         assert.ok(error instanceof LogCorruptionError, String(error));
@@ -367,10 +367,7 @@ describe('a power loss during the last write', () => {
       const path = await onlySegment(dir);
       const image = await readFile(path);
       const end = dataEnd(image); // past the padding
-      let lastWriteEnd = 0;
-      decodeRecords(image, (record, _offset, recordEnd) => {
-        if (record.kind === 'writeEnd') lastWriteEnd = recordEnd;
-      });
+      const lastWriteEnd = writeEnds(image).at(-1)!.end;
       assert.ok(end - lastWriteEnd > 1, 'the last write end leaves padding in its sector');
       image[lastWriteEnd + 1] = 0x77;
       await writeFile(path, image);
@@ -394,11 +391,7 @@ describe('a power loss during the last write', () => {
       await log.close();
       const path = await onlySegment(dir);
       const image = await readFile(path);
-      const writeEnds: number[] = [];
-      decodeRecords(image, (record, _offset, recordEnd) => {
-        if (record.kind === 'writeEnd') writeEnds.push(recordEnd);
-      });
-      const padding = writeEnds.at(-2)!; // the end of the first batch's write
+      const padding = writeEnds(image).at(-2)!.end; // the end of the first batch's write
       image[padding + 1] = 0x77;
       await writeFile(path, image);
       await assert.rejects(openFileLog({ dir }), (error: unknown) => {
