@@ -31,6 +31,19 @@ export function queryParams<K extends string>(query: unknown, allowed: readonly 
 /** JSON from a query-string parameter; prototype-polluting keys are refused outright. */
 export function parseJsonParam(raw: string, name: string): unknown {
   if (raw.length > MAX_QUERY_JSON_CHARS) throw new BadRequestError(`${name}: longer than ${MAX_QUERY_JSON_CHARS} characters`);
+  return parseJson(raw, name);
+}
+
+/** A request body sent as application/json (the server's body limit applies before this). */
+export function parseJsonBody(raw: string): unknown {
+  if (raw.length === 0) throw new BadRequestError('body: empty, but the Content-Type is application/json');
+  return parseJson(raw, 'body');
+}
+
+/** JSON.parse that refuses "__proto__", "constructor" and "prototype" keys with a
+ * ValidationError naming them (JSON.parse itself makes them own keys, not prototypes, but
+ * code that copies objects with assignment would not). */
+function parseJson(raw: string, name: string): unknown {
   try {
     return JSON.parse(raw, function (key: string, value: unknown) {
       if (FORBIDDEN_JSON_KEYS.has(key)) throw new ValidationError(`${name}: key "${key}" is not allowed`);

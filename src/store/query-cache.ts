@@ -9,6 +9,7 @@ import * as queryOperators from 'mingo/operators/query';
 import { Query } from 'mingo/query';
 import { ValidationError } from './errors.ts';
 import { analyzeFilter, type FieldConstraints } from './filter-analysis.ts';
+import { $mod } from './query-mod.ts';
 import { validateFilter } from './validate.ts';
 import type { Document, Filter } from './types.ts';
 
@@ -26,7 +27,7 @@ export const MINGO_OPTIONS = { scriptEnabled: false, useStrictMode: true } as co
 // Query construction, and the full set (expressions, pipeline, ...) makes a
 // compile cost ~50 µs instead of ~5 µs. Filters never need the others ($expr
 // and $where are refused by validation).
-const QUERY_CONTEXT = Context.init({ query: queryOperators });
+const QUERY_CONTEXT = Context.init({ query: { ...queryOperators, $mod } });
 const QUERY_OPTIONS = { ...MINGO_OPTIONS, context: QUERY_CONTEXT };
 
 type Scalar = string | number | boolean;

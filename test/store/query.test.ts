@@ -28,6 +28,27 @@ describe('queries', () => {
     assert.deepEqual(t.ids('p', { age: null }), ['d']);
   });
 
+  test('$mod matches numbers only (as MongoDB), in arrays too, and survives objects with "toString" or "valueOf" keys', () => {
+    const t = new TestStore();
+    t.insert(
+      'm',
+      { _id: 'four', v: 4 },
+      { _id: 'five', v: 5 },
+      { _id: 'neg', v: -6 },
+      { _id: 'str', v: '4' },
+      { _id: 'null', v: null },
+      { _id: 'bool', v: false },
+      { _id: 'arr', v: [3, 8] },
+      { _id: 'nested', v: { w: 10 } },
+      { _id: 'evil', v: { toString: { x: 1 }, valueOf: { y: 2 } } },
+      { _id: 'evil-arr', v: [{ toString: 1 }, 2] },
+    );
+    assert.deepEqual(t.ids('m', { v: { $mod: [2, 0] } }), ['arr', 'evil-arr', 'four', 'neg']);
+    assert.deepEqual(t.ids('m', { v: { $mod: [2, 1] } }), ['arr', 'five']);
+    assert.deepEqual(t.ids('m', { 'v.w': { $mod: [5, 0] } }), ['nested']);
+    assert.deepEqual(t.ids('m', { $and: [{ $and: [{ v: { $mod: [2, 0] } }] }, { _id: { $ne: 'neg' } }] }), ['arr', 'evil-arr', 'four']);
+  });
+
   test('$in, $nin, $exists, $regex', () => {
     const t = people();
     assert.deepEqual(t.ids('p', { age: { $in: [25, 40, '31'] } }), ['b', 'c', 'e']);
