@@ -8,7 +8,7 @@ import { copyNewDocument, isPlainObject, validateDocument } from '../store/valid
 
 /** A document to insert: a validated, frozen copy with `_id` set. `path` names it in errors. */
 export function documentToInsert(backend: DatabaseBackend, doc: unknown, path: string): JsonObject {
-  if (!isPlainObject(doc)) throw new ValidationError(`${path}: a document must be a JSON object`);
+  if (!isPlainObject(doc)) throw new ValidationError(`${path === '' ? '(body)' : path}: a document must be a JSON object`);
   try {
     return copyNewDocument(doc, backend.store.limits, doc['_id'] === undefined ? backend.generateId() : undefined);
   } catch (e) {

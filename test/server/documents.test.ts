@@ -45,7 +45,9 @@ describe('document routes', () => {
       const res = await send(s.app, 'POST', '/api/bad', body);
       assert.equal(res.statusCode, 400, `body ${JSON.stringify(body)}`);
       assert.match(errorOf(res).code, /^(VALIDATION|BAD_REQUEST)$/);
+      assert.doesNotMatch(errorOf(res).message, /^:/, 'the message names where the error is');
     }
+    assert.equal(errorOf(await send(s.app, 'POST', '/api/bad', 42)).message, '(body): a document must be a JSON object');
     assert.equal(s.db.store.count('bad'), 0);
     const badName = await send(s.app, 'POST', '/api/_bad', { a: 1 });
     assert.equal(badName.statusCode, 400);
