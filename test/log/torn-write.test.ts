@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { open, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { LogCorruptionError, openFileLog } from '../../src/log/index.ts';
+import { LogCorruptionError, openFileLog, type LogStorage } from '../../src/log/index.ts';
 import { MAX_WRITE_BYTES } from '../../src/log/preallocation.ts';
 import { decodeRecords, encodeRecords } from '../../src/log/record.ts';
 import { SECTOR_BYTES } from '../../src/log/write-end.ts';
@@ -49,6 +49,22 @@ function writeEnds(bytes: Uint8Array): { offset: number; end: number; start: num
     if (record.kind === 'writeEnd') ends.push({ offset, end, start: record.start });
   });
   return ends;
+}
+
+/** Appends `more` to an open log and closes it; a reopen is clean and holds `before`, then `more`. */
+async function appendThenReopenClean(dir: string, log: LogStorage, before: readonly Entry[], more: Entry[]): Promise<void> {
+  try {
+    await log.append(more);
+  } finally {
+    await log.close();
+  }
+  const again = await openFileLog({ dir });
+  try {
+    assert.deepEqual(again.recovered.warnings, []);
+    assert.deepEqual(plain(again.recovered.entries), plain([...before, ...more]));
+  } finally {
+    await again.close();
+  }
 }
 
 function dataEnd(bytes: Uint8Array): number {
@@ -177,17 +193,9 @@ describe('a power loss during the last write', () => {
       image.fill(0, hole, hole + 8 * SECTOR_BYTES);
       await writeFile(w.path, image);
       const log = await openFileLog({ dir });
-      try {
-        assert.match(log.recovered.warnings[0] ?? '', new RegExp(`at byte offset ${w.lastStart} .*has sectors still zero`));
-        assert.deepEqual(plain(log.recovered.entries), plain(w.earlier));
-        await log.append(batch(4, 2, 10, false));
-      } finally {
-        await log.close();
-      }
-      const again = await openFileLog({ dir });
-      assert.deepEqual(again.recovered.warnings, []);
-      assert.deepEqual(plain(again.recovered.entries), plain([...w.earlier, ...batch(4, 2, 10, false)]));
-      await again.close();
+      assert.match(log.recovered.warnings[0] ?? '', new RegExp(`at byte offset ${w.lastStart} .*has sectors still zero`));
+      assert.deepEqual(plain(log.recovered.entries), plain(w.earlier));
+      await appendThenReopenClean(dir, log, w.earlier, batch(4, 2, 10, false));
     }));
 
   test('a batch larger than one write is split on sector boundaries: no sector is written by two writes', () =>
@@ -374,13 +382,7 @@ describe('a power loss during the last write', () => {
       const again = await openFileLog({ dir });
       assert.match(again.recovered.warnings[0] ?? '', new RegExp(`at byte offset ${lastWriteEnd} \\(bad-padding; nothing valid after it`));
       assert.deepEqual(plain(again.recovered.entries), plain(entries));
-      const more = batch(11, 3, 100, false);
-      await again.append(more);
-      await again.close();
-      const last = await openFileLog({ dir });
-      assert.deepEqual(last.recovered.warnings, []);
-      assert.deepEqual(plain(last.recovered.entries), plain([...entries, ...more]));
-      await last.close();
+      await appendThenReopenClean(dir, again, entries, batch(11, 3, 100, false));
     }));
 
   test('garbage in the padding of a write that another followed refuses', () =>
@@ -410,15 +412,9 @@ describe('a power loss during the last write', () => {
       await none.close();
       const path = await onlySegment(dir);
       assert.ok((await readFile(path)).length % SECTOR_BYTES !== 0, 'the file ends inside the padding');
-      const more = batch(8, 3, 100, false);
       const durable = await openFileLog({ dir, sync: 'batch' });
       assert.deepEqual(durable.recovered.warnings, []);
-      await durable.append(more);
-      await durable.close();
-      const again = await openFileLog({ dir });
-      assert.deepEqual(again.recovered.warnings, []);
-      assert.deepEqual(plain(again.recovered.entries), plain([...first, ...more]));
-      await again.close();
+      await appendThenReopenClean(dir, durable, first, batch(8, 3, 100, false));
     }));
 
   test('a write end framed inside entry data is not taken for the end of a torn write', () =>
