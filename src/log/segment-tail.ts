@@ -54,7 +54,9 @@ export function judgeTail(buf: Uint8Array, path: string, stop: DecodeStop, isLas
   const refuse = (why: string): LogCorruptionError => new LogCorruptionError(path, x, `${stop.reason} record ${why}`);
   const next = findValidRecordAfter(buf, x);
   if (next === null) return torn('nothing valid after it');
-  const writeEnd = findWriteEndAfter(buf, x);
+  // Nothing valid lies between x and `next`: the search for a writeEnd starts there
+  // instead of scanning the damaged bytes a second time.
+  const writeEnd = findWriteEndAfter(buf, next - 1);
   if (writeEnd === null) {
     if (sawWriteEnd) return torn(`the last write, unfinished: valid records from offset ${next} on, no write end after it`);
     throw refuse(`followed by a valid record at offset ${next}`);

@@ -56,19 +56,19 @@ export type WriteSectors =
  * since the writeEnd in it reads back whole.
  */
 export function checkWriteSectors(buf: Uint8Array, start: number, end: number, crcs: Uint8Array): WriteSectors {
-  const count = blockCount(start, end);
-  if (crcs.length !== count * 4 || end > buf.length) return { kind: 'damaged', offset: start };
-  const view = new DataView(crcs.buffer, crcs.byteOffset, crcs.byteLength);
+  if (end > buf.length || crcs.length !== blockCount(start, end) * 4) return { kind: 'damaged', offset: start };
+  const found = new DataView(sectorCrcs(buf.subarray(start, end), start).buffer);
+  const recorded = new DataView(crcs.buffer, crcs.byteOffset, crcs.byteLength);
+  const firstBlock = Math.floor(start / SECTOR_BYTES) * SECTOR_BYTES;
   const landedFrom = Math.floor(end / SECTOR_BYTES) * SECTOR_BYTES;
   let torn = false;
-  let from = start;
-  for (let i = 0; i < count; i++) {
-    const to = Math.min(end, (Math.floor(from / SECTOR_BYTES) + 1) * SECTOR_BYTES);
-    if ((crc32c(viewOf(buf, from, to)) >>> 0) !== view.getUint32(i * 4, true)) {
-      if (to > landedFrom || firstNonZero(buf, from, to) !== to) return { kind: 'damaged', offset: from };
-      torn = true;
-    }
-    from = to;
+  for (let i = 0; i * 4 < crcs.length; i++) {
+    if (found.getUint32(i * 4, true) === recorded.getUint32(i * 4, true)) continue;
+    // the write's part of block i
+    const from = Math.max(start, firstBlock + i * SECTOR_BYTES);
+    const to = Math.min(end, firstBlock + (i + 1) * SECTOR_BYTES);
+    if (to > landedFrom || firstNonZero(buf, from, to) !== to) return { kind: 'damaged', offset: from };
+    torn = true;
   }
   return torn ? { kind: 'torn' } : { kind: 'whole' };
 }
