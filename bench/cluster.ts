@@ -51,7 +51,10 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Record
     await target.preload(READ_KEYS);
     // Reads with the CPU each process used: the 3x-reads target is bounded by the two cores.
     const pids = cluster.ids.map((id) => cluster.pidOf(id)!);
-    const readWithCpu = async (placement: 'spread' | 'leader', mode: 'linearizable' | 'lease'): Promise<LoadResult & { cpuCores: CpuCores | null }> => {
+    const readWithCpu = async (
+      placement: 'spread' | 'leader',
+      mode: 'linearizable' | 'lease',
+    ): Promise<LoadResult & { cpuCores: CpuCores | null }> => {
       const { result, cpuCores } = await withCpuCores(pids, () => readRun(target, READ_CLIENTS, seconds, placement, mode));
       return { ...result, cpuCores };
     };
@@ -98,7 +101,16 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Record
   };
   const chart = join(RESULTS_DIR, `cluster-${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}.html`);
   const subtitle = `${new Date().toISOString()}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; 1-minute load average ${load1AtStart} at start, ${results.load1AtEnd} at end (each run records its own).`;
-  await writeReport(chart, { title: `Collection Store cluster benchmark${options.quick ? ' (quick)' : ''}`, subtitle, writes, reads, failover, snapshotCatchUp, etcd, json: results });
+  await writeReport(chart, {
+    title: `Collection Store cluster benchmark${options.quick ? ' (quick)' : ''}`,
+    subtitle,
+    writes,
+    reads,
+    failover,
+    snapshotCatchUp,
+    etcd,
+    json: results,
+  });
   process.stderr.write(`\nchart: ${chart}\n`);
   return { ...results, chart };
 }
@@ -171,7 +183,8 @@ async function profileInto(dir: string, seconds: number): Promise<Record<string,
   const summaries = [];
   for (const phase of phases) {
     const nodes: Record<string, ProfileSummary> = {};
-    for (const [id, file] of files) nodes[`node${id}${id === leader ? ' (leader)' : ''}`] = await summarizeProfile(file, phase.window, id === leader ? 30 : 12);
+    for (const [id, file] of files)
+      nodes[`node${id}${id === leader ? ' (leader)' : ''}`] = await summarizeProfile(file, phase.window, id === leader ? 30 : 12);
     summaries.push({ phase: phase.name, load: phase.load, nodes });
   }
   return { leader, profileFiles: Object.fromEntries(files), phases: summaries };

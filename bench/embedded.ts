@@ -82,7 +82,7 @@ async function reads(documents: number): Promise<Record<string, unknown>> {
   const ids = Array.from({ length: 100_000 }, (_, i) => `doc${(i * 7919) % documents}`);
   let found = 0;
   const getRounds = 20;
-  let t0 = performance.now();
+  const t0 = performance.now();
   for (let r = 0; r < getRounds; r++) for (const id of ids) if (col.get(id) !== null) found++;
   const getSeconds = (performance.now() - t0) / 1000;
   if (found !== ids.length * getRounds) throw new Error('gets missed documents');
@@ -152,7 +152,12 @@ async function recovery(dir: string, entries: number): Promise<RecoveryResult> {
   return {
     entries,
     replayedThroughIndex: runs[0]!.appliedIndex,
-    reopenSeconds: round(percentile([...seconds].sort((a, b) => a - b), 0.5)),
+    reopenSeconds: round(
+      percentile(
+        [...seconds].sort((a, b) => a - b),
+        0.5,
+      ),
+    ),
     reopenRuns: seconds.map(round),
   };
 }

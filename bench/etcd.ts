@@ -35,7 +35,13 @@ export async function benchEtcd(options: EtcdBenchOptions): Promise<EtcdResults 
     await target.preload(READ_KEYS);
     const linearizableSpread = await readRun(target, options.readClients, options.seconds, 'spread', 'linearizable');
     const linearizableLeader = await readRun(target, options.readClients, options.seconds, 'leader', 'linearizable');
-    return { version: etcd.version, electionTimeoutMs: options.electionTimeoutMs, heartbeatIntervalMs: etcdHeartbeatMs(options), writes, reads: { linearizableSpread, linearizableLeader } };
+    return {
+      version: etcd.version,
+      electionTimeoutMs: options.electionTimeoutMs,
+      heartbeatIntervalMs: etcdHeartbeatMs(options),
+      writes,
+      reads: { linearizableSpread, linearizableLeader },
+    };
   } finally {
     await Promise.all(pools.map((p) => p.close()));
     await cluster.close();

@@ -59,7 +59,12 @@ export async function waitForCluster(
     const [leader] = leaders;
     if (healthy === live.length && leaders.size === 1 && leader !== null && leader !== undefined) return leader;
     const known = [...leaders].filter((id): id is number => id !== null);
-    const leaderText = known.length === 0 ? 'no leader yet' : known.length === 1 ? `leader: node ${known[0]} (not yet known to all)` : `nodes disagree on the leader (${known.join(', ')})`;
+    const leaderText =
+      known.length === 0
+        ? 'no leader yet'
+        : known.length === 1
+          ? `leader: node ${known[0]} (not yet known to all)`
+          : `nodes disagree on the leader (${known.join(', ')})`;
     const line = `waiting: ${healthy}/${live.length} nodes answer /healthz, ${leaderText}`;
     const now = performance.now();
     if ((line !== lastLine && now - lastPrinted >= POLL_INTERVAL_MS * 2) || now - lastPrinted >= PROGRESS_INTERVAL_MS) {

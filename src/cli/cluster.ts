@@ -91,16 +91,26 @@ async function runCluster(options: ClusterOptions): Promise<void> {
   const children = ids.map((id) => {
     const peers = ids.filter((other) => other !== id).map((other) => `${other}=${hostPort(options.contactHost, portOf(other))}`);
     const args = [
-      '--node-id', String(id),
-      '--host', options.host,
-      '--port', String(portOf(id)),
+      '--node-id',
+      String(id),
+      '--host',
+      options.host,
+      '--port',
+      String(portOf(id)),
       ...(options.contactHost !== options.host ? ['--advertise', hostPort(options.contactHost, portOf(id))] : []),
-      '--data-dir', join(options.dataDir, `node${id}`),
+      '--data-dir',
+      join(options.dataDir, `node${id}`),
       ...(peers.length > 0 ? ['--peers', peers.join(',')] : []),
       ...tuningArgs(options.tuning),
     ];
     const url = `http://${hostPort(options.contactHost, portOf(id))}`;
-    return new ClusterChild(id, url, args, (l) => process.stdout.write(`${l}\n`), (l) => process.stderr.write(`${l}\n`));
+    return new ClusterChild(
+      id,
+      url,
+      args,
+      (l) => process.stdout.write(`${l}\n`),
+      (l) => process.stderr.write(`${l}\n`),
+    );
   });
   say(`started ${children.length} node${children.length > 1 ? 's' : ''} (data in ${options.dataDir})`);
 

@@ -26,7 +26,8 @@ export async function ensureUsableDataDir(flag: string, value: unknown): Promise
       await mkdir(dir, { recursive: true });
     } catch (error) {
       const code = codeOf(error);
-      const why = code === 'ENOTDIR' || code === 'EEXIST' ? 'a parent path is a file' : code === 'EACCES' ? 'permission denied' : (code ?? String(error));
+      const why =
+        code === 'ENOTDIR' || code === 'EEXIST' ? 'a parent path is a file' : code === 'EACCES' ? 'permission denied' : (code ?? String(error));
       throw new UsageError(`${flag} "${value}" cannot be created (${why})`);
     }
   }

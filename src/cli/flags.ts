@@ -139,10 +139,15 @@ export function parseTuning(raw: RawTuning): NodeTuning {
 /** The same tuning as command-line arguments, for child processes. */
 export function tuningArgs(tuning: NodeTuning): string[] {
   return [
-    '--cluster-id', tuning.clusterId,
-    '--snapshot-threshold', String(tuning.snapshotThreshold),
-    '--election-timeout', String(tuning.electionTimeoutMs),
-    '--heartbeat-interval', String(tuning.heartbeatIntervalMs),
-    '--log-level', tuning.logLevel,
+    '--cluster-id',
+    tuning.clusterId,
+    '--snapshot-threshold',
+    String(tuning.snapshotThreshold),
+    '--election-timeout',
+    String(tuning.electionTimeoutMs),
+    '--heartbeat-interval',
+    String(tuning.heartbeatIntervalMs),
+    '--log-level',
+    tuning.logLevel,
   ];
 }

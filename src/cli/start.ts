@@ -2,7 +2,17 @@
 import { Option, type Command } from 'commander';
 import type { RunningNode, StartNodeOptions } from '../server/start-node.ts';
 import { ensureUsableDataDir } from './data-dir.ts';
-import { DEFAULT_HOST, parseAdvertiseFlag, parseHostFlag, parseIntegerFlag, parsePeersFlag, parsePortFlag, parseTuning, MAX_NODE_ID, type RawTuning } from './flags.ts';
+import {
+  DEFAULT_HOST,
+  parseAdvertiseFlag,
+  parseHostFlag,
+  parseIntegerFlag,
+  parsePeersFlag,
+  parsePortFlag,
+  parseTuning,
+  MAX_NODE_ID,
+  type RawTuning,
+} from './flags.ts';
 import { onShutdownSignal } from './signals.ts';
 import { addTuningOptions } from './tuning-options.ts';
 import { EXIT_FAILURE, EXIT_OK, messageOf, printError, UsageError } from './usage-error.ts';
@@ -58,8 +68,8 @@ export function registerStart(program: Command): void {
   const command = program
     .command('start')
     .description('run one node of a cluster in this process (stops on SIGTERM or Ctrl-C)')
-    .option('--node-id <id>', 'this node\'s id, an integer >= 1 unique in the cluster (required)')
-    .option('--port <port>', 'the node\'s one port: HTTP API, peer transport (/raft) and dashboard (required)')
+    .option('--node-id <id>', "this node's id, an integer >= 1 unique in the cluster (required)")
+    .option('--port <port>', "the node's one port: HTTP API, peer transport (/raft) and dashboard (required)")
     .option('--data-dir <dir>', 'directory of the log and snapshots, created when missing (required)')
     .option('--peers <list>', 'the other nodes, "host:port,host:port" or "2=host:port,3=host:port" (default: none, a cluster of one)')
     .addOption(new Option('--host <address>', 'address to bind').default(DEFAULT_HOST))

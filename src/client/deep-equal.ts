@@ -11,9 +11,7 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   const aKeys = definedKeys(a as Record<string, unknown>);
   const bKeys = definedKeys(b as Record<string, unknown>);
   if (aKeys.length !== bKeys.length) return false;
-  return aKeys.every(
-    (key) => Object.hasOwn(b, key) && jsonEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]),
-  );
+  return aKeys.every((key) => Object.hasOwn(b, key) && jsonEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]));
 }
 
 /** JSON drops keys whose value is undefined; so must the comparison. */

@@ -12,15 +12,7 @@ import {
   type ErrorCode,
 } from '../store/errors.ts';
 
-export {
-  BadRequestError,
-  ConflictError,
-  NotFoundError,
-  PreconditionFailedError,
-  StoreError,
-  ValidationError,
-  type ErrorCode,
-};
+export { BadRequestError, ConflictError, NotFoundError, PreconditionFailedError, StoreError, ValidationError, type ErrorCode };
 
 /** What every error built from an HTTP response carries besides code and message. */
 export interface HttpErrorDetails {

@@ -1,15 +1,7 @@
 // A collection of a remote database: the embedded collection's methods, each mapped to
 // its request of docs/http-api.md, with the retry policy that is safe for it.
 import { jsonEqual, isSameDocument } from './deep-equal.ts';
-import {
-  ConflictError,
-  NotFoundError,
-  StoreError,
-  ValidationError,
-  errorFromResponse,
-  type HttpError,
-  type RemoteStoreError,
-} from './errors.ts';
+import { ConflictError, NotFoundError, StoreError, ValidationError, errorFromResponse, type HttpError, type RemoteStoreError } from './errors.ts';
 import type { HttpRequest } from './http-transport.ts';
 import type { ExecutionResult, RetryPolicy } from './request-executor.ts';
 import type {
@@ -31,15 +23,7 @@ import type {
   UpdateResult,
   UpdateSpec,
 } from './types.ts';
-import {
-  validateCollectionName,
-  validateConsistency,
-  validateCount,
-  validateDocument,
-  validateId,
-  validateObject,
-  validateRev,
-} from './validate.ts';
+import { validateCollectionName, validateConsistency, validateCount, validateDocument, validateId, validateObject, validateRev } from './validate.ts';
 
 /** What a collection needs from its client. */
 export interface ClientCore {

@@ -100,7 +100,14 @@ export class CompactEntries {
 
   entry(index: number): Entry {
     const slot = this.slot(index);
-    return entryInBuffer(index, this.terms[slot]!, this.typeCodes[slot]!, this.buffers[this.bufferIds[slot]!]!, this.starts[slot]!, this.lengths[slot]!);
+    return entryInBuffer(
+      index,
+      this.terms[slot]!,
+      this.typeCodes[slot]!,
+      this.buffers[this.bufferIds[slot]!]!,
+      this.starts[slot]!,
+      this.lengths[slot]!,
+    );
   }
 
   /** An immutable window on [firstIndex, lastIndex] of a sealed store. */

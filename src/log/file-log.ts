@@ -45,13 +45,15 @@ export class FileLog extends LogReader implements LogStorage {
     this.hard = result.hardState;
     this.snap = result.snapshot;
     this.recoveredEntries = result.log.restartEntries();
-    const self = this; // the getter below is not a method of this class
+    const recoveredEntries = (): readonly Entry[] => {
+      if (this.recoveredEntries === null) throw new Error('recovered.entries is only available until the first write to the log');
+      return entriesOf(this.recoveredEntries);
+    };
     this.recovered = {
       hardState: result.hardState,
       snapshot: result.snapshot,
       get entries(): readonly Entry[] {
-        if (self.recoveredEntries === null) throw new Error('recovered.entries is only available until the first write to the log');
-        return entriesOf(self.recoveredEntries);
+        return recoveredEntries();
       },
       warnings: result.warnings,
     };
@@ -60,7 +62,8 @@ export class FileLog extends LogReader implements LogStorage {
   static async open(options: FileLogOptions): Promise<FileLog> {
     const sync: SyncMode = options.sync ?? 'batch';
     const segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
-    if (!Number.isSafeInteger(segmentBytes) || segmentBytes < 1024) throw new RangeError(`segmentBytes must be an integer >= 1024, got ${segmentBytes}`);
+    if (!Number.isSafeInteger(segmentBytes) || segmentBytes < 1024)
+      throw new RangeError(`segmentBytes must be an integer >= 1024, got ${segmentBytes}`);
     const dirs = logDirs(options.dir);
     await ensureWritableDir(dirs.root);
     await ensureWritableDir(dirs.log);

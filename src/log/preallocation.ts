@@ -42,7 +42,7 @@ export function zeroFillTarget(zeroedTo: number, end: number, segmentBytes: numb
 
 /** Writes zeros over [from, to) of the file, at most one chunk per write, in order. */
 export async function writeZeros(handle: FileHandle, path: string, from: number, to: number): Promise<void> {
-  for (let at = from; at < to; ) {
+  for (let at = from; at < to;) {
     const n = Math.min(ZERO_CHUNK.length, to - at);
     const { bytesWritten } = await handle.write(ZERO_CHUNK, 0, n, at);
     if (bytesWritten <= 0) throw new Error(`zero fill of ${path} made no progress`);

@@ -447,7 +447,7 @@ function frameEnd(buf: Uint8Array, offset: number): number {
   const crc = readU32(buf, offset + 4);
   // A plain Uint8Array view: cheaper than Buffer#subarray on this hot path.
   const covered = new Uint8Array(buf.buffer, buf.byteOffset + offset + 8, length + 1);
-  if ((crc32c(covered) >>> 0) !== crc) return -3;
+  if (crc32c(covered) >>> 0 !== crc) return -3;
   return end;
 }
 
@@ -508,11 +508,7 @@ export function walkRecords(buf: Uint8Array, visitor: RecordVisitor, start = 0):
 }
 
 /** walkRecords with an Entry built for every entry record. */
-export function decodeRecords(
-  buf: Uint8Array,
-  visit: (record: LogRecord, offset: number, end: number) => void,
-  start = 0,
-): DecodeResult {
+export function decodeRecords(buf: Uint8Array, visit: (record: LogRecord, offset: number, end: number) => void, start = 0): DecodeResult {
   return walkRecords(
     buf,
     {
@@ -548,7 +544,9 @@ export function findWriteEndAfter(
   from: number,
 ): { readonly offset: number; readonly start: number; readonly sectors: Uint8Array } | null {
   const found = scanForRecord(buf, from, (record) => record.kind === 'writeEnd');
-  return found !== null && found.record.kind === 'writeEnd' ? { offset: found.offset, start: found.record.start, sectors: found.record.sectors } : null;
+  return found !== null && found.record.kind === 'writeEnd'
+    ? { offset: found.offset, start: found.record.start, sectors: found.record.sectors }
+    : null;
 }
 
 function scanForRecord(

@@ -70,7 +70,10 @@ class Replayer {
   hardState: HardState = EMPTY_HARD_STATE;
   private started = false;
 
-  constructor(private readonly snapshotIndex: number, private readonly snapshotTerm: number) {}
+  constructor(
+    private readonly snapshotIndex: number,
+    private readonly snapshotTerm: number,
+  ) {}
 
   apply(record: LogRecord, file: string, offset: number): void {
     switch (record.kind) {
@@ -105,7 +108,16 @@ class Replayer {
   }
 
   /** An entry in the usual form: kept compact, its data left in the segment buffer. */
-  applyStored(index: number, term: number, typeCode: number, buffer: Uint8Array, dataStart: number, dataLength: number, file: string, offset: number): void {
+  applyStored(
+    index: number,
+    term: number,
+    typeCode: number,
+    buffer: Uint8Array,
+    dataStart: number,
+    dataLength: number,
+    file: string,
+    offset: number,
+  ): void {
     this.startAt(index, file, offset);
     this.log.appendStored(index, term, typeCode, buffer, dataStart, dataLength);
   }

@@ -215,7 +215,8 @@ export class SegmentWriter {
   /** Makes sure [segment.size, end) is zero-filled (and durable) before records go there. */
   private async zeroAhead(segment: SegmentInfo, end: number): Promise<void> {
     if (!this.preallocate || end <= segment.zeroedTo) return;
-    if (segment.zeroedTo < segment.size) throw new Error(`zero fill of ${segment.path} at ${segment.zeroedTo} is behind the data end ${segment.size}`);
+    if (segment.zeroedTo < segment.size)
+      throw new Error(`zero fill of ${segment.path} at ${segment.zeroedTo} is behind the data end ${segment.size}`);
     const target = zeroFillTarget(segment.zeroedTo, end, this.segmentBytes);
     await writeZeros(this.handle, segment.path, segment.zeroedTo, target);
     segment.zeroedTo = target;
@@ -232,7 +233,7 @@ export class SegmentWriter {
     if (this.preallocate && segment.size + bytes.length > segment.zeroedTo) {
       throw new Error(`records up to ${segment.size + bytes.length} would pass the zero fill at ${segment.zeroedTo} of ${segment.path}`);
     }
-    for (let done = 0; done < bytes.length; ) {
+    for (let done = 0; done < bytes.length;) {
       let chunk = Math.min(bytes.length - done, MAX_WRITE_BYTES);
       if (done + chunk < bytes.length) chunk -= (segment.size + chunk) % SECTOR_BYTES;
       const { bytesWritten } = await this.handle.write(bytes, done, chunk, segment.size);

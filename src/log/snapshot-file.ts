@@ -78,7 +78,7 @@ export async function readSnapshotFile(path: string, name: string): Promise<Snap
   const metaLength = buf.readUInt32LE(12);
   const dataLength = buf.readUInt32LE(16) + buf.readUInt32LE(20) * 2 ** 32;
   if (HEADER_BYTES + metaLength + dataLength !== buf.length) return `bad length (file has ${buf.length} bytes)`;
-  if ((crc32c(buf.subarray(12)) >>> 0) !== buf.readUInt32LE(8)) return 'checksum mismatch';
+  if (crc32c(buf.subarray(12)) >>> 0 !== buf.readUInt32LE(8)) return 'checksum mismatch';
   const meta = decodeMeta(buf.subarray(HEADER_BYTES, HEADER_BYTES + metaLength));
   if (meta === null) return 'bad metadata';
   if (meta.index !== Number(match[1]) || meta.term !== Number(match[2])) return 'metadata does not match the file name';

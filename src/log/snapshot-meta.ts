@@ -6,8 +6,10 @@ function isIdList(value: unknown): boolean {
 }
 
 export function assertValidSnapshotMeta(meta: SnapshotMeta): void {
-  if (!Number.isSafeInteger(meta.index) || meta.index < 1) throw new RangeError(`snapshot index must be a positive integer, got ${String(meta.index)}`);
-  if (!Number.isSafeInteger(meta.term) || meta.term < 0) throw new RangeError(`snapshot term must be a non-negative integer, got ${String(meta.term)}`);
+  if (!Number.isSafeInteger(meta.index) || meta.index < 1)
+    throw new RangeError(`snapshot index must be a positive integer, got ${String(meta.index)}`);
+  if (!Number.isSafeInteger(meta.term) || meta.term < 0)
+    throw new RangeError(`snapshot term must be a non-negative integer, got ${String(meta.term)}`);
   if (typeof meta.conf !== 'object' || meta.conf === null || !isIdList(meta.conf.voters) || !isIdList(meta.conf.learners)) {
     throw new RangeError('snapshot conf must hold voters and learners as arrays of node ids');
   }

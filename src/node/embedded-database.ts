@@ -151,7 +151,6 @@ export class Database {
   private assertOpen(): void {
     if (this.closed) throw new StoreError('BAD_REQUEST', 'the database is closed');
   }
-
 }
 
 /** Opens (or creates) an embedded database. */

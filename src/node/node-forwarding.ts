@@ -20,7 +20,11 @@ export interface ForwardedServer {
   /** Whether this node is started and leads now. */
   isLeader(): boolean;
   /** Appends the command if this node leads (null otherwise); `result` settles once applied here. */
-  propose(command: Command, deadline: number, validated: boolean): Promise<{ readonly index: number; readonly result: Promise<CommandResult> } | null>;
+  propose(
+    command: Command,
+    deadline: number,
+    validated: boolean,
+  ): Promise<{ readonly index: number; readonly result: Promise<CommandResult> } | null>;
   addMember(id: number, url: string, learner: boolean): Promise<void>;
   removeMember(id: number): Promise<void>;
 }
@@ -66,7 +70,17 @@ export async function serveForwarded(node: ForwardedServer, body: unknown): Prom
   }
 }
 
-const ERROR_CODES = new Set(['BAD_REQUEST', 'VALIDATION', 'NOT_FOUND', 'CONFLICT', 'PRECONDITION_FAILED', 'NO_LEADER', 'TIMEOUT', 'PAYLOAD_TOO_LARGE', 'UNAUTHORIZED']);
+const ERROR_CODES = new Set([
+  'BAD_REQUEST',
+  'VALIDATION',
+  'NOT_FOUND',
+  'CONFLICT',
+  'PRECONDITION_FAILED',
+  'NO_LEADER',
+  'TIMEOUT',
+  'PAYLOAD_TOO_LARGE',
+  'UNAUTHORIZED',
+]);
 function isErrorCode(code: string): code is StoreError['code'] {
   return ERROR_CODES.has(code);
 }

@@ -43,10 +43,7 @@ export function checkIdentity(stored: NodeIdentity, nodeId: number, clusterId: s
   }
 }
 
-export async function createIdentity(
-  dataDir: string,
-  identity: Omit<NodeIdentity, 'incarnation'>,
-): Promise<NodeIdentity> {
+export async function createIdentity(dataDir: string, identity: Omit<NodeIdentity, 'incarnation'>): Promise<NodeIdentity> {
   await mkdir(dataDir, { recursive: true });
   const full: NodeIdentity = { ...identity, incarnation: randomUUID() };
   await writeJsonFileDurably(join(dataDir, FILE), full);

@@ -90,11 +90,7 @@ export class ClusterMembership {
   async transferLeadership(to?: number): Promise<void> {
     const raft = this.host.coreStatus();
     if (raft.role !== 'leader') throw new StoreError('CONFLICT', 'only the leader can transfer leadership; send this to the leader');
-    const target =
-      to ??
-      raft.progress
-        .filter((p) => !p.learner)
-        .sort((a, b) => b.matchIndex - a.matchIndex)[0]?.id;
+    const target = to ?? raft.progress.filter((p) => !p.learner).sort((a, b) => b.matchIndex - a.matchIndex)[0]?.id;
     if (target === undefined || target === this.host.nodeId) throw new StoreError('CONFLICT', 'no other voter to transfer leadership to');
     if (!raft.conf.voters.includes(target)) throw new StoreError('CONFLICT', `node ${target} is not a voter`);
     if (!this.host.core().transferLeadership(target)) throw new StoreError('CONFLICT', `cannot transfer leadership to node ${target} now`);
@@ -164,7 +160,10 @@ export class ClusterMembership {
       // Only a leader tracks the learner's progress: after losing leadership, "did not catch
       // up" would blame the learner for what the election did.
       if (raft.role !== 'leader') {
-        throw new StoreError('NO_LEADER', `this node lost leadership while node ${id} was catching up; it stays a learner: add it again to promote it`);
+        throw new StoreError(
+          'NO_LEADER',
+          `this node lost leadership while node ${id} was catching up; it stays a learner: add it again to promote it`,
+        );
       }
       const match = raft.progress.find((p) => p.id === id)?.matchIndex ?? 0;
       if (match >= raft.commitIndex) return;

@@ -39,9 +39,7 @@ export async function openNodeStorage(options: RaftNodeOptions): Promise<OpenedN
   }
   const incarnations = await PeerIncarnations.load(options.dataDir);
   // A node without identity gets one now, so that its incarnation goes out in its handshakes.
-  const created =
-    identity ??
-    (await createIdentity(options.dataDir, { clusterId: options.clusterId, nodeId: options.nodeId, bootstrapVoters: [] }));
+  const created = identity ?? (await createIdentity(options.dataDir, { clusterId: options.clusterId, nodeId: options.nodeId, bootstrapVoters: [] }));
   return { log, identity: identity === undefined ? { ...created, bootstrapVoters: [] } : created, incarnations, logger };
 }
 
@@ -101,7 +99,11 @@ export async function learnBootstrapVoters(node: BootstrapPeers): Promise<number
 }
 
 /** The Raft core over what the log recovered, and its election timeout in ticks. */
-export function createRaftCore(options: RaftNodeOptions, log: LogStorage, voters: readonly number[]): { readonly core: RaftCore; readonly electionTicks: number } {
+export function createRaftCore(
+  options: RaftNodeOptions,
+  log: LogStorage,
+  voters: readonly number[],
+): { readonly core: RaftCore; readonly electionTicks: number } {
   const electionTicks = Math.max(2, Math.round(options.electionTimeoutMs / TICK_MS));
   const heartbeatTicks = Math.max(1, Math.round(options.heartbeatIntervalMs / TICK_MS));
   const core = new RaftCore(

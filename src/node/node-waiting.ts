@@ -42,7 +42,10 @@ export class AppliedWaiters {
         },
       };
       // A waiter that gives up leaves the set: nothing piles up for an index never reached.
-      const timer = setTimeout(() => waiter.reject(new StoreError('TIMEOUT', 'this node did not apply the entry in time')), Math.max(0, deadline - Date.now()));
+      const timer = setTimeout(
+        () => waiter.reject(new StoreError('TIMEOUT', 'this node did not apply the entry in time')),
+        Math.max(0, deadline - Date.now()),
+      );
       this.waiters.add(waiter);
     });
   }

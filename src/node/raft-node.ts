@@ -87,17 +87,19 @@ export class RaftNode implements DatabaseBackend {
   ) {
     const snapshot = log.recovered.snapshot;
     this.currentStore = snapshot !== null ? Store.restoreSnapshot(snapshot.data, options.limits) : new Store(options.limits);
-    this.transport = standalone ? new NoPeers() : new PeerTransport({
-      nodeId: options.nodeId,
-      clusterId: options.clusterId,
-      advertiseAddress: options.advertise,
-      peers: options.peers,
-      incarnation: identity.incarnation,
-      logger: options.logger,
-      onMessage: (message) => this.onMessage(message),
-      onRequest: (_from, body) => serveForwarded(this.forwardedServer, body),
-      isKnownPeer: (id, address, incarnation) => this.membership.admitPeer(id, address, incarnation),
-    });
+    this.transport = standalone
+      ? new NoPeers()
+      : new PeerTransport({
+          nodeId: options.nodeId,
+          clusterId: options.clusterId,
+          advertiseAddress: options.advertise,
+          peers: options.peers,
+          incarnation: identity.incarnation,
+          logger: options.logger,
+          onMessage: (message) => this.onMessage(message),
+          onRequest: (_from, body) => serveForwarded(this.forwardedServer, body),
+          isKnownPeer: (id, address, incarnation) => this.membership.admitPeer(id, address, incarnation),
+        });
     // What the parts beside this file use of the node: each takes the few members its own
     // interface names.
     const parts = {
@@ -331,7 +333,10 @@ export class RaftNode implements DatabaseBackend {
     if (now - this.lastExpirySweep >= 100) {
       this.lastExpirySweep = now;
       this.proposals.expire(Date.now());
-      this.inserts.expire(Date.now(), () => new StoreError('NO_LEADER', 'the node could not propose this write in time (is its disk stalled?); it was not made'));
+      this.inserts.expire(
+        Date.now(),
+        () => new StoreError('NO_LEADER', 'the node could not propose this write in time (is its disk stalled?); it was not made'),
+      );
     }
     const due = Math.floor((now - this.tickedUntil) / TICK_MS);
     if (due <= 0) return;
@@ -365,7 +370,9 @@ export class RaftNode implements DatabaseBackend {
     if (this.ticker !== null) clearInterval(this.ticker);
     this.logger.fatal({ err: this.fatal }, 'raft node stopped: a write to the log failed or an invariant broke');
     this.proposals.failAll(new StoreError('TIMEOUT', `node failed: ${this.fatal.message}`));
-    this.writes.failQueuedInserts(new StoreError('NO_LEADER', `the node failed before this write was proposed (it was not made): ${this.fatal.message}`));
+    this.writes.failQueuedInserts(
+      new StoreError('NO_LEADER', `the node failed before this write was proposed (it was not made): ${this.fatal.message}`),
+    );
     // Readers and callers waiting for an entry to be applied here would otherwise wait
     // until their deadline for a node that will not move again.
     const stopped = new StoreError('TIMEOUT', `the node failed: ${this.fatal.message}`);

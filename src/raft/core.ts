@@ -19,7 +19,16 @@ import type {
 } from './types.ts';
 import { RaftLog } from './raft-log.ts';
 import { Configuration, encodeConfChange, rejectConfChange, sameConf } from './configuration.ts';
-import { ReadOnly, canQueueRead, forwardReadIndex, handleReadIndexResponse, leaderReadIndex, leaseValid, markRoundsFlushed, releaseWaitingReads } from './read-only.ts';
+import {
+  ReadOnly,
+  canQueueRead,
+  forwardReadIndex,
+  handleReadIndexResponse,
+  leaderReadIndex,
+  leaseValid,
+  markRoundsFlushed,
+  releaseWaitingReads,
+} from './read-only.ts';
 import { type RaftState, hardStateOf, isVoter, send } from './state.ts';
 import { becomeFollower } from './roles.ts';
 import { handleVoteRequest, handleVoteResponse, hup, inLease, resetRandomizedElectionTimeout, tickElection, tickLeader } from './election.ts';
@@ -130,7 +139,16 @@ export class RaftCore implements RaftCoreApi {
       if ((s.config.checkQuorum || s.config.preVote) && (m.type === 'AppendEntries' || m.type === 'Heartbeat')) {
         // A stale leader (e.g. rejoining after a partition) learns our term and steps down;
         // without this it would never hear a higher term, since we ignore it.
-        send(s, { type: 'AppendEntriesResponse', from: s.id, to: m.from, term: s.term, success: false, matchIndex: 0, conflictIndex: 0, conflictTerm: 0 });
+        send(s, {
+          type: 'AppendEntriesResponse',
+          from: s.id,
+          to: m.from,
+          term: s.term,
+          success: false,
+          matchIndex: 0,
+          conflictIndex: 0,
+          conflictTerm: 0,
+        });
       } else if (m.type === 'PreVote') {
         send(s, { type: 'PreVoteResponse', from: s.id, to: m.from, term: s.term, granted: false });
       }

@@ -2,14 +2,7 @@
 // batched (maxEntriesPerMessage, maxBytesPerMessage) and pipelined (maxInflight per follower);
 // the follower's consistency check; fast backtracking with conflictTerm/conflictIndex; and
 // the commit rule that only counts replicas of current-term entries (Figure 8).
-import type {
-  AppendEntriesRequest,
-  AppendEntriesResponse,
-  Entry,
-  EntryType,
-  HeartbeatRequest,
-  HeartbeatResponse,
-} from './types.ts';
+import type { AppendEntriesRequest, AppendEntriesResponse, Entry, EntryType, HeartbeatRequest, HeartbeatResponse } from './types.ts';
 import { type RaftState, isVoter, matchIndexOf, send } from './state.ts';
 import { committedIndex } from './quorum.ts';
 import { invariant } from './invariant.ts';
@@ -55,10 +48,7 @@ function maybeSendAppend(s: RaftState, to: number, sendIfEmpty: boolean): boolea
     return false;
   }
   const last = s.log.lastIndex();
-  const entries =
-    pr.nextIndex <= last
-      ? s.log.slice(pr.nextIndex, last + 1, s.config.maxBytesPerMessage, s.config.maxEntriesPerMessage)
-      : [];
+  const entries = pr.nextIndex <= last ? s.log.slice(pr.nextIndex, last + 1, s.config.maxBytesPerMessage, s.config.maxEntriesPerMessage) : [];
   if (entries.length === 0 && !sendIfEmpty) return false;
   const message: AppendEntriesRequest = {
     type: 'AppendEntries',

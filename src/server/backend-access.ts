@@ -13,10 +13,7 @@ export async function readableStore(backend: DatabaseBackend, consistency: ReadC
 }
 
 /** Validates the command, replicates it and returns its value; a store error is thrown typed. */
-export async function runCommand<T extends Command['type']>(
-  backend: DatabaseBackend,
-  command: Command & { type: T },
-): Promise<ResultValues[T]> {
+export async function runCommand<T extends Command['type']>(backend: DatabaseBackend, command: Command & { type: T }): Promise<ResultValues[T]> {
   validateCommand(command, { limits: backend.store.limits });
   const result = await backend.execute(command, { validated: true });
   if (!result.ok) throw errorFromInfo(result.error);

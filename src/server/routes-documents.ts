@@ -52,7 +52,9 @@ export function registerDocumentRoutes(app: FastifyInstance, { backend }: RouteC
       upsert: true,
       ...(ifRev !== undefined ? { ifRev } : {}),
     });
-    return withETag(reply, value.doc).code(value.created ? 201 : 200).send(value.doc);
+    return withETag(reply, value.doc)
+      .code(value.created ? 201 : 200)
+      .send(value.doc);
   });
 
   app.patch<{ Params: DocumentParams }>('/api/:collection/:id', async (request, reply) => {

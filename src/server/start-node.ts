@@ -90,9 +90,9 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   } catch (error) {
     await node.close();
     const code = (error as NodeJS.ErrnoException).code;
-    throw new Error(
-      code === 'EADDRINUSE' ? `port ${port} on ${host} is already in use` : `cannot listen on ${host}:${port}: ${String(error)}`,
-    );
+    throw new Error(code === 'EADDRINUSE' ? `port ${port} on ${host} is already in use` : `cannot listen on ${host}:${port}: ${String(error)}`, {
+      cause: error,
+    });
   }
   await node.start();
   let closing: Promise<void> | null = null;

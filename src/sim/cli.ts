@@ -25,7 +25,17 @@ interface CliOptions {
 }
 
 function parse(argv: readonly string[]): CliOptions {
-  const o: CliOptions = { seeds: 100, nodes: 'mixed', startSeed: 1, profile: 'all', durationMs: 3000, bugs: undefined, stopOnFailure: false, driver: 'mixed', topology: 'mixed' };
+  const o: CliOptions = {
+    seeds: 100,
+    nodes: 'mixed',
+    startSeed: 1,
+    profile: 'all',
+    durationMs: 3000,
+    bugs: undefined,
+    stopOnFailure: false,
+    driver: 'mixed',
+    topology: 'mixed',
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): string => {

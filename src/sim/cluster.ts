@@ -151,7 +151,10 @@ export class Cluster {
         if (tickNode === null || n.nextTickAt < tickNode.nextTickAt || (n.nextTickAt === tickNode.nextTickAt && n.id < tickNode.id)) {
           tickNode = n;
         }
-        if (n.writeDoneAt !== Infinity && (writeNode === null || n.writeDoneAt < writeNode.writeDoneAt || (n.writeDoneAt === writeNode.writeDoneAt && n.id < writeNode.id))) {
+        if (
+          n.writeDoneAt !== Infinity &&
+          (writeNode === null || n.writeDoneAt < writeNode.writeDoneAt || (n.writeDoneAt === writeNode.writeDoneAt && n.id < writeNode.id))
+        ) {
           writeNode = n;
         }
       }

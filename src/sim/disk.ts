@@ -48,9 +48,7 @@ export class SimDisk {
     if (entries.length === 0) return;
     const first = entries[0]!.index;
     if (first <= this.snapshotIndex || first > this.lastIndex + 1) {
-      throw new Error(
-        `disk: append at ${first} does not fit (snapshot ${this.snapshotIndex}, last ${this.lastIndex})`,
-      );
+      throw new Error(`disk: append at ${first} does not fit (snapshot ${this.snapshotIndex}, last ${this.lastIndex})`);
     }
     this.log.length = first - this.snapshotIndex - 1;
     for (let i = 0; i < entries.length; i++) {

@@ -87,10 +87,7 @@ export class InvariantChecker {
         throw new InvariantViolation('durable term', `node ${node} persisted term ${hs.term} after ${prev.term}`);
       }
       if (hs.term === prev.term && prev.vote !== 0 && hs.vote !== prev.vote) {
-        throw new InvariantViolation(
-          'one vote per term',
-          `node ${node} changed its durable vote in term ${hs.term} from ${prev.vote} to ${hs.vote}`,
-        );
+        throw new InvariantViolation('one vote per term', `node ${node} changed its durable vote in term ${hs.term} from ${prev.vote} to ${hs.vote}`);
       }
     }
     this.hardStates.set(node, hs);
@@ -200,10 +197,7 @@ export class InvariantChecker {
     this.checks++;
     const prev = this.commits.get(node);
     if (prev !== undefined && prev.incarnation === incarnation && commit < prev.commit) {
-      throw new InvariantViolation(
-        'commit monotonicity',
-        `node ${node} commit index went from ${prev.commit} back to ${commit} without a restart`,
-      );
+      throw new InvariantViolation('commit monotonicity', `node ${node} commit index went from ${prev.commit} back to ${commit} without a restart`);
     }
     this.commits.set(node, { incarnation, commit });
   }

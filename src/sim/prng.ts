@@ -43,7 +43,7 @@ export class Prng {
     this.b = out;
     [s, out] = splitmix32(s);
     this.c = out;
-    [s, out] = splitmix32(s);
+    [, out] = splitmix32(s);
     this.d = out;
     // Discard the first outputs: sfc32's authors recommend warming up the state.
     for (let i = 0; i < 12; i++) this.nextUint32();

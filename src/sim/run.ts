@@ -87,7 +87,9 @@ export class SimulationFailure extends Error {
     /** Driver and topology of the run, e.g. "pipelined/voters". */
     readonly mode: string = '',
   ) {
-    super(`seed ${seed}${mode ? ` (${mode})` : ''}: ${kind} failure at ${at} ms: ${detail}\n--- last ${traceTail.length} trace lines ---\n${traceTail.join('\n')}`);
+    super(
+      `seed ${seed}${mode ? ` (${mode})` : ''}: ${kind} failure at ${at} ms: ${detail}\n--- last ${traceTail.length} trace lines ---\n${traceTail.join('\n')}`,
+    );
     this.name = 'SimulationFailure';
   }
 }
@@ -245,7 +247,7 @@ export class Simulation {
     const index = this.probeWrite(deadline);
     // The probe's leader may have been on its way out (removing itself): a leader must exist
     // at the end, and every member of its configuration must have applied the probe.
-    let conf: ConfState | null = null;
+    let conf: ConfState | null;
     for (;;) {
       conf = this.cluster.leaderConf();
       const behind =

@@ -37,7 +37,10 @@ export class Collection {
   /** Fills an empty collection with documents in strictly ascending _id order (snapshot restore). */
   load(docs: Document[]): void {
     if (this.docs.size !== 0 || this.indexes.length !== 0) throw new Error('load into a non-empty collection');
-    this.byId.load(docs.map((d) => d._id), docs);
+    this.byId.load(
+      docs.map((d) => d._id),
+      docs,
+    );
     for (const d of docs) this.docs.set(d._id, d);
   }
 

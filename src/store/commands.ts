@@ -163,9 +163,7 @@ export interface ResultValues {
   noop: null;
 }
 
-export type CommandResult<T extends CommandType = CommandType> =
-  | { ok: true; value: ResultValues[T] }
-  | { ok: false; error: ErrorInfo };
+export type CommandResult<T extends CommandType = CommandType> = { ok: true; value: ResultValues[T] } | { ok: false; error: ErrorInfo };
 
 /** Bounds on one command, so a single log entry cannot hold unbounded work. */
 export const MAX_BATCH_DOCS = 10_000;

@@ -2,15 +2,7 @@
 // the codes match ARCHITECTURE.md.
 
 export type ErrorCode =
-  | 'BAD_REQUEST'
-  | 'VALIDATION'
-  | 'NOT_FOUND'
-  | 'CONFLICT'
-  | 'PRECONDITION_FAILED'
-  | 'NO_LEADER'
-  | 'TIMEOUT'
-  | 'PAYLOAD_TOO_LARGE'
-  | 'UNAUTHORIZED';
+  'BAD_REQUEST' | 'VALIDATION' | 'NOT_FOUND' | 'CONFLICT' | 'PRECONDITION_FAILED' | 'NO_LEADER' | 'TIMEOUT' | 'PAYLOAD_TOO_LARGE' | 'UNAUTHORIZED';
 
 export class StoreError extends Error {
   readonly code: ErrorCode;

@@ -137,7 +137,10 @@ export class SecondaryIndex {
         }
       }
     }
-    this.tree.load(keys, keys.map(() => true as const));
+    this.tree.load(
+      keys,
+      keys.map(() => true as const),
+    );
     this.multikeyDocs = multikeyDocs;
   }
 }

@@ -70,9 +70,7 @@ function better(a: Candidate, b: Candidate): boolean {
 function candidateFor(index: SecondaryIndex, compiled: CompiledFilter, sortKeys: readonly SortKey[]): Candidate | undefined {
   const n = index.paths.length;
   const multikey = index.isMultikey;
-  const cons: Array<Constraint | undefined> = index.spec.fields.map(([path]) =>
-    combineConstraints(compiled.constraints.get(path), multikey),
-  );
+  const cons: Array<Constraint | undefined> = index.spec.fields.map(([path]) => combineConstraints(compiled.constraints.get(path), multikey));
   // Leading fields with point constraints, bounded by the number of combinations.
   let k = 0;
   let combos = 1;

@@ -9,6 +9,5 @@ type ModOperator = (typeof queryOperators)['$mod'];
 
 export const $mod: ModOperator = (selector, value) => {
   const [divisor, remainder] = value as [number, number];
-  return (obj) =>
-    ensureArray(resolve(obj, selector, { unwrapArray: true })).some((x) => typeof x === 'number' && x % divisor === remainder);
+  return (obj) => ensureArray(resolve(obj, selector, { unwrapArray: true })).some((x) => typeof x === 'number' && x % divisor === remainder);
 };

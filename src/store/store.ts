@@ -28,14 +28,7 @@ import {
   type UpdateCommand,
   type UpdateResultValue,
 } from './commands.ts';
-import {
-  ConflictError,
-  errorFromInfo,
-  NotFoundError,
-  PreconditionFailedError,
-  StoreError,
-  ValidationError,
-} from './errors.ts';
+import { ConflictError, errorFromInfo, NotFoundError, PreconditionFailedError, StoreError, ValidationError } from './errors.ts';
 import { equalityFields } from './filter-analysis.ts';
 import { defaultIndexName, SecondaryIndex } from './index-secondary.ts';
 import { FilterCache, MINGO_OPTIONS } from './query-cache.ts';
@@ -43,19 +36,11 @@ import { executeQuery } from './query-exec.ts';
 import { decodeSnapshotData, encodeSnapshotData, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type SnapshotData } from './snapshot.ts';
 import { normalizeSort } from './sort.ts';
 import { Query } from 'mingo';
-import {
-  copyDocument,
-  withRevision,
-  validateCollectionName,
-  validateCommand,
-  validateFindOptions,
-} from './validate.ts';
+import { copyDocument, withRevision, validateCollectionName, validateCommand, validateFindOptions } from './validate.ts';
 import type { Document, Explain, Filter, FindOptions, IndexSpec, JsonObject, Limits, UpdateSpec } from './types.ts';
 import { resolveLimits } from './types.ts';
 
-type UndoEntry =
-  | { kind: 'doc'; coll: Collection; id: string; prev: Document | undefined }
-  | { kind: 'collection'; name: string };
+type UndoEntry = { kind: 'doc'; coll: Collection; id: string; prev: Document | undefined } | { kind: 'collection'; name: string };
 
 function deepFreeze(v: unknown): unknown {
   if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
@@ -219,7 +204,7 @@ export class Store {
         else this.colls.delete(u.name);
       }
     } catch (e) {
-      throw new Error(`rollback failed: ${(e as Error).message}`);
+      throw new Error(`rollback failed: ${(e as Error).message}`, { cause: e });
     }
   }
 
@@ -308,9 +293,7 @@ export class Store {
       return this.upsert(cmd, index);
     }
     if (cmd.ifRev !== undefined && matches[0]!._rev !== cmd.ifRev) {
-      throw new PreconditionFailedError(
-        `document "${matches[0]!._id}" has _rev ${matches[0]!._rev}, expected ${cmd.ifRev}`,
-      );
+      throw new PreconditionFailedError(`document "${matches[0]!._id}" has _rev ${matches[0]!._rev}, expected ${cmd.ifRev}`);
     }
     const coll = this.colls.get(cmd.collection)!;
     const docs: Document[] = [];

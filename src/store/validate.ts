@@ -363,12 +363,7 @@ function validateCondition(value: unknown, path: string, depth: number): void {
         if (!Number.isSafeInteger(arg) || (arg as number) < 0) fail(here, '$size takes a non-negative integer');
         break;
       case '$mod':
-        if (
-          !Array.isArray(arg) ||
-          arg.length !== 2 ||
-          !arg.every((n) => typeof n === 'number' && Number.isFinite(n)) ||
-          arg[0] === 0
-        ) {
+        if (!Array.isArray(arg) || arg.length !== 2 || !arg.every((n) => typeof n === 'number' && Number.isFinite(n)) || arg[0] === 0) {
           fail(here, '$mod takes [divisor, remainder] with a non-zero divisor');
         }
         break;

@@ -226,7 +226,10 @@ export class InboundServer {
     if (frame.k === 'raft') {
       const m = frame.m;
       if (m.from !== from || m.to !== this.settings.nodeId) {
-        this.protocolError(connection, `message ${m.type} from ${m.from} to ${m.to} on the connection of node ${from} to node ${this.settings.nodeId}`);
+        this.protocolError(
+          connection,
+          `message ${m.type} from ${m.from} to ${m.to} on the connection of node ${from} to node ${this.settings.nodeId}`,
+        );
         return;
       }
       try {

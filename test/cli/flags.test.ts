@@ -4,7 +4,16 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensureUsableDataDir } from '../../src/cli/data-dir.ts';
-import { parseAdvertiseFlag, parseHostFlag, parseIntegerFlag, parseNodeUrlFlag, parsePeersFlag, parseTuning, tuningArgs, TUNING_DEFAULTS } from '../../src/cli/flags.ts';
+import {
+  parseAdvertiseFlag,
+  parseHostFlag,
+  parseIntegerFlag,
+  parseNodeUrlFlag,
+  parsePeersFlag,
+  parseTuning,
+  tuningArgs,
+  TUNING_DEFAULTS,
+} from '../../src/cli/flags.ts';
 import { parseClusterOptions } from '../../src/cli/cluster.ts';
 import { parseStartOptions } from '../../src/cli/start.ts';
 import { UsageError } from '../../src/cli/usage-error.ts';
@@ -51,8 +60,14 @@ describe('host, address, peers and URL flags', () => {
   });
   test('peers: both forms, and errors naming --peers', () => {
     assert.deepEqual(parsePeersFlag('--peers', undefined), []);
-    assert.deepEqual(parsePeersFlag('--peers', '127.0.0.1:8081,127.0.0.1:8082').map((p) => p.address), ['127.0.0.1:8081', '127.0.0.1:8082']);
-    assert.deepEqual(parsePeersFlag('--peers', '2=h:1,3=h:2').map((p) => p.id), [2, 3]);
+    assert.deepEqual(
+      parsePeersFlag('--peers', '127.0.0.1:8081,127.0.0.1:8082').map((p) => p.address),
+      ['127.0.0.1:8081', '127.0.0.1:8082'],
+    );
+    assert.deepEqual(
+      parsePeersFlag('--peers', '2=h:1,3=h:2').map((p) => p.id),
+      [2, 3],
+    );
     assert.throws(() => parsePeersFlag('--peers', 'h:1,h:1'), usageError(/^--peers: .*duplicate/));
     assert.throws(() => parsePeersFlag('--peers', 'x=h:1'), usageError(/^--peers: .*node id/));
     assert.throws(() => parsePeersFlag('--peers', 'h:99999'), usageError(/^--peers: .*port/));
@@ -79,7 +94,10 @@ describe('parseTuning', () => {
     assert.deepEqual(again, tuning);
   });
   test('heartbeat must be below the election timeout', () => {
-    assert.throws(() => parseTuning({ heartbeatInterval: '150' }), usageError(/^--heartbeat-interval \(150 ms\) must be less than --election-timeout \(150 ms\)/));
+    assert.throws(
+      () => parseTuning({ heartbeatInterval: '150' }),
+      usageError(/^--heartbeat-interval \(150 ms\) must be less than --election-timeout \(150 ms\)/),
+    );
     assert.equal(parseTuning({ heartbeatInterval: '149' }).heartbeatIntervalMs, 149);
   });
   test('log level, cluster id and snapshot threshold are checked', () => {
@@ -119,8 +137,15 @@ describe('cluster options', () => {
 describe('start options', () => {
   test('a full set of flags becomes StartNodeOptions', async () => {
     const options = await parseStartOptions({
-      nodeId: '2', port: '9001', host: '127.0.0.1', peers: '1=127.0.0.1:9000,127.0.0.1:9002',
-      dataDir: join(dir.path, 'n2'), join: true, electionTimeout: '300', heartbeatInterval: '100', logLevel: 'warn',
+      nodeId: '2',
+      port: '9001',
+      host: '127.0.0.1',
+      peers: '1=127.0.0.1:9000,127.0.0.1:9002',
+      dataDir: join(dir.path, 'n2'),
+      join: true,
+      electionTimeout: '300',
+      heartbeatInterval: '100',
+      logLevel: 'warn',
     });
     assert.equal(options.nodeId, 2);
     assert.equal(options.port, 9001);

@@ -21,10 +21,14 @@ test('a single node answers /healthz, elects itself, and exits 0 on SIGTERM', as
   assert.equal(url, `http://127.0.0.1:${port}`);
   const health = await fetch(`${url}/healthz`);
   assert.equal(health.status, 200);
-  await eventually(async () => {
-    const status = (await (await fetch(`${url}/cluster/status`)).json()) as { leader: { id: number } | null };
-    return status.leader?.id === 1;
-  }, 10_000, 'node 1 leads its cluster of one');
+  await eventually(
+    async () => {
+      const status = (await (await fetch(`${url}/cluster/status`)).json()) as { leader: { id: number } | null };
+      return status.leader?.id === 1;
+    },
+    10_000,
+    'node 1 leads its cluster of one',
+  );
 
   cli.signal('SIGTERM');
   const result = await cli.exited;

@@ -36,16 +36,22 @@ describe('status table', () => {
     const headerRow = lines.findIndex((l) => l.startsWith('ID'));
     assert.ok(headerRow > 0);
     const rows = lines.slice(headerRow + 1, headerRow + 4);
-    assert.deepEqual(rows.map((r) => r.split(/\s+/)), [
-      ['1', 'http://127.0.0.1:8080', 'leader', '1234', '0', 'yes'],
-      ['2*', 'http://127.0.0.1:8081', 'follower', '1230', '4', '-'],
-      ['3', 'http://127.0.0.1:8082', 'learner', '17', '1217', 'no'],
-    ]);
+    assert.deepEqual(
+      rows.map((r) => r.split(/\s+/)),
+      [
+        ['1', 'http://127.0.0.1:8080', 'leader', '1234', '0', 'yes'],
+        ['2*', 'http://127.0.0.1:8081', 'follower', '1230', '4', '-'],
+        ['3', 'http://127.0.0.1:8082', 'learner', '17', '1217', 'no'],
+      ],
+    );
     // Aligned: each column starts at the same offset on every line.
     const urlColumn = lines[headerRow]!.indexOf('URL');
     for (const row of rows) assert.equal(row.indexOf('http://'), urlColumn);
     const connectedColumn = lines[headerRow]!.indexOf('CONNECTED');
-    assert.deepEqual(rows.map((r) => r.length - r.trimEnd().split(/\s+/).pop()!.length), [connectedColumn, connectedColumn, connectedColumn]);
+    assert.deepEqual(
+      rows.map((r) => r.length - r.trimEnd().split(/\s+/).pop()!.length),
+      [connectedColumn, connectedColumn, connectedColumn],
+    );
   });
   test('no leader', () => {
     assert.match(formatStatus({ ...STATUS, leader: null, role: 'candidate' }), /^leader: none /);
@@ -67,7 +73,7 @@ describe('status command', { concurrency: 2 }, () => {
     assert.equal(result.stdout, '');
   });
 
-  test('table and --json from a node that answers; a follower shows the leader\'s replication view', async () => {
+  test("table and --json from a node that answers; a follower shows the leader's replication view", async () => {
     // One fake answers as the follower (node 2), a second one as the leader it names,
     // with other match indexes.
     let leaderAsked = 0;

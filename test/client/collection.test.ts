@@ -223,8 +223,22 @@ describe('client collection API against the fake server', () => {
     const c = client.collection('idx');
     const index = await c.createIndex({ a: 1, 'b.c': -1 }, { unique: true, name: 'ab' });
     assert.equal(last().path, '/api/idx/_indexes');
-    assert.deepEqual(last().body, { fields: [['a', 1], ['b.c', -1]], unique: true, name: 'ab' });
-    assert.deepEqual(index, { name: 'ab', fields: [['a', 1], ['b.c', -1]], unique: true });
+    assert.deepEqual(last().body, {
+      fields: [
+        ['a', 1],
+        ['b.c', -1],
+      ],
+      unique: true,
+      name: 'ab',
+    });
+    assert.deepEqual(index, {
+      name: 'ab',
+      fields: [
+        ['a', 1],
+        ['b.c', -1],
+      ],
+      unique: true,
+    });
     assert.deepEqual(await c.indexes(), [index]);
     await c.dropIndex('ab');
     assert.equal(last().method, 'DELETE');

@@ -172,11 +172,7 @@ export class FakeNode {
         return;
       }
       const applies = fault === undefined || fault.kind === 'apply-then-drop' || fault.apply === true;
-      const reply = !applies
-        ? null
-        : badJson
-          ? errorReply(400, 'BAD_REQUEST', 'body is not JSON')
-          : this.handle(request);
+      const reply = !applies ? null : badJson ? errorReply(400, 'BAD_REQUEST', 'body is not JSON') : this.handle(request);
       if (fault?.kind === 'apply-then-drop') {
         req.socket.destroy();
         return;
@@ -197,8 +193,7 @@ export class FakeNode {
     const index = this.faults.findIndex(
       (fault) =>
         (fault.method === undefined || fault.method === request.method) &&
-        (fault.path === undefined ||
-          (typeof fault.path === 'string' ? fault.path === request.path : fault.path.test(request.path))),
+        (fault.path === undefined || (typeof fault.path === 'string' ? fault.path === request.path : fault.path.test(request.path))),
     );
     if (index < 0) return undefined;
     const fault = this.faults[index]!;
@@ -427,8 +422,7 @@ export class FakeNode {
       const docs = this.state.docs(condition.collection as string);
       if (condition.id !== undefined) {
         const doc = docs.get(condition.id as string);
-        const holds =
-          condition.rev !== undefined ? (doc?._rev ?? 0) === condition.rev : (doc !== undefined) === condition.exists;
+        const holds = condition.rev !== undefined ? (doc?._rev ?? 0) === condition.rev : (doc !== undefined) === condition.exists;
         if (!holds) throw new HttpFailure(409, 'PRECONDITION_FAILED', `condition on ${String(condition.id)} failed`);
       } else {
         const count = [...docs.values()].filter((doc) => matches(doc, condition.filter as Json)).length;

@@ -57,12 +57,7 @@ describe('failover and leader handling', () => {
       } finally {
         await other.close();
       }
-      assert.deepEqual(live.lines(), [
-        'POST /api/c',
-        `GET /api/c/${doc._id}`,
-        `PATCH /api/c/${doc._id}`,
-        'POST /api/c/_update',
-      ]);
+      assert.deepEqual(live.lines(), ['POST /api/c', `GET /api/c/${doc._id}`, `PATCH /api/c/${doc._id}`, 'POST /api/c/_update']);
       assert.equal((await client.collection('c').get(doc._id))?.v, 3);
     } finally {
       await client.close();
@@ -209,7 +204,7 @@ describe('retried writes recognise their own earlier attempt', () => {
     });
   });
 
-  test('insert: a 409 on somebody else\'s document with that _id is still a ConflictError', async () => {
+  test("insert: a 409 on somebody else's document with that _id is still a ConflictError", async () => {
     await withNode(async (node, client) => {
       await client.collection('c').insert({ _id: 'taken', owner: 'them' });
       node.inject({ method: 'POST', path: '/api/c', action: { kind: 'drop' } });
@@ -239,7 +234,7 @@ describe('retried writes recognise their own earlier attempt', () => {
     });
   });
 
-  test('replace with ifRev: applied, reply lost; the retry\'s 412 resolves to our document', async () => {
+  test("replace with ifRev: applied, reply lost; the retry's 412 resolves to our document", async () => {
     await withNode(async (node, client) => {
       const doc = await client.collection('c').insert({ _id: 'r', v: 1 });
       node.inject({ method: 'PUT', action: { kind: 'apply-then-drop' } });
@@ -249,7 +244,7 @@ describe('retried writes recognise their own earlier attempt', () => {
     });
   });
 
-  test('remove by id: applied, reply lost; the retry\'s 404 counts as removed', async () => {
+  test("remove by id: applied, reply lost; the retry's 404 counts as removed", async () => {
     await withNode(async (node, client) => {
       await client.collection('c').insert({ _id: 'gone' });
       node.inject({ method: 'DELETE', action: { kind: 'apply-then-drop' } });
@@ -258,7 +253,7 @@ describe('retried writes recognise their own earlier attempt', () => {
     });
   });
 
-  test('createIndex: applied, reply lost; the retry\'s 409 resolves to the index', async () => {
+  test("createIndex: applied, reply lost; the retry's 409 resolves to the index", async () => {
     await withNode(async (node, client) => {
       node.inject({ method: 'POST', path: '/api/c/_indexes', action: { kind: 'apply-then-drop' } });
       const index = await client.collection('c').createIndex({ a: 1 }, { name: 'by_a' });

@@ -151,7 +151,12 @@ describe('a 3-node cluster: walkthrough, follower reads, client', () => {
           assert.equal(got?._id, id, `the client reads its own insert ${id}`);
           if (killed) successesAfterKill++;
         } catch (error) {
-          if (error instanceof OutcomeUnknownError || error instanceof NoLeaderError || error instanceof TimeoutError || error instanceof UnavailableError) {
+          if (
+            error instanceof OutcomeUnknownError ||
+            error instanceof NoLeaderError ||
+            error instanceof TimeoutError ||
+            error instanceof UnavailableError
+          ) {
             outcomeUnknown++;
           } else {
             unexpected.push(error instanceof ClientError || error instanceof Error ? `${error.name}: ${error.message}` : error);

@@ -4,15 +4,7 @@
 // Invariant checked throughout: no acknowledged write is lost, none is applied twice.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  acquireClusterLock,
-  ELECTION_TIMEOUT_MS,
-  http,
-  missingIds,
-  sleep,
-  TestCluster,
-  WriteLoad,
-} from './harness.ts';
+import { acquireClusterLock, ELECTION_TIMEOUT_MS, http, missingIds, sleep, TestCluster, WriteLoad } from './harness.ts';
 
 const COLLECTION = 'events';
 

@@ -80,6 +80,7 @@ export async function acquireClusterLock(timeoutMs = 8 * 60_000): Promise<() => 
         // being created or removed right now
       }
       if (owner > 0 && !isAlive(owner)) rmSync(dir, { recursive: true, force: true });
+      // eslint-disable-next-line preserve-caught-error -- the lock is held, not an error of its own
       if (Date.now() > deadline) throw new Error(`the cluster test lock ${dir} is still held by pid ${owner} after ${timeoutMs} ms`);
       await sleep(100);
     }
@@ -298,7 +299,9 @@ export class TestCluster {
         }
       });
       child.stderr!.on('data', (chunk: string) => node.appendLog(chunk));
-      child.once('exit', (code, signal) => fail(new Error(`node ${id} exited (code ${code}, signal ${signal}) before serving:\n${node.logs.slice(-4000)}`)));
+      child.once('exit', (code, signal) =>
+        fail(new Error(`node ${id} exited (code ${code}, signal ${signal}) before serving:\n${node.logs.slice(-4000)}`)),
+      );
     });
   }
 
@@ -352,7 +355,9 @@ export class TestCluster {
       }
       await sleep(25);
     }
-    throw new Error(`no agreed leader in time; last statuses: ${JSON.stringify(last.map((s) => s && { id: s.nodeId, role: s.role, term: s.term, leader: s.leader?.id }))}`);
+    throw new Error(
+      `no agreed leader in time; last statuses: ${JSON.stringify(last.map((s) => s && { id: s.nodeId, role: s.role, term: s.term, leader: s.leader?.id }))}`,
+    );
   }
 
   /** Waits until every node in `ids` has applied at least `index`. */
@@ -364,7 +369,9 @@ export class TestCluster {
       if (last.every((s) => s !== null && s.appliedIndex >= index)) return;
       await sleep(50);
     }
-    throw new Error(`nodes ${ids.join(',')} did not apply index ${index} in time: ${JSON.stringify(last.map((s) => s && { id: s.nodeId, applied: s.appliedIndex }))}`);
+    throw new Error(
+      `nodes ${ids.join(',')} did not apply index ${index} in time: ${JSON.stringify(last.map((s) => s && { id: s.nodeId, applied: s.appliedIndex }))}`,
+    );
   }
 
   /** Ids of the documents of `collection` on node `id` (linearizable by default). */
@@ -372,7 +379,8 @@ export class TestCluster {
     const result = await http(this.node(id).url, 'GET', `/api/${collection}?fields=_id&limit=100000&consistency=${consistency}`, undefined, {
       timeoutMs: 10_000,
     });
-    if (result.status !== 200) throw new Error(`GET /api/${collection} on node ${id}: ${result.status} ${JSON.stringify(result.body) ?? result.error}`);
+    if (result.status !== 200)
+      throw new Error(`GET /api/${collection} on node ${id}: ${result.status} ${JSON.stringify(result.body) ?? result.error}`);
     return new Set((result.body as Array<{ _id: string }>).map((d) => d._id));
   }
 
@@ -489,7 +497,13 @@ export class WriteLoad {
       const target = nodes[turn % nodes.length]!;
       const id = `${this.prefix}w${w}-${seq}`;
       const startedAt = Date.now();
-      const result = await http(target.url, 'POST', `/api/${this.collection}`, { _id: id, writer: w, seq }, { timeoutMs: this.options.timeoutMs ?? 4000 });
+      const result = await http(
+        target.url,
+        'POST',
+        `/api/${this.collection}`,
+        { _id: id, writer: w, seq },
+        { timeoutMs: this.options.timeoutMs ?? 4000 },
+      );
       this.records.push({ id, status: result.status, code: errorCode(result), startedAt, endedAt: Date.now() });
       if (result.status >= 400 && result.status < 500) throw new Error(`write ${id} refused: ${result.status} ${JSON.stringify(result.body)}`);
       if (result.status !== 201) await sleep(this.options.pauseMs ?? 20);

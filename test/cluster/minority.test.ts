@@ -73,7 +73,10 @@ describe('5 nodes: losing a minority, then a majority', () => {
     assert.equal(w.status, 201, JSON.stringify(w.body));
     acknowledged.add('after');
     const settled = (await cluster.status(final.nodeId))!;
-    await cluster.waitApplied(cluster.nodes.map((n) => n.id), settled.commitIndex);
+    await cluster.waitApplied(
+      cluster.nodes.map((n) => n.id),
+      settled.commitIndex,
+    );
     for (const node of cluster.nodes) {
       const present = await cluster.ids(node.id, 'm', 'local');
       assert.deepEqual(missingIds(acknowledged, present), [], `node ${node.id} lost acknowledged writes`);

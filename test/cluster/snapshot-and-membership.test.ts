@@ -72,7 +72,7 @@ describe('snapshots and membership (3 real nodes, snapshot every 200 entries)', 
     await cluster.waitApplied([follower.id], compacted.commitIndex);
     const caughtUp = (await cluster.status(follower.id))!;
     assert.ok(caughtUp.snapshotIndex > stoppedAt.lastLogIndex, 'the follower holds a snapshot past where it stopped');
-    assert.match(follower.logs, /installed snapshot from the leader/, 'the follower installed the leader\'s snapshot');
+    assert.match(follower.logs, /installed snapshot from the leader/, "the follower installed the leader's snapshot");
     const present = await cluster.ids(follower.id, 'docs', 'local');
     assert.deepEqual(missingIds(written, present), []);
     assert.equal(present.size, written.length);

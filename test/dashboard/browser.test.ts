@@ -126,11 +126,7 @@ describe('dashboard in Chromium', () => {
     const kinds = await page.$$eval('#members-body tr td:nth-child(3)', (tds) => tds.map((td) => td.textContent));
     assert.deepEqual(kinds, ['voter', 'voter', 'learner']);
     const links = await page.$$eval('#members-body tr td:nth-child(2) a', (as) => as.map((a) => a.getAttribute('href')));
-    assert.deepEqual(links, [
-      'http://127.0.0.1:7001/dashboard',
-      'http://127.0.0.1:7002/dashboard',
-      'http://127.0.0.1:7003/dashboard',
-    ]);
+    assert.deepEqual(links, ['http://127.0.0.1:7001/dashboard', 'http://127.0.0.1:7002/dashboard', 'http://127.0.0.1:7003/dashboard']);
     // The biggest lag fills its bar; no lag leaves it empty.
     const widths = await page.$$eval('#members-body .bar-fill', (fills) => fills.map((f) => (f as HTMLElement).style.width));
     assert.deepEqual(widths, ['0%', '4.2%', '100%']);
@@ -161,15 +157,11 @@ describe('dashboard in Chromium', () => {
     const requestRate = s.charts.requests!.last[0]!;
     assert.ok(commitRate > 0, `commit rate ${commitRate}`);
     assert.ok(Math.abs(requestRate / commitRate - 12 / 5) < 1e-9, `requests ${requestRate}/s vs commits ${commitRate}/s`);
-    await page.waitForFunction(
-      () => document.querySelector('#members-body tr:nth-child(2) .lag-value')?.textContent === '40',
-      null,
-      WAIT,
-    );
+    await page.waitForFunction(() => document.querySelector('#members-body tr:nth-child(2) .lag-value')?.textContent === '40', null, WAIT);
     await page.waitForFunction(
       () => {
         const c = (globalThis as unknown as { __dashboard: { snapshot(): Snapshot } }).__dashboard.snapshot().charts;
-        return c !== null && c.lag !== null && c.lag.last.join() === '0,40,120';
+        return c?.lag?.last.join() === '0,40,120';
       },
       null,
       WAIT,
@@ -186,10 +178,16 @@ describe('dashboard in Chromium', () => {
     assert.equal(await text('#leader'), '2');
     assert.equal(await page.getAttribute('#leader a', 'href'), 'http://127.0.0.1:7002/dashboard');
     const table = await rows();
-    assert.deepEqual(table.map((r) => r[0]), ['1 this node', '2 leader', '3']);
+    assert.deepEqual(
+      table.map((r) => r[0]),
+      ['1 this node', '2 leader', '3'],
+    );
     // A follower does not track the others' replication: unknown, not 0.
     const ownLag = String(node.status.members.find((m) => m.id === node.status.nodeId)?.lag ?? '');
-    assert.deepEqual(table.map((r) => r[1]), [ownLag, '—', '—']);
+    assert.deepEqual(
+      table.map((r) => r[1]),
+      [ownLag, '—', '—'],
+    );
   });
 
   test('no leader is shown as such', async () => {
@@ -224,11 +222,7 @@ describe('dashboard in Chromium', () => {
   test('connection resets and a node that is down keep the unreachable state, then it recovers', async () => {
     const since = await text('#connection');
     node.mode = 'reset';
-    await page.waitForFunction(
-      () => /\(connection failed\)$/.test(document.getElementById('connection')?.textContent ?? ''),
-      null,
-      WAIT,
-    );
+    await page.waitForFunction(() => /\(connection failed\)$/.test(document.getElementById('connection')?.textContent ?? ''), null, WAIT);
     // "since" is the first failure, not the latest one.
     assert.equal((await text('#connection')).replace(/ \(.*\)$/, ''), since.replace(/ \(.*\)$/, ''));
 

@@ -80,9 +80,7 @@ export class FakeNode {
         return;
       }
       if (this.mode === 'error503') {
-        res
-          .writeHead(503, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ error: { code: 'NO_LEADER', message: 'no leader' } }));
+        res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'NO_LEADER', message: 'no leader' } }));
         return;
       }
       if (path === '/cluster/status') {

@@ -20,7 +20,14 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
     weight: 8,
     // slowForm: a record recovery could not read in FrameBuffer's exact form (it arrives as an Entry).
-    arbitrary: fc.record({ kind: fc.constant('append' as const), at: fc.nat(60), term: fc.integer({ min: 1, max: 4 }), typeCode: fc.integer({ min: 0, max: 2 }), byte: fc.nat(255), slowForm: fc.nat(5).map((n) => n === 0) }),
+    arbitrary: fc.record({
+      kind: fc.constant('append' as const),
+      at: fc.nat(60),
+      term: fc.integer({ min: 1, max: 4 }),
+      typeCode: fc.integer({ min: 0, max: 2 }),
+      byte: fc.nat(255),
+      slowForm: fc.nat(5).map((n) => n === 0),
+    }),
   },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('compact' as const), at: fc.nat(60), term: fc.integer({ min: 1, max: 4 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('restartAt' as const), at: fc.nat(60), term: fc.integer({ min: 0, max: 4 }) }) },
@@ -131,7 +138,10 @@ describe('EntryLog holding recovered entries in compact form', () => {
     // A snapshot at 6 whose older segments were not yet deleted at the crash.
     log.applyCompaction(6, 1, true);
     const view = log.restartEntries();
-    assert.deepEqual(plain(entriesOf(view)).map(([index]) => index), [7, 8, 9]);
+    assert.deepEqual(
+      plain(entriesOf(view)).map(([index]) => index),
+      [7, 8, 9],
+    );
     const stored = (log as unknown as { stored: { bufferCount: number } }).stored;
     assert.equal(stored.bufferCount, 1);
   });

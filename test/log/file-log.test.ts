@@ -48,7 +48,7 @@ describe('FileLog', () => {
       await again.close();
     }));
 
-  test('entries recovery cannot keep compact (not in the writer\'s usual form) reopen the same, and a core restarts from them', () =>
+  test("entries recovery cannot keep compact (not in the writer's usual form) reopen the same, and a core restarts from them", () =>
     withTempDir(async (dir) => {
       // A term of 2^32 or more is written as a msgpack float64, which the compact path does
       // not read: those entries come back as Entry objects after the compact ones.

@@ -33,7 +33,9 @@ interface Span {
 async function layout(path: string): Promise<{ records: Span[]; end: number; length: number }> {
   const bytes = await readFile(path);
   const records: Span[] = [];
-  const result = decodeRecords(bytes, (record, offset, end) => records.push({ offset, end, index: record.kind === 'entry' ? record.entry.index : -1 }));
+  const result = decodeRecords(bytes, (record, offset, end) =>
+    records.push({ offset, end, index: record.kind === 'entry' ? record.entry.index : -1 }),
+  );
   return { records, end: result.end, length: bytes.length };
 }
 
@@ -175,7 +177,12 @@ describe('zero-filled segments', () => {
         const warnings: string[] = [];
         const log = await openFileLog({ dir, onWarning: (m) => warnings.push(m) });
         assert.equal(warnings.length, 1);
-        assert.match(warnings[0]!, new RegExp(`truncated the torn tail of .*${SEG1} at byte offset ${damaged.offset} \\(.*the last write, which began at offset ${lastBatchStart} `));
+        assert.match(
+          warnings[0]!,
+          new RegExp(
+            `truncated the torn tail of .*${SEG1} at byte offset ${damaged.offset} \\(.*the last write, which began at offset ${lastBatchStart} `,
+          ),
+        );
         assert.equal((await readFile(path)).length, damaged.offset, 'cut where the damage begins');
         await appendAndReopenClean(dir, log, lastIndexBefore(records, hole));
       }));
@@ -341,7 +348,10 @@ describe('zero-filled segments', () => {
       for (const name of names) {
         const { end, length } = await layout(join(dir, 'log', name));
         assert.ok(length <= Math.max(segmentBytes, end), `${name}: the zero fill stays within the segment size`);
-        assert.ok((await readFile(join(dir, 'log', name))).subarray(end).every((b) => b === 0), `${name}: zero tail`);
+        assert.ok(
+          (await readFile(join(dir, 'log', name))).subarray(end).every((b) => b === 0),
+          `${name}: zero tail`,
+        );
       }
       const log = await openFileLog({ dir, segmentBytes });
       assert.deepEqual(log.recovered.warnings, []);

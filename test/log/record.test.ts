@@ -4,14 +4,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { crc32c } from '@node-rs/crc32';
 import { Packr } from 'msgpackr';
-import {
-  decodeAllRecords,
-  decodePayload,
-  encodeRecords,
-  RECORD_HEADER_BYTES,
-  RecordType,
-  type LogRecord,
-} from '../../src/log/record.ts';
+import { decodeAllRecords, decodePayload, encodeRecords, RECORD_HEADER_BYTES, RecordType, type LogRecord } from '../../src/log/record.ts';
 import type { Entry, EntryType } from '../../src/raft/types.ts';
 import { entry, plain } from './helpers.ts';
 
@@ -29,9 +22,7 @@ const entryArb: fc.Arbitrary<Entry> = fc.record({
 const recordArb: fc.Arbitrary<LogRecord> = fc.oneof(
   entryArb.map((e): LogRecord => ({ kind: 'entry', entry: e })),
   fc.record({ term: fc.maxSafeNat(), vote: fc.nat(), commit: fc.maxSafeNat() }).map((state): LogRecord => ({ kind: 'hardState', state })),
-  fc
-    .record({ index: fc.maxSafeNat(), term: fc.maxSafeNat(), keep: fc.boolean() })
-    .map((marker): LogRecord => ({ kind: 'snapshotMarker', marker })),
+  fc.record({ index: fc.maxSafeNat(), term: fc.maxSafeNat(), keep: fc.boolean() }).map((marker): LogRecord => ({ kind: 'snapshotMarker', marker })),
   fc
     .record({ start: fc.maxSafeNat(), sectors: fc.nat(20).chain((n) => fc.uint8Array({ minLength: n * 4, maxLength: n * 4 })) })
     .map(({ start, sectors }): LogRecord => ({ kind: 'writeEnd', start, sectors })),
@@ -100,7 +91,10 @@ describe('record framing', () => {
   });
 
   test('reports the exact offset and reason where it stops', () => {
-    const good = encodeRecords([{ kind: 'entry', entry: entry(1, 1) }, { kind: 'entry', entry: entry(2, 1) }]);
+    const good = encodeRecords([
+      { kind: 'entry', entry: entry(1, 1) },
+      { kind: 'entry', entry: entry(2, 1) },
+    ]);
     const firstEnd = good.readUInt32LE(0) + RECORD_HEADER_BYTES;
 
     const torn = decodeAllRecords(good.subarray(0, good.length - 3));
@@ -133,7 +127,10 @@ describe('record framing', () => {
   });
 
   test('fuzz: random bytes never crash the decoder', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 2000 }), (bytes) => checkResult(bytes)), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2000 }), (bytes) => checkResult(bytes)),
+      { numRuns: 300 },
+    );
   });
 
   test('fuzz: mutated valid frames never crash it and keep the records before the damage', () => {

@@ -336,7 +336,7 @@ describe('a power loss during the last write', () => {
       }));
   }
 
-  test('an older version\'s segment, reopened and appended to: a torn write of the new version with its end lost opens', () =>
+  test("an older version's segment, reopened and appended to: a torn write of the new version with its end lost opens", () =>
     withTempDir(async (dir) => {
       // a log whose only segment holds the older format: records and no writeEnds
       const first = await openFileLog({ dir });
@@ -441,7 +441,7 @@ describe('a power loss during the last write', () => {
       await again.close();
     }));
 
-  test('an older version\'s segment after one with write ends: damage before valid records in it still refuses', () =>
+  test("an older version's segment after one with write ends: damage before valid records in it still refuses", () =>
     withTempDir(async (dir) => {
       const segmentBytes = 16 * 1024;
       const names = await writeTwoSegments(dir, segmentBytes);

@@ -24,7 +24,7 @@ const body = fc.dictionary(key, fc.oneof(value, extremes), { maxKeys: 5 });
 // Ids from a small set, so that some inserts collide and must fail alike on both paths.
 const doc = fc.record({ _id: fc.constantFrom('a', 'b', 'c', 'd', 'é', '\ud83d\ude00'), body });
 
-describe('applying the proposer\'s own command object', () => {
+describe("applying the proposer's own command object", () => {
   test('gives the same state as decoding the log bytes (property)', () => {
     fc.assert(
       fc.property(fc.array(fc.array(doc, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 12 }), (batches) => {

@@ -19,7 +19,10 @@ describe('embedded database', () => {
       const a = await products.insert({ name: 'apple', price: 3, tags: ['fruit'] });
       assert.equal(typeof a._id, 'string');
       assert.ok(a._rev >= 1);
-      const [b, c] = await products.insertMany([{ _id: 'b', name: 'bread', price: 2 }, { _id: 'c', name: 'cheese', price: 9 }]);
+      const [b, c] = await products.insertMany([
+        { _id: 'b', name: 'bread', price: 2 },
+        { _id: 'c', name: 'cheese', price: 9 },
+      ]);
       assert.equal(b!._rev, a._rev + 1, 'each write is the next log entry');
       assert.equal(c!._rev, b!._rev, 'a batch is one command, one revision');
       const updated = await products.update({ price: { $lt: 5 } }, { $inc: { price: 1 } }, { multi: true });
@@ -33,7 +36,13 @@ describe('embedded database', () => {
       const again = await open({ dir });
       const after = again.collection('products').find({}, { sort: { price: 1 } });
       assert.deepEqual(after, before);
-      assert.deepEqual(after.map((d) => [d['name'], d['price']]), [['apple', 4], ['cheddar', 10]]);
+      assert.deepEqual(
+        after.map((d) => [d['name'], d['price']]),
+        [
+          ['apple', 4],
+          ['cheddar', 10],
+        ],
+      );
       assert.equal(again.collection('products').get('b'), null);
       await again.close();
     } finally {
@@ -92,13 +101,19 @@ describe('embedded database', () => {
   test('transactions: read own writes, all-or-nothing, rollback on throw', async () => {
     const db = await open({ memory: true });
     const accounts = db.collection('accounts');
-    await accounts.insertMany([{ _id: 'a', balance: 10 }, { _id: 'b', balance: 0 }]);
+    await accounts.insertMany([
+      { _id: 'a', balance: 10 },
+      { _id: 'b', balance: 0 },
+    ]);
     await db.transaction(async (tx) => {
       const t = tx.collection('accounts');
       t.updateById('a', { $inc: { balance: -4 } });
       t.updateById('b', { $inc: { balance: 4 } });
-      assert.equal(t.get('a')!['balance'], 6, 'reads see the transaction\'s own writes');
-      assert.deepEqual(t.find({ balance: 4 }).map((d) => d._id), ['b']);
+      assert.equal(t.get('a')!['balance'], 6, "reads see the transaction's own writes");
+      assert.deepEqual(
+        t.find({ balance: 4 }).map((d) => d._id),
+        ['b'],
+      );
       t.insert({ _id: 'log1', amount: 4 });
     });
     assert.equal(accounts.get('a')!['balance'], 6);

@@ -33,7 +33,7 @@ describe('InsertCoalescer', () => {
     assert.equal(groups.length, 2);
   });
 
-  test('each caller gets its own op\'s result; a failed entry fails them all', async () => {
+  test("each caller gets its own op's result; a failed entry fails them all", async () => {
     const c = new InsertCoalescer();
     const p = [c.add(op('a'), Infinity), c.add(op('b'), Infinity)];
     const [group] = c.take(Infinity);

@@ -47,7 +47,10 @@ describe('insert coalescing', () => {
     const db = await open({ memory: true });
     const col = db.collection('c');
     const outcomes = await Promise.allSettled([col.insert({ a: 1 }), col.insert({ $bad: 1 }), col.insert({ a: 2 })]);
-    assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'rejected', 'fulfilled']);
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
     assert.ok((outcomes[1] as PromiseRejectedResult).reason instanceof ValidationError);
     assert.equal(col.count(), 2);
     await db.close();
@@ -98,11 +101,20 @@ describe('insert coalescing', () => {
       const db = await open({ dir });
       const col = db.collection('c');
       const outcomes = await Promise.allSettled([col.insert({ _id: 'a' }), col.insertMany([]), col.insert({ _id: 'b' })]);
-      assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'rejected', 'fulfilled']);
+      assert.deepEqual(
+        outcomes.map((o) => o.status),
+        ['fulfilled', 'rejected', 'fulfilled'],
+      );
       assert.ok((outcomes[1] as PromiseRejectedResult).reason instanceof ValidationError);
       await db.close();
       const again = await open({ dir });
-      assert.deepEqual(again.collection('c').find().map((d) => d._id), ['a', 'b']);
+      assert.deepEqual(
+        again
+          .collection('c')
+          .find()
+          .map((d) => d._id),
+        ['a', 'b'],
+      );
       await again.close();
     } finally {
       await rm(dir, { recursive: true, force: true });

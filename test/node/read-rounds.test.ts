@@ -85,9 +85,16 @@ describe('ReadIndex rounds', () => {
     await settle();
     assert.equal(first.done(), true);
     assert.equal(started.length, 2, 'the next round started when the first ended');
-    assert.equal(queued.some((q) => q.done()), false);
+    assert.equal(
+      queued.some((q) => q.done()),
+      false,
+    );
     confirm(started[1]!, 11);
     await settle();
-    assert.equal(queued.every((q) => q.done()), true, 'the queued reads shared that round');
+    assert.equal(
+      queued.every((q) => q.done()),
+      true,
+      'the queued reads shared that round',
+    );
   });
 });

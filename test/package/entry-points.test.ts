@@ -23,7 +23,11 @@ function sources(dir: string): string[] {
 
 /** Runs an ES module source with plain node in the package's directory; returns its stdout. */
 function runPlainNode(source: string): string {
-  const result = spawnSync(process.execPath, ['--input-type=module', '-e', source], { cwd: root, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', source], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
   assert.equal(result.status, 0, `plain node failed:\n${result.stderr}`);
   return result.stdout;
 }

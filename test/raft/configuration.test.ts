@@ -12,7 +12,12 @@ describe('membership changes (thesis ch. 4)', () => {
     c.tick(3);
     assert.deepEqual(c.core(1).status().conf, { voters: [1, 2, 3], learners: [4] });
     assert.deepEqual(c.node(4).applied, ['a']);
-    assert.ok(c.core(1).status().progress.find((p) => p.id === 4)!.learner);
+    assert.ok(
+      c
+        .core(1)
+        .status()
+        .progress.find((p) => p.id === 4)!.learner,
+    );
     // With 2 and 3 down, the leader and the learner are not a majority of voters.
     c.crash(2);
     c.crash(3);
@@ -142,4 +147,3 @@ describe('membership changes (thesis ch. 4)', () => {
     assert.deepEqual(c.node(2).applied, ['a', 'b']);
   });
 });
-

@@ -107,7 +107,10 @@ describe('leader election (§5.2)', () => {
     core.step({ type: 'PreVote', from: 2, to: 3, term: 5, lastLogIndex: 0, lastLogTerm: 0 });
     const rd = core.ready();
     core.advance();
-    assert.deepEqual(rd.messages.map((m) => [m.type, m.term, 'granted' in m && m.granted]), [['PreVoteResponse', 5, true]]);
+    assert.deepEqual(
+      rd.messages.map((m) => [m.type, m.term, 'granted' in m && m.granted]),
+      [['PreVoteResponse', 5, true]],
+    );
     assert.equal(rd.hardState, null);
     assert.equal(core.status().term, 4);
     assert.equal(core.status().vote, 0);
@@ -152,4 +155,3 @@ describe('leader election (§5.2)', () => {
     for (const id of [1, 2, 3]) assert.deepEqual(c.node(id).applied, ['a', 'b']);
   });
 });
-

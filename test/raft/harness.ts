@@ -211,7 +211,10 @@ export class Cluster {
   }
 
   isolate(id: number): void {
-    this.partition([id], this.ids.concat([...this.nodes.keys()]).filter((x) => x !== id));
+    this.partition(
+      [id],
+      this.ids.concat([...this.nodes.keys()]).filter((x) => x !== id),
+    );
   }
 
   heal(): void {

@@ -31,7 +31,10 @@ describe('RaftLog', () => {
     log.append([e(2, 2)]);
     assert.equal(log.lastIndex(), 2);
     assert.equal(log.stable, 1);
-    assert.deepEqual(log.unstableEntries().map((x) => x.index), [2]);
+    assert.deepEqual(
+      log.unstableEntries().map((x) => x.index),
+      [2],
+    );
     assert.throws(() => log.append([e(1, 3)]), RaftInvariantError);
     assert.throws(() => log.commitTo(5), RaftInvariantError);
     log.stableTo(2, 1); // wrong term: ignored
@@ -44,26 +47,85 @@ describe('RaftLog', () => {
     const log = new RaftLog(null, [e(1, 1)], 0);
     log.append([e(2, 1), e(3, 1)]);
     log.commitTo(3);
-    assert.deepEqual(log.nextCommittedEntries(100).map((x) => x.index), [1]);
+    assert.deepEqual(
+      log.nextCommittedEntries(100).map((x) => x.index),
+      [1],
+    );
     log.stableTo(3, 1);
-    assert.deepEqual(log.nextCommittedEntries(2).map((x) => x.index), [1, 2]);
+    assert.deepEqual(
+      log.nextCommittedEntries(2).map((x) => x.index),
+      [1, 2],
+    );
   });
 });
 
 describe('quorum math', () => {
   test('committed index is the majority-th highest match', () => {
-    const match = new Map([[1, 10], [2, 7], [3, 3], [4, 9], [5, 1]]);
-    assert.equal(committedIndex([1, 2, 3, 4, 5], (id) => match.get(id)!), 7);
-    assert.equal(committedIndex([1, 2, 3, 4], (id) => match.get(id)!), 7);
-    assert.equal(committedIndex([1], (id) => match.get(id)!), 10);
+    const match = new Map([
+      [1, 10],
+      [2, 7],
+      [3, 3],
+      [4, 9],
+      [5, 1],
+    ]);
+    assert.equal(
+      committedIndex([1, 2, 3, 4, 5], (id) => match.get(id)!),
+      7,
+    );
+    assert.equal(
+      committedIndex([1, 2, 3, 4], (id) => match.get(id)!),
+      7,
+    );
+    assert.equal(
+      committedIndex([1], (id) => match.get(id)!),
+      10,
+    );
   });
 
   test('vote result', () => {
     const v = (pairs: [number, boolean][]) => new Map(pairs);
-    assert.equal(voteResult([1, 2, 3], v([[1, true], [2, true]])), 'won');
-    assert.equal(voteResult([1, 2, 3], v([[1, true], [2, false]])), 'pending');
-    assert.equal(voteResult([1, 2, 3], v([[1, true], [2, false], [3, false]])), 'lost');
-    assert.equal(voteResult([1, 2, 3, 4], v([[1, true], [2, true], [3, false]])), 'pending');
+    assert.equal(
+      voteResult(
+        [1, 2, 3],
+        v([
+          [1, true],
+          [2, true],
+        ]),
+      ),
+      'won',
+    );
+    assert.equal(
+      voteResult(
+        [1, 2, 3],
+        v([
+          [1, true],
+          [2, false],
+        ]),
+      ),
+      'pending',
+    );
+    assert.equal(
+      voteResult(
+        [1, 2, 3],
+        v([
+          [1, true],
+          [2, false],
+          [3, false],
+        ]),
+      ),
+      'lost',
+    );
+    assert.equal(
+      voteResult(
+        [1, 2, 3, 4],
+        v([
+          [1, true],
+          [2, true],
+          [3, false],
+        ]),
+      ),
+      'pending',
+    );
   });
 
   test('inflight window is bounded and frees in order', () => {

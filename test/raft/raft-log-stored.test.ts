@@ -22,12 +22,23 @@ type Op =
   | { kind: 'restore'; at: number; bump: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ kind: fc.constant('append' as const), at: fc.nat(40), count: fc.integer({ min: 1, max: 4 }), bump: fc.integer({ min: 0, max: 2 }), typeCode: fc.integer({ min: 0, max: 2 }) }),
+  fc.record({
+    kind: fc.constant('append' as const),
+    at: fc.nat(40),
+    count: fc.integer({ min: 1, max: 4 }),
+    bump: fc.integer({ min: 0, max: 2 }),
+    typeCode: fc.integer({ min: 0, max: 2 }),
+  }),
   fc.record({ kind: fc.constant('commit' as const), at: fc.nat(40) }),
   fc.record({ kind: fc.constant('stable' as const) }),
   fc.record({ kind: fc.constant('apply' as const), at: fc.nat(40) }),
   fc.record({ kind: fc.constant('compact' as const), at: fc.nat(40) }),
-  fc.record({ kind: fc.constant('maybeAppend' as const), at: fc.nat(40), count: fc.integer({ min: 0, max: 4 }), bump: fc.integer({ min: 0, max: 1 }) }),
+  fc.record({
+    kind: fc.constant('maybeAppend' as const),
+    at: fc.nat(40),
+    count: fc.integer({ min: 0, max: 4 }),
+    bump: fc.integer({ min: 0, max: 1 }),
+  }),
   fc.record({ kind: fc.constant('restore' as const), at: fc.nat(4), bump: fc.integer({ min: 0, max: 1 }) }),
 );
 
@@ -96,7 +107,13 @@ describe('RaftLog restarted from StoredEntries', () => {
         });
         const last = Math.max(restart.snapshotIndex, first + entries.length - 1);
         const snapshot: SnapshotMeta | null =
-          restart.snapshotIndex === 0 ? null : { index: restart.snapshotIndex, term: entries.find((e) => e.index === restart.snapshotIndex)?.term ?? 1, conf: { voters: [1], learners: [] } };
+          restart.snapshotIndex === 0
+            ? null
+            : {
+                index: restart.snapshotIndex,
+                term: entries.find((e) => e.index === restart.snapshotIndex)?.term ?? 1,
+                conf: { voters: [1], learners: [] },
+              };
         const commit = within(restart.commitAt, restart.snapshotIndex, last);
         const stored = new RaftLog(snapshot, restart.viaEntryLog ? compactWindowOf(entries) : storedEntriesOf(entries), commit);
         const array = new RaftLog(snapshot, entries, commit);
@@ -106,10 +123,9 @@ describe('RaftLog restarted from StoredEntries', () => {
             case 'append': {
               // Never over committed entries, terms never below the previous entry's.
               const at = within(op.at, array.committed + 1, array.lastIndex() + 1);
-              let t = (array.term(at - 1) ?? 0) + op.bump;
+              const t = (array.term(at - 1) ?? 0) + op.bump;
               const batch: Entry[] = [];
               for (let i = 0; i < op.count; i++) batch.push(entry(at + i, Math.max(t, 1), op.typeCode));
-              t = 0;
               stored.append(batch);
               array.append(batch);
               break;

@@ -7,7 +7,12 @@ import { Cluster, cmd, seededRandom } from './harness.ts';
 test('randomized faults: agreement and progress over 30 seeds', () => {
   for (let seed = 1; seed <= 30; seed++) {
     const rnd = seededRandom(seed);
-    const c = new Cluster([1, 2, 3, 4, 5], { snapshotChunkBytes: 64, maxInflight: 4, maxEntriesPerMessage: 8, snapshotCatchUpEntries: seed % 3 === 0 ? 0 : 4 });
+    const c = new Cluster([1, 2, 3, 4, 5], {
+      snapshotChunkBytes: 64,
+      maxInflight: 4,
+      maxEntriesPerMessage: 8,
+      snapshotCatchUpEntries: seed % 3 === 0 ? 0 : 4,
+    });
     const down = new Set<number>();
     let written = 0;
     for (let step = 0; step < 150; step++) {
@@ -26,7 +31,10 @@ test('randomized faults: agreement and progress over 30 seeds', () => {
         down.delete(id);
       } else if (r < 0.13) {
         const a = 1 + Math.floor(rnd() * 5);
-        c.partition([a], [1, 2, 3, 4, 5].filter((x) => x !== a));
+        c.partition(
+          [a],
+          [1, 2, 3, 4, 5].filter((x) => x !== a),
+        );
       } else if (r < 0.16) {
         c.heal();
       }

@@ -91,7 +91,10 @@ describe('leader leases (thesis 6.4.1)', () => {
       if (expiredAfter < 0 && !c.core(1).leaseValid()) expiredAfter = t;
     }
     assert.ok(expiredAfter > 0 && expiredAfter < DEFAULT_CONFIG.electionTicks, `expired after ${expiredAfter}`);
-    assert.ok(c.leaders().some((id) => id !== 1), 'the majority elected a new leader');
+    assert.ok(
+      c.leaders().some((id) => id !== 1),
+      'the majority elected a new leader',
+    );
   });
 
   test('never valid without check-quorum', () => {
@@ -143,7 +146,10 @@ describe('read bounds: no read is silently lost', () => {
     assert.deepEqual(c.node(1).readStates, []);
     c.dropIf = null;
     c.tickOnly([1], 1);
-    assert.deepEqual(c.node(1).readStates.map((r) => r.context), [99]);
+    assert.deepEqual(
+      c.node(1).readStates.map((r) => r.context),
+      [99],
+    );
   });
 
   test('a leader refuses reads beyond its bound instead of dropping them', () => {

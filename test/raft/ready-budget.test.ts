@@ -36,7 +36,10 @@ describe('ready() with a committed-entries budget', () => {
       core.advance();
     }
     assert.deepEqual(sizes, [3, 3, 3, 1]);
-    assert.deepEqual(applied, Array.from({ length: 10 }, (_, i) => first + i));
+    assert.deepEqual(
+      applied,
+      Array.from({ length: 10 }, (_, i) => first + i),
+    );
     assert.equal(core.committedBacklog(), 0);
     assert.equal(core.status().appliedIndex, first + 9);
   });

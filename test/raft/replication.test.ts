@@ -115,7 +115,7 @@ describe('log replication (§5.3)', () => {
     for (const id of c.ids) assert.deepEqual(c.node(id).applied, expected);
   });
 
-  test('5 nodes split 2/3: the minority cannot commit, the majority can; after healing the minority\'s entries are replaced', () => {
+  test("5 nodes split 2/3: the minority cannot commit, the majority can; after healing the minority's entries are replaced", () => {
     const c = new Cluster([1, 2, 3, 4, 5]);
     c.campaign(1);
     c.propose(1, 'before');
@@ -166,7 +166,7 @@ describe('log replication (§5.3)', () => {
     for (const id of c.ids) assert.ok(c.core(id).status().term >= c.node(id).disk.hardState.term);
   });
 
-  test('the commit index sent in heartbeats is capped at the follower\'s match index', () => {
+  test("the commit index sent in heartbeats is capped at the follower's match index", () => {
     const c = new Cluster([1, 2, 3]);
     c.campaign(1);
     c.cutLink(1, 3);

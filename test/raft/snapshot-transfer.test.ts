@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import { Cluster } from './harness.ts';
 import type { InstallSnapshotRequest, Message } from '../../src/raft/index.ts';
 
-const chunks = (ms: readonly Message[]): InstallSnapshotRequest[] =>
-  ms.filter((m): m is InstallSnapshotRequest => m.type === 'InstallSnapshot');
+const chunks = (ms: readonly Message[]): InstallSnapshotRequest[] => ms.filter((m): m is InstallSnapshotRequest => m.type === 'InstallSnapshot');
 
 /** Node 3 was down while 20 commands committed; node 1 (leader) snapshotted at index 21. */
 function behindBySnapshot(overrides: ConstructorParameters<typeof Cluster>[1] = {}): Cluster {
@@ -46,12 +45,19 @@ describe('snapshot transfer', () => {
     c.dropIf = (m) => m.type === 'InstallSnapshotResponse'; // no chunk is ever acknowledged
     c.delivered = [];
     c.tick(1);
-    assert.deepEqual(chunks(c.delivered).map((m) => m.offset), [0, 16, 32, 48], 'one window, at once');
+    assert.deepEqual(
+      chunks(c.delivered).map((m) => m.offset),
+      [0, 16, 32, 48],
+      'one window, at once',
+    );
     c.delivered = [];
     c.tick(1); // one heartbeat without progress: wait
     assert.equal(chunks(c.delivered).length, 0);
     c.tick(1); // still nothing acknowledged: resend the window
-    assert.deepEqual(chunks(c.delivered).map((m) => m.offset), [0, 16, 32, 48]);
+    assert.deepEqual(
+      chunks(c.delivered).map((m) => m.offset),
+      [0, 16, 32, 48],
+    );
     c.dropIf = null;
     c.tick(3);
     assert.equal(c.node(3).applied.length, 20);

@@ -4,8 +4,7 @@ import { Cluster } from './harness.ts';
 import type { InstallSnapshotRequest, Message } from '../../src/raft/index.ts';
 import { RaftInvariantError } from '../../src/raft/index.ts';
 
-const chunks = (ms: readonly Message[]): InstallSnapshotRequest[] =>
-  ms.filter((m): m is InstallSnapshotRequest => m.type === 'InstallSnapshot');
+const chunks = (ms: readonly Message[]): InstallSnapshotRequest[] => ms.filter((m): m is InstallSnapshotRequest => m.type === 'InstallSnapshot');
 
 function clusterWithSnapshot(): Cluster {
   // No entries kept below the snapshot: a follower that missed any of them needs the snapshot.
@@ -65,7 +64,10 @@ describe('snapshots (§7, thesis ch. 5)', () => {
     c.tick(8);
     const sent = chunks(c.delivered);
     assert.equal(sent[0]!.offset, 48, 'the leader first resumes where it was');
-    assert.ok(sent.some((m) => m.offset === 0), 'then restarts from 0 when asked');
+    assert.ok(
+      sent.some((m) => m.offset === 0),
+      'then restarts from 0 when asked',
+    );
     const restarts = c.delivered.filter((m) => m.type === 'InstallSnapshotResponse' && m.nextOffset === -1);
     assert.ok(restarts.length >= 1);
     // Every chunk of the window answers -1; the leader restarts from 0 only once.

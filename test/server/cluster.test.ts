@@ -37,13 +37,25 @@ describe('cluster routes', () => {
       assert.equal(added.statusCode, 200);
       assert.deepEqual(
         added.json().members.map((m: { id: number; voter: boolean }) => [m.id, m.voter]),
-        [[1, true], [2, false]],
+        [
+          [1, true],
+          [2, false],
+        ],
       );
       const promoted = await send(s.app, 'POST', '/cluster/members', { id: 2, url: 'http://127.0.0.1:8081' });
       assert.equal(promoted.statusCode, 200);
       const again = await send(s.app, 'POST', '/cluster/members', { id: 2, url: 'http://127.0.0.1:8081' });
       assert.equal(again.statusCode, 409, 'the backend reports a conflict');
-      for (const body of [{}, { id: 0, url: 'http://x' }, { id: 1.5, url: 'http://x' }, { id: 3 }, { id: 3, url: 'ftp://x' }, { id: 3, url: 'not a url' }, { id: 3, url: 'http://x', learner: 1 }, { id: 3, url: 'http://x', x: 1 }]) {
+      for (const body of [
+        {},
+        { id: 0, url: 'http://x' },
+        { id: 1.5, url: 'http://x' },
+        { id: 3 },
+        { id: 3, url: 'ftp://x' },
+        { id: 3, url: 'not a url' },
+        { id: 3, url: 'http://x', learner: 1 },
+        { id: 3, url: 'http://x', x: 1 },
+      ]) {
         assert.equal((await send(s.app, 'POST', '/cluster/members', body)).statusCode, 400, JSON.stringify(body));
       }
       const removed = await send(s.app, 'DELETE', '/cluster/members/2');

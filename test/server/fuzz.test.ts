@@ -33,14 +33,38 @@ const path = fc.oneof(
   fc.tuple(collection, segment).map(([c, id]) => `/api/${encoded(c)}/${encoded(id)}`),
   fc.tuple(collection, suffix).map(([c, s]) => `/api/${encoded(c)}/${s}`),
   fc.tuple(collection, segment).map(([c, n]) => `/api/${encoded(c)}/_indexes/${encoded(n)}`),
-  fc.constantFrom('/api/_tx', '/cluster/status', '/cluster/members', '/cluster/members/2', '/cluster/members/x', '/cluster/transfer-leadership', '/cluster/snapshot', '/metrics', '/healthz', '/readyz', '/dashboard', '/', '/api', '/api/'),
+  fc.constantFrom(
+    '/api/_tx',
+    '/cluster/status',
+    '/cluster/members',
+    '/cluster/members/2',
+    '/cluster/members/x',
+    '/cluster/transfer-leadership',
+    '/cluster/snapshot',
+    '/metrics',
+    '/healthz',
+    '/readyz',
+    '/dashboard',
+    '/',
+    '/api',
+    '/api/',
+  ),
   // (no backslash or leading slash: light-my-request itself cannot parse those URLs)
   printable.map((s) => `/${s.replace(/[#?\s\\]/g, '').replace(/^\/+/, '')}`),
 );
 
 const jsonText = fc.oneof(
   fc.json({ maxDepth: 4 }),
-  fc.constantFrom('{"__proto__":{"x":1}}', '{"constructor":{"prototype":{"x":1}}}', '{"a":{"constructor":1}}', '{"$set":{"a":1}}', '{"filter":{},"update":{"$set":{"z":1}}}', '[]', 'null', '{'),
+  fc.constantFrom(
+    '{"__proto__":{"x":1}}',
+    '{"constructor":{"prototype":{"x":1}}}',
+    '{"a":{"constructor":1}}',
+    '{"$set":{"a":1}}',
+    '{"filter":{},"update":{"$set":{"z":1}}}',
+    '[]',
+    'null',
+    '{',
+  ),
 );
 const queryPart = fc.tuple(
   fc.constantFrom('filter', 'sort', 'limit', 'skip', 'fields', 'consistency', 'since', 'x', '__proto__'),
@@ -54,8 +78,21 @@ const randomRequest: fc.Arbitrary<FuzzRequest> = fc
     path,
     query,
     body: fc.option(fc.oneof(jsonText, fc.string({ maxLength: 40 })), { nil: undefined }),
-    contentType: fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', 'weird/type', undefined),
-    ifMatch: fc.option(fc.oneof(printable, fc.nat().map((n) => `"${n}"`)), { nil: undefined }),
+    contentType: fc.constantFrom(
+      'application/json',
+      'application/json; charset=utf-8',
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'weird/type',
+      undefined,
+    ),
+    ifMatch: fc.option(
+      fc.oneof(
+        printable,
+        fc.nat().map((n) => `"${n}"`),
+      ),
+      { nil: undefined },
+    ),
   })
   .map(({ method, path, query, body, contentType, ifMatch }) => {
     const headers: Record<string, string> = {};
@@ -68,7 +105,11 @@ const randomRequest: fc.Arbitrary<FuzzRequest> = fc
 
 /** A JSON value with a forbidden key planted somewhere inside. */
 const poisoned = fc
-  .tuple(fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }), fc.constantFrom('__proto__', 'constructor', 'prototype', '$x', '$set'), fc.nat(3))
+  .tuple(
+    fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }),
+    fc.constantFrom('__proto__', 'constructor', 'prototype', '$x', '$set'),
+    fc.nat(3),
+  )
   .map(([obj, bad, depth]) => {
     // Built as text: an object literal's "__proto__" would set the prototype, not a key.
     let inner = `{${JSON.stringify(bad)}:1}`;
@@ -80,22 +121,51 @@ const poisoned = fc
 
 /** Requests against the protected collection that must all be refused (or only read). */
 const keepRequest: fc.Arbitrary<FuzzRequest> = fc.oneof(
-  fc.tuple(poisoned, fc.constantFrom(...KEEP_IDS)).map(([body, id]) => ({ method: 'PUT' as const, path: `/api/${KEEP}/${id}`, query: '', body, headers: { 'content-type': 'application/json' } })),
+  fc
+    .tuple(poisoned, fc.constantFrom(...KEEP_IDS))
+    .map(([body, id]) => ({ method: 'PUT' as const, path: `/api/${KEEP}/${id}`, query: '', body, headers: { 'content-type': 'application/json' } })),
   poisoned.map((body) => ({ method: 'POST' as const, path: `/api/${KEEP}`, query: '', body, headers: { 'content-type': 'application/json' } })),
-  poisoned.map((body) => ({ method: 'POST' as const, path: `/api/${KEEP}`, query: '', body: `[{"ok":1},${body}]`, headers: { 'content-type': 'application/json' } })),
-  fc.tuple(fc.constantFrom(...KEEP_IDS), fc.constantFrom('{"n":1}', '{"$set":{"_rev":1}}', '{"$set":{"_id":"other"}}', '{"$bogus":{"a":1}}', '{}', '{"$inc":{"n":"x"}}', '{"$set":{"a.__proto__.b":1}}')).map(([id, body]) => ({
-    method: 'PATCH' as const,
-    path: `/api/${KEEP}/${id}`,
+  poisoned.map((body) => ({
+    method: 'POST' as const,
+    path: `/api/${KEEP}`,
     query: '',
-    body,
+    body: `[{"ok":1},${body}]`,
     headers: { 'content-type': 'application/json' },
   })),
-  fc.tuple(fc.constantFrom(...KEEP_IDS), fc.oneof(printable.filter((s) => !/^\s*(W\/)?"?\d+"?\s*$/.test(s)), fc.constantFrom('"999999"', '999999', 'W/"0"'))).map(([id, ifMatch]) => ({
-    method: 'DELETE' as const,
-    path: `/api/${KEEP}/${id}`,
-    query: '',
-    headers: { 'if-match': ifMatch },
-  })),
+  fc
+    .tuple(
+      fc.constantFrom(...KEEP_IDS),
+      fc.constantFrom(
+        '{"n":1}',
+        '{"$set":{"_rev":1}}',
+        '{"$set":{"_id":"other"}}',
+        '{"$bogus":{"a":1}}',
+        '{}',
+        '{"$inc":{"n":"x"}}',
+        '{"$set":{"a.__proto__.b":1}}',
+      ),
+    )
+    .map(([id, body]) => ({
+      method: 'PATCH' as const,
+      path: `/api/${KEEP}/${id}`,
+      query: '',
+      body,
+      headers: { 'content-type': 'application/json' },
+    })),
+  fc
+    .tuple(
+      fc.constantFrom(...KEEP_IDS),
+      fc.oneof(
+        printable.filter((s) => !/^\s*(W\/)?"?\d+"?\s*$/.test(s)),
+        fc.constantFrom('"999999"', '999999', 'W/"0"'),
+      ),
+    )
+    .map(([id, ifMatch]) => ({
+      method: 'DELETE' as const,
+      path: `/api/${KEEP}/${id}`,
+      query: '',
+      headers: { 'if-match': ifMatch },
+    })),
   fc.tuple(fc.constantFrom(...KEEP_IDS), fc.constantFrom('"999999"', '"0"')).map(([id, ifMatch]) => ({
     method: 'PUT' as const,
     path: `/api/${KEEP}/${id}`,
@@ -104,13 +174,21 @@ const keepRequest: fc.Arbitrary<FuzzRequest> = fc.oneof(
     headers: { 'content-type': 'application/json', 'if-match': ifMatch },
   })),
   fc.constantFrom('_update', '_delete').chain((op) =>
-    fc.constantFrom('{"filter":{"$bad":1},"update":{"$set":{"a":1}}}', '{"filter":{},"update":{"a":1}}', '{"filter":{"a":{"$regex":"("}}}', '{"filter":[]}', '{"multi":true}').map((body) => ({
-      method: 'POST' as const,
-      path: `/api/${KEEP}/${op}`,
-      query: '',
-      body,
-      headers: { 'content-type': 'application/json' },
-    })),
+    fc
+      .constantFrom(
+        '{"filter":{"$bad":1},"update":{"$set":{"a":1}}}',
+        '{"filter":{},"update":{"a":1}}',
+        '{"filter":{"a":{"$regex":"("}}}',
+        '{"filter":[]}',
+        '{"multi":true}',
+      )
+      .map((body) => ({
+        method: 'POST' as const,
+        path: `/api/${KEEP}/${op}`,
+        query: '',
+        body,
+        headers: { 'content-type': 'application/json' },
+      })),
   ),
   // A transaction that would wipe the collection, but whose precondition fails.
   fc.constantFrom(...KEEP_IDS).map((id) => ({
@@ -127,7 +205,9 @@ const keepRequest: fc.Arbitrary<FuzzRequest> = fc.oneof(
     body: `{"ops":[{"op":"remove","collection":"${KEEP}","filter":{}},{"op":"insert","collection":"${KEEP}","doc":${doc}}]}`,
     headers: { 'content-type': 'application/json' },
   })),
-  fc.tuple(query, fc.constantFrom('', '/_indexes', '/k3')).map(([q, sub]): FuzzRequest => ({ method: 'GET', path: `/api/${KEEP}${sub}`, query: q, headers: {} })),
+  fc
+    .tuple(query, fc.constantFrom('', '/_indexes', '/k3'))
+    .map(([q, sub]): FuzzRequest => ({ method: 'GET', path: `/api/${KEEP}${sub}`, query: q, headers: {} })),
   fc.constantFrom('/_query', '/_count', '/_explain').map((sub): FuzzRequest => ({
     method: 'POST',
     path: `/api/${KEEP}${sub}`,
@@ -136,8 +216,20 @@ const keepRequest: fc.Arbitrary<FuzzRequest> = fc.oneof(
     headers: { 'content-type': 'application/json' },
   })),
   fc.constantFrom<FuzzRequest>(
-    { method: 'POST' as const, path: `/api/${KEEP}/_indexes`, query: '', body: '{"fields":{"tag":1},"unique":true}', headers: { 'content-type': 'application/json' } },
-    { method: 'POST' as const, path: `/api/${KEEP}/_indexes`, query: '', body: '{"fields":{"n":1},"unique":false,"name":"n_unique"}', headers: { 'content-type': 'application/json' } },
+    {
+      method: 'POST' as const,
+      path: `/api/${KEEP}/_indexes`,
+      query: '',
+      body: '{"fields":{"tag":1},"unique":true}',
+      headers: { 'content-type': 'application/json' },
+    },
+    {
+      method: 'POST' as const,
+      path: `/api/${KEEP}/_indexes`,
+      query: '',
+      body: '{"fields":{"n":1},"unique":false,"name":"n_unique"}',
+      headers: { 'content-type': 'application/json' },
+    },
     { method: 'DELETE' as const, path: `/api/${KEEP}/_indexes/nope`, query: '', headers: {} },
   ),
 );
@@ -151,7 +243,16 @@ const condition = fc.oneof(
   smallJson,
   fc.record({ op: fc.constantFrom('$eq', '$ne', '$gt', '$gte', '$lt', '$lte'), v: smallJson }).map(({ op, v }) => ({ [op]: v })),
   fc.record({ op: fc.constantFrom('$in', '$nin', '$all'), v: fc.array(smallJson, { maxLength: 3 }) }).map(({ op, v }) => ({ [op]: v })),
-  fc.constantFrom({ $exists: true }, { $exists: false }, { $size: 0 }, { $size: 2 }, { $mod: [2, 0] }, { $mod: [0, 1] }, { $type: 'string' }, { $type: 'nope' }),
+  fc.constantFrom(
+    { $exists: true },
+    { $exists: false },
+    { $size: 0 },
+    { $size: 2 },
+    { $mod: [2, 0] },
+    { $mod: [0, 1] },
+    { $type: 'string' },
+    { $type: 'nope' },
+  ),
   fc.constantFrom({ $regex: '^a' }, { $regex: 'a', $options: 'i' }, { $regex: '(' }, { $regex: 'a', $options: 'g' }),
   fc.record({ f: fieldPath, v: smallJson }).map(({ f, v }) => ({ $elemMatch: { [f]: v } })),
   fc.record({ v: smallJson }).map(({ v }) => ({ $not: { $eq: v } })),
@@ -160,7 +261,9 @@ const filterArb: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
   filter: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
     fc.dictionary(fieldPath, condition, { maxKeys: 3 }),
-    fc.record({ op: fc.constantFrom('$and', '$or', '$nor'), subs: fc.array(tie('filter'), { maxLength: 2 }) }).map(({ op, subs }) => ({ [op]: subs })),
+    fc
+      .record({ op: fc.constantFrom('$and', '$or', '$nor'), subs: fc.array(tie('filter'), { maxLength: 2 }) })
+      .map(({ op, subs }) => ({ [op]: subs })),
   ),
 })).filter;
 const updateArb = fc
@@ -168,7 +271,10 @@ const updateArb = fc
     fc.record({
       op: fc.constantFrom('$set', '$unset', '$inc', '$mul', '$min', '$max', '$push', '$pull', '$addToSet', '$rename', '$pop', '$pullAll'),
       f: fieldPath,
-      v: fc.oneof(smallJson, fc.constantFrom(1, -1, 'a.c', 'b', [1, 2], { $each: [1, 2] }, { $each: [3], $slice: -1, $sort: 1, $position: 0 }, { $gt: 1 })),
+      v: fc.oneof(
+        smallJson,
+        fc.constantFrom(1, -1, 'a.c', 'b', [1, 2], { $each: [1, 2] }, { $each: [3], $slice: -1, $sort: 1, $position: 0 }, { $gt: 1 }),
+      ),
     }),
     { minLength: 1, maxLength: 3 },
   )
@@ -177,18 +283,80 @@ const updateArb = fc
     for (const { op, f, v } of parts) (spec[op] ??= {})[f] = v;
     return spec;
   });
-const docArb = fc.record({ a: smallJson, b: smallJson, arr: fc.array(smallJson, { maxLength: 3 }), n: fc.oneof(fc.integer(), fc.double()), deep: fc.record({ x: fc.record({ y: smallJson }) }) }, { requiredKeys: [] });
+const docArb = fc.record(
+  {
+    a: smallJson,
+    b: smallJson,
+    arr: fc.array(smallJson, { maxLength: 3 }),
+    n: fc.oneof(fc.integer(), fc.double()),
+    deep: fc.record({ x: fc.record({ y: smallJson }) }),
+  },
+  { requiredKeys: [] },
+);
 const json = (v: unknown): string => JSON.stringify(v);
 const plausibleRequest: fc.Arbitrary<FuzzRequest> = fc.oneof(
-  fc.record({ filter: filterArb, sort: fc.option(fc.dictionary(fieldPath, fc.constantFrom(1, -1), { maxKeys: 2 }), { nil: undefined }), limit: fc.option(fc.nat(5), { nil: undefined }) }).map((body) => ({ method: 'POST' as const, path: '/api/fz/_query', query: '', body: json(body), headers: { 'content-type': 'application/json' } })),
-  filterArb.map((filter) => ({ method: 'POST' as const, path: '/api/fz/_count', query: '', body: json({ filter }), headers: { 'content-type': 'application/json' } })),
-  filterArb.map((filter) => ({ method: 'GET' as const, path: '/api/fz', query: `filter=${encodeURIComponent(json(filter))}&sort=${encodeURIComponent('{"a":1}')}`, headers: {} })),
-  fc.record({ filter: filterArb, update: updateArb, multi: fc.boolean(), upsert: fc.boolean() }).map((body) => ({ method: 'POST' as const, path: '/api/fz/_update', query: '', body: json(body), headers: { 'content-type': 'application/json' } })),
-  fc.tuple(fc.constantFrom('f0', 'f1', 'f2', 'f3'), updateArb).map(([id, update]) => ({ method: 'PATCH' as const, path: `/api/fz/${id}`, query: '', body: json(update), headers: { 'content-type': 'application/json' } })),
-  fc.tuple(fc.constantFrom('f0', 'f1', 'f2', 'f3'), docArb).map(([id, doc]) => ({ method: 'PUT' as const, path: `/api/fz/${id}`, query: '', body: json(doc), headers: { 'content-type': 'application/json' } })),
+  fc
+    .record({
+      filter: filterArb,
+      sort: fc.option(fc.dictionary(fieldPath, fc.constantFrom(1, -1), { maxKeys: 2 }), { nil: undefined }),
+      limit: fc.option(fc.nat(5), { nil: undefined }),
+    })
+    .map((body) => ({
+      method: 'POST' as const,
+      path: '/api/fz/_query',
+      query: '',
+      body: json(body),
+      headers: { 'content-type': 'application/json' },
+    })),
+  filterArb.map((filter) => ({
+    method: 'POST' as const,
+    path: '/api/fz/_count',
+    query: '',
+    body: json({ filter }),
+    headers: { 'content-type': 'application/json' },
+  })),
+  filterArb.map((filter) => ({
+    method: 'GET' as const,
+    path: '/api/fz',
+    query: `filter=${encodeURIComponent(json(filter))}&sort=${encodeURIComponent('{"a":1}')}`,
+    headers: {},
+  })),
+  fc.record({ filter: filterArb, update: updateArb, multi: fc.boolean(), upsert: fc.boolean() }).map((body) => ({
+    method: 'POST' as const,
+    path: '/api/fz/_update',
+    query: '',
+    body: json(body),
+    headers: { 'content-type': 'application/json' },
+  })),
+  fc.tuple(fc.constantFrom('f0', 'f1', 'f2', 'f3'), updateArb).map(([id, update]) => ({
+    method: 'PATCH' as const,
+    path: `/api/fz/${id}`,
+    query: '',
+    body: json(update),
+    headers: { 'content-type': 'application/json' },
+  })),
+  fc.tuple(fc.constantFrom('f0', 'f1', 'f2', 'f3'), docArb).map(([id, doc]) => ({
+    method: 'PUT' as const,
+    path: `/api/fz/${id}`,
+    query: '',
+    body: json(doc),
+    headers: { 'content-type': 'application/json' },
+  })),
   docArb.map((doc) => ({ method: 'POST' as const, path: '/api/fz', query: '', body: json(doc), headers: { 'content-type': 'application/json' } })),
-  fc.record({ fields: fc.dictionary(fieldPath, fc.constantFrom(1, -1), { minKeys: 1, maxKeys: 2 }), unique: fc.boolean() }).map((body) => ({ method: 'POST' as const, path: '/api/fz/_indexes', query: '', body: json(body), headers: { 'content-type': 'application/json' } })),
-  filterArb.map((filter) => ({ method: 'POST' as const, path: '/api/fz/_delete', query: '', body: json({ filter, multi: false }), headers: { 'content-type': 'application/json' } })),
+  fc.record({ fields: fc.dictionary(fieldPath, fc.constantFrom(1, -1), { minKeys: 1, maxKeys: 2 }), unique: fc.boolean() }).map((body) => ({
+    method: 'POST' as const,
+    path: '/api/fz/_indexes',
+    query: '',
+    body: json(body),
+    headers: { 'content-type': 'application/json' },
+  })),
+  filterArb.map((filter) => ({
+    method: 'POST' as const,
+    path: '/api/fz/_delete',
+    query: '',
+    body: json({ filter, multi: false }),
+    headers: { 'content-type': 'application/json' },
+  })),
 );
 
 describe('HTTP fuzzing', () => {

@@ -100,10 +100,7 @@ export class ScriptedBackend implements DatabaseBackend {
       role: this.leader?.id === base.nodeId ? 'leader' : 'follower',
       leader: this.leader,
       commitIndex: base.commitIndex + (this.ready ? 0 : 5),
-      members: [
-        ...base.members,
-        ...this.members.map((m) => ({ id: m.id, url: m.url, voter: !m.learner, matchIndex: 3, lag: 7, connected: true })),
-      ],
+      members: [...base.members, ...this.members.map((m) => ({ id: m.id, url: m.url, voter: !m.learner, matchIndex: 3, lag: 7, connected: true }))],
     };
   }
   isReady(): boolean {
@@ -129,7 +126,9 @@ export class ScriptedBackend implements DatabaseBackend {
   }
 }
 
-export async function startScriptedServer(options: Partial<Omit<ServerOptions, 'backend'>> = {}): Promise<TestServer & { scripted: ScriptedBackend }> {
+export async function startScriptedServer(
+  options: Partial<Omit<ServerOptions, 'backend'>> = {},
+): Promise<TestServer & { scripted: ScriptedBackend }> {
   const db = await open({ memory: true });
   const backend = new EmbeddedBackend(db, 'http://127.0.0.1:0');
   const scripted = new ScriptedBackend(backend);

@@ -49,7 +49,12 @@ describe('request errors', () => {
       '{"constructor":{"prototype":{"polluted":1}}}',
     ];
     for (const body of bodies) {
-      for (const [method, url] of [['POST', '/api/c'], ['PUT', '/api/c/x'], ['PATCH', '/api/c/x'], ['POST', '/api/_tx']] as const) {
+      for (const [method, url] of [
+        ['POST', '/api/c'],
+        ['PUT', '/api/c/x'],
+        ['PATCH', '/api/c/x'],
+        ['POST', '/api/_tx'],
+      ] as const) {
         const res = await send(s.app, method, url, body, { 'content-type': 'application/json' });
         assert.equal(res.statusCode, 400, `${method} ${url} ${body}`);
         assert.equal(errorOf(res).code, 'VALIDATION');
@@ -82,7 +87,12 @@ describe('request errors', () => {
   });
 
   test('unknown routes and methods are 404 NOT_FOUND; a bad URL encoding is a 400', async () => {
-    for (const [method, url] of [['GET', '/nope'], ['POST', '/api'], ['PUT', '/api/c'], ['GET', '/api/c/x/y']] as const) {
+    for (const [method, url] of [
+      ['GET', '/nope'],
+      ['POST', '/api'],
+      ['PUT', '/api/c'],
+      ['GET', '/api/c/x/y'],
+    ] as const) {
       const res = await send(s.app, method, url);
       assert.equal(res.statusCode, 404, `${method} ${url}`);
       assert.equal(errorOf(res).code, 'NOT_FOUND');

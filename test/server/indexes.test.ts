@@ -18,7 +18,14 @@ describe('index routes', () => {
   test('create (both field shapes), list, use, drop', async () => {
     const first = await send(s.app, 'POST', '/api/ix/_indexes', { fields: { a: 1, 'b.c': -1 } });
     assert.equal(first.statusCode, 201);
-    assert.deepEqual(first.json(), { name: first.json().name, fields: [['a', 1], ['b.c', -1]], unique: false });
+    assert.deepEqual(first.json(), {
+      name: first.json().name,
+      fields: [
+        ['a', 1],
+        ['b.c', -1],
+      ],
+      unique: false,
+    });
     const second = await send(s.app, 'POST', '/api/ix/_indexes', { fields: [['b.c', 1]], unique: true, name: 'by_c' });
     assert.equal(second.statusCode, 201);
     assert.deepEqual(second.json(), { name: 'by_c', fields: [['b.c', 1]], unique: true });
@@ -49,7 +56,18 @@ describe('index routes', () => {
   });
 
   test('malformed index requests are a 400', async () => {
-    for (const body of [{}, { fields: 'a' }, { fields: {} }, { fields: { a: 2 } }, { fields: [['a']] }, { fields: { $a: 1 } }, { fields: { a: 1 }, unique: 'yes' }, { fields: { a: 1 }, name: '' }, { fields: { a: 1 }, name: '$x' }, { fields: { a: 1 }, other: 1 }]) {
+    for (const body of [
+      {},
+      { fields: 'a' },
+      { fields: {} },
+      { fields: { a: 2 } },
+      { fields: [['a']] },
+      { fields: { $a: 1 } },
+      { fields: { a: 1 }, unique: 'yes' },
+      { fields: { a: 1 }, name: '' },
+      { fields: { a: 1 }, name: '$x' },
+      { fields: { a: 1 }, other: 1 },
+    ]) {
       const res = await send(s.app, 'POST', '/api/ix/_indexes', body);
       assert.equal(res.statusCode, 400, JSON.stringify(body));
     }

@@ -127,7 +127,10 @@ describe('over a real socket', () => {
     try {
       const base = await listen(s.app);
       const first = (await send(s.app, 'POST', '/api/feed', { _id: 'a', n: 1 })).json();
-      await send(s.app, 'POST', '/api/feed', [{ _id: 'b', n: 2 }, { _id: 'c', n: 3 }]);
+      await send(s.app, 'POST', '/api/feed', [
+        { _id: 'b', n: 2 },
+        { _id: 'c', n: 3 },
+      ]);
       await send(s.app, 'POST', '/api/other', { _id: 'z' });
       await send(s.app, 'PATCH', '/api/feed/a', { $inc: { n: 10 } });
 
@@ -168,7 +171,13 @@ describe('over a real socket', () => {
   test('_changes validates its parameters (400)', async () => {
     const s = await startTestServer();
     try {
-      for (const url of ['/api/feed/_changes?since=-1', '/api/feed/_changes?since=x', '/api/_bad/_changes', '/api/feed/_changes?consistency=no', '/api/feed/_changes?foo=1']) {
+      for (const url of [
+        '/api/feed/_changes?since=-1',
+        '/api/feed/_changes?since=x',
+        '/api/_bad/_changes',
+        '/api/feed/_changes?consistency=no',
+        '/api/feed/_changes?foo=1',
+      ]) {
         assert.equal((await send(s.app, 'GET', url)).statusCode, 400, url);
       }
       assert.equal((await send(s.app, 'GET', '/api/feed/_changes', undefined, { 'last-event-id': 'x' })).statusCode, 400);

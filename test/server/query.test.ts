@@ -68,7 +68,16 @@ describe('query routes', () => {
       { _id: 'd8', n: 8 },
     ]);
     assert.equal((await send(s.app, 'POST', '/api/items/_query')).json().length, 10, 'no body: everything');
-    for (const body of [{ filter: 1 }, { limit: -1 }, { limit: 1e6 }, { skip: 0.5 }, { extra: 1 }, [], { projection: { a: 1, b: 0 } }, { consistency: 'x' }]) {
+    for (const body of [
+      { filter: 1 },
+      { limit: -1 },
+      { limit: 1e6 },
+      { skip: 0.5 },
+      { extra: 1 },
+      [],
+      { projection: { a: 1, b: 0 } },
+      { consistency: 'x' },
+    ]) {
       assert.equal((await send(s.app, 'POST', '/api/items/_query', body)).statusCode, 400, JSON.stringify(body));
     }
   });
@@ -98,13 +107,26 @@ describe('query routes', () => {
     const { upsertedId } = up.json();
     assert.equal(typeof upsertedId, 'string');
     assert.deepEqual(s.db.store.get('items', upsertedId)?.['n'], 100);
-    for (const body of [{ filter: {} }, { update: { $set: { a: 1 } } }, { filter: {}, update: { a: 1 } }, { filter: {}, update: { $set: { a: 1 } }, multi: 'yes' }]) {
+    for (const body of [
+      { filter: {} },
+      { update: { $set: { a: 1 } } },
+      { filter: {}, update: { a: 1 } },
+      { filter: {}, update: { $set: { a: 1 } }, multi: 'yes' },
+    ]) {
       assert.equal((await send(s.app, 'POST', '/api/items/_update', body)).statusCode, 400, JSON.stringify(body));
     }
   });
 
   test('POST _update that breaks a unique index is a 409', async () => {
-    assert.equal((await send(s.app, 'POST', '/api/uniq', [{ _id: 'a', k: 1 }, { _id: 'b', k: 2 }])).statusCode, 201);
+    assert.equal(
+      (
+        await send(s.app, 'POST', '/api/uniq', [
+          { _id: 'a', k: 1 },
+          { _id: 'b', k: 2 },
+        ])
+      ).statusCode,
+      201,
+    );
     assert.equal((await send(s.app, 'POST', '/api/uniq/_indexes', { fields: { k: 1 }, unique: true })).statusCode, 201);
     const res = await send(s.app, 'POST', '/api/uniq/_update', { filter: { _id: 'b' }, update: { $set: { k: 1 } } });
     assert.equal(res.statusCode, 409);

@@ -17,7 +17,12 @@ function build(rows: Row[]): readonly HistoryOp[] {
 
 describe('linearizability checker', () => {
   test('sequential put then read of that value is linearizable', () => {
-    const r = checkKvHistory(build([[1, 'put', 'x', 'a', 0, 1], [2, 'read', 'x', 'a', 2, 3]]));
+    const r = checkKvHistory(
+      build([
+        [1, 'put', 'x', 'a', 0, 1],
+        [2, 'read', 'x', 'a', 2, 3],
+      ]),
+    );
     assert.equal(r.ok, true);
     assert.equal(r.opsChecked, 2);
   });
@@ -48,13 +53,34 @@ describe('linearizability checker', () => {
   });
 
   test('read of a never-written value is rejected', () => {
-    const r = checkKvHistory(build([[1, 'put', 'x', 'a', 0, 10], [2, 'read', 'x', 'zzz', 1, 2]]));
+    const r = checkKvHistory(
+      build([
+        [1, 'put', 'x', 'a', 0, 10],
+        [2, 'read', 'x', 'zzz', 1, 2],
+      ]),
+    );
     assert.equal(r.ok, false);
   });
 
   test('read of an absent key before any write returns null and is fine; after a write it is not', () => {
-    assert.equal(checkKvHistory(build([[2, 'read', 'x', null, 0, 1], [1, 'put', 'x', 'a', 2, 3]])).ok, true);
-    assert.equal(checkKvHistory(build([[1, 'put', 'x', 'a', 0, 1], [2, 'read', 'x', null, 2, 3]])).ok, false);
+    assert.equal(
+      checkKvHistory(
+        build([
+          [2, 'read', 'x', null, 0, 1],
+          [1, 'put', 'x', 'a', 2, 3],
+        ]),
+      ).ok,
+      true,
+    );
+    assert.equal(
+      checkKvHistory(
+        build([
+          [1, 'put', 'x', 'a', 0, 1],
+          [2, 'read', 'x', null, 2, 3],
+        ]),
+      ).ok,
+      false,
+    );
   });
 
   test('concurrent writes: a read may see either order', () => {
@@ -89,12 +115,24 @@ describe('linearizability checker', () => {
   test('indeterminate write may or may not take effect, but not after a read that misses it and before one that sees it... in reverse', () => {
     // The timed-out put of "b" is seen by a later read: fine.
     assert.equal(
-      checkKvHistory(build([[1, 'put', 'x', 'a', 0, 1], [2, 'put', 'x', 'b', 2, null], [3, 'read', 'x', 'b', 5, 6]])).ok,
+      checkKvHistory(
+        build([
+          [1, 'put', 'x', 'a', 0, 1],
+          [2, 'put', 'x', 'b', 2, null],
+          [3, 'read', 'x', 'b', 5, 6],
+        ]),
+      ).ok,
       true,
     );
     // ...or never seen: fine.
     assert.equal(
-      checkKvHistory(build([[1, 'put', 'x', 'a', 0, 1], [2, 'put', 'x', 'b', 2, null], [3, 'read', 'x', 'a', 5, 6]])).ok,
+      checkKvHistory(
+        build([
+          [1, 'put', 'x', 'a', 0, 1],
+          [2, 'put', 'x', 'b', 2, null],
+          [3, 'read', 'x', 'a', 5, 6],
+        ]),
+      ).ok,
       true,
     );
     // Seen, then un-seen: a write cannot be undone.
@@ -111,7 +149,12 @@ describe('linearizability checker', () => {
     );
     // An indeterminate write cannot take effect before it was invoked.
     assert.equal(
-      checkKvHistory(build([[3, 'read', 'x', 'b', 0, 1], [2, 'put', 'x', 'b', 2, null]])).ok,
+      checkKvHistory(
+        build([
+          [3, 'read', 'x', 'b', 0, 1],
+          [2, 'put', 'x', 'b', 2, null],
+        ]),
+      ).ok,
       false,
     );
   });

@@ -66,15 +66,24 @@ describe('SimNetwork', () => {
     assert.equal(net.canReach(2, 1), true);
     assert.equal(net.send({ from: 1, to: 2, n: 1 }, 0).kind, 'blocked');
     assert.equal(net.send({ from: 2, to: 1, n: 2 }, 0).kind, 'queued');
-    assert.deepEqual(drain(net, 100).map((g) => g.m.n), [2]);
+    assert.deepEqual(
+      drain(net, 100).map((g) => g.m.n),
+      [2],
+    );
     net.heal();
     assert.equal(net.send({ from: 1, to: 2, n: 3 }, 200).kind, 'queued');
-    assert.deepEqual(drain(net, 300).map((g) => g.m.n), [3]);
+    assert.deepEqual(
+      drain(net, 300).map((g) => g.m.n),
+      [3],
+    );
   });
 
   test('partition into groups cuts only links between groups; nodes outside groups keep theirs', () => {
     const net = new SimNetwork<Msg>(new Prng(5));
-    net.partition([[1, 2], [3, 4, 5]]);
+    net.partition([
+      [1, 2],
+      [3, 4, 5],
+    ]);
     assert.equal(net.canReach(1, 2), true);
     assert.equal(net.canReach(3, 5), true);
     assert.equal(net.canReach(1, 3), false);
@@ -102,7 +111,9 @@ describe('SimNetwork', () => {
     const run = (): string => {
       const net = new SimNetwork<Msg>(new Prng(8), { dropRate: 0.1, duplicateRate: 0.1, minDelay: 1, maxDelay: 9, reorderRate: 0.1, longDelay: 50 });
       for (let i = 0; i < 300; i++) net.send({ from: i % 3, to: (i + 1) % 3, n: i }, i);
-      return drain(net, Infinity).map((g) => `${g.at}:${g.m.n}`).join(',');
+      return drain(net, Infinity)
+        .map((g) => `${g.at}:${g.m.n}`)
+        .join(',');
     };
     assert.equal(run(), run());
   });

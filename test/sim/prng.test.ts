@@ -34,7 +34,10 @@ describe('Prng', () => {
       assert.ok(Number.isInteger(x) && x >= -2 && x <= 3);
       seen.add(x);
     }
-    assert.deepEqual([...seen].sort((a, b) => a - b), [-2, -1, 0, 1, 2, 3]);
+    assert.deepEqual(
+      [...seen].sort((a, b) => a - b),
+      [-2, -1, 0, 1, 2, 3],
+    );
     assert.throws(() => r.int(3, 2));
   });
 
@@ -52,7 +55,10 @@ describe('Prng', () => {
     const s1 = new Prng(5).shuffle([...items]);
     const s2 = new Prng(5).shuffle([...items]);
     assert.deepEqual(s1, s2);
-    assert.deepEqual([...s1].sort((a, b) => a - b), items);
+    assert.deepEqual(
+      [...s1].sort((a, b) => a - b),
+      items,
+    );
     assert.notDeepEqual(s1, items);
     const r = new Prng(3);
     for (let i = 0; i < 100; i++) assert.ok(items.includes(r.pick(items)));

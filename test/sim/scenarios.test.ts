@@ -17,7 +17,10 @@ function scripted(options: SimOptions, script: (sim: Simulation) => void): Retur
 }
 
 function waitLeader(sim: Simulation): number {
-  assert.ok(sim.waitFor(() => sim.cluster.leader() !== null, 2000, 5), 'no leader');
+  assert.ok(
+    sim.waitFor(() => sim.cluster.leader() !== null, 2000, 5),
+    'no leader',
+  );
   return sim.cluster.leader()!.id;
 }
 
@@ -73,31 +76,34 @@ describe('simulation scenarios', () => {
         let installed = 0;
         let victim = 0;
         // No entries kept below snapshots: the victim can only catch up by a snapshot.
-        scripted({ seed, nodes: 3, profile: 'partitions', snapshotEvery: 15, timing: { snapshotChunkBytes: 64, snapshotCatchUpEntries: 0 } }, (sim) => {
-          const { cluster } = sim;
-          const leader = waitLeader(sim);
-          victim = [1, 2, 3].find((id) => id !== leader)!;
-          const before = cluster.node(victim).stats.snapshotsReceived;
-          if (how === 'partitioned') cluster.network.isolate(victim, [1, 2, 3]);
-          else cluster.crash(victim, 'now');
-          sim.runFor(1500); // the others write and compact far beyond the victim's log
-          const l = cluster.leader();
-          assert.ok(l !== null, 'a leader with the remaining majority');
-          assert.ok(l.disk.snapshotIndex > cluster.node(victim).disk.lastIndex, 'the leader compacted past the victim');
-          if (how === 'partitioned') cluster.network.heal();
-          else cluster.restart(victim);
-          if (how === 'crashing') {
-            // Crash it again, at different points of its ready cycle, while the snapshot streams.
-            for (const point of ['afterPersist', 'midSend', 'beforePersist'] as const) {
-              sim.runFor(15);
-              cluster.crash(victim, point);
-              sim.runFor(40);
-              cluster.restart(victim);
+        scripted(
+          { seed, nodes: 3, profile: 'partitions', snapshotEvery: 15, timing: { snapshotChunkBytes: 64, snapshotCatchUpEntries: 0 } },
+          (sim) => {
+            const { cluster } = sim;
+            const leader = waitLeader(sim);
+            victim = [1, 2, 3].find((id) => id !== leader)!;
+            const before = cluster.node(victim).stats.snapshotsReceived;
+            if (how === 'partitioned') cluster.network.isolate(victim, [1, 2, 3]);
+            else cluster.crash(victim, 'now');
+            sim.runFor(1500); // the others write and compact far beyond the victim's log
+            const l = cluster.leader();
+            assert.ok(l !== null, 'a leader with the remaining majority');
+            assert.ok(l.disk.snapshotIndex > cluster.node(victim).disk.lastIndex, 'the leader compacted past the victim');
+            if (how === 'partitioned') cluster.network.heal();
+            else cluster.restart(victim);
+            if (how === 'crashing') {
+              // Crash it again, at different points of its ready cycle, while the snapshot streams.
+              for (const point of ['afterPersist', 'midSend', 'beforePersist'] as const) {
+                sim.runFor(15);
+                cluster.crash(victim, point);
+                sim.runFor(40);
+                cluster.restart(victim);
+              }
             }
-          }
-          sim.waitFor(() => cluster.node(victim).alive && cluster.node(victim).kv.applied >= l.disk.snapshotIndex, 3000, 5);
-          installed = cluster.node(victim).stats.snapshotsReceived - before;
-        });
+            sim.waitFor(() => cluster.node(victim).alive && cluster.node(victim).kv.applied >= l.disk.snapshotIndex, 3000, 5);
+            installed = cluster.node(victim).stats.snapshotsReceived - before;
+          },
+        );
         assert.ok(installed >= 1, `seed ${seed}: node ${victim} received no snapshot`);
       }
     });

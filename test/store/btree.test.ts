@@ -23,33 +23,49 @@ describe('BTree', () => {
     const n = 5000;
     for (let i = 0; i < n; i++) t.set((i * 7919) % n, i);
     t.checkInvariants();
-    assert.deepEqual(t.entries().map(([k]) => k), Array.from({ length: n }, (_, i) => i));
-    assert.deepEqual(t.entries(100, 105).map(([k]) => k), [100, 101, 102, 103, 104, 105]);
-    assert.deepEqual(t.entries(100, 105, true).map(([k]) => k), [105, 104, 103, 102, 101, 100]);
+    assert.deepEqual(
+      t.entries().map(([k]) => k),
+      Array.from({ length: n }, (_, i) => i),
+    );
+    assert.deepEqual(
+      t.entries(100, 105).map(([k]) => k),
+      [100, 101, 102, 103, 104, 105],
+    );
+    assert.deepEqual(
+      t.entries(100, 105, true).map(([k]) => k),
+      [105, 104, 103, 102, 101, 100],
+    );
     for (let i = 0; i < n; i += 2) assert.equal(t.delete(i), true);
     t.checkInvariants();
     assert.equal(t.size, n / 2);
-    assert.deepEqual(t.entries(0, 9).map(([k]) => k), [1, 3, 5, 7, 9]);
+    assert.deepEqual(
+      t.entries(0, 9).map(([k]) => k),
+      [1, 3, 5, 7, 9],
+    );
   });
 
   test('isAfterLast is "greater than every key held", through inserts and deletes', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 300 })), { maxLength: 400 }), fc.integer({ min: -1, max: 301 }), (ops, probe) => {
-        const t = new BTree<number, number>(cmp);
-        const held = new Set<number>();
-        for (const [insert, key] of ops) {
-          if (insert) {
-            t.set(key, key);
-            held.add(key);
-          } else {
-            t.delete(key);
-            held.delete(key);
+      fc.property(
+        fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 300 })), { maxLength: 400 }),
+        fc.integer({ min: -1, max: 301 }),
+        (ops, probe) => {
+          const t = new BTree<number, number>(cmp);
+          const held = new Set<number>();
+          for (const [insert, key] of ops) {
+            if (insert) {
+              t.set(key, key);
+              held.add(key);
+            } else {
+              t.delete(key);
+              held.delete(key);
+            }
+            const max = held.size === 0 ? -Infinity : Math.max(...held);
+            assert.equal(t.isAfterLast(probe), probe > max);
+            assert.equal(t.isAfterLast(key), key > max);
           }
-          const max = held.size === 0 ? -Infinity : Math.max(...held);
-          assert.equal(t.isAfterLast(probe), probe > max);
-          assert.equal(t.isAfterLast(key), key > max);
-        }
-      }),
+        },
+      ),
       { numRuns: 100 },
     );
   });
@@ -69,7 +85,10 @@ describe('BTree', () => {
     for (const n of [0, 1, 64, 65, 74, 75, 1000, 10_000]) {
       const t = new BTree<number, number>(cmp);
       const keys = Array.from({ length: n }, (_, i) => i * 2);
-      t.load(keys, keys.map((k) => -k));
+      t.load(
+        keys,
+        keys.map((k) => -k),
+      );
       t.checkInvariants();
       assert.equal(t.size, n);
       if (n > 0) assert.equal(t.get(keys[n - 1]!), -keys[n - 1]!);
@@ -109,11 +128,17 @@ describe('BTree', () => {
           } else {
             const expect = model.filter((k) => k >= o.lo && k <= o.hi);
             if (o.rev) expect.reverse();
-            assert.deepEqual(t.entries(o.lo, o.hi, o.rev).map(([k]) => k), expect);
+            assert.deepEqual(
+              t.entries(o.lo, o.hi, o.rev).map(([k]) => k),
+              expect,
+            );
           }
         });
         t.checkInvariants();
-        assert.deepEqual(t.entries().map(([k]) => k), model);
+        assert.deepEqual(
+          t.entries().map(([k]) => k),
+          model,
+        );
         assert.equal(t.size, model.length);
       }),
       { numRuns: 60 },
@@ -141,7 +166,10 @@ describe('BTree', () => {
         });
         t.checkInvariants();
         const keys = [...model.keys()].sort(cmp);
-        assert.deepEqual(t.entries().map(([k]) => k), keys);
+        assert.deepEqual(
+          t.entries().map(([k]) => k),
+          keys,
+        );
         for (const k of keys) assert.equal(t.get(k), model.get(k));
       }),
       { numRuns: 40 },

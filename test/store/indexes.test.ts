@@ -19,7 +19,10 @@ describe('secondary indexes', () => {
     assert.deepEqual(spec, { name: 'email_1', fields: [['email', 1]], unique: true });
     t.fail({ type: 'insert', collection: 'c', docs: [{ _id: 'new', email: 'u5@x' }] }, 'CONFLICT', /unique index "email_1".*"email": "u5@x"/);
     // a multi-update that would collide on its second document changes nothing
-    t.fail({ type: 'update', collection: 'c', filter: { n: { $in: [1, 2] } }, update: { $set: { email: 'same' } }, multi: true, upsert: false }, 'CONFLICT');
+    t.fail(
+      { type: 'update', collection: 'c', filter: { n: { $in: [1, 2] } }, update: { $set: { email: 'same' } }, multi: true, upsert: false },
+      'CONFLICT',
+    );
     assert.equal(t.store.get('c', 'd001')!['email'], 'u1@x');
     assert.equal(t.store.find('c', { email: 'same' }).length, 0);
     // a document may keep its own key
@@ -48,11 +51,22 @@ describe('secondary indexes', () => {
   test('non-unique, compound, nested, multikey: plans and results', () => {
     const t = withData();
     t.ok({ type: 'createIndex', collection: 'c', fields: [['g', 1]], unique: false });
-    t.ok({ type: 'createIndex', collection: 'c', fields: [['g', 1], ['n', -1]], unique: false });
+    t.ok({
+      type: 'createIndex',
+      collection: 'c',
+      fields: [
+        ['g', 1],
+        ['n', -1],
+      ],
+      unique: false,
+    });
     t.ok({ type: 'createIndex', collection: 'c', fields: [['meta.level', 1]], unique: false });
     t.ok({ type: 'createIndex', collection: 'c', fields: [['tags', 1]], unique: false });
     const scan = (filter: Record<string, unknown>): string[] =>
-      t.store.find('c', {}).filter((d) => t.store.find('c', { $and: [{ _id: d._id }, filter as never] }).length === 1).map((d) => d._id);
+      t.store
+        .find('c', {})
+        .filter((d) => t.store.find('c', { $and: [{ _id: d._id }, filter as never] }).length === 1)
+        .map((d) => d._id);
 
     const eq = t.store.explain('c', { g: 3 });
     assert.equal(eq.plan, 'index');
@@ -79,7 +93,15 @@ describe('secondary indexes', () => {
 
   test('compound index with two array fields is refused (parallel arrays)', () => {
     const t = new TestStore();
-    t.ok({ type: 'createIndex', collection: 'c', fields: [['a', 1], ['b', 1]], unique: false });
+    t.ok({
+      type: 'createIndex',
+      collection: 'c',
+      fields: [
+        ['a', 1],
+        ['b', 1],
+      ],
+      unique: false,
+    });
     t.insert('c', { _id: 'ok', a: [1, 2], b: 3 });
     t.fail({ type: 'insert', collection: 'c', docs: [{ _id: 'bad', a: [1], b: [2] }] }, 'VALIDATION', /parallel arrays/);
     assert.deepEqual(t.ids('c', { a: 2, b: 3 }), ['ok']);
@@ -89,7 +111,15 @@ describe('secondary indexes', () => {
     const t = withData();
     t.ok({ type: 'createIndex', collection: 'c', fields: [['n', 1]], unique: true });
     t.ok({ type: 'createIndex', collection: 'c', fields: [['g', 1]], unique: false });
-    t.ok({ type: 'createIndex', collection: 'c', fields: [['g', 1], ['meta.level', 1]], unique: false });
+    t.ok({
+      type: 'createIndex',
+      collection: 'c',
+      fields: [
+        ['g', 1],
+        ['meta.level', 1],
+      ],
+      unique: false,
+    });
 
     assert.equal(t.store.explain('c', { _id: 'd007', g: 7 }).plan, 'id');
     const ids = t.store.explain('c', { _id: { $in: ['d001', 'd002', 'zzz'] } });
@@ -118,7 +148,11 @@ describe('secondary indexes', () => {
     assert.deepEqual([pinned.index, pinned.sort], ['g_1_meta.level_1', 'index']);
     assert.deepEqual(
       t.ids('c', { g: 2 }, { sort: { 'meta.level': 1 } }),
-      t.store.find('c', { g: 2 }).slice().sort((a, b) => (a['meta'] as { level: number }).level - (b['meta'] as { level: number }).level || (a._id < b._id ? -1 : 1)).map((d) => d._id),
+      t.store
+        .find('c', { g: 2 })
+        .slice()
+        .sort((a, b) => (a['meta'] as { level: number }).level - (b['meta'] as { level: number }).level || (a._id < b._id ? -1 : 1))
+        .map((d) => d._id),
     );
   });
 

@@ -21,7 +21,13 @@ const aArb = fc.oneof(fc.integer({ min: 0, max: 5 }), fc.array(fc.integer({ min:
 const bArb = fc.constantFrom('x', 'y', 'z');
 const bodyArb: fc.Arbitrary<JsonObject> = fc
   .record(
-    { a: aArb, b: bArb, u: fc.integer({ min: 0, max: 12 }), n: fc.record({ x: fc.integer({ min: 0, max: 3 }) }), cnt: fc.integer({ min: 0, max: 3 }) },
+    {
+      a: aArb,
+      b: bArb,
+      u: fc.integer({ min: 0, max: 12 }),
+      n: fc.record({ x: fc.integer({ min: 0, max: 3 }) }),
+      cnt: fc.integer({ min: 0, max: 3 }),
+    },
     { requiredKeys: ['b'] },
   )
   .map((r) => r as JsonObject);
@@ -61,7 +67,11 @@ const updateCmd = fc.record({
   upsert: fc.boolean(),
   upsertId: idArb,
 });
-const insertCmd = fc.record({ type: fc.constant('insert' as const), collection: fc.constant(COLL), docs: fc.array(docArb, { minLength: 1, maxLength: 3 }) });
+const insertCmd = fc.record({
+  type: fc.constant('insert' as const),
+  collection: fc.constant(COLL),
+  docs: fc.array(docArb, { minLength: 1, maxLength: 3 }),
+});
 const replaceCmd = fc.record({
   type: fc.constant('replace' as const),
   collection: fc.constant(COLL),
@@ -79,9 +89,21 @@ const txCmd = fc.record({
 const INDEXES: Array<{ fields: Array<[string, 1 | -1]>; unique: boolean }> = [
   { fields: [['a', 1]], unique: false },
   { fields: [['u', 1]], unique: true },
-  { fields: [['b', 1], ['a', -1]], unique: false },
+  {
+    fields: [
+      ['b', 1],
+      ['a', -1],
+    ],
+    unique: false,
+  },
   { fields: [['n.x', -1]], unique: false },
-  { fields: [['u', -1], ['b', 1]], unique: false },
+  {
+    fields: [
+      ['u', -1],
+      ['b', 1],
+    ],
+    unique: false,
+  },
 ];
 const indexCmd = fc.constantFrom(...INDEXES).map((ix) => ({ type: 'createIndex' as const, collection: COLL, ...ix }));
 const commandArb: fc.Arbitrary<Command> = fc.oneof(

@@ -9,7 +9,17 @@ function people(): TestStore {
     'p',
     { _id: 'a', name: 'Ann', age: 31, tags: ['x', 'y'], addr: { city: 'Oslo', zip: 100 }, pets: [{ kind: 'cat', n: 2 }] },
     { _id: 'b', name: 'bob', age: 25, tags: ['y'], addr: { city: 'Rome', zip: 200 }, pets: [] },
-    { _id: 'c', name: 'Cid', age: 40, tags: [], addr: { city: 'Oslo', zip: 300 }, pets: [{ kind: 'dog', n: 1 }, { kind: 'cat', n: 5 }] },
+    {
+      _id: 'c',
+      name: 'Cid',
+      age: 40,
+      tags: [],
+      addr: { city: 'Oslo', zip: 300 },
+      pets: [
+        { kind: 'dog', n: 1 },
+        { kind: 'cat', n: 5 },
+      ],
+    },
     { _id: 'd', name: 'Dee', age: null, score: 7 },
     { _id: 'e', name: 'Eve', age: '31' },
   );

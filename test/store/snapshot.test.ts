@@ -9,9 +9,22 @@ import type { Command } from '../../src/store/commands.ts';
 
 function populated(): TestStore {
   const t = new TestStore();
-  t.insert('users', { _id: 'u1', email: 'a@x', age: 30, tags: ['a', 'b'], deep: { x: [1, { y: 2.5 }] } }, { _id: 'u2', email: 'b@x', age: 41, big: 2 ** 40, neg: -7.25, s: 'é€😀' });
+  t.insert(
+    'users',
+    { _id: 'u1', email: 'a@x', age: 30, tags: ['a', 'b'], deep: { x: [1, { y: 2.5 }] } },
+    { _id: 'u2', email: 'b@x', age: 41, big: 2 ** 40, neg: -7.25, s: 'é€😀' },
+  );
   t.ok({ type: 'createIndex', collection: 'users', fields: [['email', 1]], unique: true });
-  t.ok({ type: 'createIndex', collection: 'users', fields: [['age', -1], ['tags', 1]], unique: false, name: 'age_tags' });
+  t.ok({
+    type: 'createIndex',
+    collection: 'users',
+    fields: [
+      ['age', -1],
+      ['tags', 1],
+    ],
+    unique: false,
+    name: 'age_tags',
+  });
   t.insert('orders', { _id: 'o1', user: 'u1', total: 10 });
   t.ok({ type: 'update', collection: 'users', filter: { _id: 'u1' }, update: { $inc: { age: 1 } }, multi: false, upsert: false });
   t.ok({ type: 'createIndex', collection: 'empty', fields: [['z', 1]], unique: false });
@@ -90,15 +103,27 @@ describe('snapshots', () => {
   test('property: arbitrary JSON documents round-trip', () => {
     const valueArb = fc.jsonValue({ maxDepth: 4 }).filter((v) => !JSON.stringify(v).includes('"__proto__"'));
     fc.assert(
-      fc.property(fc.array(fc.dictionary(fc.string().filter((k) => k.length > 0 && !k.startsWith('$') && !['__proto__', 'constructor', 'prototype'].includes(k) && !k.includes('\0')), valueArb, { maxKeys: 5 }), { maxLength: 10 }), (bodies) => {
-        const t = new TestStore();
-        const docs = bodies.map((b, i) => ({ ...(b as JsonObject), _id: `id${i}` }));
-        const r = docs.length === 0 ? { ok: true } : t.apply({ type: 'insert', collection: 'c', docs });
-        if (!r.ok) return; // e.g. a nested $ key: not a document
-        const back = Store.restoreSnapshot(t.store.encodeSnapshot());
-        assert.deepEqual(back.find('c'), t.store.find('c'));
-        assert.equal(back.lastApplied, t.store.lastApplied);
-      }),
+      fc.property(
+        fc.array(
+          fc.dictionary(
+            fc
+              .string()
+              .filter((k) => k.length > 0 && !k.startsWith('$') && !['__proto__', 'constructor', 'prototype'].includes(k) && !k.includes('\0')),
+            valueArb,
+            { maxKeys: 5 },
+          ),
+          { maxLength: 10 },
+        ),
+        (bodies) => {
+          const t = new TestStore();
+          const docs = bodies.map((b, i) => ({ ...(b as JsonObject), _id: `id${i}` }));
+          const r = docs.length === 0 ? { ok: true } : t.apply({ type: 'insert', collection: 'c', docs });
+          if (!r.ok) return; // e.g. a nested $ key: not a document
+          const back = Store.restoreSnapshot(t.store.encodeSnapshot());
+          assert.deepEqual(back.find('c'), t.store.find('c'));
+          assert.equal(back.lastApplied, t.store.lastApplied);
+        },
+      ),
       { numRuns: 100 },
     );
   });

@@ -9,16 +9,15 @@ function bank(): TestStore {
   return t;
 }
 
-const transfer = (pre: Precondition[]): TxCommand =>
-  ({
-    type: 'tx',
-    if: pre,
-    ops: [
-      { type: 'update', collection: 'acct', filter: { _id: 'a' }, update: { $inc: { bal: -10 } }, multi: false, upsert: false },
-      { type: 'update', collection: 'acct', filter: { _id: 'b' }, update: { $inc: { bal: 10 } }, multi: false, upsert: false },
-      { type: 'insert', collection: 'log', docs: [{ _id: 'l1', amount: 10 }] },
-    ],
-  });
+const transfer = (pre: Precondition[]): TxCommand => ({
+  type: 'tx',
+  if: pre,
+  ops: [
+    { type: 'update', collection: 'acct', filter: { _id: 'a' }, update: { $inc: { bal: -10 } }, multi: false, upsert: false },
+    { type: 'update', collection: 'acct', filter: { _id: 'b' }, update: { $inc: { bal: 10 } }, multi: false, upsert: false },
+    { type: 'insert', collection: 'log', docs: [{ _id: 'l1', amount: 10 }] },
+  ],
+});
 
 describe('transactions', () => {
   test('applies every op and returns each result', () => {

@@ -174,7 +174,10 @@ describe('validateFindOptions and validateCommand', () => {
       () => validateCommand({ type: 'tx', ops: [{ type: 'createIndex', collection: 'c', fields: [['a', 1]], unique: false }], if: [] }),
       /^command\.ops\.0\.type: a transaction op must be/,
     );
-    rejects(() => validateCommand({ type: 'update', collection: 'c', filter: {}, update: { $set: { a: 1 } }, multi: true, upsert: false, ifRev: 3 }), /single-document/);
+    rejects(
+      () => validateCommand({ type: 'update', collection: 'c', filter: {}, update: { $set: { a: 1 } }, multi: true, upsert: false, ifRev: 3 }),
+      /single-document/,
+    );
     rejects(() => validateCommand({ type: 'createIndex', collection: 'c', fields: [['a', 2]], unique: false }), /direction/);
   });
 });

@@ -52,13 +52,21 @@ describe('update operators', () => {
     t.fail({ type: 'update', collection: 'c', filter: {}, update: { $set: { _id: 'y' } }, multi: false, upsert: false }, 'VALIDATION', /_id/);
     t.fail({ type: 'update', collection: 'c', filter: {}, update: { $unset: { _id: '' } }, multi: false, upsert: false }, 'VALIDATION', /_id/);
     t.fail({ type: 'update', collection: 'c', filter: {}, update: { $inc: { a: 1 } }, multi: false, upsert: false }, 'VALIDATION');
-    t.fail({ type: 'update', collection: 'c', filter: {}, update: { $set: { a: { __proto__x: 1, $bad: 1 } } }, multi: false, upsert: false }, 'VALIDATION', /\$bad/);
+    t.fail(
+      { type: 'update', collection: 'c', filter: {}, update: { $set: { a: { __proto__x: 1, $bad: 1 } } }, multi: false, upsert: false },
+      'VALIDATION',
+      /\$bad/,
+    );
     assert.deepEqual(t.store.get('c', 'x'), { _id: 'x', _rev: 1, a: 'str' });
   });
   test('an update that makes a document too large fails and changes nothing', () => {
     const t = new TestStore({ maxDocumentBytes: 200 });
     t.insert('c', { _id: 'x', s: 'a' });
-    t.fail({ type: 'update', collection: 'c', filter: {}, update: { $set: { s: 'b'.repeat(300) } }, multi: false, upsert: false }, 'VALIDATION', /limit/);
+    t.fail(
+      { type: 'update', collection: 'c', filter: {}, update: { $set: { s: 'b'.repeat(300) } }, multi: false, upsert: false },
+      'VALIDATION',
+      /limit/,
+    );
     assert.equal(t.store.get('c', 'x')!['s'], 'a');
   });
 });
@@ -68,7 +76,10 @@ describe('update command', () => {
     const t = new TestStore();
     t.insert('c', { _id: 'b', g: 1 }, { _id: 'a', g: 1 }, { _id: 'c', g: 2 });
     const one = t.ok({ type: 'update', collection: 'c', filter: { g: 1 }, update: { $set: { hit: true } }, multi: false, upsert: false });
-    assert.deepEqual(one.docs.map((d) => d._id), ['a']);
+    assert.deepEqual(
+      one.docs.map((d) => d._id),
+      ['a'],
+    );
     assert.equal(t.store.get('c', 'a')!._rev, t.index);
     const all = t.ok({ type: 'update', collection: 'c', filter: { g: 1 }, update: { $inc: { n: 1 } }, multi: true, upsert: false });
     assert.deepEqual([all.matched, all.modified], [2, 2]);
@@ -89,12 +100,28 @@ describe('update command', () => {
     });
     assert.equal(r.upsertedId, 'new1');
     assert.deepEqual(t.store.get('c', 'new1'), { _id: 'new1', _rev: 1, name: 'n', a: { b: 2 }, k: 'v', x: 1, count: 1 });
-    const again = t.ok({ type: 'update', collection: 'c', filter: { name: 'n' }, update: { $inc: { count: 1 } }, multi: false, upsert: true, upsertId: 'new2' });
+    const again = t.ok({
+      type: 'update',
+      collection: 'c',
+      filter: { name: 'n' },
+      update: { $inc: { count: 1 } },
+      multi: false,
+      upsert: true,
+      upsertId: 'new2',
+    });
     assert.equal(again.upsertedId, undefined);
     assert.equal(t.store.get('c', 'new1')!['count'], 2);
     assert.equal(t.store.get('c', 'new2'), undefined);
     // an _id equality in the filter wins over upsertId; no id at all is an error
-    t.ok({ type: 'update', collection: 'c', filter: { _id: 'fromFilter' }, update: { $set: { v: 1 } }, multi: false, upsert: true, upsertId: 'ignored' });
+    t.ok({
+      type: 'update',
+      collection: 'c',
+      filter: { _id: 'fromFilter' },
+      update: { $set: { v: 1 } },
+      multi: false,
+      upsert: true,
+      upsertId: 'ignored',
+    });
     assert.ok(t.store.get('c', 'fromFilter'));
     t.fail({ type: 'update', collection: 'c', filter: { q: 1 }, update: { $set: { v: 1 } }, multi: false, upsert: true }, 'VALIDATION', /upsertId/);
   });
@@ -102,7 +129,11 @@ describe('update command', () => {
   test('ifRev on single updates', () => {
     const t = new TestStore();
     t.insert('c', { _id: 'x', n: 0 });
-    t.fail({ type: 'update', collection: 'c', filter: { _id: 'x' }, update: { $inc: { n: 1 } }, multi: false, upsert: false, ifRev: 5 }, 'PRECONDITION_FAILED', /_rev 1, expected 5/);
+    t.fail(
+      { type: 'update', collection: 'c', filter: { _id: 'x' }, update: { $inc: { n: 1 } }, multi: false, upsert: false, ifRev: 5 },
+      'PRECONDITION_FAILED',
+      /_rev 1, expected 5/,
+    );
     t.ok({ type: 'update', collection: 'c', filter: { _id: 'x' }, update: { $inc: { n: 1 } }, multi: false, upsert: false, ifRev: 1 });
     assert.equal(t.store.get('c', 'x')!['n'], 1);
   });

@@ -54,9 +54,45 @@ describe('frame codec', () => {
       { k: 'raft', m: { type: 'Heartbeat', from: 0, to: 2, term: 1, commit: 1, context: 0 } },
       { k: 'raft', m: { type: 'Heartbeat', from: '1', to: 2, term: 1, commit: 1, context: 0 } },
       { k: 'raft', m: { type: 'Bogus', from: 1, to: 2, term: 1 } },
-      { k: 'raft', m: { type: 'AppendEntries', from: 1, to: 2, term: 1, prevLogIndex: 0, prevLogTerm: 0, leaderCommit: 0, entries: [{ index: 1, term: 1, type: 'normal', data: 'str' }] } },
-      { k: 'raft', m: { type: 'AppendEntries', from: 1, to: 2, term: 1, prevLogIndex: 0, prevLogTerm: 0, leaderCommit: 0, entries: [{ index: 1, term: 1, type: 'weird', data: new Uint8Array(1) }] } },
-      { k: 'raft', m: { type: 'InstallSnapshot', from: 1, to: 2, term: 1, meta: { index: 1, term: 1, conf: { voters: [0], learners: [] } }, offset: 0, chunk: new Uint8Array(1), done: true } },
+      {
+        k: 'raft',
+        m: {
+          type: 'AppendEntries',
+          from: 1,
+          to: 2,
+          term: 1,
+          prevLogIndex: 0,
+          prevLogTerm: 0,
+          leaderCommit: 0,
+          entries: [{ index: 1, term: 1, type: 'normal', data: 'str' }],
+        },
+      },
+      {
+        k: 'raft',
+        m: {
+          type: 'AppendEntries',
+          from: 1,
+          to: 2,
+          term: 1,
+          prevLogIndex: 0,
+          prevLogTerm: 0,
+          leaderCommit: 0,
+          entries: [{ index: 1, term: 1, type: 'weird', data: new Uint8Array(1) }],
+        },
+      },
+      {
+        k: 'raft',
+        m: {
+          type: 'InstallSnapshot',
+          from: 1,
+          to: 2,
+          term: 1,
+          meta: { index: 1, term: 1, conf: { voters: [0], learners: [] } },
+          offset: 0,
+          chunk: new Uint8Array(1),
+          done: true,
+        },
+      },
       { k: 'raft', m: { type: 'InstallSnapshotResponse', from: 1, to: 2, term: 1, snapshotIndex: 1, nextOffset: -2, done: true } },
       { k: 'raft', m: { type: 'RequestVote', from: 1, to: 2, term: 1, lastLogIndex: 1, lastLogTerm: 1, transfer: 1 } },
     ];
@@ -84,9 +120,53 @@ describe('frame codec', () => {
   });
 
   test('random structures never throw, and anything accepted is a well-formed message', () => {
-    const field = fc.oneof(fc.integer({ min: -3, max: 1e6 }), fc.boolean(), fc.string({ maxLength: 4 }), fc.uint8Array({ maxLength: 4 }), fc.constant(null), fc.double());
-    const types = fc.constantFrom('PreVote', 'PreVoteResponse', 'RequestVote', 'RequestVoteResponse', 'AppendEntries', 'AppendEntriesResponse', 'Heartbeat', 'HeartbeatResponse', 'InstallSnapshot', 'InstallSnapshotResponse', 'TimeoutNow', 'x');
-    const keys = ['from', 'to', 'term', 'lastLogIndex', 'lastLogTerm', 'granted', 'transfer', 'prevLogIndex', 'prevLogTerm', 'entries', 'leaderCommit', 'success', 'matchIndex', 'conflictIndex', 'conflictTerm', 'commit', 'context', 'meta', 'offset', 'chunk', 'done', 'snapshotIndex', 'nextOffset'];
+    const field = fc.oneof(
+      fc.integer({ min: -3, max: 1e6 }),
+      fc.boolean(),
+      fc.string({ maxLength: 4 }),
+      fc.uint8Array({ maxLength: 4 }),
+      fc.constant(null),
+      fc.double(),
+    );
+    const types = fc.constantFrom(
+      'PreVote',
+      'PreVoteResponse',
+      'RequestVote',
+      'RequestVoteResponse',
+      'AppendEntries',
+      'AppendEntriesResponse',
+      'Heartbeat',
+      'HeartbeatResponse',
+      'InstallSnapshot',
+      'InstallSnapshotResponse',
+      'TimeoutNow',
+      'x',
+    );
+    const keys = [
+      'from',
+      'to',
+      'term',
+      'lastLogIndex',
+      'lastLogTerm',
+      'granted',
+      'transfer',
+      'prevLogIndex',
+      'prevLogTerm',
+      'entries',
+      'leaderCommit',
+      'success',
+      'matchIndex',
+      'conflictIndex',
+      'conflictTerm',
+      'commit',
+      'context',
+      'meta',
+      'offset',
+      'chunk',
+      'done',
+      'snapshotIndex',
+      'nextOffset',
+    ];
     const message = fc.record({ type: types, ...Object.fromEntries(keys.map((k) => [k, field])) }, { requiredKeys: ['type'] });
     fc.assert(
       fc.property(message, (m) => {

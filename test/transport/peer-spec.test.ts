@@ -53,12 +53,30 @@ describe('parsePeers', () => {
 describe('backoff', () => {
   test('grows exponentially to the cap, with jitter in [half, full]', () => {
     const options = { initialMs: 100, maxMs: 1000 };
-    assert.equal(backoffDelay(0, options, () => 0), 50);
-    assert.equal(backoffDelay(0, options, () => 0.999999), 100);
-    assert.equal(backoffDelay(2, options, () => 0), 200);
-    assert.equal(backoffDelay(3, options, () => 0.5), 600);
-    assert.equal(backoffDelay(10, options, () => 0.999999), 1000);
-    assert.equal(backoffDelay(1000, options, () => 0), 500);
+    assert.equal(
+      backoffDelay(0, options, () => 0),
+      50,
+    );
+    assert.equal(
+      backoffDelay(0, options, () => 0.999999),
+      100,
+    );
+    assert.equal(
+      backoffDelay(2, options, () => 0),
+      200,
+    );
+    assert.equal(
+      backoffDelay(3, options, () => 0.5),
+      600,
+    );
+    assert.equal(
+      backoffDelay(10, options, () => 0.999999),
+      1000,
+    );
+    assert.equal(
+      backoffDelay(1000, options, () => 0),
+      500,
+    );
     assert.throws(() => backoffDelay(0, { initialMs: 10, maxMs: 5 }, () => 0));
   });
 });
@@ -76,7 +94,13 @@ describe('OutboundQueue', () => {
     assert.equal(queue.bytes, 100);
     assert.equal(queue.shift()?.frame[0], 1);
     assert.equal(queue.bytes, 60);
-    assert.equal(queue.drain().map((i) => i.frame[0]).join(','), '2,4');
+    assert.equal(
+      queue
+        .drain()
+        .map((i) => i.frame[0])
+        .join(','),
+      '2,4',
+    );
     assert.equal(queue.length, 0);
     assert.equal(queue.bytes, 0);
     assert.equal(queue.shift(), undefined);

@@ -26,15 +26,15 @@ describe('three transports', () => {
         assert.deepEqual(n.transport.peerIds(), others);
         assert.equal(n.transport.stats().length, 2, 'own address is skipped');
         for (const id of others) assert.equal(n.transport.addressOf(id), addresses[id - 1]);
-        assert.deepEqual(
-          identified[i]!.map(([id]) => id).sort(),
-          others,
-          'onPeerIdentified once per peer',
-        );
+        assert.deepEqual(identified[i]!.map(([id]) => id).sort(), others, 'onPeerIdentified once per peer');
         for (const [id, address] of identified[i]!) assert.equal(address, addresses[id - 1]);
       }
 
-      const sent = new Map<number, Message[]>([[1, []], [2, []], [3, []]]);
+      const sent = new Map<number, Message[]>([
+        [1, []],
+        [2, []],
+        [3, []],
+      ]);
       for (const from of nodes) {
         for (const to of nodes) {
           if (from === to) continue;

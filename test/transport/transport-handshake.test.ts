@@ -44,7 +44,10 @@ describe('handshake refusals', () => {
       a.transport.send({ type: 'TimeoutNow', from: 1, to: 2, term: 4 });
       await waitFor(() => b.inbox.length === 1, 'message from the known peer');
       await sleep(50);
-      assert.deepEqual(b.inbox.map((m) => m.from), [3]);
+      assert.deepEqual(
+        b.inbox.map((m) => m.from),
+        [3],
+      );
       assert.equal(a.transport.stats()[0]!.connected, false);
     } finally {
       await Promise.all([a.close(), b.close(), c.close()]);

@@ -33,7 +33,9 @@ async function connectRaw(address: string): Promise<RawClient> {
 /** A raw client that completed the handshake as node 1. */
 async function handshaken(address: string): Promise<RawClient> {
   const client = await connectRaw(address);
-  client.ws.send(encodeFrame({ k: 'hello', clusterId: 'test-cluster', nodeId: 1, address: '127.0.0.1:1', version: PROTOCOL_VERSION, incarnation: '' }));
+  client.ws.send(
+    encodeFrame({ k: 'hello', clusterId: 'test-cluster', nodeId: 1, address: '127.0.0.1:1', version: PROTOCOL_VERSION, incarnation: '' }),
+  );
   await waitFor(() => client.frames.length > 0, 'welcome');
   assert.deepEqual(client.frames[0], { k: 'welcome', nodeId: 2 });
   return client;
@@ -87,7 +89,19 @@ describe('malformed input from peers', () => {
       heartbeatFrame(3, 2), // from is not the handshake's id
       heartbeatFrame(1, 5), // not addressed to this node
       { k: 'raft', m: { type: 'Heartbeat', from: 1, to: 2, term: -1, commit: 0, context: 0 } },
-      { k: 'raft', m: { type: 'AppendEntries', from: 1, to: 2, term: 1, prevLogIndex: 0, prevLogTerm: 0, leaderCommit: 0, entries: [{ index: 1, term: 1, type: 'normal', data: 'not bytes' }] } },
+      {
+        k: 'raft',
+        m: {
+          type: 'AppendEntries',
+          from: 1,
+          to: 2,
+          term: 1,
+          prevLogIndex: 0,
+          prevLogTerm: 0,
+          leaderCommit: 0,
+          entries: [{ index: 1, term: 1, type: 'normal', data: 'not bytes' }],
+        },
+      },
       { k: 'raft', m: { type: 'InstallSnapshot', from: 1, to: 2, term: 1, offset: 0, chunk: new Uint8Array(2), done: true } },
       { k: 'raft', m: { type: 'Nope', from: 1, to: 2, term: 1 } },
       { k: 'raft' },

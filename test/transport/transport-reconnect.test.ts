@@ -13,7 +13,16 @@ function heartbeat(from: number, to: number, context: number): Message {
 }
 
 function bigAppend(from: number, to: number, size: number, index: number): Message {
-  return { type: 'AppendEntries', from, to, term: 1, prevLogIndex: index - 1, prevLogTerm: 1, leaderCommit: 0, entries: [{ index, term: 1, type: 'normal', data: bytes(size, index) }] };
+  return {
+    type: 'AppendEntries',
+    from,
+    to,
+    term: 1,
+    prevLogIndex: index - 1,
+    prevLogTerm: 1,
+    leaderCommit: 0,
+    entries: [{ index, term: 1, type: 'normal', data: bytes(size, index) }],
+  };
 }
 
 describe('reconnection and bounded queues', () => {
@@ -52,7 +61,12 @@ describe('reconnection and bounded queues', () => {
     const dead = await listen();
     await closeServer(dead.server); // nothing listens there now
     const maxQueueBytes = 1024 * 1024;
-    const a = await startNode(1, { peers: [{ id: 2, address: dead.address }], maxQueueMessages: 100, maxQueueBytes, reconnect: { initialMs: 10, maxMs: 20 } });
+    const a = await startNode(1, {
+      peers: [{ id: 2, address: dead.address }],
+      maxQueueMessages: 100,
+      maxQueueBytes,
+      reconnect: { initialMs: 10, maxMs: 20 },
+    });
     try {
       v8.setFlagsFromString('--expose-gc');
       const gc = vm.runInNewContext('gc') as () => void;
@@ -105,12 +119,26 @@ describe('reconnection and bounded queues', () => {
       });
     });
     const chunk = 256 * 1024;
-    const a = await startNode(1, { peers: [{ id: 2, address: fake.address }], highWaterBytes: 512 * 1024, maxQueueMessages: 1000, maxQueueBytes: 4 * 1024 * 1024 });
+    const a = await startNode(1, {
+      peers: [{ id: 2, address: fake.address }],
+      highWaterBytes: 512 * 1024,
+      maxQueueMessages: 1000,
+      maxQueueBytes: 4 * 1024 * 1024,
+    });
     try {
       await waitFor(() => a.transport.stats()[0]!.connected && peerSocket !== null, 'handshake');
       const total = 200; // 50 MB of snapshot chunks
       for (let i = 0; i < total; i++) {
-        a.transport.send({ type: 'InstallSnapshot', from: 1, to: 2, term: 1, meta: { index: 9, term: 1, conf: { voters: [1, 2], learners: [] } }, offset: i * chunk, chunk: new Uint8Array(chunk), done: false });
+        a.transport.send({
+          type: 'InstallSnapshot',
+          from: 1,
+          to: 2,
+          term: 1,
+          meta: { index: 9, term: 1, conf: { voters: [1, 2], learners: [] } },
+          offset: i * chunk,
+          chunk: new Uint8Array(chunk),
+          done: false,
+        });
         await new Promise((resolve) => setImmediate(resolve));
       }
       await sleep(50);

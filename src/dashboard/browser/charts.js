@@ -69,7 +69,11 @@
       const lagData = [xs].concat(lag.series);
       if (charts.lag === null || lag.ids.join('\u0000') !== lagIds.join('\u0000')) {
         lagIds = lag.ids;
-        build('lag', lag.ids.map((id, i) => line('member ' + id, PALETTE[i % PALETTE.length])), lagData);
+        build(
+          'lag',
+          lag.ids.map((id, i) => line('member ' + id, PALETTE[i % PALETTE.length])),
+          lagData,
+        );
       } else {
         charts.lag.setData(lagData);
       }
@@ -124,4 +128,4 @@
   }
 
   ns.createCharts = createCharts;
-})(globalThis.CSDash = globalThis.CSDash || {});
+})((globalThis.CSDash = globalThis.CSDash || {}));

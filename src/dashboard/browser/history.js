@@ -54,9 +54,7 @@
     const idSet = new Set();
     for (const s of history.samples) for (const id of Object.keys(s.lags)) idSet.add(id);
     const ids = Array.from(idSet).sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
-    const series = ids.map((id) =>
-      history.samples.map((s) => (Object.prototype.hasOwnProperty.call(s.lags, id) ? s.lags[id] : null)),
-    );
+    const series = ids.map((id) => history.samples.map((s) => (Object.prototype.hasOwnProperty.call(s.lags, id) ? s.lags[id] : null)));
     return { ids, series };
   }
 
@@ -66,4 +64,4 @@
   ns.commitRate = commitRate;
   ns.requestRate = requestRate;
   ns.lagSeries = lagSeries;
-})(globalThis.CSDash = globalThis.CSDash || {});
+})((globalThis.CSDash = globalThis.CSDash || {}));

@@ -120,4 +120,4 @@
   };
 
   loop();
-})(globalThis.CSDash = globalThis.CSDash || {});
+})((globalThis.CSDash = globalThis.CSDash || {}));

@@ -105,4 +105,4 @@
 
   ns.parsePrometheusText = parsePrometheusText;
   ns.requestCounterTotal = requestCounterTotal;
-})(globalThis.CSDash = globalThis.CSDash || {});
+})((globalThis.CSDash = globalThis.CSDash || {}));

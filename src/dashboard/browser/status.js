@@ -77,4 +77,4 @@
 
   ns.normalizeStatus = normalizeStatus;
   ns.dashboardUrl = dashboardUrl;
-})(globalThis.CSDash = globalThis.CSDash || {});
+})((globalThis.CSDash = globalThis.CSDash || {}));

@@ -83,9 +83,8 @@
     if (!body) return;
     // Match index and lag are tracked by the leader only: a follower does not know them for
     // the others, so it shows them as unknown rather than as 0.
-    const members = status.role === 'leader'
-      ? status.members
-      : status.members.map((m) => (m.id === status.nodeId ? m : { ...m, matchIndex: null, lag: null }));
+    const members =
+      status.role === 'leader' ? status.members : status.members.map((m) => (m.id === status.nodeId ? m : { ...m, matchIndex: null, lag: null }));
     let maxLag = 10; // a lag of a few entries should not fill the bar
     for (const m of members) if (m.lag !== null && m.lag > maxLag) maxLag = m.lag;
     const rows = members.map((m) => {
@@ -132,8 +131,7 @@
         node.textContent = 'Live';
         node.className = 'badge ok';
       } else {
-        node.textContent =
-          'Unreachable since ' + formatTime(conn.unreachableSince) + (conn.reason ? ' (' + conn.reason + ')' : '');
+        node.textContent = 'Unreachable since ' + formatTime(conn.unreachableSince) + (conn.reason ? ' (' + conn.reason + ')' : '');
         node.className = 'badge bad';
       }
     }
@@ -145,4 +143,4 @@
   ns.renderHeader = renderHeader;
   ns.renderMembers = renderMembers;
   ns.renderConnection = renderConnection;
-})(globalThis.CSDash = globalThis.CSDash || {});
+})((globalThis.CSDash = globalThis.CSDash || {}));
