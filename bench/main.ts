@@ -1,8 +1,9 @@
-// `npm run bench [-- embedded|cluster] [--quick]`: runs the benchmarks and
+// `npm run bench [-- embedded|cluster|startup] [--quick]`: runs the benchmarks and
 // prints one JSON object on stdout (progress on stderr).
 import { cpus } from 'node:os';
 import { benchCluster } from './cluster.ts';
 import { benchEmbedded } from './embedded.ts';
+import { benchStartup } from './startup.ts';
 import { writeEmbeddedReport, type EmbeddedResults } from './fixtures/embedded-report.ts';
 import { loadavg } from 'node:os';
 
@@ -22,8 +23,10 @@ if (suite === 'embedded') {
   process.stderr.write(`\nchart: ${report}\n`);
 } else if (suite === 'cluster') {
   results = await benchCluster({ quick, profile: args.includes('--profile'), skipEtcd: args.includes('--no-etcd') });
+} else if (suite === 'startup') {
+  results = await benchStartup({ rounds: quick ? 3 : 10, port: 18_970 });
 } else {
-  console.error(`unknown benchmark suite "${suite}" (expected: embedded or cluster)`);
+  console.error(`unknown benchmark suite "${suite}" (expected: embedded, cluster or startup)`);
   process.exit(2);
 }
 process.stderr.write('\n');

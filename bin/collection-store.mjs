@@ -1,7 +1,12 @@
 #!/usr/bin/env node
-// Entry point of the `collection-store` command. It runs the TypeScript sources
-// directly: tsx's loader is registered here so that plain `node` works.
-import { register } from 'tsx/esm/api';
+// Entry point of the `collection-store` command: the compiled build in dist/, run by plain
+// node (no TypeScript loader at run time). `npm ci` and `npm run build` make dist/; from the
+// sources, `npm run cli -- <args>` runs the same command through tsx.
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/cli/main.ts');
+const main = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(main)) {
+  process.stderr.write('collection-store: the compiled build is missing (dist/cli/main.js): run `npm run build` first\n');
+  process.exit(1);
+}
+await import(main.href);
