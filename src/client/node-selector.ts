@@ -1,6 +1,7 @@
 // Which node the next request goes to: the last one that worked, or the leader when a
 // response named it; after a failure, the next URL in the list. Leader URLs we were
 // not given (a member added later) are learnt from hints, up to a bound.
+import { assert } from '../assert.ts';
 
 export const MAX_NODES = 64;
 
@@ -25,7 +26,7 @@ export class NodeSelector {
   /** The node to try now. */
   pick(): string {
     const url = this.urls[this.current];
-    if (url === undefined) throw new Error('NodeSelector: current index out of range');
+    assert(url !== undefined, `NodeSelector: current index ${this.current} out of range`);
     return url;
   }
 

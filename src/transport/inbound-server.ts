@@ -8,6 +8,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
+import { assert } from '../assert.ts';
 import type { Message } from '../raft/types.ts';
 import { decodeFrame, encodeFrame, PROTOCOL_VERSION, type Frame, type HelloFrame, type RefusalCode } from './frame-codec.ts';
 import { RAFT_PATH, errorMessage } from './outbound-link.ts';
@@ -76,7 +77,7 @@ export class InboundServer {
    * exists, Node would leave such a socket open forever, so it is answered 404 and destroyed.
    */
   attach(server: Server): void {
-    if (this.attached !== null) throw new Error('transport is already attached to a server');
+    assert(this.attached === null, 'transport is already attached to a server');
     const listener = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
       const ours = pathOf(req.url) === RAFT_PATH;
       if (!ours) {

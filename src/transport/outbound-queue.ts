@@ -1,6 +1,7 @@
 // A FIFO of encoded frames waiting for a peer's connection, bounded by count and by
 // bytes. A frame that does not fit is refused (the caller counts it as dropped): Raft
 // resends what matters, so dropping beats growing memory behind a slow or dead peer.
+import { assert } from '../assert.ts';
 
 export interface QueuedFrame {
   readonly frame: Buffer;
@@ -51,7 +52,7 @@ export class OutboundQueue {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }
-    if (!(this.queuedBytes >= 0)) throw new Error('OutboundQueue: negative byte count');
+    assert(this.queuedBytes >= 0, `OutboundQueue: negative byte count ${this.queuedBytes}`);
     return item;
   }
 
