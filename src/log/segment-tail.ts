@@ -9,7 +9,7 @@
 // - anything else before valid records: damage to records that may have been
 //   acknowledged, refused (see judgeTail).
 import { LogCorruptionError } from './errors.ts';
-import { findValidRecordAfter, findWriteEndAfter, type DecodeStop } from './record.ts';
+import { findValidRecordAfter, findWriteEndAfter, type DecodeStop } from './record-scanner.ts';
 import { checkWriteSectors } from './write-end.ts';
 import { nonZeroEnd } from './zero-bytes.ts';
 

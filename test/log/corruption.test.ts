@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { appendFile, copyFile, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openFileLog, LogCorruptionError } from '../../src/log/index.ts';
-import { decodeRecords } from '../../src/log/record.ts';
+import { decodeRecords } from '../../src/log/record-scanner.ts';
 import { meta, plain, range, withTempDir } from './helpers.ts';
 
 const SEG1 = '00000000000000000001.seg';

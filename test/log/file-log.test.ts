@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { copyFile, readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openFileLog, type LogStorage } from '../../src/log/index.ts';
-import { decodeAllRecords, decodeRecords } from '../../src/log/record.ts';
+import { decodeAllRecords, decodeRecords } from '../../src/log/record-scanner.ts';
 import { sectorCrcs } from '../../src/log/write-end.ts';
 import { entriesOf } from '../../src/log/compact-entries.ts';
 import { RaftLog } from '../../src/raft/raft-log.ts';

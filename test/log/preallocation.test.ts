@@ -8,7 +8,8 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openFileLog, LogCorruptionError, type LogStorage } from '../../src/log/index.ts';
 import { MAX_WRITE_BYTES, ZERO_CHUNK_MIN_BYTES } from '../../src/log/preallocation.ts';
-import { decodeRecords, encodeRecords, findValidRecordAfter } from '../../src/log/record.ts';
+import { encodeRecords } from '../../src/log/record.ts';
+import { decodeRecords, findValidRecordAfter } from '../../src/log/record-scanner.ts';
 import type { Entry } from '../../src/raft/types.ts';
 import { plain, withTempDir } from './helpers.ts';
 

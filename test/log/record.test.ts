@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { crc32c } from '@node-rs/crc32';
 import { Packr } from 'msgpackr';
-import { decodeAllRecords, decodePayload, encodeRecords, RECORD_HEADER_BYTES, RecordType, type LogRecord } from '../../src/log/record.ts';
+import { decodePayload, encodeRecords, RECORD_HEADER_BYTES, RecordType, type LogRecord } from '../../src/log/record.ts';
+import { decodeAllRecords } from '../../src/log/record-scanner.ts';
 import type { Entry, EntryType } from '../../src/raft/types.ts';
 import { entry, plain } from './helpers.ts';
 

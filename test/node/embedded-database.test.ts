@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeRecords } from '../../src/log/record.ts';
+import { decodeRecords } from '../../src/log/record-scanner.ts';
 import { open, ConflictError, ValidationError, PreconditionFailedError, NotFoundError } from '../../src/index.ts';
 
 async function tempDir(): Promise<string> {
