@@ -3,7 +3,7 @@
 // log: the snapshot's (or bootstrap) configuration, then each conf entry in log order.
 // Truncating the log rolls the configuration back with it.
 import type { ConfChange, ConfState, Entry } from './types.ts';
-import { invariant } from './invariant.ts';
+import { assert } from '../assert.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -23,7 +23,7 @@ export function encodeConfEntry(entry: ConfEntry): Uint8Array {
 export function decodeConfEntry(data: Uint8Array): ConfEntry {
   const value = JSON.parse(decoder.decode(data)) as ConfEntry;
   const c = value.change;
-  invariant(
+  assert(
     c !== undefined &&
       (c.type === 'addLearner' || c.type === 'addVoter' || c.type === 'remove') &&
       Number.isInteger(c.node) &&
@@ -106,7 +106,7 @@ export class Configuration {
 
   /** The configuration in force at `index` (for snapshot metadata). */
   at(index: number): ConfState {
-    invariant(index >= this.baseIndex, `configuration at ${index} is older than the snapshot ${this.baseIndex}`);
+    assert(index >= this.baseIndex, `configuration at ${index} is older than the snapshot ${this.baseIndex}`);
     let conf = this.base;
     for (const c of this.changes) {
       if (c.index > index) break;

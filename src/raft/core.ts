@@ -43,7 +43,7 @@ import {
 } from './replication.ts';
 import { handleInstallSnapshot, handleInstallSnapshotResponse } from './snapshot.ts';
 import { handleTimeoutNow, transferLeadership } from './leadership-transfer.ts';
-import { invariant } from './invariant.ts';
+import { assert } from '../assert.ts';
 
 /** Bound on committed entries handed out per ready(). */
 const MAX_COMMITTED_PER_READY = 4096;
@@ -71,9 +71,9 @@ export class RaftCore implements RaftCoreApi {
   private handed: Handed | null = null;
 
   constructor(config: RaftConfig, restart: RaftRestartState) {
-    invariant(Number.isInteger(config.id) && config.id > 0, 'node id must be a positive integer');
-    invariant(config.heartbeatTicks >= 1 && config.electionTicks > config.heartbeatTicks, 'need electionTicks > heartbeatTicks >= 1');
-    invariant(config.maxEntriesPerMessage >= 1 && config.maxInflight >= 1, 'message and inflight bounds must be >= 1');
+    assert(Number.isInteger(config.id) && config.id > 0, 'node id must be a positive integer');
+    assert(config.heartbeatTicks >= 1 && config.electionTicks > config.heartbeatTicks, 'need electionTicks > heartbeatTicks >= 1');
+    assert(config.maxEntriesPerMessage >= 1 && config.maxInflight >= 1, 'message and inflight bounds must be >= 1');
     const log = new RaftLog(restart.snapshot, restart.entries, restart.hardState.commit);
     const conf = new Configuration(restart.snapshot?.conf ?? restart.initialConf, restart.snapshot?.index ?? 0);
     conf.onAppend(log.confEntries());
@@ -206,9 +206,9 @@ export class RaftCore implements RaftCoreApi {
   /** Same-term message from the leader: follow it and reset the election timer. */
   private heardFromLeader(leader: number): void {
     const s = this.s;
-    invariant(s.role !== 'leader', `two leaders in term ${s.term}: ${s.id} and ${leader}`);
+    assert(s.role !== 'leader', `two leaders in term ${s.term}: ${s.id} and ${leader}`);
     if (s.role !== 'follower') becomeFollower(s, s.term, leader);
-    invariant(s.leader === 0 || s.leader === leader, `two leaders in term ${s.term}: ${s.leader} and ${leader}`);
+    assert(s.leader === 0 || s.leader === leader, `two leaders in term ${s.term}: ${s.leader} and ${leader}`);
     s.leader = leader;
     s.electionElapsed = 0;
     s.bootLease = false;
@@ -272,7 +272,7 @@ export class RaftCore implements RaftCoreApi {
     const superseded = s.supersededApplied;
     if (superseded !== null && index === superseded.index) return { index, term: superseded.term, conf: superseded.conf };
     const term = s.log.term(index);
-    invariant(term !== undefined, `no term known for index ${index} (log holds ${s.log.snapshotIndex}..${s.log.lastIndex()})`);
+    assert(term !== undefined, `no term known for index ${index} (log holds ${s.log.snapshotIndex}..${s.log.lastIndex()})`);
     return { index, term, conf: s.conf.at(index) };
   }
 
@@ -283,9 +283,9 @@ export class RaftCore implements RaftCoreApi {
     // driver snapshotted while that one was on its way to being applied): nothing to keep.
     if (s.snapshot !== null && index < s.snapshot.meta.index) return;
     if (index < s.log.snapshotIndex || s.log.pendingSnapshot !== null) return;
-    invariant(index <= s.log.applied, `snapshot ${index} beyond applied ${s.log.applied}`);
-    invariant(s.log.term(index) === term, `snapshot term ${term} does not match log at ${index}`);
-    invariant(sameConf(conf, s.conf.at(index)), `snapshot configuration does not match the log at ${index}`);
+    assert(index <= s.log.applied, `snapshot ${index} beyond applied ${s.log.applied}`);
+    assert(s.log.term(index) === term, `snapshot term ${term} does not match log at ${index}`);
+    assert(sameConf(conf, s.conf.at(index)), `snapshot configuration does not match the log at ${index}`);
     s.snapshot = snapshot;
     // Keep the last snapshotCatchUpEntries entries: a follower a little behind (restarted,
     // slow) catches up from the log instead of needing the whole snapshot.
@@ -320,8 +320,8 @@ export class RaftCore implements RaftCoreApi {
    * writes the next entries, instead of all of them before. */
   ready(maxCommittedEntries: number = MAX_COMMITTED_PER_READY): Ready {
     const s = this.s;
-    invariant(this.handed === null, 'ready() called again before advance()');
-    invariant(Number.isSafeInteger(maxCommittedEntries) && maxCommittedEntries >= 1, `maxCommittedEntries must be >= 1, got ${maxCommittedEntries}`);
+    assert(this.handed === null, 'ready() called again before advance()');
+    assert(Number.isSafeInteger(maxCommittedEntries) && maxCommittedEntries >= 1, `maxCommittedEntries must be >= 1, got ${maxCommittedEntries}`);
     flushAppends(s);
     markRoundsFlushed(s);
     const hardState = hardStateOf(s);
@@ -353,7 +353,7 @@ export class RaftCore implements RaftCoreApi {
   advance(): void {
     const s = this.s;
     const handed = this.handed;
-    invariant(handed !== null, 'advance() without ready()');
+    assert(handed !== null, 'advance() without ready()');
     this.handed = null;
     this.lastSoftState = handed.softState;
     if (handed.hardState) this.persistedHardState = handed.hardState;

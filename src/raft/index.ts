@@ -1,5 +1,4 @@
 // The Raft consensus core: a pure, deterministic state machine (see core.ts).
 export { RaftCore } from './core.ts';
-export { RaftInvariantError } from './invariant.ts';
 export { encodeConfChange, decodeConfChange, decodeConfEntry, type ConfEntry } from './configuration.ts';
 export * from './types.ts';

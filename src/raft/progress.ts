@@ -4,7 +4,7 @@
 //   replicate: pipelined AppendEntries, at most maxInflight unacknowledged messages;
 //   snapshot:  the follower needs a snapshot; appends pause until it is installed.
 import type { PeerProgress, Snapshot } from './types.ts';
-import { invariant } from './invariant.ts';
+import { assert } from '../assert.ts';
 
 /** A bounded window of in-flight AppendEntries, each remembered by its last entry index. */
 export class Inflights {
@@ -13,7 +13,7 @@ export class Inflights {
   count = 0;
 
   constructor(readonly capacity: number) {
-    invariant(capacity >= 1, 'maxInflight must be at least 1');
+    assert(capacity >= 1, 'maxInflight must be at least 1');
     this.buffer = new Array<number>(capacity).fill(0);
   }
 
@@ -22,7 +22,7 @@ export class Inflights {
   }
 
   add(lastIndex: number): void {
-    invariant(!this.full(), 'inflight window overflow');
+    assert(!this.full(), 'inflight window overflow');
     this.buffer[(this.start + this.count) % this.capacity] = lastIndex;
     this.count++;
   }
@@ -156,7 +156,7 @@ export class Progress {
     } else if (this.state === 'probe') {
       this.probeSent = true;
     } else {
-      invariant(false, `sent entries to ${this.id} in snapshot state`);
+      assert(false, `sent entries to ${this.id} in snapshot state`);
     }
   }
 

@@ -7,13 +7,6 @@ export function quorumSize(voters: number): number {
   return Math.floor(voters / 2) + 1;
 }
 
-/** The highest index replicated on a majority of voters, given each voter's match index. */
-export function committedIndex(voters: readonly number[], matchIndex: (id: number) => number): number {
-  if (voters.length === 0) return 0;
-  const matches = voters.map(matchIndex).sort((a, b) => b - a);
-  return matches[quorumSize(voters.length) - 1]!;
-}
-
 /** Outcome of an election given the answers so far (true = granted). */
 export function voteResult(voters: readonly number[], votes: ReadonlyMap<number, boolean>): VoteResult {
   if (voters.length === 0) return 'lost';
@@ -37,7 +30,9 @@ export function hasQuorum(voters: readonly number[], active: (id: number) => boo
   return voters.length > 0 && n >= quorumSize(voters.length);
 }
 
-/** The largest value that a majority of voters have reached (e.g. lease acknowledgement ticks). */
+/** The largest value that a majority of voters have reached: given each voter's match index,
+ * the highest index replicated on a majority (the commit rule); given lease acknowledgement
+ * ticks, the start of the lease. -Infinity when there are no voters. */
 export function quorumMin(voters: readonly number[], value: (id: number) => number): number {
   if (voters.length === 0) return -Infinity;
   const values = voters.map(value).sort((a, b) => b - a);

@@ -2,7 +2,7 @@
 // stable prefix (durable on this node) and an unstable tail (handed to the driver in
 // Ready.entries, durable after advance()). Also holds the commit and applied indexes.
 import type { Entry, Snapshot, SnapshotMeta, StoredEntries } from './types.ts';
-import { invariant } from './invariant.ts';
+import { assert } from '../assert.ts';
 
 /** Approximate wire size of an entry, for maxBytesPerMessage. */
 export function entrySize(entry: Entry): number {
@@ -47,11 +47,11 @@ export class RaftLog {
       // Per-entry checks build their message only when they fail (a template string per
       // entry would cost more than the check on a 1,000,000-entry restart).
       for (let i = 0; i < this.tail.length; i++) {
-        if (this.tail[i]!.index !== this.snapshotIndex + 1 + i) invariant(false, `restart entries not contiguous at ${i}`);
+        if (this.tail[i]!.index !== this.snapshotIndex + 1 + i) assert(false, `restart entries not contiguous at ${i}`);
       }
     } else {
       // Stored entries are contiguous by construction; they must reach the snapshot.
-      invariant(
+      assert(
         entries.lastIndex < entries.firstIndex || entries.firstIndex <= this.snapshotIndex + 1,
         `restart entries start at ${entries.firstIndex}, after snapshot ${this.snapshotIndex} + 1`,
       );
@@ -63,7 +63,7 @@ export class RaftLog {
     this.stable = this.lastIndex();
     this.committed = Math.max(commit, this.snapshotIndex);
     this.applied = this.snapshotIndex;
-    invariant(this.committed <= this.lastIndex(), `restart commit ${commit} beyond last index ${this.lastIndex()}`);
+    assert(this.committed <= this.lastIndex(), `restart commit ${commit} beyond last index ${this.lastIndex()}`);
   }
 
   firstIndex(): number {
@@ -109,7 +109,7 @@ export class RaftLog {
   }
 
   entry(index: number): Entry {
-    if (!(index > this.snapshotIndex && index <= this.lastIndex())) invariant(false, `entry ${index} not held`);
+    if (!(index > this.snapshotIndex && index <= this.lastIndex())) assert(false, `entry ${index} not held`);
     return index <= this.baseLast ? this.base!.entry(index) : this.tail[index - this.baseLast - 1]!;
   }
 
@@ -125,8 +125,8 @@ export class RaftLog {
   append(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
     const first = entries[0]!.index;
-    invariant(first > this.committed, `append at ${first} would overwrite committed entry (commit ${this.committed})`);
-    invariant(first <= this.lastIndex() + 1, `append at ${first} leaves a gap after ${this.lastIndex()}`);
+    assert(first > this.committed, `append at ${first} would overwrite committed entry (commit ${this.committed})`);
+    assert(first <= this.lastIndex() + 1, `append at ${first} leaves a gap after ${this.lastIndex()}`);
     if (first <= this.baseLast) {
       // Overwrites stored entries: the store is immutable, so it just serves fewer.
       this.baseLast = first - 1;
@@ -136,39 +136,26 @@ export class RaftLog {
       this.tail.length = first - this.baseLast - 1;
     }
     for (const e of entries) {
-      if (e.index !== this.lastIndex() + 1) invariant(false, `entries not contiguous at ${e.index}`);
-      if (e.term < this.lastTerm()) invariant(false, `entry ${e.index} term ${e.term} below previous term`);
+      if (e.index !== this.lastIndex() + 1) assert(false, `entries not contiguous at ${e.index}`);
+      if (e.term < this.lastTerm()) assert(false, `entry ${e.index} term ${e.term} below previous term`);
       this.tail.push(e);
     }
     // Anything overwritten is no longer the durable version.
     this.stable = Math.min(this.stable, first - 1);
   }
 
-  /** AppendEntries consistency check and append (§5.3). Returns the index of the last new
-   * entry when the log matched at (prevIndex, prevTerm), else null. */
-  maybeAppend(prevIndex: number, prevTerm: number, entries: readonly Entry[]): number | null {
-    if (!this.matchTerm(prevIndex, prevTerm)) return null;
-    const lastNew = prevIndex + entries.length;
-    const conflict = this.findConflict(entries);
-    if (conflict !== 0) {
-      invariant(conflict > this.committed, `conflict at ${conflict} with committed entry (commit ${this.committed})`);
-      this.append(entries.slice(conflict - prevIndex - 1));
-    }
-    return lastNew;
-  }
-
   /** Commit never goes backwards, and never past what we hold. */
   commitTo(index: number): boolean {
     if (index <= this.committed) return false;
-    invariant(index <= this.lastIndex(), `commit ${index} beyond last index ${this.lastIndex()}: log lost or corrupt`);
+    assert(index <= this.lastIndex(), `commit ${index} beyond last index ${this.lastIndex()}: log lost or corrupt`);
     this.committed = index;
     return true;
   }
 
   /** Entries in [lo, hi), at least one when the range is non-empty, then bounded by bytes and count. */
   slice(lo: number, hi: number, maxBytes = Infinity, maxCount = Infinity): Entry[] {
-    invariant(lo > this.snapshotIndex, `slice from ${lo} is compacted (snapshot ${this.snapshotIndex})`);
-    invariant(hi <= this.lastIndex() + 1, `slice to ${hi} past last index ${this.lastIndex()}`);
+    assert(lo > this.snapshotIndex, `slice from ${lo} is compacted (snapshot ${this.snapshotIndex})`);
+    assert(hi <= this.lastIndex() + 1, `slice to ${hi} past last index ${this.lastIndex()}`);
     const out: Entry[] = [];
     let bytes = 0;
     for (let i = lo; i < hi && out.length < maxCount; i++) {
@@ -201,15 +188,15 @@ export class RaftLog {
   }
 
   appliedTo(index: number): void {
-    invariant(index >= this.applied, `applied goes backwards: ${index} < ${this.applied}`);
-    invariant(index <= this.committed, `applied ${index} beyond commit ${this.committed}`);
+    assert(index >= this.applied, `applied goes backwards: ${index} < ${this.applied}`);
+    assert(index <= this.committed, `applied ${index} beyond commit ${this.committed}`);
     this.applied = index;
   }
 
   /** Replaces the whole log with a snapshot received from the leader (§7). */
   restore(snapshot: Snapshot): void {
     const { index, term } = snapshot.meta;
-    invariant(index > this.committed, `restore of snapshot ${index} at or below commit ${this.committed}`);
+    assert(index > this.committed, `restore of snapshot ${index} at or below commit ${this.committed}`);
     this.base = null;
     this.baseLast = index;
     this.tail = [];
@@ -223,7 +210,7 @@ export class RaftLog {
   /** Drops entries up to `index` (a snapshot covers them). */
   compact(index: number): void {
     if (index <= this.snapshotIndex) return;
-    invariant(index <= this.applied, `compact ${index} beyond applied ${this.applied}`);
+    assert(index <= this.applied, `compact ${index} beyond applied ${this.applied}`);
     const term = this.term(index)!;
     if (index >= this.baseLast) {
       this.tail = this.tail.slice(index - this.baseLast);
@@ -236,7 +223,7 @@ export class RaftLog {
 
   /** First index of the run of `term` that contains `index` (follower's conflictIndex hint, thesis 5.3). */
   firstIndexOfTerm(term: number, index: number): number {
-    invariant(this.term(index) === term, `entry ${index} is not of term ${term}`);
+    assert(this.term(index) === term, `entry ${index} is not of term ${term}`);
     // Smallest i in [firstIndex, index] with term(i) >= term; terms never decrease along the log.
     let lo = this.firstIndex();
     let hi = index;

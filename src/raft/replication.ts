@@ -4,8 +4,8 @@
 // the commit rule that only counts replicas of current-term entries (Figure 8).
 import type { AppendEntriesRequest, AppendEntriesResponse, Entry, EntryType, HeartbeatRequest, HeartbeatResponse } from './types.ts';
 import { type RaftState, isVoter, matchIndexOf, send } from './state.ts';
-import { committedIndex } from './quorum.ts';
-import { invariant } from './invariant.ts';
+import { quorumMin } from './quorum.ts';
+import { assert } from '../assert.ts';
 import { syncProgressWithConf } from './roles.ts';
 import { sendSnapshot, snapshotHeartbeat } from './snapshot.ts';
 import { onHeartbeatAck, startHeartbeatRound } from './read-only.ts';
@@ -15,7 +15,7 @@ import { maybeSendTimeoutNow } from './leadership-transfer.ts';
 export function appendToLog(s: RaftState, entries: readonly Entry[]): void {
   if (entries.length === 0) return;
   if (s.role === 'leader') {
-    invariant(entries[0]!.index === s.log.lastIndex() + 1, 'a leader never overwrites its log');
+    assert(entries[0]!.index === s.log.lastIndex() + 1, 'a leader never overwrites its log');
   }
   s.log.append(entries);
   s.conf.onAppend(entries);
@@ -24,7 +24,7 @@ export function appendToLog(s: RaftState, entries: readonly Entry[]): void {
 
 /** Leader: appends new entries of the current term; they go out in the next ready(). */
 export function appendEntries(s: RaftState, items: readonly { type: EntryType; data: Uint8Array }[]): number {
-  invariant(s.role === 'leader', 'only the leader appends new entries');
+  assert(s.role === 'leader', 'only the leader appends new entries');
   let index = s.log.lastIndex();
   const entries = items.map((item) => ({ index: ++index, term: s.term, type: item.type, data: item.data }));
   appendToLog(s, entries);
@@ -41,7 +41,7 @@ function maybeSendAppend(s: RaftState, to: number, sendIfEmpty: boolean): boolea
   const pr = s.progress.get(to);
   if (!pr || pr.isPaused()) return false;
   const prevLogIndex = pr.nextIndex - 1;
-  invariant(prevLogIndex <= s.log.lastIndex(), `nextIndex ${pr.nextIndex} of ${to} past the leader's log`);
+  assert(prevLogIndex <= s.log.lastIndex(), `nextIndex ${pr.nextIndex} of ${to} past the leader's log`);
   const prevLogTerm = s.log.term(prevLogIndex);
   if (prevLogTerm === undefined) {
     sendSnapshot(s, pr);
@@ -102,7 +102,7 @@ export function broadcastHeartbeat(s: RaftState): number {
 /** Leader: advances the commit index to the highest current-term index on a majority. */
 export function maybeCommit(s: RaftState): boolean {
   if (s.role !== 'leader') return false;
-  const index = committedIndex(s.conf.current().voters, (id) => matchIndexOf(s, id));
+  const index = quorumMin(s.conf.current().voters, (id) => matchIndexOf(s, id));
   if (index <= s.log.committed) return false;
   // Figure 8: counting replicas only commits entries of the current term; older entries
   // commit indirectly. The bug switch exists only to prove the simulator notices.
@@ -132,7 +132,7 @@ export function handleAppendEntries(s: RaftState, m: AppendEntriesRequest): void
     const lastNew = m.prevLogIndex + m.entries.length;
     const conflict = log.findConflict(m.entries);
     if (conflict !== 0) {
-      invariant(conflict > log.committed, `leader ${m.from} conflicts with committed entry ${conflict}`);
+      assert(conflict > log.committed, `leader ${m.from} conflicts with committed entry ${conflict}`);
       appendToLog(s, m.entries.slice(conflict - m.prevLogIndex - 1));
     }
     // Commit only what we know matches the leader: up to the last entry of this message.
@@ -185,7 +185,7 @@ export function handleAppendEntriesResponse(s: RaftState, m: AppendEntriesRespon
     if (pr.maybeDecrTo(next)) s.appendPending = true;
     return;
   }
-  invariant(m.matchIndex <= s.log.lastIndex(), `follower ${m.from} matches past the leader's log`);
+  assert(m.matchIndex <= s.log.lastIndex(), `follower ${m.from} matches past the leader's log`);
   if (pr.maybeUpdate(m.matchIndex)) {
     if (pr.state === 'probe') {
       pr.becomeReplicate();

@@ -2,12 +2,12 @@
 // the per-term volatile state; term changes only go up and clear the vote.
 import type { RaftState } from './state.ts';
 import { Progress } from './progress.ts';
-import { invariant } from './invariant.ts';
+import { assert } from '../assert.ts';
 import { resetRandomizedElectionTimeout } from './election.ts';
 import { appendEntries } from './replication.ts';
 
 function reset(s: RaftState, term: number): void {
-  invariant(term >= s.term, `term goes backwards: ${term} < ${s.term}`);
+  assert(term >= s.term, `term goes backwards: ${term} < ${s.term}`);
   if (term > s.term) {
     s.term = term;
     s.vote = 0;
@@ -34,7 +34,7 @@ export function becomeFollower(s: RaftState, term: number, leader: number): void
 }
 
 export function becomePreCandidate(s: RaftState): void {
-  invariant(s.role !== 'leader', 'leader cannot become pre-candidate');
+  assert(s.role !== 'leader', 'leader cannot become pre-candidate');
   // Pre-vote changes neither term nor vote (thesis 9.6): only the role and the tally.
   s.role = 'pre-candidate';
   s.leader = 0;
@@ -44,14 +44,14 @@ export function becomePreCandidate(s: RaftState): void {
 }
 
 export function becomeCandidate(s: RaftState): void {
-  invariant(s.role !== 'leader', 'leader cannot become candidate');
+  assert(s.role !== 'leader', 'leader cannot become candidate');
   reset(s, s.term + 1);
   s.role = 'candidate';
   s.vote = s.id;
 }
 
 export function becomeLeader(s: RaftState): void {
-  invariant(s.role === 'candidate', `only a candidate becomes leader (was ${s.role})`);
+  assert(s.role === 'candidate', `only a candidate becomes leader (was ${s.role})`);
   reset(s, s.term);
   s.role = 'leader';
   s.leader = s.id;

@@ -11,7 +11,7 @@ import { crc32c } from '@node-rs/crc32';
 import type { InstallSnapshotRequest, InstallSnapshotResponse, Snapshot, SnapshotMeta } from './types.ts';
 import type { Progress } from './progress.ts';
 import { type RaftState, send } from './state.ts';
-import { invariant } from './invariant.ts';
+import { assert } from '../assert.ts';
 
 export const DEFAULT_SNAPSHOT_INFLIGHT_CHUNKS = 4;
 /** Heartbeat responses without any chunk acknowledged before the window is resent. */
@@ -48,14 +48,14 @@ export function sendSnapshot(s: RaftState, pr: Progress): void {
 /** Sends chunks from pr.snapshotSent while fewer than the window are unacknowledged. */
 function fillWindow(s: RaftState, pr: Progress): void {
   const snapshot = pr.sendingSnapshot;
-  invariant(snapshot !== null, `no snapshot being sent to ${pr.id}`);
+  assert(snapshot !== null, `no snapshot being sent to ${pr.id}`);
   const size = Math.max(1, s.config.snapshotChunkBytes);
   const window = Math.max(1, s.config.snapshotInflightChunks ?? DEFAULT_SNAPSHOT_INFLIGHT_CHUNKS);
   const total = snapshot.data.byteLength;
   const crc = snapshotCrc(snapshot);
   while (!pr.snapshotSentAll && pr.snapshotSent - pr.snapshotOffset < window * size) {
     const offset = pr.snapshotSent;
-    invariant(offset <= total, `snapshot offset ${offset} past its end`);
+    assert(offset <= total, `snapshot offset ${offset} past its end`);
     const chunk = snapshot.data.subarray(offset, offset + size);
     const done = offset + chunk.byteLength >= total;
     const message: InstallSnapshotRequest = {

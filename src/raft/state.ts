@@ -7,7 +7,7 @@ import type { Configuration } from './configuration.ts';
 import type { Progress } from './progress.ts';
 import type { ReadOnly } from './read-only.ts';
 import type { SnapshotReceiver } from './snapshot.ts';
-import { invariant } from './invariant.ts';
+import { assert } from '../assert.ts';
 
 export interface RaftState {
   readonly config: RaftConfig;
@@ -71,8 +71,8 @@ export interface RaftState {
 export const MAX_QUEUED_READS = 8192;
 
 export function send(s: RaftState, message: Message): void {
-  invariant(message.to !== s.id, `message ${message.type} addressed to self`);
-  invariant(message.from === s.id, `message ${message.type} not from self`);
+  assert(message.to !== s.id, `message ${message.type} addressed to self`);
+  assert(message.from === s.id, `message ${message.type} not from self`);
   s.outbox.push(message);
 }
 

@@ -2,17 +2,17 @@
 // that the core's compact-restart path (what a node restarting from its files takes) runs
 // under every fault schedule, not only after a real open.
 import type { Entry, EntryType, StoredEntries } from './types.ts';
-import { invariant } from './invariant.ts';
+import { assert } from '../assert.ts';
 
 export function storedEntriesOf(entries: readonly Entry[]): StoredEntries {
   const held = entries.slice();
   for (let i = 1; i < held.length; i++) {
-    if (held[i]!.index !== held[i - 1]!.index + 1) invariant(false, `stored entries not contiguous at ${held[i]!.index}`);
+    if (held[i]!.index !== held[i - 1]!.index + 1) assert(false, `stored entries not contiguous at ${held[i]!.index}`);
   }
   const firstIndex = held.length > 0 ? held[0]!.index : 1;
   const at = (index: number): Entry => {
     const entry = held[index - firstIndex];
-    if (entry === undefined) invariant(false, `stored entries: index ${index} not held`);
+    if (entry === undefined) assert(false, `stored entries: index ${index} not held`);
     return entry;
   };
   return {

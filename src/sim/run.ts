@@ -3,7 +3,7 @@
 // check of the clients' history. Everything derives from one seed: the same seed replays
 // the same run, step for step (the trace hash proves it).
 
-import { RaftInvariantError } from '../raft/index.ts';
+import { InvariantError } from '../assert.ts';
 import type { ConfState, RaftBugs } from '../raft/types.ts';
 import { Clients, DEFAULT_CLIENTS, type ClientOptions, type ClientStats } from './clients.ts';
 import { Cluster, DEFAULT_TIMING } from './cluster.ts';
@@ -337,7 +337,7 @@ export class Simulation {
   wrap(error: unknown): SimulationFailure {
     if (error instanceof SimulationFailure) return error;
     if (error instanceof InvariantViolation) return this.failure('invariant', error.message);
-    if (error instanceof RaftInvariantError) return this.failure('core-assertion', error.message);
+    if (error instanceof InvariantError) return this.failure('core-assertion', error.message);
     const e = error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error);
     return this.failure('exception', e);
   }

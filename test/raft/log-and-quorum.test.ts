@@ -1,9 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RaftLog } from '../../src/raft/raft-log.ts';
-import { committedIndex, voteResult } from '../../src/raft/quorum.ts';
+import { quorumMin, voteResult } from '../../src/raft/quorum.ts';
 import { Inflights } from '../../src/raft/progress.ts';
-import { RaftInvariantError } from '../../src/raft/index.ts';
+import { InvariantError } from '../../src/assert.ts';
 import type { Entry } from '../../src/raft/index.ts';
 
 const e = (index: number, term: number): Entry => ({ index, term, type: 'normal', data: new Uint8Array(0) });
@@ -35,8 +35,8 @@ describe('RaftLog', () => {
       log.unstableEntries().map((x) => x.index),
       [2],
     );
-    assert.throws(() => log.append([e(1, 3)]), RaftInvariantError);
-    assert.throws(() => log.commitTo(5), RaftInvariantError);
+    assert.throws(() => log.append([e(1, 3)]), InvariantError);
+    assert.throws(() => log.commitTo(5), InvariantError);
     log.stableTo(2, 1); // wrong term: ignored
     assert.equal(log.stable, 1);
     log.stableTo(2, 2);
@@ -69,15 +69,15 @@ describe('quorum math', () => {
       [5, 1],
     ]);
     assert.equal(
-      committedIndex([1, 2, 3, 4, 5], (id) => match.get(id)!),
+      quorumMin([1, 2, 3, 4, 5], (id) => match.get(id)!),
       7,
     );
     assert.equal(
-      committedIndex([1, 2, 3, 4], (id) => match.get(id)!),
+      quorumMin([1, 2, 3, 4], (id) => match.get(id)!),
       7,
     );
     assert.equal(
-      committedIndex([1], (id) => match.get(id)!),
+      quorumMin([1], (id) => match.get(id)!),
       10,
     );
   });
@@ -134,7 +134,7 @@ describe('quorum math', () => {
     w.add(9);
     w.add(12);
     assert.equal(w.full(), true);
-    assert.throws(() => w.add(13), RaftInvariantError);
+    assert.throws(() => w.add(13), InvariantError);
     w.freeLE(9);
     assert.equal(w.count, 1);
     w.add(15);

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cluster } from './harness.ts';
 import type { InstallSnapshotRequest, Message } from '../../src/raft/index.ts';
-import { RaftInvariantError } from '../../src/raft/index.ts';
+import { InvariantError } from '../../src/assert.ts';
 
 const chunks = (ms: readonly Message[]): InstallSnapshotRequest[] => ms.filter((m): m is InstallSnapshotRequest => m.type === 'InstallSnapshot');
 
@@ -80,10 +80,10 @@ describe('snapshots (§7, thesis ch. 5)', () => {
     c.campaign(1);
     c.propose(1, 'a');
     const meta = c.core(1).snapshotMeta(2);
-    assert.throws(() => c.core(1).snapshotTaken({ meta: { ...meta, term: 9 }, data: new Uint8Array() }), RaftInvariantError);
+    assert.throws(() => c.core(1).snapshotTaken({ meta: { ...meta, term: 9 }, data: new Uint8Array() }), InvariantError);
     assert.throws(
       () => c.core(1).snapshotTaken({ meta: { ...meta, conf: { voters: [1], learners: [] } }, data: new Uint8Array() }),
-      RaftInvariantError,
+      InvariantError,
     );
   });
 
