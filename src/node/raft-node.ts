@@ -13,7 +13,7 @@ import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { LogStorage } from '../log/types.ts';
-import type { RaftCore } from '../raft/index.ts';
+import { readyDurability, type RaftCore } from '../raft/index.ts';
 import type { Entry, Message, RaftStatus, Ready, Snapshot } from '../raft/types.ts';
 import type { Command, CommandResult } from '../store/commands.ts';
 import { StoreError } from '../store/errors.ts';
@@ -426,20 +426,9 @@ export class RaftNode implements DatabaseBackend {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
-    // Thesis 10.2.1: the leader may send AppendEntries while it writes the same entries
-    // itself (it counts itself for commit only once durable). Everything else (votes,
-    // acks) leaves only after the state it depends on is durable.
-    // Only when this Ready does not change the term or vote: a single voter becomes leader
-    // in the same Ready that raises its term, and must not replicate before that is durable.
-    const durable = this.log.hardState();
-    const termDurable = rd.hardState === null || (rd.hardState.term === durable.term && rd.hardState.vote === durable.vote);
-    const early: Message[] = [];
-    const late: Message[] = [];
-    for (const m of rd.messages) {
-      const replication = m.type === 'AppendEntries' || m.type === 'Heartbeat';
-      (termDurable && rd.softState.role === 'leader' && replication ? early : late).push(m);
-    }
-    for (const m of early) this.transport.send(m);
+    // Which messages may leave before this Ready is durable: the core's rule (src/raft/ready-durability.ts).
+    const { hardStateMustSync, beforeSync, afterSync } = readyDurability(rd, this.log.hardState());
+    for (const m of beforeSync) this.transport.send(m);
     if (rd.snapshot !== null) {
       const snapshot = rd.snapshot;
       await this.snapshots.writeSnapshot(() => this.log.installSnapshot(snapshot.meta, snapshot.data));
@@ -453,8 +442,8 @@ export class RaftNode implements DatabaseBackend {
       // commit index need not be (after a crash it is learned again from the leader, or,
       // alone, by committing the new term's first entry), so it rides along with the next
       // write instead of costing a disk flush of its own.
-      if (termDurable) written.catch((error: unknown) => this.stopOnFatal(error));
-      else writes.push(written);
+      if (hardStateMustSync) writes.push(written);
+      else written.catch((error: unknown) => this.stopOnFatal(error));
     }
 
     // Committed entries are already durable here (the core hands out only stable ones), so
@@ -473,7 +462,7 @@ export class RaftNode implements DatabaseBackend {
     }
 
     await Promise.all(writes);
-    for (const m of late) this.transport.send(m);
+    for (const m of afterSync) this.transport.send(m);
   }
 
   private installSnapshot(snapshot: Snapshot): void {

@@ -1,4 +1,5 @@
 // The Raft consensus core: a pure, deterministic state machine (see core.ts).
 export { RaftCore } from './core.ts';
+export { readyDurability, type ReadyDurability } from './ready-durability.ts';
 export { encodeConfChange, decodeConfChange, decodeConfEntry, type ConfEntry } from './configuration.ts';
 export * from './types.ts';

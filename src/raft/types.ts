@@ -177,7 +177,15 @@ export interface SoftState {
 
 /** Work the driver must do, in this order: persist (hardState, snapshot, entries),
  * send messages, apply snapshot then committedEntries, deliver readStates once
- * applied index >= their index, then call advance(). */
+ * applied index >= their index, then call advance().
+ *
+ * Durability (ready-durability.ts, `readyDurability(rd, durableHardState)`, the one statement
+ * of the rule): `messages` leave only once the Ready's hard state, snapshot and entries are
+ * durable (Figure 2: persistent state is updated on stable storage before responding to RPCs),
+ * except the leader's AppendEntries and Heartbeats, which may leave while its own entries are
+ * written (thesis 10.2.1), and only when the Ready changes neither term nor vote. A Ready
+ * must be synced (etcd's MustSync) when it carries entries, a snapshot, or a new term or vote;
+ * a new commit index alone need not be. A driver may always send everything after the write. */
 export interface Ready {
   readonly softState: SoftState;
   readonly hardState: HardState | null;
@@ -219,6 +227,9 @@ export interface RaftBugs {
   readonly commitPreviousTermEntries?: boolean;
   /** Answer ReadIndex immediately, without confirming leadership with a quorum. */
   readonly readWithoutQuorumCheck?: boolean;
+  /** readyDurability() lets every message leave before the Ready is durable: votes and acks
+   * that a crash during the write can take back. */
+  readonly sendBeforeDurable?: boolean;
 }
 
 /**

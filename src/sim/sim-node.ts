@@ -11,8 +11,9 @@
 //
 // Two driver modes:
 //  - 'sync': the sequence above runs to completion inside the step that produced the ready.
-//  - 'pipelined': exactly what node/raft-node.ts does. The leader's AppendEntries and
-//    Heartbeats leave at once when the ready changes neither term nor vote (thesis 10.2.1);
+//  - 'pipelined': exactly what node/raft-node.ts does. The messages readyDurability() lets
+//    leave early (the leader's AppendEntries and Heartbeats, when the ready changes neither
+//    term nor vote: thesis 10.2.1) leave at once;
 //    the write then takes virtual time, during which messages, ticks and proposals keep
 //    stepping the core (ready() is taken, advance() is not called yet); when the write
 //    completes, the other messages leave, committed entries are applied, and advance() is
@@ -20,7 +21,7 @@
 //    writer would: nothing, the snapshot, the snapshot and some entries, or everything
 //    (entries before the hard state, as handleReady issues them).
 
-import { RaftCore } from '../raft/index.ts';
+import { RaftCore, readyDurability } from '../raft/index.ts';
 import type { ConfState, Entry, Message, RaftBugs, RaftConfig, Ready, Role } from '../raft/types.ts';
 import { SimDisk } from './disk.ts';
 import type { InvariantChecker } from './invariants.ts';
@@ -340,23 +341,17 @@ export class SimNode {
     return true;
   }
 
-  /** Pipelined driver: takes a ready(), sends what may leave before the write (the leader's
-   * appends and heartbeats, when term and vote are already durable), starts the write. */
+  /** Pipelined driver: takes a ready(), sends what may leave before the write
+   * (readyDurability's beforeSync), starts the write. */
   private beginReady(core: RaftCore): boolean {
     const rd: Ready = core.ready();
     this.stats.readies++;
     const seq = ++this.readySeq;
-    const durable = this.disk.hardState;
-    const termDurable = rd.hardState === null || (rd.hardState.term === durable.term && rd.hardState.vote === durable.vote);
-    const early: Message[] = [];
-    const late: Message[] = [];
-    for (const m of rd.messages) {
-      const replication = m.type === 'AppendEntries' || m.type === 'Heartbeat';
-      (termDurable && rd.softState.role === 'leader' && replication ? early : late).push(m);
-    }
-    this.sendAll(early, false);
-    this.stats.earlySends += early.length;
-    this.pending = { rd, late, seq, commit: core.status().commitIndex };
+    // The core's rule (src/raft/ready-durability.ts), as node/raft-node.ts applies it.
+    const { beforeSync, afterSync } = readyDurability(rd, this.disk.hardState, this.ctx.bugs);
+    this.sendAll(beforeSync, false);
+    this.stats.earlySends += beforeSync.length;
+    this.pending = { rd, late: afterSync, seq, commit: core.status().commitIndex };
     // Most writes are quick; some fsyncs are slow enough for ticks and elections to happen.
     const rng = this.ctx.rng;
     this.writeDoneAt = this.ctx.now() + (rng.chance(0.85) ? rng.int(1, 3) : rng.int(5, 30));

@@ -81,10 +81,7 @@ describe('snapshots (§7, thesis ch. 5)', () => {
     c.propose(1, 'a');
     const meta = c.core(1).snapshotMeta(2);
     assert.throws(() => c.core(1).snapshotTaken({ meta: { ...meta, term: 9 }, data: new Uint8Array() }), InvariantError);
-    assert.throws(
-      () => c.core(1).snapshotTaken({ meta: { ...meta, conf: { voters: [1], learners: [] } }, data: new Uint8Array() }),
-      InvariantError,
-    );
+    assert.throws(() => c.core(1).snapshotTaken({ meta: { ...meta, conf: { voters: [1], learners: [] } }, data: new Uint8Array() }), InvariantError);
   });
 
   test('a restarted leader sends the snapshot it was given back by its driver', () => {

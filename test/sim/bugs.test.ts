@@ -63,3 +63,24 @@ test('readWithoutQuorumCheck is caught by the linearizability checker', () => {
     assert.ok(r.ok, r.ok ? '' : r.failure.message);
   }
 });
+
+// Votes and acks sent before the write that backs them: the simulator's check that a sender's
+// term is durable before its messages leave (and, failing that, election and commit safety
+// after a crash mid-write) must catch it within a few seeds of the pipelined driver (the sync
+// driver always writes before it sends). The same seeds pass on the correct core.
+test('sendBeforeDurable is caught by the simulator', () => {
+  const options = { nodes: 3, profile: 'mixed', durationMs: 1500, driver: 'pipelined' as const };
+  let caughtAt = 0;
+  for (let seed = 1; seed <= 10 && caughtAt === 0; seed++) {
+    const r = trySimulation({ ...options, seed, bugs: { sendBeforeDurable: true } });
+    if (!r.ok) {
+      assert.match(r.failure.kind, /^(invariant|linearizability)$/, r.failure.message);
+      caughtAt = seed;
+    }
+  }
+  assert.ok(caughtAt > 0, 'no seed in 1..10 caught sendBeforeDurable');
+  for (let seed = 1; seed <= caughtAt; seed++) {
+    const r = trySimulation({ ...options, seed });
+    assert.ok(r.ok, r.ok ? '' : r.failure.message);
+  }
+});
