@@ -1,7 +1,7 @@
 // The client of a Collection Store cluster (or single server): collections with the
 // embedded API, transactions, cluster status. One keep-alive pool per node; every
 // request goes through the executor's retry loop.
-import { DEFAULT_BACKOFF, validateBackoff } from './backoff.ts';
+import { validateBackoff, type BackoffPolicy } from '../backoff.ts';
 import { errorFromResponse, ValidationError } from './errors.ts';
 import { AttemptError, HttpTransport } from './http-transport.ts';
 import { createIdGenerator, type IdGenerator } from './ids.ts';
@@ -14,6 +14,7 @@ import { validateCollectionName, validateConsistency, validateDocument, validate
 
 const DEFAULT_TIMEOUT_MS = 5000;
 const DEFAULT_RETRIES = 5;
+const DEFAULT_BACKOFF: BackoffPolicy = { delayMsInitial: 50, delayMsMax: 1000 };
 const DEFAULT_CONNECTIONS_PER_NODE = 16;
 const TX_OPS: ReadonlySet<string> = new Set(['insert', 'update', 'replace', 'remove']);
 

@@ -7,7 +7,7 @@
 //   ends in OutcomeUnknownError.
 // Retries wait an exponential backoff with jitter, except the first pass over the
 // nodes after a refused connection or a leader hint, which goes on at once.
-import { backoffDelay, type BackoffPolicy } from './backoff.ts';
+import { backoffDelay, type BackoffPolicy } from '../backoff.ts';
 import { ClientClosedError, OutcomeUnknownError, StoreError, TimeoutError, UnavailableError, errorFromResponse, parseWireError } from './errors.ts';
 import { AttemptError, type HttpRequest, type HttpResponse, type HttpTransport } from './http-transport.ts';
 import type { NodeSelector } from './node-selector.ts';

@@ -1,5 +1,6 @@
 // Public types of the HTTP client. They mirror docs/http-api.md; the client imports
 // nothing from the store but its error classes, so documents are plain JSON here.
+import type { BackoffPolicy } from '../backoff.ts';
 
 export type Consistency = 'linearizable' | 'lease' | 'local';
 
@@ -29,7 +30,7 @@ export interface ConnectOptions {
   /** Attempts after the first one (default 5). */
   readonly retries?: number;
   /** Exponential backoff between attempts, with jitter (default 50 ms doubling up to 1000 ms). */
-  readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
+  readonly backoff?: BackoffPolicy;
   /** Default read consistency (default: the server's, linearizable). */
   readonly consistency?: Consistency;
   /** Keep-alive connections per node (default 16). */

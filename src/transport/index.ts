@@ -4,4 +4,4 @@ export { parsePeers, parseAddress, type PeerAddress, type HostPort } from './pee
 export { TransportError, type TransportErrorCode } from './errors.ts';
 export { RAFT_PATH } from './outbound-link.ts';
 export { PROTOCOL_VERSION } from './frame-codec.ts';
-export type { BackoffOptions } from './backoff.ts';
+export type { BackoffPolicy } from '../backoff.ts';

@@ -5,7 +5,7 @@
 
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
-import { backoffDelay, type BackoffOptions } from './backoff.ts';
+import { backoffDelay, type BackoffPolicy } from '../backoff.ts';
 import { decodeFrame, encodeFrame, PROTOCOL_VERSION, type Frame } from './frame-codec.ts';
 import { OutboundQueue } from './outbound-queue.ts';
 import { TransportError } from './errors.ts';
@@ -24,7 +24,7 @@ export interface LinkSettings {
   /** Stop handing frames to the socket while this many bytes are written but not flushed. */
   readonly highWaterBytes: number;
   readonly handshakeTimeoutMs: number;
-  readonly reconnect: BackoffOptions;
+  readonly reconnect: BackoffPolicy;
   readonly random: () => number;
   readonly logger: Logger;
 }
@@ -297,7 +297,7 @@ export class OutboundLink {
 
   private scheduleReconnect(): void {
     this.phase = 'backoff';
-    const delay = backoffDelay(this.attempt, this.settings.reconnect, this.settings.random);
+    const delay = backoffDelay(this.attempt, this.settings.reconnect, this.settings.random());
     this.attempt += 1;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;

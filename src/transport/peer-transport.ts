@@ -9,7 +9,7 @@
 import type { Server } from 'node:http';
 import { pino, type Logger } from 'pino';
 import type { Message } from '../raft/types.ts';
-import type { BackoffOptions } from './backoff.ts';
+import type { BackoffPolicy } from '../backoff.ts';
 import { TransportError } from './errors.ts';
 import { encodeFrame } from './frame-codec.ts';
 import { InboundServer } from './inbound-server.ts';
@@ -39,7 +39,7 @@ export interface TransportOptions {
   /** Per-peer queue bounds; frames beyond them are dropped (Raft retries) and counted. */
   readonly maxQueueMessages?: number;
   readonly maxQueueBytes?: number;
-  readonly reconnect?: BackoffOptions;
+  readonly reconnect?: BackoffPolicy;
   /** Largest frame accepted (and sent); bigger outbound messages are dropped with an error log. */
   readonly maxPayloadBytes?: number;
   /** Unflushed bytes per connection before the transport stops writing (backpressure). */
@@ -73,7 +73,7 @@ export interface PeerStats {
 export const TRANSPORT_DEFAULTS = Object.freeze({
   maxQueueMessages: 4096,
   maxQueueBytes: 64 * 1024 * 1024,
-  reconnect: Object.freeze({ initialMs: 50, maxMs: 2000 }),
+  reconnect: Object.freeze({ delayMsInitial: 50, delayMsMax: 2000 }),
   maxPayloadBytes: 32 * 1024 * 1024,
   highWaterBytes: 4 * 1024 * 1024,
   pingIntervalMs: 5000,
@@ -115,8 +115,8 @@ export class PeerTransport {
     this.advertiseAddress = normalizeAddress(options.advertiseAddress);
     this.logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'transport', node: this.nodeId });
     const reconnect = options.reconnect ?? TRANSPORT_DEFAULTS.reconnect;
-    positiveInteger(reconnect.initialMs, 'reconnect.initialMs');
-    if (!(reconnect.maxMs >= reconnect.initialMs)) throw new Error('transport: reconnect.maxMs must be >= initialMs');
+    positiveInteger(reconnect.delayMsInitial, 'reconnect.delayMsInitial');
+    if (!(reconnect.delayMsMax >= reconnect.delayMsInitial)) throw new Error('transport: reconnect.delayMsMax must be >= delayMsInitial');
     const maxPayload = positiveInteger(options.maxPayloadBytes ?? TRANSPORT_DEFAULTS.maxPayloadBytes, 'maxPayloadBytes');
     const handshakeTimeoutMs = positiveInteger(options.handshakeTimeoutMs ?? TRANSPORT_DEFAULTS.handshakeTimeoutMs, 'handshakeTimeoutMs');
     this.pingIntervalMs = positiveInteger(options.pingIntervalMs ?? TRANSPORT_DEFAULTS.pingIntervalMs, 'pingIntervalMs');

@@ -306,6 +306,6 @@ describe('client collection API against the fake server', () => {
     assert.equal(node.requests.length, before, 'no request was sent');
     assert.throws(() => connect([]), TypeError);
     assert.throws(() => connect('ftp://host:1'), TypeError);
-    assert.throws(() => connect('http://h:1', { backoff: { initialMs: 10, maxMs: 1 } }), RangeError);
+    assert.throws(() => connect('http://h:1', { backoff: { delayMsInitial: 10, delayMsMax: 1 } }), RangeError);
   });
 });

@@ -1,41 +1,10 @@
-// The client's small pure parts: backoff, ids, node choice, URL parsing, equality.
+// The client's small pure parts: ids, node choice, URL parsing, equality (backoff: test/backoff.test.ts).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { backoffDelay } from '../../src/client/backoff.ts';
 import { isSameDocument, jsonEqual } from '../../src/client/deep-equal.ts';
 import { createIdGenerator } from '../../src/client/ids.ts';
 import { NodeSelector, normalizeUrl } from '../../src/client/node-selector.ts';
-
-describe('backoffDelay', () => {
-  test('stays within [cap/2, cap], cap = min(max, initial * 2^retry)', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 0, max: 40 }),
-        fc.integer({ min: 1, max: 1000 }),
-        fc.integer({ min: 0, max: 100_000 }),
-        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
-        (retry, initialMs, extra, random) => {
-          const policy = { initialMs, maxMs: initialMs + extra };
-          const cap = Math.min(policy.maxMs, initialMs * 2 ** retry);
-          const delay = backoffDelay(retry, policy, random);
-          return delay >= cap / 2 && delay <= cap;
-        },
-      ),
-      { numRuns: 300 },
-    );
-  });
-
-  test('grows exponentially until the cap', () => {
-    const policy = { initialMs: 10, maxMs: 100 };
-    assert.deepEqual(
-      [0, 1, 2, 3, 4, 5].map((retry) => backoffDelay(retry, policy, 0)),
-      [5, 10, 20, 40, 50, 50],
-    );
-    assert.throws(() => backoffDelay(-1, policy, 0), RangeError);
-    assert.throws(() => backoffDelay(0, policy, 1), RangeError);
-  });
-});
 
 describe('createIdGenerator', () => {
   test('ids are unique and strictly increasing, even when the clock steps back', () => {

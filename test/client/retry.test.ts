@@ -17,7 +17,7 @@ import {
 } from '../../src/client/index.ts';
 import { FakeNode, FakeState } from './fake-server.ts';
 
-const FAST: ConnectOptions = { retries: 3, backoff: { initialMs: 5, maxMs: 20 }, timeout: 2000 };
+const FAST: ConnectOptions = { retries: 3, backoff: { delayMsInitial: 5, delayMsMax: 20 }, timeout: 2000 };
 
 /** A URL nobody listens on: a port that was just free. */
 async function deadUrl(): Promise<string> {
@@ -295,7 +295,7 @@ describe('timeouts and close', () => {
         });
         assert.equal(node.requests.length, 3);
       },
-      { retries: 1, backoff: { initialMs: 5, maxMs: 5 }, timeout: 100 },
+      { retries: 1, backoff: { delayMsInitial: 5, delayMsMax: 5 }, timeout: 100 },
     );
   });
 
@@ -304,7 +304,7 @@ describe('timeouts and close', () => {
     await waitFor(() => !Object.keys(resourceCounts()).some((name) => name.startsWith('TCP')));
     const baseline = resourceCounts();
     const node = await FakeNode.start();
-    const client = connect(node.url, { retries: 5, backoff: { initialMs: 5000, maxMs: 5000 } });
+    const client = connect(node.url, { retries: 5, backoff: { delayMsInitial: 5000, delayMsMax: 5000 } });
     try {
       await client.collection('c').insert({ v: 1 });
       node.inject({ action: { kind: 'no-leader' }, times: 10 });
@@ -326,7 +326,7 @@ describe('timeouts and close', () => {
 
   test('close() while an attempt is in flight: its retryable answer does not start a backoff', async () => {
     const node = await FakeNode.start();
-    const client = connect(node.url, { retries: 5, backoff: { initialMs: 5000, maxMs: 5000 } });
+    const client = connect(node.url, { retries: 5, backoff: { delayMsInitial: 5000, delayMsMax: 5000 } });
     try {
       node.inject({ action: { kind: 'no-leader', delayMs: 150 }, times: 10 });
       const started = performance.now();

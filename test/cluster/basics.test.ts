@@ -94,7 +94,7 @@ describe('a 3-node cluster: walkthrough, follower reads, client', () => {
   });
 
   test('the client library: CRUD, find, indexes, transaction; then it survives a kill -9 of the leader', async () => {
-    client = connect(cluster.urls(), { timeout: 3000, retries: 10, backoff: { initialMs: 20, maxMs: 300 } });
+    client = connect(cluster.urls(), { timeout: 3000, retries: 10, backoff: { delayMsInitial: 20, delayMsMax: 300 } });
     const items = client.collection('items');
     const a = await items.insert({ _id: 'a', sku: 'A-1', qty: 5, tags: ['x'] });
     assert.equal(a._id, 'a');

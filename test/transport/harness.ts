@@ -85,7 +85,7 @@ export async function startNode(
   const transport = new PeerTransport({
     clusterId: 'test-cluster',
     peers: [],
-    reconnect: { initialMs: 10, maxMs: 100 },
+    reconnect: { delayMsInitial: 10, delayMsMax: 100 },
     ...options,
     nodeId: id,
     advertiseAddress: address,

@@ -1,7 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parsePeers, parseAddress } from '../../src/transport/index.ts';
-import { backoffDelay } from '../../src/transport/backoff.ts';
 import { OutboundQueue } from '../../src/transport/outbound-queue.ts';
 
 describe('parsePeers', () => {
@@ -47,37 +46,6 @@ describe('parsePeers', () => {
   test('parseAddress splits host and port', () => {
     assert.deepEqual(parseAddress('example.com:443'), { host: 'example.com', port: 443 });
     assert.deepEqual(parseAddress('[fe80::1]:80'), { host: '[fe80::1]', port: 80 });
-  });
-});
-
-describe('backoff', () => {
-  test('grows exponentially to the cap, with jitter in [half, full]', () => {
-    const options = { initialMs: 100, maxMs: 1000 };
-    assert.equal(
-      backoffDelay(0, options, () => 0),
-      50,
-    );
-    assert.equal(
-      backoffDelay(0, options, () => 0.999999),
-      100,
-    );
-    assert.equal(
-      backoffDelay(2, options, () => 0),
-      200,
-    );
-    assert.equal(
-      backoffDelay(3, options, () => 0.5),
-      600,
-    );
-    assert.equal(
-      backoffDelay(10, options, () => 0.999999),
-      1000,
-    );
-    assert.equal(
-      backoffDelay(1000, options, () => 0),
-      500,
-    );
-    assert.throws(() => backoffDelay(0, { initialMs: 10, maxMs: 5 }, () => 0));
   });
 });
 

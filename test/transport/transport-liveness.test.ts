@@ -33,7 +33,7 @@ describe('liveness and a misbehaving server', () => {
   test('garbage or a stray frame from the dialed server closes the link, which redials', async () => {
     for (const reply of [Buffer.from([0xc1]), raw.pack({ k: 'welcome', nodeId: 'two' }), raw.pack({ k: 'req', id: 1, body: 1 })]) {
       const fake = await fakePeer((ws) => ws.send(reply));
-      const a = await startNode(1, { peers: [{ id: 2, address: fake.address }], reconnect: { initialMs: 10, maxMs: 20 } });
+      const a = await startNode(1, { peers: [{ id: 2, address: fake.address }], reconnect: { delayMsInitial: 10, delayMsMax: 20 } });
       try {
         await waitFor(() => fake.connections() >= 3, 'redials after each failure');
         const s = a.transport.stats()[0]!;
@@ -53,7 +53,7 @@ describe('liveness and a misbehaving server', () => {
         ws.send(raw.pack({ k: 'raft', m: { type: 'TimeoutNow', from: 2, to: 1, term: 1 } }));
       }
     });
-    const a = await startNode(1, { peers: [{ id: 2, address: fake.address }], reconnect: { initialMs: 10, maxMs: 20 } });
+    const a = await startNode(1, { peers: [{ id: 2, address: fake.address }], reconnect: { delayMsInitial: 10, delayMsMax: 20 } });
     try {
       await waitFor(() => a.log.warnings('unexpected raft frame').length > 0, 'warning');
       assert.equal(a.inbox.length, 0, 'Raft messages are only accepted on inbound connections');
@@ -67,7 +67,11 @@ describe('liveness and a misbehaving server', () => {
     const fake = await fakePeer((ws, frame) => {
       if (typeof frame !== 'string' && frame.k === 'hello') ws.send(encodeFrame({ k: 'welcome', nodeId: 2 }));
     }, false);
-    const a = await startNode(1, { peers: [{ id: 2, address: fake.address }], pingIntervalMs: 40, reconnect: { initialMs: 1000, maxMs: 1000 } });
+    const a = await startNode(1, {
+      peers: [{ id: 2, address: fake.address }],
+      pingIntervalMs: 40,
+      reconnect: { delayMsInitial: 1000, delayMsMax: 1000 },
+    });
     try {
       await waitFor(() => a.transport.stats()[0]!.connected, 'connected');
       await waitFor(() => !a.transport.stats()[0]!.connected, 'dropped after a missed pong', 2000);

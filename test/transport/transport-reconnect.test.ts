@@ -29,7 +29,7 @@ describe('reconnection and bounded queues', () => {
   test('reconnects after the peer restarts on the same port, and messages flow again', async () => {
     const b = await startNode(2);
     const port = Number(b.address.split(':')[1]);
-    const a = await startNode(1, { peers: [{ id: 2, address: b.address }], reconnect: { initialMs: 10, maxMs: 50 } });
+    const a = await startNode(1, { peers: [{ id: 2, address: b.address }], reconnect: { delayMsInitial: 10, delayMsMax: 50 } });
     try {
       await waitFor(() => a.transport.stats()[0]!.connected, 'first connection');
       a.transport.send(heartbeat(1, 2, 1));
@@ -65,7 +65,7 @@ describe('reconnection and bounded queues', () => {
       peers: [{ id: 2, address: dead.address }],
       maxQueueMessages: 100,
       maxQueueBytes,
-      reconnect: { initialMs: 10, maxMs: 20 },
+      reconnect: { delayMsInitial: 10, delayMsMax: 20 },
     });
     try {
       v8.setFlagsFromString('--expose-gc');
