@@ -70,18 +70,13 @@ function fillWindow(s: RaftState, pr: Progress): void {
       crc32c: crc,
     };
     send(s, message);
-    pr.snapshotSent = offset + chunk.byteLength;
-    pr.snapshotSentAll = done;
+    pr.snapshotChunkSent(offset + chunk.byteLength, done);
   }
 }
 
 /** Resends from offset `to` (chunks were lost, or the follower restarted). */
 function rewind(s: RaftState, pr: Progress, to: number): void {
-  pr.snapshotOffset = to;
-  pr.snapshotSent = to;
-  pr.snapshotSentAll = false;
-  pr.snapshotRewoundAt = to;
-  pr.snapshotStalls = 0;
+  pr.rewindSnapshot(to);
   fillWindow(s, pr);
 }
 
@@ -100,12 +95,7 @@ export function handleInstallSnapshotResponse(s: RaftState, m: InstallSnapshotRe
   const snapshot = pr.sendingSnapshot;
   if (pr.state !== 'snapshot' || m.snapshotIndex !== pr.pendingSnapshot || snapshot === null) return;
   if (m.nextOffset > pr.snapshotOffset) {
-    pr.snapshotOffset = Math.min(m.nextOffset, snapshot.data.byteLength);
-    if (pr.snapshotSent < pr.snapshotOffset) {
-      pr.snapshotSent = pr.snapshotOffset;
-      pr.snapshotSentAll = false;
-    }
-    pr.snapshotStalls = 0;
+    pr.snapshotAcked(Math.min(m.nextOffset, snapshot.data.byteLength));
     fillWindow(s, pr);
     return;
   }
