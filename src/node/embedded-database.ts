@@ -170,14 +170,20 @@ export async function open(options: OpenOptions): Promise<Database> {
       onWarning,
     });
   }
-  const node = RaftNode.standalone(log, {
-    snapshotThreshold: options.snapshotThreshold ?? 100_000,
-    requestTimeoutMs: WRITE_TIMEOUT_MS,
-    logger: warningLogger(onWarning),
-    ...(options.limits !== undefined ? { limits: options.limits } : {}),
-  });
+  let node: RaftNode;
   try {
-    await node.start();
+    node = RaftNode.standalone(log, {
+      snapshotThreshold: options.snapshotThreshold ?? 100_000,
+      requestTimeoutMs: WRITE_TIMEOUT_MS,
+      logger: warningLogger(onWarning),
+      ...(options.limits !== undefined ? { limits: options.limits } : {}),
+    });
+  } catch (error) {
+    // A snapshot that does not restore, or a log the core refuses: nothing was started.
+    await log.close();
+    throw error;
+  }
+  try {
     // Replays the recovered log: a group of one commits everything it has on disk.
     await node.leadingAndCaughtUp(WRITE_TIMEOUT_MS);
   } catch (error) {

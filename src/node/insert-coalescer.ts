@@ -8,6 +8,7 @@
 // at most `groupLimit` ops: the node sets that to half of the inserts in flight
 // when splitting pays (see ApplyPacing), so that two entries alternate, one being
 // written while the other's writers are woken and insert again.
+import { assert } from '../assert.ts';
 import type { BatchCommand, CommandResult, InsertCommand } from '../store/commands.ts';
 import { MAX_BATCH_DOCS, MAX_BATCH_OPS } from '../store/commands.ts';
 
@@ -32,6 +33,10 @@ export class InsertCoalescer {
   /** Ops queued or proposed and not settled yet. */
   private pending = 0;
 
+  /** `insertsInFlightMax`: ops queued or proposed and not settled, at most; the caller
+   * checks `inFlight` before add() and takes the slow path when it is reached. */
+  constructor(private readonly insertsInFlightMax: number) {}
+
   /** Ops queued or proposed and not yet settled. */
   get inFlight(): number {
     return this.pending;
@@ -44,6 +49,7 @@ export class InsertCoalescer {
 
   /** Queues an insert (its documents validated and owned by it); settles with its own result. */
   add(op: InsertCommand, deadline: number): Promise<CommandResult> {
+    assert(this.pending < this.insertsInFlightMax, `${this.pending} inserts in flight: the bound is ${this.insertsInFlightMax}`);
     this.pending++;
     return new Promise<CommandResult>((resolve, reject) => {
       this.queue.push({ op, deadline, resolve, reject });
@@ -89,6 +95,7 @@ export class InsertCoalescer {
   }
 
   private group(members: Queued[]): InsertGroup {
+    assert(members.length > 0, 'an insert group holds one insert at least');
     const command: InsertCommand | BatchCommand = members.length === 1 ? members[0]!.op : { type: 'batch', ops: members.map((m) => m.op) };
     return {
       command,
@@ -103,10 +110,12 @@ export class InsertCoalescer {
               return;
             }
             const each = r.value as CommandResult<'insert'>[];
+            assert(each.length === members.length, `a batch of ${members.length} inserts answered ${each.length} results`);
             for (let i = 0; i < members.length; i++) members[i]!.resolve(each[i]!);
           },
           (error: unknown) => {
             this.pending -= members.length;
+            assert(this.pending >= 0, `inserts in flight fell to ${this.pending}`);
             const e = error instanceof Error ? error : new Error(String(error));
             for (const m of members) m.reject(e);
           },

@@ -26,7 +26,7 @@ export interface MembershipHost {
   readonly incarnations: Pick<PeerIncarnations, 'check' | 'forget'>;
   readonly proposals: { track(index: number, term: number, deadline: number): Promise<CommandResult> };
   readonly logger: Logger;
-  /** The core; undefined before start(), like the node's own field (checked where it may be). */
+  /** The core (made with the node: never missing). */
   core(): Pick<RaftCore, 'status' | 'proposeConfChange' | 'transferLeadership'>;
   coreStatus(): RaftStatus;
   assertUsable(): void;
@@ -44,13 +44,11 @@ export class ClusterMembership {
   /** Decides whether a peer's handshake is accepted: members, peers from the command line
    * and nodes being added may connect, and only with the data directory they had before. */
   admitPeer(id: number, address: string, incarnation: string): true | string {
-    if (this.host.core() !== undefined) {
-      const conf = this.host.core().status().conf;
-      const configured = this.host.peers.some((p) => p.id === id || (p.id === undefined && p.address === address));
-      const member = conf.voters.includes(id) || conf.learners.includes(id);
-      if (!member && !configured && !this.pendingAddresses.has(id)) {
-        return `node ${id} is not a member of this cluster: add it first (POST /cluster/members on the leader)`;
-      }
+    const conf = this.host.core().status().conf;
+    const configured = this.host.peers.some((p) => p.id === id || (p.id === undefined && p.address === address));
+    const member = conf.voters.includes(id) || conf.learners.includes(id);
+    if (!member && !configured && !this.pendingAddresses.has(id)) {
+      return `node ${id} is not a member of this cluster: add it first (POST /cluster/members on the leader)`;
     }
     return this.host.incarnations.check(id, incarnation);
   }

@@ -1,6 +1,7 @@
 // Linearizable reads through ReadIndex: a read asks the core for a ReadIndex, waits
 // for the ReadState naming the commit index a quorum confirmed, then for that index
 // to be applied here. Reads that arrive together share one round.
+import { assert } from '../assert.ts';
 import type { RaftCore } from '../raft/index.ts';
 import type { ReadState } from '../raft/types.ts';
 import { StoreError } from '../store/errors.ts';
@@ -15,7 +16,7 @@ interface PendingRead {
 /** What ReadIndex rounds need from the node that drives the core. */
 export interface ReadIndexHost {
   readonly electionTimeoutMs: number;
-  /** The core; undefined before start(), like the node's own field. */
+  /** The core (made with the node: never missing). */
   core(): Pick<RaftCore, 'readIndex'>;
   assertUsable(): void;
   guarded<T>(call: () => T): T;
@@ -56,9 +57,11 @@ export class ReadIndexReads {
     const host = this.host;
     for (;;) {
       host.assertUsable();
+      // Rounds run one at a time, and a round leaves no read behind when it retries or fails.
+      assert(this.reads.size === 0, `${this.reads.size} ReadIndex reads pending when a round starts`);
       const context = ++this.readContext;
       const read = new Promise<void>((resolve, reject) => this.reads.set(context, { index: -1, resolve, reject }));
-      if (host.core() === undefined || !host.guarded(() => host.core().readIndex(context))) {
+      if (!host.guarded(() => host.core().readIndex(context))) {
         this.reads.delete(context);
         await host.waitForLeaderChange(deadline);
         continue;

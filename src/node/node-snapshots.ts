@@ -14,7 +14,7 @@ export interface SnapshotHost {
   readonly snapshotThreshold: number;
   readonly log: Pick<LogStorage, 'snapshot' | 'installSnapshot'>;
   readonly logger: Logger;
-  /** The core; undefined before start(), like the node's own field. */
+  /** The core (made with the node: never missing). */
   core(): Pick<RaftCore, 'snapshotMeta' | 'snapshotTaken'>;
   /** The applied state (replaced when a snapshot from the leader is installed). */
   store(): Store;
@@ -55,9 +55,10 @@ export class NodeSnapshots {
     this.lastSnapshotIndex = index;
   }
 
-  /** Takes a snapshot now (after the one running, if any). */
+  /** Takes a snapshot now (after the one running, if any). Waits for two jobs at most: the
+   * running one, then ours (or one started meanwhile, which captures a state as new). */
   async take(): Promise<{ index: number; bytes: number }> {
-    while (this.snapshotJob !== null) await this.snapshotJob.catch(() => 0);
+    if (this.snapshotJob !== null) await this.snapshotJob.catch(() => 0);
     const bytes = await this.startSnapshot();
     return { index: this.lastSnapshotIndex, bytes };
   }

@@ -1,18 +1,36 @@
 // How a RaftNode comes up: opening its data directory (log, identity, peers'
-// incarnations), the settings of a group of one, learning the bootstrap voters
-// from the peers, and the Raft core built from what the log recovered.
+// incarnations), the store recovered from its snapshot, the settings of a group of
+// one, learning the bootstrap voters from the peers, and the Raft core built from
+// what the log recovered.
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { openFileLog } from '../log/file-log.ts';
 import type { LogStorage } from '../log/types.ts';
 import { RaftCore } from '../raft/index.ts';
 import { DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES } from '../raft/core.ts';
+import type { Message } from '../raft/types.ts';
+import { Store } from '../store/store.ts';
+import type { Limits } from '../store/types.ts';
 import type { PeerAddress } from '../transport/index.ts';
 import { checkIdentity, createIdentity, loadIdentity, type NodeIdentity } from './node-identity.ts';
 import { sleep } from './node-waiting.ts';
 import { PeerIncarnations } from './peer-incarnations.ts';
 import type { PeerNetwork } from './peer-network.ts';
 import { STANDALONE_NODE_ID, TICK_MS, type RaftNodeOptions, type StandaloneOptions } from './raft-node-options.ts';
+
+/** What the peer transport hands to the node: Raft messages, forwarded requests, handshakes to admit. */
+export interface PeerHandlers {
+  onMessage(message: Message): void;
+  onRequest(from: number, body: unknown): Promise<unknown>;
+  /** true to accept the peer's handshake; otherwise the reason to refuse it. */
+  isKnownPeer(id: number, address: string, incarnation: string): true | string;
+}
+
+/** The applied state recovered from the log's snapshot (empty without one); the log after it is replayed by the node. */
+export function recoveredStore(log: LogStorage, limits: Partial<Limits> | undefined): Store {
+  const snapshot = log.recovered.snapshot;
+  return snapshot !== null ? Store.restoreSnapshot(snapshot.data, limits) : new Store(limits);
+}
 
 /** A data directory opened for a node: its log, identity and peers' incarnations. */
 export interface OpenedNodeStorage {
@@ -43,8 +61,8 @@ export async function openNodeStorage(options: RaftNodeOptions): Promise<OpenedN
   return { log, identity: identity === undefined ? { ...created, bootstrapVoters: [] } : created, incarnations, logger };
 }
 
-/** The options and identity of a group of one (the embedded database): its only voter. */
-export function standaloneSetup(options: StandaloneOptions): { readonly nodeOptions: RaftNodeOptions; readonly identity: NodeIdentity } {
+/** The options and voters of a group of one (the embedded database): it is its only voter. */
+export function standaloneSetup(options: StandaloneOptions): { readonly nodeOptions: RaftNodeOptions; readonly voters: readonly number[] } {
   const nodeOptions: RaftNodeOptions = {
     nodeId: STANDALONE_NODE_ID,
     clusterId: 'embedded',
@@ -60,13 +78,7 @@ export function standaloneSetup(options: StandaloneOptions): { readonly nodeOpti
     logger: options.logger,
     ...(options.limits !== undefined ? { limits: options.limits } : {}),
   };
-  const identity: NodeIdentity = {
-    clusterId: 'embedded',
-    nodeId: STANDALONE_NODE_ID,
-    incarnation: '',
-    bootstrapVoters: [STANDALONE_NODE_ID],
-  };
-  return { nodeOptions, identity };
+  return { nodeOptions, voters: [STANDALONE_NODE_ID] };
 }
 
 /** What learning the bootstrap voters needs from the node. */

@@ -3,6 +3,9 @@
 // when what it waits for happened, or gives up at its deadline.
 import { StoreError } from '../store/errors.ts';
 
+/** Callers waiting at once for an entry to be applied here, at most (each also gives up at its deadline). */
+export const APPLIED_WAITERS_MAX = 65_536;
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -18,15 +21,22 @@ interface AppliedWaiter {
   readonly reject: (error: Error) => void;
 }
 
-/** Callers waiting until this node has applied a given log index. */
+/** Callers waiting until this node has applied a given log index: each until its deadline,
+ * at most `appliedWaitersMax` at once (one more is refused at once with NO_LEADER). */
 export class AppliedWaiters {
   private readonly waiters = new Set<AppliedWaiter>();
 
   /** `applied` reads the store's last applied index. */
-  constructor(private readonly applied: () => number) {}
+  constructor(
+    private readonly applied: () => number,
+    private readonly appliedWaitersMax: number = APPLIED_WAITERS_MAX,
+  ) {}
 
   wait(index: number, deadline: number): Promise<void> {
     if (this.applied() >= index) return Promise.resolve();
+    if (this.waiters.size >= this.appliedWaitersMax) {
+      return Promise.reject(new StoreError('NO_LEADER', `${this.appliedWaitersMax} callers wait for this node to apply already; retry later`));
+    }
     return new Promise<void>((resolve, reject) => {
       const waiter: AppliedWaiter = {
         index,
@@ -67,7 +77,8 @@ export class AppliedWaiters {
   }
 }
 
-/** Callers waiting for a leader (or another one) to be known. */
+/** Callers waiting for a leader (or another one) to be known. Bounded in time, not in
+ * number: each waits 50 ms at most, then its caller looks again (until its own deadline). */
 export class LeaderWaiters {
   private readonly waiters = new Set<() => void>();
 

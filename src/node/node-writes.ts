@@ -23,7 +23,7 @@ export interface Proposed {
 /** What the write path needs from the node that drives the core. */
 export interface WriteHost {
   readonly requestTimeoutMs: number;
-  /** The core; undefined before start(), like the node's own field (checked where it may be). */
+  /** The core (made with the node: never missing). */
   core(): Pick<RaftCore, 'acceptsProposals' | 'propose' | 'currentTerm'>;
   coreStatus(): RaftStatus;
   isClosed(): boolean;
@@ -48,7 +48,7 @@ export class WritePath {
     const host = this.host;
     // The common case, a leader with room for one more write, proposes at once; inserts
     // join the next shared entry (proposed when the next Ready is cut).
-    if (!host.isClosed() && !host.hasFailed() && host.core() !== undefined && host.core().acceptsProposals() && this.proposals.hasRoom()) {
+    if (!host.isClosed() && !host.hasFailed() && host.core().acceptsProposals() && this.proposals.hasRoom()) {
       if (options.validated === true && command.type === 'insert' && this.inserts.inFlight < MAX_PENDING_PROPOSALS) {
         const result = this.inserts.add(command, Date.now() + host.requestTimeoutMs);
         host.scheduleReady();
@@ -107,7 +107,7 @@ export class WritePath {
   /** proposeNow, once there is room for one more write in flight. */
   async propose(command: Command, deadline: number, validated: boolean): Promise<Proposed | null> {
     // Bound the writes in flight: beyond, callers wait for a slot instead of growing memory.
-    await this.proposals.room();
+    await this.proposals.room(deadline);
     this.host.assertUsable();
     return this.proposeNow(command, deadline, validated);
   }

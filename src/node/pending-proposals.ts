@@ -1,5 +1,10 @@
 // The writes this node appended as leader and has not applied yet: each waits for the
-// entry at its index. Bounded: past the limit, new writes wait for room.
+// entry at its index. Bounded: writes wait for room under `pendingProposalsMax` (a conf
+// change, or a write proposed right behind queued inserts, may go a few past it); at most
+// `roomWaitersMax` writes wait for room, each until its deadline. A write that finds the
+// waiting line full, or whose deadline passes while it waits, fails with NO_LEADER: it was
+// never proposed, so a retry (after the load has gone down) is safe.
+import { assert } from '../assert.ts';
 import type { Entry } from '../raft/types.ts';
 import type { Command, CommandResult } from '../store/commands.ts';
 import { StoreError } from '../store/errors.ts';
@@ -14,27 +19,52 @@ interface Proposal {
   readonly reject: (error: Error) => void;
 }
 
+/** A write waiting for room under `pendingProposalsMax`. */
+interface RoomWaiter {
+  /** Date.now() after which it gives up (swept by expire(), like the proposals). */
+  readonly deadline: number;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
 const lostLeadership = (): StoreError => new StoreError('NO_LEADER', 'leadership changed before the write committed; retry');
+const noRoom = (why: string): StoreError => new StoreError('NO_LEADER', `${why}: this write was not made; retry later`);
 
 export class PendingProposals {
   private readonly byIndex = new Map<number, Proposal>();
-  /** Callers waiting for room under the limit. */
-  private readonly waitingForRoom: Array<() => void> = [];
+  /** Callers waiting for room under `pendingProposalsMax`, first come first served. */
+  private waitingForRoom: RoomWaiter[] = [];
 
-  constructor(private readonly limit: number) {}
+  /** `pendingProposalsMax`: proposals tracked at most; `roomWaitersMax`: callers waiting for room at most. */
+  constructor(
+    private readonly pendingProposalsMax: number,
+    private readonly roomWaitersMax: number = pendingProposalsMax,
+  ) {
+    assert(pendingProposalsMax > 0 && roomWaitersMax >= 0, `bad bounds ${pendingProposalsMax}/${roomWaitersMax}`);
+  }
 
   get size(): number {
     return this.byIndex.size;
   }
 
-  hasRoom(): boolean {
-    return this.byIndex.size < this.limit;
+  /** Callers waiting for room now. */
+  get waiting(): number {
+    return this.waitingForRoom.length;
   }
 
-  /** Resolves when there is room for one more (at once, usually). */
-  async room(): Promise<void> {
-    while (this.byIndex.size >= this.limit) {
-      await new Promise<void>((resolve) => this.waitingForRoom.push(resolve));
+  hasRoom(): boolean {
+    return this.byIndex.size < this.pendingProposalsMax;
+  }
+
+  /**
+   * Resolves when there is room for one more (at once, usually). Rejects with NO_LEADER
+   * (the write was not made) when `roomWaitersMax` callers wait already, or when `deadline`
+   * passes before room is made (checked by expire()).
+   */
+  async room(deadline: number): Promise<void> {
+    while (this.byIndex.size >= this.pendingProposalsMax) {
+      if (this.waitingForRoom.length >= this.roomWaitersMax) throw noRoom(`${this.roomWaitersMax} writes wait for room already`);
+      await new Promise<void>((resolve, reject) => this.waitingForRoom.push({ deadline, resolve, reject }));
     }
   }
 
@@ -49,11 +79,11 @@ export class PendingProposals {
         command,
         deadline,
         resolve: (result) => {
-          this.waitingForRoom.shift()?.();
+          this.waitingForRoom.shift()?.resolve();
           resolve(result);
         },
         reject: (error) => {
-          this.waitingForRoom.shift()?.();
+          this.waitingForRoom.shift()?.resolve();
           reject(error);
         },
       });
@@ -76,8 +106,14 @@ export class PendingProposals {
     else proposal.reject(lostLeadership());
   }
 
-  /** Fails the proposals whose deadline passed: their outcome is unknown to the caller. */
+  /** Fails the proposals whose deadline passed (their outcome is unknown to the caller), and
+   * refuses the writes whose deadline passed while they waited for room (never made). */
   expire(now: number): void {
+    if (this.waitingForRoom.some((w) => w.deadline <= now)) {
+      const late = this.waitingForRoom.filter((w) => w.deadline <= now);
+      this.waitingForRoom = this.waitingForRoom.filter((w) => w.deadline > now);
+      for (const waiter of late) waiter.reject(noRoom(`no room for this write before its deadline (${this.pendingProposalsMax} in flight)`));
+    }
     for (const [index, proposal] of this.byIndex) {
       if (proposal.deadline > now) continue;
       this.byIndex.delete(index);
@@ -99,6 +135,7 @@ export class PendingProposals {
     const all = [...this.byIndex.values()];
     this.byIndex.clear();
     for (const proposal of all) proposal.reject(error);
-    for (const wake of this.waitingForRoom.splice(0)) wake();
+    // Woken, not failed: each finds the node stopped (assertUsable) and fails with its reason.
+    for (const waiter of this.waitingForRoom.splice(0)) waiter.resolve();
   }
 }

@@ -5,27 +5,29 @@
 // with their command's result once applied here; followers forward writes to
 // the leader. It implements DatabaseBackend, so the HTTP server can serve it.
 //
+// A RaftNode is only ever built whole, its core made from the recovered log: a cluster
+// node is opened, and its bootstrap voters learned, by a ClusterNode (cluster-node.ts)
+// before RaftNode.start() builds it; the embedded database's RaftNode.standalone() needs
+// neither.
+//
 // This file holds the Ready loop and the wiring; the parts it drives live beside it:
 // node-startup (opening, bootstrap, the core), node-writes (the write path),
 // node-reads (ReadIndex), node-membership, node-forwarding, node-snapshots,
 // node-status and node-waiting.
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { LogStorage } from '../log/types.ts';
 import { readyDurability, type RaftCore } from '../raft/index.ts';
 import type { Entry, Message, RaftStatus, Ready, Snapshot } from '../raft/types.ts';
 import type { Command, CommandResult } from '../store/commands.ts';
+import { assert } from '../assert.ts';
 import { StoreError } from '../store/errors.ts';
 import { createIdGenerator } from '../store/ids.ts';
 import { Store, type ApplyOptions } from '../store/store.ts';
-import { PeerTransport } from '../transport/index.ts';
 import { pooledRandomBytes } from './random-pool.ts';
 import type { ChangeEvent, DatabaseBackend, ExecuteOptions, NodeStatus, ReadConsistency } from './backend.ts';
 import { changesOf } from './change-events.ts';
 import { decodeCommand } from './command-codec.ts';
-import { writeJsonFileDurably } from './durable-json.ts';
-import type { NodeIdentity } from './node-identity.ts';
 import { PeerIncarnations } from './peer-incarnations.ts';
 import { NoPeers, type PeerNetwork } from './peer-network.ts';
 import { PendingProposals } from './pending-proposals.ts';
@@ -35,7 +37,7 @@ import { forwardToLeader, serveForwarded, type ForwardedReply, type ForwardedReq
 import { ClusterMembership } from './node-membership.ts';
 import { ReadIndexReads } from './node-reads.ts';
 import { NodeSnapshots } from './node-snapshots.ts';
-import { createRaftCore, learnBootstrapVoters, openNodeStorage, standaloneSetup } from './node-startup.ts';
+import { createRaftCore, recoveredStore, standaloneSetup, type PeerHandlers } from './node-startup.ts';
 import { describeNode } from './node-status.ts';
 import { AppliedWaiters, LeaderWaiters, nextTurn, sleep } from './node-waiting.ts';
 import { MAX_PENDING_PROPOSALS, WritePath } from './node-writes.ts';
@@ -43,23 +45,49 @@ import { TICK_MS, type RaftNodeOptions, type StandaloneOptions } from './raft-no
 
 export { STANDALONE_NODE_ID, type RaftNodeOptions, type StandaloneOptions } from './raft-node-options.ts';
 
+/** How long close() waits at most for the Ready cycle under way (its log write) to finish. */
+export const CLOSE_WAIT_MS_MAX = 10_000;
+
 /** The proposer's own insert commands carry copyNewDocument copies (ExecuteOptions.validated). */
 const DOCUMENTS_COPIED: ApplyOptions = { documentsCopied: true };
 
+/** Everything a RaftNode is made of, ready before it is built. */
+export interface RaftNodeParts {
+  readonly options: RaftNodeOptions;
+  readonly log: LogStorage;
+  /** The peers: in a cluster, the transport opened (and started) before the node. */
+  readonly transport: PeerNetwork;
+  /** Points what the transport receives at the node; called once, by the constructor. */
+  readonly bindPeers: (handlers: PeerHandlers) => void;
+  readonly incarnations: PeerIncarnations;
+  readonly logger: Logger;
+  /** The voters to bootstrap the membership with when the log holds none. */
+  readonly voters: readonly number[];
+  /** The store recovered from the log's snapshot (see recoveredStore). */
+  readonly store: Store;
+  /** Change listeners (some may have subscribed before the node was built). */
+  readonly listeners: Set<(change: ChangeEvent) => void>;
+  readonly nextId: () => string;
+}
+
 export class RaftNode implements DatabaseBackend {
   readonly transport: PeerNetwork;
-  private core!: RaftCore;
+  private readonly core: RaftCore;
+  private readonly options: RaftNodeOptions;
+  private readonly log: LogStorage;
+  private readonly incarnations: PeerIncarnations;
+  private readonly logger: Logger;
   private currentStore: Store;
   private readonly proposals = new PendingProposals(MAX_PENDING_PROPOSALS);
   private readonly pacing = new ApplyPacing();
-  private readonly inserts = new InsertCoalescer();
+  private readonly inserts = new InsertCoalescer(MAX_PENDING_PROPOSALS);
   /** Event-loop utilization at the end of the last Ready cycle (for pacing). */
   private cycleMark: EventLoopUtilization = performance.eventLoopUtilization();
   private readonly applyWaiters = new AppliedWaiters(() => this.currentStore.lastApplied);
   private readonly leaderWaiters = new LeaderWaiters(() => this.closed);
-  private readonly listeners = new Set<(change: ChangeEvent) => void>();
+  private readonly listeners: Set<(change: ChangeEvent) => void>;
   private readonly fatalListeners: Array<(error: Error) => void> = [];
-  private readonly nextId = createIdGenerator(Date.now, pooledRandomBytes());
+  private readonly nextId: () => string;
   private readonly writes: WritePath;
   private readonly reads: ReadIndexReads;
   private readonly membership: ClusterMembership;
@@ -69,7 +97,8 @@ export class RaftNode implements DatabaseBackend {
   private ticker: NodeJS.Timeout | null = null;
   /** performance.now() up to which real time has been turned into core ticks. */
   private tickedUntil = 0;
-  private maxCatchUpTicks = 0;
+  /** Beyond a few election timeouts, more ticks change nothing: bounds the catch-up loop. */
+  private readonly maxCatchUpTicks: number;
   private lastExpirySweep = 0;
   private readyScheduled = false;
   private processing = false;
@@ -77,32 +106,24 @@ export class RaftNode implements DatabaseBackend {
   private fatal: Error | null = null;
   private knownLeader = 0;
 
-  private constructor(
-    private readonly options: RaftNodeOptions,
-    private readonly log: LogStorage,
-    private identity: NodeIdentity,
-    private readonly incarnations: PeerIncarnations,
-    private readonly logger: Logger,
-    standalone: boolean,
-  ) {
-    const snapshot = log.recovered.snapshot;
-    this.currentStore = snapshot !== null ? Store.restoreSnapshot(snapshot.data, options.limits) : new Store(options.limits);
-    this.transport = standalone
-      ? new NoPeers()
-      : new PeerTransport({
-          nodeId: options.nodeId,
-          clusterId: options.clusterId,
-          advertiseAddress: options.advertise,
-          peers: options.peers,
-          incarnation: identity.incarnation,
-          logger: options.logger,
-          onMessage: (message) => this.onMessage(message),
-          onRequest: (_from, body) => serveForwarded(this.forwardedServer, body),
-          isKnownPeer: (id, address, incarnation) => this.membership.admitPeer(id, address, incarnation),
-        });
+  private constructor(parts: RaftNodeParts) {
+    const { options, log, incarnations, logger } = parts;
+    this.options = options;
+    this.log = log;
+    this.incarnations = incarnations;
+    this.logger = logger;
+    this.transport = parts.transport;
+    this.currentStore = parts.store;
+    this.listeners = parts.listeners;
+    this.nextId = parts.nextId;
+    const { core, electionTicks } = createRaftCore(options, log, parts.voters);
+    this.core = core;
+    this.maxCatchUpTicks = electionTicks * 4;
+    const snapshot = log.snapshot();
+    if (snapshot !== null) core.snapshotTaken(snapshot);
     // What the parts beside this file use of the node: each takes the few members its own
     // interface names.
-    const parts = {
+    const host = {
       nodeId: options.nodeId,
       url: this.url,
       peers: options.peers,
@@ -114,7 +135,7 @@ export class RaftNode implements DatabaseBackend {
       proposals: this.proposals,
       log,
       logger,
-      core: (): RaftCore => this.core,
+      core: (): RaftCore => core,
       coreStatus: (): RaftStatus => this.coreStatus(),
       store: (): Store => this.currentStore,
       isClosed: (): boolean => this.closed,
@@ -129,32 +150,49 @@ export class RaftNode implements DatabaseBackend {
       waitApplied: (index: number, deadline: number): Promise<void> => this.applyWaiters.wait(index, deadline),
       waitForLeaderChange: (deadline: number): Promise<void> => this.leaderWaiters.wait(deadline),
       // Serving a follower's forwarded requests:
-      isLeader: (): boolean => this.core !== undefined && this.coreStatus().role === 'leader',
+      isLeader: (): boolean => this.coreStatus().role === 'leader',
       propose: (command: Command, deadline: number, validated: boolean) => this.writes.propose(command, deadline, validated),
       addMember: (id: number, url: string, learner: boolean): Promise<void> => this.addMember(id, url, learner),
       removeMember: (id: number): Promise<void> => this.removeMember(id),
     };
-    this.forwardedServer = parts;
-    this.writes = new WritePath(parts, this.proposals, this.inserts, this.pacing);
-    this.reads = new ReadIndexReads(parts);
-    this.membership = new ClusterMembership(parts);
-    this.snapshots = new NodeSnapshots(parts, snapshot?.meta.index ?? 0, log.lastIndex());
+    this.forwardedServer = host;
+    this.writes = new WritePath(host, this.proposals, this.inserts, this.pacing);
+    this.reads = new ReadIndexReads(host);
+    this.membership = new ClusterMembership(host);
+    this.snapshots = new NodeSnapshots(host, snapshot?.meta.index ?? 0, log.lastIndex());
+    parts.bindPeers({
+      onMessage: (message) => this.onMessage(message),
+      onRequest: (_from, body) => serveForwarded(this.forwardedServer, body),
+      isKnownPeer: (id, address, incarnation) => this.membership.admitPeer(id, address, incarnation),
+    });
   }
 
-  /** Opens the data directory (log, snapshot, identity). Call start() to join the cluster. */
-  static async open(options: RaftNodeOptions): Promise<RaftNode> {
-    const { log, identity, incarnations, logger } = await openNodeStorage(options);
-    return new RaftNode(options, log, identity, incarnations, logger, false);
+  /** Builds a node from its parts, and starts it: ticking, and campaigning at once when it is the only voter. */
+  static start(parts: RaftNodeParts): RaftNode {
+    const node = new RaftNode(parts);
+    node.startTicking(parts.voters);
+    return node;
   }
 
   /**
-   * A group of one over an already open log, with no peers: the embedded database. It
-   * bootstraps as its only voter and becomes leader at once; every write still goes
+   * A group of one over an already open log, with no peers: the embedded database, started.
+   * It bootstraps as its only voter and becomes leader at once; every write still goes
    * through the Raft log, the one write path.
    */
   static standalone(log: LogStorage, options: StandaloneOptions): RaftNode {
-    const { nodeOptions, identity } = standaloneSetup(options);
-    return new RaftNode(nodeOptions, log, identity, PeerIncarnations.inMemory(), options.logger, true);
+    const { nodeOptions, voters } = standaloneSetup(options);
+    return RaftNode.start({
+      options: nodeOptions,
+      log,
+      transport: new NoPeers(),
+      bindPeers: () => {},
+      incarnations: PeerIncarnations.inMemory(),
+      logger: options.logger,
+      voters,
+      store: recoveredStore(log, nodeOptions.limits),
+      listeners: new Set(),
+      nextId: createIdGenerator(Date.now, pooledRandomBytes()),
+    });
   }
 
   get store(): Store {
@@ -191,31 +229,10 @@ export class RaftNode implements DatabaseBackend {
     return `http://${this.options.advertise}`;
   }
 
-  /** Starts the transport, learns the bootstrap membership if needed, and starts ticking. */
-  async start(): Promise<void> {
-    this.transport.start();
-    const identity = this.identity;
-    let voters = identity.bootstrapVoters;
-    const fresh = this.log.lastIndex() === 0 && this.log.hardState().term === 0 && this.log.snapshot() === null;
-    if (fresh && voters.length === 0 && !this.options.join) {
-      voters = await learnBootstrapVoters({
-        nodeId: this.options.nodeId,
-        peers: this.options.peers,
-        transport: this.transport,
-        logger: this.logger,
-        isClosed: () => this.closed,
-      });
-      this.identity = { ...identity, bootstrapVoters: voters };
-      await writeJsonFileDurably(join(this.options.dataDir, 'node.json'), this.identity);
-    }
-    if (this.closed) return;
-    const { core, electionTicks } = createRaftCore(this.options, this.log, voters);
-    this.core = core;
-    const snapshot = this.log.snapshot();
-    if (snapshot !== null) this.core.snapshotTaken(snapshot);
+  /** Starts ticking the core (once, by start()); the only voter campaigns at once. */
+  private startTicking(voters: readonly number[]): void {
+    assert(this.ticker === null, 'the node ticks already');
     this.tickedUntil = performance.now();
-    // Beyond a few election timeouts, more ticks change nothing: bound the catch-up loop.
-    this.maxCatchUpTicks = electionTicks * 4;
     // setImmediate: after a stall, the messages already received (heartbeats, acks) are
     // stepped in the poll phase before the elapsed time is ticked, so a stall alone does
     // not make a follower campaign or a leader step down.
@@ -230,7 +247,14 @@ export class RaftNode implements DatabaseBackend {
     this.logger.info({ voters, url: this.url }, 'raft node started');
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops the node: fails what waits on it, lets the Ready cycle under way finish (its
+   * writes are in the log's hands), then closes the transport, the peers' incarnations and
+   * the log. Bounded: when that cycle does not finish within `closeWaitMsMax` (a stalled
+   * disk), the transport is closed, the log is left to the write that still holds it, and
+   * close() rejects with TIMEOUT; the process should exit then.
+   */
+  async close(closeWaitMsMax: number = CLOSE_WAIT_MS_MAX): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.ticker !== null) clearInterval(this.ticker);
@@ -240,8 +264,11 @@ export class RaftNode implements DatabaseBackend {
     this.reads.rejectAll(closing);
     this.applyWaiters.rejectAll(closing);
     this.leaderWaiters.wakeAll();
-    while (this.processing) await new Promise((r) => setTimeout(r, 5));
+    const waitedUntil = performance.now() + closeWaitMsMax;
+    while (this.processing && performance.now() < waitedUntil) await sleep(5);
     await this.transport.close();
+    if (this.processing)
+      throw new StoreError('TIMEOUT', `the node did not finish its log write within ${closeWaitMsMax} ms of close (a stalled disk?)`);
     await this.incarnations.flush();
     await this.log.close();
   }
@@ -259,7 +286,7 @@ export class RaftNode implements DatabaseBackend {
     // elapsed (the event loop stalled: GC, SIGSTOP), an expired lease would look valid, so
     // confirm through ReadIndex instead.
     const ticksBehind = (performance.now() - this.tickedUntil) / TICK_MS;
-    if (consistency === 'lease' && this.core !== undefined && ticksBehind < 1 && this.core.leaseValid()) {
+    if (consistency === 'lease' && ticksBehind < 1 && this.core.leaseValid()) {
       await this.applyWaiters.wait(this.core.status().commitIndex, deadline);
       return;
     }
@@ -284,7 +311,7 @@ export class RaftNode implements DatabaseBackend {
 
   isReady(): boolean {
     // A node stopped by a failed write or a broken invariant is frozen: never ready.
-    if (this.core === undefined || this.closed || this.fatal !== null) return false;
+    if (this.closed || this.fatal !== null) return false;
     const raft = this.core.status();
     return raft.leader !== 0 && this.currentStore.lastApplied >= raft.commitIndex;
   }
@@ -328,7 +355,7 @@ export class RaftNode implements DatabaseBackend {
    * real time (the followers' clocks kept running).
    */
   private catchUpTicks(): void {
-    if (this.core === undefined || this.closed || this.fatal !== null) return;
+    if (this.closed || this.fatal !== null) return;
     const now = performance.now();
     if (now - this.lastExpirySweep >= 100) {
       this.lastExpirySweep = now;
@@ -348,7 +375,7 @@ export class RaftNode implements DatabaseBackend {
   }
 
   private onMessage(message: Message): void {
-    if (this.core === undefined || this.closed || this.fatal !== null) return;
+    if (this.closed || this.fatal !== null) return;
     this.guarded(() => this.core.step(message));
     this.scheduleReady();
   }
@@ -402,7 +429,7 @@ export class RaftNode implements DatabaseBackend {
   }
 
   private async processReady(): Promise<void> {
-    if (this.processing || this.core === undefined || this.fatal !== null) return;
+    if (this.processing || this.fatal !== null) return;
     this.processing = true;
     try {
       // Under steady load this loop may never run dry: snapshots are checked and handed to the
@@ -505,7 +532,6 @@ export class RaftNode implements DatabaseBackend {
   // -- helpers -------------------------------------------------------------------------------
 
   private coreStatus(): RaftStatus {
-    if (this.core === undefined) throw new StoreError('NO_LEADER', 'the node is still starting');
     return this.core.status();
   }
 

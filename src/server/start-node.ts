@@ -2,7 +2,8 @@
 // directory, the HTTP API, and the peer transport on the same port (/raft).
 import { createServer as createNetServer } from 'node:net';
 import pino from 'pino';
-import { RaftNode } from '../node/raft-node.ts';
+import { ClusterNode } from '../node/cluster-node.ts';
+import type { RaftNode } from '../node/raft-node.ts';
 import type { SyncMode } from '../log/types.ts';
 import type { PeerAddress } from '../transport/index.ts';
 import { dashboardHtml } from '../dashboard/index.ts';
@@ -69,10 +70,11 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   // server on port 0, closed at once; another process could take it before our
   // listen, which then fails with a clear EADDRINUSE message).
   const port = options.port === 0 ? await pickFreePort(host) : options.port;
-  const node = await RaftNode.open({ ...common, advertise: options.advertise ?? `${host}:${port}` }).catch((error: unknown) => {
+  // The HTTP API serves the opened node, which answers "still starting" until start() built its RaftNode.
+  const opened = await ClusterNode.open({ ...common, advertise: options.advertise ?? `${host}:${port}` }).catch((error: unknown) => {
     throw new Error(`cannot open data directory ${options.dataDir}: ${error instanceof Error ? error.message : String(error)}`);
   });
-  const app = await createServer({ backend: node, logger: httpLogger(logger), dashboardHtml: dashboardHtml() });
+  const app = await createServer({ backend: opened, logger: httpLogger(logger), dashboardHtml: dashboardHtml() });
   let inFlight = 0;
   app.addHook('onRequest', async () => {
     inFlight++;
@@ -84,17 +86,17 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     inFlight--;
     done();
   });
-  node.transport.attach(app.server);
+  opened.transport.attach(app.server);
   try {
     await app.listen({ port, host });
   } catch (error) {
-    await node.close();
+    await opened.close();
     const code = (error as NodeJS.ErrnoException).code;
     throw new Error(code === 'EADDRINUSE' ? `port ${port} on ${host} is already in use` : `cannot listen on ${host}:${port}: ${String(error)}`, {
       cause: error,
     });
   }
-  await node.start();
+  const node = await opened.start();
   let closing: Promise<void> | null = null;
   return {
     url: node.url,

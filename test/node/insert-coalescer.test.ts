@@ -13,7 +13,7 @@ const op = (id: string, docs = 1): InsertCommand => ({
 
 describe('InsertCoalescer', () => {
   test('takes everything queued, in order, cut at the group limit', () => {
-    const c = new InsertCoalescer();
+    const c = new InsertCoalescer(1000);
     for (let i = 0; i < 5; i++) void c.add(op(`o${i}`), Infinity);
     assert.equal(c.inFlight, 5);
     const groups = c.take(2);
@@ -26,7 +26,7 @@ describe('InsertCoalescer', () => {
   });
 
   test('a group never holds more documents than one command may', () => {
-    const c = new InsertCoalescer();
+    const c = new InsertCoalescer(1000);
     void c.add(op('a', MAX_BATCH_DOCS - 1), Infinity);
     void c.add(op('b', 2), Infinity);
     const groups = c.take(Infinity);
@@ -34,7 +34,7 @@ describe('InsertCoalescer', () => {
   });
 
   test("each caller gets its own op's result; a failed entry fails them all", async () => {
-    const c = new InsertCoalescer();
+    const c = new InsertCoalescer(1000);
     const p = [c.add(op('a'), Infinity), c.add(op('b'), Infinity)];
     const [group] = c.take(Infinity);
     const each: CommandResult<'insert'>[] = [
@@ -52,7 +52,7 @@ describe('InsertCoalescer', () => {
   });
 
   test('queued inserts past their deadline are refused and leave the queue; the others stay', async () => {
-    const c = new InsertCoalescer();
+    const c = new InsertCoalescer(1000);
     const late = c.add(op('late'), 100);
     const fine = c.add(op('fine'), 1_000);
     c.expire(500, () => new StoreError('NO_LEADER', 'not made'));
