@@ -1,5 +1,5 @@
 // One simulation run: a cluster of real Raft cores, simulated clients, random faults for a
-// while, then a heal phase that must restore progress (liveness), then a linearizability
+// while (chosen and applied by fault-injector.ts), then a heal phase that must restore progress (liveness), then a linearizability
 // check of the clients' history. Everything derives from one seed: the same seed replays
 // the same run, step for step (the trace hash proves it).
 
@@ -7,14 +7,15 @@ import { InvariantError } from '../assert.ts';
 import type { ConfState, RaftBugs } from '../raft/types.ts';
 import { Clients, DEFAULT_CLIENTS, type ClientOptions, type ClientStats } from './clients.ts';
 import { Cluster, DEFAULT_TIMING } from './cluster.ts';
-import { profileByName, type FaultProfile, type PartitionKind } from './faults.ts';
+import { FaultInjector, type Topology } from './fault-injector.ts';
+import { profileByName, type FaultProfile } from './faults.ts';
 import { describeOp } from './history.ts';
 import { InvariantViolation } from './invariants.ts';
 import { uniqueValue } from './kv.ts';
 import { checkKvHistory } from './linearizability.ts';
 import { RELIABLE_LINKS } from './network.ts';
 import { Prng } from './prng.ts';
-import type { CrashPoint, DriverMode, RaftTiming, WriteOutcome } from './sim-node.ts';
+import type { DriverMode, RaftTiming, WriteOutcome } from './sim-node.ts';
 import { Trace } from './trace.ts';
 
 export interface SimOptions {
@@ -43,10 +44,7 @@ export interface SimOptions {
   readonly topology?: Topology;
 }
 
-export type Topology = 'voters' | 'oneVoter';
-
-/** Membership changes in a oneVoter run whose profile has none. */
-const ONE_VOTER_MEMBERSHIP_MS: readonly [number, number] = [150, 500];
+export type { Topology } from './fault-injector.ts';
 
 export interface SimStats {
   readonly seed: number;
@@ -94,8 +92,6 @@ export class SimulationFailure extends Error {
   }
 }
 
-const CRASH_POINTS: readonly (CrashPoint | 'now')[] = ['now', 'beforePersist', 'afterPersist', 'midSend'];
-
 export class Simulation {
   readonly seed: number;
   readonly trace: Trace;
@@ -104,19 +100,9 @@ export class Simulation {
   readonly profile: FaultProfile;
   readonly driver: DriverMode;
   readonly topology: Topology;
-  /** Random faults are injected only while this is true. */
-  faultsOn = false;
-  private readonly faultRng: Prng;
+  /** Crashes, partitions and membership changes (fault-injector.ts). */
+  readonly faults: FaultInjector;
   private readonly tickMs: number;
-  private readonly maxNodeId: number;
-  private nextCrashAt = Infinity;
-  private nextPartitionAt = Infinity;
-  private partitionEndsAt = Infinity;
-  private nextMembershipAt = Infinity;
-  private readonly restartAt = new Map<number, number>();
-  private partitions = 0;
-  private confChanges = 0;
-  private readonly voterCounts: { min: number; max: number };
   private probes = 0;
   private healedInMs = 0;
 
@@ -128,7 +114,6 @@ export class Simulation {
     this.profile = typeof options.profile === 'string' ? profileByName(options.profile) : (options.profile ?? profileByName('mixed'));
     this.trace = new Trace(400, options.fullTrace ?? false);
     this.tickMs = options.tickMs ?? 10;
-    this.maxNodeId = options.maxNodeId ?? Math.max(options.nodes + 3, 7);
     const ids = Array.from({ length: options.nodes }, (_, i) => i + 1);
     // Derived streams: choosing these does not change any other stream of the seed.
     this.driver = options.driver ?? (rng.derive('driver').chance(0.5) ? 'pipelined' : 'sync');
@@ -150,10 +135,17 @@ export class Simulation {
       links: this.profile.links,
       trace: this.trace,
     });
-    const founders = this.topology === 'oneVoter' ? 1 : options.nodes;
-    this.voterCounts = { min: founders, max: founders };
     this.clients = new Clients(this.cluster, rng.derive('clients'), { ...DEFAULT_CLIENTS, ...options.clients });
-    this.faultRng = rng.derive('faults');
+    this.faults = new FaultInjector({
+      cluster: this.cluster,
+      profile: this.profile,
+      topology: this.topology,
+      rng: rng.derive('faults'),
+      trace: this.trace,
+      tickMs: this.tickMs,
+      maxNodeId: options.maxNodeId ?? Math.max(options.nodes + 3, 7),
+      founders: this.topology === 'oneVoter' ? 1 : options.nodes,
+    });
   }
 
   get now(): number {
@@ -162,30 +154,20 @@ export class Simulation {
 
   /** Turns random faults on (from now) or off (pending restarts still happen). */
   setFaults(on: boolean): void {
-    this.faultsOn = on;
-    const p = this.profile;
-    if (on) {
-      this.cluster.network.setFaults(p.links);
-      this.nextCrashAt = p.crashEveryMs ? this.now + this.between(p.crashEveryMs) : Infinity;
-      this.nextPartitionAt = p.partitionEveryMs ? this.now + this.between(p.partitionEveryMs) : Infinity;
-      const membershipMs = p.membershipEveryMs ?? (this.topology === 'oneVoter' ? ONE_VOTER_MEMBERSHIP_MS : null);
-      this.nextMembershipAt = membershipMs ? this.now + this.between(membershipMs) : Infinity;
-    } else {
-      this.nextCrashAt = this.nextPartitionAt = this.nextMembershipAt = Infinity;
-    }
+    this.faults.setFaults(on, this.now);
   }
 
   /** Advances virtual time to `until`, interleaving node events, client actions and faults. */
   runUntil(until: number): void {
     for (let guard = 0; ; guard++) {
       if (guard > 10_000_000) throw new Error('Simulation.runUntil: no progress');
-      const next = Math.max(this.now, Math.min(until, this.clients.nextActionTime(), this.nextFaultTime()));
+      const next = Math.max(this.now, Math.min(until, this.clients.nextActionTime(), this.faults.nextFaultTime()));
       // A client whose answer arrives acts at once, not at its deadline.
       this.cluster.runUntil(next, () => this.clients.nextActionTime() < next);
       const now = this.now;
-      this.doFaults(now);
+      this.faults.act(now);
       this.clients.runDue(now);
-      if (now >= until && this.clients.nextActionTime() > until && this.nextFaultTime() > until) break;
+      if (now >= until && this.clients.nextActionTime() > until && this.faults.nextFaultTime() > until) break;
     }
   }
 
@@ -220,11 +202,9 @@ export class Simulation {
   /** Ends every fault: restores all links (reliable delivery with small delays), restarts
    * every crashed node, cancels armed crashes. */
   healAll(): void {
-    this.setFaults(false);
-    this.partitionEndsAt = Infinity;
+    this.faults.stop(this.now);
     this.cluster.network.heal();
     this.cluster.network.setFaults({ ...RELIABLE_LINKS, maxDelay: Math.max(RELIABLE_LINKS.maxDelay, 5) });
-    this.restartAt.clear();
     for (const n of this.cluster.nodes) {
       n.armedCrash = null;
       if (!n.alive && !n.stopped) this.cluster.restart(n.id);
@@ -316,12 +296,12 @@ export class Simulation {
       leaderTerms: this.cluster.checker.leaderTerms,
       committed: this.cluster.checker.maxCommitted,
       crashes,
-      partitions: this.partitions,
-      confChanges: this.confChanges,
+      partitions: this.faults.partitions,
+      confChanges: this.faults.confChanges,
       snapshotsTaken,
       snapshotsInstalled,
       pipeline,
-      voters: { ...this.voterCounts },
+      voters: { ...this.faults.voterCounts },
       messages: { sent: net.sent, delivered: net.delivered, dropped: net.dropped, duplicated: net.duplicated, blocked: net.blocked },
       clients: { ...this.clients.stats },
       checker: { invariantChecks: this.cluster.checker.checks, opsChecked: check.opsChecked, explored: check.explored, unknown: check.unknown },
@@ -340,148 +320,6 @@ export class Simulation {
     if (error instanceof InvariantError) return this.failure('core-assertion', error.message);
     const e = error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error);
     return this.failure('exception', e);
-  }
-
-  // -- Faults ---------------------------------------------------------------------------
-
-  private nextFaultTime(): number {
-    let t = Math.min(this.nextCrashAt, this.nextPartitionAt, this.partitionEndsAt, this.nextMembershipAt);
-    for (const at of this.restartAt.values()) t = Math.min(t, at);
-    return t;
-  }
-
-  private doFaults(now: number): void {
-    for (const [id, at] of [...this.restartAt].sort((x, y) => x[0] - y[0])) {
-      if (at > now) continue;
-      const n = this.cluster.node(id);
-      if (n.alive && n.armedCrash !== null) {
-        this.restartAt.set(id, now + this.tickMs); // its crash has not hit yet: look again later
-        continue;
-      }
-      this.restartAt.delete(id);
-      this.cluster.restart(id);
-    }
-    if (this.partitionEndsAt <= now) {
-      this.partitionEndsAt = Infinity;
-      this.cluster.network.heal();
-      this.trace.add(now, 'partition healed');
-    }
-    if (!this.faultsOn) return;
-    const p = this.profile;
-    if (this.nextCrashAt <= now) {
-      this.nextCrashAt = now + this.between(p.crashEveryMs!);
-      this.crashSomeone(now);
-    }
-    if (this.nextPartitionAt <= now) {
-      this.nextPartitionAt = now + this.between(p.partitionEveryMs!);
-      if (this.partitionEndsAt === Infinity && p.partitionKinds.length > 0) this.partitionSomehow(now);
-    }
-    if (this.nextMembershipAt <= now) {
-      this.nextMembershipAt = now + this.between(p.membershipEveryMs ?? ONE_VOTER_MEMBERSHIP_MS);
-      this.changeMembership();
-    }
-  }
-
-  private crashSomeone(now: number): void {
-    const nodes = this.cluster.nodes.filter((n) => !n.stopped);
-    const down = nodes.filter((n) => !n.alive || n.armedCrash !== null).length;
-    if (down >= this.profile.maxDown) return;
-    const up = nodes.filter((n) => n.alive && n.armedCrash === null);
-    if (up.length === 0) return;
-    const leader = this.cluster.leader();
-    const victim = leader !== null && leader.armedCrash === null && this.faultRng.chance(0.4) ? leader : this.faultRng.pick(up);
-    const point = this.weighted(this.profile.crashPoints);
-    this.cluster.crash(victim.id, point);
-    this.restartAt.set(victim.id, now + this.between(this.profile.downMs));
-  }
-
-  private partitionSomehow(now: number): void {
-    const net = this.cluster.network;
-    const ids = this.cluster.nodes.filter((n) => !n.stopped).map((n) => n.id);
-    if (ids.length < 2) return;
-    const kind: PartitionKind = this.faultRng.pick(this.profile.partitionKinds);
-    const leader = this.cluster.leader();
-    const shuffled = this.faultRng.shuffle([...ids]);
-    let desc: string;
-    switch (kind) {
-      case 'isolate':
-      case 'isolateLeader': {
-        const x = kind === 'isolateLeader' && leader !== null ? leader.id : shuffled[0]!;
-        net.isolate(x, ids);
-        desc = `isolate ${x}`;
-        break;
-      }
-      case 'split': {
-        const minority = Math.floor((ids.length - 1) / 2) || 1;
-        const a = shuffled.slice(0, minority);
-        const b = shuffled.slice(minority);
-        net.partition([a, b]);
-        desc = `split ${a.join(',')} | ${b.join(',')}`;
-        break;
-      }
-      case 'asymmetric': {
-        const x = leader !== null && this.faultRng.chance(0.5) ? leader.id : shuffled[0]!;
-        const others = ids.filter((id) => id !== x);
-        const deaf = this.faultRng.chance(0.5);
-        for (const o of others) {
-          if (deaf) net.blockOneWay(o, x);
-          else net.blockOneWay(x, o);
-        }
-        desc = deaf ? `${x} hears nobody (others hear ${x})` : `nobody hears ${x} (${x} hears others)`;
-        break;
-      }
-      case 'bridge': {
-        const [x, ...rest] = shuffled;
-        const half = Math.ceil(rest.length / 2);
-        const a = rest.slice(0, half);
-        const b = rest.slice(half);
-        net.partition([a, b]);
-        desc = `bridge ${x!} between ${a.join(',')} | ${b.join(',')}`;
-        break;
-      }
-    }
-    this.partitions++;
-    this.partitionEndsAt = now + this.between(this.profile.partitionMs);
-    this.trace.add(now, `PARTITION ${desc} until ${this.partitionEndsAt}`);
-  }
-
-  private changeMembership(): void {
-    const conf = this.cluster.leaderConf();
-    if (conf === null) return;
-    const members = new Set([...conf.voters, ...conf.learners]);
-    const spare = this.cluster.nodes.find((n) => !n.stopped && n.alive && !members.has(n.id) && !n.everMember);
-    const choices: (() => void)[] = [];
-    if (conf.learners.length > 0) {
-      choices.push(() => this.propose({ type: 'addVoter', node: this.faultRng.pick(conf.learners) }));
-    }
-    if (conf.voters.length + conf.learners.length < 6) {
-      choices.push(() => {
-        let id = spare?.id;
-        if (id === undefined) {
-          const used = Math.max(...this.cluster.nodes.map((n) => n.id));
-          if (used >= this.maxNodeId) return;
-          id = used + 1;
-          this.cluster.addServer(id);
-        }
-        this.propose({ type: 'addLearner', node: id });
-      });
-    }
-    // oneVoter runs go down to a single voter and back up (1 -> 2 voters is the delicate step).
-    if (conf.voters.length > (this.topology === 'oneVoter' ? 1 : 3)) {
-      choices.push(() => this.propose({ type: 'remove', node: this.faultRng.pick(conf.voters) }));
-    }
-    if (conf.learners.length > 0 && this.faultRng.chance(0.3)) {
-      choices.push(() => this.propose({ type: 'remove', node: this.faultRng.pick(conf.learners) }));
-    }
-    if (choices.length > 0) this.faultRng.pick(choices)();
-  }
-
-  private propose(change: Parameters<Cluster['proposeConfChange']>[0]): void {
-    if (this.cluster.proposeConfChange(change) === null) return;
-    this.confChanges++;
-    const voters = this.cluster.leaderConf()?.voters.length ?? 0;
-    this.voterCounts.min = Math.min(this.voterCounts.min, voters);
-    this.voterCounts.max = Math.max(this.voterCounts.max, voters);
   }
 
   /** Writes a probe value through the leader until it commits; returns its index. */
@@ -521,20 +359,6 @@ export class Simulation {
 
   private failLiveness(detail: string): never {
     throw this.failure('liveness', detail);
-  }
-
-  private between(range: readonly [number, number]): number {
-    return this.faultRng.int(range[0], range[1]);
-  }
-
-  private weighted(weights: Readonly<Record<CrashPoint | 'now', number>>): CrashPoint | 'now' {
-    const total = CRASH_POINTS.reduce((sum, p) => sum + weights[p], 0);
-    let r = this.faultRng.next() * total;
-    for (const p of CRASH_POINTS) {
-      r -= weights[p];
-      if (r < 0) return p;
-    }
-    return 'now';
   }
 }
 
