@@ -2,6 +2,7 @@
 // due, taking it in the background, writing it (one snapshot file at a time), and
 // handing it to the core between two Ready cycles.
 import type { Logger } from 'pino';
+import { assert } from '../assert.ts';
 import type { LogStorage } from '../log/types.ts';
 import type { RaftCore } from '../raft/index.ts';
 import type { Snapshot } from '../raft/types.ts';
@@ -113,6 +114,7 @@ export class NodeSnapshots {
     const index = capture.lastApplied;
     if (index <= this.lastSnapshotIndex) return 0;
     const meta = host.core().snapshotMeta(index);
+    assert(meta.index === index, `the core described snapshot ${index} as ${meta.index}`);
     const parts: Uint8Array[] = [];
     let bytes = 0;
     for (const part of snapshotParts(capture)) {

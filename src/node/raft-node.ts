@@ -494,6 +494,8 @@ export class RaftNode implements DatabaseBackend {
 
   private installSnapshot(snapshot: Snapshot): void {
     this.currentStore = Store.restoreSnapshot(snapshot.data, this.options.limits);
+    const restored = this.currentStore.lastApplied;
+    assert(restored === snapshot.meta.index, `snapshot ${snapshot.meta.index} restored a store at ${restored}`);
     this.snapshots.installed(snapshot.meta.index);
     this.membership.syncPeers(snapshot.meta.conf.voters.concat(snapshot.meta.conf.learners));
     // Proposals at or below the snapshot were decided elsewhere; their outcome is unknown here.

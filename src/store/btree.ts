@@ -8,6 +8,7 @@
 //   internal nodes, keys for leaves);
 // - internal node keys[i] separates children[i] (keys < keys[i]) from
 //   children[i+1] (keys >= keys[i]).
+import { assert } from '../assert.ts';
 
 export type Comparator<K> = (a: K, b: K) => number;
 
@@ -228,7 +229,7 @@ export class BTree<K, V> {
       a.keys.push(parent.keys[i]!, ...b.keys);
       a.children.push(...b.children);
     } else {
-      throw new Error('btree: siblings at different depths');
+      assert(false, 'btree: siblings at different depths');
     }
     parent.keys.splice(i, 1);
     parent.children.splice(i + 1, 1);
@@ -240,7 +241,8 @@ export class BTree<K, V> {
    * indexes without n separate inserts.
    */
   load(keys: K[], values: V[]): void {
-    if (keys.length !== values.length) throw new Error('btree.load: keys and values differ in length');
+    assert(keys.length === values.length, 'btree.load: keys and values differ in length');
+    // Not an assertion: a restored snapshot's _ids are checked here (input from disk).
     for (let i = 1; i < keys.length; i++) {
       if (this.cmp(keys[i - 1]!, keys[i]!) >= 0) throw new Error('btree.load: keys not strictly ascending');
     }
@@ -360,37 +362,37 @@ export class BTree<K, V> {
     return node;
   }
 
-  /** Throws if a structural invariant is broken. For tests. */
+  /** Throws InvariantError if a structural invariant is broken. For tests: it walks the whole tree. */
   checkInvariants(): void {
     let leafDepth = -1;
     let counted = 0;
     const walk = (node: Node<K, V>, depth: number, lo: K | undefined, hi: K | undefined): void => {
       const isRoot = node === this.root;
-      if (!isRoot && nodeSize(node) < MIN) throw new Error(`btree: underfull node (${nodeSize(node)})`);
-      if (nodeSize(node) > MAX) throw new Error('btree: overfull node');
+      if (!isRoot && nodeSize(node) < MIN) assert(false, `btree: underfull node (${nodeSize(node)})`);
+      assert(nodeSize(node) <= MAX, 'btree: overfull node');
       for (let i = 1; i < node.keys.length; i++) {
-        if (this.cmp(node.keys[i - 1]!, node.keys[i]!) >= 0) throw new Error('btree: keys out of order');
+        assert(this.cmp(node.keys[i - 1]!, node.keys[i]!) < 0, 'btree: keys out of order');
       }
       for (const k of node.keys) {
-        if (lo !== undefined && this.cmp(k, lo) < 0) throw new Error('btree: key below separator');
-        if (hi !== undefined && this.cmp(k, hi) >= 0) throw new Error('btree: key above separator');
+        assert(lo === undefined || this.cmp(k, lo) >= 0, 'btree: key below separator');
+        assert(hi === undefined || this.cmp(k, hi) < 0, 'btree: key above separator');
       }
       if (node.leaf) {
         if (leafDepth === -1) leafDepth = depth;
-        if (leafDepth !== depth) throw new Error('btree: leaves at different depths');
+        assert(leafDepth === depth, 'btree: leaves at different depths');
         counted += node.keys.length;
         return;
       }
-      if (node.keys.length !== node.children.length - 1) throw new Error('btree: key/child count mismatch');
+      assert(node.keys.length === node.children.length - 1, 'btree: key/child count mismatch');
       for (let i = 0; i < node.children.length; i++) {
         walk(node.children[i]!, depth + 1, i === 0 ? lo : node.keys[i - 1], i === node.keys.length ? hi : node.keys[i]);
       }
     };
     walk(this.root, 0, undefined, undefined);
-    if (counted !== this.count) throw new Error(`btree: size ${this.count} but ${counted} keys`);
+    if (counted !== this.count) assert(false, `btree: size ${this.count} but ${counted} keys`);
     // The leaf chain must visit every key in order, both ways.
     const forward = this.entries();
     const backward = this.entries(undefined, undefined, true);
-    if (forward.length !== this.count || backward.length !== this.count) throw new Error('btree: broken leaf chain');
+    assert(forward.length === this.count && backward.length === this.count, 'btree: broken leaf chain');
   }
 }

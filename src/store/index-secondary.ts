@@ -5,6 +5,7 @@
 // the key changes and checks uniqueness without touching the tree; commit()
 // applies them. The collection prepares every index before committing any.
 
+import { assert } from '../assert.ts';
 import { BTree } from './btree.ts';
 import { ConflictError } from './errors.ts';
 import { keysForDocument, makeKeyComparator, TREE_HIGH, TREE_LOW, type IndexKey } from './index-keys.ts';
@@ -99,14 +100,14 @@ export class SecondaryIndex {
   commit(change: IndexChange): void {
     for (const k of change.remove) {
       const removed = this.tree.delete(k);
-      if (!removed) throw new Error(`index ${this.spec.name}: missing entry on remove`);
+      if (!removed) assert(false, `index ${this.spec.name}: missing entry on remove`);
     }
     for (const k of change.add) {
       const added = this.tree.set(k, true);
-      if (!added) throw new Error(`index ${this.spec.name}: entry added twice`);
+      if (!added) assert(false, `index ${this.spec.name}: entry added twice`);
     }
     this.multikeyDocs += change.multikeyDelta;
-    if (this.multikeyDocs < 0) throw new Error(`index ${this.spec.name}: negative multikey count`);
+    if (this.multikeyDocs < 0) assert(false, `index ${this.spec.name}: negative multikey count`);
   }
 
   /**
@@ -114,7 +115,7 @@ export class SecondaryIndex {
    * key when a unique index meets a duplicate; the caller then discards it.
    */
   build(docs: Iterable<Document>): void {
-    if (this.tree.size !== 0) throw new Error('build on a non-empty index');
+    assert(this.tree.size === 0, 'build on a non-empty index');
     const keys: IndexKey[] = [];
     let multikeyDocs = 0;
     for (const doc of docs) {

@@ -5,6 +5,7 @@
 // Reads (get/find/count/explain) never change state.
 
 import { update as mingoUpdate } from 'mingo/updater';
+import { assert, InvariantError } from '../assert.ts';
 import { Collection } from './collection.ts';
 import {
   isCountPrecondition,
@@ -134,9 +135,9 @@ export class Store {
    */
   apply<C extends Command>(command: C, index: number, options: ApplyOptions = {}): CommandResult<C['type']> {
     if (!Number.isSafeInteger(index) || index <= this.applied) {
-      throw new Error(`apply: index ${index} must be an integer greater than lastApplied ${this.applied}`);
+      assert(false, `apply: index ${index} must be an integer greater than lastApplied ${this.applied}`);
     }
-    if (this.undo.length !== 0) throw new Error('apply: undo log not empty (re-entrant apply?)');
+    assert(this.undo.length === 0, 'apply: undo log not empty (re-entrant apply?)');
     try {
       // The shape is checked on every path, the proposer's own command included: every
       // replica must refuse exactly what the proposer refuses. Only the copy is skipped.
@@ -204,7 +205,7 @@ export class Store {
         else this.colls.delete(u.name);
       }
     } catch (e) {
-      throw new Error(`rollback failed: ${(e as Error).message}`, { cause: e });
+      throw new InvariantError(`rollback failed: ${(e as Error).message}`, { cause: e });
     }
   }
 
@@ -295,7 +296,8 @@ export class Store {
     if (cmd.ifRev !== undefined && matches[0]!._rev !== cmd.ifRev) {
       throw new PreconditionFailedError(`document "${matches[0]!._id}" has _rev ${matches[0]!._rev}, expected ${cmd.ifRev}`);
     }
-    const coll = this.colls.get(cmd.collection)!;
+    const coll = this.colls.get(cmd.collection);
+    assert(coll !== undefined, 'update: documents matched in a collection that does not exist');
     const docs: Document[] = [];
     let modified = 0;
     for (const doc of matches) {
@@ -355,7 +357,8 @@ export class Store {
       throw new PreconditionFailedError(`document "${matches[0]!._id}" has _rev ${matches[0]!._rev}, expected ${cmd.ifRev}`);
     }
     if (matches.length === 0) return { removed: 0, ids: [] };
-    const coll = this.colls.get(cmd.collection)!;
+    const coll = this.colls.get(cmd.collection);
+    assert(coll !== undefined, 'remove: documents matched in a collection that does not exist');
     const ids: string[] = [];
     for (const doc of matches) {
       this.write(coll, doc._id, undefined, false);
