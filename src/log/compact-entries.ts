@@ -6,6 +6,7 @@
 // Filled only while recovery runs, which may also cut it (a later record overwrote a
 // suffix); sealed afterwards, because the Raft core is then handed windows on it
 // (StoredEntries) that must never change.
+import { assert } from '../assert.ts';
 import type { Entry, EntryType, StoredEntries } from '../raft/types.ts';
 import { ENTRY_TYPES, entryInBuffer } from './record.ts';
 
@@ -40,9 +41,9 @@ export class CompactEntries {
 
   /** Appends the entry at lastIndex + 1 whose data is bytes [start, start + length) of `buffer`. */
   push(index: number, term: number, typeCode: number, buffer: Uint8Array, start: number, length: number): void {
-    if (this.sealed) throw new Error('CompactEntries: push after seal');
-    if (index !== this.baseIndex + this.count) throw new RangeError(`CompactEntries: push of ${index}, expected ${this.baseIndex + this.count}`);
-    if (ENTRY_TYPES[typeCode] === undefined) throw new RangeError(`CompactEntries: entry type code ${typeCode}`);
+    assert(!this.sealed, 'CompactEntries: push after seal');
+    if (index !== this.baseIndex + this.count) assert(false, `CompactEntries: push of ${index}, expected ${this.baseIndex + this.count}`);
+    if (ENTRY_TYPES[typeCode] === undefined) assert(false, `CompactEntries: entry type code ${typeCode}`);
     if (this.count === this.terms.length) this.grow();
     const slot = this.count++;
     // Segments are read one after the other: a new buffer is always the last one seen.
@@ -56,7 +57,7 @@ export class CompactEntries {
 
   /** Drops the entries after `lastIndex` (recovery only: a later record overwrote them). */
   truncateAfter(lastIndex: number): void {
-    if (this.sealed) throw new Error('CompactEntries: truncate after seal');
+    assert(!this.sealed, 'CompactEntries: truncate after seal');
     this.count = Math.max(0, Math.min(this.count, lastIndex - this.baseIndex + 1));
   }
 
@@ -112,7 +113,7 @@ export class CompactEntries {
 
   /** An immutable window on [firstIndex, lastIndex] of a sealed store. */
   window(firstIndex: number, lastIndex: number): StoredEntries {
-    if (!this.sealed) throw new Error('CompactEntries: window before seal');
+    assert(this.sealed, 'CompactEntries: window before seal');
     if (lastIndex >= firstIndex && (firstIndex < this.baseIndex || lastIndex > this.lastIndex)) {
       throw new RangeError(`CompactEntries: window [${firstIndex}, ${lastIndex}] outside [${this.baseIndex}, ${this.lastIndex}]`);
     }

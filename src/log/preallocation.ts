@@ -13,6 +13,7 @@
 //   reached the disk before earlier ones, using the sector CRCs its writeEnd record
 //   carries (see write-end.ts and segment-tail.ts).
 import type { FileHandle } from 'node:fs/promises';
+import { assert } from '../assert.ts';
 
 /** Largest single positional write of records (a bigger batch takes several). */
 export const MAX_WRITE_BYTES = 1024 * 1024;
@@ -36,7 +37,7 @@ export function zeroFillTarget(zeroedTo: number, end: number, segmentBytes: numb
   const chunk = Math.min(ZERO_CHUNK_MAX_BYTES, Math.max(ZERO_CHUNK_MIN_BYTES, zeroedTo));
   const wanted = Math.ceil(Math.max(end, zeroedTo + chunk) / PAGE_BYTES) * PAGE_BYTES;
   const target = Math.min(wanted, Math.max(end, segmentBytes));
-  if (!(target >= end && target > zeroedTo)) throw new Error(`zero fill target ${target} for data end ${end}, zeroed to ${zeroedTo}`);
+  if (!(target >= end && target > zeroedTo)) assert(false, `zero fill target ${target} for data end ${end}, zeroed to ${zeroedTo}`);
   return target;
 }
 

@@ -5,6 +5,7 @@
 // record-scanner.ts walks a segment's bytes for the records in them.
 import { crc32c } from '@node-rs/crc32';
 import { Packr } from 'msgpackr';
+import { assert } from '../assert.ts';
 import type { Entry, EntryType, HardState } from '../raft/types.ts';
 
 export const RECORD_HEADER_BYTES = 9;
@@ -61,10 +62,10 @@ const ENTRY_TYPE_CODES: Record<EntryType, number> = { normal: 0, noop: 1, conf: 
 export const ENTRY_TYPES: readonly EntryType[] = ['normal', 'noop', 'conf'];
 
 /** The entry whose data is bytes [start, start + length) of `buffer` (a view, not a copy);
- * throws a RangeError for a type code that names no entry type. */
+ * the type code names an entry type (callers pass only codes they checked). */
 export function entryInBuffer(index: number, term: number, typeCode: number, buffer: Uint8Array, start: number, length: number): Entry {
   const type = ENTRY_TYPES[typeCode];
-  if (type === undefined) throw new RangeError(`entry type code ${typeCode}`);
+  if (type === undefined) assert(false, `entry type code ${typeCode}`);
   return { index, term, type, data: new Uint8Array(buffer.buffer, buffer.byteOffset + start, length) };
 }
 

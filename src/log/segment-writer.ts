@@ -11,6 +11,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { assert } from '../assert.ts';
 import type { HardState } from '../raft/types.ts';
 import type { SyncMode } from './types.ts';
 import { LogClosedError } from './errors.ts';
@@ -95,7 +96,7 @@ export class SegmentWriter {
   private closed = false;
 
   constructor(options: SegmentWriterOptions) {
-    if (options.segments.length === 0) throw new Error('SegmentWriter needs an open segment');
+    assert(options.segments.length > 0, 'SegmentWriter needs an open segment');
     this.dir = options.dir;
     this.sync = options.sync;
     this.segmentBytes = options.segmentBytes;
@@ -215,8 +216,7 @@ export class SegmentWriter {
   /** Makes sure [segment.size, end) is zero-filled (and durable) before records go there. */
   private async zeroAhead(segment: SegmentInfo, end: number): Promise<void> {
     if (!this.preallocate || end <= segment.zeroedTo) return;
-    if (segment.zeroedTo < segment.size)
-      throw new Error(`zero fill of ${segment.path} at ${segment.zeroedTo} is behind the data end ${segment.size}`);
+    if (segment.zeroedTo < segment.size) assert(false, `zero fill of ${segment.path} at ${segment.zeroedTo} is behind the data end ${segment.size}`);
     const target = zeroFillTarget(segment.zeroedTo, end, this.segmentBytes);
     await writeZeros(this.handle, segment.path, segment.zeroedTo, target);
     segment.zeroedTo = target;
@@ -231,7 +231,7 @@ export class SegmentWriter {
    */
   private async writeRecords(segment: SegmentInfo, bytes: Buffer): Promise<void> {
     if (this.preallocate && segment.size + bytes.length > segment.zeroedTo) {
-      throw new Error(`records up to ${segment.size + bytes.length} would pass the zero fill at ${segment.zeroedTo} of ${segment.path}`);
+      assert(false, `records up to ${segment.size + bytes.length} would pass the zero fill at ${segment.zeroedTo} of ${segment.path}`);
     }
     for (let done = 0; done < bytes.length;) {
       let chunk = Math.min(bytes.length - done, MAX_WRITE_BYTES);
