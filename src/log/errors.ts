@@ -1,14 +1,18 @@
 // Typed errors of the log layer.
 
-/** The log on disk is damaged somewhere other than a torn tail: refusing to open
- * rather than silently dropping records that may have been acknowledged. */
+/**
+ * What recovery found on disk cannot be opened safely (damage other than a torn tail, a
+ * file it does not know, entries missing): it refuses to open rather than drop records
+ * that may have been acknowledged. `file` is the segment or snapshot file (or the stray
+ * file) at fault, `offset` the byte offset in it (0 when the whole file is at fault).
+ */
 export class LogCorruptionError extends Error {
   readonly code = 'LOG_CORRUPTION';
   readonly file: string;
   readonly offset: number;
 
-  constructor(file: string, offset: number, reason: string) {
-    super(`log corruption in ${file} at byte offset ${offset}: ${reason}`);
+  constructor(file: string, offset: number, reason: string, options?: ErrorOptions) {
+    super(`log corruption in ${file} at byte offset ${offset}: ${reason}`, options);
     this.name = 'LogCorruptionError';
     this.file = file;
     this.offset = offset;

@@ -166,6 +166,19 @@ function frameEnd(buf: Uint8Array, offset: number): number {
   return end;
 }
 
+/**
+ * Whether the record framed at `offset` reads back whole, as it was written: its length
+ * fits and its CRC holds, whatever its type (frameEnd refuses an unknown type before it
+ * checks the CRC). A crash leaves such a record only by a 1-in-2^32 chance.
+ */
+export function frameChecksumHolds(buf: Uint8Array, offset: number): boolean {
+  if (buf.length - offset < RECORD_HEADER_BYTES) return false;
+  const length = readU32(buf, offset);
+  if (length === 0 || length > MAX_RECORD_PAYLOAD_BYTES || offset + RECORD_HEADER_BYTES + length > buf.length) return false;
+  const covered = new Uint8Array(buf.buffer, buf.byteOffset + offset + 8, length + 1);
+  return crc32c(covered) >>> 0 === readU32(buf, offset + 4);
+}
+
 function isKnownType(type: number): boolean {
   return type >= RecordType.entry && type <= RecordType.writeEnd;
 }

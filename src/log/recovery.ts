@@ -5,6 +5,7 @@
 // open on corruption anywhere else (segment-tail.ts says which is which).
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { assert } from '../assert.ts';
 import type { Entry, HardState, Snapshot } from '../raft/types.ts';
 import { EMPTY_HARD_STATE } from '../raft/types.ts';
 import { EntryLog } from './entry-log.ts';
@@ -37,7 +38,8 @@ async function recoverSnapshot(dirs: LogDirs, warn: (message: string) => void): 
       await removeFile(join(dirs.snapshots, name));
       warn(`removed unfinished snapshot file ${join(dirs.snapshots, name)}`);
     } else {
-      throw new Error(`unexpected file ${join(dirs.snapshots, name)} in the snapshot directory; refusing to open`);
+      const path = join(dirs.snapshots, name);
+      throw new LogCorruptionError(path, 0, `unexpected file ${path} in the snapshot directory; refusing to open`);
     }
   }
   snapshots.sort((a, b) => b.index - a.index || b.term - a.term);
@@ -51,25 +53,43 @@ async function recoverSnapshot(dirs: LogDirs, warn: (message: string) => void): 
     }
     bad.push(`snapshot file ${path} is corrupt (${result})`);
   }
-  if (bad.length > 0) throw new Error(`${bad.join('; ')}; no valid snapshot to recover from`);
+  const newest = snapshots[0];
+  if (newest !== undefined) {
+    throw new LogCorruptionError(join(dirs.snapshots, newest.name), 0, `${bad.join('; ')}; no valid snapshot to recover from`);
+  }
   return null;
 }
 
 function listSegments(dirs: LogDirs, names: readonly string[]): SegmentInfo[] {
   const segments: SegmentInfo[] = [];
   for (const name of names) {
+    const path = join(dirs.log, name);
     const match = SEGMENT_NAME.exec(name);
-    if (match === null) throw new Error(`unexpected file ${join(dirs.log, name)} in the log directory; refusing to open`);
-    segments.push({ name: Number(match[1]), path: join(dirs.log, name), size: 0, zeroedTo: 0, maxEntryIndex: -1, hasWriteEnd: false });
+    if (match === null) throw new LogCorruptionError(path, 0, `unexpected file ${path} in the log directory; refusing to open`);
+    const first = Number(match[1]);
+    // The writer names each segment after an index (segment-writer.ts): never beyond the safe integers.
+    if (!Number.isSafeInteger(first)) throw new LogCorruptionError(path, 0, `segment file name ${name} is not an index the log writes`);
+    segments.push({ name: first, path, size: 0, zeroedTo: 0, maxEntryIndex: -1, hasWriteEnd: false });
   }
   return segments; // names are zero-padded: lexical order is numeric order
+}
+
+/** Where a record was read: its segment file and byte offset. */
+interface RecordPlace {
+  readonly file: string;
+  readonly offset: number;
 }
 
 /** Replays records into the log, tracking the latest hard state. */
 class Replayer {
   readonly log = new EntryLog();
   hardState: HardState = EMPTY_HARD_STATE;
+  /** Where the latest hard state was read (null: none was). */
+  private hardStatePlace: RecordPlace | null = null;
   private started = false;
+  /** Where the compaction point was last set: the first entry read (the log starts
+   * right before it) or the latest snapshot marker (null: neither yet). */
+  private compactionPlace: RecordPlace | null = null;
 
   constructor(
     private readonly snapshotIndex: number,
@@ -80,6 +100,7 @@ class Replayer {
     switch (record.kind) {
       case 'hardState':
         this.hardState = record.state;
+        this.hardStatePlace = { file, offset };
         return;
       case 'entry':
         this.applyEntry(record.entry, file, offset);
@@ -87,6 +108,7 @@ class Replayer {
       case 'snapshotMarker': {
         const { index, term, keep } = record.marker;
         this.started = true;
+        const compacted = this.log.compactedIndex();
         if (!keep) {
           this.log.applyCompaction(index, term, false);
         } else if (index <= this.snapshotIndex) {
@@ -96,6 +118,7 @@ class Replayer {
           // loaded: keep the entries between the two if the log still has them.
           this.log.applyCompaction(this.snapshotIndex, this.snapshotTerm, true);
         }
+        if (this.log.compactedIndex() !== compacted) this.compactionPlace = { file, offset };
         return;
       }
       case 'writeEnd':
@@ -128,22 +151,52 @@ class Replayer {
       // Older segments may have been deleted after a snapshot: the log starts here.
       this.log.restartAt(index - 1, 0);
       this.started = true;
+      this.compactionPlace = { file, offset };
     }
     if (index > this.log.lastIndex() + 1) {
       throw new LogCorruptionError(file, offset, `entry ${index} leaves a gap after index ${this.log.lastIndex()}`);
     }
   }
 
-  /** Compacts to the loaded snapshot and checks that the log continues right after it. */
+  /**
+   * Compacts to the loaded snapshot and checks what the log must hold to restart from:
+   * every entry after the snapshot, up to the commit index of the hard state.
+   */
   finish(): void {
     const compacted = this.log.compactedIndex();
     if (compacted > this.snapshotIndex) {
-      throw new Error(
+      const place = this.compactionPlace;
+      assert(place !== null, `log compacted to ${compacted} before any entry or snapshot marker was read`);
+      throw new LogCorruptionError(
+        place.file,
+        place.offset,
         `the log starts after index ${compacted} but the newest readable snapshot ends at index ${this.snapshotIndex}: entries are missing`,
       );
     }
     if (compacted === this.snapshotIndex) this.log.applyCompaction(this.snapshotIndex, this.snapshotTerm, true);
     else this.log.compact(this.snapshotIndex, this.snapshotTerm);
+    // Entries are durable before the hard state that commits them, and a cut tail loses the
+    // records after the cut only: a commit index past the last entry means entries were lost
+    // some other way (a segment removed or cut short by hand, a snapshot gone).
+    const { commit } = this.hardState;
+    if (commit > this.log.lastIndex()) {
+      const place = this.hardStatePlace;
+      assert(place !== null, `commit index ${commit} without a hard state record`);
+      throw new LogCorruptionError(
+        place.file,
+        place.offset,
+        `the hard state written here commits index ${commit}, but the log recovered ends at index ${this.log.lastIndex()}: committed entries are missing`,
+      );
+    }
+  }
+}
+
+/** The bytes of a segment file; a file that cannot be read refuses the open like damage does. */
+async function readSegment(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    throw new LogCorruptionError(path, 0, `segment file cannot be read: ${(error as Error).message}`, { cause: error });
   }
 }
 
@@ -169,12 +222,12 @@ export async function recover(dirs: LogDirs, warn: (message: string) => void): P
   const replayer = new Replayer(snapshot?.meta.index ?? 0, snapshot?.meta.term ?? 0);
   const segments = listSegments(dirs, await listDir(dirs.log));
   // Read the next segment while decoding this one.
-  let nextRead: Promise<Buffer> | null = segments.length > 0 ? readFile(segments[0]!.path) : null;
+  let nextRead: Promise<Buffer> | null = segments.length > 0 ? readSegment(segments[0]!.path) : null;
   for (let i = 0; i < segments.length; i++) {
     const segment = segments[i]!;
     const isLast = i === segments.length - 1;
     const buf = await nextRead!;
-    nextRead = isLast ? null : readFile(segments[i + 1]!.path);
+    nextRead = isLast ? null : readSegment(segments[i + 1]!.path);
     nextRead?.catch(() => {}); // awaited next iteration; do not report it twice if we throw first
     let sawWriteEnd = false;
     const result = walkRecords(buf, {

@@ -2,6 +2,8 @@
 // recovery may drop them. The cases:
 // - zeros to the end of the file: the clean end of the data (segments are
 //   zero-filled ahead of the records, see preallocation.ts);
+// - a record whose CRC holds but that this version cannot read (bad payload, unknown
+//   type): written whole, not by a crash, refused wherever it is;
 // - nothing valid after the bad record: a torn tail, dropped with a warning;
 // - valid records after it, all from the last write, which a power loss left with
 //   some of its sectors still zero: that write was never acknowledged, dropped with
@@ -9,7 +11,7 @@
 // - anything else before valid records: damage to records that may have been
 //   acknowledged, refused (see judgeTail).
 import { LogCorruptionError } from './errors.ts';
-import { findValidRecordAfter, findWriteEndAfter, type DecodeStop } from './record-scanner.ts';
+import { findValidRecordAfter, findWriteEndAfter, frameChecksumHolds, type DecodeStop } from './record-scanner.ts';
 import { checkWriteSectors } from './write-end.ts';
 import { nonZeroEnd } from './zero-bytes.ts';
 
@@ -52,6 +54,12 @@ export function judgeTail(buf: Uint8Array, path: string, stop: DecodeStop, isLas
     warning: `log: truncated the torn tail of ${path} at byte offset ${x} (${stop.reason}; ${what}; ${dataEnd - x} bytes dropped)`,
   });
   const refuse = (why: string): LogCorruptionError => new LogCorruptionError(path, x, `${stop.reason} record ${why}`);
+  // A record whose CRC holds was written whole, as it reads: a crash did not make it
+  // unreadable (our writer wrote what it cannot read back, or a newer version wrote it).
+  if (stop.reason === 'bad-payload') throw refuse('whose checksum holds: a whole record whose payload this version cannot decode');
+  if (stop.reason === 'bad-type' && frameChecksumHolds(buf, x)) {
+    throw refuse(`whose checksum holds: a whole record of type ${buf[x + 8]!}, which this version does not know`);
+  }
   const next = findValidRecordAfter(buf, x);
   if (next === null) return torn('nothing valid after it');
   // Nothing valid lies between x and `next`: the search for a writeEnd starts there

@@ -69,11 +69,17 @@ function decodeMeta(bytes: Uint8Array): SnapshotMeta | null {
   return { index: v['index'] as number, term: v['term'] as number, conf: confState };
 }
 
-/** Reads and verifies a snapshot file; returns the snapshot or the reason it is unusable. */
+/** Reads and verifies a snapshot file; returns the snapshot or the reason it is unusable
+ * (a file that cannot be read is unusable too: recovery then looks for an older one). */
 export async function readSnapshotFile(path: string, name: string): Promise<Snapshot | string> {
   const match = SNAPSHOT_NAME.exec(name);
   if (match === null) return 'not a snapshot file name';
-  const buf = await readFile(path);
+  let buf: Buffer;
+  try {
+    buf = await readFile(path);
+  } catch (error) {
+    return `unreadable: ${(error as Error).message}`;
+  }
   if (buf.length < HEADER_BYTES || !buf.subarray(0, 8).equals(MAGIC)) return 'bad header';
   const metaLength = buf.readUInt32LE(12);
   const dataLength = buf.readUInt32LE(16) + buf.readUInt32LE(20) * 2 ** 32;

@@ -1,0 +1,199 @@
+// Every way recovery refuses to open a log throws LogCorruptionError naming the file (and
+// the byte offset) at fault, as docs/durability.md promises: not a plain Error, and not a
+// decoder's or a file system's error escaping.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { crc32c } from '@node-rs/crc32';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { openFileLog, LogCorruptionError } from '../../src/log/index.ts';
+import { encodeRecords, RECORD_HEADER_BYTES, RecordType, type LogRecord } from '../../src/log/record.ts';
+import { decodeRecords } from '../../src/log/record-scanner.ts';
+import { entry, meta, range, withTempDir } from './helpers.ts';
+
+const SEG1 = '00000000000000000001.seg';
+
+/** A record framed by hand: a valid length and CRC around any type and payload. */
+function frame(type: number, payload: Uint8Array): Buffer {
+  const out = Buffer.alloc(RECORD_HEADER_BYTES + payload.length);
+  out.writeUInt32LE(payload.length, 0);
+  out[8] = type;
+  out.set(payload, RECORD_HEADER_BYTES);
+  out.writeUInt32LE(crc32c(out.subarray(8)) >>> 0, 4);
+  return out;
+}
+
+const entries = (from: number, to: number): LogRecord[] => range(from, to, 1).map((e) => ({ kind: 'entry', entry: e }));
+
+/** Writes segment `name` of the log in `dir` with these bytes (as a version without writeEnd records would). */
+async function writeSegment(dir: string, name: string, bytes: Uint8Array): Promise<string> {
+  await mkdir(join(dir, 'log'), { recursive: true });
+  const path = join(dir, 'log', name);
+  await writeFile(path, bytes);
+  return path;
+}
+
+/** Asserts that opening the log in `dir` refuses with a LogCorruptionError for `file` (at `offset`). */
+async function refuses(dir: string, file: string, message: RegExp, offset?: number): Promise<void> {
+  await assert.rejects(openFileLog({ dir }), (error: unknown) => {
+    assert.ok(error instanceof LogCorruptionError, `not a LogCorruptionError: ${String(error)}`);
+    assert.equal(error.file, file);
+    if (offset !== undefined) assert.equal(error.offset, offset);
+    assert.match(error.message, message);
+    return true;
+  });
+}
+
+/** Writes entries 1..count in batches of five, across segments of `segmentBytes`. */
+async function writeLog(dir: string, count: number, segmentBytes: number): Promise<string[]> {
+  const log = await openFileLog({ dir, segmentBytes });
+  for (let i = 1; i <= count; i += 5) await log.append(range(i, Math.min(i + 4, count), 1));
+  await log.close();
+  return (await readdir(join(dir, 'log'))).sort().map((name) => join(dir, 'log', name));
+}
+
+describe('LogCorruptionError for every refusal at open', () => {
+  test('the last record has a valid CRC but a payload that is not msgpack: refused, not cut as a torn tail', () =>
+    withTempDir(async (dir) => {
+      const good = encodeRecords(entries(1, 3));
+      const path = await writeSegment(dir, SEG1, Buffer.concat([good, frame(RecordType.entry, Uint8Array.from([0xc1]))]));
+      await refuses(dir, path, /bad-payload record whose checksum holds/, good.length);
+      assert.equal((await readFile(path)).length, good.length + RECORD_HEADER_BYTES + 1, 'nothing was truncated');
+    }));
+
+  test('a record with a valid CRC whose msgpack is not a hard state: refused', () =>
+    withTempDir(async (dir) => {
+      const good = encodeRecords(entries(1, 3));
+      const bad = frame(RecordType.hardState, Uint8Array.from([0x93, 1, 2, 3])); // an array, not the map of a hard state
+      const path = await writeSegment(dir, SEG1, Buffer.concat([good, bad, encodeRecords(entries(4, 5))]));
+      await refuses(dir, path, /bad-payload record whose checksum holds/, good.length);
+    }));
+
+  test('the last record has a valid CRC and a type this version does not know: refused (a newer version wrote it)', () =>
+    withTempDir(async (dir) => {
+      const good = encodeRecords(entries(1, 3));
+      const path = await writeSegment(dir, SEG1, Buffer.concat([good, frame(99, Uint8Array.from([1, 2, 3]))]));
+      await refuses(dir, path, /record of type 99, which this version does not know/, good.length);
+    }));
+
+  test('a hard state whose commit index is beyond the last entry recovered: refused, saying what is missing', () =>
+    withTempDir(async (dir) => {
+      const head = encodeRecords(entries(1, 3));
+      const hardState: LogRecord = { kind: 'hardState', state: { term: 1, vote: 1, commit: 10 } };
+      const path = await writeSegment(dir, SEG1, Buffer.concat([head, encodeRecords([hardState])]));
+      await refuses(dir, path, /commits index 10, but the log recovered ends at index 3: committed entries are missing/, head.length);
+    }));
+
+  test('a segment cut in half, the next one holding only the hard state: refused (the Raft core would stop at start)', () =>
+    withTempDir(async (dir) => {
+      const hardState: LogRecord = { kind: 'hardState', state: { term: 1, vote: 1, commit: 10 } };
+      const first = encodeRecords([...entries(1, 10), hardState]);
+      let half = 0;
+      decodeRecords(first, (record, _offset, end) => {
+        if (record.kind === 'entry' && record.entry.index === 5) half = end;
+      });
+      const cutFirst = await writeSegment(dir, SEG1, first.subarray(0, half));
+      // A new segment begins with the hard state as of the end of the previous one.
+      const second = await writeSegment(dir, '00000000000000000011.seg', encodeRecords([hardState]));
+      await refuses(dir, second, /commits index 10, but the log recovered ends at index 5/, 0);
+      assert.equal((await readFile(cutFirst)).length, half, 'nothing was truncated');
+    }));
+
+  test('a segment missing between two others (a gap in the names): refused at the next one', () =>
+    withTempDir(async (dir) => {
+      const paths = await writeLog(dir, 60, 1024);
+      assert.ok(paths.length >= 3);
+      await rm(paths[1]!);
+      await refuses(dir, paths[2]!, /leaves a gap after index/);
+    }));
+
+  test('the first segments gone with no snapshot to cover them: refused at the one the log now starts in', () =>
+    withTempDir(async (dir) => {
+      const paths = await writeLog(dir, 60, 1024);
+      await rm(paths[0]!);
+      await refuses(dir, paths[1]!, /the log starts after index \d+ but the newest readable snapshot ends at index 0: entries are missing/);
+    }));
+
+  test('the snapshot a marker compacted the log to is gone, and the segments before it: refused at the first entry left', () =>
+    withTempDir(async (dir) => {
+      const log = await openFileLog({ dir, segmentBytes: 1024 });
+      for (let i = 1; i <= 60; i += 5) await log.append(range(i, i + 4, 1));
+      await log.installSnapshot(meta(40, 1), new Uint8Array([40])); // deletes the segments up to index 40
+      await log.close();
+      await rm(join(dir, 'snapshots', '00000000000000000040-1.snap'));
+      const first = (await readdir(join(dir, 'log'))).sort()[0]!;
+      const path = join(dir, 'log', first);
+      let firstEntry = -1;
+      decodeRecords(await readFile(path), (record, offset) => {
+        if (record.kind === 'entry' && firstEntry < 0) firstEntry = offset;
+      });
+      await refuses(dir, path, /the log starts after index \d+ but the newest readable snapshot ends at index 0/, firstEntry);
+    }));
+
+  test('a file in the log directory that is not a segment, or a segment name beyond the indexes: refused', () =>
+    withTempDir(async (dir) => {
+      await writeSegment(dir, SEG1, encodeRecords(entries(1, 3)));
+      const short = await writeSegment(dir, '5.seg', encodeRecords(entries(5, 6)));
+      await refuses(dir, short, /unexpected file .*5\.seg in the log directory/, 0);
+      await rm(short);
+      const huge = await writeSegment(dir, '99999999999999999999.seg', encodeRecords(entries(4, 6)));
+      await refuses(dir, huge, /segment file name 99999999999999999999\.seg is not an index/, 0);
+    }));
+
+  test('a segment file that cannot be read: refused, naming it', () =>
+    withTempDir(async (dir) => {
+      await writeSegment(dir, SEG1, encodeRecords(entries(1, 3)));
+      const path = join(dir, 'log', '00000000000000000004.seg');
+      await mkdir(path); // reading it fails (EISDIR), as a file on a failing disk would (EIO)
+      await refuses(dir, path, /segment file cannot be read/, 0);
+    }));
+
+  test('a file in the snapshot directory that is not a snapshot: refused, naming it', () =>
+    withTempDir(async (dir) => {
+      await mkdir(join(dir, 'snapshots'), { recursive: true });
+      const path = join(dir, 'snapshots', 'notes.txt');
+      await writeFile(path, 'x');
+      await refuses(dir, path, /unexpected file .*notes\.txt in the snapshot directory/, 0);
+    }));
+
+  test('the only snapshot file cannot be read: refused, naming it', () =>
+    withTempDir(async (dir) => {
+      const log = await openFileLog({ dir });
+      await log.append(range(1, 10, 1));
+      await log.installSnapshot(meta(8, 1), new Uint8Array([1, 2, 3]));
+      await log.close();
+      const path = join(dir, 'snapshots', '00000000000000000008-1.snap');
+      await rm(path);
+      await mkdir(path); // reading it fails (EISDIR)
+      await refuses(dir, path, /snapshot file .* is corrupt \(unreadable: .*\); no valid snapshot to recover from/, 0);
+    }));
+
+  test('the newest snapshot file cannot be read and the log reaches back to an older one: that one is used, with a warning', () =>
+    withTempDir(async (dir) => {
+      const log = await openFileLog({ dir });
+      await log.append(range(1, 30, 1));
+      await log.installSnapshot(meta(5, 1), new Uint8Array([5]));
+      await log.close();
+      const newest = join(dir, 'snapshots', '00000000000000000010-1.snap');
+      await mkdir(newest);
+      const warnings: string[] = [];
+      const again = await openFileLog({ dir, onWarning: (m) => warnings.push(m) });
+      assert.equal(again.recovered.snapshot?.meta.index, 5);
+      assert.equal(again.lastIndex(), 30);
+      assert.match(warnings.join('\n'), new RegExp(`${newest} is corrupt \\(unreadable.*using the older snapshot`));
+      await again.close();
+    }));
+
+  test('a corrupt snapshot with no other: the error is a LogCorruptionError naming the file', () =>
+    withTempDir(async (dir) => {
+      const log = await openFileLog({ dir });
+      await log.append([entry(1, 1), entry(2, 1)]);
+      await log.installSnapshot(meta(2, 1), new Uint8Array([1, 2, 3, 4]));
+      await log.close();
+      const path = join(dir, 'snapshots', '00000000000000000002-1.snap');
+      const bytes = await readFile(path);
+      bytes[bytes.length - 1]! ^= 0xff;
+      await writeFile(path, bytes);
+      await refuses(dir, path, /is corrupt \(checksum mismatch\)/, 0);
+    }));
+});
