@@ -1,0 +1,227 @@
+// Validation of whole commands, which may arrive from the network or the log: their shape,
+// collection and index names, and (optionally) the documents they carry.
+
+import { ValidationError } from './errors.ts';
+import { MAX_BATCH_DOCS, MAX_TX_OPS, MAX_BATCH_OPS, MAX_TX_PRECONDITIONS, type Command } from './commands.ts';
+import { validateIndexFields } from './index-fields.ts';
+import { DEFAULT_LIMITS, type Limits } from './types.ts';
+import { CheckedStrings, fail, isPlainObject, joinPath } from './validate-common.ts';
+import { validateDocument, validateId } from './validate-document.ts';
+import { validateFilter } from './validate-filter.ts';
+import { validateUpdate } from './validate-update.ts';
+
+export const MAX_COLLECTION_NAME_LENGTH = 128;
+
+const COLLECTION_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const GOOD_COLLECTION_NAMES = new CheckedStrings();
+
+export function validateCollectionName(name: unknown, path = 'collection'): asserts name is string {
+  if (typeof name === 'string' && GOOD_COLLECTION_NAMES.has(name)) return;
+  if (typeof name !== 'string' || name.length === 0) fail(path, 'collection name must be a non-empty string');
+  if (name.length > MAX_COLLECTION_NAME_LENGTH) fail(path, `collection name longer than ${MAX_COLLECTION_NAME_LENGTH}`);
+  if (!COLLECTION_NAME.test(name)) {
+    fail(path, `invalid collection name "${name}" (letters, digits, "_", "-", "." and not starting with "_", "-" or ".")`);
+  }
+  GOOD_COLLECTION_NAMES.add(name);
+}
+
+export function validateIndexName(name: unknown, path = 'name'): asserts name is string {
+  if (typeof name !== 'string' || name.length === 0 || name.length > 256) fail(path, 'index name must be a string of 1 to 256 characters');
+  if (name.indexOf('\0') !== -1 || name.charCodeAt(0) === 36) fail(path, 'index name may not contain NUL or start with "$"');
+}
+
+function validateRevNumber(v: unknown, path: string): void {
+  if (!Number.isSafeInteger(v) || (v as number) < 0) fail(path, 'must be a non-negative integer');
+}
+
+function validateBool(v: unknown, path: string): void {
+  if (typeof v !== 'boolean') fail(path, 'must be a boolean');
+}
+
+function allowedKeys(obj: Record<string, unknown>, keys: readonly string[], path: string): void {
+  for (const k of Object.keys(obj)) if (!keys.includes(k)) fail(joinPath(path, k), 'unknown command field');
+}
+
+export interface CommandValidationOptions {
+  /** Validate document contents too (apply skips this: it validates while copying). */
+  documents?: boolean;
+  limits?: Limits;
+}
+
+/**
+ * Shape check for a command from the network or the log. With
+ * `documents: true` (the default) documents are fully validated as well.
+ */
+export function validateCommand(cmd: unknown, options: CommandValidationOptions = {}): asserts cmd is Command {
+  validateCommandAt(cmd, { path: 'command', documents: options.documents ?? true, limits: options.limits ?? DEFAULT_LIMITS }, false);
+}
+
+/** Where a command is and how deep to look: the same for a command and the ops it holds. */
+interface At {
+  readonly path: string;
+  readonly documents: boolean;
+  readonly limits: Limits;
+}
+
+function validateCommandAt(cmd: unknown, at: At, inTx: boolean): void {
+  const { path } = at;
+  if (!isPlainObject(cmd)) fail(path, 'a command must be a plain object');
+  const type = cmd['type'];
+  if (inTx && type !== 'insert' && type !== 'update' && type !== 'replace' && type !== 'remove') {
+    fail(joinPath(path, 'type'), `a transaction op must be insert, update, replace or remove, not ${String(type)}`);
+  }
+  switch (type) {
+    case 'insert':
+      return validateInsert(cmd, at);
+    case 'update':
+      return validateUpdateCommand(cmd, path);
+    case 'replace':
+      return validateReplace(cmd, at);
+    case 'remove':
+      return validateRemove(cmd, path);
+    case 'tx':
+      return validateTx(cmd, at);
+    case 'batch':
+      return validateBatch(cmd, at);
+    case 'createIndex':
+    case 'dropIndex':
+    case 'dropCollection':
+      return validateSchemaCommand(type, cmd, path);
+    case 'noop':
+      return allowedKeys(cmd, ['type'], path);
+    default:
+      fail(joinPath(path, 'type'), `unknown command type ${JSON.stringify(type) ?? String(type)}`);
+  }
+}
+
+function validateInsert(cmd: Record<string, unknown>, { path, documents, limits }: At): void {
+  allowedKeys(cmd, ['type', 'collection', 'docs'], path);
+  validateCollectionName(cmd['collection'], joinPath(path, 'collection'));
+  const docs = cmd['docs'];
+  const docsPath = joinPath(path, 'docs');
+  if (!Array.isArray(docs) || docs.length === 0) fail(docsPath, 'must be a non-empty array of documents');
+  if (docs.length > MAX_BATCH_DOCS) fail(docsPath, `at most ${MAX_BATCH_DOCS} documents per insert`);
+  // Without `documents`, the documents are left to whoever copies them (the store
+  // validates each while copying it): checking them here too would do it twice.
+  if (!documents) return;
+  for (let i = 0; i < docs.length; i++) {
+    const d: unknown = docs[i];
+    const docPath = joinPath(docsPath, i);
+    if (!isPlainObject(d)) fail(docPath, 'a document must be a plain object');
+    validateId(d['_id'], joinPath(docPath, '_id'));
+    try {
+      validateDocument(d, limits);
+    } catch (e) {
+      if (e instanceof ValidationError) fail(docPath, e.message);
+      throw e;
+    }
+  }
+}
+
+function validateUpdateCommand(cmd: Record<string, unknown>, path: string): void {
+  allowedKeys(cmd, ['type', 'collection', 'filter', 'update', 'multi', 'upsert', 'upsertId', 'ifRev'], path);
+  validateCollectionName(cmd['collection'], joinPath(path, 'collection'));
+  validateFilter(cmd['filter'], joinPath(path, 'filter'));
+  validateUpdate(cmd['update'], joinPath(path, 'update'));
+  validateBool(cmd['multi'], joinPath(path, 'multi'));
+  validateBool(cmd['upsert'], joinPath(path, 'upsert'));
+  if (cmd['upsertId'] !== undefined) validateId(cmd['upsertId'], joinPath(path, 'upsertId'));
+  if (cmd['ifRev'] !== undefined) {
+    validateRevNumber(cmd['ifRev'], joinPath(path, 'ifRev'));
+    if (cmd['multi'] === true) fail(joinPath(path, 'ifRev'), 'ifRev applies to single-document updates only');
+  }
+}
+
+function validateReplace(cmd: Record<string, unknown>, { path, documents, limits }: At): void {
+  allowedKeys(cmd, ['type', 'collection', 'id', 'doc', 'ifRev', 'upsert'], path);
+  validateCollectionName(cmd['collection'], joinPath(path, 'collection'));
+  validateId(cmd['id'], joinPath(path, 'id'));
+  const doc = cmd['doc'];
+  if (!isPlainObject(doc)) fail(joinPath(path, 'doc'), 'a document must be a plain object');
+  if (doc['_id'] !== undefined && doc['_id'] !== cmd['id']) fail(joinPath(joinPath(path, 'doc'), '_id'), 'must equal the id being replaced');
+  if (documents) validateDocument({ ...doc, _id: cmd['id'] }, limits);
+  if (cmd['ifRev'] !== undefined) validateRevNumber(cmd['ifRev'], joinPath(path, 'ifRev'));
+  validateBool(cmd['upsert'], joinPath(path, 'upsert'));
+}
+
+function validateRemove(cmd: Record<string, unknown>, path: string): void {
+  allowedKeys(cmd, ['type', 'collection', 'filter', 'multi', 'ifRev'], path);
+  validateCollectionName(cmd['collection'], joinPath(path, 'collection'));
+  validateFilter(cmd['filter'], joinPath(path, 'filter'));
+  validateBool(cmd['multi'], joinPath(path, 'multi'));
+  if (cmd['ifRev'] !== undefined) {
+    validateRevNumber(cmd['ifRev'], joinPath(path, 'ifRev'));
+    if (cmd['multi'] === true) fail(joinPath(path, 'ifRev'), 'ifRev applies to single-document removes only');
+  }
+}
+
+function validateTx(cmd: Record<string, unknown>, at: At): void {
+  const { path } = at;
+  allowedKeys(cmd, ['type', 'ops', 'if'], path);
+  const ops = cmd['ops'];
+  const pre = cmd['if'];
+  if (!Array.isArray(ops)) fail(joinPath(path, 'ops'), 'must be an array of operations');
+  if (ops.length > MAX_TX_OPS) fail(joinPath(path, 'ops'), `at most ${MAX_TX_OPS} operations per transaction`);
+  if (!Array.isArray(pre)) fail(joinPath(path, 'if'), 'must be an array of preconditions');
+  if (pre.length > MAX_TX_PRECONDITIONS) fail(joinPath(path, 'if'), `at most ${MAX_TX_PRECONDITIONS} preconditions`);
+  ops.forEach((op: unknown, i) => validateCommandAt(op, { ...at, path: joinPath(joinPath(path, 'ops'), i) }, true));
+  pre.forEach((p: unknown, i) => validatePrecondition(p, joinPath(joinPath(path, 'if'), i)));
+}
+
+function validateBatch(cmd: Record<string, unknown>, at: At): void {
+  const { path } = at;
+  allowedKeys(cmd, ['type', 'ops'], path);
+  const ops = cmd['ops'];
+  if (!Array.isArray(ops) || ops.length === 0) fail(joinPath(path, 'ops'), 'must be a non-empty array of insert commands');
+  if (ops.length > MAX_BATCH_OPS) fail(joinPath(path, 'ops'), `at most ${MAX_BATCH_OPS} commands per batch`);
+  for (let i = 0; i < ops.length; i++) {
+    const op: unknown = ops[i];
+    const opPath = joinPath(joinPath(path, 'ops'), i);
+    if (!isPlainObject(op) || op['type'] !== 'insert') fail(opPath, 'a batch holds insert commands only');
+    // Applying a batch checks each op on its own (a bad op fails alone), so the shape
+    // check of the envelope stops here; a full check (documents) covers the ops too.
+    if (at.documents) validateCommandAt(op, { ...at, path: opPath }, false);
+  }
+}
+
+/** createIndex, dropIndex, dropCollection. */
+function validateSchemaCommand(type: 'createIndex' | 'dropIndex' | 'dropCollection', cmd: Record<string, unknown>, path: string): void {
+  switch (type) {
+    case 'createIndex':
+      allowedKeys(cmd, ['type', 'collection', 'fields', 'unique', 'name'], path);
+      validateCollectionName(cmd['collection'], joinPath(path, 'collection'));
+      validateIndexFields(cmd['fields'], joinPath(path, 'fields'));
+      validateBool(cmd['unique'], joinPath(path, 'unique'));
+      if (cmd['name'] !== undefined) validateIndexName(cmd['name'], joinPath(path, 'name'));
+      return;
+    case 'dropIndex':
+      allowedKeys(cmd, ['type', 'collection', 'name'], path);
+      validateCollectionName(cmd['collection'], joinPath(path, 'collection'));
+      validateIndexName(cmd['name'], joinPath(path, 'name'));
+      return;
+    case 'dropCollection':
+      allowedKeys(cmd, ['type', 'collection'], path);
+      validateCollectionName(cmd['collection'], joinPath(path, 'collection'));
+      return;
+  }
+}
+
+function validatePrecondition(p: unknown, path: string): void {
+  if (!isPlainObject(p)) fail(path, 'a precondition must be an object');
+  validateCollectionName(p['collection'], joinPath(path, 'collection'));
+  if ('rev' in p) {
+    allowedKeys(p, ['collection', 'id', 'rev'], path);
+    validateId(p['id'], joinPath(path, 'id'));
+    validateRevNumber(p['rev'], joinPath(path, 'rev'));
+  } else if ('exists' in p) {
+    allowedKeys(p, ['collection', 'id', 'exists'], path);
+    validateId(p['id'], joinPath(path, 'id'));
+    validateBool(p['exists'], joinPath(path, 'exists'));
+  } else if ('count' in p) {
+    allowedKeys(p, ['collection', 'filter', 'count'], path);
+    validateFilter(p['filter'], joinPath(path, 'filter'));
+    validateRevNumber(p['count'], joinPath(path, 'count'));
+  } else {
+    fail(path, 'a precondition has rev, exists or count');
+  }
+}
