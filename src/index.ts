@@ -5,7 +5,7 @@ export { EmbeddedCollection } from './node/embedded-collection.ts';
 export type { UpdateOptions, ReplaceOptions, RemoveOptions, UpdateResult } from './node/embedded-collection.ts';
 export { Transaction, TransactionCollection } from './node/embedded-transaction.ts';
 export type { TransactionOptions } from './node/embedded-transaction.ts';
-export type { IndexFieldsInput } from './node/index-fields.ts';
+export type { IndexFieldsInput } from './store/index-fields.ts';
 export { StoreError, ValidationError, ConflictError, NotFoundError, PreconditionFailedError, BadRequestError } from './store/errors.ts';
 export type { ErrorCode } from './store/errors.ts';
 export type { Document, Filter, FindOptions, IndexSpec, JsonObject, JsonValue, UpdateSpec, Explain, Limits } from './store/types.ts';

@@ -2,6 +2,7 @@
 // its request of docs/http-api.md, with the retry policy that is safe for it.
 import { jsonEqual, isSameDocument } from './deep-equal.ts';
 import { ConflictError, NotFoundError, StoreError, ValidationError, errorFromResponse, type HttpError, type RemoteStoreError } from './errors.ts';
+import { normalizeIndexFields } from '../store/index-fields.ts';
 import type { HttpRequest } from './http-transport.ts';
 import type { ExecutionResult, RetryPolicy } from './request-executor.ts';
 import type {
@@ -351,21 +352,4 @@ function expectIndex(body: unknown): IndexInfo {
     throw new TypeError(`expected an index from the server, got ${JSON.stringify(body)?.slice(0, 200)}`);
   }
   return { name: index.name, fields: index.fields, unique: index.unique === true };
-}
-
-/** `{a: 1, b: -1}` or `[['a', 1], ['b', -1]]` → `[['a', 1], ['b', -1]]`, checked. */
-function normalizeIndexFields(fields: IndexFields): Array<[string, 1 | -1]> {
-  const entries: ReadonlyArray<unknown> = Array.isArray(fields)
-    ? (fields as ReadonlyArray<unknown>)
-    : typeof fields === 'object' && fields !== null
-      ? Object.entries(fields as Record<string, unknown>)
-      : [];
-  if (entries.length === 0) throw new ValidationError('createIndex: fields must name at least one path');
-  return entries.map((entry) => {
-    const [path, direction]: unknown[] = Array.isArray(entry) ? entry : [];
-    if (typeof path !== 'string' || path === '' || (direction !== 1 && direction !== -1)) {
-      throw new ValidationError(`createIndex: bad field ${JSON.stringify(entry)}: expected [path, 1 or -1]`);
-    }
-    return [path, direction];
-  });
 }

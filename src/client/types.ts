@@ -1,5 +1,5 @@
 // Public types of the HTTP client. They mirror docs/http-api.md; the client imports
-// nothing from the store but its error classes, so documents are plain JSON here.
+// nothing from the store but its error classes (and the shapes of index fields), so documents are plain JSON here.
 import type { BackoffPolicy } from '../backoff.ts';
 
 export type Consistency = 'linearizable' | 'lease' | 'local';
@@ -82,7 +82,8 @@ export interface RemoveOptions extends IfRevOptions {
   readonly multi?: boolean;
 }
 
-export type IndexFields = Record<string, 1 | -1> | ReadonlyArray<readonly [string, 1 | -1]>;
+/** The shapes createIndex takes: the embedded database's, normalised by the same function. */
+export type { IndexFieldsInput as IndexFields } from '../store/index-fields.ts';
 
 export interface IndexOptions {
   readonly unique?: boolean;

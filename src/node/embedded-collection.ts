@@ -6,7 +6,7 @@ import type { ExecuteOptions } from './backend.ts';
 import { errorFromInfo, ValidationError } from '../store/errors.ts';
 import type { Document, Explain, Filter, FindOptions, IndexSpec, JsonObject, UpdateSpec } from '../store/types.ts';
 import { copyNewDocument, isPlainObject, validateDocument, validateFilter, validateUpdate } from '../store/validate.ts';
-import { normalizeIndexFields, type IndexFieldsInput } from './index-fields.ts';
+import { normalizeIndexFields, type IndexFieldsInput } from '../store/index-fields.ts';
 import type { Store } from '../store/store.ts';
 
 /** What a collection needs from its database: the store to read, a door for writes, ids. */

@@ -1,9 +1,9 @@
 // Secondary indexes of a collection: list, create (built over existing
 // documents; a unique index over duplicates is a 409), drop.
 import type { FastifyInstance } from 'fastify';
-import { normalizeIndexFields, type IndexFieldsInput } from '../node/index-fields.ts';
 import { NotFoundError, ValidationError } from '../store/errors.ts';
-import { validateCollectionName, validateIndexFields, validateIndexName } from '../store/validate.ts';
+import { normalizeIndexFields } from '../store/index-fields.ts';
+import { validateCollectionName, validateIndexName } from '../store/validate.ts';
 import { readableStore, runCommand } from './backend-access.ts';
 import { bodyObject, optionalBoolean, parseConsistency, queryParams } from './http-input.ts';
 import type { CollectionParams, RouteContext } from './route-context.ts';
@@ -27,8 +27,8 @@ export function registerIndexRoutes(app: FastifyInstance, { backend }: RouteCont
     if (typeof rawFields !== 'object' || rawFields === null) {
       throw new ValidationError('fields: must be {"path": 1 | -1, ...} or [["path", 1 | -1], ...]');
     }
-    const fields = normalizeIndexFields(rawFields as IndexFieldsInput);
-    validateIndexFields(fields);
+    // The normaliser of the embedded database and the client: the same shapes, the same errors.
+    const fields = normalizeIndexFields(rawFields);
     const name = body['name'];
     if (name !== undefined) validateIndexName(name);
     const spec = await runCommand(backend, {
