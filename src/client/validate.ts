@@ -1,10 +1,10 @@
 // Cheap argument checks done before a request is sent, so that a typo fails at once
 // with a message naming the argument instead of as a 400 after a round trip.
 import { ValidationError } from '../store/errors.ts';
+import { ID_BYTES_MAX, idBytesOverMax } from '../store/id-limit.ts';
 import type { Consistency } from './types.ts';
 
 const COLLECTION_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const MAX_ID_LENGTH = 1024;
 /** Path segments the API uses for its own routes under /api/:collection/. */
 const RESERVED_IDS: ReadonlySet<string> = new Set(['_query', '_count', '_explain', '_update', '_delete', '_indexes', '_changes']);
 const CONSISTENCIES: ReadonlySet<string> = new Set<Consistency>(['linearizable', 'lease', 'local']);
@@ -18,8 +18,8 @@ export function validateCollectionName(name: unknown): asserts name is string {
 }
 
 export function validateId(id: unknown, what = 'id'): asserts id is string {
-  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
-    throw new ValidationError(`${what} must be a non-empty string of at most ${MAX_ID_LENGTH} characters, got ${describe(id)}`);
+  if (typeof id !== 'string' || id.length === 0 || idBytesOverMax(id)) {
+    throw new ValidationError(`${what} must be a non-empty string of at most ${ID_BYTES_MAX} bytes of UTF-8, got ${describe(id)}`);
   }
   if (RESERVED_IDS.has(id)) {
     throw new ValidationError(`${what} ${JSON.stringify(id)} is reserved by the HTTP API`);

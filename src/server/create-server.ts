@@ -3,6 +3,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { DatabaseBackend } from '../node/backend.ts';
+import { ID_BYTES_MAX } from '../store/id-limit.ts';
 import { DEFAULT_CHANGE_STREAM_OPTIONS, type ChangeStreamOptions } from './change-stream.ts';
 import { errorBody, makeErrorHandler } from './errors.ts';
 import { parseJsonBody } from './http-input.ts';
@@ -37,8 +38,10 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export const DEFAULT_CLOSE_GRACE_MS = 10_000;
 /** Idle socket timeout: well above the change-stream heartbeat, which keeps streams alive. */
 const CONNECTION_TIMEOUT_MS = 120_000;
-/** Document ids may be up to 512 UTF-8 bytes, percent-encoded in the path. */
-const MAX_PARAM_LENGTH = 4096;
+/** A path parameter holds an id percent-encoded (up to 3 characters per byte of UTF-8), with
+ * room to spare so that a too-long id reaches validation (400 naming the limit) rather than
+ * missing the route (404). */
+const MAX_PARAM_LENGTH = 8 * ID_BYTES_MAX;
 
 export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
   const { backend } = options;
