@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { isSameDocument, jsonEqual } from '../../src/client/deep-equal.ts';
 import { createIdGenerator } from '../../src/client/ids.ts';
+import { ID_LENGTH } from '../../src/store/ids.ts';
 import { NodeSelector, normalizeUrl } from '../../src/client/node-selector.ts';
 
 describe('createIdGenerator', () => {
@@ -30,7 +31,7 @@ describe('createIdGenerator', () => {
       assert.ok(id > previous);
       previous = id;
     }
-    assert.equal(previous.length, 28);
+    assert.equal(previous.length, ID_LENGTH);
   });
 
   test('two generators do not collide', () => {

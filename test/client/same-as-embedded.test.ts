@@ -1,7 +1,8 @@
 // The client and the embedded database read createIndex's field shapes and the `_id` limit
-// the same way: one normaliser (src/store/index-fields.ts) and one limit
-// (src/store/id-limit.ts). Runs the client against a real in-process server over an
-// in-memory database, and the same database embedded.
+// the same way, one normaliser (src/store/index-fields.ts) and one limit
+// (src/store/id-limit.ts), and generate `_id`s of one form (src/store/ids.ts). Runs the
+// client against a real in-process server over an in-memory database, and the same
+// database embedded.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Client } from '../../src/client/index.ts';
@@ -11,6 +12,7 @@ import { EmbeddedBackend } from '../../src/node/embedded-backend.ts';
 import { createServer } from '../../src/server/index.ts';
 import { ValidationError } from '../../src/store/errors.ts';
 import { ID_BYTES_MAX } from '../../src/store/id-limit.ts';
+import { ID_LENGTH } from '../../src/store/ids.ts';
 import { BAD_INDEX_FIELD_FORMS, INDEX_FIELD_FORMS, idsAtLimit } from '../store/shared-forms.ts';
 
 /** The ValidationError message `promise` rejects with (fails when it does not). */
@@ -75,6 +77,13 @@ describe('the client and the embedded database agree', () => {
       assert.match(await validationMessage(client.collection(`remote-${name}`).get(over)), /at most 512 bytes/);
     });
   }
+
+  test("generated _ids have one form, the store's, embedded and through the client", async () => {
+    const embedded = await db.collection('generated').insert({ v: 1 });
+    const remote = await client.collection('generated').insert({ v: 2 });
+    assert.match(embedded._id, new RegExp(`^[A-Za-z0-9_-]{${ID_LENGTH}}$`));
+    assert.match(remote._id, new RegExp(`^[A-Za-z0-9_-]{${ID_LENGTH}}$`));
+  });
 
   test('the server refuses an over-long _id too (400), whatever the client', async () => {
     const over = 'é'.repeat(ID_BYTES_MAX / 2) + 'a';
