@@ -44,6 +44,24 @@ describe('id generator', () => {
     assert.equal(new Set(ids).size, ids.length);
   });
 
+  test('a sequence that overflows within one millisecond borrows the next millisecond, never repeating or reordering', () => {
+    // 64^4 ids share a millisecond; the next ones must carry the next millisecond's prefix.
+    const perMillisecond = 64 ** 4;
+    const next = createIdGenerator(() => 1000, seededBytes(3));
+    const first = next();
+    let previous = first;
+    for (let k = 1; k < perMillisecond; k++) {
+      const id = next();
+      if (!(id > previous)) assert.fail(`id ${k} ${id} does not sort after ${previous}`);
+      previous = id;
+    }
+    const borrowed = next();
+    assert.ok(borrowed > previous);
+    assert.equal(previous.slice(0, 8), first.slice(0, 8), 'the first 64^4 ids share the millisecond');
+    assert.notEqual(borrowed.slice(0, 8), first.slice(0, 8), 'the next id moved to the next millisecond');
+    assert.equal(borrowed.slice(8, 12), '----', 'its sequence starts again');
+  });
+
   test('later milliseconds sort after earlier ones', () => {
     let t = 5;
     const next = createIdGenerator(() => t, seededBytes(2));
