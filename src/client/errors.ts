@@ -2,6 +2,7 @@
 // store's classes (so `catch (e) { if (e instanceof NotFoundError) ... }` works the
 // same against the embedded database and a cluster), extended with the HTTP status
 // and the leader hint. Failures that only exist on the wire have their own classes.
+import { codeOfStatus, errorCodeInfo, isErrorCode } from '../store/error-codes.ts';
 import {
   BadRequestError,
   ConflictError,
@@ -27,7 +28,7 @@ export interface HttpErrorDetails {
 /** A StoreError that came back over HTTP. */
 export type RemoteStoreError = StoreError & HttpErrorDetails;
 
-/** 503 NO_LEADER: the cluster has no leader right now (election in progress or no quorum). */
+/** 503 NO_LEADER: no leader right now (election in progress, no quorum, node shutting down); nothing was done. */
 export class NoLeaderError extends StoreError {
   constructor(
     message: string,
@@ -37,16 +38,69 @@ export class NoLeaderError extends StoreError {
   }
 }
 
+/** The codes of the errors that say a request did not finish in time, or not knowably. */
+export type TimeoutCode = 'REQUEST_TIMEOUT' | 'READ_TIMEOUT' | 'COMMIT_UNKNOWN';
+
 /**
- * TIMEOUT: a 503 TIMEOUT from the server, or no answer within the client's per-attempt
- * timeout (then `status` is 0).
+ * Base of the errors that say a request did not finish (what the server's TIMEOUT covered
+ * before it was split): RequestTimeoutError, ReadTimeoutError, CommitUnknownError. `code`
+ * says which.
  */
 export class TimeoutError extends StoreError {
+  constructor(
+    code: TimeoutCode,
+    message: string,
+    readonly status: number,
+  ) {
+    super(code, message);
+  }
+}
+
+/**
+ * REQUEST_TIMEOUT: no answer within the client's per-attempt timeout (`status` 0), or a 408
+ * (the server did not receive the request whole in time). A write may have been applied.
+ */
+export class RequestTimeoutError extends TimeoutError {
+  constructor(message: string, status = 408) {
+    super('REQUEST_TIMEOUT', message, status);
+  }
+}
+
+/** 503 READ_TIMEOUT: the read was not confirmed by a quorum, or the node did not apply up to it, in time; nothing was read. */
+export class ReadTimeoutError extends TimeoutError {
+  constructor(message: string, status = 503) {
+    super('READ_TIMEOUT', message, status);
+  }
+}
+
+/**
+ * 503 COMMIT_UNKNOWN: the write was proposed, and whether it committed is unknown (its
+ * deadline passed, the node stopped, the leader could not be reached). Read to find out;
+ * repeating it is safe only if it is idempotent.
+ */
+export class CommitUnknownError extends TimeoutError {
+  constructor(message: string, status = 503) {
+    super('COMMIT_UNKNOWN', message, status);
+  }
+}
+
+/** 503 NOT_CAUGHT_UP: a node is behind the leader's log (a learner to promote, a node not ready). */
+export class NotCaughtUpError extends StoreError {
   constructor(
     message: string,
     readonly status = 503,
   ) {
-    super('TIMEOUT', message);
+    super('NOT_CAUGHT_UP', message);
+  }
+}
+
+/** 503 NODE_FAILED: the node that answered stopped after a fatal error; another node may serve the request. */
+export class NodeFailedError extends StoreError {
+  constructor(
+    message: string,
+    readonly status = 503,
+  ) {
+    super('NODE_FAILED', message);
   }
 }
 
@@ -122,28 +176,6 @@ export class HttpError extends ClientError {
   }
 }
 
-const STATUS_TO_CODE: Readonly<Record<number, ErrorCode>> = {
-  400: 'BAD_REQUEST',
-  401: 'UNAUTHORIZED',
-  404: 'NOT_FOUND',
-  409: 'CONFLICT',
-  412: 'PRECONDITION_FAILED',
-  413: 'PAYLOAD_TOO_LARGE',
-  503: 'NO_LEADER',
-};
-
-const KNOWN_CODES: ReadonlySet<string> = new Set<ErrorCode>([
-  'BAD_REQUEST',
-  'VALIDATION',
-  'NOT_FOUND',
-  'CONFLICT',
-  'PRECONDITION_FAILED',
-  'NO_LEADER',
-  'TIMEOUT',
-  'PAYLOAD_TOO_LARGE',
-  'UNAUTHORIZED',
-]);
-
 /** The `error` object of an error response, when the body has the contract's shape. */
 export interface WireError {
   readonly code: string;
@@ -164,38 +196,51 @@ export function parseWireError(body: unknown): WireError | null {
   };
 }
 
+/** Builds the typed error of a code from a response's message and status. */
+type RemoteErrorFactory = (message: string, status: number) => StoreError;
+
+/** The client's class for every code of the table (null: no StoreError, an HttpError). */
+const CLASS_OF_CODE: Readonly<Record<ErrorCode, RemoteErrorFactory | null>> = {
+  BAD_REQUEST: (message) => new BadRequestError(message),
+  VALIDATION: (message) => new ValidationError(message),
+  UNAUTHORIZED: (message, status) => new UnauthorizedError(message, status),
+  NOT_FOUND: (message) => new NotFoundError(message),
+  REQUEST_TIMEOUT: (message, status) => new RequestTimeoutError(message, status),
+  CONFLICT: (message) => new ConflictError(message),
+  PRECONDITION_FAILED: (message) => new PreconditionFailedError(message),
+  PAYLOAD_TOO_LARGE: (message, status) => new PayloadTooLargeError(message, status),
+  // A bug on the server: an HttpError, like any answer outside the contract.
+  INTERNAL: null,
+  NO_LEADER: (message, status) => new NoLeaderError(message, status),
+  COMMIT_UNKNOWN: (message, status) => new CommitUnknownError(message, status),
+  READ_TIMEOUT: (message, status) => new ReadTimeoutError(message, status),
+  NOT_CAUGHT_UP: (message, status) => new NotCaughtUpError(message, status),
+  NODE_FAILED: (message, status) => new NodeFailedError(message, status),
+};
+
 /**
  * The typed error for an error response: the server's code decides the class; when the
- * body is not the contract's JSON, the status does.
+ * body is not the contract's JSON, or its code is unknown to this client, the status does
+ * (the table's first code with that status).
  */
 export function errorFromResponse(status: number, body: unknown, url: string): RemoteStoreError | HttpError {
   const wire = parseWireError(body);
-  const code = wire !== null && KNOWN_CODES.has(wire.code) ? (wire.code as ErrorCode) : STATUS_TO_CODE[status];
+  const code = wire !== null && isErrorCode(wire.code) ? wire.code : codeOfStatus(status);
   const message = wire?.message ?? `HTTP ${status} from ${url}`;
-  if (code === undefined) return new HttpError(`${message} (HTTP ${status} from ${url})`, status);
-  const error = storeErrorFor(code, message, status);
+  const factory = code === undefined ? null : CLASS_OF_CODE[code];
+  if (factory === null) return new HttpError(`${message} (HTTP ${status} from ${url})`, status);
+  const error = factory(message, status);
   return Object.assign(error, { status, url, ...(wire?.leader !== undefined ? { leader: wire.leader } : {}) });
 }
 
-function storeErrorFor(code: ErrorCode, message: string, status: number): StoreError {
-  switch (code) {
-    case 'NO_LEADER':
-      return new NoLeaderError(message, status);
-    case 'TIMEOUT':
-      return new TimeoutError(message, status);
-    case 'PAYLOAD_TOO_LARGE':
-      return new PayloadTooLargeError(message, status);
-    case 'UNAUTHORIZED':
-      return new UnauthorizedError(message, status);
-    case 'VALIDATION':
-      return new ValidationError(message);
-    case 'CONFLICT':
-      return new ConflictError(message);
-    case 'NOT_FOUND':
-      return new NotFoundError(message);
-    case 'PRECONDITION_FAILED':
-      return new PreconditionFailedError(message);
-    case 'BAD_REQUEST':
-      return new BadRequestError(message);
-  }
+/**
+ * Whether a 503 says "try again, maybe elsewhere": a code of the table a client may retry,
+ * or a 503 whose code this client does not know or without the contract's body (a proxy,
+ * another version). What was done is then unknown: a write that is not safe to repeat is
+ * not retried (the request executor decides).
+ */
+export function isRetryable503(wire: WireError | null): boolean {
+  if (wire === null || !isErrorCode(wire.code)) return true;
+  const info = errorCodeInfo(wire.code);
+  return info.status === 503 && info.retry !== 'no';
 }

@@ -1,14 +1,24 @@
 // The retry loop. Every request names its policy:
 // - 'safe': reads, and writes that may be repeated (PUT and DELETE by id, inserts that
 //   carry their own `_id`): retried after connection errors, timeouts and 503
-//   NO_LEADER / TIMEOUT, moving to the next node each time;
+//   with a code the error table lets a client retry (NO_LEADER, COMMIT_UNKNOWN, ...),
+//   moving to the next node each time;
 // - 'unsafe': writes whose repetition could apply twice (`$inc`, `_update`, `_tx`):
 //   retried only when the attempt provably never reached a server; any other failure
 //   ends in OutcomeUnknownError.
 // Retries wait an exponential backoff with jitter, except the first pass over the
 // nodes after a refused connection or a leader hint, which goes on at once.
 import { backoffDelay, type BackoffPolicy } from '../backoff.ts';
-import { ClientClosedError, OutcomeUnknownError, StoreError, TimeoutError, UnavailableError, errorFromResponse, parseWireError } from './errors.ts';
+import {
+  ClientClosedError,
+  OutcomeUnknownError,
+  RequestTimeoutError,
+  StoreError,
+  UnavailableError,
+  errorFromResponse,
+  isRetryable503,
+  parseWireError,
+} from './errors.ts';
 import { AttemptError, type HttpRequest, type HttpResponse, type HttpTransport } from './http-transport.ts';
 import type { NodeSelector } from './node-selector.ts';
 
@@ -32,9 +42,6 @@ export interface ExecutorOptions {
   /** In [0, 1); injectable for tests. */
   readonly random?: () => number;
 }
-
-/** 503 codes that say "try again, maybe elsewhere". */
-const RETRYABLE_503_CODES: ReadonlySet<string> = new Set(['NO_LEADER', 'TIMEOUT']);
 
 export class RequestExecutor {
   private readonly sleeping = new Set<{ timer: NodeJS.Timeout; reject: (error: Error) => void }>();
@@ -88,7 +95,7 @@ export class RequestExecutor {
         continue;
       }
       const wire = response.status === 503 ? parseWireError(response.body) : null;
-      if (response.status === 503 && (wire === null || RETRYABLE_503_CODES.has(wire.code))) {
+      if (response.status === 503 && isRetryable503(wire)) {
         const error = errorFromResponse(response.status, response.body, url);
         const moved = wire?.leader !== undefined && this.selector.leaderHint(wire.leader);
         if (!moved) this.selector.failed(url);
@@ -143,9 +150,9 @@ function outcomeUnknown(request: HttpRequest, cause: Error, status: number): Out
 
 /** The error for a request whose every attempt failed; `lastError` is the last failure. */
 export function exhausted(request: HttpRequest, attempts: readonly string[], lastError: Error | null): Error {
-  if (lastError instanceof StoreError) return lastError; // NoLeaderError / TimeoutError from a 503
+  if (lastError instanceof StoreError) return lastError; // NoLeaderError, CommitUnknownError, ... from a 503
   if (lastError instanceof AttemptError && lastError.kind === 'timeout') {
-    const error = new TimeoutError(`${describe(request)}: ${lastError.message} (after ${attempts.length} attempts)`, 0);
+    const error = new RequestTimeoutError(`${describe(request)}: ${lastError.message} (after ${attempts.length} attempts)`, 0);
     return Object.assign(error, { cause: lastError });
   }
   const tried = [...new Set(attempts)].join(', ');

@@ -55,11 +55,11 @@ export interface DatabaseBackend {
   /** Applied state of this node. Read it after readBarrier(). Never mutate. */
   readonly store: Store;
   /** Replicates a command (forwarded to the leader when this node is not it) and resolves
-   * with its result once applied here. Rejects with StoreError NO_LEADER or TIMEOUT when
-   * it cannot. */
+   * with its result once applied here. Rejects with a StoreError of a 503 code when it
+   * cannot (NO_LEADER: not made; COMMIT_UNKNOWN: outcome unknown; NODE_FAILED). */
   execute(command: Command, options?: ExecuteOptions): Promise<CommandResult>;
   /** Resolves when this node's store may serve a read at this consistency level.
-   * Rejects with StoreError NO_LEADER or TIMEOUT. */
+   * Rejects with StoreError NO_LEADER, READ_TIMEOUT or NODE_FAILED. */
   readBarrier(consistency: ReadConsistency): Promise<void>;
   /** A new unique, time-ordered document id. */
   generateId(): string;

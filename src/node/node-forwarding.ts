@@ -2,7 +2,7 @@
 // connection: the request and reply shapes, the follower's side (forwardToLeader)
 // and the leader's (serveForwarded).
 import type { Command, CommandResult } from '../store/commands.ts';
-import { StoreError, ValidationError } from '../store/errors.ts';
+import { ERROR_CODES, isErrorCode, StoreError, ValidationError } from '../store/errors.ts';
 import { validateCommand } from '../store/validate.ts';
 import type { PeerNetwork } from './peer-network.ts';
 
@@ -38,13 +38,22 @@ export async function forwardToLeader(
   try {
     return (await transport.request(leader, request, Math.max(1, deadline - Date.now()))) as ForwardedReply;
   } catch (error) {
-    const code = (error as { remoteCode?: string; code?: string }).remoteCode;
-    const message = error instanceof Error ? error.message : String(error);
-    if (code !== undefined && code !== 'TIMEOUT' && code !== 'NO_LEADER') {
-      throw new StoreError(isErrorCode(code) ? code : 'BAD_REQUEST', message);
-    }
-    throw new StoreError('TIMEOUT', `forwarding to the leader (node ${leader}) failed, the outcome is unknown: ${message}`);
+    throw forwardingError(error, leader);
   }
+}
+
+/**
+ * The error a follower reports for a forwarded request that failed. The leader's definite
+ * refusals (codes of the table a client may not retry: VALIDATION, CONFLICT, ...) keep
+ * their code; any other failure (the link dropped or timed out, the leader answered with a
+ * code that may be retried, or with one this node does not know, e.g. from another
+ * version) leaves the outcome unknown from here: COMMIT_UNKNOWN.
+ */
+export function forwardingError(error: unknown, leader: number): StoreError {
+  const code = (error as { remoteCode?: string } | null)?.remoteCode;
+  const message = error instanceof Error ? error.message : String(error);
+  if (code !== undefined && isErrorCode(code) && ERROR_CODES[code].retry === 'no') return new StoreError(code, message);
+  return new StoreError('COMMIT_UNKNOWN', `forwarding to the leader (node ${leader}) failed, the outcome is unknown: ${message}`);
 }
 
 /** Handles a request a follower forwarded to us (we are, or were, the leader). */
@@ -68,19 +77,4 @@ export async function serveForwarded(node: ForwardedServer, body: unknown): Prom
     default:
       throw new ValidationError('unknown forwarded request');
   }
-}
-
-const ERROR_CODES = new Set([
-  'BAD_REQUEST',
-  'VALIDATION',
-  'NOT_FOUND',
-  'CONFLICT',
-  'PRECONDITION_FAILED',
-  'NO_LEADER',
-  'TIMEOUT',
-  'PAYLOAD_TOO_LARGE',
-  'UNAUTHORIZED',
-]);
-function isErrorCode(code: string): code is StoreError['code'] {
-  return ERROR_CODES.has(code);
 }

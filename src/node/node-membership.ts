@@ -165,7 +165,7 @@ export class ClusterMembership {
       }
       const match = raft.progress.find((p) => p.id === id)?.matchIndex ?? 0;
       if (match >= raft.commitIndex) return;
-      if (Date.now() >= deadline) throw new StoreError('TIMEOUT', `node ${id} did not catch up in time; it stays a learner`);
+      if (Date.now() >= deadline) throw new StoreError('NOT_CAUGHT_UP', `node ${id} did not catch up in time; it stays a learner`);
       await sleep(TICK_MS * 5);
     }
   }

@@ -72,7 +72,7 @@ export class ReadIndexReads {
       const outcome = await Promise.race([read.then(() => 'done' as const), sleep(Math.max(0, retryAfter)).then(() => 'retry' as const)]);
       if (outcome === 'done') return;
       this.reads.delete(context);
-      if (Date.now() >= deadline) throw new StoreError('TIMEOUT', 'the read could not be confirmed by a quorum in time');
+      if (Date.now() >= deadline) throw new StoreError('READ_TIMEOUT', 'the read could not be confirmed by a quorum in time');
     }
   }
 

@@ -21,6 +21,12 @@ interface AppliedWaiter {
   readonly reject: (error: Error) => void;
 }
 
+/** For a caller that gives its own reason when a wait for an index runs out: lets the
+ * wait's READ_TIMEOUT pass, rethrows anything else. */
+export function unlessReadTimeout(error: unknown): void {
+  if (!(error instanceof StoreError && error.code === 'READ_TIMEOUT')) throw error;
+}
+
 /** Callers waiting until this node has applied a given log index: each until its deadline,
  * at most `appliedWaitersMax` at once (one more is refused at once with NO_LEADER). */
 export class AppliedWaiters {
@@ -53,7 +59,7 @@ export class AppliedWaiters {
       };
       // A waiter that gives up leaves the set: nothing piles up for an index never reached.
       const timer = setTimeout(
-        () => waiter.reject(new StoreError('TIMEOUT', 'this node did not apply the entry in time')),
+        () => waiter.reject(new StoreError('READ_TIMEOUT', 'this node did not apply the entry in time')),
         Math.max(0, deadline - Date.now()),
       );
       this.waiters.add(waiter);

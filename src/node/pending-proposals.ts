@@ -13,7 +13,7 @@ interface Proposal {
   readonly term: number;
   /** The proposed command itself, when it may be applied as it is (see ExecuteOptions.validated). */
   readonly command: Command | undefined;
-  /** Date.now() after which the caller gets TIMEOUT (swept, not a timer each). */
+  /** Date.now() after which the caller gets COMMIT_UNKNOWN (swept, not a timer each). */
   readonly deadline: number;
   readonly resolve: (result: CommandResult) => void;
   readonly reject: (error: Error) => void;
@@ -117,7 +117,7 @@ export class PendingProposals {
     for (const [index, proposal] of this.byIndex) {
       if (proposal.deadline > now) continue;
       this.byIndex.delete(index);
-      proposal.reject(new StoreError('TIMEOUT', 'the write was not committed in time; its outcome is unknown'));
+      proposal.reject(new StoreError('COMMIT_UNKNOWN', 'the write was not committed in time; its outcome is unknown'));
     }
   }
 

@@ -39,7 +39,7 @@ import { ReadIndexReads } from './node-reads.ts';
 import { NodeSnapshots } from './node-snapshots.ts';
 import { createRaftCore, recoveredStore, standaloneSetup, type PeerHandlers } from './node-startup.ts';
 import { describeNode } from './node-status.ts';
-import { AppliedWaiters, LeaderWaiters, nextTurn, sleep } from './node-waiting.ts';
+import { AppliedWaiters, LeaderWaiters, nextTurn, sleep, unlessReadTimeout } from './node-waiting.ts';
 import { MAX_PENDING_PROPOSALS, WritePath } from './node-writes.ts';
 import { TICK_MS, type RaftNodeOptions, type StandaloneOptions } from './raft-node-options.ts';
 
@@ -218,9 +218,10 @@ export class RaftNode implements DatabaseBackend {
       this.assertUsable();
       const raft = this.coreStatus();
       if (raft.role === 'leader' && raft.commitIndex >= target && this.currentStore.lastApplied >= raft.commitIndex) return;
-      if (Date.now() >= deadline) throw new StoreError('TIMEOUT', 'the node did not become leader and catch up in time');
-      // Replaying: woken by the apply that reaches the commit index, not by polling.
-      if (raft.role === 'leader' && raft.commitIndex >= target) await this.applyWaiters.wait(raft.commitIndex, deadline);
+      if (Date.now() >= deadline) throw new StoreError('NO_LEADER', 'the node did not become leader and catch up in time');
+      // Replaying: woken by the apply that reaches the commit index, not by polling. At the
+      // deadline the wait gives up (READ_TIMEOUT) and the check above says what happened.
+      if (raft.role === 'leader' && raft.commitIndex >= target) await this.applyWaiters.wait(raft.commitIndex, deadline).catch(unlessReadTimeout);
       else await sleep(1);
     }
   }
@@ -252,15 +253,15 @@ export class RaftNode implements DatabaseBackend {
    * writes are in the log's hands), then closes the transport, the peers' incarnations and
    * the log. Bounded: when that cycle does not finish within `closeWaitMsMax` (a stalled
    * disk), the transport is closed, the log is left to the write that still holds it, and
-   * close() rejects with TIMEOUT; the process should exit then.
+   * close() rejects with NODE_FAILED; the process should exit then.
    */
   async close(closeWaitMsMax: number = CLOSE_WAIT_MS_MAX): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.ticker !== null) clearInterval(this.ticker);
-    const closing = new StoreError('TIMEOUT', 'the node is shutting down; the outcome of this write is unknown');
-    this.proposals.failAll(closing);
+    this.proposals.failAll(new StoreError('COMMIT_UNKNOWN', 'the node is shutting down; the outcome of this write is unknown'));
     this.writes.failQueuedInserts(new StoreError('NO_LEADER', 'the node is shutting down; this write was not made'));
+    const closing = new StoreError('NO_LEADER', 'the node is shutting down');
     this.reads.rejectAll(closing);
     this.applyWaiters.rejectAll(closing);
     this.leaderWaiters.wakeAll();
@@ -268,7 +269,7 @@ export class RaftNode implements DatabaseBackend {
     while (this.processing && performance.now() < waitedUntil) await sleep(5);
     await this.transport.close();
     if (this.processing)
-      throw new StoreError('TIMEOUT', `the node did not finish its log write within ${closeWaitMsMax} ms of close (a stalled disk?)`);
+      throw new StoreError('NODE_FAILED', `the node did not finish its log write within ${closeWaitMsMax} ms of close (a stalled disk?)`);
     await this.incarnations.flush();
     await this.log.close();
   }
@@ -396,13 +397,13 @@ export class RaftNode implements DatabaseBackend {
     this.fatal = error instanceof Error ? error : new Error(String(error));
     if (this.ticker !== null) clearInterval(this.ticker);
     this.logger.fatal({ err: this.fatal }, 'raft node stopped: a write to the log failed or an invariant broke');
-    this.proposals.failAll(new StoreError('TIMEOUT', `node failed: ${this.fatal.message}`));
+    this.proposals.failAll(new StoreError('COMMIT_UNKNOWN', `the node failed; the outcome of this write is unknown: ${this.fatal.message}`));
     this.writes.failQueuedInserts(
       new StoreError('NO_LEADER', `the node failed before this write was proposed (it was not made): ${this.fatal.message}`),
     );
     // Readers and callers waiting for an entry to be applied here would otherwise wait
     // until their deadline for a node that will not move again.
-    const stopped = new StoreError('TIMEOUT', `the node failed: ${this.fatal.message}`);
+    const stopped = new StoreError('NODE_FAILED', `the node failed: ${this.fatal.message}`);
     this.reads.rejectAll(stopped);
     this.applyWaiters.rejectAll(stopped);
     // Stop talking to peers: a frozen node must not look like a live member.
@@ -501,7 +502,7 @@ export class RaftNode implements DatabaseBackend {
     // Proposals at or below the snapshot were decided elsewhere; their outcome is unknown here.
     this.proposals.failUpTo(
       snapshot.meta.index,
-      new StoreError('TIMEOUT', 'the outcome of this write is unknown (the node installed a snapshot past it)'),
+      new StoreError('COMMIT_UNKNOWN', 'the outcome of this write is unknown (the node installed a snapshot past it)'),
     );
     this.logger.info({ index: snapshot.meta.index }, 'installed snapshot from the leader');
   }
@@ -539,6 +540,6 @@ export class RaftNode implements DatabaseBackend {
 
   private assertUsable(): void {
     if (this.closed) throw new StoreError('NO_LEADER', 'the node is shutting down');
-    if (this.fatal !== null) throw new StoreError('TIMEOUT', `the node failed: ${this.fatal.message}`);
+    if (this.fatal !== null) throw new StoreError('NODE_FAILED', `the node failed: ${this.fatal.message}`);
   }
 }

@@ -13,6 +13,8 @@ export function registerHealthRoutes(app: FastifyInstance, { backend }: RouteCon
     if (status.leader === null) return reply.code(503).send(errorBody('NO_LEADER', 'not ready: no known leader'));
     return reply
       .code(503)
-      .send(errorBody('TIMEOUT', `not ready: applied index ${status.appliedIndex} is behind commit index ${status.commitIndex}`, status.leader.url));
+      .send(
+        errorBody('NOT_CAUGHT_UP', `not ready: applied index ${status.appliedIndex} is behind commit index ${status.commitIndex}`, status.leader.url),
+      );
   });
 }

@@ -1,8 +1,8 @@
-// Typed errors with stable codes. The HTTP layer maps each code to a status;
-// the codes match ARCHITECTURE.md.
+// Typed errors with stable codes. The codes, their HTTP statuses and whether a client may
+// retry them are in one table, ./error-codes.ts.
+import type { ErrorCode } from './error-codes.ts';
 
-export type ErrorCode =
-  'BAD_REQUEST' | 'VALIDATION' | 'NOT_FOUND' | 'CONFLICT' | 'PRECONDITION_FAILED' | 'NO_LEADER' | 'TIMEOUT' | 'PAYLOAD_TOO_LARGE' | 'UNAUTHORIZED';
+export { ERROR_CODES, isErrorCode, type ErrorCode, type ErrorCodeInfo, type Retry } from './error-codes.ts';
 
 export class StoreError extends Error {
   readonly code: ErrorCode;
@@ -52,19 +52,16 @@ export interface ErrorInfo {
   readonly message: string;
 }
 
+/** The store's class for each code that has one; the others are plain StoreErrors. */
+const CLASS_OF_CODE: { readonly [C in ErrorCode]?: new (message: string) => StoreError } = {
+  BAD_REQUEST: BadRequestError,
+  VALIDATION: ValidationError,
+  NOT_FOUND: NotFoundError,
+  CONFLICT: ConflictError,
+  PRECONDITION_FAILED: PreconditionFailedError,
+};
+
 export function errorFromInfo(info: ErrorInfo): StoreError {
-  switch (info.code) {
-    case 'VALIDATION':
-      return new ValidationError(info.message);
-    case 'CONFLICT':
-      return new ConflictError(info.message);
-    case 'NOT_FOUND':
-      return new NotFoundError(info.message);
-    case 'PRECONDITION_FAILED':
-      return new PreconditionFailedError(info.message);
-    case 'BAD_REQUEST':
-      return new BadRequestError(info.message);
-    default:
-      return new StoreError(info.code, info.message);
-  }
+  const type = CLASS_OF_CODE[info.code];
+  return type !== undefined ? new type(info.message) : new StoreError(info.code, info.message);
 }

@@ -4,12 +4,17 @@ import { after, afterEach, before, beforeEach, describe, test } from 'node:test'
 import assert from 'node:assert/strict';
 import {
   BadRequestError,
+  CommitUnknownError,
   ConflictError,
   HttpError,
   NoLeaderError,
+  NodeFailedError,
+  NotCaughtUpError,
   NotFoundError,
   PayloadTooLargeError,
   PreconditionFailedError,
+  ReadTimeoutError,
+  RequestTimeoutError,
   StoreError,
   TimeoutError,
   UnauthorizedError,
@@ -18,6 +23,7 @@ import {
   type Client,
 } from '../../src/client/index.ts';
 import { errorFromResponse } from '../../src/client/errors.ts';
+import { ALL_ERROR_CODES, ERROR_CODES } from '../../src/store/error-codes.ts';
 import { FakeNode } from './fake-server.ts';
 
 const CASES = [
@@ -30,8 +36,51 @@ const CASES = [
   { status: 409, code: 'PRECONDITION_FAILED', type: PreconditionFailedError },
   { status: 413, code: 'PAYLOAD_TOO_LARGE', type: PayloadTooLargeError },
   { status: 503, code: 'NO_LEADER', type: NoLeaderError },
-  { status: 503, code: 'TIMEOUT', type: TimeoutError },
+  { status: 408, code: 'REQUEST_TIMEOUT', type: RequestTimeoutError },
+  { status: 503, code: 'COMMIT_UNKNOWN', type: CommitUnknownError },
+  { status: 503, code: 'READ_TIMEOUT', type: ReadTimeoutError },
+  { status: 503, code: 'NOT_CAUGHT_UP', type: NotCaughtUpError },
+  { status: 503, code: 'NODE_FAILED', type: NodeFailedError },
 ] as const;
+
+describe('the client classes follow the error table', () => {
+  test('every code of the table has its class and the status of the table (INTERNAL: an HttpError)', () => {
+    const covered = new Set<string>(CASES.map((c) => c.code));
+    assert.deepEqual(
+      ALL_ERROR_CODES.filter((code) => !covered.has(code)),
+      ['INTERNAL'],
+    );
+    // Each case answers with the table's status, but for the route exception (409 on /api/_tx).
+    for (const { status, code } of CASES) assert.ok(status === ERROR_CODES[code].status || (code === 'PRECONDITION_FAILED' && status === 409), code);
+    for (const code of ALL_ERROR_CODES) {
+      const error = errorFromResponse(ERROR_CODES[code].status, { error: { code, message: 'm' } }, 'http://x:1');
+      if (code === 'INTERNAL') {
+        assert.ok(error instanceof HttpError);
+        assert.equal(error.status, 500);
+        continue;
+      }
+      assert.ok(error instanceof StoreError, code);
+      assert.equal(error.code, code);
+      assert.equal(error.status, ERROR_CODES[code].status);
+      assert.ok(error instanceof CASES.find((c) => c.code === code)!.type, code);
+    }
+  });
+
+  test('the errors that used to be TIMEOUT are TimeoutErrors; a node failure is not', () => {
+    for (const type of [RequestTimeoutError, ReadTimeoutError, CommitUnknownError]) assert.ok(new type('m') instanceof TimeoutError);
+    assert.ok(!(new NodeFailedError('m') instanceof TimeoutError));
+    assert.ok(!(new NotCaughtUpError('m') instanceof TimeoutError));
+    assert.equal(new RequestTimeoutError('m', 0).status, 0);
+  });
+
+  test('a body without a known code is mapped by the first code of its status in the table', () => {
+    assert.ok(errorFromResponse(503, 'proxy says no', 'http://x:1') instanceof NoLeaderError);
+    assert.ok(errorFromResponse(503, { error: { code: 'TIMEOUT', message: 'an older server' } }, 'http://x:1') instanceof NoLeaderError);
+    assert.ok(errorFromResponse(408, '', 'http://x:1') instanceof RequestTimeoutError);
+    assert.ok(errorFromResponse(400, '', 'http://x:1') instanceof BadRequestError);
+    assert.ok(errorFromResponse(502, '', 'http://x:1') instanceof HttpError);
+  });
+});
 
 describe('error mapping over HTTP', () => {
   let node: FakeNode;

@@ -1,7 +1,7 @@
 // An in-memory fake of the HTTP API of docs/http-api.md, for the client's tests. Several
 // fake nodes may share one FakeState (a "cluster" where every node sees every write).
 // Each node records the requests it got and consumes scripted faults: drop the
-// connection before or after applying, answer 503 NO_LEADER / TIMEOUT, hang, or answer
+// connection before or after applying, answer 503 NO_LEADER / COMMIT_UNKNOWN, hang, or answer
 // anything. Filters, updates and sorts cover only what the tests use (top-level
 // fields; $in, $gt, $gte, $lt, $lte, $ne; $set, $unset, $inc).
 import http from 'node:http';
@@ -52,8 +52,8 @@ export type FaultAction =
   | { kind: 'apply-then-drop' }
   /** 503 NO_LEADER, after `delayMs` when given. */
   | { kind: 'no-leader'; leader?: string; delayMs?: number }
-  /** 503 TIMEOUT, after applying the request when `apply`. */
-  | { kind: 'server-timeout'; apply?: boolean }
+  /** 503 with `code` (default COMMIT_UNKNOWN: a write's outcome unknown), after applying the request when `apply`. */
+  | { kind: 'server-timeout'; apply?: boolean; code?: string }
   /** Never answer (until the server closes); apply first when `apply`. */
   | { kind: 'hang'; apply?: boolean }
   | { kind: 'reply'; status: number; body?: unknown; raw?: string };
@@ -178,7 +178,7 @@ export class FakeNode {
         return;
       }
       if (fault?.kind === 'server-timeout') {
-        this.send(res, errorReply(503, 'TIMEOUT', 'the proposal timed out'));
+        this.send(res, errorReply(503, fault.code ?? 'COMMIT_UNKNOWN', 'the proposal timed out'));
         return;
       }
       if (fault?.kind === 'hang') {

@@ -6,15 +6,18 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   ClientClosedError,
+  CommitUnknownError,
   ConflictError,
   NoLeaderError,
   OutcomeUnknownError,
+  RequestTimeoutError,
   TimeoutError,
   UnavailableError,
   connect,
   type Client,
   type ConnectOptions,
 } from '../../src/client/index.ts';
+import { ALL_ERROR_CODES, errorCodeInfo } from '../../src/store/error-codes.ts';
 import { FakeNode, FakeState } from './fake-server.ts';
 
 const FAST: ConnectOptions = { retries: 3, backoff: { delayMsInitial: 5, delayMsMax: 20 }, timeout: 2000 };
@@ -107,7 +110,7 @@ describe('failover and leader handling', () => {
       node.inject({ method: 'POST', action: { kind: 'no-leader' }, times: 2 });
       const doc = await client.collection('c').insert({ v: 1 });
       assert.equal(doc.v, 1);
-      node.inject({ method: 'GET', action: { kind: 'server-timeout' }, times: 2 });
+      node.inject({ method: 'GET', action: { kind: 'server-timeout', code: 'READ_TIMEOUT' }, times: 2 });
       assert.equal((await client.collection('c').get(doc._id))?.v, 1);
       assert.deepEqual(node.lines(), [
         'POST /api/c',
@@ -118,6 +121,18 @@ describe('failover and leader handling', () => {
         `GET /api/c/${doc._id}`,
       ]);
     });
+  });
+
+  test('every 503 code of the table a client may retry is retried for a read, and so is a 503 with a code unknown here', async () => {
+    const codes = ALL_ERROR_CODES.filter((code) => errorCodeInfo(code).status === 503 && errorCodeInfo(code).retry !== 'no');
+    assert.deepEqual(codes, ['NO_LEADER', 'COMMIT_UNKNOWN', 'READ_TIMEOUT', 'NOT_CAUGHT_UP', 'NODE_FAILED']);
+    for (const code of [...codes, 'TIMEOUT']) {
+      await withNode(async (node, client) => {
+        node.inject({ method: 'GET', action: { kind: 'server-timeout', code } });
+        assert.equal(await client.collection('c').get('none'), null, code);
+        assert.equal(node.requests.length, 2, code);
+      });
+    }
   });
 
   test('gives up after `retries`: NoLeaderError (503), UnavailableError (nothing reachable)', async () => {
@@ -172,6 +187,7 @@ describe('writes that are not safe to repeat', () => {
         assert.ok(error instanceof OutcomeUnknownError);
         assert.equal(error.status, 503);
         assert.ok(error.cause instanceof TimeoutError);
+        assert.ok(error.cause instanceof CommitUnknownError);
         return true;
       });
       node.inject({ path: '/api/_tx', action: { kind: 'drop' } });
@@ -284,6 +300,8 @@ describe('timeouts and close', () => {
         node.inject({ action: { kind: 'hang' }, times: 10 });
         await assert.rejects(client.collection('c').count(), (error: unknown) => {
           assert.ok(error instanceof TimeoutError);
+          assert.ok(error instanceof RequestTimeoutError);
+          assert.equal(error.code, 'REQUEST_TIMEOUT');
           assert.equal(error.status, 0);
           return true;
         });

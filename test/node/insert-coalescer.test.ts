@@ -46,7 +46,7 @@ describe('InsertCoalescer', () => {
     assert.equal(c.inFlight, 0);
 
     const q = [c.add(op('c'), Infinity), c.add(op('d'), Infinity)];
-    c.take(Infinity)[0]!.settle(Promise.reject(new StoreError('TIMEOUT', 'gone')));
+    c.take(Infinity)[0]!.settle(Promise.reject(new StoreError('COMMIT_UNKNOWN', 'gone')));
     for (const r of await Promise.allSettled(q)) assert.equal(r.status, 'rejected');
     assert.equal(c.inFlight, 0);
   });

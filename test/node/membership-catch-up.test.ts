@@ -8,7 +8,7 @@ import type { RaftStatus, Role } from '../../src/raft/types.ts';
 import { StoreError } from '../../src/store/errors.ts';
 
 /** A host whose core leads until `leadsFor` status reads, with a learner that never catches up. */
-function hostLosingLeadership(leadsFor: number): MembershipHost {
+function hostLosingLeadership(leadsFor: number, requestTimeoutMs = 2_000): MembershipHost {
   let reads = 0;
   const status = (): RaftStatus => {
     reads++;
@@ -31,7 +31,7 @@ function hostLosingLeadership(leadsFor: number): MembershipHost {
     nodeId: 1,
     url: 'http://127.0.0.1:1',
     peers: [],
-    requestTimeoutMs: 2_000,
+    requestTimeoutMs,
     electionTimeoutMs: 300,
     transport: { addPeer: () => {}, removePeer: () => {}, peerIds: () => [2, 3], addressOf: () => undefined },
     incarnations: { check: () => true, forget: () => {} },
@@ -53,6 +53,16 @@ test('losing leadership while a learner catches up is reported as such', async (
     assert.ok(error instanceof StoreError);
     assert.equal(error.code, 'NO_LEADER');
     assert.match(error.message, /lost leadership while node 4 was catching up/);
+    return true;
+  });
+});
+
+test('a learner that does not catch up in time stays a learner: NOT_CAUGHT_UP (503), nothing done', async () => {
+  const membership = new ClusterMembership(hostLosingLeadership(Infinity, 200));
+  await assert.rejects(membership.addMember(4, 'http://127.0.0.1:8084', false), (error: unknown) => {
+    assert.ok(error instanceof StoreError);
+    assert.equal(error.code, 'NOT_CAUGHT_UP');
+    assert.match(error.message, /node 4 did not catch up in time; it stays a learner/);
     return true;
   });
 });

@@ -2,6 +2,7 @@
 // prototype pollution attempts all answer in the API's error shape, and write nothing.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { ALL_ERROR_CODES, ERROR_CODES } from '../../src/store/error-codes.ts';
 import { StoreError } from '../../src/store/errors.ts';
 import { errorOf, send, startScriptedServer, startTestServer, type TestServer } from './helpers.ts';
 
@@ -110,17 +111,17 @@ describe('request errors', () => {
 });
 
 describe('cluster-related errors and probes', () => {
-  test('NO_LEADER and TIMEOUT from the backend are 503s carrying the leader URL', async () => {
+  test('NO_LEADER and COMMIT_UNKNOWN from the backend are 503s carrying the leader URL', async () => {
     const s = await startScriptedServer();
     try {
       s.scripted.barrierError = new StoreError('NO_LEADER', 'no leader');
       const read = await send(s.app, 'GET', '/api/c/x');
       assert.equal(read.statusCode, 503);
       assert.deepEqual(errorOf(read), { code: 'NO_LEADER', message: 'no leader', leader: 'http://10.0.0.2:8080' });
-      s.scripted.executeError = new StoreError('TIMEOUT', 'timed out');
+      s.scripted.executeError = new StoreError('COMMIT_UNKNOWN', 'timed out');
       const write = await send(s.app, 'POST', '/api/c', { a: 1 });
       assert.equal(write.statusCode, 503);
-      assert.equal(errorOf(write).code, 'TIMEOUT');
+      assert.equal(errorOf(write).code, 'COMMIT_UNKNOWN');
       assert.equal(errorOf(write).leader, 'http://10.0.0.2:8080');
       s.scripted.leader = null;
       const unknown = await send(s.app, 'POST', '/api/c', { a: 1 });
@@ -129,6 +130,29 @@ describe('cluster-related errors and probes', () => {
       // Other errors never carry it.
       s.scripted.executeError = null;
       assert.equal(errorOf(await send(s.app, 'POST', '/api/c', { $a: 1 })).leader, undefined);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('every code of the table leaves with its status; codes a client may retry carry the leader URL', async () => {
+    const s = await startScriptedServer();
+    try {
+      for (const code of ALL_ERROR_CODES) {
+        s.scripted.executeError = new StoreError(code, `backend says ${code}`);
+        const res = await send(s.app, 'POST', '/api/c', { a: 1 });
+        assert.equal(res.statusCode, ERROR_CODES[code].status, code);
+        assert.deepEqual(errorOf(res), {
+          code,
+          message: `backend says ${code}`,
+          ...(ERROR_CODES[code].retry !== 'no' ? { leader: 'http://10.0.0.2:8080' } : {}),
+        });
+      }
+      // The one route exception: a failed precondition of a transaction is a 409.
+      s.scripted.executeError = new StoreError('PRECONDITION_FAILED', 'changed');
+      const tx = await send(s.app, 'POST', '/api/_tx', { ops: [{ op: 'insert', collection: 'c', doc: { a: 1 } }] });
+      assert.equal(tx.statusCode, 409);
+      assert.equal(errorOf(tx).code, 'PRECONDITION_FAILED');
     } finally {
       await s.close();
     }
@@ -156,6 +180,7 @@ describe('cluster-related errors and probes', () => {
       const lagging = await send(s.app, 'GET', '/readyz');
       assert.equal(lagging.statusCode, 503);
       assert.match(errorOf(lagging).message, /behind commit index/);
+      assert.equal(errorOf(lagging).code, 'NOT_CAUGHT_UP');
       s.scripted.ready = true;
       s.scripted.leader = null;
       const leaderless = await send(s.app, 'GET', '/readyz');
