@@ -37,3 +37,4 @@ export {
   type TimeoutCode,
 } from './errors.ts';
 export type * from './types.ts';
+export type { BackoffPolicy } from '../backoff.ts';
