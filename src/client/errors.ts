@@ -244,3 +244,12 @@ export function isRetryable503(wire: WireError | null): boolean {
   const info = errorCodeInfo(wire.code);
   return info.status === 503 && info.retry !== 'no';
 }
+
+/**
+ * Whether the server said that nothing was done (the table's retry `yes`: NO_LEADER,
+ * READ_TIMEOUT, NOT_CAUGHT_UP, NODE_FAILED): then even a write that is not safe to repeat
+ * may be sent again. A code this client does not know says nothing of the kind.
+ */
+export function nothingWasDone(wire: WireError | null): boolean {
+  return wire !== null && isErrorCode(wire.code) && errorCodeInfo(wire.code).retry === 'yes';
+}

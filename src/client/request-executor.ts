@@ -4,8 +4,9 @@
 //   with a code the error table lets a client retry (NO_LEADER, COMMIT_UNKNOWN, ...),
 //   moving to the next node each time;
 // - 'unsafe': writes whose repetition could apply twice (`$inc`, `_update`, `_tx`):
-//   retried only when the attempt provably never reached a server; any other failure
-//   ends in OutcomeUnknownError.
+//   retried only when the attempt provably never reached a server, or the server answered
+//   a 503 whose code says nothing was done (retry `yes` in the table: NO_LEADER, ...);
+//   any other failure ends in OutcomeUnknownError.
 // Retries wait an exponential backoff with jitter, except the first pass over the
 // nodes after a refused connection or a leader hint, which goes on at once.
 import { backoffDelay, type BackoffPolicy } from '../backoff.ts';
@@ -17,6 +18,7 @@ import {
   UnavailableError,
   errorFromResponse,
   isRetryable503,
+  nothingWasDone,
   parseWireError,
 } from './errors.ts';
 import { AttemptError, type HttpRequest, type HttpResponse, type HttpTransport } from './http-transport.ts';
@@ -99,9 +101,11 @@ export class RequestExecutor {
         const error = errorFromResponse(response.status, response.body, url);
         const moved = wire?.leader !== undefined && this.selector.leaderHint(wire.leader);
         if (!moved) this.selector.failed(url);
-        if (policy === 'unsafe') throw outcomeUnknown(request, error, 503);
-        // A leader that lost its term may have proposed the entry before answering.
-        mayHaveApplied = true;
+        if (!nothingWasDone(wire)) {
+          // COMMIT_UNKNOWN, or a 503 this client cannot read: the write may have been applied.
+          if (policy === 'unsafe') throw outcomeUnknown(request, error, 503);
+          mayHaveApplied = true;
+        }
         lastError = error;
         skipDelay = moved;
         continue;

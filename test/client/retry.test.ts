@@ -178,9 +178,9 @@ describe('writes that are not safe to repeat', () => {
     });
   });
 
-  test('_update, _delete by filter and _tx answered 503 are not retried', async () => {
+  test('_update, _delete by filter and _tx whose outcome is unknown are not retried', async () => {
     await withNode(async (node, client) => {
-      node.inject({ path: '/api/c/_update', action: { kind: 'no-leader' } });
+      node.inject({ path: '/api/c/_update', action: { kind: 'server-timeout', code: 'COMMIT_UNKNOWN' } });
       await assert.rejects(client.collection('c').update({}, { $inc: { n: 1 } }), OutcomeUnknownError);
       node.inject({ path: '/api/c/_delete', action: { kind: 'server-timeout', apply: true } });
       await assert.rejects(client.collection('c').remove({ a: 1 }), (error: unknown) => {
@@ -194,6 +194,25 @@ describe('writes that are not safe to repeat', () => {
       const tx = client.transaction({ ops: [{ op: 'insert', collection: 'c', doc: { a: 1 } }] });
       await assert.rejects(tx, OutcomeUnknownError);
       assert.deepEqual(node.lines(), ['POST /api/c/_update', 'POST /api/c/_delete', 'POST /api/_tx']);
+    });
+  });
+
+  test('a write that is not safe to repeat is retried after a 503 whose code says nothing was done (retry "yes")', async () => {
+    await withNode(async (node, client) => {
+      await client.collection('c').insert({ _id: 'n', n: 0 });
+      node.inject({ path: '/api/c/_update', action: { kind: 'no-leader' }, times: 2 });
+      const result = await client.collection('c').update({ _id: 'n' }, { $inc: { n: 1 } });
+      assert.equal(result.modified, 1);
+      node.inject({ path: '/api/_tx', action: { kind: 'server-timeout', code: 'NODE_FAILED' } });
+      await client.transaction({ ops: [{ op: 'update', collection: 'c', filter: { _id: 'n' }, update: { $inc: { n: 1 } } }] });
+      assert.equal((await client.collection('c').get('n'))?.n, 2, 'each write applied exactly once');
+      assert.deepEqual(
+        node.lines().filter((l) => !l.startsWith('GET')),
+        ['POST /api/c', 'POST /api/c/_update', 'POST /api/c/_update', 'POST /api/c/_update', 'POST /api/_tx', 'POST /api/_tx'],
+      );
+      // A 503 whose code this client does not know says nothing of what was done.
+      node.inject({ path: '/api/c/_update', action: { kind: 'server-timeout', code: 'TIMEOUT' } });
+      await assert.rejects(client.collection('c').update({ _id: 'n' }, { $inc: { n: 1 } }), OutcomeUnknownError);
     });
   });
 
