@@ -19,6 +19,24 @@ export class LogCorruptionError extends Error {
   }
 }
 
+/**
+ * A file of the log could not be read at all (permissions, a directory in its place, an I/O
+ * error of the disk): not evidence that its bytes are damaged, so never a LogCorruptionError,
+ * whose remedy may be to empty the directory. Fix the cause and open again.
+ */
+export class LogReadError extends Error {
+  readonly code = 'LOG_READ';
+  readonly file: string;
+
+  constructor(file: string, cause: unknown) {
+    super(`cannot read ${file}: ${cause instanceof Error ? cause.message : String(cause)} (the log was not judged; fix this and open again)`, {
+      cause,
+    });
+    this.name = 'LogReadError';
+    this.file = file;
+  }
+}
+
 /** An operation on a log that was closed (or failed and stopped accepting writes). */
 export class LogClosedError extends Error {
   readonly code = 'LOG_CLOSED';

@@ -2,4 +2,4 @@
 export type { FileLogOptions, LogStorage, RecoveredLog, SyncMode } from './types.ts';
 export { openFileLog, FileLog, DEFAULT_SEGMENT_BYTES } from './file-log.ts';
 export { createMemoryLog, MemoryLog } from './memory-log.ts';
-export { LogCorruptionError, LogClosedError } from './errors.ts';
+export { LogCorruptionError, LogClosedError, LogReadError } from './errors.ts';

@@ -9,7 +9,7 @@ import { assert } from '../assert.ts';
 import type { Entry, HardState, Snapshot } from '../raft/types.ts';
 import { EMPTY_HARD_STATE } from '../raft/types.ts';
 import { EntryLog } from './entry-log.ts';
-import { LogCorruptionError } from './errors.ts';
+import { LogCorruptionError, LogReadError } from './errors.ts';
 import { sectorAlignUp, type LogRecord } from './record.ts';
 import { walkRecords } from './record-scanner.ts';
 import { listDir, SEGMENT_NAME, SNAPSHOT_NAME, SNAPSHOT_TEMP_NAME, type LogDirs } from './segment-files.ts';
@@ -191,12 +191,12 @@ class Replayer {
   }
 }
 
-/** The bytes of a segment file; a file that cannot be read refuses the open like damage does. */
+/** The bytes of a segment file; one that cannot be read at all stops the open (LogReadError). */
 async function readSegment(path: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (error) {
-    throw new LogCorruptionError(path, 0, `segment file cannot be read: ${(error as Error).message}`, { cause: error });
+    throw new LogReadError(path, error);
   }
 }
 

@@ -8,6 +8,7 @@ import { Packr } from 'msgpackr';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConfState, SnapshotMeta, Snapshot } from '../raft/types.ts';
+import { LogReadError } from './errors.ts';
 import { fsyncDir, SNAPSHOT_NAME, snapshotFileName } from './segment-files.ts';
 
 const MAGIC = Buffer.from('CSSNAP01', 'latin1');
@@ -69,8 +70,8 @@ function decodeMeta(bytes: Uint8Array): SnapshotMeta | null {
   return { index: v['index'] as number, term: v['term'] as number, conf: confState };
 }
 
-/** Reads and verifies a snapshot file; returns the snapshot or the reason it is unusable
- * (a file that cannot be read is unusable too: recovery then looks for an older one). */
+/** Reads and verifies a snapshot file; returns the snapshot or the reason its bytes make it
+ * unusable. A file that cannot be read at all throws LogReadError: that says nothing of its bytes. */
 export async function readSnapshotFile(path: string, name: string): Promise<Snapshot | string> {
   const match = SNAPSHOT_NAME.exec(name);
   if (match === null) return 'not a snapshot file name';
@@ -78,7 +79,7 @@ export async function readSnapshotFile(path: string, name: string): Promise<Snap
   try {
     buf = await readFile(path);
   } catch (error) {
-    return `unreadable: ${(error as Error).message}`;
+    throw new LogReadError(path, error);
   }
   if (buf.length < HEADER_BYTES || !buf.subarray(0, 8).equals(MAGIC)) return 'bad header';
   const metaLength = buf.readUInt32LE(12);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { crc32c } from '@node-rs/crc32';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openFileLog, LogCorruptionError } from '../../src/log/index.ts';
+import { openFileLog, LogCorruptionError, LogReadError } from '../../src/log/index.ts';
 import { encodeRecords, RECORD_HEADER_BYTES, RecordType, type LogRecord } from '../../src/log/record.ts';
 import { decodeRecords } from '../../src/log/record-scanner.ts';
 import { entry, meta, range, withTempDir } from './helpers.ts';
@@ -40,6 +40,17 @@ async function refuses(dir: string, file: string, message: RegExp, offset?: numb
     assert.equal(error.file, file);
     if (offset !== undefined) assert.equal(error.offset, offset);
     assert.match(error.message, message);
+    return true;
+  });
+}
+
+/** Opening fails with a LogReadError naming `file`: it could not be read, nothing was judged damaged. */
+async function cannotRead(dir: string, file: string): Promise<void> {
+  await assert.rejects(openFileLog({ dir }), (error: unknown) => {
+    assert.ok(error instanceof LogReadError, `not a LogReadError: ${String(error)}`);
+    assert.ok(!(error instanceof LogCorruptionError));
+    assert.equal(error.file, file);
+    assert.match(error.message, new RegExp(`cannot read ${file}: .*EISDIR`));
     return true;
   });
 }
@@ -140,12 +151,12 @@ describe('LogCorruptionError for every refusal at open', () => {
       await refuses(dir, huge, /segment file name 99999999999999999999\.seg is not an index/, 0);
     }));
 
-  test('a segment file that cannot be read: refused, naming it', () =>
+  test('a segment file that cannot be read: a LogReadError naming it, not corruption (its bytes were never judged)', () =>
     withTempDir(async (dir) => {
       await writeSegment(dir, SEG1, encodeRecords(entries(1, 3)));
       const path = join(dir, 'log', '00000000000000000004.seg');
-      await mkdir(path); // reading it fails (EISDIR), as a file on a failing disk would (EIO)
-      await refuses(dir, path, /segment file cannot be read/, 0);
+      await mkdir(path); // reading it fails (EISDIR), as a file without read permission or on a failing disk would
+      await cannotRead(dir, path);
     }));
 
   test('a file in the snapshot directory that is not a snapshot: refused, naming it', () =>
@@ -156,7 +167,7 @@ describe('LogCorruptionError for every refusal at open', () => {
       await refuses(dir, path, /unexpected file .*notes\.txt in the snapshot directory/, 0);
     }));
 
-  test('the only snapshot file cannot be read: refused, naming it', () =>
+  test('the only snapshot file cannot be read: a LogReadError naming it', () =>
     withTempDir(async (dir) => {
       const log = await openFileLog({ dir });
       await log.append(range(1, 10, 1));
@@ -165,10 +176,10 @@ describe('LogCorruptionError for every refusal at open', () => {
       const path = join(dir, 'snapshots', '00000000000000000008-1.snap');
       await rm(path);
       await mkdir(path); // reading it fails (EISDIR)
-      await refuses(dir, path, /snapshot file .* is corrupt \(unreadable: .*\); no valid snapshot to recover from/, 0);
+      await cannotRead(dir, path);
     }));
 
-  test('the newest snapshot file cannot be read and the log reaches back to an older one: that one is used, with a warning', () =>
+  test('the newest snapshot file cannot be read, though the log reaches back to an older one: a LogReadError, not a fallback', () =>
     withTempDir(async (dir) => {
       const log = await openFileLog({ dir });
       await log.append(range(1, 30, 1));
@@ -176,12 +187,7 @@ describe('LogCorruptionError for every refusal at open', () => {
       await log.close();
       const newest = join(dir, 'snapshots', '00000000000000000010-1.snap');
       await mkdir(newest);
-      const warnings: string[] = [];
-      const again = await openFileLog({ dir, onWarning: (m) => warnings.push(m) });
-      assert.equal(again.recovered.snapshot?.meta.index, 5);
-      assert.equal(again.lastIndex(), 30);
-      assert.match(warnings.join('\n'), new RegExp(`${newest} is corrupt \\(unreadable.*using the older snapshot`));
-      await again.close();
+      await cannotRead(dir, newest);
     }));
 
   test('a corrupt snapshot with no other: the error is a LogCorruptionError naming the file', () =>
