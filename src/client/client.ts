@@ -91,7 +91,7 @@ export class Client implements ClientCore {
         throw error instanceof AttemptError ? exhausted(request, [url], error) : error;
       }
     } else {
-      result = await this.execute(request, 'safe');
+      result = await this.execute(request, 'read');
     }
     const { status, body } = result.response;
     if (status !== 200) throw errorFromResponse(status, body, result.url);

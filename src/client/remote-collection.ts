@@ -85,7 +85,7 @@ export class RemoteCollection {
     validateId(id);
     const consistency = this.consistency(options.consistency);
     const query = consistency !== undefined ? `?consistency=${consistency}` : '';
-    const result = await this.core.execute({ method: 'GET', path: `${this.docPath(id)}${query}` }, 'safe');
+    const result = await this.core.execute({ method: 'GET', path: `${this.docPath(id)}${query}` }, 'read');
     if (result.response.status === 404) return null;
     if (isSuccess(result)) return expectDocument(result.response.body);
     throw responseError(result);
@@ -249,7 +249,7 @@ export class RemoteCollection {
   }
 
   async indexes(): Promise<IndexInfo[]> {
-    const result = await this.core.execute({ method: 'GET', path: `${this.base}/_indexes` }, 'safe');
+    const result = await this.core.execute({ method: 'GET', path: `${this.base}/_indexes` }, 'read');
     if (!isSuccess(result)) throw responseError(result);
     return expectArray(result.response.body).map(expectIndex);
   }
@@ -279,7 +279,7 @@ export class RemoteCollection {
   }
 
   private async read(suffix: string, body: object): Promise<unknown> {
-    const result = await this.core.execute(this.post(suffix, body), 'safe');
+    const result = await this.core.execute(this.post(suffix, body), 'read');
     if (!isSuccess(result)) throw responseError(result);
     return result.response.body;
   }

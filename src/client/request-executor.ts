@@ -1,5 +1,6 @@
 // The retry loop. Every request names its policy:
-// - 'safe': reads, and writes that may be repeated (PUT and DELETE by id, inserts that
+// - 'read': a read, retried like 'safe'; nothing it does can be applied twice;
+// - 'safe': writes that may be repeated (PUT and DELETE by id, inserts that
 //   carry their own `_id`): retried after connection errors, timeouts and 503
 //   with a code the error table lets a client retry (NO_LEADER, COMMIT_UNKNOWN, ...),
 //   moving to the next node each time;
@@ -17,6 +18,7 @@ import {
   StoreError,
   UnavailableError,
   errorFromResponse,
+  type HttpErrorDetails,
   isRetryable503,
   nothingWasDone,
   parseWireError,
@@ -24,7 +26,7 @@ import {
 import { AttemptError, type HttpRequest, type HttpResponse, type HttpTransport } from './http-transport.ts';
 import type { NodeSelector } from './node-selector.ts';
 
-export type RetryPolicy = 'safe' | 'unsafe';
+export type RetryPolicy = 'read' | 'safe' | 'unsafe';
 
 export interface ExecutionResult {
   /** The answer that ended the loop: a success or an error the caller interprets. */
@@ -90,7 +92,7 @@ export class RequestExecutor {
         this.selector.failed(url);
         if (error.kind !== 'not-sent') {
           if (policy === 'unsafe') throw outcomeUnknown(request, error, 0);
-          mayHaveApplied = true;
+          if (policy === 'safe') mayHaveApplied = true;
         }
         lastError = error;
         skipDelay = error.kind === 'not-sent';
@@ -104,7 +106,7 @@ export class RequestExecutor {
         if (!nothingWasDone(wire)) {
           // COMMIT_UNKNOWN, or a 503 this client cannot read: the write may have been applied.
           if (policy === 'unsafe') throw outcomeUnknown(request, error, 503);
-          mayHaveApplied = true;
+          if (policy === 'safe') mayHaveApplied = true;
         }
         lastError = error;
         skipDelay = moved;
@@ -113,7 +115,7 @@ export class RequestExecutor {
       this.selector.succeeded(url);
       return { response, url, earlierAttemptMayHaveApplied: mayHaveApplied };
     }
-    throw exhausted(request, attempts, lastError);
+    throw exhausted(request, attempts, lastError, mayHaveApplied);
   }
 
   /** Wakes every request waiting out a backoff with ClientClosedError. */
@@ -152,8 +154,19 @@ function outcomeUnknown(request: HttpRequest, cause: Error, status: number): Out
   );
 }
 
-/** The error for a request whose every attempt failed; `lastError` is the last failure. */
-export function exhausted(request: HttpRequest, attempts: readonly string[], lastError: Error | null): Error {
+/**
+ * The error for a request whose every attempt failed; `lastError` is the last failure. When an
+ * earlier attempt of a write may have been applied, a last answer that says "nothing was done"
+ * (NO_LEADER, ...) speaks for that attempt only: the write's outcome is unknown.
+ */
+export function exhausted(request: HttpRequest, attempts: readonly string[], lastError: Error | null, mayHaveApplied = false): Error {
+  if (mayHaveApplied && lastError !== null) {
+    const wire = lastError instanceof StoreError ? { code: lastError.code, message: lastError.message } : null;
+    if (wire === null || nothingWasDone(wire)) {
+      const status = (lastError as Partial<HttpErrorDetails>).status ?? 0;
+      return outcomeUnknown(request, lastError, status);
+    }
+  }
   if (lastError instanceof StoreError) return lastError; // NoLeaderError, CommitUnknownError, ... from a 503
   if (lastError instanceof AttemptError && lastError.kind === 'timeout') {
     const error = new RequestTimeoutError(`${describe(request)}: ${lastError.message} (after ${attempts.length} attempts)`, 0);

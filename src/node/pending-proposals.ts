@@ -28,6 +28,8 @@ interface RoomWaiter {
 }
 
 const lostLeadership = (): StoreError => new StoreError('NO_LEADER', 'leadership changed before the write committed; retry');
+const replacedHere = (): StoreError =>
+  new StoreError('COMMIT_UNKNOWN', 'this node proposed another write at the same index in a later term; the outcome of this write is unknown');
 const noRoom = (why: string): StoreError => new StoreError('NO_LEADER', `${why}: this write was not made; retry later`);
 
 export class PendingProposals {
@@ -70,9 +72,10 @@ export class PendingProposals {
 
   /** The result of the entry proposed at `index` in `term`, once it is applied here. */
   track(index: number, term: number, deadline: number, command?: Command): Promise<CommandResult> {
-    // An older proposal at this index was overwritten by a leader of a higher term, so by
-    // Leader Completeness it was never committed: safe to retry.
-    this.byIndex.get(index)?.reject(lostLeadership());
+    // This node leads again and proposes at an index where its own older proposal was: that
+    // entry was not committed yet (Leader Completeness), but it may survive in another node's
+    // log and be committed by a later leader. Only its application (resolve, below) tells.
+    this.byIndex.get(index)?.reject(replacedHere());
     return new Promise<CommandResult>((resolve, reject) => {
       this.byIndex.set(index, {
         term,

@@ -216,6 +216,23 @@ describe('writes that are not safe to repeat', () => {
     });
   });
 
+  test('a write whose earlier attempt may have been applied never ends in an error that says nothing was done', async () => {
+    await withNode(async (node, client) => {
+      // First attempt: outcome unknown; every later one: no leader. The insert may exist.
+      node.inject({ method: 'POST', action: { kind: 'server-timeout', code: 'COMMIT_UNKNOWN', apply: true } });
+      node.inject({ method: 'POST', action: { kind: 'no-leader' }, times: 10 });
+      await assert.rejects(client.collection('c').insert({ v: 1 }), (error: unknown) => {
+        assert.ok(error instanceof OutcomeUnknownError, `got ${String(error)}`);
+        assert.ok(error.cause instanceof NoLeaderError);
+        return true;
+      });
+      // A read has nothing to apply: the same answers end in the last error as it is.
+      node.inject({ method: 'GET', action: { kind: 'server-timeout', code: 'READ_TIMEOUT' } });
+      node.inject({ method: 'GET', action: { kind: 'no-leader' }, times: 10 });
+      await assert.rejects(client.collection('c').get('x'), NoLeaderError);
+    });
+  });
+
   test('a PATCH that only $sets is retried like a PUT', async () => {
     await withNode(async (node, client) => {
       await client.collection('c').insert({ _id: 's', v: 0 });

@@ -13,6 +13,24 @@ import { StoreError } from '../../src/store/errors.ts';
 
 const isCode = (code: string) => (error: unknown) => error instanceof StoreError && error.code === code;
 
+describe('PendingProposals: what a caller is told when its entry is not the one applied', () => {
+  test("another term's entry applied at its index: NO_LEADER (it was never committed: nothing was done)", async () => {
+    const proposals = new PendingProposals(4, 4);
+    const ours = proposals.track(5, 2, Infinity);
+    proposals.settle({ index: 5, term: 3, type: 'normal', data: new Uint8Array() }, { ok: true, value: null });
+    await assert.rejects(ours, isCode('NO_LEADER'));
+  });
+
+  test('this node proposes again at the same index in a later term: COMMIT_UNKNOWN (the old entry may still commit elsewhere)', async () => {
+    const proposals = new PendingProposals(4, 4);
+    const old = proposals.track(5, 2, Infinity);
+    const replacement = proposals.track(5, 4, Infinity);
+    await assert.rejects(old, isCode('COMMIT_UNKNOWN'));
+    proposals.settle({ index: 5, term: 4, type: 'normal', data: new Uint8Array() }, { ok: true, value: null });
+    assert.deepEqual(await replacement, { ok: true, value: null });
+  });
+});
+
 describe('PendingProposals: waiting for room is bounded', () => {
   test('past roomWaitersMax waiting writes, one more is refused at once with NO_LEADER', async () => {
     const proposals = new PendingProposals(2, 1);
