@@ -96,7 +96,16 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       cause: error,
     });
   }
-  const node = await opened.start();
+  let node: RaftNode;
+  try {
+    node = await opened.start();
+  } catch (error) {
+    // Nothing may stay behind a node that did not start: not the port, the peer links or the log.
+    await opened.transport.close().catch(() => {});
+    await app.close().catch(() => {});
+    await opened.close().catch(() => {});
+    throw error;
+  }
   let closing: Promise<void> | null = null;
   return {
     url: node.url,

@@ -9,7 +9,7 @@
 import type { Server } from 'node:http';
 import { pino, type Logger } from 'pino';
 import type { Message } from '../raft/types.ts';
-import type { BackoffPolicy } from '../backoff.ts';
+import { validateBackoff, type BackoffPolicy } from '../backoff.ts';
 import { TransportError } from './errors.ts';
 import { encodeFrame } from './frame-codec.ts';
 import { InboundServer } from './inbound-server.ts';
@@ -115,8 +115,9 @@ export class PeerTransport {
     this.advertiseAddress = normalizeAddress(options.advertiseAddress);
     this.logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'transport', node: this.nodeId });
     const reconnect = options.reconnect ?? TRANSPORT_DEFAULTS.reconnect;
+    validateBackoff(reconnect);
+    // Beyond what any backoff needs: a reconnect never comes at once, or a dead peer is dialled in a loop.
     positiveInteger(reconnect.delayMsInitial, 'reconnect.delayMsInitial');
-    if (!(reconnect.delayMsMax >= reconnect.delayMsInitial)) throw new Error('transport: reconnect.delayMsMax must be >= delayMsInitial');
     const maxPayload = positiveInteger(options.maxPayloadBytes ?? TRANSPORT_DEFAULTS.maxPayloadBytes, 'maxPayloadBytes');
     const handshakeTimeoutMs = positiveInteger(options.handshakeTimeoutMs ?? TRANSPORT_DEFAULTS.handshakeTimeoutMs, 'handshakeTimeoutMs');
     this.pingIntervalMs = positiveInteger(options.pingIntervalMs ?? TRANSPORT_DEFAULTS.pingIntervalMs, 'pingIntervalMs');
