@@ -3,12 +3,13 @@
 // It restarts nothing: a node that dies stays dead (and is reported).
 import { Option, type Command } from 'commander';
 import { isIP } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ClusterChild, describeExit } from './cluster-child.ts';
 import { waitForCluster } from './cluster-readiness.ts';
 import { ensureUsableDataDir } from './data-dir.ts';
 import { DEFAULT_HOST, parseHostFlag, parseIntegerFlag, parsePortFlag, parseTuning, tuningArgs, type NodeTuning, type RawTuning } from './flags.ts';
 import { portsInUse } from './ports.ts';
+import { createClusterSecretFile, GENERATED_SECRET_NAME, readClusterSecretFile, SECRET_FLAG } from './secret-file.ts';
 import { onShutdownSignal } from './signals.ts';
 import { addTuningOptions } from './tuning-options.ts';
 import { EXIT_FAILURE, EXIT_OK, printError, UsageError } from './usage-error.ts';
@@ -25,6 +26,7 @@ interface RawClusterOptions extends RawTuning {
   readonly basePort?: unknown;
   readonly dataDir?: unknown;
   readonly host?: unknown;
+  readonly clusterSecretFile?: unknown;
 }
 
 export interface ClusterOptions {
@@ -35,6 +37,10 @@ export interface ClusterOptions {
   /** Address used to reach them (the bind address, or loopback for a wildcard). */
   readonly contactHost: string;
   readonly dataDir: string;
+  /** The secret file every node is started with: the one given, else <dataDir>/cluster.secret. */
+  readonly secretFile: string;
+  /** The secret file was made by this run (it did not exist). */
+  readonly secretCreated: boolean;
   readonly tuning: NodeTuning;
 }
 
@@ -49,7 +55,13 @@ export async function parseClusterOptions(raw: RawClusterOptions): Promise<Clust
   const contactHost = wildcard ? '127.0.0.1' : host;
   const tuning = parseTuning(raw);
   const dataDir = await ensureUsableDataDir('--data-dir', raw.dataDir ?? DEFAULT_DATA_DIR);
-  return { nodes, basePort, host, contactHost, dataDir, tuning };
+  // Without a secret file, one is generated once into the data dir: a restart reuses it.
+  const given = raw.clusterSecretFile !== undefined;
+  const secretFile = given ? resolve(String(raw.clusterSecretFile)) : join(dataDir, GENERATED_SECRET_NAME);
+  const secretCreated = given ? false : await createClusterSecretFile(secretFile);
+  // Checked here too, so that a bad file is one line from `cluster` rather than one per node.
+  await readClusterSecretFile(SECRET_FLAG, given ? raw.clusterSecretFile : secretFile);
+  return { nodes, basePort, host, contactHost, dataDir, secretFile, secretCreated, tuning };
 }
 
 export function registerCluster(program: Command): void {
@@ -59,7 +71,11 @@ export function registerCluster(program: Command): void {
     .addOption(new Option('--nodes <n>', `number of nodes, 1 to ${MAX_LOCAL_NODES}`).default(DEFAULT_NODES))
     .addOption(new Option('--base-port <port>', 'port of node 1; node i gets base-port + i - 1').default(DEFAULT_BASE_PORT))
     .addOption(new Option('--data-dir <dir>', 'parent directory; node i keeps its data in <dir>/node<i>').default(DEFAULT_DATA_DIR))
-    .addOption(new Option('--host <address>', 'address the nodes bind').default(DEFAULT_HOST));
+    .addOption(new Option('--host <address>', 'address the nodes bind').default(DEFAULT_HOST))
+    .option(
+      `${SECRET_FLAG} <path>`,
+      `secret file the nodes authenticate each other with (hex, at least 32 bytes, mode 0600; see start --help) (default: <dir>/${GENERATED_SECRET_NAME}, a random 32-byte secret generated when missing)`,
+    );
   addTuningOptions(command);
   command.action(async (raw: RawClusterOptions) => {
     await runCluster(await parseClusterOptions(raw));
@@ -101,6 +117,8 @@ async function runCluster(options: ClusterOptions): Promise<void> {
       '--data-dir',
       join(options.dataDir, `node${id}`),
       ...(peers.length > 0 ? ['--peers', peers.join(',')] : []),
+      SECRET_FLAG,
+      options.secretFile,
       ...tuningArgs(options.tuning),
     ];
     const url = `http://${hostPort(options.contactHost, portOf(id))}`;
@@ -112,6 +130,7 @@ async function runCluster(options: ClusterOptions): Promise<void> {
       (l) => process.stderr.write(`${l}\n`),
     );
   });
+  if (options.secretCreated) say(`generated a cluster secret in ${options.secretFile} (mode 0600)`);
   say(`started ${children.length} node${children.length > 1 ? 's' : ''} (data in ${options.dataDir})`);
 
   for (const child of children) {

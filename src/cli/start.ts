@@ -13,6 +13,7 @@ import {
   MAX_NODE_ID,
   type RawTuning,
 } from './flags.ts';
+import { checkUnauthenticatedHost, isLoopbackHost, readClusterSecretFile, SECRET_FLAG } from './secret-file.ts';
 import { onShutdownSignal } from './signals.ts';
 import { addTuningOptions } from './tuning-options.ts';
 import { EXIT_FAILURE, EXIT_OK, messageOf, printError, UsageError } from './usage-error.ts';
@@ -28,6 +29,8 @@ interface RawStartOptions extends RawTuning {
   readonly peers?: unknown;
   readonly dataDir?: unknown;
   readonly join?: unknown;
+  readonly clusterSecretFile?: unknown;
+  readonly insecure?: unknown;
   readonly stopOnStdinClose?: unknown;
 }
 
@@ -46,6 +49,8 @@ export async function parseStartOptions(raw: RawStartOptions): Promise<StartNode
     if (peer.address === ownAddress) throw new UsageError(`--peers lists this node's own address ${ownAddress}`);
   }
   const tuning = parseTuning(raw);
+  const clusterSecret = raw.clusterSecretFile === undefined ? undefined : await readClusterSecretFile(SECRET_FLAG, raw.clusterSecretFile);
+  checkUnauthenticatedHost(host, clusterSecret !== undefined, raw.insecure === true);
   if (raw.dataDir === undefined) throw new UsageError('--data-dir is required');
   const dataDir = await ensureUsableDataDir('--data-dir', raw.dataDir);
   return {
@@ -55,6 +60,7 @@ export async function parseStartOptions(raw: RawStartOptions): Promise<StartNode
     ...(advertise !== undefined ? { advertise } : {}),
     peers,
     dataDir,
+    ...(clusterSecret !== undefined ? { clusterSecret } : {}),
     clusterId: tuning.clusterId,
     snapshotThreshold: tuning.snapshotThreshold,
     electionTimeoutMs: tuning.electionTimeoutMs,
@@ -75,11 +81,21 @@ export function registerStart(program: Command): void {
     .addOption(new Option('--host <address>', 'address to bind').default(DEFAULT_HOST))
     .option('--advertise <host:port>', 'address peers and clients use to reach this node (default: <host>:<port>)')
     .option('--join', 'join an existing cluster (after POST /cluster/members) instead of bootstrapping one', false)
+    .option(
+      `${SECRET_FLAG} <path>`,
+      'file holding the secret shared by every node, as hex (at least 64 digits = 32 bytes; e.g. `openssl rand -hex 32`), mode 0600: peers must prove they know it (default: none, peers unauthenticated, --host loopback only)',
+    )
+    .option('--insecure', 'allow a --host other than loopback without --cluster-secret-file: anyone who reaches the port can act as a peer', false)
     // Set by `cluster` for its children: when the parent dies, the pipe closes, the node stops.
     .addOption(new Option('--stop-on-stdin-close').hideHelp());
   addTuningOptions(command);
   command.action(async (raw: RawStartOptions) => {
     const options = await parseStartOptions(raw);
+    if (options.clusterSecret === undefined && raw.insecure === true && !isLoopbackHost(options.host ?? DEFAULT_HOST)) {
+      printError(
+        `warning: --insecure: peers are not authenticated; anyone who can reach ${options.host}:${options.port} can act as a member of the cluster (give ${SECRET_FLAG} to prevent it)`,
+      );
+    }
     await runStart(options, raw.stopOnStdinClose === true);
   });
 }

@@ -48,6 +48,7 @@ export class ClusterNode implements DatabaseBackend {
     this.transport = new PeerTransport({
       nodeId: options.nodeId,
       clusterId: options.clusterId,
+      ...(options.clusterSecret !== undefined ? { clusterSecret: options.clusterSecret } : {}),
       advertiseAddress: options.advertise,
       peers: options.peers,
       incarnation: opened.identity.incarnation,

@@ -20,6 +20,8 @@ export interface StandaloneOptions {
 export interface RaftNodeOptions {
   readonly nodeId: number;
   readonly clusterId: string;
+  /** Shared secret that authenticates peers (TransportOptions.clusterSecret); none: unauthenticated. */
+  readonly clusterSecret?: Uint8Array;
   readonly dataDir: string;
   /** host:port that peers and clients use to reach this node. */
   readonly advertise: string;

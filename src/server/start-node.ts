@@ -23,6 +23,8 @@ export interface StartNodeOptions {
   readonly peers: readonly PeerAddress[];
   readonly dataDir: string;
   readonly clusterId?: string;
+  /** Shared secret (>= 32 bytes) that peers must prove they know (see TransportOptions.clusterSecret); none: unauthenticated. */
+  readonly clusterSecret?: Uint8Array;
   /** Snapshot and compact the log every this many entries (default 10,000). */
   readonly snapshotThreshold?: number;
   /** Elections wait a random time in [t, 2t) ms (default 150). */
@@ -64,6 +66,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     requestTimeoutMs: options.requestTimeoutMs ?? 5000,
     sync: options.sync ?? 'batch',
     logger,
+    ...(options.clusterSecret !== undefined ? { clusterSecret: options.clusterSecret } : {}),
   };
   // The advertised address must be known before the transport says hello; with port 0
   // the real port is known only after listen(), so pick a free port first (a bare
