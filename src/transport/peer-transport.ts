@@ -13,7 +13,6 @@ import { validateBackoff, type BackoffPolicy } from '../backoff.ts';
 import { TransportError } from './errors.ts';
 import { encodeFrame } from './frame-codec.ts';
 import { InboundServer } from './inbound-server.ts';
-import { checkSecret } from './peer-auth.ts';
 import { OutboundLink, errorMessage, type LinkSettings } from './outbound-link.ts';
 import { parseAddress, type PeerAddress } from './peer-spec.ts';
 
@@ -21,8 +20,6 @@ export interface TransportOptions {
   readonly nodeId: number;
   /** Nodes refuse peers with another cluster id (guards against cross-wired clusters). */
   readonly clusterId: string;
-  /** Shared secret (>= 32 bytes): when set, every peer connection is mutually authenticated with it. */
-  readonly clusterSecret?: Uint8Array;
   /** This node's `host:port` as peers reach it; sent in the handshake. */
   readonly advertiseAddress: string;
   /** From --peers; ids may be unknown until a handshake tells them. */
@@ -37,11 +34,8 @@ export interface TransportOptions {
   /** Membership check for inbound handshakes: true accepts; false or a reason refuses (logged on
    * both sides). Default: accept. */
   readonly isKnownPeer?: (id: number, address: string, incarnation: string) => boolean | string;
-  /** This node's data-directory incarnation, sent in the handshake (see HelloFrame); not empty. */
-  readonly incarnation: string;
-  /** At least 32 bytes shared by every member: with it, every peer connection is mutually
-   * authenticated and every frame on it tagged (peer-auth.ts); a peer without it is refused. */
-  readonly clusterSecret?: Uint8Array;
+  /** This node's data-directory incarnation, sent in the handshake (see HelloFrame). */
+  readonly incarnation?: string;
   /** Per-peer queue bounds; frames beyond them are dropped (Raft retries) and counted. */
   readonly maxQueueMessages?: number;
   readonly maxQueueBytes?: number;
@@ -126,20 +120,17 @@ export class PeerTransport {
     positiveInteger(reconnect.delayMsInitial, 'reconnect.delayMsInitial');
     const maxPayload = positiveInteger(options.maxPayloadBytes ?? TRANSPORT_DEFAULTS.maxPayloadBytes, 'maxPayloadBytes');
     const handshakeTimeoutMs = positiveInteger(options.handshakeTimeoutMs ?? TRANSPORT_DEFAULTS.handshakeTimeoutMs, 'handshakeTimeoutMs');
-    if (typeof options.incarnation !== 'string' || options.incarnation === '') throw new Error('transport: incarnation must be a non-empty string');
-    const secret = options.clusterSecret === undefined ? null : checkSecret(options.clusterSecret);
     this.pingIntervalMs = positiveInteger(options.pingIntervalMs ?? TRANSPORT_DEFAULTS.pingIntervalMs, 'pingIntervalMs');
     this.linkSettings = {
       nodeId: this.nodeId,
       clusterId: options.clusterId,
       advertiseAddress: this.advertiseAddress,
-      incarnation: options.incarnation,
+      incarnation: options.incarnation ?? '',
       maxPayload,
       maxQueueMessages: positiveInteger(options.maxQueueMessages ?? TRANSPORT_DEFAULTS.maxQueueMessages, 'maxQueueMessages'),
       maxQueueBytes: positiveInteger(options.maxQueueBytes ?? TRANSPORT_DEFAULTS.maxQueueBytes, 'maxQueueBytes'),
       highWaterBytes: positiveInteger(options.highWaterBytes ?? TRANSPORT_DEFAULTS.highWaterBytes, 'highWaterBytes'),
       handshakeTimeoutMs,
-      secret,
       reconnect,
       random: options.random ?? Math.random,
       logger: this.logger,
@@ -151,7 +142,6 @@ export class PeerTransport {
         maxPayload,
         handshakeTimeoutMs,
         maxConcurrentRequests: positiveInteger(options.maxConcurrentRequests ?? TRANSPORT_DEFAULTS.maxConcurrentRequests, 'maxConcurrentRequests'),
-        secret,
         logger: this.logger,
       },
       {
