@@ -2,7 +2,7 @@
 // flag. The other validation cases run in-process in flags.test.ts (spawning is slow).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCli, tempDir } from './cli-process.ts';
 
@@ -49,8 +49,37 @@ describe('start rejects bad flags with exit 2 and one line', { concurrency: 4 },
   });
 });
 
+describe('start refuses bad cluster secrets and an unauthenticated public host with exit 2 and one line', { concurrency: 4 }, () => {
+  async function secret(name: string, text: string, mode: number): Promise<string> {
+    const path = join(dir.path, name);
+    await writeFile(path, text);
+    await chmod(path, mode);
+    return path;
+  }
+  test('missing secret file', () =>
+    assertUsageError(
+      startArgs({ '--cluster-secret-file': join(dir.path, 'no-such.secret') }),
+      /--cluster-secret-file ".*no-such\.secret" cannot be read/,
+    ));
+  test('secret too short', async () => {
+    const path = await secret('short.secret', `${'ab'.repeat(16)}\n`, 0o600);
+    await assertUsageError(startArgs({ '--cluster-secret-file': path }), /--cluster-secret-file .* holds 16 bytes; at least 32/);
+  });
+  test('secret readable by others (0644)', async () => {
+    const path = await secret('loose.secret', `${'ab'.repeat(32)}\n`, 0o644);
+    await assertUsageError(startArgs({ '--cluster-secret-file': path }), new RegExp(`--cluster-secret-file .*mode 0644.*chmod 600 ${path}$`));
+  });
+  test('--host 0.0.0.0 without a secret', () =>
+    assertUsageError(startArgs({ '--host': '0.0.0.0' }), /--host 0\.0\.0\.0 is not a loopback address.*--cluster-secret-file.*--insecure/));
+});
+
 describe('cluster and status reject bad flags with exit 2', { concurrency: 4 }, () => {
   test('--nodes 8', () => assertUsageError(['cluster', '--nodes', '8'], /--nodes.*1 to 7/));
+  test('cluster with a missing secret file', () =>
+    assertUsageError(
+      ['cluster', '--data-dir', join(dir.path, 'cluster'), '--cluster-secret-file', join(dir.path, 'none.secret')],
+      /--cluster-secret-file .*none\.secret.* cannot be read/,
+    ));
   test('status with a non-http URL', () => assertUsageError(['status', '--node', 'ftp://x'], /--node/));
   test('unknown command', () => assertUsageError(['frobnicate'], /unknown command 'frobnicate'/));
 });

@@ -24,6 +24,8 @@ describe('--help', { concurrency: 3 }, () => {
     assertFlag(text, '--host <address>', '"127.0.0.1"');
     assertFlag(text, '--advertise <host:port>', '<host>:<port>');
     assertFlag(text, '--join', 'false');
+    assertFlag(text, '--cluster-secret-file <path>', 'none');
+    assertFlag(text, '--insecure', 'false');
     assertFlag(text, '--cluster-id <id>', '"collection-store"');
     assertFlag(text, '--snapshot-threshold <entries>', '10000');
     assertFlag(text, '--election-timeout <ms>', '150');
@@ -37,6 +39,7 @@ describe('--help', { concurrency: 3 }, () => {
     assertFlag(text, '--base-port <port>', '8080');
     assertFlag(text, '--data-dir <dir>', '"./data"');
     assertFlag(text, '--host <address>', '"127.0.0.1"');
+    assertFlag(text, '--cluster-secret-file <path>', '<dir>/cluster.secret');
     assertFlag(text, '--election-timeout <ms>', '150');
     assertFlag(text, '--heartbeat-interval <ms>', '50');
     assertFlag(text, '--snapshot-threshold <entries>', '10000');

@@ -36,6 +36,20 @@ test('a single node answers /healthz, elects itself, and exits 0 on SIGTERM', as
   assert.equal(await isPortFree('127.0.0.1', port), true, 'the port is released');
 });
 
+test('--host 0.0.0.0 --insecure starts without a secret, with a warning', async () => {
+  const dir = await tempDir();
+  cleanups.push(dir.remove);
+  const port = await freeConsecutivePorts(1);
+  const args = ['start', '--node-id', '1', '--host', '0.0.0.0', '--port', String(port), '--data-dir', join(dir.path, 'node1'), '--log-level', 'warn'];
+  const cli = new CliProcess([...args, '--insecure']);
+  cleanups.push(() => cli.kill());
+  await cli.waitFor(/listening at http:\/\/0\.0\.0\.0:\d+/, 20_000);
+  assert.match(cli.stderr, /^collection-store: warning: --insecure: peers are not authenticated.*--cluster-secret-file/m);
+  assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+  cli.signal('SIGTERM');
+  assert.equal((await cli.exited).code, 0);
+});
+
 test('a port in use: one line, exit 1', async () => {
   const dir = await tempDir();
   cleanups.push(dir.remove);
