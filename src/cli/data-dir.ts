@@ -5,7 +5,8 @@ import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UsageError } from './usage-error.ts';
 
-function codeOf(error: unknown): string | undefined {
+/** The `code` of a Node.js system error (ENOENT, EACCES...), if any. */
+export function codeOf(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
 }
 

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { codeOf } from './data-dir.ts';
 import { UsageError } from './usage-error.ts';
 
 export const SECRET_FLAG = '--cluster-secret-file';
@@ -16,10 +17,6 @@ export const SECRET_FLAG = '--cluster-secret-file';
 export const MIN_SECRET_BYTES = 32;
 /** Name of the secret `cluster` generates in its data directory. */
 export const GENERATED_SECRET_NAME = 'cluster.secret';
-
-function codeOf(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
-}
 
 /** Reads and checks a secret file; throws a UsageError naming `flag` and the file. */
 export async function readClusterSecretFile(flag: string, value: unknown): Promise<Uint8Array> {
