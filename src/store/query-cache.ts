@@ -10,6 +10,7 @@ import { Query } from 'mingo/query';
 import { ValidationError } from './errors.ts';
 import { analyzeFilter, type FieldConstraints } from './filter-analysis.ts';
 import { $mod } from './query-mod.ts';
+import { $re2, RE2_OPERATOR, withRe2Operators } from './query-regex.ts';
 import { validateFilter } from './validate.ts';
 import type { Document, Filter } from './types.ts';
 
@@ -26,8 +27,12 @@ export const MINGO_OPTIONS = { scriptEnabled: false, useStrictMode: true } as co
 // Query operators only: mingo copies its context's operator tables on every
 // Query construction, and the full set (expressions, pipeline, ...) makes a
 // compile cost ~50 µs instead of ~5 µs. Filters never need the others ($expr
-// and $where are refused by validation).
-const QUERY_CONTEXT = Context.init({ query: { ...queryOperators, $mod } });
+// and $where are refused by validation). $regex runs on RE2 (query-regex.ts): mingo's own,
+// on JS RegExp, is left out, with the operators that run scripts or expressions, so that
+// neither can run even if validation missed one (mingo then refuses an unknown operator).
+const LEFT_OUT_OPERATORS: ReadonlySet<string> = new Set(['$regex', '$where', '$expr', '$jsonSchema']);
+const QUERY_OPERATORS = Object.fromEntries(Object.entries(queryOperators).filter(([name]) => !LEFT_OUT_OPERATORS.has(name)));
+const QUERY_CONTEXT = Context.init({ query: { ...QUERY_OPERATORS, $mod, [RE2_OPERATOR]: $re2 } });
 const QUERY_OPTIONS = { ...MINGO_OPTIONS, context: QUERY_CONTEXT };
 
 type Scalar = string | number | boolean;
@@ -83,7 +88,7 @@ function compileValidated(filter: Filter): CompiledFilter {
   if (test === undefined) {
     let query: Query;
     try {
-      query = new Query(copy, QUERY_OPTIONS);
+      query = new Query(withRe2Operators(copy) as Filter, QUERY_OPTIONS);
     } catch (e) {
       throw new ValidationError(`filter: ${(e as Error).message}`);
     }
