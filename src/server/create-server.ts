@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { DatabaseBackend } from '../node/backend.ts';
 import { ID_BYTES_MAX } from '../store/id-limit.ts';
 import { DEFAULT_CHANGE_STREAM_OPTIONS, type ChangeStreamOptions } from './change-stream.ts';
-import { errorBody, makeErrorHandler } from './errors.ts';
+import { clientErrorHandler, errorBody, makeErrorHandler } from './errors.ts';
 import { parseJsonBody } from './http-input.ts';
 import { registerMetrics, ServerMetrics } from './metrics.ts';
 import { ChangeStreamRegistry, registerChangeRoutes } from './routes-changes.ts';
@@ -36,6 +36,8 @@ export interface ServerOptions {
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export const DEFAULT_CLOSE_GRACE_MS = 10_000;
+/** Node's default interval between checks of request timeouts. */
+const NODE_CONNECTIONS_CHECK_MS = 30_000;
 /** Idle socket timeout: well above the change-stream heartbeat, which keeps streams alive. */
 const CONNECTION_TIMEOUT_MS = 120_000;
 /** A path parameter holds an id percent-encoded (up to 3 characters per byte of UTF-8), with
@@ -51,16 +53,24 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   const errorHandler = makeErrorHandler(backend);
 
   const logging = typeof options.logger === 'object' ? { loggerInstance: options.logger } : { logger: options.logger ?? false };
+  const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const app = Fastify({
     ...logging,
     bodyLimit,
-    requestTimeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    requestTimeout,
+    // Node's own timers: headers are bounded by the same timeout (Node's default, 60 s, also
+    // bounds a request whose body stalls), and timeouts are checked at least as often as
+    // they expire (Node's default: every 30 s).
+    http:
+      requestTimeout > 0 ? { headersTimeout: requestTimeout, connectionsCheckingInterval: Math.min(NODE_CONNECTIONS_CHECK_MS, requestTimeout) } : {},
     connectionTimeout: CONNECTION_TIMEOUT_MS,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // We answer during close ourselves, in the API's error shape.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     frameworkErrors: (error, request, reply) => errorHandler(error, request, reply),
+    // 431, 408 and malformed requests that Node rejects before routing: in the API's shape too.
+    clientErrorHandler,
   }) as unknown as FastifyInstance;
 
   // JSON only: fastify's default text/plain parser would let strings through.

@@ -2,6 +2,8 @@
 // Store errors keep their stable code; fastify's own errors (bad JSON, body too
 // large, unsupported media type, unknown route) are mapped onto the same codes
 // by their HTTP status, so every client sees one format.
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { codeOfStatus, ERROR_CODES } from '../store/error-codes.ts';
 import { StoreError, type ErrorCode } from '../store/errors.ts';
@@ -69,4 +71,32 @@ export function makeErrorHandler(backend: DatabaseBackend): (error: unknown, req
     if (mapped.status >= 500 && mapped.code === 'INTERNAL') request.log.error({ err: error }, 'request failed');
     void reply.code(mapped.status).send(errorBody(mapped.code, mapped.message, leaderHint(backend, mapped.code)));
   };
+}
+
+/** Statuses of errors Node's HTTP parser and timers raise before fastify has a request. */
+const CLIENT_ERROR_STATUS: Readonly<Record<string, number>> = { ERR_HTTP_REQUEST_TIMEOUT: 408, HPE_HEADER_OVERFLOW: 431 };
+
+/**
+ * Node's 'clientError' (headers too large, a request not received in time, bytes that are
+ * not HTTP): answered in the API's error shape, then the connection is closed. Nothing is
+ * written once a response has begun on the socket (Node's own rule).
+ */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const response = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && response?.headersSent !== true) {
+    const status = CLIENT_ERROR_STATUS[error.code ?? ''] ?? 400;
+    const message =
+      status === 408
+        ? 'the request was not received whole within the server request timeout'
+        : status === 431
+          ? 'request headers too large'
+          : 'malformed HTTP request';
+    const body = JSON.stringify(errorBody(codeOfFrameworkStatus(status), message));
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }

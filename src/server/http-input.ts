@@ -63,12 +63,15 @@ export function parseNonNegativeInt(raw: string, name: string, max: number = Num
   return n;
 }
 
-/** `fields=a,b.c` → an inclusion projection. */
+/** `fields=a,b.c` → an inclusion projection; a path with a "__proto__", "constructor" or
+ * "prototype" segment is refused (400 VALIDATION naming it), never silently dropped. */
 export function parseFields(raw: string): Record<string, 1> {
   const projection: Record<string, 1> = {};
   for (const part of raw.split(',')) {
     const path = part.trim();
     if (path === '') throw new BadRequestError('fields: empty field name');
+    const forbidden = path.split('.').find((segment) => FORBIDDEN_JSON_KEYS.has(segment));
+    if (forbidden !== undefined) throw new ValidationError(`fields: ${JSON.stringify(path)}: key "${forbidden}" is not allowed`);
     projection[path] = 1;
   }
   return projection;
