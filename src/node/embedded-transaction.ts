@@ -9,7 +9,8 @@ import { update as applyUpdateOperators } from 'mingo/updater';
 import type { Precondition, TxCommand, TxOp } from '../store/commands.ts';
 import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../store/errors.ts';
 import { equalityFields } from '../store/filter-analysis.ts';
-import { compileFilter } from '../store/query-cache.ts';
+import { compileFilter, QUERY_OPTIONS } from '../store/query-cache.ts';
+import { mingoUpdateSpec } from '../store/query-regex.ts';
 import { normalizeSort, sortDocuments } from '../store/sort.ts';
 import type { Store } from '../store/store.ts';
 import type { Document, Filter, FindOptions, JsonObject, UpdateSpec } from '../store/types.ts';
@@ -172,7 +173,10 @@ function byId(a: Document, b: Document): number {
 
 function applyUpdate(doc: Document, update: UpdateSpec): Document {
   const copy = structuredClone(doc) as JsonObject;
-  applyUpdateOperators(copy, update as Parameters<typeof applyUpdateOperators>[1]);
+  // As the store applies it ($pull's conditions on RE2 and our operators).
+  applyUpdateOperators(copy, mingoUpdateSpec(update) as Parameters<typeof applyUpdateOperators>[1], undefined, undefined, {
+    queryOptions: QUERY_OPTIONS,
+  });
   return copy as Document;
 }
 

@@ -33,7 +33,9 @@ export const MINGO_OPTIONS = { scriptEnabled: false, useStrictMode: true } as co
 const LEFT_OUT_OPERATORS: ReadonlySet<string> = new Set(['$regex', '$where', '$expr', '$jsonSchema']);
 const QUERY_OPERATORS = Object.fromEntries(Object.entries(queryOperators).filter(([name]) => !LEFT_OUT_OPERATORS.has(name)));
 const QUERY_CONTEXT = Context.init({ query: { ...QUERY_OPERATORS, $mod, [RE2_OPERATOR]: $re2 } });
-const QUERY_OPTIONS = { ...MINGO_OPTIONS, context: QUERY_CONTEXT };
+/** Options of every mingo Query over a validated filter, `$pull`'s conditions in updates
+ * included (pass them as the updater's queryOptions, with the spec through mingoUpdateSpec). */
+export const QUERY_OPTIONS = { ...MINGO_OPTIONS, context: QUERY_CONTEXT };
 
 type Scalar = string | number | boolean;
 

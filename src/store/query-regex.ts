@@ -72,6 +72,13 @@ export function withRe2Operators(value: unknown): unknown {
   return out;
 }
 
+/** An update spec for mingo's updater: the conditions of `$pull` (the one update operator
+ * that takes a query) with RE2_OPERATOR in place of `$regex`; the rest as it is. */
+export function mingoUpdateSpec<T extends object>(spec: T): T {
+  const pull = (spec as Record<string, unknown>)['$pull'];
+  return pull === undefined ? spec : { ...spec, $pull: withRe2Operators(pull) };
+}
+
 type RegexOperator = (typeof queryOperators)['$regex'];
 
 /** mingo's $regex semantics (a string value matches, or an array holding a matching string,

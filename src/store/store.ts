@@ -32,7 +32,8 @@ import {
 import { ConflictError, errorFromInfo, NotFoundError, PreconditionFailedError, StoreError, ValidationError } from './errors.ts';
 import { equalityFields } from './filter-analysis.ts';
 import { defaultIndexName, SecondaryIndex } from './index-secondary.ts';
-import { FilterCache, MINGO_OPTIONS } from './query-cache.ts';
+import { FilterCache, MINGO_OPTIONS, QUERY_OPTIONS } from './query-cache.ts';
+import { mingoUpdateSpec } from './query-regex.ts';
 import { executeQuery } from './query-exec.ts';
 import { decodeSnapshotData, encodeSnapshotData, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type SnapshotData } from './snapshot.ts';
 import { normalizeSort } from './sort.ts';
@@ -66,7 +67,11 @@ function cloneMutable(v: unknown): unknown {
 
 function runUpdate(target: Record<string, unknown>, spec: UpdateSpec): string[] {
   try {
-    return mingoUpdate(target, spec as Parameters<typeof mingoUpdate>[1], undefined, undefined, { cloneMode: 'deep' });
+    // $pull's conditions run as filters do: $regex on RE2, our $mod, no scripts.
+    return mingoUpdate(target, mingoUpdateSpec(spec) as Parameters<typeof mingoUpdate>[1], undefined, undefined, {
+      cloneMode: 'deep',
+      queryOptions: QUERY_OPTIONS,
+    });
   } catch (e) {
     if (e instanceof StoreError) throw e;
     throw new ValidationError(`update: ${(e as Error).message}`);

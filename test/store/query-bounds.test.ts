@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { TestStore } from './helpers.ts';
+import { open } from '../../src/index.ts';
 import { ValidationError } from '../../src/store/errors.ts';
 import { FILTER_BRANCHES_MAX, FILTER_DEPTH_LEVELS_MAX, FILTER_LIST_VALUES_MAX, validateFilter } from '../../src/store/validate-filter.ts';
 import { REGEX_PATTERN_CHARS_MAX } from '../../src/store/query-regex.ts';
@@ -87,6 +88,45 @@ describe('$regex on RE2', () => {
     refused({ $or: [{ a: { $not: { $regex: '\\1' } } }] }, /^filter\.\$or\.0\.a\.\$not\.\$regex: invalid regular expression/);
     refused({ a: /x/ }, /RegExp is not a JSON value/);
     refused({ a: { $in: [/x/] } }, /RegExp is not a JSON value/);
+  });
+});
+
+describe('$regex in $pull conditions (updates) on RE2', () => {
+  const doc = { _id: 'x', tags: ['a'.repeat(27) + 'b', 'Zz', 'keep'] };
+
+  test('the store applies $pull with RE2: a catastrophic pattern is fast, RE2 syntax works', () => {
+    const t = new TestStore();
+    t.insert('c', doc);
+    const started = performance.now();
+    t.ok({ type: 'update', collection: 'c', filter: { _id: 'x' }, update: { $pull: { tags: { $regex: '(a+)+$' } } }, multi: false, upsert: false });
+    assert.ok(performance.now() - started < 1000);
+    // (?i) is RE2 syntax (JS RegExp refuses it).
+    t.ok({ type: 'update', collection: 'c', filter: { _id: 'x' }, update: { $pull: { tags: { $regex: '(?i)^zz$' } } }, multi: false, upsert: false });
+    assert.deepEqual(t.store.get('c', 'x')?.['tags'], [doc.tags[0], 'keep']);
+    t.ok({
+      type: 'update',
+      collection: 'c',
+      filter: { _id: 'x' },
+      update: { $pull: { tags: { $regex: 'B$', $options: 'i' } } },
+      multi: false,
+      upsert: false,
+    });
+    assert.deepEqual(t.store.get('c', 'x')?.['tags'], ['keep']);
+  });
+
+  test('a transaction sees its own $pull as the store will apply it', async () => {
+    const db = await open({ memory: true });
+    try {
+      await db.collection('c').insert(doc);
+      const seen = await db.transaction((tx) => {
+        const after = tx.collection('c').updateById('x', { $pull: { tags: { $regex: '(?i)^zz$|(a+)+$' } } });
+        return after['tags'];
+      });
+      assert.deepEqual(seen, [doc.tags[0], 'keep']);
+      assert.deepEqual((await db.collection('c').get('x'))?.['tags'], [doc.tags[0], 'keep']);
+    } finally {
+      await db.close();
+    }
   });
 });
 
