@@ -46,8 +46,24 @@ export function regexProblem(pattern: string, options: string): { at: '$regex' |
   return undefined;
 }
 
-/** Compiles a validated pattern; throws on a pattern RE2 refuses. */
+/** Compiled patterns, by options and pattern: validation and every compile of the same
+ * filter (a query is validated by the route and again by the store) share one, and with it
+ * the DFA it has built. Bounded: cleared when full, it only ever saves time. */
+const COMPILED = new Map<string, RE2JS>();
+const COMPILED_ENTRIES_MAX = 256;
+
+/** Compiles a pattern (cached); throws on a pattern RE2 refuses. */
 export function compileRegex(pattern: string, options: string): RE2JS {
+  const key = `${options}/${pattern}`;
+  const hit = COMPILED.get(key);
+  if (hit !== undefined) return hit;
+  const re = compileUncached(pattern, options);
+  if (COMPILED.size >= COMPILED_ENTRIES_MAX) COMPILED.clear();
+  COMPILED.set(key, re);
+  return re;
+}
+
+function compileUncached(pattern: string, options: string): RE2JS {
   let flags = 0;
   for (const flag of options) {
     const bit = FLAG_BITS.get(flag);

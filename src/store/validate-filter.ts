@@ -10,6 +10,9 @@ import { regexProblem } from './query-regex.ts';
 export const FILTER_BRANCHES_MAX = 1024;
 /** Values of `$in`, `$nin` and `$all` lists in one filter, all lists together. */
 export const FILTER_LIST_VALUES_MAX = 10_000;
+/** `$regex` operators in one filter: compiling a pattern can cost milliseconds (a repeat
+ * such as `[\pL\pN]{1000}` is a program of a thousand steps), so their number is bounded. */
+export const FILTER_REGEXES_MAX = 16;
 /** Nesting of a filter: each `$and`/`$or`/`$nor` branch, field condition, `$not` and
  * `$elemMatch` is one level (a literal compared for equality is bounded as a document is). */
 export const FILTER_DEPTH_LEVELS_MAX = 64;
@@ -25,6 +28,7 @@ const SCRIPT_OPS = new Set(['$where', '$function', '$accumulator', '$expr']);
 export class FilterBudget {
   branches = 0;
   listValues = 0;
+  regexes = 0;
 }
 
 function scriptRefused(op: string): string {
@@ -99,6 +103,8 @@ function validateOperator(op: string, condition: Record<string, unknown>, path: 
       }
       return;
     case '$regex':
+      budget.regexes++;
+      if (budget.regexes > FILTER_REGEXES_MAX) fail(here, `filter has more than ${FILTER_REGEXES_MAX} $regex operators (FILTER_REGEXES_MAX)`);
       validateRegexOperator(arg, condition['$options'], path);
       return;
     case '$options':

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { startTestServer, type TestServer } from './helpers.ts';
-import { FILTER_BRANCHES_MAX, FILTER_DEPTH_LEVELS_MAX, FILTER_LIST_VALUES_MAX } from '../../src/store/validate-filter.ts';
+import { FILTER_BRANCHES_MAX, FILTER_DEPTH_LEVELS_MAX, FILTER_LIST_VALUES_MAX, FILTER_REGEXES_MAX } from '../../src/store/validate-filter.ts';
 
 interface ErrorReply {
   status: number;
@@ -112,11 +112,14 @@ describe('request bounds over HTTP', () => {
       for (let i = 2; i < levels; i++) f = { $and: [f] };
       return f;
     };
+    const regexes = (n: number): unknown[] => Array.from({ length: n }, (_, i) => ({ s: { $regex: `^a{${i + 1}}` } }));
     const cases: [unknown, unknown, string][] = [
       [{ $or: branches(FILTER_BRANCHES_MAX) }, { $or: branches(FILTER_BRANCHES_MAX + 1) }, 'FILTER_BRANCHES_MAX'],
       [{ n: { $in: values(FILTER_LIST_VALUES_MAX) } }, { n: { $in: values(FILTER_LIST_VALUES_MAX + 1) } }, 'FILTER_LIST_VALUES_MAX'],
       [{ n: { $nin: values(FILTER_LIST_VALUES_MAX) } }, { n: { $nin: values(FILTER_LIST_VALUES_MAX + 1) } }, 'FILTER_LIST_VALUES_MAX'],
       [nested(FILTER_DEPTH_LEVELS_MAX), nested(FILTER_DEPTH_LEVELS_MAX + 1), 'FILTER_DEPTH_LEVELS_MAX'],
+      [{ $or: regexes(FILTER_REGEXES_MAX) }, { $or: regexes(FILTER_REGEXES_MAX + 1) }, 'FILTER_REGEXES_MAX'],
+      [{ s: { $regex: 'a'.repeat(1024) } }, { s: { $regex: 'a'.repeat(1025) } }, 'REGEX_PATTERN_CHARS_MAX'],
     ];
     for (const [ok, over, limit] of cases) {
       const accepted = await query({ filter: ok, limit: 1 });

@@ -6,7 +6,13 @@ import fc from 'fast-check';
 import { TestStore } from './helpers.ts';
 import { open } from '../../src/index.ts';
 import { ValidationError } from '../../src/store/errors.ts';
-import { FILTER_BRANCHES_MAX, FILTER_DEPTH_LEVELS_MAX, FILTER_LIST_VALUES_MAX, validateFilter } from '../../src/store/validate-filter.ts';
+import {
+  FILTER_BRANCHES_MAX,
+  FILTER_DEPTH_LEVELS_MAX,
+  FILTER_LIST_VALUES_MAX,
+  FILTER_REGEXES_MAX,
+  validateFilter,
+} from '../../src/store/validate-filter.ts';
 import { REGEX_PATTERN_CHARS_MAX } from '../../src/store/query-regex.ts';
 import type { JsonObject } from '../../src/store/types.ts';
 
@@ -178,6 +184,24 @@ describe('bounds on the shape of a filter', () => {
     refused({ a: { $nin: values(FILTER_LIST_VALUES_MAX + 1) } }, /^filter\.a\.\$nin: .*FILTER_LIST_VALUES_MAX/);
     validateFilter({ a: { $in: values(FILTER_LIST_VALUES_MAX - 1) }, $or: [{ b: { $all: [1] } }] });
     refused({ a: { $in: values(FILTER_LIST_VALUES_MAX) }, $or: [{ b: { $all: [1] } }] }, /FILTER_LIST_VALUES_MAX/);
+  });
+
+  test(`at most ${FILTER_REGEXES_MAX} $regex operators, and the costliest of them stay fast`, () => {
+    // Patterns of large programs (RE2's largest repeat, Unicode classes), all different.
+    const regexes = (n: number): JsonObject[] => Array.from({ length: n }, (_, i) => ({ s: { $regex: `(?i)[\\pL\\pN]{${1000 - i}}` } }));
+    validateFilter({ $or: regexes(FILTER_REGEXES_MAX) });
+    refused(
+      { $or: regexes(FILTER_REGEXES_MAX + 1) },
+      /^filter\.\$or\.16\.s\.\$regex: filter has more than 16 \$regex operators \(FILTER_REGEXES_MAX\)/,
+    );
+    refused({ a: { $regex: 'a' }, b: { $not: { $regex: 'b' } }, $or: regexes(FILTER_REGEXES_MAX - 1) }, /FILTER_REGEXES_MAX/);
+    const t = new TestStore();
+    t.insert('c', ...Array.from({ length: 1000 }, (_, i) => ({ _id: `d${i}`, s: `é${i}-`.repeat(40) })));
+    const started = performance.now();
+    const filter = { $or: Array.from({ length: FILTER_REGEXES_MAX }, (_, i) => ({ s: { $regex: `${i}(?i)[\\pL\\pN]{${1000 - i}}` } })) };
+    assert.deepEqual(t.ids('c', filter), []);
+    const ms = performance.now() - started;
+    assert.ok(ms < 1000, `took ${ms} ms`);
   });
 
   test(`at most ${FILTER_DEPTH_LEVELS_MAX} levels of nesting`, () => {
