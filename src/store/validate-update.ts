@@ -3,7 +3,7 @@
 
 import { fail, isOperatorObject, isPlainObject, joinPath, validateFieldPath, validateSortDirections } from './validate-common.ts';
 import { copyJsonValue } from './validate-document.ts';
-import { validateCondition, validateFilter } from './validate-filter.ts';
+import { FilterBudget, validateCondition, validateFilter } from './validate-filter.ts';
 
 export const UPDATE_OPERATORS = new Set([
   '$set',
@@ -25,6 +25,8 @@ export function validateUpdate(update: unknown, path = 'update'): void {
   if (!isPlainObject(update)) fail(path, 'update must be a plain object of update operators');
   const ops = Object.keys(update);
   if (ops.length === 0) fail(path, 'update has no operators');
+  // One budget for every $pull condition of the update: the filter bounds hold for the whole request.
+  const budget = new FilterBudget();
   for (const op of ops) {
     const here = joinPath(path, op);
     if (op.charCodeAt(0) !== 36) fail(here, `"${op}" is not an update operator (use a replace to overwrite a document)`);
@@ -35,12 +37,12 @@ export function validateUpdate(update: unknown, path = 'update'): void {
       const segs = validateFieldPath(field, here);
       const fieldPath = joinPath(here, field);
       if (segs[0] === '_rev') fail(fieldPath, '_rev is maintained by the store');
-      validateUpdateArgument(op, fields[field], fieldPath);
+      validateUpdateArgument(op, fields[field], fieldPath, budget);
     }
   }
 }
 
-function validateUpdateArgument(op: string, arg: unknown, path: string): void {
+function validateUpdateArgument(op: string, arg: unknown, path: string, budget: FilterBudget): void {
   switch (op) {
     case '$inc':
     case '$mul':
@@ -58,8 +60,8 @@ function validateUpdateArgument(op: string, arg: unknown, path: string): void {
       copyJsonValue(arg, path);
       return;
     case '$pull':
-      if (isOperatorObject(arg)) validateCondition(arg, path, 2);
-      else if (isPlainObject(arg)) validateFilter(arg, path, 2);
+      if (isOperatorObject(arg)) validateCondition(arg, path, 2, budget);
+      else if (isPlainObject(arg)) validateFilter(arg, path, 2, budget);
       else copyJsonValue(arg, path);
       return;
     case '$push':

@@ -14,6 +14,7 @@ import {
   validateFilter,
 } from '../../src/store/validate-filter.ts';
 import { REGEX_PATTERN_CHARS_MAX } from '../../src/store/query-regex.ts';
+import { validateUpdate } from '../../src/store/validate-update.ts';
 import type { JsonObject } from '../../src/store/types.ts';
 
 function refused(filter: unknown, message: RegExp): void {
@@ -98,6 +99,12 @@ describe('$regex on RE2', () => {
 });
 
 describe('$regex in $pull conditions (updates) on RE2', () => {
+  test(`the filter bounds hold for the whole update: ${FILTER_REGEXES_MAX} $regex over many $pull fields pass, one more is refused`, () => {
+    const pulls = (n: number): JsonObject => Object.fromEntries(Array.from({ length: n }, (_, i) => [`f${i}`, { $regex: `^x${i}` }]));
+    validateUpdate({ $pull: pulls(FILTER_REGEXES_MAX) });
+    assert.throws(() => validateUpdate({ $pull: pulls(FILTER_REGEXES_MAX + 1) }), /FILTER_REGEXES_MAX/);
+  });
+
   const doc = { _id: 'x', tags: ['a'.repeat(27) + 'b', 'Zz', 'keep'] };
 
   test('the store applies $pull with RE2: a catastrophic pattern is fast, RE2 syntax works', () => {
