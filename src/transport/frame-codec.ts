@@ -1,21 +1,30 @@
 // The peer protocol's frames: one msgpack value per binary WebSocket message.
 //
-//   dialer → server   {k:'hello', clusterId, nodeId, address, version}
+//   dialer → server   {k:'hello', clusterId, nodeId, address, version, incarnation, nonce?}
+//   server → dialer   {k:'challenge', nodeId, nonce, proof}   only with a cluster secret (peer-auth.ts)
+//   dialer → server   {k:'proof', proof}                      only with a cluster secret
 //   server → dialer   {k:'welcome', nodeId}  or  {k:'refused', code, reason} then close
 //   dialer → server   {k:'raft', m: Message}            Raft traffic travels on the dialer's connection
 //   dialer → server   {k:'req', id, body}               a forwarded client request
 //   server → dialer   {k:'res', id, ok:true, body} | {k:'res', id, ok:false, error:{code?, message}}
 //
-// Decoding validates the shape of every frame: a peer is trusted with nothing.
+// Decoding validates the shape of every frame: a peer is trusted with nothing. With a
+// cluster secret, every frame after welcome ends in an authentication tag (peer-auth.ts),
+// checked and removed before the frame is decoded.
 
 import { Packr } from 'msgpackr';
 import type { Message } from '../raft/types.ts';
 import { parseMessage } from './message-validation.ts';
 
-export const PROTOCOL_VERSION = 1;
+/** 2: the hello's incarnation is required; challenge and proof frames; authenticated frames. */
+export const PROTOCOL_VERSION = 2;
+
+/** Frames before the handshake completes (hello, challenge, proof, welcome, refused) are small:
+ * a bigger one closes the connection before it is decoded. */
+export const MAX_HANDSHAKE_FRAME_BYTES = 4 * 1024;
 
 /** Why a server refused a handshake. */
-export type RefusalCode = 'cluster-id' | 'same-node' | 'unknown-peer' | 'version' | 'duplicate';
+export type RefusalCode = 'cluster-id' | 'same-node' | 'unknown-peer' | 'version' | 'duplicate' | 'auth';
 
 export interface HelloFrame {
   readonly k: 'hello';
@@ -24,8 +33,20 @@ export interface HelloFrame {
   readonly address: string;
   readonly version: number;
   /** Identifies the dialer's data directory: a node whose directory was wiped comes back
-   * with a new incarnation, which its peers refuse (it lost its votes and log). '' if unknown. */
+   * with a new incarnation, which its peers refuse (it lost its votes and log). Never empty. */
   readonly incarnation: string;
+  /** The dialer's handshake nonce, when it holds a cluster secret. */
+  readonly nonce?: Uint8Array;
+}
+export interface ChallengeFrame {
+  readonly k: 'challenge';
+  readonly nodeId: number;
+  readonly nonce: Uint8Array;
+  readonly proof: Uint8Array;
+}
+export interface ProofFrame {
+  readonly k: 'proof';
+  readonly proof: Uint8Array;
 }
 export interface WelcomeFrame {
   readonly k: 'welcome';
@@ -53,10 +74,10 @@ export type ResponseFrame =
   | { readonly k: 'res'; readonly id: number; readonly ok: true; readonly body: unknown }
   | { readonly k: 'res'; readonly id: number; readonly ok: false; readonly error: RemoteError };
 
-export type Frame = HelloFrame | WelcomeFrame | RefusedFrame | RaftFrame | RequestFrame | ResponseFrame;
+export type Frame = HelloFrame | ChallengeFrame | ProofFrame | WelcomeFrame | RefusedFrame | RaftFrame | RequestFrame | ResponseFrame;
 
 const MAX_SHORT_STRING = 1024;
-const REFUSAL_CODES: ReadonlySet<string> = new Set<RefusalCode>(['cluster-id', 'same-node', 'unknown-peer', 'version', 'duplicate']);
+const REFUSAL_CODES: ReadonlySet<string> = new Set<RefusalCode>(['cluster-id', 'same-node', 'unknown-peer', 'version', 'duplicate', 'auth']);
 
 // useRecords: false keeps frames plain msgpack (no shared structure state between peers);
 // Uint8Array values encode as msgpack `bin` and decode as Buffer (a Uint8Array).
@@ -69,6 +90,10 @@ export function encodeFrame(frame: Frame): Buffer {
 
 function shortString(value: unknown): value is string {
   return typeof value === 'string' && value.length <= MAX_SHORT_STRING;
+}
+
+function bytes32(value: unknown): value is Uint8Array {
+  return value instanceof Uint8Array && value.length === 32;
 }
 
 function nodeId(value: unknown): value is number {
@@ -88,15 +113,25 @@ function validate(value: unknown): Frame | string {
       if (!nodeId(f['nodeId'])) return 'hello.nodeId is not a node id';
       if (!shortString(f['address'])) return 'hello.address is not a string';
       if (typeof f['version'] !== 'number' || !Number.isSafeInteger(f['version'])) return 'hello.version is not an integer';
-      if (f['incarnation'] !== undefined && !shortString(f['incarnation'])) return 'hello.incarnation is not a string';
+      if (!shortString(f['incarnation']) || f['incarnation'] === '') return 'hello.incarnation is missing';
+      if (f['nonce'] !== undefined && !bytes32(f['nonce'])) return 'hello.nonce is not 32 bytes';
       return {
         k: 'hello',
         clusterId: f['clusterId'],
         nodeId: f['nodeId'],
         address: f['address'],
         version: f['version'],
-        incarnation: (f['incarnation'] as string | undefined) ?? '',
+        incarnation: f['incarnation'],
+        ...(f['nonce'] === undefined ? {} : { nonce: f['nonce'] }),
       };
+    case 'challenge':
+      if (!nodeId(f['nodeId'])) return 'challenge.nodeId is not a node id';
+      if (!bytes32(f['nonce'])) return 'challenge.nonce is not 32 bytes';
+      if (!bytes32(f['proof'])) return 'challenge.proof is not 32 bytes';
+      return { k: 'challenge', nodeId: f['nodeId'], nonce: f['nonce'], proof: f['proof'] };
+    case 'proof':
+      if (!bytes32(f['proof'])) return 'proof.proof is not 32 bytes';
+      return { k: 'proof', proof: f['proof'] };
     case 'welcome':
       if (!nodeId(f['nodeId'])) return 'welcome.nodeId is not a node id';
       return { k: 'welcome', nodeId: f['nodeId'] };

@@ -1,8 +1,13 @@
 // The receiving side: WebSocket connections that peers dial to this node's `/raft`
-// path on the node's HTTP server. Each connection starts with the peer's hello, which
-// is checked (protocol version, cluster id, node id, membership) and answered with
-// welcome or refused; after it, the peer's Raft messages are validated and delivered,
-// and its forwarded requests are run and answered on the same socket.
+// path on the node's HTTP server. Each connection starts with the peer's hello; with a
+// cluster secret, the peer must then prove it holds the secret (challenge, proof: see
+// peer-auth.ts) before anything else is looked at. Then the hello is checked (cluster id,
+// node id, membership) and answered with welcome or refused; after it, the peer's Raft
+// messages are validated and delivered, and its forwarded requests are run and answered
+// on the same socket. Upgrades that carry an Origin header (browsers) are refused.
+//
+// A connection's steps:  hello ──(secret)──► proof ──► open
+//                          └──(no secret)──────────────► open
 
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -10,7 +15,16 @@ import WebSocket, { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import { assert } from '../assert.ts';
 import type { Message } from '../raft/types.ts';
-import { decodeFrame, encodeFrame, PROTOCOL_VERSION, type Frame, type HelloFrame, type RefusalCode } from './frame-codec.ts';
+import {
+  decodeFrame,
+  encodeFrame,
+  MAX_HANDSHAKE_FRAME_BYTES,
+  PROTOCOL_VERSION,
+  type Frame,
+  type HelloFrame,
+  type RefusalCode,
+} from './frame-codec.ts';
+import { FrameAuthenticator, handshakeProof, newNonce, proofMatches, sessionKeys, type Transcript } from './peer-auth.ts';
 import { RAFT_PATH, errorMessage } from './outbound-link.ts';
 import { rawDataToBuffer } from './raw-data.ts';
 
@@ -21,6 +35,8 @@ export interface InboundSettings {
   readonly handshakeTimeoutMs: number;
   /** Forwarded requests running at once per connection; beyond, the peer gets a BUSY error. */
   readonly maxConcurrentRequests: number;
+  /** With a secret, every connection is authenticated (peer-auth.ts). */
+  readonly secret: Uint8Array | null;
   readonly logger: Logger;
 }
 
@@ -37,11 +53,25 @@ export interface InboundHandlers {
 
 interface Refusal {
   readonly code: RefusalCode;
+  /** What the peer is told: never the cluster id, the member list or anything of the secret. */
   readonly reason: string;
+  /** What is logged here. */
+  readonly detail: string;
 }
 
+const AUTH_FAILED = 'authentication failed';
+const CLUSTER_ID_MISMATCH = 'cluster id does not match';
+
+type Step =
+  | { readonly k: 'hello' }
+  | { readonly k: 'proof'; readonly hello: HelloFrame; readonly transcript: Transcript; readonly secret: Uint8Array }
+  | { readonly k: 'open'; readonly peerId: number };
+
 class InboundConnection {
-  peerId: number | undefined;
+  step: Step = { k: 'hello' };
+  /** With a secret, once open: checks the tags of the peer's frames, and adds them to ours. */
+  receiveAuth: FrameAuthenticator | null = null;
+  sendAuth: FrameAuthenticator | null = null;
   alive = true;
   runningRequests = 0;
   handshakeTimer: NodeJS.Timeout | null = null;
@@ -49,6 +79,14 @@ class InboundConnection {
     readonly ws: WebSocket,
     readonly remote: string,
   ) {}
+
+  get peerId(): number | undefined {
+    return this.step.k === 'open' ? this.step.peerId : undefined;
+  }
+
+  send(frame: Buffer): void {
+    this.ws.send(this.sendAuth === null ? frame : this.sendAuth.seal(frame));
+  }
 }
 
 export class InboundServer {
@@ -86,6 +124,15 @@ export class InboundServer {
       }
       if (this.closed) {
         rejectUpgrade(socket, 503, 'Service Unavailable');
+        return;
+      }
+      // Browsers always send Origin, peers never do: a page must not reach the peer port.
+      if (req.headers.origin !== undefined) {
+        this.settings.logger.warn(
+          { remote: req.socket.remoteAddress, origin: req.headers.origin.slice(0, 200) },
+          'refused a /raft upgrade with an Origin header',
+        );
+        rejectUpgrade(socket, 403, 'Forbidden');
         return;
       }
       this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req));
@@ -150,10 +197,32 @@ export class InboundServer {
     ws.on('message', (data, isBinary) => {
       if (ws.readyState !== WebSocket.OPEN) return; // closing after a refusal or protocol error
       connection.alive = true;
-      const frame: Frame | string = isBinary ? decodeFrame(rawDataToBuffer(data)) : 'text frame';
+      if (!isBinary) {
+        this.protocolError(connection, 'malformed frame: text frame');
+        return;
+      }
+      let bytes = rawDataToBuffer(data);
+      const { step } = connection;
+      if (step.k !== 'open' && bytes.length > MAX_HANDSHAKE_FRAME_BYTES) {
+        this.protocolError(
+          connection,
+          `handshake frame of ${bytes.length} bytes (at most ${MAX_HANDSHAKE_FRAME_BYTES} before the handshake completes)`,
+        );
+        return;
+      }
+      if (step.k === 'open' && connection.receiveAuth !== null) {
+        const opened = connection.receiveAuth.open(bytes);
+        if (opened === null) {
+          this.protocolError(connection, 'a frame failed authentication (altered, replayed, reordered or dropped)');
+          return;
+        }
+        bytes = opened;
+      }
+      const frame: Frame | string = decodeFrame(bytes);
       if (typeof frame === 'string') this.protocolError(connection, `malformed frame: ${frame}`);
-      else if (connection.peerId === undefined) this.onHello(connection, frame);
-      else this.onFrame(connection, connection.peerId, frame);
+      else if (step.k === 'hello') this.onHello(connection, frame);
+      else if (step.k === 'proof') this.onProof(connection, step.hello, step.transcript, step.secret, frame);
+      else this.onFrame(connection, step.peerId, frame);
     });
     ws.on('pong', () => {
       connection.alive = true;
@@ -173,22 +242,62 @@ export class InboundServer {
       this.protocolError(connection, `expected hello, got ${frame.k}`);
       return;
     }
-    const refusal = this.check(frame);
-    const { ws } = connection;
+    if (frame.version !== PROTOCOL_VERSION) {
+      const reason = `protocol version ${frame.version} is not supported (this node speaks ${PROTOCOL_VERSION})`;
+      this.refuse(connection, frame, { code: 'version', reason, detail: reason });
+      return;
+    }
+    const { secret } = this.settings;
+    if (secret === null) {
+      this.admit(connection, frame);
+      return;
+    }
+    if (frame.nonce === undefined) {
+      this.refuse(connection, frame, { code: 'auth', reason: AUTH_FAILED, detail: 'its hello has no nonce (it has no cluster secret)' });
+      return;
+    }
+    const transcript: Transcript = {
+      clusterId: frame.clusterId,
+      dialerId: frame.nodeId,
+      serverId: this.settings.nodeId,
+      dialerNonce: frame.nonce,
+      serverNonce: newNonce(),
+    };
+    connection.step = { k: 'proof', hello: frame, transcript, secret };
+    connection.ws.send(
+      encodeFrame({
+        k: 'challenge',
+        nodeId: this.settings.nodeId,
+        nonce: transcript.serverNonce,
+        proof: handshakeProof(secret, 'server', transcript),
+      }),
+    );
+  }
+
+  private onProof(connection: InboundConnection, hello: HelloFrame, transcript: Transcript, secret: Uint8Array, frame: Frame): void {
+    if (frame.k !== 'proof') {
+      this.protocolError(connection, `expected proof, got ${frame.k}`);
+      return;
+    }
+    if (!proofMatches(handshakeProof(secret, 'dialer', transcript), frame.proof)) {
+      this.refuse(connection, hello, {
+        code: 'auth',
+        reason: AUTH_FAILED,
+        detail: 'its proof does not match (another cluster secret, or a replayed handshake)',
+      });
+      return;
+    }
+    const keys = sessionKeys(secret, transcript);
+    connection.receiveAuth = new FrameAuthenticator(keys.dialerToServer);
+    connection.sendAuth = new FrameAuthenticator(keys.serverToDialer);
+    this.admit(connection, hello);
+  }
+
+  /** The hello of an authenticated peer (or of any peer, without a secret): membership, then welcome. */
+  private admit(connection: InboundConnection, hello: HelloFrame): void {
+    const refusal = this.check(hello);
     if (refusal !== null) {
-      // A misconfigured peer retries forever: warn once per (peer, reason), then log at debug.
-      const key = `${frame.nodeId}|${frame.address}|${refusal.reason}`;
-      const repeated = this.loggedRefusals.has(key);
-      if (!repeated) {
-        if (this.loggedRefusals.size >= 1000) this.loggedRefusals.clear();
-        this.loggedRefusals.add(key);
-      }
-      this.settings.logger[repeated ? 'debug' : 'warn'](
-        { remote: connection.remote, peer: frame.nodeId, address: frame.address, code: refusal.code },
-        `refused peer node ${frame.nodeId} (${frame.address}): ${refusal.reason}`,
-      );
-      ws.send(encodeFrame({ k: 'refused', code: refusal.code, reason: refusal.reason }));
-      ws.close(1008, refusal.code);
+      this.refuse(connection, hello, refusal);
       return;
     }
     if (connection.handshakeTimer !== null) clearTimeout(connection.handshakeTimer);
@@ -196,29 +305,46 @@ export class InboundServer {
     // A peer keeps one outbound connection at a time, so an older one from the same
     // node is a leftover (often half-open after a crash): drop it.
     for (const other of this.connections) {
-      if (other !== connection && other.peerId === frame.nodeId) other.ws.terminate();
+      if (other !== connection && other.peerId === hello.nodeId) other.ws.terminate();
     }
-    connection.peerId = frame.nodeId;
-    ws.send(encodeFrame({ k: 'welcome', nodeId: this.settings.nodeId }));
-    this.settings.logger.info({ peer: frame.nodeId, address: frame.address }, `accepted connection from node ${frame.nodeId}`);
-    this.handlers.accepted(frame.nodeId, frame.address);
+    connection.step = { k: 'open', peerId: hello.nodeId };
+    // Welcome goes out untagged: the tags start with the frames after it, in both directions.
+    connection.ws.send(encodeFrame({ k: 'welcome', nodeId: this.settings.nodeId }));
+    this.settings.logger.info({ peer: hello.nodeId, address: hello.address }, `accepted connection from node ${hello.nodeId}`);
+    this.handlers.accepted(hello.nodeId, hello.address);
+  }
+
+  private refuse(connection: InboundConnection, hello: HelloFrame, refusal: Refusal): void {
+    // A misconfigured peer retries forever: warn once per (peer, reason), then log at debug.
+    const key = `${hello.nodeId}|${hello.address}|${refusal.detail}`;
+    const repeated = this.loggedRefusals.has(key);
+    if (!repeated) {
+      if (this.loggedRefusals.size >= 1000) this.loggedRefusals.clear();
+      this.loggedRefusals.add(key);
+    }
+    this.settings.logger[repeated ? 'debug' : 'warn'](
+      { remote: connection.remote, peer: hello.nodeId, address: hello.address, code: refusal.code },
+      `refused peer node ${hello.nodeId} (${hello.address}): ${refusal.detail}`,
+    );
+    // Untagged: a peer that failed authentication has no session keys.
+    connection.ws.send(encodeFrame({ k: 'refused', code: refusal.code, reason: refusal.reason }));
+    connection.ws.close(1008, refusal.code);
   }
 
   private check(hello: HelloFrame): Refusal | null {
     const { clusterId, nodeId } = this.settings;
-    if (hello.version !== PROTOCOL_VERSION) {
-      return { code: 'version', reason: `protocol version ${hello.version} is not supported (this node speaks ${PROTOCOL_VERSION})` };
-    }
     if (hello.clusterId !== clusterId) {
-      return { code: 'cluster-id', reason: `cluster id "${hello.clusterId}" does not match this node's cluster id "${clusterId}"` };
+      const detail = `cluster id "${hello.clusterId}" does not match this node's cluster id "${clusterId}"`;
+      return { code: 'cluster-id', reason: CLUSTER_ID_MISMATCH, detail };
     }
     if (hello.nodeId === nodeId) {
-      return { code: 'same-node', reason: `node id ${hello.nodeId} is this node's own id (duplicate id, or a node dialing itself)` };
+      const reason = `node id ${hello.nodeId} is this node's own id (duplicate id, or a node dialing itself)`;
+      return { code: 'same-node', reason, detail: reason };
     }
     const verdict = this.handlers.isKnownPeer(hello.nodeId, hello.address, hello.incarnation);
     if (verdict !== true) {
       const reason = typeof verdict === 'string' ? verdict : `node ${hello.nodeId} is not a member of this cluster`;
-      return { code: 'unknown-peer', reason };
+      return { code: 'unknown-peer', reason, detail: reason };
     }
     return null;
   }
@@ -284,7 +410,7 @@ export class InboundServer {
     } catch (error) {
       frame = encodeFrame({ k: 'res', id, ok: false, error: { code: 'ENCODE_FAILED', message: `cannot encode response: ${errorMessage(error)}` } });
     }
-    ws.send(frame);
+    connection.send(frame);
   }
 
   private protocolError(connection: InboundConnection, problem: string): void {

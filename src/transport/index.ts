@@ -3,5 +3,6 @@ export { PeerTransport, TRANSPORT_DEFAULTS, normalizeAddress, type TransportOpti
 export { parsePeers, parseAddress, type PeerAddress, type HostPort } from './peer-spec.ts';
 export { TransportError, type TransportErrorCode } from './errors.ts';
 export { RAFT_PATH } from './outbound-link.ts';
-export { PROTOCOL_VERSION } from './frame-codec.ts';
+export { PROTOCOL_VERSION, MAX_HANDSHAKE_FRAME_BYTES } from './frame-codec.ts';
+export { MIN_SECRET_BYTES } from './peer-auth.ts';
 export type { BackoffPolicy } from '../backoff.ts';

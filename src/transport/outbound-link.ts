@@ -1,12 +1,14 @@
 // One peer as this node sees it when sending: a WebSocket this node dials to the peer's
-// `/raft` path, the hello/welcome handshake, a bounded queue of frames, flow control on
+// `/raft` path, the hello/welcome handshake (with a cluster secret: hello, challenge,
+// proof, welcome, and a tag on every later frame; see peer-auth.ts), a bounded queue of frames, flow control on
 // the socket's unflushed bytes, requests waiting for responses, and reconnection with
 // backoff. Raft messages and forwarded requests to the peer travel only on this link.
 
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import { backoffDelay, type BackoffPolicy } from '../backoff.ts';
-import { decodeFrame, encodeFrame, PROTOCOL_VERSION, type Frame } from './frame-codec.ts';
+import { decodeFrame, encodeFrame, MAX_HANDSHAKE_FRAME_BYTES, PROTOCOL_VERSION, type ChallengeFrame, type Frame } from './frame-codec.ts';
+import { FrameAuthenticator, handshakeProof, newNonce, proofMatches, sessionKeys, type Transcript } from './peer-auth.ts';
 import { OutboundQueue } from './outbound-queue.ts';
 import { TransportError } from './errors.ts';
 import { rawDataToBuffer } from './raw-data.ts';
@@ -24,6 +26,8 @@ export interface LinkSettings {
   /** Stop handing frames to the socket while this many bytes are written but not flushed. */
   readonly highWaterBytes: number;
   readonly handshakeTimeoutMs: number;
+  /** With a secret, the server must prove it holds it, and so must this node. */
+  readonly secret: Uint8Array | null;
   readonly reconnect: BackoffPolicy;
   readonly random: () => number;
   readonly logger: Logger;
@@ -45,6 +49,12 @@ interface PendingRequest {
  * backoff: waiting to redial. closed: for good. */
 type Phase = 'idle' | 'connecting' | 'open' | 'backoff' | 'closed';
 
+/** Where the handshake of the current connection stands (phase 'connecting'):
+ * welcome: hello sent without a secret, or proof sent (serverId: the id the challenge proved);
+ * challenge: hello sent with our nonce, awaiting the server's proof. */
+type HandshakeStep =
+  { readonly k: 'welcome'; readonly serverId: number | undefined } | { readonly k: 'challenge'; readonly nonce: Buffer; readonly secret: Uint8Array };
+
 export class OutboundLink {
   /** Unknown (undefined) until configured or learned from the welcome. */
   id: number | undefined;
@@ -56,6 +66,10 @@ export class OutboundLink {
 
   private phase: Phase = 'idle';
   private ws: WebSocket | null = null;
+  private handshake: HandshakeStep = { k: 'welcome', serverId: undefined };
+  /** With a secret, once open: tags our frames, checks the server's. */
+  private sendAuth: FrameAuthenticator | null = null;
+  private receiveAuth: FrameAuthenticator | null = null;
   private readonly queue: OutboundQueue;
   private unflushedBytes = 0;
   private attempt = 0;
@@ -198,8 +212,17 @@ export class OutboundLink {
 
   private onOpen(ws: WebSocket): void {
     if (ws !== this.ws) return;
-    const { clusterId, nodeId, advertiseAddress, incarnation } = this.settings;
-    ws.send(encodeFrame({ k: 'hello', clusterId, nodeId, address: advertiseAddress, version: PROTOCOL_VERSION, incarnation }));
+    const { clusterId, nodeId, advertiseAddress, incarnation, secret } = this.settings;
+    this.sendAuth = null;
+    this.receiveAuth = null;
+    if (secret === null) {
+      this.handshake = { k: 'welcome', serverId: undefined };
+      ws.send(encodeFrame({ k: 'hello', clusterId, nodeId, address: advertiseAddress, version: PROTOCOL_VERSION, incarnation }));
+    } else {
+      const nonce = newNonce();
+      this.handshake = { k: 'challenge', nonce, secret };
+      ws.send(encodeFrame({ k: 'hello', clusterId, nodeId, address: advertiseAddress, version: PROTOCOL_VERSION, incarnation, nonce }));
+    }
     this.handshakeTimer = setTimeout(() => {
       this.handshakeTimer = null;
       this.fail(`${this.describe()} did not answer the handshake in ${this.settings.handshakeTimeoutMs} ms`);
@@ -208,15 +231,39 @@ export class OutboundLink {
   }
 
   private onFrame(ws: WebSocket, data: Buffer, isBinary: boolean): void {
-    const frame: Frame | string = isBinary ? decodeFrame(data) : 'text frame';
+    if (this.phase === 'connecting' && data.length > MAX_HANDSHAKE_FRAME_BYTES) {
+      this.fail(`${this.describe()} sent a handshake frame of ${data.length} bytes (at most ${MAX_HANDSHAKE_FRAME_BYTES})`, 'warn');
+      ws.close(1002, 'protocol error');
+      return;
+    }
+    let bytes = data;
+    if (this.phase === 'open' && this.receiveAuth !== null) {
+      const opened = this.receiveAuth.open(data);
+      if (opened === null) {
+        this.fail(`a frame from ${this.describe()} failed authentication (altered, replayed, reordered or dropped)`, 'warn');
+        ws.close(1002, 'protocol error');
+        return;
+      }
+      bytes = opened;
+    }
+    const frame: Frame | string = isBinary ? decodeFrame(bytes) : 'text frame';
     if (typeof frame === 'string') {
       this.fail(`malformed frame from ${this.describe()}: ${frame}`, 'warn');
       ws.close(1002, 'malformed frame');
       return;
     }
     if (this.phase === 'connecting') {
-      if (frame.k === 'welcome') this.onWelcome(ws, frame.nodeId);
-      else if (frame.k === 'refused') {
+      const step = this.handshake;
+      if (frame.k === 'challenge' && step.k === 'challenge') this.onChallenge(ws, frame, step.nonce, step.secret);
+      else if (frame.k === 'welcome' && step.k === 'welcome') {
+        if (step.serverId !== undefined && frame.nodeId !== step.serverId) {
+          this.fail(`${this.describe()} proved to be node ${step.serverId} but welcomed us as node ${frame.nodeId}`, 'warn');
+          ws.close(1002, 'protocol error');
+        } else this.onWelcome(ws, frame.nodeId);
+      } else if (frame.k === 'welcome' && step.k === 'challenge') {
+        this.fail(`${this.describe()} welcomed us without proving it holds the cluster secret (it has none?)`, 'warn');
+        ws.close(1008, 'authentication failed');
+      } else if (frame.k === 'refused') {
         this.fail(`${this.describe()} refused our handshake (${frame.code}): ${frame.reason}`, 'warn');
         ws.close(1000);
       } else {
@@ -236,6 +283,27 @@ export class OutboundLink {
     clearTimeout(pending.timer);
     if (frame.ok) pending.resolve(frame.body);
     else pending.reject(new TransportError('REMOTE_ERROR', frame.error.message, frame.error.code));
+  }
+
+  /** The server proved it holds the secret (or not): answer with our proof, or hang up. */
+  private onChallenge(ws: WebSocket, challenge: ChallengeFrame, nonce: Buffer, secret: Uint8Array): void {
+    const transcript: Transcript = {
+      clusterId: this.settings.clusterId,
+      dialerId: this.settings.nodeId,
+      serverId: challenge.nodeId,
+      dialerNonce: nonce,
+      serverNonce: challenge.nonce,
+    };
+    if (!proofMatches(handshakeProof(secret, 'server', transcript), challenge.proof)) {
+      this.fail(`${this.describe()} failed authentication: its proof does not match (another cluster secret?)`, 'warn');
+      ws.close(1008, 'authentication failed');
+      return;
+    }
+    ws.send(encodeFrame({ k: 'proof', proof: handshakeProof(secret, 'dialer', transcript) }));
+    const keys = sessionKeys(secret, transcript);
+    this.sendAuth = new FrameAuthenticator(keys.dialerToServer);
+    this.receiveAuth = new FrameAuthenticator(keys.serverToDialer);
+    this.handshake = { k: 'welcome', serverId: challenge.nodeId };
   }
 
   private onWelcome(ws: WebSocket, id: number): void {
@@ -270,7 +338,7 @@ export class OutboundLink {
       const size = item.frame.length;
       this.unflushedBytes += size;
       this.sent += 1;
-      ws.send(item.frame, { binary: true }, (error) => {
+      ws.send(this.sendAuth === null ? item.frame : this.sendAuth.seal(item.frame), { binary: true }, (error) => {
         if (ws !== this.ws) return; // a stale socket's callback
         this.unflushedBytes -= size;
         if (error === undefined || error === null) this.flush();

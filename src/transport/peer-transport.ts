@@ -13,6 +13,7 @@ import { validateBackoff, type BackoffPolicy } from '../backoff.ts';
 import { TransportError } from './errors.ts';
 import { encodeFrame } from './frame-codec.ts';
 import { InboundServer } from './inbound-server.ts';
+import { checkSecret } from './peer-auth.ts';
 import { OutboundLink, errorMessage, type LinkSettings } from './outbound-link.ts';
 import { parseAddress, type PeerAddress } from './peer-spec.ts';
 
@@ -34,8 +35,11 @@ export interface TransportOptions {
   /** Membership check for inbound handshakes: true accepts; false or a reason refuses (logged on
    * both sides). Default: accept. */
   readonly isKnownPeer?: (id: number, address: string, incarnation: string) => boolean | string;
-  /** This node's data-directory incarnation, sent in the handshake (see HelloFrame). */
-  readonly incarnation?: string;
+  /** This node's data-directory incarnation, sent in the handshake (see HelloFrame); not empty. */
+  readonly incarnation: string;
+  /** At least 32 bytes shared by every member: with it, every peer connection is mutually
+   * authenticated and every frame on it tagged (peer-auth.ts); a peer without it is refused. */
+  readonly clusterSecret?: Uint8Array;
   /** Per-peer queue bounds; frames beyond them are dropped (Raft retries) and counted. */
   readonly maxQueueMessages?: number;
   readonly maxQueueBytes?: number;
@@ -120,17 +124,20 @@ export class PeerTransport {
     positiveInteger(reconnect.delayMsInitial, 'reconnect.delayMsInitial');
     const maxPayload = positiveInteger(options.maxPayloadBytes ?? TRANSPORT_DEFAULTS.maxPayloadBytes, 'maxPayloadBytes');
     const handshakeTimeoutMs = positiveInteger(options.handshakeTimeoutMs ?? TRANSPORT_DEFAULTS.handshakeTimeoutMs, 'handshakeTimeoutMs');
+    if (typeof options.incarnation !== 'string' || options.incarnation === '') throw new Error('transport: incarnation must be a non-empty string');
+    const secret = options.clusterSecret === undefined ? null : checkSecret(options.clusterSecret);
     this.pingIntervalMs = positiveInteger(options.pingIntervalMs ?? TRANSPORT_DEFAULTS.pingIntervalMs, 'pingIntervalMs');
     this.linkSettings = {
       nodeId: this.nodeId,
       clusterId: options.clusterId,
       advertiseAddress: this.advertiseAddress,
-      incarnation: options.incarnation ?? '',
+      incarnation: options.incarnation,
       maxPayload,
       maxQueueMessages: positiveInteger(options.maxQueueMessages ?? TRANSPORT_DEFAULTS.maxQueueMessages, 'maxQueueMessages'),
       maxQueueBytes: positiveInteger(options.maxQueueBytes ?? TRANSPORT_DEFAULTS.maxQueueBytes, 'maxQueueBytes'),
       highWaterBytes: positiveInteger(options.highWaterBytes ?? TRANSPORT_DEFAULTS.highWaterBytes, 'highWaterBytes'),
       handshakeTimeoutMs,
+      secret,
       reconnect,
       random: options.random ?? Math.random,
       logger: this.logger,
@@ -142,6 +149,7 @@ export class PeerTransport {
         maxPayload,
         handshakeTimeoutMs,
         maxConcurrentRequests: positiveInteger(options.maxConcurrentRequests ?? TRANSPORT_DEFAULTS.maxConcurrentRequests, 'maxConcurrentRequests'),
+        secret,
         logger: this.logger,
       },
       {

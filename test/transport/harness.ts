@@ -86,6 +86,7 @@ export async function startNode(
     clusterId: 'test-cluster',
     peers: [],
     reconnect: { delayMsInitial: 10, delayMsMax: 100 },
+    incarnation: `incarnation-${id}`,
     ...options,
     nodeId: id,
     advertiseAddress: address,

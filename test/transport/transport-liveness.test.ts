@@ -89,7 +89,9 @@ describe('liveness and a misbehaving server', () => {
       ws.on('error', () => undefined);
       const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
       await new Promise((resolve) => ws.once('open', resolve));
-      ws.send(encodeFrame({ k: 'hello', clusterId: 'test-cluster', nodeId: 1, address: '127.0.0.1:1', version: PROTOCOL_VERSION, incarnation: '' }));
+      ws.send(
+        encodeFrame({ k: 'hello', clusterId: 'test-cluster', nodeId: 1, address: '127.0.0.1:1', version: PROTOCOL_VERSION, incarnation: 'inc-1' }),
+      );
       await waitFor(() => b.transport.inboundPeerIds().length === 1, 'handshake');
       assert.equal(await closed, 1006);
       await waitFor(() => b.transport.inboundPeerIds().length === 0, 'server forgets the connection');

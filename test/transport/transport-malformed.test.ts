@@ -34,7 +34,7 @@ async function connectRaw(address: string): Promise<RawClient> {
 async function handshaken(address: string): Promise<RawClient> {
   const client = await connectRaw(address);
   client.ws.send(
-    encodeFrame({ k: 'hello', clusterId: 'test-cluster', nodeId: 1, address: '127.0.0.1:1', version: PROTOCOL_VERSION, incarnation: '' }),
+    encodeFrame({ k: 'hello', clusterId: 'test-cluster', nodeId: 1, address: '127.0.0.1:1', version: PROTOCOL_VERSION, incarnation: 'inc-1' }),
   );
   await waitFor(() => client.frames.length > 0, 'welcome');
   assert.deepEqual(client.frames[0], { k: 'welcome', nodeId: 2 });
@@ -69,7 +69,7 @@ describe('malformed input from peers', () => {
       (ws) => ws.send(raw.pack(heartbeatFrame(1, 2))),
       (ws) => ws.send(raw.pack({ k: 'req', id: 1, body: 'x' })),
       (ws) => ws.send(raw.pack({ k: 'hello', clusterId: 'test-cluster', nodeId: '1', address: 'x', version: 1 })),
-      (ws) => ws.send(raw.pack({ k: 'hello', clusterId: 'test-cluster', nodeId: 1, address: 'x', version: 99 })),
+      (ws) => ws.send(raw.pack({ k: 'hello', clusterId: 'test-cluster', nodeId: 1, address: 'x', version: 99, incarnation: 'inc-1' })),
       (ws) => ws.send('{"k":"hello"}'),
     ];
     for (const attempt of attempts) {
