@@ -9,12 +9,12 @@ import { randomBytes } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+// The transport's own bound (peer-auth.ts is light: the CLI's --help need not load the transport).
+import { MIN_SECRET_BYTES } from '../transport/peer-auth.ts';
 import { codeOf } from './data-dir.ts';
 import { UsageError } from './usage-error.ts';
 
 export const SECRET_FLAG = '--cluster-secret-file';
-/** The shortest secret accepted: it is a key, not a password. */
-export const MIN_SECRET_BYTES = 32;
 /** Name of the secret `cluster` generates in its data directory. */
 export const GENERATED_SECRET_NAME = 'cluster.secret';
 
