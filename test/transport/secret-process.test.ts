@@ -1,0 +1,116 @@
+// Real processes: three `start` nodes sharing --cluster-secret-file, and an attacker on
+// 127.0.0.1 who reaches the leader's /raft without the secret. Its forged hello (claiming a
+// member id) and its term bomb change nothing: the leader stays, its term stays.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { WebSocket } from 'ws';
+import { decodeFrame, encodeFrame, PROTOCOL_VERSION } from '../../src/transport/frame-codec.ts';
+import { CliProcess, eventually, freeConsecutivePorts, tempDir } from '../cli/cli-process.ts';
+
+const cleanups: Array<() => Promise<void>> = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+});
+
+interface Status {
+  readonly term: number;
+  readonly leader: { id: number } | null;
+}
+
+async function status(port: number): Promise<Status> {
+  return (await (await fetch(`http://127.0.0.1:${port}/cluster/status`)).json()) as Status;
+}
+
+/** Opens /raft as an attacker would, sends `frames`, and returns what came back and the close code. */
+async function attack(
+  port: number,
+  frames: (received: Buffer[]) => Buffer[],
+  headers: Record<string, string> = {},
+): Promise<{ received: Buffer[]; code: number }> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/raft`, { headers });
+  const received: Buffer[] = [];
+  ws.on('message', (data: Buffer) => void received.push(data));
+  ws.on('error', () => undefined);
+  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+  });
+  for (const frame of frames(received)) ws.send(frame);
+  const timer = setTimeout(() => ws.terminate(), 3000);
+  const code = await closed;
+  clearTimeout(timer);
+  return { received, code };
+}
+
+test('a forged hello claiming a member id, without the secret, cannot touch a real cluster', async () => {
+  const dir = await tempDir();
+  cleanups.push(dir.remove);
+  const secretFile = join(dir.path, 'cluster.secret');
+  await writeFile(secretFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  const base = await freeConsecutivePorts(3);
+  const portOf = (id: number): number => base + id - 1;
+  const nodes = [1, 2, 3].map((id) => {
+    const peers = [1, 2, 3].filter((other) => other !== id).map((other) => `${other}=127.0.0.1:${portOf(other)}`);
+    const args = ['start', '--node-id', String(id), '--port', String(portOf(id)), '--data-dir', join(dir.path, `node${id}`)];
+    const cli = new CliProcess([...args, '--peers', peers.join(','), '--cluster-secret-file', secretFile, '--log-level', 'warn']);
+    cleanups.push(() => cli.kill());
+    return cli;
+  });
+  for (const cli of nodes) await cli.waitFor(/listening at http:\/\/127\.0\.0\.1:\d+/, 20_000);
+  let leader = 0;
+  await eventually(
+    async () => {
+      leader = (await status(portOf(1))).leader?.id ?? 0;
+      return leader !== 0;
+    },
+    20_000,
+    'a leader',
+  );
+  const before = await status(portOf(leader));
+  const member = leader === 1 ? 2 : 1;
+  const hello = (nonce?: Buffer): Buffer =>
+    encodeFrame({
+      k: 'hello',
+      clusterId: 'default',
+      nodeId: member,
+      address: `127.0.0.1:${portOf(member)}`,
+      version: PROTOCOL_VERSION,
+      incarnation: 'forged',
+      ...(nonce === undefined ? {} : { nonce }),
+    });
+  const termBomb = encodeFrame({
+    k: 'raft',
+    m: { type: 'RequestVote', from: member, to: leader, term: before.term + 1000, lastLogIndex: 1e9, lastLogTerm: 1e9, transfer: false },
+  });
+
+  // As today's peers would (no nonce), and with a made-up nonce and proof.
+  const plain = await attack(portOf(leader), () => [hello(), termBomb]);
+  const forged = await attack(portOf(leader), () => [hello(randomBytes(32)), encodeFrame({ k: 'proof', proof: randomBytes(32) }), termBomb]);
+  for (const { received, code } of [plain, forged]) {
+    assert.equal(code, 1008);
+    const frames = received.map((d) => decodeFrame(d));
+    assert.deepEqual(frames.at(-1), { k: 'refused', code: 'auth', reason: 'authentication failed' });
+    assert.ok(!frames.some((f) => typeof f !== 'string' && f.k === 'welcome'));
+  }
+  await assert.rejects(
+    attack(portOf(leader), () => [hello()], { Origin: 'http://evil.example' }),
+    /HTTP 403/,
+  );
+
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const afterwards = await status(portOf(leader));
+  assert.equal(afterwards.leader?.id, leader, 'the leader was not deposed');
+  assert.equal(afterwards.term, before.term, 'no term was taken from the attacker');
+  const created = await fetch(`http://127.0.0.1:${portOf(leader)}/api/forged/x`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ n: 1 }),
+  });
+  assert.ok(created.status === 201 || created.status === 200, await created.text());
+  for (const cli of nodes) cli.signal('SIGTERM');
+  for (const cli of nodes) assert.equal((await cli.exited).code, 0);
+});
