@@ -2,6 +2,7 @@
 // (msgpack-encoded into the log) applied in log order by Store.apply on every
 // replica. Results are plain data too, so a node can return them to a client.
 
+import type { AuthCommand, AuthResultValue } from './auth-state.ts';
 import type { ErrorInfo } from './errors.ts';
 import type { Document, Filter, IndexField, IndexSpec, JsonObject, UpdateSpec } from './types.ts';
 
@@ -45,6 +46,8 @@ export interface RemoveCommand {
   /** Single-document removes only: the matched document's `_rev` must equal this. */
   ifRev?: number;
 }
+
+export type { AuthCommand } from './auth-state.ts';
 
 export type TxOp = InsertCommand | UpdateCommand | ReplaceCommand | RemoveCommand;
 
@@ -119,6 +122,7 @@ export type Command =
   | CreateIndexCommand
   | DropIndexCommand
   | DropCollectionCommand
+  | AuthCommand
   | NoopCommand;
 
 export type CommandType = Command['type'];
@@ -160,6 +164,7 @@ export interface ResultValues {
   createIndex: IndexSpec;
   dropIndex: DropResultValue;
   dropCollection: DropResultValue;
+  auth: AuthResultValue;
   noop: null;
 }
 

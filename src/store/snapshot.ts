@@ -4,10 +4,14 @@
 // extension, so the bytes are plain msgpack maps and arrays.
 
 import { Packr } from 'msgpackr';
+import type { AuthSnapshot } from './auth-state.ts';
 import type { Document, IndexSpec } from './types.ts';
+import { checkAuthSnapshot } from './validate-auth-command.ts';
 
 export const SNAPSHOT_FORMAT = 'collection-store/snapshot';
 export const SNAPSHOT_VERSION = 1;
+/** Written when authentication is on: version 1 plus an `auth` map (users, roles, token key). */
+export const SNAPSHOT_VERSION_WITH_AUTH = 2;
 
 export interface SnapshotCollection {
   name: string;
@@ -20,6 +24,8 @@ export interface SnapshotData {
   version: number;
   lastApplied: number;
   collections: SnapshotCollection[];
+  /** Present exactly in version 2. */
+  auth?: AuthSnapshot;
 }
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
@@ -37,7 +43,9 @@ export function decodeSnapshotData(bytes: Uint8Array): SnapshotData {
   if (typeof data !== 'object' || data === null) return bad('not a map');
   const d = data as Record<string, unknown>;
   if (d['format'] !== SNAPSHOT_FORMAT) bad(`format ${String(d['format'])}`);
-  if (d['version'] !== SNAPSHOT_VERSION) bad(`unsupported version ${String(d['version'])}`);
+  if (d['version'] !== SNAPSHOT_VERSION && d['version'] !== SNAPSHOT_VERSION_WITH_AUTH) bad(`unsupported version ${String(d['version'])}`);
+  if ((d['version'] === SNAPSHOT_VERSION_WITH_AUTH) !== (d['auth'] !== undefined)) bad('auth is present exactly in version 2');
+  if (d['auth'] !== undefined) checkAuthSnapshot(d['auth']);
   if (!Number.isSafeInteger(d['lastApplied']) || (d['lastApplied'] as number) < 0) bad('lastApplied');
   if (!Array.isArray(d['collections'])) bad('collections');
   for (const c of d['collections'] as unknown[]) {
@@ -59,13 +67,14 @@ const DOCS_PER_PART = 2_000;
  */
 export function* snapshotParts(data: SnapshotData): Generator<Uint8Array> {
   yield concat([
-    mapHeader(4),
+    mapHeader(data.auth !== undefined ? 5 : 4),
     packr.pack('format'),
     packr.pack(data.format),
     packr.pack('version'),
     packr.pack(data.version),
     packr.pack('lastApplied'),
     packr.pack(data.lastApplied),
+    ...(data.auth !== undefined ? [packr.pack('auth'), packr.pack(data.auth)] : []),
     packr.pack('collections'),
     arrayHeader(data.collections.length),
   ]);

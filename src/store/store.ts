@@ -35,7 +35,15 @@ import { defaultIndexName, SecondaryIndex } from './index-secondary.ts';
 import { FilterCache, MINGO_OPTIONS, QUERY_OPTIONS } from './query-cache.ts';
 import { mingoUpdateSpec } from './query-regex.ts';
 import { executeQuery } from './query-exec.ts';
-import { decodeSnapshotData, encodeSnapshotData, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type SnapshotData } from './snapshot.ts';
+import {
+  decodeSnapshotData,
+  encodeSnapshotData,
+  SNAPSHOT_FORMAT,
+  SNAPSHOT_VERSION,
+  SNAPSHOT_VERSION_WITH_AUTH,
+  type SnapshotData,
+} from './snapshot.ts';
+import { AuthState } from './auth-state.ts';
 import { normalizeSort } from './sort.ts';
 import { Query } from 'mingo';
 import { copyDocument, withRevision, validateCollectionName, validateCommand, validateFindOptions } from './validate.ts';
@@ -114,6 +122,8 @@ export interface ApplyOptions {
 export class Store {
   readonly limits: Limits;
   private readonly colls = new Map<string, Collection>();
+  /** Users and roles (replicated like documents; changed only by `auth` commands). */
+  readonly auth = new AuthState();
   private readonly filters = new FilterCache(1024);
   private readonly projector = new Query({}, MINGO_OPTIONS);
   private applied = 0;
@@ -190,6 +200,9 @@ export class Store {
       }
       case 'dropCollection':
         return { dropped: this.colls.delete(command.collection) };
+      case 'auth':
+        // Nothing to roll back: AuthState checks everything before it changes anything.
+        return this.auth.apply(command);
       case 'noop':
         return null;
     }
@@ -490,10 +503,14 @@ export class Store {
    * Encode it at once with encodeSnapshotData, or in parts with snapshotParts.
    */
   captureSnapshot(): SnapshotData {
+    const auth = this.auth.toSnapshot();
     return {
       format: SNAPSHOT_FORMAT,
-      version: SNAPSHOT_VERSION,
+      // Version 1 has no users: an older binary refuses a snapshot that has some rather than
+      // dropping them (and with them, authentication) silently.
+      version: auth === undefined ? SNAPSHOT_VERSION : SNAPSHOT_VERSION_WITH_AUTH,
       lastApplied: this.applied,
+      ...(auth !== undefined ? { auth } : {}),
       collections: this.collections().map((name) => {
         const coll = this.colls.get(name)!;
         return { name, indexes: coll.indexes.map((i) => i.spec), docs: coll.byId.entries().map(([, d]) => d) };
@@ -530,6 +547,7 @@ export class Store {
       }
       store.colls.set(c.name, coll);
     }
+    if (data.auth !== undefined) store.auth.load(data.auth);
     store.applied = data.lastApplied;
     return store;
   }

@@ -6,6 +6,7 @@ import { MAX_BATCH_DOCS, MAX_TX_OPS, MAX_BATCH_OPS, MAX_TX_PRECONDITIONS, type C
 import { validateIndexFields } from './index-fields.ts';
 import { DEFAULT_LIMITS, type Limits } from './types.ts';
 import { CheckedStrings, fail, isPlainObject, joinPath } from './validate-common.ts';
+import { validateAuthCommand } from './validate-auth-command.ts';
 import { validateDocument, validateId } from './validate-document.ts';
 import { validateFilter } from './validate-filter.ts';
 import { validateUpdate } from './validate-update.ts';
@@ -87,6 +88,8 @@ function validateCommandAt(cmd: unknown, at: At, inTx: boolean): void {
     case 'dropIndex':
     case 'dropCollection':
       return validateSchemaCommand(type, cmd, path);
+    case 'auth':
+      return validateAuthCommand(cmd, path);
     case 'noop':
       return allowedKeys(cmd, ['type'], path);
     default:
