@@ -1,6 +1,7 @@
 // Builds the fastify HTTP server of a node over a DatabaseBackend. The caller
 // listens (and may register more routes or plugins first, e.g. the peer transport).
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { Logger } from 'pino';
 import type { DatabaseBackend } from '../node/backend.ts';
 import { ID_BYTES_MAX } from '../store/id-limit.ts';
@@ -31,6 +32,8 @@ export interface ServerOptions {
   readonly closeGraceMs?: number;
   /** Change-stream tuning (heartbeat interval, slow-client queue bound). */
   readonly changeStream?: Partial<ChangeStreamOptions>;
+  /** Serve HTTPS with these TLS options (cert, key, ca, requestCert...); default: plain HTTP. */
+  readonly https?: HttpsServerOptions;
 }
 
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
@@ -54,15 +57,18 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
 
   const logging = typeof options.logger === 'object' ? { loggerInstance: options.logger } : { logger: options.logger ?? false };
   const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  // Node's own timers: headers are bounded by the same timeout (Node's default, 60 s, also
+  // bounds a request whose body stalls), and timeouts are checked at least as often as
+  // they expire (Node's default: every 30 s).
+  const httpOptions =
+    requestTimeout > 0 ? { headersTimeout: requestTimeout, connectionsCheckingInterval: Math.min(NODE_CONNECTIONS_CHECK_MS, requestTimeout) } : {};
   const app = Fastify({
     ...logging,
     bodyLimit,
     requestTimeout,
-    // Node's own timers: headers are bounded by the same timeout (Node's default, 60 s, also
-    // bounds a request whose body stalls), and timeouts are checked at least as often as
-    // they expire (Node's default: every 30 s).
-    http:
-      requestTimeout > 0 ? { headersTimeout: requestTimeout, connectionsCheckingInterval: Math.min(NODE_CONNECTIONS_CHECK_MS, requestTimeout) } : {},
+    http: httpOptions,
+    // fastify hands `http` to http.createServer only; an HTTPS server takes the same timers with its TLS options.
+    ...(options.https !== undefined ? { https: { ...httpOptions, ...options.https } } : {}),
     connectionTimeout: CONNECTION_TIMEOUT_MS,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // We answer during close ourselves, in the API's error shape.
