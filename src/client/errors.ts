@@ -124,6 +124,26 @@ export class UnauthorizedError extends StoreError {
   }
 }
 
+/** 403: authenticated, but the user's roles do not allow the request. */
+export class ForbiddenError extends StoreError {
+  constructor(
+    message: string,
+    readonly status = 403,
+  ) {
+    super('FORBIDDEN', message);
+  }
+}
+
+/** 429: too many password checks in progress on the node (retried by the client). */
+export class TooManyRequestsError extends StoreError {
+  constructor(
+    message: string,
+    readonly status = 429,
+  ) {
+    super('TOO_MANY_REQUESTS', message);
+  }
+}
+
 /** Codes of the errors that exist only on the client side. */
 export type ClientErrorCode = 'UNAVAILABLE' | 'OUTCOME_UNKNOWN' | 'CLIENT_CLOSED' | 'HTTP_ERROR';
 
@@ -204,6 +224,8 @@ const CLASS_OF_CODE: Readonly<Record<ErrorCode, RemoteErrorFactory | null>> = {
   BAD_REQUEST: (message) => new BadRequestError(message),
   VALIDATION: (message) => new ValidationError(message),
   UNAUTHORIZED: (message, status) => new UnauthorizedError(message, status),
+  FORBIDDEN: (message, status) => new ForbiddenError(message, status),
+  TOO_MANY_REQUESTS: (message, status) => new TooManyRequestsError(message, status),
   NOT_FOUND: (message) => new NotFoundError(message),
   REQUEST_TIMEOUT: (message, status) => new RequestTimeoutError(message, status),
   CONFLICT: (message) => new ConflictError(message),

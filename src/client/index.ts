@@ -28,6 +28,8 @@ export {
   StoreError,
   TimeoutError,
   UnauthorizedError,
+  ForbiddenError,
+  TooManyRequestsError,
   UnavailableError,
   ValidationError,
   type ClientErrorCode,

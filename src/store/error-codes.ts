@@ -30,7 +30,12 @@ export interface ErrorCodeInfo {
 export const ERROR_CODES = {
   BAD_REQUEST: { status: 400, retry: 'no', meaning: 'the request is malformed: not JSON, an unknown parameter or field, a bad path' },
   VALIDATION: { status: 400, retry: 'no', meaning: 'a document, query, update or index is invalid; the message names the field' },
-  UNAUTHORIZED: { status: 401, retry: 'no', meaning: 'the request is not authenticated' },
+  UNAUTHORIZED: {
+    status: 401,
+    retry: 'no',
+    meaning: 'the request is not authenticated: no credentials, a wrong password, or an expired or revoked token',
+  },
+  FORBIDDEN: { status: 403, retry: 'no', meaning: 'the user is authenticated but its roles do not allow this request' },
   NOT_FOUND: { status: 404, retry: 'no', meaning: 'no such document, index or route' },
   REQUEST_TIMEOUT: {
     status: 408,
@@ -40,6 +45,7 @@ export const ERROR_CODES = {
   CONFLICT: { status: 409, retry: 'no', meaning: 'a duplicate key, or a change that conflicts with the current state' },
   PRECONDITION_FAILED: { status: 412, retry: 'no', meaning: 'an If-Match / ifRev or transaction precondition did not hold' },
   PAYLOAD_TOO_LARGE: { status: 413, retry: 'no', meaning: 'the request body or a document is over its limit' },
+  TOO_MANY_REQUESTS: { status: 429, retry: 'yes', meaning: 'too many password checks are in progress on this node: nothing was done' },
   INTERNAL: { status: 500, retry: 'no', meaning: 'a bug in the server; its log has the details' },
   NO_LEADER: {
     status: 503,
