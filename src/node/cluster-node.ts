@@ -71,7 +71,7 @@ export class ClusterNode implements DatabaseBackend {
   }
 
   get url(): string {
-    return `http://${this.options.advertise}`;
+    return `${this.options.urlScheme ?? 'http'}://${this.options.advertise}`;
   }
 
   /** Starts the transport, learns the bootstrap voters if needed, then builds and starts the

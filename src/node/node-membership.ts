@@ -56,7 +56,8 @@ export class ClusterMembership {
   urlOf(id: number): string | null {
     if (id === this.host.nodeId) return this.host.url;
     const address = this.host.transport.addressOf(id) ?? this.pendingAddresses.get(id);
-    return address === undefined ? null : `http://${address}`;
+    // Every node of a cluster serves the same scheme as this one (TLS is on for all or none).
+    return address === undefined ? null : `${new URL(this.host.url).protocol}//${address}`;
   }
 
   async addMember(id: number, url: string, learner: boolean): Promise<void> {

@@ -25,6 +25,8 @@ export interface RaftNodeOptions {
   readonly dataDir: string;
   /** host:port that peers and clients use to reach this node. */
   readonly advertise: string;
+  /** Scheme of this node's URL and its peers' (every node of a cluster serves the same): 'https' when the port serves TLS. Default 'http'. */
+  readonly urlScheme?: 'http' | 'https';
   readonly peers: readonly PeerAddress[];
   /** Joining an existing cluster (added through POST /cluster/members): start with no membership. */
   readonly join: boolean;

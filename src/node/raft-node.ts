@@ -227,7 +227,7 @@ export class RaftNode implements DatabaseBackend {
   }
 
   get url(): string {
-    return `http://${this.options.advertise}`;
+    return `${this.options.urlScheme ?? 'http'}://${this.options.advertise}`;
   }
 
   /** Starts ticking the core (once, by start()); the only voter campaigns at once. */
