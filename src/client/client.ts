@@ -37,6 +37,7 @@ export class Client implements ClientCore {
     this.transport = new HttpTransport({
       timeoutMs: options.timeout ?? DEFAULT_TIMEOUT_MS,
       connectionsPerNode: options.connectionsPerNode ?? DEFAULT_CONNECTIONS_PER_NODE,
+      ...(options.tls !== undefined ? { tls: options.tls } : {}),
     });
     this.executor = new RequestExecutor(this.transport, this.selector, {
       retries: options.retries ?? DEFAULT_RETRIES,

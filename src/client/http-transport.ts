@@ -5,6 +5,7 @@
 // time). Deciding what to do about it is the executor's job.
 import { Pool } from 'undici';
 import { ClientClosedError } from './errors.ts';
+import type { ClientTls } from './types.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -50,11 +51,28 @@ const NOT_CONNECTED_CODES: ReadonlySet<string> = new Set([
   'ENETUNREACH',
   'EADDRNOTAVAIL',
   'UND_ERR_CONNECT_TIMEOUT',
+  // A TLS handshake that failed: undici writes a request only on an established connection.
+  // The certificate was not trusted, expired or named another host, or the node does not
+  // speak TLS (an https:// URL of a plain-HTTP node). A retry elsewhere is safe, and a write
+  // that failed so did not happen.
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
 ]);
 
 export interface TransportOptions {
   readonly timeoutMs: number;
   readonly connectionsPerNode: number;
+  readonly tls?: ClientTls;
 }
 
 export class HttpTransport {
@@ -122,9 +140,20 @@ export class HttpTransport {
   private pool(url: string): Pool {
     let pool = this.pools.get(url);
     if (pool === undefined) {
+      const tls = this.options.tls;
       pool = new Pool(url, {
         connections: this.options.connectionsPerNode,
         connectTimeout: this.options.timeoutMs,
+        // Used for https:// URLs only; hostname verification stays on.
+        ...(tls !== undefined && url.startsWith('https:')
+          ? {
+              connect: {
+                ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+                ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+                ...(tls.key !== undefined ? { key: tls.key } : {}),
+              },
+            }
+          : {}),
       });
       this.pools.set(url, pool);
     }

@@ -24,6 +24,15 @@ export type SortSpec = Record<string, 1 | -1>;
 /** Paths to include, `{ a: 1, 'b.c': 1 }`, or to exclude, `{ a: 0 }`. */
 export type Projection = Record<string, 0 | 1 | boolean>;
 
+/** TLS for https:// node URLs (PEM). Without `ca`, a node's certificate is verified against the system's root CAs. */
+export interface ClientTls {
+  /** CA certificate(s) that signed the nodes' certificates, e.g. a cluster's private CA (`<data-dir>/tls/ca.crt` of `cluster --tls`). */
+  readonly ca?: string | Buffer;
+  /** A client certificate and its key, for a server that asks for one (a node's HTTP API does not). */
+  readonly cert?: string | Buffer;
+  readonly key?: string | Buffer;
+}
+
 export interface ConnectOptions {
   /** Per attempt, in ms (default 5000). */
   readonly timeout?: number;
@@ -35,6 +44,8 @@ export interface ConnectOptions {
   readonly consistency?: Consistency;
   /** Keep-alive connections per node (default 16). */
   readonly connectionsPerNode?: number;
+  /** For https:// URLs: `{ ca }` trusts a private CA (e.g. that of `cluster --tls`); cert and key are passed through. */
+  readonly tls?: ClientTls;
 }
 
 export interface ReadOptions {
