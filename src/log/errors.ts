@@ -1,21 +1,54 @@
 // Typed errors of the log layer.
 
+/** What is at fault, which decides what to do about it (docs/durability.md). */
+export type CorruptionKind =
+  /** Records of a segment: keep what precedes the offset, or rejoin empty. */
+  | 'segment'
+  /** A file that is not ours in log/ or snapshots/: move it out. */
+  | 'stray'
+  /** A snapshot file that cannot be used: only a backup, or rejoining empty, helps. */
+  | 'snapshot';
+
+const DOC = 'docs/durability.md, "When a node or open() refuses to open"';
+/** A cluster node gets every committed entry back from the others once it rejoins empty. */
+const REJOIN =
+  'a cluster node: stop it, remove it on a live node (DELETE /cluster/members/<id>), empty its data directory, add it back (POST /cluster/members) and start it with --join';
+
+/** What to do, in one line: the refusal is read by someone at a terminal, not only by code. */
+export function corruptionRemedy(file: string, offset: number, kind: CorruptionKind): string {
+  switch (kind) {
+    case 'stray':
+      return `What to do: move ${file} out of the directory and start again (see ${DOC})`;
+    case 'snapshot':
+      return `What to do: copy the data directory somewhere safe; ${REJOIN}; embedded: restore a backup (see ${DOC})`;
+    case 'segment':
+      return (
+        `What to do: copy the data directory somewhere safe; ${REJOIN}; ` +
+        `embedded: restore a backup, or keep the writes before the damage with \`truncate -s ${offset} ${file}\` and move away the segment files after it (see ${DOC})`
+      );
+  }
+}
+
 /**
  * What recovery found on disk cannot be opened safely (damage other than a torn tail, a
  * file it does not know, entries missing): it refuses to open rather than drop records
  * that may have been acknowledged. `file` is the segment or snapshot file (or the stray
- * file) at fault, `offset` the byte offset in it (0 when the whole file is at fault).
+ * file) at fault, `offset` the byte offset in it (0 when the whole file is at fault),
+ * `remedy` what to do (also at the end of the message: a node prints only the message).
  */
 export class LogCorruptionError extends Error {
   readonly code = 'LOG_CORRUPTION';
   readonly file: string;
   readonly offset: number;
+  readonly remedy: string;
 
-  constructor(file: string, offset: number, reason: string, options?: ErrorOptions) {
-    super(`log corruption in ${file} at byte offset ${offset}: ${reason}`, options);
+  constructor(file: string, offset: number, reason: string, options?: ErrorOptions & { readonly kind?: CorruptionKind }) {
+    const remedy = corruptionRemedy(file, offset, options?.kind ?? 'segment');
+    super(`log corruption in ${file} at byte offset ${offset}: ${reason}. ${remedy}`, options);
     this.name = 'LogCorruptionError';
     this.file = file;
     this.offset = offset;
+    this.remedy = remedy;
   }
 }
 

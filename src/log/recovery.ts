@@ -39,7 +39,7 @@ async function recoverSnapshot(dirs: LogDirs, warn: (message: string) => void): 
       warn(`removed unfinished snapshot file ${join(dirs.snapshots, name)}`);
     } else {
       const path = join(dirs.snapshots, name);
-      throw new LogCorruptionError(path, 0, `unexpected file ${path} in the snapshot directory; refusing to open`);
+      throw new LogCorruptionError(path, 0, `unexpected file ${path} in the snapshot directory; refusing to open`, { kind: 'stray' });
     }
   }
   snapshots.sort((a, b) => b.index - a.index || b.term - a.term);
@@ -55,7 +55,9 @@ async function recoverSnapshot(dirs: LogDirs, warn: (message: string) => void): 
   }
   const newest = snapshots[0];
   if (newest !== undefined) {
-    throw new LogCorruptionError(join(dirs.snapshots, newest.name), 0, `${bad.join('; ')}; no valid snapshot to recover from`);
+    throw new LogCorruptionError(join(dirs.snapshots, newest.name), 0, `${bad.join('; ')}; no valid snapshot to recover from`, {
+      kind: 'snapshot',
+    });
   }
   return null;
 }
@@ -65,10 +67,11 @@ function listSegments(dirs: LogDirs, names: readonly string[]): SegmentInfo[] {
   for (const name of names) {
     const path = join(dirs.log, name);
     const match = SEGMENT_NAME.exec(name);
-    if (match === null) throw new LogCorruptionError(path, 0, `unexpected file ${path} in the log directory; refusing to open`);
+    if (match === null) throw new LogCorruptionError(path, 0, `unexpected file ${path} in the log directory; refusing to open`, { kind: 'stray' });
     const first = Number(match[1]);
     // The writer names each segment after an index (segment-writer.ts): never beyond the safe integers.
-    if (!Number.isSafeInteger(first)) throw new LogCorruptionError(path, 0, `segment file name ${name} is not an index the log writes`);
+    if (!Number.isSafeInteger(first))
+      throw new LogCorruptionError(path, 0, `segment file name ${name} is not an index the log writes`, { kind: 'stray' });
     segments.push({ name: first, path, size: 0, zeroedTo: 0, maxEntryIndex: -1, hasWriteEnd: false });
   }
   return segments; // names are zero-padded: lexical order is numeric order
@@ -87,6 +90,8 @@ class Replayer {
   /** Where the latest hard state was read (null: none was). */
   private hardStatePlace: RecordPlace | null = null;
   private started = false;
+  /** The segment before the one being replayed, until the latter's first entry is read. */
+  private previousSegment: { readonly file: string; readonly end: number } | null = null;
   /** Where the compaction point was last set: the first entry read (the log starts
    * right before it) or the latest snapshot marker (null: neither yet). */
   private compactionPlace: RecordPlace | null = null;
@@ -95,6 +100,11 @@ class Replayer {
     private readonly snapshotIndex: number,
     private readonly snapshotTerm: number,
   ) {}
+
+  /** A new segment begins; `previous` is the one replayed before it (its path and where its records end). */
+  beginSegment(previous: { readonly file: string; readonly end: number } | null): void {
+    this.previousSegment = previous;
+  }
 
   apply(record: LogRecord, file: string, offset: number): void {
     switch (record.kind) {
@@ -153,8 +163,21 @@ class Replayer {
       this.started = true;
       this.compactionPlace = { file, offset };
     }
+    const previous = this.previousSegment;
+    this.previousSegment = null;
     if (index > this.log.lastIndex() + 1) {
-      throw new LogCorruptionError(file, offset, `entry ${index} leaves a gap after index ${this.log.lastIndex()}`);
+      const last = this.log.lastIndex();
+      if (previous !== null) {
+        // The first entry of a segment: the one before it ends early. Named at its end, since
+        // what to do is keep the log up to there (a segment cut short, or one between them gone).
+        throw new LogCorruptionError(
+          previous.file,
+          previous.end,
+          `its records end at index ${last} but the next segment ${file} begins with entry ${index} (which leaves a gap after index ${last}): ` +
+            `entries ${last + 1} to ${index - 1} are missing, so this segment was cut short or a segment after it is gone (a crash only ever cuts the last segment)`,
+        );
+      }
+      throw new LogCorruptionError(file, offset, `entry ${index} leaves a gap after index ${last}`);
     }
   }
 
@@ -222,6 +245,7 @@ export async function recover(dirs: LogDirs, warn: (message: string) => void): P
   const replayer = new Replayer(snapshot?.meta.index ?? 0, snapshot?.meta.term ?? 0);
   const segments = listSegments(dirs, await listDir(dirs.log));
   // Read the next segment while decoding this one.
+  let previousEnd = 0;
   let nextRead: Promise<Buffer> | null = segments.length > 0 ? readSegment(segments[0]!.path) : null;
   for (let i = 0; i < segments.length; i++) {
     const segment = segments[i]!;
@@ -230,6 +254,8 @@ export async function recover(dirs: LogDirs, warn: (message: string) => void): P
     nextRead = isLast ? null : readSegment(segments[i + 1]!.path);
     nextRead?.catch(() => {}); // awaited next iteration; do not report it twice if we throw first
     let sawWriteEnd = false;
+    const previous = segments[i - 1];
+    replayer.beginSegment(previous === undefined ? null : { file: previous.path, end: previousEnd });
     const result = walkRecords(buf, {
       entry(index, term, typeCode, dataStart, dataLength, offset) {
         if (index > segment.maxEntryIndex) segment.maxEntryIndex = index;
@@ -242,6 +268,9 @@ export async function recover(dirs: LogDirs, warn: (message: string) => void): P
       },
     });
     segment.size = result.end;
+    // Where its records end, for a gap found at the next segment's start: within the file (the
+    // walk's end lies past it when the file ends inside the padding after a writeEnd).
+    previousEnd = Math.min(result.end, buf.length);
     // past the bytes when a file written without zero fill ends inside a write's padding
     segment.zeroedTo = Math.max(buf.length, result.end);
     segment.hasWriteEnd = sawWriteEnd; // before any cut: only records before it were walked

@@ -48,7 +48,13 @@ export function judgeTail(buf: Uint8Array, path: string, stop: DecodeStop, isLas
   const x = stop.offset;
   const dataEnd = nonZeroEnd(buf, x);
   if (dataEnd === x) return { kind: 'clean' };
-  if (!isLast) throw new LogCorruptionError(path, x, `${stop.reason} record in a segment that is not the last one`);
+  if (!isLast) {
+    throw new LogCorruptionError(
+      path,
+      x,
+      `${stop.reason} record in a segment that is not the last one: the segment was cut short or damaged (a crash only ever tears the last segment)`,
+    );
+  }
   const torn = (what: string): TailVerdict => ({
     kind: 'torn',
     warning: `log: truncated the torn tail of ${path} at byte offset ${x} (${stop.reason}; ${what}; ${dataEnd - x} bytes dropped)`,

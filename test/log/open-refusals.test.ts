@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { crc32c } from '@node-rs/crc32';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openFileLog, LogCorruptionError, LogReadError } from '../../src/log/index.ts';
 import { encodeRecords, RECORD_HEADER_BYTES, RecordType, type LogRecord } from '../../src/log/record.ts';
@@ -53,6 +53,13 @@ async function cannotRead(dir: string, file: string): Promise<void> {
     assert.match(error.message, new RegExp(`cannot read ${file}: .*EISDIR`));
     return true;
   });
+}
+
+const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Where the records of segment `path` end (the writer's data end, before the zeros after it). */
+async function recordsEnd(path: string): Promise<number> {
+  return decodeRecords(await readFile(path), () => {}).end;
 }
 
 /** Writes entries 1..count in batches of five, across segments of `segmentBytes`. */
@@ -110,12 +117,73 @@ describe('LogCorruptionError for every refusal at open', () => {
       assert.equal((await readFile(cutFirst)).length, half, 'nothing was truncated');
     }));
 
-  test('a segment missing between two others (a gap in the names): refused at the next one', () =>
+  test('a segment missing between two others (a gap in the names): refused at the end of the one before the gap', () =>
     withTempDir(async (dir) => {
       const paths = await writeLog(dir, 60, 1024);
       assert.ok(paths.length >= 3);
+      const end = await recordsEnd(paths[0]!);
       await rm(paths[1]!);
-      await refuses(dir, paths[2]!, /leaves a gap after index/);
+      await refuses(
+        dir,
+        paths[0]!,
+        new RegExp(`the next segment ${escape(paths[2]!)} begins with entry \\d+ \\(which leaves a gap after index`),
+        end,
+      );
+    }));
+
+  // A segment in the middle of the log cut short by hand (or by a file system that lost its
+  // end) is not a torn write: a crash only ever tears the last segment, whose writes come last.
+  for (const where of ['at half its length', 'at a third of its records', 'inside a record'] as const) {
+    test(`the second of four segments cut ${where}: refused, naming that segment, the offset and what to do`, () =>
+      withTempDir(async (dir) => {
+        const paths = await writeLog(dir, 200, 4096);
+        assert.ok(paths.length >= 4, `${paths.length} segments`);
+        const cut = paths[1]!;
+        const length = (await stat(cut)).size;
+        const offsets: number[] = [];
+        const { end } = decodeRecords(await readFile(cut), (_record, offset) => offsets.push(offset));
+        const at =
+          where === 'at half its length'
+            ? Math.floor(length / 2)
+            : where === 'at a third of its records'
+              ? Math.floor(end / 3)
+              : offsets[Math.floor(offsets.length / 2)]! + 13;
+        assert.ok(at < end, `the cut at ${at} drops records (they end at ${end})`);
+        await truncate(cut, at);
+        const sizes = await Promise.all(paths.map(async (p) => (await stat(p)).size));
+        await assert.rejects(openFileLog({ dir, segmentBytes: 4096 }), (error: unknown) => {
+          assert.ok(error instanceof LogCorruptionError, `not a LogCorruptionError: ${String(error)}`);
+          assert.equal(error.file, cut, error.message);
+          assert.ok(error.offset <= at, `offset ${error.offset} is within what is left (${at})`);
+          assert.match(error.message, new RegExp(`^log corruption in ${escape(cut)} at byte offset ${error.offset}: `));
+          assert.match(error.message, /cut short|not the last one/);
+          assert.match(error.message, /What to do: .*DELETE \/cluster\/members\/<id>.*--join/);
+          assert.match(error.message, new RegExp(`truncate -s ${error.offset} ${escape(cut)}`));
+          assert.match(error.remedy, /docs\/durability\.md/);
+          return true;
+        });
+        const after = await Promise.all(paths.map(async (p) => (await stat(p)).size));
+        assert.deepEqual(after, sizes, 'nothing was truncated');
+      }));
+  }
+
+  test('the remedy of a middle segment cut short works: truncate at the named offset, move the later segments away, and it opens', () =>
+    withTempDir(async (dir) => {
+      const paths = await writeLog(dir, 200, 4096);
+      await truncate(paths[1]!, Math.floor((await stat(paths[1]!)).size / 2));
+      const error = await openFileLog({ dir, segmentBytes: 4096 }).then(
+        () => assert.fail('opened'),
+        (e: unknown) => e as LogCorruptionError,
+      );
+      await truncate(error.file, error.offset);
+      for (const later of paths.slice(2)) await rm(later);
+      const log = await openFileLog({ dir, segmentBytes: 4096 });
+      assert.ok(log.lastIndex() > 0 && log.lastIndex() < 200);
+      assert.deepEqual(
+        log.entries(log.firstIndex(), log.lastIndex() + 1).map((e) => e.index),
+        range(1, log.lastIndex(), 1).map((e) => e.index),
+      );
+      await log.close();
     }));
 
   test('the first segments gone with no snapshot to cover them: refused at the one the log now starts in', () =>
