@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { DatabaseBackend } from '../node/backend.ts';
 import { ID_BYTES_MAX } from '../store/id-limit.ts';
 import { DEFAULT_CHANGE_STREAM_OPTIONS, type ChangeStreamOptions } from './change-stream.ts';
+import { registerAuth, type AuthOptions } from './auth/auth-plugin.ts';
 import { clientErrorHandler, errorBody, makeErrorHandler } from './errors.ts';
 import { parseJsonBody } from './http-input.ts';
 import { registerMetrics, ServerMetrics } from './metrics.ts';
@@ -30,6 +31,8 @@ export interface ServerOptions {
   readonly dashboardHtml?: string;
   /** How long close() waits for in-flight requests before cutting the remaining connections (default 10 s). */
   readonly closeGraceMs?: number;
+  /** Users, roles and tokens (docs/security.md): a root password turns authentication on. */
+  readonly auth?: AuthOptions;
   /** Change-stream tuning (heartbeat interval, slow-client queue bound). */
   readonly changeStream?: Partial<ChangeStreamOptions>;
   /** Serve HTTPS with these TLS options (cert, key, ca, requestCert...); default: plain HTTP. */
@@ -121,6 +124,9 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   app.addHook('onClose', async () => {
     clearTimeout(graceTimer);
   });
+
+  // Before any route: its onRoute hook gives every route its access rule.
+  registerAuth(app, backend, options.auth ?? {}, app.log);
 
   const metrics = new ServerMetrics(backend);
   registerMetrics(app, metrics, () => changeStreams.size);

@@ -7,6 +7,7 @@ import { MAX_TX_OPS, MAX_TX_PRECONDITIONS, type Precondition, type TxOp, type Tx
 import { ValidationError } from '../store/errors.ts';
 import type { Document, Filter, JsonObject, JsonValue, UpdateSpec } from '../store/types.ts';
 import { isPlainObject, validateCollectionName, validateFilter, validateId, validateUpdate } from '../store/validate.ts';
+import { requireCollectionAccess } from './auth/auth-plugin.ts';
 import { runCommand } from './backend-access.ts';
 import { documentToInsert, replacementDocument } from './documents.ts';
 import { bodyObject, optionalBoolean, queryParams } from './http-input.ts';
@@ -92,6 +93,12 @@ export function registerTxRoutes(app: FastifyInstance, { backend }: RouteContext
     if (!Array.isArray(rawIf)) throw new ValidationError('if: must be an array of preconditions');
     if (rawIf.length > MAX_TX_PRECONDITIONS) throw new ValidationError(`if: at most ${MAX_TX_PRECONDITIONS} preconditions`);
     const ops = rawOps.map((op: unknown, i) => txOpOf(backend, op, `ops.${i}`));
+    // A transaction needs every collection it touches: write for its ops, read for its
+    // preconditions (a malformed one is refused by validation below, before anything runs).
+    for (const op of ops) requireCollectionAccess(request, backend, op.collection, 'write');
+    for (const p of rawIf as unknown[]) {
+      if (isPlainObject(p) && typeof p['collection'] === 'string') requireCollectionAccess(request, backend, p['collection'], 'read');
+    }
     // Preconditions are checked in full by validateCommand inside runCommand.
     const values = await runCommand(backend, { type: 'tx', ops, if: rawIf as Precondition[] });
     return { results: ops.map((op, i) => resultOf(op, values[i]!)) };

@@ -1,0 +1,299 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { open } from '../../src/index.ts';
+import { EmbeddedBackend } from '../../src/node/embedded-backend.ts';
+import { createServer } from '../../src/server/index.ts';
+import { HASHES_IN_FLIGHT_MAX, HASHES_QUEUED_MAX, PasswordHasher } from '../../src/server/auth/password.ts';
+import { ROUTE_ACCESS } from '../../src/server/auth/route-access.ts';
+import { signToken, verifyToken } from '../../src/server/auth/tokens.ts';
+import { StoreError } from '../../src/store/errors.ts';
+import { Store } from '../../src/store/store.ts';
+import { encodeSnapshotData, snapshotParts } from '../../src/store/snapshot.ts';
+import { errorOf, send, startTestServer, type TestServer } from './helpers.ts';
+
+const ROOT_PASSWORD = 'correct horse battery';
+
+async function waitFor(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function startSecured(tokenTtlMs?: number): Promise<TestServer> {
+  const s = await startTestServer({ auth: { rootPassword: ROOT_PASSWORD, ...(tokenTtlMs !== undefined ? { tokenTtlMs } : {}) } });
+  await waitFor(() => s.db.store.auth.enabled, 'the auth bootstrap');
+  return s;
+}
+
+function basic(user: string, password: string): Record<string, string> {
+  return { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
+}
+
+async function login(s: TestServer, user: string, password: string): Promise<Record<string, string>> {
+  const res = await send(s.app, 'POST', '/auth/login', { user, password });
+  assert.equal(res.statusCode, 200, res.body);
+  const body = res.json() as { token: string; expiresAt: string };
+  assert.ok(Date.parse(body.expiresAt) > Date.now());
+  return { authorization: `Bearer ${body.token}` };
+}
+
+describe('authentication off (no root password, none bootstrapped)', () => {
+  test('every route answers as before; user management says how to turn authentication on', async () => {
+    const s = await startTestServer();
+    try {
+      assert.equal((await send(s.app, 'POST', '/api/p', { a: 1 })).statusCode, 201);
+      assert.equal((await send(s.app, 'GET', '/cluster/status')).statusCode, 200);
+      assert.deepEqual((await send(s.app, 'GET', '/auth/whoami')).json(), { user: null, authentication: false });
+      const put = await send(s.app, 'PUT', '/auth/users/alice', { password: 'alice-password', roles: [] });
+      assert.equal(put.statusCode, 409);
+      assert.match(errorOf(put).message, /--root-password-file/);
+      assert.equal((await send(s.app, 'POST', '/auth/login', { user: 'root', password: 'whatever-it-is' })).statusCode, 401);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('authentication on', () => {
+  test('no or wrong credentials: 401 in the API shape with WWW-Authenticate; probes and the login stay open', async () => {
+    const s = await startSecured();
+    try {
+      for (const [method, url] of [
+        ['GET', '/api/p'],
+        ['POST', '/api/p/_query'],
+        ['GET', '/cluster/status'],
+        ['POST', '/cluster/members'],
+        ['GET', '/metrics'],
+        ['GET', '/auth/users'],
+        ['GET', '/no/such/route'],
+      ] as const) {
+        const res = await send(s.app, method, url);
+        assert.equal(res.statusCode, 401, `${method} ${url}`);
+        assert.equal(errorOf(res).code, 'UNAUTHORIZED');
+        assert.match(String(res.headers['www-authenticate']), /^Bearer realm="collection-store", Basic/);
+      }
+      assert.equal((await send(s.app, 'GET', '/healthz')).statusCode, 200);
+      assert.equal((await send(s.app, 'GET', '/readyz')).statusCode, 200);
+      assert.notEqual((await send(s.app, 'GET', '/dashboard')).statusCode, 401);
+      const wrong = await send(s.app, 'POST', '/auth/login', { user: 'root', password: 'not the password' });
+      assert.equal(wrong.statusCode, 401);
+      const unknown = await send(s.app, 'POST', '/auth/login', { user: 'nobody', password: 'not the password' });
+      assert.equal(errorOf(unknown).message, errorOf(wrong).message, 'an unknown user and a wrong password answer alike');
+      for (const header of ['Bearer nonsense', 'Bearer cs1.e30.AAAA', 'Digest x', basic('root', 'wrong password').authorization!, 'Basic !!!']) {
+        const res = await send(s.app, 'GET', '/api/p', undefined, { authorization: header });
+        assert.equal(res.statusCode, 401, header);
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('root: a token from /auth/login and HTTP Basic both work, on data and on /cluster', async () => {
+    const s = await startSecured();
+    try {
+      const root = await login(s, 'root', ROOT_PASSWORD);
+      assert.equal((await send(s.app, 'POST', '/api/p', { a: 1 }, root)).statusCode, 201);
+      assert.equal((await send(s.app, 'GET', '/api/p', undefined, basic('root', ROOT_PASSWORD))).json().length, 1);
+      assert.equal((await send(s.app, 'GET', '/cluster/status', undefined, root)).statusCode, 200);
+      assert.equal((await send(s.app, 'GET', '/metrics', undefined, root)).statusCode, 200);
+      const me = (await send(s.app, 'GET', '/auth/whoami', undefined, root)).json();
+      assert.equal(me.user, 'root');
+      assert.equal(me.root, true);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('roles bound users to their collections and actions; /cluster and /auth need root; transactions need every collection', async () => {
+    const s = await startSecured();
+    try {
+      const root = await login(s, 'root', ROOT_PASSWORD);
+      const role = await send(s.app, 'PUT', '/auth/roles/products-reader', { permissions: [{ collection: 'products', actions: ['read'] }] }, root);
+      assert.equal(role.statusCode, 201, role.body);
+      assert.equal(
+        (await send(s.app, 'PUT', '/auth/roles/orders-writer', { permissions: [{ collection: 'orders', actions: ['read', 'write'] }] }, root))
+          .statusCode,
+        201,
+      );
+      assert.equal((await send(s.app, 'PUT', '/auth/users/alice', { password: 'alice-password', roles: ['products-reader'] }, root)).statusCode, 201);
+      assert.equal((await send(s.app, 'POST', '/api/products', { _id: 'p1', price: 3 }, root)).statusCode, 201);
+      const alice = await login(s, 'alice', 'alice-password');
+
+      assert.equal((await send(s.app, 'GET', '/api/products/p1', undefined, alice)).statusCode, 200);
+      assert.equal((await send(s.app, 'POST', '/api/products/_query', { filter: {} }, alice)).statusCode, 200);
+      for (const [method, url, body] of [
+        ['POST', '/api/products', { price: 1 }],
+        ['PATCH', '/api/products/p1', { $set: { price: 1 } }],
+        ['DELETE', '/api/products/p1', undefined],
+        ['POST', '/api/products/_indexes', { fields: ['price'] }],
+        ['GET', '/api/orders', undefined],
+        ['GET', '/cluster/status', undefined],
+        ['POST', '/cluster/transfer-leadership', {}],
+        ['GET', '/auth/users', undefined],
+        ['PUT', '/auth/users/alice', { roles: ['orders-writer'] }],
+        ['POST', '/api/_tx', { ops: [{ op: 'insert', collection: 'products', doc: { a: 1 } }] }],
+      ] as const) {
+        const res = await send(s.app, method, url, body, alice);
+        assert.equal(res.statusCode, 403, `${method} ${url}: ${res.body}`);
+        assert.equal(errorOf(res).code, 'FORBIDDEN');
+      }
+
+      // Roles are looked up live: granting one takes effect on the next request, same token.
+      assert.equal((await send(s.app, 'PUT', '/auth/users/alice', { roles: ['products-reader', 'orders-writer'] }, root)).statusCode, 200);
+      assert.equal((await send(s.app, 'POST', '/api/orders', { _id: 'o1' }, alice)).statusCode, 201);
+      // A transaction writing orders with a precondition on products: both allowed now ...
+      const tx = { ops: [{ op: 'insert', collection: 'orders', doc: { _id: 'o2' } }], if: [{ collection: 'products', id: 'p1', exists: true }] };
+      assert.equal((await send(s.app, 'POST', '/api/_tx', tx, alice)).statusCode, 200);
+      // ... but one that also writes products is refused whole, and nothing is written.
+      const mixed = {
+        ops: [
+          { op: 'insert', collection: 'orders', doc: { _id: 'o3' } },
+          { op: 'insert', collection: 'products', doc: { _id: 'p9' } },
+        ],
+      };
+      assert.equal((await send(s.app, 'POST', '/api/_tx', mixed, alice)).statusCode, 403);
+      assert.equal(s.db.store.get('orders', 'o3'), undefined);
+      // A precondition on a collection alice may not read is refused too.
+      const peek = { ops: [{ op: 'insert', collection: 'orders', doc: { _id: 'o4' } }], if: [{ collection: 'secrets', id: 's', exists: true }] };
+      assert.equal((await send(s.app, 'POST', '/api/_tx', peek, alice)).statusCode, 403);
+
+      const users = (await send(s.app, 'GET', '/auth/users', undefined, root)).json();
+      assert.deepEqual(users, {
+        users: [
+          { name: 'alice', roles: ['products-reader', 'orders-writer'] },
+          { name: 'root', roles: ['root'] },
+        ],
+      });
+      assert.doesNotMatch(JSON.stringify(users), /scrypt/);
+      const roles = (await send(s.app, 'GET', '/auth/roles', undefined, root)).json();
+      assert.deepEqual(
+        roles.roles.map((r: { name: string }) => r.name),
+        ['orders-writer', 'products-reader', 'root'],
+      );
+      // A role still held cannot go; root cannot be removed or demoted.
+      assert.equal((await send(s.app, 'DELETE', '/auth/roles/orders-writer', undefined, root)).statusCode, 409);
+      assert.equal((await send(s.app, 'DELETE', '/auth/users/root', undefined, root)).statusCode, 409);
+      assert.equal((await send(s.app, 'PUT', '/auth/users/root', { roles: [] }, root)).statusCode, 409);
+      assert.equal((await send(s.app, 'PUT', '/auth/roles/root', { permissions: [] }, root)).statusCode, 409);
+      assert.equal((await send(s.app, 'PUT', '/auth/users/bob', { password: 'bob-password', roles: ['no-such-role'] }, root)).statusCode, 404);
+      assert.equal((await send(s.app, 'PUT', '/auth/users/bob', { password: 'short', roles: [] }, root)).statusCode, 400);
+      assert.equal((await send(s.app, 'PUT', '/auth/users/bob', { roles: [] }, root)).statusCode, 400, 'a new user needs a password');
+      assert.equal((await send(s.app, 'PUT', '/auth/roles/bad', { permissions: [{ collection: 'x', actions: ['delete'] }] }, root)).statusCode, 400);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('a password change or a removal revokes the tokens issued before; an expired or forged token is refused', async () => {
+    const s = await startSecured(1000);
+    try {
+      const root = await login(s, 'root', ROOT_PASSWORD);
+      await send(s.app, 'PUT', '/auth/users/carol', { password: 'carol-password-1', roles: ['root'] }, root);
+      const before = await login(s, 'carol', 'carol-password-1');
+      assert.equal((await send(s.app, 'GET', '/api/x', undefined, before)).statusCode, 200);
+      assert.equal((await send(s.app, 'PUT', '/auth/users/carol', { password: 'carol-password-2', roles: ['root'] }, root)).statusCode, 200);
+      const revoked = await send(s.app, 'GET', '/api/x', undefined, before);
+      assert.equal(revoked.statusCode, 401);
+      assert.match(errorOf(revoked).message, /revoked/);
+      assert.equal((await send(s.app, 'GET', '/api/x', undefined, basic('carol', 'carol-password-1'))).statusCode, 401);
+      const after = await login(s, 'carol', 'carol-password-2');
+      assert.equal((await send(s.app, 'GET', '/api/x', undefined, after)).statusCode, 200);
+      assert.equal((await send(s.app, 'DELETE', '/auth/users/carol', undefined, root)).statusCode, 200);
+      assert.equal((await send(s.app, 'GET', '/api/x', undefined, after)).statusCode, 401);
+
+      const key = s.db.store.auth.tokenKey!;
+      const rootGeneration = s.db.store.auth.user('root')!.generation;
+      const expired = signToken(key, { user: 'root', generation: rootGeneration, expiresAtMs: Date.now() - 1 });
+      const res = await send(s.app, 'GET', '/api/x', undefined, { authorization: `Bearer ${expired}` });
+      assert.equal(res.statusCode, 401);
+      assert.match(errorOf(res).message, /expired/);
+      const forged = signToken('ab'.repeat(32), { user: 'root', generation: rootGeneration, expiresAtMs: Date.now() + 60_000 });
+      assert.equal((await send(s.app, 'GET', '/api/x', undefined, { authorization: `Bearer ${forged}` })).statusCode, 401);
+      // The server's own TTL: a token issued now stops working after it (1 s here).
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      assert.equal((await send(s.app, 'GET', '/api/x', undefined, root)).statusCode, 401);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('every route of the server has an access rule, and a route without one cannot be added', async () => {
+    const s = await startSecured();
+    try {
+      assert.throws(() => s.app.get('/unlisted', async () => ({})), /ROUTE_ACCESS/);
+      const listed = Object.keys(ROUTE_ACCESS);
+      const routes = s.app.printRoutes({ commonPrefix: false });
+      for (const key of listed) assert.ok(routes.includes(key.split(' ')[1]!.split('/').at(-1)!), key);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('auth state and its parts', () => {
+  test('users and roles survive a snapshot (encoded whole or in parts); passwords never reach the log', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cs-auth-'));
+    try {
+      const db = await open({ dir });
+      const backend = new EmbeddedBackend(db, 'http://127.0.0.1:0');
+      const app = await createServer({ backend, auth: { rootPassword: ROOT_PASSWORD } });
+      await waitFor(() => db.store.auth.enabled, 'the auth bootstrap');
+      const root = basic('root', ROOT_PASSWORD);
+      await send(app, 'PUT', '/auth/roles/r', { permissions: [{ collection: '*', actions: ['read'] }] }, root);
+      await send(app, 'PUT', '/auth/users/dave', { password: 'dave-secret-password', roles: ['r'] }, root);
+      const data = db.store.captureSnapshot();
+      assert.equal(data.version, 2);
+      const whole = encodeSnapshotData(data);
+      const fromParts = Store.restoreSnapshot(Buffer.concat([...snapshotParts(data)]));
+      const restored = Store.restoreSnapshot(whole);
+      assert.deepEqual(fromParts.auth.toSnapshot(), restored.auth.toSnapshot());
+      assert.deepEqual(restored.auth.users(), db.store.auth.users());
+      assert.deepEqual(restored.auth.roles(), db.store.auth.roles());
+      assert.equal(restored.auth.tokenKey, db.store.auth.tokenKey);
+      assert.ok(restored.auth.allows(restored.auth.user('dave')!, 'anything', 'read'));
+      assert.ok(!restored.auth.allows(restored.auth.user('dave')!, 'anything', 'write'));
+      await app.close();
+      await db.close();
+      for (const file of await readdir(dir, { recursive: true })) {
+        const bytes = await readFile(join(dir, file)).catch(() => Buffer.alloc(0));
+        assert.equal(bytes.indexOf('dave-secret-password'), -1, file);
+        assert.equal(bytes.indexOf(ROOT_PASSWORD), -1, file);
+      }
+      // Reopened: the users come back from the log.
+      const again = await open({ dir });
+      assert.equal(again.store.auth.user('dave')?.roles[0], 'r');
+      await again.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('tokens: a changed byte anywhere is refused', () => {
+    const key = 'cd'.repeat(32);
+    const token = signToken(key, { user: 'u', generation: 3, expiresAtMs: 1e15 });
+    assert.deepEqual(verifyToken(key, token), { user: 'u', generation: 3, expiresAtMs: 1e15 });
+    for (let i = 0; i < token.length; i++) {
+      const c = token[i] === 'A' ? 'B' : 'A';
+      const changed = token.slice(0, i) + c + token.slice(i + 1);
+      if (changed !== token)
+        assert.equal(verifyToken(key, changed)?.generation === 3 && changed !== token ? 'accepted' : 'refused', 'refused', `byte ${i}`);
+    }
+  });
+
+  test('password checks are bounded: past the queue, TOO_MANY_REQUESTS at once', async () => {
+    const hasher = new PasswordHasher();
+    const stored = await hasher.hash('some password');
+    const attempts = Array.from({ length: HASHES_IN_FLIGHT_MAX + HASHES_QUEUED_MAX + 5 }, () => hasher.verify('wrong password', stored));
+    const results = await Promise.allSettled(attempts);
+    const refused = results.filter((r) => r.status === 'rejected');
+    assert.equal(refused.length, 5);
+    for (const r of refused) assert.equal(((r as PromiseRejectedResult).reason as StoreError).code, 'TOO_MANY_REQUESTS');
+    assert.ok(results.filter((r) => r.status === 'fulfilled').every((r) => (r as PromiseFulfilledResult<boolean>).value === false));
+    assert.equal(await hasher.verify('some password', stored), true);
+  });
+});
