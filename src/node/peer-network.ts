@@ -1,12 +1,11 @@
 // What RaftNode needs from its peers. In a cluster that is the WebSocket
 // PeerTransport; an embedded database is a group of one and has no peers.
-import type { Server } from 'node:http';
 import type { Message } from '../raft/types.ts';
-import type { PeerStats } from '../transport/index.ts';
+import type { PeerStats, UpgradeServer } from '../transport/index.ts';
 
 export interface PeerNetwork {
   /** Serves peers' connections on the node's HTTP server. */
-  attach(server: Server): void;
+  attach(server: UpgradeServer): void;
   start(): void;
   send(message: Message): void;
   request(to: number, body: unknown, timeoutMs: number): Promise<unknown>;

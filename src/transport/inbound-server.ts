@@ -9,7 +9,8 @@
 // A connection's steps:  hello ──(secret)──► proof ──► open
 //                          └──(no secret)──────────────► open
 
-import type { IncomingMessage, Server } from 'node:http';
+import type { X509Certificate } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
@@ -27,6 +28,8 @@ import {
 import { FrameAuthenticator, handshakeProof, newNonce, proofMatches, sessionKeys, type Transcript } from './peer-auth.ts';
 import { RAFT_PATH, errorMessage } from './outbound-link.ts';
 import { rawDataToBuffer } from './raw-data.ts';
+import { peerCertificateProblem } from './peer-tls.ts';
+import type { UpgradeServer } from './peer-transport.ts';
 
 export interface InboundSettings {
   readonly nodeId: number;
@@ -37,6 +40,9 @@ export interface InboundSettings {
   readonly maxConcurrentRequests: number;
   /** With a secret, every connection is authenticated (peer-auth.ts). */
   readonly secret: Uint8Array | null;
+  /** With mutual TLS: an upgrade is admitted only over a connection whose client certificate
+   * was verified and chains to one of these CAs (peer-tls.ts). */
+  readonly trustedCas: readonly X509Certificate[] | null;
   readonly logger: Logger;
 }
 
@@ -92,7 +98,7 @@ class InboundConnection {
 export class InboundServer {
   private readonly wss: WebSocketServer;
   private readonly connections = new Set<InboundConnection>();
-  private attached: { server: Server; listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void } | null = null;
+  private attached: { server: UpgradeServer; listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void } | null = null;
   private closed = false;
   private readonly loggedRefusals = new Set<string>();
 
@@ -114,7 +120,7 @@ export class InboundServer {
    * whoever else listens for 'upgrade' (e.g. a dashboard WebSocket); when no other listener
    * exists, Node would leave such a socket open forever, so it is answered 404 and destroyed.
    */
-  attach(server: Server): void {
+  attach(server: UpgradeServer): void {
     assert(this.attached === null, 'transport is already attached to a server');
     const listener = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
       const ours = pathOf(req.url) === RAFT_PATH;
@@ -131,6 +137,17 @@ export class InboundServer {
         this.settings.logger.warn(
           { remote: req.socket.remoteAddress, origin: req.headers.origin.slice(0, 200) },
           'refused a /raft upgrade with an Origin header',
+        );
+        rejectUpgrade(socket, 403, 'Forbidden');
+        return;
+      }
+      const cas = this.settings.trustedCas;
+      const tlsProblem = cas === null ? null : peerCertificateProblem(req.socket, cas);
+      if (tlsProblem !== null) {
+        this.warnOnce(
+          `tls|${req.socket.remoteAddress ?? '?'}|${tlsProblem}`,
+          { remote: req.socket.remoteAddress },
+          `refused a /raft upgrade: ${tlsProblem}`,
         );
         rejectUpgrade(socket, 403, 'Forbidden');
         return;
@@ -314,15 +331,19 @@ export class InboundServer {
     this.handlers.accepted(hello.nodeId, hello.address);
   }
 
-  private refuse(connection: InboundConnection, hello: HelloFrame, refusal: Refusal): void {
-    // A misconfigured peer retries forever: warn once per (peer, reason), then log at debug.
-    const key = `${hello.nodeId}|${hello.address}|${refusal.detail}`;
+  /** A misconfigured peer retries forever: warn once per key, then log at debug. */
+  private warnOnce(key: string, fields: Record<string, unknown>, message: string): void {
     const repeated = this.loggedRefusals.has(key);
     if (!repeated) {
       if (this.loggedRefusals.size >= 1000) this.loggedRefusals.clear();
       this.loggedRefusals.add(key);
     }
-    this.settings.logger[repeated ? 'debug' : 'warn'](
+    this.settings.logger[repeated ? 'debug' : 'warn'](fields, message);
+  }
+
+  private refuse(connection: InboundConnection, hello: HelloFrame, refusal: Refusal): void {
+    this.warnOnce(
+      `${hello.nodeId}|${hello.address}|${refusal.detail}`,
       { remote: connection.remote, peer: hello.nodeId, address: hello.address, code: refusal.code },
       `refused peer node ${hello.nodeId} (${hello.address}): ${refusal.detail}`,
     );

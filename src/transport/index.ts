@@ -1,5 +1,13 @@
 // The peer transport: WebSocket connections between cluster nodes on path /raft.
-export { PeerTransport, TRANSPORT_DEFAULTS, normalizeAddress, type TransportOptions, type PeerStats } from './peer-transport.ts';
+export {
+  PeerTransport,
+  TRANSPORT_DEFAULTS,
+  normalizeAddress,
+  type TransportOptions,
+  type PeerTls,
+  type PeerStats,
+  type UpgradeServer,
+} from './peer-transport.ts';
 export { parsePeers, parseAddress, type PeerAddress, type HostPort } from './peer-spec.ts';
 export { TransportError, type TransportErrorCode } from './errors.ts';
 export { RAFT_PATH } from './outbound-link.ts';

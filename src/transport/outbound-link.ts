@@ -28,6 +28,8 @@ export interface LinkSettings {
   readonly handshakeTimeoutMs: number;
   /** With a secret, the server must prove it holds it, and so must this node. */
   readonly secret: Uint8Array | null;
+  /** With TLS, peers are dialed with wss://, presenting cert/key and verifying theirs against ca. */
+  readonly tls: { readonly ca: Buffer | string; readonly cert: Buffer | string; readonly key: Buffer | string } | null;
   readonly reconnect: BackoffPolicy;
   readonly random: () => number;
   readonly logger: Logger;
@@ -183,10 +185,13 @@ export class OutboundLink {
     this.alive = true;
     let ws: WebSocket;
     try {
-      ws = new WebSocket(`ws://${this.address}${RAFT_PATH}`, {
+      const { tls } = this.settings;
+      // ws hands ca/cert/key to tls.connect, whose hostname check stays on (it is the default).
+      ws = new WebSocket(`${tls === null ? 'ws' : 'wss'}://${this.address}${RAFT_PATH}`, {
         maxPayload: this.settings.maxPayload,
         handshakeTimeout: this.settings.handshakeTimeoutMs,
         perMessageDeflate: false,
+        ...(tls === null ? {} : { ca: tls.ca, cert: tls.cert, key: tls.key }),
       });
     } catch (error) {
       // An address ws cannot dial (parsePeers should have caught it): keep trying, slowly.

@@ -6,7 +6,8 @@
 // (InboundServer), where it also answers their requests. So a pair of nodes shares two
 // connections, one per direction, and neither side has to decide who dials whom.
 
-import type { Server } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import { pino, type Logger } from 'pino';
 import type { Message } from '../raft/types.ts';
 import { validateBackoff, type BackoffPolicy } from '../backoff.ts';
@@ -14,6 +15,7 @@ import { TransportError } from './errors.ts';
 import { encodeFrame } from './frame-codec.ts';
 import { InboundServer } from './inbound-server.ts';
 import { checkSecret } from './peer-auth.ts';
+import { checkTls } from './peer-tls.ts';
 import { OutboundLink, errorMessage, type LinkSettings } from './outbound-link.ts';
 import { parseAddress, type PeerAddress } from './peer-spec.ts';
 
@@ -40,6 +42,10 @@ export interface TransportOptions {
   /** At least 32 bytes shared by every member: with it, every peer connection is mutually
    * authenticated and every frame on it tagged (peer-auth.ts); a peer without it is refused. */
   readonly clusterSecret?: Uint8Array;
+  /** Mutual TLS between peers (see PeerTls). With it, peers are dialed with `wss://` and an inbound
+   * `/raft` upgrade is admitted only over a TLS connection whose certificate `ca` verified. The
+   * cluster secret's handshake, when also given, runs on top. */
+  readonly tls?: PeerTls;
   /** Per-peer queue bounds; frames beyond them are dropped (Raft retries) and counted. */
   readonly maxQueueMessages?: number;
   readonly maxQueueBytes?: number;
@@ -58,6 +64,22 @@ export interface TransportOptions {
   /** Randomness for backoff jitter, in [0, 1). */
   readonly random?: () => number;
 }
+
+/** PEM material for mutual TLS between peers. Peer addresses stay `host:port`: the scheme
+ * follows this option. Hostname verification stays on, so a node's certificate must name the
+ * host peers dial it at (subjectAltName DNS or IP). */
+export interface PeerTls {
+  /** The CA (one or more PEM certificates) that signs every member's certificate. It replaces the
+   * default root CAs, both for the server certificates this node dials and for the client
+   * certificates of inbound peers. */
+  readonly ca: Buffer | string;
+  /** This node's certificate (chain), presented when it dials a peer. */
+  readonly cert: Buffer | string;
+  readonly key: Buffer | string;
+}
+
+/** Any server whose upgrades /raft is served on: the node's HTTP or HTTPS server. */
+export type UpgradeServer = HttpServer | HttpsServer;
 
 export interface PeerStats {
   /** 0 while the peer's id is not known yet. */
@@ -126,6 +148,7 @@ export class PeerTransport {
     const handshakeTimeoutMs = positiveInteger(options.handshakeTimeoutMs ?? TRANSPORT_DEFAULTS.handshakeTimeoutMs, 'handshakeTimeoutMs');
     if (typeof options.incarnation !== 'string' || options.incarnation === '') throw new Error('transport: incarnation must be a non-empty string');
     const secret = options.clusterSecret === undefined ? null : checkSecret(options.clusterSecret);
+    const tls = options.tls === undefined ? null : checkTls(options.tls);
     this.pingIntervalMs = positiveInteger(options.pingIntervalMs ?? TRANSPORT_DEFAULTS.pingIntervalMs, 'pingIntervalMs');
     this.linkSettings = {
       nodeId: this.nodeId,
@@ -138,6 +161,7 @@ export class PeerTransport {
       highWaterBytes: positiveInteger(options.highWaterBytes ?? TRANSPORT_DEFAULTS.highWaterBytes, 'highWaterBytes'),
       handshakeTimeoutMs,
       secret,
+      tls: tls === null ? null : { ca: tls.ca, cert: tls.cert, key: tls.key },
       reconnect,
       random: options.random ?? Math.random,
       logger: this.logger,
@@ -150,6 +174,7 @@ export class PeerTransport {
         handshakeTimeoutMs,
         maxConcurrentRequests: positiveInteger(options.maxConcurrentRequests ?? TRANSPORT_DEFAULTS.maxConcurrentRequests, 'maxConcurrentRequests'),
         secret,
+        trustedCas: tls === null ? null : tls.trustedCas,
         logger: this.logger,
       },
       {
@@ -176,7 +201,7 @@ export class PeerTransport {
   }
 
   /** Serves peers' connections on `server`'s upgrade requests to /raft. */
-  attach(server: Server): void {
+  attach(server: UpgradeServer): void {
     if (this.closed) throw new Error('transport is closed');
     this.inbound.attach(server);
     this.startPings();

@@ -4,7 +4,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { PeerTransport, type TransportOptions } from '../../src/transport/index.ts';
+import { PeerTransport, type TransportOptions, type UpgradeServer } from '../../src/transport/index.ts';
 import type { Entry, Message } from '../../src/raft/types.ts';
 
 export interface LogLine {
@@ -43,7 +43,7 @@ export async function listen(port = 0): Promise<{ server: http.Server; address: 
   return { server, address: `127.0.0.1:${actual}`, port: actual };
 }
 
-export async function closeServer(server: http.Server): Promise<void> {
+export async function closeServer(server: UpgradeServer): Promise<void> {
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }
@@ -63,7 +63,7 @@ export function sleep(ms: number): Promise<void> {
 export interface TestNode {
   readonly id: number;
   readonly transport: PeerTransport;
-  readonly server: http.Server;
+  readonly server: UpgradeServer;
   readonly address: string;
   readonly inbox: Message[];
   readonly log: CapturedLogger;
@@ -76,7 +76,7 @@ type NodeOptions = Partial<Omit<TransportOptions, 'nodeId' | 'advertiseAddress' 
 export async function startNode(
   id: number,
   options: NodeOptions = {},
-  listening?: { server: http.Server; address: string },
+  listening?: { server: UpgradeServer; address: string },
   dial = true,
 ): Promise<TestNode> {
   const { server, address } = listening ?? (await listen());
