@@ -77,6 +77,8 @@ describe('authentication on', () => {
         assert.equal(errorOf(res).code, 'UNAUTHORIZED');
         assert.match(String(res.headers['www-authenticate']), /^Bearer realm="collection-store", Basic/);
       }
+      const fromScript = await send(s.app, 'GET', '/api/p', undefined, { 'x-requested-with': 'XMLHttpRequest' });
+      assert.equal(fromScript.headers['www-authenticate'], 'Bearer realm="collection-store"', 'no Basic challenge: no browser dialog');
       assert.equal((await send(s.app, 'GET', '/healthz')).statusCode, 200);
       assert.equal((await send(s.app, 'GET', '/readyz')).statusCode, 200);
       assert.notEqual((await send(s.app, 'GET', '/dashboard')).statusCode, 401);

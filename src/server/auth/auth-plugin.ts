@@ -13,7 +13,7 @@ import { ValidationError } from '../../store/errors.ts';
 import { validatePermissions, validateRoleName, validateUserName } from '../../store/validate-auth-command.ts';
 import { runCommand } from '../backend-access.ts';
 import { bodyObject, queryParams } from '../http-input.ts';
-import { Authenticator, DEFAULT_TOKEN_TTL_MS, ForbiddenError, WWW_AUTHENTICATE, type Principal } from './authenticator.ts';
+import { Authenticator, DEFAULT_TOKEN_TTL_MS, ForbiddenError, WWW_AUTHENTICATE, WWW_AUTHENTICATE_SCRIPT, type Principal } from './authenticator.ts';
 import { validatePassword } from './password.ts';
 import { accessOf, type RouteAccess } from './route-access.ts';
 
@@ -80,7 +80,7 @@ export function registerAuth(app: FastifyInstance, backend: DatabaseBackend, opt
     try {
       request.principal = await authenticator.authenticate(request.headers.authorization);
     } catch (error) {
-      void reply.header('www-authenticate', WWW_AUTHENTICATE);
+      void reply.header('www-authenticate', request.headers['x-requested-with'] === undefined ? WWW_AUTHENTICATE : WWW_AUTHENTICATE_SCRIPT);
       throw error;
     }
     const principal = request.principal;

@@ -23,6 +23,9 @@ const AUTHORIZATION_CHARS_MAX = 4096;
 
 /** The challenge of every 401 (RFC 9110 §11.6.1). */
 export const WWW_AUTHENTICATE = 'Bearer realm="collection-store", Basic realm="collection-store", charset="UTF-8"';
+/** For a script in a browser (it sends X-Requested-With, as the dashboard does): without the
+ * Basic challenge, which would make the browser open its own password dialog. */
+export const WWW_AUTHENTICATE_SCRIPT = 'Bearer realm="collection-store"';
 
 export class UnauthorizedError extends StoreError {
   constructor(message: string) {
