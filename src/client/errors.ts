@@ -238,6 +238,8 @@ const CLASS_OF_CODE: Readonly<Record<ErrorCode, RemoteErrorFactory | null>> = {
   READ_TIMEOUT: (message, status) => new ReadTimeoutError(message, status),
   NOT_CAUGHT_UP: (message, status) => new NotCaughtUpError(message, status),
   NODE_FAILED: (message, status) => new NodeFailedError(message, status),
+  // Only POST /cluster/snapshot answers it: a StoreError with its code, the status added below.
+  STORAGE_FAILED: (message) => new StoreError('STORAGE_FAILED', message),
 };
 
 /**

@@ -72,6 +72,11 @@ export const ERROR_CODES = {
     retry: 'yes',
     meaning: 'this node stopped after a fatal error (a failed or stalled log write, a broken invariant) and serves nothing until restarted',
   },
+  STORAGE_FAILED: {
+    status: 507,
+    retry: 'yes',
+    meaning: 'this node could not write a file (a read-only or full disk): nothing was done, and the node goes on serving',
+  },
 } as const satisfies Readonly<Record<string, ErrorCodeInfo>>;
 
 /** A stable error code: a key of the table. */
