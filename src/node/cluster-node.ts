@@ -49,6 +49,7 @@ export class ClusterNode implements DatabaseBackend {
       nodeId: options.nodeId,
       clusterId: options.clusterId,
       ...(options.clusterSecret !== undefined ? { clusterSecret: options.clusterSecret } : {}),
+      ...(options.peerTls !== undefined ? { tls: options.peerTls } : {}),
       advertiseAddress: options.advertise,
       peers: options.peers,
       incarnation: opened.identity.incarnation,

@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { SyncMode } from '../log/types.ts';
 import type { Limits } from '../store/types.ts';
-import type { PeerAddress } from '../transport/index.ts';
+import type { PeerAddress, PeerTls } from '../transport/index.ts';
 
 export const STANDALONE_NODE_ID = 1;
 
@@ -22,6 +22,8 @@ export interface RaftNodeOptions {
   readonly clusterId: string;
   /** Shared secret that authenticates peers (TransportOptions.clusterSecret); none: unauthenticated. */
   readonly clusterSecret?: Uint8Array;
+  /** Mutual TLS between peers (TransportOptions.tls): dial wss://, admit only certificates the CA signed. */
+  readonly peerTls?: PeerTls;
   readonly dataDir: string;
   /** host:port that peers and clients use to reach this node. */
   readonly advertise: string;
