@@ -188,6 +188,10 @@ export interface ClusterOptions extends NodeOptions {
   readonly peersWithIds?: boolean;
   /** Nodes to run inside the test process (startNode), e.g. to stall one's event loop. */
   readonly inProcess?: readonly number[];
+  /** Turns authentication on: the nodes in `rootPasswordOn` (default all) get this root password;
+   * the harness's own requests (status, ids) then authenticate as root with HTTP Basic. */
+  readonly rootPassword?: string;
+  readonly rootPasswordOn?: readonly number[];
 }
 
 export class TestCluster {
@@ -258,6 +262,9 @@ export class TestCluster {
       requestTimeoutMs: settings.requestTimeoutMs ?? 3000,
       join: settings.join ?? false,
       logLevel: settings.logLevel ?? 'warn',
+      ...(this.options.rootPassword !== undefined && (this.options.rootPasswordOn?.includes(id) ?? true)
+        ? { auth: { rootPassword: this.options.rootPassword } }
+        : {}),
     };
     if (this.options.inProcess?.includes(id) === true) {
       node.inProcess = await startNode(startOptions);
@@ -334,8 +341,14 @@ export class TestCluster {
     return this.startNode(id, overrides);
   }
 
+  /** Root's HTTP Basic header when the cluster has authentication on. */
+  rootHeaders(): Record<string, string> {
+    const password = this.options.rootPassword;
+    return password === undefined ? {} : { authorization: `Basic ${Buffer.from(`root:${password}`).toString('base64')}` };
+  }
+
   async status(id: number, timeoutMs = 2000): Promise<ClusterStatus | null> {
-    const result = await http(this.node(id).url, 'GET', '/cluster/status', undefined, { timeoutMs });
+    const result = await http(this.node(id).url, 'GET', '/cluster/status', undefined, { timeoutMs, headers: this.rootHeaders() });
     return result.status === 200 ? (result.body as ClusterStatus) : null;
   }
 
@@ -378,6 +391,7 @@ export class TestCluster {
   async ids(id: number, collection: string, consistency = 'linearizable'): Promise<Set<string>> {
     const result = await http(this.node(id).url, 'GET', `/api/${collection}?fields=_id&limit=100000&consistency=${consistency}`, undefined, {
       timeoutMs: 10_000,
+      headers: this.rootHeaders(),
     });
     if (result.status !== 200)
       throw new Error(`GET /api/${collection} on node ${id}: ${result.status} ${JSON.stringify(result.body) ?? result.error}`);
