@@ -1,5 +1,6 @@
 // Waits until every node of a local cluster answers /healthz and knows the same leader,
 // reporting progress meanwhile. Only observes: it restarts nothing.
+import { Agent, request, type Dispatcher } from 'undici';
 
 export interface NodeProbe {
   readonly healthy: boolean;
@@ -14,17 +15,17 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-async function getJson(url: string): Promise<unknown> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
-  const body: unknown = await response.json().catch(() => null);
-  return response.ok ? body : null;
+async function getJson(url: string, dispatcher: Dispatcher | undefined): Promise<unknown> {
+  const response = await request(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS), ...(dispatcher !== undefined ? { dispatcher } : {}) });
+  const body: unknown = await response.body.json().catch(() => null);
+  return response.statusCode >= 200 && response.statusCode < 300 ? body : null;
 }
 
-/** /healthz, then /cluster/status's leader; never throws. */
-export async function probeNode(url: string): Promise<NodeProbe> {
+/** /healthz, then /cluster/status's leader; never throws. `dispatcher`: one that trusts the nodes' CA, for https:// URLs. */
+export async function probeNode(url: string, dispatcher?: Dispatcher): Promise<NodeProbe> {
   try {
-    if ((await getJson(`${url}/healthz`)) === null) return { healthy: false, leaderId: null };
-    const status = await getJson(`${url}/cluster/status`);
+    if ((await getJson(`${url}/healthz`, dispatcher)) === null) return { healthy: false, leaderId: null };
+    const status = await getJson(`${url}/cluster/status`, dispatcher);
     const leader = (status as { leader?: { id?: unknown } | null } | null)?.leader;
     return { healthy: true, leaderId: typeof leader?.id === 'number' ? leader.id : null };
   } catch {
@@ -39,12 +40,28 @@ export interface ReadinessTarget {
 
 /**
  * Polls until every running node is healthy and all name one leader; returns its id, or
- * null when `cancelled()` turns true or no node is running any more.
+ * null when `cancelled()` turns true or no node is running any more. `ca`: the PEM CA that
+ * signed the nodes' certificates, for https:// URLs.
  */
 export async function waitForCluster(
   nodes: readonly ReadinessTarget[],
   cancelled: () => boolean,
   progress: (line: string) => void,
+  ca?: Buffer,
+): Promise<number | null> {
+  const dispatcher = ca === undefined ? undefined : new Agent({ connect: { ca } });
+  try {
+    return await pollCluster(nodes, cancelled, progress, dispatcher);
+  } finally {
+    await dispatcher?.close();
+  }
+}
+
+async function pollCluster(
+  nodes: readonly ReadinessTarget[],
+  cancelled: () => boolean,
+  progress: (line: string) => void,
+  dispatcher: Dispatcher | undefined,
 ): Promise<number | null> {
   let lastLine = '';
   let lastPrinted = 0;
@@ -52,7 +69,7 @@ export async function waitForCluster(
     if (cancelled()) return null;
     const live = nodes.filter((n) => n.running);
     if (live.length === 0) return null;
-    const probes = await Promise.all(live.map((n) => probeNode(n.url)));
+    const probes = await Promise.all(live.map((n) => probeNode(n.url, dispatcher)));
     if (cancelled()) return null;
     const healthy = probes.filter((p) => p.healthy).length;
     const leaders = new Set(probes.map((p) => p.leaderId));

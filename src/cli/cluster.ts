@@ -2,6 +2,7 @@
 // them, prefixes their output, says when they are ready, and stops them all on Ctrl-C.
 // It restarts nothing: a node that dies stays dead (and is reported).
 import { Option, type Command } from 'commander';
+import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { ClusterChild, describeExit } from './cluster-child.ts';
@@ -9,8 +10,10 @@ import { waitForCluster } from './cluster-readiness.ts';
 import { ensureUsableDataDir } from './data-dir.ts';
 import { DEFAULT_HOST, parseHostFlag, parseIntegerFlag, parsePortFlag, parseTuning, tuningArgs, type NodeTuning, type RawTuning } from './flags.ts';
 import { portsInUse } from './ports.ts';
+import { ensureLocalTls, TLS_DIR_NAME, type LocalTls } from './local-ca.ts';
 import { createClusterSecretFile, GENERATED_SECRET_NAME, readClusterSecretFile, SECRET_FLAG } from './secret-file.ts';
 import { onShutdownSignal } from './signals.ts';
+import { TLS_CA_FLAG, TLS_CERT_FLAG, TLS_KEY_FLAG } from './tls-files.ts';
 import { addTuningOptions } from './tuning-options.ts';
 import { EXIT_FAILURE, EXIT_OK, printError, UsageError } from './usage-error.ts';
 
@@ -27,6 +30,7 @@ interface RawClusterOptions extends RawTuning {
   readonly dataDir?: unknown;
   readonly host?: unknown;
   readonly clusterSecretFile?: unknown;
+  readonly tls?: unknown;
 }
 
 export interface ClusterOptions {
@@ -41,6 +45,8 @@ export interface ClusterOptions {
   readonly secretFile: string;
   /** The secret file was made by this run (it did not exist). */
   readonly secretCreated: boolean;
+  /** --tls: the private CA and node certificates in <dataDir>/tls; null: plain HTTP. */
+  readonly tls: LocalTls | null;
   readonly tuning: NodeTuning;
 }
 
@@ -61,7 +67,16 @@ export async function parseClusterOptions(raw: RawClusterOptions): Promise<Clust
   const secretCreated = given ? false : await createClusterSecretFile(secretFile);
   // Checked here too, so that a bad file is one line from `cluster` rather than one per node.
   await readClusterSecretFile(SECRET_FLAG, given ? raw.clusterSecretFile : secretFile);
-  return { nodes, basePort, host, contactHost, dataDir, secretFile, secretCreated, tuning };
+  // Certificates name the host the nodes are reached at (peers dial it and verify the name).
+  const tls =
+    raw.tls === true
+      ? await ensureLocalTls(
+          dataDir,
+          Array.from({ length: nodes }, (_, i) => i + 1),
+          [contactHost],
+        )
+      : null;
+  return { nodes, basePort, host, contactHost, dataDir, secretFile, secretCreated, tls, tuning };
 }
 
 export function registerCluster(program: Command): void {
@@ -75,6 +90,11 @@ export function registerCluster(program: Command): void {
     .option(
       `${SECRET_FLAG} <path>`,
       `secret file the nodes authenticate each other with (hex, at least 32 bytes, mode 0600; see start --help) (default: <dir>/${GENERATED_SECRET_NAME}, a random 32-byte secret generated when missing)`,
+    )
+    .option(
+      '--tls',
+      `serve HTTPS and wss:// with mutual TLS between the nodes: a private CA and one certificate per node are made in <dir>/${TLS_DIR_NAME}/ with the openssl command (keys mode 0600) and reused on later runs; clients trust <dir>/${TLS_DIR_NAME}/ca.crt (e.g. status --ca-file)`,
+      false,
     );
   addTuningOptions(command);
   command.action(async (raw: RawClusterOptions) => {
@@ -119,9 +139,10 @@ async function runCluster(options: ClusterOptions): Promise<void> {
       ...(peers.length > 0 ? ['--peers', peers.join(',')] : []),
       SECRET_FLAG,
       options.secretFile,
+      ...tlsArgs(options.tls, id),
       ...tuningArgs(options.tuning),
     ];
-    const url = `http://${hostPort(options.contactHost, portOf(id))}`;
+    const url = `${options.tls !== null ? 'https' : 'http'}://${hostPort(options.contactHost, portOf(id))}`;
     return new ClusterChild(
       id,
       url,
@@ -131,6 +152,13 @@ async function runCluster(options: ClusterOptions): Promise<void> {
     );
   });
   if (options.secretCreated) say(`generated a cluster secret in ${options.secretFile} (mode 0600)`);
+  if (options.tls !== null) {
+    const { createdCa, createdNodes, dir } = options.tls;
+    const nodes = createdNodes.length === 1 ? `node ${createdNodes[0]}` : `nodes ${createdNodes.join(', ')}`;
+    if (createdCa) say(`made a private CA and certificates for ${nodes} in ${dir} (keys mode 0600)`);
+    else if (createdNodes.length > 0) say(`made certificates for ${nodes} in ${dir} (keys mode 0600), reusing its CA`);
+    else say(`reusing the CA and node certificates in ${dir}`);
+  }
   say(`started ${children.length} node${children.length > 1 ? 's' : ''} (data in ${options.dataDir})`);
 
   for (const child of children) {
@@ -155,7 +183,8 @@ async function runCluster(options: ClusterOptions): Promise<void> {
     },
   );
 
-  const leader = await waitForCluster(children, () => stopping, say);
+  const ca = options.tls !== null ? await readFile(options.tls.caCert) : undefined;
+  const leader = await waitForCluster(children, () => stopping, say, ca);
   if (leader === null) return; // stopping, or every node died (reported above)
   say(`ready: ${children.length} node${children.length > 1 ? 's' : ''}, leader is node ${leader}`);
   const width = Math.max(...children.map((c) => c.url.length));
@@ -164,7 +193,14 @@ async function runCluster(options: ClusterOptions): Promise<void> {
     const pid = String(child.pid ?? '-').padEnd(7);
     process.stdout.write(`  node ${child.nodeId}  pid ${pid}  API ${child.url.padEnd(width)}  dashboard ${child.url}/dashboard${state}\n`);
   }
+  if (options.tls !== null) say(`clients trust the CA in ${options.tls.caCert} (status --ca-file, connect(urls, { tls: { ca } }), curl --cacert)`);
   say('press Ctrl-C to stop every node');
+}
+
+function tlsArgs(tls: LocalTls | null, id: number): string[] {
+  const files = tls?.nodes.get(id);
+  if (tls === null || files === undefined) return [];
+  return [TLS_CERT_FLAG, files.cert, TLS_KEY_FLAG, files.key, TLS_CA_FLAG, tls.caCert];
 }
 
 async function stopAll(children: readonly ClusterChild[]): Promise<void> {

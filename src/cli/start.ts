@@ -13,15 +13,19 @@ import {
   MAX_NODE_ID,
   type RawTuning,
 } from './flags.ts';
-import { checkUnauthenticatedHost, isLoopbackHost, readClusterSecretFile, SECRET_FLAG } from './secret-file.ts';
+import { isLoopbackHost, readClusterSecretFile, SECRET_FLAG } from './secret-file.ts';
+import { readTlsFlags, TLS_CA_FLAG, TLS_CERT_FLAG, TLS_KEY_FLAG, type RawTlsFlags } from './tls-files.ts';
 import { onShutdownSignal } from './signals.ts';
 import { addTuningOptions } from './tuning-options.ts';
 import { EXIT_FAILURE, EXIT_OK, messageOf, printError, UsageError } from './usage-error.ts';
 
+/** Bind addresses that name no host a certificate could be checked against. */
+const WILDCARD_HOSTS: ReadonlySet<string> = new Set(['0.0.0.0', '::', '[::]']);
+
 /** How long a node whose parent `cluster` process died may take to stop. */
 const ORPHAN_STOP_DEADLINE_MS = 10_000;
 
-interface RawStartOptions extends RawTuning {
+interface RawStartOptions extends RawTuning, RawTlsFlags {
   readonly nodeId?: unknown;
   readonly host?: unknown;
   readonly port?: unknown;
@@ -50,7 +54,21 @@ export async function parseStartOptions(raw: RawStartOptions): Promise<StartNode
   }
   const tuning = parseTuning(raw);
   const clusterSecret = raw.clusterSecretFile === undefined ? undefined : await readClusterSecretFile(SECRET_FLAG, raw.clusterSecretFile);
-  checkUnauthenticatedHost(host, clusterSecret !== undefined, raw.insecure === true);
+  // The certificate must name the host that peers and clients dial (unknowable for a wildcard bind without --advertise).
+  const advertisedHost = advertise === undefined ? host : advertise.slice(0, advertise.lastIndexOf(':'));
+  const tls = await readTlsFlags(raw, WILDCARD_HOSTS.has(advertisedHost) ? null : advertisedHost);
+  if (tls !== undefined && tls.ca === undefined && (peers.length > 0 || raw.join === true)) {
+    // The port serves only TLS, so peers must be dialed over wss://, which verifies them against the CA.
+    throw new UsageError(
+      `${TLS_CA_FLAG} is needed with --peers or --join when ${TLS_CERT_FLAG} is given: peers are dialed over wss:// and must present a certificate signed by it`,
+    );
+  }
+  // Peers are authenticated by the secret, or by mutual TLS (a certificate signed by the CA).
+  if (clusterSecret === undefined && tls?.ca === undefined && raw.insecure !== true && !isLoopbackHost(host)) {
+    throw new UsageError(
+      `--host ${host} is not a loopback address: peers must then authenticate, so give ${SECRET_FLAG} or ${TLS_CERT_FLAG}, ${TLS_KEY_FLAG} and ${TLS_CA_FLAG} (or --insecure to run unauthenticated anyway)`,
+    );
+  }
   if (raw.dataDir === undefined) throw new UsageError('--data-dir is required');
   const dataDir = await ensureUsableDataDir('--data-dir', raw.dataDir);
   return {
@@ -61,6 +79,7 @@ export async function parseStartOptions(raw: RawStartOptions): Promise<StartNode
     peers,
     dataDir,
     ...(clusterSecret !== undefined ? { clusterSecret } : {}),
+    ...(tls !== undefined ? { tls } : {}),
     clusterId: tuning.clusterId,
     snapshotThreshold: tuning.snapshotThreshold,
     electionTimeoutMs: tuning.electionTimeoutMs,
@@ -85,15 +104,33 @@ export function registerStart(program: Command): void {
       `${SECRET_FLAG} <path>`,
       'file holding the secret shared by every node, as hex (at least 64 digits = 32 bytes; e.g. `openssl rand -hex 32`), mode 0600: peers must prove they know it (default: none, peers unauthenticated, --host loopback only)',
     )
-    .option('--insecure', 'allow a --host other than loopback without --cluster-secret-file: anyone who reaches the port can act as a peer', false)
+    .option(
+      `${TLS_CERT_FLAG} <path>`,
+      `PEM certificate (chain) of this node: with ${TLS_KEY_FLAG}, the port serves HTTPS, and wss:// for peers; it must name the advertised host (subjectAltName) (default: none, plain HTTP)`,
+    )
+    .option(`${TLS_KEY_FLAG} <path>`, `PEM private key of ${TLS_CERT_FLAG}, unencrypted, mode 0600 (default: none)`)
+    .option(
+      `${TLS_CA_FLAG} <path>`,
+      `PEM CA certificate(s) that sign every member's certificate: peers must present one (mutual TLS) and are dialed over wss:// and verified against it; needed with --peers or --join when TLS is on (default: none, peers present no certificate)`,
+    )
+    .option(
+      '--insecure',
+      `allow a --host other than loopback without ${SECRET_FLAG} or ${TLS_CA_FLAG}: anyone who reaches the port can act as a peer`,
+      false,
+    )
     // Set by `cluster` for its children: when the parent dies, the pipe closes, the node stops.
     .addOption(new Option('--stop-on-stdin-close').hideHelp());
   addTuningOptions(command);
   command.action(async (raw: RawStartOptions) => {
     const options = await parseStartOptions(raw);
-    if (options.clusterSecret === undefined && raw.insecure === true && !isLoopbackHost(options.host ?? DEFAULT_HOST)) {
+    if (
+      options.clusterSecret === undefined &&
+      options.tls?.ca === undefined &&
+      raw.insecure === true &&
+      !isLoopbackHost(options.host ?? DEFAULT_HOST)
+    ) {
       printError(
-        `warning: --insecure: peers are not authenticated; anyone who can reach ${options.host}:${options.port} can act as a member of the cluster (give ${SECRET_FLAG} to prevent it)`,
+        `warning: --insecure: peers are not authenticated; anyone who can reach ${options.host}:${options.port} can act as a member of the cluster (give ${SECRET_FLAG} or ${TLS_CA_FLAG} to prevent it)`,
       );
     }
     await runStart(options, raw.stopOnStdinClose === true);

@@ -1,6 +1,8 @@
 // `collection-store status`: asks one node for /cluster/status and prints it.
 import { Option, type Command } from 'commander';
 import { connect } from '../client/index.ts';
+import type { ClientTls } from '../client/types.ts';
+import { readCaFile } from './tls-files.ts';
 import { parseIntegerFlag, parseNodeUrlFlag } from './flags.ts';
 import { formatStatus } from './status-table.ts';
 import { EXIT_FAILURE, messageOf, printError } from './usage-error.ts';
@@ -12,6 +14,7 @@ interface RawStatusOptions {
   readonly node?: unknown;
   readonly json?: unknown;
   readonly timeout?: unknown;
+  readonly caFile?: unknown;
 }
 
 export function registerStatus(program: Command): void {
@@ -21,10 +24,15 @@ export function registerStatus(program: Command): void {
     .option('--node <url>', 'the node to ask', DEFAULT_NODE_URL)
     .option('--json', 'print the /cluster/status JSON instead of a table', false)
     .addOption(new Option('--timeout <ms>', 'give up after this many milliseconds').default(DEFAULT_STATUS_TIMEOUT_MS))
+    .option(
+      '--ca-file <path>',
+      "PEM CA certificate that signed the nodes' certificates, for https:// nodes with a private CA (e.g. <data-dir>/tls/ca.crt of cluster --tls) (default: the system's root CAs)",
+    )
     .action(async (raw: RawStatusOptions) => {
       const url = parseNodeUrlFlag('--node', raw.node);
       const timeout = parseIntegerFlag('--timeout', raw.timeout, 1, 600_000);
-      await runStatus(url, raw.json === true, timeout);
+      const tls: ClientTls | undefined = raw.caFile === undefined ? undefined : { ca: await readCaFile('--ca-file', raw.caFile) };
+      await runStatus(url, raw.json === true, timeout, tls);
     });
 }
 
@@ -39,9 +47,10 @@ function rootCause(error: unknown): string {
   return messageOf(current);
 }
 
-async function runStatus(url: string, json: boolean, timeout: number): Promise<void> {
+async function runStatus(url: string, json: boolean, timeout: number, tls: ClientTls | undefined): Promise<void> {
   // One attempt at the one node asked: a status command must not fail over elsewhere.
-  const client = connect([url], { timeout, retries: 0 });
+  const options = { timeout, retries: 0, ...(tls !== undefined ? { tls } : {}) };
+  const client = connect([url], options);
   try {
     const status = await client.status({ url });
     if (json) {
@@ -52,7 +61,8 @@ async function runStatus(url: string, json: boolean, timeout: number): Promise<v
     let members = status.members;
     let note = '';
     if (status.role !== 'leader' && status.leader !== null) {
-      const leaderClient = connect([status.leader.url], { timeout, retries: 0 });
+      // The leader's URL is https:// when the nodes serve TLS: the same CA signed its certificate.
+      const leaderClient = connect([status.leader.url], options);
       try {
         members = (await leaderClient.status({ url: status.leader.url })).members;
         note = `(match and lag as the leader, node ${status.leader.id}, sees them)\n`;

@@ -1,5 +1,6 @@
 // Starts one cluster node in this process: the Raft node over its data
 // directory, the HTTP API, and the peer transport on the same port (/raft).
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import { createServer as createNetServer } from 'node:net';
 import pino from 'pino';
 import { ClusterNode } from '../node/cluster-node.ts';
@@ -7,7 +8,17 @@ import type { RaftNode } from '../node/raft-node.ts';
 import type { SyncMode } from '../log/types.ts';
 import type { PeerAddress } from '../transport/index.ts';
 import { dashboardHtml } from '../dashboard/index.ts';
+import type { AuthOptions } from './auth/auth-plugin.ts';
 import { createServer } from './create-server.ts';
+
+/** PEM bytes of a node's TLS material (see start's --tls-cert-file, --tls-key-file, --tls-ca-file). */
+export interface NodeTls {
+  /** This node's certificate (chain), served to clients and peers and presented when dialing peers. */
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  /** The CA that signs every member's certificate: with it, peers must present one (mutual TLS) and are dialed over wss://. */
+  readonly ca?: Buffer;
+}
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -25,6 +36,10 @@ export interface StartNodeOptions {
   readonly clusterId?: string;
   /** Shared secret (>= 32 bytes) that peers must prove they know (see TransportOptions.clusterSecret); none: unauthenticated. */
   readonly clusterSecret?: Uint8Array;
+  /** Serve HTTPS and wss:// on the port; with `ca`, peer links are mutual TLS. None: plain HTTP. */
+  readonly tls?: NodeTls;
+  /** Users, roles and tokens: a root password turns authentication on (docs/security.md). */
+  readonly auth?: AuthOptions;
   /** Snapshot and compact the log every this many entries (default 10,000). */
   readonly snapshotThreshold?: number;
   /** Elections wait a random time in [t, 2t) ms (default 150). */
@@ -53,6 +68,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   if (!(heartbeatIntervalMs < electionTimeoutMs)) {
     throw new Error(`the heartbeat interval (${heartbeatIntervalMs} ms) must be shorter than the election timeout (${electionTimeoutMs} ms)`);
   }
+  const tls = options.tls;
   const logger = pino({ level: options.logLevel ?? 'info', base: { node: options.nodeId } });
   const common = {
     nodeId: options.nodeId,
@@ -67,6 +83,9 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     sync: options.sync ?? 'batch',
     logger,
     ...(options.clusterSecret !== undefined ? { clusterSecret: options.clusterSecret } : {}),
+    ...(tls !== undefined ? { urlScheme: 'https' as const } : {}),
+    // With a CA, peers are dialed over wss:// presenting this node's certificate and must present one the CA signed.
+    ...(tls?.ca !== undefined ? { peerTls: { ca: tls.ca, cert: tls.cert, key: tls.key } } : {}),
   };
   // The advertised address must be known before the transport says hello; with port 0
   // the real port is known only after listen(), so pick a free port first (a bare
@@ -77,7 +96,13 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   const opened = await ClusterNode.open({ ...common, advertise: options.advertise ?? `${host}:${port}` }).catch((error: unknown) => {
     throw new Error(`cannot open data directory ${options.dataDir}: ${error instanceof Error ? error.message : String(error)}`);
   });
-  const app = await createServer({ backend: opened, logger: httpLogger(logger), dashboardHtml: dashboardHtml() });
+  const app = await createServer({
+    backend: opened,
+    logger: httpLogger(logger),
+    dashboardHtml: dashboardHtml(),
+    ...(options.auth !== undefined ? { auth: options.auth } : {}),
+    ...(tls !== undefined ? { https: httpsOptions(tls) } : {}),
+  });
   let inFlight = 0;
   app.addHook('onRequest', async () => {
     inFlight++;
@@ -127,6 +152,21 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       })();
       return closing;
     },
+  };
+}
+
+/**
+ * One port serves the HTTP API and /raft. HTTP clients need no certificate, so the
+ * handshake asks for one (with a CA) but never fails for lack of it: the transport admits
+ * a /raft upgrade only over a connection whose certificate the CA verified
+ * (req.socket.authorized).
+ */
+function httpsOptions(tls: NodeTls): HttpsServerOptions {
+  return {
+    cert: tls.cert,
+    key: tls.key,
+    ...(tls.ca !== undefined ? { ca: tls.ca, requestCert: true } : {}),
+    rejectUnauthorized: false,
   };
 }
 

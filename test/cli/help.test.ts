@@ -26,6 +26,9 @@ describe('--help', { concurrency: 3 }, () => {
     assertFlag(text, '--join', 'false');
     assertFlag(text, '--cluster-secret-file <path>', 'none');
     assertFlag(text, '--insecure', 'false');
+    assertFlag(text, '--tls-cert-file <path>', 'none');
+    assertFlag(text, '--tls-key-file <path>', 'none');
+    assertFlag(text, '--tls-ca-file <path>', 'none');
     assertFlag(text, '--cluster-id <id>', '"collection-store"');
     assertFlag(text, '--snapshot-threshold <entries>', '10000');
     assertFlag(text, '--election-timeout <ms>', '150');
@@ -40,6 +43,7 @@ describe('--help', { concurrency: 3 }, () => {
     assertFlag(text, '--data-dir <dir>', '"./data"');
     assertFlag(text, '--host <address>', '"127.0.0.1"');
     assertFlag(text, '--cluster-secret-file <path>', '<dir>/cluster.secret');
+    assertFlag(text, '--tls', 'false');
     assertFlag(text, '--election-timeout <ms>', '150');
     assertFlag(text, '--heartbeat-interval <ms>', '50');
     assertFlag(text, '--snapshot-threshold <entries>', '10000');
@@ -49,5 +53,6 @@ describe('--help', { concurrency: 3 }, () => {
     assertFlag(text, '--node <url>', '"http://127.0.0.1:8080"');
     assertFlag(text, '--json', 'false');
     assertFlag(text, '--timeout <ms>', '3000');
+    assertFlag(text, '--ca-file <path>', "the system's root CAs");
   });
 });
