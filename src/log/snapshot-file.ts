@@ -40,12 +40,18 @@ export async function writeSnapshotFile(dir: string, meta: SnapshotMeta, data: U
   const header = encodeHeader(meta, data);
   const handle = await open(temp, 'w');
   try {
-    await handle.writev([header, data]);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    try {
+      await handle.writev([header, data]);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  } catch (error) {
+    // A full disk stays full while the part written is kept: remove it (recovery would too).
+    await unlink(temp).catch(() => {});
+    throw error;
   }
-  await rename(temp, path);
   await fsyncDir(dir);
   return path;
 }

@@ -30,6 +30,19 @@ export interface NodeStatus {
   readonly snapshotIndex: number;
   readonly lastLogIndex: number;
   readonly members: readonly MemberStatus[];
+  /** This node's own snapshots: whether the last one failed (a read-only or full disk). Every
+   * node reports it; optional for backends that take none. */
+  readonly snapshot?: SnapshotHealth;
+}
+
+/** How this node's snapshots fare. A failure does not stop the node: its log only grows. */
+export interface SnapshotHealth {
+  /** The latest failure since the last snapshot written (null: none); `at` is an ISO 8601 time. */
+  readonly lastError: { readonly message: string; readonly at: string } | null;
+  /** Failures in a row since the last snapshot written (0 once one succeeds). */
+  readonly failures: number;
+  /** The index of the last snapshot written or installed (0: none yet). */
+  readonly lastSuccessIndex: number;
 }
 
 /** One change to one document, as applied on this node (for change streams). */

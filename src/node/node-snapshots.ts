@@ -1,6 +1,8 @@
 // Snapshots this node takes of its applied state, to keep the log short: when one is
 // due, taking it in the background, writing it (one snapshot file at a time), and
-// handing it to the core between two Ready cycles.
+// handing it to the core between two Ready cycles. A snapshot that cannot be written (a
+// read-only or full disk) does not stop the node: the log only stays longer. The failure is
+// logged and shown in /cluster/status, and retried later (backing off), or at once on request.
 import type { Logger } from 'pino';
 import { assert } from '../assert.ts';
 import type { LogStorage } from '../log/types.ts';
@@ -8,7 +10,25 @@ import type { RaftCore } from '../raft/index.ts';
 import type { Snapshot } from '../raft/types.ts';
 import { snapshotParts } from '../store/snapshot.ts';
 import type { Store } from '../store/store.ts';
+import { StoreError } from '../store/errors.ts';
+import type { SnapshotHealth } from './backend.ts';
 import { nextTurn } from './node-waiting.ts';
+
+/** The first automatic retry after a failed snapshot waits this long; each failure doubles it. */
+export const SNAPSHOT_RETRY_MIN_MS = 1_000;
+/** ...up to this: a disk that stays full is tried again once a minute, not at every apply. */
+export const SNAPSHOT_RETRY_MAX_MS = 60_000;
+
+/**
+ * Whether `error` is the file system refusing (ENOSPC, EROFS, EACCES, EIO, EDQUOT...): a
+ * system error of node:fs has a string code of this form. Anything else (a broken
+ * invariant, the log stopped by a failed write) still stops the node.
+ */
+export function isStorageError(error: unknown): error is Error & { readonly code: string } {
+  if (!(error instanceof Error)) return false;
+  const code: unknown = (error as { code?: unknown }).code;
+  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code);
+}
 
 /** What snapshots need from the node that drives the core. */
 export interface SnapshotHost {
@@ -35,6 +55,12 @@ export class NodeSnapshots {
   private lastSnapshotIndex: number;
   /** The last log index found at start: entries up to it are replayed, not snapshotted along the way. */
   private readonly recoveredLastIndex: number;
+  /** The latest snapshot failure since the last success (null: none). */
+  private lastError: { readonly message: string; readonly at: string } | null = null;
+  /** Failures in a row since the last success. */
+  private failures = 0;
+  /** No automatic snapshot before this time (ms since the epoch), after a failure. */
+  private retryNotBeforeMs = 0;
 
   /** `lastIndex`: the index of the snapshot found at start (0 if none); `recoveredLastIndex`: see the field. */
   constructor(
@@ -51,17 +77,52 @@ export class NodeSnapshots {
     return this.lastSnapshotIndex;
   }
 
-  /** Records a snapshot from the leader, installed by the Ready loop. */
+  /** Records a snapshot from the leader, installed by the Ready loop: a snapshot file was written. */
   installed(index: number): void {
     this.lastSnapshotIndex = index;
+    this.succeeded();
+  }
+
+  /** For /cluster/status: the last failure since the last success, and how many in a row. */
+  health(): SnapshotHealth {
+    return { lastError: this.lastError, failures: this.failures, lastSuccessIndex: this.lastSnapshotIndex };
   }
 
   /** Takes a snapshot now (after the one running, if any). Waits for two jobs at most: the
-   * running one, then ours (or one started meanwhile, which captures a state as new). */
+   * running one, then ours (or one started meanwhile, which captures a state as new).
+   * A snapshot the disk refuses rejects with STORAGE_FAILED; the node goes on serving. */
   async take(): Promise<{ index: number; bytes: number }> {
     if (this.snapshotJob !== null) await this.snapshotJob.catch(() => 0);
-    const bytes = await this.startSnapshot();
+    let bytes: number;
+    try {
+      bytes = await this.startSnapshot();
+    } catch (error) {
+      if (!isStorageError(error)) throw error;
+      throw new StoreError(
+        'STORAGE_FAILED',
+        `the snapshot could not be written: ${error.message}; the node goes on serving, its log is not compacted until a snapshot succeeds`,
+      );
+    }
     return { index: this.lastSnapshotIndex, bytes };
+  }
+
+  private succeeded(): void {
+    this.lastError = null;
+    this.failures = 0;
+    this.retryNotBeforeMs = 0;
+  }
+
+  /** A snapshot the file system refused: logged, shown in the status, retried after a backoff. */
+  private failed(error: Error): void {
+    this.failures++;
+    const at = Date.now();
+    this.lastError = { message: error.message, at: new Date(at).toISOString() };
+    const backoffMs = Math.min(SNAPSHOT_RETRY_MAX_MS, SNAPSHOT_RETRY_MIN_MS * 2 ** Math.min(this.failures - 1, 16));
+    this.retryNotBeforeMs = at + backoffMs;
+    this.host.logger.error(
+      { err: error, failures: this.failures, retryInMs: backoffMs },
+      'snapshot failed; the node goes on serving, its log is not compacted until a snapshot succeeds',
+    );
   }
 
   /**
@@ -75,7 +136,8 @@ export class NodeSnapshots {
       !this.host.isClosed() &&
       this.host.snapshotThreshold > 0 &&
       applied >= this.recoveredLastIndex &&
-      applied - this.lastSnapshotIndex >= this.host.snapshotThreshold
+      applied - this.lastSnapshotIndex >= this.host.snapshotThreshold &&
+      Date.now() >= this.retryNotBeforeMs
     );
   }
 
@@ -97,9 +159,14 @@ export class NodeSnapshots {
    */
   private startSnapshot(): Promise<number> {
     if (this.snapshotJob !== null) return this.snapshotJob;
-    const job = this.takeSnapshot().finally(() => {
-      this.snapshotJob = null;
-    });
+    const job = this.takeSnapshot()
+      .catch((error: unknown) => {
+        if (isStorageError(error) && !this.host.isClosed()) this.failed(error);
+        throw error;
+      })
+      .finally(() => {
+        this.snapshotJob = null;
+      });
     this.snapshotJob = job;
     return job;
   }
@@ -133,6 +200,7 @@ export class NodeSnapshots {
     });
     if (!written) return 0;
     this.lastSnapshotIndex = index;
+    this.succeeded();
     host.logger.info({ index, bytes: data.byteLength }, 'snapshot taken, log compacted');
     // The core takes it between two Ready cycles, never in the middle of one.
     this.snapshotForCore = { meta, data };
@@ -150,7 +218,9 @@ export class NodeSnapshots {
     }
     if (this.snapshotDue() && this.snapshotJob === null) {
       this.startSnapshot().catch((error: unknown) => {
-        if (!this.host.isClosed()) this.host.stopOnFatal(error);
+        // A refusal of the file system was recorded (failed()); anything else is a bug, or the
+        // log stopped after a failed write: the node stops as on any fatal error.
+        if (!this.host.isClosed() && !isStorageError(error)) this.host.stopOnFatal(error);
       });
     }
   }

@@ -1,8 +1,8 @@
 // The status a node reports (GET /cluster/status): its role, term, leader, indexes
-// and, per member, its address, replication progress and connection.
+// and, per member, its address, replication progress and connection; and how its snapshots fare.
 import type { RaftStatus } from '../raft/types.ts';
 import type { PeerStats } from '../transport/index.ts';
-import type { MemberStatus, NodeStatus } from './backend.ts';
+import type { MemberStatus, NodeStatus, SnapshotHealth } from './backend.ts';
 
 /** What the status is made of, read from the node when it is asked. */
 export interface NodeStatusSources {
@@ -12,6 +12,7 @@ export interface NodeStatusSources {
   readonly peerStats: readonly PeerStats[];
   readonly appliedIndex: number;
   readonly snapshotIndex: number;
+  readonly snapshot: SnapshotHealth;
   urlOf(id: number): string | null;
 }
 
@@ -46,5 +47,6 @@ export function describeNode(sources: NodeStatusSources): NodeStatus {
     snapshotIndex: sources.snapshotIndex,
     lastLogIndex: raft.lastIndex,
     members,
+    snapshot: sources.snapshot,
   };
 }

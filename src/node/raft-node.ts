@@ -306,6 +306,7 @@ export class RaftNode implements DatabaseBackend {
       peerStats: this.transport.stats(),
       appliedIndex: this.currentStore.lastApplied,
       snapshotIndex: this.snapshots.lastIndex,
+      snapshot: this.snapshots.health(),
       urlOf: (id) => this.membership.urlOf(id),
     });
   }
