@@ -7,6 +7,7 @@
 // a consumer that needs them must stay connected, or re-read the collection.
 // `Last-Event-ID` (sent by EventSource on reconnect) stands for `since`.
 import type { FastifyInstance } from 'fastify';
+import { stillAllowed } from './auth/auth-plugin.ts';
 import { BadRequestError } from '../store/errors.ts';
 import { validateCollectionName } from '../store/validate.ts';
 import { readableStore } from './backend-access.ts';
@@ -79,7 +80,10 @@ export function registerChangeRoutes(
     const stream = new ChangeStream(raw, collection, backlog, options, (s) => registry.remove(s));
     stream.attach(
       backend.subscribe((change) => {
-        if (change.collection === collection && change.rev > since) stream.push(change);
+        if (change.collection !== collection || change.rev <= since) return;
+        // Checked per event: a stream outlives its token, and its user's rights may change.
+        if (!stillAllowed(request, backend, collection)) stream.close();
+        else stream.push(change);
       }),
     );
     if (!stream.isClosed) registry.add(stream);

@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { get as httpGet, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { open } from '../../src/index.ts';
 import { EmbeddedBackend } from '../../src/node/embedded-backend.ts';
@@ -219,6 +220,34 @@ describe('authentication on', () => {
       // The server's own TTL: a token issued now stops working after it (1 s here).
       await new Promise((resolve) => setTimeout(resolve, 1100));
       assert.equal((await send(s.app, 'GET', '/api/x', undefined, root)).statusCode, 401);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('a change stream ends once its user may no longer read the collection', async () => {
+    const s = await startSecured();
+    try {
+      const root = await login(s, 'root', ROOT_PASSWORD);
+      await send(s.app, 'PUT', '/auth/roles/feed-reader', { permissions: [{ collection: 'feed', actions: ['read'] }] }, root);
+      await send(s.app, 'PUT', '/auth/users/erin', { password: 'erin-password', roles: ['feed-reader'] }, root);
+      const erin = await login(s, 'erin', 'erin-password');
+      const base = await s.app.listen({ port: 0, host: '127.0.0.1' });
+      const response = await new Promise<IncomingMessage>((resolve, reject) => {
+        httpGet(`${base}/api/feed/_changes`, { headers: erin }, resolve).on('error', reject);
+      });
+      assert.equal(response.statusCode, 200);
+      let text = '';
+      const ended = new Promise<void>((resolve) => {
+        response.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+        response.on('close', resolve);
+      });
+      await send(s.app, 'POST', '/api/feed', { _id: 'f1' }, root);
+      await waitFor(() => text.includes('"f1"'), 'the first event');
+      await send(s.app, 'PUT', '/auth/users/erin', { roles: [] }, root);
+      await send(s.app, 'POST', '/api/feed', { _id: 'f2' }, root);
+      await ended;
+      assert.ok(!text.includes('"f2"'), 'no event after the right was withdrawn');
     } finally {
       await s.close();
     }

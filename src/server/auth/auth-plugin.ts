@@ -48,6 +48,20 @@ export function requireCollectionAccess(request: FastifyRequest, backend: Databa
   }
 }
 
+/**
+ * Whether a request authenticated earlier may still read `collection` now: a long-lived
+ * change stream asks before each event, and ends once its token expired, its user changed
+ * password or was removed, or its roles no longer allow the read.
+ */
+export function stillAllowed(request: FastifyRequest, backend: DatabaseBackend, collection: string): boolean {
+  const principal = request.principal;
+  if (principal === undefined) return true;
+  if (principal.expiresAtMs !== undefined && principal.expiresAtMs <= Date.now()) return false;
+  const auth = backend.store.auth;
+  const user = auth.user(principal.user.name);
+  return user !== undefined && user.generation === principal.user.generation && auth.allows(user, collection, 'read');
+}
+
 function userView(user: UserRecord): { name: string; roles: readonly string[] } {
   return { name: user.name, roles: user.roles };
 }

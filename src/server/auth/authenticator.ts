@@ -12,6 +12,8 @@ import { signToken, verifyToken } from './tokens.ts';
 export interface Principal {
   readonly user: UserRecord;
   readonly root: boolean;
+  /** When its token expires (a token's principal only). */
+  readonly expiresAtMs?: number;
 }
 
 export const DEFAULT_TOKEN_TTL_MS = 60 * 60 * 1000;
@@ -83,6 +85,7 @@ export class Authenticator {
     const value = space === -1 ? '' : header.slice(space + 1).trim();
     const state = this.state();
     let user: UserRecord;
+    let expiresAtMs: number | undefined;
     if (scheme === 'bearer') {
       const key = state.tokenKey;
       const claims = key === null ? null : verifyToken(key, value);
@@ -92,6 +95,7 @@ export class Authenticator {
       // A removed user, or a password changed since the token was issued: revoked.
       if (current?.generation !== claims.generation) throw new UnauthorizedError('token revoked: log in again');
       user = current;
+      expiresAtMs = claims.expiresAtMs;
     } else if (scheme === 'basic') {
       const decoded = Buffer.from(value, 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
@@ -100,7 +104,7 @@ export class Authenticator {
     } else {
       throw new UnauthorizedError('unsupported authorization scheme: use Bearer or Basic');
     }
-    return { user, root: state.isRoot(user) };
+    return { user, root: state.isRoot(user), ...(expiresAtMs !== undefined ? { expiresAtMs } : {}) };
   }
 
   private async checkBasic(name: string, password: string): Promise<UserRecord> {
