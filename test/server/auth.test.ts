@@ -246,7 +246,8 @@ describe('authentication on', () => {
       await waitFor(() => text.includes('"f1"'), 'the first event');
       await send(s.app, 'PUT', '/auth/users/erin', { roles: [] }, root);
       await send(s.app, 'POST', '/api/feed', { _id: 'f2' }, root);
-      await ended;
+      const timedOut = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the stream did not end')), 3000).unref());
+      await Promise.race([ended, timedOut]);
       assert.ok(!text.includes('"f2"'), 'no event after the right was withdrawn');
     } finally {
       await s.close();
