@@ -1,6 +1,7 @@
-// `npm run bench [-- embedded|cluster|startup] [--quick]`: runs the benchmarks and
+// `npm run bench [-- embedded|cluster|startup|abuse] [--quick]`: runs the benchmarks and
 // prints one JSON object on stdout (progress on stderr).
 import { cpus } from 'node:os';
+import { benchAbuse } from './abuse.ts';
 import { benchCluster } from './cluster.ts';
 import { benchEmbedded } from './embedded.ts';
 import { benchStartup } from './startup.ts';
@@ -25,8 +26,11 @@ if (suite === 'embedded') {
   results = await benchCluster({ quick, profile: args.includes('--profile'), skipEtcd: args.includes('--no-etcd') });
 } else if (suite === 'startup') {
   results = await benchStartup({ rounds: quick ? 3 : 10, port: 18_970 });
+} else if (suite === 'abuse') {
+  const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+  results = await benchAbuse({ quick, ...(only !== undefined ? { only: only.split(',') } : {}) });
 } else {
-  console.error(`unknown benchmark suite "${suite}" (expected: embedded, cluster or startup)`);
+  console.error(`unknown benchmark suite "${suite}" (expected: embedded, cluster, startup or abuse)`);
   process.exit(2);
 }
 process.stderr.write('\n');

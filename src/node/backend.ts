@@ -4,6 +4,7 @@
 import type { Command, CommandResult } from '../store/commands.ts';
 import type { Store } from '../store/store.ts';
 import type { Document } from '../store/types.ts';
+import type { LeaderContactStatus } from './leader-contact.ts';
 
 export type ReadConsistency = 'linearizable' | 'lease' | 'local';
 
@@ -33,6 +34,8 @@ export interface NodeStatus {
   /** This node's own snapshots: whether the last one failed (a read-only or full disk). Every
    * node reports it; optional for backends that take none. */
   readonly snapshot?: SnapshotHealth;
+  /** A cluster node: the gaps between the messages its leader sent it (leader-contact.ts). */
+  readonly leaderContact?: LeaderContactStatus;
 }
 
 /** How this node's snapshots fare. A failure does not stop the node: its log only grows. */

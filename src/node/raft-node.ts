@@ -33,6 +33,7 @@ import { NoPeers, type PeerNetwork } from './peer-network.ts';
 import { PendingProposals } from './pending-proposals.ts';
 import { ApplyPacing } from './apply-pacing.ts';
 import { InsertCoalescer } from './insert-coalescer.ts';
+import { LeaderContact } from './leader-contact.ts';
 import { forwardToLeader, serveForwarded, type ForwardedReply, type ForwardedRequest, type ForwardedServer } from './node-forwarding.ts';
 import { ClusterMembership } from './node-membership.ts';
 import { ReadIndexReads } from './node-reads.ts';
@@ -47,6 +48,9 @@ export { STANDALONE_NODE_ID, type RaftNodeOptions, type StandaloneOptions } from
 
 /** How long close() waits at most for the Ready cycle under way (its log write) to finish. */
 export const CLOSE_WAIT_MS_MAX = 10_000;
+
+/** Longest stretch of applying committed entries without yielding to the event loop. */
+export const APPLY_SLICE_MS = 10;
 
 /** The proposer's own insert commands carry copyNewDocument copies (ExecuteOptions.validated). */
 const DOCUMENTS_COPIED: ApplyOptions = { documentsCopied: true };
@@ -81,6 +85,8 @@ export class RaftNode implements DatabaseBackend {
   private readonly proposals = new PendingProposals(MAX_PENDING_PROPOSALS);
   private readonly pacing = new ApplyPacing();
   private readonly inserts = new InsertCoalescer(MAX_PENDING_PROPOSALS);
+  /** Gaps between the messages the leader sends this node (GET /cluster/status). */
+  private readonly leaderContact = new LeaderContact();
   /** Event-loop utilization at the end of the last Ready cycle (for pacing). */
   private cycleMark: EventLoopUtilization = performance.eventLoopUtilization();
   private readonly applyWaiters = new AppliedWaiters(() => this.currentStore.lastApplied);
@@ -299,7 +305,7 @@ export class RaftNode implements DatabaseBackend {
   }
 
   status(): NodeStatus {
-    return describeNode({
+    const described = describeNode({
       nodeId: this.options.nodeId,
       url: this.url,
       raft: this.coreStatus(),
@@ -309,6 +315,7 @@ export class RaftNode implements DatabaseBackend {
       snapshot: this.snapshots.health(),
       urlOf: (id) => this.membership.urlOf(id),
     });
+    return { ...described, leaderContact: this.leaderContact.status() };
   }
 
   isReady(): boolean {
@@ -378,6 +385,7 @@ export class RaftNode implements DatabaseBackend {
 
   private onMessage(message: Message): void {
     if (this.closed || this.fatal !== null) return;
+    this.leaderContact.observe(message);
     this.guarded(() => this.core.step(message));
     this.scheduleReady();
   }
@@ -479,12 +487,25 @@ export class RaftNode implements DatabaseBackend {
     // they are applied while this Ready's new entries are being written, not after: the log
     // starts its write (on the next turn of the event loop) before the CPU goes to applying.
     if (rd.entries.length > 0 && rd.committedEntries.length > 0) await nextTurn();
-    for (const entry of rd.committedEntries) this.apply(entry);
+    // Applying yields to the event loop between entries once it has held it for
+    // APPLY_SLICE_MS: a burst of heavy entries must not delay ticks, heartbeats and votes by
+    // their sum (each entry is applied whole; its size is bounded by the request limits).
+    let sliceStart = performance.now();
+    for (const entry of rd.committedEntries) {
+      if (performance.now() - sliceStart >= APPLY_SLICE_MS) {
+        await nextTurn();
+        // Stopped meanwhile (a failed write): nothing more may be applied.
+        if (this.fatal !== null) return;
+        sliceStart = performance.now();
+      }
+      this.apply(entry);
+    }
     this.reads.confirmed(rd.readStates);
     this.reads.serve(this.currentStore.lastApplied);
     this.applyWaiters.wake();
     if (rd.softState.leader !== this.knownLeader) {
       this.knownLeader = rd.softState.leader;
+      if (this.knownLeader === this.options.nodeId) this.leaderContact.restart();
       this.logger.info({ leader: rd.softState.leader, role: rd.softState.role }, 'leader changed');
       this.leaderWaiters.wakeAll();
       this.leaderWaiters.clear();
