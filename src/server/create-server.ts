@@ -23,7 +23,7 @@ export interface ServerOptions {
   readonly backend: DatabaseBackend;
   /** A pino logger, or true for fastify's default logger; default: no logging. */
   readonly logger?: Logger | boolean;
-  /** Largest request body in bytes (default 16 MiB). */
+  /** Largest request body in bytes (default 4 MiB). */
   readonly bodyLimit?: number;
   /** Time allowed to receive a whole request, headers and body (default 30 s). */
   readonly requestTimeoutMs?: number;
@@ -39,7 +39,8 @@ export interface ServerOptions {
   readonly https?: HttpsServerOptions;
 }
 
-export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
+/** 4 MiB: with REQUEST_VALUES_MAX, what one request may cost every node (issue #11). */
+export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export const DEFAULT_CLOSE_GRACE_MS = 10_000;
 /** Node's default interval between checks of request timeouts. */

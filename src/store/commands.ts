@@ -178,6 +178,26 @@ export const MAX_TX_PRECONDITIONS = 1_000;
 export const MAX_INDEX_FIELDS = 16;
 export const MAX_INDEXES_PER_COLLECTION = 64;
 
+/**
+ * JSON values in one request body, at most (every object, array, string, number, boolean
+ * and null counts one). What a request costs every node (parsing, validating, encoding,
+ * and applying its entry on every replica, which cannot be cut into slices because it is
+ * atomic) grows with its values far more than with its bytes: about 0.5 µs per value per
+ * step on the development machine, so 50,000 values keep each step near 20 ms, within
+ * half a heartbeat interval, where 16 MiB of small keys took seconds and deposed the
+ * leader (issue #11).
+ */
+export const REQUEST_VALUES_MAX = 50_000;
+
+/**
+ * Documents a write's filter may examine when it is applied (an update or remove by
+ * filter, a transaction's count precondition), at most, weighted by the filter's size:
+ * a write is applied on every replica in one piece, so a filter that must scan a large
+ * collection without an index would hold every node's event loop for as long as the scan.
+ * See WRITE_SCAN_UNITS_MAX in query-exec.ts for the weighting.
+ */
+export const WRITE_SCAN_DOCS_MAX = 100_000;
+
 export function isRevPrecondition(p: Precondition): p is RevPrecondition {
   return 'rev' in p;
 }

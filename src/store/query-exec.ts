@@ -4,6 +4,8 @@
 // matches and sort in memory.
 
 import type { Collection } from './collection.ts';
+import { WRITE_SCAN_DOCS_MAX } from './commands.ts';
+import { ValidationError } from './errors.ts';
 import type { CompiledFilter } from './query-cache.ts';
 import { planQuery, type Plan } from './planner.ts';
 import { idOrder, sameSortValues, sortDocuments, type SortKey } from './sort.ts';
@@ -16,6 +18,28 @@ export interface ExecOptions {
   limit: number;
   /** Count only: order does not matter. */
   countOnly?: boolean;
+  /** Documents the query may examine, at most, else a ValidationError (writes: writeExaminedMax). */
+  examinedMax?: number;
+}
+
+/** Weight of a filter for WRITE_SCAN_DOCS_MAX: 1 plus its operators and field conditions
+ * (an `$or` of 1,024 branches tests each document up to 1,024 times). */
+export function filterWeight(filter: unknown): number {
+  if (typeof filter !== 'object' || filter === null) return 0;
+  let weight = 0;
+  for (const value of Array.isArray(filter) ? filter : Object.values(filter as Record<string, unknown>)) weight += 1 + filterWeight(value);
+  return weight;
+}
+
+/** Documents a write with this filter may examine when it is applied (at least 1). */
+export function writeExaminedMax(filter: unknown): number {
+  return Math.max(1, Math.floor(WRITE_SCAN_DOCS_MAX / Math.max(1, filterWeight(filter))));
+}
+
+function overExamined(max: number): never {
+  throw new ValidationError(
+    `filter: a write may examine at most ${max} documents with this filter (WRITE_SCAN_DOCS_MAX, ${WRITE_SCAN_DOCS_MAX}, divided by the filter's size); index a field it tests, or narrow it`,
+  );
 }
 
 export interface ExecResult {
@@ -29,6 +53,7 @@ export function executeQuery(coll: Collection | undefined, compiled: CompiledFil
   const plan = planQuery(coll, compiled, opts.sortKeys);
   const need = opts.limit === 0 ? Infinity : opts.skip + opts.limit;
   const { natural, reverse: idReverse } = idOrder(opts.sortKeys);
+  const examinedMax = opts.examinedMax ?? Infinity;
   let matches: Document[];
   let ordered: boolean;
 
@@ -41,7 +66,7 @@ export function executeQuery(coll: Collection | undefined, compiled: CompiledFil
         explain.keysExamined++;
         const doc = coll.docs.get(id);
         if (doc === undefined) continue;
-        explain.docsExamined++;
+        if (++explain.docsExamined > examinedMax) overExamined(examinedMax);
         if (compiled.test(doc)) matches.push(doc);
         if (natural && matches.length >= need) break;
       }
@@ -53,10 +78,10 @@ export function executeQuery(coll: Collection | undefined, compiled: CompiledFil
       explain.index = plan.index.name;
       explain.intervals = plan.intervals.length;
       if (plan.sortByIndex && !opts.countOnly) {
-        matches = scanIndexSorted(coll, compiled, plan, opts.sortKeys, need, explain);
+        matches = scanIndexSorted(coll, compiled, plan, opts.sortKeys, need, explain, examinedMax);
         ordered = true;
       } else {
-        matches = scanIndexUnordered(coll, compiled, plan, explain);
+        matches = scanIndexUnordered(coll, compiled, plan, explain, examinedMax);
         ordered = opts.countOnly === true;
       }
       break;
@@ -65,7 +90,7 @@ export function executeQuery(coll: Collection | undefined, compiled: CompiledFil
       matches = [];
       const stopEarly = natural || opts.countOnly === true ? need : Infinity;
       coll.byId.scan(undefined, undefined, natural && idReverse, (_id, doc) => {
-        explain.docsExamined++;
+        if (++explain.docsExamined > examinedMax) overExamined(examinedMax);
         if (compiled.test(doc)) matches.push(doc);
         return matches.length < stopEarly;
       });
@@ -82,7 +107,13 @@ export function executeQuery(coll: Collection | undefined, compiled: CompiledFil
   return { docs: out, explain };
 }
 
-function scanIndexUnordered(coll: Collection, compiled: CompiledFilter, plan: Extract<Plan, { kind: 'index' }>, explain: Explain): Document[] {
+function scanIndexUnordered(
+  coll: Collection,
+  compiled: CompiledFilter,
+  plan: Extract<Plan, { kind: 'index' }>,
+  explain: Explain,
+  examinedMax: number,
+): Document[] {
   const n = plan.index.paths.length;
   const seen = new Set<string>();
   const matches: Document[] = [];
@@ -93,7 +124,7 @@ function scanIndexUnordered(coll: Collection, compiled: CompiledFilter, plan: Ex
       if (seen.has(id)) return true;
       seen.add(id);
       const doc = coll.docs.get(id)!;
-      explain.docsExamined++;
+      if (++explain.docsExamined > examinedMax) overExamined(examinedMax);
       if (compiled.test(doc)) matches.push(doc);
       return true;
     });
@@ -113,6 +144,7 @@ function scanIndexSorted(
   sortKeys: readonly SortKey[],
   need: number,
   explain: Explain,
+  examinedMax: number,
 ): Document[] {
   const n = plan.index.paths.length;
   const out: Document[] = [];
@@ -129,7 +161,7 @@ function scanIndexSorted(
     plan.index.tree.scan(start, end, plan.reverse, (key) => {
       explain.keysExamined++;
       const doc = coll.docs.get(key[n] as string)!;
-      explain.docsExamined++;
+      if (++explain.docsExamined > examinedMax) overExamined(examinedMax);
       if (!compiled.test(doc)) return true;
       if (group.length > 0 && !sameSortValues(group[0]!, doc, sortKeys)) {
         flush();

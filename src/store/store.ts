@@ -34,7 +34,7 @@ import { equalityFields } from './filter-analysis.ts';
 import { defaultIndexName, SecondaryIndex } from './index-secondary.ts';
 import { FilterCache, MINGO_OPTIONS, QUERY_OPTIONS } from './query-cache.ts';
 import { mingoUpdateSpec } from './query-regex.ts';
-import { executeQuery } from './query-exec.ts';
+import { executeQuery, writeExaminedMax } from './query-exec.ts';
 import {
   decodeSnapshotData,
   encodeSnapshotData,
@@ -292,7 +292,9 @@ export class Store {
   /** Matching documents in _id order; the first only unless multi. */
   private matching(collection: string, filter: Filter, multi: boolean): Document[] {
     const compiled = this.filters.get(filter);
-    return executeQuery(this.colls.get(collection), compiled, { sortKeys: [], skip: 0, limit: multi ? 0 : 1 }).docs;
+    // Applied in one piece on every replica: the scan is bounded (WRITE_SCAN_DOCS_MAX).
+    const examinedMax = writeExaminedMax(filter);
+    return executeQuery(this.colls.get(collection), compiled, { sortKeys: [], skip: 0, limit: multi ? 0 : 1, examinedMax }).docs;
   }
 
   /** The updated document, or undefined when the update changes nothing. */
@@ -402,7 +404,7 @@ export class Store {
   /** Why the precondition does not hold, or undefined when it does. */
   private preconditionFailure(p: Precondition): string | undefined {
     if (isCountPrecondition(p)) {
-      const n = this.count(p.collection, p.filter);
+      const n = this.countForWrite(p.collection, p.filter);
       return n === p.count ? undefined : `"${p.collection}" has ${n} documents matching the filter, expected ${p.count}`;
     }
     const doc = this.get(p.collection, p.id);
@@ -460,6 +462,14 @@ export class Store {
     const compiled = this.filters.get(filter);
     if (compiled.matchAll) return this.colls.get(collection)?.size ?? 0;
     return executeQuery(this.colls.get(collection), compiled, { sortKeys: [], skip: 0, limit: 0, countOnly: true }).docs.length;
+  }
+
+  /** count() inside a write: its scan is bounded as a write's (WRITE_SCAN_DOCS_MAX). */
+  private countForWrite(collection: string, filter: Filter): number {
+    const compiled = this.filters.get(filter);
+    if (compiled.matchAll) return this.colls.get(collection)?.size ?? 0;
+    const examinedMax = writeExaminedMax(filter);
+    return executeQuery(this.colls.get(collection), compiled, { sortKeys: [], skip: 0, limit: 0, countOnly: true, examinedMax }).docs.length;
   }
 
   /** Runs the query and reports how. */

@@ -8,6 +8,13 @@ import { DEFAULT_LIMITS, type Document, type JsonObject, type JsonValue, type Li
 import { NOT_WELL_FORMED, badKeyReason, fail, isPlainObject, isWellFormed, joinPath } from './validate-common.ts';
 
 /**
+ * Keys in one document, at most, counting every level and an array's items as keys. Every
+ * update of a document copies it whole (on every replica, in one piece): 75,000 keys, which
+ * fit in 1 MiB, cost over 100 ms per update; 10,000 keep it near 15 ms (issue #11).
+ */
+export const DOCUMENT_KEYS_MAX = 10_000;
+
+/**
  * Validates a JSON value and returns a deep-frozen copy. The current path is
  * kept on a stack and only joined into a string when reporting an error.
  */
@@ -16,6 +23,8 @@ class JsonCopier {
   /** An upper bound of the copied value's JSON size in UTF-8 bytes (a string unit is at
    * most 6 bytes, as a \u escape of four hex digits), so that small documents need no JSON.stringify to be measured. */
   bytesBound = 0;
+  /** Keys and array items copied so far (DOCUMENT_KEYS_MAX). */
+  keys = 0;
   constructor(
     private maxDepth: number,
     private readonly basePath: string,
@@ -29,7 +38,14 @@ class JsonCopier {
     this.maxDepth = maxDepth;
     this.stack.length = 0;
     this.bytesBound = 0;
+    this.keys = 0;
     return this;
+  }
+
+  /** Counts `n` more keys (or array items) of the document being copied. */
+  countKeys(n: number, path: () => string): void {
+    this.keys += n;
+    if (this.keys > DOCUMENT_KEYS_MAX) fail(path(), `more than ${DOCUMENT_KEYS_MAX} keys and array items in one document (DOCUMENT_KEYS_MAX)`);
   }
 
   private path(extra?: string): string {
@@ -65,6 +81,7 @@ class JsonCopier {
         if (depth > this.maxDepth) fail(this.path(), `nesting deeper than ${this.maxDepth} levels`);
         if (Array.isArray(v)) {
           const n = v.length;
+          this.countKeys(n, () => this.path());
           const out: JsonValue[] | null = this.copying ? new Array<JsonValue>(n) : null;
           for (let i = 0; i < n; i++) {
             if (!(i in v)) fail(this.path(String(i)), 'sparse arrays are not JSON');
@@ -80,7 +97,9 @@ class JsonCopier {
           fail(this.path(), `${what} is not a JSON value (only plain objects, arrays, strings, finite numbers, booleans and null)`);
         }
         const out: JsonObject | null = this.copying ? {} : null;
-        for (const key of Object.keys(v)) {
+        const keys = Object.keys(v);
+        this.countKeys(keys.length, () => this.path());
+        for (const key of keys) {
           const reason = badKeyReason(key);
           if (reason !== undefined) fail(this.path(key), reason);
           this.bytesBound += 6 * key.length + 4;
@@ -148,7 +167,9 @@ function copyValidDocumentWith(copier: JsonCopier, doc: unknown, limits: Limits,
   const _id = id ?? doc['_id'];
   validateId(_id);
   const out: Record<string, JsonValue> = rev === undefined ? { _id } : { _id, _rev: rev };
-  for (const key of Object.keys(doc)) {
+  const keys = Object.keys(doc);
+  copier.countKeys(keys.length, () => '(document)');
+  for (const key of keys) {
     if (key === '_id' || key === '_rev') continue;
     const reason = badKeyReason(key);
     if (reason !== undefined) fail(key, reason);
@@ -192,7 +213,9 @@ export function validateDocument(doc: unknown, limits: Limits = DEFAULT_LIMITS):
   if (!isPlainObject(doc)) fail('(document)', 'a document must be a plain object');
   validateId(doc['_id']);
   const checker = new JsonCopier(limits.maxDepth, '', false);
-  for (const key of Object.keys(doc)) {
+  const keys = Object.keys(doc);
+  checker.countKeys(keys.length, () => '(document)');
+  for (const key of keys) {
     if (key === '_id' || key === '_rev') continue;
     const reason = badKeyReason(key);
     if (reason !== undefined) fail(key, reason);

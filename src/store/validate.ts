@@ -6,7 +6,16 @@
 export { ID_BYTES_MAX } from './id-limit.ts';
 export { validateIndexFields } from './index-fields.ts';
 export { isPlainObject, validateFieldPath } from './validate-common.ts';
-export { asJsonObject, copyDocument, copyJsonValue, copyNewDocument, validateDocument, validateId, withRevision } from './validate-document.ts';
+export {
+  asJsonObject,
+  copyDocument,
+  copyJsonValue,
+  copyNewDocument,
+  DOCUMENT_KEYS_MAX,
+  validateDocument,
+  validateId,
+  withRevision,
+} from './validate-document.ts';
 export { MAX_IN_VALUES, validateFilter } from './validate-filter.ts';
 export { UPDATE_OPERATORS, validateUpdate } from './validate-update.ts';
 export { MAX_SORT_FIELDS, validateFindOptions } from './validate-find-options.ts';
