@@ -16,8 +16,9 @@ import { Packr } from 'msgpackr';
 import type { Message } from '../raft/types.ts';
 import { parseMessage } from './message-validation.ts';
 
-/** 2: the hello's incarnation is required; challenge and proof frames; authenticated frames. */
-export const PROTOCOL_VERSION = 2;
+/** 2: the hello's incarnation is required; challenge and proof frames; authenticated frames.
+ * 3: the handshake proofs cover the whole hello (address, incarnation, version) too. */
+export const PROTOCOL_VERSION = 3;
 
 /** Frames before the handshake completes (hello, challenge, proof, welcome, refused) are small:
  * a bigger one closes the connection before it is decoded. */

@@ -25,7 +25,7 @@ import {
   type HelloFrame,
   type RefusalCode,
 } from './frame-codec.ts';
-import { FrameAuthenticator, handshakeProof, newNonce, proofMatches, sessionKeys, type Transcript } from './peer-auth.ts';
+import { FrameAuthenticator, handshakeProof, newNonce, proofMatches, sessionKeys, transcriptOf, type Transcript } from './peer-auth.ts';
 import { RAFT_PATH, errorMessage } from './outbound-link.ts';
 import { rawDataToBuffer } from './raw-data.ts';
 import { peerCertificateProblem } from './peer-tls.ts';
@@ -273,13 +273,8 @@ export class InboundServer {
       this.refuse(connection, frame, { code: 'auth', reason: AUTH_FAILED, detail: 'its hello has no nonce (it has no cluster secret)' });
       return;
     }
-    const transcript: Transcript = {
-      clusterId: frame.clusterId,
-      dialerId: frame.nodeId,
-      serverId: this.settings.nodeId,
-      dialerNonce: frame.nonce,
-      serverNonce: newNonce(),
-    };
+    // The whole hello is in the transcript: a relay that rewrote any of it fails here or at the dialer.
+    const transcript = transcriptOf(frame, frame.nonce, this.settings.nodeId, newNonce());
     connection.step = { k: 'proof', hello: frame, transcript, secret };
     connection.ws.send(
       encodeFrame({

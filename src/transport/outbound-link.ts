@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import { backoffDelay, type BackoffPolicy } from '../backoff.ts';
 import { decodeFrame, encodeFrame, MAX_HANDSHAKE_FRAME_BYTES, PROTOCOL_VERSION, type ChallengeFrame, type Frame } from './frame-codec.ts';
-import { FrameAuthenticator, handshakeProof, newNonce, proofMatches, sessionKeys, type Transcript } from './peer-auth.ts';
+import { FrameAuthenticator, handshakeProof, newNonce, proofMatches, sessionKeys, transcriptOf, type HelloFields } from './peer-auth.ts';
 import { OutboundQueue } from './outbound-queue.ts';
 import { TransportError } from './errors.ts';
 import { rawDataToBuffer } from './raw-data.ts';
@@ -55,7 +55,8 @@ type Phase = 'idle' | 'connecting' | 'open' | 'backoff' | 'closed';
  * welcome: hello sent without a secret, or proof sent (serverId: the id the challenge proved);
  * challenge: hello sent with our nonce, awaiting the server's proof. */
 type HandshakeStep =
-  { readonly k: 'welcome'; readonly serverId: number | undefined } | { readonly k: 'challenge'; readonly nonce: Buffer; readonly secret: Uint8Array };
+  | { readonly k: 'welcome'; readonly serverId: number | undefined }
+  | { readonly k: 'challenge'; readonly hello: HelloFields; readonly nonce: Buffer; readonly secret: Uint8Array };
 
 export class OutboundLink {
   /** Unknown (undefined) until configured or learned from the welcome. */
@@ -220,13 +221,14 @@ export class OutboundLink {
     const { clusterId, nodeId, advertiseAddress, incarnation, secret } = this.settings;
     this.sendAuth = null;
     this.receiveAuth = null;
+    const hello: HelloFields = { clusterId, nodeId, address: advertiseAddress, version: PROTOCOL_VERSION, incarnation };
     if (secret === null) {
       this.handshake = { k: 'welcome', serverId: undefined };
-      ws.send(encodeFrame({ k: 'hello', clusterId, nodeId, address: advertiseAddress, version: PROTOCOL_VERSION, incarnation }));
+      ws.send(encodeFrame({ k: 'hello', ...hello }));
     } else {
       const nonce = newNonce();
-      this.handshake = { k: 'challenge', nonce, secret };
-      ws.send(encodeFrame({ k: 'hello', clusterId, nodeId, address: advertiseAddress, version: PROTOCOL_VERSION, incarnation, nonce }));
+      this.handshake = { k: 'challenge', hello, nonce, secret };
+      ws.send(encodeFrame({ k: 'hello', ...hello, nonce }));
     }
     this.handshakeTimer = setTimeout(() => {
       this.handshakeTimer = null;
@@ -259,7 +261,7 @@ export class OutboundLink {
     }
     if (this.phase === 'connecting') {
       const step = this.handshake;
-      if (frame.k === 'challenge' && step.k === 'challenge') this.onChallenge(ws, frame, step.nonce, step.secret);
+      if (frame.k === 'challenge' && step.k === 'challenge') this.onChallenge(ws, frame, step.hello, step.nonce, step.secret);
       else if (frame.k === 'welcome' && step.k === 'welcome') {
         if (step.serverId !== undefined && frame.nodeId !== step.serverId) {
           this.fail(`${this.describe()} proved to be node ${step.serverId} but welcomed us as node ${frame.nodeId}`, 'warn');
@@ -291,16 +293,18 @@ export class OutboundLink {
   }
 
   /** The server proved it holds the secret (or not): answer with our proof, or hang up. */
-  private onChallenge(ws: WebSocket, challenge: ChallengeFrame, nonce: Buffer, secret: Uint8Array): void {
-    const transcript: Transcript = {
-      clusterId: this.settings.clusterId,
-      dialerId: this.settings.nodeId,
-      serverId: challenge.nodeId,
-      dialerNonce: nonce,
-      serverNonce: challenge.nonce,
-    };
+  private onChallenge(ws: WebSocket, challenge: ChallengeFrame, hello: HelloFields, nonce: Buffer, secret: Uint8Array): void {
+    // Another member than the one this link dials (a relay redirecting us, or a stale address):
+    // prove nothing to it, so it never admits us under a connection we did not mean to make.
+    if (this.id !== undefined && challenge.nodeId !== this.id) {
+      this.fail(`${this.describe()} answered as node ${challenge.nodeId}: refusing before proving anything`, 'warn');
+      ws.close(1008, 'wrong peer');
+      return;
+    }
+    // Our own hello as we sent it: if a relay rewrote it, the server's proof covers another transcript.
+    const transcript = transcriptOf(hello, nonce, challenge.nodeId, challenge.nonce);
     if (!proofMatches(handshakeProof(secret, 'server', transcript), challenge.proof)) {
-      this.fail(`${this.describe()} failed authentication: its proof does not match (another cluster secret?)`, 'warn');
+      this.fail(`${this.describe()} failed authentication: its proof does not match (another cluster secret, or a relay altered our hello)`, 'warn');
       ws.close(1008, 'authentication failed');
       return;
     }

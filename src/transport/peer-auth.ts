@@ -6,9 +6,14 @@
 //   dialer → server   proof {proof: Pd}                          Pd = HMAC(secret, transcript('dialer'))
 //   server → dialer   welcome | refused                          (after checking Pd, cluster id, membership)
 //
-// The transcript binds a protocol label, the cluster id the dialer claims, both node ids
-// and both nonces, so a proof is good for one connection only: a recorded handshake
-// replayed meets a fresh nS and fails. After welcome, each direction has its own session
+// The transcript binds a protocol label, the whole hello (cluster id, the dialer's node id,
+// address, data-directory incarnation and protocol version), the server's node id and both
+// nonces. So a proof is good for one connection only (a recorded handshake replayed meets a
+// fresh nS and fails), and a relay in the middle that rewrites any field of the hello makes
+// the server prove a transcript the dialer does not share: the dialer hangs up before it
+// sends its proof, and the server never admits the forged hello (no incarnation or address
+// of it is recorded). The dialer also refuses a challenge from another node id than the one
+// it dials, before proving anything. After welcome, each direction has its own session
 // key, derived from the secret and the transcript, and every frame carries
 // HMAC(key, sequence number ‖ frame) in its last TAG_BYTES: a frame replayed, reordered,
 // dropped from the middle or altered fails the check, and the connection is closed.
@@ -20,14 +25,40 @@ import { assert } from '../assert.ts';
 export const MIN_SECRET_BYTES = 32;
 export const NONCE_BYTES = 32;
 export const TAG_BYTES = 32;
-const LABEL = 'collection-store/raft/v2';
+const LABEL = 'collection-store/raft/v3';
 
+/** Everything both sides must agree on: the dialer's hello, the server's id and both nonces. */
 export interface Transcript {
   readonly clusterId: string;
   readonly dialerId: number;
+  readonly dialerAddress: string;
+  readonly dialerIncarnation: string;
+  readonly version: number;
   readonly serverId: number;
   readonly dialerNonce: Uint8Array;
   readonly serverNonce: Uint8Array;
+}
+
+/** The hello fields a transcript covers. */
+export interface HelloFields {
+  readonly clusterId: string;
+  readonly nodeId: number;
+  readonly address: string;
+  readonly incarnation: string;
+  readonly version: number;
+}
+
+export function transcriptOf(hello: HelloFields, dialerNonce: Uint8Array, serverId: number, serverNonce: Uint8Array): Transcript {
+  return {
+    clusterId: hello.clusterId,
+    dialerId: hello.nodeId,
+    dialerAddress: hello.address,
+    dialerIncarnation: hello.incarnation,
+    version: hello.version,
+    serverId,
+    dialerNonce,
+    serverNonce,
+  };
 }
 
 export function checkSecret(secret: Uint8Array): Uint8Array {
@@ -53,13 +84,16 @@ function encodeTranscript(purpose: string, t: Transcript): Buffer {
   };
   const number = (n: number): void => {
     const b = Buffer.alloc(8);
-    b.writeBigUInt64BE(BigInt(n));
+    b.writeBigInt64BE(BigInt(n)); // signed: every safe integer fits
     field(b);
   };
   field(Buffer.from(LABEL));
   field(Buffer.from(purpose));
   field(Buffer.from(t.clusterId));
   number(t.dialerId);
+  field(Buffer.from(t.dialerAddress));
+  field(Buffer.from(t.dialerIncarnation));
+  number(t.version);
   number(t.serverId);
   field(t.dialerNonce);
   field(t.serverNonce);

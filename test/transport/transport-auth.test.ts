@@ -5,7 +5,15 @@ import http from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
 import { PeerTransport } from '../../src/transport/index.ts';
 import { decodeFrame, encodeFrame, MAX_HANDSHAKE_FRAME_BYTES, PROTOCOL_VERSION, type Frame } from '../../src/transport/frame-codec.ts';
-import { FrameAuthenticator, handshakeProof, newNonce, sessionKeys, type Transcript } from '../../src/transport/peer-auth.ts';
+import {
+  FrameAuthenticator,
+  handshakeProof,
+  newNonce,
+  sessionKeys,
+  transcriptOf,
+  type HelloFields,
+  type Transcript,
+} from '../../src/transport/peer-auth.ts';
 import { closeServer, listen, sleep, startNode, waitFor } from './harness.ts';
 
 const SECRET = randomBytes(32);
@@ -51,16 +59,12 @@ function frameAt(client: RawClient, i: number): Frame {
   return frame;
 }
 
+function helloFields(nodeId: number): HelloFields {
+  return { clusterId: CLUSTER, nodeId, address: '127.0.0.1:1', version: PROTOCOL_VERSION, incarnation: `incarnation-${nodeId}` };
+}
+
 function hello(nodeId: number, nonce?: Buffer): Buffer {
-  return encodeFrame({
-    k: 'hello',
-    clusterId: CLUSTER,
-    nodeId,
-    address: '127.0.0.1:1',
-    version: PROTOCOL_VERSION,
-    incarnation: `incarnation-${nodeId}`,
-    ...(nonce === undefined ? {} : { nonce }),
-  });
+  return encodeFrame({ k: 'hello', ...helloFields(nodeId), ...(nonce === undefined ? {} : { nonce }) });
 }
 
 function heartbeat(from: number, to: number, term = 1): Buffer {
@@ -77,7 +81,7 @@ async function authenticatedClient(address: string, nodeId: number): Promise<{ c
   const challenge = frameAt(client, 0);
   assert.equal(challenge.k, 'challenge');
   assert.ok(challenge.k === 'challenge');
-  const t: Transcript = { clusterId: CLUSTER, dialerId: nodeId, serverId: challenge.nodeId, dialerNonce: nonce, serverNonce: challenge.nonce };
+  const t = transcriptOf(helloFields(nodeId), nonce, challenge.nodeId, challenge.nonce);
   assert.deepEqual(challenge.proof, handshakeProof(SECRET, 'server', t), 'the server proves it holds the secret');
   sent.push(encodeFrame({ k: 'proof', proof: handshakeProof(SECRET, 'dialer', t) }));
   client.ws.send(sent[1]!);
@@ -254,7 +258,7 @@ describe('authenticated peer links (cluster secret)', () => {
       ws.on('message', (data: Buffer) => {
         const frame = welcomed ? 'tagged' : decodeFrame(data);
         if (typeof frame !== 'string' && frame.k === 'hello') {
-          t = { clusterId: CLUSTER, dialerId: frame.nodeId, serverId: 2, dialerNonce: frame.nonce!, serverNonce: newNonce() };
+          t = transcriptOf(frame, frame.nonce!, 2, newNonce());
           ws.send(encodeFrame({ k: 'challenge', nodeId: 2, nonce: t.serverNonce, proof: handshakeProof(SECRET, 'server', t) }));
         } else if (typeof frame !== 'string' && frame.k === 'proof') {
           welcomed = true;
