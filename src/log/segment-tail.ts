@@ -49,10 +49,12 @@ export function judgeTail(buf: Uint8Array, path: string, stop: DecodeStop, isLas
   const dataEnd = nonZeroEnd(buf, x);
   if (dataEnd === x) return { kind: 'clean' };
   if (!isLast) {
+    // 'torn' here is the file ending inside a record: not what a crash leaves in this segment.
+    const what = stop.reason === 'torn' ? 'the file ends inside a record' : `${stop.reason} record`;
     throw new LogCorruptionError(
       path,
       x,
-      `${stop.reason} record in a segment that is not the last one: the segment was cut short or damaged (a crash only ever tears the last segment)`,
+      `${what} in a segment that is not the last one: the segment was cut short or damaged (a crash only ever cuts the last segment)`,
     );
   }
   const torn = (what: string): TailVerdict => ({
