@@ -104,6 +104,16 @@ export class NodeFailedError extends StoreError {
   }
 }
 
+/** 507 STORAGE_FAILED: the node could not write a file (POST /cluster/snapshot on a read-only or full disk); it goes on serving. */
+export class StorageFailedError extends StoreError {
+  constructor(
+    message: string,
+    readonly status = 507,
+  ) {
+    super('STORAGE_FAILED', message);
+  }
+}
+
 /** 413: the request body or a document is too large. */
 export class PayloadTooLargeError extends StoreError {
   constructor(
@@ -238,8 +248,7 @@ const CLASS_OF_CODE: Readonly<Record<ErrorCode, RemoteErrorFactory | null>> = {
   READ_TIMEOUT: (message, status) => new ReadTimeoutError(message, status),
   NOT_CAUGHT_UP: (message, status) => new NotCaughtUpError(message, status),
   NODE_FAILED: (message, status) => new NodeFailedError(message, status),
-  // Only POST /cluster/snapshot answers it: a StoreError with its code, the status added below.
-  STORAGE_FAILED: (message) => new StoreError('STORAGE_FAILED', message),
+  STORAGE_FAILED: (message, status) => new StorageFailedError(message, status),
 };
 
 /**

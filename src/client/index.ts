@@ -18,6 +18,7 @@ export {
   HttpError,
   NoLeaderError,
   NodeFailedError,
+  StorageFailedError,
   NotCaughtUpError,
   NotFoundError,
   OutcomeUnknownError,

@@ -9,6 +9,7 @@ import {
   HttpError,
   NoLeaderError,
   NodeFailedError,
+  StorageFailedError,
   NotCaughtUpError,
   NotFoundError,
   PayloadTooLargeError,
@@ -45,6 +46,7 @@ const CASES = [
   { status: 503, code: 'READ_TIMEOUT', type: ReadTimeoutError },
   { status: 503, code: 'NOT_CAUGHT_UP', type: NotCaughtUpError },
   { status: 503, code: 'NODE_FAILED', type: NodeFailedError },
+  { status: 507, code: 'STORAGE_FAILED', type: StorageFailedError },
 ] as const;
 
 describe('the client classes follow the error table', () => {
