@@ -2,12 +2,13 @@
 // embedded API, transactions, cluster status. One keep-alive pool per node; every
 // request goes through the executor's retry loop.
 import { validateBackoff, type BackoffPolicy } from '../backoff.ts';
+import { createRequestAuth, type LoginAnswer } from './auth-session.ts';
 import { errorFromResponse, ValidationError } from './errors.ts';
-import { AttemptError, HttpTransport } from './http-transport.ts';
+import { HttpTransport } from './http-transport.ts';
 import { createIdGenerator, type IdGenerator } from './ids.ts';
 import { NodeSelector, normalizeUrl } from './node-selector.ts';
 import { RemoteCollection, type ClientCore } from './remote-collection.ts';
-import { RequestExecutor, exhausted, type ExecutionResult, type RetryPolicy } from './request-executor.ts';
+import { RequestExecutor, type ExecutionResult, type RetryPolicy } from './request-executor.ts';
 import type { HttpRequest } from './http-transport.ts';
 import type { ClusterStatus, ConnectOptions, Consistency, TxRequest, TxResponse } from './types.ts';
 import { validateCollectionName, validateConsistency, validateDocument, validateObject } from './validate.ts';
@@ -42,6 +43,7 @@ export class Client implements ClientCore {
     this.executor = new RequestExecutor(this.transport, this.selector, {
       retries: options.retries ?? DEFAULT_RETRIES,
       backoff,
+      ...(options.auth !== undefined ? { auth: createRequestAuth(options.auth, (user, password) => this.login(user, password)) } : {}),
     });
   }
 
@@ -83,17 +85,10 @@ export class Client implements ClientCore {
    */
   async status(options: { url?: string } = {}): Promise<ClusterStatus> {
     const request: HttpRequest = { method: 'GET', path: '/cluster/status' };
-    let result: ExecutionResult;
-    if (options.url !== undefined) {
-      const url = normalizeUrl(options.url, true);
-      try {
-        result = { response: await this.transport.send(url, request), url, earlierAttemptMayHaveApplied: false };
-      } catch (error) {
-        throw error instanceof AttemptError ? exhausted(request, [url], error) : error;
-      }
-    } else {
-      result = await this.execute(request, 'read');
-    }
+    const result =
+      options.url !== undefined
+        ? await this.executor.execute(request, 'read', { url: normalizeUrl(options.url, true) })
+        : await this.execute(request, 'read');
     const { status, body } = result.response;
     if (status !== 200) throw errorFromResponse(status, body, result.url);
     validateObject(body, '/cluster/status response');
@@ -122,6 +117,19 @@ export class Client implements ClientCore {
   /** @internal for collections */
   execute(request: HttpRequest, policy: RetryPolicy): Promise<ExecutionResult> {
     return this.executor.execute(request, policy);
+  }
+
+  /** POST /auth/login (retried like a read: it changes nothing), for the credentials of `auth`. */
+  private async login(user: string, password: string): Promise<LoginAnswer> {
+    const request: HttpRequest = { method: 'POST', path: '/auth/login', body: JSON.stringify({ user, password }) };
+    const result = await this.executor.execute(request, 'read', { anonymous: true });
+    const { status, body } = result.response;
+    if (status !== 200) throw errorFromResponse(status, body, result.url);
+    const { token, expiresAt } = (body ?? {}) as Partial<Record<keyof LoginAnswer, unknown>>;
+    if (typeof token !== 'string' || typeof expiresAt !== 'string') {
+      throw new TypeError(`POST /auth/login: unexpected response from ${result.url}`);
+    }
+    return { token, expiresAt };
   }
 
   /** @internal for collections */

@@ -10,6 +10,10 @@
 //   any other failure ends in OutcomeUnknownError.
 // Retries wait an exponential backoff with jitter, except the first pass over the
 // nodes after a refused connection or a leader hint, which goes on at once.
+// A 429 (too many password checks on the node: nothing was done) is retried after the
+// backoff under every policy. With credentials (auth-session.ts), each attempt carries
+// the Authorization header; a 401 to it is sent once more after a new login, at once and
+// outside the retry count: the server answers 401 before doing anything.
 import { backoffDelay, type BackoffPolicy } from '../backoff.ts';
 import {
   ClientClosedError,
@@ -23,6 +27,7 @@ import {
   nothingWasDone,
   parseWireError,
 } from './errors.ts';
+import type { RequestAuth } from './auth-session.ts';
 import { AttemptError, type HttpRequest, type HttpResponse, type HttpTransport } from './http-transport.ts';
 import type { NodeSelector } from './node-selector.ts';
 
@@ -45,6 +50,15 @@ export interface ExecutorOptions {
   readonly backoff: BackoffPolicy;
   /** In [0, 1); injectable for tests. */
   readonly random?: () => number;
+  /** Credentials sent with every request but those executed `anonymous`. */
+  readonly auth?: RequestAuth;
+}
+
+export interface ExecuteOptions {
+  /** Send without credentials: the login itself. */
+  readonly anonymous?: boolean;
+  /** One attempt at this node only (plus the one after a 401), leaving the node choice alone. */
+  readonly url?: string;
 }
 
 export class RequestExecutor {
@@ -62,15 +76,22 @@ export class RequestExecutor {
     this.random = options.random ?? Math.random;
   }
 
-  async execute(request: HttpRequest, policy: RetryPolicy): Promise<ExecutionResult> {
+  async execute(request: HttpRequest, policy: RetryPolicy, executeOptions: ExecuteOptions = {}): Promise<ExecutionResult> {
+    const auth = executeOptions.anonymous === true ? undefined : this.options.auth;
+    const pinned = executeOptions.url;
+    const retries = pinned === undefined ? this.options.retries : 0;
     const attempts: string[] = [];
     let lastError: Error | null = null;
     let mayHaveApplied = false;
     let skipDelay = false;
     let fastFailovers = 0;
     let backoffs = 0;
-    for (let attempt = 0; attempt <= this.options.retries; attempt++) {
-      if (attempt > 0) {
+    let resentAfter401 = false;
+    let resendNow = false;
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      if (resendNow) {
+        resendNow = false;
+      } else if (attempt > 0) {
         // close() may have come while the last attempt was in flight: it woke nobody
         // then, so do not start a backoff it would have to wait out.
         if (this.transport.isClosed) throw new ClientClosedError();
@@ -82,14 +103,28 @@ export class RequestExecutor {
         }
       }
       if (this.transport.isClosed) throw new ClientClosedError();
-      const url = this.selector.pick();
+      let authorization: string | undefined;
+      if (auth !== undefined) {
+        try {
+          authorization = await auth.authorization();
+        } catch (error) {
+          // The login failed (wrong password, no node reachable): this attempt was not sent,
+          // but an earlier one of this request may have been applied.
+          if (mayHaveApplied && !(error instanceof ClientClosedError)) {
+            throw outcomeUnknown(request, error as Error, (error as Partial<HttpErrorDetails>).status ?? 0);
+          }
+          throw error;
+        }
+      }
+      const url = pinned ?? this.selector.pick();
       attempts.push(url);
       let response: HttpResponse;
       try {
-        response = await this.transport.send(url, request);
+        const sent = authorization === undefined ? request : { ...request, headers: { ...request.headers, authorization } };
+        response = await this.transport.send(url, sent);
       } catch (error) {
         if (!(error instanceof AttemptError)) throw error;
-        this.selector.failed(url);
+        if (pinned === undefined) this.selector.failed(url);
         if (error.kind !== 'not-sent') {
           if (policy === 'unsafe') throw outcomeUnknown(request, error, 0);
           if (policy === 'safe') mayHaveApplied = true;
@@ -98,11 +133,24 @@ export class RequestExecutor {
         skipDelay = error.kind === 'not-sent';
         continue;
       }
+      if (response.status === 401 && authorization !== undefined && !resentAfter401 && auth?.rejected(authorization) === true) {
+        resentAfter401 = true;
+        resendNow = true;
+        attempt -= 1; // not a retry: bounded by resentAfter401
+        lastError = errorFromResponse(response.status, response.body, url);
+        continue;
+      }
+      if (response.status === 429 && isTooManyRequests(response.body)) {
+        // This node is busy checking passwords; nothing was done. Back off, same node.
+        lastError = errorFromResponse(response.status, response.body, url);
+        skipDelay = false;
+        continue;
+      }
       const wire = response.status === 503 ? parseWireError(response.body) : null;
       if (response.status === 503 && isRetryable503(wire)) {
         const error = errorFromResponse(response.status, response.body, url);
-        const moved = wire?.leader !== undefined && this.selector.leaderHint(wire.leader);
-        if (!moved) this.selector.failed(url);
+        const moved = pinned === undefined && wire?.leader !== undefined && this.selector.leaderHint(wire.leader);
+        if (!moved && pinned === undefined) this.selector.failed(url);
         if (!nothingWasDone(wire)) {
           // COMMIT_UNKNOWN, or a 503 this client cannot read: the write may have been applied.
           if (policy === 'unsafe') throw outcomeUnknown(request, error, 503);
@@ -112,7 +160,7 @@ export class RequestExecutor {
         skipDelay = moved;
         continue;
       }
-      this.selector.succeeded(url);
+      if (pinned === undefined) this.selector.succeeded(url);
       return { response, url, earlierAttemptMayHaveApplied: mayHaveApplied };
     }
     throw exhausted(request, attempts, lastError, mayHaveApplied);
@@ -139,6 +187,12 @@ export class RequestExecutor {
       this.sleeping.add(sleeper);
     });
   }
+}
+
+/** A 429 with code TOO_MANY_REQUESTS, or without the contract's body (a proxy's rate limit): nothing was done. */
+function isTooManyRequests(body: unknown): boolean {
+  const wire = parseWireError(body);
+  return wire === null || wire.code === 'TOO_MANY_REQUESTS';
 }
 
 function describe(request: HttpRequest): string {

@@ -33,6 +33,22 @@ export interface ClientTls {
   readonly key?: string | Buffer;
 }
 
+/**
+ * Credentials, for a cluster with authentication on (docs/security.md):
+ * - `{ user, password }`: the client logs in (`POST /auth/login`, on any node: a token is
+ *   valid on every node) before its first request, sends `Authorization: Bearer <token>`,
+ *   logs in again once 80% of the token's lifetime has passed, and after a 401 logs in once
+ *   more and resends that request once (a 401 is answered before any work, so this is safe
+ *   for every write). Concurrent requests share one login. A wrong password is an
+ *   UnauthorizedError, not retried.
+ * - `{ token }`: a token from `POST /auth/login`, sent as is; once it expires or is revoked,
+ *   requests fail with UnauthorizedError.
+ *
+ * A user whose roles do not allow a request gets ForbiddenError (never retried). Without TLS
+ * the password and tokens travel in clear: use https:// URLs beyond loopback.
+ */
+export type ClientAuth = { readonly user: string; readonly password: string } | { readonly token: string };
+
 export interface ConnectOptions {
   /** Per attempt, in ms (default 5000). */
   readonly timeout?: number;
@@ -46,6 +62,8 @@ export interface ConnectOptions {
   readonly connectionsPerNode?: number;
   /** For https:// URLs: `{ ca }` trusts a private CA (e.g. that of `cluster --tls`); cert and key are passed through. */
   readonly tls?: ClientTls;
+  /** `{ user, password }` (logs in and renews its token) or `{ token }`; see ClientAuth. */
+  readonly auth?: ClientAuth;
 }
 
 export interface ReadOptions {
