@@ -183,11 +183,12 @@ export const MAX_INDEXES_PER_COLLECTION = 64;
  * and null counts one). What a request costs every node (parsing, validating, encoding,
  * and applying its entry on every replica, which cannot be cut into slices because it is
  * atomic) grows with its values far more than with its bytes: about 0.5 µs per value per
- * step on the development machine, so 50,000 values keep each step near 20 ms, within
- * half a heartbeat interval, where 16 MiB of small keys took seconds and deposed the
- * leader (issue #11).
+ * step on the development machine, and a write runs several steps in one turn of the event
+ * loop (parse, validate, copy, encode), and every node applies it whole: 10,000 values keep
+ * each turn near 20 ms, well under half the election timeout, where 16 MiB of small keys took
+ * seconds and deposed the leader (issue #11).
  */
-export const REQUEST_VALUES_MAX = 50_000;
+export const REQUEST_VALUES_MAX = 10_000;
 
 /**
  * Documents a write's filter may examine when it is applied (an update or remove by

@@ -1,0 +1,160 @@
+// The limits that bound what one request costs a node (issue #11, "No request can freeze
+// the cluster"): JSON values per body, keys per document, documents a write's filter may
+// examine when applied, and the body limit. Each is tested at the bound and one past it.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { REQUEST_VALUES_MAX, WRITE_SCAN_DOCS_MAX } from '../../src/store/commands.ts';
+import { DOCUMENT_KEYS_MAX, validateDocument } from '../../src/store/validate.ts';
+import { ValidationError } from '../../src/store/errors.ts';
+import { filterWeight, writeExaminedMax } from '../../src/store/query-exec.ts';
+import { parseJsonBody } from '../../src/server/http-input.ts';
+import { DEFAULT_BODY_LIMIT } from '../../src/server/create-server.ts';
+import { TestStore } from '../store/helpers.ts';
+import { startTestServer, type TestServer } from './helpers.ts';
+
+/** `[0,0,...]`: an array of n - 1 numbers, n JSON values in all. */
+function arrayOfValues(n: number): string {
+  return `[${new Array<string>(n - 1).fill('0').join(',')}]`;
+}
+
+/** A document with `keys` keys at its top level (plus _id). */
+function documentWithKeys(keys: number): Record<string, unknown> {
+  const doc: Record<string, unknown> = { _id: 'k' };
+  for (let i = 0; i < keys; i++) doc[`k${i}`] = 0;
+  return doc;
+}
+
+describe('REQUEST_VALUES_MAX: JSON values in one body', () => {
+  test('a body of exactly REQUEST_VALUES_MAX values parses; one more is 413 naming the limit', () => {
+    assert.equal((parseJsonBody(arrayOfValues(REQUEST_VALUES_MAX)) as unknown[]).length, REQUEST_VALUES_MAX - 1);
+    assert.throws(
+      () => parseJsonBody(arrayOfValues(REQUEST_VALUES_MAX + 1)),
+      (e: unknown) => e instanceof Error && (e as { code?: string }).code === 'PAYLOAD_TOO_LARGE' && /REQUEST_VALUES_MAX/.test(e.message),
+    );
+  });
+
+  test('commas, brackets and braces inside strings are not values', () => {
+    const body = JSON.stringify({ s: ',[{'.repeat(REQUEST_VALUES_MAX) });
+    assert.equal((parseJsonBody(body) as { s: string }).s.length, 3 * REQUEST_VALUES_MAX);
+  });
+
+  test('forbidden keys are refused escaped or not, anywhere, and only as keys', () => {
+    for (const body of ['{"__proto__":1}', '{"a":{"constructor":1}}', '[{"prototype" :1}]', '{"\\u005f_proto__":1}', '{"construct\\u006fr":{}}']) {
+      assert.throws(
+        () => parseJsonBody(body),
+        (e: unknown) => e instanceof ValidationError && /is not allowed/.test(e.message),
+        body,
+      );
+    }
+    assert.deepEqual(parseJsonBody('{"a":"__proto__","b":["constructor"],"c":"x\\"prototype"}'), {
+      a: '__proto__',
+      b: ['constructor'],
+      c: 'x"prototype',
+    });
+  });
+
+  test('malformed text is still a 400 BAD_REQUEST from JSON.parse', () => {
+    for (const body of ['{"a":', '{"a":"\\q"}', '{"a" 1}', '"unterminated']) {
+      assert.throws(
+        () => parseJsonBody(body),
+        (e: unknown) => (e as { code?: string }).code === 'BAD_REQUEST',
+        body,
+      );
+    }
+  });
+});
+
+describe('DOCUMENT_KEYS_MAX: keys and array items in one document', () => {
+  test('at the bound a document is valid; one more key, nested key or array item is refused naming it', () => {
+    validateDocument(documentWithKeys(DOCUMENT_KEYS_MAX - 1)); // plus _id
+    const refused = (doc: unknown): void =>
+      assert.throws(
+        () => validateDocument(doc),
+        (e: unknown) => e instanceof ValidationError && /DOCUMENT_KEYS_MAX/.test(e.message),
+      );
+    refused(documentWithKeys(DOCUMENT_KEYS_MAX));
+    refused({ _id: 'n', a: { ...documentWithKeys(DOCUMENT_KEYS_MAX - 2), _id: undefined } });
+    refused({ _id: 'a', a: new Array<number>(DOCUMENT_KEYS_MAX).fill(0) });
+  });
+
+  test('the store refuses an update that would grow a document past it (every replica alike)', () => {
+    const t = new TestStore();
+    t.ok({ type: 'insert', collection: 'c', docs: [documentWithKeys(DOCUMENT_KEYS_MAX - 1)] });
+    t.fail(
+      { type: 'update', collection: 'c', filter: { _id: 'k' }, update: { $set: { extra: 1 } }, multi: false, upsert: false },
+      'VALIDATION',
+      /DOCUMENT_KEYS_MAX/,
+    );
+  });
+});
+
+describe('WRITE_SCAN_DOCS_MAX: documents a write examines when applied', () => {
+  test('the weight of a filter grows with its conditions', () => {
+    assert.equal(filterWeight({ g: 1 }), 1);
+    assert.equal(writeExaminedMax({ g: 1 }), WRITE_SCAN_DOCS_MAX);
+    assert.ok(writeExaminedMax({ $or: [{ a: 1 }, { b: 2 }, { c: 3 }] }) < WRITE_SCAN_DOCS_MAX / 3);
+  });
+
+  test('an unindexed update over more documents than the bound fails whole; an indexed one does not', () => {
+    const t = new TestStore();
+    const docs = Array.from({ length: 1000 }, (_, i) => ({ _id: `d${String(i).padStart(4, '0')}`, g: i % 10 }));
+    t.ok({ type: 'insert', collection: 'c', docs });
+    // 3 conditions in a filter of weight > 100: fewer than 1,000 documents may be examined.
+    const heavy = { $or: Array.from({ length: 200 }, (_, i) => ({ g: -1 - i })) };
+    assert.ok(writeExaminedMax(heavy) < 1000);
+    t.fail(
+      { type: 'update', collection: 'c', filter: heavy, update: { $set: { x: 1 } }, multi: true, upsert: false },
+      'VALIDATION',
+      /WRITE_SCAN_DOCS_MAX/,
+    );
+    t.fail({ type: 'remove', collection: 'c', filter: heavy, multi: true }, 'VALIDATION', /WRITE_SCAN_DOCS_MAX/);
+    t.fail({ type: 'tx', ops: [], if: [{ collection: 'c', filter: heavy, count: 0 }] }, 'VALIDATION', /WRITE_SCAN_DOCS_MAX/);
+    assert.equal(t.store.find('c', { x: 1 }).length, 0, 'nothing was changed');
+    // A small filter examines all 1,000 documents within its bound.
+    assert.equal(t.ok({ type: 'update', collection: 'c', filter: { g: 3 }, update: { $set: { x: 1 } }, multi: true, upsert: false }).modified, 100);
+    // Through an index, the same heavy filter examines only what the index yields.
+    t.ok({ type: 'createIndex', collection: 'c', fields: [['g', 1]], unique: false });
+    const indexed = { g: 3, $or: heavy.$or };
+    assert.equal(t.ok({ type: 'update', collection: 'c', filter: indexed, update: { $set: { y: 1 } }, multi: true, upsert: false }).matched, 0);
+    // Reads are not bounded this way.
+    assert.equal(t.store.count('c', { $nor: [heavy] }), 1000);
+  });
+});
+
+describe('over HTTP', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  async function post(path: string, payload: string): Promise<{ status: number; code?: string; message?: string }> {
+    const res = await server.app.inject({ method: 'POST', url: path, payload, headers: { 'content-type': 'application/json' } });
+    const body = JSON.parse(res.body) as { error?: { code: string; message: string } };
+    return { status: res.statusCode, ...(body.error !== undefined ? { code: body.error.code, message: body.error.message } : {}) };
+  }
+
+  test('the body limit holds one largest document (1 MiB) and its envelope, and no more than 1 MiB + 64 KiB', () => {
+    assert.equal(DEFAULT_BODY_LIMIT, 1024 * 1024 + 64 * 1024);
+  });
+
+  test('too many values: 413 PAYLOAD_TOO_LARGE naming REQUEST_VALUES_MAX, before the documents are looked at', async () => {
+    const docs = Array.from({ length: REQUEST_VALUES_MAX / 2 }, () => '{}').join(',');
+    const reply = await post('/api/c', `[${docs}]`);
+    assert.equal(reply.status, 413);
+    assert.equal(reply.code, 'PAYLOAD_TOO_LARGE');
+    assert.match(reply.message!, /REQUEST_VALUES_MAX/);
+  });
+
+  test('too many keys in a document: 400 VALIDATION naming DOCUMENT_KEYS_MAX (a body cannot carry that many: an update grows one)', async () => {
+    const doc = documentWithKeys(DOCUMENT_KEYS_MAX - 3);
+    delete doc['_id'];
+    const created = await server.app.inject({ method: 'PUT', url: '/api/c/big', payload: doc });
+    assert.equal(created.statusCode, 201, created.body);
+    const grown = await server.app.inject({ method: 'PATCH', url: '/api/c/big', payload: { $set: { a: 1, b: 2, c: 3 } } });
+    assert.equal(grown.statusCode, 400, grown.body);
+    assert.match(grown.body, /DOCUMENT_KEYS_MAX/);
+  });
+});
