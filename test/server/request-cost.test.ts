@@ -10,6 +10,7 @@ import { filterWeight, writeExaminedMax } from '../../src/store/query-exec.ts';
 import { parseJsonBody } from '../../src/server/http-input.ts';
 import { DEFAULT_BODY_LIMIT } from '../../src/server/create-server.ts';
 import { TestStore } from '../store/helpers.ts';
+import type { JsonObject } from '../../src/store/types.ts';
 import { startTestServer, type TestServer } from './helpers.ts';
 
 /** `[0,0,...]`: an array of n - 1 numbers, n JSON values in all. */
@@ -79,7 +80,7 @@ describe('DOCUMENT_KEYS_MAX: keys and array items in one document', () => {
 
   test('the store refuses an update that would grow a document past it (every replica alike)', () => {
     const t = new TestStore();
-    t.ok({ type: 'insert', collection: 'c', docs: [documentWithKeys(DOCUMENT_KEYS_MAX - 1)] });
+    t.ok({ type: 'insert', collection: 'c', docs: [documentWithKeys(DOCUMENT_KEYS_MAX - 1) as JsonObject] });
     t.fail(
       { type: 'update', collection: 'c', filter: { _id: 'k' }, update: { $set: { extra: 1 } }, multi: false, upsert: false },
       'VALIDATION',
