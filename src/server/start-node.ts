@@ -20,6 +20,9 @@ export interface NodeTls {
   readonly ca?: Buffer;
 }
 
+/** Time a client has to complete the TLS handshake (tls.Server's default: 120 s). */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export interface StartNodeOptions {
@@ -38,6 +41,8 @@ export interface StartNodeOptions {
   readonly clusterSecret?: Uint8Array;
   /** Serve HTTPS and wss:// on the port; with `ca`, peer links are mutual TLS. None: plain HTTP. */
   readonly tls?: NodeTls;
+  /** Time a client has to complete the TLS handshake (default TLS_HANDSHAKE_TIMEOUT_MS). */
+  readonly tlsHandshakeTimeoutMs?: number;
   /** Users, roles and tokens: a root password turns authentication on (docs/security.md). */
   readonly auth?: AuthOptions;
   /** Snapshot and compact the log every this many entries (default 10,000). */
@@ -101,7 +106,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     logger: httpLogger(logger),
     dashboardHtml: dashboardHtml(),
     ...(options.auth !== undefined ? { auth: options.auth } : {}),
-    ...(tls !== undefined ? { https: httpsOptions(tls) } : {}),
+    ...(tls !== undefined ? { https: httpsOptions(tls, options.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS) } : {}),
   });
   let inFlight = 0;
   app.addHook('onRequest', async () => {
@@ -161,12 +166,15 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
  * a /raft upgrade only over a connection whose certificate the CA verified
  * (req.socket.authorized).
  */
-function httpsOptions(tls: NodeTls): HttpsServerOptions {
+function httpsOptions(tls: NodeTls, handshakeTimeoutMs: number): HttpsServerOptions {
   return {
     cert: tls.cert,
     key: tls.key,
     ...(tls.ca !== undefined ? { ca: tls.ca, requestCert: true } : {}),
     rejectUnauthorized: false,
+    // A connection that never completes its handshake is not a request yet, so the request
+    // timeouts do not bound it; Node's default would let it hold a socket for 120 s.
+    handshakeTimeout: handshakeTimeoutMs,
   };
 }
 
