@@ -15,17 +15,22 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-async function getJson(url: string, dispatcher: Dispatcher | undefined): Promise<unknown> {
-  const response = await request(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS), ...(dispatcher !== undefined ? { dispatcher } : {}) });
+async function getJson(url: string, dispatcher: Dispatcher | undefined, authorization?: string): Promise<unknown> {
+  const response = await request(url, {
+    signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+    ...(dispatcher !== undefined ? { dispatcher } : {}),
+    ...(authorization !== undefined ? { headers: { authorization } } : {}),
+  });
   const body: unknown = await response.body.json().catch(() => null);
   return response.statusCode >= 200 && response.statusCode < 300 ? body : null;
 }
 
-/** /healthz, then /cluster/status's leader; never throws. `dispatcher`: one that trusts the nodes' CA, for https:// URLs. */
-export async function probeNode(url: string, dispatcher?: Dispatcher): Promise<NodeProbe> {
+/** /healthz, then /cluster/status's leader; never throws. `dispatcher`: one that trusts the nodes' CA, for https:// URLs;
+ * `authorization`: root's credentials when authentication is on (before it is set up, the leader stays unknown). */
+export async function probeNode(url: string, dispatcher?: Dispatcher, authorization?: string): Promise<NodeProbe> {
   try {
     if ((await getJson(`${url}/healthz`, dispatcher)) === null) return { healthy: false, leaderId: null };
-    const status = await getJson(`${url}/cluster/status`, dispatcher);
+    const status = await getJson(`${url}/cluster/status`, dispatcher, authorization);
     const leader = (status as { leader?: { id?: unknown } | null } | null)?.leader;
     return { healthy: true, leaderId: typeof leader?.id === 'number' ? leader.id : null };
   } catch {
@@ -48,10 +53,11 @@ export async function waitForCluster(
   cancelled: () => boolean,
   progress: (line: string) => void,
   ca?: Buffer,
+  authorization?: string,
 ): Promise<number | null> {
   const dispatcher = ca === undefined ? undefined : new Agent({ connect: { ca } });
   try {
-    return await pollCluster(nodes, cancelled, progress, dispatcher);
+    return await pollCluster(nodes, cancelled, progress, dispatcher, authorization);
   } finally {
     await dispatcher?.close();
   }
@@ -62,6 +68,7 @@ async function pollCluster(
   cancelled: () => boolean,
   progress: (line: string) => void,
   dispatcher: Dispatcher | undefined,
+  authorization: string | undefined,
 ): Promise<number | null> {
   let lastLine = '';
   let lastPrinted = 0;
@@ -69,7 +76,7 @@ async function pollCluster(
     if (cancelled()) return null;
     const live = nodes.filter((n) => n.running);
     if (live.length === 0) return null;
-    const probes = await Promise.all(live.map((n) => probeNode(n.url, dispatcher)));
+    const probes = await Promise.all(live.map((n) => probeNode(n.url, dispatcher, authorization)));
     if (cancelled()) return null;
     const healthy = probes.filter((p) => p.healthy).length;
     const leaders = new Set(probes.map((p) => p.leaderId));

@@ -13,6 +13,7 @@ import { portsInUse } from './ports.ts';
 import { ensureLocalTls, TLS_DIR_NAME, type LocalTls } from './local-ca.ts';
 import { createClusterSecretFile, GENERATED_SECRET_NAME, readClusterSecretFile, SECRET_FLAG } from './secret-file.ts';
 import { onShutdownSignal } from './signals.ts';
+import { readPasswordFile, ROOT_PASSWORD_FLAG } from './password-file.ts';
 import { TLS_CA_FLAG, TLS_CERT_FLAG, TLS_KEY_FLAG } from './tls-files.ts';
 import { addTuningOptions } from './tuning-options.ts';
 import { EXIT_FAILURE, EXIT_OK, printError, UsageError } from './usage-error.ts';
@@ -30,6 +31,7 @@ interface RawClusterOptions extends RawTuning {
   readonly dataDir?: unknown;
   readonly host?: unknown;
   readonly clusterSecretFile?: unknown;
+  readonly rootPasswordFile?: unknown;
   readonly tls?: unknown;
 }
 
@@ -47,6 +49,8 @@ export interface ClusterOptions {
   readonly secretCreated: boolean;
   /** --tls: the private CA and node certificates in <dataDir>/tls; null: plain HTTP. */
   readonly tls: LocalTls | null;
+  /** --root-password-file, resolved, and the password it holds (to probe the nodes as root); null: none. */
+  readonly rootPassword: { readonly file: string; readonly password: string } | null;
   readonly tuning: NodeTuning;
 }
 
@@ -76,7 +80,11 @@ export async function parseClusterOptions(raw: RawClusterOptions): Promise<Clust
           [contactHost],
         )
       : null;
-  return { nodes, basePort, host, contactHost, dataDir, secretFile, secretCreated, tls, tuning };
+  const rootPassword =
+    raw.rootPasswordFile === undefined
+      ? null
+      : { file: resolve(String(raw.rootPasswordFile)), password: await readPasswordFile(ROOT_PASSWORD_FLAG, raw.rootPasswordFile) };
+  return { nodes, basePort, host, contactHost, dataDir, secretFile, secretCreated, tls, rootPassword, tuning };
 }
 
 export function registerCluster(program: Command): void {
@@ -95,6 +103,10 @@ export function registerCluster(program: Command): void {
       '--tls',
       `serve HTTPS and wss:// with mutual TLS between the nodes: a private CA and one certificate per node are made in <dir>/${TLS_DIR_NAME}/ with the openssl command (keys mode 0600) and reused on later runs; clients trust <dir>/${TLS_DIR_NAME}/ca.crt (e.g. status --ca-file)`,
       false,
+    )
+    .option(
+      `${ROOT_PASSWORD_FLAG} <path>`,
+      'file holding the password of user root (8 to 1,024 characters, one line, mode 0600), given to every node: turns on authentication (docs/security.md) (default: none)',
     );
   addTuningOptions(command);
   command.action(async (raw: RawClusterOptions) => {
@@ -140,6 +152,7 @@ async function runCluster(options: ClusterOptions): Promise<void> {
       SECRET_FLAG,
       options.secretFile,
       ...tlsArgs(options.tls, id),
+      ...(options.rootPassword !== null ? [ROOT_PASSWORD_FLAG, options.rootPassword.file] : []),
       ...tuningArgs(options.tuning),
     ];
     const url = `${options.tls !== null ? 'https' : 'http'}://${hostPort(options.contactHost, portOf(id))}`;
@@ -184,7 +197,10 @@ async function runCluster(options: ClusterOptions): Promise<void> {
   );
 
   const ca = options.tls !== null ? await readFile(options.tls.caCert) : undefined;
-  const leader = await waitForCluster(children, () => stopping, say, ca);
+  // With authentication on, /cluster/status needs root: the readiness probes log in with Basic.
+  const authorization =
+    options.rootPassword === null ? undefined : `Basic ${Buffer.from(`root:${options.rootPassword.password}`).toString('base64')}`;
+  const leader = await waitForCluster(children, () => stopping, say, ca, authorization);
   if (leader === null) return; // stopping, or every node died (reported above)
   say(`ready: ${children.length} node${children.length > 1 ? 's' : ''}, leader is node ${leader}`);
   const width = Math.max(...children.map((c) => c.url.length));

@@ -151,3 +151,14 @@ export function tuningArgs(tuning: NodeTuning): string[] {
     tuning.logLevel,
   ];
 }
+
+const DURATION_UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A duration: `3600` (seconds), `500ms`, `90s`, `30m` or `1h`, in milliseconds within [minMs, maxMs]. */
+export function parseDurationFlag(flag: string, value: unknown, minMs: number, maxMs: number): number {
+  const match = typeof value === 'string' ? /^(\d{1,9})(ms|s|m|h)?$/.exec(value.trim()) : null;
+  if (match === null) throw new UsageError(`${flag} must be a duration such as 3600, 90s, 30m or 1h (got ${JSON.stringify(value)})`);
+  const ms = Number(match[1]) * DURATION_UNIT_MS[match[2] ?? 's']!;
+  if (ms < minMs || ms > maxMs) throw new UsageError(`${flag} must be between ${minMs / 1000} s and ${maxMs / 3_600_000} h (got ${String(value)})`);
+  return ms;
+}

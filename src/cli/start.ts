@@ -5,6 +5,7 @@ import { ensureUsableDataDir } from './data-dir.ts';
 import {
   DEFAULT_HOST,
   parseAdvertiseFlag,
+  parseDurationFlag,
   parseHostFlag,
   parseIntegerFlag,
   parsePeersFlag,
@@ -14,6 +15,7 @@ import {
   type RawTuning,
 } from './flags.ts';
 import { isLoopbackHost, readClusterSecretFile, SECRET_FLAG } from './secret-file.ts';
+import { readPasswordFile, ROOT_PASSWORD_FLAG } from './password-file.ts';
 import { readTlsFlags, TLS_CA_FLAG, TLS_CERT_FLAG, TLS_KEY_FLAG, type RawTlsFlags } from './tls-files.ts';
 import { onShutdownSignal } from './signals.ts';
 import { addTuningOptions } from './tuning-options.ts';
@@ -21,6 +23,10 @@ import { EXIT_FAILURE, EXIT_OK, messageOf, printError, UsageError } from './usag
 
 /** Bind addresses that name no host a certificate could be checked against. */
 const WILDCARD_HOSTS: ReadonlySet<string> = new Set(['0.0.0.0', '::', '[::]']);
+
+/** Bounds of --token-ttl: a second (tests) to a day (a stolen token must expire). */
+const TOKEN_TTL_MS_MIN = 1000;
+const TOKEN_TTL_MS_MAX = 24 * 3_600_000;
 
 /** How long a node whose parent `cluster` process died may take to stop. */
 const ORPHAN_STOP_DEADLINE_MS = 10_000;
@@ -34,6 +40,8 @@ interface RawStartOptions extends RawTuning, RawTlsFlags {
   readonly dataDir?: unknown;
   readonly join?: unknown;
   readonly clusterSecretFile?: unknown;
+  readonly rootPasswordFile?: unknown;
+  readonly tokenTtl?: unknown;
   readonly insecure?: unknown;
   readonly stopOnStdinClose?: unknown;
 }
@@ -69,6 +77,8 @@ export async function parseStartOptions(raw: RawStartOptions): Promise<StartNode
       `--host ${host} is not a loopback address: peers must then authenticate, so give ${SECRET_FLAG} or ${TLS_CERT_FLAG}, ${TLS_KEY_FLAG} and ${TLS_CA_FLAG} (or --insecure to run unauthenticated anyway)`,
     );
   }
+  const rootPassword = raw.rootPasswordFile === undefined ? undefined : await readPasswordFile(ROOT_PASSWORD_FLAG, raw.rootPasswordFile);
+  const tokenTtlMs = raw.tokenTtl === undefined ? undefined : parseDurationFlag('--token-ttl', raw.tokenTtl, TOKEN_TTL_MS_MIN, TOKEN_TTL_MS_MAX);
   if (raw.dataDir === undefined) throw new UsageError('--data-dir is required');
   const dataDir = await ensureUsableDataDir('--data-dir', raw.dataDir);
   return {
@@ -80,6 +90,9 @@ export async function parseStartOptions(raw: RawStartOptions): Promise<StartNode
     dataDir,
     ...(clusterSecret !== undefined ? { clusterSecret } : {}),
     ...(tls !== undefined ? { tls } : {}),
+    ...(rootPassword !== undefined || tokenTtlMs !== undefined
+      ? { auth: { ...(rootPassword !== undefined ? { rootPassword } : {}), ...(tokenTtlMs !== undefined ? { tokenTtlMs } : {}) } }
+      : {}),
     clusterId: tuning.clusterId,
     snapshotThreshold: tuning.snapshotThreshold,
     electionTimeoutMs: tuning.electionTimeoutMs,
@@ -113,6 +126,11 @@ export function registerStart(program: Command): void {
       `${TLS_CA_FLAG} <path>`,
       `PEM CA certificate(s) that sign every member's certificate: peers must present one (mutual TLS) and are dialed over wss:// and verified against it; needed with --peers or --join when TLS is on (default: none, peers present no certificate)`,
     )
+    .option(
+      `${ROOT_PASSWORD_FLAG} <path>`,
+      'file holding the password of user root (8 to 1,024 characters, one line, mode 0600): turns on authentication for the whole cluster (users, roles, tokens; docs/security.md); used once, when the cluster has no users yet (default: none, the HTTP API answers anyone unless another node turned authentication on)',
+    )
+    .option('--token-ttl <duration>', 'lifetime of the tokens this node issues at POST /auth/login: 3600, 90s, 30m, 1h (1 s to 24 h)', '1h')
     .option(
       '--insecure',
       `allow a --host other than loopback without ${SECRET_FLAG} or ${TLS_CA_FLAG}: anyone who reaches the port can act as a peer`,

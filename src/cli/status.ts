@@ -2,6 +2,7 @@
 import { Option, type Command } from 'commander';
 import { connect } from '../client/index.ts';
 import type { ClientTls } from '../client/types.ts';
+import { PASSWORD_FLAG, readPasswordFile } from './password-file.ts';
 import { readCaFile } from './tls-files.ts';
 import { parseIntegerFlag, parseNodeUrlFlag } from './flags.ts';
 import { formatStatus } from './status-table.ts';
@@ -15,6 +16,8 @@ interface RawStatusOptions {
   readonly json?: unknown;
   readonly timeout?: unknown;
   readonly caFile?: unknown;
+  readonly user?: unknown;
+  readonly passwordFile?: unknown;
 }
 
 export function registerStatus(program: Command): void {
@@ -28,11 +31,15 @@ export function registerStatus(program: Command): void {
       '--ca-file <path>',
       "PEM CA certificate that signed the nodes' certificates, for https:// nodes with a private CA (e.g. <data-dir>/tls/ca.crt of cluster --tls) (default: the system's root CAs)",
     )
+    .option('--user <name>', 'user to authenticate as, when authentication is on (/cluster/status needs role root)', 'root')
+    .option(`${PASSWORD_FLAG} <path>`, "file holding that user's password (one line, mode 0600) (default: none, no credentials sent)")
     .action(async (raw: RawStatusOptions) => {
       const url = parseNodeUrlFlag('--node', raw.node);
       const timeout = parseIntegerFlag('--timeout', raw.timeout, 1, 600_000);
       const tls: ClientTls | undefined = raw.caFile === undefined ? undefined : { ca: await readCaFile('--ca-file', raw.caFile) };
-      await runStatus(url, raw.json === true, timeout, tls);
+      const user = typeof raw.user === 'string' && raw.user !== '' ? raw.user : 'root';
+      const auth = raw.passwordFile === undefined ? undefined : { user, password: await readPasswordFile(PASSWORD_FLAG, raw.passwordFile) };
+      await runStatus(url, raw.json === true, timeout, tls, auth);
     });
 }
 
@@ -47,9 +54,15 @@ function rootCause(error: unknown): string {
   return messageOf(current);
 }
 
-async function runStatus(url: string, json: boolean, timeout: number, tls: ClientTls | undefined): Promise<void> {
+async function runStatus(
+  url: string,
+  json: boolean,
+  timeout: number,
+  tls: ClientTls | undefined,
+  auth: { user: string; password: string } | undefined,
+): Promise<void> {
   // One attempt at the one node asked: a status command must not fail over elsewhere.
-  const options = { timeout, retries: 0, ...(tls !== undefined ? { tls } : {}) };
+  const options = { timeout, retries: 0, ...(tls !== undefined ? { tls } : {}), ...(auth !== undefined ? { auth } : {}) };
   const client = connect([url], options);
   try {
     const status = await client.status({ url });
