@@ -11,7 +11,13 @@
 //   starts, so a power loss can tear only the last write, leaving some of its
 //   sectors still zero. Recovery cuts such a write, even when later sectors of it
 //   reached the disk before earlier ones, using the sector CRCs its writeEnd record
-//   carries (see write-end.ts and segment-tail.ts).
+//   carries (see write-end.ts and segment-tail.ts);
+// - a file ends inside a record only where a crash cut a write that extended it (sync
+//   'none', or an older version's segment: with zero fill no write extends the file),
+//   and only at a page boundary: the kernel copies a write into the page cache, and
+//   writes it back, in whole pages, so a kill or a power loss stops it at one; the
+//   pieces of a split write end on page boundaries too (segment-writer.ts). A file that
+//   ends inside a record anywhere else was cut by something else (segment-tail.ts).
 import type { FileHandle } from 'node:fs/promises';
 import { assert } from '../assert.ts';
 
@@ -24,7 +30,10 @@ export const ZERO_CHUNK_MIN_BYTES = 64 * 1024;
  * batch that pays for it 2-3 ms instead of 0.7 ms, so the smaller chunk keeps the
  * tail latency down at no cost in throughput. */
 export const ZERO_CHUNK_MAX_BYTES = 256 * 1024;
-const PAGE_BYTES = 4096;
+/** Zero fill ends on these boundaries, and so do the writes a big batch is split into
+ * (segment-writer.ts): a crash or a power loss leaves a file's length at one of them or at
+ * the end of a write, which recovery uses to tell a cut file from a torn one (segment-tail.ts). */
+export const PAGE_BYTES = 4096;
 
 const ZERO_CHUNK = Buffer.alloc(ZERO_CHUNK_MAX_BYTES);
 

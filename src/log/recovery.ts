@@ -253,7 +253,8 @@ export async function recover(dirs: LogDirs, warn: (message: string) => void): P
     const buf = await nextRead!;
     nextRead = isLast ? null : readSegment(segments[i + 1]!.path);
     nextRead?.catch(() => {}); // awaited next iteration; do not report it twice if we throw first
-    let sawWriteEnd = false;
+    // Where the write after the last writeEnd walked began (null: no writeEnd yet).
+    let lastWriteStart: number | null = null;
     const previous = segments[i - 1];
     replayer.beginSegment(previous === undefined ? null : { file: previous.path, end: previousEnd });
     const result = walkRecords(buf, {
@@ -261,8 +262,8 @@ export async function recover(dirs: LogDirs, warn: (message: string) => void): P
         if (index > segment.maxEntryIndex) segment.maxEntryIndex = index;
         replayer.applyStored(index, term, typeCode, buf, dataStart, dataLength, segment.path, offset);
       },
-      record(rec, offset) {
-        if (rec.kind === 'writeEnd') sawWriteEnd = true;
+      record(rec, offset, end) {
+        if (rec.kind === 'writeEnd') lastWriteStart = sectorAlignUp(end);
         if (rec.kind === 'entry') segment.maxEntryIndex = Math.max(segment.maxEntryIndex, rec.entry.index);
         replayer.apply(rec, segment.path, offset);
       },
@@ -273,9 +274,9 @@ export async function recover(dirs: LogDirs, warn: (message: string) => void): P
     previousEnd = Math.min(result.end, buf.length);
     // past the bytes when a file written without zero fill ends inside a write's padding
     segment.zeroedTo = Math.max(buf.length, result.end);
-    segment.hasWriteEnd = sawWriteEnd; // before any cut: only records before it were walked
+    segment.hasWriteEnd = lastWriteStart !== null; // before any cut: only records before it were walked
     if (result.stop === null) continue;
-    const verdict = judgeTail(buf, segment.path, result.stop, isLast, sawWriteEnd);
+    const verdict = judgeTail(buf, segment.path, result.stop, isLast, lastWriteStart);
     if (verdict.kind === 'clean') continue;
     // Cut the file at the data end: the writer zero-fills ahead again from there,
     // so the bytes after the data are zeros as it expects. Damage in the padding after

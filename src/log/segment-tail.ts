@@ -4,6 +4,9 @@
 //   zero-filled ahead of the records, see preallocation.ts);
 // - a record whose CRC holds but that this version cannot read (bad payload, unknown
 //   type): written whole, not by a crash, refused wherever it is;
+// - the file ending inside a record, in a segment with writeEnds, at a length where no
+//   crash leaves a file (not a page boundary, see preallocation.ts): cut by something
+//   other than a crash (by hand, a copy cut short), refused;
 // - nothing valid after the bad record: a torn tail, dropped with a warning;
 // - valid records after it, all from the last write, which a power loss left with
 //   some of its sectors still zero: that write was never acknowledged, dropped with
@@ -11,6 +14,7 @@
 // - anything else before valid records: damage to records that may have been
 //   acknowledged, refused (see judgeTail).
 import { LogCorruptionError } from './errors.ts';
+import { MAX_WRITE_BYTES, PAGE_BYTES } from './preallocation.ts';
 import { findValidRecordAfter, findWriteEndAfter, frameChecksumHolds, type DecodeStop } from './record-scanner.ts';
 import { checkWriteSectors } from './write-end.ts';
 import { nonZeroEnd } from './zero-bytes.ts';
@@ -43,8 +47,14 @@ export type TailVerdict =
  * write, so the damaged one had finished; a sector holding neither is not what a
  * power loss leaves (a flipped bit, a garbled sector); and a segment written before
  * writeEnds existed tells its writes apart by nothing.
+ *
+ * Before all that, a file that ends inside a record where no crash leaves one (see
+ * crashCanEndFileAt) is refused: the segment was cut short, and the records after the cut
+ * may have been acknowledged. `lastWriteStart` is where the write after the segment's last
+ * writeEnd before `stop` began (null: the segment has none there, as an older version wrote it).
  */
-export function judgeTail(buf: Uint8Array, path: string, stop: DecodeStop, isLast: boolean, sawWriteEnd: boolean): TailVerdict {
+export function judgeTail(buf: Uint8Array, path: string, stop: DecodeStop, isLast: boolean, lastWriteStart: number | null): TailVerdict {
+  const sawWriteEnd = lastWriteStart !== null;
   const x = stop.offset;
   const dataEnd = nonZeroEnd(buf, x);
   if (dataEnd === x) return { kind: 'clean' };
@@ -69,7 +79,18 @@ export function judgeTail(buf: Uint8Array, path: string, stop: DecodeStop, isLas
     throw refuse(`whose checksum holds: a whole record of type ${buf[x + 8]!}, which this version does not know`);
   }
   const next = findValidRecordAfter(buf, x);
-  if (next === null) return torn('nothing valid after it');
+  if (next === null) {
+    if (stop.reason === 'torn' && lastWriteStart !== null && !crashCanEndFileAt(buf.length, lastWriteStart)) {
+      throw new LogCorruptionError(
+        path,
+        x,
+        `the file ends inside the record at offset ${x}, at a length of ${buf.length} bytes, which is not a multiple of ${PAGE_BYTES}: ` +
+          `a crash leaves a file cut inside a record only at a page boundary, so the segment was cut short (by hand, or a copy that did not finish) ` +
+          `and the records after offset ${x} are gone`,
+      );
+    }
+    return torn('nothing valid after it');
+  }
   // Nothing valid lies between x and `next`: the search for a writeEnd starts there
   // instead of scanning the damaged bytes a second time.
   const writeEnd = findWriteEndAfter(buf, next - 1);
@@ -88,4 +109,16 @@ export function judgeTail(buf: Uint8Array, path: string, stop: DecodeStop, isLas
   }
   if (sectors.kind === 'whole') throw refuse(`in the last write, whose sectors all hold what it wrote (not a torn write)`);
   return torn(`the last write, which began at offset ${writeEnd.start} and ends at offset ${writeEnd.offset}, has sectors still zero`);
+}
+
+/**
+ * Whether a crash can leave a segment with writeEnds ending inside a record at `length`
+ * (see preallocation.ts): a write that extended the file (sync 'none': zero fill means no
+ * write ever does) cut by a kill or a power loss stops at a page boundary, and so do the
+ * pieces of a split write. A version before the pieces ended on page boundaries split a
+ * write on sector boundaries, MAX_WRITE_BYTES apart from where the write began
+ * (`writeStart`, always a sector boundary then): still accepted.
+ */
+function crashCanEndFileAt(length: number, writeStart: number): boolean {
+  return length % PAGE_BYTES === 0 || (length > writeStart && (length - writeStart) % MAX_WRITE_BYTES === 0);
 }

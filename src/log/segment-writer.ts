@@ -15,7 +15,7 @@ import { assert } from '../assert.ts';
 import type { HardState } from '../raft/types.ts';
 import type { SyncMode } from './types.ts';
 import { LogClosedError } from './errors.ts';
-import { MAX_WRITE_BYTES, writeZeros, zeroFillTarget } from './preallocation.ts';
+import { MAX_WRITE_BYTES, PAGE_BYTES, writeZeros, zeroFillTarget } from './preallocation.ts';
 import { FrameBuffer, SECTOR_BYTES, sectorAlignUp, type LogRecord } from './record.ts';
 import { sectorCrcs, writeEndMaxBytes } from './write-end.ts';
 import { fsyncDir, openSegmentForWrite, segmentFileName } from './segment-files.ts';
@@ -226,8 +226,11 @@ export class SegmentWriter {
    * Writes framed records at the end of the data, at most MAX_WRITE_BYTES per
    * write, each one durable (sync 'batch') before the next starts: a power loss
    * can then tear only the last write, which recovery relies on. Every write but the
-   * last ends on a sector boundary, so that no sector is written by two of them (a
-   * torn sector then holds either what this batch put there or zeros).
+   * last ends on a page boundary (so on a sector boundary too), so that no sector is
+   * written by two of them (a torn sector then holds either what this batch put there
+   * or zeros), and so that a sync 'none' file a kill cut between two of them ends where
+   * a crash can leave a file: recovery refuses a file that ends inside a record anywhere
+   * else (preallocation.ts, segment-tail.ts).
    */
   private async writeRecords(segment: SegmentInfo, bytes: Buffer): Promise<void> {
     if (this.preallocate && segment.size + bytes.length > segment.zeroedTo) {
@@ -235,7 +238,7 @@ export class SegmentWriter {
     }
     for (let done = 0; done < bytes.length;) {
       let chunk = Math.min(bytes.length - done, MAX_WRITE_BYTES);
-      if (done + chunk < bytes.length) chunk -= (segment.size + chunk) % SECTOR_BYTES;
+      if (done + chunk < bytes.length) chunk -= (segment.size + chunk) % PAGE_BYTES;
       const { bytesWritten } = await this.handle.write(bytes, done, chunk, segment.size);
       if (bytesWritten <= 0) throw new Error(`write to ${segment.path} made no progress`);
       done += bytesWritten;

@@ -6,7 +6,7 @@ import { appendFile, copyFile, readdir, readFile, truncate, writeFile } from 'no
 import { join } from 'node:path';
 import { openFileLog, LogCorruptionError } from '../../src/log/index.ts';
 import { decodeRecords } from '../../src/log/record-scanner.ts';
-import { meta, plain, range, withTempDir } from './helpers.ts';
+import { entry, meta, plain, range, withTempDir } from './helpers.ts';
 
 const SEG1 = '00000000000000000001.seg';
 
@@ -97,17 +97,26 @@ describe('FileLog recovery from damage', () => {
       assert.equal((await readFile(path)).length > offsets[19]!, true);
     }));
 
-  test('a torn write (file cut mid-record) recovers', () =>
+  // With sync 'none' a write extends the file, and a kill (or a power loss) stops it at a
+  // page boundary: the file then ends inside a record there. (With zero fill no write
+  // extends the file; a file cut inside a record elsewhere is refused: open-refusals.test.ts.)
+  test('a write that extended the file, cut at a page boundary inside a record (sync none, kill -9): recovers', () =>
     withTempDir(async (dir) => {
-      await writeLog(dir, 20);
+      const log = await openFileLog({ dir, sync: 'none' });
+      await log.append(range(1, 5, 1));
+      await log.append(range(6, 40, 1).map((e) => entry(e.index, 1, 'x'.repeat(300))));
+      await log.close();
       const path = join(dir, 'log', SEG1);
       const offsets = await recordOffsets(path);
-      await truncate(path, offsets[19]! + 10);
-      const log = await openFileLog({ dir });
-      assert.equal(log.lastIndex(), 19);
-      assert.match(log.recovered.warnings[0]!, new RegExp(`offset ${offsets[19]} \\(torn`));
-      assert.equal((await readFile(path)).length, offsets[19]);
-      await log.close();
+      const cut = 8192;
+      const inside = offsets.findIndex((offset, i) => offset < cut && (offsets[i + 1] ?? Infinity) > cut);
+      assert.ok(inside > 5 && offsets[inside]! < cut && offsets[inside + 1]! > cut, 'the page boundary falls inside an entry record');
+      await truncate(path, cut);
+      const reopened = await openFileLog({ dir });
+      assert.equal(reopened.lastIndex(), inside); // entries 1..inside (entry inside + 1 was cut)
+      assert.match(reopened.recovered.warnings[0]!, new RegExp(`offset ${offsets[inside]} \\(torn; nothing valid after it`));
+      assert.equal((await readFile(path)).length, offsets[inside]);
+      await reopened.close();
     }));
 
   test('zeros after the last record are its clean end; garbage there is truncated', () =>

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { openFileLog, LogCorruptionError, LogReadError } from '../../src/log/index.ts';
 import { encodeRecords, RECORD_HEADER_BYTES, RecordType, type LogRecord } from '../../src/log/record.ts';
 import { decodeRecords } from '../../src/log/record-scanner.ts';
+import { MAX_WRITE_BYTES } from '../../src/log/preallocation.ts';
 import { entry, meta, range, withTempDir } from './helpers.ts';
 
 const SEG1 = '00000000000000000001.seg';
@@ -166,6 +167,87 @@ describe('LogCorruptionError for every refusal at open', () => {
         assert.deepEqual(after, sizes, 'nothing was truncated');
       }));
   }
+
+  // The last segment cut short: a crash leaves its file ending inside a record only at a page
+  // boundary (preallocation.ts), so anywhere else it was cut by hand or by a copy cut short, and
+  // dropping the records after the cut (as for a torn write) would lose acknowledged entries.
+  for (const where of ['at half its length', 'at an odd offset inside a record'] as const) {
+    test(`the last segment cut ${where}: refused, naming the segment, the offset, its length and what to do`, () =>
+      withTempDir(async (dir) => {
+        // A 12 KiB segment is zero-filled to 12288 bytes, so half its length is not a page
+        // boundary; and a write of 500-byte entries over that half puts it inside a record.
+        const segmentBytes = 3 * 4096;
+        const paths = await writeLog(dir, 10, segmentBytes);
+        const log = await openFileLog({ dir, segmentBytes });
+        await log.append(range(11, 24, 1).map((e) => entry(e.index, 1, 'z'.repeat(500))));
+        await log.close();
+        const last = paths.at(-1)!;
+        const length = (await stat(last)).size;
+        assert.equal(length, segmentBytes);
+        const records: { offset: number; end: number }[] = [];
+        const { end } = decodeRecords(await readFile(last), (_record, offset, recordEnd) => records.push({ offset, end: recordEnd }));
+        const at = where === 'at half its length' ? length / 2 : records[Math.floor(records.length / 2)]!.offset + 13;
+        const cutRecord = records.find((record) => record.offset < at && record.end > at)?.offset;
+        assert.ok(at % 4096 !== 0 && at < end && cutRecord !== undefined, `the cut at ${at} is inside a record (they end at ${end})`);
+        await truncate(last, at);
+        const sizes = await Promise.all(paths.map(async (p) => (await stat(p)).size));
+        await assert.rejects(openFileLog({ dir, segmentBytes }), (error: unknown) => {
+          assert.ok(error instanceof LogCorruptionError, `not a LogCorruptionError: ${String(error)}`);
+          assert.equal(error.file, last, error.message);
+          assert.equal(error.offset, cutRecord);
+          assert.match(error.message, new RegExp(`^log corruption in ${escape(last)} at byte offset ${cutRecord}: `));
+          assert.match(error.message, new RegExp(`the file ends inside the record at offset ${cutRecord}, at a length of ${at} bytes`));
+          assert.match(error.message, /cut short/);
+          assert.doesNotMatch(error.message, /torn/);
+          assert.match(error.message, /What to do: .*DELETE \/cluster\/members\/<id>.*--join/);
+          assert.match(error.remedy, new RegExp(`truncate -s ${cutRecord} ${escape(last)}`));
+          return true;
+        });
+        const after = await Promise.all(paths.map(async (p) => (await stat(p)).size));
+        assert.deepEqual(after, sizes, 'nothing was truncated');
+      }));
+  }
+
+  test('a last segment that a partial zero fill left at any length (a power loss while extending it): opens clean', () =>
+    withTempDir(async (dir) => {
+      const segmentBytes = 3 * 4096;
+      const paths = await writeLog(dir, 60, segmentBytes);
+      const last = paths.at(-1)!;
+      const end = await recordsEnd(last);
+      assert.ok(end + 1000 < segmentBytes);
+      await truncate(last, end + 1000 + 37); // zeros after the data, to no page boundary
+      const log = await openFileLog({ dir, segmentBytes });
+      assert.deepEqual(log.recovered.warnings, []);
+      assert.equal(log.lastIndex(), 60);
+      await log.close();
+    }));
+
+  test('a segment without write ends (an older version, no zero fill) that ends inside a record: a torn tail, cut with a warning', () =>
+    withTempDir(async (dir) => {
+      const good = encodeRecords(entries(1, 3));
+      const path = await writeSegment(dir, SEG1, Buffer.concat([good, encodeRecords(entries(4, 4)).subarray(0, 13)]));
+      const log = await openFileLog({ dir });
+      assert.equal(log.lastIndex(), 3);
+      assert.match(log.recovered.warnings[0] ?? '', new RegExp(`truncated the torn tail of ${escape(path)} at byte offset ${good.length} \\(torn`));
+      await log.close();
+    }));
+
+  test('a sync none write that an earlier version split on sector boundaries, cut between its pieces (1 MiB in): a torn tail', () =>
+    withTempDir(async (dir) => {
+      const log = await openFileLog({ dir, sync: 'none' });
+      await log.append(range(1, 3, 1));
+      await log.close();
+      const path = join(dir, 'log', SEG1);
+      const start = Math.ceil((await readFile(path)).length / 512) * 512; // where the next write begins
+      assert.notEqual((start + MAX_WRITE_BYTES) % 4096, 0);
+      // entries of 4000 bytes from there on, as one write of that version would put them, cut after its first piece
+      const big = encodeRecords(range(4, 400, 1).map((e): LogRecord => ({ kind: 'entry', entry: entry(e.index, 1, 'y'.repeat(4000)) })));
+      await writeFile(path, Buffer.concat([await readFile(path), Buffer.alloc(start - (await stat(path)).size), big.subarray(0, MAX_WRITE_BYTES)]));
+      const reopened = await openFileLog({ dir });
+      assert.match(reopened.recovered.warnings[0] ?? '', /\(torn; nothing valid after it/);
+      assert.ok(reopened.lastIndex() > 200);
+      await reopened.close();
+    }));
 
   test('the remedy of a middle segment cut short works: truncate at the named offset, move the later segments away, and it opens', () =>
     withTempDir(async (dir) => {
