@@ -29,8 +29,9 @@ const BODY = `
     <span class="muted" id="node-url"></span>
     <span id="connection" class="badge" role="status" aria-live="polite">Connecting…</span>
     <span id="updated" class="muted">no data yet</span>
+    <span id="session" class="session" hidden>User <strong id="session-user"></strong> <button type="button" id="logout">Log out</button></span>
   </div>
-  <dl class="summary" aria-label="Node state">
+  <dl id="summary" class="summary" aria-label="Node state">
     <div><dt>Role</dt><dd><span id="role" class="badge">—</span></dd></div>
     <div><dt>Term</dt><dd id="term">—</dd></div>
     <div><dt>Leader</dt><dd id="leader">—</dd></div>
@@ -40,7 +41,21 @@ const BODY = `
     <div><dt>Last log index</dt><dd id="last-log-index">—</dd></div>
   </dl>
 </header>
-<main>
+<section id="login" class="login" aria-labelledby="login-heading" hidden>
+  <h2 id="login-heading">Log in</h2>
+  <p class="muted">Authentication is on for this cluster. The dashboard needs a user with role root.</p>
+  <p id="login-message" class="login-message" role="status"></p>
+  <form id="login-form" novalidate>
+    <label for="login-user">User</label>
+    <input id="login-user" name="user" autocomplete="username" maxlength="64" required>
+    <label for="login-password">Password</label>
+    <input id="login-password" name="password" type="password" autocomplete="current-password" maxlength="1024" required>
+    <button type="submit" id="login-submit">Log in</button>
+  </form>
+  <p id="login-error" class="login-error" role="alert"></p>
+</section>
+<p id="forbidden" class="forbidden" role="alert" hidden></p>
+<main id="content">
   <section aria-labelledby="members-heading">
     <h2 id="members-heading">Members</h2>
     <table id="members">

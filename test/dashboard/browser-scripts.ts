@@ -31,11 +31,15 @@ export interface CSDash {
   commitRate(history: History): (number | null)[];
   requestRate(history: History): (number | null)[];
   lagSeries(history: History): { ids: string[]; series: (number | null)[][] };
+  parseSession(raw: unknown): { user: string; token: string } | null;
+  requestHeaders(session: { user: string; token: string } | null): Record<string, string>;
+  loginFailureText(status: number): string;
+  forbiddenText(user: string | null): string;
 }
 
 export function loadPureScripts(): CSDash {
   const context = vm.createContext({ URL });
-  for (const name of ['prom-text.js', 'status.js', 'history.js'] as const) {
+  for (const name of ['prom-text.js', 'status.js', 'history.js', 'session.js'] as const) {
     vm.runInContext(browserScript(name), context, { filename: name });
   }
   return (context as { CSDash: CSDash }).CSDash;

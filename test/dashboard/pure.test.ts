@@ -186,3 +186,41 @@ describe('history', () => {
     assert.throws(() => ns.createHistory(60, 1));
   });
 });
+
+describe('session (login state kept in sessionStorage)', () => {
+  test('a stored session is used only when it has the expected shape', () => {
+    assert.deepEqual(plain(ns.parseSession(JSON.stringify({ user: 'root', token: 'cs1.a.b', extra: 1 }))), { user: 'root', token: 'cs1.a.b' });
+    for (const raw of [
+      null,
+      '',
+      'not json',
+      'null',
+      '[]',
+      JSON.stringify({ user: 'root' }),
+      JSON.stringify({ user: '', token: 't' }),
+      JSON.stringify({ user: 'root', token: '' }),
+      JSON.stringify({ user: 'root', token: 'a b' }),
+      JSON.stringify({ user: 'root', token: 'a\r\nX-Evil: 1' }),
+      JSON.stringify({ user: 'x'.repeat(65), token: 't' }),
+      JSON.stringify({ user: 'root', token: 't'.repeat(5000) }),
+    ]) {
+      assert.equal(ns.parseSession(raw), null, String(raw));
+    }
+  });
+
+  test('every request says it comes from a script; with a session it carries the token', () => {
+    assert.deepEqual(plain(ns.requestHeaders(null)), { 'X-Requested-With': 'XMLHttpRequest' });
+    assert.deepEqual(plain(ns.requestHeaders({ user: 'u', token: 'cs1.t' })), {
+      'X-Requested-With': 'XMLHttpRequest',
+      Authorization: 'Bearer cs1.t',
+    });
+  });
+
+  test('messages name the failure and the missing role', () => {
+    assert.equal(ns.loginFailureText(401), 'Wrong user name or password.');
+    assert.match(ns.loginFailureText(429), /try again/);
+    assert.match(ns.loginFailureText(0), /did not answer/);
+    assert.equal(ns.loginFailureText(500), 'Login failed (HTTP 500).');
+    assert.match(ns.forbiddenText('alice'), /^User alice lacks role root: the dashboard needs it\./);
+  });
+});

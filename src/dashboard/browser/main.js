@@ -2,6 +2,8 @@
 // Polls every second (or ?poll=<ms>, 100 to 10000), one poll at a time, each
 // request bounded by a timeout. Never throws: any failure becomes the
 // "unreachable" state, and the loop keeps going.
+// With authentication on, a 401 shows the login form (session.js) and polling waits for
+// a login; a 403 on the status (a user without role root) shows why instead of the data.
 (function (ns) {
   'use strict';
 
@@ -19,18 +21,31 @@
   let requestCounterName = null;
   let charts = null;
 
+  const sessions = ns.createSessionStore();
+  const auth = { session: sessions.load(), needsLogin: false, forbidden: false, loginMessage: null, loginError: null, loggingIn: false };
+
   async function fetchText(path) {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
     try {
-      const res = await fetch(path, { cache: 'no-store', signal: controller.signal });
+      const res = await fetch(path, { cache: 'no-store', headers: ns.requestHeaders(auth.session), signal: controller.signal });
       const body = await res.text();
-      return res.ok ? { ok: true, body } : { ok: false, reason: 'HTTP ' + res.status };
+      return res.ok ? { ok: true, status: res.status, body } : { ok: false, status: res.status, reason: 'HTTP ' + res.status };
     } catch (err) {
-      return { ok: false, reason: err && err.name === 'AbortError' ? 'timed out' : 'connection failed' };
+      return { ok: false, status: 0, reason: err && err.name === 'AbortError' ? 'timed out' : 'connection failed' };
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  function showLogin(message) {
+    auth.session = null;
+    sessions.clear();
+    auth.needsLogin = true;
+    auth.forbidden = false;
+    auth.loginMessage = message;
+    auth.loginError = null;
+    status = null;
   }
 
   function parseStatus(result) {
@@ -46,10 +61,28 @@
   }
 
   async function poll() {
+    if (auth.needsLogin) return; // nothing to ask until the user logs in
+    const sentWith = auth.session;
     const [statusResult, metricsResult] = await Promise.all([fetchText('/cluster/status'), fetchText('/metrics')]);
     const now = Date.now();
-    const parsed = parseStatus(statusResult);
     stats.polls++;
+    if (statusResult.status === 401 || metricsResult.status === 401) {
+      // Unless a login happened while these were in flight: the new session stands.
+      if (auth.session === sentWith) {
+        showLogin(sentWith === null ? null : 'Your session ended (expired, or the password changed): log in again.');
+      }
+      return;
+    }
+    // Logged in, without role root: the node answers, the page cannot show its status.
+    auth.forbidden = statusResult.status === 403;
+    if (auth.forbidden) {
+      conn.reachable = true;
+      conn.unreachableSince = null;
+      conn.reason = null;
+      conn.lastOkAt = now;
+      return;
+    }
+    const parsed = parseStatus(statusResult);
 
     let requests = null;
     if (metricsResult.ok) {
@@ -79,13 +112,21 @@
   }
 
   function render() {
+    ns.renderAuth({
+      needsLogin: auth.needsLogin,
+      forbidden: auth.forbidden,
+      user: auth.session === null ? null : auth.session.user,
+      loginMessage: auth.loginMessage,
+      loginError: auth.loginError,
+    });
     ns.renderConnection(conn);
     if (status !== null) {
       ns.renderHeader(status);
       ns.renderMembers(status, conn.reachable === true);
     }
-    if (charts === null) charts = ns.createCharts(WINDOW_SECONDS);
-    charts.update(history, requestCounterName);
+    // Charts are made once their place is shown: a hidden container has no width to size them by.
+    if (charts === null && !auth.needsLogin && !auth.forbidden) charts = ns.createCharts(WINDOW_SECONDS);
+    if (charts !== null) charts.update(history, requestCounterName);
   }
 
   async function loop() {
@@ -101,6 +142,63 @@
     setTimeout(loop, Math.max(0, POLL_MS - (Date.now() - started)));
   }
 
+  function safeRender() {
+    try {
+      render();
+    } catch (err) {
+      stats.renderErrors++;
+      stats.lastError = String(err && err.stack ? err.stack : err);
+    }
+  }
+
+  async function submitLogin(event) {
+    event.preventDefault();
+    if (auth.loggingIn) return;
+    const userInput = document.getElementById('login-user');
+    const passwordInput = document.getElementById('login-password');
+    const submit = document.getElementById('login-submit');
+    const user = userInput ? userInput.value.trim() : '';
+    const password = passwordInput ? passwordInput.value : '';
+    if (user === '' || password === '') {
+      auth.loginError = ns.loginFailureText(400);
+      safeRender();
+      return;
+    }
+    auth.loggingIn = true;
+    if (submit) submit.disabled = true;
+    const result = await ns.login(user, password);
+    auth.loggingIn = false;
+    if (submit) submit.disabled = false;
+    if (result.ok) {
+      auth.session = result.session;
+      sessions.save(result.session);
+      auth.needsLogin = false;
+      auth.loginMessage = null;
+      auth.loginError = null;
+      if (passwordInput) passwordInput.value = '';
+    } else {
+      auth.loginError = ns.loginFailureText(result.status);
+      if (passwordInput) {
+        passwordInput.value = '';
+        passwordInput.focus();
+      }
+    }
+    safeRender();
+  }
+
+  function logOut() {
+    // The token stays valid until it expires (a token cannot be revoked alone); this tab forgets it.
+    showLogin('Logged out.');
+    safeRender();
+    const userInput = document.getElementById('login-user');
+    if (userInput) userInput.focus();
+  }
+
+  const form = document.getElementById('login-form');
+  if (form) form.addEventListener('submit', (event) => void submitLogin(event));
+  const logout = document.getElementById('logout');
+  if (logout) logout.addEventListener('click', logOut);
+
   // For tests and debugging: a plain-data view of the dashboard's state.
   globalThis.__dashboard = {
     pollMs: POLL_MS,
@@ -114,6 +212,8 @@
         unreachableSince: conn.unreachableSince,
         samples: history.samples.length,
         requestCounter: requestCounterName,
+        auth: auth.needsLogin ? 'login' : auth.forbidden ? 'forbidden' : auth.session === null ? 'none' : 'token',
+        user: auth.session === null ? null : auth.session.user,
         charts: charts === null ? null : charts.describe(),
       };
     },

@@ -140,6 +140,34 @@
     }
   }
 
+  function setHidden(id, hidden) {
+    const node = document.getElementById(id);
+    if (node) node.hidden = hidden;
+  }
+
+  /**
+   * The login form instead of the data while a login is needed; the user and "log out" while
+   * logged in; a clear message instead of the data for a user who may not read the status.
+   */
+  function renderAuth(auth) {
+    const showLogin = auth.needsLogin;
+    const showForbidden = !showLogin && auth.forbidden;
+    setHidden('login', !showLogin);
+    setHidden('forbidden', !showForbidden);
+    setHidden('summary', showLogin || showForbidden);
+    setHidden('content', showLogin || showForbidden);
+    setHidden('session', auth.user === null);
+    const user = document.getElementById('session-user');
+    if (user) user.textContent = auth.user === null ? '' : auth.user;
+    const message = document.getElementById('login-message');
+    if (message) message.textContent = auth.loginMessage || '';
+    const error = document.getElementById('login-error');
+    if (error) error.textContent = auth.loginError || '';
+    const forbidden = document.getElementById('forbidden');
+    if (forbidden) forbidden.textContent = showForbidden ? ns.forbiddenText(auth.user) : '';
+  }
+
+  ns.renderAuth = renderAuth;
   ns.renderHeader = renderHeader;
   ns.renderMembers = renderMembers;
   ns.renderConnection = renderConnection;
