@@ -29,6 +29,8 @@ import { FrameAuthenticator, handshakeProof, newNonce, proofMatches, sessionKeys
 import { RAFT_PATH, errorMessage } from './outbound-link.ts';
 import { rawDataToBuffer } from './raw-data.ts';
 import { peerCertificateProblem } from './peer-tls.ts';
+import { HandshakeGate, type HandshakeSlot } from './handshake-limits.ts';
+import { LogLimiter } from './log-limiter.ts';
 import type { UpgradeServer } from './peer-transport.ts';
 
 export interface InboundSettings {
@@ -43,6 +45,10 @@ export interface InboundSettings {
   /** With mutual TLS: an upgrade is admitted only over a connection whose client certificate
    * was verified and chains to one of these CAs (peer-tls.ts). */
   readonly trustedCas: readonly X509Certificate[] | null;
+  /** Bounds before admission (handshake-limits.ts): bytes per connection, connections per remote address and in total. */
+  readonly handshakeReceivedBytesMax: number;
+  readonly handshakesPerAddressMax: number;
+  readonly handshakesMax: number;
   readonly logger: Logger;
 }
 
@@ -84,6 +90,8 @@ class InboundConnection {
   constructor(
     readonly ws: WebSocket,
     readonly remote: string,
+    /** Ends the handshake's bounds (its slot, its byte count): called at admission and at close. */
+    readonly endHandshake: () => void,
   ) {}
 
   get peerId(): number | undefined {
@@ -101,6 +109,9 @@ export class InboundServer {
   private attached: { server: UpgradeServer; listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void } | null = null;
   private closed = false;
   private readonly loggedRefusals = new Set<string>();
+  private readonly handshakes: HandshakeGate;
+  /** Warnings anyone who reaches the port can cause. */
+  private readonly limitedLog: LogLimiter;
 
   constructor(
     private readonly settings: InboundSettings,
@@ -113,6 +124,13 @@ export class InboundServer {
       perMessageDeflate: false,
       clientTracking: false,
     });
+    this.handshakes = new HandshakeGate(settings.handshakesPerAddressMax, settings.handshakesMax);
+    this.limitedLog = new LogLimiter(settings.logger);
+  }
+
+  /** Connections upgraded or upgrading that have not been admitted yet. */
+  get inHandshake(): number {
+    return this.handshakes.inHandshake;
   }
 
   /**
@@ -152,7 +170,18 @@ export class InboundServer {
         rejectUpgrade(socket, 403, 'Forbidden');
         return;
       }
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req));
+      const remoteAddress = req.socket.remoteAddress ?? '?';
+      const slot = this.handshakes.take(remoteAddress);
+      if (typeof slot === 'string') {
+        // No detail for the caller; the bound is named here.
+        const bound =
+          slot === 'per-address' ? `${this.settings.handshakesPerAddressMax} from one address` : `${this.settings.handshakesMax} in total`;
+        this.limitedLog.warn({ remote: remoteAddress }, `refused a /raft upgrade: already ${bound} connections in their handshake`);
+        rejectUpgrade(socket, slot === 'per-address' ? 429 : 503, slot === 'per-address' ? 'Too Many Requests' : 'Service Unavailable');
+        return;
+      }
+      const endHandshake = this.boundHandshake(req, socket, slot);
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req, endHandshake));
     };
     server.on('upgrade', listener);
     this.attached = { server, listener };
@@ -198,13 +227,41 @@ export class InboundServer {
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 
-  private onConnection(ws: WebSocket, req: IncomingMessage): void {
+  /**
+   * Until admission, counts the bytes `socket` delivers (before ws buffers them into a frame)
+   * and destroys it past the bound; the slot is freed at admission or close. Returns what ends
+   * both at admission.
+   */
+  private boundHandshake(req: IncomingMessage, socket: Duplex, slot: HandshakeSlot): () => void {
+    const max = this.settings.handshakeReceivedBytesMax;
+    let received = 0;
+    const onData = (chunk: Buffer): void => {
+      received += chunk.length;
+      if (received <= max) return;
+      socket.off('data', onData);
+      this.limitedLog.warn(
+        { remote: req.socket.remoteAddress },
+        `closing a peer connection before its handshake completed: it sent ${received} bytes (at most ${max})`,
+      );
+      socket.destroy();
+    };
+    // ws re-reads `head` through the socket (unshift), so every byte is counted here.
+    socket.on('data', onData);
+    const end = (): void => {
+      socket.off('data', onData);
+      slot.release();
+    };
+    socket.once('close', end);
+    return end;
+  }
+
+  private onConnection(ws: WebSocket, req: IncomingMessage, endHandshake: () => void): void {
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
     if (this.closed) {
       ws.terminate();
       return;
     }
-    const connection = new InboundConnection(ws, remote);
+    const connection = new InboundConnection(ws, remote, endHandshake);
     this.connections.add(connection);
     connection.handshakeTimer = setTimeout(() => {
       connection.handshakeTimer = null;
@@ -314,6 +371,7 @@ export class InboundServer {
     }
     if (connection.handshakeTimer !== null) clearTimeout(connection.handshakeTimer);
     connection.handshakeTimer = null;
+    connection.endHandshake();
     // A peer keeps one outbound connection at a time, so an older one from the same
     // node is a leftover (often half-open after a crash): drop it.
     for (const other of this.connections) {

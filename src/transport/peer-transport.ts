@@ -16,6 +16,7 @@ import { encodeFrame } from './frame-codec.ts';
 import { InboundServer } from './inbound-server.ts';
 import { checkSecret } from './peer-auth.ts';
 import { checkTls } from './peer-tls.ts';
+import { HANDSHAKE_RECEIVED_BYTES_MAX, HANDSHAKES_MAX, HANDSHAKES_PER_ADDRESS_MAX } from './handshake-limits.ts';
 import { OutboundLink, errorMessage, type LinkSettings } from './outbound-link.ts';
 import { parseAddress, type PeerAddress } from './peer-spec.ts';
 
@@ -58,6 +59,11 @@ export interface TransportOptions {
   readonly pingIntervalMs?: number;
   /** Time allowed for the WebSocket upgrade and for hello/welcome. */
   readonly handshakeTimeoutMs?: number;
+  /** Bounds on inbound connections before admission (handshake-limits.ts): bytes one may send,
+   * how many from one remote address and in total. Defaults: the constants there. */
+  readonly handshakeReceivedBytesMax?: number;
+  readonly handshakesPerAddressMax?: number;
+  readonly handshakesMax?: number;
   /** Forwarded requests running at once per inbound connection. */
   readonly maxConcurrentRequests?: number;
   readonly logger?: Logger;
@@ -175,6 +181,9 @@ export class PeerTransport {
         maxConcurrentRequests: positiveInteger(options.maxConcurrentRequests ?? TRANSPORT_DEFAULTS.maxConcurrentRequests, 'maxConcurrentRequests'),
         secret,
         trustedCas: tls === null ? null : tls.trustedCas,
+        handshakeReceivedBytesMax: positiveInteger(options.handshakeReceivedBytesMax ?? HANDSHAKE_RECEIVED_BYTES_MAX, 'handshakeReceivedBytesMax'),
+        handshakesPerAddressMax: positiveInteger(options.handshakesPerAddressMax ?? HANDSHAKES_PER_ADDRESS_MAX, 'handshakesPerAddressMax'),
+        handshakesMax: positiveInteger(options.handshakesMax ?? HANDSHAKES_MAX, 'handshakesMax'),
         logger: this.logger,
       },
       {
@@ -314,6 +323,11 @@ export class PeerTransport {
   /** Messages dropped because no peer had their `to` id. */
   unroutableDropped(): number {
     return this.unroutable;
+  }
+
+  /** Inbound connections not admitted yet (for tests and status). */
+  inboundInHandshake(): number {
+    return this.inbound.inHandshake;
   }
 
   /** Ids of peers currently connected to us (inbound, handshake done). */
