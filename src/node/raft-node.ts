@@ -29,7 +29,7 @@ import type { ChangeEvent, DatabaseBackend, ExecuteOptions, NodeStatus, ReadCons
 import { changesOf } from './change-events.ts';
 import { decodeCommand } from './command-codec.ts';
 import { PeerIncarnations } from './peer-incarnations.ts';
-import { NoPeers, type PeerNetwork } from './peer-network.ts';
+import { MessageSanity, NoPeers, type LocalRaftView, type PeerNetwork } from './peer-network.ts';
 import { PendingProposals } from './pending-proposals.ts';
 import { ApplyPacing } from './apply-pacing.ts';
 import { InsertCoalescer } from './insert-coalescer.ts';
@@ -88,6 +88,9 @@ export class RaftNode implements DatabaseBackend {
   /** Gaps between the messages the leader sends this node (GET /cluster/status). */
   private readonly leaderContact = new LeaderContact();
   /** Event-loop utilization at the end of the last Ready cycle (for pacing). */
+  /** Drops members' messages no honest member sends (peer-network.ts), before the core. */
+  private readonly messageSanity: MessageSanity;
+  private readonly localView: LocalRaftView = { term: () => this.core.currentTerm(), lastIndex: () => this.core.status().lastIndex };
   private cycleMark: EventLoopUtilization = performance.eventLoopUtilization();
   private readonly applyWaiters = new AppliedWaiters(() => this.currentStore.lastApplied);
   private readonly leaderWaiters = new LeaderWaiters(() => this.closed);
@@ -119,6 +122,7 @@ export class RaftNode implements DatabaseBackend {
     this.incarnations = incarnations;
     this.logger = logger;
     this.transport = parts.transport;
+    this.messageSanity = new MessageSanity(logger);
     this.currentStore = parts.store;
     this.listeners = parts.listeners;
     this.nextId = parts.nextId;
@@ -386,6 +390,7 @@ export class RaftNode implements DatabaseBackend {
   private onMessage(message: Message): void {
     if (this.closed || this.fatal !== null) return;
     this.leaderContact.observe(message);
+    if (!this.messageSanity.admits(message, this.localView)) return;
     this.guarded(() => this.core.step(message));
     this.scheduleReady();
   }
