@@ -87,10 +87,10 @@ export class RaftNode implements DatabaseBackend {
   private readonly inserts = new InsertCoalescer(MAX_PENDING_PROPOSALS);
   /** Gaps between the messages the leader sends this node (GET /cluster/status). */
   private readonly leaderContact = new LeaderContact();
-  /** Event-loop utilization at the end of the last Ready cycle (for pacing). */
   /** Drops members' messages no honest member sends (peer-network.ts), before the core. */
   private readonly messageSanity: MessageSanity;
   private readonly localView: LocalRaftView = { term: () => this.core.currentTerm(), lastIndex: () => this.core.status().lastIndex };
+  /** Event-loop utilization at the end of the last Ready cycle (for pacing). */
   private cycleMark: EventLoopUtilization = performance.eventLoopUtilization();
   private readonly applyWaiters = new AppliedWaiters(() => this.currentStore.lastApplied);
   private readonly leaderWaiters = new LeaderWaiters(() => this.closed);
@@ -121,8 +121,8 @@ export class RaftNode implements DatabaseBackend {
     this.log = log;
     this.incarnations = incarnations;
     this.logger = logger;
-    this.transport = parts.transport;
     this.messageSanity = new MessageSanity(logger);
+    this.transport = parts.transport;
     this.currentStore = parts.store;
     this.listeners = parts.listeners;
     this.nextId = parts.nextId;
@@ -389,8 +389,8 @@ export class RaftNode implements DatabaseBackend {
 
   private onMessage(message: Message): void {
     if (this.closed || this.fatal !== null) return;
-    this.leaderContact.observe(message);
     if (!this.messageSanity.admits(message, this.localView)) return;
+    this.leaderContact.observe(message);
     this.guarded(() => this.core.step(message));
     this.scheduleReady();
   }
