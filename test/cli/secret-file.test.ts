@@ -1,7 +1,8 @@
 // The cluster secret file and the loopback-only rule, in-process.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chmod, chown, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseClusterOptions } from '../../src/cli/cluster.ts';
 import { checkUnauthenticatedHost, createClusterSecretFile, isLoopbackHost, readClusterSecretFile } from '../../src/cli/secret-file.ts';
@@ -55,6 +56,32 @@ describe('readClusterSecretFile', () => {
       usageError(/must hold the secret as hex digits/),
     );
     await assert.rejects(readClusterSecretFile(FLAG, await secretFile('odd', `${HEX}a\n`)), usageError(/must hold the secret as hex digits/));
+  });
+  test('a symbolic link is refused, even to a good file (the checks and the read use one open handle)', async () => {
+    const target = await secretFile('target.secret', `${HEX}\n`);
+    const link = join(dir.path, 'link.secret');
+    await symlink(target, link);
+    await assert.rejects(
+      readClusterSecretFile(FLAG, link),
+      usageError(/link\.secret" cannot be read \(it is a symbolic link: give the file itself\)$/),
+    );
+    assert.equal((await readClusterSecretFile(FLAG, target)).length, 32);
+  });
+  test('a FIFO is refused without blocking, a huge file without reading it', async () => {
+    const fifo = join(dir.path, 'fifo.secret');
+    execFileSync('mkfifo', ['-m', '600', fifo]);
+    await assert.rejects(readClusterSecretFile(FLAG, fifo), usageError(/is not a regular file/));
+    const big = await secretFile('big.secret', `${HEX}\n${' '.repeat(5000)}`);
+    await assert.rejects(readClusterSecretFile(FLAG, big), usageError(/is 5065 bytes; a secret file is at most 4096/));
+  });
+  test('a file of another user is refused (run as root only: chown needs it)', async (t) => {
+    if (process.getuid?.() !== 0) {
+      t.skip('not root');
+      return;
+    }
+    const path = await secretFile('other-owner.secret', `${HEX}\n`);
+    await chown(path, 65534, 65534);
+    await assert.rejects(readClusterSecretFile(FLAG, path), usageError(/belongs to user 65534, not to the user running this node \(0\)/));
   });
   for (const mode of [0o644, 0o640, 0o604, 0o660]) {
     test(`mode ${mode.toString(8)} refused, with the fix`, async () => {
