@@ -33,7 +33,7 @@ export class PeerIncarnations {
 
   /** true to accept; otherwise the reason to refuse. Records a first-seen incarnation. */
   check(id: number, incarnation: string): true | string {
-    // The transport refuses a hello without one (protocol 2); never accept one here either.
+    // The transport refuses a hello without one (protocol 2 and later); never accept one here either.
     if (incarnation === '') return 'its hello carries no data-directory incarnation';
     const known = this.known.get(id);
     if (known === undefined) {
