@@ -9,22 +9,23 @@ export type CorruptionKind =
   /** A snapshot file that cannot be used: only a backup, or rejoining empty, helps. */
   | 'snapshot';
 
-const DOC = 'docs/durability.md, "When a node or open() refuses to open"';
-/** A cluster node gets every committed entry back from the others once it rejoins empty. */
-const REJOIN =
+export const REMEDY_DOC = 'docs/durability.md, "When a node or open() refuses to open"';
+/** A cluster node gets every committed entry back from the others once it rejoins empty
+ * (also what a node that finds its log lost entries while running says: node/lost-entries.ts). */
+export const REJOIN_REMEDY =
   'a cluster node: stop it, remove it on a live node (DELETE /cluster/members/<id>), empty its data directory, add it back (POST /cluster/members) and start it with --join';
 
 /** What to do, in one line: the refusal is read by someone at a terminal, not only by code. */
 export function corruptionRemedy(file: string, offset: number, kind: CorruptionKind): string {
   switch (kind) {
     case 'stray':
-      return `What to do: move ${file} out of the directory and start again (see ${DOC})`;
+      return `What to do: move ${file} out of the directory and start again (see ${REMEDY_DOC})`;
     case 'snapshot':
-      return `What to do: copy the data directory somewhere safe; ${REJOIN}; embedded: restore a backup (see ${DOC})`;
+      return `What to do: copy the data directory somewhere safe; ${REJOIN_REMEDY}; embedded: restore a backup (see ${REMEDY_DOC})`;
     case 'segment':
       return (
-        `What to do: copy the data directory somewhere safe; ${REJOIN}; ` +
-        `embedded: restore a backup, or keep the writes before the damage with \`truncate -s ${offset} ${file}\` and move away the segment files after it (see ${DOC})`
+        `What to do: copy the data directory somewhere safe; ${REJOIN_REMEDY}; ` +
+        `embedded: restore a backup, or keep the writes before the damage with \`truncate -s ${offset} ${file}\` and move away the segment files after it (see ${REMEDY_DOC})`
       );
   }
 }

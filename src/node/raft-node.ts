@@ -34,6 +34,7 @@ import { PendingProposals } from './pending-proposals.ts';
 import { ApplyPacing } from './apply-pacing.ts';
 import { InsertCoalescer } from './insert-coalescer.ts';
 import { LeaderContact } from './leader-contact.ts';
+import { lostEntriesIn } from './lost-entries.ts';
 import { forwardToLeader, serveForwarded, type ForwardedReply, type ForwardedRequest, type ForwardedServer } from './node-forwarding.ts';
 import { ClusterMembership } from './node-membership.ts';
 import { ReadIndexReads } from './node-reads.ts';
@@ -391,6 +392,9 @@ export class RaftNode implements DatabaseBackend {
     if (this.closed || this.fatal !== null) return;
     if (!this.messageSanity.admits(message, this.localView)) return;
     this.leaderContact.observe(message);
+    // A log that lost acknowledged entries stops the node with the remedy, before the core's assert.
+    const lost = lostEntriesIn(message, this.options.nodeId, this.core);
+    if (lost !== null) return this.stopOnFatal(lost);
     this.guarded(() => this.core.step(message));
     this.scheduleReady();
   }
