@@ -1,5 +1,7 @@
 // Queries and multi-document writes by filter: GET list, _query, _count,
-// _explain, _update, _delete.
+// _explain, _update, _delete. Reads run in slices that take turns on the event loop
+// (sliced-query.ts, loop-turns.ts) and large responses are serialized in slices too
+// (json-response.ts): no read holds the loop for long (issue #11).
 import type { FastifyInstance } from 'fastify';
 import type { Filter, FindOptions, JsonObject, UpdateSpec } from '../store/types.ts';
 import { validateCollectionName, validateFilter, validateFindOptions, validateUpdate } from '../store/validate.ts';
@@ -15,7 +17,18 @@ import {
   parseNonNegativeInt,
   queryParams,
 } from './http-input.ts';
+import { sendJsonArray } from './json-response.ts';
+import { RequestSlicer } from './loop-turns.ts';
 import type { CollectionParams, RouteContext } from './route-context.ts';
+import { countSliced, findSliced } from './sliced-query.ts';
+
+/** A slicer whose first slice starts at the request's first turn: requests that arrive
+ * together (or whose read barriers resolve together) do not run back to back. */
+async function slicerAtTurn(): Promise<RequestSlicer> {
+  const slicer = new RequestSlicer();
+  await slicer.next();
+  return slicer;
+}
 
 function filterOf(value: unknown, name = 'filter'): Filter {
   if (value === undefined) return {};
@@ -37,7 +50,7 @@ function findOptionsOf(input: Record<string, unknown>): FindOptions {
 }
 
 export function registerQueryRoutes(app: FastifyInstance, { backend }: RouteContext): void {
-  app.get<{ Params: CollectionParams }>('/api/:collection', async (request) => {
+  app.get<{ Params: CollectionParams }>('/api/:collection', async (request, reply) => {
     const { collection } = request.params;
     validateCollectionName(collection);
     const q = queryParams(request.query, ['filter', 'sort', 'limit', 'skip', 'fields', 'consistency']);
@@ -49,10 +62,11 @@ export function registerQueryRoutes(app: FastifyInstance, { backend }: RouteCont
       skip: q.skip === undefined ? undefined : parseNonNegativeInt(q.skip, 'skip'),
     });
     const store = await readableStore(backend, parseConsistency(q.consistency));
-    return store.find(collection, filter, options);
+    const slicer = await slicerAtTurn();
+    return sendJsonArray(reply, (await findSliced(store, collection, filter, options, slicer)).docs, slicer);
   });
 
-  app.post<{ Params: CollectionParams }>('/api/:collection/_query', async (request) => {
+  app.post<{ Params: CollectionParams }>('/api/:collection/_query', async (request, reply) => {
     const { collection } = request.params;
     validateCollectionName(collection);
     queryParams(request.query, []);
@@ -60,7 +74,8 @@ export function registerQueryRoutes(app: FastifyInstance, { backend }: RouteCont
     const filter = filterOf(body['filter']);
     const options = findOptionsOf(body);
     const store = await readableStore(backend, parseConsistency(body['consistency']));
-    return store.find(collection, filter, options);
+    const slicer = await slicerAtTurn();
+    return sendJsonArray(reply, (await findSliced(store, collection, filter, options, slicer)).docs, slicer);
   });
 
   app.post<{ Params: CollectionParams }>('/api/:collection/_count', async (request) => {
@@ -70,7 +85,7 @@ export function registerQueryRoutes(app: FastifyInstance, { backend }: RouteCont
     const body = bodyObject(request.body, ['filter', 'consistency']);
     const filter = filterOf(body['filter']);
     const store = await readableStore(backend, parseConsistency(body['consistency']));
-    return { count: store.count(collection, filter) };
+    return { count: await countSliced(store, collection, filter, await slicerAtTurn()) };
   });
 
   app.post<{ Params: CollectionParams }>('/api/:collection/_explain', async (request) => {
@@ -81,7 +96,7 @@ export function registerQueryRoutes(app: FastifyInstance, { backend }: RouteCont
     const filter = filterOf(body['filter']);
     const options = findOptionsOf(body);
     const store = await readableStore(backend, parseConsistency(body['consistency']));
-    return store.explain(collection, filter, options);
+    return (await findSliced(store, collection, filter, options, await slicerAtTurn())).explain;
   });
 
   app.post<{ Params: CollectionParams }>('/api/:collection/_update', async (request) => {

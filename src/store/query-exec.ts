@@ -20,6 +20,26 @@ export interface ExecOptions {
   countOnly?: boolean;
   /** Documents the query may examine, at most, else a ValidationError (writes: writeExaminedMax). */
   examinedMax?: number;
+  /**
+   * A performance.now() time after which the run is abandoned with a SliceDeadline (the
+   * server's reads try this synchronous executor for one slice first, then run in slices:
+   * src/server/sliced-query.ts). Checked every few documents; an in-memory sort of more than
+   * SYNC_SORT_DOCS_MAX matches is abandoned at once, as it could not finish within a slice.
+   */
+  deadline?: number;
+}
+
+/** Matches an in-memory sort takes within a slice, at most (100,000 took 175 to 375 ms). */
+export const SYNC_SORT_DOCS_MAX = 2_000;
+/** Documents examined between two looks at the clock when a deadline is set (a look costs
+ * about as much as testing a simple filter; a wide `$or` costs 100 µs per document). */
+const DEADLINE_CHECK_DOCS = 8;
+
+/** Thrown by executeQuery when its deadline passes: nothing was returned, nothing changed. */
+export class SliceDeadline extends Error {
+  constructor() {
+    super('the synchronous run of a read passed its deadline');
+  }
 }
 
 /** Weight of a filter for WRITE_SCAN_DOCS_MAX: 1 plus its operators and field conditions
@@ -42,6 +62,24 @@ function overExamined(max: number): never {
   );
 }
 
+/** Bounds on the documents a run examines: `at` is the next count at which check() runs, so
+ * that the loops pay one comparison per document (the clock is read every few documents). */
+class ExamineGuard {
+  at: number;
+  constructor(
+    private readonly examinedMax: number,
+    private readonly deadline: number | undefined,
+  ) {
+    this.at = deadline === undefined ? examinedMax : Math.min(examinedMax, DEADLINE_CHECK_DOCS);
+  }
+
+  check(examined: number): void {
+    if (examined > this.examinedMax) overExamined(this.examinedMax);
+    if (this.deadline !== undefined && performance.now() >= this.deadline) throw new SliceDeadline();
+    this.at = Math.min(this.examinedMax, examined + (this.deadline === undefined ? Infinity : DEADLINE_CHECK_DOCS));
+  }
+}
+
 export interface ExecResult {
   docs: Document[];
   explain: Explain;
@@ -53,7 +91,7 @@ export function executeQuery(coll: Collection | undefined, compiled: CompiledFil
   const plan = planQuery(coll, compiled, opts.sortKeys);
   const need = opts.limit === 0 ? Infinity : opts.skip + opts.limit;
   const { natural, reverse: idReverse } = idOrder(opts.sortKeys);
-  const examinedMax = opts.examinedMax ?? Infinity;
+  const guard = new ExamineGuard(opts.examinedMax ?? Infinity, opts.deadline);
   let matches: Document[];
   let ordered: boolean;
 
@@ -66,7 +104,7 @@ export function executeQuery(coll: Collection | undefined, compiled: CompiledFil
         explain.keysExamined++;
         const doc = coll.docs.get(id);
         if (doc === undefined) continue;
-        if (++explain.docsExamined > examinedMax) overExamined(examinedMax);
+        if (++explain.docsExamined > guard.at) guard.check(explain.docsExamined);
         if (compiled.test(doc)) matches.push(doc);
         if (natural && matches.length >= need) break;
       }
@@ -78,10 +116,10 @@ export function executeQuery(coll: Collection | undefined, compiled: CompiledFil
       explain.index = plan.index.name;
       explain.intervals = plan.intervals.length;
       if (plan.sortByIndex && !opts.countOnly) {
-        matches = scanIndexSorted(coll, compiled, plan, opts.sortKeys, need, explain, examinedMax);
+        matches = scanIndexSorted(coll, compiled, plan, opts.sortKeys, need, explain, guard);
         ordered = true;
       } else {
-        matches = scanIndexUnordered(coll, compiled, plan, explain, examinedMax);
+        matches = scanIndexUnordered(coll, compiled, plan, explain, guard);
         ordered = opts.countOnly === true;
       }
       break;
@@ -90,7 +128,7 @@ export function executeQuery(coll: Collection | undefined, compiled: CompiledFil
       matches = [];
       const stopEarly = natural || opts.countOnly === true ? need : Infinity;
       coll.byId.scan(undefined, undefined, natural && idReverse, (_id, doc) => {
-        if (++explain.docsExamined > examinedMax) overExamined(examinedMax);
+        if (++explain.docsExamined > guard.at) guard.check(explain.docsExamined);
         if (compiled.test(doc)) matches.push(doc);
         return matches.length < stopEarly;
       });
@@ -99,6 +137,7 @@ export function executeQuery(coll: Collection | undefined, compiled: CompiledFil
     }
   }
   if (!ordered) {
+    if (opts.deadline !== undefined && matches.length > SYNC_SORT_DOCS_MAX) throw new SliceDeadline();
     explain.sort = 'memory';
     sortDocuments(matches, opts.sortKeys);
   }
@@ -112,7 +151,7 @@ function scanIndexUnordered(
   compiled: CompiledFilter,
   plan: Extract<Plan, { kind: 'index' }>,
   explain: Explain,
-  examinedMax: number,
+  guard: ExamineGuard,
 ): Document[] {
   const n = plan.index.paths.length;
   const seen = new Set<string>();
@@ -124,7 +163,7 @@ function scanIndexUnordered(
       if (seen.has(id)) return true;
       seen.add(id);
       const doc = coll.docs.get(id)!;
-      if (++explain.docsExamined > examinedMax) overExamined(examinedMax);
+      if (++explain.docsExamined > guard.at) guard.check(explain.docsExamined);
       if (compiled.test(doc)) matches.push(doc);
       return true;
     });
@@ -144,7 +183,7 @@ function scanIndexSorted(
   sortKeys: readonly SortKey[],
   need: number,
   explain: Explain,
-  examinedMax: number,
+  guard: ExamineGuard,
 ): Document[] {
   const n = plan.index.paths.length;
   const out: Document[] = [];
@@ -161,7 +200,7 @@ function scanIndexSorted(
     plan.index.tree.scan(start, end, plan.reverse, (key) => {
       explain.keysExamined++;
       const doc = coll.docs.get(key[n] as string)!;
-      if (++explain.docsExamined > examinedMax) overExamined(examinedMax);
+      if (++explain.docsExamined > guard.at) guard.check(explain.docsExamined);
       if (!compiled.test(doc)) return true;
       if (group.length > 0 && !sameSortValues(group[0]!, doc, sortKeys)) {
         flush();

@@ -32,7 +32,7 @@ import {
 import { ConflictError, errorFromInfo, NotFoundError, PreconditionFailedError, StoreError, ValidationError } from './errors.ts';
 import { equalityFields } from './filter-analysis.ts';
 import { defaultIndexName, SecondaryIndex } from './index-secondary.ts';
-import { FilterCache, MINGO_OPTIONS, QUERY_OPTIONS } from './query-cache.ts';
+import { FilterCache, MINGO_OPTIONS, QUERY_OPTIONS, type CompiledFilter } from './query-cache.ts';
 import { mingoUpdateSpec } from './query-regex.ts';
 import { executeQuery, writeExaminedMax } from './query-exec.ts';
 import {
@@ -470,6 +470,17 @@ export class Store {
     if (compiled.matchAll) return this.colls.get(collection)?.size ?? 0;
     const examinedMax = writeExaminedMax(filter);
     return executeQuery(this.colls.get(collection), compiled, { sortKeys: [], skip: 0, limit: 0, countOnly: true, examinedMax }).docs.length;
+  }
+
+  /**
+   * What a read run in slices (src/server/sliced-query.ts) starts from: the collection as it
+   * is now and the compiled filter. The collection is live (the next apply changes it): take
+   * what the read needs from it in one piece, before yielding; the documents themselves are
+   * frozen and replaced on change, so references to them stay as they were.
+   */
+  readTarget(collection: string, filter: Filter): { coll: Collection | undefined; compiled: CompiledFilter } {
+    validateCollectionName(collection);
+    return { coll: this.colls.get(collection), compiled: this.filters.get(filter) };
   }
 
   /** Runs the query and reports how. */

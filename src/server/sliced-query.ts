@@ -1,0 +1,189 @@
+// find, count and explain for the HTTP routes, in slices that wait for their turn on the
+// event loop (loop-turns.ts), so that no read holds a node's loop for longer than one slice
+// (issue #11). The results are those of Store.find/count/explain (a property test compares
+// them: test/server/sliced-query.property.test.ts); the embedded API keeps the synchronous
+// store methods.
+//
+// 1. The synchronous executor runs first with the slice's deadline: most reads (an index
+//    lookup, a small collection, a scan that stops early) finish within it, as before.
+// 2. Otherwise the candidates are taken in one piece, at the start of a turn: the documents
+//    of an `_id` list, of an index range (up to INDEX_CAPTURE_KEYS_MAX keys), or of the
+//    whole collection. Documents are frozen and replaced, never changed, on a write, so the
+//    array of references is the collection as of that moment, which is at or after the read
+//    barrier the route waited for: the read keeps its consistency level, and every later
+//    slice sees that same state whatever is applied meanwhile.
+// 3. The candidates are tested against the whole filter, sorted (top-k when a limit is
+//    given) and projected in slices.
+import { Query } from 'mingo';
+import type { Collection } from '../store/collection.ts';
+import { executeQuery, SliceDeadline } from '../store/query-exec.ts';
+import { MINGO_OPTIONS, type CompiledFilter } from '../store/query-cache.ts';
+import { planQuery } from '../store/planner.ts';
+import { idOrder, normalizeSort, sortDocumentsSliced, type Slicer, type SortKey } from '../store/sort.ts';
+import type { Store } from '../store/store.ts';
+import type { Document, Explain, Filter, FindOptions, JsonObject } from '../store/types.ts';
+import { validateFindOptions } from '../store/validate.ts';
+
+/** Index keys taken in one piece, at most: with their documents looked up, ~4 ms. A wider
+ * range takes the whole collection instead (an array copy: ~10 ms per 1,000,000 documents)
+ * and tests every document, in slices. */
+export const INDEX_CAPTURE_KEYS_MAX = 20_000;
+/** Documents projected per call of mingo's projector (a call has a fixed cost of a few µs). */
+const PROJECT_CHUNK_DOCS = 16;
+
+const projector = new Query({}, MINGO_OPTIONS);
+
+/** For tests: a lower INDEX_CAPTURE_KEYS_MAX exercises the whole-collection capture. */
+export interface SlicedTuning {
+  readonly indexCaptureKeysMax?: number;
+}
+
+export interface SlicedResult {
+  readonly docs: Document[] | JsonObject[];
+  readonly explain: Explain;
+}
+
+interface ReadSpec {
+  readonly sortKeys: readonly SortKey[];
+  readonly skip: number;
+  readonly limit: number;
+  readonly countOnly: boolean;
+}
+
+export async function findSliced(
+  store: Store,
+  collection: string,
+  filter: Filter,
+  options: FindOptions,
+  slicer: Slicer & { deadline: number },
+  tuning: SlicedTuning = {},
+): Promise<SlicedResult> {
+  validateFindOptions(options);
+  const query: ReadSpec = { sortKeys: normalizeSort(options.sort), skip: options.skip ?? 0, limit: options.limit ?? 0, countOnly: false };
+  const result = await run(store, collection, filter, query, slicer, tuning);
+  if (options.projection === undefined || Object.keys(options.projection).length === 0) return result;
+  const projected: JsonObject[] = [];
+  for (let i = 0; i < result.docs.length; i += PROJECT_CHUNK_DOCS) {
+    if (slicer.due()) await slicer.next();
+    const chunk = result.docs.slice(i, i + PROJECT_CHUNK_DOCS);
+    for (const doc of projector.find(chunk, options.projection).all()) projected.push(doc as JsonObject);
+  }
+  return { docs: projected, explain: result.explain };
+}
+
+export async function countSliced(
+  store: Store,
+  collection: string,
+  filter: Filter,
+  slicer: Slicer & { deadline: number },
+  tuning: SlicedTuning = {},
+): Promise<number> {
+  const { coll, compiled } = store.readTarget(collection, filter);
+  if (compiled.matchAll) return coll?.size ?? 0;
+  const query: ReadSpec = { sortKeys: [], skip: 0, limit: 0, countOnly: true };
+  return (await run(store, collection, filter, query, slicer, tuning)).docs.length;
+}
+
+async function run(
+  store: Store,
+  collection: string,
+  filter: Filter,
+  query: ReadSpec,
+  slicer: Slicer & { deadline: number },
+  tuning: SlicedTuning,
+): Promise<SlicedResult> {
+  let { coll, compiled } = store.readTarget(collection, filter);
+  if (performance.now() < slicer.deadline) {
+    try {
+      return executeQuery(coll, compiled, { ...query, deadline: slicer.deadline });
+    } catch (e) {
+      if (!(e instanceof SliceDeadline)) throw e;
+    }
+  }
+  // Take the candidates at the start of a slice (the first one is spent), from the collection
+  // as it is then (dropped or created meanwhile included).
+  await slicer.next();
+  ({ coll, compiled } = store.readTarget(collection, filter));
+  const explain = emptyExplain();
+  if (coll === undefined) return { docs: [], explain };
+  const { candidates, ordered } = capture(coll, compiled, query, explain, tuning.indexCaptureKeysMax ?? INDEX_CAPTURE_KEYS_MAX);
+  const need = query.limit === 0 ? Infinity : query.skip + query.limit;
+  // Ordered candidates stop at `need` matches; the others are all tested, then sorted.
+  const stopAt = ordered ? need : Infinity;
+  const matches: Document[] = [];
+  for (let i = 0; i < candidates.length && matches.length < stopAt; i++) {
+    if (slicer.due()) await slicer.next();
+    const doc = candidates[i]!;
+    explain.docsExamined++;
+    if (compiled.test(doc)) matches.push(doc);
+  }
+  let out: Document[];
+  if (ordered) {
+    out = query.skip === 0 && matches.length <= need ? matches : matches.slice(query.skip, need);
+  } else {
+    explain.sort = 'memory';
+    out = (await sortDocumentsSliced(matches, query.sortKeys, need, slicer)).slice(query.skip);
+  }
+  explain.nReturned = out.length;
+  return { docs: out, explain };
+}
+
+function emptyExplain(): Explain {
+  return { plan: 'scan', keysExamined: 0, docsExamined: 0, nReturned: 0, sort: 'index' };
+}
+
+/**
+ * The candidate documents, taken in one piece (see the top of this file), and whether they
+ * are in the result's order already (an `_id` list or the collection in `_id` order for a
+ * query ordered by `_id`; a count needs no order).
+ */
+function capture(
+  coll: Collection,
+  compiled: CompiledFilter,
+  query: ReadSpec,
+  explain: Explain,
+  keysMax: number,
+): { candidates: Document[]; ordered: boolean } {
+  const plan = planQuery(coll, compiled, query.sortKeys);
+  const { natural, reverse } = idOrder(query.sortKeys);
+  if (plan.kind === 'id') {
+    explain.plan = 'id';
+    const ids = natural && reverse ? plan.ids.slice().reverse() : plan.ids;
+    const candidates: Document[] = [];
+    for (const id of ids) {
+      explain.keysExamined++;
+      const doc = coll.docs.get(id);
+      if (doc !== undefined) candidates.push(doc);
+    }
+    return { candidates, ordered: natural || query.countOnly };
+  }
+  if (plan.kind === 'index') {
+    const n = plan.index.paths.length;
+    const seen = new Set<string>();
+    const candidates: Document[] = [];
+    let keys = 0;
+    for (const [start, end] of plan.intervals) {
+      plan.index.tree.scan(start, end, false, (key) => {
+        if (++keys > keysMax) return false;
+        const id = key[n] as string;
+        if (seen.has(id)) return true;
+        seen.add(id);
+        candidates.push(coll.docs.get(id)!);
+        return true;
+      });
+      if (keys > keysMax) break;
+    }
+    if (keys <= keysMax) {
+      explain.plan = 'index';
+      explain.index = plan.index.name;
+      explain.intervals = plan.intervals.length;
+      explain.keysExamined = keys;
+      return { candidates, ordered: query.countOnly };
+    }
+  }
+  // The whole collection, in insertion order (a Map's values copy three times faster than
+  // the _id tree is walked): the matches are sorted by _id afterwards, which costs one pass
+  // when ids grow with time, as generated ones do.
+  explain.plan = 'scan';
+  return { candidates: Array.from(coll.docs.values()), ordered: query.countOnly };
+}
