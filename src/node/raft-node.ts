@@ -438,6 +438,11 @@ export class RaftNode implements DatabaseBackend {
   }
 
   private scheduleReady(): void {
+    // A Ready is being written (its log write may take a while): the leader's heartbeats
+    // leave now rather than after it (core.takeHeartbeats says when that is safe).
+    if (this.processing && !this.closed && this.fatal === null) {
+      for (const m of this.guarded(() => this.core.takeHeartbeats())) this.transport.send(m);
+    }
     if (this.readyScheduled || this.closed) return;
     this.readyScheduled = true;
     // setImmediate: proposals and messages that arrive in the same turn share one append.

@@ -59,6 +59,19 @@ interface Handed {
   readonly lastCommitted: number;
 }
 
+/**
+ * The outbox without messages of a term this node has left since they were queued (a vote
+ * granted, an append acknowledged, a heartbeat answered in term T, then a message of term
+ * T+1 arrived before the driver took them). Their receiver has no use for them, and they may
+ * no longer be true: an acknowledgement of entries the new term's leader has since made this
+ * node truncate, a vote its disk will never record. Dropping a message is always safe.
+ * Pre-vote messages carry the term a node would campaign in, not its own: kept.
+ */
+function withoutStaleTerms(outbox: Message[], term: number): Message[] {
+  if (outbox.every((m) => m.term >= term || m.type === 'PreVote' || m.type === 'PreVoteResponse')) return outbox;
+  return outbox.filter((m) => m.term >= term || m.type === 'PreVote' || m.type === 'PreVoteResponse');
+}
+
 function sameHardState(a: HardState, b: HardState): boolean {
   return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
 }
@@ -334,7 +347,7 @@ export class RaftCore implements RaftCoreApi {
       hardState: sameHardState(hardState, this.persistedHardState) ? null : hardState,
       snapshot: s.log.pendingSnapshot,
       entries,
-      messages: s.outbox,
+      messages: withoutStaleTerms(s.outbox, s.term),
       committedEntries,
       readStates: s.readStates,
     };
@@ -348,6 +361,26 @@ export class RaftCore implements RaftCoreApi {
       lastCommitted: committedEntries.length > 0 ? committedEntries[committedEntries.length - 1]!.index : 0,
     };
     return ready;
+  }
+
+  /**
+   * Leader, while the driver is still writing the last Ready: the heartbeats queued since,
+   * which may leave at once instead of waiting for that write and the next ready(). A
+   * leader's heartbeats need nothing durable but its term and vote (ready-durability.ts),
+   * and those are, unless the Ready being written changes them: then there are none to take.
+   * Their read rounds count as sent from now, so a read that arrives later joins a later
+   * round (a round's quorum confirms leadership only for reads that came before its
+   * heartbeats left). Without this, a long log write (a large entry, a slow disk) holds every
+   * heartbeat back, and followers campaign against a healthy leader.
+   */
+  takeHeartbeats(): Message[] {
+    const s = this.s;
+    if (s.role !== 'leader' || s.term !== this.persistedHardState.term || s.vote !== this.persistedHardState.vote) return [];
+    if (!s.outbox.some((m) => m.type === 'Heartbeat')) return [];
+    const heartbeats = s.outbox.filter((m) => m.type === 'Heartbeat');
+    s.outbox = s.outbox.filter((m) => m.type !== 'Heartbeat');
+    markRoundsFlushed(s);
+    return heartbeats;
   }
 
   advance(): void {

@@ -313,6 +313,8 @@ export interface RaftCoreApi {
   snapshotTaken(snapshot: Snapshot): void;
   hasReady(): boolean;
   ready(): Ready;
+  /** Leader, while a Ready is being written: the heartbeats that may leave now (core.ts). */
+  takeHeartbeats(): Message[];
   /** Acknowledges the last ready() after its work is done (persisted, sent, applied). */
   advance(): void;
   status(): RaftStatus;

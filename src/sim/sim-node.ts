@@ -279,6 +279,12 @@ export class SimNode {
   private afterStep(): void {
     const core = this.core;
     if (core === null) return;
+    // As node/raft-node.ts does: a leader's heartbeats do not wait for the write in progress.
+    if (this.pending !== null) {
+      const heartbeats = core.takeHeartbeats();
+      this.stats.earlySends += heartbeats.length;
+      if (!this.sendAll(heartbeats, false)) return;
+    }
     for (let round = 0; core.hasReady() && this.pending === null; round++) {
       if (round >= MAX_READY_ROUNDS) throw new Error(`sim: node ${this.id} produced ready() ${round} times in one step`);
       const alive = this.ctx.driver === 'sync' ? this.handleReady(core) : this.beginReady(core);

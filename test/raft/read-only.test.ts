@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cluster, DEFAULT_CONFIG } from './harness.ts';
+import type { Message } from '../../src/raft/types.ts';
+import { Cluster, cmd, DEFAULT_CONFIG } from './harness.ts';
 
 describe('ReadIndex (thesis 6.4)', () => {
   test('on the leader: a ReadState at the commit index appears after a heartbeat round', () => {
@@ -163,5 +164,45 @@ describe('read bounds: no read is silently lost', () => {
     c.heal();
     c.tickOnly([1], 1);
     assert.equal(c.node(1).readStates.length, accepted, 'every accepted read is answered');
+  });
+});
+
+describe('heartbeats taken while a Ready is being written (takeHeartbeats)', () => {
+  test('they leave at once, and a read that comes after them starts a new round', () => {
+    const c = new Cluster([1, 2, 3]);
+    c.campaign(1);
+    c.stabilize();
+    const core = c.core(1);
+    assert.notEqual(core.propose(cmd('x')), null);
+    const rd = core.ready(); // the driver is writing it: not advanced yet
+    assert.equal(rd.entries.length, 1);
+    assert.equal(core.readIndex(1), true);
+    const first = core.takeHeartbeats();
+    assert.deepEqual(first.map((m) => [m.type, m.to]).sort(), [
+      ['Heartbeat', 2],
+      ['Heartbeat', 3],
+    ]);
+    assert.deepEqual(core.takeHeartbeats(), [], 'taken once');
+    // Read 2 arrives after the heartbeats left: the round they carry cannot confirm it.
+    assert.equal(core.readIndex(2), true);
+    const second = core.takeHeartbeats();
+    assert.equal(second.length, 2, 'a new round for the later read');
+    const context = (m: Message): unknown => (m as Message & { context: unknown }).context;
+    assert.notEqual(context(second[0]!), context(first[0]!));
+    core.advance();
+  });
+
+  test('none on a follower, nor while the Ready being written changes the term', () => {
+    const c = new Cluster([1, 2, 3]);
+    c.campaign(1);
+    c.stabilize();
+    assert.deepEqual(c.core(2).takeHeartbeats(), []);
+    // Node 2 campaigns: the Ready that raises its term is being written; even once it leads
+    // (its term's vote not yet durable), it takes nothing.
+    const core = c.core(2);
+    core.campaign();
+    core.ready();
+    assert.deepEqual(core.takeHeartbeats(), []);
+    core.advance();
   });
 });

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RaftCore, readyDurability } from '../../src/raft/index.ts';
 import type { Entry, HardState, Message, Ready, Role } from '../../src/raft/index.ts';
-import { DEFAULT_CONFIG, seededRandom } from './harness.ts';
+import { Cluster, DEFAULT_CONFIG, seededRandom } from './harness.ts';
 
 const H = { from: 1, to: 2, term: 2 };
 const MESSAGES: Record<Message['type'], Message> = {
@@ -178,5 +178,30 @@ describe('readyDurability on the Readies of a real core', () => {
     rb = b.ready(); // the follower's entries and its ack
     assert.ok(rb.entries.length > 0 && rb.messages.some((m) => m.type === 'AppendEntriesResponse'));
     assert.deepEqual(readyDurability(rb, { term: 1, vote: 1, commit: 0 }).beforeSync, []);
+  });
+});
+
+describe('a Ready carries no message of a term the node has left', () => {
+  test('a vote granted in term 2 and still queued when term 3 arrives is dropped, not sent after the term-3 write', () => {
+    const c = new Cluster([1, 2, 3]);
+    const core = c.core(2);
+    const vote = (from: number, term: number): Message => ({
+      type: 'RequestVote',
+      from,
+      to: 2,
+      term,
+      lastLogIndex: 0,
+      lastLogTerm: 0,
+      transfer: true,
+    });
+    core.step(vote(3, 2));
+    core.step(vote(1, 3));
+    const rd = core.ready();
+    assert.equal(rd.hardState?.term, 3);
+    assert.deepEqual(
+      rd.messages.map((m) => [m.type, m.to, m.term]),
+      [['RequestVoteResponse', 1, 3]],
+    );
+    core.advance();
   });
 });
