@@ -8,8 +8,10 @@ import { regexProblem } from './query-regex.ts';
 
 /** Branches of `$or`, `$and` and `$nor` in one filter, all operators together. */
 export const FILTER_BRANCHES_MAX = 1024;
-/** Values of `$in`, `$nin` and `$all` lists in one filter, all lists together. */
-export const FILTER_LIST_VALUES_MAX = 10_000;
+/** Values of `$in`, `$nin` and `$all` lists in one filter, all lists together. Half of
+ * REQUEST_VALUES_MAX (commands.ts), so that a filter at this bound fits in a request body with
+ * the rest of the request: a limit no request can reach would only mislead. */
+export const FILTER_LIST_VALUES_MAX = 5_000;
 /** `$regex` operators in one filter: compiling a pattern can cost milliseconds (a repeat
  * such as `[\pL\pN]{1000}` is a program of a thousand steps), so their number is bounded. */
 export const FILTER_REGEXES_MAX = 16;
