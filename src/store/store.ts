@@ -473,14 +473,15 @@ export class Store {
   }
 
   /**
-   * What a read run in slices (src/server/sliced-query.ts) starts from: the collection as it
-   * is now and the compiled filter. The collection is live (the next apply changes it): take
-   * what the read needs from it in one piece, before yielding; the documents themselves are
-   * frozen and replaced on change, so references to them stay as they were.
+   * What a read run in slices (src/server/sliced-query.ts) starts from: the compiled filter
+   * and the collection as it is when `coll()` is called. The collection is live (the next
+   * apply changes it): take what the read needs from it in one piece, before yielding; the
+   * documents themselves are frozen and replaced on change, so references to them stay as
+   * they were.
    */
-  readTarget(collection: string, filter: Filter): { coll: Collection | undefined; compiled: CompiledFilter } {
+  readTarget(collection: string, filter: Filter): { coll: () => Collection | undefined; compiled: CompiledFilter } {
     validateCollectionName(collection);
-    return { coll: this.colls.get(collection), compiled: this.filters.get(filter) };
+    return { coll: () => this.colls.get(collection), compiled: this.filters.get(filter) };
   }
 
   /** Runs the query and reports how. */

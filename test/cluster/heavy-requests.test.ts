@@ -1,21 +1,61 @@
 // No request the API allows costs the leader its office (issue #11, "No request can freeze
 // the cluster"): on a real 3-node cluster, the largest transaction the limits allow
-// commits, and a few of the heaviest requests (that transaction, a 1 MiB document,
-// the most keys a document may have, a body one value over the limit) change no term and
-// leave every follower's longest gap between leader messages under the election timeout. `npm run bench -- abuse` measures the rest (scans, regexes, bursts).
+// commits, and the heaviest requests (that transaction, a 1 MiB document, the most keys a
+// document may have, a body one value over the limit, the widest `$or`, a regex and an
+// unindexed scan over 10,000 documents, a 10,000-document response, and a burst of them
+// at once) change no term and leave every follower's longest gap between leader messages
+// under GAP_BOUND_MS. `npm run bench -- abuse` measures the same at 100,000 and 1,000,000
+// documents with a write load running.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MAX_TX_OPS, REQUEST_VALUES_MAX } from '../../src/store/commands.ts';
+import { FILTER_BRANCHES_MAX } from '../../src/store/validate-filter.ts';
 import { DOCUMENT_KEYS_MAX } from '../../src/store/validate.ts';
 import { DEFAULT_BODY_LIMIT } from '../../src/server/create-server.ts';
-import type { LeaderContactStatus } from '../../src/node/leader-contact.ts';
+import type { LeaderContactStatus, LeaderGap } from '../../src/node/leader-contact.ts';
 import { acquireClusterLock, ELECTION_TIMEOUT_MS, sleep, TestCluster, type ClusterStatus } from './harness.ts';
 
-// Issue #11's target is half the election timeout with a light write load running (the
-// benchmark measures that); here the followers hear only heartbeats (every 50 ms) between
-// the requests, so a stall adds to 50 ms, and the shared 2-core machine adds its own noise:
-// the test holds the bound that keeps followers from campaigning.
-const GAP_BOUND_MS = ELECTION_TIMEOUT_MS;
+/** Every node's gaps and terms, polled every 250 ms (a node keeps only its 64 newest gaps,
+ * about 3 s of heartbeats). */
+class GapPoller {
+  readonly gaps = new Map<string, LeaderGap & { nodeId: number }>();
+  readonly terms = new Set<number>();
+  private timer: NodeJS.Timeout | undefined;
+  constructor(private readonly cluster: TestCluster) {}
+  start(): void {
+    this.timer = setInterval(() => void this.poll(), 250);
+  }
+  stopNow(): void {
+    clearInterval(this.timer);
+  }
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.poll();
+  }
+  async poll(): Promise<void> {
+    const statuses = await Promise.all(this.cluster.nodes.map((n) => this.cluster.status(n.id, 5000)));
+    for (const s of statuses) {
+      if (s === null) continue;
+      this.terms.add(s.term);
+      if (s.role === 'leader') continue;
+      for (const g of gapsOf(s).recentGaps) this.gaps.set(`${s.nodeId}:${g.endedAt}:${g.gapMs}`, { ...g, nodeId: s.nodeId });
+    }
+  }
+}
+
+// Followers hear only heartbeats here (every 50 ms, HEARTBEAT_MS), so a gap of 50 ms is
+// the norm; a request may add one slice of work (READ_SLICE_MS, 5 ms; a 1 MiB parse or
+// log write a few ms more) and this shared 2-core machine adds scheduling noise of tens of
+// ms at times (runs under a load average of 3 to 4 saw 60 to 62 ms; one, before a wide
+// filter stopped being validated twice per read, 99 ms). 110 ms is a heartbeat gap plus a
+// stall of 60 ms: it fails for a read served in one piece (the `$or` below held the loop
+// 1.3 s, the leader lost office) and stays below the election timeout (150 ms,
+// ELECTION_TIMEOUT_MS), past which a follower campaigns. Issue #11's target, half the
+// election timeout with a write load running, is the benchmark's.
+const GAP_BOUND_MS = 110;
+const SCAN_DOCS = 10_000;
+/** Documents per insert while loading: 4 JSON values each, well under REQUEST_VALUES_MAX. */
+const LOAD_BATCH_DOCS = 1000;
 
 /** Sends a prepared JSON text (the harness's http() would stringify a value again). */
 async function postText(url: string, path: string, text: string): Promise<{ status: number; body: string }> {
@@ -47,27 +87,37 @@ function gapsOf(status: ClusterStatus | null): LeaderContactStatus {
 describe('the heaviest requests the API allows, on a 3-node cluster', () => {
   let cluster: TestCluster | undefined;
   let release: (() => void) | undefined;
+  let poller: GapPoller | undefined;
   before(async () => {
     release = await acquireClusterLock();
     cluster = await TestCluster.start({ size: 3 });
   });
   after(async () => {
+    poller?.stopNow();
     await cluster?.close();
     release?.();
   });
 
-  // todo: on the shared 2-core machine a burst of these still costs the leader its office
-  // now and then (the leader sends no heartbeat while its Ready waits for a log write):
-  // reported, not yet fixed. The test runs and reports; it does not fail the suite.
   test(
-    'the largest allowed transaction commits; no heavy request changes the term or leaves a follower without its leader for an election timeout',
-    { todo: 'a burst still deposes the leader at times (issue #11)' },
+    'the largest allowed transaction commits; no heavy request, write or read, alone or in a burst, changes the term or leaves a follower without its leader for long',
+    { timeout: 60_000 },
     async () => {
       const c = cluster!;
       const leader = await c.waitForLeader();
-      await sleep(300); // past the first heartbeats
-      const started = Date.now();
       const url = leader.url;
+      // 10,000 documents for the reads, loaded before the measure starts.
+      for (let from = 0; from < SCAN_DOCS; from += LOAD_BATCH_DOCS) {
+        const batch = Array.from({ length: Math.min(LOAD_BATCH_DOCS, SCAN_DOCS - from) }, (_, k) => {
+          const i = from + k;
+          return { i, g: i % 100, s: i % 1000 === 0 ? 'a'.repeat(28) + '!' : `text ${i}` };
+        });
+        assert.equal((await postText(url, '/api/scan', JSON.stringify(batch))).status, 201);
+      }
+      await sleep(300); // past the load's last appends
+      poller = new GapPoller(c);
+      await poller.poll();
+      const started = Date.now();
+      poller.start();
 
       const tx = await postText(url, '/api/_tx', largestTransaction());
       assert.equal(tx.status, 200, tx.body.slice(0, 300));
@@ -85,18 +135,41 @@ describe('the heaviest requests the API allows, on a 3-node cluster', () => {
       assert.equal(refused.status, 413, refused.body);
       assert.match(refused.body, /REQUEST_VALUES_MAX/);
 
-      // Four at once.
+      // Reads: the widest `$or` (1.3 s of work over 10,000 documents), a regex, a count and
+      // the whole collection as one response.
+      const widestOr = JSON.stringify({ filter: { $or: Array.from({ length: FILTER_BRANCHES_MAX }, (_, i) => ({ g: -1 - i })) } });
+      const or = await postText(url, '/api/scan/_query', widestOr);
+      assert.equal(or.status, 200, or.body.slice(0, 300));
+      assert.equal(or.body, '[]');
+      const regex = await postText(url, '/api/scan/_query', JSON.stringify({ filter: { s: { $regex: '(a+)+$' } } }));
+      assert.equal(regex.body, '[]', 'the strings of a and ! never match (a+)+$: the slowest case for a backtracking engine');
+      const count = await postText(url, '/api/scan/_count', JSON.stringify({ filter: { g: { $in: [1, 2] } } }));
+      assert.deepEqual(JSON.parse(count.body), { count: (SCAN_DOCS / 100) * 2 });
+      const all = await fetch(`${url}/api/scan?sort=${encodeURIComponent('{"i":-1}')}`, { signal: AbortSignal.timeout(20_000) });
+      const docs = (await all.json()) as Array<{ i: number }>;
+      assert.equal(docs.length, SCAN_DOCS);
+      assert.equal(docs[0]!.i, SCAN_DOCS - 1);
+
+      // All at once.
       const burst = await Promise.all([
         postText(url, '/api/_tx', largestTransaction()),
         postText(url, '/api/_tx', largestTransaction()),
         postText(url, '/api/long2', longStrings),
         postText(url, '/api/keys2', mostKeys),
+        postText(url, '/api/scan/_query', widestOr),
+        postText(url, '/api/scan/_query', widestOr),
+        postText(url, '/api/scan/_query', JSON.stringify({ filter: { s: { $regex: '(a+)+$' } } })),
+        fetch(`${url}/api/scan?sort=${encodeURIComponent('{"i":-1}')}`, { signal: AbortSignal.timeout(20_000) }).then(async (r) => ({
+          status: r.status,
+          body: await r.text(),
+        })),
       ]);
       assert.deepEqual(
         burst.map((r) => r.status),
-        [200, 200, 201, 201],
+        [200, 200, 201, 201, 200, 200, 200, 200],
       );
-      await sleep(200);
+      await sleep(300);
+      await poller.stop();
 
       const statuses = await Promise.all(c.nodes.map((n) => c.status(n.id)));
       for (const s of statuses) {
@@ -104,11 +177,16 @@ describe('the heaviest requests the API allows, on a 3-node cluster', () => {
         assert.equal(s.term, leader.term, `node ${s.nodeId} is in term ${s.term}, the leader was elected in ${leader.term}`);
         assert.equal(s.leader?.id, leader.nodeId);
       }
-      for (const s of statuses.filter((x) => x!.nodeId !== leader.nodeId)) {
-        const gaps = gapsOf(s).recentGaps.filter((g) => g.endedAt >= started);
-        const longest = Math.max(0, ...gaps.map((g) => g.gapMs));
-        assert.ok(longest < GAP_BOUND_MS, `node ${s!.nodeId} saw a gap of ${longest} ms between messages from its leader: ${JSON.stringify(gaps)}`);
-      }
+      assert.deepEqual([...poller.terms], [leader.term], 'no node saw another term');
+      const gaps = [...poller.gaps.values()].filter((g) => g.endedAt >= started);
+      const longest = Math.max(0, ...gaps.map((g) => g.gapMs));
+      // The measure, for the record (the bound's comment says why it is what it is).
+      console.log(`heavy requests: ${gaps.length} gaps of 20 ms and more seen by followers, the longest ${longest} ms`);
+      assert.ok(
+        longest < GAP_BOUND_MS,
+        `a follower saw a gap of ${longest} ms between messages from its leader: ${JSON.stringify(gaps.filter((g) => g.gapMs >= GAP_BOUND_MS))}`,
+      );
+      assert.ok(GAP_BOUND_MS < ELECTION_TIMEOUT_MS);
     },
   );
 });
