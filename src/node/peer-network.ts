@@ -64,6 +64,10 @@ export const APPEND_ENTRIES_COUNT_MAX = 16_384;
 /** Data bytes of the entries of one AppendEntries: the transport's largest frame. */
 export const APPEND_ENTRIES_BYTES_MAX = 32 * 1024 * 1024;
 
+/** Bytes of one snapshot a follower assembles in memory: the largest typed array V8 makes
+ * (2^32 − 1 bytes on 64-bit); a member announcing more is refused before any byte is kept. */
+export const SNAPSHOT_BYTES_MAX = 2 ** 32 - 1;
+
 /** What the check needs of this node's state; read only for the messages that need it. */
 export interface LocalRaftView {
   term(): number;
@@ -104,6 +108,11 @@ export function insaneMessage(m: Message, local: LocalRaftView): string | null {
     case 'InstallSnapshot':
       if (m.meta.term > m.term) return `a leader of term ${m.term} cannot hold a snapshot of term ${m.meta.term}`;
       if (m.offset + m.chunk.byteLength > Number.MAX_SAFE_INTEGER) return `snapshot bytes past 2^53−1 (offset ${m.offset})`;
+      // The core drops a transfer that outgrows its announced size; here it is also logged, and
+      // a size no node can hold in memory is refused before the first byte is kept.
+      if (m.size === undefined) return 'a snapshot chunk without the size of the whole snapshot';
+      if (m.size > SNAPSHOT_BYTES_MAX) return `a snapshot of ${m.size} bytes (at most ${SNAPSHOT_BYTES_MAX})`;
+      if (m.offset + m.chunk.byteLength > m.size) return `snapshot bytes up to ${m.offset + m.chunk.byteLength}, past the ${m.size} announced`;
       return null;
     default:
       return null;

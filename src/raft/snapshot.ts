@@ -68,6 +68,7 @@ function fillWindow(s: RaftState, pr: Progress): void {
       chunk,
       done,
       crc32c: crc,
+      size: total,
     };
     send(s, message);
     pr.snapshotChunkSent(offset + chunk.byteLength, done);
@@ -139,6 +140,7 @@ export class SnapshotReceiver {
     readonly leaderTerm: number,
     readonly meta: SnapshotMeta,
     readonly expectedCrc: number | undefined,
+    readonly expectedSize: number | undefined,
   ) {}
 
   matches(m: InstallSnapshotRequest): boolean {
@@ -147,8 +149,14 @@ export class SnapshotReceiver {
       m.term === this.leaderTerm &&
       m.meta.index === this.meta.index &&
       m.meta.term === this.meta.term &&
-      m.crc32c === this.expectedCrc
+      m.crc32c === this.expectedCrc &&
+      m.size === this.expectedSize
     );
+  }
+
+  /** Whether `chunk` still fits in the size the leader announced (or none was announced). */
+  fits(chunk: Uint8Array): boolean {
+    return this.expectedSize === undefined || this.nextOffset + chunk.byteLength <= this.expectedSize;
   }
 
   add(chunk: Uint8Array): void {
@@ -158,9 +166,11 @@ export class SnapshotReceiver {
     this.crc = crc32c(chunk, this.crc);
   }
 
-  /** True when the data received matches the CRC the leader sent (or none was sent). */
+  /** True when the data received has the size and CRC the leader announced (or none was sent). */
   verified(): boolean {
-    return this.expectedCrc === undefined || this.crc === this.expectedCrc;
+    return (
+      (this.expectedSize === undefined || this.nextOffset === this.expectedSize) && (this.expectedCrc === undefined || this.crc === this.expectedCrc)
+    );
   }
 
   assemble(): Uint8Array {
@@ -202,10 +212,16 @@ export function handleInstallSnapshot(s: RaftState, m: InstallSnapshotRequest): 
       respond(s, m, -1, false); // we have no partial copy of this transfer: restart from 0
       return;
     }
-    r = s.receiver = new SnapshotReceiver(m.from, m.term, m.meta, m.crc32c);
+    r = s.receiver = new SnapshotReceiver(m.from, m.term, m.meta, m.crc32c, m.size);
   }
   if (m.offset !== r.nextOffset) {
     respond(s, m, r.nextOffset, false); // out of order or duplicate: ask for what we need
+    return;
+  }
+  if (!r.fits(m.chunk)) {
+    // More bytes than the leader announced: never assembled, never installed; start over.
+    s.receiver = null;
+    respond(s, m, -1, false);
     return;
   }
   r.add(m.chunk);

@@ -131,6 +131,34 @@ describe('snapshot transfer', () => {
     assert.equal(c.node(3).applied.length, 20);
   });
 
+  test('a transfer that sends more bytes than it announced, or fewer, is never installed', () => {
+    for (const lie of ['longer', 'shorter'] as const) {
+      const c = behindBySnapshot();
+      const snap = c.takeSnapshot(1);
+      let lied = 0;
+      c.rewrite = (m) => {
+        if (m.type !== 'InstallSnapshot' || m.offset !== 32 || lied > 0) return m;
+        lied++;
+        // A chunk that grows past the announced size, or a size announced too large (every
+        // chunk of the transfer then carries it, so the receiver keeps them together).
+        return lie === 'longer' ? { ...m, chunk: new Uint8Array(m.size!) } : m;
+      };
+      if (lie === 'shorter') {
+        c.rewrite = (m) => {
+          if (m.type !== 'InstallSnapshot' || lied > 2) return m;
+          if (m.done) lied++;
+          return { ...m, size: m.size! + 1 };
+        };
+      }
+      c.restart(3);
+      c.tick(8);
+      assert.ok(lied > 0, lie);
+      // Dropped each time, then the honest transfer installs the real snapshot.
+      assert.ok(Buffer.from(c.node(3).disk.snapshot!.data).equals(Buffer.from(snap.data)), lie);
+      assert.equal(c.node(3).applied.length, 20, lie);
+    }
+  });
+
   test('snapshotMeta and snapshotTaken while a received snapshot waits to be applied', () => {
     const c = behindBySnapshot();
     c.takeSnapshot(1);

@@ -149,6 +149,7 @@ export function everyMessage(from: number, to: number): Message[] {
       chunk: bytes(262_144, from + to),
       done: false,
       crc32c: 0xdeadbeef,
+      size: 1_048_576,
     },
     { type: 'InstallSnapshotResponse', from, to, term, snapshotIndex: 500, nextOffset: -1, done: false },
     { type: 'TimeoutNow', from, to, term },

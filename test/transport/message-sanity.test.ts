@@ -77,6 +77,12 @@ test('a success past the leader’s log, a snapshot from a future term, a candid
     done: true,
   };
   assert.match(insaneMessage(snap, local(5))!, /snapshot of term 6/);
+  const chunk: Message = { ...snap, meta: { ...snap.meta, term: 5 }, offset: 8, chunk: new Uint8Array(4), done: false, size: 12 };
+  assert.equal(insaneMessage(chunk, local(5)), null);
+  assert.match(insaneMessage({ ...chunk, size: 11 }, local(5))!, /snapshot bytes up to 12, past the 11 announced/);
+  assert.match(insaneMessage({ ...chunk, size: 2 ** 32 }, local(5))!, /a snapshot of 4294967296 bytes \(at most 4294967295\)/);
+  const { size: _size, ...unsized } = chunk as Message & { size: number };
+  assert.match(insaneMessage(unsized as Message, local(5))!, /without the size/);
   const pre: Message = { type: 'PreVote', from: 1, to: 2, term: 6, lastLogIndex: 9, lastLogTerm: 7 };
   assert.match(insaneMessage(pre, local(5))!, /candidate for term 6 cannot hold an entry of term 7/);
 });
