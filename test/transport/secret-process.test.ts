@@ -1,13 +1,15 @@
 // Real processes: three `start` nodes sharing --cluster-secret-file, and an attacker on
 // 127.0.0.1 who reaches the leader's /raft without the secret. Its forged hello (claiming a
-// member id) and its term bomb change nothing: the leader stays, its term stays.
+// member id), a hello without incarnation, a replayed recording of a genuine handshake and
+// its term bomb change nothing: the leader stays, its term stays.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { decodeFrame, encodeFrame, PROTOCOL_VERSION } from '../../src/transport/frame-codec.ts';
+import { decodeFrame, encodeFrame, PROTOCOL_VERSION, type Frame } from '../../src/transport/frame-codec.ts';
+import { handshakeProof, newNonce, transcriptOf, type HelloFields } from '../../src/transport/peer-auth.ts';
 import { CliProcess, eventually, freeConsecutivePorts, tempDir } from '../cli/cli-process.ts';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -24,15 +26,27 @@ async function status(port: number): Promise<Status> {
   return (await (await fetch(`http://127.0.0.1:${port}/cluster/status`)).json()) as Status;
 }
 
-/** Opens /raft as an attacker would, sends `frames`, and returns what came back and the close code. */
+let pendingProof: (() => Buffer | undefined) | undefined;
+
+/** Opens /raft as an attacker would, sends `frames`, and returns what came back and the close
+ * code. `onFirstMessage`: a frame to send once the first answer (a challenge) has arrived. */
 async function attack(
   port: number,
   frames: (received: Buffer[]) => Buffer[],
   headers: Record<string, string> = {},
+  onFirstMessage?: () => Buffer | undefined,
 ): Promise<{ received: Buffer[]; code: number }> {
   const ws = new WebSocket(`ws://127.0.0.1:${port}/raft`, { headers });
   const received: Buffer[] = [];
-  ws.on('message', (data: Buffer) => void received.push(data));
+  ws.on('message', (data: Buffer) => {
+    received.push(data);
+    if (received.length === 1 && onFirstMessage !== undefined) {
+      const frame = onFirstMessage();
+      if (frame !== undefined) ws.send(frame);
+      // A genuine session: once welcomed, close it ourselves (the server keeps it otherwise).
+      setTimeout(() => ws.close(), 300);
+    }
+  });
   ws.on('error', () => undefined);
   const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
@@ -100,6 +114,59 @@ test('a forged hello claiming a member id, without the secret, cannot touch a re
     attack(portOf(leader), () => [hello()], { Origin: 'http://evil.example' }),
     /HTTP 403/,
   );
+
+  // A hello without an incarnation: refused like the others, whatever follows.
+  const noIncarnation = await attack(portOf(leader), () => {
+    const { incarnation: _dropped, ...fields } = decodeFrame(hello(randomBytes(32))) as Frame & { incarnation: string };
+    return [encodeFrame(fields as Frame), termBomb];
+  });
+  // A hello lacking a required field is a malformed frame (1002); a refusal otherwise (1008).
+  assert.ok([1002, 1008].includes(noIncarnation.code), `close code ${noIncarnation.code}`);
+  assert.ok(!noIncarnation.received.map((d) => decodeFrame(d)).some((f) => typeof f !== 'string' && f.k === 'welcome'));
+
+  // A handshake recorded from a real member (done here by hand with the secret and the
+  // member's real incarnation, read from its data directory), then replayed on a new
+  // connection: the server's fresh nonce makes the recorded proof worthless.
+  const identity = JSON.parse(await readFile(join(dir.path, `node${member}`, 'node.json'), 'utf8')) as { incarnation: string; clusterId: string };
+  const fields: HelloFields = {
+    clusterId: identity.clusterId,
+    nodeId: member,
+    address: `127.0.0.1:${portOf(member)}`,
+    incarnation: identity.incarnation,
+    version: PROTOCOL_VERSION,
+  };
+  const secret = Buffer.from((await readFile(secretFile, 'utf8')).trim(), 'hex');
+  const recorded: Buffer[] = [];
+  const genuine = await attack(
+    portOf(leader),
+    (received) => {
+      const nonce = newNonce();
+      recorded.push(encodeFrame({ k: 'hello', ...fields, nonce }));
+      // The proof needs the server's challenge: sent once it has arrived (attack() sends the
+      // frames returned here at once, so the proof frame is produced lazily below).
+      pendingProof = () => {
+        const challenge = decodeFrame(received[0]!) as Frame & { nodeId: number; nonce: Uint8Array };
+        const proof = encodeFrame({
+          k: 'proof',
+          proof: handshakeProof(secret, 'dialer', transcriptOf(fields, nonce, challenge.nodeId, challenge.nonce)),
+        });
+        recorded.push(proof);
+        return proof;
+      };
+      return [recorded[0]!];
+    },
+    {},
+    () => pendingProof?.(),
+  );
+  assert.ok(
+    genuine.received.map((d) => decodeFrame(d)).some((f) => typeof f !== 'string' && f.k === 'welcome'),
+    'the hand-made handshake with the secret is accepted (the recording is genuine)',
+  );
+  const replayed = await attack(portOf(leader), () => [recorded[0]!, recorded[1]!, termBomb]);
+  assert.equal(replayed.code, 1008);
+  const replayFrames = replayed.received.map((d) => decodeFrame(d));
+  assert.deepEqual(replayFrames.at(-1), { k: 'refused', code: 'auth', reason: 'authentication failed' });
+  assert.ok(!replayFrames.some((f) => typeof f !== 'string' && f.k === 'welcome'));
 
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const afterwards = await status(portOf(leader));
