@@ -22,7 +22,9 @@ export interface UserRecord {
   /** `scrypt$...` (src/server/auth/password.ts); never a password. */
   readonly passwordHash: string;
   readonly roles: readonly string[];
-  /** Raised by every password change: tokens carry it, so an older token stops working. */
+  /** The log index of the entry that created the user or last set its password: tokens carry
+   * it, so a token from before a password change, or from an earlier user of the same name
+   * (removed, then created again), stops working. Unique over the log's history. */
   readonly generation: number;
 }
 
@@ -113,8 +115,9 @@ export class AuthState {
     return false;
   }
 
-  /** Applies a validated auth command; throws a StoreError (nothing changed) when refused. */
-  apply(command: AuthOp): AuthResultValue {
+  /** Applies a validated auth command at log index `index`; throws a StoreError (nothing
+   * changed) when refused. */
+  apply(command: AuthOp, index: number): AuthResultValue {
     switch (command.op) {
       case 'bootstrap':
         // Several nodes may propose it (each started with the root password file): the first
@@ -122,7 +125,7 @@ export class AuthState {
         if (this.key !== null) return { changed: false };
         this.key = command.tokenKey;
         this.roleMap.set(ROOT, { name: ROOT, permissions: [{ collection: '*', actions: ['read', 'write'] }] });
-        this.userMap.set(ROOT, { name: ROOT, passwordHash: command.rootPasswordHash, roles: [ROOT], generation: 1 });
+        this.userMap.set(ROOT, { name: ROOT, passwordHash: command.rootPasswordHash, roles: [ROOT], generation: index });
         return { changed: true };
       case 'putUser': {
         this.requireEnabled();
@@ -134,7 +137,7 @@ export class AuthState {
         if (old === undefined && this.userMap.size >= USERS_MAX) throw new ConflictError(`there are already ${USERS_MAX} users (the limit)`);
         if (command.name === ROOT && !command.roles.includes(ROOT)) throw new ConflictError('user "root" keeps role "root"');
         const passwordHash = command.passwordHash ?? old!.passwordHash;
-        const generation = old === undefined ? 1 : old.generation + (command.passwordHash !== undefined ? 1 : 0);
+        const generation = old === undefined || command.passwordHash !== undefined ? index : old.generation;
         this.userMap.set(command.name, { name: command.name, passwordHash, roles: [...command.roles], generation });
         return { changed: true };
       }

@@ -202,7 +202,7 @@ export class Store {
         return { dropped: this.colls.delete(command.collection) };
       case 'auth':
         // Nothing to roll back: AuthState checks everything before it changes anything.
-        return this.auth.apply(command);
+        return this.auth.apply(command, index);
       case 'noop':
         return null;
     }

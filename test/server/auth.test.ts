@@ -208,6 +208,14 @@ describe('authentication on', () => {
       assert.equal((await send(s.app, 'GET', '/api/x', undefined, after)).statusCode, 200);
       assert.equal((await send(s.app, 'DELETE', '/auth/users/carol', undefined, root)).statusCode, 200);
       assert.equal((await send(s.app, 'GET', '/api/x', undefined, after)).statusCode, 401);
+      // A user removed and created again with the same name and password: the first one's
+      // token stays revoked (generations are log indexes, never reused).
+      await send(s.app, 'PUT', '/auth/users/dave', { password: 'dave-password', roles: ['root'] }, root);
+      const firstDave = await login(s, 'dave', 'dave-password');
+      assert.equal((await send(s.app, 'DELETE', '/auth/users/dave', undefined, root)).statusCode, 200);
+      assert.equal((await send(s.app, 'PUT', '/auth/users/dave', { password: 'dave-password', roles: ['root'] }, root)).statusCode, 201);
+      assert.equal((await send(s.app, 'GET', '/api/x', undefined, firstDave)).statusCode, 401, 'a token of the removed user');
+      assert.equal((await send(s.app, 'GET', '/api/x', undefined, await login(s, 'dave', 'dave-password'))).statusCode, 200);
 
       const key = s.db.store.auth.tokenKey!;
       const rootGeneration = s.db.store.auth.user('root')!.generation;

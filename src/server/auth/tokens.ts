@@ -1,5 +1,6 @@
 // Bearer tokens: `cs1.<payload>.<mac>`, the payload base64url JSON {u: user, g: the user's
-// password generation, exp: expiry in ms since the epoch}, the MAC an HMAC-SHA256 under
+// generation (the log index that created it or last set its password), exp: expiry in ms
+// since the epoch}, the MAC an HMAC-SHA256 under
 // the cluster's token key (replicated state, so a token is valid on every node). A password
 // change raises the generation and a removal deletes the user: either revokes every token.
 import { createHmac, timingSafeEqual } from 'node:crypto';
