@@ -56,7 +56,9 @@ export function errorBody(code: HttpErrorCode, message: string, leader?: string)
 
 /** The leader's URL for errors a client may answer by retrying (elsewhere). */
 function leaderHint(backend: DatabaseBackend, code: HttpErrorCode): string | undefined {
-  if (ERROR_CODES[code].retry === 'no') return undefined;
+  // TOO_MANY_REQUESTS: answered to strangers (before authentication) and under a flood,
+  // where the hint would cost a status per answer and tell them where the leader is.
+  if (ERROR_CODES[code].retry === 'no' || code === 'TOO_MANY_REQUESTS') return undefined;
   try {
     return backend.status().leader?.url;
   } catch {

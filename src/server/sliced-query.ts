@@ -15,7 +15,7 @@
 // 3. The candidates are tested against the whole filter, sorted (top-k when a limit is
 //    given) and projected in slices.
 import { Query } from 'mingo';
-import type { Collection } from '../store/collection.ts';
+import { VIEW_PRE_IMAGES_MAX, type Collection, type CollectionView } from '../store/collection.ts';
 import { executeQuery, SliceDeadline } from '../store/query-exec.ts';
 import { MINGO_OPTIONS, type CompiledFilter } from '../store/query-cache.ts';
 import { planQuery } from '../store/planner.ts';
@@ -33,9 +33,11 @@ const PROJECT_CHUNK_DOCS = 16;
 
 const projector = new Query({}, MINGO_OPTIONS);
 
-/** For tests: a lower INDEX_CAPTURE_KEYS_MAX exercises the whole-collection capture. */
+/** For tests: a lower INDEX_CAPTURE_KEYS_MAX exercises the whole-collection view, a lower
+ * VIEW_PRE_IMAGES_MAX the capture in one piece that follows a spent view. */
 export interface SlicedTuning {
   readonly indexCaptureKeysMax?: number;
+  readonly viewPreImagesMax?: number;
 }
 
 export interface SlicedResult {
@@ -106,16 +108,28 @@ async function run(
   const coll = target.coll();
   const explain = emptyExplain();
   if (coll === undefined) return { docs: [], explain };
-  const { candidates, ordered } = capture(coll, compiled, query, explain, tuning.indexCaptureKeysMax ?? INDEX_CAPTURE_KEYS_MAX);
   const need = query.limit === 0 ? Infinity : query.skip + query.limit;
-  // Ordered candidates stop at `need` matches; the others are all tested, then sorted.
-  const stopAt = ordered ? need : Infinity;
-  const matches: Document[] = [];
-  for (let i = 0; i < candidates.length && matches.length < stopAt; i++) {
-    if (slicer.due()) await slicer.next();
-    const doc = candidates[i]!;
-    explain.docsExamined++;
-    if (compiled.test(doc)) matches.push(doc);
+  const taken = capture(coll, compiled, query, explain, tuning);
+  let matches: Document[] | undefined;
+  let ordered = taken.ordered;
+  if (taken.kind === 'view') {
+    matches = await walkView(taken.view, compiled, ordered ? need : Infinity, explain, slicer);
+  }
+  if (matches === undefined) {
+    // Listed candidates; or a view that too many writes spent: the collection as it is now
+    // (still at or after the read barrier), in one piece (see VIEW_PRE_IMAGES_MAX).
+    const listed = taken.kind === 'list' ? taken : { candidates: captureAll(target.coll(), explain), ordered: query.countOnly };
+    ordered = listed.ordered;
+    // Ordered candidates stop at `need` matches; the others are all tested, then sorted.
+    const stopAt = ordered ? need : Infinity;
+    const { candidates } = listed;
+    matches = [];
+    for (let i = 0; i < candidates.length && matches.length < stopAt; i++) {
+      if (slicer.due()) await slicer.next();
+      const doc = candidates[i]!;
+      explain.docsExamined++;
+      if (compiled.test(doc)) matches.push(doc);
+    }
   }
   let out: Document[];
   if (ordered) {
@@ -128,22 +142,49 @@ async function run(
   return { docs: out, explain };
 }
 
+/** Tests the view's documents in slices; undefined when writes spent the view meanwhile. */
+async function walkView(
+  view: CollectionView,
+  compiled: CompiledFilter,
+  stopAt: number,
+  explain: Explain,
+  slicer: Slicer & { deadline: number },
+): Promise<Document[] | undefined> {
+  const matches: Document[] = [];
+  const visit = (doc: Document): boolean => {
+    explain.docsExamined++;
+    if (compiled.test(doc)) matches.push(doc);
+    return matches.length < stopAt;
+  };
+  const due = (): boolean => slicer.due();
+  try {
+    while (view.step(visit, due)) {
+      await slicer.next();
+      if (view.spent) {
+        explain.docsExamined = 0;
+        return undefined;
+      }
+    }
+    return matches;
+  } finally {
+    view.close();
+  }
+}
+
 function emptyExplain(): Explain {
   return { plan: 'scan', keysExamined: 0, docsExamined: 0, nReturned: 0, sort: 'index' };
 }
 
+type Taken = { kind: 'list'; candidates: Document[]; ordered: boolean } | { kind: 'view'; view: CollectionView; ordered: boolean };
+
 /**
- * The candidate documents, taken in one piece (see the top of this file), and whether they
- * are in the result's order already (an `_id` list or the collection in `_id` order for a
- * query ordered by `_id`; a count needs no order).
+ * The candidate documents (see the top of this file): a list taken in one piece (an `_id`
+ * list, an index range), or a view of the whole collection walked in _id order over several
+ * turns; and whether they come in the result's order (an `_id` list, or the view, for a
+ * query in `_id` order; a count needs no order).
  */
-function capture(
-  coll: Collection,
-  compiled: CompiledFilter,
-  query: ReadSpec,
-  explain: Explain,
-  keysMax: number,
-): { candidates: Document[]; ordered: boolean } {
+function capture(coll: Collection, compiled: CompiledFilter, query: ReadSpec, explain: Explain, tuning: SlicedTuning): Taken {
+  const keysMax = tuning.indexCaptureKeysMax ?? INDEX_CAPTURE_KEYS_MAX;
   const plan = planQuery(coll, compiled, query.sortKeys);
   const { natural, reverse } = idOrder(query.sortKeys);
   if (plan.kind === 'id') {
@@ -155,7 +196,7 @@ function capture(
       const doc = coll.docs.get(id);
       if (doc !== undefined) candidates.push(doc);
     }
-    return { candidates, ordered: natural || query.countOnly };
+    return { kind: 'list', candidates, ordered: natural || query.countOnly };
   }
   if (plan.kind === 'index') {
     const n = plan.index.paths.length;
@@ -178,12 +219,17 @@ function capture(
       explain.index = plan.index.name;
       explain.intervals = plan.intervals.length;
       explain.keysExamined = keys;
-      return { candidates, ordered: query.countOnly };
+      return { kind: 'list', candidates, ordered: query.countOnly };
     }
   }
-  // The whole collection, in insertion order (a Map's values copy three times faster than
-  // the _id tree is walked): the matches are sorted by _id afterwards, which costs one pass
-  // when ids grow with time, as generated ones do.
   explain.plan = 'scan';
-  return { candidates: Array.from(coll.docs.values()), ordered: query.countOnly };
+  const view = coll.openView(natural && reverse, tuning.viewPreImagesMax ?? VIEW_PRE_IMAGES_MAX);
+  return { kind: 'view', view, ordered: natural || query.countOnly };
+}
+
+/** The whole collection in one piece (in insertion order: a Map's values copy three times
+ * faster than the _id tree is walked; the matches are sorted afterwards). */
+function captureAll(coll: Collection | undefined, explain: Explain): Document[] {
+  explain.plan = 'scan';
+  return coll === undefined ? [] : Array.from(coll.docs.values());
 }

@@ -1,15 +1,18 @@
 // Starts one cluster node in this process: the Raft node over its data
 // directory, the HTTP API, and the peer transport on the same port (/raft).
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
-import pino from 'pino';
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
 import { ClusterNode } from '../node/cluster-node.ts';
 import type { RaftNode } from '../node/raft-node.ts';
 import type { SyncMode } from '../log/types.ts';
 import type { PeerAddress } from '../transport/index.ts';
 import { dashboardHtml } from '../dashboard/index.ts';
-import type { AuthOptions } from './auth/auth-plugin.ts';
+import type { AuthEnabledMarker, AuthOptions } from './auth/auth-plugin.ts';
 import { createServer } from './create-server.ts';
+import { makeDataDirPrivate } from './private-data-dir.ts';
 
 /** PEM bytes of a node's TLS material (see start's --tls-cert-file, --tls-key-file, --tls-ca-file). */
 export interface NodeTls {
@@ -97,6 +100,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   // server on port 0, closed at once; another process could take it before our
   // listen, which then fails with a clear EADDRINUSE message).
   const port = options.port === 0 ? await pickFreePort(host) : options.port;
+  await makeDataDirPrivate(options.dataDir, logger);
   // The HTTP API serves the opened node, which answers "still starting" until start() built its RaftNode.
   const opened = await ClusterNode.open({ ...common, advertise: options.advertise ?? `${host}:${port}` }).catch((error: unknown) => {
     throw new Error(`cannot open data directory ${options.dataDir}: ${error instanceof Error ? error.message : String(error)}`);
@@ -105,7 +109,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     backend: opened,
     logger: httpLogger(logger),
     dashboardHtml: dashboardHtml(),
-    ...(options.auth !== undefined ? { auth: options.auth } : {}),
+    auth: { ...options.auth, enabledMarker: authEnabledMarker(options.dataDir, logger) },
     ...(tls !== undefined ? { https: httpsOptions(tls, options.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS) } : {}),
   });
   let inFlight = 0;
@@ -194,4 +198,22 @@ function pickFreePort(host: string): Promise<number> {
 function httpLogger(logger: pino.Logger): pino.Logger {
   const level = logger.levelVal > pino.levels.values['warn']! ? logger.level : 'warn';
   return logger.child({ component: 'http' }, { level });
+}
+
+/** The file that says this node has seen authentication on (docs/security.md). */
+export const AUTH_ENABLED_FILE = 'auth-enabled';
+
+function authEnabledMarker(dataDir: string, logger: Logger): AuthEnabledMarker {
+  const path = join(dataDir, AUTH_ENABLED_FILE);
+  return {
+    present: existsSync(path),
+    write(): void {
+      try {
+        writeFileSync(path, 'authentication is on in this cluster: this node requires it from its start\n', { mode: 0o600 });
+      } catch (error) {
+        // Without it a restart falls back to answering 503 until the node has caught up.
+        logger.warn({ err: error, path }, 'could not record that authentication is on');
+      }
+    },
+  };
 }

@@ -75,7 +75,8 @@ test('two nodes sharing a secret form a cluster; a third with another secret can
   const third = await status(portOf(3));
   assert.equal(third.leader, null, 'node 3 never hears from the leader');
   assert.equal(third.commitIndex, 0, 'node 3 has committed nothing');
-  assert.equal((await fetch(`http://127.0.0.1:${portOf(3)}/api/secret_test/x?consistency=local`)).status, 404, 'the write never reached node 3');
+  // 503: a node that never caught up serves nothing (it cannot tell who may read); never the document.
+  assert.equal((await fetch(`http://127.0.0.1:${portOf(3)}/api/secret_test/x?consistency=local`)).status, 503, 'the write never reached node 3');
   const fromLeader = await status(portOf(leader));
   assert.equal(fromLeader.members.find((m) => m.id === 3)?.connected, false, 'the leader has no link to node 3');
   assert.equal(fromLeader.members.find((m) => m.id === (leader === 1 ? 2 : 1))?.connected, true, 'the two members are linked');

@@ -87,7 +87,8 @@ test('two nodes with the cluster CA form a cluster over mutual TLS; a third with
   const third = await status(3);
   assert.equal(third.leader, null, 'node 3 never hears from the leader');
   assert.equal(third.commitIndex, 0, 'node 3 has committed nothing');
-  assert.equal((await call(3, 'GET', '/api/tls_test/x?consistency=local')).status, 404, 'the write never reached node 3');
+  // 503: a node that never caught up serves nothing (it cannot tell who may read); never the document.
+  assert.equal((await call(3, 'GET', '/api/tls_test/x?consistency=local')).status, 503, 'the write never reached node 3');
   const fromLeader = await status(leader);
   assert.equal(fromLeader.members.find((m) => m.id === 3)?.connected, false, 'the leader has no link to node 3');
   assert.ok(nodes.every((cli) => cli.running));

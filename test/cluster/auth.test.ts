@@ -103,8 +103,9 @@ describe('users and roles on a 3-node cluster of real processes', () => {
     assert.equal((await http(cluster.node(2).url, 'GET', '/api/orders/o1', undefined, bearer(root))).status, 200);
   });
 
-  test('no password is written to any node’s data directory', () => {
+  test('no password is written to any node’s data directory, and no other user may enter one (mode 0700: the log holds the token key)', () => {
     for (const node of cluster.nodes) {
+      assert.equal(statSync(node.dataDir).mode & 0o777, 0o700, node.dataDir);
       for (const file of filesUnder(node.dataDir)) {
         const bytes = readFileSync(file);
         assert.equal(bytes.indexOf(ROOT_PASSWORD), -1, file);

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { get as httpGet, type IncomingMessage } from 'node:http';
+import { get as httpGet, request as httpRequest, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { open } from '../../src/index.ts';
 import { EmbeddedBackend } from '../../src/node/embedded-backend.ts';
@@ -13,7 +13,7 @@ import { signToken, verifyToken } from '../../src/server/auth/tokens.ts';
 import { StoreError } from '../../src/store/errors.ts';
 import { Store } from '../../src/store/store.ts';
 import { encodeSnapshotData, snapshotParts } from '../../src/store/snapshot.ts';
-import { errorOf, send, startTestServer, type TestServer } from './helpers.ts';
+import { errorOf, send, startScriptedServer, startTestServer, type TestServer } from './helpers.ts';
 
 const ROOT_PASSWORD = 'correct horse battery';
 
@@ -262,6 +262,106 @@ describe('authentication on', () => {
     }
   });
 
+  test('rights are checked again once the body has arrived: a role withdrawn meanwhile refuses the request', async () => {
+    const s = await startSecured();
+    try {
+      const root = await login(s, 'root', ROOT_PASSWORD);
+      await send(s.app, 'PUT', '/auth/roles/w', { permissions: [{ collection: 'w', actions: ['read', 'write'] }] }, root);
+      await send(s.app, 'PUT', '/auth/users/gina', { password: 'gina-password', roles: ['w'] }, root);
+      const gina = await login(s, 'gina', 'gina-password');
+      const base = await s.app.listen({ port: 0, host: '127.0.0.1' });
+      // Headers now, body later: the role goes in between.
+      const url = new URL(`${base}/api/w`);
+      const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpRequest(
+          {
+            host: url.hostname,
+            port: url.port,
+            path: url.pathname,
+            method: 'POST',
+            headers: { ...gina, 'content-type': 'application/json', 'content-length': '11' },
+          },
+          (res) => {
+            let body = '';
+            res.on('data', (c: Buffer) => (body += c.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.on('error', reject);
+        req.flushHeaders();
+        setTimeout(() => {
+          void send(s.app, 'PUT', '/auth/users/gina', { roles: [] }, root).then(() => req.end('{"_id":"x"}'));
+        }, 100);
+      });
+      const { status, body } = await answer;
+      assert.equal(status, 403, body);
+      assert.equal(s.db.store.get('w', 'x'), undefined, 'nothing written');
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('a stream or a request admitted while authentication was off ends, or is refused, once it is on', async () => {
+    const s = await startTestServer();
+    try {
+      const base = await s.app.listen({ port: 0, host: '127.0.0.1' });
+      const response = await new Promise<IncomingMessage>((resolve, reject) => {
+        httpGet(`${base}/api/feed/_changes`, resolve).on('error', reject);
+      });
+      assert.equal(response.statusCode, 200);
+      const ended = new Promise<void>((resolve) => response.on('close', resolve).resume());
+      // Authentication turned on in the running cluster (the bootstrap another node proposed).
+      await s.db.execute({ type: 'auth', op: 'bootstrap', rootPasswordHash: 'scrypt$16384$8$1$AAAA$BBBB', tokenKey: 'ef'.repeat(32) });
+      await s.db.collection('feed').insert({ _id: 'f1' });
+      const timedOut = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the stream did not end')), 3000).unref());
+      await Promise.race([ended, timedOut]);
+      assert.equal((await send(s.app, 'GET', '/api/feed')).statusCode, 401);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('a node that has not caught up since it started answers 503 rather than judge a request without knowing the users', async () => {
+    const s = await startScriptedServer();
+    try {
+      s.scripted.ready = false;
+      const res = await send(s.app, 'GET', '/api/p?consistency=local');
+      assert.equal(res.statusCode, 503);
+      assert.equal(errorOf(res).code, 'NOT_CAUGHT_UP');
+      s.scripted.leader = null;
+      assert.equal(errorOf(await send(s.app, 'POST', '/api/p', { a: 1 })).code, 'NO_LEADER');
+      assert.equal((await send(s.app, 'GET', '/healthz')).statusCode, 200, 'probes stay open');
+      s.scripted.leader = { id: 2, url: 'http://10.0.0.2:8080' };
+      s.scripted.ready = true;
+      assert.equal((await send(s.app, 'GET', '/api/p?consistency=local')).statusCode, 200);
+      // Caught up once: a later lag does not close the door again (reads wait on their own barrier).
+      s.scripted.ready = false;
+      assert.equal((await send(s.app, 'GET', '/api/p?consistency=local')).statusCode, 200);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('a node that has seen authentication on requires it from its next start, before its state says so', async () => {
+    let written = 0;
+    const s = await startTestServer({ auth: { enabledMarker: { present: true, write: () => void written++ } } });
+    try {
+      assert.equal(s.db.store.auth.enabled, false);
+      assert.equal((await send(s.app, 'GET', '/api/p')).statusCode, 401);
+    } finally {
+      await s.close();
+    }
+    const fresh = await startTestServer({ auth: { enabledMarker: { present: false, write: () => void written++ } } });
+    try {
+      assert.equal((await send(fresh.app, 'GET', '/api/p')).statusCode, 200);
+      await fresh.db.execute({ type: 'auth', op: 'bootstrap', rootPasswordHash: 'scrypt$16384$8$1$AAAA$BBBB', tokenKey: 'ef'.repeat(32) });
+      assert.equal((await send(fresh.app, 'GET', '/api/p')).statusCode, 401);
+      assert.equal(written, 1, 'recorded once, when first seen');
+    } finally {
+      await fresh.close();
+    }
+  });
+
   test('every route of the server has an access rule, and a route without one cannot be added', async () => {
     const s = await startSecured();
     try {
@@ -311,6 +411,17 @@ describe('auth state and its parts', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  test('tokens: one spelling only (padding or standard base64 refused)', () => {
+    const key = 'cd'.repeat(32);
+    const token = signToken(key, { user: 'u', generation: 3, expiresAtMs: 1e15 });
+    const [prefix, payload, mac] = token.split('.') as [string, string, string];
+    const standard = Buffer.from(mac, 'base64url').toString('base64');
+    assert.equal(verifyToken(key, `${prefix}.${payload}.${standard}`), null);
+    assert.equal(verifyToken(key, `${prefix}.${payload}=.${mac}`), null);
+    assert.equal(verifyToken(key, `${token}=`), null);
+    assert.notEqual(verifyToken(key, token), null);
   });
 
   test('tokens: a changed byte anywhere is refused', () => {

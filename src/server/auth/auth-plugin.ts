@@ -9,12 +9,20 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { DatabaseBackend } from '../../node/backend.ts';
 import type { AuthAction, AuthOp, Permission, RoleRecord, UserRecord } from '../../store/auth-state.ts';
-import { ValidationError } from '../../store/errors.ts';
+import { StoreError, ValidationError } from '../../store/errors.ts';
 import { validatePermissions, validateRoleName, validateUserName } from '../../store/validate-auth-command.ts';
 import { runCommand } from '../backend-access.ts';
 import { bodyObject, queryParams } from '../http-input.ts';
-import { Authenticator, DEFAULT_TOKEN_TTL_MS, ForbiddenError, WWW_AUTHENTICATE, WWW_AUTHENTICATE_SCRIPT, type Principal } from './authenticator.ts';
-import { validatePassword } from './password.ts';
+import {
+  Authenticator,
+  DEFAULT_TOKEN_TTL_MS,
+  ForbiddenError,
+  UnauthorizedError,
+  WWW_AUTHENTICATE,
+  WWW_AUTHENTICATE_SCRIPT,
+  type Principal,
+} from './authenticator.ts';
+import { PASSWORD_CHARS_MAX, validatePassword } from './password.ts';
 import { accessOf, type RouteAccess } from './route-access.ts';
 
 export interface AuthOptions {
@@ -23,11 +31,26 @@ export interface AuthOptions {
   readonly rootPassword?: string;
   /** Lifetime of the tokens this node issues (default 1 h). */
   readonly tokenTtlMs?: number;
+  /** Remembers, across restarts, that this node has seen authentication on (start-node keeps
+   * it in the data directory): a restarted node then requires it before it has replayed the
+   * log that says so, instead of answering strangers meanwhile. */
+  readonly enabledMarker?: AuthEnabledMarker;
+}
+
+export interface AuthEnabledMarker {
+  /** Whether the marker was there when the node started. */
+  readonly present: boolean;
+  /** Records the marker (durably); called once, when this node first sees authentication on. */
+  write(): void;
 }
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     access?: RouteAccess;
+  }
+  interface FastifyInstance {
+    /** Whether requests must be authenticated now (see registerAuth). */
+    authRequired(): boolean;
   }
   interface FastifyRequest {
     /** The authenticated user; undefined when authentication is off or the route is open. */
@@ -55,7 +78,8 @@ export function requireCollectionAccess(request: FastifyRequest, backend: Databa
  */
 export function stillAllowed(request: FastifyRequest, backend: DatabaseBackend, collection: string): boolean {
   const principal = request.principal;
-  if (principal === undefined) return true;
+  // Opened while authentication was off: ends once it is on.
+  if (principal === undefined) return !request.server.authRequired();
   if (principal.expiresAtMs !== undefined && principal.expiresAtMs <= Date.now()) return false;
   const auth = backend.store.auth;
   const user = auth.user(principal.user.name);
@@ -74,8 +98,20 @@ export function registerAuth(app: FastifyInstance, backend: DatabaseBackend, opt
   const tokenTtlMs = options.tokenTtlMs ?? DEFAULT_TOKEN_TTL_MS;
   if (!Number.isSafeInteger(tokenTtlMs) || tokenTtlMs < 1000) throw new RangeError(`invalid tokenTtlMs ${tokenTtlMs} (at least 1000 ms)`);
   if (options.rootPassword !== undefined) validatePassword(options.rootPassword, 'root password');
-  const authenticator = new Authenticator(() => backend.store.auth, tokenTtlMs);
-  const required = (): boolean => options.rootPassword !== undefined || backend.store.auth.enabled;
+  const authenticator = new Authenticator(() => backend.store.auth, tokenTtlMs, log);
+  let seenOn = options.enabledMarker?.present === true;
+  const required = (): boolean => {
+    if (options.rootPassword !== undefined || seenOn) return true;
+    if (!backend.store.auth.enabled) return false;
+    seenOn = true;
+    options.enabledMarker?.write();
+    return true;
+  };
+  app.decorate('authRequired', required);
+  // Until this node has caught up with the cluster once, its state may not yet say that
+  // authentication is on (a node joining, or one whose data predates it): it then answers
+  // 503 rather than serve or forward a request it cannot judge.
+  let caughtUpOnce = false;
 
   // Every route says who may call it; one that does not is a bug caught at startup.
   app.addHook('onRoute', (route) => {
@@ -87,23 +123,50 @@ export function registerAuth(app: FastifyInstance, backend: DatabaseBackend, opt
   });
 
   app.addHook('onRequest', async (request, reply) => {
-    if (!required()) return;
     // No route (404): checked as any API path, so that unknown paths tell nothing.
     const access: RouteAccess = request.routeOptions.config.access ?? { kind: 'authenticated' };
     if (access.kind === 'open') return;
+    if (!required()) {
+      caughtUpOnce ||= backend.isReady();
+      // The status stays readable: it is how an operator sees why a node does not catch up.
+      if (caughtUpOnce || required() || (request.method === 'GET' && request.routeOptions.url === '/cluster/status')) return;
+      const leader = backend.status().leader;
+      throw leader === null
+        ? new StoreError('NO_LEADER', 'this node knows no leader yet (it is starting): nothing was done; retry')
+        : new StoreError(
+            'NOT_CAUGHT_UP',
+            'this node has not caught up with the cluster since it started, so it cannot yet tell who may do what: retry in a moment',
+          );
+    }
     try {
       request.principal = await authenticator.authenticate(request.headers.authorization);
     } catch (error) {
       void reply.header('www-authenticate', request.headers['x-requested-with'] === undefined ? WWW_AUTHENTICATE : WWW_AUTHENTICATE_SCRIPT);
       throw error;
     }
+    checkAccess(request, access);
+  });
+
+  // Checked again once the body has arrived (it may take up to the request timeout), against
+  // the user as it is now: a role withdrawn or a password changed meanwhile counts.
+  app.addHook('preHandler', async (request) => {
     const principal = request.principal;
+    if (principal === undefined) return;
+    const current = backend.store.auth.user(principal.user.name);
+    if (current?.generation !== principal.user.generation) throw new UnauthorizedError('token revoked: log in again');
+    request.principal = { ...principal, user: current, root: backend.store.auth.isRoot(current) };
+    checkAccess(request, request.routeOptions.config.access ?? { kind: 'authenticated' });
+  });
+
+  function checkAccess(request: FastifyRequest, access: RouteAccess): void {
+    const principal = request.principal;
+    if (principal === undefined) return;
     if (access.kind === 'root' && !principal.root) throw new ForbiddenError(`user "${principal.user.name}" lacks role "root"`);
     if (access.kind === 'collection') {
       const collection = (request.params as { collection?: string }).collection ?? '';
       requireCollectionAccess(request, backend, collection, access.action);
     }
-  });
+  }
 
   registerAuthRoutes(app, backend, authenticator);
   if (options.rootPassword !== undefined) startBootstrap(app, backend, authenticator, options.rootPassword, log);
@@ -118,7 +181,9 @@ function registerAuthRoutes(app: FastifyInstance, backend: DatabaseBackend, auth
     queryParams(request.query, []);
     const body = bodyObject(request.body, ['user', 'password'], true);
     validateUserName(body['user'], 'user');
-    if (typeof body['password'] !== 'string') throw new ValidationError('password: must be a string');
+    if (typeof body['password'] !== 'string' || body['password'].length > PASSWORD_CHARS_MAX) {
+      throw new ValidationError(`password: must be a string of at most ${PASSWORD_CHARS_MAX} characters`);
+    }
     // The newest users: a user created a moment ago on another node can log in here.
     await backend.readBarrier('linearizable');
     const user = await authenticator.checkPassword(body['user'], body['password']);

@@ -3,6 +3,7 @@
 // password costs a scrypt on the thread pool, so a successful one is remembered for a short
 // while (keyed by a SHA-256 of the password and the user's generation, never the password).
 import { createHash, randomBytes } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
 import type { AuthState, UserRecord } from '../../store/auth-state.ts';
 import { StoreError } from '../../store/errors.ts';
 import { PasswordHasher } from './password.ts';
@@ -20,6 +21,8 @@ export const DEFAULT_TOKEN_TTL_MS = 60 * 60 * 1000;
 /** Successful HTTP Basic checks remembered, and for how long. */
 const BASIC_CACHE_ENTRIES_MAX = 1024;
 const BASIC_CACHE_TTL_MS = 60_000;
+/** Failed password checks are logged at most this often (with their count). */
+const FAILURES_REPORT_MS = 10_000;
 /** A header longer than this is refused before any work. */
 const AUTHORIZATION_CHARS_MAX = 4096;
 
@@ -47,10 +50,27 @@ export class Authenticator {
   /** A hash to check unknown users' passwords against, so that they take as long as known ones. */
   private dummyHash: Promise<string> | undefined;
 
+  /** Failed password checks not yet reported, and when the last report was. */
+  private failures = 0;
+  private failuresReportedAtMs = 0;
+
   constructor(
     private readonly state: () => AuthState,
     readonly tokenTtlMs: number,
+    private readonly log?: FastifyBaseLogger,
   ) {}
+
+  /** An audit line for failed password checks, at most one per FAILURES_REPORT_MS (a flood must not flood the log). */
+  private failed(name: string): UnauthorizedError {
+    this.failures++;
+    const now = Date.now();
+    if (now - this.failuresReportedAtMs >= FAILURES_REPORT_MS) {
+      this.log?.warn({ failures: this.failures, lastUser: name }, 'failed password checks (logins, HTTP Basic) since the last report');
+      this.failures = 0;
+      this.failuresReportedAtMs = now;
+    }
+    return new UnauthorizedError('wrong user name or password');
+  }
 
   /** Checks a user name and password (login, HTTP Basic); UNAUTHORIZED when wrong. */
   async checkPassword(name: string, password: string): Promise<UserRecord> {
@@ -58,9 +78,9 @@ export class Authenticator {
     if (user === undefined) {
       this.dummyHash ??= this.hasher.hash(randomBytes(16).toString('hex'));
       await this.hasher.verify(password, await this.dummyHash);
-      throw new UnauthorizedError('wrong user name or password');
+      throw this.failed(name);
     }
-    if (!(await this.hasher.verify(password, user.passwordHash))) throw new UnauthorizedError('wrong user name or password');
+    if (!(await this.hasher.verify(password, user.passwordHash))) throw this.failed(name);
     // The user may have changed while scrypt ran: answer for the user as it is now.
     const now = this.state().user(name);
     if (now?.generation !== user.generation) throw new UnauthorizedError('wrong user name or password');

@@ -15,7 +15,10 @@ const SCRYPT_MEMORY_BYTES_MAX = 256 * 1024 * 1024;
 
 export const PASSWORD_CHARS_MIN = 8;
 export const PASSWORD_CHARS_MAX = 1024;
-export const HASHES_IN_FLIGHT_MAX = 2;
+/** One scrypt at a time per node: a flood of wrong passwords then takes at most one core, and
+ * never starves the event loop that carries heartbeats (two per node deposed a leader on a
+ * 2-core host running three nodes). */
+export const HASHES_IN_FLIGHT_MAX = 1;
 export const HASHES_QUEUED_MAX = 64;
 
 export function validatePassword(password: unknown, path = 'password'): asserts password is string {

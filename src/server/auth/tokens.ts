@@ -6,6 +6,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 const PREFIX = 'cs1';
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
 /** A token is short; anything longer is refused before any work. */
 export const TOKEN_CHARS_MAX = 1024;
 
@@ -28,10 +29,11 @@ export function signToken(keyHex: string, claims: TokenClaims): string {
 export function verifyToken(keyHex: string, token: string): TokenClaims | null {
   if (token.length > TOKEN_CHARS_MAX) return null;
   const parts = token.split('.');
-  if (parts.length !== 3 || parts[0] !== PREFIX) return null;
+  // One spelling per token (unpadded base64url): a token never has two forms that both work.
+  if (parts.length !== 3 || parts[0] !== PREFIX || !BASE64URL.test(parts[1]!) || !BASE64URL.test(parts[2]!)) return null;
   const given = Buffer.from(parts[2]!, 'base64url');
   const expected = mac(keyHex, parts[1]!);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
+  if (given.length !== expected.length || !timingSafeEqual(given, expected) || given.toString('base64url') !== parts[2]) return null;
   let claims: unknown;
   try {
     claims = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
