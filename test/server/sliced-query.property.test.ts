@@ -159,9 +159,13 @@ describe('sliced reads answer as the synchronous store does', () => {
           viewPreImagesMax: how.preImagesMax,
         });
         if (how.preImagesMax === 100_000 || later.length === 0) assert.deepEqual(found.docs, expected ?? syncFind);
-        else assert.ok([expected, ...later].some((state) => isDeepStrictEqual(found.docs, state)), 'the state at one moment');
+        else
+          assert.ok(
+            [expected, ...later].some((state) => isDeepStrictEqual(found.docs, state)),
+            'the state at one moment',
+          );
         if (expected === undefined) assert.deepEqual(found.explain, syncExplain, 'the synchronous path explains as store.explain');
-        assert.equal(found.explain.nReturned, (expected ?? syncFind).length);
+        assert.equal(found.explain.nReturned, found.docs.length);
 
         // count: the same, its later slices removing every document.
         const { store: store2, next: next2 } = storeWith(docs, indexes);
