@@ -134,11 +134,13 @@ export class CollectionView {
     return this.reverse ? a > b : a < b;
   }
 
-  /** Visits the next removed id, unless the tree holds it again (the tree walk reads it). */
+  /** Visits the next removed id, unless the tree walk read it already: an id written again
+   * since it was removed is in the tree, which reaches it first (removed ids are only visited
+   * before a greater id of the tree, or after the tree's last). */
   private visitRemoved(visit: (doc: Document) => boolean): boolean {
     const id = this.removed[this.removedAt++]!;
     this.listed.delete(id);
-    if (!this.preImages.has(id) || this.coll.byId.has(id)) return true;
+    if (!this.preImages.has(id)) return true;
     const doc = this.preImages.get(id)!;
     this.preImages.delete(id);
     this.cursor = id;
