@@ -62,7 +62,7 @@ export async function findSliced(
 ): Promise<SlicedResult> {
   validateFindOptions(options);
   const query: ReadSpec = { sortKeys: normalizeSort(options.sort), skip: options.skip ?? 0, limit: options.limit ?? 0, countOnly: false };
-  const result = await run(store.readTarget(collection, filter), query, slicer, tuning);
+  const result = await run(await store.readTargetSliced(collection, filter, slicer), query, slicer, tuning);
   if (options.projection === undefined || Object.keys(options.projection).length === 0) return result;
   const projected: JsonObject[] = [];
   for (let i = 0; i < result.docs.length; i += PROJECT_CHUNK_DOCS) {
@@ -80,7 +80,7 @@ export async function countSliced(
   slicer: Slicer & { deadline: number },
   tuning: SlicedTuning = {},
 ): Promise<number> {
-  const target = store.readTarget(collection, filter);
+  const target = await store.readTargetSliced(collection, filter, slicer);
   if (target.compiled.matchAll) return target.coll()?.size ?? 0;
   const query: ReadSpec = { sortKeys: [], skip: 0, limit: 0, countOnly: true };
   return (await run(target, query, slicer, tuning)).docs.length;
@@ -92,8 +92,8 @@ async function run(
   slicer: Slicer & { deadline: number },
   tuning: SlicedTuning,
 ): Promise<SlicedResult> {
-  // Compiling a wide filter is one piece of work (a 1,024-branch `$or`: ~10 ms in mingo,
-  // done by readTarget): when it spent the slice, the synchronous attempt is skipped.
+  // Compiling a filter may have spent the slice (a wide `$or` is compiled in slices, branch by
+  // branch, by readTargetSliced): then the synchronous attempt is skipped.
   const { compiled } = target;
   if (performance.now() < slicer.deadline) {
     try {

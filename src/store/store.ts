@@ -484,6 +484,18 @@ export class Store {
     return { coll: () => this.colls.get(collection), compiled: this.filters.get(filter) };
   }
 
+  /** readTarget, with a wide filter not yet cached compiled in slices (FilterCache.getSliced):
+   * for the server's sliced reads (src/server/sliced-query.ts). */
+  async readTargetSliced(
+    collection: string,
+    filter: Filter,
+    slicer: { due(): boolean; next(): Promise<void> },
+  ): Promise<{ coll: () => Collection | undefined; compiled: CompiledFilter }> {
+    validateCollectionName(collection);
+    const compiled = await this.filters.getSliced(filter, slicer);
+    return { coll: () => this.colls.get(collection), compiled };
+  }
+
   /** Runs the query and reports how. */
   explain(collection: string, filter: Filter = {}, options: FindOptions = {}): Explain {
     return this.run(collection, filter, options).explain;
