@@ -1,9 +1,10 @@
-// `npm run bench [-- embedded|cluster|startup|abuse] [--quick]`: runs the benchmarks and
+// `npm run bench [-- embedded|cluster|startup|abuse|security] [--quick]`: runs the benchmarks and
 // prints one JSON object on stdout (progress on stderr).
 import { cpus } from 'node:os';
 import { benchAbuse } from './abuse.ts';
 import { benchCluster } from './cluster.ts';
 import { benchEmbedded } from './embedded.ts';
+import { benchSecurity } from './security.ts';
 import { benchStartup } from './startup.ts';
 import { writeEmbeddedReport, type EmbeddedResults } from './fixtures/embedded-report.ts';
 import { loadavg } from 'node:os';
@@ -29,8 +30,10 @@ if (suite === 'embedded') {
 } else if (suite === 'abuse') {
   const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length);
   results = await benchAbuse({ quick, ...(only !== undefined ? { only: only.split(',') } : {}) });
+} else if (suite === 'security') {
+  results = await benchSecurity({ quick });
 } else {
-  console.error(`unknown benchmark suite "${suite}" (expected: embedded, cluster, startup or abuse)`);
+  console.error(`unknown benchmark suite "${suite}" (expected: embedded, cluster, startup, abuse or security)`);
   process.exit(2);
 }
 process.stderr.write('\n');
