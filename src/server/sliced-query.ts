@@ -4,16 +4,23 @@
 // them: test/server/sliced-query.property.test.ts); the embedded API keeps the synchronous
 // store methods.
 //
+// 0. The filter is compiled (a wide `$or`/`$and`/`$nor` branch by branch between turns:
+//    Store.readTargetSliced), unless cached.
 // 1. The synchronous executor runs first with the slice's deadline: most reads (an index
 //    lookup, a small collection, a scan that stops early) finish within it, as before.
-// 2. Otherwise the candidates are taken in one piece, at the start of a turn: the documents
-//    of an `_id` list, of an index range (up to INDEX_CAPTURE_KEYS_MAX keys), or of the
-//    whole collection. Documents are frozen and replaced, never changed, on a write, so the
-//    array of references is the collection as of that moment, which is at or after the read
-//    barrier the route waited for: the read keeps its consistency level, and every later
-//    slice sees that same state whatever is applied meanwhile.
+// 2. Otherwise the candidates are taken at the start of a turn: the documents of an `_id`
+//    list or of an index range (up to INDEX_CAPTURE_KEYS_MAX keys) in one piece, or else a
+//    CollectionView of the whole collection, walked in _id order over several turns.
+//    Documents are frozen and replaced, never changed, on a write, so an array of references
+//    is the collection as of that moment; the view gets from the collection the previous
+//    document of each id written ahead of its walk, so it too reads that moment's state.
+//    That moment is at or after the read barrier the route waited for: the read keeps its
+//    consistency level, whatever is applied meanwhile. A view spent by more than
+//    VIEW_PRE_IMAGES_MAX such writes is replaced by the collection as it is then, in one
+//    piece (a later moment, still after the barrier).
 // 3. The candidates are tested against the whole filter, sorted (top-k when a limit is
-//    given) and projected in slices.
+//    given; not at all for the view in _id order, which stops at skip + limit) and
+//    projected in slices.
 import { Query } from 'mingo';
 import { VIEW_PRE_IMAGES_MAX, type Collection, type CollectionView } from '../store/collection.ts';
 import { executeQuery, SliceDeadline } from '../store/query-exec.ts';
