@@ -10,6 +10,11 @@
 // messages from the leader that a follower stepped (its /cluster/status `leaderContact`),
 // the light load's errors and worst latency, and each heavy request's status and latency.
 // Targets (issue #11): no leader change, and no gap over half the election timeout.
+//
+// What stalled a node: NODE_OPTIONS="--import=$PWD/bench/fixtures/gc-trace.mjs"
+// CS_BENCH_GC_TRACE_DIR=<dir> logs every node's GC pauses and event-loop stalls with wall-clock
+// times (match them with each kind's from/to and longGaps); CS_BENCH_CPU_PROFILE_DIR=<dir>
+// writes a CPU profile of every node, whose clock the trace's `clock` line maps.
 import { loadavg } from 'node:os';
 import { request } from 'undici';
 import * as commandLimits from '../src/store/commands.ts';
@@ -25,6 +30,8 @@ import { percentile, progress } from './util.ts';
 const TIMINGS: ClusterTimings = { electionTimeoutMs: 150, heartbeatIntervalMs: 50 };
 const GAP_TARGET_MS = TIMINGS.electionTimeoutMs / 2;
 const POLL_MS = 20;
+/** Gaps listed one by one in the results. */
+const LONG_GAP_MS = 60;
 /** A gap ends when the stall ends: one that ends this long after its kind still counts for it. */
 const GAP_GRACE_MS = 300;
 const HEAVY_TIMEOUT_MS = 120_000;
@@ -62,11 +69,18 @@ interface HeavyResult {
 
 interface KindResult {
   readonly kind: string;
+  /** Date.now() when its requests were sent and when its window closed (gaps ending up to
+   * GAP_GRACE_MS later count for it). */
+  readonly from: number;
+  readonly to: number;
   readonly requests: readonly HeavyResult[];
   readonly leaderChanges: number;
   readonly leaders: readonly number[];
   readonly gapMsMax: number;
   readonly gapsOverTarget: number;
+  /** The gaps of 60 ms or more (which follower, when it ended), to match against the nodes'
+   * GC and stall trace (bench/fixtures/gc-trace.mjs). */
+  readonly longGaps: ReadonlyArray<{ readonly follower: number; readonly endedAt: number; readonly gapMs: number }>;
   readonly lightWrites: { readonly ops: number; readonly errors: number; readonly maxMs: number; readonly p99Ms: number };
   readonly ok: boolean;
 }
@@ -81,7 +95,14 @@ export async function benchAbuse(options: AbuseBenchOptions): Promise<Record<str
   const scanDocs = options.quick ? 100_000 : 1_000_000;
   const load1AtStart = round(loadavg()[0]!);
   progress('starting a 3-node collection-store cluster');
-  const cluster = await OurCluster.start({ size: 3, ...TIMINGS, snapshotThreshold: 1_000_000 });
+  // CS_BENCH_CPU_PROFILE_DIR: a V8 CPU profile of every node (to see what a long stall ran).
+  const cpuProfileDir = process.env['CS_BENCH_CPU_PROFILE_DIR'];
+  const cluster = await OurCluster.start({
+    size: 3,
+    ...TIMINGS,
+    snapshotThreshold: 1_000_000,
+    ...(cpuProfileDir !== undefined && cpuProfileDir !== '' ? { cpuProfileDir } : {}),
+  });
   const monitor = new Monitor(cluster);
   const results: KindResult[] = [];
   try {
@@ -172,11 +193,14 @@ async function runKind(kind: string, heavy: readonly Heavy[], monitor: Monitor, 
   const leaderChanges = monitor.termChanges - termsBefore;
   const result: KindResult = {
     kind,
+    from,
+    to,
     requests,
     leaderChanges,
     leaders: monitor.leaders.slice(leadersBefore),
     gapMsMax,
     gapsOverTarget: gaps.filter((g) => g.gapMs >= GAP_TARGET_MS).length,
+    longGaps: gaps.filter((g) => g.gapMs >= LONG_GAP_MS),
     lightWrites: window,
     ok: leaderChanges === 0 && gapMsMax < GAP_TARGET_MS,
   };
@@ -328,7 +352,7 @@ class Monitor {
   leader = 0;
   readonly leaders: number[] = [];
   private highestTerm = 0;
-  private readonly gaps = new Map<string, LeaderGap>();
+  private readonly gaps = new Map<string, LeaderGap & { readonly follower: number }>();
   private timer: NodeJS.Timeout | null = null;
   private inFlight = new Set<number>();
   private polls = 0;
@@ -352,7 +376,7 @@ class Monitor {
     while (this.polls < target && Date.now() < deadline) await sleep(POLL_MS);
   }
 
-  gapsBetween(from: number, to: number): LeaderGap[] {
+  gapsBetween(from: number, to: number): Array<LeaderGap & { readonly follower: number }> {
     return [...this.gaps.values()].filter((g) => g.endedAt >= from && g.endedAt <= to + GAP_GRACE_MS);
   }
 
@@ -374,7 +398,7 @@ class Monitor {
         this.leader = status.nodeId;
         this.leaders.push(status.nodeId);
       }
-      for (const gap of status.leaderContact?.recentGaps ?? []) this.gaps.set(`${id}:${gap.endedAt}:${gap.gapMs}`, gap);
+      for (const gap of status.leaderContact?.recentGaps ?? []) this.gaps.set(`${id}:${gap.endedAt}:${gap.gapMs}`, { ...gap, follower: id });
     } catch {
       // a node that does not answer in time is measured by the others' terms and gaps
     } finally {
