@@ -111,6 +111,8 @@ test('a segment in the middle of a node log cut in half: the node exits 1 naming
   const again = startNode(3);
   await again.waitFor(/listening at/, 20_000);
   await eventually(async () => (await status(portOf(3))).appliedIndex >= committed, 20_000, 'node 3 restarted from the rewritten log');
+  // Serving waits until it has caught up with the cluster once (it then knows who may read).
+  await eventually(async () => (await fetch(`http://127.0.0.1:${portOf(3)}/readyz`)).status === 200, 20_000, 'node 3 ready');
   assert.equal((await fetch(`http://127.0.0.1:${portOf(3)}/api/cut_test/d0?consistency=local`)).status, 200);
   again.signal('SIGTERM');
   assert.equal((await again.exited).code, 0);
