@@ -9,7 +9,7 @@ export const PASSWORD_FLAG = '--password-file';
 
 /** The file's text without its trailing line break (as `echo` writes it), checked for length. */
 export async function readPasswordFile(flag: string, value: unknown): Promise<string> {
-  const text = await readPrivateFile(flag, value, PASSWORD_CHARS_MAX * 4 + 2);
+  const text = await readPrivateFile(flag, value, PASSWORD_CHARS_MAX * 4 + 2, 'password file');
   const password = text.replace(/\r?\n$/, '');
   if (password.length < PASSWORD_CHARS_MIN || password.length > PASSWORD_CHARS_MAX) {
     throw new UsageError(

@@ -5,21 +5,14 @@
 // surrounding whitespace (a trailing newline) ignored. `openssl rand -hex 32 > FILE` makes
 // one; `cluster` generates one into <data-dir>/cluster.secret. Like an ssh key, the file
 // must not be readable by group or others (mode 0600 or stricter), and must belong to the
-// user the node runs as.
-//
-// The file is opened once and every check is made on that open handle (fstat), then read
-// from it: checking a path and reading it again would let someone who can rename files in
-// its directory swap it between the two. A symbolic link is refused (O_NOFOLLOW) rather
-// than followed to wherever it points; so is anything but a regular file (O_NONBLOCK keeps
-// a FIFO from blocking the open).
+// user the node runs as (private-file.ts reads it safely).
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
-import { open, writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 // The transport's own bound (peer-auth.ts is light: the CLI's --help need not load the transport).
 import { MIN_SECRET_BYTES } from '../transport/peer-auth.ts';
 import { codeOf } from './data-dir.ts';
+import { readPrivateFile } from './private-file.ts';
 import { UsageError } from './usage-error.ts';
 
 export const SECRET_FLAG = '--cluster-secret-file';
@@ -29,53 +22,9 @@ export const GENERATED_SECRET_NAME = 'cluster.secret';
 /** A secret file is a line of hex: anything longer is not one (and is not read whole). */
 export const SECRET_FILE_BYTES_MAX = 4096;
 
-/** O_NOFOLLOW and O_NONBLOCK where the platform has them (0 elsewhere: Windows has neither). */
-const OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0);
-
 /** Reads and checks a secret file; throws a UsageError naming `flag` and the file. */
 export async function readClusterSecretFile(flag: string, value: unknown): Promise<Uint8Array> {
-  if (typeof value !== 'string' || value.trim() === '') throw new UsageError(`${flag} must not be empty`);
-  const path = resolve(value);
-  let text: string;
-  try {
-    const handle = await open(path, OPEN_FLAGS);
-    try {
-      const info = await handle.stat();
-      if (!info.isFile()) throw new UsageError(`${flag} "${value}" is not a regular file`);
-      if (process.platform !== 'win32') {
-        if ((info.mode & 0o077) !== 0) {
-          const mode = (info.mode & 0o777).toString(8).padStart(4, '0');
-          throw new UsageError(`${flag} "${value}" is readable by group or others (mode ${mode}); run: chmod 600 ${value}`);
-        }
-        const uid = process.getuid?.();
-        if (uid !== undefined && info.uid !== uid) {
-          throw new UsageError(
-            `${flag} "${value}" belongs to user ${info.uid}, not to the user running this node (${uid}); run: chown ${uid} ${value}`,
-          );
-        }
-      }
-      if (info.size > SECRET_FILE_BYTES_MAX)
-        throw new UsageError(`${flag} "${value}" is ${info.size} bytes; a secret file is at most ${SECRET_FILE_BYTES_MAX}`);
-      const buffer = Buffer.alloc(SECRET_FILE_BYTES_MAX + 1);
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-      if (bytesRead > SECRET_FILE_BYTES_MAX) throw new UsageError(`${flag} "${value}" grew past ${SECRET_FILE_BYTES_MAX} bytes while being read`);
-      text = buffer.subarray(0, bytesRead).toString('utf8');
-    } finally {
-      await handle.close();
-    }
-  } catch (error) {
-    if (error instanceof UsageError) throw error;
-    const code = codeOf(error);
-    const why =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'ELOOP'
-          ? 'it is a symbolic link: give the file itself'
-          : code === 'EACCES' || code === 'EPERM'
-            ? 'permission denied'
-            : (code ?? String(error));
-    throw new UsageError(`${flag} "${value}" cannot be read (${why})`);
-  }
+  const text = await readPrivateFile(flag, value, SECRET_FILE_BYTES_MAX, 'secret file');
   const hex = text.trim();
   if (!/^(?:[0-9a-fA-F]{2})*$/.test(hex)) {
     throw new UsageError(`${flag} "${value}" must hold the secret as hex digits (e.g. made by: openssl rand -hex 32 > ${value})`);
