@@ -110,7 +110,6 @@ export function insaneMessage(m: Message, local: LocalRaftView): string | null {
       if (m.offset + m.chunk.byteLength > Number.MAX_SAFE_INTEGER) return `snapshot bytes past 2^53−1 (offset ${m.offset})`;
       // The core drops a transfer that outgrows its announced size; here it is also logged, and
       // a size no node can hold in memory is refused before the first byte is kept.
-      if (m.size === undefined) return 'a snapshot chunk without the size of the whole snapshot';
       if (m.size > SNAPSHOT_BYTES_MAX) return `a snapshot of ${m.size} bytes (at most ${SNAPSHOT_BYTES_MAX})`;
       if (m.offset + m.chunk.byteLength > m.size) return `snapshot bytes up to ${m.offset + m.chunk.byteLength}, past the ${m.size} announced`;
       return null;

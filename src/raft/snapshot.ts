@@ -140,7 +140,7 @@ export class SnapshotReceiver {
     readonly leaderTerm: number,
     readonly meta: SnapshotMeta,
     readonly expectedCrc: number | undefined,
-    readonly expectedSize: number | undefined,
+    readonly expectedSize: number,
   ) {}
 
   matches(m: InstallSnapshotRequest): boolean {
@@ -154,9 +154,9 @@ export class SnapshotReceiver {
     );
   }
 
-  /** Whether `chunk` still fits in the size the leader announced (or none was announced). */
+  /** Whether `chunk` still fits in the size the leader announced. */
   fits(chunk: Uint8Array): boolean {
-    return this.expectedSize === undefined || this.nextOffset + chunk.byteLength <= this.expectedSize;
+    return this.nextOffset + chunk.byteLength <= this.expectedSize;
   }
 
   add(chunk: Uint8Array): void {

@@ -118,9 +118,8 @@ export interface InstallSnapshotRequest extends MessageHeader {
    * it before installing. Optional on the wire for compatibility; the core always sets it. */
   readonly crc32c?: number;
   /** Bytes of the whole snapshot data (every chunk carries it): the receiver drops a transfer
-   * that sends more, or ends with fewer, and a node may refuse one it cannot hold. Optional on
-   * the wire like crc32c; the core always sets it. */
-  readonly size?: number;
+   * that sends more, or ends with fewer, and a node may refuse one it cannot hold. */
+  readonly size: number;
 }
 export interface InstallSnapshotResponse extends MessageHeader {
   readonly type: 'InstallSnapshotResponse';

@@ -7,7 +7,7 @@
 // --root-password-file proposes it); it cannot be turned off again through the API.
 
 import { assert } from '../assert.ts';
-import { ConflictError, NotFoundError, ValidationError } from './errors.ts';
+import { ConflictError, NotFoundError, StoreError, ValidationError } from './errors.ts';
 
 export type AuthAction = 'read' | 'write';
 
@@ -33,13 +33,16 @@ export interface RoleRecord {
   readonly permissions: readonly Permission[];
 }
 
-/** The commands that change users and roles (one log entry each). */
+/** The commands that change users and roles (one log entry each). `by` names the user who
+ * asked: every change but the bootstrap is applied only when `by` holds role root in the state
+ * at that index, so a node that did not yet know authentication was on (and let a stranger
+ * through) cannot make the leader apply it. */
 export type AuthOp =
   | { readonly op: 'bootstrap'; readonly rootPasswordHash: string; readonly tokenKey: string }
-  | { readonly op: 'putUser'; readonly name: string; readonly passwordHash?: string; readonly roles: readonly string[] }
-  | { readonly op: 'deleteUser'; readonly name: string }
-  | { readonly op: 'putRole'; readonly name: string; readonly permissions: readonly Permission[] }
-  | { readonly op: 'deleteRole'; readonly name: string };
+  | { readonly op: 'putUser'; readonly by?: string; readonly name: string; readonly passwordHash?: string; readonly roles: readonly string[] }
+  | { readonly op: 'deleteUser'; readonly by?: string; readonly name: string }
+  | { readonly op: 'putRole'; readonly by?: string; readonly name: string; readonly permissions: readonly Permission[] }
+  | { readonly op: 'deleteRole'; readonly by?: string; readonly name: string };
 
 export type AuthCommand = { type: 'auth' } & AuthOp;
 
@@ -128,7 +131,7 @@ export class AuthState {
         this.userMap.set(ROOT, { name: ROOT, passwordHash: command.rootPasswordHash, roles: [ROOT], generation: index });
         return { changed: true };
       case 'putUser': {
-        this.requireEnabled();
+        this.requireRoot(command.by);
         for (const r of command.roles) {
           if (!this.roleMap.has(r)) throw new NotFoundError(`role "${r}" does not exist`);
         }
@@ -142,12 +145,12 @@ export class AuthState {
         return { changed: true };
       }
       case 'deleteUser':
-        this.requireEnabled();
+        this.requireRoot(command.by);
         if (command.name === ROOT) throw new ConflictError('user "root" cannot be removed');
         if (!this.userMap.delete(command.name)) throw new NotFoundError(`user "${command.name}" does not exist`);
         return { changed: true };
       case 'putRole':
-        this.requireEnabled();
+        this.requireRoot(command.by);
         if (command.name === ROOT) throw new ConflictError('role "root" cannot be changed');
         if (!this.roleMap.has(command.name) && this.roleMap.size >= ROLES_MAX)
           throw new ConflictError(`there are already ${ROLES_MAX} roles (the limit)`);
@@ -157,7 +160,7 @@ export class AuthState {
         });
         return { changed: true };
       case 'deleteRole': {
-        this.requireEnabled();
+        this.requireRoot(command.by);
         if (command.name === ROOT) throw new ConflictError('role "root" cannot be removed');
         if (!this.roleMap.has(command.name)) throw new NotFoundError(`role "${command.name}" does not exist`);
         const holders = [...this.userMap.values()].filter((u) => u.roles.includes(command.name)).map((u) => u.name);
@@ -184,7 +187,14 @@ export class AuthState {
       this.roleMap.set(r.name, { name: r.name, permissions: r.permissions.map((p) => ({ collection: p.collection, actions: [...p.actions] })) });
   }
 
-  private requireEnabled(): void {
+  private requireRoot(by: string | undefined): void {
     if (this.key === null) throw new ConflictError('authentication is off: start a node with --root-password-file to turn it on');
+    const user = by === undefined ? undefined : this.userMap.get(by);
+    if (user === undefined || !this.isRoot(user)) {
+      throw new StoreError(
+        'FORBIDDEN',
+        `${by === undefined ? 'an unauthenticated request' : `user "${by}"`} may not change users or roles (role root only)`,
+      );
+    }
   }
 }

@@ -61,6 +61,10 @@ function validateTokenKey(key: unknown, path: string): void {
   if (typeof key !== 'string' || key.length !== TOKEN_KEY_HEX_CHARS || !HEX.test(key)) fail(path, `a token key is ${TOKEN_KEY_HEX_CHARS} hex digits`);
 }
 
+function validateBy(by: unknown, path: string): void {
+  if (by !== undefined) validateUserName(by, path);
+}
+
 function allowedKeys(obj: Record<string, unknown>, keys: readonly string[], path: string): void {
   for (const k of Object.keys(obj)) if (!keys.includes(k)) fail(joinPath(path, k), 'unknown field');
 }
@@ -73,19 +77,23 @@ export function validateAuthCommand(cmd: Record<string, unknown>, path: string):
       validatePasswordHash(cmd['rootPasswordHash'], joinPath(path, 'rootPasswordHash'));
       return validateTokenKey(cmd['tokenKey'], joinPath(path, 'tokenKey'));
     case 'putUser':
-      allowedKeys(cmd, ['type', 'op', 'name', 'passwordHash', 'roles'], path);
+      allowedKeys(cmd, ['type', 'op', 'by', 'name', 'passwordHash', 'roles'], path);
+      validateBy(cmd['by'], joinPath(path, 'by'));
       validateUserName(cmd['name'], joinPath(path, 'name'));
       if (cmd['passwordHash'] !== undefined) validatePasswordHash(cmd['passwordHash'], joinPath(path, 'passwordHash'));
       return validateRoleList(cmd['roles'], joinPath(path, 'roles'));
     case 'deleteUser':
-      allowedKeys(cmd, ['type', 'op', 'name'], path);
+      allowedKeys(cmd, ['type', 'op', 'by', 'name'], path);
+      validateBy(cmd['by'], joinPath(path, 'by'));
       return validateUserName(cmd['name'], joinPath(path, 'name'));
     case 'putRole':
-      allowedKeys(cmd, ['type', 'op', 'name', 'permissions'], path);
+      allowedKeys(cmd, ['type', 'op', 'by', 'name', 'permissions'], path);
+      validateBy(cmd['by'], joinPath(path, 'by'));
       validateRoleName(cmd['name'], joinPath(path, 'name'));
       return validatePermissions(cmd['permissions'], joinPath(path, 'permissions'));
     case 'deleteRole':
-      allowedKeys(cmd, ['type', 'op', 'name'], path);
+      allowedKeys(cmd, ['type', 'op', 'by', 'name'], path);
+      validateBy(cmd['by'], joinPath(path, 'by'));
       return validateRoleName(cmd['name'], joinPath(path, 'name'));
     default:
       fail(joinPath(path, 'op'), `unknown auth op ${JSON.stringify(op) ?? String(op)}`);

@@ -135,7 +135,6 @@ function build(fields: Fields): Message {
       return { type, ...header, context: integer(fields, 'context') };
     case 'InstallSnapshot': {
       const crc32c = optionalUint32(fields, 'crc32c');
-      const size = fields['size'] === undefined ? undefined : natural(fields, 'size');
       return {
         type,
         ...header,
@@ -144,7 +143,7 @@ function build(fields: Fields): Message {
         chunk: bytes(fields, 'chunk'),
         done: bool(fields, 'done'),
         ...(crc32c === undefined ? {} : { crc32c }),
-        ...(size === undefined ? {} : { size }),
+        size: natural(fields, 'size'),
       };
     }
     case 'InstallSnapshotResponse': {

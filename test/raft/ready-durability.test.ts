@@ -23,6 +23,7 @@ const MESSAGES: Record<Message['type'], Message> = {
     offset: 0,
     chunk: new Uint8Array(),
     done: true,
+    size: 0,
   },
   InstallSnapshotResponse: { ...H, type: 'InstallSnapshotResponse', snapshotIndex: 1, nextOffset: 0, done: true },
   TimeoutNow: { ...H, type: 'TimeoutNow' },

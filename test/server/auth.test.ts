@@ -321,22 +321,50 @@ describe('authentication on', () => {
     }
   });
 
-  test('a node that has not caught up since it started answers 503 rather than judge a request without knowing the users', async () => {
+  test('a node that has not caught up since it started waits for a linearizable barrier before it judges a request, or answers 503', async () => {
     const s = await startScriptedServer();
     try {
-      s.scripted.ready = false;
-      const res = await send(s.app, 'GET', '/api/p?consistency=local');
-      assert.equal(res.statusCode, 503);
-      assert.equal(errorOf(res).code, 'NOT_CAUGHT_UP');
-      s.scripted.leader = null;
-      assert.equal(errorOf(await send(s.app, 'POST', '/api/p', { a: 1 })).code, 'NO_LEADER');
+      s.scripted.barrierError = new StoreError('READ_TIMEOUT', 'no quorum confirmed the read in time');
+      for (const [method, url, body] of [
+        ['GET', '/api/p?consistency=local', undefined],
+        ['POST', '/api/p', { a: 1 }],
+        ['PUT', '/auth/users/evil', { password: 'evil-password', roles: ['root'] }],
+      ] as const) {
+        const res = await send(s.app, method, url, body);
+        assert.equal(res.statusCode, 503, `${method} ${url}`);
+        assert.equal(errorOf(res).code, 'READ_TIMEOUT');
+      }
+      assert.equal(s.scripted.executeCalls, 0, 'nothing forwarded');
       assert.equal((await send(s.app, 'GET', '/healthz')).statusCode, 200, 'probes stay open');
-      s.scripted.leader = { id: 2, url: 'http://10.0.0.2:8080' };
-      s.scripted.ready = true;
+      assert.equal((await send(s.app, 'GET', '/cluster/status')).statusCode, 200, 'the status stays readable');
+      s.scripted.barrierError = null;
       assert.equal((await send(s.app, 'GET', '/api/p?consistency=local')).statusCode, 200);
-      // Caught up once: a later lag does not close the door again (reads wait on their own barrier).
-      s.scripted.ready = false;
-      assert.equal((await send(s.app, 'GET', '/api/p?consistency=local')).statusCode, 200);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('a change of users or roles applies only for a user holding root at that index, whatever the node that proposed it believed', async () => {
+    const s = await startSecured();
+    try {
+      const root = await login(s, 'root', ROOT_PASSWORD);
+      await send(s.app, 'PUT', '/auth/users/hank', { password: 'hank-password', roles: [] }, root);
+      const hash = s.db.store.auth.user('hank')!.passwordHash;
+      for (const by of [undefined, 'hank', 'nobody']) {
+        const result = await s.db.execute({
+          type: 'auth',
+          op: 'putUser',
+          name: 'evil',
+          passwordHash: hash,
+          roles: ['root'],
+          ...(by !== undefined ? { by } : {}),
+        });
+        assert.equal(result.ok, false, String(by));
+        assert.equal(!result.ok && result.error.code, 'FORBIDDEN', String(by));
+      }
+      assert.equal(s.db.store.auth.user('evil'), undefined);
+      const ok = await s.db.execute({ type: 'auth', op: 'putUser', by: 'root', name: 'evil', passwordHash: hash, roles: [] });
+      assert.equal(ok.ok, true);
     } finally {
       await s.close();
     }

@@ -114,6 +114,8 @@ describe('cluster-related errors and probes', () => {
   test('NO_LEADER and COMMIT_UNKNOWN from the backend are 503s carrying the leader URL', async () => {
     const s = await startScriptedServer();
     try {
+      // The node caught up once (before that, every request waits on its first barrier).
+      assert.equal((await send(s.app, 'GET', '/api/c')).statusCode, 200);
       s.scripted.barrierError = new StoreError('NO_LEADER', 'no leader');
       const read = await send(s.app, 'GET', '/api/c/x');
       assert.equal(read.statusCode, 503);

@@ -138,6 +138,7 @@ describe('reconnection and bounded queues', () => {
           offset: i * chunk,
           chunk: new Uint8Array(chunk),
           done: false,
+          size: total * chunk,
         });
         await new Promise((resolve) => setImmediate(resolve));
       }

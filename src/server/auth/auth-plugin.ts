@@ -8,8 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { DatabaseBackend } from '../../node/backend.ts';
-import type { AuthAction, AuthOp, Permission, RoleRecord, UserRecord } from '../../store/auth-state.ts';
-import { StoreError, ValidationError } from '../../store/errors.ts';
+import type { AuthAction, AuthCommand, AuthOp, Permission, RoleRecord, UserRecord } from '../../store/auth-state.ts';
+import { ValidationError } from '../../store/errors.ts';
 import { validatePermissions, validateRoleName, validateUserName } from '../../store/validate-auth-command.ts';
 import { runCommand } from '../backend-access.ts';
 import { bodyObject, queryParams } from '../http-input.ts';
@@ -101,16 +101,18 @@ export function registerAuth(app: FastifyInstance, backend: DatabaseBackend, opt
   const authenticator = new Authenticator(() => backend.store.auth, tokenTtlMs, log);
   let seenOn = options.enabledMarker?.present === true;
   const required = (): boolean => {
-    if (options.rootPassword !== undefined || seenOn) return true;
-    if (!backend.store.auth.enabled) return false;
-    seenOn = true;
-    options.enabledMarker?.write();
-    return true;
+    if (!seenOn && backend.store.auth.enabled) {
+      seenOn = true;
+      options.enabledMarker?.write();
+    }
+    return seenOn || options.rootPassword !== undefined;
   };
   app.decorate('authRequired', required);
-  // Until this node has caught up with the cluster once, its state may not yet say that
-  // authentication is on (a node joining, or one whose data predates it): it then answers
-  // 503 rather than serve or forward a request it cannot judge.
+  // Until this node has caught up with the cluster once (a linearizable read barrier: it has
+  // applied what the leader had committed), its state may not yet say that authentication is
+  // on (a node joining, or one whose data predates it): it waits for that barrier, or answers
+  // 503, rather than serve or forward a request it cannot judge. isReady() is not enough: a
+  // fresh follower is "ready" at index 0 as soon as it hears a heartbeat.
   let caughtUpOnce = false;
 
   // Every route says who may call it; one that does not is a bug caught at startup.
@@ -126,18 +128,13 @@ export function registerAuth(app: FastifyInstance, backend: DatabaseBackend, opt
     // No route (404): checked as any API path, so that unknown paths tell nothing.
     const access: RouteAccess = request.routeOptions.config.access ?? { kind: 'authenticated' };
     if (access.kind === 'open') return;
-    if (!required()) {
-      caughtUpOnce ||= backend.isReady();
-      // The status stays readable: it is how an operator sees why a node does not catch up.
-      if (caughtUpOnce || required() || (request.method === 'GET' && request.routeOptions.url === '/cluster/status')) return;
-      const leader = backend.status().leader;
-      throw leader === null
-        ? new StoreError('NO_LEADER', 'this node knows no leader yet (it is starting): nothing was done; retry')
-        : new StoreError(
-            'NOT_CAUGHT_UP',
-            'this node has not caught up with the cluster since it started, so it cannot yet tell who may do what: retry in a moment',
-          );
+    // The status stays readable: it is how an operator sees why a node does not catch up.
+    if (!required() && !caughtUpOnce && !(request.method === 'GET' && request.routeOptions.url === '/cluster/status')) {
+      // Throws NO_LEADER / READ_TIMEOUT (503, nothing done) when it cannot catch up in time.
+      await backend.readBarrier('linearizable');
+      caughtUpOnce = true;
     }
+    if (!required()) return;
     try {
       request.principal = await authenticator.authenticate(request.headers.authorization);
     } catch (error) {
@@ -154,6 +151,7 @@ export function registerAuth(app: FastifyInstance, backend: DatabaseBackend, opt
     if (principal === undefined) return;
     const current = backend.store.auth.user(principal.user.name);
     if (current?.generation !== principal.user.generation) throw new UnauthorizedError('token revoked: log in again');
+    if (principal.expiresAtMs !== undefined && principal.expiresAtMs <= Date.now()) throw new UnauthorizedError('token expired: log in again');
     request.principal = { ...principal, user: current, root: backend.store.auth.isRoot(current) };
     checkAccess(request, request.routeOptions.config.access ?? { kind: 'authenticated' });
   });
@@ -173,8 +171,11 @@ export function registerAuth(app: FastifyInstance, backend: DatabaseBackend, opt
 }
 
 function registerAuthRoutes(app: FastifyInstance, backend: DatabaseBackend, authenticator: Authenticator): void {
-  const propose = async (op: AuthOp): Promise<void> => {
-    await runCommand(backend, { type: 'auth', ...op });
+  // The asking user goes into the entry: the leader applies it only if that user holds root
+  // then (AuthState.requireRoot), whatever this node believed about authentication.
+  const propose = async (request: FastifyRequest, op: AuthOp): Promise<void> => {
+    const by = request.principal?.user.name;
+    await runCommand(backend, { type: 'auth', ...op, ...(by !== undefined ? { by } : {}) } as AuthCommand);
   };
 
   app.post('/auth/login', async (request) => {
@@ -220,7 +221,7 @@ function registerAuthRoutes(app: FastifyInstance, backend: DatabaseBackend, auth
       passwordHash = await authenticator.hasher.hash(body['password']);
     }
     const existed = backend.store.auth.user(name) !== undefined;
-    await propose({ op: 'putUser', name, roles: roles as string[], ...(passwordHash !== undefined ? { passwordHash } : {}) });
+    await propose(request, { op: 'putUser', name, roles: roles as string[], ...(passwordHash !== undefined ? { passwordHash } : {}) });
     const user = backend.store.auth.user(name);
     void reply.code(existed ? 200 : 201);
     return { user: user === undefined ? null : userView(user) };
@@ -229,7 +230,7 @@ function registerAuthRoutes(app: FastifyInstance, backend: DatabaseBackend, auth
   app.delete<{ Params: { name: string } }>('/auth/users/:name', async (request) => {
     queryParams(request.query, []);
     validateUserName(request.params.name, 'name');
-    await propose({ op: 'deleteUser', name: request.params.name });
+    await propose(request, { op: 'deleteUser', name: request.params.name });
     return { removed: true };
   });
 
@@ -246,7 +247,7 @@ function registerAuthRoutes(app: FastifyInstance, backend: DatabaseBackend, auth
     const body = bodyObject(request.body, ['permissions'], true);
     validatePermissions(body['permissions'], 'permissions');
     const existed = backend.store.auth.role(name) !== undefined;
-    await propose({ op: 'putRole', name, permissions: body['permissions'] as Permission[] });
+    await propose(request, { op: 'putRole', name, permissions: body['permissions'] as Permission[] });
     const role = backend.store.auth.role(name);
     void reply.code(existed ? 200 : 201);
     return { role: role === undefined ? null : roleView(role) };
@@ -255,7 +256,7 @@ function registerAuthRoutes(app: FastifyInstance, backend: DatabaseBackend, auth
   app.delete<{ Params: { name: string } }>('/auth/roles/:name', async (request) => {
     queryParams(request.query, []);
     validateRoleName(request.params.name, 'name');
-    await propose({ op: 'deleteRole', name: request.params.name });
+    await propose(request, { op: 'deleteRole', name: request.params.name });
     return { removed: true };
   });
 }
