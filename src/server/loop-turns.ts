@@ -34,7 +34,7 @@ class TurnQueue {
   /** Resolves at the caller's next turn (a later event-loop iteration than this one). */
   next(): Promise<void> {
     if (this.waiting.length >= TURNS_WAITING_MAX) {
-      return Promise.reject(new StoreError('NO_LEADER', `more than ${TURNS_WAITING_MAX} requests wait for a turn on this node; retry later`));
+      return Promise.reject(new StoreError('TOO_MANY_REQUESTS', `more than ${TURNS_WAITING_MAX} requests wait for a turn on this node; retry later`));
     }
     return new Promise((resolve) => {
       this.waiting.push(resolve);
