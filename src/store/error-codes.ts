@@ -45,7 +45,11 @@ export const ERROR_CODES = {
   CONFLICT: { status: 409, retry: 'no', meaning: 'a duplicate key, or a change that conflicts with the current state' },
   PRECONDITION_FAILED: { status: 412, retry: 'no', meaning: 'an If-Match / ifRev or transaction precondition did not hold' },
   PAYLOAD_TOO_LARGE: { status: 413, retry: 'no', meaning: 'the request body or a document is over its limit' },
-  TOO_MANY_REQUESTS: { status: 429, retry: 'yes', meaning: 'too many password checks are in progress on this node: nothing was done' },
+  TOO_MANY_REQUESTS: {
+    status: 429,
+    retry: 'yes',
+    meaning: 'too many password checks, or requests waiting for a turn, on this node: nothing was done',
+  },
   INTERNAL: { status: 500, retry: 'no', meaning: 'a bug in the server; its log has the details' },
   NO_LEADER: {
     status: 503,
