@@ -57,14 +57,8 @@ function compareIds(a: Document, b: Document): number {
 /** Sorts documents in place by keys, then _id. */
 export function sortDocuments(docs: Document[], keys: readonly SortKey[]): Document[] {
   if (keys.length === 0) return docs.sort(compareIds);
-  const decorated = docs.map((doc) => ({ doc, values: keys.map((k) => sortValue(doc, k)) }));
-  decorated.sort((a, b) => {
-    for (let i = 0; i < keys.length; i++) {
-      const c = compareValues(a.values[i], b.values[i]);
-      if (c !== 0) return keys[i]!.dir === 1 ? c : -c;
-    }
-    return compareIds(a.doc, b.doc);
-  });
+  const decorated: Decorated[] = docs.map((doc) => ({ doc, values: keys.map((k) => sortValue(doc, k)) }));
+  decorated.sort(decoratedComparator(keys));
   for (let i = 0; i < docs.length; i++) docs[i] = decorated[i]!.doc;
   return docs;
 }
