@@ -25,7 +25,7 @@ export class LostEntriesError extends Error {
 /** What the check needs of the core: its term, and the last index of its log. */
 export interface CoreView {
   currentTerm(): number;
-  status(): { readonly lastIndex: number };
+  lastIndex(): number;
 }
 
 /**
@@ -35,7 +35,7 @@ export interface CoreView {
 export function lostEntriesIn(message: Message, nodeId: number, core: CoreView): LostEntriesError | null {
   // Heartbeats of an older term are only answered with ours (the core does not commit from them).
   if (message.type !== 'Heartbeat' || message.to !== nodeId || message.term < core.currentTerm()) return null;
-  const lastIndex = core.status().lastIndex;
+  const lastIndex = core.lastIndex();
   if (message.commit <= lastIndex) return null;
   return new LostEntriesError(
     `this node's log lost entries it had acknowledged: leader ${message.from} (term ${message.term}) says index ${message.commit} is committed ` +

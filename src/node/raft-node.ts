@@ -90,7 +90,7 @@ export class RaftNode implements DatabaseBackend {
   private readonly leaderContact = new LeaderContact();
   /** Drops members' messages no honest member sends (peer-network.ts), before the core. */
   private readonly messageSanity: MessageSanity;
-  private readonly localView: LocalRaftView = { term: () => this.core.currentTerm(), lastIndex: () => this.core.status().lastIndex };
+  private readonly localView: LocalRaftView = { term: () => this.core.currentTerm(), lastIndex: () => this.core.lastIndex() };
   /** Event-loop utilization at the end of the last Ready cycle (for pacing). */
   private cycleMark: EventLoopUtilization = performance.eventLoopUtilization();
   private readonly applyWaiters = new AppliedWaiters(() => this.currentStore.lastApplied);

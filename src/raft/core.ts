@@ -415,6 +415,11 @@ export class RaftCore implements RaftCoreApi {
     return this.s.term;
   }
 
+  /** Index of the last entry of the log (held in memory, stable or not): cheaper than status(). */
+  lastIndex(): number {
+    return this.s.log.lastIndex();
+  }
+
   /** Committed entries not yet handed out for applying. */
   committedBacklog(): number {
     const log = this.s.log;

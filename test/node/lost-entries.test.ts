@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { LostEntriesError, lostEntriesIn, type CoreView } from '../../src/node/lost-entries.ts';
 import type { Message } from '../../src/raft/types.ts';
 
-const core = (term: number, lastIndex: number): CoreView => ({ currentTerm: () => term, status: () => ({ lastIndex }) });
+const core = (term: number, lastIndex: number): CoreView => ({ currentTerm: () => term, lastIndex: () => lastIndex });
 const heartbeat = (term: number, commit: number, to = 3): Message => ({ type: 'Heartbeat', from: 1, to, term, commit, context: 0 });
 
 describe('lostEntriesIn', () => {
