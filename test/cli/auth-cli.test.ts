@@ -1,19 +1,16 @@
 // The CLI's side of users and roles: password files (read safely, checked), --token-ttl,
 // `cluster --root-password-file` (its nodes get the file, its readiness probes log in as
 // root), and `status --password-file`.
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseDurationFlag } from '../../src/cli/flags.ts';
 import { readPasswordFile } from '../../src/cli/password-file.ts';
 import { UsageError } from '../../src/cli/usage-error.ts';
-import { CliProcess, freeConsecutivePorts, runCli, tempDir } from './cli-process.ts';
+import { cleanupsAfterAll, CliProcess, freeConsecutivePorts, runCli, tempDir } from './cli-process.ts';
 
-const cleanups: Array<() => Promise<void>> = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
-});
+const cleanups = cleanupsAfterAll();
 
 async function dir(): Promise<string> {
   const d = await tempDir();

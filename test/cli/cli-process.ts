@@ -1,5 +1,6 @@
 // Test helpers: run the real `collection-store` command as a child process, wait for its
 // output, find free ports, and make sure nothing outlives a test.
+import { after } from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -116,4 +117,23 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs: numbe
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`timed out: ${what}`);
+}
+
+/** A list of cleanups run, last first, after every test of the calling file (a failing one is ignored). */
+export function cleanupsAfterAll(): Array<() => Promise<void>> {
+  const cleanups: Array<() => Promise<void>> = [];
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+  });
+  return cleanups;
+}
+
+/** Whether process `pid` still exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,25 +1,13 @@
 // `cluster` without --cluster-secret-file generates <data-dir>/cluster.secret (mode 0600)
 // once, starts every node with it, and reuses it after a restart.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CliProcess, eventually, freeConsecutivePorts, tempDir } from './cli-process.ts';
+import { alive, cleanupsAfterAll, CliProcess, eventually, freeConsecutivePorts, tempDir } from './cli-process.ts';
 
-const cleanups: Array<() => Promise<void>> = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
-});
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const cleanups = cleanupsAfterAll();
 
 /** Runs `cluster --nodes 3` until ready; returns it and its nodes' pids. */
 async function startCluster(base: number, dataDir: string): Promise<{ cli: CliProcess; pids: number[] }> {

@@ -2,27 +2,15 @@
 // that serve only HTTPS and link to each other over mutual TLS. A write through the client
 // (trusting the CA) on one node is read on another; plain HTTP and a client that does not
 // trust the CA get nothing; `status --ca-file` asks a follower, then the leader, over https.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect } from '../../src/client/index.ts';
-import { CliProcess, freeConsecutivePorts, runCli, tempDir } from './cli-process.ts';
+import { alive, cleanupsAfterAll, CliProcess, freeConsecutivePorts, runCli, tempDir } from './cli-process.ts';
 
-const cleanups: Array<() => Promise<void>> = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
-});
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const cleanups = cleanupsAfterAll();
 
 test('cluster --tls: https nodes over mutual TLS; the client with the CA writes on one node and reads on another; plain HTTP fails', async () => {
   const dir = await tempDir();

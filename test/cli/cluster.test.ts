@@ -1,25 +1,13 @@
 // `cluster --nodes 3`: a real local cluster of three processes on random free ports.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { isPortFree } from '../../src/cli/ports.ts';
-import { CliProcess, freeConsecutivePorts, tempDir } from './cli-process.ts';
+import { alive, cleanupsAfterAll, CliProcess, freeConsecutivePorts, tempDir } from './cli-process.ts';
 
-const cleanups: Array<() => Promise<void>> = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
-});
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const cleanups = cleanupsAfterAll();
 
 /** Node processes are in their own process group: kill them by pid whatever happens. */
 function killPids(pids: Set<number>): () => Promise<void> {

@@ -1,16 +1,13 @@
 // Three `start` processes configured as one cluster: nodes 1 and 2 share a cluster secret
 // and form the cluster (a majority of three); node 3, with another secret, is never let in.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CliProcess, eventually, freeConsecutivePorts, tempDir } from './cli-process.ts';
+import { cleanupsAfterAll, CliProcess, eventually, freeConsecutivePorts, tempDir } from './cli-process.ts';
 
-const cleanups: Array<() => Promise<void>> = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
-});
+const cleanups = cleanupsAfterAll();
 
 interface Status {
   readonly leader: { id: number } | null;

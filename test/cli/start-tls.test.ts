@@ -2,18 +2,15 @@
 // so the certificates are all that authenticates a peer: nodes 1 and 2 have certificates
 // from the cluster's CA and form the cluster (a majority of three); node 3's come from
 // another CA, and it never joins: no leader, no commit, not the write.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { ensureLocalTls } from '../../src/cli/local-ca.ts';
-import { CliProcess, eventually, freeConsecutivePorts, tempDir } from './cli-process.ts';
+import { cleanupsAfterAll, CliProcess, eventually, freeConsecutivePorts, tempDir } from './cli-process.ts';
 
-const cleanups: Array<() => Promise<void>> = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
-});
+const cleanups = cleanupsAfterAll();
 
 interface Status {
   readonly leader: { id: number } | null;

@@ -1,14 +1,11 @@
 // `start` of a single node (no peers: a cluster of one): serves, and stops cleanly.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { isPortFree } from '../../src/cli/ports.ts';
-import { CliProcess, eventually, freeConsecutivePorts, tempDir } from './cli-process.ts';
+import { cleanupsAfterAll, CliProcess, eventually, freeConsecutivePorts, tempDir } from './cli-process.ts';
 
-const cleanups: Array<() => Promise<void>> = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
-});
+const cleanups = cleanupsAfterAll();
 
 test('a single node answers /healthz, elects itself, and exits 0 on SIGTERM', async () => {
   const dir = await tempDir();

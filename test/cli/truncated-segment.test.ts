@@ -8,18 +8,15 @@
 // in a crash loop (issue #11). Nodes write 64 MiB segments and `start` has no flag for a smaller size, so the
 // test rewrites node 3's log (stopped) into 64 KiB segments of the same records, and checks
 // that node 3 starts and catches up from that log before it cuts one.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cp, readdir, readFile, rename, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openFileLog } from '../../src/log/index.ts';
 import { decodeRecords } from '../../src/log/record-scanner.ts';
-import { CliProcess, eventually, freeConsecutivePorts, tempDir } from './cli-process.ts';
+import { cleanupsAfterAll, CliProcess, eventually, freeConsecutivePorts, tempDir } from './cli-process.ts';
 
-const cleanups: Array<() => Promise<void>> = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
-});
+const cleanups = cleanupsAfterAll();
 
 interface Status {
   readonly leader: { id: number } | null;

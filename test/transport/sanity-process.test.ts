@@ -4,7 +4,7 @@
 // member sends it: a term of 2^53−1, entries with a gap, an acknowledgement past the
 // leader's log. Each is dropped and logged; the leader keeps office and its term. Then
 // sockets streaming large frames before any hello are cut, and the leader keeps office again.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -13,13 +13,10 @@ import { WebSocket } from 'ws';
 import type { Message } from '../../src/raft/types.ts';
 import { decodeFrame, encodeFrame, PROTOCOL_VERSION, type Frame } from '../../src/transport/frame-codec.ts';
 import { FrameAuthenticator, handshakeProof, newNonce, sessionKeys, transcriptOf, type HelloFields } from '../../src/transport/peer-auth.ts';
-import { CliProcess, eventually, freeConsecutivePorts, tempDir } from '../cli/cli-process.ts';
+import { cleanupsAfterAll, CliProcess, eventually, freeConsecutivePorts, tempDir } from '../cli/cli-process.ts';
 import { rawUpgrade, streamFrame } from './raw-upgrade.ts';
 
-const cleanups: Array<() => Promise<void>> = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
-});
+const cleanups = cleanupsAfterAll();
 
 interface Status {
   readonly term: number;

@@ -2,7 +2,7 @@
 // 127.0.0.1 who reaches the leader's /raft without the secret. Its forged hello (claiming a
 // member id), a hello without incarnation, a replayed recording of a genuine handshake and
 // its term bomb change nothing: the leader stays, its term stays.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -10,12 +10,9 @@ import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { decodeFrame, encodeFrame, PROTOCOL_VERSION, type Frame } from '../../src/transport/frame-codec.ts';
 import { handshakeProof, newNonce, transcriptOf, type HelloFields } from '../../src/transport/peer-auth.ts';
-import { CliProcess, eventually, freeConsecutivePorts, tempDir } from '../cli/cli-process.ts';
+import { cleanupsAfterAll, CliProcess, eventually, freeConsecutivePorts, tempDir } from '../cli/cli-process.ts';
 
-const cleanups: Array<() => Promise<void>> = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
-});
+const cleanups = cleanupsAfterAll();
 
 interface Status {
   readonly term: number;
