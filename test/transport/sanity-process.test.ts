@@ -6,26 +6,15 @@
 // sockets streaming large frames before any hello are cut, and the leader keeps office again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import type { Message } from '../../src/raft/types.ts';
 import { decodeFrame, encodeFrame, PROTOCOL_VERSION, type Frame } from '../../src/transport/frame-codec.ts';
 import { FrameAuthenticator, handshakeProof, newNonce, sessionKeys, transcriptOf, type HelloFields } from '../../src/transport/peer-auth.ts';
-import { cleanupsAfterAll, CliProcess, eventually, freeConsecutivePorts, tempDir } from '../cli/cli-process.ts';
+import { cleanupsAfterAll, eventually } from '../cli/cli-process.ts';
+import { startSecretCluster, statusOf } from './secret-cluster.ts';
 import { rawUpgrade, streamFrame } from './raw-upgrade.ts';
 
 const cleanups = cleanupsAfterAll();
-
-interface Status {
-  readonly term: number;
-  readonly leader: { id: number } | null;
-}
-
-async function status(port: number): Promise<Status> {
-  return (await (await fetch(`http://127.0.0.1:${port}/cluster/status`)).json()) as Status;
-}
 
 /** A member's connection done by hand with the secret: send(m) tags and sends a Raft message. */
 async function connectAsMember(port: number, secret: Buffer, hello: HelloFields): Promise<{ send(m: Message): void; close(): void }> {
@@ -54,33 +43,11 @@ async function connectAsMember(port: number, secret: Buffer, hello: HelloFields)
 }
 
 test('an authenticated member’s impossible messages are dropped and logged; pre-handshake floods are cut; the leader keeps office', async () => {
-  const dir = await tempDir();
-  cleanups.push(dir.remove);
-  const secret = randomBytes(32);
-  const secretFile = join(dir.path, 'cluster.secret');
-  await writeFile(secretFile, `${secret.toString('hex')}\n`, { mode: 0o600 });
-  const base = await freeConsecutivePorts(3);
-  const portOf = (id: number): number => base + id - 1;
-  const nodes = [1, 2, 3].map((id) => {
-    const peers = [1, 2, 3].filter((other) => other !== id).map((other) => `${other}=127.0.0.1:${portOf(other)}`);
-    const args = ['start', '--node-id', String(id), '--port', String(portOf(id)), '--data-dir', join(dir.path, `node${id}`)];
-    const cli = new CliProcess([...args, '--peers', peers.join(','), '--cluster-secret-file', secretFile, '--log-level', 'warn']);
-    cleanups.push(() => cli.kill());
-    return cli;
-  });
-  for (const cli of nodes) await cli.waitFor(/listening at http:\/\/127\.0\.0\.1:\d+/, 20_000);
-  let leader = 0;
-  await eventually(
-    async () => {
-      leader = (await status(portOf(1))).leader?.id ?? 0;
-      return leader !== 0;
-    },
-    20_000,
-    'a leader',
-  );
-  const before = await status(portOf(leader));
+  const cluster = await startSecretCluster(cleanups);
+  const { secret, nodes, leader, portOf } = cluster;
+  const before = await statusOf(portOf(leader));
   const member = leader === 1 ? 2 : 1;
-  const identity = JSON.parse(await readFile(join(dir.path, `node${member}`, 'node.json'), 'utf8')) as { clusterId: string; incarnation: string };
+  const identity = await cluster.identityOf(member);
   const hello: HelloFields = {
     clusterId: identity.clusterId,
     nodeId: member,
@@ -103,7 +70,7 @@ test('an authenticated member’s impossible messages are dropped and logged; pr
   const leaderProcess = nodes[leader - 1]!;
   await new Promise((resolve) => setTimeout(resolve, 1000));
   assert.ok(!/raft node stopped/.test(leaderProcess.stdout), 'the leader did not stop');
-  const afterwards = await status(portOf(leader));
+  const afterwards = await statusOf(portOf(leader));
   assert.equal(afterwards.term, before.term, 'no term was taken from the member');
   assert.equal(afterwards.leader?.id, leader, 'the leader was not deposed');
   await leaderProcess.waitFor(/dropped RequestVote from node \d: term 9007199254740991 is more than 1000000 terms ahead/, 5000);
@@ -123,7 +90,7 @@ test('an authenticated member’s impossible messages are dropped and logged; pr
   await Promise.all(upgrades.map((u) => u.closed));
   for (const bytes of sent) assert.ok(bytes < frameBytes, `cut after ${bytes} bytes`);
   await new Promise((resolve) => setTimeout(resolve, 500));
-  const last = await status(portOf(leader));
+  const last = await statusOf(portOf(leader));
   assert.equal(last.leader?.id, leader);
   assert.equal(last.term, before.term);
 

@@ -5,23 +5,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { decodeFrame, encodeFrame, PROTOCOL_VERSION, type Frame } from '../../src/transport/frame-codec.ts';
 import { handshakeProof, newNonce, transcriptOf, type HelloFields } from '../../src/transport/peer-auth.ts';
-import { cleanupsAfterAll, CliProcess, eventually, freeConsecutivePorts, tempDir } from '../cli/cli-process.ts';
+import { cleanupsAfterAll } from '../cli/cli-process.ts';
+import { startSecretCluster, statusOf } from './secret-cluster.ts';
 
 const cleanups = cleanupsAfterAll();
-
-interface Status {
-  readonly term: number;
-  readonly leader: { id: number } | null;
-}
-
-async function status(port: number): Promise<Status> {
-  return (await (await fetch(`http://127.0.0.1:${port}/cluster/status`)).json()) as Status;
-}
 
 let pendingProof: (() => Buffer | undefined) | undefined;
 
@@ -58,30 +48,9 @@ async function attack(
 }
 
 test('a forged hello claiming a member id, without the secret, cannot touch a real cluster', async () => {
-  const dir = await tempDir();
-  cleanups.push(dir.remove);
-  const secretFile = join(dir.path, 'cluster.secret');
-  await writeFile(secretFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
-  const base = await freeConsecutivePorts(3);
-  const portOf = (id: number): number => base + id - 1;
-  const nodes = [1, 2, 3].map((id) => {
-    const peers = [1, 2, 3].filter((other) => other !== id).map((other) => `${other}=127.0.0.1:${portOf(other)}`);
-    const args = ['start', '--node-id', String(id), '--port', String(portOf(id)), '--data-dir', join(dir.path, `node${id}`)];
-    const cli = new CliProcess([...args, '--peers', peers.join(','), '--cluster-secret-file', secretFile, '--log-level', 'warn']);
-    cleanups.push(() => cli.kill());
-    return cli;
-  });
-  for (const cli of nodes) await cli.waitFor(/listening at http:\/\/127\.0\.0\.1:\d+/, 20_000);
-  let leader = 0;
-  await eventually(
-    async () => {
-      leader = (await status(portOf(1))).leader?.id ?? 0;
-      return leader !== 0;
-    },
-    20_000,
-    'a leader',
-  );
-  const before = await status(portOf(leader));
+  const cluster = await startSecretCluster(cleanups);
+  const { nodes, leader, portOf } = cluster;
+  const before = await statusOf(portOf(leader));
   const member = leader === 1 ? 2 : 1;
   const hello = (nonce?: Buffer): Buffer =>
     encodeFrame({
@@ -124,7 +93,7 @@ test('a forged hello claiming a member id, without the secret, cannot touch a re
   // A handshake recorded from a real member (done here by hand with the secret and the
   // member's real incarnation, read from its data directory), then replayed on a new
   // connection: the server's fresh nonce makes the recorded proof worthless.
-  const identity = JSON.parse(await readFile(join(dir.path, `node${member}`, 'node.json'), 'utf8')) as { incarnation: string; clusterId: string };
+  const identity = await cluster.identityOf(member);
   const fields: HelloFields = {
     clusterId: identity.clusterId,
     nodeId: member,
@@ -132,7 +101,7 @@ test('a forged hello claiming a member id, without the secret, cannot touch a re
     incarnation: identity.incarnation,
     version: PROTOCOL_VERSION,
   };
-  const secret = Buffer.from((await readFile(secretFile, 'utf8')).trim(), 'hex');
+  const { secret } = cluster;
   const recorded: Buffer[] = [];
   const genuine = await attack(
     portOf(leader),
@@ -166,7 +135,7 @@ test('a forged hello claiming a member id, without the secret, cannot touch a re
   assert.ok(!replayFrames.some((f) => typeof f !== 'string' && f.k === 'welcome'));
 
   await new Promise((resolve) => setTimeout(resolve, 1000));
-  const afterwards = await status(portOf(leader));
+  const afterwards = await statusOf(portOf(leader));
   assert.equal(afterwards.leader?.id, leader, 'the leader was not deposed');
   assert.equal(afterwards.term, before.term, 'no term was taken from the attacker');
   const created = await fetch(`http://127.0.0.1:${portOf(leader)}/api/forged/x`, {
