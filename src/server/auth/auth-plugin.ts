@@ -146,14 +146,21 @@ export function registerAuth(app: FastifyInstance, backend: DatabaseBackend, opt
 
   // Checked again once the body has arrived (it may take up to the request timeout), against
   // the user as it is now: a role withdrawn or a password changed meanwhile counts.
-  app.addHook('preHandler', async (request) => {
+  // A callback hook, not an async one: with authentication off it runs for every request and
+  // does nothing, so it should not cost a promise.
+  app.addHook('preHandler', (request, _reply, done) => {
     const principal = request.principal;
-    if (principal === undefined) return;
+    if (principal === undefined) return done();
     const current = backend.store.auth.user(principal.user.name);
-    if (current?.generation !== principal.user.generation) throw new UnauthorizedError('token revoked: log in again');
-    if (principal.expiresAtMs !== undefined && principal.expiresAtMs <= Date.now()) throw new UnauthorizedError('token expired: log in again');
+    if (current?.generation !== principal.user.generation) return done(new UnauthorizedError('token revoked: log in again'));
+    if (principal.expiresAtMs !== undefined && principal.expiresAtMs <= Date.now()) return done(new UnauthorizedError('token expired: log in again'));
     request.principal = { ...principal, user: current, root: backend.store.auth.isRoot(current) };
-    checkAccess(request, request.routeOptions.config.access ?? { kind: 'authenticated' });
+    try {
+      checkAccess(request, request.routeOptions.config.access ?? { kind: 'authenticated' });
+    } catch (error) {
+      return done(error as Error);
+    }
+    done();
   });
 
   function checkAccess(request: FastifyRequest, access: RouteAccess): void {
