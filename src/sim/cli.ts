@@ -1,6 +1,6 @@
 // `npm run sim -- --seeds 10000 [--nodes 5] [--start-seed S] [--profile mixed|all|...]
 //   [--driver sync|pipelined|mixed] [--topology voters|one-voter|mixed]
-//   [--duration-ms 3000] [--bug commitPreviousTermEntries|readWithoutQuorumCheck|sendBeforeDurable] [--stop-on-failure]`
+//   [--duration-ms 3000] [--bug NAME] [--list-bugs] [--stop-on-failure]`
 // Defaults: mixed drivers (chosen per seed) and mixed topologies (every fourth seed starts
 // with one voter and learners).
 // Runs seeds one after another; progress on stderr, a JSON summary on stdout, each failing
@@ -8,13 +8,10 @@
 // The only file of src/sim that does I/O (process, console).
 
 import type { RaftBugs } from '../raft/types.ts';
+import { BUG_CATALOGUE, BUG_NAMES, isBugName } from './bug-catalogue.ts';
 import { PROFILES } from './faults.ts';
 import { trySimulation, type Topology } from './run.ts';
 import type { DriverMode } from './sim-node.ts';
-
-/** Every deliberate bug of RaftBugs (the type makes this list complete). */
-const BUGS: Readonly<Record<keyof RaftBugs, true>> = { commitPreviousTermEntries: true, readWithoutQuorumCheck: true, sendBeforeDurable: true };
-const BUG_NAMES = Object.keys(BUGS) as readonly (keyof RaftBugs)[];
 
 interface CliOptions {
   seeds: number;
@@ -76,7 +73,7 @@ function parse(argv: readonly string[]): CliOptions {
         break;
       case '--bug': {
         const v = value();
-        if (!(BUG_NAMES as readonly string[]).includes(v)) throw new Error(`--bug: one of ${BUG_NAMES.join(', ')}`);
+        if (!isBugName(v)) throw new Error(`--bug: one of ${BUG_NAMES.join(', ')} (see --list-bugs)`);
         o.bugs = { ...o.bugs, [v]: true };
         break;
       }
@@ -95,12 +92,18 @@ function parse(argv: readonly string[]): CliOptions {
       case '--stop-on-failure':
         o.stopOnFailure = true;
         break;
+      case '--list-bugs': {
+        const width = Math.max(...BUG_NAMES.map((n) => n.length));
+        for (const name of BUG_NAMES) process.stdout.write(`${name.padEnd(width)}  ${BUG_CATALOGUE[name].description}\n`);
+        process.exit(0);
+        break;
+      }
       case '--help':
       case '-h':
         process.stdout.write(
           'npm run sim -- --seeds N [--nodes 3|5|mixed] [--start-seed S] [--profile all|' +
             Object.keys(PROFILES).join('|') +
-            `] [--driver sync|pipelined|mixed] [--topology voters|one-voter|mixed] [--duration-ms MS] [--bug ${BUG_NAMES.join('|')}] [--stop-on-failure]\n`,
+            `] [--driver sync|pipelined|mixed] [--topology voters|one-voter|mixed] [--duration-ms MS] [--bug NAME] [--list-bugs] [--stop-on-failure]\n`,
         );
         process.exit(0);
         break;
