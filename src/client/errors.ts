@@ -241,6 +241,8 @@ const CLASS_OF_CODE: Readonly<Record<ErrorCode, RemoteErrorFactory | null>> = {
   CONFLICT: (message) => new ConflictError(message),
   PRECONDITION_FAILED: (message) => new PreconditionFailedError(message),
   PAYLOAD_TOO_LARGE: (message, status) => new PayloadTooLargeError(message, status),
+  // The server side of exactly-once writes (issue #12) added the code; the client's own class may replace this.
+  IDEMPOTENCY_KEY_REUSED: (message, status) => Object.assign(new StoreError('IDEMPOTENCY_KEY_REUSED', message), { status }),
   // A bug on the server: an HttpError, like any answer outside the contract.
   INTERNAL: null,
   NO_LEADER: (message, status) => new NoLeaderError(message, status),

@@ -5,6 +5,7 @@
 import type { RaftCore } from '../raft/index.ts';
 import type { RaftStatus } from '../raft/types.ts';
 import type { Command, CommandResult } from '../store/commands.ts';
+import { sessionKey, type IdempotencyTag } from '../store/sessions.ts';
 import type { ExecuteOptions } from './backend.ts';
 import type { ApplyPacing } from './apply-pacing.ts';
 import { encodeCommand } from './command-codec.ts';
@@ -23,6 +24,8 @@ export interface Proposed {
 /** What the write path needs from the node that drives the core. */
 export interface WriteHost {
   readonly requestTimeoutMs: number;
+  /** The applied state's log clock (Store.logTimeMs): stamps never go behind it. */
+  logTimeMs(): number;
   /** The core (made with the node: never missing). */
   core(): Pick<RaftCore, 'acceptsProposals' | 'propose' | 'currentTerm'>;
   coreStatus(): RaftStatus;
@@ -36,7 +39,19 @@ export interface WriteHost {
   waitForLeaderChange(deadline: number): Promise<void>;
 }
 
+/** A keyed write under way on this node: a retry with its key waits for it (keyed-writes). */
+interface KeyedWrite {
+  readonly digest: string;
+  readonly result: Promise<CommandResult>;
+}
+
 export class WritePath {
+  /** The last time stamped on an entry proposed here (ms): stamps never go back. */
+  private lastStampMs = 0;
+  /** Keyed writes executing here, by session key: at most one per key, each removed when it
+   * settles, so bounded by the writes in flight. */
+  private readonly keyedInFlight = new Map<string, KeyedWrite>();
+
   constructor(
     private readonly host: WriteHost,
     private readonly proposals: PendingProposals,
@@ -44,7 +59,43 @@ export class WritePath {
     private readonly pacing: ApplyPacing,
   ) {}
 
+  /**
+   * Executes a write; a keyed one (an idempotency tag) whose key is already executing here
+   * waits for that write instead of proposing a second entry: the state machine would apply
+   * nothing for it anyway, and answer the first result (or IDEMPOTENCY_KEY_REUSED). When the
+   * first one fails without a result (not made, or its outcome unknown), this one proposes.
+   */
   execute(command: Command, options: ExecuteOptions = {}): Promise<CommandResult> {
+    const tag = command.type === 'batch' ? undefined : (command as { idempotency?: IdempotencyTag }).idempotency;
+    if (tag === undefined) return this.executeNow(command, options);
+    const key = sessionKey(tag);
+    const earlier = this.keyedInFlight.get(key);
+    if (earlier !== undefined) {
+      return earlier.result.then(
+        (result) => {
+          if (!result.ok && result.error.code === 'IDEMPOTENCY_KEY_REUSED') return this.execute(command, options);
+          if (earlier.digest !== tag.digest) {
+            return {
+              ok: false,
+              error: { code: 'IDEMPOTENCY_KEY_REUSED', message: `Idempotency-Key ${JSON.stringify(tag.key)} was used for a different request` },
+            };
+          }
+          return { ...result, replayed: true };
+        },
+        () => this.execute(command, options),
+      );
+    }
+    const result = this.executeNow(command, options);
+    const mine: KeyedWrite = { digest: tag.digest, result };
+    this.keyedInFlight.set(key, mine);
+    const done = (): void => {
+      if (this.keyedInFlight.get(key) === mine) this.keyedInFlight.delete(key);
+    };
+    result.then(done, done);
+    return result;
+  }
+
+  private executeNow(command: Command, options: ExecuteOptions): Promise<CommandResult> {
     const host = this.host;
     // The common case, a leader with room for one more write, proposes at once; inserts
     // join the next shared entry (proposed when the next Ready is cut).
@@ -117,7 +168,8 @@ export class WritePath {
   private proposeNow(command: Command, deadline: number, validated: boolean): Proposed | null {
     // Queued inserts were asked for first: they go into the log first.
     if (this.inserts.hasWork()) this.proposeQueuedInserts();
-    const data = encodeCommand(command);
+    const stamped = this.stamp(command);
+    const data = encodeCommand(stamped);
     const core = this.host.core();
     if (!core.acceptsProposals()) return null;
     const index = this.host.guarded(() => core.propose(data));
@@ -126,7 +178,17 @@ export class WritePath {
     // An insert whose documents were validated and copied for this write is applied here as
     // the object it is (its bytes decode to an equal one on every replica); anything else
     // is decoded from the log like on every other node.
-    const reuse = validated && (command.type === 'insert' || command.type === 'batch') ? command : undefined;
+    const reuse = validated && (stamped.type === 'insert' || stamped.type === 'batch') ? stamped : undefined;
     return { index, result: this.proposals.track(index, core.currentTerm(), deadline, reuse) };
+  }
+
+  /**
+   * The command as this leader appends it: with the log's time, by this node's clock, never
+   * behind an earlier stamp or the applied log clock (a new leader's clock may be behind
+   * the old one's). Whatever time a forwarded command carried is replaced.
+   */
+  private stamp(command: Command): Command {
+    this.lastStampMs = Math.max(this.lastStampMs, Date.now(), this.host.logTimeMs());
+    return { ...command, timeMs: this.lastStampMs };
   }
 }

@@ -139,6 +139,7 @@ export class RaftNode implements DatabaseBackend {
       url: this.url,
       peers: options.peers,
       requestTimeoutMs: options.requestTimeoutMs,
+      logTimeMs: (): number => this.currentStore.logTimeMs,
       electionTimeoutMs: options.electionTimeoutMs,
       snapshotThreshold: options.snapshotThreshold,
       transport: this.transport,

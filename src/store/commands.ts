@@ -4,6 +4,7 @@
 
 import type { AuthCommand, AuthResultValue } from './auth-state.ts';
 import type { ErrorInfo } from './errors.ts';
+import type { IdempotencyTag } from './sessions.ts';
 import type { Document, Filter, IndexField, IndexSpec, JsonObject, UpdateSpec } from './types.ts';
 
 /** Insert a batch of documents (all-or-nothing). Each carries a string `_id` assigned by the caller. */
@@ -11,6 +12,8 @@ export interface InsertCommand {
   type: 'insert';
   collection: string;
   docs: JsonObject[];
+  /** Applied at most once per key (store/sessions.ts); not inside a transaction's ops. */
+  idempotency?: IdempotencyTag;
 }
 
 /** Apply update operators to the first (`multi: false`, in `_id` order) or every matching document. */
@@ -25,6 +28,7 @@ export interface UpdateCommand {
   upsertId?: string;
   /** Single-document updates only: the matched document's `_rev` must equal this. */
   ifRev?: number;
+  idempotency?: IdempotencyTag;
 }
 
 /** Replace the whole document `id` (or create it when `upsert`). */
@@ -36,6 +40,7 @@ export interface ReplaceCommand {
   /** Current `_rev` must equal this; 0 means the document must not exist. */
   ifRev?: number;
   upsert: boolean;
+  idempotency?: IdempotencyTag;
 }
 
 export interface RemoveCommand {
@@ -45,6 +50,7 @@ export interface RemoveCommand {
   multi: boolean;
   /** Single-document removes only: the matched document's `_rev` must equal this. */
   ifRev?: number;
+  idempotency?: IdempotencyTag;
 }
 
 export type { AuthCommand } from './auth-state.ts';
@@ -75,6 +81,7 @@ export interface TxCommand {
   type: 'tx';
   ops: TxOp[];
   if: Precondition[];
+  idempotency?: IdempotencyTag;
 }
 
 export interface CreateIndexCommand {
@@ -83,12 +90,14 @@ export interface CreateIndexCommand {
   fields: IndexField[];
   unique: boolean;
   name?: string;
+  idempotency?: IdempotencyTag;
 }
 
 export interface DropIndexCommand {
   type: 'dropIndex';
   collection: string;
   name: string;
+  idempotency?: IdempotencyTag;
 }
 
 export interface DropCollectionCommand {
@@ -112,7 +121,15 @@ export interface NoopCommand {
   type: 'noop';
 }
 
-export type Command =
+/** What the leader adds to every command it proposes: the log's time. */
+export interface EntryStamp {
+  /** Milliseconds since the epoch, by the leader's clock when it proposed the entry. The
+   * state machine's clock is the largest stamp applied so far (never a node's own clock):
+   * what depends on time in applied state (session expiry) reads only that. */
+  timeMs?: number;
+}
+
+export type Command = (
   | InsertCommand
   | UpdateCommand
   | ReplaceCommand
@@ -123,7 +140,12 @@ export type Command =
   | DropIndexCommand
   | DropCollectionCommand
   | AuthCommand
-  | NoopCommand;
+  | NoopCommand
+) &
+  EntryStamp;
+
+/** The commands that may carry an idempotency tag (at the top of an entry; inserts also inside a batch). */
+export type KeyedCommand = InsertCommand | UpdateCommand | ReplaceCommand | RemoveCommand | TxCommand | CreateIndexCommand | DropIndexCommand;
 
 export type CommandType = Command['type'];
 
@@ -168,7 +190,11 @@ export interface ResultValues {
   noop: null;
 }
 
-export type CommandResult<T extends CommandType = CommandType> = { ok: true; value: ResultValues[T] } | { ok: false; error: ErrorInfo };
+/** `replayed`: the command carried an idempotency key already applied, and this is the
+ * result recorded then (the command itself applied nothing). */
+export type CommandResult<T extends CommandType = CommandType> = ({ ok: true; value: ResultValues[T] } | { ok: false; error: ErrorInfo }) & {
+  replayed?: true;
+};
 
 /** Bounds on one command, so a single log entry cannot hold unbounded work. */
 export const MAX_BATCH_DOCS = 10_000;

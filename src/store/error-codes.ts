@@ -45,6 +45,11 @@ export const ERROR_CODES = {
   CONFLICT: { status: 409, retry: 'no', meaning: 'a duplicate key, or a change that conflicts with the current state' },
   PRECONDITION_FAILED: { status: 412, retry: 'no', meaning: 'an If-Match / ifRev or transaction precondition did not hold' },
   PAYLOAD_TOO_LARGE: { status: 413, retry: 'no', meaning: 'the request body or a document is over its limit' },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    retry: 'no',
+    meaning: 'the Idempotency-Key was used before for a different request (another body, route or user)',
+  },
   TOO_MANY_REQUESTS: {
     status: 429,
     retry: 'yes',

@@ -5,6 +5,7 @@
 
 import { Packr } from 'msgpackr';
 import type { AuthSnapshot } from './auth-state.ts';
+import type { SessionsSnapshot } from './sessions.ts';
 import type { Document, IndexSpec } from './types.ts';
 import { checkAuthSnapshot } from './validate-auth-command.ts';
 
@@ -12,6 +13,11 @@ export const SNAPSHOT_FORMAT = 'collection-store/snapshot';
 export const SNAPSHOT_VERSION = 1;
 /** Written when authentication is on: version 1 plus an `auth` map (users, roles, token key). */
 export const SNAPSHOT_VERSION_WITH_AUTH = 2;
+/** Written once the log clock has started or idempotency keys are recorded: a `sessions` map
+ * (the log clock and the records, oldest first), and `auth` when authentication is on. A
+ * binary that knows only versions 1 and 2 refuses it rather than drop the records (and with
+ * them the promise that a retried write applies once). */
+export const SNAPSHOT_VERSION_WITH_SESSIONS = 3;
 
 export interface SnapshotCollection {
   name: string;
@@ -24,8 +30,10 @@ export interface SnapshotData {
   version: number;
   lastApplied: number;
   collections: SnapshotCollection[];
-  /** Present exactly in version 2. */
+  /** Present in version 2, and in version 3 when authentication is on. */
   auth?: AuthSnapshot;
+  /** Present exactly in version 3. */
+  sessions?: SessionsSnapshot;
 }
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
@@ -43,9 +51,16 @@ export function decodeSnapshotData(bytes: Uint8Array): SnapshotData {
   if (typeof data !== 'object' || data === null) return bad('not a map');
   const d = data as Record<string, unknown>;
   if (d['format'] !== SNAPSHOT_FORMAT) bad(`format ${String(d['format'])}`);
-  if (d['version'] !== SNAPSHOT_VERSION && d['version'] !== SNAPSHOT_VERSION_WITH_AUTH) bad(`unsupported version ${String(d['version'])}`);
-  if ((d['version'] === SNAPSHOT_VERSION_WITH_AUTH) !== (d['auth'] !== undefined)) bad('auth is present exactly in version 2');
+  const version = d['version'];
+  if (version !== SNAPSHOT_VERSION && version !== SNAPSHOT_VERSION_WITH_AUTH && version !== SNAPSHOT_VERSION_WITH_SESSIONS) {
+    bad(`unsupported version ${String(version)}`);
+  }
+  if (version !== SNAPSHOT_VERSION_WITH_SESSIONS && (version === SNAPSHOT_VERSION_WITH_AUTH) !== (d['auth'] !== undefined)) {
+    bad('auth is present exactly in version 2 (or 3)');
+  }
+  if ((version === SNAPSHOT_VERSION_WITH_SESSIONS) !== (d['sessions'] !== undefined)) bad('sessions are present exactly in version 3');
   if (d['auth'] !== undefined) checkAuthSnapshot(d['auth']);
+  if (d['sessions'] !== undefined) checkSessionsSnapshot(d['sessions'], bad);
   if (!Number.isSafeInteger(d['lastApplied']) || (d['lastApplied'] as number) < 0) bad('lastApplied');
   if (!Array.isArray(d['collections'])) bad('collections');
   for (const c of d['collections'] as unknown[]) {
@@ -55,6 +70,24 @@ export function decodeSnapshotData(bytes: Uint8Array): SnapshotData {
   }
   return data as SnapshotData;
 }
+
+function checkSessionsSnapshot(raw: unknown, bad: (what: string) => never): void {
+  if (typeof raw !== 'object' || raw === null) return bad('sessions');
+  const s = raw as Record<string, unknown>;
+  if (!Number.isSafeInteger(s['logTimeMs']) || (s['logTimeMs'] as number) < 0) bad('sessions.logTimeMs');
+  if (!Array.isArray(s['records'])) return bad('sessions.records');
+  for (const r of s['records'] as unknown[]) {
+    if (typeof r !== 'object' || r === null) bad('session record');
+    const rr = r as Record<string, unknown>;
+    if (typeof rr['key'] !== 'string' || typeof rr['digest'] !== 'string') bad('session record key');
+    if (!Number.isSafeInteger(rr['timeMs']) || !Number.isSafeInteger(rr['bytes']) || (rr['bytes'] as number) < 0) bad('session record time');
+    const result = rr['result'];
+    if (typeof result !== 'object' || result === null || typeof (result as { ok?: unknown }).ok !== 'boolean') bad('session record result');
+  }
+}
+
+/** Session records encoded per part by snapshotParts. */
+const RECORDS_PER_PART = 2_000;
 
 /** Documents encoded per part by snapshotParts: a part costs about a few ms to encode. */
 const DOCS_PER_PART = 2_000;
@@ -67,7 +100,7 @@ const DOCS_PER_PART = 2_000;
  */
 export function* snapshotParts(data: SnapshotData): Generator<Uint8Array> {
   yield concat([
-    mapHeader(data.auth !== undefined ? 5 : 4),
+    mapHeader(4 + (data.auth !== undefined ? 1 : 0) + (data.sessions !== undefined ? 1 : 0)),
     packr.pack('format'),
     packr.pack(data.format),
     packr.pack('version'),
@@ -75,9 +108,23 @@ export function* snapshotParts(data: SnapshotData): Generator<Uint8Array> {
     packr.pack('lastApplied'),
     packr.pack(data.lastApplied),
     ...(data.auth !== undefined ? [packr.pack('auth'), packr.pack(data.auth)] : []),
-    packr.pack('collections'),
-    arrayHeader(data.collections.length),
   ]);
+  if (data.sessions !== undefined) {
+    // The records may hold up to IDEMPOTENCY_RESULT_BYTES_MAX of results: in parts too.
+    const records = data.sessions.records;
+    yield concat([
+      packr.pack('sessions'),
+      mapHeader(2),
+      packr.pack('logTimeMs'),
+      packr.pack(data.sessions.logTimeMs),
+      packr.pack('records'),
+      arrayHeader(records.length),
+    ]);
+    for (let i = 0; i < records.length; i += RECORDS_PER_PART) {
+      yield concat(records.slice(i, i + RECORDS_PER_PART).map((record) => packr.pack(record)));
+    }
+  }
+  yield concat([packr.pack('collections'), arrayHeader(data.collections.length)]);
   for (const c of data.collections) {
     yield concat([
       mapHeader(3),

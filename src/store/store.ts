@@ -41,9 +41,11 @@ import {
   SNAPSHOT_FORMAT,
   SNAPSHOT_VERSION,
   SNAPSHOT_VERSION_WITH_AUTH,
+  SNAPSHOT_VERSION_WITH_SESSIONS,
   type SnapshotData,
 } from './snapshot.ts';
 import { AuthState } from './auth-state.ts';
+import { DEFAULT_SESSION_BOUNDS, SessionTable, type IdempotencyTag, type SessionBounds } from './sessions.ts';
 import { normalizeSort } from './sort.ts';
 import { Query } from 'mingo';
 import { copyDocument, withRevision, validateCollectionName, validateCommand, validateFindOptions } from './validate.ts';
@@ -124,14 +126,23 @@ export class Store {
   private readonly colls = new Map<string, Collection>();
   /** Users and roles (replicated like documents; changed only by `auth` commands). */
   readonly auth = new AuthState();
+  /** Idempotency keys applied and their first results, and the log clock (sessions.ts). */
+  readonly sessions: SessionTable;
   private readonly filters = new FilterCache(1024);
   private readonly projector = new Query({}, MINGO_OPTIONS);
   private applied = 0;
   /** Undo entries of the command being applied (empty between commands). */
   private undo: UndoEntry[] = [];
 
-  constructor(limits?: Partial<Limits>) {
+  /** `sessionBounds`: for tests; every replica must use the same (the defaults). */
+  constructor(limits?: Partial<Limits>, sessionBounds: SessionBounds = DEFAULT_SESSION_BOUNDS) {
     this.limits = resolveLimits(limits);
+    this.sessions = new SessionTable(sessionBounds);
+  }
+
+  /** The log clock: the largest entry timestamp applied (ms since the epoch; 0: none yet). */
+  get logTimeMs(): number {
+    return this.sessions.logTimeMs;
   }
 
   /** Log index of the last applied command (0: none). */
@@ -157,12 +168,47 @@ export class Store {
       // The shape is checked on every path, the proposer's own command included: every
       // replica must refuse exactly what the proposer refuses. Only the copy is skipped.
       validateCommand(command, { documents: false, limits: this.limits });
-      const copied = options.documentsCopied === true && (command.type === 'insert' || command.type === 'batch');
+    } catch (e) {
+      // Refused before anything ran: nothing is recorded (its key cannot be trusted either).
+      if (!(e instanceof StoreError)) throw e;
+      this.applied = index;
+      return { ok: false, error: { code: e.code, message: e.message } };
+    }
+    if (command.timeMs !== undefined) this.sessions.advance(command.timeMs);
+    const tag = command.type === 'batch' ? undefined : (command as { idempotency?: IdempotencyTag }).idempotency;
+    if (tag !== undefined) {
+      const seen = this.sessionLookup(tag);
+      if (seen !== undefined) {
+        this.applied = index;
+        return seen as CommandResult<C['type']>;
+      }
+    }
+    const copied = options.documentsCopied === true && (command.type === 'insert' || command.type === 'batch');
+    const result = this.runCommand(command, index, copied);
+    if (tag !== undefined) this.sessions.record(tag, deepFreeze(result) as CommandResult);
+    return result as CommandResult<C['type']>;
+  }
+
+  /** The answer to a key already applied (its first result, or IDEMPOTENCY_KEY_REUSED when
+   * the request differs); undefined for a new key. */
+  private sessionLookup(tag: IdempotencyTag): CommandResult | undefined {
+    const seen = this.sessions.lookup(tag);
+    if (seen.kind === 'new') return undefined;
+    if (seen.kind === 'replay') return { ...seen.result, replayed: true };
+    return {
+      ok: false,
+      error: { code: 'IDEMPOTENCY_KEY_REUSED', message: `Idempotency-Key ${JSON.stringify(tag.key)} was used for a different request` },
+    };
+  }
+
+  /** Runs a validated command at `index`: its value, or its error after a full rollback. */
+  private runCommand(command: Command, index: number, copied: boolean): CommandResult {
+    try {
       const value = this.execute(command, index, copied);
       // A fresh array costs less than truncating this one (a runtime call) once per command.
       if (this.undo.length !== 0) this.undo = [];
       this.applied = index;
-      return { ok: true, value } as CommandResult<C['type']>;
+      return { ok: true, value };
     } catch (e) {
       this.rollback();
       if (e instanceof StoreError) {
@@ -277,14 +323,25 @@ export class Store {
     const results: CommandResult<'insert'>[] = [];
     for (const op of cmd.ops) {
       const mark = this.undo.length;
+      let result: CommandResult<'insert'>;
+      let tag: IdempotencyTag | undefined;
       try {
-        validateCommand(op, { documents: false, limits: this.limits });
-        results.push({ ok: true, value: this.insert(op, index, copied) });
+        validateCommand(op, { documents: false, limits: this.limits, inBatch: true });
+        // Each op is its own write: its key is looked up and recorded on its own.
+        tag = op.idempotency;
+        const seen = tag === undefined ? undefined : this.sessionLookup(tag);
+        if (seen !== undefined) {
+          results.push(seen as CommandResult<'insert'>);
+          continue;
+        }
+        result = { ok: true, value: this.insert(op, index, copied) };
       } catch (e) {
         if (!(e instanceof StoreError)) throw e; // a broken invariant fails the whole command
         this.rollbackTo(mark);
-        results.push({ ok: false, error: { code: e.code, message: e.message } });
+        result = { ok: false, error: { code: e.code, message: e.message } };
       }
+      if (tag !== undefined) this.sessions.record(tag, deepFreeze(result) as CommandResult);
+      results.push(result);
     }
     return results;
   }
@@ -538,13 +595,17 @@ export class Store {
    */
   captureSnapshot(): SnapshotData {
     const auth = this.auth.toSnapshot();
+    // Version 1 has no users: an older binary refuses a snapshot that has some rather than
+    // dropping them (and with them, authentication) silently. Likewise version 3 for the
+    // session table and the log clock (sessions.ts).
+    const sessions = this.sessions.logTimeMs > 0 || this.sessions.size > 0 ? this.sessions.toSnapshot() : undefined;
+    const version = sessions !== undefined ? SNAPSHOT_VERSION_WITH_SESSIONS : auth === undefined ? SNAPSHOT_VERSION : SNAPSHOT_VERSION_WITH_AUTH;
     return {
       format: SNAPSHOT_FORMAT,
-      // Version 1 has no users: an older binary refuses a snapshot that has some rather than
-      // dropping them (and with them, authentication) silently.
-      version: auth === undefined ? SNAPSHOT_VERSION : SNAPSHOT_VERSION_WITH_AUTH,
+      version,
       lastApplied: this.applied,
       ...(auth !== undefined ? { auth } : {}),
+      ...(sessions !== undefined ? { sessions } : {}),
       collections: this.collections().map((name) => {
         const coll = this.colls.get(name)!;
         return { name, indexes: coll.indexes.map((i) => i.spec), docs: coll.byId.entries().map(([, d]) => d) };
@@ -552,9 +613,9 @@ export class Store {
     };
   }
 
-  static restoreSnapshot(bytes: Uint8Array, limits?: Partial<Limits>): Store {
+  static restoreSnapshot(bytes: Uint8Array, limits?: Partial<Limits>, sessionBounds?: SessionBounds): Store {
     const data = decodeSnapshotData(bytes);
-    const store = new Store(limits);
+    const store = new Store(limits, sessionBounds);
     for (const c of data.collections) {
       const coll = new Collection(c.name);
       const docs: Document[] = new Array<Document>(c.docs.length);
@@ -582,6 +643,10 @@ export class Store {
       store.colls.set(c.name, coll);
     }
     if (data.auth !== undefined) store.auth.load(data.auth);
+    if (data.sessions !== undefined) {
+      for (const record of data.sessions.records) deepFreeze(record);
+      store.sessions.load(data.sessions);
+    }
     store.applied = data.lastApplied;
     return store;
   }

@@ -10,6 +10,7 @@ import { validateAuthCommand } from './validate-auth-command.ts';
 import { validateDocument, validateId } from './validate-document.ts';
 import { validateFilter } from './validate-filter.ts';
 import { validateUpdate } from './validate-update.ts';
+import { IDEMPOTENCY_DIGEST_CHARS_MAX, IDEMPOTENCY_KEY, IDEMPOTENCY_USER_CHARS_MAX } from './sessions.ts';
 
 export const MAX_COLLECTION_NAME_LENGTH = 128;
 
@@ -39,14 +40,49 @@ function validateBool(v: unknown, path: string): void {
   if (typeof v !== 'boolean') fail(path, 'must be a boolean');
 }
 
+/** Fields of the entry rather than of the command (validateEnvelope says where they may be). */
+const ENVELOPE_KEYS: ReadonlySet<string> = new Set(['timeMs', 'idempotency']);
+const KEYED_TYPES: ReadonlySet<unknown> = new Set(['insert', 'update', 'replace', 'remove', 'tx', 'createIndex', 'dropIndex']);
+
 function allowedKeys(obj: Record<string, unknown>, keys: readonly string[], path: string): void {
-  for (const k of Object.keys(obj)) if (!keys.includes(k)) fail(joinPath(path, k), 'unknown command field');
+  for (const k of Object.keys(obj)) if (!keys.includes(k) && !ENVELOPE_KEYS.has(k)) fail(joinPath(path, k), 'unknown command field');
+}
+
+/** Where a command sits: the top of an entry, an op of a transaction, or an op of a batch. */
+type Place = 'top' | 'tx' | 'batch';
+
+/** `timeMs` only at the top of an entry; an idempotency tag at the top of a keyed command,
+ * or on an insert of a batch (each op is its own write), never inside a transaction. */
+function validateEnvelope(cmd: Record<string, unknown>, path: string, place: Place): void {
+  const timeMs = cmd['timeMs'];
+  if (timeMs !== undefined) {
+    if (place !== 'top') fail(joinPath(path, 'timeMs'), 'only the entry itself carries a time');
+    if (!Number.isSafeInteger(timeMs) || (timeMs as number) < 0) fail(joinPath(path, 'timeMs'), 'must be a non-negative integer');
+  }
+  const tag = cmd['idempotency'];
+  if (tag === undefined) return;
+  const at = joinPath(path, 'idempotency');
+  if (place === 'tx') fail(at, 'an op of a transaction has no key of its own (the transaction may)');
+  if (!KEYED_TYPES.has(cmd['type'])) fail(at, `a ${String(cmd['type'])} command takes no idempotency key`);
+  if (!isPlainObject(tag)) fail(at, 'must be an object {key, digest, user?}');
+  for (const k of Object.keys(tag)) if (k !== 'key' && k !== 'digest' && k !== 'user') fail(joinPath(at, k), 'unknown field');
+  if (typeof tag['key'] !== 'string' || !IDEMPOTENCY_KEY.test(tag['key'])) fail(joinPath(at, 'key'), 'must be 1 to 128 of A-Z a-z 0-9 . _ : -');
+  const digest = tag['digest'];
+  if (typeof digest !== 'string' || digest.length === 0 || digest.length > IDEMPOTENCY_DIGEST_CHARS_MAX) {
+    fail(joinPath(at, 'digest'), `must be a string of 1 to ${IDEMPOTENCY_DIGEST_CHARS_MAX} characters`);
+  }
+  const user = tag['user'];
+  if (user !== undefined && (typeof user !== 'string' || user.length === 0 || user.length > IDEMPOTENCY_USER_CHARS_MAX)) {
+    fail(joinPath(at, 'user'), `must be a string of 1 to ${IDEMPOTENCY_USER_CHARS_MAX} characters`);
+  }
 }
 
 export interface CommandValidationOptions {
   /** Validate document contents too (apply skips this: it validates while copying). */
   documents?: boolean;
   limits?: Limits;
+  /** An op of a batch, checked on its own (it may carry a key, not a time); default: an entry. */
+  inBatch?: boolean;
 }
 
 /**
@@ -54,7 +90,11 @@ export interface CommandValidationOptions {
  * `documents: true` (the default) documents are fully validated as well.
  */
 export function validateCommand(cmd: unknown, options: CommandValidationOptions = {}): asserts cmd is Command {
-  validateCommandAt(cmd, { path: 'command', documents: options.documents ?? true, limits: options.limits ?? DEFAULT_LIMITS }, false);
+  validateCommandAt(
+    cmd,
+    { path: 'command', documents: options.documents ?? true, limits: options.limits ?? DEFAULT_LIMITS },
+    options.inBatch === true ? 'batch' : 'top',
+  );
 }
 
 /** Where a command is and how deep to look: the same for a command and the ops it holds. */
@@ -64,11 +104,12 @@ interface At {
   readonly limits: Limits;
 }
 
-function validateCommandAt(cmd: unknown, at: At, inTx: boolean): void {
+function validateCommandAt(cmd: unknown, at: At, place: Place): void {
   const { path } = at;
   if (!isPlainObject(cmd)) fail(path, 'a command must be a plain object');
   const type = cmd['type'];
-  if (inTx && type !== 'insert' && type !== 'update' && type !== 'replace' && type !== 'remove') {
+  validateEnvelope(cmd, path, place);
+  if (place === 'tx' && type !== 'insert' && type !== 'update' && type !== 'replace' && type !== 'remove') {
     fail(joinPath(path, 'type'), `a transaction op must be insert, update, replace or remove, not ${String(type)}`);
   }
   switch (type) {
@@ -88,8 +129,12 @@ function validateCommandAt(cmd: unknown, at: At, inTx: boolean): void {
     case 'dropIndex':
     case 'dropCollection':
       return validateSchemaCommand(type, cmd, path);
-    case 'auth':
-      return validateAuthCommand(cmd, path);
+    case 'auth': {
+      // Its own validator knows nothing of the entry's time.
+      if (cmd['timeMs'] === undefined) return validateAuthCommand(cmd, path);
+      const { timeMs: _timeMs, ...command } = cmd;
+      return validateAuthCommand(command, path);
+    }
     case 'noop':
       return allowedKeys(cmd, ['type'], path);
     default:
@@ -167,7 +212,7 @@ function validateTx(cmd: Record<string, unknown>, at: At): void {
   if (ops.length > MAX_TX_OPS) fail(joinPath(path, 'ops'), `at most ${MAX_TX_OPS} operations per transaction`);
   if (!Array.isArray(pre)) fail(joinPath(path, 'if'), 'must be an array of preconditions');
   if (pre.length > MAX_TX_PRECONDITIONS) fail(joinPath(path, 'if'), `at most ${MAX_TX_PRECONDITIONS} preconditions`);
-  ops.forEach((op: unknown, i) => validateCommandAt(op, { ...at, path: joinPath(joinPath(path, 'ops'), i) }, true));
+  ops.forEach((op: unknown, i) => validateCommandAt(op, { ...at, path: joinPath(joinPath(path, 'ops'), i) }, 'tx'));
   pre.forEach((p: unknown, i) => validatePrecondition(p, joinPath(joinPath(path, 'if'), i)));
 }
 
@@ -183,7 +228,7 @@ function validateBatch(cmd: Record<string, unknown>, at: At): void {
     if (!isPlainObject(op) || op['type'] !== 'insert') fail(opPath, 'a batch holds insert commands only');
     // Applying a batch checks each op on its own (a bad op fails alone), so the shape
     // check of the envelope stops here; a full check (documents) covers the ops too.
-    if (at.documents) validateCommandAt(op, { ...at, path: opPath }, false);
+    if (at.documents) validateCommandAt(op, { ...at, path: opPath }, 'batch');
   }
 }
 

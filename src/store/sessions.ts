@@ -1,0 +1,159 @@
+// Client sessions (Raft thesis §6.3): the state machine applies a keyed write at most once.
+// A write may carry an idempotency tag (a key chosen by its client, `<clientId>.<seq>` for
+// the client library, and a digest of the request); the table keeps, per key, the result
+// of the first entry that carried it, and a later entry with the same key applies nothing
+// and answers that result (or IDEMPOTENCY_KEY_REUSED when its digest differs).
+//
+// The table is replicated state: it changes only in Store.apply, in log order, and it is
+// in snapshots. Records expire by LOG time (the leader's timestamp carried in each entry,
+// made non-decreasing here), never by a node's clock, so every node drops the same records
+// at the same index. Pure: no clock, no I/O.
+
+import { assert } from '../assert.ts';
+import type { CommandResult } from './commands.ts';
+
+/** How long a record is kept after the entry that made it (log time): the promise. */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+/** Records kept at most; past it, the oldest (in log order) go first. */
+export const IDEMPOTENCY_RECORDS_MAX = 100_000;
+/** JSON bytes of the recorded results kept at most (the newest record is always kept). */
+export const IDEMPOTENCY_RESULT_BYTES_MAX = 64 * 1024 * 1024;
+/** The HTTP contract's key: 1 to 128 of these characters. */
+export const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
+export const IDEMPOTENCY_DIGEST_CHARS_MAX = 128;
+export const IDEMPOTENCY_USER_CHARS_MAX = 256;
+
+/** What a keyed write carries in its log entry. */
+export interface IdempotencyTag {
+  /** The client's key (IDEMPOTENCY_KEY). */
+  readonly key: string;
+  /** A digest of the request (the server: SHA-256 of method, route, ids and body): the same
+   * key with another digest is a different request reusing the key. */
+  readonly digest: string;
+  /** With authentication on, the user who asked: keys are scoped per user. */
+  readonly user?: string;
+}
+
+export interface SessionBounds {
+  readonly windowMs: number;
+  readonly recordsMax: number;
+  readonly resultBytesMax: number;
+}
+
+export const DEFAULT_SESSION_BOUNDS: SessionBounds = Object.freeze({
+  windowMs: IDEMPOTENCY_WINDOW_MS,
+  recordsMax: IDEMPOTENCY_RECORDS_MAX,
+  resultBytesMax: IDEMPOTENCY_RESULT_BYTES_MAX,
+});
+
+/** One recorded first result (immutable: snapshots hold references to it). */
+export interface SessionRecord {
+  /** The table's key: the client's key, then NUL and the user when scoped. */
+  readonly key: string;
+  readonly digest: string;
+  /** Log time of the entry that made it. */
+  readonly timeMs: number;
+  /** JSON length of `result`: what it counts against resultBytesMax. */
+  readonly bytes: number;
+  readonly result: CommandResult;
+}
+
+/** The snapshot form: the log clock and the records, oldest first. */
+export interface SessionsSnapshot {
+  readonly logTimeMs: number;
+  readonly records: readonly SessionRecord[];
+}
+
+export type SessionLookup = { readonly kind: 'new' } | { readonly kind: 'replay'; readonly result: CommandResult } | { readonly kind: 'reused' };
+
+/** The key of the table for a tag: a client key holds no NUL, so the split is unambiguous. */
+export function sessionKey(tag: IdempotencyTag): string {
+  return tag.user === undefined ? tag.key : `${tag.key}\u0000${tag.user}`;
+}
+
+export class SessionTable {
+  private logTime = 0;
+  private readonly byKey = new Map<string, SessionRecord>();
+  /** The records in log order from `head` on (a queue: expiry and eviction pop its front). */
+  private order: SessionRecord[] = [];
+  private head = 0;
+  private resultBytes = 0;
+
+  constructor(readonly bounds: SessionBounds = DEFAULT_SESSION_BOUNDS) {
+    assert(bounds.windowMs > 0 && bounds.recordsMax > 0 && bounds.resultBytesMax > 0, 'session bounds must be positive');
+  }
+
+  /** The log clock: the largest entry timestamp applied so far (0: none). */
+  get logTimeMs(): number {
+    return this.logTime;
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  get bytes(): number {
+    return this.resultBytes;
+  }
+
+  /** An entry stamped `timeMs` is being applied: the clock moves forward (never back: a new
+   * leader's clock may be behind), and the records it leaves behind the window expire. */
+  advance(timeMs: number): void {
+    if (timeMs <= this.logTime) return;
+    this.logTime = timeMs;
+    // Each record is popped once: bounded work per apply, amortised.
+    while (this.head < this.order.length && this.order[this.head]!.timeMs + this.bounds.windowMs <= this.logTime) this.popOldest();
+  }
+
+  lookup(tag: IdempotencyTag): SessionLookup {
+    const record = this.byKey.get(sessionKey(tag));
+    if (record === undefined) return { kind: 'new' };
+    return record.digest === tag.digest ? { kind: 'replay', result: record.result } : { kind: 'reused' };
+  }
+
+  /** Records the first result of `tag` (decided by the state machine), then keeps within the bounds. */
+  record(tag: IdempotencyTag, result: CommandResult): void {
+    const key = sessionKey(tag);
+    assert(!this.byKey.has(key), `session key ${JSON.stringify(tag.key)} recorded twice`);
+    const bytes = JSON.stringify(result).length;
+    this.push({ key, digest: tag.digest, timeMs: this.logTime, bytes, result });
+    while (this.byKey.size > this.bounds.recordsMax) this.popOldest();
+    while (this.resultBytes > this.bounds.resultBytesMax && this.byKey.size > 1) this.popOldest();
+  }
+
+  toSnapshot(): SessionsSnapshot {
+    return { logTimeMs: this.logTime, records: this.order.slice(this.head) };
+  }
+
+  /** Loads a snapshot's table (shape-checked by decodeSnapshotData) into an empty one. */
+  load(snapshot: SessionsSnapshot): void {
+    assert(this.byKey.size === 0 && this.logTime === 0, 'SessionTable.load into a used table');
+    this.logTime = snapshot.logTimeMs;
+    let previous = 0;
+    for (const r of snapshot.records) {
+      if (r.timeMs < previous || r.timeMs > this.logTime || this.byKey.has(r.key)) throw new Error('invalid snapshot: session records out of order');
+      previous = r.timeMs;
+      this.push(r);
+    }
+  }
+
+  private push(record: SessionRecord): void {
+    this.byKey.set(record.key, record);
+    this.order.push(record);
+    this.resultBytes += record.bytes;
+  }
+
+  private popOldest(): void {
+    const oldest = this.order[this.head];
+    assert(oldest !== undefined, 'popOldest on an empty session table');
+    this.order[this.head] = undefined as unknown as SessionRecord;
+    this.head++;
+    this.byKey.delete(oldest.key);
+    this.resultBytes -= oldest.bytes;
+    // Compact once the popped front is most of the array: amortised O(1) per record.
+    if (this.head >= 1024 && this.head * 2 >= this.order.length) {
+      this.order = this.order.slice(this.head);
+      this.head = 0;
+    }
+  }
+}

@@ -1,0 +1,244 @@
+// Exactly-once writes in the state machine (Raft thesis §6.3, issue #12): a keyed write
+// applies at most once; its first result is answered to every later entry with its key;
+// records expire by log time and by count, deterministically, and travel in snapshots.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Store } from '../../src/store/store.ts';
+import { encodeSnapshotData, snapshotParts, SNAPSHOT_VERSION_WITH_SESSIONS } from '../../src/store/snapshot.ts';
+import type { BatchCommand, Command, CommandResult, InsertCommand } from '../../src/store/commands.ts';
+import type { IdempotencyTag, SessionBounds } from '../../src/store/sessions.ts';
+import { Packr } from 'msgpackr';
+
+const T0 = 1_700_000_000_000;
+
+function tag(key: string, digest = 'd1', user?: string): IdempotencyTag {
+  return { key, digest, ...(user !== undefined ? { user } : {}) };
+}
+
+function insert(id: string, key?: IdempotencyTag, extra: Record<string, number> = {}): InsertCommand {
+  return { type: 'insert', collection: 'c', docs: [{ _id: id, ...extra }], ...(key !== undefined ? { idempotency: key } : {}) };
+}
+
+class Log {
+  index = 0;
+  constructor(readonly store: Store = new Store()) {
+    this.index = store.lastApplied;
+  }
+  apply(command: Command, timeMs?: number): CommandResult {
+    return this.store.apply(timeMs === undefined ? command : { ...command, timeMs }, ++this.index);
+  }
+}
+
+describe('sessions: a keyed write applies once', () => {
+  test('a second entry with the same key applies nothing and answers the first result, replayed', () => {
+    const log = new Log();
+    // The server generates a fresh _id for each try: a retry is a different command.
+    const first = log.apply(insert('gen-1', tag('client.1')), T0);
+    const second = log.apply(insert('gen-2', tag('client.1')), T0 + 5);
+    assert.equal(first.ok, true);
+    assert.equal(first.replayed, undefined);
+    assert.equal(second.replayed, true);
+    assert.deepEqual({ ...second, replayed: undefined }, { ...first, replayed: undefined });
+    assert.deepEqual(
+      log.store.find('c').map((d) => d._id),
+      ['gen-1'],
+    );
+    // The index is consumed either way.
+    assert.equal(log.store.lastApplied, 2);
+  });
+
+  test('the first result is recorded even when it is an error decided by the state machine', () => {
+    const log = new Log();
+    log.apply(insert('x'), T0);
+    const dup = log.apply(insert('x', tag('k')), T0);
+    assert.equal(dup.ok, false);
+    log.apply({ type: 'remove', collection: 'c', filter: {}, multi: true }, T0);
+    // The retry does not insert now that "x" is free: it answers the 409 of the first try.
+    const again = log.apply(insert('x', tag('k')), T0);
+    assert.equal(again.ok, false);
+    assert.equal(again.replayed, true);
+    assert.equal(!again.ok && again.error.code, 'CONFLICT');
+    assert.equal(log.store.count('c'), 0);
+  });
+
+  test('the same key with another digest is IDEMPOTENCY_KEY_REUSED, and applies nothing', () => {
+    const log = new Log();
+    log.apply(insert('a', tag('k', 'one')), T0);
+    const other = log.apply(insert('b', tag('k', 'two')), T0);
+    assert.equal(!other.ok && other.error.code, 'IDEMPOTENCY_KEY_REUSED');
+    assert.deepEqual(
+      log.store.find('c').map((d) => d._id),
+      ['a'],
+    );
+  });
+
+  test('keys are scoped per user', () => {
+    const log = new Log();
+    log.apply(insert('a', tag('k', 'd', 'alice')), T0);
+    const bob = log.apply(insert('b', tag('k', 'd', 'bob')), T0);
+    assert.equal(bob.ok, true);
+    assert.equal(bob.replayed, undefined);
+    const anonymous = log.apply(insert('c', tag('k', 'd')), T0);
+    assert.equal(anonymous.replayed, undefined);
+    assert.equal(log.store.count('c'), 3);
+  });
+
+  test('updates, transactions and removes replay too ($inc applied once)', () => {
+    const log = new Log();
+    log.apply(insert('n', undefined, { v: 0 }), T0);
+    const inc: Command = { type: 'update', collection: 'c', filter: { _id: 'n' }, update: { $inc: { v: 1 } }, multi: false, upsert: false };
+    log.apply({ ...inc, idempotency: tag('u') }, T0);
+    log.apply({ ...inc, idempotency: tag('u') }, T0);
+    const tx: Command = { type: 'tx', ops: [inc], if: [], idempotency: tag('t') };
+    log.apply(tx, T0);
+    const replayed = log.apply(tx, T0);
+    assert.equal(replayed.replayed, true);
+    assert.equal(log.store.get('c', 'n')?.['v'], 2);
+  });
+
+  test('a batch dedupes per op, a key repeated inside one batch included', () => {
+    const log = new Log();
+    log.apply(insert('before', tag('b.1')), T0);
+    const batch: BatchCommand = {
+      type: 'batch',
+      ops: [insert('g1', tag('b.1')), insert('g2', tag('b.2')), insert('g3', tag('b.2')), insert('g4'), insert('g5', tag('b.2', 'other'))],
+    };
+    const r = log.apply(batch, T0);
+    assert.ok(r.ok);
+    const each = r.value as CommandResult<'insert'>[];
+    assert.deepEqual(
+      each.map((x) => [x.ok, x.replayed ?? false]),
+      [
+        [true, true],
+        [true, false],
+        [true, true],
+        [true, false],
+        [false, false],
+      ],
+    );
+    assert.equal(!each[4]!.ok && each[4]!.error.code, 'IDEMPOTENCY_KEY_REUSED');
+    assert.deepEqual(
+      log.store
+        .find('c')
+        .map((d) => d._id)
+        .sort(),
+      ['before', 'g2', 'g4'],
+    );
+  });
+
+  test('a malformed tag is refused and records nothing; tags are refused inside a transaction', () => {
+    const log = new Log();
+    const bad = log.apply({ ...insert('a'), idempotency: { key: 'has space', digest: 'd' } }, T0);
+    assert.equal(!bad.ok && bad.error.code, 'VALIDATION');
+    assert.equal(log.store.sessions.size, 0);
+    const inTx = log.apply({ type: 'tx', ops: [insert('b', tag('k'))], if: [] }, T0);
+    assert.equal(!inTx.ok && inTx.error.code, 'VALIDATION');
+    assert.equal(log.store.count('c'), 0);
+  });
+});
+
+describe('sessions: expiry by log time and by bounds', () => {
+  const small: SessionBounds = { windowMs: 1000, recordsMax: 3, resultBytesMax: 1_000_000 };
+
+  test('a record expires once the LOG clock passes its window; then the key may apply again', () => {
+    const log = new Log(new Store(undefined, small));
+    log.apply(insert('a', tag('k')), T0);
+    assert.equal(log.apply(insert('b', tag('k')), T0 + 999).replayed, true);
+    // A stamp behind the clock (a new leader's slower clock) does not move it back.
+    log.apply({ type: 'noop' }, T0 - 50_000);
+    assert.equal(log.store.logTimeMs, T0 + 999);
+    log.apply({ type: 'noop' }, T0 + 1000);
+    assert.equal(log.store.sessions.size, 0);
+    assert.equal(log.apply(insert('c', tag('k')), T0 + 1001).replayed, undefined);
+    assert.equal(log.store.count('c'), 2);
+  });
+
+  test('no entry time, no expiry: applied state never reads a clock of its own', () => {
+    const log = new Log(new Store(undefined, small));
+    log.apply(insert('a', tag('k')));
+    for (let i = 0; i < 10; i++) log.apply({ type: 'noop' });
+    assert.equal(log.apply(insert('b', tag('k'))).replayed, true);
+  });
+
+  test('past recordsMax the oldest records go first, in log order', () => {
+    const log = new Log(new Store(undefined, small));
+    for (let i = 1; i <= 4; i++) log.apply(insert(`d${i}`, tag(`k${i}`)), T0);
+    assert.equal(log.store.sessions.size, 3);
+    assert.equal(log.apply(insert('x', tag('k1')), T0).replayed, undefined, 'k1, the oldest, was evicted');
+    assert.equal(log.apply(insert('y', tag('k4')), T0).replayed, true);
+  });
+
+  test('past resultBytesMax the oldest records go first, the newest stays', () => {
+    const log = new Log(new Store(undefined, { windowMs: 1000, recordsMax: 100, resultBytesMax: 300 }));
+    for (let i = 1; i <= 5; i++) log.apply(insert(`d${i}`, tag(`k${i}`), { pad: 10 ** 20 }), T0);
+    assert.ok(log.store.sessions.bytes <= 300, `${log.store.sessions.bytes} bytes`);
+    assert.ok(log.store.sessions.size >= 1 && log.store.sessions.size < 5);
+    assert.equal(log.apply(insert('z', tag('k5')), T0).replayed, true);
+  });
+
+  test('expiry pops the front: many records expire in bounded work per apply', () => {
+    const log = new Log(new Store(undefined, { windowMs: 10, recordsMax: 1_000_000, resultBytesMax: 1e12 }));
+    for (let i = 0; i < 5000; i++) log.apply(insert(`d${i}`, tag(`k${i}`)), T0 + i);
+    assert.equal(log.store.sessions.size, 10);
+    assert.equal(log.apply(insert('again', tag('k4989')), T0 + 5000).replayed, undefined);
+    assert.equal(log.apply(insert('again2', tag('k4995')), T0 + 5000).replayed, true);
+  });
+});
+
+describe('sessions: snapshots', () => {
+  function populated(): Log {
+    const log = new Log();
+    log.apply(insert('a', tag('k1')), T0);
+    log.apply(insert('a', tag('k2')), T0 + 1); // a 409, recorded
+    log.apply({ type: 'batch', ops: [insert('b', tag('k3')), insert('c', tag('k4', 'x', 'alice'))] }, T0 + 2);
+    return log;
+  }
+
+  test('round trip: the table and the log clock come back, and dedupe goes on from them', () => {
+    const log = populated();
+    const data = log.store.captureSnapshot();
+    assert.equal(data.version, SNAPSHOT_VERSION_WITH_SESSIONS);
+    const bytes = encodeSnapshotData(data);
+    // Encoded in parts (as a node writes it), it decodes to the same table.
+    const fromParts = Store.restoreSnapshot(Buffer.concat([...snapshotParts(data)]));
+    assert.deepEqual(fromParts.sessions.toSnapshot(), log.store.sessions.toSnapshot());
+    const restored = new Log(Store.restoreSnapshot(bytes));
+    assert.equal(restored.store.logTimeMs, T0 + 2);
+    assert.equal(restored.store.sessions.size, 4);
+    assert.deepEqual(restored.store.sessions.toSnapshot(), log.store.sessions.toSnapshot());
+    assert.equal(restored.apply(insert('again', tag('k1')), T0 + 3).replayed, true);
+    assert.equal(restored.apply(insert('again', tag('k4', 'x', 'alice')), T0 + 3).replayed, true);
+    assert.equal(restored.store.count('c'), 3);
+  });
+
+  test('replaying the log from scratch rebuilds the same table', () => {
+    const commands: Array<[Command, number]> = [
+      [insert('a', tag('k1')), T0],
+      [insert('b', tag('k1')), T0 + 1],
+      [{ type: 'noop' }, T0 + 2],
+      [insert('c', tag('k2')), T0 + 3],
+    ];
+    const one = new Log();
+    const two = new Log();
+    for (const [c, t] of commands) one.apply(c, t);
+    for (const [c, t] of commands) two.apply(c, t);
+    assert.deepEqual(encodeSnapshotData(one.store.captureSnapshot()), encodeSnapshotData(two.store.captureSnapshot()));
+  });
+
+  test('an older binary (versions 1 and 2 only) refuses a snapshot with sessions', () => {
+    const bytes = populated().store.encodeSnapshot();
+    const decoded = new Packr({ useRecords: false, mapsAsObjects: true }).unpack(bytes) as { version: number };
+    assert.equal(decoded.version, 3);
+    // The check an older binary runs (its decodeSnapshotData knew versions 1 and 2).
+    assert.ok(decoded.version !== 1 && decoded.version !== 2);
+    // And this binary refuses a version-3 snapshot without its sessions.
+    const { sessions: _s, ...withoutSessions } = populated().store.captureSnapshot();
+    assert.throws(() => Store.restoreSnapshot(encodeSnapshotData(withoutSessions)), /sessions are present exactly in version 3/);
+  });
+
+  test('a store that never saw a stamped entry still writes version 1', () => {
+    const log = new Log();
+    log.apply(insert('a'));
+    assert.equal(log.store.captureSnapshot().version, 1);
+  });
+});
