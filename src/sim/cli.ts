@@ -10,7 +10,7 @@
 import type { RaftBugs } from '../raft/types.ts';
 import { BUG_CATALOGUE, BUG_NAMES, isBugName } from './bug-catalogue.ts';
 import { PROFILES } from './faults.ts';
-import { trySimulation, type Topology } from './run.ts';
+import { SWARM, trySimulation, type Topology } from './run.ts';
 import type { DriverMode } from './sim-node.ts';
 
 interface CliOptions {
@@ -30,7 +30,7 @@ function parse(argv: readonly string[]): CliOptions {
     seeds: 100,
     nodes: 'mixed',
     startSeed: 1,
-    profile: 'all',
+    profile: SWARM,
     durationMs: 3000,
     bugs: undefined,
     stopOnFailure: false,
@@ -64,8 +64,8 @@ function parse(argv: readonly string[]): CliOptions {
         break;
       case '--profile':
         o.profile = value();
-        if (o.profile !== 'all' && PROFILES[o.profile] === undefined) {
-          throw new Error(`--profile: one of all, ${Object.keys(PROFILES).join(', ')}`);
+        if (o.profile !== 'all' && o.profile !== SWARM && PROFILES[o.profile] === undefined) {
+          throw new Error(`--profile: one of swarm, all, ${Object.keys(PROFILES).join(', ')}`);
         }
         break;
       case '--duration-ms':

@@ -4,6 +4,7 @@
 // (the durable-log and apply checks run inside the node as it persists and applies).
 
 import type { ConfChange, ConfState, Entry, Message, RaftBugs } from '../raft/types.ts';
+import { Coverage } from './coverage.ts';
 import { InvariantChecker } from './invariants.ts';
 import { SimNetwork, type LinkFaults } from './network.ts';
 import type { Prng } from './prng.ts';
@@ -25,6 +26,11 @@ export interface ClusterOptions {
   readonly snapshotEvery: number;
   readonly links: LinkFaults;
   readonly trace: Trace;
+  /** Per-node clock drift bound: each node's tick period is tickMs * (1 ± up to this), drawn
+   * at boot and again at each restart; 0: every clock exact. */
+  readonly clockDrift?: number;
+  /** Probability that a pipelined write is slow (default 0.15). */
+  readonly slowDiskRate?: number;
 }
 
 export const DEFAULT_TIMING: RaftTiming = Object.freeze({
@@ -47,6 +53,7 @@ export class Cluster {
   now = 0;
   readonly network: SimNetwork<Message>;
   readonly checker = new InvariantChecker();
+  readonly coverage = new Coverage();
   readonly trace: Trace;
   private readonly nodeMap = new Map<number, SimNode>();
   private readonly rng: Prng;
@@ -63,6 +70,10 @@ export class Cluster {
     const voters = options.voters ?? options.ids;
     this.founders = { voters: [...voters], learners: options.ids.filter((id) => !voters.includes(id)) };
     for (const id of options.ids) this.createNode(id, this.founders);
+  }
+
+  get timing(): RaftTiming {
+    return this.options.timing;
   }
 
   /** Every node ever created, by id order. */
@@ -129,7 +140,7 @@ export class Cluster {
   restart(id: number): void {
     const n = this.node(id);
     if (n.alive || n.stopped) return;
-    n.nextTickAt = this.now + this.rng.int(1, this.options.tickMs);
+    this.setClock(n);
     n.start();
     this.stepped(n);
   }
@@ -172,7 +183,8 @@ export class Cluster {
         writeNode.completeWrite();
         this.stepped(writeNode);
       } else if (tickNode !== null) {
-        tickNode.nextTickAt += this.options.tickMs;
+        tickNode.tickExactAt += tickNode.tickPeriodMs;
+        tickNode.nextTickAt = Math.round(tickNode.tickExactAt);
         if (tickNode.armedCrash !== null && this.now >= tickNode.armedDeadline) {
           tickNode.crash(`armed ${tickNode.armedCrash} crash found no ready()`);
           continue;
@@ -192,6 +204,16 @@ export class Cluster {
     this.stepped(n);
   }
 
+  /** The leader hands leadership to `to` (TimeoutNow once `to` has caught up). */
+  transferLeadership(to: number): boolean {
+    const leader = this.leader();
+    if (leader === null || leader.core === null) return false;
+    const ok = leader.core.transferLeadership(to);
+    this.trace.add(this.now, `n${leader.id} transfer leadership to ${to} -> ${ok ? 'started' : 'refused'}`);
+    if (ok) this.stepped(leader);
+    return ok;
+  }
+
   nextReadContext(): number {
     return ++this.readContexts;
   }
@@ -203,8 +225,30 @@ export class Cluster {
       return;
     }
     this.trace.add(this.now, `recv ${describeMessage(m)}`);
+    this.observeDelivery(target, m);
     target.step(m);
     this.stepped(target);
+  }
+
+  /** Coverage of what a delivery is about to exercise. */
+  private observeDelivery(target: SimNode, m: Message): void {
+    if (m.type === 'AppendEntries' && m.term < target.term) this.coverage.hit('staleAppendEntriesDelivered');
+    else if (m.type === 'PreVoteResponse' && !m.granted) this.coverage.hit('preVoteRejected');
+    else if (m.type === 'RequestVote' && m.term >= target.term) {
+      const last = target.disk.lastIndex;
+      const lastTerm = target.disk.termAt(last) ?? 0;
+      if (lastTerm > m.lastLogTerm || (lastTerm === m.lastLogTerm && last > m.lastLogIndex)) this.coverage.hit('voteRefusedLogCheck');
+    }
+  }
+
+  /** Draws a node's clock (tick period within the drift bound) and its first tick. */
+  private setClock(n: SimNode): void {
+    const tickMs = this.options.tickMs;
+    const drift = this.options.clockDrift ?? 0;
+    // No draw without drift: runs without drift keep the streams they always had.
+    n.tickPeriodMs = drift > 0 ? tickMs * (1 + drift * (2 * this.rng.next() - 1)) : tickMs;
+    n.nextTickAt = this.now + this.rng.int(1, tickMs);
+    n.tickExactAt = n.nextTickAt;
   }
 
   /** Cluster-level bookkeeping after a node stepped: a node that applied its own removal
@@ -244,9 +288,11 @@ export class Cluster {
       onFirstApply: (entry) => this.onFirstApply(entry),
       nextReadContext: () => this.nextReadContext(),
       driver: this.options.driver ?? 'sync',
+      coverage: this.coverage,
+      slowDiskRate: this.options.slowDiskRate ?? 0.15,
     });
     this.nodeMap.set(id, node);
-    node.nextTickAt = this.now + this.rng.int(1, this.options.tickMs);
+    this.setClock(node);
     node.start();
     return node;
   }

@@ -3,10 +3,15 @@
 // membership changes) as the run's FaultProfile describes, applies them to the cluster, and
 // restarts crashed nodes after their down time. run.ts asks it for the time of the next fault
 // and lets it act at that time; healing ends every fault.
+// With a Nemesis in the profile it also watches the cluster once per tick and strikes when a
+// trigger holds (a leader with an uncommitted tail, a candidate, ...).
+// Every fault it applies is recorded (FaultEvent): given such a list back (`replay`), it
+// applies exactly those, at the same virtual times, and draws nothing: the shrinker
+// (shrink.ts) replays a failing seed with fewer of them.
 
 import type { ConfChange, ConfState } from '../raft/types.ts';
 import type { Cluster } from './cluster.ts';
-import type { FaultProfile, PartitionKind } from './faults.ts';
+import { NO_NEMESIS, type FaultProfile, type Nemesis, type PartitionKind } from './faults.ts';
 import type { Prng } from './prng.ts';
 import type { CrashPoint } from './sim-node.ts';
 import type { Trace } from './trace.ts';
@@ -20,6 +25,20 @@ const ONE_VOTER_MEMBERSHIP_MS: readonly [number, number] = [150, 500];
 
 const CRASH_POINTS: readonly (CrashPoint | 'now')[] = ['now', 'beforePersist', 'afterPersist', 'midSend'];
 
+/** One fault as applied, at virtual time `at`. */
+export type FaultEvent =
+  | { readonly at: number; readonly type: 'crash'; readonly node: number; readonly point: CrashPoint | 'now' }
+  | { readonly at: number; readonly type: 'restart'; readonly node: number }
+  /** Every link healed, then these directed links (from, to) cut. */
+  | { readonly at: number; readonly type: 'partition'; readonly cuts: readonly (readonly [number, number])[] }
+  | { readonly at: number; readonly type: 'heal' }
+  | { readonly at: number; readonly type: 'conf'; readonly change: ConfChange }
+  | { readonly at: number; readonly type: 'campaign'; readonly node: number }
+  | { readonly at: number; readonly type: 'transfer'; readonly to: number };
+
+/** Recorded events kept per run (a run records a few hundred at most). */
+const EVENTS_MAX = 10_000;
+
 export interface FaultInjectorOptions {
   readonly cluster: Cluster;
   readonly profile: FaultProfile;
@@ -31,6 +50,8 @@ export interface FaultInjectorOptions {
   readonly maxNodeId: number;
   /** Voters at the start (for the voter-count statistics). */
   readonly founders: number;
+  /** Apply exactly these faults (sorted by time) instead of drawing any. */
+  readonly replay?: readonly FaultEvent[];
 }
 
 export class FaultInjector {
@@ -48,12 +69,22 @@ export class FaultInjector {
   private partitionEndsAt = Infinity;
   private nextMembershipAt = Infinity;
   private readonly restartAt = new Map<number, number>();
+  private nextWatchAt = Infinity;
+  private readonly nemesis: Nemesis;
+  /** Every fault applied, in order (see FaultEvent). */
+  readonly events: FaultEvent[] = [];
+  /** Faults applied (crashes, restarts, partitions, heals, conf changes, campaigns, transfers). */
+  injected = 0;
+  private readonly replay: readonly FaultEvent[] | null;
+  private replayNext = 0;
 
   constructor(private readonly options: FaultInjectorOptions) {
     this.cluster = options.cluster;
     this.profile = options.profile;
     this.rng = options.rng;
     this.voterCounts = { min: options.founders, max: options.founders };
+    this.nemesis = options.profile.nemesis ?? NO_NEMESIS;
+    this.replay = options.replay ?? null;
   }
 
   /** Turns random faults on (from `now`) or off (pending restarts and partition ends still happen). */
@@ -62,12 +93,16 @@ export class FaultInjector {
     const p = this.profile;
     if (on) {
       this.cluster.network.setFaults(p.links);
+      if (this.replay !== null) return;
+      const nm = this.nemesis;
+      const watching = Object.values(nm).some((v) => v > 0);
+      this.nextWatchAt = watching ? now + this.options.tickMs : Infinity;
       this.nextCrashAt = p.crashEveryMs ? now + this.between(p.crashEveryMs) : Infinity;
       this.nextPartitionAt = p.partitionEveryMs ? now + this.between(p.partitionEveryMs) : Infinity;
       const membershipMs = p.membershipEveryMs ?? (this.options.topology === 'oneVoter' ? ONE_VOTER_MEMBERSHIP_MS : null);
       this.nextMembershipAt = membershipMs ? now + this.between(membershipMs) : Infinity;
     } else {
-      this.nextCrashAt = this.nextPartitionAt = this.nextMembershipAt = Infinity;
+      this.nextCrashAt = this.nextPartitionAt = this.nextMembershipAt = this.nextWatchAt = Infinity;
     }
   }
 
@@ -77,17 +112,25 @@ export class FaultInjector {
     this.setFaults(false, now);
     this.partitionEndsAt = Infinity;
     this.restartAt.clear();
+    if (this.replay !== null) this.replayNext = this.replay.length;
   }
 
   /** When the injector next wants to act (Infinity: never). */
   nextFaultTime(): number {
-    let t = Math.min(this.nextCrashAt, this.nextPartitionAt, this.partitionEndsAt, this.nextMembershipAt);
+    if (this.replay !== null) return this.replay[this.replayNext]?.at ?? Infinity;
+    let t = Math.min(this.nextCrashAt, this.nextPartitionAt, this.partitionEndsAt, this.nextMembershipAt, this.nextWatchAt);
     for (const at of this.restartAt.values()) t = Math.min(t, at);
     return t;
   }
 
   /** Does what is due at `now`: restarts, the end of a partition, then (when on) new faults. */
   act(now: number): void {
+    if (this.replay !== null) {
+      for (; this.replayNext < this.replay.length && this.replay[this.replayNext]!.at <= now; this.replayNext++) {
+        this.apply(this.replay[this.replayNext]!, now);
+      }
+      return;
+    }
     for (const [id, at] of [...this.restartAt].sort((x, y) => x[0] - y[0])) {
       if (at > now) continue;
       const n = this.cluster.node(id);
@@ -96,12 +139,11 @@ export class FaultInjector {
         continue;
       }
       this.restartAt.delete(id);
-      this.cluster.restart(id);
+      this.apply({ at: now, type: 'restart', node: id }, now);
     }
     if (this.partitionEndsAt <= now) {
       this.partitionEndsAt = Infinity;
-      this.cluster.network.heal();
-      this.options.trace.add(now, 'partition healed');
+      this.apply({ at: now, type: 'heal' }, now);
     }
     if (!this.on) return;
     const p = this.profile;
@@ -115,8 +157,119 @@ export class FaultInjector {
     }
     if (this.nextMembershipAt <= now) {
       this.nextMembershipAt = now + this.between(p.membershipEveryMs ?? ONE_VOTER_MEMBERSHIP_MS);
-      this.changeMembership();
+      this.changeMembership(now);
     }
+    if (this.nextWatchAt <= now) {
+      this.nextWatchAt = now + this.options.tickMs;
+      this.watch(now);
+    }
+  }
+
+  /** Applies one fault and records it. */
+  private apply(e: FaultEvent, now: number): void {
+    if (this.events.length < EVENTS_MAX) this.events.push(e.at === now ? e : { ...e, at: now });
+    this.injected++;
+    const { cluster, trace } = this.options;
+    switch (e.type) {
+      case 'crash':
+        if (cluster.has(e.node)) cluster.crash(e.node, e.point);
+        break;
+      case 'restart':
+        if (cluster.has(e.node)) cluster.restart(e.node);
+        break;
+      case 'partition': {
+        const net = cluster.network;
+        net.heal();
+        for (const [from, to] of e.cuts) net.blockOneWay(from, to);
+        this.partitions++;
+        trace.add(now, `PARTITION cut ${net.describeCuts()}`);
+        break;
+      }
+      case 'heal':
+        cluster.network.heal();
+        trace.add(now, 'partition healed');
+        break;
+      case 'conf': {
+        const c = e.change;
+        if (c.type === 'addLearner' && !cluster.has(c.node)) {
+          if (this.replay === null || cluster.leader() === null) break;
+          cluster.addServer(c.node);
+        }
+        this.propose(c);
+        break;
+      }
+      case 'campaign': {
+        const n = cluster.has(e.node) ? cluster.node(e.node) : null;
+        if (n !== null && n.alive) {
+          trace.add(now, `n${e.node} campaigns (term churn)`);
+          cluster.campaign(e.node);
+        }
+        break;
+      }
+      case 'transfer':
+        cluster.transferLeadership(e.to);
+        break;
+    }
+  }
+
+  // -- State-triggered faults (Nemesis) -------------------------------------------------
+
+  private watch(now: number): void {
+    const cluster = this.cluster;
+    const nm = this.nemesis;
+    let leaders = 0;
+    let candidate: number | null = null;
+    for (const n of cluster.nodes) {
+      if (!n.alive) continue;
+      if (n.role === 'leader') leaders++;
+      else if (n.role === 'candidate' && candidate === null) candidate = n.id;
+    }
+    if (leaders > 1) cluster.coverage.hit('twoLiveLeaders');
+    const leader = cluster.leader();
+    const status = leader?.core?.status() ?? null;
+    const free = this.partitionEndsAt === Infinity;
+    if (leader !== null && status !== null && leader.armedCrash === null && status.lastIndex > status.commitIndex) {
+      if (this.rng.chance(nm.crashLeaderWithTail) && this.downCount() < Math.max(1, this.profile.maxDown)) {
+        this.apply({ at: now, type: 'crash', node: leader.id, point: this.weighted(this.profile.crashPoints) }, now);
+        this.restartAt.set(leader.id, now + this.between(this.profile.downMs));
+        return;
+      }
+      if (free && this.rng.chance(nm.isolateLeaderWithTail)) {
+        this.isolateFor(leader.id, now, this.between(this.profile.partitionMs));
+        return;
+      }
+    }
+    if (candidate !== null && free && this.rng.chance(nm.partitionCandidate)) {
+      const target = leader !== null && this.rng.chance(0.5) ? leader.id : candidate;
+      this.isolateFor(target, now, this.rng.int(50, 400));
+      return;
+    }
+    if (leader !== null && free && this.rng.chance(nm.isolateLeaderLong)) {
+      const electionMs = this.options.tickMs * 10; // the simulation's election timeout (DEFAULT_TIMING)
+      this.isolateFor(leader.id, now, this.rng.int(2 * electionMs, 6 * electionMs));
+      return;
+    }
+    const voters = status?.conf.voters ?? [];
+    if (this.rng.chance(nm.churnTerms)) {
+      const others = voters.filter((id) => id !== leader?.id && cluster.has(id) && cluster.node(id).alive);
+      if (others.length > 0) this.apply({ at: now, type: 'campaign', node: this.rng.pick(others) }, now);
+    }
+    if (leader !== null && this.rng.chance(nm.transfer)) {
+      const others = voters.filter((id) => id !== leader.id);
+      if (others.length > 0) this.apply({ at: now, type: 'transfer', to: this.rng.pick(others) }, now);
+    }
+  }
+
+  private isolateFor(id: number, now: number, ms: number): void {
+    const ids = this.cluster.nodes.filter((n) => !n.stopped).map((n) => n.id);
+    const cuts: [number, number][] = [];
+    for (const o of ids) if (o !== id) cuts.push([id, o], [o, id]);
+    this.apply({ at: now, type: 'partition', cuts }, now);
+    this.partitionEndsAt = now + ms;
+  }
+
+  private downCount(): number {
+    return this.cluster.nodes.filter((n) => !n.stopped && (!n.alive || n.armedCrash !== null)).length;
   }
 
   // -- Crashes --------------------------------------------------------------------------
@@ -130,7 +283,7 @@ export class FaultInjector {
     const leader = this.cluster.leader();
     const victim = leader !== null && leader.armedCrash === null && this.rng.chance(0.4) ? leader : this.rng.pick(up);
     const point = this.weighted(this.profile.crashPoints);
-    this.cluster.crash(victim.id, point);
+    this.apply({ at: now, type: 'crash', node: victim.id, point }, now);
     this.restartAt.set(victim.id, now + this.between(this.profile.downMs));
   }
 
@@ -147,7 +300,7 @@ export class FaultInjector {
   // -- Partitions -----------------------------------------------------------------------
 
   private partitionSomehow(now: number): void {
-    const net = this.cluster.network;
+    const net = new CutRecorder();
     const ids = this.cluster.nodes.filter((n) => !n.stopped).map((n) => n.id);
     if (ids.length < 2) return;
     const kind: PartitionKind = this.rng.pick(this.profile.partitionKinds);
@@ -191,21 +344,22 @@ export class FaultInjector {
         break;
       }
     }
-    this.partitions++;
     this.partitionEndsAt = now + this.between(this.profile.partitionMs);
     this.options.trace.add(now, `PARTITION ${desc} until ${this.partitionEndsAt}`);
+    this.apply({ at: now, type: 'partition', cuts: net.cuts }, now);
   }
 
   // -- Membership changes ---------------------------------------------------------------
 
-  private changeMembership(): void {
+  private changeMembership(now: number): void {
     const conf: ConfState | null = this.cluster.leaderConf();
     if (conf === null) return;
     const members = new Set([...conf.voters, ...conf.learners]);
     const spare = this.cluster.nodes.find((n) => !n.stopped && n.alive && !members.has(n.id) && !n.everMember);
     const choices: (() => void)[] = [];
+    const change = (c: ConfChange): void => this.apply({ at: now, type: 'conf', change: c }, now);
     if (conf.learners.length > 0) {
-      choices.push(() => this.propose({ type: 'addVoter', node: this.rng.pick(conf.learners) }));
+      choices.push(() => change({ type: 'addVoter', node: this.rng.pick(conf.learners) }));
     }
     if (conf.voters.length + conf.learners.length < 6) {
       choices.push(() => {
@@ -216,15 +370,15 @@ export class FaultInjector {
           id = used + 1;
           this.cluster.addServer(id);
         }
-        this.propose({ type: 'addLearner', node: id });
+        change({ type: 'addLearner', node: id });
       });
     }
     // oneVoter runs go down to a single voter and back up (1 -> 2 voters is the delicate step).
     if (conf.voters.length > (this.options.topology === 'oneVoter' ? 1 : 3)) {
-      choices.push(() => this.propose({ type: 'remove', node: this.rng.pick(conf.voters) }));
+      choices.push(() => change({ type: 'remove', node: this.rng.pick(conf.voters) }));
     }
     if (conf.learners.length > 0 && this.rng.chance(0.3)) {
-      choices.push(() => this.propose({ type: 'remove', node: this.rng.pick(conf.learners) }));
+      choices.push(() => change({ type: 'remove', node: this.rng.pick(conf.learners) }));
     }
     if (choices.length > 0) this.rng.pick(choices)();
   }
@@ -239,5 +393,28 @@ export class FaultInjector {
 
   private between(range: readonly [number, number]): number {
     return this.rng.int(range[0], range[1]);
+  }
+}
+
+/** Collects the links a partition kind would cut, so that the partition is applied (and
+ * recorded) as one list of cuts. */
+class CutRecorder {
+  readonly cuts: [number, number][] = [];
+
+  blockOneWay(from: number, to: number): void {
+    this.cuts.push([from, to]);
+  }
+
+  isolate(node: number, others: readonly number[]): void {
+    for (const o of others) if (o !== node) this.cuts.push([node, o], [o, node]);
+  }
+
+  partition(groups: readonly (readonly number[])[]): void {
+    for (let i = 0; i < groups.length; i++) {
+      for (let j = 0; j < groups.length; j++) {
+        if (i === j) continue;
+        for (const a of groups[i]!) for (const b of groups[j]!) this.cuts.push([a, b]);
+      }
+    }
   }
 }

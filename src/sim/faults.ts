@@ -23,7 +23,41 @@ export interface FaultProfile {
   readonly partitionKinds: readonly PartitionKind[];
   /** Gap between membership changes (add learner, promote, remove); null: none. */
   readonly membershipEveryMs: readonly [number, number] | null;
+  /** Faults triggered by the cluster's state (see Nemesis); default none. */
+  readonly nemesis?: Nemesis;
+  /** Per-node clock drift bound, as a fraction of the tick period (0: every clock exact). */
+  readonly clockDrift?: number;
+  /** Probability that a pipelined write (fsync) is slow, 5..30 ms; default 0.15. */
+  readonly slowDiskRate?: number;
 }
+
+/** State-triggered faults, aimed where Raft bugs live. Each is a probability, tried at every
+ * watch (once per tick of virtual time) while its trigger holds; 0 turns it off. */
+export interface Nemesis {
+  /** A leader holds entries beyond its commit index (replicated to a minority at most):
+   * crash it (at a random point of its ready cycle). */
+  readonly crashLeaderWithTail: number;
+  /** Same trigger: cut the leader off for a while instead (it lives on, believing it leads). */
+  readonly isolateLeaderWithTail: number;
+  /** A live voter that is not the leader starts an election now (terms churn). */
+  readonly churnTerms: number;
+  /** Some node is a candidate: isolate it, or the leader, around the election. */
+  readonly partitionCandidate: number;
+  /** The leader hands leadership to a random voter (TimeoutNow). */
+  readonly transfer: number;
+  /** Cut the leader off for long (up to two election timeouts of a new leader), clients
+   * still talking to it: the old leader's reads and leases must not serve stale data. */
+  readonly isolateLeaderLong: number;
+}
+
+export const NO_NEMESIS: Nemesis = Object.freeze({
+  crashLeaderWithTail: 0,
+  isolateLeaderWithTail: 0,
+  churnTerms: 0,
+  partitionCandidate: 0,
+  transfer: 0,
+  isolateLeaderLong: 0,
+});
 
 const EVEN_CRASH_POINTS = Object.freeze({ now: 2, beforePersist: 1, afterPersist: 1, midSend: 1 });
 

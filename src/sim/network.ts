@@ -16,6 +16,10 @@ export interface LinkFaults {
   /** Probability that a message is held back by up to `longDelay` ms (reorders it). */
   readonly reorderRate: number;
   readonly longDelay: number;
+  /** Probability that a message also gets a very late copy, `staleDelay` ms later (a stale
+   * AppendEntries or vote arriving after the cluster moved on); default 0. */
+  readonly staleRate?: number;
+  readonly staleDelay?: number;
 }
 
 export const RELIABLE_LINKS: LinkFaults = Object.freeze({
@@ -191,6 +195,12 @@ export class SimNetwork<M extends Addressed> {
       this.stats.dropped++;
       return { kind: 'dropped' };
     }
+    const stale = this.faults.staleRate ?? 0;
+    if (stale > 0 && this.rng.chance(stale) && this.queue.size < this.maxInFlight) {
+      // The late copy: delivered long after, unless its link is cut by then.
+      this.stats.duplicated++;
+      this.queue.push({ deliverAt: now + this.delay() + this.rng.int(1, this.faults.staleDelay ?? 0), seq: this.seq++, message });
+    }
     const copies = this.rng.chance(this.faults.duplicateRate) ? 2 : 1;
     if (copies === 2) this.stats.duplicated++;
     const times: number[] = [];
@@ -252,4 +262,9 @@ function validateFaults(f: LinkFaults): void {
     throw new Error(`LinkFaults: bad delay range [${f.minDelay}, ${f.maxDelay}]`);
   }
   if (!Number.isInteger(f.longDelay) || f.longDelay < 0) throw new Error(`LinkFaults.longDelay: bad value ${f.longDelay}`);
+  rate('staleRate', f.staleRate ?? 0);
+  const staleDelay = f.staleDelay ?? 0;
+  if (!Number.isInteger(staleDelay) || staleDelay < 0 || ((f.staleRate ?? 0) > 0 && staleDelay < 1)) {
+    throw new Error(`LinkFaults.staleDelay: bad value ${staleDelay}`);
+  }
 }

@@ -7,15 +7,17 @@ import { InvariantError } from '../assert.ts';
 import type { ConfState, RaftBugs } from '../raft/types.ts';
 import { Clients, DEFAULT_CLIENTS, type ClientOptions, type ClientStats } from './clients.ts';
 import { Cluster, DEFAULT_TIMING } from './cluster.ts';
-import { FaultInjector, type Topology } from './fault-injector.ts';
+import type { CoverageCounts } from './coverage.ts';
+import { FaultInjector, type FaultEvent, type Topology } from './fault-injector.ts';
 import { profileByName, type FaultProfile } from './faults.ts';
 import { describeOp } from './history.ts';
 import { InvariantViolation } from './invariants.ts';
 import { uniqueValue } from './kv.ts';
 import { checkKvHistory } from './linearizability.ts';
-import { RELIABLE_LINKS } from './network.ts';
+import { RELIABLE_LINKS, type LinkFaults } from './network.ts';
 import { Prng } from './prng.ts';
 import type { DriverMode, RaftTiming, WriteOutcome } from './sim-node.ts';
+import { drawSwarm, type SwarmDraw } from './swarm.ts';
 import { Trace } from './trace.ts';
 
 export interface SimOptions {
@@ -42,9 +44,16 @@ export interface SimOptions {
   /** 'voters': every founder votes. 'oneVoter': node 1 is the only voter, the others start as
    * learners, and membership changes (promotions, removals down to one voter) run throughout. */
   readonly topology?: Topology;
+  /** Replay exactly these faults instead of drawing them (shrink.ts). */
+  readonly faultSchedule?: readonly FaultEvent[];
+  /** Link behaviour during the fault phase, instead of the profile's (shrink.ts: lossless). */
+  readonly links?: LinkFaults;
 }
 
-export type { Topology } from './fault-injector.ts';
+/** The profile name of swarm testing: each seed draws its own faults (swarm.ts). */
+export const SWARM = 'swarm';
+
+export type { FaultEvent, Topology } from './fault-injector.ts';
 
 export interface SimStats {
   readonly seed: number;
@@ -71,6 +80,10 @@ export interface SimStats {
   readonly clients: ClientStats;
   readonly checker: { invariantChecks: number; opsChecked: number; explored: number; unknown: boolean };
   readonly healedInMs: number;
+  /** Interesting states reached (coverage.ts). */
+  readonly coverage: CoverageCounts;
+  /** Faults the injector applied. */
+  readonly faultsInjected: number;
 }
 
 export type FailureKind = 'invariant' | 'linearizability' | 'liveness' | 'core-assertion' | 'exception';
@@ -84,6 +97,8 @@ export class SimulationFailure extends Error {
     readonly at: number,
     /** Driver and topology of the run, e.g. "pipelined/voters". */
     readonly mode: string = '',
+    /** The faults applied up to the failure (shrink.ts replays subsets of them). */
+    readonly faultEvents: readonly FaultEvent[] = [],
   ) {
     super(
       `seed ${seed}${mode ? ` (${mode})` : ''}: ${kind} failure at ${at} ms: ${detail}\n--- last ${traceTail.length} trace lines ---\n${traceTail.join('\n')}`,
@@ -98,6 +113,8 @@ export class Simulation {
   readonly cluster: Cluster;
   readonly clients: Clients;
   readonly profile: FaultProfile;
+  /** What this seed's swarm draw turned on (profile 'swarm'), else null. */
+  readonly swarm: SwarmDraw | null;
   readonly driver: DriverMode;
   readonly topology: Topology;
   /** Crashes, partitions and membership changes (fault-injector.ts). */
@@ -111,7 +128,10 @@ export class Simulation {
     if (!Number.isInteger(options.nodes) || options.nodes < 1 || options.nodes > 9) throw new Error(`bad node count ${options.nodes}`);
     this.seed = options.seed;
     const rng = new Prng(options.seed);
-    this.profile = typeof options.profile === 'string' ? profileByName(options.profile) : (options.profile ?? profileByName('mixed'));
+    this.swarm = options.profile === SWARM ? drawSwarm(rng.derive('swarm')) : null;
+    const drawn =
+      this.swarm?.profile ?? (typeof options.profile === 'string' ? profileByName(options.profile) : (options.profile ?? profileByName('mixed')));
+    this.profile = options.links === undefined ? drawn : { ...drawn, links: options.links };
     this.trace = new Trace(400, options.fullTrace ?? false);
     this.tickMs = options.tickMs ?? 10;
     const ids = Array.from({ length: options.nodes }, (_, i) => i + 1);
@@ -128,14 +148,17 @@ export class Simulation {
       ids,
       voters: this.topology === 'oneVoter' ? [1] : ids,
       driver: this.driver,
-      timing: { ...DEFAULT_TIMING, ...snapshotTiming, ...options.timing },
+      timing: { ...DEFAULT_TIMING, ...snapshotTiming, ...this.swarm?.timing, ...options.timing },
       bugs: options.bugs,
       tickMs: this.tickMs,
       snapshotEvery: options.snapshotEvery ?? 40,
       links: this.profile.links,
       trace: this.trace,
+      clockDrift: this.profile.clockDrift ?? 0,
+      slowDiskRate: this.profile.slowDiskRate ?? 0.15,
     });
-    this.clients = new Clients(this.cluster, rng.derive('clients'), { ...DEFAULT_CLIENTS, ...options.clients });
+    if (this.swarm !== null) this.trace.add(0, this.swarm.summary);
+    this.clients = new Clients(this.cluster, rng.derive('clients'), { ...DEFAULT_CLIENTS, ...this.swarm?.clients, ...options.clients });
     this.faults = new FaultInjector({
       cluster: this.cluster,
       profile: this.profile,
@@ -145,6 +168,7 @@ export class Simulation {
       tickMs: this.tickMs,
       maxNodeId: options.maxNodeId ?? Math.max(options.nodes + 3, 7),
       founders: this.topology === 'oneVoter' ? 1 : options.nodes,
+      replay: options.faultSchedule,
     });
   }
 
@@ -247,6 +271,7 @@ export class Simulation {
       }
       this.runFor(step);
     }
+    this.renewLease(deadline);
     this.healedInMs = this.now - start;
     // Client progress: ops started from now on must all succeed.
     this.clients.eligible = [...conf!.voters, ...conf!.learners];
@@ -266,6 +291,11 @@ export class Simulation {
   /** Closes the history and checks it. Returns the run's statistics. */
   finish(): SimStats {
     this.clients.closeAll();
+    // Exactly-once writes (clients retry with the same ids; the KV's sessions dedupe).
+    const duplicates = this.clients.duplicates;
+    if (duplicates.length > 0) {
+      throw this.failure('linearizability', `duplicate apply: ${duplicates.length} write(s) applied more than once, e.g. ${duplicates[0]}`);
+    }
     const check = checkKvHistory(this.clients.history.ops(), this.options.checkBudget ?? 1_000_000);
     if (!check.ok) {
       throw this.failure('linearizability', check.failure!.description);
@@ -306,12 +336,14 @@ export class Simulation {
       clients: { ...this.clients.stats },
       checker: { invariantChecks: this.cluster.checker.checks, opsChecked: check.opsChecked, explored: check.explored, unknown: check.unknown },
       healedInMs: this.healedInMs,
+      coverage: this.cluster.coverage.snapshot(),
+      faultsInjected: this.faults.injected,
     };
   }
 
   /** Wraps any error thrown during a run into a SimulationFailure with the seed and trace. */
   failure(kind: FailureKind, detail: string): SimulationFailure {
-    return new SimulationFailure(this.seed, kind, detail, this.trace.tail(50), this.now, `${this.driver}/${this.topology}`);
+    return new SimulationFailure(this.seed, kind, detail, this.trace.tail(50), this.now, `${this.driver}/${this.topology}`, [...this.faults.events]);
   }
 
   wrap(error: unknown): SimulationFailure {
@@ -320,6 +352,25 @@ export class Simulation {
     if (error instanceof InvariantError) return this.failure('core-assertion', error.message);
     const e = error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error);
     return this.failure('exception', e);
+  }
+
+  /** A leader that sent TimeoutNow in its term (a transfer that was aborted) holds no lease
+   * for the rest of that term, by design: lease reads would be refused forever. When the
+   * leader still has no lease two election timeouts after healing, it hands leadership to
+   * another voter (a transfer that completes; a plain campaign would be refused by voters
+   * that hear the leader), whose term starts with a lease. */
+  private renewLease(deadline: number): void {
+    const leader = this.cluster.leader();
+    if (leader?.core === null || leader === null || !leader.core.status().conf.voters.includes(leader.id)) return;
+    const timing = this.cluster.timing;
+    if (!timing.checkQuorum) return;
+    if (this.waitFor(() => this.cluster.leader()?.core?.leaseValid() === true, 2 * timing.electionTicks * this.tickMs, this.tickMs)) return;
+    const l = this.cluster.leader();
+    const other = l?.core?.status().conf.voters.find((id) => id !== l.id && this.cluster.node(id).alive);
+    if (other === undefined) return;
+    this.trace.add(this.now, `the leader has no lease after healing: it hands over to n${other}`);
+    this.cluster.transferLeadership(other);
+    while (this.cluster.leader()?.core?.leaseValid() !== true && this.now < deadline) this.runFor(this.tickMs);
   }
 
   /** Writes a probe value through the leader until it commits; returns its index. */
@@ -354,6 +405,9 @@ export class Simulation {
       }
       if (result.kind === 'rejected') history.failed(op, result.reason);
       else history.indeterminate(op, result.reason);
+      // A leader may refuse proposals for a while (a leadership transfer in progress): let
+      // time pass before asking again.
+      this.runFor(this.tickMs);
     }
   }
 

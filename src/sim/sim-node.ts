@@ -28,6 +28,7 @@ import type { InvariantChecker } from './invariants.ts';
 import { KvStateMachine, encodeCommand, sameBytes, type KvCommand } from './kv.ts';
 import type { SimNetwork } from './network.ts';
 import type { Prng } from './prng.ts';
+import type { Coverage } from './coverage.ts';
 import type { Trace } from './trace.ts';
 
 export type CrashPoint = 'beforePersist' | 'afterPersist' | 'midSend';
@@ -66,6 +67,10 @@ export interface NodeContext {
   /** Allocates read contexts unique across the run. */
   readonly nextReadContext: () => number;
   readonly driver: DriverMode;
+  /** Interesting states reached (coverage.ts). */
+  readonly coverage: Coverage;
+  /** Probability that a pipelined write is slow (5..30 ms instead of 1..3). */
+  readonly slowDiskRate: number;
 }
 
 /** A ready() whose write is in progress (pipelined driver). */
@@ -87,6 +92,8 @@ interface PendingWrite {
 
 interface PendingRead {
   readonly key: string;
+  /** The node's term when the read arrived (coverage: a read served across a term change). */
+  readonly term: number;
   readonly done: (outcome: ReadOutcome) => void;
 }
 
@@ -99,6 +106,12 @@ export class SimNode {
   kv: KvStateMachine;
   incarnation = 0;
   nextTickAt = 0;
+  /** This node's clock: virtual ms per tick (drifts from the cluster's tick period), and the
+   * exact time of the next tick (nextTickAt is it rounded to whole ms). */
+  tickPeriodMs = 10;
+  tickExactAt = 0;
+  /** Term in which this node received a TimeoutNow (coverage: transfer completed). */
+  timeoutNowTerm = -1;
   /** Shut down for good (removed from the cluster). */
   stopped = false;
   /** Was in a configuration it applied (founders from the start): removal shuts it down. */
@@ -172,6 +185,7 @@ export class SimNode {
     }
     this.role = 'follower';
     this.term = this.disk.hardState.term;
+    this.timeoutNowTerm = -1;
     this.leaderTermChecked = 0;
     this.leaderLogDurable = false;
     this.leaderCheck = null;
@@ -195,7 +209,7 @@ export class SimNode {
     this.pending = null;
     this.writeDoneAt = Infinity;
     this.leaderLogDurable = false;
-    if (pending !== null) this.persistPrefix(pending.rd);
+    if (pending !== null && this.persistPrefix(pending.rd) < pending.rd.entries.length) this.ctx.coverage.hit('crashLostUnsyncedTail');
     const writes = [...this.pendingWrites.values()];
     const reads = [...this.pendingReads.values(), ...this.waitingReads.map((w) => w.read)];
     this.pendingWrites.clear();
@@ -220,6 +234,7 @@ export class SimNode {
 
   step(message: Message): void {
     const core = this.live();
+    if (message.type === 'TimeoutNow') this.timeoutNowTerm = message.term;
     if (this.pending !== null) this.stats.stepsWhileWriting++;
     core.step(message);
     this.afterStep();
@@ -259,9 +274,13 @@ export class SimNode {
   read(mode: ReadMode, key: string, done: (outcome: ReadOutcome) => void): void {
     const core = this.core;
     if (core === null) return done({ kind: 'rejected', reason: 'node down', leader: 0 });
-    const read: PendingRead = { key, done };
+    const read: PendingRead = { key, done, term: core.currentTerm() };
     if (mode === 'lease') {
-      if (!core.leaseValid()) return done({ kind: 'rejected', reason: 'no lease', leader: core.status().leader });
+      if (!core.leaseValid()) {
+        this.ctx.coverage.hit('leaseReadRefused');
+        return done({ kind: 'rejected', reason: 'no lease', leader: core.status().leader });
+      }
+      this.ctx.coverage.hit('leaseReadServed');
       const index = core.status().commitIndex;
       this.ctx.trace.add(this.ctx.now(), `n${this.id} lease read ${key} at ${index}`);
       this.waitingReads.push({ index, read });
@@ -291,6 +310,7 @@ export class SimNode {
       if (!alive) return; // crashed
     }
     const status = core.status();
+    this.observeCoverage(status.role, status.term, status.lastIndex, status.commitIndex);
     this.role = status.role;
     this.term = status.term;
     const checker = this.ctx.checker;
@@ -318,6 +338,18 @@ export class SimNode {
     }
   }
 
+  private observeCoverage(role: Role, term: number, lastIndex: number, commitIndex: number): void {
+    const coverage = this.ctx.coverage;
+    if (this.role === 'leader' && role !== 'leader') coverage.hit('leaderDeposed');
+    if (role === 'leader' && this.role !== 'leader' && this.timeoutNowTerm >= 0 && term === this.timeoutNowTerm + 1) {
+      coverage.hit('transferCompleted');
+    }
+    if (role === 'leader' && lastIndex > commitIndex) {
+      const t = this.disk.termAt(commitIndex + 1);
+      if (t !== undefined && t < term) coverage.hit('leaderWithEarlierTermTail');
+    }
+  }
+
   /** Leader completeness against the durable log, which now holds the leader's whole log as
    * of its election. */
   private checkLeaderLog(term: number, lastIndex: number, commitIndex: number): void {
@@ -334,6 +366,7 @@ export class SimNode {
     this.stats.readies++;
     this.readySeq++;
     if (this.armedCrash === 'beforePersist') {
+      if (rd.entries.length > 0) this.ctx.coverage.hit('crashLostUnsyncedTail');
       this.crash('before persisting a ready');
       return false;
     }
@@ -360,7 +393,7 @@ export class SimNode {
     this.pending = { rd, late: afterSync, seq, commit: core.status().commitIndex };
     // Most writes are quick; some fsyncs are slow enough for ticks and elections to happen.
     const rng = this.ctx.rng;
-    this.writeDoneAt = this.ctx.now() + (rng.chance(0.85) ? rng.int(1, 3) : rng.int(5, 30));
+    this.writeDoneAt = this.ctx.now() + (rng.chance(1 - this.ctx.slowDiskRate) ? rng.int(1, 3) : rng.int(5, 30));
     if (this.armedCrash === 'beforePersist') {
       this.crash('while a ready is being written');
       return false;
@@ -410,6 +443,8 @@ export class SimNode {
 
   private persistEntries(entries: readonly Entry[]): void {
     const first = entries[0]!.index;
+    const held = first <= this.disk.lastIndex ? this.disk.termAt(first) : undefined;
+    if (held !== undefined && held !== entries[0]!.term) this.ctx.coverage.hit('followerTruncatedSuffix');
     this.disk.append(entries);
     this.ctx.checker.observeDurableEntries(this.id, this.disk, first);
     const last = entries[entries.length - 1]!;
@@ -418,7 +453,7 @@ export class SimNode {
 
   /** A crash during a write: the log's ordered writer kept a prefix of what handleReady
    * issued (snapshot, then entries, then the hard state). */
-  private persistPrefix(rd: Ready): void {
+  private persistPrefix(rd: Ready): number {
     const rng = this.ctx.rng;
     const stage = rng.int(0, 3);
     this.stats.tornWrites++;
@@ -430,6 +465,7 @@ export class SimNode {
       this.disk.saveHardState(rd.hardState);
       this.ctx.checker.observeHardState(this.id, rd.hardState);
     }
+    return entries;
   }
 
   /** Sends messages; with `crashMidway`, crashes after a random number of them. Returns false
@@ -464,6 +500,7 @@ export class SimNode {
       if (index > this.kv.applied) {
         this.kv.restore(rd.snapshot);
         this.stats.snapshotsInstalled++;
+        this.ctx.coverage.hit('snapshotInstalled');
         checker.observeSnapshotApplied(this.id, index, term);
         trace.add(now, `n${this.id} apply snapshot ${index}@${term}`);
         for (const [i, w] of this.pendingWrites) {
@@ -479,6 +516,7 @@ export class SimNode {
       }
       this.kv.apply(e);
       this.stats.applied++;
+      if (e.type === 'conf') this.ctx.coverage.hit('confChangeApplied');
       if (checker.observeApplied(this.id, e)) this.ctx.onFirstApply(e, this.id);
       const w = this.pendingWrites.get(e.index);
       if (w !== undefined) {
@@ -517,6 +555,7 @@ export class SimNode {
     const still: { index: number; read: PendingRead }[] = [];
     for (const w of this.waitingReads) {
       if (w.index <= applied) {
+        if (this.core !== null && this.core.currentTerm() !== w.read.term) this.ctx.coverage.hit('readServedAcrossTermChange');
         w.read.done({ kind: 'ok', value: this.kv.get(w.read.key), index: applied });
       } else still.push(w);
     }

@@ -1,0 +1,125 @@
+// Swarm testing (Groce et al., "Swarm Testing", ISSTA 2012): instead of every fault at once in
+// every run, each seed draws WHICH fault kinds are on and how hard they hit. Many seeds with a
+// few faults on reach states that everything-at-once hides (a crash storm never lets a leader
+// replicate to a minority and then die; constant loss never lets a stale AppendEntries arrive
+// after the log moved on). The draw comes from its own derived stream of the seed, so the same
+// seed draws the same swarm.
+
+import type { ClientOptions } from './clients.ts';
+import type { FaultProfile, Nemesis, PartitionKind } from './faults.ts';
+import type { LinkFaults } from './network.ts';
+import type { Prng } from './prng.ts';
+import type { CrashPoint, RaftTiming } from './sim-node.ts';
+
+/** Largest per-node clock drift a swarm draws, as a fraction of the tick period. The correct
+ * core's lease must stay safe within it (docs/simulation.md explains the bound). */
+export const CLOCK_DRIFT_MAX = 0.01;
+
+export interface SwarmDraw {
+  readonly profile: FaultProfile;
+  readonly clients: Partial<ClientOptions>;
+  readonly timing: Partial<RaftTiming>;
+  /** One line for the trace and the failure report: what this seed turned on. */
+  readonly summary: string;
+}
+
+const ALL_PARTITIONS: readonly PartitionKind[] = ['isolate', 'isolateLeader', 'split', 'asymmetric', 'bridge'];
+
+/** Draws the swarm of one seed. */
+export function drawSwarm(rng: Prng): SwarmDraw {
+  const on: string[] = [];
+  const flag = (name: string, p: number): boolean => {
+    const v = rng.chance(p);
+    if (v) on.push(name);
+    return v;
+  };
+  // Links: each kind of misbehaviour on or off on its own.
+  const drop = flag('drop', 0.35) ? rng.pick([0.01, 0.05, 0.15, 0.3]) : 0;
+  const duplicate = flag('duplicate', 0.35) ? rng.pick([0.02, 0.1, 0.25]) : 0;
+  const reorder = flag('reorder', 0.35) ? rng.pick([0.05, 0.2]) : 0;
+  const stale = flag('stale', 0.3) ? rng.pick([0.02, 0.05, 0.15]) : 0;
+  const slowLinks = flag('slowLinks', 0.25);
+  const links: LinkFaults = {
+    dropRate: drop,
+    duplicateRate: duplicate,
+    minDelay: 1,
+    maxDelay: slowLinks ? rng.pick([10, 20, 40]) : rng.pick([3, 8]),
+    reorderRate: reorder,
+    longDelay: reorder > 0 ? rng.pick([60, 150]) : 0,
+    staleRate: stale,
+    staleDelay: stale > 0 ? rng.pick([100, 300, 800]) : 0,
+  };
+
+  const crashes = flag('crashes', 0.55);
+  const crashPoints: Record<CrashPoint | 'now', number> = {
+    now: rng.int(0, 3),
+    beforePersist: rng.int(0, 3),
+    afterPersist: rng.int(0, 3),
+    midSend: rng.int(0, 3),
+  };
+  if (crashPoints.now + crashPoints.beforePersist + crashPoints.afterPersist + crashPoints.midSend === 0) crashPoints.now = 1;
+
+  const partitions = flag('partitions', 0.5);
+  const partitionKinds = partitions ? pickSome(rng, ALL_PARTITIONS) : [];
+  const membership = flag('membership', 0.25);
+
+  const nemesis: Nemesis = {
+    crashLeaderWithTail: flag('crashLeaderWithTail', 0.4) ? rng.pick([0.05, 0.2, 0.6]) : 0,
+    isolateLeaderWithTail: flag('isolateLeaderWithTail', 0.3) ? rng.pick([0.05, 0.2]) : 0,
+    churnTerms: flag('churnTerms', 0.3) ? rng.pick([0.01, 0.05, 0.15]) : 0,
+    partitionCandidate: flag('partitionCandidate', 0.3) ? rng.pick([0.1, 0.4]) : 0,
+    transfer: flag('transfer', 0.25) ? rng.pick([0.01, 0.05]) : 0,
+    isolateLeaderLong: flag('isolateLeaderLong', 0.25) ? rng.pick([0.005, 0.02]) : 0,
+  };
+  const clockDrift = flag('clockDrift', 0.4) ? CLOCK_DRIFT_MAX * rng.pick([0.5, 1]) : 0;
+  const slowDisk = flag('slowDisk', 0.35) ? rng.pick([0.15, 0.4, 0.8]) : 0.15;
+
+  const profile: FaultProfile = {
+    name: 'swarm',
+    links,
+    crashEveryMs: crashes ? rng.pick([[40, 250] as const, [150, 600] as const, [300, 1200] as const]) : null,
+    downMs: rng.pick([[20, 200] as const, [50, 800] as const]),
+    maxDown: rng.int(1, 3),
+    crashPoints,
+    partitionEveryMs: partitions ? rng.pick([[150, 500] as const, [300, 1000] as const]) : null,
+    partitionMs: rng.pick([[50, 400] as const, [100, 900] as const, [200, 1500] as const]),
+    partitionKinds,
+    membershipEveryMs: membership ? rng.pick([[150, 500] as const, [400, 1200] as const]) : null,
+    nemesis,
+    clockDrift,
+    slowDiskRate: slowDisk,
+  };
+
+  // Client mix and core settings that change which paths run.
+  const keys = rng.pick([['a'], ['a', 'b'], ['a', 'b', 'c'], ['a', 'b', 'c', 'd', 'e']]);
+  const clients: { -readonly [K in keyof ClientOptions]?: ClientOptions[K] } = {
+    count: rng.int(1, 6),
+    keys,
+    readRatio: rng.pick([0.1, 0.45, 0.8]),
+    leaseReadRatio: rng.pick([0, 0.4, 0.9]),
+  };
+  const timing: { -readonly [K in keyof RaftTiming]?: RaftTiming[K] } = {
+    // One entry per AppendEntries lets an entry reach some followers and not the next one
+    // (the ground of Figure 8); a small window makes followers lag.
+    maxEntriesPerMessage: rng.pick([1, 2, 16]),
+    maxInflight: rng.pick([1, 2, 8]),
+    preVote: !flag('noPreVote', 0.2),
+  };
+  // Not both off: then a removed server disrupts the cluster forever with ever higher terms
+  // (thesis 4.2.3), which the liveness check would rightly report.
+  timing.checkQuorum = timing.preVote === false ? true : !flag('noCheckQuorum', 0.15);
+  // Without check-quorum there is no lease: every lease read would be refused.
+  if (timing.checkQuorum === false) clients.leaseReadRatio = 0;
+  return {
+    profile,
+    clients,
+    timing,
+    summary: `swarm: ${on.join(' ')} | entries/msg ${timing.maxEntriesPerMessage} inflight ${timing.maxInflight} clients ${clients.count} keys ${keys.length} reads ${clients.readRatio} lease ${clients.leaseReadRatio}`,
+  };
+}
+
+/** A non-empty random subset. */
+function pickSome<T>(rng: Prng, items: readonly T[]): T[] {
+  const some = rng.subset(items, 0.5);
+  return some.length > 0 ? some : [rng.pick(items)];
+}
