@@ -1,11 +1,17 @@
 // Simulated clients: each runs one operation at a time against a random node (closed loop),
 // records it in the history, retries definite rejections elsewhere (preferring the leader
 // the node named), and gives up after a timeout, recording the op as indeterminate.
+// Writes whose outcome is unknown (no answer within an attempt's timeout, a node that crashed
+// or lost the entry after accepting it) are retried too, with the SAME client and request id,
+// on other nodes, until an answer or the op's deadline: the state machine's sessions (kv.ts)
+// apply a request at most once, so a retry is safe, and more writes end ok instead of
+// indeterminate. An op is 'failed' (certainly no effect) only when no attempt may have applied.
 // Callbacks from nodes only record the outcome; the client acts on it at its next turn,
 // so a node's step never re-enters the cluster.
 
 import type { Cluster } from './cluster.ts';
 import { History, type HistoryOp } from './history.ts';
+import { duplicatesSeenByReads } from './linearizability.ts';
 import { uniqueValue } from './kv.ts';
 import type { Prng } from './prng.ts';
 import type { ReadMode, ReadOutcome, WriteOutcome } from './sim-node.ts';
@@ -24,8 +30,13 @@ export interface ClientOptions {
   /** Pause between ops, and before a retry, in virtual ms. */
   readonly thinkMs: readonly [number, number];
   readonly retryMs: readonly [number, number];
-  /** Attempts per op before giving up (the op then certainly had no effect). */
+  /** Attempts per op before giving up (the op then certainly had no effect, unless an
+   * attempt's outcome was unknown). */
   readonly maxAttempts: number;
+  /** Retry writes whose outcome is unknown, with the same ids (false: they end indeterminate). */
+  readonly retryUnknownWrites: boolean;
+  /** Virtual ms a write attempt waits for an answer before it is retried elsewhere. */
+  readonly writeAttemptTimeoutMs: number;
 }
 
 export const DEFAULT_CLIENTS: ClientOptions = Object.freeze({
@@ -38,13 +49,19 @@ export const DEFAULT_CLIENTS: ClientOptions = Object.freeze({
   thinkMs: [0, 20] as const,
   retryMs: [5, 30] as const,
   maxAttempts: 8,
+  retryUnknownWrites: true,
+  writeAttemptTimeoutMs: 200,
 });
 
 type Outcome = WriteOutcome | ReadOutcome;
 
+/** How many more attempts a write whose outcome became unknown may make (see attemptsMax). */
+const UNKNOWN_ATTEMPTS_FACTOR = 4;
+
 interface Attempt {
   readonly token: number;
   readonly node: number;
+  readonly sentAt: number;
   outcome: Outcome | null;
   outcomeAt: number;
 }
@@ -52,9 +69,15 @@ interface Attempt {
 interface Current {
   readonly op: HistoryOp;
   readonly mode: ReadMode | null;
+  /** For writes: the request id every attempt carries. */
+  readonly request: number;
   readonly deadline: number;
   attempts: number;
   attempt: Attempt | null;
+  /** Some attempt's outcome was unknown: it may have applied (the op can no longer fail). */
+  mayHaveApplied: boolean;
+  /** An 'ok' from an earlier attempt that arrived while the client was retrying. */
+  lateOk: { readonly outcome: WriteOutcome; readonly at: number; readonly node: number } | null;
   /** A definite rejection is being retried at this time. */
   retryAt: number;
   retryTo: number;
@@ -73,10 +96,14 @@ export interface ClientStats {
   failed: number;
   indeterminate: number;
   retries: number;
+  /** Write retries after an unknown outcome (same client and request id). */
+  unknownRetries: number;
   timeouts: number;
   readsOk: number;
   leaseReadsOk: number;
   writesOk: number;
+  /** Writes whose effect was applied more than once (target 0); set by closeAll(). */
+  duplicateApplies: number;
 }
 
 export class Clients {
@@ -93,11 +120,15 @@ export class Clients {
     failed: 0,
     indeterminate: 0,
     retries: 0,
+    unknownRetries: 0,
     timeouts: 0,
     readsOk: 0,
     leaseReadsOk: 0,
     writesOk: 0,
+    duplicateApplies: 0,
   };
+  /** After closeAll(): the write ids applied more than once, with where they were seen. */
+  duplicates: readonly string[] = [];
 
   constructor(
     private readonly cluster: Cluster,
@@ -129,21 +160,51 @@ export class Clients {
     return this.clients.filter((c) => c.current !== null).length;
   }
 
-  /** End of run: whatever is still in progress is indeterminate. */
+  /** End of run: whatever is still in progress is indeterminate; counts duplicate applies. */
   closeAll(): void {
     for (const c of this.clients) {
       if (c.current === null) continue;
       this.finishUnknown(c, 'run ended');
     }
     this.history.closePending('run ended');
+    this.duplicates = this.findDuplicates();
+    this.stats.duplicateApplies = this.duplicates.length;
+  }
+
+  /**
+   * Writes applied twice, by two independent witnesses: each node's state machine audit (a
+   * write id applied again; nodes apply the same log, so ids are merged, not added), and the
+   * reads (a unique value twice in one appended value, whatever the state machine believed).
+   */
+  private findDuplicates(): string[] {
+    const found = new Map<string, string>();
+    for (const n of this.cluster.nodes) {
+      for (const id of n.kv.duplicates) if (!found.has(id)) found.set(id, `write ${id} applied twice (node ${n.id}'s state machine)`);
+    }
+    for (const d of duplicatesSeenByReads(this.history.ops())) {
+      if (!found.has(d.id)) found.set(d.id, d.detail);
+    }
+    return [...found.values()];
   }
 
   private dueAt(c: Client): number {
     const cur = c.current;
     if (cur === null) return this.issuing ? c.nextAt : Infinity;
+    if (cur.lateOk !== null) return cur.lateOk.at;
     if (cur.attempt === null) return cur.retryAt;
     if (cur.attempt.outcome !== null) return cur.attempt.outcomeAt;
+    if (this.retriesUnknown(cur)) return Math.min(cur.deadline, cur.attempt.sentAt + this.options.writeAttemptTimeoutMs);
     return cur.deadline;
+  }
+
+  /** A write that may have applied keeps trying (through an election) until its deadline:
+   * giving up leaves it indeterminate, while an answer settles it. Still bounded. */
+  private attemptsMax(cur: Current): number {
+    return cur.mayHaveApplied ? this.options.maxAttempts * UNKNOWN_ATTEMPTS_FACTOR : this.options.maxAttempts;
+  }
+
+  private retriesUnknown(cur: Current): boolean {
+    return this.options.retryUnknownWrites && cur.op.kind !== 'read';
   }
 
   private act(c: Client, now: number): void {
@@ -152,12 +213,27 @@ export class Clients {
       this.begin(c, now);
       return;
     }
+    if (cur.lateOk !== null) {
+      const { outcome, at, node } = cur.lateOk;
+      if (outcome.kind !== 'ok') throw new Error('Clients: a late answer must be ok');
+      this.history.ok(cur.op, at, null, `node ${node} index ${outcome.index} (earlier attempt)`);
+      this.stats.ok++;
+      this.stats.writesOk++;
+      c.current = null;
+      c.nextAt = at + this.rng.int(this.options.thinkMs[0], this.options.thinkMs[1]);
+      return;
+    }
     if (cur.attempt === null) {
       this.send(c, cur, cur.retryTo, now);
       return;
     }
     const outcome = cur.attempt.outcome;
     if (outcome === null) {
+      if (now < cur.deadline && this.retriesUnknown(cur)) {
+        // No answer yet: the entry may be in some log. Retry elsewhere with the same ids.
+        this.retryUnknown(cur, now, cur.attempt.node);
+        return;
+      }
       // Deadline passed with no answer.
       this.stats.timeouts++;
       this.finishUnknown(c, `timeout at node ${cur.attempt.node}`);
@@ -168,7 +244,8 @@ export class Clients {
     switch (outcome.kind) {
       case 'ok': {
         const value = 'value' in outcome ? outcome.value : null;
-        this.history.ok(cur.op, at, cur.op.kind === 'read' ? value : null, `node ${cur.attempt.node} index ${outcome.index}`);
+        const retried = cur.attempts > 1 ? ` (attempt ${cur.attempts})` : '';
+        this.history.ok(cur.op, at, cur.op.kind === 'read' ? value : null, `node ${cur.attempt.node} index ${outcome.index}${retried}`);
         this.stats.ok++;
         if (cur.op.kind === 'read') {
           this.stats.readsOk++;
@@ -178,7 +255,7 @@ export class Clients {
         break;
       }
       case 'rejected': {
-        if (cur.attempts < this.options.maxAttempts && at < cur.deadline) {
+        if (cur.attempts < this.attemptsMax(cur) && at < cur.deadline) {
           this.stats.retries++;
           const hint = outcome.leader;
           cur.retryTo = hint !== 0 && hint !== cur.attempt.node && this.cluster.has(hint) ? hint : this.randomNode();
@@ -186,12 +263,20 @@ export class Clients {
           cur.attempt = null;
           return;
         }
+        if (cur.mayHaveApplied) {
+          this.finishUnknown(c, `${outcome.reason}, after an attempt with an unknown outcome`);
+          break;
+        }
         this.history.failed(cur.op, outcome.reason);
         this.stats.failed++;
         c.current = null;
         break;
       }
       case 'unknown':
+        if (cur.attempts < this.attemptsMax(cur) && at < cur.deadline && this.retriesUnknown(cur)) {
+          this.retryUnknown(cur, at, cur.attempt.node);
+          return;
+        }
         this.finishUnknown(c, outcome.reason);
         break;
     }
@@ -213,25 +298,54 @@ export class Clients {
       op = this.history.invoke(c.id, kind, key, uniqueValue(c.id, c.requests), now);
     }
     this.stats.invoked++;
-    const cur: Current = { op, mode, deadline: now + o.timeoutMs, attempts: 0, attempt: null, retryAt: now, retryTo: 0 };
+    const cur: Current = {
+      op,
+      mode,
+      request: c.requests,
+      deadline: now + o.timeoutMs,
+      attempts: 0,
+      attempt: null,
+      mayHaveApplied: false,
+      lateOk: null,
+      retryAt: now,
+      retryTo: 0,
+    };
     c.current = cur;
     this.send(c, cur, this.randomNode(), now);
   }
 
+  /** Schedules another attempt of a write whose last attempt's outcome is unknown. */
+  private retryUnknown(cur: Current, at: number, lastNode: number): void {
+    this.stats.retries++;
+    this.stats.unknownRetries++;
+    cur.mayHaveApplied = true;
+    cur.retryTo = this.randomNode(lastNode);
+    cur.retryAt = at + this.rng.int(this.options.retryMs[0], this.options.retryMs[1]);
+    cur.attempt = null;
+  }
+
   private send(c: Client, cur: Current, nodeId: number, now: number): void {
     cur.attempts++;
-    const attempt: Attempt = { token: ++this.tokens, node: nodeId, outcome: null, outcomeAt: now };
+    const attempt: Attempt = { token: ++this.tokens, node: nodeId, sentAt: now, outcome: null, outcomeAt: now };
     cur.attempt = attempt;
     const record = (outcome: Outcome): void => {
-      // Ignore answers to attempts the client has moved past (timed out or retried).
-      if (c.current !== cur || cur.attempt !== attempt || attempt.outcome !== null) return;
+      if (c.current !== cur || attempt.outcome !== null) return;
+      if (cur.attempt !== attempt) {
+        // An attempt the client moved past: only an 'ok' still tells something (the write
+        // took effect, within the op's interval); take the first one.
+        if (outcome.kind === 'ok' && !('value' in outcome) && cur.lateOk === null) {
+          cur.lateOk = { outcome, at: this.cluster.now, node: nodeId };
+        }
+        attempt.outcome = outcome;
+        return;
+      }
       attempt.outcome = outcome;
       attempt.outcomeAt = this.cluster.now;
     };
     const node = this.cluster.node(nodeId);
     const op = cur.op;
     if (op.kind === 'read') node.read(cur.mode!, op.key, record);
-    else node.write({ client: c.id, request: c.requests, op: op.kind, key: op.key, value: op.value! }, record);
+    else node.write({ client: c.id, request: cur.request, op: op.kind, key: op.key, value: op.value! }, record);
   }
 
   private finishUnknown(c: Client, why: string): void {
@@ -245,8 +359,10 @@ export class Clients {
     return this.options.timeoutMs;
   }
 
-  private randomNode(): number {
-    const ids = this.eligible ?? this.cluster.nodes.filter((n) => !n.stopped).map((n) => n.id);
-    return this.rng.pick(ids);
+  /** A random node to contact, other than `avoid` when there is another. */
+  private randomNode(avoid = 0): number {
+    const all = this.eligible ?? this.cluster.nodes.filter((n) => !n.stopped).map((n) => n.id);
+    const others = all.filter((id) => id !== avoid);
+    return this.rng.pick(others.length > 0 ? others : all);
   }
 }

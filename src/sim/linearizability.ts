@@ -195,6 +195,8 @@ export interface HistoryCheck {
   readonly keys: number;
   readonly opsChecked: number;
   readonly explored: number;
+  /** Distinct writes that reads saw applied twice (each one a failure). */
+  readonly duplicateApplies: number;
   /** On failure: the key and the counterexample. */
   readonly failure?: { readonly key: string; readonly description: string };
 }
@@ -228,11 +230,60 @@ export function withoutUnobservedIndeterminateWrites(ops: readonly HistoryOp[]):
   });
 }
 
+export interface DuplicateApply {
+  /** The write's id, "client.request". */
+  readonly id: string;
+  readonly detail: string;
+}
+
+const UNIQUE_VALUE = /\[(\d+\.\d+)\]/g;
+
+/**
+ * Writes that a completed read saw applied twice: a unique value ("[client.request]", see
+ * kv.ts) appearing twice in one key's value, which only a second apply of the same append
+ * can produce. Independent of the linearization search (which would reject such a read too,
+ * without saying why).
+ */
+export function duplicatesSeenByReads(ops: readonly HistoryOp[]): DuplicateApply[] {
+  const found = new Map<string, DuplicateApply>();
+  for (const op of ops) {
+    if (op.kind !== 'read' || op.status !== 'ok' || op.result === null) continue;
+    const seen = new Set<string>();
+    for (const m of op.result.matchAll(UNIQUE_VALUE)) {
+      const id = m[1]!;
+      if (!seen.has(id)) {
+        seen.add(id);
+        continue;
+      }
+      if (!found.has(id)) {
+        found.set(id, { id, detail: `write ${id} applied twice: read ${describeOp(op)} saw [${id}] twice` });
+      }
+    }
+  }
+  return [...found.values()];
+}
+
 /** Checks a whole key-value history, key by key. Pending ops must have been closed. */
 export function checkKvHistory(ops: readonly HistoryOp[], budgetPerKey = 2_000_000): HistoryCheck {
   const byKey = new Map<string, HistoryOp[]>();
   for (const op of ops) {
     if (op.status === 'pending') throw new Error(`checkKvHistory: op ${op.id} is still pending`);
+  }
+  const duplicates = duplicatesSeenByReads(ops);
+  if (duplicates.length > 0) {
+    const first = duplicates[0]!;
+    return {
+      ok: false,
+      unknown: false,
+      keys: 0,
+      opsChecked: 0,
+      explored: 0,
+      duplicateApplies: duplicates.length,
+      failure: {
+        key: ops.find((op) => op.kind !== 'read' && op.value === `[${first.id}]`)?.key ?? '?',
+        description: `duplicate apply: ${duplicates.length} write(s) applied twice, e.g. ${first.detail}`,
+      },
+    };
   }
   for (const op of withoutUnobservedIndeterminateWrites(relevantOps(ops))) {
     let list = byKey.get(op.key);
@@ -258,9 +309,10 @@ export function checkKvHistory(ops: readonly HistoryOp[], budgetPerKey = 2_000_0
         keys: byKey.size,
         opsChecked,
         explored,
+        duplicateApplies: 0,
         failure: { key, description: `key ${JSON.stringify(key)}: ${result.description}` },
       };
     }
   }
-  return { ok: true, unknown, keys: byKey.size, opsChecked, explored };
+  return { ok: true, unknown, keys: byKey.size, opsChecked, explored, duplicateApplies: 0 };
 }

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { History, type HistoryOp, type OpKind } from '../../src/sim/history.ts';
-import { checkKvHistory, checkLinearizable, kvRegisterModel } from '../../src/sim/linearizability.ts';
+import { checkKvHistory, checkLinearizable, duplicatesSeenByReads, kvRegisterModel } from '../../src/sim/linearizability.ts';
 
 /** Builds a history from compact rows: [client, kind, key, value-or-read-result, invoke, complete|null]. */
 type Row = [number, OpKind, string, string | null, number, number | null];
@@ -157,6 +157,25 @@ describe('linearizability checker', () => {
       ).ok,
       false,
     );
+  });
+
+  test('a write applied twice, seen by a read, fails as a duplicate apply (saying which write)', () => {
+    const ops = build([
+      [1, 'append', 'x', '[1.1]', 0, 10],
+      [2, 'append', 'x', '[2.1]', 1, 2],
+      [3, 'read', 'x', '[1.1][2.1][1.1]', 11, 12],
+    ]);
+    assert.deepEqual(
+      duplicatesSeenByReads(ops).map((d) => d.id),
+      ['1.1'],
+    );
+    const r = checkKvHistory(ops);
+    assert.equal(r.ok, false);
+    assert.equal(r.duplicateApplies, 1);
+    assert.equal(r.failure!.key, 'x');
+    assert.match(r.failure!.description, /^duplicate apply: 1 write\(s\) applied twice, e\.g\. write 1\.1 applied twice/);
+    // Each value once: no duplicate.
+    assert.deepEqual(duplicatesSeenByReads(build([[3, 'read', 'x', '[1.1][2.1][1.10]', 0, 1]])), []);
   });
 
   test('indeterminate reads and failed ops are ignored', () => {
