@@ -109,6 +109,7 @@ export class RaftCore implements RaftCoreApi {
       pendingConfIndex: 0,
       leadTransferee: 0,
       timeoutNowSent: false,
+      formerLeaseEndTick: 0,
       appendPending: false,
       commitPending: false,
       readOnly: new ReadOnly(),
@@ -142,8 +143,10 @@ export class RaftCore implements RaftCoreApi {
         // Thesis 4.2.3: ignore, without even adopting the term, while a leader is alive.
         if (!transfer && inLease(s, m.type)) return;
       }
-      if (m.type === 'PreVote' || (m.type === 'PreVoteResponse' && m.granted)) {
+      if ((m.type === 'PreVote' && s.config.bugs?.preVoteRaisesTerm !== true) || (m.type === 'PreVoteResponse' && m.granted)) {
         // Pre-vote messages carry the term the sender would campaign in: not a real term.
+        // (Bug switch preVoteRaisesTerm: the receiver of a PreVote adopts its term, as if a
+        // candidate had campaigned in it; a node that cannot win disrupts the cluster, thesis 9.6.)
       } else {
         const fromLeader = m.type === 'AppendEntries' || m.type === 'Heartbeat' || m.type === 'InstallSnapshot';
         becomeFollower(s, m.term, fromLeader ? m.from : 0);
@@ -245,14 +248,18 @@ export class RaftCore implements RaftCoreApi {
 
   propose(data: Uint8Array): number | null {
     const s = this.s;
-    if (s.role !== 'leader' || s.leadTransferee !== 0) return null;
+    // Bug switch transferLeaderKeepsWriting: proposals are still taken during a transfer
+    // (thesis 3.10: the leader stops taking them so the target can catch up and take over).
+    if (s.role !== 'leader' || (s.leadTransferee !== 0 && s.config.bugs?.transferLeaderKeepsWriting !== true)) return null;
     return appendEntries(s, [{ type: 'normal', data }]);
   }
 
   proposeConfChange(change: ConfChange): number | null {
     const s = this.s;
     if (s.role !== 'leader' || s.leadTransferee !== 0) return null;
-    if (s.pendingConfIndex > s.log.committed) return null; // one change at a time
+    // One change at a time (thesis 4.1); the bug switch twoConfChangesInFlight lets a second
+    // one in, whose majority need not overlap the majority of the configuration before the first.
+    if (s.pendingConfIndex > s.log.committed && s.config.bugs?.twoConfChangesInFlight !== true) return null;
     if (rejectConfChange(s.conf.current(), change) !== null) return null;
     const index = appendEntries(s, [{ type: 'conf', data: encodeConfChange(change, s.conf.current()) }]);
     s.pendingConfIndex = index;
@@ -339,7 +346,10 @@ export class RaftCore implements RaftCoreApi {
     markRoundsFlushed(s);
     const hardState = hardStateOf(s);
     const entries = s.log.unstableEntries();
-    const committedEntries = s.log.nextCommittedEntries(Math.min(maxCommittedEntries, MAX_COMMITTED_PER_READY));
+    // Bug switch applyBeforeCommit: hands out one entry past the commit index, which a new
+    // leader may still overwrite (Figure 2: apply only committed entries).
+    const pastCommit = s.config.bugs?.applyBeforeCommit === true ? 1 : 0;
+    const committedEntries = s.log.nextCommittedEntries(Math.min(maxCommittedEntries, MAX_COMMITTED_PER_READY), pastCommit);
     const last: Entry | undefined = entries[entries.length - 1];
     const softState = this.softState();
     const ready: Ready = {

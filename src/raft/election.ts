@@ -126,8 +126,13 @@ export function handleVoteRequest(s: RaftState, m: PreVoteRequest | VoteRequest)
   const preVote = m.type === 'PreVote';
   // We can vote for m.from if we already did in this term, or have voted for no one and know
   // of no leader; a pre-vote for a future term is always possible (it commits us to nothing).
-  const canVote = s.vote === m.from || (s.vote === 0 && s.leader === 0) || (preVote && m.term > s.term);
-  const granted = canVote && s.log.isUpToDate(m.lastLogIndex, m.lastLogTerm);
+  // Bug switch voteTwiceInTerm: a second candidate of the same term gets a vote too, so two
+  // candidates can both collect a majority in one term (Figure 2: one votedFor per term).
+  const canVote =
+    s.vote === m.from || (s.vote === 0 && s.leader === 0) || (preVote && m.term > s.term) || (!preVote && s.config.bugs?.voteTwiceInTerm === true);
+  // Bug switch skipLogUpToDateCheck: without the election restriction (§5.4.1) a candidate
+  // missing committed entries can win and overwrite them (leader completeness).
+  const granted = canVote && (s.log.isUpToDate(m.lastLogIndex, m.lastLogTerm) || s.config.bugs?.skipLogUpToDateCheck === true);
   if (granted && !preVote) {
     s.electionElapsed = 0;
     s.vote = m.from;

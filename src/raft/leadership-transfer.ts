@@ -22,7 +22,9 @@ export function maybeSendTimeoutNow(s: RaftState, from: number): boolean {
   if (!pr || pr.matchIndex !== s.log.lastIndex()) return false;
   const message: TimeoutNowRequest = { type: 'TimeoutNow', from: s.id, to: from, term: s.term };
   send(s, message);
-  s.timeoutNowSent = true; // from now on another server may win without lease checks
+  // From now on another server may win without lease checks: no more lease reads here. The bug
+  // switch transferLeaderKeepsWriting forgets it, so the old leader keeps its lease.
+  if (s.config.bugs?.transferLeaderKeepsWriting !== true) s.timeoutNowSent = true;
   return true;
 }
 

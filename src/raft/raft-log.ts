@@ -179,10 +179,11 @@ export class RaftLog {
   }
 
   /** Committed entries the state machine may apply now: only durable ones, and none while a
-   * received snapshot waits to be applied. */
-  nextCommittedEntries(maxCount: number): Entry[] {
+   * received snapshot waits to be applied. `pastCommit` is only for a deliberate bug (RaftBugs
+   * applyBeforeCommit): entries beyond the commit index. */
+  nextCommittedEntries(maxCount: number, pastCommit = 0): Entry[] {
     if (this.pendingSnapshot !== null) return [];
-    const hi = Math.min(this.committed, this.stable);
+    const hi = Math.min(this.committed + pastCommit, this.stable);
     if (hi <= this.applied) return [];
     return this.slice(this.applied + 1, hi + 1, Infinity, maxCount);
   }

@@ -174,9 +174,24 @@ export function handleReadIndexResponse(s: RaftState, m: ReadIndexResponse): voi
  * this term, when no TimeoutNow went out this term, and while a majority acknowledged a
  * heartbeat sent within the last electionTicks - margin ticks. */
 export function leaseValid(s: RaftState): boolean {
-  if (s.role !== 'leader' || !s.config.checkQuorum || s.timeoutNowSent) return false;
+  if (s.role !== 'leader') {
+    // Bug switch leaseAfterStepDown: a former leader keeps the lease it held when it stepped
+    // down (roles.ts remembers its end); after a transfer, voters elected the target without
+    // waiting for that lease, so a new leader commits writes these reads do not see.
+    return s.config.bugs?.leaseAfterStepDown === true && s.now < s.formerLeaseEndTick;
+  }
+  if (!s.config.checkQuorum || s.timeoutNowSent) return false;
   if (!committedInCurrentTerm(s)) return false;
+  return s.now < leaseEndTick(s);
+}
+
+/** Leader: the tick at which its lease ends (thesis 6.4.1): an election timeout, less a
+ * margin for clock drift, after the heartbeat round a majority last acknowledged was sent. */
+export function leaseEndTick(s: RaftState): number {
   const voters = s.conf.current().voters;
   const start = quorumMin(voters, (id) => (id === s.id ? s.now : (s.progress.get(id)?.leaseAckTick ?? -Infinity)));
-  return s.now < start + s.config.electionTicks - leaseMarginTicks(s.config.electionTicks);
+  // Bug switch leaseReadExpired: twice the election timeout, longer than followers refuse to
+  // elect another leader after hearing from this one: an isolated leader serves stale reads.
+  if (s.config.bugs?.leaseReadExpired === true) return start + 2 * s.config.electionTicks;
+  return start + s.config.electionTicks - leaseMarginTicks(s.config.electionTicks);
 }

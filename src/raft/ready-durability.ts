@@ -38,10 +38,31 @@ export function readyDurability(rd: Ready, durable: HardState, bugs?: RaftBugs):
   const hardStateMustSync = rd.hardState !== null && (rd.hardState.term !== durable.term || rd.hardState.vote !== durable.vote);
   const mustSync = hardStateMustSync || rd.entries.length > 0 || rd.snapshot !== null;
   if (bugs?.sendBeforeDurable === true) return { mustSync, hardStateMustSync, beforeSync: rd.messages, afterSync: [] };
+  if (bugs !== undefined && (bugs.voteBeforeDurable === true || bugs.ackBeforeDurable === true)) {
+    return withEarlyReplies(rd, mustSync, hardStateMustSync, bugs);
+  }
   if (hardStateMustSync || rd.softState.role !== 'leader') return { mustSync, hardStateMustSync, beforeSync: [], afterSync: rd.messages };
   const beforeSync: Message[] = [];
   const afterSync: Message[] = [];
   for (const m of rd.messages) (mayLeaveBeforeSync(m) ? beforeSync : afterSync).push(m);
+  return { mustSync, hardStateMustSync, beforeSync, afterSync };
+}
+
+/** Bug switches voteBeforeDurable and ackBeforeDurable: the rule above, except that vote
+ * responses (or append acknowledgements) also leave before the write. A crash during the write
+ * then takes back a vote a candidate counted (two leaders in one term), or entries a leader
+ * counted towards a commit (a committed entry lost). */
+function withEarlyReplies(rd: Ready, mustSync: boolean, hardStateMustSync: boolean, bugs: RaftBugs): ReadyDurability {
+  const leaderMayReplicate = !hardStateMustSync && rd.softState.role === 'leader';
+  const beforeSync: Message[] = [];
+  const afterSync: Message[] = [];
+  for (const m of rd.messages) {
+    const early =
+      (leaderMayReplicate && mayLeaveBeforeSync(m)) ||
+      (m.type === 'RequestVoteResponse' && bugs.voteBeforeDurable === true) ||
+      (m.type === 'AppendEntriesResponse' && bugs.ackBeforeDurable === true);
+    (early ? beforeSync : afterSync).push(m);
+  }
   return { mustSync, hardStateMustSync, beforeSync, afterSync };
 }
 

@@ -4,7 +4,7 @@
 // the commit rule that only counts replicas of current-term entries (Figure 8).
 import type { AppendEntriesRequest, AppendEntriesResponse, Entry, EntryType, HeartbeatRequest, HeartbeatResponse } from './types.ts';
 import { type RaftState, isVoter, matchIndexOf, send } from './state.ts';
-import { quorumMin } from './quorum.ts';
+import { quorumMin, quorumSize } from './quorum.ts';
 import { assert } from '../assert.ts';
 import { syncProgressWithConf } from './roles.ts';
 import { sendSnapshot, snapshotHeartbeat } from './snapshot.ts';
@@ -102,7 +102,7 @@ export function broadcastHeartbeat(s: RaftState): number {
 /** Leader: advances the commit index to the highest current-term index on a majority. */
 export function maybeCommit(s: RaftState): boolean {
   if (s.role !== 'leader') return false;
-  const index = quorumMin(s.conf.current().voters, (id) => matchIndexOf(s, id));
+  const index = s.config.bugs === undefined ? quorumMin(s.conf.current().voters, (id) => matchIndexOf(s, id)) : commitIndexWithBugs(s);
   if (index <= s.log.committed) return false;
   // Figure 8: counting replicas only commits entries of the current term; older entries
   // commit indirectly. The bug switch exists only to prove the simulator notices.
@@ -110,6 +110,23 @@ export function maybeCommit(s: RaftState): boolean {
   s.log.commitTo(index);
   s.commitPending = true;
   return true;
+}
+
+/** The quorum's match index as maybeCommit computes it, or as a deliberate bug miscounts it. */
+function commitIndexWithBugs(s: RaftState): number {
+  const voters = s.conf.current().voters;
+  if (s.config.bugs?.commitPastQuorumMatch === true) {
+    // Bug: the highest match index of any voter (often the leader's own log) commits entries
+    // that no majority holds; a new leader without them loses committed entries (§5.3).
+    return Math.max(...voters.map((id) => matchIndexOf(s, id)));
+  }
+  if (s.config.bugs?.learnerInQuorum === true) {
+    // Bug: every member's match index (the progress map holds learners too) ranked against the
+    // voters' quorum size, so learners stand in for voters (thesis 4.2.1: learners never count).
+    const matches = [matchIndexOf(s, s.id), ...[...s.progress.values()].map((pr) => pr.matchIndex)].sort((a, b) => b - a);
+    return matches[Math.min(matches.length, quorumSize(voters.length)) - 1] ?? 0;
+  }
+  return quorumMin(voters, (id) => matchIndexOf(s, id));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -133,7 +150,15 @@ export function handleAppendEntries(s: RaftState, m: AppendEntriesRequest): void
     const conflict = log.findConflict(m.entries);
     if (conflict !== 0) {
       assert(conflict > log.committed, `leader ${m.from} conflicts with committed entry ${conflict}`);
-      appendToLog(s, m.entries.slice(conflict - m.prevLogIndex - 1));
+      // Bug switch keepConflictingSuffix: append only what lies past our last index, keeping
+      // the conflicting entries, and still acknowledge the leader's entries (Figure 2 step 3).
+      const from = s.config.bugs?.keepConflictingSuffix === true ? Math.max(conflict, log.lastIndex() + 1) : conflict;
+      appendToLog(s, m.entries.slice(from - m.prevLogIndex - 1));
+    } else if (s.config.bugs?.truncateOnStaleAppend === true && m.entries.length > 0 && lastNew < log.lastIndex()) {
+      // Bug: a stale or duplicated append whose entries all match rewrites them and drops the
+      // entries after them, which this node may have acknowledged already (Figure 2: truncate
+      // only on a conflict).
+      appendToLog(s, m.entries);
     }
     // Commit only what we know matches the leader: up to the last entry of this message.
     log.commitTo(Math.min(m.leaderCommit, lastNew));

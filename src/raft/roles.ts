@@ -5,9 +5,14 @@ import { Progress } from './progress.ts';
 import { assert } from '../assert.ts';
 import { resetRandomizedElectionTimeout } from './election.ts';
 import { appendEntries } from './replication.ts';
+import { leaseEndTick } from './read-only.ts';
 
 function reset(s: RaftState, term: number): void {
   assert(term >= s.term, `term goes backwards: ${term} < ${s.term}`);
+  // Bug switch leaseAfterStepDown: remember the lease this leader held (read-only.ts serves it
+  // after the step-down; the lease is computed from acknowledgements alone, as if TimeoutNow
+  // had never been sent).
+  if (s.role === 'leader' && s.config.bugs?.leaseAfterStepDown === true) s.formerLeaseEndTick = leaseEndTick(s);
   if (term > s.term) {
     s.term = term;
     s.vote = 0;

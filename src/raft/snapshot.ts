@@ -199,7 +199,12 @@ function respond(s: RaftState, m: InstallSnapshotRequest, nextOffset: number, do
 
 export function handleInstallSnapshot(s: RaftState, m: InstallSnapshotRequest): void {
   const { index, term } = m.meta;
-  if (index <= s.log.committed || (s.log.matchTerm(index, term) && index <= s.log.lastIndex())) {
+  // Bug switch snapshotDiscardsNewerEntries: install a snapshot whose last entry we hold, which
+  // drops the entries after it that we may have acknowledged (§7: keep them).
+  if (
+    index <= s.log.committed ||
+    (s.log.matchTerm(index, term) && index <= s.log.lastIndex() && s.config.bugs?.snapshotDiscardsNewerEntries !== true)
+  ) {
     // We already hold this prefix (thesis 5.1: keep the entries that follow it).
     s.log.commitTo(index);
     s.receiver = null;

@@ -46,6 +46,9 @@ export interface RaftState {
   leadTransferee: number;
   /** TimeoutNow was sent in this term: another server may win without a lease check. */
   timeoutNowSent: boolean;
+  /** Only for the deliberate bug leaseAfterStepDown: the lease end (tick) held when this node
+   * last stepped down as leader. */
+  formerLeaseEndTick: number;
   /** New entries or a new commit index must go out in the next ready(). */
   appendPending: boolean;
   commitPending: boolean;

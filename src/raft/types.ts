@@ -228,11 +228,54 @@ export interface RaftConfig {
 export interface RaftBugs {
   /** Commit entries of earlier terms by counting replicas (violates the paper's Figure 8 rule). */
   readonly commitPreviousTermEntries?: boolean;
+  /** Grant a vote to a second candidate in a term where this node already voted (Figure 2:
+   * votedFor is one candidate per term). */
+  readonly voteTwiceInTerm?: boolean;
+  /** readyDurability() lets vote responses leave before the vote is durable (only votes). */
+  readonly voteBeforeDurable?: boolean;
+  /** readyDurability() lets AppendEntries acknowledgements leave before the entries they
+   * acknowledge are durable (only acks). */
+  readonly ackBeforeDurable?: boolean;
+  /** readyDurability() lets every message of a Ready leave before the Ready is durable: votes
+   * and acks that a crash during the write can take back. */
+  readonly sendBeforeDurable?: boolean;
+  /** Grant votes and pre-votes without the election restriction (§5.4.1: the candidate's log
+   * must be at least as up to date as the voter's). */
+  readonly skipLogUpToDateCheck?: boolean;
+  /** A follower appends only the entries past its last index and keeps a conflicting suffix
+   * (Figure 2: delete the existing entry and all that follow it on a conflict). */
+  readonly keepConflictingSuffix?: boolean;
+  /** A stale or duplicated AppendEntries whose entries all match truncates the log after them
+   * (Figure 2: only a conflict truncates; entries acknowledged before are lost). */
+  readonly truncateOnStaleAppend?: boolean;
+  /** The leader's commit index follows the highest match index instead of the quorum's (§5.3). */
+  readonly commitPastQuorumMatch?: boolean;
   /** Answer ReadIndex immediately, without confirming leadership with a quorum. */
   readonly readWithoutQuorumCheck?: boolean;
-  /** readyDurability() lets every message leave before the Ready is durable: votes and acks
-   * that a crash during the write can take back. */
-  readonly sendBeforeDurable?: boolean;
+  /** The leader lease lasts twice the election timeout: longer than followers promise not to
+   * elect anyone else (thesis 6.4.1). */
+  readonly leaseReadExpired?: boolean;
+  /** A leader that steps down keeps serving lease reads until the lease it held would have
+   * ended: after a leadership transfer (voters skip their lease check) a new leader commits
+   * writes meanwhile. */
+  readonly leaseAfterStepDown?: boolean;
+  /** Hand out committed entries up to one past the commit index (Figure 2: apply only
+   * committed entries). */
+  readonly applyBeforeCommit?: boolean;
+  /** Installing a snapshot whose last entry matches ours drops the entries after it (§7:
+   * keep the entries following a snapshot's last entry when it matches). */
+  readonly snapshotDiscardsNewerEntries?: boolean;
+  /** proposeConfChange accepts a change while another is uncommitted, including the first
+   * change of a new leader before its no-op commits (thesis 4.1). */
+  readonly twoConfChangesInFlight?: boolean;
+  /** The commit rule counts learners' match indexes against the voters' quorum size. */
+  readonly learnerInQuorum?: boolean;
+  /** A node receiving a PreVote for a higher term adopts that term (thesis 9.6: pre-votes
+   * must not change any server's term). */
+  readonly preVoteRaisesTerm?: boolean;
+  /** After sending TimeoutNow the old leader keeps acting as a leader: it takes proposals and
+   * its lease stays valid, while the target is elected without lease checks (thesis 3.10). */
+  readonly transferLeaderKeepsWriting?: boolean;
 }
 
 /**

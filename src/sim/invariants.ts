@@ -11,6 +11,11 @@
 // - Commit monotonicity: a node's commit index never decreases within one incarnation.
 // - Durability before acting: a granted vote or a successful append ack is backed by the
 //   sender's durable state at the moment it is sent.
+// - Terms come from campaigns: a node persists a new term only once some node has persisted a
+//   vote for itself in it (a candidate); pre-votes never raise a term (thesis 9.6).
+// - Apply after commit: a node applies an entry only at or below its durable commit index.
+// - One membership change at a time (thesis 4.1): a leader appends a conf entry only when
+//   every earlier conf entry in its log is committed (its commit index covers them).
 
 import type { Entry, HardState, Message } from '../raft/types.ts';
 import type { SimDisk } from './disk.ts';
@@ -56,6 +61,8 @@ export class InvariantChecker {
   private readonly commits = new Map<number, { incarnation: number; commit: number }>();
   /** node -> last durable hard state. */
   private readonly hardStates = new Map<number, HardState>();
+  /** Terms in which some node persisted a vote for itself (campaigned). */
+  private readonly campaignTerms = new Set<number>();
   private highestCommitted = 0;
   checks = 0;
 
@@ -82,6 +89,16 @@ export class InvariantChecker {
   observeHardState(node: number, hs: HardState): void {
     this.checks++;
     const prev = this.hardStates.get(node);
+    if (hs.vote === node) this.campaignTerms.add(hs.term);
+    else if (hs.term > (prev?.term ?? 0) && !this.campaignTerms.has(hs.term)) {
+      // Every term starts with a candidate, which persists its own vote before asking for
+      // others' (sent only after that write): a node that reaches a term nobody campaigned in
+      // took it from a message that is no campaign, such as a pre-vote.
+      throw new InvariantViolation(
+        'terms come from campaigns',
+        `node ${node} persisted term ${hs.term} (vote ${hs.vote}) before any node campaigned in it`,
+      );
+    }
     if (prev !== undefined) {
       if (hs.term < prev.term) {
         throw new InvariantViolation('durable term', `node ${node} persisted term ${hs.term} after ${prev.term}`);
@@ -98,6 +115,7 @@ export class InvariantChecker {
     for (let i = Math.max(from, disk.snapshotIndex + 1); i <= disk.lastIndex; i++) {
       this.checks++;
       const entry = disk.entryAt(i)!;
+      if (entry.type === 'conf' && this.leaders.get(entry.term) === node) this.checkOneConfChange(node, disk, entry);
       const prevTerm = disk.termAt(i - 1);
       if (prevTerm === undefined) throw new Error(`sim: disk of node ${node} has a hole before ${i}`);
       const key = `${entry.index}:${entry.term}`;
@@ -121,15 +139,34 @@ export class InvariantChecker {
     }
   }
 
-  /** State machine safety, plus the record of committed entries for leader completeness. */
+  /** One membership change at a time: `node` led entry.term, so it appended this conf entry;
+   * it may do so only once the previous conf entry in its log is committed (its commit index,
+   * as last observed, covers it; one compacted away is committed). */
+  private checkOneConfChange(node: number, disk: SimDisk, entry: Entry): void {
+    const commit = this.commits.get(node)?.commit ?? 0;
+    for (let i = entry.index - 1; i > Math.max(commit, disk.snapshotIndex); i--) {
+      if (disk.entryAt(i)?.type !== 'conf') continue;
+      throw new InvariantViolation(
+        'one membership change at a time',
+        `node ${node}, leader of term ${entry.term}, appended conf entry ${entry.index} while conf entry ${i} was uncommitted (its commit index ${commit})`,
+      );
+    }
+  }
+
   /** An entry at or below a node's commit index, in its durable log: committed. Two nodes
    * must never consider different entries committed at one index. Returns true when new. */
   observeCommitted(node: number, entry: Entry): boolean {
     return this.record(node, entry, 'commit safety', 'considers committed');
   }
 
-  /** State machine safety. Returns true when this index was not known committed before. */
+  /** State machine safety. Returns true when this index was not known committed before. The
+   * node's durable hard state (persisted before a ready's entries are applied) must show the
+   * entry committed. */
   observeApplied(node: number, entry: Entry): boolean {
+    const commit = this.hardStates.get(node)?.commit ?? 0;
+    if (entry.index > commit) {
+      throw new InvariantViolation('apply after commit', `node ${node} applied entry ${show(entry)} with durable commit index ${commit}`);
+    }
     return this.record(node, entry, 'state machine safety', 'applied');
   }
 

@@ -13,6 +13,10 @@ function disk(entries: Entry[]): SimDisk {
   d.append(entries);
   return d;
 }
+/** Nodes whose durable commit index is `commit` (node 1 campaigned in term 1). */
+function committedUpTo(c: InvariantChecker, nodes: number[], commit: number): void {
+  for (const n of nodes) c.observeHardState(n, { term: 1, vote: 1, commit });
+}
 function violates(name: string, fn: () => void): void {
   assert.throws(fn, (err: unknown) => err instanceof InvariantViolation && err.invariant === name);
 }
@@ -40,6 +44,7 @@ describe('InvariantChecker', () => {
 
   test('state machine safety: no two different entries applied at one index', () => {
     const c = new InvariantChecker();
+    committedUpTo(c, [1, 2, 3], 1);
     assert.equal(c.observeApplied(1, e(1, 1)), true);
     assert.equal(c.observeApplied(2, e(1, 1)), false);
     violates('state machine safety', () => c.observeApplied(3, e(1, 2)));
@@ -48,6 +53,7 @@ describe('InvariantChecker', () => {
 
   test('leader completeness: a later leader must hold every committed entry', () => {
     const c = new InvariantChecker();
+    committedUpTo(c, [1], 2);
     c.observeApplied(1, e(1, 1));
     c.observeApplied(1, e(2, 1));
     c.observeLeaderLog(2, 2, disk([e(1, 1), e(2, 1), e(3, 2)]));
@@ -65,6 +71,7 @@ describe('InvariantChecker', () => {
 
   test('durable hard state: term never decreases and a vote never changes within a term', () => {
     const c = new InvariantChecker();
+    c.observeHardState(3, { term: 2, vote: 3, commit: 0 }); // node 3 campaigns in term 2
     c.observeHardState(1, { term: 2, vote: 3, commit: 0 });
     c.observeHardState(1, { term: 2, vote: 3, commit: 4 });
     violates('one vote per term', () => c.observeHardState(1, { term: 2, vote: 2, commit: 4 }));
@@ -83,6 +90,38 @@ describe('InvariantChecker', () => {
     violates('entries durable before ack', () => c.observeSend(ack, d));
     c.observeSend({ ...ack, matchIndex: 2 }, d);
     violates('term durable before sent', () => c.observeSend({ ...ack, term: 3, matchIndex: 1 }, d));
+  });
+});
+
+describe('InvariantChecker: rules the planted bugs break', () => {
+  test('terms come from campaigns: a term no node campaigned in is a violation (pre-votes raise no term)', () => {
+    const c = new InvariantChecker();
+    c.observeHardState(1, { term: 1, vote: 1, commit: 0 }); // node 1 campaigns in term 1
+    c.observeHardState(2, { term: 1, vote: 0, commit: 0 }); // and node 2 learns the term from it
+    c.observeHardState(2, { term: 1, vote: 1, commit: 0 });
+    violates('terms come from campaigns', () => c.observeHardState(3, { term: 2, vote: 0, commit: 0 }));
+  });
+
+  test('apply after commit: an entry past the durable commit index must not be applied', () => {
+    const c = new InvariantChecker();
+    c.observeHardState(1, { term: 1, vote: 1, commit: 1 });
+    c.observeApplied(1, e(1, 1));
+    violates('apply after commit', () => c.observeApplied(1, e(2, 1)));
+  });
+
+  test('one membership change at a time: a leader appends a conf entry only once the previous one is committed', () => {
+    const conf = (index: number): Entry => ({ index, term: 2, type: 'conf', data: enc.encode(`conf ${index}`) });
+    const c = new InvariantChecker();
+    c.observeRole(1, 'leader', 2);
+    c.observeCommit(1, 1, 2);
+    const d = disk([e(1, 1), conf(2), e(3, 2), conf(4)]);
+    c.observeDurableEntries(1, d, 1); // conf 2 is committed when conf 4 is appended
+    d.append([conf(5)]);
+    violates('one membership change at a time', () => c.observeDurableEntries(1, d, 5));
+    // A follower persisting the same entries is not the one that appended them.
+    const c2 = new InvariantChecker();
+    c2.observeRole(1, 'leader', 2);
+    c2.observeDurableEntries(2, d, 1);
   });
 });
 
