@@ -6,6 +6,7 @@ import type { Document, UpdateSpec } from '../store/types.ts';
 import { validateCollectionName, validateId, validateUpdate } from '../store/validate.ts';
 import { readableStore, runCommand } from './backend-access.ts';
 import { documentsToInsert, replacementDocument } from './documents.ts';
+import { idempotencyOf } from './idempotency.ts';
 import { parseConsistency, parseIfMatch, queryParams } from './http-input.ts';
 import type { CollectionParams, DocumentParams, RouteContext } from './route-context.ts';
 
@@ -23,8 +24,9 @@ export function registerDocumentRoutes(app: FastifyInstance, { backend }: RouteC
     const { collection } = request.params;
     validateCollectionName(collection);
     queryParams(request.query, []);
+    const tag = idempotencyOf(request);
     const { docs, many } = documentsToInsert(backend, request.body);
-    const stored = await runCommand(backend, { type: 'insert', collection, docs });
+    const stored = await runCommand(backend, { type: 'insert', collection, docs }, { tag, reply });
     return reply.code(201).send(many ? stored : stored[0]);
   });
 
@@ -43,15 +45,20 @@ export function registerDocumentRoutes(app: FastifyInstance, { backend }: RouteC
     const { collection, id } = request.params;
     queryParams(request.query, []);
     const ifRev = parseIfMatch(request.headers['if-match']);
+    const tag = idempotencyOf(request);
     const doc = replacementDocument(backend, id, request.body);
-    const value = await runCommand(backend, {
-      type: 'replace',
-      collection,
-      id,
-      doc,
-      upsert: true,
-      ...(ifRev !== undefined ? { ifRev } : {}),
-    });
+    const value = await runCommand(
+      backend,
+      {
+        type: 'replace',
+        collection,
+        id,
+        doc,
+        upsert: true,
+        ...(ifRev !== undefined ? { ifRev } : {}),
+      },
+      { tag, reply },
+    );
     return withETag(reply, value.doc)
       .code(value.created ? 201 : 200)
       .send(value.doc);
@@ -62,16 +69,21 @@ export function registerDocumentRoutes(app: FastifyInstance, { backend }: RouteC
     const { collection, id } = request.params;
     queryParams(request.query, []);
     const ifRev = parseIfMatch(request.headers['if-match']);
+    const tag = idempotencyOf(request);
     validateUpdate(request.body, 'update');
-    const value = await runCommand(backend, {
-      type: 'update',
-      collection,
-      filter: { _id: id },
-      update: request.body as UpdateSpec,
-      multi: false,
-      upsert: false,
-      ...(ifRev !== undefined ? { ifRev } : {}),
-    });
+    const value = await runCommand(
+      backend,
+      {
+        type: 'update',
+        collection,
+        filter: { _id: id },
+        update: request.body as UpdateSpec,
+        multi: false,
+        upsert: false,
+        ...(ifRev !== undefined ? { ifRev } : {}),
+      },
+      { tag, reply },
+    );
     const doc = value.docs[0];
     if (value.matched === 0 || doc === undefined) throw new NotFoundError(`document "${id}" not found in collection "${collection}"`);
     return withETag(reply, doc).send(doc);
@@ -82,13 +94,18 @@ export function registerDocumentRoutes(app: FastifyInstance, { backend }: RouteC
     const { collection, id } = request.params;
     queryParams(request.query, []);
     const ifRev = parseIfMatch(request.headers['if-match']);
-    const value = await runCommand(backend, {
-      type: 'remove',
-      collection,
-      filter: { _id: id },
-      multi: false,
-      ...(ifRev !== undefined ? { ifRev } : {}),
-    });
+    const tag = idempotencyOf(request);
+    const value = await runCommand(
+      backend,
+      {
+        type: 'remove',
+        collection,
+        filter: { _id: id },
+        multi: false,
+        ...(ifRev !== undefined ? { ifRev } : {}),
+      },
+      { tag, reply },
+    );
     if (value.removed === 0) throw new NotFoundError(`document "${id}" not found in collection "${collection}"`);
     return reply.code(204).send();
   });

@@ -6,6 +6,7 @@ import { normalizeIndexFields } from '../store/index-fields.ts';
 import { validateCollectionName, validateIndexName } from '../store/validate.ts';
 import { readableStore, runCommand } from './backend-access.ts';
 import { bodyObject, optionalBoolean, parseConsistency, queryParams } from './http-input.ts';
+import { idempotencyOf } from './idempotency.ts';
 import type { CollectionParams, RouteContext } from './route-context.ts';
 
 export function registerIndexRoutes(app: FastifyInstance, { backend }: RouteContext): void {
@@ -21,6 +22,7 @@ export function registerIndexRoutes(app: FastifyInstance, { backend }: RouteCont
     const { collection } = request.params;
     validateCollectionName(collection);
     queryParams(request.query, []);
+    const tag = idempotencyOf(request);
     const body = bodyObject(request.body, ['fields', 'unique', 'name'], true);
     const rawFields = body['fields'];
     // Only the two shapes the contract names: {"a":1,"b.c":-1} or [["a",1]].
@@ -31,13 +33,17 @@ export function registerIndexRoutes(app: FastifyInstance, { backend }: RouteCont
     const fields = normalizeIndexFields(rawFields);
     const name = body['name'];
     if (name !== undefined) validateIndexName(name);
-    const spec = await runCommand(backend, {
-      type: 'createIndex',
-      collection,
-      fields,
-      unique: optionalBoolean(body['unique'], 'unique') === true,
-      ...(name !== undefined ? { name } : {}),
-    });
+    const spec = await runCommand(
+      backend,
+      {
+        type: 'createIndex',
+        collection,
+        fields,
+        unique: optionalBoolean(body['unique'], 'unique') === true,
+        ...(name !== undefined ? { name } : {}),
+      },
+      { tag, reply },
+    );
     return reply.code(201).send(spec);
   });
 
@@ -46,7 +52,8 @@ export function registerIndexRoutes(app: FastifyInstance, { backend }: RouteCont
     validateCollectionName(collection);
     validateIndexName(name);
     queryParams(request.query, []);
-    const value = await runCommand(backend, { type: 'dropIndex', collection, name });
+    const tag = idempotencyOf(request);
+    const value = await runCommand(backend, { type: 'dropIndex', collection, name }, { tag, reply });
     if (!value.dropped) throw new NotFoundError(`index "${name}" not found in collection "${collection}"`);
     return reply.code(204).send();
   });

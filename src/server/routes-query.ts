@@ -17,6 +17,7 @@ import {
   parseNonNegativeInt,
   queryParams,
 } from './http-input.ts';
+import { idempotencyOf } from './idempotency.ts';
 import { sendJsonArray } from './json-response.ts';
 import { RequestSlicer } from './loop-turns.ts';
 import type { CollectionParams, RouteContext } from './route-context.ts';
@@ -99,40 +100,50 @@ export function registerQueryRoutes(app: FastifyInstance, { backend }: RouteCont
     return (await findSliced(store, collection, filter, options, await slicerAtTurn())).explain;
   });
 
-  app.post<{ Params: CollectionParams }>('/api/:collection/_update', async (request) => {
+  app.post<{ Params: CollectionParams }>('/api/:collection/_update', async (request, reply) => {
     const { collection } = request.params;
     validateCollectionName(collection);
     queryParams(request.query, []);
+    const tag = idempotencyOf(request);
     const body = bodyObject(request.body, ['filter', 'update', 'multi', 'upsert'], true);
     validateFilter(body['filter'], 'filter');
     validateUpdate(body['update'], 'update');
     const upsert = optionalBoolean(body['upsert'], 'upsert') === true;
-    const value = await runCommand(backend, {
-      type: 'update',
-      collection,
-      filter: body['filter'] as Filter,
-      update: body['update'] as UpdateSpec,
-      multi: optionalBoolean(body['multi'], 'multi') === true,
-      upsert,
-      ...(upsert ? { upsertId: backend.generateId() } : {}),
-    });
+    const value = await runCommand(
+      backend,
+      {
+        type: 'update',
+        collection,
+        filter: body['filter'] as Filter,
+        update: body['update'] as UpdateSpec,
+        multi: optionalBoolean(body['multi'], 'multi') === true,
+        upsert,
+        ...(upsert ? { upsertId: backend.generateId() } : {}),
+      },
+      { tag, reply },
+    );
     const result: JsonObject = { matched: value.matched, modified: value.modified };
     if (value.upsertedId !== undefined) result['upsertedId'] = value.upsertedId;
     return result;
   });
 
-  app.post<{ Params: CollectionParams }>('/api/:collection/_delete', async (request) => {
+  app.post<{ Params: CollectionParams }>('/api/:collection/_delete', async (request, reply) => {
     const { collection } = request.params;
     validateCollectionName(collection);
     queryParams(request.query, []);
+    const tag = idempotencyOf(request);
     const body = bodyObject(request.body, ['filter', 'multi'], true);
     validateFilter(body['filter'], 'filter');
-    const value = await runCommand(backend, {
-      type: 'remove',
-      collection,
-      filter: body['filter'] as Filter,
-      multi: optionalBoolean(body['multi'], 'multi') !== false,
-    });
+    const value = await runCommand(
+      backend,
+      {
+        type: 'remove',
+        collection,
+        filter: body['filter'] as Filter,
+        multi: optionalBoolean(body['multi'], 'multi') !== false,
+      },
+      { tag, reply },
+    );
     return { removed: value.removed };
   });
 }

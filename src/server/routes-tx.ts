@@ -11,6 +11,7 @@ import { requireCollectionAccess } from './auth/auth-plugin.ts';
 import { runCommand } from './backend-access.ts';
 import { documentToInsert, replacementDocument } from './documents.ts';
 import { bodyObject, optionalBoolean, queryParams } from './http-input.ts';
+import { idempotencyOf } from './idempotency.ts';
 import type { RouteContext } from './route-context.ts';
 
 const OP_KEYS: Readonly<Record<TxOp['type'], readonly string[]>> = {
@@ -83,8 +84,9 @@ function resultOf(op: TxOp, value: TxOpResult): JsonValue {
 }
 
 export function registerTxRoutes(app: FastifyInstance, { backend }: RouteContext): void {
-  app.post('/api/_tx', async (request) => {
+  app.post('/api/_tx', async (request, reply) => {
     queryParams(request.query, []);
+    const tag = idempotencyOf(request);
     const body = bodyObject(request.body, ['ops', 'if'], true);
     const rawOps = body['ops'];
     const rawIf = body['if'] ?? [];
@@ -100,7 +102,7 @@ export function registerTxRoutes(app: FastifyInstance, { backend }: RouteContext
       if (isPlainObject(p) && typeof p['collection'] === 'string') requireCollectionAccess(request, backend, p['collection'], 'read');
     }
     // Preconditions are checked in full by validateCommand inside runCommand.
-    const values = await runCommand(backend, { type: 'tx', ops, if: rawIf as Precondition[] });
+    const values = await runCommand(backend, { type: 'tx', ops, if: rawIf as Precondition[] }, { tag, reply });
     return { results: ops.map((op, i) => resultOf(op, values[i]!)) };
   });
 }
