@@ -1,10 +1,11 @@
 // The client of a Collection Store cluster (or single server): collections with the
 // embedded API, transactions, cluster status. One keep-alive pool per node; every
-// request goes through the executor's retry loop.
+// request goes through the executor's retry loop, every write with its Idempotency-Key.
 import { validateBackoff, type BackoffPolicy } from '../backoff.ts';
 import { createRequestAuth, type LoginAnswer } from './auth-session.ts';
 import { errorFromResponse, ValidationError } from './errors.ts';
 import { HttpTransport } from './http-transport.ts';
+import { createIdempotencyKeys } from './idempotency-keys.ts';
 import { createIdGenerator, type IdGenerator } from './ids.ts';
 import { NodeSelector, normalizeUrl } from './node-selector.ts';
 import { RemoteCollection, type ClientCore } from './remote-collection.ts';
@@ -43,6 +44,8 @@ export class Client implements ClientCore {
     this.executor = new RequestExecutor(this.transport, this.selector, {
       retries: options.retries ?? DEFAULT_RETRIES,
       backoff,
+      // Every write carries its own key: retried through failures, it applies once.
+      idempotencyKeys: createIdempotencyKeys(),
       ...(options.auth !== undefined ? { auth: createRequestAuth(options.auth, (user, password) => this.login(user, password)) } : {}),
     });
   }
@@ -53,8 +56,8 @@ export class Client implements ClientCore {
 
   /**
    * An atomic batch (`POST /api/_tx`): all ops apply or none; `if` lists preconditions.
-   * Inserted documents without `_id` get one here. Not retried once sent: a failure
-   * after that is an OutcomeUnknownError.
+   * Inserted documents without `_id` get one here. Retried like every write (its
+   * Idempotency-Key makes it apply once); OutcomeUnknownError when every attempt failed.
    */
   async transaction(request: TxRequest): Promise<TxResponse> {
     validateObject(request, 'transaction');

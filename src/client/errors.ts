@@ -154,6 +154,21 @@ export class TooManyRequestsError extends StoreError {
   }
 }
 
+/**
+ * 422 IDEMPOTENCY_KEY_REUSED: the Idempotency-Key of this write was used before for a
+ * different request. This client gives each write its own key (`<clientId>.<seq>`) and sends
+ * it unchanged on every retry, so this is a bug (in this library, or in code that shares a
+ * key between two requests); it is never retried.
+ */
+export class IdempotencyKeyReusedError extends StoreError {
+  constructor(
+    message: string,
+    readonly status = 422,
+  ) {
+    super('IDEMPOTENCY_KEY_REUSED', message);
+  }
+}
+
 /** Codes of the errors that exist only on the client side. */
 export type ClientErrorCode = 'UNAVAILABLE' | 'OUTCOME_UNKNOWN' | 'CLIENT_CLOSED' | 'HTTP_ERROR';
 
@@ -182,9 +197,11 @@ export class UnavailableError extends ClientError {
 }
 
 /**
- * A write that is not safe to repeat may or may not have been applied: the request
- * reached a server (or may have) and no definite answer came back. `cause` holds the
- * failure seen (socket closed, timeout, 503). Read the data to find out.
+ * A write may or may not have been applied: it reached a server (or may have), and no
+ * attempt, through every retry, got a definite answer. Each write carries an Idempotency-Key,
+ * so the retries could not apply it twice; it is this error only when all of them failed.
+ * `cause` holds the last failure seen (socket closed, timeout, 503). Read the data to find
+ * out, or repeat the write: a new call is a new write (a new key).
  */
 export class OutcomeUnknownError extends ClientError {
   constructor(message: string, status: number, cause: unknown) {
@@ -241,8 +258,7 @@ const CLASS_OF_CODE: Readonly<Record<ErrorCode, RemoteErrorFactory | null>> = {
   CONFLICT: (message) => new ConflictError(message),
   PRECONDITION_FAILED: (message) => new PreconditionFailedError(message),
   PAYLOAD_TOO_LARGE: (message, status) => new PayloadTooLargeError(message, status),
-  // The server side of exactly-once writes (issue #12) added the code; the client's own class may replace this.
-  IDEMPOTENCY_KEY_REUSED: (message, status) => Object.assign(new StoreError('IDEMPOTENCY_KEY_REUSED', message), { status }),
+  IDEMPOTENCY_KEY_REUSED: (message, status) => new IdempotencyKeyReusedError(message, status),
   // A bug on the server: an HttpError, like any answer outside the contract.
   INTERNAL: null,
   NO_LEADER: (message, status) => new NoLeaderError(message, status),

@@ -16,6 +16,7 @@ export {
   CommitUnknownError,
   ConflictError,
   HttpError,
+  IdempotencyKeyReusedError,
   NoLeaderError,
   NodeFailedError,
   StorageFailedError,

@@ -1,5 +1,8 @@
 // A collection of a remote database: the embedded collection's methods, each mapped to
-// its request of docs/http-api.md, with the retry policy that is safe for it.
+// its request of docs/http-api.md, with the retry policy that is safe for it without an
+// Idempotency-Key. The Client sends every write with one, and the executor then retries
+// every write alike (the policy and the read-backs after a 409/412/404 matter only to an
+// executor without keys: with a key the answer is the write's first result).
 import { jsonEqual, isSameDocument } from './deep-equal.ts';
 import { ConflictError, NotFoundError, StoreError, ValidationError, errorFromResponse, type HttpError, type RemoteStoreError } from './errors.ts';
 import { normalizeIndexFields } from '../store/index-fields.ts';
@@ -122,7 +125,7 @@ export class RemoteCollection {
     return body;
   }
 
-  /** Not retried once sent: an update by filter is not idempotent in general. */
+  /** An update by filter is not idempotent in general: retried thanks to its Idempotency-Key. */
   async update(filter: Filter, update: UpdateSpec, options: UpdateOptions = {}): Promise<UpdateResult> {
     validateObject(filter, 'filter');
     validateObject(update, 'update');
@@ -146,9 +149,9 @@ export class RemoteCollection {
   }
 
   /**
-   * PATCH with update operators. Retried like a PUT when it only `$set`s and `$unset`s
-   * without `ifRev` (repeating it changes nothing more); otherwise only when it never
-   * reached a server.
+   * PATCH with update operators. Without an Idempotency-Key it would be retried like a PUT
+   * only when it `$set`s and `$unset`s without `ifRev` (repeating it changes nothing more);
+   * with one (always, from a Client) it is retried like any write.
    */
   async updateById(id: string, update: UpdateSpec, options: IfRevOptions = {}): Promise<Document> {
     validateId(id);
@@ -192,8 +195,8 @@ export class RemoteCollection {
   }
 
   /**
-   * By id: DELETE, 1 if removed, 0 if there was none (or, after an attempt whose outcome
-   * is unknown, 1: that attempt removed it). By filter: not retried once sent.
+   * By id: DELETE, 1 if removed, 0 if there was none (the first attempt's answer, replayed
+   * to a retry). By filter: retried thanks to its Idempotency-Key.
    */
   async remove(filterOrId: string | Filter, options: RemoveOptions = {}): Promise<number> {
     if (typeof filterOrId === 'string') {

@@ -8,6 +8,11 @@
 //   retried only when the attempt provably never reached a server, or the server answered
 //   a 503 whose code says nothing was done (retry `yes` in the table: NO_LEADER, ...);
 //   any other failure ends in OutcomeUnknownError.
+// With idempotency keys (the Client always has them, issue #12), every write ('safe' and
+// 'unsafe') carries `Idempotency-Key: <clientId>.<seq>`, the same on each of its attempts:
+// the server applies it at most once and answers a retry with the first result, so every
+// write is retried like a 'safe' one, through leader changes; OutcomeUnknownError remains
+// only when every attempt failed. A 422 IDEMPOTENCY_KEY_REUSED is a bug, never retried.
 // Retries wait an exponential backoff with jitter, except the first pass over the
 // nodes after a refused connection or a leader hint, which goes on at once.
 // A 429 (too many password checks on the node: nothing was done) is retried after the
@@ -17,6 +22,7 @@
 import { backoffDelay, type BackoffPolicy } from '../backoff.ts';
 import {
   ClientClosedError,
+  IdempotencyKeyReusedError,
   OutcomeUnknownError,
   RequestTimeoutError,
   StoreError,
@@ -28,6 +34,7 @@ import {
   parseWireError,
 } from './errors.ts';
 import type { RequestAuth } from './auth-session.ts';
+import type { IdempotencyKeys } from './idempotency-keys.ts';
 import { AttemptError, type HttpRequest, type HttpResponse, type HttpTransport } from './http-transport.ts';
 import type { NodeSelector } from './node-selector.ts';
 
@@ -40,9 +47,15 @@ export interface ExecutionResult {
   /**
    * An earlier attempt of this request may have been applied (it reached, or may have
    * reached, a server and got no definite answer). A 409 on an insert or a 404 on a
-   * delete may then be the trace of our own earlier attempt.
+   * delete may then be the trace of our own earlier attempt. Always false for a write
+   * sent with an Idempotency-Key: the answer is then the first result of the write, never
+   * the trace of an earlier attempt.
    */
   readonly earlierAttemptMayHaveApplied: boolean;
+  /** The Idempotency-Key sent with every attempt of this write (undefined for reads). */
+  readonly idempotencyKey?: string;
+  /** The server answered from the record of an earlier attempt (`Idempotent-Replayed: true`). */
+  readonly replayed: boolean;
 }
 
 export interface ExecutorOptions {
@@ -52,6 +65,8 @@ export interface ExecutorOptions {
   readonly random?: () => number;
   /** Credentials sent with every request but those executed `anonymous`. */
   readonly auth?: RequestAuth;
+  /** Gives each write its Idempotency-Key; without it writes go without one (old rules above). */
+  readonly idempotencyKeys?: IdempotencyKeys;
 }
 
 export interface ExecuteOptions {
@@ -76,7 +91,12 @@ export class RequestExecutor {
     this.random = options.random ?? Math.random;
   }
 
-  async execute(request: HttpRequest, policy: RetryPolicy, executeOptions: ExecuteOptions = {}): Promise<ExecutionResult> {
+  async execute(request: HttpRequest, policyAsked: RetryPolicy, executeOptions: ExecuteOptions = {}): Promise<ExecutionResult> {
+    const keys = this.options.idempotencyKeys;
+    // One key for every attempt of this write (and the resend after a 401).
+    const idempotencyKey = policyAsked !== 'read' && keys !== undefined ? keys() : undefined;
+    if (idempotencyKey !== undefined) request = { ...request, headers: { ...request.headers, [IDEMPOTENCY_KEY_HEADER]: idempotencyKey } };
+    const policy: RetryPolicy = idempotencyKey !== undefined ? 'safe' : policyAsked;
     const auth = executeOptions.anonymous === true ? undefined : this.options.auth;
     const pinned = executeOptions.url;
     const retries = pinned === undefined ? this.options.retries : 0;
@@ -160,8 +180,25 @@ export class RequestExecutor {
         skipDelay = moved;
         continue;
       }
+      if (response.status === 422 && idempotencyKey !== undefined && parseWireError(response.body)?.code === 'IDEMPOTENCY_KEY_REUSED') {
+        const wire = parseWireError(response.body);
+        throw Object.assign(
+          new IdempotencyKeyReusedError(
+            `${describe(request)}: the server says Idempotency-Key ${idempotencyKey} was used for a different request ` +
+              `(${wire?.message ?? ''}); this client gives each write its own key, so this is a bug: not retried`,
+          ),
+          { url },
+        );
+      }
       if (pinned === undefined) this.selector.succeeded(url);
-      return { response, url, earlierAttemptMayHaveApplied: mayHaveApplied };
+      return {
+        response,
+        url,
+        // With a key, the answer is the write's first result, not the trace of an earlier attempt.
+        earlierAttemptMayHaveApplied: mayHaveApplied && idempotencyKey === undefined,
+        ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+        replayed: response.headers[REPLAYED_HEADER] === 'true',
+      };
     }
     throw exhausted(request, attempts, lastError, mayHaveApplied);
   }
@@ -189,6 +226,9 @@ export class RequestExecutor {
   }
 }
 
+const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+const REPLAYED_HEADER = 'idempotent-replayed';
+
 /** A 429 with code TOO_MANY_REQUESTS, or without the contract's body (a proxy's rate limit): nothing was done. */
 function isTooManyRequests(body: unknown): boolean {
   const wire = parseWireError(body);
@@ -200,9 +240,10 @@ function describe(request: HttpRequest): string {
 }
 
 function outcomeUnknown(request: HttpRequest, cause: Error, status: number): OutcomeUnknownError {
+  const keyed = request.headers?.[IDEMPOTENCY_KEY_HEADER] !== undefined;
   return new OutcomeUnknownError(
     `${describe(request)}: outcome unknown, the write may or may not have been applied (${cause.message}); ` +
-      'it is not safe to repeat automatically: read the data to find out',
+      (keyed ? 'every retry failed: read the data to find out' : 'it is not safe to repeat automatically: read the data to find out'),
     status,
     cause,
   );

@@ -4,6 +4,10 @@
 // connection before or after applying, answer 503 NO_LEADER / COMMIT_UNKNOWN, hang, or answer
 // anything. Filters, updates and sorts cover only what the tests use (top-level
 // fields; $in, $gt, $gte, $lt, $lte, $ne; $set, $unset, $inc).
+// Writes with an Idempotency-Key are applied at most once, as the server does (issue #12):
+// the first decided answer is recorded per key (in the shared state, like the replicated
+// record) and replayed to a retry with `Idempotent-Replayed: true`; the same key with
+// another request is 422 IDEMPOTENCY_KEY_REUSED.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -16,8 +20,17 @@ export interface FakeIndex {
   unique: boolean;
 }
 
+interface KeyRecord {
+  readonly digest: string;
+  readonly reply: Reply;
+}
+
 export class FakeState {
   readonly collections = new Map<string, Map<string, Doc>>();
+  /** Idempotency-Key -> the request's digest and its first decided answer. */
+  readonly idempotency = new Map<string, KeyRecord>();
+  /** Set false to play a server that ignores the header. */
+  honoursIdempotencyKeys = true;
   readonly indexes = new Map<string, FakeIndex[]>();
   rev = 0;
   private nextId = 0;
@@ -172,7 +185,7 @@ export class FakeNode {
         return;
       }
       const applies = fault === undefined || fault.kind === 'apply-then-drop' || fault.apply === true;
-      const reply = !applies ? null : badJson ? errorReply(400, 'BAD_REQUEST', 'body is not JSON') : this.handle(request);
+      const reply = !applies ? null : badJson ? errorReply(400, 'BAD_REQUEST', 'body is not JSON') : this.handleOnce(request);
       if (fault?.kind === 'apply-then-drop') {
         req.socket.destroy();
         return;
@@ -210,6 +223,24 @@ export class FakeNode {
     }
     headers['content-type'] = 'application/json';
     res.writeHead(reply.status, headers).end(JSON.stringify(reply.body));
+  }
+
+  /** handle(), at most once per Idempotency-Key of a write. */
+  private handleOnce(request: RecordedRequest): Reply {
+    const key = request.headers['idempotency-key'];
+    if (typeof key !== 'string' || !this.state.honoursIdempotencyKeys || isRead(request)) return this.handle(request);
+    const digest = JSON.stringify([request.method, request.path, request.headers['if-match'] ?? null, request.body]);
+    const recorded = this.state.idempotency.get(key);
+    if (recorded !== undefined) {
+      if (recorded.digest !== digest) {
+        return errorReply(422, 'IDEMPOTENCY_KEY_REUSED', `Idempotency-Key ${key} was used for a different request`);
+      }
+      return { ...recorded.reply, headers: { ...recorded.reply.headers, 'idempotent-replayed': 'true' } };
+    }
+    const reply = this.handle(request);
+    // Only results decided by the state machine are recorded (not a validation refusal).
+    if (reply.status !== 400) this.state.idempotency.set(key, { digest, reply });
+    return reply;
   }
 
   private handle(request: RecordedRequest): Reply {
@@ -446,6 +477,14 @@ export class FakeNode {
     });
     return { status: 200, body: { results } };
   }
+}
+
+const READ_COMMANDS: ReadonlySet<string> = new Set(['_query', '_count', '_explain']);
+
+function isRead(request: RecordedRequest): boolean {
+  if (request.method === 'GET') return true;
+  const last = request.path.split('/').pop() ?? '';
+  return request.method === 'POST' && READ_COMMANDS.has(last);
 }
 
 function errorReply(status: number, code: string, message: string, leader?: string): Reply {

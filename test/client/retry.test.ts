@@ -6,8 +6,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   ClientClosedError,
-  CommitUnknownError,
   ConflictError,
+  IdempotencyKeyReusedError,
   NoLeaderError,
   OutcomeUnknownError,
   RequestTimeoutError,
@@ -162,42 +162,85 @@ describe('failover and leader handling', () => {
   });
 });
 
-describe('writes that are not safe to repeat', () => {
-  test('a PATCH with $inc whose connection drops after sending is not retried', async () => {
+describe('exactly-once writes: every write carries an Idempotency-Key (issue #12)', () => {
+  const KEY = /^[A-Za-z0-9_-]{22}\.(\d+)$/;
+  const keyOf = (node: FakeNode, i: number): string => node.requests[i]!.headers['idempotency-key'] as string;
+
+  test('a key on every write, none on reads; the same on each retry of a write, another for the next write', async () => {
+    await withNode(async (node, client) => {
+      node.inject({ method: 'POST', path: '/api/c', action: { kind: 'no-leader' } });
+      const doc = await client.collection('c').insert({ v: 1 });
+      await client.collection('c').get(doc._id);
+      await client.collection('c').count();
+      await client.collection('c').updateById(doc._id, { $inc: { v: 1 } });
+      await client.collection('c').remove(doc._id);
+      await client.transaction({ ops: [{ op: 'insert', collection: 'c', doc: { v: 2 } }] });
+      assert.deepEqual(node.lines(), [
+        'POST /api/c',
+        'POST /api/c',
+        `GET /api/c/${doc._id}`,
+        'POST /api/c/_count',
+        `PATCH /api/c/${doc._id}`,
+        `DELETE /api/c/${doc._id}`,
+        'POST /api/_tx',
+      ]);
+      const keys = node.requests.map((r) => r.headers['idempotency-key']);
+      assert.equal(keys[2], undefined);
+      assert.equal(keys[3], undefined);
+      assert.equal(keys[0], keys[1], 'the retry carries the key of its write');
+      const written = [keys[0], keys[4], keys[5], keys[6]] as string[];
+      for (const key of written) assert.match(key, KEY);
+      assert.deepEqual(
+        written.map((key) => Number(KEY.exec(key)![1])),
+        [1, 2, 3, 4],
+        'one sequence number per write, in order',
+      );
+      assert.equal(new Set(written.map((key) => key.split('.')[0])).size, 1, 'one client id per client');
+    });
+    // Another client draws another client id.
+    await withNode(async (node, client) => {
+      await client.collection('c').insert({ v: 1 });
+      await withNode(async (other, otherClient) => {
+        await otherClient.collection('c').insert({ v: 1 });
+        assert.notEqual(keyOf(node, 0).split('.')[0], keyOf(other, 0).split('.')[0]);
+      });
+    });
+  });
+
+  test('a PATCH with $inc whose connection drops after it was applied is retried and applies once', async () => {
     await withNode(async (node, client) => {
       await client.collection('c').insert({ _id: 'n', n: 0 });
       node.inject({ method: 'PATCH', action: { kind: 'apply-then-drop' } });
-      await assert.rejects(client.collection('c').updateById('n', { $inc: { n: 1 } }), (error: unknown) => {
-        assert.ok(error instanceof OutcomeUnknownError);
-        assert.equal(error.code, 'OUTCOME_UNKNOWN');
-        assert.match(error.message, /outcome unknown/);
-        return true;
-      });
-      assert.equal(node.lines().filter((l) => l.startsWith('PATCH')).length, 1);
-      assert.equal((await client.collection('c').get('n'))?.n, 1, 'applied exactly once');
+      const updated = await client.collection('c').updateById('n', { $inc: { n: 1 } });
+      assert.equal(updated.n, 1, 'the answer is the first result, replayed');
+      const patches = node.requests.filter((r) => r.method === 'PATCH');
+      assert.equal(patches.length, 2);
+      assert.equal(patches[0]!.headers['idempotency-key'], patches[1]!.headers['idempotency-key']);
+      assert.equal(node.state.docs('c').get('n')?.n, 1, 'applied exactly once');
     });
   });
 
-  test('_update, _delete by filter and _tx whose outcome is unknown are not retried', async () => {
+  test('_update, _delete by filter and _tx are retried after a reset connection and a 503 COMMIT_UNKNOWN, and apply once', async () => {
     await withNode(async (node, client) => {
-      node.inject({ path: '/api/c/_update', action: { kind: 'server-timeout', code: 'COMMIT_UNKNOWN' } });
-      await assert.rejects(client.collection('c').update({}, { $inc: { n: 1 } }), OutcomeUnknownError);
-      node.inject({ path: '/api/c/_delete', action: { kind: 'server-timeout', apply: true } });
-      await assert.rejects(client.collection('c').remove({ a: 1 }), (error: unknown) => {
-        assert.ok(error instanceof OutcomeUnknownError);
-        assert.equal(error.status, 503);
-        assert.ok(error.cause instanceof TimeoutError);
-        assert.ok(error.cause instanceof CommitUnknownError);
-        return true;
-      });
-      node.inject({ path: '/api/_tx', action: { kind: 'drop' } });
-      const tx = client.transaction({ ops: [{ op: 'insert', collection: 'c', doc: { a: 1 } }] });
-      await assert.rejects(tx, OutcomeUnknownError);
-      assert.deepEqual(node.lines(), ['POST /api/c/_update', 'POST /api/c/_delete', 'POST /api/_tx']);
+      await client.collection('c').insert({ _id: 'n', n: 0 });
+      node.inject({ path: '/api/c/_update', action: { kind: 'server-timeout', code: 'COMMIT_UNKNOWN', apply: true } });
+      const result = await client.collection('c').update({ _id: 'n' }, { $inc: { n: 1 } });
+      assert.deepEqual(result, { matched: 1, modified: 1 });
+      node.inject({ path: '/api/_tx', action: { kind: 'apply-then-drop' } });
+      const tx = await client.transaction({ ops: [{ op: 'update', collection: 'c', filter: { _id: 'n' }, update: { $inc: { n: 10 } } }] });
+      assert.deepEqual(tx.results, [{ matched: 1, modified: 1 }]);
+      assert.equal(node.state.docs('c').get('n')?.n, 11, 'each write applied exactly once');
+      await client.collection('c').insert({ _id: 'gone', a: 1 });
+      node.inject({ path: '/api/c/_delete', action: { kind: 'apply-then-drop' } });
+      assert.equal(await client.collection('c').remove({ a: 1 }), 1, 'the first answer, not the 0 of a second delete');
+      assert.deepEqual(
+        node.lines().filter((l) => l !== 'POST /api/c'),
+        ['POST /api/c/_update', 'POST /api/c/_update', 'POST /api/_tx', 'POST /api/_tx', 'POST /api/c/_delete', 'POST /api/c/_delete'],
+      );
     });
   });
 
-  test('a write that is not safe to repeat is retried after a 503 whose code says nothing was done (retry "yes")', async () => {
+  test('a write that is not safe to repeat is retried after a 503 whose code says nothing was done, or unknown here', async () => {
     await withNode(async (node, client) => {
       await client.collection('c').insert({ _id: 'n', n: 0 });
       node.inject({ path: '/api/c/_update', action: { kind: 'no-leader' }, times: 2 });
@@ -205,31 +248,47 @@ describe('writes that are not safe to repeat', () => {
       assert.equal(result.modified, 1);
       node.inject({ path: '/api/_tx', action: { kind: 'server-timeout', code: 'NODE_FAILED' } });
       await client.transaction({ ops: [{ op: 'update', collection: 'c', filter: { _id: 'n' }, update: { $inc: { n: 1 } } }] });
-      assert.equal((await client.collection('c').get('n'))?.n, 2, 'each write applied exactly once');
-      assert.deepEqual(
-        node.lines().filter((l) => !l.startsWith('GET')),
-        ['POST /api/c', 'POST /api/c/_update', 'POST /api/c/_update', 'POST /api/c/_update', 'POST /api/_tx', 'POST /api/_tx'],
-      );
-      // A 503 whose code this client does not know says nothing of what was done.
-      node.inject({ path: '/api/c/_update', action: { kind: 'server-timeout', code: 'TIMEOUT' } });
-      await assert.rejects(client.collection('c').update({ _id: 'n' }, { $inc: { n: 1 } }), OutcomeUnknownError);
+      // A 503 whose code this client does not know (an older server), after applying: retried, applied once.
+      node.inject({ path: '/api/c/_update', action: { kind: 'server-timeout', code: 'TIMEOUT', apply: true } });
+      await client.collection('c').update({ _id: 'n' }, { $inc: { n: 1 } });
+      assert.equal((await client.collection('c').get('n'))?.n, 3, 'each write applied exactly once');
     });
   });
 
-  test('a write whose earlier attempt may have been applied never ends in an error that says nothing was done', async () => {
+  test('OutcomeUnknownError only when every attempt failed, each with the same key', async () => {
     await withNode(async (node, client) => {
-      // First attempt: outcome unknown; every later one: no leader. The insert may exist.
+      // First attempt: outcome unknown; every later one: no leader. The write may exist.
       node.inject({ method: 'POST', action: { kind: 'server-timeout', code: 'COMMIT_UNKNOWN', apply: true } });
       node.inject({ method: 'POST', action: { kind: 'no-leader' }, times: 10 });
-      await assert.rejects(client.collection('c').insert({ v: 1 }), (error: unknown) => {
+      await assert.rejects(client.collection('c').update({}, { $inc: { n: 1 } }), (error: unknown) => {
         assert.ok(error instanceof OutcomeUnknownError, `got ${String(error)}`);
         assert.ok(error.cause instanceof NoLeaderError);
+        assert.match(error.message, /every retry failed/);
         return true;
       });
+      assert.equal(node.requests.length, 4, '1 attempt + 3 retries');
+      assert.equal(new Set(node.requests.map((r) => r.headers['idempotency-key'])).size, 1);
       // A read has nothing to apply: the same answers end in the last error as it is.
       node.inject({ method: 'GET', action: { kind: 'server-timeout', code: 'READ_TIMEOUT' } });
       node.inject({ method: 'GET', action: { kind: 'no-leader' }, times: 10 });
       await assert.rejects(client.collection('c').get('x'), NoLeaderError);
+    });
+  });
+
+  test('422 IDEMPOTENCY_KEY_REUSED is a clear error, never retried', async () => {
+    await withNode(async (node, client) => {
+      node.inject({
+        method: 'POST',
+        action: { kind: 'reply', status: 422, body: { error: { code: 'IDEMPOTENCY_KEY_REUSED', message: 'used for a different request' } } },
+      });
+      await assert.rejects(client.collection('c').update({}, { $set: { a: 1 } }), (error: unknown) => {
+        assert.ok(error instanceof IdempotencyKeyReusedError, `got ${String(error)}`);
+        assert.equal(error.code, 'IDEMPOTENCY_KEY_REUSED');
+        assert.equal(error.status, 422);
+        assert.match(error.message, /Idempotency-Key [A-Za-z0-9_-]{22}\.1 was used for a different request.*bug/);
+        return true;
+      });
+      assert.equal(node.requests.length, 1);
     });
   });
 
@@ -244,23 +303,24 @@ describe('writes that are not safe to repeat', () => {
   });
 });
 
-describe('retried writes recognise their own earlier attempt', () => {
-  test('insert: applied, reply lost; the retry meets 409 on its _id and returns the stored document', async () => {
+describe('a retried write gets the first result of its earlier attempt', () => {
+  test('insert: applied, reply lost; the retry gets the first answer (no 409, no read-back)', async () => {
     await withNode(async (node, client) => {
       node.inject({ method: 'POST', path: '/api/c', action: { kind: 'apply-then-drop' } });
       const doc = await client.collection('c').insert({ v: 'mine' });
       assert.equal(doc.v, 'mine');
-      assert.deepEqual(node.lines(), ['POST /api/c', 'POST /api/c', `GET /api/c/${doc._id}`]);
+      assert.deepEqual(node.lines(), ['POST /api/c', 'POST /api/c']);
       assert.equal(node.state.docs('c').size, 1, 'one document, not two');
       assert.equal(node.state.docs('c').get(doc._id)?._rev, doc._rev);
     });
   });
 
-  test("insert: a 409 on somebody else's document with that _id is still a ConflictError", async () => {
+  test("insert: a 409 on somebody else's document after a lost attempt is a ConflictError (with a key it is not ours)", async () => {
     await withNode(async (node, client) => {
       await client.collection('c').insert({ _id: 'taken', owner: 'them' });
       node.inject({ method: 'POST', path: '/api/c', action: { kind: 'drop' } });
-      await assert.rejects(client.collection('c').insert({ _id: 'taken', owner: 'me' }), ConflictError);
+      await assert.rejects(client.collection('c').insert({ _id: 'taken', owner: 'them' }), ConflictError);
+      assert.deepEqual(node.lines(), ['POST /api/c', 'POST /api/c', 'POST /api/c'], 'no read-back');
       assert.equal(node.state.docs('c').get('taken')?.owner, 'them');
     });
   });
@@ -273,7 +333,7 @@ describe('retried writes recognise their own earlier attempt', () => {
     });
   });
 
-  test('insertMany: applied, reply lost; resolved to the stored documents', async () => {
+  test('insertMany: applied, reply lost; the first answer', async () => {
     await withNode(async (node, client) => {
       node.inject({ method: 'POST', path: '/api/c', action: { kind: 'apply-then-drop' } });
       const docs = await client.collection('c').insertMany([{ i: 1 }, { i: 2 }]);
@@ -282,21 +342,21 @@ describe('retried writes recognise their own earlier attempt', () => {
         [1, 2],
       );
       assert.equal(node.state.docs('c').size, 2);
-      assert.deepEqual(node.lines(), ['POST /api/c', 'POST /api/c', 'POST /api/c/_query']);
+      assert.deepEqual(node.lines(), ['POST /api/c', 'POST /api/c']);
     });
   });
 
-  test("replace with ifRev: applied, reply lost; the retry's 412 resolves to our document", async () => {
+  test('replace with ifRev: applied, reply lost; the first answer, not a 412', async () => {
     await withNode(async (node, client) => {
       const doc = await client.collection('c').insert({ _id: 'r', v: 1 });
       node.inject({ method: 'PUT', action: { kind: 'apply-then-drop' } });
       const replaced = await client.collection('c').replace('r', { v: 2 }, { ifRev: doc._rev });
       assert.equal(replaced.v, 2);
-      assert.deepEqual(node.lines().slice(1), ['PUT /api/c/r', 'PUT /api/c/r', 'GET /api/c/r']);
+      assert.deepEqual(node.lines().slice(1), ['PUT /api/c/r', 'PUT /api/c/r']);
     });
   });
 
-  test("remove by id: applied, reply lost; the retry's 404 counts as removed", async () => {
+  test('remove by id: applied, reply lost; the first answer (removed), not a 404', async () => {
     await withNode(async (node, client) => {
       await client.collection('c').insert({ _id: 'gone' });
       node.inject({ method: 'DELETE', action: { kind: 'apply-then-drop' } });
@@ -305,12 +365,22 @@ describe('retried writes recognise their own earlier attempt', () => {
     });
   });
 
-  test("createIndex: applied, reply lost; the retry's 409 resolves to the index", async () => {
+  test('createIndex: applied, reply lost; the first answer, not a 409', async () => {
     await withNode(async (node, client) => {
       node.inject({ method: 'POST', path: '/api/c/_indexes', action: { kind: 'apply-then-drop' } });
       const index = await client.collection('c').createIndex({ a: 1 }, { name: 'by_a' });
       assert.deepEqual(index, { name: 'by_a', fields: [['a', 1]], unique: false });
-      assert.deepEqual(node.lines(), ['POST /api/c/_indexes', 'POST /api/c/_indexes', 'GET /api/c/_indexes']);
+      assert.deepEqual(node.lines(), ['POST /api/c/_indexes', 'POST /api/c/_indexes']);
+    });
+  });
+
+  test('against a server that ignores the key, an $inc whose reply was lost applies twice (what the key prevents)', async () => {
+    await withNode(async (node, client) => {
+      node.state.honoursIdempotencyKeys = false;
+      await client.collection('c').insert({ _id: 'n', n: 0 });
+      node.inject({ method: 'PATCH', action: { kind: 'apply-then-drop' } });
+      await client.collection('c').updateById('n', { $inc: { n: 1 } });
+      assert.equal(node.state.docs('c').get('n')?.n, 2);
     });
   });
 });
@@ -330,7 +400,7 @@ describe('timeouts and close', () => {
     );
   });
 
-  test('timeouts on every attempt: TimeoutError (status 0); an unsafe write: OutcomeUnknownError at once', async () => {
+  test('timeouts on every attempt: TimeoutError (status 0); a write: OutcomeUnknownError after every retry', async () => {
     await withNode(
       async (node, client) => {
         node.inject({ action: { kind: 'hang' }, times: 10 });
@@ -347,7 +417,7 @@ describe('timeouts and close', () => {
           assert.match(error.message, /within 100 ms/);
           return true;
         });
-        assert.equal(node.requests.length, 3);
+        assert.equal(node.requests.length, 4);
       },
       { retries: 1, backoff: { delayMsInitial: 5, delayMsMax: 5 }, timeout: 100 },
     );
