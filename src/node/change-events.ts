@@ -4,8 +4,9 @@ import type { Command, CommandResult, TxOp, TxOpResult } from '../store/commands
 import type { Document } from '../store/types.ts';
 import type { ChangeEvent } from './backend.ts';
 
+/** A replayed result (a keyed write applied before, store/sessions.ts) changed nothing: no events. */
 export function changesOf(command: Command, result: CommandResult, index: number): ChangeEvent[] {
-  if (!result.ok) return [];
+  if (!result.ok || result.replayed === true) return [];
   switch (command.type) {
     case 'insert':
     case 'update':
@@ -20,7 +21,7 @@ export function changesOf(command: Command, result: CommandResult, index: number
       const results = result.value as CommandResult<'insert'>[];
       return command.ops.flatMap((op, i) => {
         const r = results[i]!;
-        return r.ok ? opChanges(op, r.value, index) : [];
+        return r.ok && r.replayed !== true ? opChanges(op, r.value, index) : [];
       });
     }
     default:

@@ -113,6 +113,26 @@ function checkNumericTargets(doc: Record<string, unknown>, spec: UpdateSpec): vo
   }
 }
 
+/**
+ * What the session table keeps of a keyed write's result, frozen (callers get the same
+ * objects): the result itself, except that a multi-document update keeps its counts and
+ * not its documents (up to WRITE_SCAN_DOCS_MAX of them, which the table would keep alive and
+ * every snapshot carry twice; no API returns them: `_update` and a transaction's update
+ * answer counts).
+ */
+function recordedForm(command: Command, result: CommandResult): CommandResult {
+  if (!result.ok) return deepFreeze(result) as CommandResult;
+  const withoutDocs = (op: TxOp, value: TxOpResult): TxOpResult =>
+    op.type === 'update' && op.multi ? { ...(value as UpdateResultValue), docs: [] } : value;
+  if (command.type === 'update' && command.multi)
+    return deepFreeze({ ...result, value: withoutDocs(command, result.value as TxOpResult) }) as CommandResult;
+  if (command.type === 'tx') {
+    const values = (result.value as TxOpResult[]).map((v, i) => withoutDocs(command.ops[i]!, v));
+    return deepFreeze({ ...result, value: values }) as CommandResult;
+  }
+  return deepFreeze(result) as CommandResult;
+}
+
 export interface ApplyOptions {
   /** The documents of an insert command are copyNewDocument results under this store's
    * limits (validated, frozen, owned by the command): they are stored without a second
@@ -185,7 +205,7 @@ export class Store {
     }
     const copied = options.documentsCopied === true && (command.type === 'insert' || command.type === 'batch');
     const result = this.runCommand(command, index, copied);
-    if (tag !== undefined) this.sessions.record(tag, deepFreeze(result) as CommandResult);
+    if (tag !== undefined) this.sessions.record(tag, recordedForm(command, result));
     return result as CommandResult<C['type']>;
   }
 
@@ -340,7 +360,7 @@ export class Store {
         this.rollbackTo(mark);
         result = { ok: false, error: { code: e.code, message: e.message } };
       }
-      if (tag !== undefined) this.sessions.record(tag, deepFreeze(result) as CommandResult);
+      if (tag !== undefined) this.sessions.record(tag, recordedForm(op, result));
       results.push(result);
     }
     return results;

@@ -153,6 +153,21 @@ describe('Idempotency-Key', () => {
       assert.equal(s.db.store.count('items'), 1, 'the second _delete removed nothing');
     }));
 
+  test('a replay emits no change event', () =>
+    withServer(async (s) => {
+      const events: string[] = [];
+      const unsubscribe = s.db.subscribe((change) => events.push(`${change.op} ${change.id}`));
+      try {
+        const first = await send(s.app, 'POST', '/api/items', { n: 1 }, keyed('ev'));
+        await send(s.app, 'POST', '/api/items', { n: 1 }, keyed('ev'));
+        await send(s.app, 'PUT', '/api/items/x', { n: 1 }, keyed('ev2'));
+        await send(s.app, 'PUT', '/api/items/x', { n: 1 }, keyed('ev2'));
+        assert.deepEqual(events, [`insert ${(first.json() as { _id: string })._id}`, 'replace x']);
+      } finally {
+        unsubscribe();
+      }
+    }));
+
   test('a retry that arrives while the first is in flight waits for it: one log entry', () =>
     withServer(async (s) => {
       await send(s.app, 'PUT', '/api/items/n', { v: 0 });

@@ -96,6 +96,24 @@ describe('sessions: a keyed write applies once', () => {
     assert.equal(log.store.get('c', 'n')?.['v'], 2);
   });
 
+  test('a multi-document update is recorded with its counts, not its documents', () => {
+    const log = new Log();
+    log.apply({ type: 'insert', collection: 'c', docs: [{ _id: 'a' }, { _id: 'b' }] }, T0);
+    const many: Command = {
+      type: 'update',
+      collection: 'c',
+      filter: {},
+      update: { $set: { x: 1 } },
+      multi: true,
+      upsert: false,
+      idempotency: tag('m'),
+    };
+    const first = log.apply(many, T0);
+    assert.ok(first.ok && first.value.docs.length === 2, 'the first caller gets the documents');
+    const again = log.apply(many, T0);
+    assert.deepEqual(again, { ok: true, value: { matched: 2, modified: 2, docs: [] }, replayed: true });
+  });
+
   test('a batch dedupes per op, a key repeated inside one batch included', () => {
     const log = new Log();
     log.apply(insert('before', tag('b.1')), T0);
