@@ -86,8 +86,9 @@ function checkSessionsSnapshot(raw: unknown, bad: (what: string) => never): void
   }
 }
 
-/** Session records encoded per part by snapshotParts. */
+/** Session records encoded per part by snapshotParts, at most, and their results' JSON bytes. */
 const RECORDS_PER_PART = 2_000;
+const RECORD_BYTES_PER_PART = 1024 * 1024;
 
 /** Documents encoded per part by snapshotParts: a part costs about a few ms to encode. */
 const DOCS_PER_PART = 2_000;
@@ -120,8 +121,17 @@ export function* snapshotParts(data: SnapshotData): Generator<Uint8Array> {
       packr.pack('records'),
       arrayHeader(records.length),
     ]);
-    for (let i = 0; i < records.length; i += RECORDS_PER_PART) {
-      yield concat(records.slice(i, i + RECORDS_PER_PART).map((record) => packr.pack(record)));
+    // A part ends at RECORDS_PER_PART records or RECORD_BYTES_PER_PART of results (a result
+    // may be up to a request's size), whichever comes first.
+    let start = 0;
+    let bytes = 0;
+    for (let i = 0; i < records.length; i++) {
+      bytes += records[i]!.bytes;
+      if (i + 1 - start >= RECORDS_PER_PART || bytes >= RECORD_BYTES_PER_PART || i + 1 === records.length) {
+        yield concat(records.slice(start, i + 1).map((record) => packr.pack(record)));
+        start = i + 1;
+        bytes = 0;
+      }
     }
   }
   yield concat([packr.pack('collections'), arrayHeader(data.collections.length)]);

@@ -229,6 +229,16 @@ describe('sessions: snapshots', () => {
     assert.equal(restored.store.count('c'), 3);
   });
 
+  test('many records, encoded in several parts, come back in order', () => {
+    const log = new Log();
+    for (let i = 0; i < 5000; i++) log.apply(insert(`d${i}`, tag(`k${i}`), { pad: i }), T0 + i);
+    const data = log.store.captureSnapshot();
+    const parts = [...snapshotParts(data)];
+    assert.ok(parts.length > 3, `${parts.length} parts`);
+    const restored = Store.restoreSnapshot(Buffer.concat(parts));
+    assert.deepEqual(restored.sessions.toSnapshot(), log.store.sessions.toSnapshot());
+  });
+
   test('replaying the log from scratch rebuilds the same table', () => {
     const commands: Array<[Command, number]> = [
       [insert('a', tag('k1')), T0],
