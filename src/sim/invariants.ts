@@ -40,6 +40,10 @@ interface LogSlot {
 interface Committed {
   readonly entry: Entry;
   readonly node: number;
+  /** At least the term in which the entry was committed: the durable term of the node that
+   * first reported it committed (it learned the commit from a leader of that term or earlier).
+   * An entry of an earlier term may commit indirectly in a much later term. */
+  readonly committedByTerm: number;
 }
 
 function sameEntry(a: Entry, b: Entry): boolean {
@@ -174,7 +178,7 @@ export class InvariantChecker {
     this.checks++;
     const prev = this.committed.get(entry.index);
     if (prev === undefined) {
-      this.committed.set(entry.index, { entry, node });
+      this.committed.set(entry.index, { entry, node, committedByTerm: Math.max(entry.term, this.hardStates.get(node)?.term ?? 0) });
       if (entry.index > this.highestCommitted) this.highestCommitted = entry.index;
       return true;
     }
@@ -200,12 +204,14 @@ export class InvariantChecker {
   }
 
   /** Leader completeness: `node` leads `term` and `disk` is its durable log (which, right
-   * after its ready() was persisted, is its whole log). Every committed entry of an earlier
+   * after its ready() was persisted, is its whole log). Every entry committed in an earlier
    * term must be in it (or covered by its snapshot). */
   observeLeaderLog(node: number, term: number, disk: SimDisk): void {
     for (const [index, c] of this.committed) {
       this.checks++;
-      if (c.entry.term >= term || index <= disk.snapshotIndex) continue;
+      // Leaders of terms after the one the entry committed in (Figure 3): a stale leader of an
+      // earlier term (still leading without check-quorum) may lack an entry a later term committed.
+      if (c.committedByTerm >= term || index <= disk.snapshotIndex) continue;
       const held = disk.entryAt(index);
       if (held === undefined || !sameEntry(held, c.entry)) {
         throw new InvariantViolation(
@@ -219,7 +225,8 @@ export class InvariantChecker {
   /** Leader completeness for one newly committed entry against a current leader of a later term. */
   checkLeaderHolds(node: number, term: number, disk: SimDisk, entry: Entry): void {
     this.checks++;
-    if (entry.term >= term || entry.index <= disk.snapshotIndex) return;
+    const committedByTerm = this.committed.get(entry.index)?.committedByTerm ?? entry.term;
+    if (committedByTerm >= term || entry.index <= disk.snapshotIndex) return;
     const held = disk.entryAt(entry.index);
     if (held === undefined || !sameEntry(held, entry)) {
       throw new InvariantViolation(

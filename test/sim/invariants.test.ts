@@ -61,6 +61,17 @@ describe('InvariantChecker', () => {
     violates('leader completeness', () => c.checkLeaderHolds(3, 3, disk([e(1, 1)]), e(2, 1)));
   });
 
+  test('leader completeness binds leaders of terms after the one the entry committed in, not after its own term', () => {
+    // Entry 2@2 commits only in term 10 (through a later entry of that term). A stale leader of
+    // term 9, elected before and still leading (no check-quorum), may lack it; a leader of term 11 may not.
+    const c = new InvariantChecker();
+    c.observeHardState(4, { term: 10, vote: 4, commit: 2 });
+    c.observeCommitted(4, e(2, 2));
+    c.observeLeaderLog(5, 9, disk([e(1, 1), e(2, 1)]));
+    c.checkLeaderHolds(5, 9, disk([e(1, 1), e(2, 1)]), e(2, 2));
+    violates('leader completeness', () => c.observeLeaderLog(1, 11, disk([e(1, 1), e(2, 1)])));
+  });
+
   test('commit index never goes back within one incarnation, may after a restart', () => {
     const c = new InvariantChecker();
     c.observeCommit(1, 1, 5);
