@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Store } from '../../src/store/store.ts';
 import { encodeSnapshotData, snapshotParts, SNAPSHOT_VERSION_WITH_SESSIONS } from '../../src/store/snapshot.ts';
-import type { BatchCommand, Command, CommandResult, InsertCommand } from '../../src/store/commands.ts';
+import type { BatchCommand, Command, CommandResult, InsertCommand, UpdateResultValue } from '../../src/store/commands.ts';
 import type { IdempotencyTag, SessionBounds } from '../../src/store/sessions.ts';
 import { Packr } from 'msgpackr';
 
@@ -109,7 +109,7 @@ describe('sessions: a keyed write applies once', () => {
       idempotency: tag('m'),
     };
     const first = log.apply(many, T0);
-    assert.ok(first.ok && first.value.docs.length === 2, 'the first caller gets the documents');
+    assert.ok(first.ok && (first.value as UpdateResultValue).docs.length === 2, 'the first caller gets the documents');
     const again = log.apply(many, T0);
     assert.deepEqual(again, { ok: true, value: { matched: 2, modified: 2, docs: [] }, replayed: true });
   });
