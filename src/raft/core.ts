@@ -315,6 +315,10 @@ export class RaftCore implements RaftCoreApi {
       s.log.compact(compactTo);
       s.conf.compact(compactTo);
     }
+    // Bug switch snapshotDiscardsNewerEntries (also in snapshot.ts): a follower cuts its log back
+    // to the snapshot, dropping the uncommitted entries after it that it has acknowledged and its
+    // leader counts on (§7: a snapshot replaces only the entries it covers).
+    if (s.config.bugs?.snapshotDiscardsNewerEntries === true && s.role !== 'leader') s.log.discardAfter(s.log.committed);
   }
 
   // -- Ready / advance ---------------------------------------------------------------------

@@ -208,6 +208,21 @@ export class RaftLog {
     this.pendingSnapshot = snapshot;
   }
 
+  /** Only for the deliberate bug snapshotDiscardsNewerEntries (RaftBugs): drops the entries after
+   * `index` (none committed) as if they had never been received. */
+  discardAfter(index: number): void {
+    if (index >= this.lastIndex()) return;
+    assert(index >= this.committed, `discard after ${index} would drop committed entries (commit ${this.committed})`);
+    if (index <= this.baseLast) {
+      this.baseLast = index;
+      this.tail = [];
+      if (this.baseLast <= this.snapshotIndex) this.base = null;
+    } else {
+      this.tail.length = index - this.baseLast;
+    }
+    this.stable = Math.min(this.stable, index);
+  }
+
   /** Drops entries up to `index` (a snapshot covers them). */
   compact(index: number): void {
     if (index <= this.snapshotIndex) return;

@@ -262,8 +262,9 @@ export interface RaftBugs {
   /** Hand out committed entries up to one past the commit index (Figure 2: apply only
    * committed entries). */
   readonly applyBeforeCommit?: boolean;
-  /** Installing a snapshot whose last entry matches ours drops the entries after it (§7:
-   * keep the entries following a snapshot's last entry when it matches). */
+  /** A snapshot drops the log entries after it: one received from the leader whose last entry
+   * matches ours, or one a follower takes of its own state (§7: keep the entries following a
+   * snapshot's last entry; they may be acknowledged). */
   readonly snapshotDiscardsNewerEntries?: boolean;
   /** proposeConfChange accepts a change while another is uncommitted, including the first
    * change of a new leader before its no-op commits (thesis 4.1). */

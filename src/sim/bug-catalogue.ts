@@ -69,8 +69,8 @@ export const BUG_CATALOGUE: Readonly<Record<BugName, BugDescription>> = Object.f
     breaks: 'Figure 2: apply log[lastApplied] only once commitIndex > lastApplied (state machine safety)',
   },
   snapshotDiscardsNewerEntries: {
-    description: 'installing a snapshot whose last entry matches the log drops the entries after it',
-    breaks: '§7: when the snapshot is a prefix of the log, keep the entries that follow it',
+    description: "a snapshot (received from the leader, or a follower's own) drops the acknowledged log entries after it",
+    breaks: '§7: a snapshot replaces only the entries it covers; the entries that follow it are kept',
   },
   twoConfChangesInFlight: {
     description: 'accepts a membership change while another is uncommitted (or before the new leader commits its no-op)',

@@ -19,9 +19,8 @@ const FILE_TIME_MS_MAX = 85_000;
  * (they run a few seeds, and their result does not fail the file) until the search reaches them.
  * docs/simulation.md says which faults would expose each. */
 const NOT_FOUND_YET: ReadonlyMap<BugName, string> = new Map<BugName, string>([
-  ['commitPreviousTermEntries', 'needs a leader that crashes right after replicating an earlier-term entry to a minority (Figure 8)'],
-  ['leaseReadExpired', 'needs an isolated leader serving lease reads while the majority elects and writes'],
-  ['snapshotDiscardsNewerEntries', 'needs a snapshot sent to a follower that already holds matching entries past it'],
+  ['leaseReadExpired', 'needs a leader cut off just after a check-quorum round, serving lease reads while the majority elects and writes'],
+  ['transferLeaderKeepsWriting', 'needs an old leader cut off right after its TimeoutNow, serving lease reads while the target wins and writes'],
 ]);
 const TODO_SEEDS = 20;
 
