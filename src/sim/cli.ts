@@ -1,20 +1,31 @@
-// `npm run sim -- --seeds 10000 [--nodes 5] [--start-seed S] [--profile mixed|all|...]
-//   [--driver sync|pipelined|mixed] [--topology voters|one-voter|mixed]
-//   [--duration-ms 3000] [--bug NAME] [--list-bugs] [--stop-on-failure]`
-// Defaults: mixed drivers (chosen per seed) and mixed topologies (every fourth seed starts
-// with one voter and learners).
-// Runs seeds one after another; progress on stderr, a JSON summary on stdout, each failing
-// seed with its trace tail on stderr. Exit code 1 when any seed failed.
+// `npm run sim -- --seeds 10000 | --minutes N [--nodes 5] [--start-seed S]
+//   [--profile swarm|all|mixed|...] [--driver sync|pipelined|mixed] [--topology voters|one-voter|mixed]
+//   [--duration-ms 3000] [--bug NAME] [--list-bugs] [--stop-on-failure] [--no-shrink]`
+// `npm run sim -- --replay FILE` replays a script written by the shrinker.
+// Defaults: the swarm profile (each seed draws its faults, swarm.ts), mixed drivers (chosen
+// per seed) and mixed topologies (every fourth seed starts with one voter and learners).
+// Runs seeds one after another (for --minutes, until the time is up or Ctrl-C); a progress
+// line every 2 s on stderr, a JSON summary on stdout, each failing seed with its trace tail
+// on stderr; the first failure is shrunk (shrink.ts) and printed as a script, also written
+// to tmp/sim-shrunk-SEED.txt. Exit code 1 when any seed failed.
 // The only file of src/sim that does I/O (process, console).
 
 import type { RaftBugs } from '../raft/types.ts';
 import { BUG_CATALOGUE, BUG_NAMES, isBugName } from './bug-catalogue.ts';
 import { PROFILES } from './faults.ts';
-import { SWARM, trySimulation, type Topology } from './run.ts';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { COVERAGE_STATES, CoverageTotals } from './coverage.ts';
+import { SWARM, trySimulation, type SimOptions, type SimulationFailure, type Topology } from './run.ts';
+import { formatScript, parseScript } from './script.ts';
+import { shrinkFailure } from './shrink.ts';
 import type { DriverMode } from './sim-node.ts';
 
 interface CliOptions {
   seeds: number;
+  /** Run until this many minutes passed (instead of a seed count); null: use `seeds`. */
+  minutes: number | null;
+  shrink: boolean;
+  replay: string | null;
   nodes: number | 'mixed';
   startSeed: number;
   profile: string;
@@ -28,6 +39,9 @@ interface CliOptions {
 function parse(argv: readonly string[]): CliOptions {
   const o: CliOptions = {
     seeds: 100,
+    minutes: null,
+    shrink: true,
+    replay: null,
     nodes: 'mixed',
     startSeed: 1,
     profile: SWARM,
@@ -52,6 +66,18 @@ function parse(argv: readonly string[]): CliOptions {
     switch (arg) {
       case '--seeds':
         o.seeds = int();
+        break;
+      case '--minutes': {
+        const v = Number(value());
+        if (!(v > 0)) throw new Error('--minutes needs a positive number');
+        o.minutes = v;
+        break;
+      }
+      case '--no-shrink':
+        o.shrink = false;
+        break;
+      case '--replay':
+        o.replay = value();
         break;
       case '--nodes': {
         const v = value();
@@ -101,9 +127,10 @@ function parse(argv: readonly string[]): CliOptions {
       case '--help':
       case '-h':
         process.stdout.write(
-          'npm run sim -- --seeds N [--nodes 3|5|mixed] [--start-seed S] [--profile all|' +
+          'npm run sim -- --seeds N | --minutes M [--nodes 3|5|mixed] [--start-seed S] [--profile swarm|all|' +
             Object.keys(PROFILES).join('|') +
-            `] [--driver sync|pipelined|mixed] [--topology voters|one-voter|mixed] [--duration-ms MS] [--bug NAME] [--list-bugs] [--stop-on-failure]\n`,
+            `] [--driver sync|pipelined|mixed] [--topology voters|one-voter|mixed] [--duration-ms MS] [--bug NAME] [--list-bugs] [--stop-on-failure] [--no-shrink]\n` +
+            'npm run sim -- --replay FILE   (a script printed by the shrinker)\n',
         );
         process.exit(0);
         break;
@@ -114,7 +141,70 @@ function parse(argv: readonly string[]): CliOptions {
   return o;
 }
 
-function main(): number {
+/** The options the CLI runs seed `seed` with. */
+function seedOptions(o: CliOptions, seed: number, profiles: readonly string[]): SimOptions {
+  const nodes = o.nodes === 'mixed' ? (seed % 2 === 0 ? 3 : 5) : o.nodes;
+  const profile = profiles[seed % profiles.length]!;
+  const topology: Topology = o.topology === 'mixed' ? (seed % 4 === 3 ? 'oneVoter' : 'voters') : o.topology;
+  const driver = o.driver === 'mixed' ? undefined : o.driver;
+  return { seed, nodes, profile, durationMs: o.durationMs, bugs: o.bugs, driver, topology };
+}
+
+function replayScript(file: string): number {
+  const options = parseScript(readFileSync(file, 'utf8'));
+  const r = trySimulation(options);
+  if (r.ok) {
+    process.stdout.write(`replay ${file}: passed (${options.faultSchedule?.length ?? 0} fault events)\n`);
+    return 0;
+  }
+  process.stdout.write(`replay ${file}: ${r.failure.kind} failure at ${r.failure.at} ms: ${r.failure.detail.split('\n')[0]!}\n`);
+  process.stderr.write(`${r.failure.message}\n`);
+  return 1;
+}
+
+interface ShrinkReport {
+  readonly eventsBefore: number;
+  readonly eventsAfter: number;
+  readonly replays: number;
+  readonly reproduced: boolean;
+  readonly simplified: readonly string[];
+  readonly file: string | null;
+}
+
+/** Shrinks the first failure, prints the script on stderr and writes it under tmp/. */
+function shrinkAndPrint(options: SimOptions, failure: SimulationFailure, seedsTaken: number): ShrinkReport {
+  const t0 = performance.now();
+  const r = shrinkFailure(options, failure);
+  const seconds = ((performance.now() - t0) / 1000).toFixed(1);
+  const comments = [
+    `Shrunk from seed ${options.seed} (found after ${seedsTaken} seeds): ${r.eventsBefore} fault events -> ${r.eventsAfter}` +
+      (r.simplified.length > 0 ? `, ${r.simplified.join(', ')}` : '') +
+      `; ${r.replays} replays, ${seconds} s.`,
+    ...(r.reproduced ? [] : ['Replaying the recorded fault events did not fail again: this is the run as recorded.']),
+    'Replay: npm run sim -- --replay FILE',
+  ];
+  const outcome = `${r.failure.kind} failure at ${r.failure.at} ms: ${r.failure.detail.split('\n')[0]!}`;
+  const script = formatScript(r.options, comments, outcome);
+  let file: string | null = `tmp/sim-shrunk-${options.seed}.txt`;
+  try {
+    mkdirSync('tmp', { recursive: true });
+    writeFileSync(file, script);
+  } catch {
+    file = null;
+  }
+  process.stderr.write(`\n--- shrunk trace of seed ${options.seed} ---\n${script.replace('FILE', file ?? 'FILE')}`);
+  if (file !== null) process.stderr.write(`replay it: npm run sim -- --replay ${file}\n`);
+  return {
+    eventsBefore: r.eventsBefore,
+    eventsAfter: r.eventsAfter,
+    replays: r.replays,
+    reproduced: r.reproduced,
+    simplified: r.simplified,
+    file,
+  };
+}
+
+async function main(): Promise<number> {
   let o: CliOptions;
   try {
     o = parse(process.argv.slice(2));
@@ -122,20 +212,46 @@ function main(): number {
     process.stderr.write(`sim: ${(e as Error).message}\n`);
     return 2;
   }
+  if (o.replay !== null) return replayScript(o.replay);
   const profiles = o.profile === 'all' ? Object.keys(PROFILES) : [o.profile];
   const started = performance.now();
+  const deadline = o.minutes === null ? Infinity : started + o.minutes * 60_000;
+  const seedLimit = o.minutes === null ? o.seeds : Infinity;
+  let stopped = false;
+  const onSigint = (): void => {
+    stopped = true;
+  };
+  process.once('SIGINT', onSigint);
   let lastReport = started;
   const failures: { seed: number; nodes: number; profile: string; driver: string; topology: string; kind: string; detail: string }[] = [];
   const modes = { sync: 0, pipelined: 0, voters: 0, oneVoter: 0 };
-  const totals = { committed: 0, readsOk: 0, writesOk: 0, crashes: 0, partitions: 0, confChanges: 0, snapshotsInstalled: 0, steps: 0 };
+  const totals = {
+    committed: 0,
+    readsOk: 0,
+    writesOk: 0,
+    crashes: 0,
+    partitions: 0,
+    confChanges: 0,
+    snapshotsInstalled: 0,
+    steps: 0,
+    faultsInjected: 0,
+  };
+  const coverage = new CoverageTotals();
+  let firstFailure: { seed: number; seedsTaken: number; kind: string; detail: string; shrunk: ShrinkReport | null } | null = null;
   let done = 0;
-  for (let k = 0; k < o.seeds; k++) {
-    const seed = o.startSeed + k;
-    const nodes = o.nodes === 'mixed' ? (seed % 2 === 0 ? 3 : 5) : o.nodes;
-    const profile = profiles[seed % profiles.length]!;
-    const topology: Topology = o.topology === 'mixed' ? (seed % 4 === 3 ? 'oneVoter' : 'voters') : o.topology;
-    const driver = o.driver === 'mixed' ? undefined : o.driver;
-    const r = trySimulation({ seed, nodes, profile, durationMs: o.durationMs, bugs: o.bugs, driver, topology });
+  const progress = (): void => {
+    const now = performance.now();
+    const rate = done / Math.max(0.001, (now - started) / 1000);
+    const of = o.minutes === null ? `/${o.seeds}` : '';
+    process.stderr.write(
+      `sim: ${done}${of} seeds, ${rate.toFixed(1)} seeds/s, ${totals.faultsInjected} faults injected, ` +
+        `states covered ${coverage.covered} of ${COVERAGE_STATES.length}, ${failures.length} failed\n`,
+    );
+  };
+  for (let k = 0; k < seedLimit && !stopped && performance.now() < deadline; k++) {
+    const options = seedOptions(o, o.startSeed + k, profiles);
+    const seed = options.seed;
+    const r = trySimulation(options);
     done++;
     if (r.ok) {
       const s = r.stats;
@@ -149,23 +265,54 @@ function main(): number {
       totals.confChanges += s.confChanges;
       totals.snapshotsInstalled += s.snapshotsInstalled;
       totals.steps += s.steps;
+      totals.faultsInjected += s.faultsInjected;
+      coverage.add(s.coverage);
     } else {
       const f = r.failure;
-      failures.push({ seed, nodes, profile, driver: f.mode, topology, kind: f.kind, detail: f.detail.split('\n')[0]! });
-      process.stderr.write(`\nFAILED seed ${seed} (nodes ${nodes}, profile ${profile}, ${f.mode}):\n${f.message}\n\n`);
+      totals.faultsInjected += f.faultEvents.length;
+      const profile = String(options.profile);
+      failures.push({
+        seed,
+        nodes: options.nodes,
+        profile,
+        driver: f.mode,
+        topology: options.topology!,
+        kind: f.kind,
+        detail: f.detail.split('\n')[0]!,
+      });
+      process.stderr.write(`\nFAILED seed ${seed} (nodes ${options.nodes}, profile ${profile}, ${f.mode}):\n${f.message}\n\n`);
+      if (firstFailure === null) {
+        const seedsTaken = k + 1;
+        process.stderr.write(`first failing seed: ${seed}, after ${seedsTaken} seeds\n`);
+        firstFailure = {
+          seed,
+          seedsTaken,
+          kind: f.kind,
+          detail: f.detail.split('\n')[0]!,
+          shrunk: o.shrink ? shrinkAndPrint(options, f, seedsTaken) : null,
+        };
+      }
       if (o.stopOnFailure) break;
     }
     const now = performance.now();
-    if (now - lastReport > 2000 || done === o.seeds) {
+    if (now - lastReport > 2000) {
       lastReport = now;
-      const rate = done / ((now - started) / 1000);
-      process.stderr.write(`sim: ${done}/${o.seeds} seeds, ${rate.toFixed(1)} seeds/s, ${failures.length} failed\n`);
+      progress();
     }
+    // Let a Ctrl-C through (the loop is otherwise synchronous).
+    if (o.minutes !== null && k % 4 === 3) await new Promise<void>((resolve) => setImmediate(resolve));
   }
+  process.removeListener('SIGINT', onSigint);
+  progress();
   const seconds = (performance.now() - started) / 1000;
+  process.stderr.write(`coverage (runs that reached each state, total hits):\n${coverage.table()}\n`);
+  if (firstFailure !== null)
+    process.stderr.write(`first failing seed: ${firstFailure.seed}, after ${firstFailure.seedsTaken} seeds (${firstFailure.kind})\n`);
   const summary = {
     seeds: done,
     startSeed: o.startSeed,
+    minutes: o.minutes,
+    interrupted: stopped,
     nodes: o.nodes,
     profiles,
     bugs: o.bugs ?? null,
@@ -175,10 +322,12 @@ function main(): number {
     seedsPerSecond: Number((done / seconds).toFixed(2)),
     passedByMode: modes,
     totals,
+    coverage: { covered: coverage.covered, of: COVERAGE_STATES.length, runs: coverage.runs, hits: coverage.hits },
+    firstFailure,
     failures,
   };
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   return failures.length > 0 ? 1 : 0;
 }
 
-process.exitCode = main();
+process.exitCode = await main();

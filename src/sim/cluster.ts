@@ -8,7 +8,7 @@ import { Coverage } from './coverage.ts';
 import { InvariantChecker } from './invariants.ts';
 import { SimNetwork, type LinkFaults } from './network.ts';
 import type { Prng } from './prng.ts';
-import { SimNode, describeMessage, type CrashPoint, type DriverMode, type RaftTiming } from './sim-node.ts';
+import { SimNode, describeMessage, type CrashPoint, type CrashTrigger, type DriverMode, type RaftTiming } from './sim-node.ts';
 import type { Trace } from './trace.ts';
 
 export interface ClusterOptions {
@@ -60,6 +60,8 @@ export class Cluster {
   private readContexts = 0;
   private readonly founders: ConfState;
   steps = 0;
+  /** Called after each step of a node (the fault injector's state triggers). */
+  onStepped: ((n: SimNode) => void) | null = null;
 
   constructor(private readonly options: ClusterOptions) {
     if (options.ids.length === 0) throw new Error('Cluster: no nodes');
@@ -135,6 +137,14 @@ export class Cluster {
     n.armedCrash = point;
     n.armedDeadline = this.now + ARMED_CRASH_WAIT_TICKS * this.options.tickMs;
     this.trace.add(this.now, `n${id} crash armed (${point})`);
+  }
+
+  /** Arms a crash for a moment of the node's making (see CrashTrigger), for `forMs`. */
+  arm(id: number, when: CrashTrigger['when'], point: CrashPoint, forMs: number): void {
+    const n = this.node(id);
+    if (!n.alive) return;
+    n.armedTrigger = { when, point, until: this.now + forMs };
+    this.trace.add(this.now, `n${id} crash armed for when it ${when === 'leader' ? 'becomes leader' : 'commits as leader'} (${point})`);
   }
 
   restart(id: number): void {
@@ -255,6 +265,8 @@ export class Cluster {
    * shuts down (as the production node does). */
   private stepped(n: SimNode): void {
     if (!n.alive || n.stopped) return;
+    this.onStepped?.(n);
+    if (!n.alive) return;
     // After a restart the state machine replays from its snapshot (or the bootstrap
     // membership): judge membership only once it is back where it was.
     if (n.kv.applied < n.appliedHighWater) return;

@@ -9,11 +9,11 @@
 // applies exactly those, at the same virtual times, and draws nothing: the shrinker
 // (shrink.ts) replays a failing seed with fewer of them.
 
-import type { ConfChange, ConfState } from '../raft/types.ts';
+import type { ConfChange, ConfState, Role } from '../raft/types.ts';
 import type { Cluster } from './cluster.ts';
 import { NO_NEMESIS, type FaultProfile, type Nemesis, type PartitionKind } from './faults.ts';
 import type { Prng } from './prng.ts';
-import type { CrashPoint } from './sim-node.ts';
+import type { CrashPoint, CrashTrigger, SimNode } from './sim-node.ts';
 import type { Trace } from './trace.ts';
 
 /** 'voters': every founder votes. 'oneVoter': node 1 is the only voter, the others start as
@@ -29,6 +29,8 @@ const CRASH_POINTS: readonly (CrashPoint | 'now')[] = ['now', 'beforePersist', '
 export type FaultEvent =
   | { readonly at: number; readonly type: 'crash'; readonly node: number; readonly point: CrashPoint | 'now' }
   | { readonly at: number; readonly type: 'restart'; readonly node: number }
+  /** A crash armed for a moment of the node's making (CrashTrigger). */
+  | { readonly at: number; readonly type: 'arm'; readonly node: number; readonly when: CrashTrigger['when']; readonly point: CrashPoint }
   /** Every link healed, then these directed links (from, to) cut. */
   | { readonly at: number; readonly type: 'partition'; readonly cuts: readonly (readonly [number, number])[] }
   | { readonly at: number; readonly type: 'heal' }
@@ -70,6 +72,10 @@ export class FaultInjector {
   private nextMembershipAt = Infinity;
   private readonly restartAt = new Map<number, number>();
   private nextWatchAt = Infinity;
+  /** A state-triggered fault waiting to be applied at strikeAt (see observe). */
+  private strike: ((now: number) => void) | null = null;
+  strikeAt = Infinity;
+  private readonly seen = new Map<number, { role: Role; commit: number }>();
   private readonly nemesis: Nemesis;
   /** Every fault applied, in order (see FaultEvent). */
   readonly events: FaultEvent[] = [];
@@ -85,6 +91,9 @@ export class FaultInjector {
     this.voterCounts = { min: options.founders, max: options.founders };
     this.nemesis = options.profile.nemesis ?? NO_NEMESIS;
     this.replay = options.replay ?? null;
+    if (this.replay === null && Object.values(this.nemesis).some((v) => v > 0)) {
+      this.cluster.onStepped = (n) => this.observe(n);
+    }
   }
 
   /** Turns random faults on (from `now`) or off (pending restarts and partition ends still happen). */
@@ -112,13 +121,15 @@ export class FaultInjector {
     this.setFaults(false, now);
     this.partitionEndsAt = Infinity;
     this.restartAt.clear();
+    this.strike = null;
+    this.strikeAt = Infinity;
     if (this.replay !== null) this.replayNext = this.replay.length;
   }
 
   /** When the injector next wants to act (Infinity: never). */
   nextFaultTime(): number {
     if (this.replay !== null) return this.replay[this.replayNext]?.at ?? Infinity;
-    let t = Math.min(this.nextCrashAt, this.nextPartitionAt, this.partitionEndsAt, this.nextMembershipAt, this.nextWatchAt);
+    let t = Math.min(this.nextCrashAt, this.nextPartitionAt, this.partitionEndsAt, this.nextMembershipAt, this.nextWatchAt, this.strikeAt);
     for (const at of this.restartAt.values()) t = Math.min(t, at);
     return t;
   }
@@ -134,7 +145,7 @@ export class FaultInjector {
     for (const [id, at] of [...this.restartAt].sort((x, y) => x[0] - y[0])) {
       if (at > now) continue;
       const n = this.cluster.node(id);
-      if (n.alive && n.armedCrash !== null) {
+      if (n.alive && (n.armedCrash !== null || n.armedTrigger !== null)) {
         this.restartAt.set(id, now + this.options.tickMs); // its crash has not hit yet: look again later
         continue;
       }
@@ -146,6 +157,12 @@ export class FaultInjector {
       this.apply({ at: now, type: 'heal' }, now);
     }
     if (!this.on) return;
+    if (this.strikeAt <= now) {
+      const strike = this.strike!;
+      this.strike = null;
+      this.strikeAt = Infinity;
+      strike(now);
+    }
     const p = this.profile;
     if (this.nextCrashAt <= now) {
       this.nextCrashAt = now + this.between(p.crashEveryMs!);
@@ -176,6 +193,9 @@ export class FaultInjector {
         break;
       case 'restart':
         if (cluster.has(e.node)) cluster.restart(e.node);
+        break;
+      case 'arm':
+        if (cluster.has(e.node)) cluster.arm(e.node, e.when, e.point, 2 * cluster.timing.electionTicks * this.options.tickMs);
         break;
       case 'partition': {
         const net = cluster.network;
@@ -214,50 +234,87 @@ export class FaultInjector {
 
   // -- State-triggered faults (Nemesis) -------------------------------------------------
 
+  /** Once per tick: polled triggers (two leaders for coverage; long isolation of the leader,
+   * term churn, leadership transfers). */
   private watch(now: number): void {
     const cluster = this.cluster;
     const nm = this.nemesis;
     let leaders = 0;
-    let candidate: number | null = null;
-    for (const n of cluster.nodes) {
-      if (!n.alive) continue;
-      if (n.role === 'leader') leaders++;
-      else if (n.role === 'candidate' && candidate === null) candidate = n.id;
-    }
+    for (const n of cluster.nodes) if (n.alive && n.role === 'leader') leaders++;
     if (leaders > 1) cluster.coverage.hit('twoLiveLeaders');
+    if (this.strike !== null) return;
     const leader = cluster.leader();
-    const status = leader?.core?.status() ?? null;
-    const free = this.partitionEndsAt === Infinity;
-    if (leader !== null && status !== null && leader.armedCrash === null && status.lastIndex > status.commitIndex) {
-      if (this.rng.chance(nm.crashLeaderWithTail) && this.downCount() < Math.max(1, this.profile.maxDown)) {
-        this.apply({ at: now, type: 'crash', node: leader.id, point: this.weighted(this.profile.crashPoints) }, now);
-        this.restartAt.set(leader.id, now + this.between(this.profile.downMs));
-        return;
-      }
-      if (free && this.rng.chance(nm.isolateLeaderWithTail)) {
-        this.isolateFor(leader.id, now, this.between(this.profile.partitionMs));
-        return;
-      }
-    }
-    if (candidate !== null && free && this.rng.chance(nm.partitionCandidate)) {
-      const target = leader !== null && this.rng.chance(0.5) ? leader.id : candidate;
-      this.isolateFor(target, now, this.rng.int(50, 400));
-      return;
-    }
-    if (leader !== null && free && this.rng.chance(nm.isolateLeaderLong)) {
-      const electionMs = this.options.tickMs * 10; // the simulation's election timeout (DEFAULT_TIMING)
+    if (leader !== null && this.partitionEndsAt === Infinity && this.rng.chance(nm.isolateLeaderLong)) {
+      const electionMs = this.options.tickMs * cluster.timing.electionTicks;
       this.isolateFor(leader.id, now, this.rng.int(2 * electionMs, 6 * electionMs));
       return;
     }
-    const voters = status?.conf.voters ?? [];
-    if (this.rng.chance(nm.churnTerms)) {
+    const churn = this.rng.chance(nm.churnTerms);
+    const transfer = leader !== null && this.rng.chance(nm.transfer);
+    if (!churn && !transfer) return;
+    const voters = leader?.core?.status().conf.voters ?? [];
+    if (churn) {
       const others = voters.filter((id) => id !== leader?.id && cluster.has(id) && cluster.node(id).alive);
       if (others.length > 0) this.apply({ at: now, type: 'campaign', node: this.rng.pick(others) }, now);
     }
-    if (leader !== null && this.rng.chance(nm.transfer)) {
-      const others = voters.filter((id) => id !== leader.id);
+    if (transfer) {
+      const others = voters.filter((id) => id !== leader!.id);
       if (others.length > 0) this.apply({ at: now, type: 'transfer', to: this.rng.pick(others) }, now);
     }
+  }
+
+  /** After every step of a node (faults on, not replaying): event triggers. A strike is
+   * applied 1 to 4 ms later, between steps, as a timed event (so that a replay of the recorded
+   * events applies it at the same point). */
+  private observe(n: SimNode): void {
+    const seen = this.seen.get(n.id);
+    const role = n.role;
+    const commit = n.commitIndex;
+    const prev = seen === undefined ? undefined : { ...seen };
+    if (seen === undefined) this.seen.set(n.id, { role, commit });
+    else {
+      if (seen.role === role && seen.commit === commit) return;
+      seen.role = role;
+      seen.commit = commit;
+    }
+    if (!this.on || this.strike !== null || this.replay !== null) return;
+    const nm = this.nemesis;
+    const id = n.id;
+    const fresh = role !== prev?.role;
+    if (fresh && (role === 'candidate' || role === 'leader') && n.armedTrigger === null && n.armedCrash === null) {
+      const when = role === 'candidate' ? 'leader' : 'commit';
+      if (this.rng.chance(role === 'candidate' ? nm.crashNewLeader : nm.crashAtFirstCommit)) {
+        if (this.downCount() < Math.max(1, this.profile.maxDown)) {
+          const point = this.rng.pick(['afterPersist', 'midSend', 'beforePersist'] as const);
+          this.apply({ at: this.cluster.now, type: 'arm', node: id, when, point }, this.cluster.now);
+          this.restartAt.set(id, this.cluster.now + this.between(this.profile.downMs));
+        }
+        return;
+      }
+    }
+    if (role === 'leader') {
+      const advanced = !fresh && commit > prev!.commit;
+      const tail = fresh || (advanced && n.lastIndex > commit);
+      if (tail && this.rng.chance(nm.crashLeaderWithTail)) {
+        this.strikeSoon((now) => {
+          if (this.downCount() >= Math.max(1, this.profile.maxDown) || !this.cluster.node(id).alive) return;
+          this.apply({ at: now, type: 'crash', node: id, point: this.weighted(this.profile.crashPoints) }, now);
+          this.restartAt.set(id, now + this.between(this.profile.downMs));
+        });
+      } else if (tail && this.partitionEndsAt === Infinity && this.rng.chance(nm.isolateLeaderWithTail)) {
+        this.strikeSoon((now) => this.isolateFor(id, now, this.between(this.profile.partitionMs)));
+      }
+    } else if (role === 'candidate' && prev?.role !== 'candidate' && this.partitionEndsAt === Infinity && this.rng.chance(nm.partitionCandidate)) {
+      const leader = this.cluster.leader();
+      const target = leader !== null && this.rng.chance(0.5) ? leader.id : n.id;
+      this.strikeSoon((now) => this.isolateFor(target, now, this.rng.int(50, 400)));
+    }
+  }
+
+  private strikeSoon(action: (now: number) => void): void {
+    this.strike = action;
+    // A few ms later: some of the messages of that step arrive, the rest are caught.
+    this.strikeAt = this.cluster.now + 1;
   }
 
   private isolateFor(id: number, now: number, ms: number): void {
@@ -269,7 +326,7 @@ export class FaultInjector {
   }
 
   private downCount(): number {
-    return this.cluster.nodes.filter((n) => !n.stopped && (!n.alive || n.armedCrash !== null)).length;
+    return this.cluster.nodes.filter((n) => !n.stopped && (!n.alive || n.armedCrash !== null || n.armedTrigger !== null)).length;
   }
 
   // -- Crashes --------------------------------------------------------------------------

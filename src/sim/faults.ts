@@ -31,12 +31,19 @@ export interface FaultProfile {
   readonly slowDiskRate?: number;
 }
 
-/** State-triggered faults, aimed where Raft bugs live. Each is a probability, tried at every
- * watch (once per tick of virtual time) while its trigger holds; 0 turns it off. */
+/** State-triggered faults, aimed where Raft bugs live. Each is a probability, tried when its
+ * trigger fires (after a node's step: a new leader, a commit index that moved, a new
+ * candidate) or, for the polled ones, once per tick of virtual time; 0 turns it off. */
 export interface Nemesis {
-  /** A leader holds entries beyond its commit index (replicated to a minority at most):
-   * crash it (at a random point of its ready cycle). */
+  /** A leader was just elected, or its commit index moved and entries beyond it remain
+   * (replicated to a minority at most): crash it (at a random point of its ready cycle). */
   readonly crashLeaderWithTail: number;
+  /** A node became candidate: arm a crash for the ready in which it becomes leader (it dies
+   * with its first entries on its disk only: Figure 8's server S5). */
+  readonly crashNewLeader: number;
+  /** A node became leader: arm a crash for the first ready in which it commits (it dies as it
+   * commits, before its followers learn: Figure 8's S1 in term 4). */
+  readonly crashAtFirstCommit: number;
   /** Same trigger: cut the leader off for a while instead (it lives on, believing it leads). */
   readonly isolateLeaderWithTail: number;
   /** A live voter that is not the leader starts an election now (terms churn). */
@@ -52,6 +59,8 @@ export interface Nemesis {
 
 export const NO_NEMESIS: Nemesis = Object.freeze({
   crashLeaderWithTail: 0,
+  crashNewLeader: 0,
+  crashAtFirstCommit: 0,
   isolateLeaderWithTail: 0,
   churnTerms: 0,
   partitionCandidate: 0,

@@ -151,7 +151,7 @@ export class Simulation {
       timing: { ...DEFAULT_TIMING, ...snapshotTiming, ...this.swarm?.timing, ...options.timing },
       bugs: options.bugs,
       tickMs: this.tickMs,
-      snapshotEvery: options.snapshotEvery ?? 40,
+      snapshotEvery: options.snapshotEvery ?? this.swarm?.snapshotEvery ?? 40,
       links: this.profile.links,
       trace: this.trace,
       clockDrift: this.profile.clockDrift ?? 0,
@@ -187,7 +187,8 @@ export class Simulation {
       if (guard > 10_000_000) throw new Error('Simulation.runUntil: no progress');
       const next = Math.max(this.now, Math.min(until, this.clients.nextActionTime(), this.faults.nextFaultTime()));
       // A client whose answer arrives acts at once, not at its deadline.
-      this.cluster.runUntil(next, () => this.clients.nextActionTime() < next);
+      // A state-triggered fault scheduled during a step also ends the chunk.
+      this.cluster.runUntil(next, () => this.clients.nextActionTime() < next || this.faults.strikeAt < next);
       const now = this.now;
       this.faults.act(now);
       this.clients.runDue(now);
@@ -231,6 +232,7 @@ export class Simulation {
     this.cluster.network.setFaults({ ...RELIABLE_LINKS, maxDelay: Math.max(RELIABLE_LINKS.maxDelay, 5) });
     for (const n of this.cluster.nodes) {
       n.armedCrash = null;
+      n.armedTrigger = null;
       if (!n.alive && !n.stopped) this.cluster.restart(n.id);
     }
     this.trace.add(this.now, 'HEAL: links restored, all nodes up');

@@ -35,6 +35,16 @@ export type CrashPoint = 'beforePersist' | 'afterPersist' | 'midSend';
 
 export type DriverMode = 'sync' | 'pipelined';
 
+/** A crash armed to hit at a moment of the node's own making: the first ready in which it is
+ * leader ('leader': a new leader dies with its first entries), or in which it, as leader,
+ * commits something ('commit': a leader dies as it commits). */
+export interface CrashTrigger {
+  readonly when: 'leader' | 'commit';
+  readonly point: CrashPoint;
+  /** Disarmed, unfired, after this virtual time. */
+  readonly until: number;
+}
+
 /** Raft settings the simulation chooses (the rest of RaftConfig is per node). */
 export type RaftTiming = Omit<RaftConfig, 'id' | 'random' | 'bugs'>;
 
@@ -119,10 +129,13 @@ export class SimNode {
   /** Highest index the state machine applied in any incarnation (see Cluster.stepped). */
   appliedHighWater = 0;
   armedCrash: CrashPoint | null = null;
+  armedTrigger: CrashTrigger | null = null;
   armedDeadline = 0;
   /** Role and term as of the end of the last step (for the cluster-wide checks). */
   role: Role = 'follower';
   term = 0;
+  commitIndex = 0;
+  lastIndex = 0;
   private leaderTermChecked = 0;
   /** The durable log holds this leader's whole log as of its election (leader completeness
    * can be checked against the disk). Pipelined: once a ready taken after it won completes. */
@@ -203,6 +216,7 @@ export class SimNode {
     if (this.core === null) return;
     this.core = null;
     this.armedCrash = null;
+    this.armedTrigger = null;
     this.stats.crashes++;
     this.ctx.trace.add(this.ctx.now(), `n${this.id} CRASH (${why})`);
     const pending = this.pending;
@@ -313,6 +327,8 @@ export class SimNode {
     this.observeCoverage(status.role, status.term, status.lastIndex, status.commitIndex);
     this.role = status.role;
     this.term = status.term;
+    this.commitIndex = status.commitIndex;
+    this.lastIndex = status.lastIndex;
     const checker = this.ctx.checker;
     checker.observeRole(this.id, status.role, status.term);
     checker.observeCommit(this.id, this.incarnation, status.commitIndex);
@@ -365,6 +381,7 @@ export class SimNode {
     const rd: Ready = core.ready();
     this.stats.readies++;
     this.readySeq++;
+    this.checkTrigger(core, rd);
     if (this.armedCrash === 'beforePersist') {
       if (rd.entries.length > 0) this.ctx.coverage.hit('crashLostUnsyncedTail');
       this.crash('before persisting a ready');
@@ -380,12 +397,30 @@ export class SimNode {
     return true;
   }
 
+  /** Turns an armed trigger into an armed crash when this ready is its moment. */
+  private checkTrigger(core: RaftCore, rd: Ready): void {
+    const t = this.armedTrigger;
+    if (t === null) return;
+    if (this.ctx.now() > t.until) {
+      this.armedTrigger = null;
+      return;
+    }
+    if (core.status().role !== 'leader' || (t.when === 'commit' && rd.committedEntries.length === 0)) return;
+    this.armedTrigger = null;
+    this.armedCrash = t.point;
+    // The crash hits this very ready (or, pipelined, its write): no tick must turn it into a
+    // plain crash first.
+    this.armedDeadline = t.until;
+    this.ctx.trace.add(this.ctx.now(), `n${this.id} crash trigger (${t.when}) fires: crash ${t.point}`);
+  }
+
   /** Pipelined driver: takes a ready(), sends what may leave before the write
    * (readyDurability's beforeSync), starts the write. */
   private beginReady(core: RaftCore): boolean {
     const rd: Ready = core.ready();
     this.stats.readies++;
     const seq = ++this.readySeq;
+    this.checkTrigger(core, rd);
     // The core's rule (src/raft/ready-durability.ts), as node/raft-node.ts applies it.
     const { beforeSync, afterSync } = readyDurability(rd, this.disk.hardState, this.ctx.bugs);
     this.sendAll(beforeSync, false);

@@ -15,10 +15,35 @@ import type { CrashPoint, RaftTiming } from './sim-node.ts';
  * core's lease must stay safe within it (docs/simulation.md explains the bound). */
 export const CLOCK_DRIFT_MAX = 0.01;
 
+/** Themes: a seed either draws every feature on its own ('open') or picks a theme, which turns
+ * on a few features that together reach a kind of state (and most others off). Features off
+ * matter as much as features on: a crash storm hides the careful interleaving Figure 8 needs. */
+const THEMES: Readonly<Record<string, readonly string[]>> = Object.freeze({
+  /** A new leader dies with entries only it holds; a leader is cut off as it commits. */
+  figure8: ['crashNewLeader', 'isolateLeaderWithTail', 'churnTerms'],
+  /** Leaders crash at every point of the ready cycle, on slow disks. */
+  leaderCrash: ['crashes', 'crashLeaderWithTail', 'crashAtFirstCommit', 'slowDisk'],
+  /** An old leader lives on, cut off, with clients still talking to it. */
+  staleLeader: ['isolateLeaderLong', 'partitionCandidate', 'noCheckQuorum', 'partitions'],
+  /** Messages lost, doubled, reordered, and very late copies. */
+  messages: ['drop', 'duplicate', 'reorder', 'stale', 'churnTerms'],
+  /** Elections in quick succession, around partitions. */
+  elections: ['churnTerms', 'partitionCandidate', 'noPreVote', 'crashes', 'stale'],
+  membership: ['membership', 'crashes', 'partitions'],
+  /** Leadership transfers, with leases in use. */
+  transfer: ['transfer', 'isolateLeaderWithTail', 'partitions'],
+  /** Drifting clocks under leases, leaders cut off. */
+  clocks: ['clockDrift', 'isolateLeaderLong', 'partitions'],
+  /** Followers fall behind and catch up from snapshots. */
+  snapshots: ['snapshots', 'crashes', 'partitions', 'drop'],
+});
+
 export interface SwarmDraw {
   readonly profile: FaultProfile;
   readonly clients: Partial<ClientOptions>;
   readonly timing: Partial<RaftTiming>;
+  /** Applied entries between application snapshots. */
+  readonly snapshotEvery: number;
   /** One line for the trace and the failure report: what this seed turned on. */
   readonly summary: string;
 }
@@ -28,8 +53,11 @@ const ALL_PARTITIONS: readonly PartitionKind[] = ['isolate', 'isolateLeader', 's
 /** Draws the swarm of one seed. */
 export function drawSwarm(rng: Prng): SwarmDraw {
   const on: string[] = [];
+  const themeNames = Object.keys(THEMES);
+  const theme = rng.chance(0.6) ? rng.pick(themeNames) : 'open';
+  const boosted = THEMES[theme] ?? [];
   const flag = (name: string, p: number): boolean => {
-    const v = rng.chance(p);
+    const v = rng.chance(theme === 'open' ? p : boosted.includes(name) ? 0.9 : 0.05);
     if (v) on.push(name);
     return v;
   };
@@ -64,15 +92,18 @@ export function drawSwarm(rng: Prng): SwarmDraw {
   const membership = flag('membership', 0.25);
 
   const nemesis: Nemesis = {
-    crashLeaderWithTail: flag('crashLeaderWithTail', 0.4) ? rng.pick([0.05, 0.2, 0.6]) : 0,
-    isolateLeaderWithTail: flag('isolateLeaderWithTail', 0.3) ? rng.pick([0.05, 0.2]) : 0,
-    churnTerms: flag('churnTerms', 0.3) ? rng.pick([0.01, 0.05, 0.15]) : 0,
+    crashLeaderWithTail: flag('crashLeaderWithTail', 0.4) ? rng.pick([0.05, 0.2, 0.5]) : 0,
+    crashNewLeader: flag('crashNewLeader', 0.5) ? rng.pick([0.2, 0.5]) : 0,
+    crashAtFirstCommit: flag('crashAtFirstCommit', 0.4) ? rng.pick([0.1, 0.3, 0.6]) : 0,
+    isolateLeaderWithTail: flag('isolateLeaderWithTail', 0.4) ? rng.pick([0.2, 0.5]) : 0,
+    churnTerms: flag('churnTerms', 0.4) ? rng.pick([0.01, 0.05, 0.15]) : 0,
     partitionCandidate: flag('partitionCandidate', 0.3) ? rng.pick([0.1, 0.4]) : 0,
     transfer: flag('transfer', 0.25) ? rng.pick([0.01, 0.05]) : 0,
     isolateLeaderLong: flag('isolateLeaderLong', 0.25) ? rng.pick([0.005, 0.02]) : 0,
   };
   const clockDrift = flag('clockDrift', 0.4) ? CLOCK_DRIFT_MAX * rng.pick([0.5, 1]) : 0;
   const slowDisk = flag('slowDisk', 0.35) ? rng.pick([0.15, 0.4, 0.8]) : 0.15;
+  const snapshotEvery = flag('snapshots', 0.3) ? rng.pick([5, 10, 20]) : 40;
 
   const profile: FaultProfile = {
     name: 'swarm',
@@ -96,7 +127,7 @@ export function drawSwarm(rng: Prng): SwarmDraw {
     count: rng.int(1, 6),
     keys,
     readRatio: rng.pick([0.1, 0.45, 0.8]),
-    leaseReadRatio: rng.pick([0, 0.4, 0.9]),
+    leaseReadRatio: rng.pick([0.2, 0.4, 0.6]),
   };
   const timing: { -readonly [K in keyof RaftTiming]?: RaftTiming[K] } = {
     // One entry per AppendEntries lets an entry reach some followers and not the next one
@@ -114,7 +145,8 @@ export function drawSwarm(rng: Prng): SwarmDraw {
     profile,
     clients,
     timing,
-    summary: `swarm: ${on.join(' ')} | entries/msg ${timing.maxEntriesPerMessage} inflight ${timing.maxInflight} clients ${clients.count} keys ${keys.length} reads ${clients.readRatio} lease ${clients.leaseReadRatio}`,
+    snapshotEvery,
+    summary: `swarm ${theme}: ${on.join(' ')} | entries/msg ${timing.maxEntriesPerMessage} inflight ${timing.maxInflight} clients ${clients.count} keys ${keys.length} reads ${clients.readRatio} lease ${clients.leaseReadRatio}`,
   };
 }
 
