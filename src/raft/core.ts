@@ -138,6 +138,13 @@ export class RaftCore implements RaftCoreApi {
     const s = this.s;
     if (m.to !== s.id || m.from === s.id) return;
     if (m.term > s.term) {
+      if (s.role === 'leader' && s.leadTransferee !== 0 && s.config.bugs?.transferLeaderKeepsWriting === true) {
+        // Bug switch transferLeaderKeepsWriting: the old leader takes the new term for part of
+        // its own transfer and keeps leading until the transfer times out (Figure 2: a higher
+        // term makes any server a follower at once).
+        this.afterEvent();
+        return;
+      }
       if (m.type === 'PreVote' || m.type === 'RequestVote') {
         const transfer = m.type === 'RequestVote' && m.transfer;
         // Thesis 4.2.3: ignore, without even adopting the term, while a leader is alive.

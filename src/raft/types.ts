@@ -274,8 +274,9 @@ export interface RaftBugs {
   /** A node receiving a PreVote for a higher term adopts that term (thesis 9.6: pre-votes
    * must not change any server's term). */
   readonly preVoteRaisesTerm?: boolean;
-  /** After sending TimeoutNow the old leader keeps acting as a leader: it takes proposals and
-   * its lease stays valid, while the target is elected without lease checks (thesis 3.10). */
+  /** During a transfer the old leader keeps acting as a leader: it takes proposals, its lease
+   * stays valid after TimeoutNow, and it ignores higher terms until the transfer times out,
+   * while the target is elected without lease checks (thesis 3.10). */
   readonly transferLeaderKeepsWriting?: boolean;
 }
 

@@ -85,7 +85,7 @@ export const BUG_CATALOGUE: Readonly<Record<BugName, BugDescription>> = Object.f
     breaks: "thesis §9.6: pre-votes change no server's term (terms come from campaigns only)",
   },
   transferLeaderKeepsWriting: {
-    description: 'after sending TimeoutNow the old leader keeps taking proposals and keeps its lease',
+    description: 'during a transfer the old leader keeps leading: takes proposals, keeps its lease, ignores the new term',
     breaks: 'thesis §3.10: a transferring leader stops taking requests; no lease once another may win without lease checks',
   },
 });

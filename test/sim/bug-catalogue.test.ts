@@ -20,7 +20,6 @@ const FILE_TIME_MS_MAX = 85_000;
  * docs/simulation.md says which faults would expose each. */
 const NOT_FOUND_YET: ReadonlyMap<BugName, string> = new Map<BugName, string>([
   ['leaseReadExpired', 'needs a leader cut off just after a check-quorum round, serving lease reads while the majority elects and writes'],
-  ['transferLeaderKeepsWriting', 'needs an old leader cut off right after its TimeoutNow, serving lease reads while the target wins and writes'],
 ]);
 const TODO_SEEDS = 20;
 
