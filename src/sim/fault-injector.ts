@@ -76,6 +76,8 @@ export class FaultInjector {
   private strike: ((now: number) => void) | null = null;
   strikeAt = Infinity;
   private readonly seen = new Map<number, { role: Role; commit: number }>();
+  /** Nodes named in a proposed membership change. */
+  private readonly named = new Set<number>();
   private readonly nemesis: Nemesis;
   /** Every fault applied, in order (see FaultEvent). */
   readonly events: FaultEvent[] = [];
@@ -259,7 +261,18 @@ export class FaultInjector {
     }
     if (transfer) {
       const others = voters.filter((id) => id !== leader!.id);
-      if (others.length > 0) this.apply({ at: now, type: 'transfer', to: this.rng.pick(others) }, now);
+      if (others.length > 0) {
+        this.apply({ at: now, type: 'transfer', to: this.rng.pick(others) }, now);
+        if (this.partitionEndsAt === Infinity && this.rng.chance(nm.deafenOnTransfer)) {
+          const old = leader!.id;
+          const ms = this.rng.int(20, 300);
+          this.strikeSoon((at) => {
+            const cuts = this.cluster.nodes.filter((n) => !n.stopped && n.id !== old).map((n) => [n.id, old] as [number, number]);
+            this.apply({ at, type: 'partition', cuts }, at);
+            this.partitionEndsAt = at + ms;
+          });
+        }
+      }
     }
   }
 
@@ -286,8 +299,12 @@ export class FaultInjector {
       if (this.rng.chance(role === 'candidate' ? nm.crashNewLeader : nm.crashAtFirstCommit)) {
         if (this.downCount() < Math.max(1, this.profile.maxDown)) {
           const point = this.rng.pick(['afterPersist', 'midSend', 'beforePersist'] as const);
-          this.apply({ at: this.cluster.now, type: 'arm', node: id, when, point }, this.cluster.now);
-          this.restartAt.set(id, this.cluster.now + this.between(this.profile.downMs));
+          // Armed 1 ms later, between steps (an election or a first commit takes a round trip
+          // of at least 2 ms: still in time).
+          this.strikeSoon((now) => {
+            this.apply({ at: now, type: 'arm', node: id, when, point }, now);
+            this.restartAt.set(id, now + this.between(this.profile.downMs));
+          });
         }
         return;
       }
@@ -412,7 +429,8 @@ export class FaultInjector {
     const conf: ConfState | null = this.cluster.leaderConf();
     if (conf === null) return;
     const members = new Set([...conf.voters, ...conf.learners]);
-    const spare = this.cluster.nodes.find((n) => !n.stopped && n.alive && !members.has(n.id) && !n.everMember);
+    // A node once named in a change may still apply its removal later (it lags): never reuse it.
+    const spare = this.cluster.nodes.find((n) => !n.stopped && n.alive && !members.has(n.id) && !n.everMember && !this.named.has(n.id));
     const choices: (() => void)[] = [];
     const change = (c: ConfChange): void => this.apply({ at: now, type: 'conf', change: c }, now);
     if (conf.learners.length > 0) {
@@ -441,6 +459,7 @@ export class FaultInjector {
   }
 
   private propose(change: ConfChange): void {
+    this.named.add(change.node);
     if (this.cluster.proposeConfChange(change) === null) return;
     this.confChanges++;
     const voters = this.cluster.leaderConf()?.voters.length ?? 0;

@@ -52,6 +52,9 @@ export interface Nemesis {
   readonly partitionCandidate: number;
   /** The leader hands leadership to a random voter (TimeoutNow). */
   readonly transfer: number;
+  /** After such a transfer starts, the old leader stops hearing anyone for a while (it still
+   * speaks: its TimeoutNow leaves), so it learns of its successor late. */
+  readonly deafenOnTransfer: number;
   /** Cut the leader off for long (up to two election timeouts of a new leader), clients
    * still talking to it: the old leader's reads and leases must not serve stale data. */
   readonly isolateLeaderLong: number;
@@ -65,6 +68,7 @@ export const NO_NEMESIS: Nemesis = Object.freeze({
   churnTerms: 0,
   partitionCandidate: 0,
   transfer: 0,
+  deafenOnTransfer: 0,
   isolateLeaderLong: 0,
 });
 

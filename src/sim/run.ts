@@ -394,7 +394,13 @@ export class Simulation {
         outcome = o;
         at = this.cluster.now;
       });
-      while (outcome === null && this.now < deadline) this.runFor(this.tickMs);
+      // Wait for the answer; but a proposer that lost leadership and left the configuration
+      // may never learn the fate of its entry: then ask the current leader again.
+      const askedAt = this.now;
+      const patienceMs = 2 * this.cluster.timing.electionTicks * this.tickMs;
+      while (outcome === null && this.now < deadline && (this.cluster.leader() === leader || this.now < askedAt + patienceMs)) {
+        this.runFor(this.tickMs);
+      }
       const result = outcome as WriteOutcome | null;
       if (result === null) {
         history.indeterminate(op, 'probe deadline');

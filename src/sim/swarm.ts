@@ -20,7 +20,7 @@ export const CLOCK_DRIFT_MAX = 0.01;
  * matter as much as features on: a crash storm hides the careful interleaving Figure 8 needs. */
 const THEMES: Readonly<Record<string, readonly string[]>> = Object.freeze({
   /** A new leader dies with entries only it holds; a leader is cut off as it commits. */
-  figure8: ['crashNewLeader', 'isolateLeaderWithTail', 'churnTerms'],
+  figure8: ['crashNewLeader', 'crashAtFirstCommit', 'isolateLeaderWithTail', 'churnTerms'],
   /** Leaders crash at every point of the ready cycle, on slow disks. */
   leaderCrash: ['crashes', 'crashLeaderWithTail', 'crashAtFirstCommit', 'slowDisk'],
   /** An old leader lives on, cut off, with clients still talking to it. */
@@ -31,7 +31,7 @@ const THEMES: Readonly<Record<string, readonly string[]>> = Object.freeze({
   elections: ['churnTerms', 'partitionCandidate', 'noPreVote', 'crashes', 'stale'],
   membership: ['membership', 'crashes', 'partitions'],
   /** Leadership transfers, with leases in use. */
-  transfer: ['transfer', 'isolateLeaderWithTail', 'partitions'],
+  transfer: ['transfer', 'deafenOnTransfer'],
   /** Drifting clocks under leases, leaders cut off. */
   clocks: ['clockDrift', 'isolateLeaderLong', 'partitions'],
   /** Followers fall behind and catch up from snapshots. */
@@ -54,18 +54,24 @@ const ALL_PARTITIONS: readonly PartitionKind[] = ['isolate', 'isolateLeader', 's
 export function drawSwarm(rng: Prng): SwarmDraw {
   const on: string[] = [];
   const themeNames = Object.keys(THEMES);
-  const theme = rng.chance(0.6) ? rng.pick(themeNames) : 'open';
+  // figure8 twice: it needs the longest chain of lucky events.
+  const theme = rng.chance(0.6) ? rng.pick([...themeNames, 'figure8']) : 'open';
   const boosted = THEMES[theme] ?? [];
+  /** A feature's intensity: 0 when off; when the theme boosts it, one of the stronger half. */
+  const level = (name: string, p: number, values: readonly number[]): number => {
+    if (!flag(name, p)) return 0;
+    return boosted.includes(name) ? rng.pick(values.slice(Math.floor(values.length / 2))) : rng.pick(values);
+  };
   const flag = (name: string, p: number): boolean => {
     const v = rng.chance(theme === 'open' ? p : boosted.includes(name) ? 0.9 : 0.05);
     if (v) on.push(name);
     return v;
   };
   // Links: each kind of misbehaviour on or off on its own.
-  const drop = flag('drop', 0.35) ? rng.pick([0.01, 0.05, 0.15, 0.3]) : 0;
-  const duplicate = flag('duplicate', 0.35) ? rng.pick([0.02, 0.1, 0.25]) : 0;
-  const reorder = flag('reorder', 0.35) ? rng.pick([0.05, 0.2]) : 0;
-  const stale = flag('stale', 0.3) ? rng.pick([0.02, 0.05, 0.15]) : 0;
+  const drop = level('drop', 0.35, [0.01, 0.05, 0.15, 0.3]);
+  const duplicate = level('duplicate', 0.35, [0.02, 0.1, 0.25]);
+  const reorder = level('reorder', 0.35, [0.05, 0.2]);
+  const stale = level('stale', 0.3, [0.02, 0.05, 0.15]);
   const slowLinks = flag('slowLinks', 0.25);
   const links: LinkFaults = {
     dropRate: drop,
@@ -92,17 +98,18 @@ export function drawSwarm(rng: Prng): SwarmDraw {
   const membership = flag('membership', 0.25);
 
   const nemesis: Nemesis = {
-    crashLeaderWithTail: flag('crashLeaderWithTail', 0.4) ? rng.pick([0.05, 0.2, 0.5]) : 0,
-    crashNewLeader: flag('crashNewLeader', 0.5) ? rng.pick([0.2, 0.5]) : 0,
-    crashAtFirstCommit: flag('crashAtFirstCommit', 0.4) ? rng.pick([0.1, 0.3, 0.6]) : 0,
-    isolateLeaderWithTail: flag('isolateLeaderWithTail', 0.4) ? rng.pick([0.2, 0.5]) : 0,
-    churnTerms: flag('churnTerms', 0.4) ? rng.pick([0.01, 0.05, 0.15]) : 0,
-    partitionCandidate: flag('partitionCandidate', 0.3) ? rng.pick([0.1, 0.4]) : 0,
-    transfer: flag('transfer', 0.25) ? rng.pick([0.01, 0.05]) : 0,
-    isolateLeaderLong: flag('isolateLeaderLong', 0.25) ? rng.pick([0.005, 0.02]) : 0,
+    crashLeaderWithTail: level('crashLeaderWithTail', 0.4, [0.05, 0.2, 0.5]),
+    crashNewLeader: level('crashNewLeader', 0.5, [0.2, 0.5]),
+    crashAtFirstCommit: level('crashAtFirstCommit', 0.4, [0.1, 0.3, 0.6]),
+    isolateLeaderWithTail: level('isolateLeaderWithTail', 0.4, [0.2, 0.5]),
+    churnTerms: level('churnTerms', 0.4, [0.01, 0.05, 0.15]),
+    partitionCandidate: level('partitionCandidate', 0.3, [0.1, 0.4]),
+    transfer: level('transfer', 0.25, [0.01, 0.03, 0.1]),
+    deafenOnTransfer: level('deafenOnTransfer', 0.25, [0.3, 0.7]),
+    isolateLeaderLong: level('isolateLeaderLong', 0.25, [0.005, 0.02]),
   };
   const clockDrift = flag('clockDrift', 0.4) ? CLOCK_DRIFT_MAX * rng.pick([0.5, 1]) : 0;
-  const slowDisk = flag('slowDisk', 0.35) ? rng.pick([0.15, 0.4, 0.8]) : 0.15;
+  const slowDisk = level('slowDisk', 0.35, [0.15, 0.4, 0.8]) || 0.15;
   const snapshotEvery = flag('snapshots', 0.3) ? rng.pick([5, 10, 20]) : 40;
 
   const profile: FaultProfile = {
