@@ -266,11 +266,18 @@ export class FaultInjector {
         if (this.partitionEndsAt === Infinity && this.rng.chance(nm.deafenOnTransfer)) {
           const old = leader!.id;
           const ms = this.rng.int(20, 300);
+          const target = (this.events[this.events.length - 1] as { to: number }).to;
+          // Either the old leader hears nobody (it does not learn it was replaced), or it
+          // hears its successor's election (and steps down) but not what it commits next.
+          const deaf = this.rng.chance(0.5);
           this.strikeSoon((at) => {
-            const cuts = this.cluster.nodes.filter((n) => !n.stopped && n.id !== old).map((n) => [n.id, old] as [number, number]);
+            const cuts = deaf
+              ? this.cluster.nodes.filter((n) => !n.stopped && n.id !== old).map((n) => [n.id, old] as [number, number])
+              : [[target, old] as [number, number]];
             this.apply({ at, type: 'partition', cuts }, at);
             this.partitionEndsAt = at + ms;
           });
+          if (!deaf) this.strikeAt = now + this.rng.int(3, 12);
         }
       }
     }

@@ -13,7 +13,7 @@ import type { CrashPoint, RaftTiming } from './sim-node.ts';
 
 /** Largest per-node clock drift a swarm draws, as a fraction of the tick period. The correct
  * core's lease must stay safe within it (docs/simulation.md explains the bound). */
-export const CLOCK_DRIFT_MAX = 0.01;
+export const CLOCK_DRIFT_MAX = 0.02;
 
 /** Themes: a seed either draws every feature on its own ('open') or picks a theme, which turns
  * on a few features that together reach a kind of state (and most others off). Features off
@@ -24,7 +24,7 @@ const THEMES: Readonly<Record<string, readonly string[]>> = Object.freeze({
   /** Leaders crash at every point of the ready cycle, on slow disks. */
   leaderCrash: ['crashes', 'crashLeaderWithTail', 'crashAtFirstCommit', 'slowDisk'],
   /** An old leader lives on, cut off, with clients still talking to it. */
-  staleLeader: ['isolateLeaderLong', 'partitionCandidate', 'noCheckQuorum', 'partitions'],
+  staleLeader: ['isolateLeaderLong', 'partitionCandidate', 'noCheckQuorum'],
   /** Messages lost, doubled, reordered, and very late copies. */
   messages: ['drop', 'duplicate', 'reorder', 'stale', 'churnTerms'],
   /** Elections in quick succession, around partitions. */
@@ -32,11 +32,14 @@ const THEMES: Readonly<Record<string, readonly string[]>> = Object.freeze({
   membership: ['membership', 'crashes', 'partitions'],
   /** Leadership transfers, with leases in use. */
   transfer: ['transfer', 'deafenOnTransfer'],
-  /** Drifting clocks under leases, leaders cut off. */
-  clocks: ['clockDrift', 'isolateLeaderLong', 'partitions'],
+  /** Leases on drifting clocks, leaders cut off. */
+  leases: ['clockDrift', 'isolateLeaderLong'],
   /** Followers fall behind and catch up from snapshots. */
   snapshots: ['snapshots', 'crashes', 'partitions', 'drop'],
 });
+
+/** Themes about reads served by a leader that may no longer be one. */
+const READ_THEMES: readonly string[] = ['staleLeader', 'transfer', 'leases'];
 
 export interface SwarmDraw {
   readonly profile: FaultProfile;
@@ -116,7 +119,8 @@ export function drawSwarm(rng: Prng): SwarmDraw {
     name: 'swarm',
     links,
     crashEveryMs: crashes ? rng.pick([[40, 250] as const, [150, 600] as const, [300, 1200] as const]) : null,
-    downMs: rng.pick([[20, 200] as const, [50, 800] as const]),
+    // Figure 8 needs a crashed new leader back soon, while its entry is still in the way.
+    downMs: theme === 'figure8' ? ([20, 200] as const) : rng.pick([[20, 200] as const, [50, 800] as const]),
     maxDown: rng.int(1, 3),
     crashPoints,
     partitionEveryMs: partitions ? rng.pick([[150, 500] as const, [300, 1000] as const]) : null,
@@ -136,11 +140,27 @@ export function drawSwarm(rng: Prng): SwarmDraw {
     readRatio: rng.pick([0.1, 0.45, 0.8]),
     leaseReadRatio: rng.pick([0.2, 0.4, 0.6]),
   };
+  if (theme === 'figure8') {
+    // Many writes, one entry per message: entries reach some followers and not others.
+    clients.count = rng.int(3, 6);
+    clients.readRatio = rng.pick([0.1, 0.3]);
+    clients.leaseReadRatio = 0;
+  }
+  if (READ_THEMES.includes(theme)) {
+    // A stale read needs a write acknowledged elsewhere and then a read of the same key at the
+    // old leader: several clients, few keys, many lease reads.
+    clients.count = rng.int(3, 6);
+    clients.keys = rng.pick([['a'], ['a', 'b']]);
+    clients.readRatio = rng.pick([0.45, 0.7]);
+    clients.leaseReadRatio = rng.pick([0.6, 0.9]);
+    // Clients stuck on a cut-off leader give up sooner and try elsewhere.
+    clients.timeoutMs = rng.pick([150, 300, 600]);
+  }
   const timing: { -readonly [K in keyof RaftTiming]?: RaftTiming[K] } = {
     // One entry per AppendEntries lets an entry reach some followers and not the next one
     // (the ground of Figure 8); a small window makes followers lag.
-    maxEntriesPerMessage: rng.pick([1, 2, 16]),
-    maxInflight: rng.pick([1, 2, 8]),
+    maxEntriesPerMessage: theme === 'figure8' ? rng.pick([1, 2]) : rng.pick([1, 2, 16]),
+    maxInflight: theme === 'figure8' ? rng.pick([1, 2]) : rng.pick([1, 2, 8]),
     preVote: !flag('noPreVote', 0.2),
   };
   // Not both off: then a removed server disrupts the cluster forever with ever higher terms
