@@ -102,8 +102,10 @@ interface SnapshotBody {
   readonly kv: [string, string][];
   /** [client, request, result, lastIndex], least recently active first. */
   readonly sessions: [number, number, number, number][];
-  /** Audit (simulation only, not part of the session mechanism): every write id applied. */
-  readonly appliedWrites: string[];
+  /** Audit (simulation only, not part of the session mechanism): per client, the request ids
+   * applied, as [from, to] ranges (a client's ids are mostly consecutive: a snapshot stays
+   * small, and so do the chunks that carry it to a follower). */
+  readonly appliedWrites: [number, [number, number][]][];
   readonly duplicates: string[];
 }
 
@@ -113,7 +115,7 @@ export class KvStateMachine {
   private readonly sessions = new Map<number, Session>();
   /** Audit, independent of the sessions: the write ids ("client.request") whose effect was
    * applied, and those applied a second time. Grows with the run (a simulation is short). */
-  private readonly appliedWrites = new Set<string>();
+  private readonly appliedWrites = new Map<number, Set<number>>();
   private readonly duplicateList: string[] = [];
   private appliedIndex = 0;
   private appliedTerm = 0;
@@ -174,9 +176,10 @@ export class KvStateMachine {
       }
       this.touch(cmd.client, { request: cmd.request, result: index, lastIndex: index });
     }
-    const id = `${cmd.client}.${cmd.request}`;
-    if (this.appliedWrites.has(id)) this.duplicateList.push(id);
-    else this.appliedWrites.add(id);
+    let applied = this.appliedWrites.get(cmd.client);
+    if (applied === undefined) this.appliedWrites.set(cmd.client, (applied = new Set()));
+    if (applied.has(cmd.request)) this.duplicateList.push(`${cmd.client}.${cmd.request}`);
+    else applied.add(cmd.request);
     this.data.set(cmd.key, cmd.op === 'put' ? cmd.value : (this.data.get(cmd.key) ?? '') + cmd.value);
     return { kind: 'applied', index };
   }
@@ -199,7 +202,12 @@ export class KvStateMachine {
   snapshot(): Snapshot {
     const kv = [...this.data.entries()].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
     const sessions = [...this.sessions].map(([c, s]): [number, number, number, number] => [c, s.request, s.result, s.lastIndex]);
-    const body: SnapshotBody = { kv, sessions, appliedWrites: [...this.appliedWrites], duplicates: this.duplicateList };
+    const body: SnapshotBody = {
+      kv,
+      sessions,
+      appliedWrites: [...this.appliedWrites].map(([c, ids]) => [c, toRanges(ids)]),
+      duplicates: this.duplicateList,
+    };
     return {
       meta: { index: this.appliedIndex, term: this.appliedTerm, conf: this.conf },
       data: encoder.encode(JSON.stringify(body)),
@@ -217,11 +225,27 @@ export class KvStateMachine {
     this.sessions.clear();
     for (const [client, request, result, lastIndex] of body.sessions) this.sessions.set(client, { request, result, lastIndex });
     this.appliedWrites.clear();
-    for (const id of body.appliedWrites) this.appliedWrites.add(id);
+    for (const [client, ranges] of body.appliedWrites) {
+      const ids = new Set<number>();
+      for (const [from, to] of ranges) for (let r = from; r <= to; r++) ids.add(r);
+      this.appliedWrites.set(client, ids);
+    }
     this.duplicateList.length = 0;
     this.duplicateList.push(...body.duplicates);
     this.appliedIndex = snapshot.meta.index;
     this.appliedTerm = snapshot.meta.term;
     this.conf = normalizeConf(snapshot.meta.conf);
   }
+}
+
+/** Sorted [from, to] ranges covering exactly `ids`. */
+function toRanges(ids: ReadonlySet<number>): [number, number][] {
+  const sorted = [...ids].sort((a, b) => a - b);
+  const ranges: [number, number][] = [];
+  for (const id of sorted) {
+    const last = ranges[ranges.length - 1];
+    if (last !== undefined && last[1] === id - 1) last[1] = id;
+    else ranges.push([id, id]);
+  }
+  return ranges;
 }
