@@ -273,6 +273,7 @@ export class Simulation {
       }
       this.runFor(step);
     }
+    this.stopRemovedServers();
     this.renewLease(deadline);
     this.healedInMs = this.now - start;
     // Client progress: ops started from now on must all succeed.
@@ -356,6 +357,20 @@ export class Simulation {
     return this.failure('exception', e);
   }
 
+  /** Shuts down live servers outside the leader's configuration, as an operator would: a
+   * removed server that never applied its removal keeps campaigning in ever higher terms and
+   * its answer to a late AppendEntries deposes the leader (docs/found-bugs.md, 2). */
+  private stopRemovedServers(): void {
+    const conf = this.cluster.leaderConf();
+    if (conf === null) return;
+    const members = new Set([...conf.voters, ...conf.learners]);
+    for (const n of this.cluster.nodes) {
+      if (n.stopped || members.has(n.id)) continue;
+      this.trace.add(this.now, `n${n.id} is not in the configuration after healing: shut down`);
+      this.cluster.stop(n.id);
+    }
+  }
+
   /** A leader that sent TimeoutNow in its term (a transfer that was aborted) holds no lease
    * for the rest of that term, by design: lease reads would be refused forever. When the
    * leader still has no lease two election timeouts after healing, it hands leadership to
@@ -369,9 +384,16 @@ export class Simulation {
     if (this.waitFor(() => this.cluster.leader()?.core?.leaseValid() === true, 2 * timing.electionTicks * this.tickMs, this.tickMs)) return;
     const l = this.cluster.leader();
     const other = l?.core?.status().conf.voters.find((id) => id !== l.id && this.cluster.node(id).alive);
-    if (other === undefined) return;
-    this.trace.add(this.now, `the leader has no lease after healing: it hands over to n${other}`);
-    this.cluster.transferLeadership(other);
+    if (other === undefined) {
+      // The only voter: no one to hand over to. A restart gives it a new term (and a lease).
+      if (l === null) return;
+      this.trace.add(this.now, `the leader has no lease after healing and is the only voter: it restarts`);
+      l.crash('restart for a new term');
+      this.cluster.restart(l.id);
+    } else {
+      this.trace.add(this.now, `the leader has no lease after healing: it hands over to n${other}`);
+      this.cluster.transferLeadership(other);
+    }
     while (this.cluster.leader()?.core?.leaseValid() !== true && this.now < deadline) this.runFor(this.tickMs);
   }
 
