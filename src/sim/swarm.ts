@@ -109,7 +109,7 @@ export function drawSwarm(rng: Prng): SwarmDraw {
     partitionCandidate: level('partitionCandidate', 0.3, [0.1, 0.4]),
     transfer: level('transfer', 0.25, [0.01, 0.03, 0.1]),
     deafenOnTransfer: level('deafenOnTransfer', 0.25, [0.3, 0.7]),
-    isolateLeaderLong: level('isolateLeaderLong', 0.25, [0.005, 0.02]),
+    isolateLeaderLong: level('isolateLeaderLong', 0.25, [0.005, 0.02, 0.05]),
   };
   const clockDrift = flag('clockDrift', 0.4) ? CLOCK_DRIFT_MAX * rng.pick([0.5, 1]) : 0;
   const slowDisk = level('slowDisk', 0.35, [0.15, 0.4, 0.8]) || 0.15;
