@@ -3,9 +3,10 @@ import { trySimulation } from '../../src/sim/run.ts';
 
 // Randomized safety and liveness: every seed runs the real Raft core through random faults
 // (crashes at any point of the ready cycle, partitions including asymmetric and 2/3 splits,
-// drop, duplicate, delay, reorder, membership changes), then heals and must make progress;
+// drop, duplicate, delay, reorder, membership changes; and swarm draws with state-triggered
+// faults, see docs/simulation.md), then heals and must make progress;
 // every step is checked against Raft's invariants, the history for linearizability.
-const PROFILES = ['mixed', 'churn', 'partitions', 'figure8', 'membership'];
+const PROFILES = ['mixed', 'churn', 'partitions', 'figure8', 'membership', 'swarm'];
 
 /** Runs `seeds` consecutive seeds on a cluster of `nodes` and asserts that all pass and did real work. */
 export function assertRandomSeedsPass(nodes: number, seeds: number, firstSeed: number): void {
