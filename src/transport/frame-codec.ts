@@ -17,8 +17,11 @@ import type { Message } from '../raft/types.ts';
 import { parseMessage } from './message-validation.ts';
 
 /** 2: the hello's incarnation is required; challenge and proof frames; authenticated frames.
- * 3: the handshake proofs cover the whole hello (address, incarnation, version) too. */
-export const PROTOCOL_VERSION = 3;
+ * 3: the handshake proofs cover the whole hello (address, incarnation, version) too.
+ * 4: log entries carry `timeMs` and keyed ones `idempotency` (exactly-once writes, issue #12):
+ * a node of version 3 refuses those fields at apply while newer nodes apply them (the
+ * replicas would diverge), so it must not receive them: mixed versions do not connect. */
+export const PROTOCOL_VERSION = 4;
 
 /** Frames before the handshake completes (hello, challenge, proof, welcome, refused) are small:
  * a bigger one closes the connection before it is decoded. */
