@@ -235,6 +235,10 @@ async function main(): Promise<number> {
     snapshotsInstalled: 0,
     steps: 0,
     faultsInjected: 0,
+    /** Writes of unknown outcome retried with the same client and request id (exactly-once). */
+    unknownRetries: 0,
+    /** Writes applied twice; any fails its run, so this stays 0 in a summary of passing seeds. */
+    duplicateApplies: 0,
   };
   const coverage = new CoverageTotals();
   let firstFailure: { seed: number; seedsTaken: number; kind: string; detail: string; shrunk: ShrinkReport | null } | null = null;
@@ -266,6 +270,8 @@ async function main(): Promise<number> {
       totals.snapshotsInstalled += s.snapshotsInstalled;
       totals.steps += s.steps;
       totals.faultsInjected += s.faultsInjected;
+      totals.unknownRetries += s.clients.unknownRetries;
+      totals.duplicateApplies += s.clients.duplicateApplies;
       coverage.add(s.coverage);
     } else {
       const f = r.failure;
