@@ -2,6 +2,7 @@
 // validated inserts queue in the InsertCoalescer and share the next entry;
 // anything else waits for room or a leader, or is forwarded to the leader.
 // Each write resolves with its command's result once applied here.
+import type { Logger } from 'pino';
 import type { RaftCore } from '../raft/index.ts';
 import type { RaftStatus } from '../raft/types.ts';
 import type { Command, CommandResult } from '../store/commands.ts';
@@ -12,9 +13,19 @@ import { encodeCommand } from './command-codec.ts';
 import type { ForwardedReply, ForwardedRequest } from './node-forwarding.ts';
 import type { InsertCoalescer } from './insert-coalescer.ts';
 import type { PendingProposals } from './pending-proposals.ts';
+import { LOG_CLOCK_STEP_MS_MAX } from '../store/sessions.ts';
+import { LogLimiter } from '../transport/log-limiter.ts';
 
 /** Writes appended and not yet applied, at most; more wait (bounded memory under overload). */
 export const MAX_PENDING_PROPOSALS = 65_536;
+
+/** A leader whose clock (Date.now()) is this far behind or ahead of the applied log clock
+ * when it stamps an entry logs a warning: behind, its stamps are the log clock's (time stands
+ * still while it leads); ahead, each entry moves the log clock by LOG_CLOCK_STEP_MS_MAX at
+ * most (expected for the first writes after an idle period of the cluster). */
+export const LOG_CLOCK_SKEW_WARN_MS = 5 * 60_000;
+/** The clock warning is logged at most once per this period (the rest are counted). */
+export const LOG_CLOCK_WARN_PERIOD_MS = 60_000;
 
 export interface Proposed {
   readonly index: number;
@@ -24,6 +35,7 @@ export interface Proposed {
 /** What the write path needs from the node that drives the core. */
 export interface WriteHost {
   readonly requestTimeoutMs: number;
+  readonly logger: Logger;
   /** The applied state's log clock (Store.logTimeMs): stamps never go behind it. */
   logTimeMs(): number;
   /** The core (made with the node: never missing). */
@@ -51,13 +63,17 @@ export class WritePath {
   /** Keyed writes executing here, by session key: at most one per key, each removed when it
    * settles, so bounded by the writes in flight. */
   private readonly keyedInFlight = new Map<string, KeyedWrite>();
+  /** Rate-limits the clock warning (stamp): one line per LOG_CLOCK_WARN_PERIOD_MS. */
+  private readonly clockWarnings: LogLimiter;
 
   constructor(
     private readonly host: WriteHost,
     private readonly proposals: PendingProposals,
     private readonly inserts: InsertCoalescer,
     private readonly pacing: ApplyPacing,
-  ) {}
+  ) {
+    this.clockWarnings = new LogLimiter(host.logger, 1, LOG_CLOCK_WARN_PERIOD_MS);
+  }
 
   /**
    * Executes a write; a keyed one (an idempotency tag) whose key is already executing here
@@ -188,7 +204,28 @@ export class WritePath {
    * the old one's). Whatever time a forwarded command carried is replaced.
    */
   private stamp(command: Command): Command {
-    this.lastStampMs = Math.max(this.lastStampMs, Date.now(), this.host.logTimeMs());
+    const nowMs = Date.now();
+    const logTimeMs = this.host.logTimeMs();
+    this.warnIfSkewed(nowMs, logTimeMs);
+    this.lastStampMs = Math.max(this.lastStampMs, nowMs, logTimeMs);
     return { ...command, timeMs: this.lastStampMs };
+  }
+
+  /** The log clock decides when idempotency records expire (store/sessions.ts): a leader
+   * whose clock is far from it is worth an operator's look (rate-limited). */
+  private warnIfSkewed(nowMs: number, logTimeMs: number): void {
+    if (logTimeMs === 0) return;
+    const aheadMs = nowMs - logTimeMs;
+    if (aheadMs < -LOG_CLOCK_SKEW_WARN_MS) {
+      this.clockWarnings.warn(
+        { behindMs: -aheadMs, logTimeMs },
+        "this node's clock is behind the log clock: its entries are stamped with the log clock's time, which stands still while it leads (check the clocks of this node and of earlier leaders)",
+      );
+    } else if (aheadMs > LOG_CLOCK_SKEW_WARN_MS) {
+      this.clockWarnings.warn(
+        { aheadMs, logTimeMs, stepMsMax: LOG_CLOCK_STEP_MS_MAX },
+        "this node's clock is ahead of the log clock: each entry moves the log clock forward by at most stepMsMax (expected for the first writes after the cluster was idle; otherwise check this node's clock)",
+      );
+    }
   }
 }

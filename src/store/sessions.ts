@@ -18,6 +18,11 @@ export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 export const IDEMPOTENCY_RECORDS_MAX = 100_000;
 /** JSON bytes of the recorded results kept at most (the newest record is always kept). */
 export const IDEMPOTENCY_RESULT_BYTES_MAX = 64 * 1024 * 1024;
+/** The log clock moves forward by at most this much per entry (log time): one entry stamped
+ * far in the future by a leader whose clock is wrong cannot expire the whole table, and the
+ * leaders after it (whose stamps never go behind the log clock) stamp at most this far ahead.
+ * After an idle period the clock catches up with real time at this much per entry. */
+export const LOG_CLOCK_STEP_MS_MAX = 60_000;
 /** The HTTP contract's key: 1 to 128 of these characters. */
 export const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
 export const IDEMPOTENCY_DIGEST_CHARS_MAX = 128;
@@ -97,10 +102,11 @@ export class SessionTable {
   }
 
   /** An entry stamped `timeMs` is being applied: the clock moves forward (never back: a new
-   * leader's clock may be behind), and the records it leaves behind the window expire. */
+   * leader's clock may be behind), by at most LOG_CLOCK_STEP_MS_MAX (the first stamp sets it),
+   * and the records it leaves behind the window expire. */
   advance(timeMs: number): void {
     if (timeMs <= this.logTime) return;
-    this.logTime = timeMs;
+    this.logTime = this.logTime === 0 ? timeMs : Math.min(timeMs, this.logTime + LOG_CLOCK_STEP_MS_MAX);
     // Each record is popped once: bounded work per apply, amortised.
     while (this.head < this.order.length && this.order[this.head]!.timeMs + this.bounds.windowMs <= this.logTime) this.popOldest();
   }

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from '../../src/index.ts';
 import type { Command } from '../../src/store/commands.ts';
+import { LOG_CLOCK_SKEW_WARN_MS } from '../../src/node/node-writes.ts';
+import { fakeWrites } from './fake-write-host.ts';
 
 function keyedInsert(id: string, key: string): Command {
   return { type: 'insert', collection: 'c', docs: [{ _id: id }], idempotency: { key, digest: 'd' } };
@@ -50,4 +52,30 @@ test('a retry after a restart (log replay, then a snapshot) answers the first re
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('a leader whose clock is behind the applied log clock stamps the log clock, and warns (rate-limited)', () => {
+  const ahead = Date.now() + 2 * 3600_000;
+  const fake = fakeWrites({ logTimeMs: ahead });
+  void fake.writes.execute({ type: 'noop' });
+  void fake.writes.execute({ type: 'noop' });
+  assert.deepEqual(
+    fake.proposed.map((c) => c.timeMs),
+    [ahead, ahead],
+    'never behind the log clock',
+  );
+  assert.equal(fake.warnings.length, 1, 'one line per period');
+  assert.match(fake.warnings[0]!.message, /clock is behind the log clock/);
+  assert.ok((fake.warnings[0]!.fields['behindMs'] as number) > LOG_CLOCK_SKEW_WARN_MS);
+});
+
+test('a leader whose clock is far ahead of the log clock warns; one close to it does not', () => {
+  const close = fakeWrites({ logTimeMs: Date.now() - 1000 });
+  void close.writes.execute({ type: 'noop' });
+  assert.equal(close.warnings.length, 0);
+  const far = fakeWrites({ logTimeMs: Date.now() - 2 * LOG_CLOCK_SKEW_WARN_MS });
+  void far.writes.execute({ type: 'noop' });
+  assert.equal(far.warnings.length, 1);
+  assert.match(far.warnings[0]!.message, /clock is ahead of the log clock/);
+  assert.ok(far.proposed[0]!.timeMs! >= Date.now() - 1000, 'stamped with its own clock');
 });

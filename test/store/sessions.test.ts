@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { Store } from '../../src/store/store.ts';
 import { encodeSnapshotData, snapshotParts, SNAPSHOT_VERSION_WITH_SESSIONS } from '../../src/store/snapshot.ts';
 import type { BatchCommand, Command, CommandResult, InsertCommand, UpdateResultValue } from '../../src/store/commands.ts';
-import type { IdempotencyTag, SessionBounds } from '../../src/store/sessions.ts';
+import { LOG_CLOCK_STEP_MS_MAX, type IdempotencyTag, type SessionBounds } from '../../src/store/sessions.ts';
 import { Packr } from 'msgpackr';
 
 const T0 = 1_700_000_000_000;
@@ -169,6 +169,23 @@ describe('sessions: expiry by log time and by bounds', () => {
     assert.equal(log.store.sessions.size, 0);
     assert.equal(log.apply(insert('c', tag('k')), T0 + 1001).replayed, undefined);
     assert.equal(log.store.count('c'), 2);
+  });
+
+  test("a leader clock far ahead moves the log clock by at most LOG_CLOCK_STEP_MS_MAX per entry (the reviewer's skew)", () => {
+    const log = new Log();
+    const first = log.apply(insert('gen-1', tag('client.1')), T0);
+    // A leader whose clock is 25 h ahead proposes one entry.
+    log.apply({ ...insert('x'), collection: 'other' }, T0 + 25 * 3600_000);
+    assert.equal(log.store.logTimeMs, T0 + LOG_CLOCK_STEP_MS_MAX);
+    assert.equal(log.store.sessions.size, 1, 'the table did not expire');
+    // A leader with the right clock; the client's retry of client.1 (a new generated _id).
+    const retry = log.apply(insert('gen-2', tag('client.1')), T0 + 2000);
+    assert.equal(retry.replayed, true);
+    assert.deepEqual({ ...retry, replayed: undefined }, { ...first, replayed: undefined });
+    assert.equal(log.store.count('c'), 1);
+    // The clock still moves with honest stamps, a step at a time.
+    log.apply({ type: 'noop' }, T0 + LOG_CLOCK_STEP_MS_MAX + 10);
+    assert.equal(log.store.logTimeMs, T0 + LOG_CLOCK_STEP_MS_MAX + 10);
   });
 
   test('no entry time, no expiry: applied state never reads a clock of its own', () => {
