@@ -116,15 +116,20 @@ function checkNumericTargets(doc: Record<string, unknown>, spec: UpdateSpec): vo
 /**
  * What the session table keeps of a keyed write's result, frozen (callers get the same
  * objects): the result itself, except that a multi-document update keeps its counts and
- * not its documents (up to WRITE_SCAN_DOCS_MAX of them, which the table would keep alive and
- * every snapshot carry twice; no API returns them: `_update` and a transaction's update
- * answer counts).
+ * not its documents, and a multi-document remove its count and not its ids (up to
+ * WRITE_SCAN_DOCS_MAX of them, which the table would keep and every snapshot carry; no API
+ * returns them: `_update`, `_delete` and a transaction's update and remove answer counts,
+ * and a replay emits no change events).
  */
 function recordedForm(command: Command, result: CommandResult): CommandResult {
   if (!result.ok) return deepFreeze(result) as CommandResult;
   const withoutDocs = (op: TxOp, value: TxOpResult): TxOpResult =>
-    op.type === 'update' && op.multi ? { ...(value as UpdateResultValue), docs: [] } : value;
-  if (command.type === 'update' && command.multi)
+    op.type === 'update' && op.multi
+      ? { ...(value as UpdateResultValue), docs: [] }
+      : op.type === 'remove' && op.multi
+        ? { ...(value as RemoveResultValue), ids: [] }
+        : value;
+  if ((command.type === 'update' || command.type === 'remove') && command.multi)
     return deepFreeze({ ...result, value: withoutDocs(command, result.value as TxOpResult) }) as CommandResult;
   if (command.type === 'tx') {
     const values = (result.value as TxOpResult[]).map((v, i) => withoutDocs(command.ops[i]!, v));

@@ -114,6 +114,21 @@ describe('sessions: a keyed write applies once', () => {
     assert.deepEqual(again, { ok: true, value: { matched: 2, modified: 2, docs: [] }, replayed: true });
   });
 
+  test("a multi-document remove is recorded with its count, not its ids (the reviewer's remove-ids)", () => {
+    const log = new Log();
+    const docs = Array.from({ length: 1000 }, (_, k) => ({ _id: `some-fairly-long-document-id-${k}` }));
+    log.apply({ type: 'insert', collection: 'c', docs }, T0);
+    const many: Command = { type: 'remove', collection: 'c', filter: {}, multi: true, idempotency: tag('r') };
+    const first = log.apply(many, T0);
+    assert.ok(first.ok && (first.value as { ids: string[] }).ids.length === 1000, 'the first caller gets the ids');
+    assert.ok(log.store.sessions.bytes < 100, `${log.store.sessions.bytes} result bytes recorded`);
+    assert.deepEqual(log.apply(many, T0), { ok: true, value: { removed: 1000, ids: [] }, replayed: true });
+    const tx: Command = { type: 'tx', ops: [{ type: 'remove', collection: 'd', filter: {}, multi: true }], if: [], idempotency: tag('t') };
+    log.apply({ type: 'insert', collection: 'd', docs: [{ _id: 'x' }] }, T0);
+    log.apply(tx, T0);
+    assert.deepEqual(log.apply(tx, T0), { ok: true, value: [{ removed: 1, ids: [] }], replayed: true });
+  });
+
   test('a batch dedupes per op, a key repeated inside one batch included', () => {
     const log = new Log();
     log.apply(insert('before', tag('b.1')), T0);
