@@ -5,7 +5,7 @@ import type { FastifyReply } from 'fastify';
 import type { DatabaseBackend, ReadConsistency } from '../node/backend.ts';
 import type { Command, KeyedCommand, ResultValues } from '../store/commands.ts';
 import type { IdempotencyTag } from '../store/sessions.ts';
-import { markReplayed } from './idempotency.ts';
+import { markKeyed, markReplayed } from './idempotency.ts';
 import { errorFromInfo } from '../store/errors.ts';
 import type { Store } from '../store/store.ts';
 import { validateCommand } from '../store/validate.ts';
@@ -23,8 +23,8 @@ export interface Keyed {
 
 /** Validates the command, replicates it and returns its value; a store error is thrown typed.
  * With `keyed.tag`, the command carries it into the log (applied at most once per key), and a
- * result recorded by an earlier request with that key marks the reply `Idempotent-Replayed`,
- * success and error alike. */
+ * result recorded by an earlier request with that key marks the reply `Idempotent-Replayed:
+ * true`, success and error alike; any other answer to a keyed write says `false`. */
 export async function runCommand<T extends Command['type']>(
   backend: DatabaseBackend,
   command: Command & { type: T },
@@ -32,8 +32,9 @@ export async function runCommand<T extends Command['type']>(
 ): Promise<ResultValues[T]> {
   const tagged: Command = keyed?.tag !== undefined ? { ...(command as KeyedCommand), idempotency: keyed.tag } : command;
   validateCommand(tagged, { limits: backend.store.limits });
+  if (keyed?.tag !== undefined) markKeyed(keyed.reply);
   const result = await backend.execute(tagged, { validated: true });
-  if (keyed !== undefined) markReplayed(keyed.reply, result);
+  if (keyed?.tag !== undefined) markReplayed(keyed.reply, result);
   if (!result.ok) throw errorFromInfo(result.error);
   return result.value as ResultValues[T];
 }

@@ -48,7 +48,15 @@ export function idempotencyOf(request: FastifyRequest): IdempotencyTag | undefin
   return { key, digest, ...(user !== undefined ? { user } : {}) };
 }
 
-/** Marks the reply of a result recorded by an earlier request with the same key. */
+/** Marks the reply of a keyed write before it runs: `Idempotent-Replayed: false`, so that a
+ * client can tell a server that understood the key (an answer without the header came from
+ * a server that ignored it). An answer of an error thrown on the way keeps it too. */
+export function markKeyed(reply: FastifyReply): void {
+  void reply.header(REPLAYED_HEADER, 'false');
+}
+
+/** Marks the reply of a keyed write with its result: `true` when the result was recorded by
+ * an earlier request with the same key, `false` otherwise. */
 export function markReplayed(reply: FastifyReply, result: CommandResult): void {
-  if (result.replayed === true) void reply.header(REPLAYED_HEADER, 'true');
+  void reply.header(REPLAYED_HEADER, result.replayed === true ? 'true' : 'false');
 }

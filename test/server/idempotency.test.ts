@@ -46,6 +46,22 @@ describe('Idempotency-Key', () => {
       assert.equal(s.db.store.count('items'), 3);
     }));
 
+  test('every answer to a keyed write says Idempotent-Replayed, false when it is not a replay; unkeyed answers do not', () =>
+    withServer(async (s) => {
+      const header = (res: LightMyRequestResponse): unknown => res.headers['idempotent-replayed'];
+      assert.equal(header(await send(s.app, 'POST', '/api/items', { _id: 'a' }, keyed('f.1'))), 'false');
+      assert.equal(header(await send(s.app, 'POST', '/api/items', { _id: 'a' }, keyed('f.2'))), 'false', 'a 409 first result');
+      assert.equal(header(await send(s.app, 'POST', '/api/items', { _id: 'b' }, keyed('f.1'))), 'false', 'a 422');
+      assert.equal(header(await send(s.app, 'PATCH', '/api/items/a', { $set: { x: 1 } }, keyed('f.3'))), 'false');
+      assert.equal(header(await send(s.app, 'POST', '/api/items/_delete', { filter: {} }, keyed('f.4'))), 'false');
+      assert.equal(
+        header(await send(s.app, 'POST', '/api/_tx', { ops: [{ op: 'insert', collection: 'items', doc: { _id: 'c' } }] }, keyed('f.5'))),
+        'false',
+      );
+      assert.equal(header(await send(s.app, 'POST', '/api/items', { _id: 'a' }, keyed('f.1'))), 'true');
+      assert.equal(header(await send(s.app, 'POST', '/api/items', { _id: 'z' })), undefined);
+    }));
+
   test('an array insert replays as an array', () =>
     withServer(async (s) => {
       const first = await send(s.app, 'POST', '/api/items', [{ a: 1 }, { a: 2 }], keyed('many'));
