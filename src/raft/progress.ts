@@ -10,6 +10,7 @@
 //   replicate: no snapshot; the in-flight indexes increase and stay below nextIndex;
 //   snapshot:  a pinned snapshot (index > 0), nothing in flight, and
 //              0 <= acknowledged offset <= sent offset <= its size (all sent: sent = size);
+//              an offset asked for below the acknowledged one is none (-1) or in [0, acknowledged);
 //   the window holds 0..capacity messages;
 //   transitions: probe -> replicate | snapshot, replicate -> probe | snapshot, snapshot -> probe
 //   (a follower that installed a snapshot is probed before it is replicated to, as in etcd).
@@ -103,6 +104,11 @@ export class Progress {
   private sentAll = false;
   /** snapshot: the offset we last resent from (resend once per acknowledged offset). */
   private rewoundAt = -1;
+  /** snapshot: the lowest offset the follower asked for below `acked` since the last
+   * acknowledgement or rewind (-1: none). A late copy of an old answer can move `acked` past
+   * what the follower holds (it restarted the transfer meanwhile); its genuine requests are
+   * then below `acked`, and the stall rewind resends from here instead of from `acked`. */
+  private askedBelow = -1;
   /** snapshot: heartbeat responses seen without progress. */
   snapshotStalls = 0;
   /** Send an append even if it carries no entries: a heartbeat response showed the follower
@@ -153,6 +159,11 @@ export class Progress {
   get snapshotRewoundAt(): number {
     return this.rewoundAt;
   }
+  /** snapshot: where a stall resends from: the lowest offset the follower asked for below
+   * the acknowledged one since the last acknowledgement or rewind, else the acknowledged one. */
+  get snapshotResendFrom(): number {
+    return this.askedBelow >= 0 ? this.askedBelow : this.acked;
+  }
 
   becomeProbe(): void {
     // After a snapshot, the follower holds at least the snapshot's entries.
@@ -192,6 +203,7 @@ export class Progress {
     this.sent = 0;
     this.sentAll = false;
     this.rewoundAt = -1;
+    this.askedBelow = -1;
     this.snapshotStalls = 0;
   }
 
@@ -250,7 +262,16 @@ export class Progress {
       this.sent = offset;
       this.sentAll = false;
     }
+    this.askedBelow = -1;
     this.snapshotStalls = 0;
+    this.check();
+  }
+
+  /** snapshot: the follower asked for `offset`, below what it acknowledged before: a late
+   * answer reordered in the network, or the truth after a late one moved `acked` past it. */
+  snapshotAskedBelow(offset: number): void {
+    assert(offset >= 0 && offset < this.acked, `snapshot offset ${offset} asked is not below ${this.acked}`);
+    if (this.askedBelow < 0 || offset < this.askedBelow) this.askedBelow = offset;
     this.check();
   }
 
@@ -260,6 +281,7 @@ export class Progress {
     this.sent = offset;
     this.sentAll = false;
     this.rewoundAt = offset;
+    this.askedBelow = -1;
     this.snapshotStalls = 0;
     this.check();
   }
@@ -308,6 +330,9 @@ export class Progress {
         const size = sending.data.byteLength;
         if (!(this.acked >= 0 && this.acked <= this.sent && this.sent <= size && (!this.sentAll || this.sent === size))) {
           assert(false, `progress of ${this.id}: snapshot offsets acked ${this.acked} sent ${this.sent}${this.sentAll ? ' (all)' : ''} of ${size}`);
+        }
+        if (!(this.askedBelow === -1 || (this.askedBelow >= 0 && this.askedBelow < this.acked))) {
+          assert(false, `progress of ${this.id}: snapshot offset asked ${this.askedBelow} not below acked ${this.acked}`);
         }
         break;
       }

@@ -108,12 +108,22 @@ export function handleInstallSnapshotResponse(s: RaftState, m: InstallSnapshotRe
     rewind(s, pr, 0);
     return;
   }
-  if (m.nextOffset < pr.snapshotOffset || pr.snapshotRewoundAt === pr.snapshotOffset) return; // stale
+  if (m.nextOffset < pr.snapshotOffset) {
+    // Usually a late answer (reordered behind a newer one), so not resent at once; but it may
+    // be the truth after a late copy of an old answer moved snapshotOffset past what the
+    // follower holds (it restarted the transfer meanwhile). Remembered: the stall rewind in
+    // snapshotHeartbeat resends from there, or the follower would ask for it forever.
+    pr.snapshotAskedBelow(m.nextOffset);
+    return;
+  }
+  if (pr.snapshotRewoundAt === pr.snapshotOffset) return; // this window was already resent
   rewind(s, pr, pr.snapshotOffset);
 }
 
 /** Leader, on a heartbeat response from a follower in snapshot state: resend the window only
- * when nothing was acknowledged for a while (lost chunks), not on every heartbeat. */
+ * when nothing was acknowledged for a while (lost chunks), not on every heartbeat. It resends
+ * from the lowest offset the follower asked for meanwhile when that is below the acknowledged
+ * one: resending from an offset past what the follower holds never makes progress. */
 export function snapshotHeartbeat(s: RaftState, pr: Progress): void {
   if (pr.sendingSnapshot === null) {
     sendSnapshot(s, pr);
@@ -121,7 +131,7 @@ export function snapshotHeartbeat(s: RaftState, pr: Progress): void {
   }
   const outstanding = pr.snapshotSentAll || pr.snapshotSent > pr.snapshotOffset;
   if (outstanding && ++pr.snapshotStalls < STALLED_HEARTBEATS) return;
-  rewind(s, pr, pr.snapshotOffset);
+  rewind(s, pr, pr.snapshotResendFrom);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -205,9 +215,12 @@ export function handleInstallSnapshot(s: RaftState, m: InstallSnapshotRequest): 
     index <= s.log.committed ||
     (s.log.matchTerm(index, term) && index <= s.log.lastIndex() && s.config.bugs?.snapshotDiscardsNewerEntries !== true)
   ) {
-    // We already hold this prefix (thesis 5.1: keep the entries that follow it).
+    // We already hold this prefix (thesis 5.1: keep the entries that follow it). A receiver of
+    // a snapshot it covers is of no use any more; one of a newer snapshot is a transfer under
+    // way, and this chunk may be a late copy from an older one: dropping it would restart
+    // that transfer from 0 (and its late answers then mislead the leader).
     s.log.commitTo(index);
-    s.receiver = null;
+    if (s.receiver !== null && s.receiver.meta.index <= index) s.receiver = null;
     respond(s, m, 0, true);
     return;
   }

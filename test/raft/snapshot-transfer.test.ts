@@ -5,7 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cluster } from './harness.ts';
-import type { InstallSnapshotRequest, Message } from '../../src/raft/index.ts';
+import type { InstallSnapshotRequest, InstallSnapshotResponse, Message } from '../../src/raft/index.ts';
 
 const chunks = (ms: readonly Message[]): InstallSnapshotRequest[] => ms.filter((m): m is InstallSnapshotRequest => m.type === 'InstallSnapshot');
 
@@ -188,5 +188,83 @@ describe('snapshot transfer', () => {
     assert.equal(n3.applied.length, 20);
     c.tick(2);
     assert.deepEqual(n3.applied, c.node(1).applied);
+  });
+
+  // docs/found-bugs.md section 5 (swarm seed 852 at 462c824), with the cores driven by hand.
+  // Snapshot A (index 21) reaches node 3; node 3 falls behind again and node 1 sends snapshot
+  // B in 16-byte chunks, 4 in flight. How node 3 loses its partial copy of B is the argument.
+  function staleResponseScenario(losePartialCopy: (c: Cluster, lastChunkOfA: InstallSnapshotRequest) => void): { c: Cluster; b: number } {
+    const c = behindBySnapshot({ snapshotInflightChunks: 4 });
+    c.takeSnapshot(1);
+    let lastChunkOfA: InstallSnapshotRequest | null = null;
+    c.dropIf = (m) => {
+      if (m.type === 'InstallSnapshot' && m.to === 3 && m.done) lastChunkOfA = m; // the network keeps a copy
+      return false;
+    };
+    c.restart(3);
+    c.tick(3);
+    assert.equal(c.node(3).disk.snapshot?.meta.index, 21, 'snapshot A installed');
+    assert.ok(lastChunkOfA !== null);
+    c.crash(3);
+    for (let i = 0; i < 20; i++) c.propose(1, `more-${i}`);
+    c.tick(1);
+    const b = c.takeSnapshot(1).meta.index;
+    assert.ok(b > 21 && c.core(1).status().firstIndex > 22, 'node 3 needs snapshot B');
+    // Node 3 gets B's chunks up to offset 64 (the ones after it are lost) and answers
+    // "next 64"; the network keeps a copy of that answer.
+    let lost = (offset: number): boolean => offset >= 64;
+    let next64: InstallSnapshotResponse | null = null;
+    c.dropIf = (m) => {
+      if (m.type === 'InstallSnapshotResponse' && m.nextOffset === 64 && !m.done) next64 ??= m;
+      return m.type === 'InstallSnapshot' && lost(m.offset);
+    };
+    c.restart(3);
+    c.tick(3);
+    assert.ok(next64 !== null, 'node 3 answered "next 64"');
+    losePartialCopy(c, lastChunkOfA);
+    // The leader resends from 64, node 3 answers -1, the leader starts over from 0; this time
+    // the chunks at 32 and 48 are lost, so node 3 holds 32 bytes and asks for 32.
+    lost = (offset) => offset >= 32 && offset < 64;
+    c.tick(4);
+    // The late copy of "next 64" reaches the leader, which takes it as progress.
+    c.core(1).step(next64);
+    c.stabilize();
+    c.dropIf = null;
+    return { c, b };
+  }
+
+  /** Heartbeats until node 3 installed snapshot `b` (at most `max`); returns how many. */
+  function heartbeatsUntilInstalled(c: Cluster, b: number, max: number): number {
+    for (let n = 1; n <= max; n++) {
+      c.tick(1);
+      if (c.node(3).disk.snapshot?.meta.index === b) return n;
+    }
+    return Infinity;
+  }
+
+  test('a late chunk of an older snapshot and a late answer do not stall a transfer (found-bugs 5)', () => {
+    const { c, b } = staleResponseScenario((c, lastChunkOfA) => {
+      // A late copy of snapshot A's last chunk: node 3's commit index covers it.
+      c.delivered = [];
+      c.core(3).step(lastChunkOfA);
+      c.stabilize();
+      const answer = c.delivered.find((m): m is InstallSnapshotResponse => m.type === 'InstallSnapshotResponse');
+      assert.ok(answer?.done === true && answer.snapshotIndex === 21, 'answered "done" for A');
+    });
+    const n = heartbeatsUntilInstalled(c, b, 20);
+    assert.ok(n <= 4, `snapshot B installed after ${n} heartbeats`);
+    assert.deepEqual(c.node(3).applied, c.node(1).applied);
+  });
+
+  test('a late answer from before the follower restarted its transfer does not stall it', () => {
+    // The leader-side half alone: node 3 restarts (its partial copy was in memory), so the
+    // late "next 64" is past what it holds; the leader must resend from what it asks for.
+    const { c, b } = staleResponseScenario((c) => {
+      c.crash(3);
+      c.restart(3);
+    });
+    const n = heartbeatsUntilInstalled(c, b, 20);
+    assert.ok(n <= 4, `snapshot B installed after ${n} heartbeats`);
+    assert.deepEqual(c.node(3).applied, c.node(1).applied);
   });
 });
