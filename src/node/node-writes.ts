@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import type { RaftCore } from '../raft/index.ts';
 import type { RaftStatus } from '../raft/types.ts';
 import type { Command, CommandResult } from '../store/commands.ts';
-import { sessionKey, type IdempotencyTag } from '../store/sessions.ts';
+import { sessionKey, type IdempotencyTag, type SessionLookup } from '../store/sessions.ts';
+import { StoreError } from '../store/errors.ts';
 import type { ExecuteOptions } from './backend.ts';
 import type { ApplyPacing } from './apply-pacing.ts';
 import { encodeCommand } from './command-codec.ts';
@@ -38,6 +39,8 @@ export interface WriteHost {
   readonly logger: Logger;
   /** The applied state's log clock (Store.logTimeMs): stamps never go behind it. */
   logTimeMs(): number;
+  /** The applied state's session table (Store.sessions.lookup): whether a key's result is recorded. */
+  sessionLookup(tag: IdempotencyTag): SessionLookup;
   /** The core (made with the node: never missing). */
   core(): Pick<RaftCore, 'acceptsProposals' | 'propose' | 'currentTerm'>;
   coreStatus(): RaftStatus;
@@ -82,26 +85,17 @@ export class WritePath {
    * first one fails without a result (not made, or its outcome unknown), this one proposes.
    */
   execute(command: Command, options: ExecuteOptions = {}): Promise<CommandResult> {
+    return this.executeBy(command, options, Date.now() + this.host.requestTimeoutMs);
+  }
+
+  /** execute, with the request's deadline (a wait for a keyed write in flight spends it too). */
+  private executeBy(command: Command, options: ExecuteOptions, deadline: number): Promise<CommandResult> {
     const tag = command.type === 'batch' ? undefined : (command as { idempotency?: IdempotencyTag }).idempotency;
-    if (tag === undefined) return this.executeNow(command, options);
+    if (tag === undefined) return this.executeNow(command, options, deadline);
     const key = sessionKey(tag);
     const earlier = this.keyedInFlight.get(key);
-    if (earlier !== undefined) {
-      return earlier.result.then(
-        (result) => {
-          if (!result.ok && result.error.code === 'IDEMPOTENCY_KEY_REUSED') return this.execute(command, options);
-          if (earlier.digest !== tag.digest) {
-            return {
-              ok: false,
-              error: { code: 'IDEMPOTENCY_KEY_REUSED', message: `Idempotency-Key ${JSON.stringify(tag.key)} was used for a different request` },
-            };
-          }
-          return { ...result, replayed: true };
-        },
-        () => this.execute(command, options),
-      );
-    }
-    const result = this.executeNow(command, options);
+    if (earlier !== undefined) return this.afterEarlier(earlier, tag, command, options, deadline);
+    const result = this.executeNow(command, options, deadline);
     const mine: KeyedWrite = { digest: tag.digest, result };
     this.keyedInFlight.set(key, mine);
     const done = (): void => {
@@ -111,20 +105,64 @@ export class WritePath {
     return result;
   }
 
-  private executeNow(command: Command, options: ExecuteOptions): Promise<CommandResult> {
+  /**
+   * A keyed write whose key is executing here already: waits for that write until its own
+   * deadline (then COMMIT_UNKNOWN, as a proposal that timed out: the earlier write may still
+   * apply). Its result is this one's, replayed, only when it came from the session table
+   * (recorded, so any later entry with the key gets it too); a result the state machine did
+   * not record (refused at apply before anything ran) or a failure leaves this write to
+   * propose its own entry.
+   */
+  private async afterEarlier(
+    earlier: KeyedWrite,
+    tag: IdempotencyTag,
+    command: Command,
+    options: ExecuteOptions,
+    deadline: number,
+  ): Promise<CommandResult> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now()));
+    });
+    let result: CommandResult | 'timeout';
+    try {
+      result = await Promise.race([earlier.result, timedOut]);
+    } catch {
+      return this.executeBy(command, options, deadline);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (result === 'timeout') {
+      throw new StoreError(
+        'COMMIT_UNKNOWN',
+        'a write with this Idempotency-Key in flight on this node did not finish in time; its outcome is unknown',
+      );
+    }
+    if (!result.ok && result.error.code === 'IDEMPOTENCY_KEY_REUSED') return this.executeBy(command, options, deadline);
+    if (earlier.digest !== tag.digest) {
+      return {
+        ok: false,
+        error: { code: 'IDEMPOTENCY_KEY_REUSED', message: `Idempotency-Key ${JSON.stringify(tag.key)} was used for a different request` },
+      };
+    }
+    const recorded = result.replayed === true || this.host.sessionLookup(tag).kind === 'replay';
+    return recorded ? { ...result, replayed: true } : this.executeBy(command, options, deadline);
+  }
+
+  private executeNow(command: Command, options: ExecuteOptions, deadline: number): Promise<CommandResult> {
     const host = this.host;
     // The common case, a leader with room for one more write, proposes at once; inserts
     // join the next shared entry (proposed when the next Ready is cut).
     if (!host.isClosed() && !host.hasFailed() && host.core().acceptsProposals() && this.proposals.hasRoom()) {
       if (options.validated === true && command.type === 'insert' && this.inserts.inFlight < MAX_PENDING_PROPOSALS) {
-        const result = this.inserts.add(command, Date.now() + host.requestTimeoutMs);
+        const result = this.inserts.add(command, deadline);
         host.scheduleReady();
         return result;
       }
-      const proposed = this.proposeNow(command, Date.now() + host.requestTimeoutMs, options.validated === true);
+      const proposed = this.proposeNow(command, deadline, options.validated === true);
       if (proposed !== null) return proposed.result;
     }
-    return this.executeEventually(command, options);
+    return this.executeEventually(command, options, deadline);
   }
 
   /** Proposes the inserts queued so far, in order, a group per entry. A group that cannot
@@ -136,7 +174,7 @@ export class WritePath {
       try {
         const here = !this.host.hasFailed() && !this.host.isClosed() && this.host.core().acceptsProposals() && this.proposals.hasRoom();
         const proposed = here ? this.proposeNow(group.command, deadline, true) : null;
-        group.settle(proposed !== null ? proposed.result : this.executeEventually(group.command, { validated: true }));
+        group.settle(proposed !== null ? proposed.result : this.executeEventually(group.command, { validated: true }, deadline));
       } catch (error) {
         // A broken invariant in the core (the node stops) or an unencodable command: this
         // group fails, the ones after it are still proposed or failed in turn.
@@ -151,8 +189,7 @@ export class WritePath {
   }
 
   /** Waits for room, a leader, or forwards to the leader, until the request times out. */
-  private async executeEventually(command: Command, options: ExecuteOptions): Promise<CommandResult> {
-    const deadline = Date.now() + this.host.requestTimeoutMs;
+  private async executeEventually(command: Command, options: ExecuteOptions, deadline: number): Promise<CommandResult> {
     for (;;) {
       this.host.assertUsable();
       const status = this.host.coreStatus();

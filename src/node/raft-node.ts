@@ -24,6 +24,7 @@ import { assert } from '../assert.ts';
 import { StoreError } from '../store/errors.ts';
 import { createIdGenerator } from '../store/ids.ts';
 import { Store, type ApplyOptions } from '../store/store.ts';
+import type { IdempotencyTag, SessionLookup } from '../store/sessions.ts';
 import { pooledRandomBytes } from './random-pool.ts';
 import type { ChangeEvent, DatabaseBackend, ExecuteOptions, NodeStatus, ReadConsistency } from './backend.ts';
 import { changesOf } from './change-events.ts';
@@ -140,6 +141,7 @@ export class RaftNode implements DatabaseBackend {
       peers: options.peers,
       requestTimeoutMs: options.requestTimeoutMs,
       logTimeMs: (): number => this.currentStore.logTimeMs,
+      sessionLookup: (tag: IdempotencyTag): SessionLookup => this.currentStore.sessions.lookup(tag),
       electionTimeoutMs: options.electionTimeoutMs,
       snapshotThreshold: options.snapshotThreshold,
       transport: this.transport,

@@ -8,6 +8,7 @@ import { InsertCoalescer } from '../../src/node/insert-coalescer.ts';
 import { PendingProposals } from '../../src/node/pending-proposals.ts';
 import { WritePath, type WriteHost } from '../../src/node/node-writes.ts';
 import type { Command, CommandResult } from '../../src/store/commands.ts';
+import { sessionKey } from '../../src/store/sessions.ts';
 
 export interface FakeWrites {
   readonly writes: WritePath;
@@ -19,6 +20,8 @@ export interface FakeWrites {
   settle(index: number, result: CommandResult): void;
   /** The applied log clock the host reports. */
   logTimeMs: number;
+  /** The session table the host reports: results recorded, by session key. */
+  readonly recorded: Map<string, CommandResult>;
 }
 
 export function fakeWrites(options: { requestTimeoutMs?: number; logTimeMs?: number } = {}): FakeWrites {
@@ -31,10 +34,15 @@ export function fakeWrites(options: { requestTimeoutMs?: number; logTimeMs?: num
     info: () => undefined,
   } as unknown as Logger;
   const state = { logTimeMs: options.logTimeMs ?? 0 };
+  const recorded = new Map<string, CommandResult>();
   const host: WriteHost = {
     requestTimeoutMs: options.requestTimeoutMs ?? 5000,
     logger,
     logTimeMs: () => state.logTimeMs,
+    sessionLookup: (tag) => {
+      const result = recorded.get(sessionKey(tag));
+      return result === undefined ? { kind: 'new' } : { kind: 'replay', result };
+    },
     core: () => ({
       acceptsProposals: () => true,
       propose: (data: Uint8Array) => {
@@ -58,6 +66,7 @@ export function fakeWrites(options: { requestTimeoutMs?: number; logTimeMs?: num
     writes,
     proposed,
     warnings,
+    recorded,
     settle: (index, result) => proposals.settle({ index, term: 1, type: 'normal', data: new Uint8Array() } as never, result),
     get logTimeMs() {
       return state.logTimeMs;
