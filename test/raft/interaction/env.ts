@@ -54,6 +54,8 @@ export class InteractionEnv {
   private readonly nodes = new Map<number, EnvNode>();
   /** The network: messages sent and not yet delivered or dropped, in send order. */
   private messages: Message[] = [];
+  /** Copies of messages the network keeps to deliver late (duplicate / deliver-duplicates). */
+  private duplicates: Message[] = [];
   /** Cut directed links "from->to" (partition / heal). */
   private readonly cut = new Set<string>();
   private out: string[] = [];
@@ -95,6 +97,10 @@ export class InteractionEnv {
         return this.deliver(c);
       case 'drop':
         return this.drop(c);
+      case 'duplicate':
+        return this.duplicate(c);
+      case 'deliver-duplicates':
+        return this.deliverDuplicates(c);
       case 'partition':
         return this.partition(c);
       case 'heal':
@@ -395,6 +401,24 @@ export class InteractionEnv {
     const match = this.matcher(c);
     const now = this.messages.filter(match);
     this.messages = this.messages.filter((m) => !match(m));
+    if (now.length === 0) this.print('no messages');
+    for (const m of now) this.deliverOne(m);
+  }
+
+  /** duplicate [from=ID] [to=ID] [type=T]: the network keeps a copy of each matching queued
+   * message (the originals stay queued), for deliver-duplicates to hand over late. */
+  private duplicate(c: Command): void {
+    const copies = this.messages.filter(this.matcher(c));
+    if (copies.length === 0) this.print('no messages');
+    for (const m of copies) this.print(`copy: ${formatMessage(m)}`);
+    this.duplicates.push(...copies);
+  }
+
+  /** deliver-duplicates [from=ID] [to=ID] [type=T]: hands over the matching copies, in order. */
+  private deliverDuplicates(c: Command): void {
+    const match = this.matcher(c);
+    const now = this.duplicates.filter(match);
+    this.duplicates = this.duplicates.filter((m) => !match(m));
     if (now.length === 0) this.print('no messages');
     for (const m of now) this.deliverOne(m);
   }
