@@ -259,6 +259,7 @@ const CLASS_OF_CODE: Readonly<Record<ErrorCode, RemoteErrorFactory | null>> = {
   PRECONDITION_FAILED: (message) => new PreconditionFailedError(message),
   PAYLOAD_TOO_LARGE: (message, status) => new PayloadTooLargeError(message, status),
   IDEMPOTENCY_KEY_REUSED: (message, status) => new IdempotencyKeyReusedError(message, status),
+  IDEMPOTENCY_KEY_EXPIRED: null, // an HttpError until the client maps it (issue #12)
   // A bug on the server: an HttpError, like any answer outside the contract.
   INTERNAL: null,
   NO_LEADER: (message, status) => new NoLeaderError(message, status),

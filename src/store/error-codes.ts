@@ -50,6 +50,11 @@ export const ERROR_CODES = {
     retry: 'no',
     meaning: 'the Idempotency-Key was used before for a different request (another body, route or user)',
   },
+  IDEMPOTENCY_KEY_EXPIRED: {
+    status: 410,
+    retry: 'no',
+    meaning: "the Idempotency-Key's record left the table (window or bounds): the first attempt's outcome can no longer be known; nothing was done",
+  },
   TOO_MANY_REQUESTS: {
     status: 429,
     retry: 'yes',

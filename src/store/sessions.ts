@@ -23,6 +23,16 @@ export const IDEMPOTENCY_RESULT_BYTES_MAX = 64 * 1024 * 1024;
  * leaders after it (whose stamps never go behind the log clock) stamp at most this far ahead.
  * After an idle period the clock catches up with real time at this much per entry. */
 export const LOG_CLOCK_STEP_MS_MAX = 60_000;
+/** Client watermarks kept at most (clientId → highest sequence number whose record left the
+ * table); past it, the least recently raised go first. */
+export const IDEMPOTENCY_WATERMARKS_MAX = 100_000;
+/** How long a client watermark is kept after it was last raised (log time): longer than the
+ * records' window, so a retry that outlives its record is still told so. */
+export const IDEMPOTENCY_WATERMARK_WINDOW_MS = 7 * 24 * 60 * 60 * 1000;
+/** The client library's keys (src/client/idempotency-keys.ts): a client id of 16 random bytes
+ * in base64url (22 characters), a dot, and that client's sequence number (from 1, counting
+ * its writes in the order it makes them). Only keys of this form get a watermark. */
+const CLIENT_KEY = /^([A-Za-z0-9_-]{22})\.([1-9][0-9]{0,15})$/;
 /** The HTTP contract's key: 1 to 128 of these characters. */
 export const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
 export const IDEMPOTENCY_DIGEST_CHARS_MAX = 128;
@@ -43,13 +53,35 @@ export interface SessionBounds {
   readonly windowMs: number;
   readonly recordsMax: number;
   readonly resultBytesMax: number;
+  readonly watermarksMax: number;
+  readonly watermarkWindowMs: number;
 }
 
 export const DEFAULT_SESSION_BOUNDS: SessionBounds = Object.freeze({
   windowMs: IDEMPOTENCY_WINDOW_MS,
   recordsMax: IDEMPOTENCY_RECORDS_MAX,
   resultBytesMax: IDEMPOTENCY_RESULT_BYTES_MAX,
+  watermarksMax: IDEMPOTENCY_WATERMARKS_MAX,
+  watermarkWindowMs: IDEMPOTENCY_WATERMARK_WINDOW_MS,
 });
+
+/** Per client (and user), the highest sequence number whose record left the table. */
+export interface ClientWatermark {
+  /** The client id, then NUL and the user when scoped (as SessionRecord.key). */
+  readonly client: string;
+  readonly seq: number;
+  /** Log time when it was last raised. */
+  readonly timeMs: number;
+}
+
+/** The client and sequence number of a client-library key (CLIENT_KEY), or undefined. */
+export function parseClientKey(tag: IdempotencyTag): { client: string; seq: number } | undefined {
+  const m = CLIENT_KEY.exec(tag.key);
+  if (m === null) return undefined;
+  const seq = Number(m[2]);
+  if (!Number.isSafeInteger(seq)) return undefined;
+  return { client: tag.user === undefined ? m[1]! : `${m[1]!}\u0000${tag.user}`, seq };
+}
 
 /** One recorded first result (immutable: snapshots hold references to it). */
 export interface SessionRecord {
@@ -63,13 +95,16 @@ export interface SessionRecord {
   readonly result: CommandResult;
 }
 
-/** The snapshot form: the log clock and the records, oldest first. */
+/** The snapshot form: the log clock, the records oldest first, and the client watermarks
+ * least recently raised first. */
 export interface SessionsSnapshot {
   readonly logTimeMs: number;
   readonly records: readonly SessionRecord[];
+  readonly watermarks: readonly ClientWatermark[];
 }
 
-export type SessionLookup = { readonly kind: 'new' } | { readonly kind: 'replay'; readonly result: CommandResult } | { readonly kind: 'reused' };
+export type SessionLookup =
+  { readonly kind: 'new' } | { readonly kind: 'replay'; readonly result: CommandResult } | { readonly kind: 'reused' } | { readonly kind: 'expired' };
 
 /** The key of the table for a tag: a client key holds no NUL, so the split is unambiguous. */
 export function sessionKey(tag: IdempotencyTag): string {
@@ -83,9 +118,20 @@ export class SessionTable {
   private order: SessionRecord[] = [];
   private head = 0;
   private resultBytes = 0;
+  /** Client watermarks in the order they were last raised (a Map keeps insertion order: a
+   * raise deletes and sets again), so expiry and eviction take from the front. */
+  private readonly watermarks = new Map<string, ClientWatermark>();
 
   constructor(readonly bounds: SessionBounds = DEFAULT_SESSION_BOUNDS) {
-    assert(bounds.windowMs > 0 && bounds.recordsMax > 0 && bounds.resultBytesMax > 0, 'session bounds must be positive');
+    assert(
+      bounds.windowMs > 0 && bounds.recordsMax > 0 && bounds.resultBytesMax > 0 && bounds.watermarksMax > 0 && bounds.watermarkWindowMs > 0,
+      'session bounds must be positive',
+    );
+  }
+
+  /** Client watermarks held. */
+  get watermarkCount(): number {
+    return this.watermarks.size;
   }
 
   /** The log clock: the largest entry timestamp applied so far (0: none). */
@@ -109,11 +155,21 @@ export class SessionTable {
     this.logTime = this.logTime === 0 ? timeMs : Math.min(timeMs, this.logTime + LOG_CLOCK_STEP_MS_MAX);
     // Each record is popped once: bounded work per apply, amortised.
     while (this.head < this.order.length && this.order[this.head]!.timeMs + this.bounds.windowMs <= this.logTime) this.popOldest();
+    for (const w of this.watermarks.values()) {
+      if (w.timeMs + this.bounds.watermarkWindowMs > this.logTime) break;
+      this.watermarks.delete(w.client);
+    }
   }
 
+  /** `expired`: no record, and the key is a client-library key at or below its client's
+   * watermark: its record left the table, the first attempt's outcome is unknown here. */
   lookup(tag: IdempotencyTag): SessionLookup {
     const record = this.byKey.get(sessionKey(tag));
-    if (record === undefined) return { kind: 'new' };
+    if (record === undefined) {
+      const parsed = parseClientKey(tag);
+      const mark = parsed === undefined ? undefined : this.watermarks.get(parsed.client);
+      return mark !== undefined && parsed!.seq <= mark.seq ? { kind: 'expired' } : { kind: 'new' };
+    }
     return record.digest === tag.digest ? { kind: 'replay', result: record.result } : { kind: 'reused' };
   }
 
@@ -128,7 +184,7 @@ export class SessionTable {
   }
 
   toSnapshot(): SessionsSnapshot {
-    return { logTimeMs: this.logTime, records: this.order.slice(this.head) };
+    return { logTimeMs: this.logTime, records: this.order.slice(this.head), watermarks: [...this.watermarks.values()] };
   }
 
   /** Loads a snapshot's table (shape-checked by decodeSnapshotData) into an empty one. */
@@ -141,6 +197,14 @@ export class SessionTable {
       previous = r.timeMs;
       this.push(r);
     }
+    previous = 0;
+    for (const w of snapshot.watermarks) {
+      if (w.timeMs < previous || w.timeMs > this.logTime || this.watermarks.has(w.client))
+        throw new Error('invalid snapshot: client watermarks out of order');
+      previous = w.timeMs;
+      this.watermarks.set(w.client, w);
+    }
+    if (this.watermarks.size > this.bounds.watermarksMax) throw new Error('invalid snapshot: too many client watermarks');
   }
 
   private push(record: SessionRecord): void {
@@ -156,10 +220,23 @@ export class SessionTable {
     this.head++;
     this.byKey.delete(oldest.key);
     this.resultBytes -= oldest.bytes;
+    this.raiseWatermark(oldest.key);
     // Compact once the popped front is most of the array: amortised O(1) per record.
     if (this.head >= 1024 && this.head * 2 >= this.order.length) {
       this.order = this.order.slice(this.head);
       this.head = 0;
     }
+  }
+
+  /** A record with `key` (a table key: the client's key, NUL, the user) left the table: a
+   * client-library key raises its client's watermark; the oldest watermarks beyond the bound go. */
+  private raiseWatermark(key: string): void {
+    const nul = key.indexOf('\u0000');
+    const parsed = parseClientKey(nul === -1 ? { key, digest: '' } : { key: key.slice(0, nul), digest: '', user: key.slice(nul + 1) });
+    if (parsed === undefined) return;
+    const current = this.watermarks.get(parsed.client);
+    if (current !== undefined) this.watermarks.delete(parsed.client);
+    this.watermarks.set(parsed.client, { client: parsed.client, seq: Math.max(parsed.seq, current?.seq ?? 0), timeMs: this.logTime });
+    if (this.watermarks.size > this.bounds.watermarksMax) this.watermarks.delete(this.watermarks.keys().next().value!);
   }
 }

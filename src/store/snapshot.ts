@@ -14,7 +14,8 @@ export const SNAPSHOT_VERSION = 1;
 /** Written when authentication is on: version 1 plus an `auth` map (users, roles, token key). */
 export const SNAPSHOT_VERSION_WITH_AUTH = 2;
 /** Written once the log clock has started or idempotency keys are recorded: a `sessions` map
- * (the log clock and the records, oldest first), and `auth` when authentication is on. A
+ * (the log clock, the records oldest first, the client watermarks least recently raised
+ * first), and `auth` when authentication is on. A
  * binary that knows only versions 1 and 2 refuses it rather than drop the records (and with
  * them the promise that a retried write applies once). */
 export const SNAPSHOT_VERSION_WITH_SESSIONS = 3;
@@ -84,6 +85,14 @@ function checkSessionsSnapshot(raw: unknown, bad: (what: string) => never): void
     const result = rr['result'];
     if (typeof result !== 'object' || result === null || typeof (result as { ok?: unknown }).ok !== 'boolean') bad('session record result');
   }
+  if (!Array.isArray(s['watermarks'])) return bad('sessions.watermarks');
+  for (const w of s['watermarks'] as unknown[]) {
+    if (typeof w !== 'object' || w === null) bad('client watermark');
+    const ww = w as Record<string, unknown>;
+    if (typeof ww['client'] !== 'string' || !Number.isSafeInteger(ww['seq']) || (ww['seq'] as number) < 1 || !Number.isSafeInteger(ww['timeMs'])) {
+      bad('client watermark');
+    }
+  }
 }
 
 /** Session records encoded per part by snapshotParts, at most, and their results' JSON bytes. */
@@ -115,7 +124,7 @@ export function* snapshotParts(data: SnapshotData): Generator<Uint8Array> {
     const records = data.sessions.records;
     yield concat([
       packr.pack('sessions'),
-      mapHeader(2),
+      mapHeader(3),
       packr.pack('logTimeMs'),
       packr.pack(data.sessions.logTimeMs),
       packr.pack('records'),
@@ -132,6 +141,11 @@ export function* snapshotParts(data: SnapshotData): Generator<Uint8Array> {
         start = i + 1;
         bytes = 0;
       }
+    }
+    const watermarks = data.sessions.watermarks;
+    yield concat([packr.pack('watermarks'), arrayHeader(watermarks.length)]);
+    for (let i = 0; i < watermarks.length; i += RECORDS_PER_PART) {
+      yield concat(watermarks.slice(i, i + RECORDS_PER_PART).map((w) => packr.pack(w)));
     }
   }
   yield concat([packr.pack('collections'), arrayHeader(data.collections.length)]);

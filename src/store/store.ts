@@ -215,11 +215,21 @@ export class Store {
   }
 
   /** The answer to a key already applied (its first result, or IDEMPOTENCY_KEY_REUSED when
-   * the request differs); undefined for a new key. */
+   * the request differs), or IDEMPOTENCY_KEY_EXPIRED for a client-library key at or below its
+   * client's watermark (nothing applied, nothing recorded); undefined for a new key. */
   private sessionLookup(tag: IdempotencyTag): CommandResult | undefined {
     const seen = this.sessions.lookup(tag);
     if (seen.kind === 'new') return undefined;
     if (seen.kind === 'replay') return { ...seen.result, replayed: true };
+    if (seen.kind === 'expired') {
+      return {
+        ok: false,
+        error: {
+          code: 'IDEMPOTENCY_KEY_EXPIRED',
+          message: `Idempotency-Key ${JSON.stringify(tag.key)} is older than the records kept: its first attempt's outcome can no longer be known, and this request was not applied`,
+        },
+      };
+    }
     return {
       ok: false,
       error: { code: 'IDEMPOTENCY_KEY_REUSED', message: `Idempotency-Key ${JSON.stringify(tag.key)} was used for a different request` },

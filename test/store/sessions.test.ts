@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { Store } from '../../src/store/store.ts';
 import { encodeSnapshotData, snapshotParts, SNAPSHOT_VERSION_WITH_SESSIONS } from '../../src/store/snapshot.ts';
 import type { BatchCommand, Command, CommandResult, InsertCommand, UpdateResultValue } from '../../src/store/commands.ts';
-import { LOG_CLOCK_STEP_MS_MAX, type IdempotencyTag, type SessionBounds } from '../../src/store/sessions.ts';
+import { DEFAULT_SESSION_BOUNDS, LOG_CLOCK_STEP_MS_MAX, type IdempotencyTag, type SessionBounds } from '../../src/store/sessions.ts';
 import { Packr } from 'msgpackr';
 
 const T0 = 1_700_000_000_000;
@@ -171,7 +171,7 @@ describe('sessions: a keyed write applies once', () => {
 });
 
 describe('sessions: expiry by log time and by bounds', () => {
-  const small: SessionBounds = { windowMs: 1000, recordsMax: 3, resultBytesMax: 1_000_000 };
+  const small: SessionBounds = { ...DEFAULT_SESSION_BOUNDS, windowMs: 1000, recordsMax: 3, resultBytesMax: 1_000_000 };
 
   test('a record expires once the LOG clock passes its window; then the key may apply again', () => {
     const log = new Log(new Store(undefined, small));
@@ -219,7 +219,7 @@ describe('sessions: expiry by log time and by bounds', () => {
   });
 
   test('past resultBytesMax the oldest records go first, the newest stays', () => {
-    const log = new Log(new Store(undefined, { windowMs: 1000, recordsMax: 100, resultBytesMax: 300 }));
+    const log = new Log(new Store(undefined, { ...DEFAULT_SESSION_BOUNDS, windowMs: 1000, recordsMax: 100, resultBytesMax: 300 }));
     for (let i = 1; i <= 5; i++) log.apply(insert(`d${i}`, tag(`k${i}`), { pad: 10 ** 20 }), T0);
     assert.ok(log.store.sessions.bytes <= 300, `${log.store.sessions.bytes} bytes`);
     assert.ok(log.store.sessions.size >= 1 && log.store.sessions.size < 5);
@@ -227,11 +227,76 @@ describe('sessions: expiry by log time and by bounds', () => {
   });
 
   test('expiry pops the front: many records expire in bounded work per apply', () => {
-    const log = new Log(new Store(undefined, { windowMs: 10, recordsMax: 1_000_000, resultBytesMax: 1e12 }));
+    const log = new Log(new Store(undefined, { ...DEFAULT_SESSION_BOUNDS, windowMs: 10, recordsMax: 1_000_000, resultBytesMax: 1e12 }));
     for (let i = 0; i < 5000; i++) log.apply(insert(`d${i}`, tag(`k${i}`)), T0 + i);
     assert.equal(log.store.sessions.size, 10);
     assert.equal(log.apply(insert('again', tag('k4989')), T0 + 5000).replayed, undefined);
     assert.equal(log.apply(insert('again2', tag('k4995')), T0 + 5000).replayed, true);
+  });
+});
+
+describe('sessions: client watermarks (a key whose record left the table is told so)', () => {
+  const client = (n: number, id = 'A'): string => `${id.repeat(22)}.${n}`;
+  const bounds: SessionBounds = { ...DEFAULT_SESSION_BOUNDS, windowMs: 1000, recordsMax: 3, watermarksMax: 2, watermarkWindowMs: 10_000 };
+  const expired = (r: CommandResult): boolean => !r.ok && r.error.code === 'IDEMPOTENCY_KEY_EXPIRED';
+
+  test("after expiry, a client-library key at or below its client's watermark is IDEMPOTENCY_KEY_EXPIRED and applies nothing", () => {
+    const log = new Log(new Store(undefined, bounds));
+    log.apply(insert('a', tag(client(1))), T0);
+    log.apply(insert('b', tag(client(2))), T0 + 1);
+    log.apply({ type: 'noop' }, T0 + 1001); // both records expire
+    assert.equal(log.store.sessions.size, 0);
+    const retry = log.apply(insert('a2', tag(client(1))), T0 + 1002);
+    assert.ok(expired(retry), JSON.stringify(retry));
+    assert.match(!retry.ok ? retry.error.message : '', /can no longer be known/);
+    assert.ok(expired(log.apply(insert('b2', tag(client(2))), T0 + 1002)));
+    assert.equal(log.store.count('c'), 2, 'nothing applied');
+    assert.equal(log.store.sessions.size, 0, 'nothing recorded');
+    // The client's next write, another client, and a key of another form apply.
+    assert.equal(log.apply(insert('c', tag(client(3))), T0 + 1002).ok, true);
+    assert.equal(log.apply(insert('d', tag(client(1, 'B'))), T0 + 1002).ok, true);
+    log.apply(insert('e', tag('order.1')), T0 + 1003);
+    log.apply({ type: 'noop' }, T0 + 3000);
+    const other = log.apply(insert('e2', tag('order.1')), T0 + 3000);
+    assert.equal(other.ok, true, 'a key of another form applies again after the window (documented)');
+  });
+
+  test('after eviction by count too, and in a batch; keys are scoped per user', () => {
+    const log = new Log(new Store(undefined, bounds));
+    for (let i = 1; i <= 4; i++) log.apply(insert(`d${i}`, tag(client(i), 'd', 'alice')), T0);
+    assert.equal(log.store.sessions.size, 3);
+    const r = log.apply({ type: 'batch', ops: [insert('x', tag(client(1), 'd', 'alice')), insert('y', tag(client(1), 'd', 'bob'))] }, T0);
+    assert.ok(r.ok);
+    const [alice, bob] = r.value as CommandResult<'insert'>[];
+    assert.ok(expired(alice!));
+    assert.equal(bob!.ok, true);
+    assert.equal(log.store.get('c', 'x'), undefined);
+  });
+
+  test('watermarks are bounded: by count (least recently raised first) and by log time', () => {
+    const log = new Log(new Store(undefined, bounds));
+    for (const id of ['A', 'B', 'C']) log.apply(insert(`d${id}`, tag(client(1, id))), T0);
+    log.apply({ type: 'noop' }, T0 + 1000);
+    assert.equal(log.store.sessions.watermarkCount, 2);
+    assert.equal(log.apply(insert('a2', tag(client(1, 'A'))), T0 + 1000).ok, true, "A's watermark was evicted");
+    assert.ok(expired(log.apply(insert('c2', tag(client(1, 'C'))), T0 + 1000)));
+    for (let t = T0 + 1000; t <= T0 + 11_000; t += 1000) log.apply({ type: 'noop' }, t);
+    assert.equal(log.store.sessions.watermarkCount, 1, "C's (raised at T0 + 1000) expired, A's (raised again at T0 + 2000) is left");
+    assert.equal(log.apply(insert('c3', tag(client(1, 'C'))), T0 + 11_000).ok, true);
+  });
+
+  test('watermarks travel in snapshots (whole and in parts) and go on deciding', () => {
+    const log = new Log(new Store(undefined, bounds));
+    log.apply(insert('a', tag(client(5))), T0);
+    log.apply({ type: 'noop' }, T0 + 1000);
+    const data = log.store.captureSnapshot();
+    assert.deepEqual(data.sessions?.watermarks, [{ client: 'A'.repeat(22), seq: 5, timeMs: T0 + 1000 }]);
+    const whole = new Log(Store.restoreSnapshot(encodeSnapshotData(data), undefined, bounds));
+    const parts = new Log(Store.restoreSnapshot(Buffer.concat([...snapshotParts(data)]), undefined, bounds));
+    for (const restored of [whole, parts]) {
+      assert.deepEqual(restored.store.sessions.toSnapshot(), log.store.sessions.toSnapshot());
+      assert.ok(expired(restored.apply(insert('a2', tag(client(4))), T0 + 1001)));
+    }
   });
 });
 
