@@ -16,8 +16,14 @@ import type { CommandResult } from './commands.ts';
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 /** Records kept at most; past it, the oldest (in log order) go first. */
 export const IDEMPOTENCY_RECORDS_MAX = 100_000;
-/** JSON bytes of the recorded results kept at most (the newest record is always kept). */
+/** Bytes of records kept at most, each counted as its result's JSON length, plus its key
+ * (with the user), its digest and IDEMPOTENCY_RECORD_OVERHEAD_BYTES (the newest record is
+ * always kept). */
 export const IDEMPOTENCY_RESULT_BYTES_MAX = 64 * 1024 * 1024;
+/** What a record costs besides its strings and result JSON: the record object, its map
+ * entry and queue slot, the result's own objects (measured: ~395 bytes of heap per record of
+ * a 24-character key, a 64-character digest and a 42-character result; docs/http-api.md). */
+export const IDEMPOTENCY_RECORD_OVERHEAD_BYTES = 300;
 /** The log clock moves forward by at most this much per entry (log time): one entry stamped
  * far in the future by a leader whose clock is wrong cannot expire the whole table, and the
  * leaders after it (whose stamps never go behind the log clock) stamp at most this far ahead.
@@ -90,7 +96,8 @@ export interface SessionRecord {
   readonly digest: string;
   /** Log time of the entry that made it. */
   readonly timeMs: number;
-  /** JSON length of `result`: what it counts against resultBytesMax. */
+  /** What it counts against resultBytesMax: the JSON length of `result`, plus the lengths
+   * of `key` and `digest`, plus IDEMPOTENCY_RECORD_OVERHEAD_BYTES. */
   readonly bytes: number;
   readonly result: CommandResult;
 }
@@ -177,7 +184,7 @@ export class SessionTable {
   record(tag: IdempotencyTag, result: CommandResult): void {
     const key = sessionKey(tag);
     assert(!this.byKey.has(key), `session key ${JSON.stringify(tag.key)} recorded twice`);
-    const bytes = JSON.stringify(result).length;
+    const bytes = JSON.stringify(result).length + key.length + tag.digest.length + IDEMPOTENCY_RECORD_OVERHEAD_BYTES;
     this.push({ key, digest: tag.digest, timeMs: this.logTime, bytes, result });
     while (this.byKey.size > this.bounds.recordsMax) this.popOldest();
     while (this.resultBytes > this.bounds.resultBytesMax && this.byKey.size > 1) this.popOldest();

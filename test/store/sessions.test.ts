@@ -6,7 +6,13 @@ import assert from 'node:assert/strict';
 import { Store } from '../../src/store/store.ts';
 import { encodeSnapshotData, snapshotParts, SNAPSHOT_VERSION_WITH_SESSIONS } from '../../src/store/snapshot.ts';
 import type { BatchCommand, Command, CommandResult, InsertCommand, UpdateResultValue } from '../../src/store/commands.ts';
-import { DEFAULT_SESSION_BOUNDS, LOG_CLOCK_STEP_MS_MAX, type IdempotencyTag, type SessionBounds } from '../../src/store/sessions.ts';
+import {
+  DEFAULT_SESSION_BOUNDS,
+  IDEMPOTENCY_RECORD_OVERHEAD_BYTES,
+  LOG_CLOCK_STEP_MS_MAX,
+  type IdempotencyTag,
+  type SessionBounds,
+} from '../../src/store/sessions.ts';
 import { Packr } from 'msgpackr';
 
 const T0 = 1_700_000_000_000;
@@ -121,7 +127,7 @@ describe('sessions: a keyed write applies once', () => {
     const many: Command = { type: 'remove', collection: 'c', filter: {}, multi: true, idempotency: tag('r') };
     const first = log.apply(many, T0);
     assert.ok(first.ok && (first.value as { ids: string[] }).ids.length === 1000, 'the first caller gets the ids');
-    assert.ok(log.store.sessions.bytes < 100, `${log.store.sessions.bytes} result bytes recorded`);
+    assert.ok(log.store.sessions.bytes < 100 + IDEMPOTENCY_RECORD_OVERHEAD_BYTES, `${log.store.sessions.bytes} bytes recorded`);
     assert.deepEqual(log.apply(many, T0), { ok: true, value: { removed: 1000, ids: [] }, replayed: true });
     const tx: Command = { type: 'tx', ops: [{ type: 'remove', collection: 'd', filter: {}, multi: true }], if: [], idempotency: tag('t') };
     log.apply({ type: 'insert', collection: 'd', docs: [{ _id: 'x' }] }, T0);
@@ -219,11 +225,20 @@ describe('sessions: expiry by log time and by bounds', () => {
   });
 
   test('past resultBytesMax the oldest records go first, the newest stays', () => {
-    const log = new Log(new Store(undefined, { ...DEFAULT_SESSION_BOUNDS, windowMs: 1000, recordsMax: 100, resultBytesMax: 300 }));
+    const log = new Log(new Store(undefined, { ...DEFAULT_SESSION_BOUNDS, windowMs: 1000, recordsMax: 100, resultBytesMax: 1500 }));
     for (let i = 1; i <= 5; i++) log.apply(insert(`d${i}`, tag(`k${i}`), { pad: 10 ** 20 }), T0);
-    assert.ok(log.store.sessions.bytes <= 300, `${log.store.sessions.bytes} bytes`);
+    assert.ok(log.store.sessions.bytes <= 1500, `${log.store.sessions.bytes} bytes`);
     assert.ok(log.store.sessions.size >= 1 && log.store.sessions.size < 5);
     assert.equal(log.apply(insert('z', tag('k5')), T0).replayed, true);
+  });
+
+  test('keys, digests and users count against resultBytesMax, with a per-record overhead', () => {
+    const log = new Log(new Store(undefined, { ...DEFAULT_SESSION_BOUNDS, resultBytesMax: 2000 }));
+    for (let i = 0; i < 20; i++)
+      log.apply({ type: 'noop', idempotency: tag(`${'k'.repeat(120)}.${i}`, 'f'.repeat(64), 'u'.repeat(200)) } as Command, T0);
+    const expected = JSON.stringify({ ok: true, value: null }).length + 120 + 2 + 1 + 200 + 64 + IDEMPOTENCY_RECORD_OVERHEAD_BYTES;
+    assert.equal(log.store.sessions.bytes, log.store.sessions.size * expected);
+    assert.ok(log.store.sessions.size <= 2, `${log.store.sessions.size} records kept`);
   });
 
   test('expiry pops the front: many records expire in bounded work per apply', () => {
