@@ -40,9 +40,13 @@ interface LogSlot {
 interface Committed {
   readonly entry: Entry;
   readonly node: number;
-  /** At least the term in which the entry was committed: the durable term of the node that
-   * first reported it committed (it learned the commit from a leader of that term or earlier).
-   * An entry of an earlier term may commit indirectly in a much later term. */
+  /** The term in which the entry was committed, C (Figure 3 binds leaders of terms after C):
+   * the lowest term of a leader whose commit index, observed after each of its ready() cycles,
+   * covered the index; when no leader's advance was observed yet, at least C: the durable term
+   * of the node that first reported it committed (it learned the commit from a leader of that
+   * term or earlier, so that bound alone can exceed C and let leaders of terms between C and the
+   * reporter's escape the check). An entry of an earlier term may commit indirectly in a much
+   * later term, so the entry's own term is not C either. */
   readonly committedByTerm: number;
 }
 
@@ -157,6 +161,21 @@ export class InvariantChecker {
     }
   }
 
+  /** Commit index a leader reached in each term (only raised). */
+  private readonly leaderCommitByTerm = new Map<number, number>();
+
+  /** A node leading `term` has commit index `commit` (after one of its ready() cycles). */
+  observeLeaderCommit(term: number, commit: number): void {
+    if (commit > (this.leaderCommitByTerm.get(term) ?? 0)) this.leaderCommitByTerm.set(term, commit);
+  }
+
+  /** The lowest term whose leader's commit index covers `index` (Infinity when none yet). */
+  private commitTerm(index: number): number {
+    let lowest = Infinity;
+    for (const [term, commit] of this.leaderCommitByTerm) if (commit >= index && term < lowest) lowest = term;
+    return lowest;
+  }
+
   /** An entry at or below a node's commit index, in its durable log: committed. Two nodes
    * must never consider different entries committed at one index. Returns true when new. */
   observeCommitted(node: number, entry: Entry): boolean {
@@ -178,7 +197,9 @@ export class InvariantChecker {
     this.checks++;
     const prev = this.committed.get(entry.index);
     if (prev === undefined) {
-      this.committed.set(entry.index, { entry, node, committedByTerm: Math.max(entry.term, this.hardStates.get(node)?.term ?? 0) });
+      const reporterBound = Math.max(entry.term, this.hardStates.get(node)?.term ?? 0);
+      const committedByTerm = Math.min(reporterBound, this.commitTerm(entry.index));
+      this.committed.set(entry.index, { entry, node, committedByTerm });
       if (entry.index > this.highestCommitted) this.highestCommitted = entry.index;
       return true;
     }

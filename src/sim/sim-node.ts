@@ -379,6 +379,7 @@ export class SimNode {
   /** Sync driver: one whole ready() cycle. Returns false when an armed crash hit. */
   private handleReady(core: RaftCore): boolean {
     const rd: Ready = core.ready();
+    if (rd.softState.role === 'leader' && rd.hardState !== null) this.ctx.checker.observeLeaderCommit(rd.hardState.term, rd.hardState.commit);
     this.stats.readies++;
     this.readySeq++;
     this.checkTrigger(core, rd);
@@ -418,6 +419,7 @@ export class SimNode {
    * (readyDurability's beforeSync), starts the write. */
   private beginReady(core: RaftCore): boolean {
     const rd: Ready = core.ready();
+    if (rd.softState.role === 'leader' && rd.hardState !== null) this.ctx.checker.observeLeaderCommit(rd.hardState.term, rd.hardState.commit);
     this.stats.readies++;
     const seq = ++this.readySeq;
     this.checkTrigger(core, rd);

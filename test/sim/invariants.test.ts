@@ -72,6 +72,18 @@ describe('InvariantChecker', () => {
     violates('leader completeness', () => c.observeLeaderLog(1, 11, disk([e(1, 1), e(2, 1)])));
   });
 
+  test("leader completeness binds leaders after the term the entry committed in, not after the reporter's term", () => {
+    // Entry 2@3 commits in term 3 (its leader's commit reaches 2). The first node to report it
+    // committed is already at term 8; a leader of term 5 lacking it must still be flagged.
+    const c = new InvariantChecker();
+    c.observeLeaderCommit(3, 2);
+    c.observeHardState(4, { term: 8, vote: 4, commit: 2 });
+    c.observeCommitted(4, e(2, 3));
+    c.observeLeaderLog(5, 3, disk([e(1, 1), e(2, 3)]));
+    violates('leader completeness', () => c.observeLeaderLog(2, 5, disk([e(1, 1), e(2, 2)])));
+    violates('leader completeness', () => c.checkLeaderHolds(2, 5, disk([e(1, 1)]), e(2, 3)));
+  });
+
   test('commit index never goes back within one incarnation, may after a restart', () => {
     const c = new InvariantChecker();
     c.observeCommit(1, 1, 5);
