@@ -284,7 +284,7 @@ export class FaultInjector {
   }
 
   /** After every step of a node (faults on, not replaying): event triggers. A strike is
-   * applied 1 to 4 ms later, between steps, as a timed event (so that a replay of the recorded
+   * applied 1 ms later (strikeSoon), between steps, as a timed event (so that a replay of the recorded
    * events applies it at the same point). */
   private observe(n: SimNode): void {
     const seen = this.seen.get(n.id);
@@ -337,7 +337,7 @@ export class FaultInjector {
 
   private strikeSoon(action: (now: number) => void): void {
     this.strike = action;
-    // A few ms later: some of the messages of that step arrive, the rest are caught.
+    // 1 ms later: some of the messages of that step arrive, the rest are caught.
     this.strikeAt = this.cluster.now + 1;
   }
 
