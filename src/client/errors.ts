@@ -169,6 +169,21 @@ export class IdempotencyKeyReusedError extends StoreError {
   }
 }
 
+/**
+ * 410 IDEMPOTENCY_KEY_EXPIRED: the server no longer holds the record of this write's
+ * Idempotency-Key (it left the table: window or memory bound), so the outcome of an earlier
+ * attempt can no longer be known; nothing was done by this attempt. The request executor turns
+ * it into OutcomeUnknownError when an earlier attempt may have been applied.
+ */
+export class IdempotencyKeyExpiredError extends StoreError {
+  constructor(
+    message: string,
+    readonly status = 410,
+  ) {
+    super('IDEMPOTENCY_KEY_EXPIRED', message);
+  }
+}
+
 /** Codes of the errors that exist only on the client side. */
 export type ClientErrorCode = 'UNAVAILABLE' | 'OUTCOME_UNKNOWN' | 'CLIENT_CLOSED' | 'HTTP_ERROR';
 
@@ -259,7 +274,7 @@ const CLASS_OF_CODE: Readonly<Record<ErrorCode, RemoteErrorFactory | null>> = {
   PRECONDITION_FAILED: (message) => new PreconditionFailedError(message),
   PAYLOAD_TOO_LARGE: (message, status) => new PayloadTooLargeError(message, status),
   IDEMPOTENCY_KEY_REUSED: (message, status) => new IdempotencyKeyReusedError(message, status),
-  IDEMPOTENCY_KEY_EXPIRED: null, // an HttpError until the client maps it (issue #12)
+  IDEMPOTENCY_KEY_EXPIRED: (message, status) => new IdempotencyKeyExpiredError(message, status),
   // A bug on the server: an HttpError, like any answer outside the contract.
   INTERNAL: null,
   NO_LEADER: (message, status) => new NoLeaderError(message, status),

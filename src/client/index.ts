@@ -17,6 +17,7 @@ export {
   ConflictError,
   HttpError,
   IdempotencyKeyReusedError,
+  IdempotencyKeyExpiredError,
   NoLeaderError,
   NodeFailedError,
   StorageFailedError,

@@ -190,6 +190,12 @@ export class RequestExecutor {
           { url },
         );
       }
+      if (response.status === 410 && idempotencyKey !== undefined && parseWireError(response.body)?.code === 'IDEMPOTENCY_KEY_EXPIRED') {
+        // The record of an earlier attempt is gone: whether that attempt applied cannot be known.
+        const error = Object.assign(errorFromResponse(response.status, response.body, url), { url });
+        if (attempts.length > 1) throw outcomeUnknown(request, error, 410);
+        throw error;
+      }
       if (pinned === undefined) this.selector.succeeded(url);
       return {
         response,

@@ -8,6 +8,7 @@ import {
   ClientClosedError,
   ConflictError,
   IdempotencyKeyReusedError,
+  IdempotencyKeyExpiredError,
   NoLeaderError,
   OutcomeUnknownError,
   RequestTimeoutError,
@@ -289,6 +290,28 @@ describe('exactly-once writes: every write carries an Idempotency-Key (issue #12
         return true;
       });
       assert.equal(node.requests.length, 1);
+    });
+  });
+
+  test('410 IDEMPOTENCY_KEY_EXPIRED on a retry: the first attempt may have applied, so OutcomeUnknownError; on a first attempt, the error itself', async () => {
+    await withNode(async (node, client) => {
+      const expired = { kind: 'reply', status: 410, body: { error: { code: 'IDEMPOTENCY_KEY_EXPIRED', message: 'record gone' } } } as const;
+      node.inject({ method: 'POST', action: { kind: 'server-timeout', code: 'COMMIT_UNKNOWN', apply: true } });
+      node.inject({ method: 'POST', action: expired });
+      await assert.rejects(client.collection('c').update({}, { $inc: { n: 1 } }), (error: unknown) => {
+        assert.ok(error instanceof OutcomeUnknownError, `got ${String(error)}`);
+        assert.ok(error.cause instanceof IdempotencyKeyExpiredError);
+        return true;
+      });
+      assert.equal(node.requests.length, 2, 'not retried after 410');
+      const before = node.requests.length;
+      node.inject({ method: 'POST', action: expired });
+      await assert.rejects(client.collection('c').update({}, { $inc: { n: 1 } }), (error: unknown) => {
+        assert.ok(error instanceof IdempotencyKeyExpiredError, `got ${String(error)}`);
+        assert.equal(error.status, 410);
+        return true;
+      });
+      assert.equal(node.requests.length, before + 1);
     });
   });
 
