@@ -44,7 +44,11 @@ interface RawStartOptions extends RawTuning, RawTlsFlags {
   readonly tokenTtl?: unknown;
   readonly insecure?: unknown;
   readonly stopOnStdinClose?: unknown;
+  readonly enableFaultInjection?: unknown;
 }
+
+/** Test-only: the environment variable that plants a bug in the node (chaos tests; routes-fault-injection.ts). */
+export const PLANTED_BUG_ENV = 'COLLECTION_STORE_PLANTED_BUG';
 
 /** Turns the raw flags into StartNodeOptions; throws a UsageError naming the first bad flag. */
 export async function parseStartOptions(raw: RawStartOptions): Promise<StartNodeOptions> {
@@ -99,6 +103,8 @@ export async function parseStartOptions(raw: RawStartOptions): Promise<StartNode
     heartbeatIntervalMs: tuning.heartbeatIntervalMs,
     join: raw.join === true,
     logLevel: tuning.logLevel,
+    ...(raw.enableFaultInjection === true ? { faultInjection: true } : {}),
+    ...(process.env[PLANTED_BUG_ENV] === 'stale-reads' ? { plantedBug: 'stale-reads' as const } : {}),
   };
 }
 
@@ -136,6 +142,11 @@ export function registerStart(program: Command): void {
       `allow a --host other than loopback without ${SECRET_FLAG} or ${TLS_CA_FLAG}: anyone who reaches the port can act as a peer`,
       false,
     )
+    .option(
+      '--enable-fault-injection',
+      'serve POST /cluster/fault-injection (root only with authentication): crash this process, pause it, or drop or delay its traffic with chosen peers, for `collection-store chaos --cluster` (docs/operations.md); never on a production cluster (default: off, the route does not exist)',
+      false,
+    )
     // Set by `cluster` for its children: when the parent dies, the pipe closes, the node stops.
     .addOption(new Option('--stop-on-stdin-close').hideHelp());
   addTuningOptions(command);
@@ -150,6 +161,9 @@ export function registerStart(program: Command): void {
       printError(
         `warning: --insecure: peers are not authenticated; anyone who can reach ${options.host}:${options.port} can act as a member of the cluster (give ${SECRET_FLAG} or ${TLS_CA_FLAG} to prevent it)`,
       );
+    }
+    if (options.plantedBug !== undefined) {
+      printError(`warning: ${PLANTED_BUG_ENV}=${options.plantedBug}: this node has a planted bug (tests only): reads are not linearizable`);
     }
     await runStart(options, raw.stopOnStdinClose === true);
   });

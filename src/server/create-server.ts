@@ -15,6 +15,7 @@ import { ChangeStreamRegistry, registerChangeRoutes } from './routes-changes.ts'
 import { registerClusterRoutes } from './routes-cluster.ts';
 import { registerDocumentRoutes } from './routes-documents.ts';
 import { registerDashboardRoute } from './routes-dashboard.ts';
+import { registerFaultInjectionRoutes, registerPlantedBug, type FaultInjectionTarget, type PlantedBug } from './routes-fault-injection.ts';
 import { registerHealthRoutes } from './routes-health.ts';
 import { registerIndexRoutes } from './routes-indexes.ts';
 import { registerQueryRoutes } from './routes-query.ts';
@@ -38,6 +39,10 @@ export interface ServerOptions {
   readonly changeStream?: Partial<ChangeStreamOptions>;
   /** Serve HTTPS with these TLS options (cert, key, ca, requestCert...); default: plain HTTP. */
   readonly https?: HttpsServerOptions;
+  /** Serve POST /cluster/fault-injection on this target (`start --enable-fault-injection`); default: the route does not exist. */
+  readonly faultInjection?: FaultInjectionTarget;
+  /** Test-only planted bug (chaos tests prove the checker catches it); never set in production. */
+  readonly plantedBug?: PlantedBug;
 }
 
 /** One largest document (1 MiB) and its envelope: with REQUEST_VALUES_MAX, what one request may
@@ -152,5 +157,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   registerClusterRoutes(app, context);
   registerHealthRoutes(app, context);
   registerDashboardRoute(app, options.dashboardHtml);
+  if (options.faultInjection !== undefined) registerFaultInjectionRoutes(app, options.faultInjection);
+  if (options.plantedBug !== undefined) registerPlantedBug(app, options.plantedBug);
   return app;
 }

@@ -9,9 +9,11 @@ import { ClusterNode } from '../node/cluster-node.ts';
 import type { RaftNode } from '../node/raft-node.ts';
 import type { SyncMode } from '../log/types.ts';
 import type { PeerAddress } from '../transport/index.ts';
+import type { PeerFaults } from '../transport/peer-faults.ts';
 import { dashboardHtml } from '../dashboard/index.ts';
 import type { AuthEnabledMarker, AuthOptions } from './auth/auth-plugin.ts';
 import { createServer } from './create-server.ts';
+import { blockThread, type FaultInjectionTarget, type PlantedBug } from './routes-fault-injection.ts';
 import { makeDataDirPrivate } from './private-data-dir.ts';
 
 /** PEM bytes of a node's TLS material (see start's --tls-cert-file, --tls-key-file, --tls-ca-file). */
@@ -60,6 +62,10 @@ export interface StartNodeOptions {
   readonly requestTimeoutMs?: number;
   /** 'batch' (default): fsync before acknowledging. 'none' only for throwaway data. */
   readonly sync?: SyncMode;
+  /** Serve POST /cluster/fault-injection (crash, pause, drop or delay peer traffic) for chaos testing; default false. */
+  readonly faultInjection?: boolean;
+  /** Test-only planted bug (see routes-fault-injection.ts); never set in production. */
+  readonly plantedBug?: PlantedBug;
 }
 
 export interface RunningNode {
@@ -111,6 +117,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     dashboardHtml: dashboardHtml(),
     auth: { ...options.auth, enabledMarker: authEnabledMarker(options.dataDir, logger) },
     ...(tls !== undefined ? { https: httpsOptions(tls, options.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS) } : {}),
+    ...(options.faultInjection === true ? { faultInjection: faultTarget(opened.transport.faults, logger) } : {}),
+    ...(options.plantedBug !== undefined ? { plantedBug: options.plantedBug } : {}),
   });
   let inFlight = 0;
   app.addHook('onRequest', async () => {
@@ -179,6 +187,25 @@ function httpsOptions(tls: NodeTls, handshakeTimeoutMs: number): HttpsServerOpti
     // A connection that never completes its handshake is not a request yet, so the request
     // timeouts do not bound it; Node's default would let it hold a socket for 120 s.
     handshakeTimeout: handshakeTimeoutMs,
+  };
+}
+
+/** What POST /cluster/fault-injection does to this process. */
+function faultTarget(faults: PeerFaults, logger: Logger): FaultInjectionTarget {
+  return {
+    crash() {
+      logger.warn('fault injection: crashing (SIGKILL to self)');
+      process.kill(process.pid, 'SIGKILL');
+    },
+    pause(durationMs) {
+      logger.warn({ durationMs }, 'fault injection: pausing the whole process');
+      blockThread(durationMs);
+    },
+    setNetwork(rules) {
+      logger.warn({ rules }, 'fault injection: peer traffic rules set');
+      faults.set(rules);
+    },
+    network: () => faults.rules(),
   };
 }
 

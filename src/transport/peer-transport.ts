@@ -19,6 +19,7 @@ import { checkTls } from './peer-tls.ts';
 import { HANDSHAKE_RECEIVED_BYTES_MAX, HANDSHAKES_MAX, HANDSHAKES_PER_ADDRESS_MAX } from './handshake-limits.ts';
 import { OutboundLink, errorMessage, type LinkSettings } from './outbound-link.ts';
 import { parseAddress, type PeerAddress } from './peer-spec.ts';
+import { PeerFaults } from './peer-faults.ts';
 
 export interface TransportOptions {
   readonly nodeId: number;
@@ -140,6 +141,8 @@ export class PeerTransport {
   private started = false;
   private closed = false;
   private unroutable = 0;
+  /** Injected network faults (only `start --enable-fault-injection` sets any). */
+  readonly faults = new PeerFaults();
 
   constructor(options: TransportOptions) {
     this.options = options;
@@ -197,6 +200,7 @@ export class PeerTransport {
         },
         accepted: (id, address) => this.onInboundPeer(id, address),
         message: (message) => {
+          if (this.faults.drops(message.from)) return;
           this.receivedFrom.set(message.from, (this.receivedFrom.get(message.from) ?? 0) + 1);
           this.options.onMessage(message);
         },
@@ -252,7 +256,13 @@ export class PeerTransport {
       this.logger.error({ to: message.to, type: message.type, bytes: frame.length }, 'message exceeds maxPayloadBytes: dropped');
       return;
     }
-    link.enqueue(frame);
+    if (this.faults.drops(message.to)) return;
+    const delayMs = this.faults.delayTo(message.to);
+    if (delayMs === 0) link.enqueue(frame);
+    else
+      setTimeout(() => {
+        if (!this.closed) link.enqueue(frame);
+      }, delayMs);
   }
 
   /** Sends `body` to peer `to` and resolves with its onRequest result. Rejects with a
@@ -262,6 +272,7 @@ export class PeerTransport {
     if (this.closed) return Promise.reject(new TransportError('CLOSED', 'transport is closed'));
     const link = this.byId.get(to);
     if (link === undefined) return Promise.reject(new TransportError('UNKNOWN_PEER', `no peer with id ${to}`));
+    if (this.faults.drops(to)) return Promise.reject(new TransportError('DISCONNECTED', `peer ${to} is cut off by an injected fault`));
     return link.request(body, timeoutMs);
   }
 

@@ -37,6 +37,8 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'DELETE /cluster/members/:id': ROOT,
   'POST /cluster/transfer-leadership': ROOT,
   'POST /cluster/snapshot': ROOT,
+  // Only with start --enable-fault-injection (routes-fault-injection.ts).
+  'POST /cluster/fault-injection': ROOT,
   'GET /auth/users': ROOT,
   'PUT /auth/users/:name': ROOT,
   'DELETE /auth/users/:name': ROOT,
