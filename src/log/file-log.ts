@@ -4,7 +4,7 @@
 // record for the group-commit writer, whose promise resolves once it is durable.
 import { join } from 'node:path';
 import type { Entry, HardState, Snapshot, SnapshotMeta, StoredEntries } from '../raft/types.ts';
-import type { FileLogOptions, LogStorage, RecoveredLog, SyncMode } from './types.ts';
+import type { FileLogOptions, LogStats, LogStorage, RecoveredLog, SyncMode } from './types.ts';
 import type { EntryLog } from './entry-log.ts';
 import { LogClosedError } from './errors.ts';
 import { LogReader } from './log-reader.ts';
@@ -181,6 +181,18 @@ export class FileLog extends LogReader implements LogStorage {
       })();
     }
     return this.closing;
+  }
+
+  stats(): LogStats {
+    let segmentBytes = 0;
+    const segments = this.writer.segmentList();
+    for (const segment of segments) segmentBytes += Math.max(segment.size, segment.zeroedTo);
+    return {
+      segmentBytes,
+      segmentCount: segments.length,
+      snapshotBytes: this.snap?.data.byteLength ?? 0,
+      syncLatency: this.writer.syncLatency,
+    };
   }
 
   /** Segment files currently in use, oldest first (for tests and status pages). */

@@ -19,6 +19,7 @@ import { MAX_WRITE_BYTES, PAGE_BYTES, writeZeros, zeroFillTarget } from './preal
 import { FrameBuffer, SECTOR_BYTES, sectorAlignUp, type LogRecord } from './record.ts';
 import { sectorCrcs, writeEndMaxBytes } from './write-end.ts';
 import { fsyncDir, openSegmentForWrite, segmentFileName } from './segment-files.ts';
+import { LatencyBuckets } from './latency-buckets.ts';
 
 export interface SegmentInfo {
   /** The number in the file name: the first index written to it (monotonic across files). */
@@ -94,6 +95,9 @@ export class SegmentWriter {
   private flushScheduled = false;
   private failure: Error | null = null;
   private closed = false;
+  /** How long each batch took to become durable (its write and, in sync 'batch', its O_DSYNC
+   * flush): the log's fsync latency (GET /metrics). One observation per batch. */
+  readonly syncLatency = new LatencyBuckets();
 
   constructor(options: SegmentWriterOptions) {
     assert(options.segments.length > 0, 'SegmentWriter needs an open segment');
@@ -161,7 +165,9 @@ export class SegmentWriter {
     this.spare = null;
     this.pending = newBatch(spare ?? new FrameBuffer());
     try {
+      const started = performance.now();
       await this.writeBatch(batch);
+      this.syncLatency.observe(performance.now() - started);
       batch.resolve();
     } catch (error) {
       this.failure = error as Error;

@@ -2,6 +2,7 @@
 // one keeps everything in memory (MemoryLog) for tests and `open({ memory: true })`.
 // The Raft log and the embedded store's write-ahead log are the same thing.
 import type { Entry, HardState, Snapshot, SnapshotMeta, StoredEntries } from '../raft/types.ts';
+import type { LatencyBuckets } from './latency-buckets.ts';
 
 export type SyncMode = 'batch' | 'none';
 
@@ -51,6 +52,19 @@ export interface LogStorage {
   /** The newest snapshot, or null. */
   snapshot(): Snapshot | null;
   close(): Promise<void>;
+  /** Sizes and write latency, for metrics (a log on disk; absent for one in memory). */
+  stats?(): LogStats;
+}
+
+/** What a log on disk reports for metrics (GET /metrics, /cluster/metrics). */
+export interface LogStats {
+  /** Length of the segment files, preallocated zeros included: what the log holds on disk. */
+  readonly segmentBytes: number;
+  readonly segmentCount: number;
+  /** Size of the newest snapshot (0: none). */
+  readonly snapshotBytes: number;
+  /** Time each write batch took to become durable (the fsync latency). */
+  readonly syncLatency: LatencyBuckets;
 }
 
 export interface FileLogOptions {
