@@ -39,6 +39,7 @@ interface RawStartOptions extends RawTuning, RawTlsFlags {
   readonly peers?: unknown;
   readonly dataDir?: unknown;
   readonly join?: unknown;
+  readonly forceNewCluster?: unknown;
   readonly clusterSecretFile?: unknown;
   readonly rootPasswordFile?: unknown;
   readonly tokenTtl?: unknown;
@@ -64,6 +65,7 @@ export async function parseStartOptions(raw: RawStartOptions): Promise<StartNode
     if (peer.id === nodeId) throw new UsageError(`--peers lists this node's own id ${nodeId}`);
     if (peer.address === ownAddress) throw new UsageError(`--peers lists this node's own address ${ownAddress}`);
   }
+  if (raw.forceNewCluster === true && raw.join === true) throw new UsageError('--force-new-cluster and --join exclude each other');
   const tuning = parseTuning(raw);
   const clusterSecret = raw.clusterSecretFile === undefined ? undefined : await readClusterSecretFile(SECRET_FLAG, raw.clusterSecretFile);
   // The certificate must name the host that peers and clients dial (unknowable for a wildcard bind without --advertise).
@@ -102,6 +104,7 @@ export async function parseStartOptions(raw: RawStartOptions): Promise<StartNode
     electionTimeoutMs: tuning.electionTimeoutMs,
     heartbeatIntervalMs: tuning.heartbeatIntervalMs,
     join: raw.join === true,
+    ...(raw.forceNewCluster === true ? { forceNewCluster: true } : {}),
     logLevel: tuning.logLevel,
     ...(raw.enableFaultInjection === true ? { faultInjection: true } : {}),
     ...(process.env[PLANTED_BUG_ENV] === 'stale-reads' ? { plantedBug: 'stale-reads' as const } : {}),
@@ -119,6 +122,11 @@ export function registerStart(program: Command): void {
     .addOption(new Option('--host <address>', 'address to bind').default(DEFAULT_HOST))
     .option('--advertise <host:port>', 'address peers and clients use to reach this node (default: <host>:<port>)')
     .option('--join', 'join an existing cluster (after POST /cluster/members) instead of bootstrapping one', false)
+    .option(
+      '--force-new-cluster',
+      'after a majority of the members is lost for good: start a new cluster of one from this data directory, keeping every entry it holds; use once, then remove the flag (docs/operations.md)',
+      false,
+    )
     .option(
       `${SECRET_FLAG} <path>`,
       'file holding the secret shared by every node, as hex (at least 64 digits = 32 bytes; e.g. `openssl rand -hex 32`), mode 0600: peers must prove they know it (default: none, peers unauthenticated, --host loopback only)',
@@ -164,6 +172,12 @@ export function registerStart(program: Command): void {
     }
     if (options.plantedBug !== undefined) {
       printError(`warning: ${PLANTED_BUG_ENV}=${options.plantedBug}: this node has a planted bug (tests only): reads are not linearizable`);
+    }
+    if (options.forceNewCluster === true) {
+      printError(
+        `WARNING: --force-new-cluster: node ${options.nodeId} starts a NEW cluster of one from ${options.dataDir}, removing every other member; ` +
+          'use it only when a majority is lost for good, never start the old members again with their data, and remove the flag after this start',
+      );
     }
     await runStart(options, raw.stopOnStdinClose === true);
   });

@@ -6,6 +6,7 @@ import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { ClusterNode } from '../node/cluster-node.ts';
+import { forceNewCluster } from '../node/force-new-cluster.ts';
 import type { RaftNode } from '../node/raft-node.ts';
 import type { SyncMode } from '../log/types.ts';
 import type { PeerAddress } from '../transport/index.ts';
@@ -57,6 +58,9 @@ export interface StartNodeOptions {
   readonly heartbeatIntervalMs?: number;
   /** Joining an existing cluster (after POST /cluster/members): don't bootstrap a membership. */
   readonly join?: boolean;
+  /** After a majority is lost for good: make this node's data a cluster of one, keeping
+   * every entry it holds (src/node/force-new-cluster.ts, docs/operations.md). */
+  readonly forceNewCluster?: boolean;
   readonly logLevel?: LogLevel;
   /** How long a request may wait for a leader or a commit before 503 (default 5000 ms). */
   readonly requestTimeoutMs?: number;
@@ -108,6 +112,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   const port = options.port === 0 ? await pickFreePort(host) : options.port;
   await makeDataDirPrivate(options.dataDir, logger);
   // The HTTP API serves the opened node, which answers "still starting" until start() built its RaftNode.
+  if (options.forceNewCluster === true)
+    await forceNewCluster({ dataDir: options.dataDir, nodeId: options.nodeId, clusterId: common.clusterId, logger });
   const opened = await ClusterNode.open({ ...common, advertise: options.advertise ?? `${host}:${port}` }).catch((error: unknown) => {
     throw new Error(`cannot open data directory ${options.dataDir}: ${error instanceof Error ? error.message : String(error)}`);
   });
