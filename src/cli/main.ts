@@ -1,7 +1,9 @@
 // The `collection-store` command: wires the subcommands into commander and turns every
 // failure into one line on stderr with a meaningful exit code (2: usage, 1: failure).
 import { Command, CommanderError } from 'commander';
+import { registerBackup } from './backup.ts';
 import { registerCluster } from './cluster.ts';
+import { registerRestore } from './restore.ts';
 import { registerStart } from './start.ts';
 import { registerStatus } from './status.ts';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, messageOf, printError, PROGRAM_NAME, UsageError } from './usage-error.ts';
@@ -30,6 +32,8 @@ export function buildProgram(): Command {
   registerStart(program);
   registerCluster(program);
   registerStatus(program);
+  registerBackup(program);
+  registerRestore(program);
   return program;
 }
 
