@@ -184,6 +184,28 @@ export class IdempotencyKeyExpiredError extends StoreError {
   }
 }
 
+/** 400 VALIDATION_FAILED: a document does not match its collection's schema (docs/models.md);
+ * the message names every failing path and rule. Nothing was written. */
+export class SchemaValidationError extends StoreError {
+  constructor(message: string) {
+    super('VALIDATION_FAILED', message);
+  }
+}
+
+/**
+ * 410 CHANGES_EXPIRED: a change stream's resume token is older than the changes the server
+ * retains (docs/http-api.md, Change streams): some changes after it can no longer be replayed.
+ * Read the data again and watch from now; `watch()` raises it and does not retry.
+ */
+export class ChangesExpiredError extends StoreError {
+  constructor(
+    message: string,
+    readonly status = 410,
+  ) {
+    super('CHANGES_EXPIRED', message);
+  }
+}
+
 /** Codes of the errors that exist only on the client side. */
 export type ClientErrorCode = 'UNAVAILABLE' | 'OUTCOME_UNKNOWN' | 'CLIENT_CLOSED' | 'HTTP_ERROR';
 
@@ -265,6 +287,7 @@ type RemoteErrorFactory = (message: string, status: number) => StoreError;
 const CLASS_OF_CODE: Readonly<Record<ErrorCode, RemoteErrorFactory | null>> = {
   BAD_REQUEST: (message) => new BadRequestError(message),
   VALIDATION: (message) => new ValidationError(message),
+  VALIDATION_FAILED: (message) => new SchemaValidationError(message),
   UNAUTHORIZED: (message, status) => new UnauthorizedError(message, status),
   FORBIDDEN: (message, status) => new ForbiddenError(message, status),
   TOO_MANY_REQUESTS: (message, status) => new TooManyRequestsError(message, status),
@@ -275,6 +298,7 @@ const CLASS_OF_CODE: Readonly<Record<ErrorCode, RemoteErrorFactory | null>> = {
   PAYLOAD_TOO_LARGE: (message, status) => new PayloadTooLargeError(message, status),
   IDEMPOTENCY_KEY_REUSED: (message, status) => new IdempotencyKeyReusedError(message, status),
   IDEMPOTENCY_KEY_EXPIRED: (message, status) => new IdempotencyKeyExpiredError(message, status),
+  CHANGES_EXPIRED: (message, status) => new ChangesExpiredError(message, status),
   // A bug on the server: an HttpError, like any answer outside the contract.
   INTERNAL: null,
   NO_LEADER: (message, status) => new NoLeaderError(message, status),

@@ -18,6 +18,8 @@ export {
   HttpError,
   IdempotencyKeyReusedError,
   IdempotencyKeyExpiredError,
+  ChangesExpiredError,
+  SchemaValidationError,
   NoLeaderError,
   NodeFailedError,
   StorageFailedError,

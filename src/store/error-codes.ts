@@ -30,6 +30,12 @@ export interface ErrorCodeInfo {
 export const ERROR_CODES = {
   BAD_REQUEST: { status: 400, retry: 'no', meaning: 'the request is malformed: not JSON, an unknown parameter or field, a bad path' },
   VALIDATION: { status: 400, retry: 'no', meaning: 'a document, query, update or index is invalid; the message names the field' },
+  VALIDATION_FAILED: {
+    status: 400,
+    retry: 'no',
+    meaning:
+      "a document does not match its collection's schema (or a schema change, existing documents); the message names every failing path and rule",
+  },
   UNAUTHORIZED: {
     status: 401,
     retry: 'no',
@@ -54,6 +60,11 @@ export const ERROR_CODES = {
     status: 410,
     retry: 'no',
     meaning: "the Idempotency-Key's record left the table (window or bounds): the first attempt's outcome can no longer be known; nothing was done",
+  },
+  CHANGES_EXPIRED: {
+    status: 410,
+    retry: 'no',
+    meaning: 'a change stream resume token is older than the changes this node retains: read the data again and watch from now',
   },
   TOO_MANY_REQUESTS: {
     status: 429,
