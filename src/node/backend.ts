@@ -3,7 +3,8 @@
 // the embedded database (a group of one), which keeps the server testable alone.
 import type { Command, CommandResult } from '../store/commands.ts';
 import type { Store } from '../store/store.ts';
-import type { Document } from '../store/types.ts';
+import type { RaftEvent } from '../store/raft-event.ts';
+import type { ChangeFeed } from './change-log.ts';
 import type { LeaderContactStatus } from './leader-contact.ts';
 
 export type ReadConsistency = 'linearizable' | 'lease' | 'local';
@@ -48,16 +49,9 @@ export interface SnapshotHealth {
   readonly lastSuccessIndex: number;
 }
 
-/** One change to one document, as applied on this node (for change streams). */
-export interface ChangeEvent {
-  readonly collection: string;
-  readonly op: 'insert' | 'update' | 'replace' | 'remove';
-  readonly id: string;
-  /** Log index of the change. */
-  readonly rev: number;
-  /** The document after the change; absent for removes. */
-  readonly doc?: Document;
-}
+/** One change to one document, as applied on this node (change streams, `watch()`): the
+ * seeds' RaftEvent record (store/raft-event.ts), the same on every node for the same entry. */
+export type ChangeEvent = RaftEvent;
 
 export interface ExecuteOptions {
   /** The command was fully validated (validateCommand, or copyNewDocument for each document
@@ -84,6 +78,8 @@ export interface DatabaseBackend {
   isReady(): boolean;
   /** Calls `listener` for every document change applied on this node; returns an unsubscribe. */
   subscribe(listener: (change: ChangeEvent) => void): () => void;
+  /** The changes this node retains (resumable change streams) and their live listeners. */
+  readonly changes: ChangeFeed;
   addMember(id: number, url: string, learner: boolean): Promise<void>;
   removeMember(id: number): Promise<void>;
   transferLeadership(to?: number): Promise<void>;

@@ -1,49 +1,109 @@
-// Turns an applied command and its result into per-document change events,
-// the feed behind `GET /api/:collection/_changes`.
+// Turns an applied command and its result into per-document change events (RaftEvent
+// records, store/raft-event.ts): the feed behind change streams (`GET /api/:collection/_changes`,
+// `GET /api/_changes`) and `watch()`. Everything here is read from the log entry and the
+// deterministic result of applying it, so every node derives the same events for an entry.
 import type { Command, CommandResult, TxOp, TxOpResult } from '../store/commands.ts';
+import { raftEventId, type RaftEvent, type RaftEventType } from '../store/raft-event.ts';
 import type { Document } from '../store/types.ts';
-import type { ChangeEvent } from './backend.ts';
+
+/** What the change events of an entry take from the entry itself. */
+export interface AppliedEntry {
+  readonly index: number;
+  readonly term: number;
+}
+
+/** The fields every event of one entry shares, read from the entry and its command's stamp. */
+interface EntryFields {
+  readonly sequence: number;
+  readonly term: number;
+  readonly timestamp: number;
+  readonly nodeId: number;
+  readonly user?: string;
+}
+
+/**
+ * The one place the shared fields are derived. `timestamp` is the leader's stamp (`timeMs`);
+ * `nodeId` is the proposing leader's id once entries carry it in their stamp (0 until then);
+ * `user` is the authenticated user of a keyed write (its idempotency tag).
+ */
+function entryFields(command: Command, entry: AppliedEntry): EntryFields {
+  const stamped = command as Command & { nodeId?: unknown; user?: unknown };
+  const tagUser = 'idempotency' in command ? command.idempotency?.user : undefined;
+  const user = typeof stamped.user === 'string' ? stamped.user : tagUser;
+  return {
+    sequence: entry.index,
+    term: entry.term,
+    timestamp: command.timeMs ?? 0,
+    nodeId: typeof stamped.nodeId === 'number' ? stamped.nodeId : 0,
+    ...(user !== undefined ? { user } : {}),
+  };
+}
+
+/** One change, before its position in the entry is known. */
+interface Change {
+  readonly collection: string;
+  readonly id: string;
+  readonly type: RaftEventType;
+  readonly doc?: Document;
+}
 
 /** A replayed result (a keyed write applied before, store/sessions.ts) changed nothing: no events. */
-export function changesOf(command: Command, result: CommandResult, index: number): ChangeEvent[] {
+export function changesOf(command: Command, result: CommandResult, entry: AppliedEntry): RaftEvent[] {
   if (!result.ok || result.replayed === true) return [];
+  let changes: Change[];
   switch (command.type) {
     case 'insert':
     case 'update':
     case 'replace':
     case 'remove':
-      return opChanges(command, result.value as TxOpResult, index);
+      changes = opChanges(command, result.value as TxOpResult, entry.index);
+      break;
     case 'tx': {
       const values = result.value as TxOpResult[];
-      return command.ops.flatMap((op, i) => opChanges(op, values[i]!, index));
+      changes = command.ops.flatMap((op, i) => opChanges(op, values[i]!, entry.index));
+      break;
     }
     case 'batch': {
       const results = result.value as CommandResult<'insert'>[];
-      return command.ops.flatMap((op, i) => {
+      changes = command.ops.flatMap((op, i) => {
         const r = results[i]!;
-        return r.ok && r.replayed !== true ? opChanges(op, r.value, index) : [];
+        return r.ok && r.replayed !== true ? opChanges(op, r.value, entry.index) : [];
       });
+      break;
     }
     default:
       return [];
   }
+  if (changes.length === 0) return [];
+  const fields = entryFields(command, entry);
+  return changes.map((change, position) => ({
+    eventId: raftEventId(entry.index, position),
+    collection: change.collection,
+    aggregateId: change.id,
+    eventType: change.type,
+    ...(change.doc !== undefined ? { data: change.doc } : {}),
+    position,
+    ...fields,
+  }));
 }
 
-function opChanges(op: TxOp, value: TxOpResult, rev: number): ChangeEvent[] {
+function opChanges(op: TxOp, value: TxOpResult, rev: number): Change[] {
   const collection = op.collection;
   switch (op.type) {
     case 'insert':
-      return (value as Document[]).map((doc) => ({ collection, op: 'insert', id: doc._id, rev, doc }));
+      return (value as Document[]).map((doc) => ({ collection, id: doc._id, type: 'Created', doc }));
     case 'update': {
-      const docs = (value as { docs: Document[] }).docs;
+      const { docs, upsertedId } = value as { docs: Document[]; upsertedId?: string };
       // Only documents this command changed carry its revision.
-      return docs.filter((doc) => doc._rev === rev).map((doc) => ({ collection, op: 'update', id: doc._id, rev, doc }));
+      return docs
+        .filter((doc) => doc._rev === rev)
+        .map((doc) => ({ collection, id: doc._id, type: doc._id === upsertedId ? 'Created' : 'Updated', doc }));
     }
     case 'replace': {
-      const doc = (value as { doc: Document }).doc;
-      return [{ collection, op: 'replace', id: doc._id, rev, doc }];
+      const { doc, created } = value as { doc: Document; created: boolean };
+      return [{ collection, id: doc._id, type: created ? 'Created' : 'Replaced', doc }];
     }
     case 'remove':
-      return (value as { ids: string[] }).ids.map((id) => ({ collection, op: 'remove', id, rev }));
+      return (value as { ids: string[] }).ids.map((id) => ({ collection, id, type: 'Deleted' }));
   }
 }

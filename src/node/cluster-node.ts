@@ -19,6 +19,7 @@ import { learnBootstrapVoters, openNodeStorage, recoveredStore, type OpenedNodeS
 import { pooledRandomBytes } from './random-pool.ts';
 import type { RaftNodeOptions } from './raft-node-options.ts';
 import { RaftNode } from './raft-node.ts';
+import { ChangeFeed } from './change-log.ts';
 
 const starting = (): StoreError => new StoreError('NO_LEADER', 'the node is still starting');
 
@@ -30,7 +31,8 @@ export class ClusterNode implements DatabaseBackend {
   private peers: PeerHandlers;
   /** The store recovered at open, served (local reads) until the node exists. */
   private readonly recovered: Store;
-  private readonly listeners = new Set<(change: ChangeEvent) => void>();
+  /** The retained change log, made before the node so that streams may subscribe while it starts. */
+  readonly changes = new ChangeFeed();
   private readonly nextId = createIdGenerator(Date.now, pooledRandomBytes());
   private started = false;
   private closed = false;
@@ -105,7 +107,7 @@ export class ClusterNode implements DatabaseBackend {
       logger: opened.logger,
       voters,
       store: this.recovered,
-      listeners: this.listeners,
+      changes: this.changes,
       nextId: this.nextId,
     });
     this.node = node;
@@ -151,8 +153,7 @@ export class ClusterNode implements DatabaseBackend {
   }
 
   subscribe(listener: (change: ChangeEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.changes.subscribe(listener);
   }
 
   addMember(id: number, url: string, learner: boolean): Promise<void> {

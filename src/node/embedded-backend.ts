@@ -5,6 +5,7 @@ import type { Store } from '../store/store.ts';
 import { StoreError } from '../store/errors.ts';
 import type { ChangeEvent, DatabaseBackend, ExecuteOptions, NodeStatus, ReadConsistency } from './backend.ts';
 import type { Database } from './embedded-database.ts';
+import type { ChangeFeed } from './change-log.ts';
 
 export class EmbeddedBackend implements DatabaseBackend {
   constructor(
@@ -43,6 +44,10 @@ export class EmbeddedBackend implements DatabaseBackend {
 
   subscribe(listener: (change: ChangeEvent) => void): () => void {
     return this.db.subscribe(listener);
+  }
+
+  get changes(): ChangeFeed {
+    return this.db.raftNode.changes;
   }
 
   async addMember(): Promise<void> {

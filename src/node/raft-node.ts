@@ -27,7 +27,7 @@ import { Store, type ApplyOptions } from '../store/store.ts';
 import type { IdempotencyTag, SessionLookup } from '../store/sessions.ts';
 import { pooledRandomBytes } from './random-pool.ts';
 import type { ChangeEvent, DatabaseBackend, ExecuteOptions, NodeStatus, ReadConsistency } from './backend.ts';
-import { changesOf } from './change-events.ts';
+import { ChangeFeed } from './change-log.ts';
 import { decodeCommand } from './command-codec.ts';
 import { PeerIncarnations } from './peer-incarnations.ts';
 import { MessageSanity, NoPeers, type LocalRaftView, type PeerNetwork } from './peer-network.ts';
@@ -71,8 +71,8 @@ export interface RaftNodeParts {
   readonly voters: readonly number[];
   /** The store recovered from the log's snapshot (see recoveredStore). */
   readonly store: Store;
-  /** Change listeners (some may have subscribed before the node was built). */
-  readonly listeners: Set<(change: ChangeEvent) => void>;
+  /** The retained change log and its listeners (some may have subscribed before the node was built). */
+  readonly changes: ChangeFeed;
   readonly nextId: () => string;
 }
 
@@ -96,7 +96,7 @@ export class RaftNode implements DatabaseBackend {
   private cycleMark: EventLoopUtilization = performance.eventLoopUtilization();
   private readonly applyWaiters = new AppliedWaiters(() => this.currentStore.lastApplied);
   private readonly leaderWaiters = new LeaderWaiters(() => this.closed);
-  private readonly listeners: Set<(change: ChangeEvent) => void>;
+  readonly changes: ChangeFeed;
   private readonly fatalListeners: Array<(error: Error) => void> = [];
   private readonly nextId: () => string;
   private readonly writes: WritePath;
@@ -126,7 +126,9 @@ export class RaftNode implements DatabaseBackend {
     this.messageSanity = new MessageSanity(logger);
     this.transport = parts.transport;
     this.currentStore = parts.store;
-    this.listeners = parts.listeners;
+    this.changes = parts.changes;
+    // The changes inside the recovered snapshot are unknown: the retained log starts after it.
+    this.changes.restartAt(parts.store.lastApplied);
     this.nextId = parts.nextId;
     const { core, electionTicks } = createRaftCore(options, log, parts.voters);
     this.core = core;
@@ -204,7 +206,7 @@ export class RaftNode implements DatabaseBackend {
       logger: options.logger,
       voters,
       store: recoveredStore(log, nodeOptions.limits),
-      listeners: new Set(),
+      changes: new ChangeFeed(),
       nextId: createIdGenerator(Date.now, pooledRandomBytes()),
     });
   }
@@ -334,8 +336,7 @@ export class RaftNode implements DatabaseBackend {
   }
 
   subscribe(listener: (change: ChangeEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.changes.subscribe(listener);
   }
 
   addMember(id: number, url: string, learner: boolean): Promise<void> {
@@ -537,6 +538,7 @@ export class RaftNode implements DatabaseBackend {
     const restored = this.currentStore.lastApplied;
     assert(restored === snapshot.meta.index, `snapshot ${snapshot.meta.index} restored a store at ${restored}`);
     this.snapshots.installed(snapshot.meta.index);
+    this.changes.restartAt(snapshot.meta.index);
     this.membership.syncPeers(snapshot.meta.conf.voters.concat(snapshot.meta.conf.learners));
     // Proposals at or below the snapshot were decided elsewhere; their outcome is unknown here.
     this.proposals.failUpTo(
@@ -561,9 +563,7 @@ export class RaftNode implements DatabaseBackend {
         return;
       }
       result = this.currentStore.apply(command, entry.index, proposed !== undefined ? DOCUMENTS_COPIED : undefined);
-      if (this.listeners.size > 0) {
-        for (const change of changesOf(command, result, entry.index)) for (const listener of this.listeners) listener(change);
-      }
+      this.changes.applied(command, result, entry);
     } else {
       this.currentStore.apply({ type: 'noop' }, entry.index);
       if (entry.type === 'conf') this.membership.applyConf(entry);

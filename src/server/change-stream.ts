@@ -1,12 +1,11 @@
-// One server-sent-events connection of GET /api/:collection/_changes. It sends a
-// backlog (the collection's current documents newer than `since`) and then the
-// live events, in that order, writing only while the socket accepts data. Live
-// events that arrive while the client is slow wait in a bounded queue; a client
-// that falls further behind than that is disconnected (it reconnects with
-// Last-Event-ID / since= and gets the backlog again).
+// One server-sent-events connection of GET /api/:collection/_changes or GET /api/_changes.
+// It sends a backlog (the retained changes after the client's resume token) and then the
+// live changes, in that order, writing only while the socket accepts data. Live changes
+// that arrive while the client is slow wait in a bounded queue; a client that falls further
+// behind than that is disconnected (it reconnects with Last-Event-ID and gets the rest from
+// the retained log): the node's apply never waits for a subscriber.
 import type { ServerResponse } from 'node:http';
-import type { ChangeEvent } from '../node/backend.ts';
-import type { Document } from '../store/types.ts';
+import type { ChangeRecord } from '../node/change-log.ts';
 
 export interface ChangeStreamOptions {
   /** Live events queued for a slow client before it is dropped. */
@@ -20,12 +19,13 @@ export const DEFAULT_CHANGE_STREAM_OPTIONS: ChangeStreamOptions = { maxQueuedEve
 /** Events written per turn before yielding to the event loop (a long backlog must not starve others). */
 const WRITES_PER_TURN = 256;
 
-export function formatChangeEvent(event: ChangeEvent): string {
-  return `id: ${event.rev}\nevent: change\ndata: ${JSON.stringify(event)}\n\n`;
+/** The SSE message of a change: its id is the resume token (the event id, `<sequence>.<position>`). */
+export function formatChangeEvent(record: ChangeRecord): string {
+  return `id: ${record.event.eventId}\nevent: change\ndata: ${record.json}\n\n`;
 }
 
 export class ChangeStream {
-  private readonly queue: ChangeEvent[] = [];
+  private readonly queue: ChangeRecord[] = [];
   private backlogNext = 0;
   private blocked = false;
   private scheduled = false;
@@ -35,9 +35,10 @@ export class ChangeStream {
 
   constructor(
     private readonly raw: ServerResponse,
-    private readonly collection: string,
-    /** Current documents with `_rev > since`, in `_rev` order. */
-    private readonly backlog: readonly Document[],
+    /** The retained changes after the resume token this stream sends, oldest first. */
+    private readonly backlog: readonly ChangeRecord[],
+    /** Which backlog changes this stream sends (its collection, what its user may read). */
+    private readonly wanted: (record: ChangeRecord) => boolean,
     private readonly options: ChangeStreamOptions,
     private readonly onClosed: (stream: ChangeStream) => void,
   ) {
@@ -69,8 +70,8 @@ export class ChangeStream {
     this.pump();
   }
 
-  /** A live event (already filtered to this collection and past the backlog). */
-  push(event: ChangeEvent): void {
+  /** A live change (already filtered to this stream and past its token). */
+  push(event: ChangeRecord): void {
     if (this.closed) return;
     if (this.queue.length >= this.options.maxQueuedEvents) {
       // Too far behind: drop the client rather than buffer without bound.
@@ -113,11 +114,10 @@ export class ChangeStream {
     }
   }
 
-  private nextEvent(): ChangeEvent | undefined {
-    if (this.backlogNext < this.backlog.length) {
-      const doc = this.backlog[this.backlogNext++]!;
-      // A backlog entry is the document as it is now: op "replace" (upsert it).
-      return { collection: this.collection, op: 'replace', id: doc._id, rev: doc._rev, doc };
+  private nextEvent(): ChangeRecord | undefined {
+    while (this.backlogNext < this.backlog.length) {
+      const record = this.backlog[this.backlogNext++]!;
+      if (this.wanted(record)) return record;
     }
     return this.queue.shift();
   }

@@ -1,18 +1,24 @@
-// GET /api/:collection/_changes?since=<rev>: a server-sent-events change feed.
+// Change streams, as server-sent events (docs/http-api.md, Change streams):
 //
-// First the collection's current documents with `_rev > since`, in `_rev`
-// order (event op "replace": each is the document as it is now), then every
-// live change as it is applied on this node. Removals that happened before the
-// subscription are not replayed (a removed document leaves nothing to send):
-// a consumer that needs them must stay connected, or re-read the collection.
-// `Last-Event-ID` (sent by EventSource on reconnect) stands for `since`.
-import type { FastifyInstance } from 'fastify';
+// - GET /api/:collection/_changes: the changes of one collection;
+// - GET /api/_changes: the changes of every collection the user may read.
+//
+// Each event is a RaftEvent record (store/raft-event.ts); its SSE id is its resume token,
+// `<sequence>.<position>`, exact even when one log entry changed several documents. With a
+// token (`Last-Event-ID`, sent by EventSource on reconnect, or `?resumeAfter=`; `?since=<n>`
+// is the older spelling of `resumeAfter=<n>`), the stream first replays every retained change
+// after it, deletes included, from the node's change log (node/change-log.ts), then goes on
+// live; a token older than what the node retains is answered 410 CHANGES_EXPIRED (resync).
+// Without a token: live changes only, from the moment the stream opens.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { stillAllowed } from './auth/auth-plugin.ts';
 import { BadRequestError } from '../store/errors.ts';
 import { validateCollectionName } from '../store/validate.ts';
+import type { DatabaseBackend } from '../node/backend.ts';
+import { compareChangeTokens, parseChangeToken, tokenOf, type ChangeRecord, type ChangeToken } from '../node/change-log.ts';
 import { readableStore } from './backend-access.ts';
 import { ChangeStream, type ChangeStreamOptions } from './change-stream.ts';
-import { parseConsistency, parseNonNegativeInt, queryParams } from './http-input.ts';
+import { parseConsistency, queryParams } from './http-input.ts';
 import type { CollectionParams, RouteContext } from './route-context.ts';
 
 const EVENT_STREAM_TYPE = 'text/event-stream; charset=utf-8';
@@ -38,11 +44,90 @@ export class ChangeStreamRegistry {
   }
 }
 
-function sinceOf(query: string | undefined, lastEventId: string | string[] | undefined): number {
-  if (query !== undefined) return parseNonNegativeInt(query, 'since');
-  if (lastEventId === undefined) return 0;
+function parseToken(raw: string, name: string): ChangeToken {
+  const token = parseChangeToken(raw.trim());
+  if (token === null) throw new BadRequestError(`${name} must be a change token: <sequence>.<position> (an event id) or <sequence>`);
+  return token;
+}
+
+/** The resume token of a request: at most one of resumeAfter, since and Last-Event-ID (null: live only). */
+function resumeTokenOf(q: { resumeAfter?: string; since?: string }, lastEventId: string | string[] | undefined): ChangeToken | null {
   if (Array.isArray(lastEventId)) throw new BadRequestError('Last-Event-ID must be given once');
-  return parseNonNegativeInt(lastEventId.trim(), 'Last-Event-ID');
+  const given = [q.resumeAfter, q.since, lastEventId].filter((v) => v !== undefined);
+  if (given.length > 1) throw new BadRequestError('give one of resumeAfter, since and Last-Event-ID');
+  if (q.resumeAfter !== undefined) return parseToken(q.resumeAfter, 'resumeAfter');
+  if (q.since !== undefined) {
+    if (!/^\d{1,16}$/.test(q.since)) throw new BadRequestError('since must be a non-negative integer (a log index)');
+    return parseToken(q.since, 'since');
+  }
+  return lastEventId !== undefined ? parseToken(lastEventId, 'Last-Event-ID') : null;
+}
+
+/** Which collections a stream carries: one, or all of those its user may read. */
+type Scope = { readonly collection: string } | { readonly collection: null };
+
+async function openChangeStream(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  scope: Scope,
+  backend: DatabaseBackend,
+  registry: ChangeStreamRegistry,
+  options: ChangeStreamOptions,
+): Promise<void> {
+  const q = queryParams(request.query, ['resumeAfter', 'since', 'consistency']);
+  const after = resumeTokenOf(q, request.headers['last-event-id']);
+  await readableStore(backend, parseConsistency(q.consistency));
+  // Read before the reply is taken over: a token past the retained log is an ordinary 410.
+  // The backlog is read and the subscription made in the same turn (below, no await in
+  // between): nothing is applied in between, so every change is in the backlog or live.
+  const backlog = after === null ? [] : backend.changes.read(after);
+  // HEAD (fastify's automatic one for this GET): the headers, never an endless body.
+  if (request.method === 'HEAD') return reply.type(EVENT_STREAM_TYPE).header('cache-control', 'no-cache').send();
+
+  reply.hijack();
+  const raw = reply.raw;
+  // The client may have gone while the read barrier was pending.
+  if (raw.destroyed || request.raw.socket.destroyed) {
+    raw.destroy();
+    return;
+  }
+  raw.writeHead(200, {
+    'content-type': EVENT_STREAM_TYPE,
+    'cache-control': 'no-cache, no-transform',
+    // A stream's connection is not worth reusing; closing it lets server.close() finish.
+    connection: 'close',
+    'x-accel-buffering': 'no',
+  });
+  // Checked per event: a stream outlives its token, and its user's rights may change. One
+  // collection's stream ends when its user may no longer read it; the all-collections stream
+  // skips the collections its user may not read and ends when its credentials no longer hold.
+  const wanted = (record: ChangeRecord): boolean => {
+    const collection = record.event.collection;
+    if (scope.collection !== null) return collection === scope.collection;
+    return stillAllowed(request, backend, collection);
+  };
+  const stream = new ChangeStream(raw, backlog, wanted, options, (s) => registry.remove(s));
+  stream.attach(
+    backend.changes.subscribeRecords((record) => {
+      // A node behind the token (a client that moved from a node ahead of this one) applies
+      // changes the client has already seen: skipped.
+      if (after !== null && compareChangeTokens(tokenOf(record.event), after) <= 0) return;
+      if (!stillAuthorized(request, backend, scope)) stream.close();
+      else if (wanted(record)) stream.push(record);
+    }),
+  );
+  if (!stream.isClosed) registry.add(stream);
+  stream.start();
+}
+
+/** Whether the stream may go on: its collection is still readable, or (all collections) its user still holds. */
+function stillAuthorized(request: FastifyRequest, backend: DatabaseBackend, scope: Scope): boolean {
+  if (scope.collection !== null) return stillAllowed(request, backend, scope.collection);
+  const principal = request.principal;
+  if (principal === undefined) return !request.server.authRequired();
+  if (principal.expiresAtMs !== undefined && principal.expiresAtMs <= Date.now()) return false;
+  const user = backend.store.auth.user(principal.user.name);
+  return user !== undefined && user.generation === principal.user.generation;
 }
 
 export function registerChangeRoutes(
@@ -51,42 +136,10 @@ export function registerChangeRoutes(
   registry: ChangeStreamRegistry,
   options: ChangeStreamOptions,
 ): void {
-  app.get<{ Params: CollectionParams }>('/api/:collection/_changes', async (request, reply) => {
+  app.get('/api/_changes', (request, reply) => openChangeStream(request, reply, { collection: null }, backend, registry, options));
+  app.get<{ Params: CollectionParams }>('/api/:collection/_changes', (request, reply) => {
     const { collection } = request.params;
     validateCollectionName(collection);
-    const q = queryParams(request.query, ['since', 'consistency']);
-    const since = sinceOf(q.since, request.headers['last-event-id']);
-    const store = await readableStore(backend, parseConsistency(q.consistency));
-    // HEAD (fastify's automatic one for this GET): the headers, never an endless body.
-    if (request.method === 'HEAD') return reply.type(EVENT_STREAM_TYPE).header('cache-control', 'no-cache').send();
-
-    reply.hijack();
-    const raw = reply.raw;
-    // The client may have gone while the read barrier was pending.
-    if (raw.destroyed || request.raw.socket.destroyed) {
-      raw.destroy();
-      return;
-    }
-    raw.writeHead(200, {
-      'content-type': EVENT_STREAM_TYPE,
-      'cache-control': 'no-cache, no-transform',
-      // A stream's connection is not worth reusing; closing it lets server.close() finish.
-      connection: 'close',
-      'x-accel-buffering': 'no',
-    });
-    // The backlog is read and the subscription made in the same turn: nothing is
-    // applied in between, so every change is either in the backlog or live.
-    const backlog = store.find(collection, { _rev: { $gt: since } }, { sort: { _rev: 1 } });
-    const stream = new ChangeStream(raw, collection, backlog, options, (s) => registry.remove(s));
-    stream.attach(
-      backend.subscribe((change) => {
-        if (change.collection !== collection || change.rev <= since) return;
-        // Checked per event: a stream outlives its token, and its user's rights may change.
-        if (!stillAllowed(request, backend, collection)) stream.close();
-        else stream.push(change);
-      }),
-    );
-    if (!stream.isClosed) registry.add(stream);
-    stream.start();
+    return openChangeStream(request, reply, { collection }, backend, registry, options);
   });
 }

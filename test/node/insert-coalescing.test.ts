@@ -31,7 +31,7 @@ describe('insert coalescing', () => {
       assert.ok(revs.size < 39, 'documents that shared an entry share its _rev');
       assert.equal(col.get('taken')!['n'], -1, 'the duplicate changed nothing');
       assert.equal(changes.length, 39);
-      assert.deepEqual(new Set(changes.map((c) => c.id)), new Set(col.find({ n: { $gte: 0 } }).map((d) => d._id)));
+      assert.deepEqual(new Set(changes.map((c) => c.aggregateId)), new Set(col.find({ n: { $gte: 0 } }).map((d) => d._id)));
       const state = col.find({}, { sort: { _id: 1 } });
       await db.close();
 

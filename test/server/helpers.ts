@@ -4,6 +4,7 @@ import { open } from '../../src/index.ts';
 import { EmbeddedBackend } from '../../src/node/embedded-backend.ts';
 import type { Database } from '../../src/node/embedded-database.ts';
 import type { ChangeEvent, DatabaseBackend, NodeStatus, ReadConsistency } from '../../src/node/backend.ts';
+import type { ChangeFeed } from '../../src/node/change-log.ts';
 import type { Command, CommandResult } from '../../src/store/commands.ts';
 import { StoreError } from '../../src/store/errors.ts';
 import type { Store } from '../../src/store/store.ts';
@@ -108,6 +109,9 @@ export class ScriptedBackend implements DatabaseBackend {
   }
   subscribe(listener: (change: ChangeEvent) => void): () => void {
     return this.inner.subscribe(listener);
+  }
+  get changes(): ChangeFeed {
+    return this.inner.changes;
   }
   async addMember(id: number, url: string, learner: boolean): Promise<void> {
     if (this.members.some((m) => m.id === id && m.learner === learner)) throw new StoreError('CONFLICT', `member ${id} exists`);

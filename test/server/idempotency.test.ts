@@ -172,13 +172,13 @@ describe('Idempotency-Key', () => {
   test('a replay emits no change event', () =>
     withServer(async (s) => {
       const events: string[] = [];
-      const unsubscribe = s.db.subscribe((change) => events.push(`${change.op} ${change.id}`));
+      const unsubscribe = s.db.subscribe((change) => events.push(`${change.eventType} ${change.aggregateId}`));
       try {
         const first = await send(s.app, 'POST', '/api/items', { n: 1 }, keyed('ev'));
         await send(s.app, 'POST', '/api/items', { n: 1 }, keyed('ev'));
         await send(s.app, 'PUT', '/api/items/x', { n: 1 }, keyed('ev2'));
         await send(s.app, 'PUT', '/api/items/x', { n: 1 }, keyed('ev2'));
-        assert.deepEqual(events, [`insert ${(first.json() as { _id: string })._id}`, 'replace x']);
+        assert.deepEqual(events, [`Created ${(first.json() as { _id: string })._id}`, 'Created x']);
       } finally {
         unsubscribe();
       }

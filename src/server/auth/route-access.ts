@@ -31,6 +31,8 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
 
   'GET /auth/whoami': AUTHENTICATED,
   'GET /metrics': AUTHENTICATED,
+  // Every collection's changes: the stream itself sends only those of collections the user may read.
+  'GET /api/_changes': AUTHENTICATED,
 
   'GET /cluster/status': ROOT,
   'POST /cluster/members': ROOT,

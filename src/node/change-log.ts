@@ -1,0 +1,169 @@
+// The retained change log of a node: the change events (RaftEvent records) of the entries it
+// applied, oldest first, bounded by count and by size, and the listeners of live changes.
+// Change streams resume from it: every change after a token, deletes included, or, when the
+// token is older than what is retained, "expired" (HTTP 410 CHANGES_EXPIRED: resync).
+//
+// Events are derived at apply (change-events.ts), so every node holds the same events for the
+// same entries. What a node retains starts where its state machine started: the snapshot it
+// recovered or installed (the changes inside a snapshot are not known, only their result), and
+// the oldest events leave once the bounds are reached. Memory, not disk: a restarted node
+// retains the changes of the log entries after its snapshot, which it applies again at start.
+import { assert } from '../assert.ts';
+import type { Command, CommandResult } from '../store/commands.ts';
+import { StoreError } from '../store/errors.ts';
+import type { RaftEvent } from '../store/raft-event.ts';
+import { changesOf, type AppliedEntry } from './change-events.ts';
+
+/** Events retained at most (the oldest leave first). */
+export const CHANGE_LOG_EVENTS_MAX = 100_000;
+/** Size retained at most, counted as the events' JSON length (the oldest leave first). */
+export const CHANGE_LOG_BYTES_MAX = 32 * 1024 * 1024;
+
+export interface ChangeLogBounds {
+  readonly eventsMax: number;
+  readonly bytesMax: number;
+}
+
+export const DEFAULT_CHANGE_LOG_BOUNDS: ChangeLogBounds = { eventsMax: CHANGE_LOG_EVENTS_MAX, bytesMax: CHANGE_LOG_BYTES_MAX };
+
+/**
+ * A place in the stream of changes: after the change at `position` of the entry at log index
+ * `sequence`. `position: Infinity` is after every change of that entry (the token `"<n>"`).
+ */
+export interface ChangeToken {
+  readonly sequence: number;
+  readonly position: number;
+}
+
+/** Before every change (log index 0 holds no entry: every token of it is this place). */
+export const CHANGE_TOKEN_START: ChangeToken = { sequence: 0, position: 0 };
+
+const TOKEN_PATTERN = /^(0|[1-9][0-9]{0,15})(?:\.(0|[1-9][0-9]{0,8}))?$/;
+
+/** Parses `<sequence>.<position>` (an event id) or `<sequence>` (after that whole entry); null when malformed. */
+export function parseChangeToken(text: string): ChangeToken | null {
+  const match = TOKEN_PATTERN.exec(text);
+  if (match === null) return null;
+  const sequence = Number(match[1]);
+  if (!Number.isSafeInteger(sequence)) return null;
+  return { sequence, position: match[2] === undefined ? Infinity : Number(match[2]) };
+}
+
+export function formatChangeToken(token: ChangeToken): string {
+  return token.position === Infinity ? String(token.sequence) : `${token.sequence}.${token.position}`;
+}
+
+/** Negative when `a` is before `b`, 0 when they are the same place, positive after. */
+export function compareChangeTokens(a: ChangeToken, b: ChangeToken): number {
+  if (a.sequence !== b.sequence) return a.sequence - b.sequence;
+  if (a.position === b.position) return 0;
+  return a.position < b.position ? -1 : 1;
+}
+
+export function tokenOf(event: RaftEvent): ChangeToken {
+  return { sequence: event.sequence, position: event.position };
+}
+
+/** An event with its JSON text (computed once: it sizes the retained log and is what streams send). */
+export interface ChangeRecord {
+  readonly event: RaftEvent;
+  readonly json: string;
+}
+
+/** The token is older than the retained changes: the caller must read the state again. */
+export function changesExpired(after: ChangeToken, floor: ChangeToken): StoreError {
+  return new StoreError(
+    'CHANGES_EXPIRED',
+    `the changes after ${formatChangeToken(after)} are no longer retained (this node has those after ${formatChangeToken(floor)}): read the collection again and watch from now`,
+  );
+}
+
+export class ChangeFeed {
+  /** Retained records from `head` on (a queue that compacts itself). */
+  private records: ChangeRecord[] = [];
+  private head = 0;
+  private bytes = 0;
+  /** Every change after this place is retained (when applied). */
+  private floorToken: ChangeToken = CHANGE_TOKEN_START;
+  private readonly listeners = new Set<(record: ChangeRecord) => void>();
+
+  constructor(private readonly bounds: ChangeLogBounds = DEFAULT_CHANGE_LOG_BOUNDS) {
+    assert(Number.isSafeInteger(bounds.eventsMax) && bounds.eventsMax >= 1, `eventsMax ${bounds.eventsMax} is at least 1`);
+    assert(Number.isSafeInteger(bounds.bytesMax) && bounds.bytesMax >= 1, `bytesMax ${bounds.bytesMax} is at least 1`);
+  }
+
+  /** The place after which every change is retained. */
+  get floor(): ChangeToken {
+    return this.floorToken;
+  }
+
+  get size(): number {
+    return this.records.length - this.head;
+  }
+
+  get retainedBytes(): number {
+    return this.bytes;
+  }
+
+  /** The state machine starts over at `index` (recovered or installed snapshot): what came before is unknown. */
+  restartAt(index: number): void {
+    this.records = [];
+    this.head = 0;
+    this.bytes = 0;
+    this.floorToken = index === 0 ? CHANGE_TOKEN_START : { sequence: index, position: Infinity };
+  }
+
+  /** Called by the node for every applied entry: retains its changes and hands them to the listeners. */
+  applied(command: Command, result: CommandResult, entry: AppliedEntry): void {
+    const events = changesOf(command, result, entry);
+    for (const event of events) {
+      const record: ChangeRecord = { event, json: JSON.stringify(event) };
+      this.records.push(record);
+      this.bytes += record.json.length;
+      this.evict();
+      for (const listener of this.listeners) listener(record);
+    }
+  }
+
+  /**
+   * The retained changes after `after`, oldest first; throws CHANGES_EXPIRED when some of them
+   * are no longer retained. A token past what this node applied yet gives none (the changes
+   * up to it arrive live, and the caller skips them).
+   */
+  read(after: ChangeToken): ChangeRecord[] {
+    if (compareChangeTokens(after, this.floorToken) < 0) throw changesExpired(after, this.floorToken);
+    // Binary search for the first record after the token.
+    let lo = this.head;
+    let hi = this.records.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareChangeTokens(tokenOf(this.records[mid]!.event), after) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.records.slice(lo);
+  }
+
+  /** Calls `listener` with every change applied from now on; returns the unsubscribe function. */
+  subscribeRecords(listener: (record: ChangeRecord) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  subscribe(listener: (event: RaftEvent) => void): () => void {
+    return this.subscribeRecords((record) => listener(record.event));
+  }
+
+  private evict(): void {
+    // The newest record stays even when it alone is over the size bound.
+    while (this.size > this.bounds.eventsMax || (this.bytes > this.bounds.bytesMax && this.size > 1)) {
+      const oldest = this.records[this.head]!;
+      this.head++;
+      this.bytes -= oldest.json.length;
+      this.floorToken = tokenOf(oldest.event);
+    }
+    if (this.head > 1024 && this.head * 2 > this.records.length) {
+      this.records = this.records.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
