@@ -1,0 +1,32 @@
+// POST /api/:collection/_aggregate {"pipeline": [...], "consistency"?}: the leading `$match`
+// runs as a sliced query (its index, its turns on the event loop: sliced-query.ts), then the
+// other stages run on mingo over its matches (store/aggregate.ts), bounded there.
+import type { FastifyInstance } from 'fastify';
+import { DEFAULT_AGGREGATE_BOUNDS, planPipeline, runPipeline, tooManyDocuments } from '../store/aggregate.ts';
+import type { Document } from '../store/types.ts';
+import { validateCollectionName } from '../store/validate.ts';
+import { readableStore } from './backend-access.ts';
+import { bodyObject, parseConsistency, queryParams } from './http-input.ts';
+import { sendJsonArray } from './json-response.ts';
+import { RequestSlicer } from './loop-turns.ts';
+import type { CollectionParams, RouteContext } from './route-context.ts';
+import { findSliced } from './sliced-query.ts';
+
+export function registerAggregateRoutes(app: FastifyInstance, { backend }: RouteContext): void {
+  app.post<{ Params: CollectionParams }>('/api/:collection/_aggregate', async (request, reply) => {
+    const { collection } = request.params;
+    validateCollectionName(collection);
+    queryParams(request.query, []);
+    const body = bodyObject(request.body, ['pipeline', 'consistency'], true);
+    const { match, rest } = planPipeline(body['pipeline']);
+    const store = await readableStore(backend, parseConsistency(body['consistency']));
+    const slicer = new RequestSlicer();
+    await slicer.next();
+    const bounds = DEFAULT_AGGREGATE_BOUNDS;
+    // One more than the bound: more than that many matches is refused, not cut short.
+    const { docs } = await findSliced(store, collection, match, { limit: bounds.docsMax + 1 }, slicer);
+    if (docs.length > bounds.docsMax) throw tooManyDocuments(bounds);
+    await slicer.next();
+    return sendJsonArray(reply, runPipeline(docs as Document[], rest, bounds), slicer);
+  });
+}

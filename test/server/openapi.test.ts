@@ -1,0 +1,124 @@
+// /openapi.json is generated from the routes the server really has: it is a valid OpenAPI
+// 3.1 document (checked by @apidevtools/swagger-parser), it names every route fastify knows
+// (but the documentation's own), each with the error responses of the one error table, and
+// /docs serves the interactive page from the package's own files.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import SwaggerParser from '@apidevtools/swagger-parser';
+import type { FastifyInstance } from 'fastify';
+import { open } from '../../src/index.ts';
+import { EmbeddedBackend } from '../../src/node/embedded-backend.ts';
+import { createServer } from '../../src/server/index.ts';
+import { ALL_ERROR_CODES, ERROR_CODES } from '../../src/store/error-codes.ts';
+import { send } from './helpers.ts';
+
+interface Operation {
+  summary?: string;
+  responses: Record<string, { content?: Record<string, { schema?: unknown }> }>;
+}
+type OpenApi = { openapi: string; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown> } };
+
+/** fastify's `/api/:collection/:id` is OpenAPI's `/api/{collection}/{id}`. */
+function openApiPath(url: string): string {
+  return url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+}
+
+describe('OpenAPI document', () => {
+  let app: FastifyInstance;
+  let close: () => Promise<void>;
+  const routes: Array<{ method: string; url: string; hidden: boolean }> = [];
+
+  before(async () => {
+    const db = await open({ memory: true });
+    const backend = new EmbeddedBackend(db, 'http://127.0.0.1:0');
+    // Every route fastify registers, as fastify sees it (an onRoute hook of our own: the
+    // document must not be the only witness of what it should contain).
+    app = await createServer({ backend, dashboardHtml: '<html></html>' });
+    close = async () => {
+      await app.close();
+      await db.close();
+    };
+    await app.ready();
+    for (const r of collectRoutes(app)) routes.push(r);
+  });
+  after(() => close());
+
+  test('is a valid OpenAPI 3.1 document', async () => {
+    const res = await send(app, 'GET', '/openapi.json');
+    assert.equal(res.statusCode, 200);
+    const doc = res.json() as OpenApi;
+    assert.equal(doc.openapi, '3.1.0');
+    // validate() dereferences in place: give it a copy.
+    await SwaggerParser.validate(structuredClone(doc) as never);
+  });
+
+  test('names every route fastify knows, with a summary and the error responses', async () => {
+    const doc = (await send(app, 'GET', '/openapi.json')).json() as OpenApi;
+    const visible = routes.filter((r) => !r.hidden && r.method !== 'HEAD');
+    assert.ok(visible.length >= 30, `only ${visible.length} routes seen`);
+    const errorStatuses = [...new Set(ALL_ERROR_CODES.map((c) => String(ERROR_CODES[c].status)))];
+    for (const { method, url } of visible) {
+      const op = doc.paths[openApiPath(url)]?.[method.toLowerCase()];
+      assert.ok(op !== undefined, `${method} ${url} is missing from /openapi.json`);
+      assert.ok(typeof op.summary === 'string' && op.summary.length > 0, `${method} ${url} has no summary`);
+      for (const status of errorStatuses) assert.ok(op.responses[status] !== undefined, `${method} ${url} lacks the ${status} response`);
+    }
+    // And nothing else: every operation of the document is a route.
+    const known = new Set(visible.map((r) => `${r.method.toLowerCase()} ${openApiPath(r.url)}`));
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const method of Object.keys(ops)) assert.ok(known.has(`${method} ${path}`), `${method} ${path} is not a route`);
+    }
+  });
+
+  test('the error shape is the table of codes', async () => {
+    const doc = (await send(app, 'GET', '/openapi.json')).json() as OpenApi;
+    const error = doc.components.schemas['Error'] as { properties: { error: { properties: { code: { enum: string[] } } } } };
+    assert.deepEqual(error.properties.error.properties.code.enum, [...ALL_ERROR_CODES]);
+    const op = doc.paths['/api/{collection}/{id}']!['get']!;
+    assert.deepEqual(op.responses['404']!.content!['application/json']!.schema, { $ref: '#/components/schemas/Error' });
+  });
+
+  test('describes the query parameters and bodies of the document routes', async () => {
+    const doc = (await send(app, 'GET', '/openapi.json')).json() as OpenApi & {
+      paths: Record<string, Record<string, { parameters?: Array<{ name: string; in: string }>; requestBody?: unknown }>>;
+    };
+    const list = doc.paths['/api/{collection}']!['get']!;
+    const names = (list.parameters ?? []).map((p) => `${p.in}:${p.name}`).sort();
+    for (const name of ['path:collection', 'query:cursor', 'query:filter', 'query:limit', 'query:sort']) assert.ok(names.includes(name), name);
+    assert.ok(doc.paths['/api/{collection}/_aggregate']!['post']!.requestBody !== undefined);
+  });
+
+  test('/docs serves the page and its files locally', async () => {
+    const page = await send(app, 'GET', '/docs/');
+    assert.equal(page.statusCode, 200);
+    assert.match(page.headers['content-type'] as string, /text\/html/);
+    assert.doesNotMatch(page.body, /https?:\/\/(?!127\.0\.0\.1)/, 'the page loads nothing from another host');
+    const init = await send(app, 'GET', '/docs/static/swagger-initializer.js');
+    assert.equal(init.statusCode, 200);
+    assert.match(init.body, /validatorUrl/);
+    const bundle = await send(app, 'GET', '/docs/static/swagger-ui-bundle.js');
+    assert.equal(bundle.statusCode, 200);
+    assert.ok(bundle.body.length > 100_000);
+  });
+});
+
+/**
+ * Every route fastify knows, read from its own router (printRoutes: a radix tree, each line
+ * a segment appended to its parent's path, with the methods of a route in parentheses).
+ * The documentation's own routes are the hidden ones.
+ */
+function collectRoutes(app: FastifyInstance): Array<{ method: string; url: string; hidden: boolean }> {
+  const out: Array<{ method: string; url: string; hidden: boolean }> = [];
+  const stack: string[] = [];
+  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
+    const m = /^([│ ]*)[├└]── (\S+)(?: \(([^)]*)\))?$/.exec(line);
+    if (m === null) continue;
+    const depth = m[1]!.length / 4;
+    const url = (depth === 0 ? '' : stack[depth - 1]!) + m[2]!;
+    stack[depth] = url;
+    for (const method of (m[3] ?? '').split(', ').filter((x) => x !== '')) {
+      out.push({ method, url, hidden: url === '/openapi.json' || url === '/docs' || url.startsWith('/docs/') });
+    }
+  }
+  return out;
+}
