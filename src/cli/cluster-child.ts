@@ -28,8 +28,10 @@ export class ClusterChild {
     args: readonly string[],
     writeOut: (line: string) => void,
     writeErr: (line: string) => void,
+    /** Node arguments that run the command (`chaos` passes the ones that run itself, e.g. through tsx). */
+    command: readonly string[] = [BIN_PATH],
   ) {
-    this.child = spawn(process.execPath, [BIN_PATH, 'start', ...args, '--stop-on-stdin-close'], {
+    this.child = spawn(process.execPath, [...command, 'start', ...args, '--stop-on-stdin-close'], {
       // Own process group: a Ctrl-C in the terminal reaches only the cluster command, which
       // then stops every node once (a second signal would make a node exit at once).
       detached: true,

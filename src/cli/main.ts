@@ -2,6 +2,7 @@
 // failure into one line on stderr with a meaningful exit code (2: usage, 1: failure).
 import { Command, CommanderError } from 'commander';
 import { registerBackup } from './backup.ts';
+import { registerChaos } from './chaos.ts';
 import { registerCluster } from './cluster.ts';
 import { registerRestore } from './restore.ts';
 import { registerStart } from './start.ts';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerStart(program);
   registerCluster(program);
   registerStatus(program);
+  registerChaos(program);
   registerBackup(program);
   registerRestore(program);
   return program;

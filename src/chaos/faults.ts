@@ -1,0 +1,96 @@
+// Runs one fault of the schedule against the cluster: injects it, holds it, heals it, and
+// records when each happened (the report marks them and measures recovery from them).
+import type { ChaosCluster } from './chaos-cluster.ts';
+import { sleep } from './load.ts';
+import type { LeaderMonitor } from './monitor.ts';
+import { pickMajority, splitMinority, type FaultKind, type FaultStep } from './scenarios.ts';
+
+export interface FaultRecord {
+  readonly kind: FaultKind;
+  /** What was done, e.g. "node 2 (leader) killed". */
+  readonly description: string;
+  readonly startMs: number;
+  /** When the fault was healed (the node restarted, the partition lifted). */
+  endMs: number;
+}
+
+/** A pause lasts this many election timeouts, so that the others elect a new leader meanwhile. */
+const PAUSE_ELECTION_TIMEOUTS = 4;
+
+function others(ids: readonly number[], id: number): number[] {
+  return ids.filter((other) => other !== id);
+}
+
+export async function runFault(
+  step: FaultStep,
+  cluster: ChaosCluster,
+  monitor: LeaderMonitor,
+  nowMs: () => number,
+  electionTimeoutMs: number,
+  onStart: (record: FaultRecord) => void,
+): Promise<FaultRecord> {
+  const ids = cluster.ids;
+  const leader = monitor.leader !== null && ids.includes(monitor.leader) ? monitor.leader : ids[0]!;
+  const followers = others(ids, leader);
+  const follower = followers[Math.floor(step.pick * followers.length)] ?? leader;
+  const begin = (description: string): FaultRecord => {
+    const record: FaultRecord = { kind: step.kind, description, startMs: nowMs(), endMs: Number.NaN };
+    onStart(record);
+    return record;
+  };
+  const end = (record: FaultRecord): FaultRecord => {
+    record.endMs = nowMs();
+    return record;
+  };
+  switch (step.kind) {
+    case 'leader_crash':
+    case 'follower_crash': {
+      const victim = step.kind === 'leader_crash' ? leader : follower;
+      const record = begin(`node ${victim} (${victim === leader ? 'leader' : 'follower'}) killed`);
+      await cluster.crash(victim);
+      await sleep(step.holdMs);
+      await cluster.restart(victim);
+      return end(record);
+    }
+    case 'pause': {
+      const ms = Math.max(step.holdMs, PAUSE_ELECTION_TIMEOUTS * electionTimeoutMs);
+      const record = begin(`node ${leader} (leader) paused ${ms} ms`);
+      await cluster.pause(leader, ms);
+      await sleep(ms);
+      return end(record);
+    }
+    case 'leader_isolation': {
+      const record = begin(`node ${leader} (leader) cut off from ${followers.join(', ')}`);
+      await cluster.partition([[leader], followers]);
+      await sleep(step.holdMs);
+      await cluster.heal();
+      return end(record);
+    }
+    case 'partition': {
+      const { minority, majority } = splitMinority(ids, step.pick);
+      const record = begin(`partition ${minority.join(',')} | ${majority.join(',')}`);
+      await cluster.partition([minority, majority]);
+      await sleep(step.holdMs);
+      await cluster.heal();
+      return end(record);
+    }
+    case 'majority_loss': {
+      const victims = pickMajority(ids, step.pick);
+      const record = begin(`nodes ${victims.join(', ')} killed (majority)`);
+      for (const id of victims) await cluster.crash(id);
+      await sleep(step.holdMs);
+      await Promise.all(victims.map((id) => cluster.restart(id)));
+      return end(record);
+    }
+    case 'rolling_restart': {
+      // Followers first, the leader last: each node is down for holdMs, one at a time.
+      const record = begin(`rolling restart of ${[...followers, leader].join(', ')}`);
+      for (const id of [...followers, leader]) {
+        await cluster.stop(id);
+        await sleep(step.holdMs);
+        await cluster.restart(id);
+      }
+      return end(record);
+    }
+  }
+}

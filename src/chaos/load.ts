@@ -1,0 +1,150 @@
+// The chaos load: N clients, each doing one operation at a time (write, read, or
+// compare-and-set after a read) on a small key set, so that clients conflict; every
+// operation goes to a node picked at random (followers forward writes and confirm reads
+// through the leader) and is recorded in the history, whatever its outcome.
+import { Prng } from '../sim/prng.ts';
+import type { ChaosHistory, RegisterValue } from './history.ts';
+import type { NodeClient, Outcome } from './node-client.ts';
+
+export const CHAOS_COLLECTION = 'chaos';
+
+export interface LoadTarget {
+  readonly ids: readonly number[];
+  url(id: number): string;
+  /** False while the runner has the node crashed or stopped (requests to it would only be refused). */
+  reachable(id: number): boolean;
+}
+
+export interface LoadOptions {
+  readonly clients: number;
+  readonly keys: number;
+  readonly seed: number;
+}
+
+interface StoredDoc {
+  readonly v?: unknown;
+  readonly _rev?: unknown;
+}
+
+function docValue(body: unknown): { value: RegisterValue; rev: number | undefined } {
+  const doc = body as StoredDoc | null;
+  return { value: typeof doc?.v === 'string' ? doc.v : null, rev: typeof doc?._rev === 'number' ? doc._rev : undefined };
+}
+
+export function keyName(i: number): string {
+  return `k${i}`;
+}
+
+/** Pause after a failed op so a dead node is not hammered in a loop, in ms. */
+const BACKOFF_AFTER_FAIL_MS = 20;
+
+export class ChaosLoad {
+  private running = false;
+  private readonly workers: Promise<void>[] = [];
+
+  constructor(
+    private readonly history: ChaosHistory,
+    private readonly client: NodeClient,
+    private readonly target: LoadTarget,
+    private readonly options: LoadOptions,
+  ) {}
+
+  start(): void {
+    this.running = true;
+    for (let process = 0; process < this.options.clients; process++) {
+      this.workers.push(this.worker(process, new Prng(this.options.seed * 1000 + process + 1)));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.workers);
+  }
+
+  /** One linearizable read of every key, retried until it succeeds or `deadlineMs` passes:
+   * the final state the lost-write count compares against. `process` is the reader's id. */
+  async finalReads(process: number, deadlineMs: number): Promise<void> {
+    const prng = new Prng(this.options.seed + 7);
+    for (let k = 0; k < this.options.keys; k++) {
+      while (this.history.nowMs() < deadlineMs) {
+        if ((await this.read(process, keyName(k), prng)) !== undefined) break;
+        await sleep(100);
+      }
+    }
+  }
+
+  private async worker(process: number, prng: Prng): Promise<void> {
+    let seq = 0;
+    while (this.running) {
+      const key = keyName(prng.int(0, this.options.keys - 1));
+      const roll = prng.next();
+      let ok: boolean;
+      if (roll < 0.4) {
+        ok = await this.write(process, key, `${process}.${++seq}`, prng);
+      } else if (roll < 0.7) {
+        ok = (await this.read(process, key, prng)) !== undefined;
+      } else {
+        const seen = await this.read(process, key, prng);
+        ok = seen !== undefined;
+        if (seen !== undefined && seen.rev !== undefined && this.running) {
+          ok = await this.cas(process, key, seen.value, seen.rev, `${process}.${++seq}`, prng);
+        }
+      }
+      if (!ok) await sleep(BACKOFF_AFTER_FAIL_MS);
+    }
+  }
+
+  private pickNode(prng: Prng): number {
+    const live = this.target.ids.filter((id) => this.target.reachable(id));
+    return prng.pick(live.length > 0 ? live : this.target.ids);
+  }
+
+  private async write(process: number, key: string, value: string, prng: Prng): Promise<boolean> {
+    const node = this.pickNode(prng);
+    const op = this.history.invoke(process, 'write', key, value, node);
+    const outcome = await this.client.call(this.target.url(node), 'PUT', `/api/${CHAOS_COLLECTION}/${key}`, { v: value });
+    this.finish(op, outcome, value);
+    return outcome.kind === 'ok';
+  }
+
+  /** The value and revision read, or undefined when the read did not succeed. */
+  private async read(process: number, key: string, prng: Prng): Promise<{ value: RegisterValue; rev: number | undefined } | undefined> {
+    const node = this.pickNode(prng);
+    const op = this.history.invoke(process, 'read', key, null, node);
+    const outcome = await this.client.call(this.target.url(node), 'GET', `/api/${CHAOS_COLLECTION}/${key}?consistency=linearizable`);
+    if (outcome.kind === 'ok') {
+      const seen = docValue(outcome.body);
+      this.history.complete(op, 'ok', seen.value, seen.rev !== undefined ? { rev: seen.rev } : {});
+      return seen;
+    }
+    // A key never written: the register's initial value.
+    if (outcome.status === 404 && outcome.code === 'NOT_FOUND') {
+      this.history.complete(op, 'ok', null);
+      return { value: null, rev: undefined };
+    }
+    this.history.complete(op, outcome.kind, null, { error: outcome.code });
+    return undefined;
+  }
+
+  private async cas(process: number, key: string, expected: RegisterValue, rev: number, value: string, prng: Prng): Promise<boolean> {
+    const node = this.pickNode(prng);
+    const op = this.history.invoke(process, 'cas', key, [expected, value], node);
+    const outcome = await this.client.call(this.target.url(node), 'PUT', `/api/${CHAOS_COLLECTION}/${key}`, { v: value }, { 'if-match': `"${rev}"` });
+    // 412: the register no longer held `expected` (its revision moved on): not done.
+    this.finish(op, outcome, [expected, value]);
+    return outcome.kind === 'ok';
+  }
+
+  private finish(op: Parameters<ChaosHistory['complete']>[0], outcome: Outcome, value: RegisterValue | [RegisterValue, RegisterValue]): void {
+    if (outcome.kind === 'ok') {
+      const { rev } = docValue(outcome.body);
+      this.history.complete(op, 'ok', value, rev !== undefined ? { rev } : {});
+    } else {
+      this.history.complete(op, outcome.kind, value, { error: outcome.code });
+    }
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,71 @@
+// Watches who leads: polls every reachable node's /cluster/status and records each new
+// (term, leader) that a node reports, so the report can count leader changes and the
+// progress line can name the leader.
+import type { ChaosCluster } from './chaos-cluster.ts';
+import type { NodeClient } from './node-client.ts';
+
+/** How often the leader is polled, in ms. */
+const POLL_INTERVAL_MS = 100;
+
+export interface LeaderSighting {
+  readonly timeMs: number;
+  readonly term: number;
+  readonly leader: number;
+}
+
+interface StatusBody {
+  readonly nodeId?: unknown;
+  readonly term?: unknown;
+  readonly leader?: { readonly id?: unknown } | null;
+}
+
+export class LeaderMonitor {
+  readonly sightings: LeaderSighting[] = [];
+  private highestTerm = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private polling = false;
+
+  constructor(
+    private readonly cluster: ChaosCluster,
+    private readonly client: NodeClient,
+    private readonly nowMs: () => number,
+  ) {}
+
+  /** The leader of the highest term seen, or null before any. */
+  get leader(): number | null {
+    return this.sightings.at(-1)?.leader ?? null;
+  }
+
+  /** Distinct leaderships seen after the first one. */
+  get changes(): number {
+    return Math.max(0, this.sightings.length - 1);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.poll(), POLL_INTERVAL_MS);
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      const live = this.cluster.ids.filter((id) => this.cluster.reachable(id));
+      const answers = await Promise.all(live.map((id) => this.client.call(this.cluster.url(id), 'GET', '/cluster/status')));
+      for (const answer of answers) {
+        if (answer.kind !== 'ok') continue;
+        const body = answer.body as StatusBody;
+        const leader = body.leader?.id;
+        if (typeof body.term !== 'number' || typeof leader !== 'number' || body.term <= this.highestTerm) continue;
+        this.highestTerm = body.term;
+        this.sightings.push({ timeMs: this.nowMs(), term: body.term, leader });
+      }
+    } finally {
+      this.polling = false;
+    }
+  }
+}

@@ -1,0 +1,77 @@
+// `chaos --cluster`: running nodes, started with --enable-fault-injection, whose faults all
+// go through POST /cluster/fault-injection. A crashed node comes back only if its supervisor
+// (systemd, a container runtime) restarts it: the runner waits for that and reports it.
+import { probeNode } from '../cli/cluster-readiness.ts';
+import { faultRequest, healThroughEndpoint, partitionThroughEndpoint, type ChaosCluster } from './chaos-cluster.ts';
+import { sleep } from './load.ts';
+import type { NodeClient } from './node-client.ts';
+
+/** How long the runner waits for a crashed node's supervisor to restart it, in ms. */
+export const REMOTE_RESTART_WAIT_MS = 30_000;
+
+export class RemoteCluster implements ChaosCluster {
+  readonly ids: readonly number[];
+  private readonly down = new Set<number>();
+
+  constructor(
+    private readonly urls: ReadonlyMap<number, string>,
+    private readonly client: NodeClient,
+    private readonly authorization?: string,
+  ) {
+    this.ids = [...urls.keys()].sort((a, b) => a - b);
+  }
+
+  url(id: number): string {
+    return this.urls.get(id)!;
+  }
+
+  reachable(id: number): boolean {
+    return !this.down.has(id);
+  }
+
+  async crash(id: number): Promise<void> {
+    this.down.add(id);
+    await faultRequest(this.client, this.url(id), { fault: 'crash' });
+  }
+
+  stop(id: number): Promise<void> {
+    return this.crash(id);
+  }
+
+  async restart(id: number): Promise<void> {
+    const deadline = Date.now() + REMOTE_RESTART_WAIT_MS;
+    // The crash lands just after its answer: wait until the node is really gone or back.
+    await sleep(200);
+    while (Date.now() < deadline) {
+      if ((await probeNode(this.url(id), undefined, this.authorization)).healthy) {
+        this.down.delete(id);
+        return;
+      }
+      await sleep(200);
+    }
+    throw new Error(
+      `node ${id} (${this.url(id)}) did not come back within ${REMOTE_RESTART_WAIT_MS / 1000} s of its crash: with --cluster, a supervisor must restart crashed nodes`,
+    );
+  }
+
+  async pause(id: number, ms: number): Promise<void> {
+    await faultRequest(this.client, this.url(id), { fault: 'pause', duration_ms: ms });
+  }
+
+  partition(groups: readonly (readonly number[])[]): Promise<void> {
+    return partitionThroughEndpoint(
+      this.client,
+      this.ids.filter((id) => this.reachable(id)),
+      (id) => this.url(id),
+      groups,
+    );
+  }
+
+  heal(): Promise<void> {
+    return healThroughEndpoint(this.client, this.ids, (id) => this.url(id));
+  }
+
+  async close(): Promise<void> {
+    await this.heal();
+  }
+}

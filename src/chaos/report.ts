@@ -1,0 +1,221 @@
+// The chaos report: availability, interruptions, recovery per fault, leader changes, op
+// counts and the consistency verdict, computed from the history; printed as text and
+// written as report.json.
+import type { ConsistencyVerdict } from './checker.ts';
+import type { FaultRecord } from './faults.ts';
+import type { ChaosHistory } from './history.ts';
+import type { LeaderSighting } from './monitor.ts';
+
+/** Availability windows, in ms: the share of them with at least one successful write. */
+export const WINDOW_MS = 100;
+/** Buckets of the throughput and latency series (report.html), in ms. */
+export const SERIES_BUCKET_MS = 250;
+
+export interface FaultReport extends FaultRecord {
+  /** From the fault's start to the completion of the first successful write invoked after it, in ms (null: none). */
+  readonly recoveryMs: number | null;
+  /** The longest gap between successful writes while the fault held and until the next fault, in ms. */
+  readonly interruptionMs: number;
+}
+
+export interface SeriesPoint {
+  readonly tMs: number;
+  readonly okPerSec: number;
+  readonly failPerSec: number;
+  readonly p50LatencyMs: number | null;
+  readonly p99LatencyMs: number | null;
+}
+
+export interface ChaosReport {
+  readonly scenario: string;
+  readonly seed: number;
+  readonly nodes: number;
+  readonly clients: number;
+  readonly durationMs: number;
+  readonly operations: { readonly attempted: number; readonly ok: number; readonly failed: number; readonly indeterminate: number };
+  /** Successful operations over attempted, in percent. */
+  readonly availabilityPercent: number;
+  /** Share of 100 ms windows with at least one successful write, in percent. */
+  readonly writeWindowsPercent: number;
+  /** Longest time without a successful write, in ms. */
+  readonly maxInterruptionMs: number;
+  readonly latencyMs: { readonly p50: number | null; readonly p99: number | null; readonly max: number | null };
+  readonly leaderChanges: number;
+  readonly leaders: readonly LeaderSighting[];
+  readonly faults: readonly FaultReport[];
+  readonly skippedFaults: number;
+  readonly consistency: ConsistencyVerdict;
+  readonly series: readonly SeriesPoint[];
+  /** Expectations given on the command line and whether each held. */
+  readonly expectations: readonly { readonly name: string; readonly expected: string; readonly actual: string; readonly met: boolean }[];
+}
+
+function percentile(sorted: readonly number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function round(n: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+export interface ReportInput {
+  readonly scenario: string;
+  readonly seed: number;
+  readonly nodes: number;
+  readonly clients: number;
+  /** The load's span on the history clock, in ms. */
+  readonly loadStartMs: number;
+  readonly loadEndMs: number;
+  readonly history: ChaosHistory;
+  readonly faults: readonly FaultRecord[];
+  /** Scheduled faults left out because an earlier one ran past their time. */
+  readonly skippedFaults: number;
+  readonly leaders: readonly LeaderSighting[];
+  readonly consistency: ConsistencyVerdict;
+  readonly expectAvailabilityPercent?: number;
+  readonly expectMaxInterruptionMs?: number;
+}
+
+export function buildReport(input: ReportInput): ChaosReport {
+  const { loadStartMs, loadEndMs } = input;
+  // Only the load's ops count toward availability (not the final reads after it).
+  const ops = input.history.ops.filter((op) => op.invoke.time / 1e6 <= loadEndMs);
+  const count = (type: string): number => ops.filter((op) => op.complete?.type === type).length;
+  const ok = count('ok');
+  const okWrites = ops
+    .filter((op) => op.complete?.type === 'ok' && op.invoke.f !== 'read')
+    .map((op) => ({ invokeMs: op.invoke.time / 1e6, doneMs: op.complete!.time / 1e6 }))
+    .sort((a, b) => a.doneMs - b.doneMs);
+  const windows = Math.max(1, Math.ceil((loadEndMs - loadStartMs) / WINDOW_MS));
+  const filled = new Set(okWrites.map((w) => Math.floor((w.doneMs - loadStartMs) / WINDOW_MS)).filter((i) => i >= 0 && i < windows));
+  const gapMax = (from: number, to: number): number => {
+    let last = from;
+    let max = 0;
+    for (const w of okWrites) {
+      if (w.doneMs < from) continue;
+      if (w.doneMs > to) break;
+      max = Math.max(max, w.doneMs - last);
+      last = w.doneMs;
+    }
+    return Math.max(max, to - last);
+  };
+  const faults: FaultReport[] = input.faults.map((fault, i) => {
+    const first = okWrites.find((w) => w.invokeMs >= fault.startMs);
+    const until = input.faults[i + 1]?.startMs ?? loadEndMs;
+    return {
+      ...fault,
+      // Times in the report count from the start of the load.
+      startMs: round(fault.startMs - loadStartMs),
+      endMs: round(fault.endMs - loadStartMs),
+      recoveryMs: first === undefined ? null : round(first.doneMs - fault.startMs),
+      interruptionMs: round(gapMax(fault.startMs, until)),
+    };
+  });
+  const latencies = ops
+    .filter((op) => op.complete?.type === 'ok')
+    .map((op) => (op.complete!.time - op.invoke.time) / 1e6)
+    .sort((a, b) => a - b);
+  const availabilityPercent = ops.length === 0 ? 0 : round((100 * ok) / ops.length, 3);
+  const maxInterruptionMs = round(gapMax(loadStartMs, loadEndMs));
+  const expectations = [];
+  if (input.expectAvailabilityPercent !== undefined) {
+    expectations.push({
+      name: 'availability',
+      expected: `>= ${input.expectAvailabilityPercent} %`,
+      actual: `${availabilityPercent} %`,
+      met: availabilityPercent >= input.expectAvailabilityPercent,
+    });
+  }
+  if (input.expectMaxInterruptionMs !== undefined) {
+    expectations.push({
+      name: 'max interruption',
+      expected: `<= ${input.expectMaxInterruptionMs} ms`,
+      actual: `${maxInterruptionMs} ms`,
+      met: maxInterruptionMs <= input.expectMaxInterruptionMs,
+    });
+  }
+  return {
+    scenario: input.scenario,
+    seed: input.seed,
+    nodes: input.nodes,
+    clients: input.clients,
+    durationMs: round(loadEndMs - loadStartMs, 0),
+    operations: { attempted: ops.length, ok, failed: count('fail'), indeterminate: count('info') },
+    availabilityPercent,
+    writeWindowsPercent: round((100 * filled.size) / windows, 2),
+    maxInterruptionMs,
+    latencyMs: {
+      p50: nullableRound(percentile(latencies, 50)),
+      p99: nullableRound(percentile(latencies, 99)),
+      max: nullableRound(latencies.at(-1) ?? null),
+    },
+    leaderChanges: Math.max(0, input.leaders.length - 1),
+    leaders: input.leaders.map((l) => ({ ...l, timeMs: round(l.timeMs - loadStartMs) })),
+    faults,
+    skippedFaults: input.skippedFaults,
+    consistency: input.consistency,
+    series: series(ops, loadStartMs, loadEndMs),
+    expectations,
+  };
+}
+
+function nullableRound(n: number | null): number | null {
+  return n === null ? null : round(n);
+}
+
+function series(ops: ChaosHistory['ops'], startMs: number, endMs: number): SeriesPoint[] {
+  const buckets = Math.max(1, Math.ceil((endMs - startMs) / SERIES_BUCKET_MS));
+  const okCount = new Array<number>(buckets).fill(0);
+  const failCount = new Array<number>(buckets).fill(0);
+  const latencies: number[][] = Array.from({ length: buckets }, () => []);
+  for (const op of ops) {
+    const end = op.complete;
+    if (end === null) continue;
+    const b = Math.floor((end.time / 1e6 - startMs) / SERIES_BUCKET_MS);
+    if (b < 0 || b >= buckets) continue;
+    if (end.type === 'ok') {
+      okCount[b]! += 1;
+      latencies[b]!.push((end.time - op.invoke.time) / 1e6);
+    } else failCount[b]! += 1;
+  }
+  const perSec = 1000 / SERIES_BUCKET_MS;
+  return okCount.map((n, b) => {
+    const sorted = latencies[b]!.sort((x, y) => x - y);
+    return {
+      tMs: b * SERIES_BUCKET_MS,
+      okPerSec: n * perSec,
+      failPerSec: failCount[b]! * perSec,
+      p50LatencyMs: nullableRound(percentile(sorted, 50)),
+      p99LatencyMs: nullableRound(percentile(sorted, 99)),
+    };
+  });
+}
+
+/** True when the run passed: consistent, and every expectation met. */
+export function passed(report: ChaosReport): boolean {
+  return report.consistency.verdict !== 'not linearizable' && report.expectations.every((e) => e.met);
+}
+
+export function reportText(report: ChaosReport): string {
+  const c = report.consistency;
+  const lines = [
+    `chaos report: ${report.scenario}, seed ${report.seed}, ${report.nodes} nodes, ${report.clients} clients, ${(report.durationMs / 1000).toFixed(1)} s of load`,
+    `  operations      ${report.operations.attempted} attempted: ${report.operations.ok} ok, ${report.operations.failed} failed, ${report.operations.indeterminate} indeterminate`,
+    `  availability    ${report.availabilityPercent} % of operations ok; ${report.writeWindowsPercent} % of ${WINDOW_MS} ms windows with a successful write`,
+    `  interruption    longest ${report.maxInterruptionMs} ms without a successful write`,
+    `  latency         p50 ${report.latencyMs.p50 ?? '-'} ms, p99 ${report.latencyMs.p99 ?? '-'} ms, max ${report.latencyMs.max ?? '-'} ms`,
+    `  leader changes  ${report.leaderChanges}${report.leaders.length > 0 ? ` (${report.leaders.map((l) => `t${l.term}:n${l.leader}`).join(' → ')})` : ''}`,
+    `  faults          ${report.faults.length}${report.skippedFaults > 0 ? ` (${report.skippedFaults} scheduled ones left out: an earlier fault ran past their time)` : ''}`,
+    ...report.faults.map(
+      (f) =>
+        `    ${(f.startMs / 1000).toFixed(2)} s  ${f.kind.padEnd(16)} ${f.description}; healed after ${Math.round(f.endMs - f.startMs)} ms; recovery ${f.recoveryMs ?? 'never'} ms; longest interruption ${f.interruptionMs} ms`,
+    ),
+    `  consistency     ${c.verdict} (${c.opsChecked} ops on ${c.keys} keys checked); lost acknowledged writes ${c.lostAcknowledgedWrites}; duplicate applies ${c.duplicateApplies}`,
+    ...(c.failure !== null ? [`  ${c.verdict === 'unknown' ? 'no verdict' : 'FAILURE'}: ${c.failure.split('\n').slice(0, 12).join('\n    ')}`] : []),
+    ...report.expectations.map((e) => `  expect ${e.name}: ${e.expected}, got ${e.actual}: ${e.met ? 'met' : 'MISSED'}`),
+    `  result          ${passed(report) ? 'PASS' : 'FAIL'}`,
+  ];
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,115 @@
+// One chaos run: load on, faults on schedule, load off, the cluster healed, final reads,
+// then the verdict and the report. The cluster is a LocalCluster or a RemoteCluster.
+import { checkChaosHistory } from './checker.ts';
+import type { ChaosCluster } from './chaos-cluster.ts';
+import { runFault, type FaultRecord } from './faults.ts';
+import { ChaosHistory } from './history.ts';
+import { ChaosLoad, sleep } from './load.ts';
+import { LeaderMonitor } from './monitor.ts';
+import type { NodeClient } from './node-client.ts';
+import { buildReport, type ChaosReport } from './report.ts';
+import { makeSchedule, type ScenarioName } from './scenarios.ts';
+
+/** How often the progress line is printed, in ms. */
+const PROGRESS_INTERVAL_MS = 1000;
+/** How long the final reads may take after the load stops, in ms. */
+const FINAL_READS_MS = 15_000;
+
+export interface RunOptions {
+  readonly scenario: ScenarioName;
+  readonly durationMs: number;
+  readonly intervalMs: number;
+  readonly faultDurationMs: number;
+  readonly seed: number;
+  readonly clients: number;
+  readonly keys: number;
+  readonly electionTimeoutMs: number;
+  readonly expectAvailabilityPercent?: number;
+  readonly expectMaxInterruptionMs?: number;
+}
+
+export interface RunResult {
+  readonly report: ChaosReport;
+  readonly history: ChaosHistory;
+}
+
+export async function runChaos(cluster: ChaosCluster, client: NodeClient, options: RunOptions, progress: (line: string) => void): Promise<RunResult> {
+  const history = new ChaosHistory();
+  const monitor = new LeaderMonitor(cluster, client, () => history.nowMs());
+  const load = new ChaosLoad(history, client, cluster, { clients: options.clients, keys: options.keys, seed: options.seed });
+  const schedule = makeSchedule({
+    scenario: options.scenario,
+    durationMs: options.durationMs,
+    intervalMs: options.intervalMs,
+    holdMs: options.faultDurationMs,
+    seed: options.seed,
+  });
+  const faults: FaultRecord[] = [];
+  let skipped = 0;
+  let current: FaultRecord | null = null;
+  monitor.start();
+  const loadStartMs = history.nowMs();
+  load.start();
+  let lastOps = 0;
+  const ticker = setInterval(() => {
+    const elapsed = history.nowMs() - loadStartMs;
+    const done = history.ops.filter((op) => op.complete?.type === 'ok').length;
+    const rate = Math.round(((done - lastOps) * 1000) / PROGRESS_INTERVAL_MS);
+    lastOps = done;
+    const fault = current !== null && Number.isNaN(current.endMs) ? `${current.kind}: ${current.description}` : 'none';
+    progress(
+      `${(elapsed / 1000).toFixed(1)}s/${(options.durationMs / 1000).toFixed(0)}s  ${rate} ops/s  fault: ${fault}  leader: ${monitor.leader === null ? 'unknown' : `node ${monitor.leader}`}`,
+    );
+  }, PROGRESS_INTERVAL_MS);
+  try {
+    for (const step of schedule) {
+      const wait = loadStartMs + step.atMs - history.nowMs();
+      if (wait > 0) await sleep(wait);
+      // An earlier fault took longer than the interval (a slow restart): a fault that could no
+      // longer be healed within the run is left out (and counted), so the run keeps its length.
+      if (history.nowMs() + step.holdMs > loadStartMs + options.durationMs) {
+        skipped += 1;
+        continue;
+      }
+      await runFault(
+        step,
+        cluster,
+        monitor,
+        () => history.nowMs(),
+        options.electionTimeoutMs,
+        (record) => {
+          current = record;
+          faults.push(record);
+        },
+      );
+    }
+    const rest = loadStartMs + options.durationMs - history.nowMs();
+    if (rest > 0) await sleep(rest);
+  } finally {
+    clearInterval(ticker);
+    await load.stop();
+  }
+  const loadEndMs = history.nowMs();
+  // The verdict needs a final state: heal everything, then read every key once.
+  await cluster.heal().catch(() => {});
+  await load.finalReads(options.clients, history.nowMs() + FINAL_READS_MS);
+  monitor.stop();
+  history.closePending();
+  const consistency = checkChaosHistory(history);
+  const report = buildReport({
+    scenario: options.scenario,
+    seed: options.seed,
+    nodes: cluster.ids.length,
+    clients: options.clients,
+    loadStartMs,
+    loadEndMs,
+    history,
+    faults,
+    leaders: monitor.sightings,
+    consistency,
+    skippedFaults: skipped,
+    ...(options.expectAvailabilityPercent !== undefined ? { expectAvailabilityPercent: options.expectAvailabilityPercent } : {}),
+    ...(options.expectMaxInterruptionMs !== undefined ? { expectMaxInterruptionMs: options.expectMaxInterruptionMs } : {}),
+  });
+  return { report, history };
+}
