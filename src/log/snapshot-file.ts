@@ -7,7 +7,8 @@ import { crc32c } from '@node-rs/crc32';
 import { Packr } from 'msgpackr';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ConfState, SnapshotMeta, Snapshot } from '../raft/types.ts';
+import { isMemberAddress } from '../raft/configuration.ts';
+import type { ConfState, MemberAddress, SnapshotMeta, Snapshot } from '../raft/types.ts';
 import { LogReadError } from './errors.ts';
 import { fsyncDir, SNAPSHOT_NAME, snapshotFileName } from './segment-files.ts';
 
@@ -19,7 +20,12 @@ function encodeHeader(meta: SnapshotMeta, data: Uint8Array): Buffer {
   const metaBytes = packr.pack({
     index: meta.index,
     term: meta.term,
-    conf: { voters: [...meta.conf.voters], learners: [...meta.conf.learners] },
+    conf: {
+      voters: [...meta.conf.voters],
+      learners: [...meta.conf.learners],
+      // Members' addresses (issue 13); a file without them is read as before.
+      ...(meta.conf.addresses !== undefined ? { addresses: meta.conf.addresses.map(({ id, address }) => ({ id, address })) } : {}),
+    },
   });
   const header = Buffer.alloc(HEADER_BYTES + metaBytes.length);
   MAGIC.copy(header, 0);
@@ -60,6 +66,13 @@ function isIdList(value: unknown): value is number[] {
   return Array.isArray(value) && value.every((v) => Number.isSafeInteger(v) && (v as number) >= 0);
 }
 
+function isAddressList(value: unknown): value is MemberAddress[] {
+  return (
+    Array.isArray(value) &&
+    value.every((a) => typeof a === 'object' && a !== null && isIdList([(a as MemberAddress).id]) && isMemberAddress((a as MemberAddress).address))
+  );
+}
+
 function decodeMeta(bytes: Uint8Array): SnapshotMeta | null {
   let value: unknown;
   try {
@@ -72,7 +85,9 @@ function decodeMeta(bytes: Uint8Array): SnapshotMeta | null {
   const conf = v['conf'] as Record<string, unknown> | undefined;
   if (!Number.isSafeInteger(v['index']) || !Number.isSafeInteger(v['term'])) return null;
   if (typeof conf !== 'object' || conf === null || !isIdList(conf['voters']) || !isIdList(conf['learners'])) return null;
-  const confState: ConfState = { voters: conf['voters'], learners: conf['learners'] };
+  const addresses = conf['addresses'];
+  if (addresses !== undefined && !isAddressList(addresses)) return null;
+  const confState: ConfState = { voters: conf['voters'], learners: conf['learners'], ...(addresses !== undefined ? { addresses } : {}) };
   return { index: v['index'] as number, term: v['term'] as number, conf: confState };
 }
 

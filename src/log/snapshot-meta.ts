@@ -1,4 +1,5 @@
 // Validation of snapshot metadata handed to a log (both implementations).
+import { isMemberAddress } from '../raft/configuration.ts';
 import type { SnapshotMeta } from '../raft/types.ts';
 
 function isIdList(value: unknown): boolean {
@@ -12,5 +13,9 @@ export function assertValidSnapshotMeta(meta: SnapshotMeta): void {
     throw new RangeError(`snapshot term must be a non-negative integer, got ${String(meta.term)}`);
   if (typeof meta.conf !== 'object' || meta.conf === null || !isIdList(meta.conf.voters) || !isIdList(meta.conf.learners)) {
     throw new RangeError('snapshot conf must hold voters and learners as arrays of node ids');
+  }
+  const addresses = meta.conf.addresses;
+  if (addresses !== undefined && !(Array.isArray(addresses) && addresses.every((a) => isIdList([a.id]) && isMemberAddress(a.address)))) {
+    throw new RangeError('snapshot conf addresses must be {id, address} rows with host:port addresses');
   }
 }

@@ -82,6 +82,9 @@ export interface DatabaseBackend {
   readonly changes: ChangeFeed;
   addMember(id: number, url: string, learner: boolean): Promise<void>;
   removeMember(id: number): Promise<void>;
+  /** Records where member `id` is reached (`host:port` or an http(s) URL) in the replicated
+   * configuration, through the leader. */
+  setMemberAddress(id: number, address: string): Promise<void>;
   transferLeadership(to?: number): Promise<void>;
   snapshot(): Promise<{ index: number; bytes: number }>;
 }

@@ -164,6 +164,10 @@ export class ClusterNode implements DatabaseBackend {
     return this.node !== null ? this.node.removeMember(id) : Promise.reject(starting());
   }
 
+  setMemberAddress(id: number, address: string): Promise<void> {
+    return this.node !== null ? this.node.setMemberAddress(id, address) : Promise.reject(starting());
+  }
+
   transferLeadership(to?: number): Promise<void> {
     return this.node !== null ? this.node.transferLeadership(to) : Promise.reject(starting());
   }

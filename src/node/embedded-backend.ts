@@ -58,6 +58,10 @@ export class EmbeddedBackend implements DatabaseBackend {
     throw new StoreError('BAD_REQUEST', 'an embedded database has no other members');
   }
 
+  async setMemberAddress(): Promise<void> {
+    throw new StoreError('BAD_REQUEST', 'an embedded database has no members to address');
+  }
+
   async transferLeadership(): Promise<void> {
     throw new StoreError('CONFLICT', 'an embedded database has no other member to lead');
   }

@@ -1,6 +1,6 @@
-// Followers forward writes and membership changes to the leader over the peer
-// connection: the request and reply shapes, the follower's side (forwardToLeader)
-// and the leader's (serveForwarded).
+// Followers forward writes, membership changes and leadership transfers to the leader
+// over the peer connection: the request and reply shapes, the follower's side
+// (forwardToLeader) and the leader's (serveForwarded).
 import type { Command, CommandResult } from '../store/commands.ts';
 import { ERROR_CODES, isErrorCode, StoreError, ValidationError } from '../store/errors.ts';
 import { validateCommand } from '../store/validate.ts';
@@ -10,7 +10,11 @@ import type { PeerNetwork } from './peer-network.ts';
 export type ForwardedRequest =
   | { readonly type: 'execute'; readonly command: unknown }
   | { readonly type: 'addMember'; readonly id: number; readonly url: string; readonly learner: boolean }
-  | { readonly type: 'removeMember'; readonly id: number };
+  | { readonly type: 'removeMember'; readonly id: number }
+  /** `relay`: sent by a node that knows no leader (it moved: its peers still send to its old
+   * address) to any peer, which passes it on to its own leader. */
+  | { readonly type: 'setAddress'; readonly id: number; readonly address: string; readonly relay?: boolean }
+  | { readonly type: 'transferLeadership'; readonly to: number | null };
 
 export type ForwardedReply = { readonly notLeader: true } | { readonly result: CommandResult; readonly index: number } | { readonly done: true };
 
@@ -27,6 +31,9 @@ export interface ForwardedServer {
   ): Promise<{ readonly index: number; readonly result: Promise<CommandResult> } | null>;
   addMember(id: number, url: string, learner: boolean): Promise<void>;
   removeMember(id: number): Promise<void>;
+  /** Through this node's leader when it does not lead (a relayed request). */
+  setMemberAddress(id: number, address: string): Promise<void>;
+  transferLeadership(to?: number): Promise<void>;
 }
 
 export async function forwardToLeader(
@@ -59,7 +66,8 @@ export function forwardingError(error: unknown, leader: number): StoreError {
 /** Handles a request a follower forwarded to us (we are, or were, the leader). */
 export async function serveForwarded(node: ForwardedServer, body: unknown): Promise<ForwardedReply> {
   const request = body as ForwardedRequest;
-  if (!node.isLeader()) return { notLeader: true };
+  const relayed = request.type === 'setAddress' && request.relay === true;
+  if (!node.isLeader() && !relayed) return { notLeader: true };
   switch (request.type) {
     case 'execute': {
       validateCommand(request.command);
@@ -73,6 +81,14 @@ export async function serveForwarded(node: ForwardedServer, body: unknown): Prom
       return { done: true };
     case 'removeMember':
       await node.removeMember(request.id);
+      return { done: true };
+    case 'setAddress':
+      if (!Number.isSafeInteger(request.id) || typeof request.address !== 'string') throw new ValidationError('malformed setAddress request');
+      await node.setMemberAddress(request.id, request.address);
+      return { done: true };
+    case 'transferLeadership':
+      if (request.to !== null && !Number.isSafeInteger(request.to)) throw new ValidationError('malformed transferLeadership request');
+      await node.transferLeadership(request.to ?? undefined);
       return { done: true };
     default:
       throw new ValidationError('unknown forwarded request');

@@ -170,6 +170,8 @@ export class RaftNode implements DatabaseBackend {
       propose: (command: Command, deadline: number, validated: boolean) => this.writes.propose(command, deadline, validated),
       addMember: (id: number, url: string, learner: boolean): Promise<void> => this.addMember(id, url, learner),
       removeMember: (id: number): Promise<void> => this.removeMember(id),
+      setMemberAddress: (id: number, address: string): Promise<void> => this.setMemberAddress(id, address),
+      transferLeadership: (to?: number): Promise<void> => this.transferLeadership(to),
     };
     this.forwardedServer = host;
     this.writes = new WritePath(host, this.proposals, this.inserts, this.pacing);
@@ -187,6 +189,10 @@ export class RaftNode implements DatabaseBackend {
   static start(parts: RaftNodeParts): RaftNode {
     const node = new RaftNode(parts);
     node.startTicking(parts.voters);
+    // Dial every member where the replicated configuration says it is, and record this
+    // node's own address there if it differs (a group of one has no peers to tell).
+    node.membership.syncPeers();
+    if (!(parts.transport instanceof NoPeers)) node.membership.registerOwnAddress();
     return node;
   }
 
@@ -345,6 +351,10 @@ export class RaftNode implements DatabaseBackend {
 
   removeMember(id: number): Promise<void> {
     return this.membership.removeMember(id);
+  }
+
+  setMemberAddress(id: number, address: string): Promise<void> {
+    return this.membership.setMemberAddress(id, address);
   }
 
   transferLeadership(to?: number): Promise<void> {
@@ -539,7 +549,7 @@ export class RaftNode implements DatabaseBackend {
     assert(restored === snapshot.meta.index, `snapshot ${snapshot.meta.index} restored a store at ${restored}`);
     this.snapshots.installed(snapshot.meta.index);
     this.changes.restartAt(snapshot.meta.index);
-    this.membership.syncPeers(snapshot.meta.conf.voters.concat(snapshot.meta.conf.learners));
+    this.membership.syncPeers();
     // Proposals at or below the snapshot were decided elsewhere; their outcome is unknown here.
     this.proposals.failUpTo(
       snapshot.meta.index,

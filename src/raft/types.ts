@@ -22,10 +22,20 @@ export interface HardState {
   readonly commit: number;
 }
 
+/** Where a member is reached: `host:port` (peers and clients use the same port). */
+export interface MemberAddress {
+  readonly id: number;
+  readonly address: string;
+}
+
 /** Cluster membership as of some log index. */
 export interface ConfState {
   readonly voters: readonly number[];
   readonly learners: readonly number[];
+  /** Members' addresses, by id ascending, one per member that has one; absent when none has
+   * (configurations written before addresses were replicated, and the bootstrap one). The
+   * core carries them and never reads them: quorums are counted on ids alone. */
+  readonly addresses?: readonly MemberAddress[];
 }
 
 /** Describes a snapshot: the state machine as of `index` (whose entry had `term`),
@@ -168,10 +178,13 @@ export interface ReadState {
 }
 
 /** A membership change, one server at a time (thesis 4.1). */
+/** A membership change. `address` (host:port) on an add records where the member is reached;
+ * `setAddress` changes only that (a conf entry too, one change at a time like the others). */
 export type ConfChange =
-  | { readonly type: 'addLearner'; readonly node: number }
-  | { readonly type: 'addVoter'; readonly node: number } // also promotes a learner
-  | { readonly type: 'remove'; readonly node: number };
+  | { readonly type: 'addLearner'; readonly node: number; readonly address?: string }
+  | { readonly type: 'addVoter'; readonly node: number; readonly address?: string } // also promotes a learner
+  | { readonly type: 'remove'; readonly node: number }
+  | { readonly type: 'setAddress'; readonly node: number; readonly address: string };
 
 export interface SoftState {
   readonly leader: number; // 0 when unknown

@@ -1,4 +1,5 @@
-// Cluster administration: status, membership, leadership transfer, snapshots.
+// Cluster administration: status, membership (and members' addresses), leadership transfer,
+// snapshots. Each works on any node: membership changes and transfers are forwarded to the leader.
 import type { FastifyInstance } from 'fastify';
 import type { NodeStatus } from '../node/backend.ts';
 import { ValidationError } from '../store/errors.ts';
@@ -45,13 +46,26 @@ export function registerClusterRoutes(app: FastifyInstance, { backend }: RouteCo
     return backend.status();
   });
 
-  app.post('/cluster/transfer-leadership', async (request): Promise<NodeStatus> => {
+  app.patch<{ Params: { id: string } }>('/cluster/members/:id', async (request): Promise<NodeStatus> => {
     queryParams(request.query, []);
-    const body = bodyObject(request.body, ['to']);
-    const to = body['to'] === undefined ? undefined : nodeIdOf(body['to'], 'to');
-    await backend.transferLeadership(to);
+    const id = nodeIdOf(parseNonNegativeInt(request.params.id, 'id'), 'id');
+    const body = bodyObject(request.body, ['address'], true);
+    const address = body['address'];
+    if (typeof address !== 'string' || address.length > 2048) throw new ValidationError('address: must be host:port or an http(s) URL');
+    await backend.setMemberAddress(id, address);
     return backend.status();
   });
+
+  // `/cluster/transfer` is the short name (issue 13); `/cluster/transfer-leadership` stays.
+  for (const path of ['/cluster/transfer', '/cluster/transfer-leadership']) {
+    app.post(path, async (request): Promise<NodeStatus> => {
+      queryParams(request.query, []);
+      const body = bodyObject(request.body, ['to']);
+      const to = body['to'] === undefined ? undefined : nodeIdOf(body['to'], 'to');
+      await backend.transferLeadership(to);
+      return backend.status();
+    });
+  }
 
   app.post('/cluster/snapshot', async (request) => {
     queryParams(request.query, []);

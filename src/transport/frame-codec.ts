@@ -20,8 +20,11 @@ import { parseMessage } from './message-validation.ts';
  * 3: the handshake proofs cover the whole hello (address, incarnation, version) too.
  * 4: log entries carry `timeMs` and keyed ones `idempotency` (exactly-once writes, issue #12):
  * a node of version 3 refuses those fields at apply while newer nodes apply them (the
- * replicas would diverge), so it must not receive them: mixed versions do not connect. */
-export const PROTOCOL_VERSION = 4;
+ * replicas would diverge), so it must not receive them: mixed versions do not connect.
+ * 5: members' addresses in the configuration (issue #13): conf entries may be `setAddress`
+ * changes, which a node of version 4 cannot decode (it would stop on a broken invariant), and
+ * snapshot metadata carries `conf.addresses`. */
+export const PROTOCOL_VERSION = 5;
 
 /** Frames before the handshake completes (hello, challenge, proof, welcome, refused) are small:
  * a bigger one closes the connection before it is decoded. */

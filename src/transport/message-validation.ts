@@ -2,7 +2,8 @@
 // so that nothing a peer sends (extra keys, prototypes, wrong types) reaches the core.
 // Returns the message, or a string saying what is wrong.
 
-import type { ConfState, Entry, EntryType, Message, SnapshotMeta } from '../raft/types.ts';
+import { isMemberAddress } from '../raft/configuration.ts';
+import type { ConfState, Entry, EntryType, MemberAddress, Message, SnapshotMeta } from '../raft/types.ts';
 
 type Fields = Record<string, unknown>;
 
@@ -68,6 +69,17 @@ function nodeIds(fields: Fields, key: string): number[] {
   });
 }
 
+function memberAddresses(fields: Fields, key: string): MemberAddress[] {
+  return array(fields, key).map((value, i) => {
+    const row = record(value, `${key}[${i}]`);
+    const id = row['id'];
+    const address = row['address'];
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id <= 0) throw new Invalid(`${key}[${i}].id is not a node id`);
+    if (!isMemberAddress(address)) throw new Invalid(`${key}[${i}].address is not host:port`);
+    return { id, address };
+  });
+}
+
 const ENTRY_TYPES: ReadonlySet<string> = new Set<EntryType>(['normal', 'noop', 'conf']);
 
 function entry(value: unknown, i: number): Entry {
@@ -85,7 +97,11 @@ function entry(value: unknown, i: number): Entry {
 function snapshotMeta(value: unknown): SnapshotMeta {
   const fields = record(value, 'meta');
   const confFields = record(fields['conf'], 'meta.conf');
-  const conf: ConfState = { voters: nodeIds(confFields, 'voters'), learners: nodeIds(confFields, 'learners') };
+  const voters = nodeIds(confFields, 'voters');
+  const learners = nodeIds(confFields, 'learners');
+  // Members' addresses (protocol 5): carried so that a node installing the snapshot knows them.
+  const conf: ConfState =
+    confFields['addresses'] === undefined ? { voters, learners } : { voters, learners, addresses: memberAddresses(confFields, 'addresses') };
   return { index: natural(fields, 'index'), term: natural(fields, 'term'), conf };
 }
 

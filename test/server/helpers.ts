@@ -122,6 +122,11 @@ export class ScriptedBackend implements DatabaseBackend {
     if (i === -1) throw new StoreError('NOT_FOUND', `no member ${id}`);
     this.members.splice(i, 1);
   }
+  async setMemberAddress(id: number, address: string): Promise<void> {
+    const member = this.members.find((m) => m.id === id);
+    if (member === undefined) throw new StoreError('NOT_FOUND', `no member ${id}`);
+    member.url = `http://${address}`;
+  }
   async transferLeadership(to?: number): Promise<void> {
     this.transferredTo = to;
   }

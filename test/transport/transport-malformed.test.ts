@@ -73,6 +73,8 @@ describe('malformed input from peers', () => {
       // Version 3 predates entries stamped with timeMs and idempotency tags (issue #12): a
       // node of version 3 would refuse them at apply while this one applies them.
       (ws) => ws.send(raw.pack({ k: 'hello', clusterId: 'test-cluster', nodeId: 1, address: 'x', version: 3, incarnation: 'inc-1' })),
+      // Version 4 predates setAddress conf entries (issue #13), which it cannot decode.
+      (ws) => ws.send(raw.pack({ k: 'hello', clusterId: 'test-cluster', nodeId: 1, address: 'x', version: 4, incarnation: 'inc-1' })),
       (ws) => ws.send('{"k":"hello"}'),
     ];
     for (const attempt of attempts) {
@@ -86,6 +88,7 @@ describe('malformed input from peers', () => {
     assert.ok(node.log.warnings('closing peer connection').length >= 4);
     assert.equal(node.log.warnings('protocol version 99').length, 1);
     assert.equal(node.log.warnings('protocol version 3 is not supported').length, 1);
+    assert.equal(node.log.warnings('protocol version 4 is not supported').length, 1);
   });
 
   test('after the handshake: wrong shapes, wrong from/to, stray frames close the connection', async () => {

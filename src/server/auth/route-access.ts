@@ -37,6 +37,8 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'GET /cluster/status': ROOT,
   'POST /cluster/members': ROOT,
   'DELETE /cluster/members/:id': ROOT,
+  'PATCH /cluster/members/:id': ROOT,
+  'POST /cluster/transfer': ROOT,
   'POST /cluster/transfer-leadership': ROOT,
   'POST /cluster/snapshot': ROOT,
   // Only with start --enable-fault-injection (routes-fault-injection.ts).
