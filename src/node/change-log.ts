@@ -97,6 +97,12 @@ export class ChangeFeed {
     return this.floorToken;
   }
 
+  /** The place of the newest retained change (the floor when none is retained). */
+  latest(): ChangeToken {
+    const newest = this.records.at(-1);
+    return newest !== undefined && this.size > 0 ? tokenOf(newest.event) : this.floorToken;
+  }
+
   get size(): number {
     return this.records.length - this.head;
   }

@@ -8,12 +8,17 @@ import type { Document, Explain, Filter, FindOptions, IndexSpec, JsonObject, Upd
 import { copyNewDocument, isPlainObject, validateDocument, validateFilter, validateUpdate } from '../store/validate.ts';
 import { normalizeIndexFields, type IndexFieldsInput } from '../store/index-fields.ts';
 import type { Store } from '../store/store.ts';
+import type { RaftEvent } from '../store/raft-event.ts';
+import type { ChangeFeed } from './change-log.ts';
+import { watchFeed, type EmbeddedWatchOptions } from './change-watch.ts';
 
 /** What a collection needs from its database: the store to read, a door for writes, ids. */
 export interface CollectionHost {
   readonly store: Store;
   execute(command: Command, options?: ExecuteOptions): Promise<CommandResult>;
   generateId(): string;
+  /** The retained changes and their listeners (watch()). */
+  readonly changes: ChangeFeed;
 }
 
 export interface UpdateOptions {
@@ -66,6 +71,11 @@ export class EmbeddedCollection {
     if (docs.length > MAX_BATCH_DOCS) throw new ValidationError(`insertMany takes at most ${MAX_BATCH_DOCS} documents`);
     const prepared = docs.map((doc, i) => this.withId(doc, `documents[${i}]`));
     return this.run<'insert'>({ type: 'insert', collection: this.name, docs: prepared }, VALIDATED);
+  }
+
+  /** This collection's changes, as the client's watch(): `for await (const ev of col.watch({ resumeAfter }))` (change-watch.ts). */
+  watch(options: EmbeddedWatchOptions = {}): AsyncGenerator<RaftEvent, void, undefined> {
+    return watchFeed(this.host.changes, this.name, options);
   }
 
   /** The document with this `_id`, or null. */

@@ -14,6 +14,8 @@ import type { Limits } from '../store/types.ts';
 import { validateCollectionName } from '../store/validate.ts';
 import type { ChangeEvent, ExecuteOptions } from './backend.ts';
 import { EmbeddedCollection } from './embedded-collection.ts';
+import type { ChangeFeed } from './change-log.ts';
+import { watchFeed, type EmbeddedWatchOptions } from './change-watch.ts';
 import { Transaction, type TransactionOptions } from './embedded-transaction.ts';
 import { RaftNode } from './raft-node.ts';
 
@@ -112,6 +114,16 @@ export class Database {
   async snapshot(): Promise<{ index: number; bytes: number }> {
     this.assertOpen();
     return this.node.snapshot();
+  }
+
+  /** @internal the retained changes (change-log.ts), read by watch(). */
+  get changes(): ChangeFeed {
+    return this.node.changes;
+  }
+
+  /** The changes of every collection, as a collection's watch(). */
+  watch(options: EmbeddedWatchOptions = {}): AsyncGenerator<ChangeEvent, void, undefined> {
+    return watchFeed(this.node.changes, null, options);
   }
 
   /** Calls `listener` for every document change from now on; returns an unsubscribe function. */
