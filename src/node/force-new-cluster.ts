@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { openFileLog } from '../log/file-log.ts';
 import type { LogStorage } from '../log/types.ts';
-import { applyConfChange, Configuration, encodeConfChange, sameConf } from '../raft/configuration.ts';
+import { applyConfChange, Configuration, encodeConfChange } from '../raft/configuration.ts';
 import type { ConfState, Entry } from '../raft/types.ts';
 import { checkIdentity, loadIdentity } from './node-identity.ts';
 
@@ -84,9 +84,9 @@ export async function forceNewCluster(options: ForceNewClusterOptions): Promise<
     const lastIndex = log.lastIndex();
     if (lastIndex === 0) throw new ForceNewClusterError(`--force-new-cluster: the log in ${dataDir} is empty: there is nothing to keep`);
     const previous = lastConfiguration(log, identity.bootstrapVoters);
-    const alone: ConfState = { voters: [nodeId], learners: [] };
     const summary = { previous, commitIndex: hardState.commit, lastIndex };
-    if (sameConf(previous, alone)) {
+    // Members only: the addresses the configuration may carry do not matter here.
+    if (previous.voters.length === 1 && previous.voters[0] === nodeId && previous.learners.length === 0) {
       logger.warn(summary, '--force-new-cluster: this node is already the only member; nothing to change (remove the flag)');
       return { ...summary, appended: [] };
     }
