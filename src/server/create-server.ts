@@ -12,6 +12,7 @@ import { parseJsonBody } from './http-input.ts';
 import { turns } from './loop-turns.ts';
 import { registerMetrics, ServerMetrics } from './metrics.ts';
 import { ChangeStreamRegistry, registerChangeRoutes } from './routes-changes.ts';
+import { registerBackupRoutes } from './routes-backup.ts';
 import { registerClusterRoutes } from './routes-cluster.ts';
 import { registerDocumentRoutes } from './routes-documents.ts';
 import { registerDashboardRoute } from './routes-dashboard.ts';
@@ -155,6 +156,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   registerIndexRoutes(app, context);
   registerChangeRoutes(app, context, changeStreams, streamOptions);
   registerClusterRoutes(app, context);
+  registerBackupRoutes(app, context);
   registerHealthRoutes(app, context);
   registerDashboardRoute(app, options.dashboardHtml);
   if (options.faultInjection !== undefined) registerFaultInjectionRoutes(app, options.faultInjection);

@@ -41,6 +41,8 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'POST /cluster/transfer': ROOT,
   'POST /cluster/transfer-leadership': ROOT,
   'POST /cluster/snapshot': ROOT,
+  // The whole state, users' password hashes and the token key included (routes-backup.ts).
+  'GET /cluster/backup': ROOT,
   // Only with start --enable-fault-injection (routes-fault-injection.ts).
   'POST /cluster/fault-injection': ROOT,
   'GET /auth/users': ROOT,
