@@ -2,6 +2,12 @@
 // is on, the file holds users and roles, and a node streams at most BACKUPS_IN_FLIGHT_MAX at once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runBackup } from '../../src/cli/backup.ts';
 import { verifyBackup } from '../../src/node/backup-format.ts';
 import { BACKUPS_IN_FLIGHT_MAX } from '../../src/server/routes-backup.ts';
 import { Store } from '../../src/store/store.ts';
@@ -24,7 +30,7 @@ test('with authentication on: 401 without credentials, 403 for a user without ro
       201,
     );
     assert.equal((await send(s.app, 'PUT', '/auth/users/alice', { password: 'alice-password', roles: ['writer'] }, root)).statusCode, 201);
-    assert.equal((await send(s.app, 'POST', '/api/things', [{ _id: 'a' }, { _id: 'b' }], root)).statusCode, 201);
+    assert.equal((await send(s.app, 'POST', '/api/things', [{ _id: 'a' }, { _id: 'b' }], { ...root, 'idempotency-key': 'k-1' })).statusCode, 201);
 
     const anonymous = await send(s.app, 'GET', '/cluster/backup');
     assert.equal(anonymous.statusCode, 401);
@@ -49,6 +55,11 @@ test('with authentication on: 401 without credentials, 403 for a user without ro
         .auth?.users.map((u) => u.name)
         .sort(),
       ['alice', 'root'],
+    );
+    // The exactly-once records too (keyed by key and user): a retry after a restore is still answered once.
+    assert.deepEqual(
+      restored.captureSnapshot().sessions?.records.map((r) => r.key),
+      ['k-1\x00root'],
     );
   } finally {
     await s.close();
@@ -79,5 +90,43 @@ test(`a node streams at most ${BACKUPS_IN_FLIGHT_MAX} backups at once: the next 
     assert.equal((await send(s.app, 'GET', '/cluster/backup')).statusCode, 200);
   } finally {
     await s.close();
+  }
+});
+
+test('the backup command: writes a verified file with credentials; a refusal or a transfer cut short leaves the old file as it was', async () => {
+  const s = await startTestServer({ auth: { rootPassword: ROOT_PASSWORD } });
+  const dir = await mkdtemp(join(tmpdir(), 'cs-backup-cmd-'));
+  const cut = createHttpServer();
+  try {
+    const until = Date.now() + 5000;
+    while (!s.db.store.auth.enabled && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal((await send(s.app, 'POST', '/api/things', { _id: 'kept' }, basic('root', ROOT_PASSWORD))).statusCode, 201);
+    await s.app.listen({ port: 0, host: '127.0.0.1' });
+    const address = s.app.server.address() as AddressInfo;
+    const url = `http://127.0.0.1:${address.port}`;
+    const out = join(dir, 'b.backup');
+
+    const header = await runBackup({ url, out, timeoutMs: 10_000, auth: { user: 'root', password: ROOT_PASSWORD } });
+    const first = await readFile(out);
+    assert.equal(verifyBackup(first).header.index, header.index);
+    assert.deepEqual(await readdir(dir), ['b.backup'], 'no temporary file left');
+
+    await assert.rejects(runBackup({ url, out, timeoutMs: 10_000, auth: { user: 'root', password: 'wrong password!' } }), /answered 401/);
+    assert.deepEqual(await readFile(out), first);
+
+    // A server that sends the first half of a backup, then drops the connection.
+    cut.on('request', (_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/octet-stream' });
+      response.write(first.subarray(0, Math.floor(first.byteLength / 2)), () => response.destroy());
+    });
+    await new Promise<void>((resolve) => cut.listen(0, '127.0.0.1', resolve));
+    const cutUrl = `http://127.0.0.1:${(cut.address() as AddressInfo).port}`;
+    await assert.rejects(runBackup({ url: cutUrl, out, timeoutMs: 10_000 }));
+    assert.deepEqual(await readFile(out), first, 'the old backup is intact');
+    assert.deepEqual(await readdir(dir), ['b.backup'], 'no temporary file left');
+  } finally {
+    cut.close();
+    await s.close();
+    await rm(dir, { recursive: true, force: true });
   }
 });
