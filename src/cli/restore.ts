@@ -24,7 +24,7 @@ export function registerRestore(program: Command): void {
     .option('--data-dir <dir>', 'the data directory to prepare; must be missing or empty (required)')
     .option('--node-id <id>', 'the id of the node that will run on it (required)')
     .option('--cluster-id <id>', 'the cluster id the node will be started with', TUNING_DEFAULTS.clusterId)
-    .option('--port <port>', 'the port the node will be started on (only to print its start command)')
+    .option('--port <port>', 'the port the node will be started on, only to print its start command (default: none)')
     .action(async (raw: RawRestoreOptions) => {
       if (typeof raw.from !== 'string' || raw.from.trim() === '') throw new UsageError('--from is required');
       if (typeof raw.dataDir !== 'string' || raw.dataDir.trim() === '') throw new UsageError('--data-dir is required');
