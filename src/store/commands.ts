@@ -4,6 +4,7 @@
 
 import type { AuthCommand, AuthResultValue } from './auth-state.ts';
 import type { ErrorInfo } from './errors.ts';
+import type { ModelOptions, StoredModel } from './schema.ts';
 import type { IdempotencyTag } from './sessions.ts';
 import type { Document, Filter, IndexField, IndexSpec, JsonObject, UpdateSpec } from './types.ts';
 
@@ -105,6 +106,22 @@ export interface DropCollectionCommand {
   collection: string;
 }
 
+/** Sets the model of a collection (store/schema.ts): its schema, options and declared indexes.
+ * Existing documents are checked unless `force`. */
+export interface SetSchemaCommand {
+  type: 'setSchema';
+  collection: string;
+  schema: JsonObject;
+  options: ModelOptions;
+  force: boolean;
+}
+
+/** Removes the model of a collection (documents, indexes and history stay). */
+export interface DropSchemaCommand {
+  type: 'dropSchema';
+  collection: string;
+}
+
 /**
  * Independent inserts that share one log entry (a node coalesces concurrent writes into
  * it): each op applies all or nothing on its own, and one op failing (a duplicate `_id`)
@@ -127,6 +144,8 @@ export interface EntryStamp {
    * state machine's clock is the largest stamp applied so far (never a node's own clock):
    * what depends on time in applied state (session expiry) reads only that. */
   timeMs?: number;
+  /** The id of the leader that proposed the entry (history records name it). */
+  nodeId?: number;
 }
 
 export type Command = (
@@ -139,6 +158,8 @@ export type Command = (
   | CreateIndexCommand
   | DropIndexCommand
   | DropCollectionCommand
+  | SetSchemaCommand
+  | DropSchemaCommand
   | AuthCommand
   | NoopCommand
 ) &
@@ -186,6 +207,8 @@ export interface ResultValues {
   createIndex: IndexSpec;
   dropIndex: DropResultValue;
   dropCollection: DropResultValue;
+  setSchema: StoredModel;
+  dropSchema: DropResultValue;
   auth: AuthResultValue;
   noop: null;
 }

@@ -4,7 +4,10 @@
 // extension, so the bytes are plain msgpack maps and arrays.
 
 import { Packr } from 'msgpackr';
+import type { AuditChainSnapshot } from './audit.ts';
 import type { AuthSnapshot } from './auth-state.ts';
+import type { RaftEvent } from './raft-event.ts';
+import type { StoredModel } from './schema.ts';
 import type { SessionsSnapshot } from './sessions.ts';
 import type { Document, IndexSpec } from './types.ts';
 import { checkAuthSnapshot } from './validate-auth-command.ts';
@@ -19,6 +22,11 @@ export const SNAPSHOT_VERSION_WITH_AUTH = 2;
  * binary that knows only versions 1 and 2 refuses it rather than drop the records (and with
  * them the promise that a retried write applies once). */
 export const SNAPSHOT_VERSION_WITH_SESSIONS = 3;
+/** Written once a collection has a model, or history or audit records are kept: `models`,
+ * `history` (RaftEvent records by log index) and `audit` (each chain's anchor and records)
+ * are all present; `auth` and `sessions` when there are some. A binary that knows versions 1
+ * to 3 refuses it rather than drop the schemas (and validate nothing). */
+export const SNAPSHOT_VERSION_WITH_MODELS = 4;
 
 export interface SnapshotCollection {
   name: string;
@@ -33,8 +41,12 @@ export interface SnapshotData {
   collections: SnapshotCollection[];
   /** Present in version 2, and in version 3 when authentication is on. */
   auth?: AuthSnapshot;
-  /** Present exactly in version 3. */
+  /** Present exactly in version 3; in version 4 when there are some. */
   sessions?: SessionsSnapshot;
+  /** Present exactly in version 4 (and the two below). */
+  models?: StoredModel[];
+  history?: RaftEvent[];
+  audit?: AuditChainSnapshot[];
 }
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
@@ -53,13 +65,22 @@ export function decodeSnapshotData(bytes: Uint8Array): SnapshotData {
   const d = data as Record<string, unknown>;
   if (d['format'] !== SNAPSHOT_FORMAT) bad(`format ${String(d['format'])}`);
   const version = d['version'];
-  if (version !== SNAPSHOT_VERSION && version !== SNAPSHOT_VERSION_WITH_AUTH && version !== SNAPSHOT_VERSION_WITH_SESSIONS) {
+  if (
+    version !== SNAPSHOT_VERSION &&
+    version !== SNAPSHOT_VERSION_WITH_AUTH &&
+    version !== SNAPSHOT_VERSION_WITH_SESSIONS &&
+    version !== SNAPSHOT_VERSION_WITH_MODELS
+  ) {
     bad(`unsupported version ${String(version)}`);
   }
-  if (version !== SNAPSHOT_VERSION_WITH_SESSIONS && (version === SNAPSHOT_VERSION_WITH_AUTH) !== (d['auth'] !== undefined)) {
-    bad('auth is present exactly in version 2 (or 3)');
+  const v4 = version === SNAPSHOT_VERSION_WITH_MODELS;
+  if (!v4 && version !== SNAPSHOT_VERSION_WITH_SESSIONS && (version === SNAPSHOT_VERSION_WITH_AUTH) !== (d['auth'] !== undefined)) {
+    bad('auth is present exactly in version 2 (or 3, 4)');
   }
-  if ((version === SNAPSHOT_VERSION_WITH_SESSIONS) !== (d['sessions'] !== undefined)) bad('sessions are present exactly in version 3');
+  if (!v4 && (version === SNAPSHOT_VERSION_WITH_SESSIONS) !== (d['sessions'] !== undefined)) bad('sessions are present exactly in version 3 (or 4)');
+  for (const part of ['models', 'history', 'audit']) {
+    if (v4 !== Array.isArray(d[part])) bad(`${part} is an array exactly in version 4`);
+  }
   if (d['auth'] !== undefined) checkAuthSnapshot(d['auth']);
   if (d['sessions'] !== undefined) checkSessionsSnapshot(d['sessions'], bad);
   if (!Number.isSafeInteger(d['lastApplied']) || (d['lastApplied'] as number) < 0) bad('lastApplied');
@@ -109,8 +130,9 @@ const DOCS_PER_PART = 2_000;
  * on. msgpack: a map's and an array's items are just the encodings one after another.
  */
 export function* snapshotParts(data: SnapshotData): Generator<Uint8Array> {
+  const v4 = data.models !== undefined;
   yield concat([
-    mapHeader(4 + (data.auth !== undefined ? 1 : 0) + (data.sessions !== undefined ? 1 : 0)),
+    mapHeader(4 + (data.auth !== undefined ? 1 : 0) + (data.sessions !== undefined ? 1 : 0) + (v4 ? 3 : 0)),
     packr.pack('format'),
     packr.pack(data.format),
     packr.pack('version'),
@@ -146,6 +168,27 @@ export function* snapshotParts(data: SnapshotData): Generator<Uint8Array> {
     yield concat([packr.pack('watermarks'), arrayHeader(watermarks.length)]);
     for (let i = 0; i < watermarks.length; i += RECORDS_PER_PART) {
       yield concat(watermarks.slice(i, i + RECORDS_PER_PART).map((w) => packr.pack(w)));
+    }
+  }
+  if (v4) {
+    yield concat([packr.pack('models'), packr.pack(data.models), packr.pack('history'), arrayHeader(data.history?.length ?? 0)]);
+    const history = data.history ?? [];
+    for (let i = 0; i < history.length; i += DOCS_PER_PART) yield concat(history.slice(i, i + DOCS_PER_PART).map((e) => packr.pack(e)));
+    const audit = data.audit ?? [];
+    yield concat([packr.pack('audit'), arrayHeader(audit.length)]);
+    for (const chain of audit) {
+      yield concat([
+        mapHeader(3),
+        packr.pack('collection'),
+        packr.pack(chain.collection),
+        packr.pack('anchor'),
+        packr.pack(chain.anchor),
+        packr.pack('records'),
+        arrayHeader(chain.records.length),
+      ]);
+      for (let i = 0; i < chain.records.length; i += DOCS_PER_PART) {
+        yield concat(chain.records.slice(i, i + DOCS_PER_PART).map((r) => packr.pack(r)));
+      }
     }
   }
   yield concat([packr.pack('collections'), arrayHeader(data.collections.length)]);

@@ -16,6 +16,8 @@ import {
   type CommandType,
   type BatchCommand,
   type CreateIndexCommand,
+  type DropSchemaCommand,
+  type SetSchemaCommand,
   type InsertCommand,
   type Precondition,
   type RemoveCommand,
@@ -41,10 +43,16 @@ import {
   SNAPSHOT_FORMAT,
   SNAPSHOT_VERSION,
   SNAPSHOT_VERSION_WITH_AUTH,
+  SNAPSHOT_VERSION_WITH_MODELS,
   SNAPSHOT_VERSION_WITH_SESSIONS,
   type SnapshotData,
 } from './snapshot.ts';
 import { AuthState } from './auth-state.ts';
+import { AuditChain, type AuditRecord, type AuditVerification } from './audit.ts';
+import { HistoryStore, type AsOf } from './history.ts';
+import type { RaftEvent, RaftEventType } from './raft-event.ts';
+import { CompiledModel, SCHEMA_CHECK_DOCS_MAX, SCHEMA_FAILING_IDS_MAX, type StoredModel } from './schema.ts';
+import { isExpired, readClockMs, withoutExpired } from './ttl.ts';
 import { DEFAULT_SESSION_BOUNDS, SessionTable, type IdempotencyTag, type SessionBounds } from './sessions.ts';
 import { normalizeSort } from './sort.ts';
 import { Query } from 'mingo';
@@ -138,7 +146,21 @@ function recordedForm(command: Command, result: CommandResult): CommandResult {
   return deepFreeze(result) as CommandResult;
 }
 
+/** A change of a document of a collection with history or audit, made by the command being
+ * applied; it becomes a RaftEvent record once the command succeeds. */
+interface PendingChange {
+  readonly model: CompiledModel;
+  readonly id: string;
+  readonly doc: Document | undefined;
+  readonly type: RaftEventType;
+  /** The change's position among every document change of the entry (the change stream's). */
+  readonly position: number;
+  readonly user: string | undefined;
+}
+
 export interface ApplyOptions {
+  /** The term of the log entry (history records carry it); 0 when unknown. */
+  readonly term?: number;
   /** The documents of an insert command are copyNewDocument results under this store's
    * limits (validated, frozen, owned by the command): they are stored without a second
    * copy. Only the node that built the command may say so; commands decoded from the log
@@ -158,6 +180,19 @@ export class Store {
   private applied = 0;
   /** Undo entries of the command being applied (empty between commands). */
   private undo: UndoEntry[] = [];
+  /** Collection models (schema.ts), by collection name. */
+  private readonly modelsByName = new Map<string, CompiledModel>();
+  /** Per-document history of collections with `trackHistory` (history.ts). */
+  readonly history = new HistoryStore();
+  /** The audit chains of collections with `audited` (audit.ts). */
+  private readonly audits = new Map<string, AuditChain>();
+  /** Document changes made so far by the command being applied, and the ones to record. */
+  private writesInCommand = 0;
+  private pending: PendingChange[] = [];
+  /** Set while a replace writes (its change is `Replaced`, not `Updated`). */
+  private replacing = false;
+  /** The user of the write being applied (its idempotency tag's), for history records. */
+  private writeUser: string | undefined;
 
   /** `sessionBounds`: for tests; every replica must use the same (the defaults). */
   constructor(limits?: Partial<Limits>, sessionBounds: SessionBounds = DEFAULT_SESSION_BOUNDS) {
@@ -209,7 +244,9 @@ export class Store {
       }
     }
     const copied = options.documentsCopied === true && (command.type === 'insert' || command.type === 'batch');
+    this.writeUser = tag?.user;
     const result = this.runCommand(command, index, copied);
+    if (this.pending.length !== 0) this.record(command, index, options.term ?? 0, result.ok);
     if (tag !== undefined) this.sessions.record(tag, recordedForm(command, result));
     return result as CommandResult<C['type']>;
   }
@@ -238,6 +275,8 @@ export class Store {
 
   /** Runs a validated command at `index`: its value, or its error after a full rollback. */
   private runCommand(command: Command, index: number, copied: boolean): CommandResult {
+    this.writesInCommand = 0;
+    this.pending = [];
     try {
       const value = this.execute(command, index, copied);
       // A fresh array costs less than truncating this one (a runtime call) once per command.
@@ -281,6 +320,10 @@ export class Store {
       }
       case 'dropCollection':
         return { dropped: this.colls.delete(command.collection) };
+      case 'setSchema':
+        return this.setSchema(command, index);
+      case 'dropSchema':
+        return this.dropSchema(command);
       case 'auth':
         // Nothing to roll back: AuthState checks everything before it changes anything.
         return this.auth.apply(command, index);
@@ -297,6 +340,11 @@ export class Store {
   private rollbackTo(mark: number): void {
     const undo = this.undo;
     this.undo = undo.slice(0, mark);
+    // The changes undone are no changes: positions start again after the ones that stand.
+    let writes = 0;
+    for (const u of this.undo) if (u.kind === 'doc') writes++;
+    this.writesInCommand = writes;
+    if (this.pending.length !== 0) this.pending = this.pending.filter((c) => c.position < writes);
     try {
       for (let i = undo.length - 1; i >= mark; i--) {
         const u = undo[i]!;
@@ -321,6 +369,63 @@ export class Store {
   private write(coll: Collection, id: string, doc: Document | undefined, expectNew: boolean): void {
     const prev = coll.write(id, doc, expectNew);
     this.undo.push({ kind: 'doc', coll, id, prev });
+    const position = this.writesInCommand++;
+    const model = this.modelsByName.get(coll.name);
+    if (model !== undefined && (model.options.trackHistory === true || model.options.audited === true)) {
+      const type: RaftEventType = doc === undefined ? 'Deleted' : prev === undefined ? 'Created' : this.replacing ? 'Replaced' : 'Updated';
+      this.pending.push({ model, id, doc, type, position, user: this.writeUser });
+    }
+  }
+
+  /**
+   * Turns the changes of a command into history and audit records. A failed command changed
+   * nothing (its writes were undone). Every field comes from the entry (index, term, the
+   * leader's stamp) or from applying it, so every replica records the same.
+   */
+  private record(command: Command, index: number, term: number, ok: boolean): void {
+    const pending = this.pending;
+    this.pending = [];
+    this.writesInCommand = 0;
+    if (!ok) return;
+    for (const c of pending) {
+      const event: RaftEvent = Object.freeze({
+        eventId: `${index}.${c.position}`,
+        collection: c.model.collection,
+        aggregateId: c.id,
+        eventType: c.type,
+        ...(c.doc !== undefined ? { data: c.doc } : {}),
+        sequence: index,
+        position: c.position,
+        term,
+        timestamp: command.timeMs ?? 0,
+        nodeId: command.nodeId ?? 0,
+        ...(c.user !== undefined ? { user: c.user } : {}),
+      });
+      const options = c.model.options;
+      if (options.trackHistory === true) this.history.append(event, options.history, this.logTimeMs);
+      if (options.audited === true) {
+        let chain = this.audits.get(event.collection);
+        if (chain === undefined) {
+          chain = new AuditChain(event.collection);
+          this.audits.set(event.collection, chain);
+        }
+        chain.append(event);
+      }
+    }
+  }
+
+  /**
+   * `raw` as stored at `index`: validated and copied, then, in a collection with a model,
+   * conformed to its schema (defaults filled, types coerced) and copied again. Throws
+   * VALIDATION_FAILED naming every failing path and rule.
+   */
+  private stored(collection: string, raw: unknown, index: number): Document {
+    const doc = copyDocument(raw, this.limits, index);
+    const model = this.modelsByName.get(collection);
+    if (model === undefined) return doc;
+    const work = cloneMutable(doc) as Record<string, unknown>;
+    model.conform(work, `document "${doc._id}"`);
+    return copyDocument(work, this.limits, index);
   }
 
   private execOp(op: TxOp, index: number): TxOpResult {
@@ -343,7 +448,8 @@ export class Store {
       try {
         const given = cmd.docs[i]!;
         // A copy is trusted only if it is one (frozen); anything else is validated here.
-        const doc = copied && Object.isFrozen(given) ? withRevision(given, index) : copyDocument(given, this.limits, index);
+        const modeled = this.modelsByName.has(cmd.collection);
+        const doc = copied && !modeled && Object.isFrozen(given) ? withRevision(given, index) : this.stored(cmd.collection, given, index);
         this.write(coll, doc._id, doc, true);
         out.push(doc);
       } catch (e) {
@@ -364,6 +470,7 @@ export class Store {
         validateCommand(op, { documents: false, limits: this.limits, inBatch: true });
         // Each op is its own write: its key is looked up and recorded on its own.
         tag = op.idempotency;
+        this.writeUser = tag?.user;
         const seen = tag === undefined ? undefined : this.sessionLookup(tag);
         if (seen !== undefined) {
           results.push(seen as CommandResult<'insert'>);
@@ -390,13 +497,13 @@ export class Store {
   }
 
   /** The updated document, or undefined when the update changes nothing. */
-  private updatedDocument(doc: Document, spec: UpdateSpec, index: number): Document | undefined {
+  private updatedDocument(collection: string, doc: Document, spec: UpdateSpec, index: number): Document | undefined {
     const work = cloneMutable(doc) as Record<string, unknown>;
     checkNumericTargets(work, spec);
     const changed = runUpdate(work, spec);
     if (changed.length === 0) return undefined;
     if (work['_id'] !== doc._id) throw new ValidationError(`update: may not change _id of document "${doc._id}"`);
-    return copyDocument(work, this.limits, index);
+    return this.stored(collection, work, index);
   }
 
   private update(cmd: UpdateCommand, index: number): UpdateResultValue {
@@ -413,7 +520,7 @@ export class Store {
     const docs: Document[] = [];
     let modified = 0;
     for (const doc of matches) {
-      const next = this.updatedDocument(doc, cmd.update, index);
+      const next = this.updatedDocument(cmd.collection, doc, cmd.update, index);
       if (next === undefined) {
         docs.push(doc);
         continue;
@@ -438,7 +545,7 @@ export class Store {
     checkNumericTargets(base, cmd.update);
     runUpdate(base, cmd.update);
     if (base['_id'] !== id) throw new ValidationError('update: may not change _id');
-    const doc = copyDocument(base, this.limits, index);
+    const doc = this.stored(cmd.collection, base, index);
     this.write(this.collection(cmd.collection, true)!, doc._id, doc, true);
     return { matched: 0, modified: 0, upsertedId: doc._id, docs: [doc] };
   }
@@ -458,8 +565,13 @@ export class Store {
     if (cur === undefined && !cmd.upsert) {
       throw new NotFoundError(`document "${cmd.id}" not found in collection "${cmd.collection}"`);
     }
-    const doc = copyDocument({ ...cmd.doc, _id: cmd.id }, this.limits, index);
-    this.write(this.collection(cmd.collection, true)!, cmd.id, doc, false);
+    const doc = this.stored(cmd.collection, { ...cmd.doc, _id: cmd.id }, index);
+    this.replacing = true;
+    try {
+      this.write(this.collection(cmd.collection, true)!, cmd.id, doc, false);
+    } finally {
+      this.replacing = false;
+    }
     return { doc, created: cur === undefined };
   }
 
@@ -499,7 +611,7 @@ export class Store {
       const n = this.countForWrite(p.collection, p.filter);
       return n === p.count ? undefined : `"${p.collection}" has ${n} documents matching the filter, expected ${p.count}`;
     }
-    const doc = this.get(p.collection, p.id);
+    const doc = this.storedDoc(p.collection, p.id);
     if (isExistsPrecondition(p)) {
       if ((doc !== undefined) === p.exists) return undefined;
       return `document "${p.id}" in "${p.collection}" ${p.exists ? 'does not exist' : 'exists'}`;
@@ -528,12 +640,134 @@ export class Store {
     return spec;
   }
 
+  /**
+   * Sets a collection's model. Unless `force`, every existing document must match the new
+   * schema (at most SCHEMA_CHECK_DOCS_MAX of them: a larger collection needs `force`); the
+   * refusal names up to SCHEMA_FAILING_IDS_MAX failing ids. Existing documents are not
+   * rewritten (defaults apply to later writes). Declared indexes are created with it.
+   */
+  private setSchema(cmd: SetSchemaCommand, index: number): StoredModel {
+    const stored = deepFreeze(
+      structuredClone({ collection: cmd.collection, schema: cmd.schema, options: cmd.options, version: index }),
+    ) as StoredModel;
+    const model = new CompiledModel(stored);
+    const existing = this.colls.get(cmd.collection);
+    if (!cmd.force && existing !== undefined && existing.size > 0) {
+      if (existing.size > SCHEMA_CHECK_DOCS_MAX) {
+        throw new StoreError(
+          'VALIDATION_FAILED',
+          `"${cmd.collection}" has ${existing.size} documents, more than SCHEMA_CHECK_DOCS_MAX (${SCHEMA_CHECK_DOCS_MAX}) a schema change checks: set it with force`,
+        );
+      }
+      const failing: string[] = [];
+      let count = 0;
+      for (const [, doc] of existing.byId.entries()) {
+        const why = model.failure(doc);
+        if (why === undefined) continue;
+        count++;
+        if (failing.length < SCHEMA_FAILING_IDS_MAX) failing.push(`"${doc._id}": ${why}`);
+      }
+      if (count > 0) {
+        throw new StoreError(
+          'VALIDATION_FAILED',
+          `${count} existing document(s) of "${cmd.collection}" do not match the new schema (force accepts it anyway)${count > failing.length ? `; the first ${failing.length}` : ''}: ${failing.join(' | ')}`,
+        );
+      }
+    }
+    // Indexes last: an index this command created is taken back if a later one fails.
+    const created: string[] = [];
+    try {
+      for (const ix of cmd.options.indexes ?? []) {
+        const name = ix.name ?? defaultIndexName(ix.fields);
+        const had = this.colls.get(cmd.collection)?.index(name) !== undefined;
+        this.createIndex({ type: 'createIndex', collection: cmd.collection, fields: ix.fields, unique: ix.unique === true, name });
+        if (!had) created.push(name);
+      }
+    } catch (e) {
+      const coll = this.colls.get(cmd.collection);
+      if (coll !== undefined) {
+        for (const name of created) {
+          const i = coll.indexes.findIndex((x) => x.name === name);
+          if (i !== -1) coll.indexes.splice(i, 1);
+        }
+      }
+      throw e;
+    }
+    this.modelsByName.set(cmd.collection, model);
+    return stored;
+  }
+
+  private dropSchema(cmd: DropSchemaCommand): { dropped: boolean } {
+    return { dropped: this.modelsByName.delete(cmd.collection) };
+  }
+
+  // -------------------------------------------------------------------------
+  // Models, history, audit (reads)
+
+  /** The model of a collection, or undefined. */
+  model(collection: string): StoredModel | undefined {
+    return this.modelsByName.get(collection)?.stored;
+  }
+
+  /** Every model, by collection name. */
+  models(): StoredModel[] {
+    return [...this.modelsByName.keys()].sort().map((name) => this.modelsByName.get(name)!.stored);
+  }
+
+  /**
+   * A new document as a collection's model would store it (defaults filled, types coerced),
+   * or VALIDATION_FAILED: what a writer checks before proposing. The entry is checked again
+   * at apply, against the model then in force.
+   */
+  conformNew<T extends JsonObject>(collection: string, doc: T): T {
+    const model = this.modelsByName.get(collection);
+    if (model === undefined) return doc;
+    const work = cloneMutable(doc) as Record<string, unknown>;
+    model.conform(work, doc['_id'] === undefined ? 'document' : `document ${JSON.stringify(doc['_id'])}`);
+    return work as T;
+  }
+
+  /** A document's versions, oldest first ([] without `trackHistory`). */
+  documentHistory(collection: string, id: string): readonly RaftEvent[] {
+    return this.history.versions(collection, id, this.modelsByName.get(collection)?.options.history, this.logTimeMs);
+  }
+
+  /** The document as it was at `at` (undefined: absent then, or no history kept that far back). */
+  getAsOf(collection: string, id: string, at: AsOf): Document | undefined {
+    const event = this.history.asOf(collection, id, at);
+    return event?.data as Document | undefined;
+  }
+
+  /** The audit chain of a collection, oldest record first. */
+  auditRecords(collection: string): AuditRecord[] {
+    return this.audits.get(collection)?.kept() ?? [];
+  }
+
+  verifyAudit(collection: string): AuditVerification {
+    return this.audits.get(collection)?.verify() ?? { ok: true, checked: 0 };
+  }
+
   // -------------------------------------------------------------------------
   // Reads
 
-  /** The stored (frozen) document, or undefined. */
+  /** The stored (frozen) document, or undefined (also when its collection's `ttlField` says it
+   * expired by this node's clock, though the sweep has not removed it yet). */
   get(collection: string, id: string): Document | undefined {
+    const doc = this.colls.get(collection)?.docs.get(id);
+    if (doc === undefined) return undefined;
+    const ttlField = this.modelsByName.get(collection)?.options.ttlField;
+    return ttlField !== undefined && isExpired(doc, ttlField, readClockMs()) ? undefined : doc;
+  }
+
+  /** The stored document, expired or not: what a write's preconditions see (applied state). */
+  private storedDoc(collection: string, id: string): Document | undefined {
     return this.colls.get(collection)?.docs.get(id);
+  }
+
+  /** The compiled filter of a read: without documents expired by this node's clock in a TTL collection. */
+  private readFilter(collection: string, compiled: CompiledFilter): CompiledFilter {
+    const ttlField = this.modelsByName.get(collection)?.options.ttlField;
+    return ttlField === undefined ? compiled : withoutExpired(compiled, ttlField, readClockMs());
   }
 
   /** Matching documents ordered by options.sort then _id. With a projection, partial copies. */
@@ -551,7 +785,7 @@ export class Store {
 
   count(collection: string, filter: Filter = {}): number {
     validateCollectionName(collection);
-    const compiled = this.filters.get(filter);
+    const compiled = this.readFilter(collection, this.filters.get(filter));
     if (compiled.matchAll) return this.colls.get(collection)?.size ?? 0;
     return executeQuery(this.colls.get(collection), compiled, { sortKeys: [], skip: 0, limit: 0, countOnly: true }).docs.length;
   }
@@ -573,7 +807,7 @@ export class Store {
    */
   readTarget(collection: string, filter: Filter): { coll: () => Collection | undefined; compiled: CompiledFilter } {
     validateCollectionName(collection);
-    return { coll: () => this.colls.get(collection), compiled: this.filters.get(filter) };
+    return { coll: () => this.colls.get(collection), compiled: this.readFilter(collection, this.filters.get(filter)) };
   }
 
   /** readTarget, with a wide filter not yet cached compiled in slices (FilterCache.getSliced):
@@ -584,7 +818,7 @@ export class Store {
     slicer: { due(): boolean; next(): Promise<void> },
   ): Promise<{ coll: () => Collection | undefined; compiled: CompiledFilter }> {
     validateCollectionName(collection);
-    const compiled = await this.filters.getSliced(filter, slicer);
+    const compiled = this.readFilter(collection, await this.filters.getSliced(filter, slicer));
     return { coll: () => this.colls.get(collection), compiled };
   }
 
@@ -596,7 +830,7 @@ export class Store {
   private run(collection: string, filter: Filter, options: FindOptions): { docs: Document[] | JsonObject[]; explain: Explain } {
     validateCollectionName(collection);
     validateFindOptions(options);
-    const compiled = this.filters.get(filter);
+    const compiled = this.readFilter(collection, this.filters.get(filter));
     const { docs, explain } = executeQuery(this.colls.get(collection), compiled, {
       sortKeys: normalizeSort(options.sort),
       skip: options.skip ?? 0,
@@ -634,13 +868,28 @@ export class Store {
     // dropping them (and with them, authentication) silently. Likewise version 3 for the
     // session table and the log clock (sessions.ts).
     const sessions = this.sessions.logTimeMs > 0 || this.sessions.size > 0 ? this.sessions.toSnapshot() : undefined;
-    const version = sessions !== undefined ? SNAPSHOT_VERSION_WITH_SESSIONS : auth === undefined ? SNAPSHOT_VERSION : SNAPSHOT_VERSION_WITH_AUTH;
+    // Version 4 once there are models or records of them: an older binary refuses it.
+    const v4 = this.modelsByName.size > 0 || this.history.size > 0 || this.audits.size > 0;
+    const version = v4
+      ? SNAPSHOT_VERSION_WITH_MODELS
+      : sessions !== undefined
+        ? SNAPSHOT_VERSION_WITH_SESSIONS
+        : auth === undefined
+          ? SNAPSHOT_VERSION
+          : SNAPSHOT_VERSION_WITH_AUTH;
     return {
       format: SNAPSHOT_FORMAT,
       version,
       lastApplied: this.applied,
       ...(auth !== undefined ? { auth } : {}),
       ...(sessions !== undefined ? { sessions } : {}),
+      ...(v4
+        ? {
+            models: this.models(),
+            history: this.history.records(),
+            audit: [...this.audits.keys()].sort().map((name) => this.audits.get(name)!.toSnapshot()),
+          }
+        : {}),
       collections: this.collections().map((name) => {
         const coll = this.colls.get(name)!;
         return { name, indexes: coll.indexes.map((i) => i.spec), docs: coll.byId.entries().map(([, d]) => d) };
@@ -681,6 +930,12 @@ export class Store {
     if (data.sessions !== undefined) {
       for (const record of data.sessions.records) deepFreeze(record);
       store.sessions.load(data.sessions);
+    }
+    for (const model of data.models ?? []) store.modelsByName.set(model.collection, new CompiledModel(deepFreeze(model) as StoredModel));
+    if (data.history !== undefined) store.history.load(data.history.map((e) => deepFreeze(e) as RaftEvent));
+    for (const chain of data.audit ?? []) {
+      for (const r of chain.records) deepFreeze(r);
+      store.audits.set(chain.collection, AuditChain.fromSnapshot(chain));
     }
     store.applied = data.lastApplied;
     return store;

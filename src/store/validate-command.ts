@@ -10,6 +10,7 @@ import { validateAuthCommand } from './validate-auth-command.ts';
 import { validateDocument, validateId } from './validate-document.ts';
 import { validateFilter } from './validate-filter.ts';
 import { validateUpdate } from './validate-update.ts';
+import { validateModelDefinition } from './schema.ts';
 import { IDEMPOTENCY_DIGEST_CHARS_MAX, IDEMPOTENCY_KEY, IDEMPOTENCY_USER_CHARS_MAX } from './sessions.ts';
 
 export const MAX_COLLECTION_NAME_LENGTH = 128;
@@ -41,7 +42,7 @@ function validateBool(v: unknown, path: string): void {
 }
 
 /** Fields of the entry rather than of the command (validateEnvelope says where they may be). */
-const ENVELOPE_KEYS: ReadonlySet<string> = new Set(['timeMs', 'idempotency']);
+const ENVELOPE_KEYS: ReadonlySet<string> = new Set(['timeMs', 'nodeId', 'idempotency']);
 const KEYED_TYPES: ReadonlySet<unknown> = new Set(['insert', 'update', 'replace', 'remove', 'tx', 'createIndex', 'dropIndex']);
 
 function allowedKeys(obj: Record<string, unknown>, keys: readonly string[], path: string): void {
@@ -58,6 +59,11 @@ function validateEnvelope(cmd: Record<string, unknown>, path: string, place: Pla
   if (timeMs !== undefined) {
     if (place !== 'top') fail(joinPath(path, 'timeMs'), 'only the entry itself carries a time');
     if (!Number.isSafeInteger(timeMs) || (timeMs as number) < 0) fail(joinPath(path, 'timeMs'), 'must be a non-negative integer');
+  }
+  const nodeId = cmd['nodeId'];
+  if (nodeId !== undefined) {
+    if (place !== 'top') fail(joinPath(path, 'nodeId'), 'only the entry itself names its leader');
+    if (!Number.isSafeInteger(nodeId) || (nodeId as number) < 1) fail(joinPath(path, 'nodeId'), 'must be a positive integer');
   }
   const tag = cmd['idempotency'];
   if (tag === undefined) return;
@@ -129,10 +135,18 @@ function validateCommandAt(cmd: unknown, at: At, place: Place): void {
     case 'dropIndex':
     case 'dropCollection':
       return validateSchemaCommand(type, cmd, path);
+    case 'setSchema':
+      allowedKeys(cmd, ['type', 'collection', 'schema', 'options', 'force'], path);
+      validateCollectionName(cmd['collection'], joinPath(path, 'collection'));
+      validateBool(cmd['force'], joinPath(path, 'force'));
+      return validateModelDefinition(cmd['schema'], cmd['options'], path);
+    case 'dropSchema':
+      allowedKeys(cmd, ['type', 'collection'], path);
+      return validateCollectionName(cmd['collection'], joinPath(path, 'collection'));
     case 'auth': {
-      // Its own validator knows nothing of the entry's time.
-      if (cmd['timeMs'] === undefined) return validateAuthCommand(cmd, path);
-      const { timeMs: _timeMs, ...command } = cmd;
+      // Its own validator knows nothing of the entry's envelope (time, leader).
+      if (cmd['timeMs'] === undefined && cmd['nodeId'] === undefined) return validateAuthCommand(cmd, path);
+      const { timeMs: _timeMs, nodeId: _nodeId, ...command } = cmd;
       return validateAuthCommand(command, path);
     }
     case 'noop':
