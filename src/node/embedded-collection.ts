@@ -8,7 +8,10 @@ import type { Document, Explain, Filter, FindOptions, IndexSpec, JsonObject, Upd
 import { copyNewDocument, isPlainObject, validateDocument, validateFilter, validateUpdate } from '../store/validate.ts';
 import { normalizeIndexFields, type IndexFieldsInput } from '../store/index-fields.ts';
 import type { Store } from '../store/store.ts';
+import type { AuditVerification } from '../store/audit.ts';
+import type { AsOf } from '../store/history.ts';
 import type { RaftEvent } from '../store/raft-event.ts';
+import type { ModelOptions, StoredModel } from '../store/schema.ts';
 import type { ChangeFeed } from './change-log.ts';
 import { watchFeed, type EmbeddedWatchOptions } from './change-watch.ts';
 
@@ -52,6 +55,9 @@ export interface UpdateResult {
 const VALIDATED: ExecuteOptions = { validated: true };
 
 export class EmbeddedCollection {
+  /** Set by Database.collection(name, model): writes wait until the model is applied. */
+  modelReady: Promise<unknown> | undefined;
+
   constructor(
     private readonly host: CollectionHost,
     readonly name: string,
@@ -59,6 +65,7 @@ export class EmbeddedCollection {
 
   /** Inserts one document (an `_id` is generated when absent) and returns it as stored. */
   async insert(doc: JsonObject): Promise<Document> {
+    if (this.modelReady !== undefined) await this.modelReady.catch(() => {}); // ids and defaults follow the model
     const command: Command = { type: 'insert', collection: this.name, docs: [this.withId(doc, 'document')] };
     const result = await this.host.execute(command, VALIDATED);
     if (!result.ok) throw errorFromInfo(result.error);
@@ -67,6 +74,7 @@ export class EmbeddedCollection {
 
   /** Inserts documents atomically: all of them, or none when one is invalid or a duplicate. */
   async insertMany(docs: readonly JsonObject[]): Promise<Document[]> {
+    if (this.modelReady !== undefined) await this.modelReady.catch(() => {});
     if (!Array.isArray(docs) || docs.length === 0) throw new ValidationError('insertMany takes a non-empty array of documents');
     if (docs.length > MAX_BATCH_DOCS) throw new ValidationError(`insertMany takes at most ${MAX_BATCH_DOCS} documents`);
     const prepared = docs.map((doc, i) => this.withId(doc, `documents[${i}]`));
@@ -182,10 +190,54 @@ export class EmbeddedCollection {
   /** A validated, frozen copy with an `_id`: the write owns it, whatever the caller does next. */
   private withId(doc: JsonObject, path: string): JsonObject {
     if (!isPlainObject(doc)) throw new ValidationError(`${path}: a document must be a plain object`);
-    return copyNewDocument(doc, this.host.store.limits, doc['_id'] === undefined ? this.host.generateId() : undefined);
+    const store = this.host.store;
+    // A model whose `_id` is a UUID gets a UUID; checked (defaults, coercion) before proposing,
+    // and again at apply against the model then in force.
+    const id =
+      doc['_id'] === undefined ? (store.model(this.name) !== undefined && this.uuidIds() ? crypto.randomUUID() : this.host.generateId()) : undefined;
+    const withId = id === undefined ? doc : { ...doc, _id: id };
+    return copyNewDocument(store.conformNew(this.name, withId), store.limits);
+  }
+
+  private uuidIds(): boolean {
+    const id = (this.host.store.model(this.name)?.schema['properties'] as Record<string, { format?: unknown }> | undefined)?.['_id'];
+    return id?.format === 'uuid';
+  }
+
+  // ---------------------------------------------------------------------------
+  // Models, history, audit (docs/models.md)
+
+  /** Sets this collection's model through the log; existing documents must match unless `force`. */
+  async setSchema(schema: JsonObject, options: ModelOptions = {}, force = false): Promise<StoredModel> {
+    return this.run({ type: 'setSchema', collection: this.name, schema, options, force });
+  }
+
+  /** Removes this collection's model (documents, indexes and history stay). */
+  async dropSchema(): Promise<boolean> {
+    return (await this.run({ type: 'dropSchema', collection: this.name })).dropped;
+  }
+
+  getSchema(): StoredModel | undefined {
+    return this.host.store.model(this.name);
+  }
+
+  /** The document's versions, oldest first (with `trackHistory`). */
+  history(id: string): readonly RaftEvent[] {
+    return this.host.store.documentHistory(this.name, id);
+  }
+
+  /** The document as it was at a log index (`{sequence}`) or a time (`{timeMs}`). */
+  findAsOf(id: string, at: AsOf): Document | undefined {
+    return this.host.store.getAsOf(this.name, id, at);
+  }
+
+  /** Walks the audit chain (with `audited`): the first broken link, if any. */
+  verifyAudit(): AuditVerification {
+    return this.host.store.verifyAudit(this.name);
   }
 
   private async run<T extends Command['type']>(command: Command & { type: T }, options?: ExecuteOptions): Promise<ResultValues[T]> {
+    if (this.modelReady !== undefined && command.type !== 'setSchema') await this.modelReady;
     const result = await this.host.execute(command, options);
     if (!result.ok) throw errorFromInfo(result.error);
     return result.value as ResultValues[T];

@@ -10,7 +10,8 @@ import type { LogStorage, SyncMode } from '../log/types.ts';
 import type { Command, CommandResult } from '../store/commands.ts';
 import { ConflictError, errorFromInfo, PreconditionFailedError, StoreError, ValidationError } from '../store/errors.ts';
 import type { Store } from '../store/store.ts';
-import type { Limits } from '../store/types.ts';
+import type { JsonObject, Limits } from '../store/types.ts';
+import type { ModelOptions } from '../store/schema.ts';
 import { validateCollectionName } from '../store/validate.ts';
 import type { ChangeEvent, ExecuteOptions } from './backend.ts';
 import { EmbeddedCollection } from './embedded-collection.ts';
@@ -18,6 +19,13 @@ import type { ChangeFeed } from './change-log.ts';
 import { watchFeed, type EmbeddedWatchOptions } from './change-watch.ts';
 import { Transaction, type TransactionOptions } from './embedded-transaction.ts';
 import { RaftNode } from './raft-node.ts';
+
+/** A collection's model given to Database.collection: its schema and options (docs/models.md). */
+export interface CollectionModel extends ModelOptions {
+  readonly schema: JsonObject;
+  /** Accept the model even if existing documents do not match it. */
+  readonly force?: boolean;
+}
 
 export interface OpenOptions {
   /** Data directory (created if missing). Required unless `memory` is true. */
@@ -64,12 +72,24 @@ export class Database {
     return this.node.store;
   }
 
-  collection(name: string): EmbeddedCollection {
+  /**
+   * The collection `name`. With a model (`{ schema, trackHistory, audited, ... }`,
+   * docs/models.md) the model is set through the log (force: documents already there are not
+   * checked against it) and the collection's writes wait for it; a model that fails is the
+   * error of those writes.
+   */
+  collection(name: string, model?: CollectionModel): EmbeddedCollection {
     validateCollectionName(name);
     let collection = this.collections.get(name);
     if (collection === undefined) {
       collection = new EmbeddedCollection(this, name);
       this.collections.set(name, collection);
+    }
+    if (model !== undefined) {
+      const { schema, force, ...options } = model;
+      const ready = collection.setSchema(schema, options, force ?? false);
+      ready.catch(() => {}); // reported to the writes that wait for it
+      collection.modelReady = ready;
     }
     return collection;
   }

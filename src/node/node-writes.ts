@@ -245,7 +245,8 @@ export class WritePath {
     const logTimeMs = this.host.logTimeMs();
     this.warnIfSkewed(nowMs, logTimeMs);
     this.lastStampMs = Math.max(this.lastStampMs, nowMs, logTimeMs);
-    return { ...command, timeMs: this.lastStampMs };
+    // The leader's id too: history records name the node that proposed each change.
+    return { ...command, timeMs: this.lastStampMs, nodeId: this.host.coreStatus().id };
   }
 
   /** The log clock decides when idempotency records expire (store/sessions.ts): a leader

@@ -23,7 +23,7 @@ import type { Command, CommandResult } from '../store/commands.ts';
 import { assert } from '../assert.ts';
 import { StoreError } from '../store/errors.ts';
 import { createIdGenerator } from '../store/ids.ts';
-import { Store, type ApplyOptions } from '../store/store.ts';
+import { Store } from '../store/store.ts';
 import type { IdempotencyTag, SessionLookup } from '../store/sessions.ts';
 import { pooledRandomBytes } from './random-pool.ts';
 import type { ChangeEvent, DatabaseBackend, ExecuteOptions, NodeStatus, ReadConsistency } from './backend.ts';
@@ -53,9 +53,6 @@ export const CLOSE_WAIT_MS_MAX = 10_000;
 
 /** Longest stretch of applying committed entries without yielding to the event loop. */
 export const APPLY_SLICE_MS = 10;
-
-/** The proposer's own insert commands carry copyNewDocument copies (ExecuteOptions.validated). */
-const DOCUMENTS_COPIED: ApplyOptions = { documentsCopied: true };
 
 /** Everything a RaftNode is made of, ready before it is built. */
 export interface RaftNodeParts {
@@ -572,7 +569,8 @@ export class RaftNode implements DatabaseBackend {
         this.proposals.settle(entry, { ok: false, error: { code: 'VALIDATION', message } });
         return;
       }
-      result = this.currentStore.apply(command, entry.index, proposed !== undefined ? DOCUMENTS_COPIED : undefined);
+      // The entry's term goes into history records (store/history.ts).
+      result = this.currentStore.apply(command, entry.index, { term: entry.term, documentsCopied: proposed !== undefined });
       this.changes.applied(command, result, entry);
     } else {
       this.currentStore.apply({ type: 'noop' }, entry.index);
