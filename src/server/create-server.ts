@@ -19,6 +19,8 @@ import { registerDashboardRoute } from './routes-dashboard.ts';
 import { registerFaultInjectionRoutes, registerPlantedBug, type FaultInjectionTarget, type PlantedBug } from './routes-fault-injection.ts';
 import { registerHealthRoutes } from './routes-health.ts';
 import { registerIndexRoutes } from './routes-indexes.ts';
+import { registerHistoryRoutes } from './routes-history.ts';
+import { registerSchemaRoutes } from './routes-schema.ts';
 import { registerQueryRoutes } from './routes-query.ts';
 import { registerTxRoutes } from './routes-tx.ts';
 
@@ -154,6 +156,8 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   registerQueryRoutes(app, context);
   registerTxRoutes(app, context);
   registerIndexRoutes(app, context);
+  registerSchemaRoutes(app, context);
+  registerHistoryRoutes(app, context);
   registerChangeRoutes(app, context, changeStreams, streamOptions);
   registerClusterRoutes(app, context);
   registerBackupRoutes(app, context);

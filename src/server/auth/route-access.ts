@@ -58,6 +58,9 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'POST /api/:collection/_count': READ,
   'POST /api/:collection/_explain': READ,
   'GET /api/:collection/_indexes': READ,
+  'GET /api/:collection/_schema': READ,
+  'GET /api/:collection/:id/_history': READ,
+  'GET /api/:collection/_audit': READ,
   'GET /api/:collection/_changes': READ,
   'POST /api/:collection': WRITE,
   'PUT /api/:collection/:id': WRITE,
@@ -67,6 +70,9 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'POST /api/:collection/_delete': WRITE,
   'POST /api/:collection/_indexes': WRITE,
   'DELETE /api/:collection/_indexes/:name': WRITE,
+  // A model changes what every later write may store: the collection's write right.
+  'PUT /api/:collection/_schema': WRITE,
+  'DELETE /api/:collection/_schema': WRITE,
   'POST /api/_tx': { kind: 'tx' },
 };
 
