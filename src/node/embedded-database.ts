@@ -19,6 +19,7 @@ import type { ChangeFeed } from './change-log.ts';
 import { watchFeed, type EmbeddedWatchOptions } from './change-watch.ts';
 import { Transaction, type TransactionOptions } from './embedded-transaction.ts';
 import { RaftNode } from './raft-node.ts';
+import { TtlSweeper, TTL_SWEEP_INTERVAL_MS } from './ttl-sweeper.ts';
 
 /** A collection's model given to Database.collection: its schema and options (docs/models.md). */
 export interface CollectionModel extends ModelOptions {
@@ -40,6 +41,8 @@ export interface OpenOptions {
   readonly snapshotThreshold?: number;
   /** Document limits: bytes (default 1 MiB) and nesting depth (default 64). */
   readonly limits?: Partial<Limits>;
+  /** How often expired documents of TTL collections are removed (ms; default TTL_SWEEP_INTERVAL_MS, 1 s). */
+  readonly ttlSweepIntervalMs?: number;
   /** Receives recovery warnings (a torn log tail that was truncated, ...). Default: console.warn. */
   readonly onWarning?: (message: string) => void;
 }
@@ -59,8 +62,20 @@ export class Database {
   private readonly collections = new Map<string, EmbeddedCollection>();
   private closed = false;
 
+  /** Removes expired documents of TTL collections through the log (src/node/ttl-sweeper.ts). */
+  private readonly sweeper: TtlSweeper;
+
   /** @internal use open() */
-  constructor(private readonly node: RaftNode) {}
+  constructor(
+    private readonly node: RaftNode,
+    ttlSweepIntervalMs: number = TTL_SWEEP_INTERVAL_MS,
+  ) {
+    this.sweeper = new TtlSweeper(
+      { store: () => node.store, isLeader: () => !this.closed, execute: (command) => node.execute(command) },
+      ttlSweepIntervalMs,
+    );
+    this.sweeper.start();
+  }
 
   /** @internal the Raft group of one behind this database. */
   get raftNode(): RaftNode {
@@ -166,6 +181,7 @@ export class Database {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.sweeper.stop();
     await this.node.close();
   }
 
@@ -222,7 +238,7 @@ export async function open(options: OpenOptions): Promise<Database> {
     await node.close();
     throw error;
   }
-  return new Database(node);
+  return new Database(node, options.ttlSweepIntervalMs);
 }
 
 /** The node logs through pino; an embedded database passes its warnings to `onWarning`. */

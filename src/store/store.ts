@@ -52,7 +52,7 @@ import { AuditChain, type AuditRecord, type AuditVerification } from './audit.ts
 import { HistoryStore, type AsOf } from './history.ts';
 import type { RaftEvent, RaftEventType } from './raft-event.ts';
 import { CompiledModel, SCHEMA_CHECK_DOCS_MAX, SCHEMA_FAILING_IDS_MAX, type StoredModel } from './schema.ts';
-import { isExpired, readClockMs, withoutExpired } from './ttl.ts';
+import { isExpired, readClockMs, TTL_SCAN_DOCS_MAX, withoutExpired } from './ttl.ts';
 import { DEFAULT_SESSION_BOUNDS, SessionTable, type IdempotencyTag, type SessionBounds } from './sessions.ts';
 import { normalizeSort } from './sort.ts';
 import { Query } from 'mingo';
@@ -725,6 +725,24 @@ export class Store {
     const work = cloneMutable(doc) as Record<string, unknown>;
     model.conform(work, doc['_id'] === undefined ? 'document' : `document ${JSON.stringify(doc['_id'])}`);
     return work as T;
+  }
+
+  /**
+   * Documents of a TTL collection expired at `nowMs` (`_id` and `_rev`), in `_id` order, at
+   * most `max`, looking at no more than TTL_SCAN_DOCS_MAX documents: what the leader's sweep
+   * removes (src/node/ttl-sweeper.ts).
+   */
+  expiredDocuments(collection: string, nowMs: number, max: number): { _id: string; _rev: number }[] {
+    const ttlField = this.modelsByName.get(collection)?.options.ttlField;
+    const coll = this.colls.get(collection);
+    if (ttlField === undefined || coll === undefined) return [];
+    const out: { _id: string; _rev: number }[] = [];
+    let scanned = 0;
+    for (const [, doc] of coll.byId.entries()) {
+      if (++scanned > TTL_SCAN_DOCS_MAX || out.length >= max) break;
+      if (isExpired(doc, ttlField, nowMs)) out.push({ _id: doc._id, _rev: doc._rev });
+    }
+    return out;
   }
 
   /** A document's versions, oldest first ([] without `trackHistory`). */

@@ -6,6 +6,11 @@
 import type { CompiledFilter } from './query-cache.ts';
 import type { Document, JsonObject } from './types.ts';
 
+/** Documents one sweep of one collection looks at, at most (in `_id` order from the start):
+ * a collection larger than this has its later expired documents removed only once earlier
+ * ones are gone (reads hide them meanwhile). */
+export const TTL_SCAN_DOCS_MAX = 100_000;
+
 /** The document's expiry (ms since the epoch), or undefined when the field is absent or not a time. */
 export function expiryMs(doc: JsonObject | Document, ttlField: string): number | undefined {
   let cur: unknown = doc;
