@@ -6,6 +6,7 @@ import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { ClusterNode } from '../node/cluster-node.ts';
+import { TtlSweeper } from '../node/ttl-sweeper.ts';
 import { forceNewCluster } from '../node/force-new-cluster.ts';
 import type { RaftNode } from '../node/raft-node.ts';
 import type { SyncMode } from '../log/types.ts';
@@ -157,12 +158,20 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     await opened.close().catch(() => {});
     throw error;
   }
+  // Expired documents of TTL collections are removed by the leader through the log (docs/models.md).
+  const sweeper = new TtlSweeper({
+    store: () => node.store,
+    isLeader: () => node.status().role === 'leader',
+    execute: (command) => node.execute(command),
+  });
+  sweeper.start();
   let closing: Promise<void> | null = null;
   return {
     url: node.url,
     node,
     close() {
       closing ??= (async () => {
+        sweeper.stop();
         // Stop accepting requests, let those in flight finish (writes need the peers to
         // commit), then close the peer WebSockets: they count as open connections of the
         // HTTP server, so app.close() would otherwise wait for them.

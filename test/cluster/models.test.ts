@@ -128,6 +128,25 @@ describe('models on a 3-node cluster', () => {
     assert.ok([1, 2, 3].includes(h[1]!.nodeId));
     assert.notEqual(h[2]!.nodeId, killed.nodeId, 'the killed leader wrote nothing after');
     assert.equal(h[2]!.nodeId, next.nodeId);
+
+    // TTL: removed by the leader's sweep through the log, so every node records the deletion.
+    const ttl = await write(cluster, 'PUT', '/api/sessions/_schema', {
+      schema: { type: 'object' },
+      options: { ttlField: 'expireAt', trackHistory: true },
+    });
+    assert.equal(ttl.status, 200, JSON.stringify(ttl.body));
+    assert.equal((await write(cluster, 'PUT', '/api/sessions/s1', { expireAt: Date.now() + 300 })).status, 201);
+    for (const node of cluster.nodes) {
+      await eventually(
+        `TTL removal seen on node ${node.id}`,
+        async () => {
+          const r = await http(node.url, 'GET', '/api/sessions/s1/_history');
+          const types = (r.body as Event[]).map((e) => e.eventType);
+          return r.status === 200 && types.join() === 'Created,Deleted' ? true : undefined;
+        },
+        10_000,
+      );
+    }
     assert.ok(
       h[2]!.term > h[1]!.term,
       `the new leader wrote in a later term: ${JSON.stringify(h.map((e) => [e.term, e.nodeId, e.sequence]))} (leaders ${killed.nodeId}@${killed.term}, ${next.nodeId}@${next.term})`,
