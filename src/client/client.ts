@@ -13,6 +13,7 @@ import { RequestExecutor, type ExecutionResult, type RetryPolicy } from './reque
 import type { HttpRequest } from './http-transport.ts';
 import type { ClusterStatus, ConnectOptions, Consistency, TxRequest, TxResponse } from './types.ts';
 import { validateCollectionName, validateConsistency, validateDocument, validateObject } from './validate.ts';
+import { watchChanges, type ChangeEvent, type WatchOptions, type WatchSource } from './watch.ts';
 
 const DEFAULT_TIMEOUT_MS = 5000;
 const DEFAULT_RETRIES = 5;
@@ -27,6 +28,7 @@ export class Client implements ClientCore {
   private readonly executor: RequestExecutor;
   private readonly ids: IdGenerator = createIdGenerator();
   private closing: Promise<void> | null = null;
+  private readonly watching: WatchSource;
 
   constructor(urls: string | readonly string[], options: ConnectOptions = {}) {
     const list = typeof urls === 'string' ? [urls] : urls;
@@ -41,13 +43,34 @@ export class Client implements ClientCore {
       connectionsPerNode: options.connectionsPerNode ?? DEFAULT_CONNECTIONS_PER_NODE,
       ...(options.tls !== undefined ? { tls: options.tls } : {}),
     });
+    const auth = options.auth !== undefined ? createRequestAuth(options.auth, (user, password) => this.login(user, password)) : undefined;
     this.executor = new RequestExecutor(this.transport, this.selector, {
       retries: options.retries ?? DEFAULT_RETRIES,
       backoff,
       // Every write carries its own key: retried through failures, it applies once.
       idempotencyKeys: createIdempotencyKeys(),
-      ...(options.auth !== undefined ? { auth: createRequestAuth(options.auth, (user, password) => this.login(user, password)) } : {}),
+      ...(auth !== undefined ? { auth } : {}),
     });
+    this.watching = {
+      selector: this.selector,
+      backoff,
+      retries: options.retries ?? DEFAULT_RETRIES,
+      timeoutMs: options.timeout ?? DEFAULT_TIMEOUT_MS,
+      tls: options.tls,
+      authorization: () => (auth !== undefined ? auth.authorization() : Promise.resolve(undefined)),
+      rejected: (authorization) => void auth?.rejected(authorization),
+      isClosed: () => this.closing !== null,
+    };
+  }
+
+  /** The changes of every collection (`GET /api/_changes`), like RemoteCollection.watch(). */
+  watch(options: WatchOptions = {}): AsyncGenerator<ChangeEvent, void, undefined> {
+    return watchChanges(this.watching, '/api/_changes', options);
+  }
+
+  /** @internal for collections' watch() */
+  watchSource(): WatchSource {
+    return this.watching;
   }
 
   collection(name: string): RemoteCollection {

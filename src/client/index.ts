@@ -44,4 +44,5 @@ export {
   type TimeoutCode,
 } from './errors.ts';
 export type * from './types.ts';
+export type { ChangeEvent, WatchOptions } from './watch.ts';
 export type { BackoffPolicy } from '../backoff.ts';

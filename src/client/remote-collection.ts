@@ -27,6 +27,7 @@ import type {
   UpdateResult,
   UpdateSpec,
 } from './types.ts';
+import { watchChanges, type ChangeEvent, type WatchOptions, type WatchSource } from './watch.ts';
 import { validateCollectionName, validateConsistency, validateCount, validateDocument, validateId, validateObject, validateRev } from './validate.ts';
 
 /** What a collection needs from its client. */
@@ -34,6 +35,8 @@ export interface ClientCore {
   execute(request: HttpRequest, policy: RetryPolicy): Promise<ExecutionResult>;
   newId(): string;
   readonly defaultConsistency: Consistency | undefined;
+  /** Where and how change streams are opened (watch()). */
+  watchSource(): WatchSource;
 }
 
 /** Update operators whose repetition leaves the document as one application does. */
@@ -50,6 +53,16 @@ export class RemoteCollection {
   ) {
     validateCollectionName(name);
     this.base = `/api/${encodeURIComponent(name)}`;
+  }
+
+  /**
+   * The changes of this collection, oldest first: `for await (const ev of col.watch({ resumeAfter }))`.
+   * Reconnects (to another node after a failure) and resumes after the last change seen, so
+   * none is lost or repeated; ChangesExpiredError when the nodes no longer retain the changes
+   * after `resumeAfter`. Stop with `break` or `signal`.
+   */
+  watch(options: WatchOptions = {}): AsyncGenerator<ChangeEvent, void, undefined> {
+    return watchChanges(this.core.watchSource(), `${this.base}/_changes`, options);
   }
 
   async insert(doc: NewDocument): Promise<Document> {
