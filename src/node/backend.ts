@@ -6,6 +6,8 @@ import type { Store } from '../store/store.ts';
 import type { RaftEvent } from '../store/raft-event.ts';
 import type { ChangeFeed } from './change-log.ts';
 import type { LeaderContactStatus } from './leader-contact.ts';
+import type { ClusterEvents } from './cluster-events.ts';
+import type { RaftMetricsReport } from './node-metrics.ts';
 
 export type ReadConsistency = 'linearizable' | 'lease' | 'local';
 
@@ -87,4 +89,9 @@ export interface DatabaseBackend {
   setMemberAddress(id: number, address: string): Promise<void>;
   transferLeadership(to?: number): Promise<void>;
   snapshot(): Promise<{ index: number; bytes: number }>;
+  /** Raft metrics (GET /cluster/metrics, /metrics); absent for a backend without them.
+   * Throws NO_LEADER while the node is starting. */
+  raftMetrics?(): RaftMetricsReport;
+  /** The cluster events this node sees (GET /cluster/events). Throws NO_LEADER while starting. */
+  clusterEvents?(): ClusterEvents;
 }

@@ -20,6 +20,8 @@ import { pooledRandomBytes } from './random-pool.ts';
 import type { RaftNodeOptions } from './raft-node-options.ts';
 import { RaftNode } from './raft-node.ts';
 import { ChangeFeed } from './change-log.ts';
+import type { ClusterEvents } from './cluster-events.ts';
+import type { RaftMetricsReport } from './node-metrics.ts';
 
 const starting = (): StoreError => new StoreError('NO_LEADER', 'the node is still starting');
 
@@ -174,5 +176,15 @@ export class ClusterNode implements DatabaseBackend {
 
   snapshot(): Promise<{ index: number; bytes: number }> {
     return this.node !== null ? this.node.snapshot() : Promise.reject(starting());
+  }
+
+  raftMetrics(): RaftMetricsReport {
+    if (this.node === null) throw starting();
+    return this.node.raftMetrics();
+  }
+
+  clusterEvents(): ClusterEvents {
+    if (this.node === null) throw starting();
+    return this.node.clusterEvents();
   }
 }

@@ -6,6 +6,8 @@ import { StoreError } from '../store/errors.ts';
 import type { ChangeEvent, DatabaseBackend, ExecuteOptions, NodeStatus, ReadConsistency } from './backend.ts';
 import type { Database } from './embedded-database.ts';
 import type { ChangeFeed } from './change-log.ts';
+import type { ClusterEvents } from './cluster-events.ts';
+import type { RaftMetricsReport } from './node-metrics.ts';
 
 export class EmbeddedBackend implements DatabaseBackend {
   constructor(
@@ -68,5 +70,13 @@ export class EmbeddedBackend implements DatabaseBackend {
 
   snapshot(): Promise<{ index: number; bytes: number }> {
     return this.db.snapshot();
+  }
+
+  raftMetrics(): RaftMetricsReport {
+    return this.db.raftNode.raftMetrics();
+  }
+
+  clusterEvents(): ClusterEvents {
+    return this.db.raftNode.clusterEvents();
   }
 }

@@ -5,7 +5,7 @@
 // once a second by one timer. GET /cluster/metrics and /metrics read raftMetrics().
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { LATENCY_BUCKET_BOUNDS_MS } from '../log/latency-buckets.ts';
+import { LATENCY_BUCKET_BOUNDS_MS, type LatencyBuckets } from '../log/latency-buckets.ts';
 import type { LogStats } from '../log/types.ts';
 import type { Ready } from '../raft/types.ts';
 import type { MemberStatus, NodeStatus } from './backend.ts';
@@ -134,6 +134,7 @@ export class NodeMetrics {
   /** Starts the sampler; the members known now are the baseline of member events. */
   start(): void {
     this.baseline();
+    this.throughput.sample(this.opsApplied, performance.now());
     this.timer = setInterval(() => this.sample(), METRICS_SAMPLE_MS);
     this.timer.unref();
   }
@@ -263,4 +264,13 @@ export class NodeMetrics {
       return null; // stopping: nothing to compare
     }
   }
+}
+
+/** What a backend hands the server: the metrics, and the histograms behind two of them. */
+export interface RaftMetricsReport {
+  readonly metrics: RaftMetrics;
+  /** The leader's commit latency (GET /metrics exports its buckets). */
+  readonly commitLatency: LatencyBuckets;
+  /** The log's fsync latency; null for a log in memory. */
+  readonly logSyncLatency: LatencyBuckets | null;
 }

@@ -44,6 +44,8 @@ export interface SnapshotHost {
   isProcessing(): boolean;
   guarded<T>(call: () => T): T;
   stopOnFatal(error: unknown): void;
+  /** A snapshot of this node's own was written (metrics and cluster events). */
+  snapshotTaken?(index: number, bytes: number): void;
 }
 
 export class NodeSnapshots {
@@ -202,6 +204,7 @@ export class NodeSnapshots {
     this.lastSnapshotIndex = index;
     this.succeeded();
     host.logger.info({ index, bytes: data.byteLength }, 'snapshot taken, log compacted');
+    host.snapshotTaken?.(index, data.byteLength);
     // The core takes it between two Ready cycles, never in the middle of one.
     this.snapshotForCore = { meta, data };
     if (!host.isProcessing()) this.maintain();

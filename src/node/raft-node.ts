@@ -42,6 +42,8 @@ import { ReadIndexReads } from './node-reads.ts';
 import { NodeSnapshots } from './node-snapshots.ts';
 import { createRaftCore, recoveredStore, standaloneSetup, type PeerHandlers } from './node-startup.ts';
 import { describeNode } from './node-status.ts';
+import type { ClusterEvents } from './cluster-events.ts';
+import { NodeMetrics, type RaftMetricsReport } from './node-metrics.ts';
 import { AppliedWaiters, LeaderWaiters, nextTurn, sleep, unlessReadTimeout } from './node-waiting.ts';
 import { MAX_PENDING_PROPOSALS, WritePath } from './node-writes.ts';
 import { TICK_MS, type RaftNodeOptions, type StandaloneOptions } from './raft-node-options.ts';
@@ -100,6 +102,8 @@ export class RaftNode implements DatabaseBackend {
   private readonly reads: ReadIndexReads;
   private readonly membership: ClusterMembership;
   private readonly snapshots: NodeSnapshots;
+  /** Raft metrics and cluster events (GET /cluster/metrics, /cluster/events, /metrics). */
+  private readonly metrics: NodeMetrics;
   /** What a follower's forwarded requests are served with. */
   private readonly forwardedServer: ForwardedServer;
   private ticker: NodeJS.Timeout | null = null;
@@ -156,6 +160,7 @@ export class RaftNode implements DatabaseBackend {
       isProcessing: (): boolean => this.processing,
       assertUsable: (): void => this.assertUsable(),
       guarded: <T>(call: () => T): T => this.guarded(call),
+      snapshotTaken: (index: number, bytes: number): void => this.metrics.snapshotTaken(index, bytes),
       scheduleReady: (): void => this.scheduleReady(),
       stopOnFatal: (error: unknown): void => this.stopOnFatal(error),
       forward: (leader: number, request: ForwardedRequest, deadline: number): Promise<ForwardedReply> =>
@@ -175,6 +180,7 @@ export class RaftNode implements DatabaseBackend {
     this.reads = new ReadIndexReads(host);
     this.membership = new ClusterMembership(host);
     this.snapshots = new NodeSnapshots(host, snapshot?.meta.index ?? 0, log.lastIndex());
+    this.metrics = new NodeMetrics({ nodeId: options.nodeId, logger, status: () => this.status(), currentTerm: () => core.currentTerm() });
     parts.bindPeers({
       onMessage: (message) => this.onMessage(message),
       onRequest: (_from, body) => serveForwarded(this.forwardedServer, body),
@@ -264,6 +270,7 @@ export class RaftNode implements DatabaseBackend {
       this.guarded(() => this.core.campaign());
       this.scheduleReady();
     }
+    this.metrics.start();
     this.logger.info({ voters, url: this.url }, 'raft node started');
   }
 
@@ -278,6 +285,7 @@ export class RaftNode implements DatabaseBackend {
     if (this.closed) return;
     this.closed = true;
     if (this.ticker !== null) clearInterval(this.ticker);
+    this.metrics.stop();
     this.proposals.failAll(new StoreError('COMMIT_UNKNOWN', 'the node is shutting down; the outcome of this write is unknown'));
     this.writes.failQueuedInserts(new StoreError('NO_LEADER', 'the node is shutting down; this write was not made'));
     const closing = new StoreError('NO_LEADER', 'the node is shutting down');
@@ -356,6 +364,20 @@ export class RaftNode implements DatabaseBackend {
 
   transferLeadership(to?: number): Promise<void> {
     return this.membership.transferLeadership(to);
+  }
+
+  raftMetrics(): RaftMetricsReport {
+    const logStats = this.log.stats?.();
+    const status = this.status();
+    return {
+      metrics: this.metrics.raftMetrics({ status, firstIndex: this.log.firstIndex(), lastIndex: this.log.lastIndex(), logStats }),
+      commitLatency: this.metrics.commits.latency,
+      logSyncLatency: logStats?.syncLatency ?? null,
+    };
+  }
+
+  clusterEvents(): ClusterEvents {
+    return this.metrics.events;
   }
 
   async snapshot(): Promise<{ index: number; bytes: number }> {
@@ -490,6 +512,7 @@ export class RaftNode implements DatabaseBackend {
   private async handleReady(rd: Ready): Promise<void> {
     // Which messages may leave before this Ready is durable: the core's rule (src/raft/ready-durability.ts).
     const { hardStateMustSync, beforeSync, afterSync } = readyDurability(rd, this.log.hardState());
+    this.metrics.ready(rd, this.core.currentTerm());
     for (const m of beforeSync) this.transport.send(m);
     if (rd.snapshot !== null) {
       const snapshot = rd.snapshot;
@@ -545,6 +568,7 @@ export class RaftNode implements DatabaseBackend {
     const restored = this.currentStore.lastApplied;
     assert(restored === snapshot.meta.index, `snapshot ${snapshot.meta.index} restored a store at ${restored}`);
     this.snapshots.installed(snapshot.meta.index);
+    this.metrics.snapshotInstalled(snapshot.meta.index);
     this.changes.restartAt(snapshot.meta.index);
     this.membership.syncPeers();
     // Proposals at or below the snapshot were decided elsewhere; their outcome is unknown here.
@@ -572,9 +596,13 @@ export class RaftNode implements DatabaseBackend {
       // The entry's term goes into history records (store/history.ts).
       result = this.currentStore.apply(command, entry.index, { term: entry.term, documentsCopied: proposed !== undefined });
       this.changes.applied(command, result, entry);
+      this.metrics.opsApplied += command.type === 'batch' ? command.ops.length : 1;
     } else {
       this.currentStore.apply({ type: 'noop' }, entry.index);
-      if (entry.type === 'conf') this.membership.applyConf(entry);
+      if (entry.type === 'conf') {
+        this.membership.applyConf(entry);
+        this.metrics.confApplied();
+      }
     }
     this.proposals.settle(entry, result);
   }
