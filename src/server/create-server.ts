@@ -11,11 +11,12 @@ import { clientErrorHandler, errorBody, makeErrorHandler } from './errors.ts';
 import { parseJsonBody } from './http-input.ts';
 import { turns } from './loop-turns.ts';
 import { registerMetrics, ServerMetrics } from './metrics.ts';
+import { registerDocsRoutes, registerOpenApi } from './openapi.ts';
+import { registerAggregateRoutes } from './routes-aggregate.ts';
+import { registerApiRoutes } from './routes-api.ts';
 import { ChangeStreamRegistry, registerChangeRoutes } from './routes-changes.ts';
 import { registerBackupRoutes } from './routes-backup.ts';
 import { registerClusterRoutes } from './routes-cluster.ts';
-import { registerEventRoutes } from './routes-events.ts';
-import { registerMetricsRoutes } from './routes-metrics.ts';
 import { registerDocumentRoutes } from './routes-documents.ts';
 import { registerDashboardRoute } from './routes-dashboard.ts';
 import { registerFaultInjectionRoutes, registerPlantedBug, type FaultInjectionTarget, type PlantedBug } from './routes-fault-injection.ts';
@@ -148,22 +149,25 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     clearTimeout(graceTimer);
   });
 
+  // Before any route, auth's own included: it describes every route registered after it.
+  await registerOpenApi(app);
   // Before any route: its onRoute hook gives every route its access rule.
   registerAuth(app, backend, options.auth ?? {}, app.log);
+  await registerDocsRoutes(app, backend);
 
   const metrics = new ServerMetrics(backend);
   registerMetrics(app, metrics, () => changeStreams.size);
   const context = { backend };
   registerDocumentRoutes(app, context);
   registerQueryRoutes(app, context);
+  registerAggregateRoutes(app, context);
+  registerApiRoutes(app, context);
   registerTxRoutes(app, context);
   registerIndexRoutes(app, context);
   registerSchemaRoutes(app, context);
   registerHistoryRoutes(app, context);
   registerChangeRoutes(app, context, changeStreams, streamOptions);
   registerClusterRoutes(app, context);
-  registerMetricsRoutes(app, context);
-  registerEventRoutes(app, context);
   registerBackupRoutes(app, context);
   registerHealthRoutes(app, context);
   registerDashboardRoute(app, options.dashboardHtml);

@@ -50,6 +50,10 @@ const FIND_BODY: JsonSchema = {
   },
   additionalProperties: false,
 };
+const EXPLAIN_BODY: JsonSchema = {
+  ...FIND_BODY,
+  properties: Object.fromEntries(Object.entries(FIND_BODY['properties'] as object).filter(([k]) => k !== 'cursor' && k !== 'projection')),
+};
 const WRITE = { headers: IDEMPOTENCY_HEADERS };
 const COLLECTION_SUMMARY: JsonSchema = {
   type: 'object',
@@ -158,7 +162,7 @@ export const ROUTE_DESCRIPTIONS: Readonly<Record<string, RouteDescription>> = {
     summary: 'The plan a query would use',
     tags: ['documents'],
     params: COLLECTION_PARAMS,
-    body: FIND_BODY,
+    body: EXPLAIN_BODY,
     response: { 200: ok('plan') },
   },
   'POST /api/:collection/_aggregate': {

@@ -2,7 +2,11 @@
 // _explain, _update, _delete. Reads run in slices that take turns on the event loop
 // (sliced-query.ts, loop-turns.ts) and large responses are serialized in slices too
 // (json-response.ts): no read holds the loop for long (issue #11).
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { parseCursor } from '../store/cursor.ts';
+import { BadRequestError } from '../store/errors.ts';
+import { normalizeSort } from '../store/sort.ts';
+import type { Store } from '../store/store.ts';
 import type { Filter, FindOptions, JsonObject, UpdateSpec } from '../store/types.ts';
 import { validateCollectionName, validateFilter, validateFindOptions, validateUpdate } from '../store/validate.ts';
 import { readableStore, runCommand } from './backend-access.ts';
@@ -21,7 +25,7 @@ import { idempotencyOf } from './idempotency.ts';
 import { sendJsonArray } from './json-response.ts';
 import { RequestSlicer } from './loop-turns.ts';
 import type { CollectionParams, RouteContext } from './route-context.ts';
-import { countSliced, findSliced } from './sliced-query.ts';
+import { countSliced, findPage, findSliced } from './sliced-query.ts';
 
 /** A slicer whose first slice starts at the request's first turn: requests that arrive
  * together (or whose read barriers resolve together) do not run back to back. */
@@ -50,11 +54,51 @@ function findOptionsOf(input: Record<string, unknown>): FindOptions {
   return options;
 }
 
+/**
+ * A query's answer. With `limit` and no `skip`, it is a page in keyset order: when full, the
+ * reply says where the next one starts (`Next-Cursor`, and for GET a `Link: <url>; rel="next"`
+ * with the same query and that cursor). `cursor` asks for the page after one; it needs
+ * `limit` and excludes `skip` (an offset and a position together mean nothing stable).
+ */
+async function answerQuery(
+  reply: FastifyReply,
+  store: Store,
+  collection: string,
+  filter: Filter,
+  options: FindOptions,
+  cursor: unknown,
+  nextUrl: ((cursor: string) => string) | undefined,
+): Promise<FastifyReply> {
+  const slicer = await slicerAtTurn();
+  const { limit } = options;
+  if (cursor !== undefined && (limit === undefined || limit === 0)) throw new BadRequestError('cursor: needs a limit (the page size)');
+  if (cursor !== undefined && options.skip !== undefined) throw new BadRequestError('cursor: cannot be combined with skip');
+  if (limit === undefined || limit === 0 || options.skip !== undefined) {
+    return sendJsonArray(reply, (await findSliced(store, collection, filter, options, slicer)).docs, slicer);
+  }
+  const after = cursor === undefined ? undefined : parseCursor(cursor, normalizeSort(options.sort));
+  const page = await findPage(store, collection, filter, { ...options, limit }, after, slicer);
+  if (page.next !== undefined) {
+    void reply.header('next-cursor', page.next);
+    if (nextUrl !== undefined) void reply.header('link', `<${nextUrl(page.next)}>; rel="next"`);
+  }
+  return sendJsonArray(reply, page.docs, slicer);
+}
+
+/** This request's URL (path and query) with `cursor` set. */
+function urlWithCursor(request: FastifyRequest): (cursor: string) => string {
+  return (cursor) => {
+    const url = new URL(request.url, 'http://localhost');
+    url.searchParams.set('cursor', cursor);
+    return `${url.pathname}${url.search}`;
+  };
+}
+
 export function registerQueryRoutes(app: FastifyInstance, { backend }: RouteContext): void {
   app.get<{ Params: CollectionParams }>('/api/:collection', async (request, reply) => {
     const { collection } = request.params;
     validateCollectionName(collection);
-    const q = queryParams(request.query, ['filter', 'sort', 'limit', 'skip', 'fields', 'consistency']);
+    const q = queryParams(request.query, ['filter', 'sort', 'limit', 'skip', 'fields', 'cursor', 'consistency']);
     const filter = filterOf(q.filter === undefined ? undefined : parseJsonParam(q.filter, 'filter'));
     const options = findOptionsOf({
       sort: q.sort === undefined ? undefined : parseJsonParam(q.sort, 'sort'),
@@ -63,20 +107,18 @@ export function registerQueryRoutes(app: FastifyInstance, { backend }: RouteCont
       skip: q.skip === undefined ? undefined : parseNonNegativeInt(q.skip, 'skip'),
     });
     const store = await readableStore(backend, parseConsistency(q.consistency));
-    const slicer = await slicerAtTurn();
-    return sendJsonArray(reply, (await findSliced(store, collection, filter, options, slicer)).docs, slicer);
+    return answerQuery(reply, store, collection, filter, options, q.cursor, urlWithCursor(request));
   });
 
   app.post<{ Params: CollectionParams }>('/api/:collection/_query', async (request, reply) => {
     const { collection } = request.params;
     validateCollectionName(collection);
     queryParams(request.query, []);
-    const body = bodyObject(request.body, ['filter', 'sort', 'limit', 'skip', 'projection', 'consistency']);
+    const body = bodyObject(request.body, ['filter', 'sort', 'limit', 'skip', 'projection', 'cursor', 'consistency']);
     const filter = filterOf(body['filter']);
     const options = findOptionsOf(body);
     const store = await readableStore(backend, parseConsistency(body['consistency']));
-    const slicer = await slicerAtTurn();
-    return sendJsonArray(reply, (await findSliced(store, collection, filter, options, slicer)).docs, slicer);
+    return answerQuery(reply, store, collection, filter, options, body['cursor'], undefined);
   });
 
   app.post<{ Params: CollectionParams }>('/api/:collection/_count', async (request) => {

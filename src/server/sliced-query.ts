@@ -30,6 +30,7 @@ import { idOrder, normalizeSort, sortDocumentsSliced, type Slicer, type SortKey 
 import type { Store } from '../store/store.ts';
 import type { Document, Explain, Filter, FindOptions, JsonObject } from '../store/types.ts';
 import { validateFindOptions } from '../store/validate.ts';
+import { cursorAfter, isAfter, type CursorPosition } from '../store/cursor.ts';
 
 /** Index keys taken in one piece, at most: with their documents looked up, ~4 ms. A wider
  * range takes the whole collection instead (an array copy: ~10 ms per 1,000,000 documents)
@@ -78,6 +79,95 @@ export async function findSliced(
     for (const doc of projector.find(chunk, options.projection).all()) projected.push(doc as JsonObject);
   }
   return { docs: projected, explain: result.explain };
+}
+
+export interface PageResult extends SlicedResult {
+  /** The cursor of the next page; undefined when this page is not full (the last one). */
+  readonly next: string | undefined;
+}
+
+/**
+ * One page of a query in keyset order (store/cursor.ts): the first `limit` matches after
+ * `after` (from the start without it). In plain `_id` order with no index to use, the walk
+ * starts at the cursor's `_id` in the _id tree, so a page costs what it returns, wherever it
+ * is; in another order, the matches after the cursor are selected by the sort (top-k).
+ * A walk that spans several turns goes on after the last id it visited: each page is exact
+ * about the documents that stayed, as pages are between each other.
+ */
+export async function findPage(
+  store: Store,
+  collection: string,
+  filter: Filter,
+  options: FindOptions & { readonly limit: number },
+  after: CursorPosition | undefined,
+  slicer: Slicer & { deadline: number },
+): Promise<PageResult> {
+  validateFindOptions(options);
+  const sortKeys = normalizeSort(options.sort);
+  const target = await store.readTargetSliced(collection, filter, slicer);
+  let result: SlicedResult;
+  if (after === undefined) {
+    result = await run(target, { sortKeys, skip: 0, limit: options.limit, countOnly: false }, slicer, {});
+  } else {
+    const inner = target.compiled;
+    const compiled: CompiledFilter = { ...inner, matchAll: false, test: (doc) => isAfter(doc, after, sortKeys) && inner.test(doc) };
+    const coll = target.coll();
+    const { natural, reverse } = idOrder(sortKeys);
+    if (natural && coll !== undefined && planQuery(coll, compiled, sortKeys).kind === 'scan') {
+      result = await walkIdsAfter(target.coll, compiled, after.id, reverse, options.limit, slicer);
+    } else {
+      result = await run({ coll: target.coll, compiled }, { sortKeys, skip: 0, limit: options.limit, countOnly: false }, slicer, {});
+    }
+  }
+  const raw = result.docs as Document[];
+  const last = raw[raw.length - 1];
+  const next = options.limit > 0 && raw.length === options.limit && last !== undefined ? cursorAfter(last, sortKeys) : undefined;
+  if (options.projection === undefined || Object.keys(options.projection).length === 0) return { ...result, next };
+  const projected: JsonObject[] = [];
+  for (let i = 0; i < raw.length; i += PROJECT_CHUNK_DOCS) {
+    if (slicer.due()) await slicer.next();
+    for (const doc of projector.find(raw.slice(i, i + PROJECT_CHUNK_DOCS), options.projection).all()) projected.push(doc as JsonObject);
+  }
+  return { docs: projected, explain: result.explain, next };
+}
+
+/** The first `limit` matches after `startId` in _id order (descending when reverse), walked
+ * in the _id tree from there, one slice at a time, each slice going on after the last id. */
+async function walkIdsAfter(
+  collOf: () => Collection | undefined,
+  compiled: CompiledFilter,
+  startId: string,
+  reverse: boolean,
+  limit: number,
+  slicer: Slicer & { deadline: number },
+): Promise<SlicedResult> {
+  const explain = emptyExplain();
+  const docs: Document[] = [];
+  let from = startId;
+  for (;;) {
+    const coll = collOf();
+    if (coll === undefined) break;
+    let sliceOver = false;
+    const visit = (id: string, doc: Document): boolean => {
+      if (id === from) return true; // the scan's bound is inclusive
+      from = id;
+      explain.keysExamined++;
+      explain.docsExamined++;
+      if (compiled.test(doc)) docs.push(doc);
+      if (docs.length >= limit) return false;
+      if (slicer.due()) {
+        sliceOver = true;
+        return false;
+      }
+      return true;
+    };
+    if (reverse) coll.byId.scan(undefined, from, true, visit);
+    else coll.byId.scan(from, undefined, false, visit);
+    if (!sliceOver) break;
+    await slicer.next();
+  }
+  explain.nReturned = docs.length;
+  return { docs, explain };
 }
 
 export async function countSliced(

@@ -28,22 +28,33 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   // The page holds no data: it shows a login form, then calls the API with a token.
   'GET /dashboard': OPEN,
   'POST /auth/login': OPEN,
+  // The API's description: the routes only, the same on every node; no collection is named
+  // while authentication is on (server/openapi.ts). /docs is swagger-ui's page and files.
+  'GET /openapi.json': OPEN,
+  'GET /docs': OPEN,
+  'GET /docs/': OPEN,
+  'GET /docs/json': OPEN,
+  'GET /docs/yaml': OPEN,
+  'GET /docs/static/index.html': OPEN,
+  'GET /docs/static/swagger-initializer.js': OPEN,
+  'GET /docs/static/*': OPEN,
 
   'GET /auth/whoami': AUTHENTICATED,
   'GET /metrics': AUTHENTICATED,
+  // Lists only the collections the user may read (routes-api.ts).
+  'GET /api': AUTHENTICATED,
   // Every collection's changes: the stream itself sends only those of collections the user may read.
   'GET /api/_changes': AUTHENTICATED,
 
   'GET /cluster/status': ROOT,
-  // Raft metrics and the cluster's events (issue #13): the same right as the status.
-  'GET /cluster/metrics': ROOT,
-  'GET /cluster/events': ROOT,
   'POST /cluster/members': ROOT,
   'DELETE /cluster/members/:id': ROOT,
   'PATCH /cluster/members/:id': ROOT,
   'POST /cluster/transfer': ROOT,
   'POST /cluster/transfer-leadership': ROOT,
   'POST /cluster/snapshot': ROOT,
+  // Dropping a collection is administration: no per-collection right covers it.
+  'DELETE /api/:collection': ROOT,
   // The whole state, users' password hashes and the token key included (routes-backup.ts).
   'GET /cluster/backup': ROOT,
   // Only with start --enable-fault-injection (routes-fault-injection.ts).
@@ -60,6 +71,7 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'POST /api/:collection/_query': READ,
   'POST /api/:collection/_count': READ,
   'POST /api/:collection/_explain': READ,
+  'POST /api/:collection/_aggregate': READ,
   'GET /api/:collection/_indexes': READ,
   'GET /api/:collection/_schema': READ,
   'GET /api/:collection/:id/_history': READ,
