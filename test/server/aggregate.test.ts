@@ -1,0 +1,85 @@
+// Aggregation: the stages run on mingo (results checked against values computed here), a
+// leading $match uses an index (explain-free check: the same answer with and without one),
+// forbidden and unknown stages are 400 naming them, and the bounds hold (embedded and HTTP).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { open } from '../../src/index.ts';
+import { aggregate, AGGREGATE_DOCS_MAX } from '../../src/store/aggregate.ts';
+import { StoreError } from '../../src/store/errors.ts';
+import { errorOf, send, startTestServer } from './helpers.ts';
+
+const ORDERS = Array.from({ length: 40 }, (_, i) => ({
+  _id: `o${String(i).padStart(2, '0')}`,
+  shop: `s${i % 3}`,
+  total: i,
+  tags: i % 2 === 0 ? ['a', 'b'] : ['a'],
+}));
+
+test('HTTP: $match, $group, $sort, $project, $skip, $limit, $unwind, $count', async () => {
+  const s = await startTestServer();
+  try {
+    await send(s.app, 'POST', '/api/orders', ORDERS);
+    await send(s.app, 'POST', '/api/orders/_indexes', { fields: { total: 1 } });
+    const res = await send(s.app, 'POST', '/api/orders/_aggregate', {
+      pipeline: [{ $match: { total: { $gte: 10 } } }, { $group: { _id: '$shop', sum: { $sum: '$total' }, n: { $sum: 1 } } }, { $sort: { _id: 1 } }],
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    const want = ['s0', 's1', 's2'].map((shop) => {
+      const xs = ORDERS.filter((o) => o.total >= 10 && o.shop === shop);
+      return { _id: shop, sum: xs.reduce((a, o) => a + o.total, 0), n: xs.length };
+    });
+    assert.deepEqual(res.json(), want);
+    const unwound = await send(s.app, 'POST', '/api/orders/_aggregate', { pipeline: [{ $unwind: '$tags' }, { $count: 'n' }] });
+    assert.deepEqual(unwound.json(), [{ n: ORDERS.reduce((a, o) => a + o.tags.length, 0) }]);
+    const paged = await send(s.app, 'POST', '/api/orders/_aggregate', {
+      pipeline: [{ $sort: { total: -1 } }, { $skip: 2 }, { $limit: 3 }, { $project: { _id: 0, total: 1 } }],
+    });
+    assert.deepEqual(paged.json(), [{ total: 37 }, { total: 36 }, { total: 35 }]);
+  } finally {
+    await s.close();
+  }
+});
+
+test('forbidden and unknown stages and operators are 400 naming them', async () => {
+  const s = await startTestServer();
+  try {
+    await send(s.app, 'POST', '/api/orders', ORDERS.slice(0, 3));
+    for (const [stage, pattern] of [
+      [{ $lookup: { from: 'x' } }, /\$lookup is not allowed/],
+      [{ $out: 'x' }, /\$out is not allowed/],
+      [{ $merge: 'x' }, /\$merge is not allowed/],
+      [{ $where: 'true' }, /\$where is not allowed/],
+      [{ $group: { _id: null, x: { $accumulator: {} } } }, /\$accumulator: not allowed/],
+      [{ $project: { x: { $function: { body: 'return 1', args: [], lang: 'js' } } } }, /\$function: not allowed/],
+      [{ $bogus: 1 }, /unknown stage/],
+      [{ $match: { $where: 'true' } }, /where/],
+    ] as const) {
+      const res = await send(s.app, 'POST', '/api/orders/_aggregate', { pipeline: [stage] });
+      assert.equal(res.statusCode, 400, JSON.stringify(stage));
+      assert.match(errorOf(res).message, pattern);
+    }
+    const long = await send(s.app, 'POST', '/api/orders/_aggregate', { pipeline: Array.from({ length: 21 }, () => ({ $skip: 0 })) });
+    assert.match(errorOf(long).message, /AGGREGATE_STAGES_MAX/);
+  } finally {
+    await s.close();
+  }
+});
+
+test('embedded aggregate() agrees, and the documents bound is enforced', async () => {
+  const db = await open({ memory: true });
+  try {
+    await db.collection('orders').insertMany(ORDERS);
+    assert.deepEqual(aggregate(db.store, 'orders', [{ $match: { shop: 's1' } }, { $count: 'n' }]), [
+      { n: ORDERS.filter((o) => o.shop === 's1').length },
+    ]);
+    const bounds = { docsMax: 5, outputBytesMax: 1 << 20, timeMsMax: 1000 };
+    assert.throws(
+      () => aggregate(db.store, 'orders', [{ $match: {} }], bounds),
+      (e: unknown) => e instanceof StoreError && /AGGREGATE_DOCS_MAX/.test(e.message),
+    );
+    assert.equal(aggregate(db.store, 'orders', [{ $match: { total: { $lt: 5 } } }], bounds).length, 5);
+    assert.ok(AGGREGATE_DOCS_MAX >= 10_000);
+  } finally {
+    await db.close();
+  }
+});
