@@ -23,7 +23,8 @@ function hostLosingLeadership(leadsFor: number, requestTimeoutMs = 2_000): Membe
       appliedIndex: 100,
       firstIndex: 1,
       lastIndex: 100,
-      conf: { voters: [1, 2, 3], learners: [4] },
+      // Node 4's address is already recorded: addMember only waits for it to catch up.
+      conf: { voters: [1, 2, 3], learners: [4], addresses: [{ id: 4, address: '127.0.0.1:8084' }] },
       progress: role === 'leader' ? [{ id: 4, matchIndex: 10, nextIndex: 11, learner: true, state: 'replicate', recentActive: true }] : [],
     };
   };
