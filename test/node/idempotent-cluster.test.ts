@@ -4,10 +4,25 @@
 // nodes run inside this process (startNode), on real sockets and disks.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { acquireClusterLock, eventually, http, TestCluster, type HttpResult } from '../cluster/harness.ts';
+import { acquireClusterLock, eventually, http, TestCluster } from '../cluster/harness.ts';
 
-function keyed(key: string): { headers: Record<string, string> } {
-  return { headers: { 'idempotency-key': key } };
+interface KeyedAnswer {
+  readonly status: number;
+  readonly body: unknown;
+  /** The Idempotent-Replayed header: 'true' on a replay of a recorded result, 'false' on a
+   * write that ran now, null when absent (a server that ignored the key). */
+  readonly replayed: string | null;
+}
+
+/** A keyed POST (the harness's http() does not return headers). */
+async function postKeyed(url: string, path: string, body: unknown, key: string): Promise<KeyedAnswer> {
+  const response = await fetch(url + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'idempotency-key': key },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(5000),
+  });
+  return { status: response.status, body: (await response.json()) as unknown, replayed: response.headers.get('idempotent-replayed') };
 }
 
 async function countOn(url: string, collection: string): Promise<number> {
@@ -31,10 +46,12 @@ describe('a keyed write through two nodes of a 3-node cluster', () => {
   test('the leader, then a follower: one document, the same answer', async () => {
     const leader = await cluster.waitForLeader();
     const follower = cluster.nodes.find((n) => n.id !== leader.nodeId)!;
-    const first = await http(leader.url, 'POST', '/api/orders', { item: 'book' }, keyed('client-a.1'));
+    const first = await postKeyed(leader.url, '/api/orders', { item: 'book' }, 'client-a.1');
     assert.equal(first.status, 201, JSON.stringify(first.body));
-    const retry = await http(follower.url, 'POST', '/api/orders', { item: 'book' }, keyed('client-a.1'));
+    assert.equal(first.replayed, 'false', 'the first answer ran the write');
+    const retry = await postKeyed(follower.url, '/api/orders', { item: 'book' }, 'client-a.1');
     assert.equal(retry.status, 201, JSON.stringify(retry.body));
+    assert.equal(retry.replayed, 'true', 'the retry through the follower is a replay');
     assert.deepEqual(retry.body, first.body);
     for (const node of cluster.nodes) assert.equal(await countOn(node.url, 'orders'), 1, `node ${node.id}`);
   });
@@ -42,9 +59,11 @@ describe('a keyed write through two nodes of a 3-node cluster', () => {
   test('two followers at once: one document, and one of the two answers is a replay', async () => {
     const leader = await cluster.waitForLeader();
     const followers = cluster.nodes.filter((n) => n.id !== leader.nodeId);
-    const results: HttpResult[] = await Promise.all(followers.map((n) => http(n.url, 'POST', '/api/payments', { amount: 10 }, keyed('client-b.7'))));
+    const results = await Promise.all(followers.map((n) => postKeyed(n.url, '/api/payments', { amount: 10 }, 'client-b.7')));
     for (const r of results) assert.equal(r.status, 201, JSON.stringify(r.body));
     assert.deepEqual(results[0]!.body, results[1]!.body);
+    // Exactly one ran the write; the other answered with its recorded result.
+    assert.deepEqual(results.map((r) => r.replayed).sort(), ['false', 'true']);
     for (const node of cluster.nodes) assert.equal(await countOn(node.url, 'payments'), 1, `node ${node.id}`);
   });
 

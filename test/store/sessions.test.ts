@@ -209,11 +209,19 @@ describe('sessions: expiry by log time and by bounds', () => {
     assert.equal(log.store.logTimeMs, T0 + LOG_CLOCK_STEP_MS_MAX + 10);
   });
 
-  test('no entry time, no expiry: applied state never reads a clock of its own', () => {
+  test('no entry time, no expiry: applied state never reads a clock of its own', (t) => {
+    // The host's clocks race ahead, a day per reading: a table that took its time from them
+    // (instead of from the entries) would expire the record within the 1 s window.
+    let wall = T0;
+    t.mock.method(Date, 'now', () => (wall += 24 * 3600_000));
+    t.mock.method(performance, 'now', () => wall - T0);
     const log = new Log(new Store(undefined, small));
     log.apply(insert('a', tag('k')));
     for (let i = 0; i < 10; i++) log.apply({ type: 'noop' });
+    assert.equal(log.store.logTimeMs, 0, 'no entry carried a time: the log clock has not started');
+    assert.equal(log.store.sessions.size, 1);
     assert.equal(log.apply(insert('b', tag('k'))).replayed, true);
+    assert.equal(log.store.count('c'), 1, 'the retry applied nothing');
   });
 
   test('past recordsMax the oldest records go first, in log order', () => {
