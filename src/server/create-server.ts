@@ -17,6 +17,8 @@ import { registerApiRoutes } from './routes-api.ts';
 import { ChangeStreamRegistry, registerChangeRoutes } from './routes-changes.ts';
 import { registerBackupRoutes } from './routes-backup.ts';
 import { registerClusterRoutes } from './routes-cluster.ts';
+import { registerEventRoutes } from './routes-events.ts';
+import { registerMetricsRoutes } from './routes-metrics.ts';
 import { registerDocumentRoutes } from './routes-documents.ts';
 import { registerDashboardRoute } from './routes-dashboard.ts';
 import { registerFaultInjectionRoutes, registerPlantedBug, type FaultInjectionTarget, type PlantedBug } from './routes-fault-injection.ts';
@@ -168,6 +170,8 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   registerHistoryRoutes(app, context);
   registerChangeRoutes(app, context, changeStreams, streamOptions);
   registerClusterRoutes(app, context);
+  registerMetricsRoutes(app, context);
+  registerEventRoutes(app, context);
   registerBackupRoutes(app, context);
   registerHealthRoutes(app, context);
   registerDashboardRoute(app, options.dashboardHtml);

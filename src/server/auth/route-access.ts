@@ -47,6 +47,9 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'GET /api/_changes': AUTHENTICATED,
 
   'GET /cluster/status': ROOT,
+  // Raft metrics and the cluster's events (issue #13): the same right as the status.
+  'GET /cluster/metrics': ROOT,
+  'GET /cluster/events': ROOT,
   'POST /cluster/members': ROOT,
   'DELETE /cluster/members/:id': ROOT,
   'PATCH /cluster/members/:id': ROOT,
