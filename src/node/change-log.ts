@@ -16,7 +16,8 @@ import { changesOf, type AppliedEntry } from './change-events.ts';
 
 /** Events retained at most (the oldest leave first). */
 export const CHANGE_LOG_EVENTS_MAX = 100_000;
-/** Size retained at most, counted as the events' JSON length (the oldest leave first). */
+/** Size retained at most (the oldest leave first): each entry's encoded size, shared by its
+ * events, plus CHANGE_EVENT_FIELDS_BYTES per event. */
 export const CHANGE_LOG_BYTES_MAX = 32 * 1024 * 1024;
 
 export interface ChangeLogBounds {
@@ -64,10 +65,26 @@ export function tokenOf(event: RaftEvent): ChangeToken {
   return { sequence: event.sequence, position: event.position };
 }
 
-/** An event with its JSON text (computed once: it sizes the retained log and is what streams send). */
-export interface ChangeRecord {
-  readonly event: RaftEvent;
-  readonly json: string;
+/** Fields of an event besides its document, in bytes, as counted towards CHANGE_LOG_BYTES_MAX. */
+export const CHANGE_EVENT_FIELDS_BYTES = 192;
+
+/**
+ * An event with its size and its JSON text. The text is made the first time a stream sends the
+ * event, not at apply: applying an entry of a thousand changes must not also serialize a
+ * thousand events while the leader's heartbeats wait (test/cluster/heavy-requests.test.ts).
+ */
+export class ChangeRecord {
+  private text: string | undefined;
+  constructor(
+    readonly event: RaftEvent,
+    /** What the record counts towards the size bound (its share of the entry, plus its fields). */
+    readonly sizeBytes: number,
+  ) {}
+
+  get json(): string {
+    this.text ??= JSON.stringify(this.event);
+    return this.text;
+  }
 }
 
 /** The token is older than the retained changes: the caller must read the state again. */
@@ -119,13 +136,19 @@ export class ChangeFeed {
     this.floorToken = index === 0 ? CHANGE_TOKEN_START : { sequence: index, position: Infinity };
   }
 
-  /** Called by the node for every applied entry: retains its changes and hands them to the listeners. */
-  applied(command: Command, result: CommandResult, entry: AppliedEntry): void {
+  /**
+   * Called by the node for every applied entry: retains its changes and hands them to the
+   * listeners. The entry's encoded size stands for the size of its documents (shared equally by
+   * its events), so sizing costs nothing per document.
+   */
+  applied(command: Command, result: CommandResult, entry: AppliedEntry & { readonly data: Uint8Array }): void {
     const events = changesOf(command, result, entry);
+    if (events.length === 0) return;
+    const sizeBytes = Math.ceil(entry.data.byteLength / events.length) + CHANGE_EVENT_FIELDS_BYTES;
     for (const event of events) {
-      const record: ChangeRecord = { event, json: JSON.stringify(event) };
+      const record = new ChangeRecord(event, sizeBytes);
       this.records.push(record);
-      this.bytes += record.json.length;
+      this.bytes += record.sizeBytes;
       this.evict();
       for (const listener of this.listeners) listener(record);
     }
@@ -164,7 +187,7 @@ export class ChangeFeed {
     while (this.size > this.bounds.eventsMax || (this.bytes > this.bounds.bytesMax && this.size > 1)) {
       const oldest = this.records[this.head]!;
       this.head++;
-      this.bytes -= oldest.json.length;
+      this.bytes -= oldest.sizeBytes;
       this.floorToken = tokenOf(oldest.event);
     }
     if (this.head > 1024 && this.head * 2 > this.records.length) {

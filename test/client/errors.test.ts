@@ -25,6 +25,7 @@ import {
   ForbiddenError,
   TooManyRequestsError,
   ValidationError,
+  SchemaValidationError,
   connect,
   type Client,
 } from '../../src/client/index.ts';
@@ -35,6 +36,7 @@ import { FakeNode } from './fake-server.ts';
 const CASES = [
   { status: 400, code: 'BAD_REQUEST', type: BadRequestError },
   { status: 400, code: 'VALIDATION', type: ValidationError },
+  { status: 400, code: 'VALIDATION_FAILED', type: SchemaValidationError },
   { status: 401, code: 'UNAUTHORIZED', type: UnauthorizedError },
   { status: 403, code: 'FORBIDDEN', type: ForbiddenError },
   { status: 429, code: 'TOO_MANY_REQUESTS', type: TooManyRequestsError },

@@ -270,7 +270,9 @@ export class TestCluster {
       node.inProcess = await startNode(startOptions);
       return node;
     }
-    const child = spawn(process.execPath, ['--import', 'tsx', NODE_MAIN, JSON.stringify(startOptions)], {
+    // CS_TEST_NODE_ARGS adds Node flags to every node (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+    const nodeArgs = (process.env['CS_TEST_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', NODE_MAIN, JSON.stringify(startOptions)], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NODE_OPTIONS: '' },
     });
@@ -405,7 +407,9 @@ export class TestCluster {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all(this.nodes.filter((n) => n.running).map((n) => this.kill(n.id).catch(() => {})));
+    // With CS_TEST_NODE_ARGS (profiling flags), a clean stop lets the nodes write their profiles.
+    const profiling = (process.env['CS_TEST_NODE_ARGS'] ?? '') !== '';
+    await Promise.all(this.nodes.filter((n) => n.running).map((n) => (profiling ? this.stop(n.id) : this.kill(n.id)).catch(() => {})));
     const keep = process.env['CS_CLUSTER_LOGS'];
     if (keep !== undefined && keep !== '') {
       mkdirSync(keep, { recursive: true });

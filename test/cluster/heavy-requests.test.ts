@@ -45,14 +45,17 @@ class GapPoller {
 
 // Followers hear only heartbeats here (every 50 ms, HEARTBEAT_MS), so a gap of 50 ms is
 // the norm; a request may add one slice of work (READ_SLICE_MS, 5 ms; a 1 MiB parse or
-// log write a few ms more) and this shared 2-core machine adds scheduling noise of tens of
-// ms at times (runs under a load average of 3 to 4 saw 60 to 62 ms; one, before a wide
-// filter stopped being validated twice per read, 99 ms). 110 ms is a heartbeat gap plus a
-// stall of 60 ms: it fails for a read served in one piece (the `$or` below held the loop
-// 1.3 s, the leader lost office) and stays below the election timeout (150 ms,
-// ELECTION_TIMEOUT_MS), past which a follower campaigns. Issue #11's target, half the
-// election timeout with a write load running, is the benchmark's.
-const GAP_BOUND_MS = 110;
+// log write a few ms more). The rest is the machine: three nodes and this test share 2
+// cores, and a node waiting for a core sees its leader late. Measured on an idle 2-core box
+// (2026-12-05, this file alone, 14 runs of the code before and after change streams and
+// history): the longest gap 72 to 138 ms; CPU profiles of the nodes (CS_TEST_NODE_ARGS, see
+// harness.ts) show a node running for a quarter of such a stall, the rest waiting for a
+// core. The bound is the election timeout (150 ms, ELECTION_TIMEOUT_MS), past which a
+// follower campaigns: a read served in one piece (the `$or` below once held the loop 1.3 s
+// and cost the leader its office) fails it by far. scripts/run-tests.mjs runs this file
+// alone, after the others. Issue #11's target, half the election timeout with a write load
+// running, is the benchmark's (`npm run bench -- abuse`).
+const GAP_BOUND_MS = ELECTION_TIMEOUT_MS;
 const SCAN_DOCS = 10_000;
 /** Documents per insert while loading: 4 JSON values each, well under REQUEST_VALUES_MAX. */
 const LOAD_BATCH_DOCS = 1000;
@@ -186,7 +189,6 @@ describe('the heaviest requests the API allows, on a 3-node cluster', () => {
         longest < GAP_BOUND_MS,
         `a follower saw a gap of ${longest} ms between messages from its leader: ${JSON.stringify(gaps.filter((g) => g.gapMs >= GAP_BOUND_MS))}`,
       );
-      assert.ok(GAP_BOUND_MS < ELECTION_TIMEOUT_MS);
     },
   );
 });

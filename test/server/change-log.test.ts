@@ -7,12 +7,13 @@ import type { Command, CommandResult } from '../../src/store/commands.ts';
 import type { Document } from '../../src/store/types.ts';
 import { ChangeFeed, compareChangeTokens, formatChangeToken, parseChangeToken, tokenOf, type ChangeToken } from '../../src/node/change-log.ts';
 import { changesOf } from '../../src/node/change-events.ts';
+import { encodeCommand } from '../../src/node/command-codec.ts';
 
 /** An insert of `count` documents applied at log index `index`: `count` changes in one entry. */
 function applyInsert(feed: ChangeFeed, index: number, count: number, size = 1): void {
   const docs: Document[] = Array.from({ length: count }, (_, i) => ({ _id: `d${index}-${i}`, _rev: index, pad: 'x'.repeat(size) }));
   const command: Command = { type: 'insert', collection: 'c', docs, timeMs: 1000 + index };
-  feed.applied(command, { ok: true, value: docs }, { index, term: 2 });
+  feed.applied(command, { ok: true, value: docs }, { index, term: 2, data: encodeCommand(command) });
 }
 
 const ids = (feed: ChangeFeed, after: ChangeToken): string[] => feed.read(after).map((r) => r.event.eventId);
@@ -68,7 +69,7 @@ describe('the retained change log', () => {
     expectExpired(() => feed.read({ sequence: 0, position: Infinity }));
   });
 
-  test('bounded by size (JSON length); the newest stays even when alone over it', () => {
+  test("bounded by size (the entries' encoded size); the newest stays even when alone over it", () => {
     const feed = new ChangeFeed({ eventsMax: 1000, bytesMax: 2000 });
     for (let i = 1; i <= 20; i++) applyInsert(feed, i, 1, 500);
     assert.ok(feed.retainedBytes <= 2000, `${feed.retainedBytes} bytes retained`);
