@@ -12,45 +12,33 @@
 //
 // Access (docs/http-api.md): /openapi.json and /docs are open, as a probe is: they describe
 // the routes, which are the same on every node, and name no collection. Each collection's
-// model is added as a component only while authentication is off; with it on, a caller
-// learns collections and their models from GET /api, which lists only what they may read.
+// model (its components and its document routes as concrete paths: openapi-collections.ts)
+// is added only while authentication is off; with it on, a caller learns collections and
+// their models from GET /api, which lists only what they may read.
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import type { DatabaseBackend } from '../node/backend.ts';
 import type { Store } from '../store/store.ts';
+import { withCollectionModels, type OpenApiDocument } from './openapi-collections.ts';
 import { ROUTE_DESCRIPTIONS } from './openapi-routes.ts';
 import { errorResponses, SHARED_SCHEMAS, type JsonSchema } from './openapi-schemas.ts';
 
 export const OPENAPI_PATH = '/openapi.json';
 export const DOCS_PREFIX = '/docs';
-/** Components of collection models are named `collection.<name>`. */
-export const COLLECTION_SCHEMA_PREFIX = 'collection.';
+export { COLLECTION_DOCUMENT_PREFIX, COLLECTION_SCHEMA_PREFIX } from './openapi-collections.ts';
 
-/**
- * Each collection's model (its JSON Schema), by collection name. The hook for models
- * (issue #14, `PUT /api/:collection/_schema`): until the store keeps them, there are none.
- * When it does, return them here; /openapi.json and GET /api pick them up.
- */
+/** Each collection's model (its JSON Schema), by collection name: GET /api lists them. */
 export function collectionSchemas(store: Store): ReadonlyMap<string, JsonSchema> {
-  void store;
-  return new Map();
+  return new Map(store.models().map((m) => [m.collection, m.schema]));
 }
 
-interface OpenApiDocument {
-  components?: { schemas?: Record<string, unknown> };
-  [key: string]: unknown;
-}
-
-/** The generated document plus, while authentication is off, each collection's model. */
+/** The generated document plus, while authentication is off, each collection's model
+ * (openapi-collections.ts), read from this node's store as it is now. */
 function documentFor(app: FastifyInstance, backend: DatabaseBackend): OpenApiDocument {
   const spec = structuredClone(app.swagger()) as unknown as OpenApiDocument;
   if (app.authRequired()) return spec;
-  const models = collectionSchemas(backend.store);
-  if (models.size === 0) return spec;
-  const schemas = { ...spec.components?.schemas };
-  for (const [name, schema] of models) schemas[`${COLLECTION_SCHEMA_PREFIX}${name}`] = schema;
-  return { ...spec, components: { ...spec.components, schemas } };
+  return withCollectionModels(spec, backend.store.models());
 }
 
 /** Gives each route its description (openapi-routes.ts) and the error responses. */

@@ -5,12 +5,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import SwaggerParser from '@apidevtools/swagger-parser';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { FastifyInstance } from 'fastify';
 import { open } from '../../src/index.ts';
 import { EmbeddedBackend } from '../../src/node/embedded-backend.ts';
 import { createServer } from '../../src/server/index.ts';
 import { ALL_ERROR_CODES, ERROR_CODES } from '../../src/store/error-codes.ts';
-import { send } from './helpers.ts';
+import { send, startTestServer } from './helpers.ts';
 
 interface Operation {
   summary?: string;
@@ -99,6 +100,101 @@ describe('OpenAPI document', () => {
     const bundle = await send(app, 'GET', '/docs/static/swagger-ui-bundle.js');
     assert.equal(bundle.statusCode, 200);
     assert.ok(bundle.body.length > 100_000);
+  });
+});
+
+// Each modeled collection gets its components and its own document paths, generated from the
+// live models: a model set after the server started shows up, and one dropped goes away.
+describe('OpenAPI document: collection models', () => {
+  // `$defs` and an internal `$ref` (which must still resolve inside the OpenAPI document),
+  // `additionalProperties: false` (which must still accept `_rev` in the stored form).
+  const PRODUCT = {
+    type: 'object',
+    $defs: { price: { type: 'number', minimum: 0.01 } },
+    properties: { _id: { type: 'string' }, name: { type: 'string', minLength: 1 }, price: { $ref: '#/$defs/price' } },
+    required: ['_id', 'name', 'price'],
+    additionalProperties: false,
+  };
+  type Schema = Record<string, unknown>;
+  type Doc = OpenApi & {
+    paths: Record<
+      string,
+      Record<string, { parameters?: Array<{ name: string; in: string }>; requestBody?: { content: Record<string, { schema: Schema }> } }>
+    >;
+  };
+  const bodyOf = (doc: Doc, path: string, method: string): Schema => doc.paths[path]![method]!.requestBody!.content['application/json']!.schema;
+  const okOf = (doc: Doc, path: string, method: string, status: string): unknown =>
+    doc.paths[path]![method]!.responses[status]!.content!['application/json']!.schema;
+
+  test('a collection with a schema: its components, used by its document routes; a valid document', async () => {
+    const s = await startTestServer();
+    try {
+      const set = await send(s.app, 'PUT', '/api/products/_schema', { schema: PRODUCT });
+      assert.equal(set.statusCode, 200, set.body);
+      await send(s.app, 'POST', '/api/plain', { a: 1 }); // no model: no paths of its own
+      const doc = (await send(s.app, 'GET', '/openapi.json')).json() as Doc;
+      await SwaggerParser.validate(structuredClone(doc) as never);
+
+      const model = doc.components.schemas['collection.products'] as Schema;
+      assert.deepEqual(model['properties'], { ...PRODUCT.properties, price: { $ref: '#/components/schemas/collection.products/$defs/price' } });
+      assert.deepEqual(model['required'], PRODUCT.required);
+      assert.equal(doc.components.schemas['collection.plain'], undefined);
+      assert.equal(doc.paths['/api/plain/{id}'], undefined);
+
+      const stored = { $ref: '#/components/schemas/collectionDocument.products' };
+      const input = { $ref: '#/components/schemas/collection.products' };
+      assert.deepEqual(bodyOf(doc, '/api/products/{id}', 'put'), input);
+      assert.deepEqual(bodyOf(doc, '/api/products', 'post'), { oneOf: [input, { type: 'array', items: input }] });
+      assert.deepEqual(okOf(doc, '/api/products/{id}', 'get', '200'), stored);
+      assert.deepEqual(okOf(doc, '/api/products/{id}', 'put', '201'), stored);
+      assert.deepEqual((okOf(doc, '/api/products', 'get', '200') as Schema)['items'], stored);
+      assert.deepEqual((okOf(doc, '/api/products/_query', 'post', '200') as Schema)['items'], stored);
+      // PATCH takes operators, not a document.
+      assert.notDeepEqual(bodyOf(doc, '/api/products/{id}', 'patch'), input);
+      // The collection is in the path, not a parameter; the id still is one.
+      const params = doc.paths['/api/products/{id}']!['get']!.parameters!.map((p) => `${p.in}:${p.name}`);
+      assert.ok(params.includes('path:id') && !params.includes('path:collection'), params.join());
+
+      // What the server stores and answers matches the stored form, and an invalid document
+      // (refused by the server) does not match the model: the schema is the one in force.
+      const created = await send(s.app, 'POST', '/api/products', { _id: 'p1', name: 'Pen', price: 1.5 });
+      assert.equal(created.statusCode, 201, created.body);
+      const resolved = (await SwaggerParser.dereference(structuredClone(doc) as never)) as unknown as Doc;
+      const ajv = new Ajv2020({ strict: false });
+      const storedCheck = ajv.compile(resolved.components.schemas['collectionDocument.products'] as Schema);
+      const inputCheck = ajv.compile(resolved.components.schemas['collection.products'] as Schema);
+      assert.ok(storedCheck(created.json()), JSON.stringify(storedCheck.errors));
+      assert.equal(inputCheck(created.json()), false, 'the model itself has no _rev');
+      const refused = await send(s.app, 'POST', '/api/products', { _id: 'p2', name: 'Pen', price: 0 });
+      assert.equal(refused.statusCode, 400);
+      assert.equal(inputCheck({ _id: 'p2', name: 'Pen', price: 0 }), false);
+
+      // Live: dropping the model takes it out again.
+      assert.equal((await send(s.app, 'DELETE', '/api/products/_schema')).statusCode, 204);
+      const after = (await send(s.app, 'GET', '/openapi.json')).json() as Doc;
+      assert.equal(after.components.schemas['collection.products'], undefined);
+      assert.equal(after.paths['/api/products/{id}'], undefined);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('with authentication on, no collection or model is named, however the caller asks', async () => {
+    const s = await startTestServer({ auth: { rootPassword: 'correct horse battery' } });
+    try {
+      const until = Date.now() + 5000;
+      while (!s.db.store.auth.enabled && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
+      const root = { authorization: `Basic ${Buffer.from('root:correct horse battery').toString('base64')}` };
+      assert.equal((await send(s.app, 'PUT', '/api/products/_schema', { schema: PRODUCT }, root)).statusCode, 200);
+      assert.ok(s.db.store.model('products') !== undefined);
+      for (const headers of [{}, root]) {
+        const res = await send(s.app, 'GET', '/openapi.json', undefined, headers);
+        assert.equal(res.statusCode, 200);
+        assert.doesNotMatch(res.body, /products/);
+      }
+    } finally {
+      await s.close();
+    }
   });
 });
 
