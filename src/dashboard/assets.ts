@@ -6,7 +6,19 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 /** The browser scripts, in load order: pure helpers first, the loop last. */
-const APP_SCRIPTS = ['prom-text.js', 'status.js', 'history.js', 'session.js', 'view.js', 'charts.js', 'main.js'] as const;
+const APP_SCRIPTS = [
+  'prom-text.js',
+  'status.js',
+  'metrics.js',
+  'history.js',
+  'events.js',
+  'session.js',
+  'event-stream.js',
+  'view.js',
+  'panels.js',
+  'charts.js',
+  'main.js',
+] as const;
 
 export interface DashboardAssets {
   readonly uplotJs: string;

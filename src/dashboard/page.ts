@@ -56,6 +56,105 @@ const BODY = `
 </section>
 <p id="forbidden" class="forbidden" role="alert" hidden></p>
 <main id="content">
+  <p id="metrics-note" class="note" role="status" hidden></p>
+  <div class="panels">
+    <section class="panel" aria-labelledby="health-heading">
+      <h2 id="health-heading">Cluster health</h2>
+      <dl class="stats">
+        <div><dt>Nodes up</dt><dd><span id="health-nodes" class="badge">—</span></dd></div>
+        <div><dt>Leader</dt><dd id="health-leader">—</dd></div>
+        <div><dt>Since last election</dt><dd id="health-since-election">—</dd></div>
+        <div><dt>Term</dt><dd id="health-term">—</dd></div>
+      </dl>
+    </section>
+    <section class="panel" aria-labelledby="elections-heading">
+      <h2 id="elections-heading">Elections</h2>
+      <dl class="stats">
+        <div><dt>Count</dt><dd id="elections-count">—</dd></div>
+        <div><dt>Average duration</dt><dd id="elections-average">—</dd></div>
+        <div><dt>Last duration</dt><dd id="elections-last">—</dd></div>
+        <div><dt>Success rate</dt><dd><span id="elections-success">—</span>
+          <span class="bar wide" aria-hidden="true"><span id="elections-success-bar" class="bar-fill"></span></span>
+          <span id="elections-success-detail" class="detail"></span></dd></div>
+      </dl>
+    </section>
+    <section class="panel" aria-labelledby="replication-heading">
+      <h2 id="replication-heading">Replication</h2>
+      <dl class="stats">
+        <div><dt>Commit latency</dt><dd id="replication-commit-latency">—</dd></div>
+        <div><dt>Commit latency p99</dt><dd id="replication-commit-p99">—</dd></div>
+        <div><dt>Log size (entries)</dt><dd id="replication-log-entries">—</dd></div>
+        <div><dt>Log on disk</dt><dd id="replication-log-bytes">—</dd></div>
+        <div><dt>Commit index</dt><dd id="replication-commit-index">—</dd></div>
+        <div><dt>Snapshot index</dt><dd id="replication-snapshot-index">—</dd></div>
+        <div><dt>Snapshot age</dt><dd id="replication-snapshot-age">—</dd></div>
+        <div><dt>Log fsync p99</dt><dd id="replication-sync-p99">—</dd></div>
+      </dl>
+      <table id="replication-lags" class="compact">
+        <caption>Lag per follower, measured by the leader.</caption>
+        <thead><tr><th scope="col">Follower</th><th scope="col">Lag (time)</th><th scope="col">Lag (entries)</th></tr></thead>
+        <tbody id="replication-lags-body"><tr><td colspan="3" class="empty">Waiting for data…</td></tr></tbody>
+      </table>
+    </section>
+    <section class="panel" aria-labelledby="performance-heading">
+      <h2 id="performance-heading">Performance</h2>
+      <dl class="stats">
+        <div><dt>Operations/s</dt><dd id="performance-ops">—</dd></div>
+        <div><dt>CPU (one core)</dt><dd id="performance-cpu">—</dd></div>
+        <div><dt>Memory (resident)</dt><dd id="performance-memory">—</dd></div>
+        <div><dt>Heap used</dt><dd id="performance-heap">—</dd></div>
+      </dl>
+    </section>
+  </div>
+  <section aria-labelledby="charts-heading">
+    <h2 id="charts-heading">Last 5 minutes</h2>
+    <div class="charts">
+      <figure>
+        <figcaption id="ops-caption">Operations applied per second</figcaption>
+        <div id="chart-ops" class="chart" role="img" aria-labelledby="ops-caption"></div>
+      </figure>
+      <figure>
+        <figcaption id="cpu-caption">CPU (% of one core)</figcaption>
+        <div id="chart-cpu" class="chart" role="img" aria-labelledby="cpu-caption"></div>
+      </figure>
+      <figure>
+        <figcaption id="memory-caption">Memory (MiB)</figcaption>
+        <div id="chart-memory" class="chart" role="img" aria-labelledby="memory-caption"></div>
+      </figure>
+      <figure>
+        <figcaption id="latency-caption">Commit latency (ms, leader)</figcaption>
+        <div id="chart-latency" class="chart" role="img" aria-labelledby="latency-caption"></div>
+      </figure>
+      <figure>
+        <figcaption id="lag-ms-caption">Lag per follower (ms, leader)</figcaption>
+        <div id="chart-lag-ms" class="chart" role="img" aria-labelledby="lag-ms-caption"></div>
+      </figure>
+      <figure>
+        <figcaption id="commit-caption">Commit rate (entries/s)</figcaption>
+        <div id="chart-commit" class="chart" role="img" aria-labelledby="commit-caption"></div>
+      </figure>
+      <figure>
+        <figcaption id="lag-caption">Lag per member (entries)</figcaption>
+        <div id="chart-lag" class="chart" role="img" aria-labelledby="lag-caption"></div>
+      </figure>
+      <figure>
+        <figcaption id="requests-caption">Requests per second</figcaption>
+        <div id="chart-requests" class="chart" role="img" aria-labelledby="requests-caption"></div>
+        <p id="requests-note" class="note">No request counter found in /metrics yet.</p>
+      </figure>
+    </div>
+  </section>
+  <section aria-labelledby="timeline-heading">
+    <h2 id="timeline-heading">Timeline <span id="timeline-status" class="badge">Not connected</span></h2>
+    <p class="note">Leader changes and other cluster events this node saw, from <code>GET /cluster/events</code>.
+      Lanes: <span class="key key-leader">leader</span> <span class="key key-member">members</span>
+      <span class="key key-snapshot">snapshots</span> <span class="key key-node">reachability</span>.</p>
+    <div class="strip-frame">
+      <div id="timeline-strip" class="strip"></div>
+      <div class="strip-axis muted"><span>5 min ago</span><span>now</span></div>
+    </div>
+    <ol id="timeline-list" class="timeline" aria-live="polite"><li class="empty">No events yet.</li></ol>
+  </section>
   <section aria-labelledby="members-heading">
     <h2 id="members-heading">Members</h2>
     <table id="members">
@@ -72,24 +171,6 @@ const BODY = `
       </thead>
       <tbody id="members-body"><tr><td colspan="6" class="empty">Waiting for data…</td></tr></tbody>
     </table>
-  </section>
-  <section aria-labelledby="charts-heading">
-    <h2 id="charts-heading">Last 5 minutes</h2>
-    <div class="charts">
-      <figure>
-        <figcaption id="commit-caption">Commit rate (entries/s)</figcaption>
-        <div id="chart-commit" class="chart" role="img" aria-labelledby="commit-caption"></div>
-      </figure>
-      <figure>
-        <figcaption id="lag-caption">Lag per member (entries)</figcaption>
-        <div id="chart-lag" class="chart" role="img" aria-labelledby="lag-caption"></div>
-      </figure>
-      <figure>
-        <figcaption id="requests-caption">Requests per second</figcaption>
-        <div id="chart-requests" class="chart" role="img" aria-labelledby="requests-caption"></div>
-        <p id="requests-note" class="note">No request counter found in /metrics yet.</p>
-      </figure>
-    </div>
   </section>
 </main>`;
 

@@ -1,5 +1,6 @@
 // A fake cluster node for the dashboard tests: serves the real dashboard page and
-// scripted /cluster/status and /metrics answers that the test changes over time.
+// scripted /cluster/status, /metrics and /cluster/metrics answers that the test changes
+// over time, and a /cluster/events stream the test sends events on.
 // It can also go down (stop listening) and come back on the same port.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -27,6 +28,9 @@ export interface FakeStatus {
   members: FakeMember[];
 }
 
+/** The fields of GET /cluster/metrics the dashboard reads (node/node-metrics.ts RaftMetrics). */
+export type FakeMetrics = Record<string, unknown>;
+
 export type FakeMode = 'ok' | 'error503' | 'reset';
 
 export class FakeNode {
@@ -36,6 +40,9 @@ export class FakeNode {
   requestsTotal = 0;
   statusRequests = 0;
   status: FakeStatus;
+  metrics: FakeMetrics = {};
+  eventsRequests = 0;
+  private readonly eventStreams = new Set<ServerResponse>();
   private server: Server | null = null;
   private port = 0;
 
@@ -63,6 +70,8 @@ export class FakeNode {
     if (server === null) return;
     this.server = null;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const stream of this.eventStreams) stream.destroy();
+    this.eventStreams.clear();
     server.closeAllConnections();
     await closed;
   }
@@ -73,7 +82,15 @@ export class FakeNode {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(dashboardHtml());
       return;
     }
-    if (path === '/cluster/status' || path === '/metrics') {
+    if (path === '/cluster/events' && this.mode === 'ok') {
+      this.eventsRequests++;
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+      res.write(': connected\n\n');
+      this.eventStreams.add(res);
+      res.on('close', () => this.eventStreams.delete(res));
+      return;
+    }
+    if (path === '/cluster/status' || path === '/metrics' || path === '/cluster/metrics' || path === '/cluster/events') {
       if (path === '/cluster/status') this.statusRequests++;
       if (this.mode === 'reset') {
         req.socket.destroy();
@@ -88,6 +105,8 @@ export class FakeNode {
         this.status.appliedIndex = this.status.commitIndex;
         this.status.lastLogIndex = this.status.commitIndex;
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.status));
+      } else if (path === '/cluster/metrics') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.metrics));
       } else {
         this.requestsTotal += 12;
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(this.metricsText());
@@ -95,6 +114,13 @@ export class FakeNode {
       return;
     }
     res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"NOT_FOUND","message":"no"}}');
+  }
+
+  /** Sends one server-sent event, written as the node writes it, to every open stream. */
+  sendEvent(event: Record<string, unknown> & { seq: number; type: string }): number {
+    const text = `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+    for (const stream of this.eventStreams) stream.write(text);
+    return this.eventStreams.size;
   }
 
   private metricsText(): string {

@@ -5,7 +5,8 @@
   'use strict';
 
   /**
-   * A sample: { t: seconds, commitIndex: number|null, lags: {id: lag}, requests: number|null }.
+   * A sample: { t: seconds, commitIndex: number|null, lags: {id: lag}, requests: number|null,
+   * metrics: metricsSample() of GET /cluster/metrics, or null/absent when it did not answer }.
    * An unreachable poll is a sample with nulls, so charts show a gap.
    */
   function createHistory(windowSeconds, maxSamples) {
@@ -49,13 +50,39 @@
     return rateSeries(history.samples, (s) => s.requests);
   }
 
-  /** One lag series per member id seen in the window, ids sorted. */
-  function lagSeries(history) {
+  /** One series per key of the maps `pick` returns (id -> value), keys in numeric order. */
+  function keyedSeries(samples, pick) {
     const idSet = new Set();
-    for (const s of history.samples) for (const id of Object.keys(s.lags)) idSet.add(id);
+    for (const s of samples) {
+      const map = pick(s);
+      if (map) for (const id of Object.keys(map)) idSet.add(id);
+    }
     const ids = Array.from(idSet).sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
-    const series = ids.map((id) => history.samples.map((s) => (Object.prototype.hasOwnProperty.call(s.lags, id) ? s.lags[id] : null)));
+    const series = ids.map((id) =>
+      samples.map((s) => {
+        const map = pick(s);
+        return map && Object.prototype.hasOwnProperty.call(map, id) ? map[id] : null;
+      }),
+    );
     return { ids, series };
+  }
+
+  /** One lag series (entries, from /cluster/status) per member id seen in the window, ids sorted. */
+  function lagSeries(history) {
+    return keyedSeries(history.samples, (s) => s.lags);
+  }
+
+  /** One lag series in ms (from /cluster/metrics, leader only) per follower seen in the window. */
+  function lagMsSeries(history) {
+    return keyedSeries(history.samples, (s) => (s.metrics ? s.metrics.lagMs : null));
+  }
+
+  /** One field of the samples' metrics (metricsSample), null where there were none. */
+  function metricSeries(history, key) {
+    return history.samples.map((s) => {
+      const v = s.metrics ? s.metrics[key] : null;
+      return typeof v === 'number' && Number.isFinite(v) ? v : null;
+    });
   }
 
   ns.createHistory = createHistory;
@@ -64,4 +91,6 @@
   ns.commitRate = commitRate;
   ns.requestRate = requestRate;
   ns.lagSeries = lagSeries;
+  ns.lagMsSeries = lagMsSeries;
+  ns.metricSeries = metricSeries;
 })((globalThis.CSDash = globalThis.CSDash || {}));

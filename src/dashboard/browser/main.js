@@ -1,4 +1,5 @@
-// The dashboard loop: poll /cluster/status and /metrics, feed the history, render.
+// The dashboard loop: poll /cluster/status, /cluster/metrics and /metrics, feed the history,
+// render; follow /cluster/events for the timeline (event-stream.js) while the data is shown.
 // Polls every second (or ?poll=<ms>, 100 to 10000), one poll at a time, each
 // request bounded by a timeout. Never throws: any failure becomes the
 // "unreachable" state, and the loop keeps going.
@@ -20,6 +21,13 @@
   let status = null;
   let requestCounterName = null;
   let charts = null;
+  let metrics = null;
+  let metricsNote = null;
+  const timeline = ns.createTimeline();
+  const events = ns.createEventStream((event) => {
+    // Drawn on the next render (at most one poll interval later), not once per event.
+    ns.addTimelineEvent(timeline, event);
+  });
 
   const sessions = ns.createSessionStore();
   const auth = { session: sessions.load(), needsLogin: false, forbidden: false, loginMessage: null, loginError: null, loggingIn: false };
@@ -46,6 +54,19 @@
     auth.loginMessage = message;
     auth.loginError = null;
     status = null;
+    events.want(null);
+  }
+
+  function parseMetrics(result) {
+    if (!result.ok) return { metrics: null, reason: result.reason };
+    let raw;
+    try {
+      raw = JSON.parse(result.body);
+    } catch {
+      return { metrics: null, reason: 'invalid JSON' };
+    }
+    const normalized = ns.normalizeMetrics(raw);
+    return normalized === null ? { metrics: null, reason: 'unexpected response' } : { metrics: normalized, reason: null };
   }
 
   function parseStatus(result) {
@@ -63,10 +84,14 @@
   async function poll() {
     if (auth.needsLogin) return; // nothing to ask until the user logs in
     const sentWith = auth.session;
-    const [statusResult, metricsResult] = await Promise.all([fetchText('/cluster/status'), fetchText('/metrics')]);
+    const [statusResult, metricsResult, raftResult] = await Promise.all([
+      fetchText('/cluster/status'),
+      fetchText('/metrics'),
+      fetchText('/cluster/metrics'),
+    ]);
     const now = Date.now();
     stats.polls++;
-    if (statusResult.status === 401 || metricsResult.status === 401) {
+    if (statusResult.status === 401 || metricsResult.status === 401 || raftResult.status === 401) {
       // Unless a login happened while these were in flight: the new session stands.
       if (auth.session === sentWith) {
         showLogin(sentWith === null ? null : 'Your session ended (expired, or the password changed): log in again.');
@@ -76,6 +101,7 @@
     // Logged in, without role root: the node answers, the page cannot show its status.
     auth.forbidden = statusResult.status === 403;
     if (auth.forbidden) {
+      events.want(null);
       conn.reachable = true;
       conn.unreachableSince = null;
       conn.reason = null;
@@ -93,21 +119,36 @@
       }
     }
 
+    const raft = parseMetrics(raftResult);
+    // The panels keep the last numbers they had when /cluster/metrics fails, and say so.
+    if (raft.metrics !== null) metrics = raft.metrics;
+    metricsNote =
+      raft.metrics !== null
+        ? null
+        : 'No Raft metrics from this node (' + raft.reason + ')' + (metrics === null ? '.' : ': the panels show the last ones received.');
+
     if (parsed.status !== null) {
       status = parsed.status;
+      events.want(ns.requestHeaders(auth.session));
       conn.reachable = true;
       conn.unreachableSince = null;
       conn.reason = null;
       conn.lastOkAt = now;
       const lags = {};
       for (const m of status.members) if (m.lag !== null) lags[m.id] = m.lag;
-      ns.addSample(history, { t: now / 1000, commitIndex: status.commitIndex, lags, requests });
+      ns.addSample(history, {
+        t: now / 1000,
+        commitIndex: status.commitIndex,
+        lags,
+        requests,
+        metrics: raft.metrics === null ? null : ns.metricsSample(raft.metrics),
+      });
     } else {
       stats.failures++;
       if (conn.reachable !== false) conn.unreachableSince = now;
       conn.reachable = false;
       conn.reason = parsed.reason;
-      ns.addSample(history, { t: now / 1000, commitIndex: null, lags: {}, requests: null });
+      ns.addSample(history, { t: now / 1000, commitIndex: null, lags: {}, requests: null, metrics: null });
     }
   }
 
@@ -123,6 +164,10 @@
     if (status !== null) {
       ns.renderHeader(status);
       ns.renderMembers(status, conn.reachable === true);
+    }
+    if (!auth.needsLogin && !auth.forbidden) {
+      ns.renderPanels(metrics, metricsNote);
+      ns.renderTimeline(timeline, Date.now(), WINDOW_SECONDS * 1000, events.state());
     }
     // Charts are made once their place is shown: a hidden container has no width to size them by.
     if (charts === null && !auth.needsLogin && !auth.forbidden) charts = ns.createCharts(WINDOW_SECONDS);
@@ -215,6 +260,8 @@
         auth: auth.needsLogin ? 'login' : auth.forbidden ? 'forbidden' : auth.session === null ? 'none' : 'token',
         user: auth.session === null ? null : auth.session.user,
         charts: charts === null ? null : charts.describe(),
+        metrics: metrics === null ? null : { nodeId: metrics.nodeId, electionCount: metrics.electionCount, commitIndex: metrics.commitIndex },
+        events: Object.assign(events.state(), { timeline: timeline.events.map((e) => ({ seq: e.seq, type: e.type })) }),
       };
     },
   };
