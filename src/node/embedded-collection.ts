@@ -238,6 +238,10 @@ export class EmbeddedCollection {
 
   private async run<T extends Command['type']>(command: Command & { type: T }, options?: ExecuteOptions): Promise<ResultValues[T]> {
     if (this.modelReady !== undefined && command.type !== 'setSchema') await this.modelReady;
+    // An update or replace whose document fails the model costs no log entry (inserts were
+    // conformed in withId); apply checks again, and decides (docs/models.md, Validation).
+    const failure = this.host.store.modelFailure(command);
+    if (failure !== undefined) throw failure;
     const result = await this.host.execute(command, options);
     if (!result.ok) throw errorFromInfo(result.error);
     return result.value as ResultValues[T];

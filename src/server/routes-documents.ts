@@ -4,7 +4,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { NotFoundError } from '../store/errors.ts';
 import type { Document, UpdateSpec } from '../store/types.ts';
 import { validateCollectionName, validateId, validateUpdate } from '../store/validate.ts';
-import { readableStore, runCommand } from './backend-access.ts';
+import { readableStore } from './backend-access.ts';
+import { runCheckedCommand } from './model-precheck.ts';
 import { documentsToInsert, replacementDocument } from './documents.ts';
 import { idempotencyOf } from './idempotency.ts';
 import { parseConsistency, parseIfMatch, queryParams } from './http-input.ts';
@@ -26,7 +27,7 @@ export function registerDocumentRoutes(app: FastifyInstance, { backend }: RouteC
     queryParams(request.query, []);
     const tag = idempotencyOf(request);
     const { docs, many } = documentsToInsert(backend, request.body);
-    const stored = await runCommand(backend, { type: 'insert', collection, docs }, { tag, reply });
+    const stored = await runCheckedCommand(backend, { type: 'insert', collection, docs }, { tag, reply });
     return reply.code(201).send(many ? stored : stored[0]);
   });
 
@@ -47,7 +48,7 @@ export function registerDocumentRoutes(app: FastifyInstance, { backend }: RouteC
     const ifRev = parseIfMatch(request.headers['if-match']);
     const tag = idempotencyOf(request);
     const doc = replacementDocument(backend, id, request.body);
-    const value = await runCommand(
+    const value = await runCheckedCommand(
       backend,
       {
         type: 'replace',
@@ -71,7 +72,7 @@ export function registerDocumentRoutes(app: FastifyInstance, { backend }: RouteC
     const ifRev = parseIfMatch(request.headers['if-match']);
     const tag = idempotencyOf(request);
     validateUpdate(request.body, 'update');
-    const value = await runCommand(
+    const value = await runCheckedCommand(
       backend,
       {
         type: 'update',
@@ -95,7 +96,7 @@ export function registerDocumentRoutes(app: FastifyInstance, { backend }: RouteC
     queryParams(request.query, []);
     const ifRev = parseIfMatch(request.headers['if-match']);
     const tag = idempotencyOf(request);
-    const value = await runCommand(
+    const value = await runCheckedCommand(
       backend,
       {
         type: 'remove',

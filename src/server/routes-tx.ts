@@ -8,7 +8,7 @@ import { ValidationError } from '../store/errors.ts';
 import type { Document, Filter, JsonObject, JsonValue, UpdateSpec } from '../store/types.ts';
 import { isPlainObject, validateCollectionName, validateFilter, validateId, validateUpdate } from '../store/validate.ts';
 import { requireCollectionAccess } from './auth/auth-plugin.ts';
-import { runCommand } from './backend-access.ts';
+import { runCheckedCommand } from './model-precheck.ts';
 import { documentToInsert, replacementDocument } from './documents.ts';
 import { bodyObject, optionalBoolean, queryParams } from './http-input.ts';
 import { idempotencyOf } from './idempotency.ts';
@@ -102,7 +102,7 @@ export function registerTxRoutes(app: FastifyInstance, { backend }: RouteContext
       if (isPlainObject(p) && typeof p['collection'] === 'string') requireCollectionAccess(request, backend, p['collection'], 'read');
     }
     // Preconditions are checked in full by validateCommand inside runCommand.
-    const values = await runCommand(backend, { type: 'tx', ops, if: rawIf as Precondition[] }, { tag, reply });
+    const values = await runCheckedCommand(backend, { type: 'tx', ops, if: rawIf as Precondition[] }, { tag, reply });
     return { results: ops.map((op, i) => resultOf(op, values[i]!)) };
   });
 }

@@ -533,6 +533,13 @@ export class Store {
   }
 
   private upsert(cmd: UpdateCommand, index: number): UpdateResultValue {
+    const doc = this.upsertedDocument(cmd, index);
+    this.write(this.collection(cmd.collection, true)!, doc._id, doc, true);
+    return { matched: 0, modified: 0, upsertedId: doc._id, docs: [doc] };
+  }
+
+  /** The document an upsert creates (read-only: what upsert writes, and what modelFailure checks). */
+  private upsertedDocument(cmd: UpdateCommand, index: number): Document {
     const eq = equalityFields(cmd.filter);
     let id: unknown = eq['_id'];
     delete eq['_id']; // mingo refuses to $set _id; it is placed directly below
@@ -545,9 +552,7 @@ export class Store {
     checkNumericTargets(base, cmd.update);
     runUpdate(base, cmd.update);
     if (base['_id'] !== id) throw new ValidationError('update: may not change _id');
-    const doc = this.stored(cmd.collection, base, index);
-    this.write(this.collection(cmd.collection, true)!, doc._id, doc, true);
-    return { matched: 0, modified: 0, upsertedId: doc._id, docs: [doc] };
+    return this.stored(cmd.collection, base, index);
   }
 
   private replace(cmd: ReplaceCommand, index: number): ReplaceResultValue {
@@ -725,6 +730,74 @@ export class Store {
     const work = cloneMutable(doc) as Record<string, unknown>;
     model.conform(work, doc['_id'] === undefined ? 'document' : `document ${JSON.stringify(doc['_id'])}`);
     return work as T;
+  }
+
+  /**
+   * The VALIDATION_FAILED error applying `command` now would end with because a document it
+   * writes fails its collection's model, or undefined: what a writer checks before proposing
+   * (src/server/model-precheck.ts), so that an invalid document costs no log entry. Read-only
+   * (it builds the documents as apply would and writes none). Checked: inserts and replaces
+   * (their documents depend only on the model), standalone updates and upserts (against the
+   * documents as they are now); a transaction's inserts and replaces (its updates may depend
+   * on its earlier ops: apply decides them). The entry is checked again at apply, against the
+   * model and documents then, and that check decides.
+   */
+  modelFailure(command: Command): StoreError | undefined {
+    if (this.modelsByName.size === 0) return undefined;
+    try {
+      if (command.type === 'tx') {
+        // A failing precondition is what apply answers first (409): left to it.
+        if (command.if.some((p) => this.preconditionFailure(p) !== undefined)) return undefined;
+        command.ops.forEach((op, i) => {
+          try {
+            if (op.type === 'insert' || op.type === 'replace') this.checkModelOp(op);
+          } catch (e) {
+            throw withPrefix(e, `transaction op ${i}: `);
+          }
+        });
+      } else if (command.type === 'insert' || command.type === 'replace' || command.type === 'update') {
+        this.checkModelOp(command);
+      }
+      return undefined;
+    } catch (e) {
+      // Anything else (a malformed command, a conflict) is left to validation and apply.
+      return e instanceof StoreError && e.code === 'VALIDATION_FAILED' ? e : undefined;
+    }
+  }
+
+  /** Builds the documents `op` would write, as apply does, and throws what apply would. */
+  private checkModelOp(op: InsertCommand | ReplaceCommand | UpdateCommand): void {
+    if (!this.modelsByName.has(op.collection)) return;
+    const index = this.applied + 1;
+    switch (op.type) {
+      case 'insert':
+        op.docs.forEach((doc, i) => {
+          try {
+            this.stored(op.collection, doc, index);
+          } catch (e) {
+            throw op.docs.length > 1 ? withPrefix(e, `docs.${i}: `) : e;
+          }
+        });
+        return;
+      case 'replace': {
+        // Apply answers a failed If-Match (412) or a missing document (404) before validating.
+        const cur = this.storedDoc(op.collection, op.id);
+        if (op.ifRev !== undefined && (cur?._rev ?? 0) !== op.ifRev) return;
+        if (cur === undefined && !op.upsert) return;
+        this.stored(op.collection, { ...op.doc, _id: op.id }, index);
+        return;
+      }
+      case 'update': {
+        const matches = this.matching(op.collection, op.filter, op.multi);
+        if (matches.length === 0) {
+          if (op.upsert && (op.ifRev === undefined || op.ifRev === 0)) this.upsertedDocument(op, index);
+          return;
+        }
+        if (op.ifRev !== undefined && matches[0]!._rev !== op.ifRev) return; // 412 at apply
+        for (const doc of matches) this.updatedDocument(op.collection, doc, op.update, index);
+        return;
+      }
+    }
   }
 
   /**
