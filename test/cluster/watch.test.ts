@@ -1,0 +1,119 @@
+// Issue #14 on a real 3-node cluster: a client watch() is streaming from the leader when the
+// leader is killed (SIGKILL) while writers keep inserting; the watch resumes on another node
+// and, compared with the writes, hands out every committed change exactly once, in log order,
+// across the leader change: each acknowledged insert, each uncertain one that committed, and
+// nothing else.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, type ChangeEvent, type Client } from '../../src/client/index.ts';
+import { acquireClusterLock, http, sleep, TestCluster, WriteLoad } from './harness.ts';
+
+const COLLECTION = 'watched';
+const END_ID = 'zz-end';
+
+let cluster: TestCluster;
+let release: (() => void) | undefined;
+let client: Client | undefined;
+before(async () => {
+  release = await acquireClusterLock();
+  cluster = await TestCluster.start({ size: 3 });
+});
+after(async () => {
+  await client?.close();
+  await cluster?.close();
+  release?.();
+});
+
+/** `a` before `b` in the log: by sequence (log index), then position in the entry. */
+function before_(a: ChangeEvent, b: ChangeEvent): boolean {
+  return a.sequence < b.sequence || (a.sequence === b.sequence && a.position < b.position);
+}
+
+test('watch() across a kill -9 of the leader: every change once, in order, as the writes say', async () => {
+  const leader = await cluster.waitForLeader();
+  const oldLeader = cluster.node(leader.nodeId);
+  // The leader first: the stream opens there (the client picks its first URL), so the kill
+  // breaks the very connection the watch reads.
+  const urls = [oldLeader.url, ...cluster.nodes.filter((n) => n.id !== oldLeader.id).map((n) => n.url)];
+  client = connect(urls, { timeout: 2000, retries: 20, backoff: { delayMsInitial: 20, delayMsMax: 200 } });
+
+  const controller = new AbortController();
+  const events: ChangeEvent[] = [];
+  // From the start of the log: nothing written before the stream opened is missed either.
+  const watching = (async () => {
+    for await (const event of client.collection(COLLECTION).watch({ resumeAfter: '0', signal: controller.signal })) {
+      events.push(event);
+      if (event.aggregateId === END_ID) return;
+    }
+  })();
+
+  const load = new WriteLoad(COLLECTION, '', 4, () => cluster.live(), { timeoutMs: 2000 });
+  await sleep(1500);
+  const beforeKill = events.length;
+  await cluster.kill(oldLeader.id);
+  const newLeader = await cluster.waitForLeader({ timeoutMs: 15_000 });
+  assert.notEqual(newLeader.nodeId, oldLeader.id);
+  await sleep(2000); // writes continue on the new leader
+  await load.stop();
+  // A last write, after every other: once the watch hands it out, everything before it is in.
+  const end = await http(cluster.node(newLeader.nodeId).url, 'POST', `/api/${COLLECTION}`, { _id: END_ID });
+  assert.equal(end.status, 201, JSON.stringify(end.body));
+  const timeout = setTimeout(() => controller.abort(), 20_000);
+  await watching;
+  clearTimeout(timeout);
+  assert.equal(events.at(-1)?.aggregateId, END_ID, `the watch stopped after ${events.length} events (${load.summary()})`);
+
+  const acknowledged = load.acknowledged();
+  const uncertain = new Set(load.uncertain());
+  assert.ok(beforeKill > 0, 'no event arrived before the kill');
+  assert.ok(acknowledged.length >= 20, `too few writes acknowledged: ${load.summary()}`);
+
+  // In log order, strictly: no event twice, none out of order.
+  for (let i = 1; i < events.length; i++) {
+    assert.ok(before_(events[i - 1]!, events[i]!), `event ${events[i]!.eventId} after ${events[i - 1]!.eventId}`);
+  }
+  // Both leaders' entries came through the one watch.
+  assert.ok(
+    events.some((e) => e.nodeId === oldLeader.id),
+    'no event of the killed leader',
+  );
+  assert.ok(
+    events.some((e) => e.nodeId === newLeader.nodeId && e.term > leader.term),
+    'no event of the new leader',
+  );
+
+  // Exactly once per document: inserts only, so one Created each.
+  const created = new Map<string, ChangeEvent>();
+  for (const e of events) {
+    assert.equal(e.eventType, 'Created', `${e.eventId}: ${e.eventType}`);
+    assert.ok(!created.has(e.aggregateId), `${e.aggregateId} created twice (${created.get(e.aggregateId)?.eventId}, ${e.eventId})`);
+    created.set(e.aggregateId, e);
+  }
+  // Every acknowledged write, with the data sent; the rest only writes whose outcome was unknown.
+  for (const id of acknowledged) {
+    const e = created.get(id);
+    assert.ok(e !== undefined, `acknowledged ${id} never seen by the watch (${load.summary()})`);
+    const [, writer, seq] = /^w(\d+)-(\d+)$/.exec(id)!;
+    assert.equal(e.data?.['writer'], Number(writer));
+    assert.equal(e.data?.['seq'], Number(seq));
+  }
+  const acked = new Set(acknowledged);
+  for (const id of created.keys()) {
+    if (id !== END_ID) assert.ok(acked.has(id) || uncertain.has(id), `${id} seen but never written`);
+  }
+  // Each writer waits for an answer before its next insert: its inserts appear in its order.
+  const lastSeq = new Map<string, number>();
+  for (const e of events) {
+    const m = /^w(\d+)-(\d+)$/.exec(e.aggregateId);
+    if (m === null) continue;
+    const prev = lastSeq.get(m[1]!) ?? -1;
+    assert.ok(Number(m[2]) > prev, `writer ${m[1]}: seq ${m[2]} after ${prev}`);
+    lastSeq.set(m[1]!, Number(m[2]));
+  }
+  // And the watch saw exactly what the cluster holds.
+  const stored = await http(cluster.node(newLeader.nodeId).url, 'GET', `/api/${COLLECTION}`);
+  assert.equal(stored.status, 200);
+  const storedIds = (stored.body as Array<{ _id: string }>).map((d) => d._id).sort();
+  assert.deepEqual([...created.keys()].sort(), storedIds);
+  console.log(`# ${load.summary()}; ${events.length} events, ${beforeKill} before the kill of node ${oldLeader.id}`);
+});
