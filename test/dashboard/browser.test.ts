@@ -1,10 +1,15 @@
 // The dashboard in headless Chromium against a fake node whose answers change:
 // a healthy 3-member cluster, a leader change, 503s, the node going down and
-// coming back. Chromium is required: without it this suite fails, it does not skip.
+// coming back; then against a real server (in-process, in-memory database): the panels
+// show its /cluster/metrics, and its events reach the timeline.
+// Chromium is required: without it this suite fails, it does not skip.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import type { RaftMetrics } from '../../src/node/node-metrics.ts';
+import { dashboardHtml } from '../../src/dashboard/index.ts';
+import { send, startTestServer, type TestServer } from '../server/helpers.ts';
 import { FakeNode, type FakeStatus } from './fake-node.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -252,5 +257,162 @@ describe('dashboard in Chromium', () => {
     assert.deepEqual(foreignRequests, []);
     assert.deepEqual(problems, []);
     assert.ok(networkErrors.length > 0, 'the console listener saw the failed loads');
+  });
+});
+
+describe('dashboard panels and timeline in Chromium, against a real server', () => {
+  let server: TestServer;
+  let origin: string;
+  let browser: Browser;
+  let page: Page;
+  const problems: string[] = [];
+
+  interface PanelSnapshot {
+    renderErrors: number;
+    lastError: string | null;
+    events: { state: string; timeline: { seq: number; type: string }[] };
+    charts: Record<string, { points: number; nonNull: number; labels: string[]; last: (number | null)[] } | null> | null;
+  }
+
+  async function snapshot(): Promise<PanelSnapshot> {
+    return page.evaluate(() => (globalThis as unknown as { __dashboard: { snapshot(): PanelSnapshot } }).__dashboard.snapshot());
+  }
+
+  async function metrics(): Promise<RaftMetrics> {
+    const res = await fetch(`${origin}/cluster/metrics`);
+    assert.equal(res.status, 200);
+    return (await res.json()) as RaftMetrics;
+  }
+
+  /** The panel texts the test expects, written from the raw JSON (not by the page's code). */
+  function expected(m: RaftMetrics): Record<string, string> {
+    return {
+      '#health-nodes': `${m.healthy_nodes} / ${m.cluster_size}`,
+      '#health-leader': `node ${m.current_leader} (this node)`,
+      '#health-term': String(m.current_term),
+      '#elections-count': String(m.election_count),
+      '#elections-success': `${Math.round((m.election_success_rate ?? NaN) * 1000) / 10} %`,
+      '#elections-success-detail': `${m.election_count} leader${m.election_count === 1 ? '' : 's'} in ${m.elections_started} term${m.elections_started === 1 ? '' : 's'}`,
+      '#replication-log-entries': m.log_size_entries.toLocaleString('en-US'),
+      '#replication-commit-index': m.commit_index.toLocaleString('en-US'),
+      '#replication-snapshot-index': m.snapshot_index.toLocaleString('en-US'),
+    };
+  }
+
+  async function shown(selectors: string[]): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const selector of selectors) out[selector] = (await page.locator(selector).innerText()).trim();
+    return out;
+  }
+
+  /** The panels agree with a /cluster/metrics read around the same time (the node is idle). */
+  async function panelsMatch(): Promise<void> {
+    let last = '';
+    const until = Date.now() + WAIT.timeout;
+    while (Date.now() < until) {
+      const want = expected(await metrics());
+      const got = await shown(Object.keys(want));
+      if (JSON.stringify(got) === JSON.stringify(want)) return;
+      last = `shown ${JSON.stringify(got)}\nexpected ${JSON.stringify(want)}`;
+      await page.waitForTimeout(100);
+    }
+    assert.fail(last);
+  }
+
+  before(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`Chromium not found at ${CHROMIUM}: install the Debian package (apt-get install -y chromium)`);
+    }
+    server = await startTestServer({ dashboardHtml: dashboardHtml() });
+    origin = await server.app.listen({ port: 0, host: '127.0.0.1' });
+    for (let i = 0; i < 30; i++) assert.equal((await send(server.app, 'POST', '/api/things', { n: i })).statusCode, 201);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+      ],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`console ${msg.type()}: ${msg.text()}`);
+    });
+    await page.goto(`${origin}/dashboard?poll=150`);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  test("the panels show the numbers of the server's /cluster/metrics", async () => {
+    await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'Live', null, WAIT);
+    await panelsMatch();
+    const m = await metrics();
+    assert.ok(m.log_size_entries >= 31 && m.election_count === 1, JSON.stringify(m));
+    // A group of one: every member up, so the badge says healthy.
+    assert.equal(await page.getAttribute('#health-nodes', 'class'), 'badge ok');
+    assert.equal(await page.locator('#replication-lags-body td.empty').innerText(), 'No followers.');
+    for (const id of ['#performance-memory', '#performance-heap']) assert.match(await page.locator(id).innerText(), /^\d+\.\d (MiB|GiB)$/, id);
+    assert.match(await page.locator('#performance-cpu').innerText(), /^\d+\.\d %$/);
+    assert.notEqual(await page.locator('#health-since-election').innerText(), '—');
+  });
+
+  test('the performance charts plot the metrics over time', async () => {
+    await page.waitForFunction(
+      () => {
+        const c = (globalThis as unknown as { __dashboard: { snapshot(): PanelSnapshot } }).__dashboard.snapshot().charts;
+        return c !== null && c.memory !== null && c.memory.points >= 3 && c.cpu!.nonNull >= 3;
+      },
+      null,
+      WAIT,
+    );
+    for (const id of ['#chart-ops', '#chart-cpu', '#chart-memory', '#chart-latency', '#chart-lag-ms']) {
+      assert.equal(await page.locator(`${id} canvas`).count(), 1, `${id} has a canvas`);
+    }
+    const charts = (await snapshot()).charts!;
+    assert.deepEqual(charts.memory!.labels, ['resident MiB', 'heap used MiB']);
+    const m = await metrics();
+    const rssMiB = m.process_resident_memory_bytes / 1024 / 1024;
+    const plotted = charts.memory!.last[0]!;
+    assert.ok(plotted > rssMiB / 2 && plotted < rssMiB * 2, `resident ${plotted} MiB plotted, ${rssMiB} MiB now`);
+    // The 30 writes were applied within the throughput's 10 s window.
+    assert.ok(charts.ops!.last[0]! > 0, `ops/s ${charts.ops!.last[0]}`);
+    assert.ok(charts.latency!.nonNull >= 1, "the leader's commit latency is plotted");
+  });
+
+  test('the leader election kept by the node and a snapshot taken now appear in the timeline', async () => {
+    await page.waitForFunction(() => document.querySelector('#timeline-list li[data-type="leader_elected"]') !== null, null, WAIT);
+    const m = await metrics();
+    const elected = await page.locator('#timeline-list li[data-type="leader_elected"] .event-text').innerText();
+    assert.match(elected, new RegExp(`^Node ${m.current_leader} elected leader of term ${m.current_term}`));
+    assert.equal(await page.locator('#timeline-status').innerText(), 'Live');
+
+    const taken = await send(server.app, 'POST', '/cluster/snapshot');
+    assert.equal(taken.statusCode, 200, taken.body);
+    const index = (taken.json() as { index: number }).index;
+    await page.waitForFunction(() => document.querySelector('#timeline-list li[data-type="snapshot_taken"]') !== null, null, WAIT);
+    const items = await page.$$eval('#timeline-list li', (lis) =>
+      lis.map((li) => [li.getAttribute('data-type'), li.querySelector('.event-text')?.textContent]),
+    );
+    assert.deepEqual(items[0]![0], 'snapshot_taken', 'newest first');
+    assert.match(items[0]![1] ?? '', new RegExp(`^Snapshot taken at index ${index} \\(`));
+    // Drawn on the strip too, in the snapshot lane.
+    const seq = await page.getAttribute('#timeline-list li[data-type="snapshot_taken"]', 'data-seq');
+    assert.equal(await page.locator(`#timeline-strip rect.mark-snapshot[data-seq="${seq}"]`).count(), 1);
+    await page.waitForFunction((i) => document.getElementById('replication-snapshot-index')?.textContent === i.toLocaleString('en-US'), index, WAIT);
+    await page.screenshot({ path: '/tmp/dashboard-panels.png', fullPage: true });
+  });
+
+  test('no errors in the page', async () => {
+    const s = await snapshot();
+    assert.equal(s.renderErrors, 0, s.lastError ?? '');
+    assert.deepEqual(problems, []);
   });
 });

@@ -17,7 +17,10 @@ test('the page inlines uPlot and every script, loads nothing external, and is ca
   assert.ok(html.includes(assets.uplotCss.slice(0, 200)), 'uPlot CSS inlined');
   assert.equal((html.match(/<script>/g) ?? []).length, 1 + assets.appScripts.length);
   assert.equal((html.match(/<\/script>/g) ?? []).length, 1 + assets.appScripts.length);
-  for (const id of ['members-body', 'chart-commit', 'chart-lag', 'chart-requests', 'connection', 'leader', 'term']) {
+  const ids = ['members-body', 'chart-commit', 'chart-lag', 'chart-requests', 'connection', 'leader', 'term'];
+  const panels = ['health-nodes', 'elections-count', 'replication-lags-body', 'performance-ops', 'timeline-strip', 'timeline-list'];
+  const charts = ['chart-ops', 'chart-cpu', 'chart-memory', 'chart-latency', 'chart-lag-ms'];
+  for (const id of [...ids, ...panels, ...charts]) {
     assert.ok(html.includes(`id="${id}"`), id);
   }
 });

@@ -134,6 +134,10 @@
     return m.healthyNodes >= m.clusterSize ? 'ok' : 'warn';
   }
 
+  function plural(n, noun) {
+    return n + ' ' + noun + (n === 1 ? '' : 's');
+  }
+
   /** The text of every panel value, keyed by the element id that shows it. */
   function panelText(m) {
     const leader = m.leader === null ? 'none' : 'node ' + m.leader + (m.leader === m.nodeId ? ' (this node)' : '');
@@ -147,7 +151,9 @@
       'elections-last': formatDuration(m.lastElectionMs),
       'elections-success': formatRatio(m.electionSuccessRate),
       'elections-success-detail':
-        m.electionCount === null || m.electionsStarted === null ? '' : m.electionCount + ' leaders in ' + m.electionsStarted + ' terms',
+        m.electionCount === null || m.electionsStarted === null
+          ? ''
+          : plural(m.electionCount, 'leader') + ' in ' + plural(m.electionsStarted, 'term'),
       'replication-commit-latency': formatDuration(m.commitLatencyMs),
       'replication-commit-p99': formatDuration(m.commitLatency.p99Ms),
       'replication-log-entries': formatCount(m.logEntries),
