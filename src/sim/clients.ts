@@ -1,4 +1,5 @@
-// Simulated clients: each runs one operation at a time against a random node (closed loop),
+// Simulated clients: each runs one operation at a time against a random node (closed loop;
+// with stickyRate, mostly the node that last served it, as the client library does),
 // records it in the history, retries definite rejections elsewhere (preferring the leader
 // the node named), and gives up after a timeout, recording the op as indeterminate.
 // Writes whose outcome is unknown (no answer within an attempt's timeout, a node that crashed
@@ -37,6 +38,14 @@ export interface ClientOptions {
   readonly retryUnknownWrites: boolean;
   /** Virtual ms a write attempt waits for an answer before it is retried elsewhere. */
   readonly writeAttemptTimeoutMs: number;
+  /** Virtual ms a read attempt waits for an answer before it is retried elsewhere (a read has
+   * no effect: retrying it is always safe); Infinity: it waits until the op's deadline. */
+  readonly readAttemptTimeoutMs: number;
+  /** Chance that a new op goes to the client's current node (the last that answered ok, or the
+   * leader a rejection named) instead of a random one, as src/client/node-selector.ts does;
+   * 0: every op picks a random node. A read at the node a client reached the leader through
+   * is where a stale lease would show. */
+  readonly stickyRate: number;
 }
 
 export const DEFAULT_CLIENTS: ClientOptions = Object.freeze({
@@ -51,6 +60,8 @@ export const DEFAULT_CLIENTS: ClientOptions = Object.freeze({
   maxAttempts: 8,
   retryUnknownWrites: true,
   writeAttemptTimeoutMs: 200,
+  readAttemptTimeoutMs: Infinity,
+  stickyRate: 0,
 });
 
 type Outcome = WriteOutcome | ReadOutcome;
@@ -88,6 +99,9 @@ interface Client {
   nextAt: number;
   requests: number;
   current: Current | null;
+  /** The node the next op prefers (stickyRate): the last that answered ok, or the leader a
+   * rejection named; 0 after a timeout or an unknown outcome (move on). */
+  preferred: number;
 }
 
 export interface ClientStats {
@@ -137,7 +151,7 @@ export class Clients {
   ) {
     if (options.count < 1 || options.keys.length === 0) throw new Error('Clients: need clients and keys');
     for (let i = 1; i <= options.count; i++) {
-      this.clients.push({ id: i, nextAt: rng.int(0, 20), requests: 0, current: null });
+      this.clients.push({ id: i, nextAt: rng.int(0, 20), requests: 0, current: null, preferred: 0 });
     }
   }
 
@@ -194,6 +208,7 @@ export class Clients {
     if (cur.attempt === null) return cur.retryAt;
     if (cur.attempt.outcome !== null) return cur.attempt.outcomeAt;
     if (this.retriesUnknown(cur)) return Math.min(cur.deadline, cur.attempt.sentAt + this.options.writeAttemptTimeoutMs);
+    if (cur.op.kind === 'read') return Math.min(cur.deadline, cur.attempt.sentAt + this.readAttemptMs());
     return cur.deadline;
   }
 
@@ -201,6 +216,17 @@ export class Clients {
    * giving up leaves it indeterminate, while an answer settles it. Still bounded. */
   private attemptsMax(cur: Current): number {
     return cur.mayHaveApplied ? this.options.maxAttempts * UNKNOWN_ATTEMPTS_FACTOR : this.options.maxAttempts;
+  }
+
+  /** How long a read attempt waits before the read is asked elsewhere. After healing (once
+   * `eligible` is set) a read waits for its deadline: no leader is cut off any more, and a
+   * follower's ReadIndex read waits for the follower to apply the leader's commit index,
+   * which under a tight flow-control draw (one entry per message, two in flight, slow disks)
+   * can lag the leader by 100-200 ms. Hopping between lagging followers every 50 ms never
+   * lets any of them serve it (seed 635, docs/simulation.md), though each would in time; the
+   * client library too waits a whole request timeout. */
+  private readAttemptMs(): number {
+    return this.eligible === null ? this.options.readAttemptTimeoutMs : Infinity;
   }
 
   private retriesUnknown(cur: Current): boolean {
@@ -217,6 +243,7 @@ export class Clients {
       const { outcome, at, node } = cur.lateOk;
       if (outcome.kind !== 'ok') throw new Error('Clients: a late answer must be ok');
       this.history.ok(cur.op, at, null, `node ${node} index ${outcome.index} (earlier attempt)`);
+      c.preferred = node;
       this.stats.ok++;
       this.stats.writesOk++;
       c.current = null;
@@ -234,8 +261,19 @@ export class Clients {
         this.retryUnknown(cur, now, cur.attempt.node);
         return;
       }
+      if (now < cur.deadline && cur.op.kind === 'read' && cur.attempts < this.attemptsMax(cur)) {
+        // A read attempt that went unanswered (a follower's ReadIndex forwarded to a leader
+        // that was cut off): ask another node.
+        this.stats.retries++;
+        c.preferred = 0;
+        cur.retryTo = this.randomNode(cur.attempt.node);
+        cur.retryAt = now + this.rng.int(this.options.retryMs[0], this.options.retryMs[1]);
+        cur.attempt = null;
+        return;
+      }
       // Deadline passed with no answer.
       this.stats.timeouts++;
+      c.preferred = 0;
       this.finishUnknown(c, `timeout at node ${cur.attempt.node}`);
       c.nextAt = now + this.rng.int(this.options.thinkMs[0], this.options.thinkMs[1]);
       return;
@@ -246,6 +284,7 @@ export class Clients {
         const value = 'value' in outcome ? outcome.value : null;
         const retried = cur.attempts > 1 ? ` (attempt ${cur.attempts})` : '';
         this.history.ok(cur.op, at, cur.op.kind === 'read' ? value : null, `node ${cur.attempt.node} index ${outcome.index}${retried}`);
+        c.preferred = cur.attempt.node;
         this.stats.ok++;
         if (cur.op.kind === 'read') {
           this.stats.readsOk++;
@@ -255,6 +294,8 @@ export class Clients {
         break;
       }
       case 'rejected': {
+        const named = outcome.leader;
+        c.preferred = named !== 0 && this.cluster.has(named) ? named : 0;
         if (cur.attempts < this.attemptsMax(cur) && at < cur.deadline) {
           this.stats.retries++;
           const hint = outcome.leader;
@@ -273,6 +314,7 @@ export class Clients {
         break;
       }
       case 'unknown':
+        c.preferred = 0;
         if (cur.attempts < this.attemptsMax(cur) && at < cur.deadline && this.retriesUnknown(cur)) {
           this.retryUnknown(cur, at, cur.attempt.node);
           return;
@@ -311,7 +353,7 @@ export class Clients {
       retryTo: 0,
     };
     c.current = cur;
-    this.send(c, cur, this.randomNode(), now);
+    this.send(c, cur, this.nodeFor(c), now);
   }
 
   /** Schedules another attempt of a write whose last attempt's outcome is unknown. */
@@ -357,6 +399,19 @@ export class Clients {
 
   get timeoutMs(): number {
     return this.options.timeoutMs;
+  }
+
+  /** Where a new op goes: the client's preferred node (stickyRate), else a random one. The
+   * chance is drawn only when there is a preferred node, so stickyRate 0 draws nothing. */
+  private nodeFor(c: Client): number {
+    const p = c.preferred;
+    if (this.options.stickyRate > 0 && p !== 0 && this.mayContact(p) && this.rng.chance(this.options.stickyRate)) return p;
+    return this.randomNode();
+  }
+
+  private mayContact(id: number): boolean {
+    if (this.eligible !== null) return this.eligible.includes(id);
+    return this.cluster.has(id) && !this.cluster.node(id).stopped;
   }
 
   /** A random node to contact, other than `avoid` when there is another. */

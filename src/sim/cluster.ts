@@ -29,7 +29,7 @@ export interface ClusterOptions {
   /** Per-node clock drift bound: each node's tick period is tickMs * (1 ± up to this), drawn
    * at boot and again at each restart; 0: every clock exact. */
   readonly clockDrift?: number;
-  /** Probability that a pipelined write is slow (default 0.15). */
+  /** Probability that a pipelined write is slow (default BASE_SLOW_DISK_RATE). */
   readonly slowDiskRate?: number;
 }
 
@@ -49,8 +49,13 @@ export const DEFAULT_TIMING: RaftTiming = Object.freeze({
 /** An armed crash that has not found a ready() to hit by this time becomes a clean crash. */
 const ARMED_CRASH_WAIT_TICKS = 3;
 
+/** Probability that a pipelined write is slow when no slow-disk fault is on. */
+export const BASE_SLOW_DISK_RATE = 0.15;
+
 export class Cluster {
   now = 0;
+  /** Probability that a pipelined write is slow, now (healing ends slow disks too). */
+  slowDiskRate: number;
   readonly network: SimNetwork<Message>;
   readonly checker = new InvariantChecker();
   readonly coverage = new Coverage();
@@ -68,6 +73,7 @@ export class Cluster {
     if (!(options.tickMs >= 1)) throw new Error('Cluster: tickMs must be >= 1');
     this.rng = options.rng;
     this.trace = options.trace;
+    this.slowDiskRate = options.slowDiskRate ?? BASE_SLOW_DISK_RATE;
     this.network = new SimNetwork<Message>(this.rng.derive('network'), options.links);
     const voters = options.voters ?? options.ids;
     this.founders = { voters: [...voters], learners: options.ids.filter((id) => !voters.includes(id)) };
@@ -301,7 +307,7 @@ export class Cluster {
       nextReadContext: () => this.nextReadContext(),
       driver: this.options.driver ?? 'sync',
       coverage: this.coverage,
-      slowDiskRate: this.options.slowDiskRate ?? 0.15,
+      slowDiskRate: () => this.slowDiskRate,
     });
     this.nodeMap.set(id, node);
     this.setClock(node);

@@ -15,8 +15,8 @@ export const COVERAGE_STATES = [
   'preVoteRejected',
   /** A read was answered by a node whose term changed since the read arrived. */
   'readServedAcrossTermChange',
-  /** A lease read was refused (no valid lease). */
-  'leaseReadRefused',
+  /** A lease read found no valid lease and went through ReadIndex instead (as in production). */
+  'leaseReadFellBack',
   /** A lease read was served. */
   'leaseReadServed',
   /** A follower installed a snapshot from the leader. */

@@ -6,7 +6,7 @@
 import { InvariantError } from '../assert.ts';
 import type { ConfState, RaftBugs } from '../raft/types.ts';
 import { Clients, DEFAULT_CLIENTS, type ClientOptions, type ClientStats } from './clients.ts';
-import { Cluster, DEFAULT_TIMING } from './cluster.ts';
+import { BASE_SLOW_DISK_RATE, Cluster, DEFAULT_TIMING } from './cluster.ts';
 import type { CoverageCounts } from './coverage.ts';
 import { FaultInjector, type FaultEvent, type Topology } from './fault-injector.ts';
 import { profileByName, type FaultProfile } from './faults.ts';
@@ -155,7 +155,7 @@ export class Simulation {
       links: this.profile.links,
       trace: this.trace,
       clockDrift: this.profile.clockDrift ?? 0,
-      slowDiskRate: this.profile.slowDiskRate ?? 0.15,
+      slowDiskRate: this.profile.slowDiskRate ?? BASE_SLOW_DISK_RATE,
     });
     if (this.swarm !== null) this.trace.add(0, this.swarm.summary);
     this.clients = new Clients(this.cluster, rng.derive('clients'), { ...DEFAULT_CLIENTS, ...this.swarm?.clients, ...options.clients });
@@ -224,12 +224,15 @@ export class Simulation {
     });
   }
 
-  /** Ends every fault: restores all links (reliable delivery with small delays), restarts
-   * every crashed node, cancels armed crashes. */
+  /** Ends every fault: restores all links (reliable delivery with small delays), disks to the
+   * base rate of slow writes (a follower on a slow disk fed one entry per message lags the
+   * clients for good: its reads time out, a throughput limit, not a bug), restarts every
+   * crashed node, cancels armed crashes. */
   healAll(): void {
     this.faults.stop(this.now);
     this.cluster.network.heal();
     this.cluster.network.setFaults({ ...RELIABLE_LINKS, maxDelay: Math.max(RELIABLE_LINKS.maxDelay, 5) });
+    this.cluster.slowDiskRate = BASE_SLOW_DISK_RATE;
     for (const n of this.cluster.nodes) {
       n.armedCrash = null;
       n.armedTrigger = null;
@@ -273,8 +276,7 @@ export class Simulation {
       }
       this.runFor(step);
     }
-    this.stopRemovedServers();
-    this.renewLease(deadline);
+    if (!this.cluster.timing.preVote) this.stopRemovedServers();
     this.healedInMs = this.now - start;
     // Client progress: ops started from now on must all succeed.
     this.clients.eligible = [...conf!.voters, ...conf!.learners];
@@ -357,9 +359,12 @@ export class Simulation {
     return this.failure('exception', e);
   }
 
-  /** Shuts down live servers outside the leader's configuration, as an operator would: a
-   * removed server that never applied its removal keeps campaigning in ever higher terms and
-   * its answer to a late AppendEntries deposes the leader (docs/found-bugs.md, 2). */
+  /** Without pre-vote only: shuts down live servers outside the leader's configuration, as an
+   * operator would. A removed server that never applied its removal keeps campaigning in ever
+   * higher terms, and its answer to a late AppendEntries deposes the leader (thesis 4.2.3;
+   * docs/found-bugs.md 2). With pre-vote its campaigns never raise its term (the
+   * members, hearing their leader, refuse its pre-votes), so it cannot disrupt and is left
+   * running: a run where it still does is a finding. */
   private stopRemovedServers(): void {
     const conf = this.cluster.leaderConf();
     if (conf === null) return;
@@ -369,32 +374,6 @@ export class Simulation {
       this.trace.add(this.now, `n${n.id} is not in the configuration after healing: shut down`);
       this.cluster.stop(n.id);
     }
-  }
-
-  /** A leader that sent TimeoutNow in its term (a transfer that was aborted) holds no lease
-   * for the rest of that term, by design: lease reads would be refused forever. When the
-   * leader still has no lease two election timeouts after healing, it hands leadership to
-   * another voter (a transfer that completes; a plain campaign would be refused by voters
-   * that hear the leader), whose term starts with a lease. */
-  private renewLease(deadline: number): void {
-    const leader = this.cluster.leader();
-    if (leader?.core === null || leader === null || !leader.core.status().conf.voters.includes(leader.id)) return;
-    const timing = this.cluster.timing;
-    if (!timing.checkQuorum) return;
-    if (this.waitFor(() => this.cluster.leader()?.core?.leaseValid() === true, 2 * timing.electionTicks * this.tickMs, this.tickMs)) return;
-    const l = this.cluster.leader();
-    const other = l?.core?.status().conf.voters.find((id) => id !== l.id && this.cluster.node(id).alive);
-    if (other === undefined) {
-      // The only voter: no one to hand over to. A restart gives it a new term (and a lease).
-      if (l === null) return;
-      this.trace.add(this.now, `the leader has no lease after healing and is the only voter: it restarts`);
-      l.crash('restart for a new term');
-      this.cluster.restart(l.id);
-    } else {
-      this.trace.add(this.now, `the leader has no lease after healing: it hands over to n${other}`);
-      this.cluster.transferLeadership(other);
-    }
-    while (this.cluster.leader()?.core?.leaseValid() !== true && this.now < deadline) this.runFor(this.tickMs);
   }
 
   /** Writes a probe value through the leader until it commits; returns its index. */

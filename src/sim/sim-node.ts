@@ -79,8 +79,8 @@ export interface NodeContext {
   readonly driver: DriverMode;
   /** Interesting states reached (coverage.ts). */
   readonly coverage: Coverage;
-  /** Probability that a pipelined write is slow (5..30 ms instead of 1..3). */
-  readonly slowDiskRate: number;
+  /** Probability that a pipelined write is slow (5..30 ms instead of 1..3), now. */
+  readonly slowDiskRate: () => number;
 }
 
 /** A ready() whose write is in progress (pipelined driver). */
@@ -289,11 +289,10 @@ export class SimNode {
     const core = this.core;
     if (core === null) return done({ kind: 'rejected', reason: 'node down', leader: 0 });
     const read: PendingRead = { key, done, term: core.currentTerm() };
-    if (mode === 'lease') {
-      if (!core.leaseValid()) {
-        this.ctx.coverage.hit('leaseReadRefused');
-        return done({ kind: 'rejected', reason: 'no lease', leader: core.status().leader });
-      }
+    // As node/raft-node.ts readBarrier does: a lease read without a valid lease (a follower, a
+    // leader that has not heard from a quorum lately or sent TimeoutNow this term) is not
+    // refused but confirmed through ReadIndex, so clients see what production clients see.
+    if (mode === 'lease' && core.leaseValid()) {
       this.ctx.coverage.hit('leaseReadServed');
       const index = core.status().commitIndex;
       this.ctx.trace.add(this.ctx.now(), `n${this.id} lease read ${key} at ${index}`);
@@ -301,6 +300,7 @@ export class SimNode {
       this.serveReads();
       return;
     }
+    if (mode === 'lease') this.ctx.coverage.hit('leaseReadFellBack');
     if (this.pendingReads.size >= MAX_PENDING) return done({ kind: 'rejected', reason: 'busy', leader: 0 });
     const context = this.ctx.nextReadContext();
     if (!core.readIndex(context)) return done({ kind: 'rejected', reason: 'no leader', leader: 0 });
@@ -430,7 +430,7 @@ export class SimNode {
     this.pending = { rd, late: afterSync, seq, commit: core.status().commitIndex };
     // Most writes are quick; some fsyncs are slow enough for ticks and elections to happen.
     const rng = this.ctx.rng;
-    this.writeDoneAt = this.ctx.now() + (rng.chance(1 - this.ctx.slowDiskRate) ? rng.int(1, 3) : rng.int(5, 30));
+    this.writeDoneAt = this.ctx.now() + (rng.chance(1 - this.ctx.slowDiskRate()) ? rng.int(1, 3) : rng.int(5, 30));
     if (this.armedCrash === 'beforePersist') {
       this.crash('while a ready is being written');
       return false;

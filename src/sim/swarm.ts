@@ -40,6 +40,10 @@ const THEMES: Readonly<Record<string, readonly string[]>> = Object.freeze({
 
 /** Themes about reads served by a leader that may no longer be one. */
 const READ_THEMES: readonly string[] = ['staleLeader', 'transfer', 'leases'];
+/** Their clients' chance of sending an op to the node that last served them (ClientOptions). */
+const STICKY_READ_THEMES = 0.8;
+/** Their clients' wait for an answer before an attempt is retried elsewhere, in virtual ms. */
+const ATTEMPT_MS_READ_THEMES = 50;
 
 export interface SwarmDraw {
   readonly profile: FaultProfile;
@@ -155,6 +159,15 @@ export function drawSwarm(rng: Prng): SwarmDraw {
     clients.leaseReadRatio = rng.pick([0.6, 0.9]);
     // Clients stuck on a cut-off leader give up sooner and try elsewhere.
     clients.timeoutMs = rng.pick([300, 600]);
+    // Clients keep to the node that served them (mostly the leader, found through rejections'
+    // hints), as the client library does: lease reads then reach the old leader. Without it
+    // most lease reads land on followers, which serve them through ReadIndex.
+    clients.stickyRate = STICKY_READ_THEMES;
+    // ... and leave a cut-off leader soon when it does not answer (a write it cannot commit, a
+    // follower's ReadIndex forwarded to it), so that some of them write through its successor
+    // while others still read from it.
+    clients.writeAttemptTimeoutMs = ATTEMPT_MS_READ_THEMES;
+    clients.readAttemptTimeoutMs = ATTEMPT_MS_READ_THEMES;
   }
   const timing: { -readonly [K in keyof RaftTiming]?: RaftTiming[K] } = {
     // One entry per AppendEntries lets an entry reach some followers and not the next one
@@ -169,7 +182,8 @@ export function drawSwarm(rng: Prng): SwarmDraw {
   // Not both off: then a removed server disrupts the cluster forever with ever higher terms
   // (thesis 4.2.3), which the liveness check would rightly report.
   timing.checkQuorum = timing.preVote === false ? true : !flag('noCheckQuorum', 0.15);
-  // Without check-quorum there is no lease: every lease read would be refused.
+  // Without check-quorum there is no lease: every lease read would fall back to ReadIndex
+  // (sim-node.ts, as in production), so draw none and spend the reads on ReadIndex directly.
   if (timing.checkQuorum === false) clients.leaseReadRatio = 0;
   return {
     profile,
