@@ -134,6 +134,7 @@ describe('dashboard login in Chromium, against a server with authentication', ()
     const polled = requests.length;
     await page.waitForTimeout(600);
     assert.equal(requests.length, polled, 'nothing polled while the form is shown');
+    assert.equal(requests.filter((r) => r.path === '/cluster/events').length, 0, 'no event stream before a login');
   });
 
   test('a wrong password says so and keeps the form', async () => {
@@ -166,8 +167,11 @@ describe('dashboard login in Chromium, against a server with authentication', ()
     const after = requests.slice(before);
     const login = after.find((r) => r.path === '/auth/login');
     assert.ok(login, 'POST /auth/login');
-    const polls = after.filter((r) => r.path === '/cluster/status' || r.path === '/metrics');
-    assert.ok(polls.length >= 2);
+    // The timeline's stream (read with fetch, not EventSource, so that it carries the token).
+    await page.waitForFunction(() => document.getElementById('timeline-status')?.textContent === 'Live', null, WAIT);
+    await page.waitForSelector('#timeline-list li[data-type="leader_elected"]', WAIT);
+    const polls = requests.slice(before).filter((r) => ['/cluster/status', '/metrics', '/cluster/metrics', '/cluster/events'].includes(r.path));
+    assert.deepEqual([...new Set(polls.map((r) => r.path))].sort(), ['/cluster/events', '/cluster/metrics', '/cluster/status', '/metrics']);
     for (const r of polls) {
       assert.equal(r.headers['authorization'], `Bearer ${token}`, r.path);
       assert.equal(r.headers['x-requested-with'], 'XMLHttpRequest', r.path);

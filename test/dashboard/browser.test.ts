@@ -45,8 +45,52 @@ function initialStatus(): FakeStatus {
   };
 }
 
+/** The leader's metrics: one follower close behind, one far behind and unreachable. */
+function leaderMetrics(): RaftMetrics {
+  return {
+    node_id: 1,
+    role: 'leader',
+    current_term: 3,
+    current_leader: 1,
+    cluster_size: 3,
+    healthy_nodes: 2,
+    commit_latency_ms: 4.2,
+    commit_latency: { count: 50, mean_ms: 4.2, p50_ms: 5, p99_ms: 10 },
+    replication_lag_ms: { '2': 40, '3': 2500 },
+    replication_lag: [
+      { node: 2, entries: 5, ms: 40 },
+      { node: 3, entries: 120, ms: 2500 },
+    ],
+    throughput_ops_per_sec: 250,
+    election_count: 2,
+    elections_started: 3,
+    election_success_rate: 2 / 3,
+    last_election_duration_ms: 420,
+    average_election_duration_ms: 380,
+    time_since_last_election_ms: 90_000,
+    log_size_entries: 1500,
+    last_applied_index: 100,
+    commit_index: 100,
+    last_log_index: 100,
+    log_bytes_on_disk: 3 * 1024 * 1024,
+    snapshot_index: 0,
+    snapshot_bytes: 0,
+    snapshot_age_ms: null,
+    log_sync_latency: { count: 50, mean_ms: 1, p50_ms: 1, p99_ms: 2 },
+    process_cpu_percent: 7.5,
+    process_resident_memory_bytes: 80 * 1024 * 1024,
+    process_heap_used_bytes: 30 * 1024 * 1024,
+  };
+}
+
 describe('dashboard in Chromium', () => {
   const node = new FakeNode(initialStatus());
+  node.metrics = { ...leaderMetrics() };
+  let seq = 0;
+  /** An event as the node formats it, stamped now. */
+  function sendEvent(details: Record<string, unknown> & { type: string }): number {
+    return node.sendEvent({ seq: ++seq, at: new Date().toISOString(), node: 1, term: node.status.term, ...details });
+  }
   let browser: Browser;
   let page: Page;
   const problems: string[] = [];
@@ -174,6 +218,36 @@ describe('dashboard in Chromium', () => {
     await page.screenshot({ path: '/tmp/dashboard.png', fullPage: true });
   });
 
+  test("the panels show the followers' lag; an event sent on /cluster/events appears in the timeline", async () => {
+    await page.waitForFunction(() => document.getElementById('health-nodes')?.textContent === '2 / 3', null, WAIT);
+    assert.equal(await page.getAttribute('#health-nodes', 'class'), 'badge warn', 'a follower down, a majority up');
+    assert.equal(await text('#elections-success'), '66.7 %');
+    assert.equal(await text('#performance-ops'), '250');
+    const lagRows = await page.$$eval('#replication-lags-body tr', (trs) => trs.map((tr) => Array.from(tr.children, (c) => c.textContent)));
+    assert.deepEqual(lagRows, [
+      ['2', '40 ms', '5'],
+      ['3', '2.5 s', '120'],
+    ]);
+    await page.waitForFunction(
+      () => (globalThis as unknown as { __dashboard: { snapshot(): Snapshot } }).__dashboard.snapshot().charts?.lagMs?.last.join() === '40,2500',
+      null,
+      WAIT,
+    );
+    assert.deepEqual((await snapshot()).charts!.lagMs!.labels, ['follower 2', 'follower 3']);
+
+    await page.waitForFunction(() => document.getElementById('timeline-status')?.textContent === 'Live', null, WAIT);
+    assert.equal(await page.locator('#timeline-list li.event').count(), 0);
+    assert.equal(sendEvent({ type: 'node_left', member: 3 }), 1, 'one subscriber: the page');
+    sendEvent({ type: 'leader_elected', leader: 1, election_duration_ms: 420 });
+    await page.waitForFunction(() => document.querySelectorAll('#timeline-list li.event').length === 2, null, WAIT);
+    assert.deepEqual(await page.$$eval('#timeline-list li.event .event-text', (spans) => spans.map((s) => s.textContent)), [
+      'Node 1 elected leader of term 3 (420 ms without a leader)',
+      'Node 3 unreachable',
+    ]);
+    assert.equal(await page.locator('#timeline-strip rect.mark-leader').count(), 1);
+    assert.equal(await page.locator('#timeline-strip rect.mark-node').count(), 1);
+  });
+
   test('a leader change is reflected in the header and the table', async () => {
     node.status.role = 'follower';
     node.status.term = 4;
@@ -249,6 +323,18 @@ describe('dashboard in Chromium', () => {
     await page.waitForFunction(() => document.getElementById('term')?.textContent === '6', null, WAIT);
     failing = false;
     assert.equal(await text('#leader'), '3');
+  });
+
+  test("the timeline follows the node's new stream after it came back, its numbering restarted", async () => {
+    await page.waitForFunction(() => document.getElementById('timeline-status')?.textContent === 'Live', null, { ...WAIT, timeout: 15_000 });
+    assert.ok(node.eventsRequests >= 2, `reconnected: ${node.eventsRequests} requests`);
+    seq = 0; // a restarted node numbers its events from 1 again
+    sendEvent({ type: 'leader_elected', leader: 3, election_duration_ms: 150 });
+    await page.waitForFunction(() => document.querySelectorAll('#timeline-list li.event').length === 3, null, WAIT);
+    assert.equal(
+      await page.locator('#timeline-list li.event .event-text').first().innerText(),
+      'Node 3 elected leader of term 6 (150 ms without a leader)',
+    );
   });
 
   test('no errors in the page, nothing fetched from elsewhere', async () => {
