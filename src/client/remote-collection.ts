@@ -9,6 +9,8 @@ import { normalizeIndexFields } from '../store/index-fields.ts';
 import type { HttpRequest } from './http-transport.ts';
 import type { ExecutionResult, RetryPolicy } from './request-executor.ts';
 import type {
+  AggregatePipeline,
+  AggregateResult,
   Consistency,
   Document,
   ExplainOptions,
@@ -129,6 +131,19 @@ export class RemoteCollection {
     const count = (body as { count?: unknown } | null)?.count;
     if (typeof count !== 'number') throw new TypeError(`_count: unexpected response ${JSON.stringify(body)}`);
     return count;
+  }
+
+  /**
+   * Runs an aggregation pipeline (`POST /api/:collection/_aggregate`): `$match` (a leading one
+   * uses an index), `$group`, `$sort`, `$project`, `$limit`, `$skip`, `$count`, `$unwind`,
+   * bounded as docs/security.md says (400 ValidationError naming the bound). A read: retried
+   * like find(). `T` names the shape the pipeline produces; the server's answer is not checked
+   * against it.
+   */
+  async aggregate<T extends AggregateResult = AggregateResult>(pipeline: AggregatePipeline, options: ReadOptions = {}): Promise<T[]> {
+    if (!Array.isArray(pipeline)) throw new ValidationError('aggregate: pipeline must be an array of stages');
+    const body = await this.read('/_aggregate', { pipeline, ...this.consistencyField(options.consistency) });
+    return expectArray(body) as T[];
   }
 
   async explain(filter: Filter = {}, options: ExplainOptions = {}): Promise<ExplainPlan> {

@@ -114,6 +114,9 @@ export interface RemoveOptions extends IfRevOptions {
 /** The shapes createIndex takes: the embedded database's, normalised by the same function. */
 export type { IndexFieldsInput as IndexFields } from '../store/index-fields.ts';
 
+/** Aggregation pipelines (collection.aggregate()): the store's own type, so client and server agree. */
+export type { AggregateExpression, AggregatePipeline, AggregateResult, AggregateStage, UnwindOptions } from '../store/aggregate-types.ts';
+
 export interface IndexOptions {
   readonly unique?: boolean;
   readonly name?: string;

@@ -12,6 +12,8 @@ import type { AuditVerification } from '../store/audit.ts';
 import type { AsOf } from '../store/history.ts';
 import type { RaftEvent } from '../store/raft-event.ts';
 import type { ModelOptions, StoredModel } from '../store/schema.ts';
+import { aggregate } from '../store/aggregate.ts';
+import type { AggregatePipeline, AggregateResult } from '../store/aggregate-types.ts';
 import type { ChangeFeed } from './change-log.ts';
 import { watchFeed, type EmbeddedWatchOptions } from './change-watch.ts';
 
@@ -106,6 +108,16 @@ export class EmbeddedCollection {
 
   count(filter: Filter = {}): number {
     return this.host.store.count(this.name, filter);
+  }
+
+  /**
+   * Runs an aggregation pipeline (store/aggregate.ts on mingo): a leading `$match` uses an
+   * index, then `$group`, `$sort`, `$project`, `$limit`, `$skip`, `$count`, `$unwind`, bounded
+   * as docs/security.md says (ValidationError naming the bound). `T` names the shape the
+   * pipeline produces; it is not checked.
+   */
+  aggregate<T extends AggregateResult = AggregateResult>(pipeline: AggregatePipeline): T[] {
+    return aggregate(this.host.store, this.name, pipeline) as T[];
   }
 
   explain(filter: Filter = {}, options: FindOptions = {}): Explain {
