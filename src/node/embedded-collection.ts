@@ -179,14 +179,16 @@ export class EmbeddedCollection {
     return value.removed;
   }
 
-  /** Creates a secondary index (built over the documents already there). */
-  async createIndex(fields: IndexFieldsInput, options: { unique?: boolean; name?: string } = {}): Promise<IndexSpec> {
+  /** Creates a secondary index (built over the documents already there); with
+   * `expireAfterSeconds`, a TTL index on one date field (docs/models.md, TTL). */
+  async createIndex(fields: IndexFieldsInput, options: { unique?: boolean; name?: string; expireAfterSeconds?: number } = {}): Promise<IndexSpec> {
     return this.run<'createIndex'>({
       type: 'createIndex',
       collection: this.name,
       fields: normalizeIndexFields(fields),
       unique: options.unique === true,
       ...(options.name !== undefined ? { name: options.name } : {}),
+      ...(options.expireAfterSeconds !== undefined ? { expireAfterSeconds: options.expireAfterSeconds } : {}),
     });
   }
 

@@ -1,5 +1,6 @@
 // The leader's TTL sweep: every TTL_SWEEP_INTERVAL_MS, on the leader only, documents of
-// collections whose model has a `ttlField` and that expired by the leader's clock are removed
+// collections whose model has a `ttlField` or that have a TTL index (`expireAfterSeconds`),
+// and that expired by the leader's clock, are removed
 // through an ordinary log entry (a transaction of removes, each guarded by the document's
 // `_rev`, so a document changed since it was seen is left alone), so every node removes the
 // same documents and history records the deletions. Reads hide expired documents before that
@@ -45,14 +46,13 @@ export class TtlSweeper {
     let removed = 0;
     try {
       const store = this.host.store();
-      for (const model of store.models()) {
-        if (model.options.ttlField === undefined) continue;
-        const expired = store.expiredDocuments(model.collection, Date.now(), TTL_SWEEP_BATCH_DOCS_MAX);
+      for (const collection of store.ttlCollections()) {
+        const expired = store.expiredDocuments(collection, Date.now(), TTL_SWEEP_BATCH_DOCS_MAX);
         if (expired.length === 0) continue;
         const result = await this.host.execute({
           type: 'tx',
           if: [],
-          ops: expired.map((d) => ({ type: 'remove', collection: model.collection, filter: { _id: d._id, _rev: d._rev }, multi: false })),
+          ops: expired.map((d) => ({ type: 'remove', collection, filter: { _id: d._id, _rev: d._rev }, multi: false })),
         });
         if (result.ok) removed += expired.length;
       }

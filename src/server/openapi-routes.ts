@@ -250,7 +250,11 @@ export const ROUTE_DESCRIPTIONS: Readonly<Record<string, RouteDescription>> = {
     tags: ['indexes'],
     params: COLLECTION_PARAMS,
     ...WRITE,
-    body: { type: 'object', required: ['fields'], properties: { fields: {}, unique: { type: 'boolean' }, name: { type: 'string' } } },
+    body: {
+      type: 'object',
+      required: ['fields'],
+      properties: { fields: {}, unique: { type: 'boolean' }, name: { type: 'string' }, expireAfterSeconds: { type: 'integer', minimum: 0 } },
+    },
     response: { 201: ok('the index', ref(SCHEMA_IDS.indexSpec)) },
   },
   'DELETE /api/:collection/_indexes/:name': {

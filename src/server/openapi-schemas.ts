@@ -45,6 +45,11 @@ export const INDEX_SPEC_SCHEMA: JsonSchema = {
     name: { type: 'string' },
     fields: { type: 'array', items: { type: 'array', prefixItems: [{ type: 'string' }, { enum: [1, -1] }] } },
     unique: { type: 'boolean' },
+    expireAfterSeconds: {
+      type: 'integer',
+      minimum: 0,
+      description: 'a TTL index: documents expire this many seconds after the field (docs/models.md)',
+    },
   },
 };
 

@@ -1,5 +1,6 @@
 // Secondary indexes of a collection: list, create (built over existing
-// documents; a unique index over duplicates is a 409), drop.
+// documents; a unique index over duplicates is a 409; with `expireAfterSeconds`, a TTL
+// index: documents expire that many seconds after the field's time, store/ttl.ts), drop.
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError, ValidationError } from '../store/errors.ts';
 import { normalizeIndexFields } from '../store/index-fields.ts';
@@ -23,7 +24,7 @@ export function registerIndexRoutes(app: FastifyInstance, { backend }: RouteCont
     validateCollectionName(collection);
     queryParams(request.query, []);
     const tag = idempotencyOf(request);
-    const body = bodyObject(request.body, ['fields', 'unique', 'name'], true);
+    const body = bodyObject(request.body, ['fields', 'unique', 'name', 'expireAfterSeconds'], true);
     const rawFields = body['fields'];
     // Only the two shapes the contract names: {"a":1,"b.c":-1} or [["a",1]].
     if (typeof rawFields !== 'object' || rawFields === null) {
@@ -41,6 +42,7 @@ export function registerIndexRoutes(app: FastifyInstance, { backend }: RouteCont
         fields,
         unique: optionalBoolean(body['unique'], 'unique') === true,
         ...(name !== undefined ? { name } : {}),
+        ...(body['expireAfterSeconds'] !== undefined ? { expireAfterSeconds: body['expireAfterSeconds'] as number } : {}),
       },
       { tag, reply },
     );

@@ -91,6 +91,8 @@ export interface CreateIndexCommand {
   fields: IndexField[];
   unique: boolean;
   name?: string;
+  /** A TTL index: one field; documents expire this many seconds after its time (store/ttl.ts). */
+  expireAfterSeconds?: number;
   idempotency?: IdempotencyTag;
 }
 

@@ -8,6 +8,7 @@ import formatsPlugin from 'ajv-formats';
 import { RE2JS } from 're2js';
 import { StoreError, ValidationError } from './errors.ts';
 import { validateIndexFields } from './index-fields.ts';
+import { validateExpireAfter } from './ttl.ts';
 import { fail, isPlainObject, joinPath, validateFieldPath } from './validate-common.ts';
 import type { IndexField, JsonObject } from './types.ts';
 
@@ -41,6 +42,8 @@ export interface ModelIndex {
   readonly fields: IndexField[];
   readonly unique?: boolean;
   readonly name?: string;
+  /** A TTL index (one date field): documents expire this many seconds after its time. */
+  readonly expireAfterSeconds?: number;
 }
 
 export interface ModelOptions {
@@ -113,13 +116,15 @@ function validateModelOptions(options: unknown, path: string): void {
     indexes.forEach((ix: unknown, i) => {
       const at = joinPath(joinPath(path, 'indexes'), i);
       if (!isPlainObject(ix)) fail(at, 'must be an object {fields, unique?, name?}');
-      for (const k of Object.keys(ix)) if (k !== 'fields' && k !== 'unique' && k !== 'name') fail(joinPath(at, k), 'unknown index field');
+      for (const k of Object.keys(ix))
+        if (!['fields', 'unique', 'name', 'expireAfterSeconds'].includes(k)) fail(joinPath(at, k), 'unknown index field');
       validateIndexFields(ix['fields'], joinPath(at, 'fields'));
       if (ix['unique'] !== undefined && typeof ix['unique'] !== 'boolean') fail(joinPath(at, 'unique'), 'must be a boolean');
       const name = ix['name'];
       if (name !== undefined && (typeof name !== 'string' || name.length === 0 || name.length > 256 || name.startsWith('$') || name.includes('\0'))) {
         fail(joinPath(at, 'name'), 'index name must be a string of 1 to 256 characters, not starting with "$"');
       }
+      if (ix['expireAfterSeconds'] !== undefined) validateExpireAfter(ix['expireAfterSeconds'], ix['fields'] as unknown[], at);
     });
   }
   const history = options['history'];

@@ -52,7 +52,7 @@ import { AuditChain, type AuditRecord, type AuditVerification } from './audit.ts
 import { HistoryStore, type AsOf } from './history.ts';
 import type { RaftEvent, RaftEventType } from './raft-event.ts';
 import { CompiledModel, SCHEMA_CHECK_DOCS_MAX, SCHEMA_FAILING_IDS_MAX, type StoredModel } from './schema.ts';
-import { isExpired, readClockMs, TTL_SCAN_DOCS_MAX, withoutExpired } from './ttl.ts';
+import { EXPIRE_AFTER_SECONDS_MAX, isExpiredByRules, readClockMs, TTL_SCAN_DOCS_MAX, withoutExpired, type TtlRule } from './ttl.ts';
 import { DEFAULT_SESSION_BOUNDS, SessionTable, type IdempotencyTag, type SessionBounds } from './sessions.ts';
 import { normalizeSort } from './sort.ts';
 import { Query } from 'mingo';
@@ -632,13 +632,24 @@ export class Store {
     const coll = this.collection(cmd.collection, true)!;
     const existing = coll.index(name);
     if (existing !== undefined) {
-      if (existing.spec.unique === cmd.unique && JSON.stringify(existing.spec.fields) === JSON.stringify(fields)) return existing.spec;
+      if (
+        existing.spec.unique === cmd.unique &&
+        existing.spec.expireAfterSeconds === cmd.expireAfterSeconds &&
+        JSON.stringify(existing.spec.fields) === JSON.stringify(fields)
+      )
+        return existing.spec;
       throw new ConflictError(`index "${name}" already exists in "${cmd.collection}" with a different definition`);
     }
     if (coll.indexes.length >= MAX_INDEXES_PER_COLLECTION) {
       throw new ValidationError(`collection "${cmd.collection}" already has ${MAX_INDEXES_PER_COLLECTION} indexes`);
     }
-    const spec: IndexSpec = Object.freeze({ name, fields: Object.freeze(fields) as IndexSpec['fields'], unique: cmd.unique });
+    const spec: IndexSpec = Object.freeze({
+      name,
+      fields: Object.freeze(fields) as IndexSpec['fields'],
+      unique: cmd.unique,
+      // A TTL index (store/ttl.ts): its documents expire that long after the field's time.
+      ...(cmd.expireAfterSeconds !== undefined ? { expireAfterSeconds: cmd.expireAfterSeconds } : {}),
+    });
     const index = new SecondaryIndex(spec);
     index.build(coll.byId.entries().map(([, doc]) => doc));
     coll.indexes.push(index);
@@ -685,7 +696,14 @@ export class Store {
       for (const ix of cmd.options.indexes ?? []) {
         const name = ix.name ?? defaultIndexName(ix.fields);
         const had = this.colls.get(cmd.collection)?.index(name) !== undefined;
-        this.createIndex({ type: 'createIndex', collection: cmd.collection, fields: ix.fields, unique: ix.unique === true, name });
+        this.createIndex({
+          type: 'createIndex',
+          collection: cmd.collection,
+          fields: ix.fields,
+          unique: ix.unique === true,
+          name,
+          ...(ix.expireAfterSeconds !== undefined ? { expireAfterSeconds: ix.expireAfterSeconds } : {}),
+        });
         if (!had) created.push(name);
       }
     } catch (e) {
@@ -806,16 +824,35 @@ export class Store {
    * removes (src/node/ttl-sweeper.ts).
    */
   expiredDocuments(collection: string, nowMs: number, max: number): { _id: string; _rev: number }[] {
-    const ttlField = this.modelsByName.get(collection)?.options.ttlField;
+    const rules = this.ttlRules(collection);
     const coll = this.colls.get(collection);
-    if (ttlField === undefined || coll === undefined) return [];
+    if (rules === undefined || coll === undefined) return [];
     const out: { _id: string; _rev: number }[] = [];
     let scanned = 0;
     for (const [, doc] of coll.byId.entries()) {
       if (++scanned > TTL_SCAN_DOCS_MAX || out.length >= max) break;
-      if (isExpired(doc, ttlField, nowMs)) out.push({ _id: doc._id, _rev: doc._rev });
+      if (isExpiredByRules(doc, rules, nowMs)) out.push({ _id: doc._id, _rev: doc._rev });
     }
     return out;
+  }
+
+  /** Collections whose documents expire (a model's `ttlField` or a TTL index), sorted: what
+   * the leader's sweep looks at. */
+  ttlCollections(): string[] {
+    return this.collections().filter((name) => this.ttlRules(name) !== undefined);
+  }
+
+  /** When documents of the collection expire: its model's `ttlField` and its TTL indexes
+   * (`expireAfterSeconds`), or undefined when they never do. */
+  private ttlRules(collection: string): readonly TtlRule[] | undefined {
+    let rules: TtlRule[] | undefined;
+    const ttlField = this.modelsByName.get(collection)?.options.ttlField;
+    if (ttlField !== undefined) rules = [{ field: ttlField, afterMs: 0 }];
+    for (const index of this.colls.get(collection)?.indexes ?? []) {
+      const after = index.spec.expireAfterSeconds;
+      if (after !== undefined) (rules ??= []).push({ field: index.spec.fields[0]![0], afterMs: after * 1000 });
+    }
+    return rules;
   }
 
   /** A document's versions, oldest first ([] without `trackHistory`). */
@@ -841,13 +878,13 @@ export class Store {
   // -------------------------------------------------------------------------
   // Reads
 
-  /** The stored (frozen) document, or undefined (also when its collection's `ttlField` says it
+  /** The stored (frozen) document, or undefined (also when its collection's `ttlField` or a TTL index says it
    * expired by this node's clock, though the sweep has not removed it yet). */
   get(collection: string, id: string): Document | undefined {
     const doc = this.colls.get(collection)?.docs.get(id);
     if (doc === undefined) return undefined;
-    const ttlField = this.modelsByName.get(collection)?.options.ttlField;
-    return ttlField !== undefined && isExpired(doc, ttlField, readClockMs()) ? undefined : doc;
+    const rules = this.ttlRules(collection);
+    return rules !== undefined && isExpiredByRules(doc, rules, readClockMs()) ? undefined : doc;
   }
 
   /** The stored document, expired or not: what a write's preconditions see (applied state). */
@@ -857,8 +894,8 @@ export class Store {
 
   /** The compiled filter of a read: without documents expired by this node's clock in a TTL collection. */
   private readFilter(collection: string, compiled: CompiledFilter): CompiledFilter {
-    const ttlField = this.modelsByName.get(collection)?.options.ttlField;
-    return ttlField === undefined ? compiled : withoutExpired(compiled, ttlField, readClockMs());
+    const rules = this.ttlRules(collection);
+    return rules === undefined ? compiled : withoutExpired(compiled, rules, readClockMs());
   }
 
   /** Matching documents ordered by options.sort then _id. With a projection, partial copies. */
@@ -1010,7 +1047,16 @@ export class Store {
       coll.load(docs); // checks strictly ascending _ids
       for (const spec of c.indexes) {
         const fields = spec.fields.map(([p, d]) => [p, d] as [string, 1 | -1]);
-        const frozen: IndexSpec = Object.freeze({ name: spec.name, fields: Object.freeze(fields) as IndexSpec['fields'], unique: spec.unique });
+        const after = spec.expireAfterSeconds;
+        if (after !== undefined && (!Number.isSafeInteger(after) || after < 0 || after > EXPIRE_AFTER_SECONDS_MAX || fields.length !== 1)) {
+          throw new Error(`invalid snapshot: index "${spec.name}" of "${c.name}" has expireAfterSeconds ${String(after)}`);
+        }
+        const frozen: IndexSpec = Object.freeze({
+          name: spec.name,
+          fields: Object.freeze(fields) as IndexSpec['fields'],
+          unique: spec.unique,
+          ...(after !== undefined ? { expireAfterSeconds: after } : {}),
+        });
         const index = new SecondaryIndex(frozen);
         index.build(coll.byId.entries().map(([, d]) => d));
         coll.indexes.push(index);

@@ -37,6 +37,9 @@ export interface IndexSpec {
   name: string;
   fields: IndexField[];
   unique: boolean;
+  /** A TTL index (one field): its documents expire this many seconds after the field's time
+   * (ms since the epoch or an ISO-8601 string; store/ttl.ts). */
+  expireAfterSeconds?: number;
 }
 
 export interface Limits {

@@ -11,6 +11,7 @@ import { validateDocument, validateId } from './validate-document.ts';
 import { validateFilter } from './validate-filter.ts';
 import { validateUpdate } from './validate-update.ts';
 import { validateModelDefinition } from './schema.ts';
+import { validateExpireAfter } from './ttl.ts';
 import { IDEMPOTENCY_DIGEST_CHARS_MAX, IDEMPOTENCY_KEY, IDEMPOTENCY_USER_CHARS_MAX } from './sessions.ts';
 
 export const MAX_COLLECTION_NAME_LENGTH = 128;
@@ -250,11 +251,12 @@ function validateBatch(cmd: Record<string, unknown>, at: At): void {
 function validateSchemaCommand(type: 'createIndex' | 'dropIndex' | 'dropCollection', cmd: Record<string, unknown>, path: string): void {
   switch (type) {
     case 'createIndex':
-      allowedKeys(cmd, ['type', 'collection', 'fields', 'unique', 'name'], path);
+      allowedKeys(cmd, ['type', 'collection', 'fields', 'unique', 'name', 'expireAfterSeconds'], path);
       validateCollectionName(cmd['collection'], joinPath(path, 'collection'));
       validateIndexFields(cmd['fields'], joinPath(path, 'fields'));
       validateBool(cmd['unique'], joinPath(path, 'unique'));
       if (cmd['name'] !== undefined) validateIndexName(cmd['name'], joinPath(path, 'name'));
+      if (cmd['expireAfterSeconds'] !== undefined) validateExpireAfter(cmd['expireAfterSeconds'], cmd['fields'] as unknown[], path);
       return;
     case 'dropIndex':
       allowedKeys(cmd, ['type', 'collection', 'name'], path);
