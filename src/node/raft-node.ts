@@ -259,9 +259,10 @@ export class RaftNode implements DatabaseBackend {
   private startTicking(voters: readonly number[]): void {
     assert(this.ticker === null, 'the node ticks already');
     this.tickedUntil = performance.now();
-    // setImmediate: after a stall, the messages already received (heartbeats, acks) are
-    // stepped in the poll phase before the elapsed time is ticked, so a stall alone does
-    // not make a follower campaign or a leader step down.
+    // setImmediate: after a stall, the messages already received are stepped in the poll
+    // phase before the elapsed time is ticked, so a stall alone does not make a leader step
+    // down (its followers' acks count first). A node that does not lead ticks the stall before
+    // it steps them (onMessage): its promise to a leader starts at the heartbeat.
     this.ticker = setInterval(() => setImmediate(() => this.catchUpTicks()), TICK_MS);
     // The ticker alone must not keep a process alive (an embedded database left open).
     this.ticker.unref();
@@ -400,6 +401,13 @@ export class RaftNode implements DatabaseBackend {
    * ticking once per callback would let the core's clock fall behind real time, and with
    * it the leader's lease and check-quorum, which must expire after an election timeout of
    * real time (the followers' clocks kept running).
+   *
+   * The lease is safe across a catch-up (docs/found-bugs.md, 6): a heartbeat round is stamped
+   * with the tick at which the core creates it (read-only.ts, sentTick) and its messages leave
+   * with a later Ready. Rounds created in this loop get the intermediate ticks and all leave
+   * after it, and a round created by a ReadIndex stepped before it gets the late tick: the
+   * stamp is only ever earlier than the send, so the lease ends sooner than the followers'
+   * promise, never later. readBarrier serves no lease read while a tick is owed.
    */
   private catchUpTicks(): void {
     if (this.closed || this.fatal !== null) return;
@@ -424,12 +432,33 @@ export class RaftNode implements DatabaseBackend {
   private onMessage(message: Message): void {
     if (this.closed || this.fatal !== null) return;
     if (!this.messageSanity.admits(message, this.localView)) return;
+    if (this.ticksFirst(message)) {
+      this.catchUpTicks();
+      if (this.fatal !== null) return;
+    }
     this.leaderContact.observe(message);
     // A log that lost acknowledged entries stops the node with the remedy, before the core's assert.
     const lost = lostEntriesIn(message, this.options.nodeId, this.core);
     if (lost !== null) return this.stopOnFatal(lost);
     this.guarded(() => this.core.step(message));
     this.scheduleReady();
+  }
+
+  /**
+   * Whether the ticks owed (the event loop was stalled while `message` waited in the socket)
+   * must be ticked before it is stepped: they are time that passed before it. Yes for a node
+   * that does not lead, and for a leader that a leader's message of a higher term is about to
+   * make a follower. A follower promises its leader to help elect no one else for an election
+   * timeout after hearing it (the leader's lease counts on it, read-only.ts); ticking a stall
+   * after the heartbeat would count it as time since the heartbeat, and the follower could
+   * acknowledge the round and grant a vote at once (docs/found-bugs.md, 6). A leader steps its
+   * own term's messages first, so a stall alone does not trip check-quorum: an ack extends
+   * the lease from when its round was sent, whenever it is stepped.
+   */
+  private ticksFirst(message: Message): boolean {
+    if ((performance.now() - this.tickedUntil) / TICK_MS < 1) return false;
+    const fromLeader = message.type === 'AppendEntries' || message.type === 'Heartbeat' || message.type === 'InstallSnapshot';
+    return (fromLeader && message.term > this.core.currentTerm()) || this.coreStatus().role !== 'leader';
   }
 
   /** Runs a call into the core. The core throws only when an invariant broke: then its
