@@ -1,5 +1,6 @@
 // The web dashboard: one self-contained HTML page served at GET /dashboard.
-// It polls /cluster/status and /metrics of the node that serves it.
+// It polls /cluster/status, /cluster/metrics and /metrics of the node that serves it and
+// follows its /cluster/events.
 import { readDashboardAssets } from './assets.ts';
 import { renderDashboardPage } from './page.ts';
 

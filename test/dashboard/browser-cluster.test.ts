@@ -1,0 +1,171 @@
+// The leader's dashboard of a real 3-node cluster (child processes on 127.0.0.1) in headless
+// Chromium: a lag row per follower, a killed follower shown as unreachable in the timeline and
+// the health panel, its lag growing with writes in entries and in time, and its return.
+// Chromium is required: without it this suite fails, it does not skip.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { RaftMetrics } from '../../src/node/node-metrics.ts';
+import { acquireClusterLock, http, TestCluster } from '../cluster/harness.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const WAIT = { timeout: 10_000, polling: 50 } as const;
+
+describe("the leader's dashboard of a real 3-node cluster", () => {
+  let cluster: TestCluster;
+  let release: (() => void) | undefined;
+  let browser: Browser;
+  let page: Page;
+  let leaderId: number;
+  let leaderUrl: string;
+  let followers: number[];
+  const problems: string[] = [];
+
+  async function text(selector: string): Promise<string> {
+    return (await page.locator(selector).innerText()).trim();
+  }
+
+  /** Lag table rows as [follower, time, entries]. */
+  async function lagRows(): Promise<string[][]> {
+    return page.$$eval('#replication-lags-body tr', (trs) => trs.map((tr) => Array.from(tr.children, (c) => c.textContent ?? '')));
+  }
+
+  /** The highest sequence number in the timeline now (0: none). */
+  async function lastSeq(): Promise<number> {
+    return page.$$eval('#timeline-list li[data-seq]', (lis) => Math.max(0, ...lis.map((li) => Number(li.getAttribute('data-seq')))));
+  }
+
+  /** The text of the first event of `type` numbered after `seq` (the node also reports reachability at start). */
+  async function eventAfter(type: string, seq: number, timeoutMs: number = WAIT.timeout): Promise<string> {
+    const selector = `#timeline-list li[data-type="${type}"]`;
+    await page.waitForFunction(
+      ([sel, after]) => Array.from(document.querySelectorAll(sel)).some((li) => Number(li.getAttribute('data-seq')) > after),
+      [selector, seq] as const,
+      { ...WAIT, timeout: timeoutMs },
+    );
+    return page.$$eval(
+      selector,
+      (lis, after) =>
+        lis.filter((li) => Number(li.getAttribute('data-seq')) > after).map((li) => li.querySelector('.event-text')?.textContent ?? '')[0] ?? '',
+      seq,
+    );
+  }
+
+  async function write(count: number): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      const res = await http(leaderUrl, 'POST', '/api/things', { n: i });
+      assert.equal(res.status, 201, JSON.stringify(res));
+    }
+  }
+
+  before(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`Chromium not found at ${CHROMIUM}: install the Debian package (apt-get install -y chromium)`);
+    }
+    release = await acquireClusterLock();
+    cluster = await TestCluster.start({ size: 3 });
+    const leader = await cluster.waitForLeader();
+    leaderId = leader.nodeId;
+    leaderUrl = cluster.node(leaderId).url;
+    followers = cluster.nodes.map((n) => n.id).filter((id) => id !== leaderId);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+      ],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`console ${msg.type()}: ${msg.text()}`);
+    });
+    await page.goto(`${leaderUrl}/dashboard?poll=200`);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await cluster?.close();
+    release?.();
+  });
+
+  test('every member up, a lag row per follower, the election in the timeline', async () => {
+    await page.waitForFunction(() => document.getElementById('health-nodes')?.textContent === '3 / 3', null, WAIT);
+    assert.equal(await page.getAttribute('#health-nodes', 'class'), 'badge ok');
+    assert.equal(await text('#health-leader'), `node ${leaderId} (this node)`);
+    await page.waitForFunction((n) => document.querySelectorAll('#replication-lags-body tr[data-node]').length === n, followers.length, WAIT);
+    assert.deepEqual(
+      (await lagRows()).map((r) => r[0]),
+      followers.map(String),
+    );
+    const m = (await http(leaderUrl, 'GET', '/cluster/metrics')).body as RaftMetrics;
+    await page.waitForSelector('#timeline-list li[data-type="leader_elected"]', WAIT);
+    assert.match(
+      await text('#timeline-list li[data-type="leader_elected"] .event-text'),
+      new RegExp(`^Node ${leaderId} elected leader of term ${m.current_term}`),
+    );
+  });
+
+  test('a killed follower: unreachable in the timeline, 2 of 3 up, its lag growing in entries and time', async () => {
+    const gone = followers[0]!;
+    const seq = await lastSeq();
+    await cluster.kill(gone);
+    assert.equal(await eventAfter('node_left', seq), `Node ${gone} unreachable`);
+    await page.waitForFunction(() => document.getElementById('health-nodes')?.textContent === '2 / 3', null, WAIT);
+    assert.equal(await page.getAttribute('#health-nodes', 'class'), 'badge warn');
+
+    await write(30);
+    await page.waitForFunction(
+      (id) => {
+        const row = document.querySelector(`#replication-lags-body tr[data-node="${id}"]`);
+        const entries = Number((row?.querySelector('.lag-entries')?.textContent ?? '').replace(/,/g, ''));
+        return (
+          entries >= 30 &&
+          /\d+(\.\d)? (ms|s)$/.test(row?.querySelector('.lag-ms')?.textContent ?? '') &&
+          row?.querySelector('.lag-ms')?.textContent !== '0.0 ms'
+        );
+      },
+      gone,
+      WAIT,
+    );
+    // The other follower keeps up.
+    const other = (await lagRows()).find((r) => r[0] === String(followers[1]));
+    assert.ok(other !== undefined);
+    const m = (await http(leaderUrl, 'GET', '/cluster/metrics')).body as RaftMetrics;
+    const lagging = m.replication_lag.find((l) => l.node === gone);
+    assert.ok(lagging !== undefined && lagging.entries >= 30, JSON.stringify(m.replication_lag));
+    assert.ok(
+      (
+        await page.evaluate(
+          () =>
+            (globalThis as unknown as { __dashboard: { snapshot(): { charts: { lagMs: { labels: string[] } } } } }).__dashboard.snapshot().charts
+              .lagMs.labels,
+        )
+      ).includes(`follower ${gone}`),
+    );
+  });
+
+  test('the follower back: reachable again in the timeline, 3 of 3 up', async () => {
+    const back = followers[0]!;
+    const seq = await lastSeq();
+    assert.ok(seq > 0);
+    await cluster.startNode(back);
+    assert.equal(await eventAfter('node_joined', seq, 20_000), `Node ${back} reachable again`);
+    await page.waitForFunction(() => document.getElementById('health-nodes')?.textContent === '3 / 3', null, WAIT);
+    await page.screenshot({ path: '/tmp/dashboard-cluster.png', fullPage: true });
+  });
+
+  test('no errors in the page', async () => {
+    const s = await page.evaluate(() =>
+      (globalThis as unknown as { __dashboard: { snapshot(): { renderErrors: number; lastError: string | null } } }).__dashboard.snapshot(),
+    );
+    assert.equal(s.renderErrors, 0, s.lastError ?? '');
+    assert.deepEqual(problems, []);
+  });
+});
