@@ -4,6 +4,7 @@
 // embedded (insert, replace, update); a failed If-Match still answers 412; and a node whose
 // model is behind asks a linearizable read point before refusing (src/server/model-precheck.ts).
 import { after, before, describe, test } from 'node:test';
+import fc from 'fast-check';
 import assert from 'node:assert/strict';
 import { open } from '../../src/node/embedded-database.ts';
 import { refuseInvalidDocuments } from '../../src/server/model-precheck.ts';
@@ -197,5 +198,86 @@ describe('a node whose model is behind asks a read point before refusing', () =>
     const backend = laggingBackend(storeWith(1), storeWith(1));
     await refuseInvalidDocuments(backend, insert, undefined);
     assert.equal(backend.barriers, 0);
+  });
+});
+
+describe('the check before proposing answers what apply answers', () => {
+  test('property: modelFailure(command) is apply’s VALIDATION_FAILED, message and all', () => {
+    const value = fc.oneof(fc.constantFrom('', 'a', 'Pen', '2', 'x', -1, 0, 0.001, 1, 2.5, 7, true, null), fc.integer({ min: -3, max: 3 }));
+    const doc = fc.record({ name: value, price: value, stock: value }, { requiredKeys: [] });
+    const id = fc.constantFrom('p1', 'p2', 'p3');
+    const command = fc.oneof(
+      fc.record({ type: fc.constant('insert' as const), docs: fc.array(fc.tuple(id, doc), { minLength: 1, maxLength: 3 }) }).map((c) => ({
+        type: c.type,
+        collection: 'products',
+        // Distinct new ids: a duplicate key is apply's CONFLICT, not this test's subject.
+        docs: c.docs.map(([, d], i) => ({ ...d, _id: `n${i}-${Math.random().toString(36).slice(2)}` })),
+      })),
+      fc
+        .record({ id, doc, upsert: fc.boolean() })
+        .map((c) => ({ type: 'replace' as const, collection: 'products', id: c.id, doc: c.doc, upsert: c.upsert })),
+      fc
+        .record({
+          byId: fc.option(id, { nil: undefined }),
+          set: doc,
+          inc: fc.option(fc.integer({ min: -3, max: 3 }), { nil: undefined }),
+          unsetName: fc.boolean(),
+          multi: fc.boolean(),
+          upsert: fc.boolean(),
+        })
+        .map((c) => {
+          const update: Record<string, unknown> = {};
+          if (Object.keys(c.set).length > 0) update['$set'] = c.set;
+          if (c.inc !== undefined) update['$inc'] = { stock: c.inc };
+          if (c.unsetName) update['$unset'] = { name: '' };
+          if (Object.keys(update).length === 0) update['$set'] = { stock: 1 };
+          return {
+            type: 'update' as const,
+            collection: 'products',
+            filter: c.byId === undefined ? {} : { _id: c.byId },
+            update,
+            multi: c.multi,
+            upsert: c.upsert,
+            upsertId: 'u1',
+          };
+        }),
+    );
+    const seen = { refused: 0, applied: 0, otherErrors: 0 };
+    fc.assert(
+      fc.property(fc.array(command, { minLength: 1, maxLength: 12 }), (commands) => {
+        const store = new Store();
+        assert.ok(store.apply({ type: 'setSchema', collection: 'products', schema: PRODUCT, options: {}, force: false }, 1).ok);
+        assert.ok(
+          store.apply(
+            {
+              type: 'insert',
+              collection: 'products',
+              docs: [
+                { _id: 'p1', name: 'A', price: 1 },
+                { _id: 'p2', name: 'B', price: 2, stock: 3 },
+              ],
+            },
+            2,
+          ).ok,
+        );
+        let index = 2;
+        for (const c of commands) {
+          const failure = store.modelFailure(c as Command);
+          const result = store.apply(c as Command, ++index);
+          const outcome = result.ok ? 'ok' : `${result.error.code}: ${result.error.message}`;
+          if (failure !== undefined) {
+            seen.refused++;
+            assert.equal(outcome, `VALIDATION_FAILED: ${failure.message}`, JSON.stringify(c));
+          } else {
+            assert.ok(!outcome.startsWith('VALIDATION_FAILED'), `${JSON.stringify(c)} passed the check, apply said ${outcome}`);
+            if (result.ok) seen.applied++;
+            else seen.otherErrors++;
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+    // Both sides were exercised (else the property proves little).
+    assert.ok(seen.refused > 100 && seen.applied > 100 && seen.otherErrors > 0, JSON.stringify(seen));
   });
 });
