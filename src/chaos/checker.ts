@@ -33,7 +33,8 @@ const registerModel: Model<RegisterValue, RegisterOp> = {
 };
 
 export interface ConsistencyVerdict {
-  /** linearizable, not linearizable, or unknown (a key's search ran out of budget). */
+  /** linearizable, not linearizable, or unknown: the run could not be checked (a key's search
+   * ran out of budget, a key's final read never succeeded, or no operation succeeded at all). */
   readonly verdict: 'linearizable' | 'not linearizable' | 'unknown';
   readonly keys: number;
   readonly opsChecked: number;
@@ -41,7 +42,7 @@ export interface ConsistencyVerdict {
   readonly lostAcknowledgedWrites: number;
   /** Distinct written values seen at two different revisions: applied twice. */
   readonly duplicateApplies: number;
-  /** On failure: the key and the checker's counterexample. */
+  /** On failure: the key and the checker's counterexample; when unknown: why there is no verdict. */
   readonly failure: string | null;
 }
 
@@ -135,7 +136,15 @@ export function duplicateApplies(ops: readonly ChaosOp[]): number {
   return [...revs.values()].filter((set) => set.size > 1).length;
 }
 
-export function checkChaosHistory(history: ChaosHistory, budgetPerKey = CHECK_BUDGET_STEPS_PER_KEY): ConsistencyVerdict {
+/**
+ * `unreadKeys`: keys whose final read never succeeded; without it an acknowledged write that
+ * was undone at the end cannot be told from one that survived, so the verdict is at best unknown.
+ */
+export function checkChaosHistory(
+  history: ChaosHistory,
+  budgetPerKey = CHECK_BUDGET_STEPS_PER_KEY,
+  unreadKeys: readonly string[] = [],
+): ConsistencyVerdict {
   const byKey = new Map<string, ChaosOp[]>();
   for (const op of history.ops) {
     let list = byKey.get(op.invoke.key);
@@ -145,14 +154,17 @@ export function checkChaosHistory(history: ChaosHistory, budgetPerKey = CHECK_BU
   const lost = lostAcknowledgedWrites(history.ops);
   const duplicates = duplicateApplies(history.ops);
   let opsChecked = 0;
-  let unknown: string | null = null;
+  // Every reason the run could not be checked; any one of them makes the verdict unknown.
+  const unchecked: string[] = [];
+  if (!history.ops.some((op) => op.complete?.type === 'ok')) unchecked.push('no operation succeeded: nothing to check');
+  if (unreadKeys.length > 0) unchecked.push(`the final read of ${unreadKeys.join(', ')} never succeeded: lost acknowledged writes cannot be counted`);
   for (const key of [...byKey.keys()].sort()) {
     const ops = withoutUnobservedIndeterminate(registerOps(byKey.get(key)!));
     opsChecked += ops.length;
     const result = checkLinearizable(ops, registerModel, budgetPerKey, (op) => op.text);
     if (result.ok) continue;
     if (result.unknown) {
-      unknown ??= `key ${key}: ${result.description}`;
+      unchecked.push(`key ${key}: ${result.description}`);
       continue;
     }
     return {
@@ -168,11 +180,11 @@ export function checkChaosHistory(history: ChaosHistory, budgetPerKey = CHECK_BU
   // (it cannot: both contradict the register; counted independently, as a second witness).
   const broken = lost > 0 || duplicates > 0;
   return {
-    verdict: broken ? 'not linearizable' : unknown !== null ? 'unknown' : 'linearizable',
+    verdict: broken ? 'not linearizable' : unchecked.length > 0 ? 'unknown' : 'linearizable',
     keys: byKey.size,
     opsChecked,
     lostAcknowledgedWrites: lost,
     duplicateApplies: duplicates,
-    failure: broken ? `${lost} acknowledged write(s) lost, ${duplicates} value(s) applied twice` : unknown,
+    failure: broken ? `${lost} acknowledged write(s) lost, ${duplicates} value(s) applied twice` : unchecked.length > 0 ? unchecked.join('; ') : null,
   };
 }

@@ -62,15 +62,20 @@ export class ChaosLoad {
   }
 
   /** One linearizable read of every key, retried until it succeeds or `deadlineMs` passes:
-   * the final state the lost-write count compares against. `process` is the reader's id. */
-  async finalReads(process: number, deadlineMs: number): Promise<void> {
+   * the final state the lost-write count compares against. `process` is the reader's id.
+   * Returns the keys that could not be read by then. */
+  async finalReads(process: number, deadlineMs: number): Promise<string[]> {
     const prng = new Prng(this.options.seed + 7);
+    const unread: string[] = [];
     for (let k = 0; k < this.options.keys; k++) {
-      while (this.history.nowMs() < deadlineMs) {
-        if ((await this.read(process, keyName(k), prng)) !== undefined) break;
-        await sleep(100);
+      let read = false;
+      while (!read && this.history.nowMs() < deadlineMs) {
+        read = (await this.read(process, keyName(k), prng)) !== undefined;
+        if (!read) await sleep(100);
       }
+      if (!read) unread.push(keyName(k));
     }
+    return unread;
   }
 
   private async worker(process: number, prng: Prng): Promise<void> {

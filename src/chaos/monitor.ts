@@ -23,7 +23,9 @@ export class LeaderMonitor {
   readonly sightings: LeaderSighting[] = [];
   private highestTerm = 0;
   private timer: NodeJS.Timeout | null = null;
-  private polling = false;
+  /** Nodes with a poll in flight: each node is polled on its own, so that one that does not
+   * answer (paused, cut off) does not hold up the others' sightings for a request timeout. */
+  private readonly polling = new Set<number>();
 
   constructor(
     private readonly cluster: ChaosCluster,
@@ -42,7 +44,7 @@ export class LeaderMonitor {
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.poll(), POLL_INTERVAL_MS);
+    this.timer = setInterval(() => this.poll(), POLL_INTERVAL_MS);
   }
 
   stop(): void {
@@ -50,22 +52,21 @@ export class LeaderMonitor {
     this.timer = null;
   }
 
-  private async poll(): Promise<void> {
-    if (this.polling) return;
-    this.polling = true;
-    try {
-      const live = this.cluster.ids.filter((id) => this.cluster.reachable(id));
-      const answers = await Promise.all(live.map((id) => this.client.call(this.cluster.url(id), 'GET', '/cluster/status')));
-      for (const answer of answers) {
-        if (answer.kind !== 'ok') continue;
-        const body = answer.body as StatusBody;
-        const leader = body.leader?.id;
-        if (typeof body.term !== 'number' || typeof leader !== 'number' || body.term <= this.highestTerm) continue;
-        this.highestTerm = body.term;
-        this.sightings.push({ timeMs: this.nowMs(), term: body.term, leader });
-      }
-    } finally {
-      this.polling = false;
+  private poll(): void {
+    for (const id of this.cluster.ids) {
+      if (!this.cluster.reachable(id) || this.polling.has(id)) continue;
+      this.polling.add(id);
+      void this.pollNode(id).finally(() => this.polling.delete(id));
     }
+  }
+
+  private async pollNode(id: number): Promise<void> {
+    const answer = await this.client.call(this.cluster.url(id), 'GET', '/cluster/status');
+    if (answer.kind !== 'ok') return;
+    const body = answer.body as StatusBody;
+    const leader = body.leader?.id;
+    if (typeof body.term !== 'number' || typeof leader !== 'number' || body.term <= this.highestTerm) return;
+    this.highestTerm = body.term;
+    this.sightings.push({ timeMs: this.nowMs(), term: body.term, leader });
   }
 }

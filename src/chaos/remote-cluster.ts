@@ -12,6 +12,9 @@ export const REMOTE_RESTART_WAIT_MS = 30_000;
 export class RemoteCluster implements ChaosCluster {
   readonly ids: readonly number[];
   private readonly down = new Set<number>();
+  /** Paused nodes and when their pause ends (Date.now() ms): the load and the monitor stay off
+   * them meanwhile, as they do off a local node under SIGSTOP. */
+  private readonly pausedUntil = new Map<number, number>();
 
   constructor(
     private readonly urls: ReadonlyMap<number, string>,
@@ -26,7 +29,9 @@ export class RemoteCluster implements ChaosCluster {
   }
 
   reachable(id: number): boolean {
-    return !this.down.has(id);
+    const until = this.pausedUntil.get(id);
+    if (until !== undefined && Date.now() >= until) this.pausedUntil.delete(id);
+    return !this.down.has(id) && !this.pausedUntil.has(id);
   }
 
   async crash(id: number): Promise<void> {
@@ -56,6 +61,7 @@ export class RemoteCluster implements ChaosCluster {
 
   async pause(id: number, ms: number): Promise<void> {
     await faultRequest(this.client, this.url(id), { fault: 'pause', duration_ms: ms });
+    this.pausedUntil.set(id, Date.now() + ms);
   }
 
   partition(groups: readonly (readonly number[])[]): Promise<void> {

@@ -5,6 +5,7 @@ import type { ConsistencyVerdict } from './checker.ts';
 import type { FaultRecord } from './faults.ts';
 import type { ChaosHistory } from './history.ts';
 import type { LeaderSighting } from './monitor.ts';
+import type { FaultStep } from './scenarios.ts';
 
 /** Availability windows, in ms: the share of them with at least one successful write. */
 export const WINDOW_MS = 100;
@@ -42,9 +43,15 @@ export interface ChaosReport {
   readonly latencyMs: { readonly p50: number | null; readonly p99: number | null; readonly max: number | null };
   readonly leaderChanges: number;
   readonly leaders: readonly LeaderSighting[];
+  /** The faults the seed planned (kind and start, ms since the load started): the same seed
+   * and flags give the same schedule. */
+  readonly schedule: readonly { readonly kind: FaultStep['kind']; readonly atMs: number }[];
   readonly faults: readonly FaultReport[];
   readonly skippedFaults: number;
   readonly consistency: ConsistencyVerdict;
+  /** pass; fail (not linearizable, or an expectation missed); or no verdict (consistent as far
+   * as it could be checked, every expectation met, but the check could not finish). */
+  readonly result: ChaosResult;
   readonly series: readonly SeriesPoint[];
   /** Expectations given on the command line and whether each held. */
   readonly expectations: readonly { readonly name: string; readonly expected: string; readonly actual: string; readonly met: boolean }[];
@@ -60,6 +67,8 @@ function round(n: number, digits = 1): number {
   return Math.round(n * f) / f;
 }
 
+export type ChaosResult = 'pass' | 'fail' | 'no verdict';
+
 export interface ReportInput {
   readonly scenario: string;
   readonly seed: number;
@@ -69,6 +78,7 @@ export interface ReportInput {
   readonly loadStartMs: number;
   readonly loadEndMs: number;
   readonly history: ChaosHistory;
+  readonly schedule: readonly FaultStep[];
   readonly faults: readonly FaultRecord[];
   /** Scheduled faults left out because an earlier one ran past their time. */
   readonly skippedFaults: number;
@@ -136,6 +146,7 @@ export function buildReport(input: ReportInput): ChaosReport {
       met: maxInterruptionMs <= input.expectMaxInterruptionMs,
     });
   }
+  const failed = input.consistency.verdict === 'not linearizable' || expectations.some((e) => !e.met);
   return {
     scenario: input.scenario,
     seed: input.seed,
@@ -153,9 +164,11 @@ export function buildReport(input: ReportInput): ChaosReport {
     },
     leaderChanges: Math.max(0, input.leaders.length - 1),
     leaders: input.leaders.map((l) => ({ ...l, timeMs: round(l.timeMs - loadStartMs) })),
+    schedule: input.schedule.map((step) => ({ kind: step.kind, atMs: step.atMs })),
     faults,
     skippedFaults: input.skippedFaults,
     consistency: input.consistency,
+    result: failed ? 'fail' : input.consistency.verdict === 'unknown' ? 'no verdict' : 'pass',
     series: series(ops, loadStartMs, loadEndMs),
     expectations,
   };
@@ -193,9 +206,9 @@ function series(ops: ChaosHistory['ops'], startMs: number, endMs: number): Serie
   });
 }
 
-/** True when the run passed: consistent, and every expectation met. */
+/** True when the run passed: checked and consistent, and every expectation met. */
 export function passed(report: ChaosReport): boolean {
-  return report.consistency.verdict !== 'not linearizable' && report.expectations.every((e) => e.met);
+  return report.result === 'pass';
 }
 
 export function reportText(report: ChaosReport): string {
@@ -215,7 +228,7 @@ export function reportText(report: ChaosReport): string {
     `  consistency     ${c.verdict} (${c.opsChecked} ops on ${c.keys} keys checked); lost acknowledged writes ${c.lostAcknowledgedWrites}; duplicate applies ${c.duplicateApplies}`,
     ...(c.failure !== null ? [`  ${c.verdict === 'unknown' ? 'no verdict' : 'FAILURE'}: ${c.failure.split('\n').slice(0, 12).join('\n    ')}`] : []),
     ...report.expectations.map((e) => `  expect ${e.name}: ${e.expected}, got ${e.actual}: ${e.met ? 'met' : 'MISSED'}`),
-    `  result          ${passed(report) ? 'PASS' : 'FAIL'}`,
+    `  result          ${report.result === 'pass' ? 'PASS' : report.result === 'fail' ? 'FAIL' : 'NO VERDICT (the history could not be checked)'}`,
   ];
   return lines.join('\n') + '\n';
 }

@@ -24,6 +24,8 @@ export interface RunOptions {
   readonly clients: number;
   readonly keys: number;
   readonly electionTimeoutMs: number;
+  /** Search steps the linearizability check may take per key before its verdict is unknown. */
+  readonly checkBudgetSteps: number;
   readonly expectAvailabilityPercent?: number;
   readonly expectMaxInterruptionMs?: number;
 }
@@ -92,10 +94,10 @@ export async function runChaos(cluster: ChaosCluster, client: NodeClient, option
   const loadEndMs = history.nowMs();
   // The verdict needs a final state: heal everything, then read every key once.
   await cluster.heal().catch(() => {});
-  await load.finalReads(options.clients, history.nowMs() + FINAL_READS_MS);
+  const unreadKeys = await load.finalReads(options.clients, history.nowMs() + FINAL_READS_MS);
   monitor.stop();
   history.closePending();
-  const consistency = checkChaosHistory(history);
+  const consistency = checkChaosHistory(history, options.checkBudgetSteps, unreadKeys);
   const report = buildReport({
     scenario: options.scenario,
     seed: options.seed,
@@ -104,6 +106,7 @@ export async function runChaos(cluster: ChaosCluster, client: NodeClient, option
     loadStartMs,
     loadEndMs,
     history,
+    schedule,
     faults,
     leaders: monitor.sightings,
     consistency,

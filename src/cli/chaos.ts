@@ -9,7 +9,8 @@ import { join, resolve } from 'node:path';
 import { LocalCluster } from '../chaos/local-cluster.ts';
 import { NodeClient } from '../chaos/node-client.ts';
 import { RemoteCluster } from '../chaos/remote-cluster.ts';
-import { passed, reportText } from '../chaos/report.ts';
+import { CHECK_BUDGET_STEPS_PER_KEY } from '../chaos/checker.ts';
+import { reportText, type ChaosResult } from '../chaos/report.ts';
 import { reportHtml } from '../chaos/report-html.ts';
 import { runChaos, type RunOptions } from '../chaos/runner.ts';
 import { parseScenario, SCENARIOS, type ScenarioName } from '../chaos/scenarios.ts';
@@ -25,6 +26,15 @@ const DURATION_MS_MAX = 24 * 3_600_000;
 const CLIENTS_MAX = 1000;
 /** Most keys of the load (few, so that clients conflict). */
 const KEYS_MAX = 1000;
+/** Most search steps per key --check-budget accepts (a billion steps is minutes of CPU per key). */
+const CHECK_BUDGET_STEPS_MAX = 1_000_000_000;
+/**
+ * Exit code of a run that could not be checked (the verdict is unknown: a key's search hit
+ * --check-budget, a final read never succeeded, or nothing succeeded): neither a pass nor a
+ * proven failure, so neither 0 nor 1; 2 is a usage error.
+ */
+export const EXIT_NO_VERDICT = 3;
+const EXIT_CODES: Readonly<Record<ChaosResult, number>> = { pass: EXIT_OK, fail: EXIT_FAILURE, 'no verdict': EXIT_NO_VERDICT };
 
 interface RawChaosOptions {
   readonly scenario?: unknown;
@@ -41,6 +51,7 @@ interface RawChaosOptions {
   readonly keys?: unknown;
   readonly requestTimeout?: unknown;
   readonly electionTimeout?: unknown;
+  readonly checkBudget?: unknown;
   readonly out?: unknown;
   readonly expectAvailability?: unknown;
   readonly expectMaxInterruption?: unknown;
@@ -97,6 +108,7 @@ async function parseChaosOptions(raw: RawChaosOptions): Promise<ChaosOptions> {
     keys: parseIntegerFlag('--keys', raw.keys ?? 5, 1, KEYS_MAX),
     requestTimeoutMs: parseDurationFlag('--request-timeout', raw.requestTimeout ?? '2s', 10, 60_000),
     electionTimeoutMs: parseIntegerFlag('--election-timeout', raw.electionTimeout ?? TUNING_DEFAULTS.electionTimeoutMs, 10, 60_000),
+    checkBudgetSteps: parseIntegerFlag('--check-budget', raw.checkBudget ?? CHECK_BUDGET_STEPS_PER_KEY, 1, CHECK_BUDGET_STEPS_MAX),
     out: raw.out === undefined ? null : resolve(String(raw.out)),
     ...(raw.expectAvailability !== undefined ? { expectAvailabilityPercent: parsePercent('--expect-availability', raw.expectAvailability) } : {}),
     ...(raw.expectMaxInterruption !== undefined
@@ -132,12 +144,18 @@ export function registerChaos(program: Command): void {
     )
     .option('--user <name>', 'user for --cluster with authentication on (the fault endpoint needs root)', 'root')
     .option(`${PASSWORD_FLAG} <path>`, 'file holding the password of --user, mode 0600 (default: none, authentication off)')
+    .addOption(
+      new Option(
+        '--check-budget <steps>',
+        `search steps the linearizability check may take per key (1 to ${CHECK_BUDGET_STEPS_MAX}); beyond, no verdict: exit ${EXIT_NO_VERDICT}`,
+      ).default(String(CHECK_BUDGET_STEPS_PER_KEY)),
+    )
     .option('--out <dir>', 'write report.json, history.jsonl (Jepsen convention) and report.html there')
     .option('--expect-availability <percent>', 'exit 1 when fewer operations than this succeed, e.g. 99.9')
     .option('--expect-max-interruption <d>', 'exit 1 when writes stop for longer than this, e.g. 500ms')
     .action(async (raw: RawChaosOptions) => {
       const options = await parseChaosOptions(raw);
-      process.exit((await runChaosCommand(options)) ? EXIT_OK : EXIT_FAILURE);
+      process.exit(EXIT_CODES[await runChaosCommand(options)]);
     });
 }
 
@@ -166,8 +184,8 @@ async function remoteCluster(urls: readonly string[], client: NodeClient, author
   return new RemoteCluster(byId, client, authorization);
 }
 
-/** Runs, prints and writes the report; true when the run passed. */
-async function runChaosCommand(options: ChaosOptions): Promise<boolean> {
+/** Runs, prints and writes the report; returns its result. */
+async function runChaosCommand(options: ChaosOptions): Promise<ChaosResult> {
   process.stdout.on('error', () => {});
   const client = new NodeClient(options.requestTimeoutMs, options.authorization);
   let cluster: ChaosCluster;
@@ -198,7 +216,7 @@ async function runChaosCommand(options: ChaosOptions): Promise<boolean> {
     say(`against ${cluster.ids.map((id) => `node ${id} ${cluster.url(id)}`).join(', ')}`);
   }
   say(`scenario ${options.scenario}, seed ${options.seed}, ${options.clients} clients on ${options.keys} keys for ${options.durationMs / 1000} s`);
-  let ok = false;
+  let result: ChaosResult = 'fail';
   try {
     const { report, history } = await runChaos(cluster, client, options, say);
     process.stdout.write(reportText(report));
@@ -209,15 +227,15 @@ async function runChaosCommand(options: ChaosOptions): Promise<boolean> {
       await writeFile(join(options.out, 'report.html'), reportHtml(report));
       say(`wrote report.json, history.jsonl and report.html to ${options.out}`);
     }
-    ok = passed(report);
+    result = report.result;
   } finally {
     await cluster.close().catch(() => {});
     await client.close().catch(() => {});
     // A failed run keeps its node logs for the post-mortem.
     if (dataDir !== null) {
-      if (ok) await rm(dataDir, { recursive: true, force: true });
+      if (result === 'pass') await rm(dataDir, { recursive: true, force: true });
       else say(`node data and logs kept in ${dataDir}`);
     }
   }
-  return ok;
+  return result;
 }

@@ -3,90 +3,10 @@
 // checked against what happened. The last test plants a bug in every node (reads answered
 // locally while the client asked for linearizable ones) and the command must say so.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import type { ChaosReport } from '../../src/chaos/report.ts';
-import type { HistoryEvent } from '../../src/chaos/history.ts';
-import { cleanupsAfterAll, freeConsecutivePorts, tempDir } from '../cli/cli-process.ts';
-import { acquireClusterLock } from '../cluster/harness.ts';
+import { test } from 'node:test';
+import { chaosRunner, checkJepsenShape, RUN_TIMEOUT_MS } from './chaos-run.ts';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-/** One run: cluster start (tsx compiles on the fly), the load, restarts, the final reads. */
-const RUN_TIMEOUT_MS = 90_000;
-
-const cleanups = cleanupsAfterAll();
-let release: () => void = () => {};
-before(async () => {
-  release = await acquireClusterLock();
-});
-after(() => release());
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly report: ChaosReport;
-  readonly events: HistoryEvent[];
-  readonly html: string;
-}
-
-async function chaos(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
-  const out = await tempDir();
-  cleanups.push(out.remove);
-  const base = await freeConsecutivePorts(3);
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'chaos', '--base-port', String(base), '--out', out.path, ...args], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
-  const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
-  clearTimeout(timer);
-  const read = (name: string): Promise<string> =>
-    readFile(join(out.path, name), 'utf8').catch((error: unknown) => {
-      throw new Error(`${name} missing (exit ${code})\nstdout:\n${stdout}\nstderr:\n${stderr}`, { cause: error });
-    });
-  const report = JSON.parse(await read('report.json')) as ChaosReport;
-  const events = (await read('history.jsonl'))
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as HistoryEvent);
-  return { code, stdout, stderr, report, events, html: await read('report.html') };
-}
-
-/** The history keeps Jepsen's rules: each process has one op at a time, an invoke then one completion of the same f and key. */
-function checkJepsenShape(events: readonly HistoryEvent[]): void {
-  const open = new Map<number, HistoryEvent>();
-  let lastTime = -1;
-  for (const e of events) {
-    assert.ok(['invoke', 'ok', 'fail', 'info'].includes(e.type), `type ${e.type}`);
-    assert.ok(['write', 'read', 'cas'].includes(e.f), `f ${e.f}`);
-    assert.equal(typeof e.process, 'number');
-    assert.match(e.key, /^k\d+$/);
-    assert.ok(e.time >= lastTime, 'times never go back');
-    lastTime = e.time;
-    if (e.f === 'cas') assert.ok(Array.isArray(e.value) && e.value.length === 2, 'a cas value is [expected, new]');
-    const pending = open.get(e.process);
-    if (e.type === 'invoke') {
-      assert.equal(pending, undefined, `process ${e.process} invoked while an op was open`);
-      open.set(e.process, e);
-    } else {
-      assert.ok(pending !== undefined, `process ${e.process} completed an op it never invoked`);
-      assert.equal(e.f, pending.f);
-      assert.equal(e.key, pending.key);
-      open.delete(e.process);
-    }
-  }
-  assert.equal(open.size, 0, 'every op completed (pending ones as info)');
-}
+const chaos = chaosRunner();
 
 test('leader_crash: the leader is killed, another is elected, the history is linearizable', { timeout: RUN_TIMEOUT_MS + 10_000 }, async () => {
   const run = await chaos([

@@ -1,0 +1,127 @@
+// The parts of a chaos run that need no cluster: when the consistency verdict is unknown
+// (and what the run's result and exit code then are), and that a seed gives one schedule.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { checkChaosHistory } from '../../src/chaos/checker.ts';
+import { ChaosHistory, type ChaosF, type RegisterValue } from '../../src/chaos/history.ts';
+import { buildReport, reportText, type ChaosReport } from '../../src/chaos/report.ts';
+import { makeSchedule, SCENARIOS } from '../../src/chaos/scenarios.ts';
+import { EXIT_NO_VERDICT } from '../../src/cli/chaos.ts';
+import { EXIT_FAILURE, EXIT_USAGE } from '../../src/cli/usage-error.ts';
+
+/** A sequential history on key k0: each op completes before the next starts. */
+function sequential(ops: readonly [ChaosF, RegisterValue | [RegisterValue, RegisterValue], 'ok' | 'fail' | 'info'][]): ChaosHistory {
+  const history = new ChaosHistory();
+  for (const [f, value, type] of ops) {
+    const op = history.invoke(1, f, 'k0', f === 'read' ? null : value, 1);
+    history.complete(op, type, value);
+  }
+  return history;
+}
+
+const GOOD: Parameters<typeof sequential>[0] = [
+  ['write', 'a', 'ok'],
+  ['read', 'a', 'ok'],
+  ['cas', ['a', 'b'], 'ok'],
+  ['read', 'b', 'ok'],
+];
+
+function report(history: ChaosHistory, budget?: number, unread: string[] = [], expectAvailabilityPercent?: number): ChaosReport {
+  return buildReport({
+    scenario: 'leader_crash',
+    seed: 1,
+    nodes: 3,
+    clients: 1,
+    loadStartMs: 0,
+    loadEndMs: history.nowMs(),
+    history,
+    schedule: [],
+    faults: [],
+    skippedFaults: 0,
+    leaders: [],
+    consistency: checkChaosHistory(history, budget, unread),
+    ...(expectAvailabilityPercent !== undefined ? { expectAvailabilityPercent } : {}),
+  });
+}
+
+test('a checked, consistent history passes', () => {
+  const r = report(sequential(GOOD));
+  assert.equal(r.consistency.verdict, 'linearizable');
+  assert.equal(r.consistency.failure, null);
+  assert.equal(r.result, 'pass');
+  assert.match(reportText(r), /result {10}PASS/);
+});
+
+test('the search bound hit: verdict unknown, result "no verdict", not a pass', () => {
+  const r = report(sequential(GOOD), 2);
+  assert.equal(r.consistency.verdict, 'unknown');
+  assert.match(r.consistency.failure ?? '', /^key k0: search budget of 2 steps exhausted on 4 ops/);
+  assert.equal(r.result, 'no verdict');
+  assert.match(reportText(r), /no verdict: key k0: search budget/);
+  assert.match(reportText(r), /result {10}NO VERDICT/);
+});
+
+test('a key whose final read never succeeded: unknown, whatever the search found', () => {
+  const r = report(sequential(GOOD), undefined, ['k0', 'k3']);
+  assert.equal(r.consistency.verdict, 'unknown');
+  assert.match(r.consistency.failure ?? '', /final read of k0, k3 never succeeded/);
+  assert.equal(r.result, 'no verdict');
+});
+
+test('nothing succeeded: nothing was checked, so no verdict', () => {
+  const r = report(
+    sequential([
+      ['write', 'a', 'fail'],
+      ['read', null, 'info'],
+    ]),
+  );
+  assert.equal(r.consistency.verdict, 'unknown');
+  assert.match(r.consistency.failure ?? '', /no operation succeeded/);
+  assert.equal(r.result, 'no verdict');
+});
+
+test('a proven failure outranks an unknown: not linearizable is "fail" even with the bound hit elsewhere', () => {
+  const history = sequential([
+    ['write', 'a', 'ok'],
+    ['write', 'b', 'ok'],
+    ['read', 'a', 'ok'],
+  ]);
+  const r = report(history, undefined, ['k1']);
+  assert.equal(r.consistency.verdict, 'not linearizable');
+  assert.equal(r.result, 'fail');
+});
+
+test('a missed expectation with an unknown verdict fails (a proven miss is a failure)', () => {
+  const r = report(sequential([...GOOD, ['write', 'c', 'fail']]), 2, [], 100);
+  assert.equal(r.consistency.verdict, 'unknown');
+  assert.equal(r.expectations[0]?.met, false);
+  assert.equal(r.result, 'fail');
+});
+
+test('exit codes: no verdict is neither success, failure nor a usage error', () => {
+  assert.ok(![0, EXIT_FAILURE, EXIT_USAGE].includes(EXIT_NO_VERDICT));
+});
+
+test('a seed gives one schedule: the same seed the same faults at the same times, another seed another mix', () => {
+  const options = { scenario: 'random' as const, durationMs: 120_000, intervalMs: 2000, holdMs: 500 };
+  const a = makeSchedule({ ...options, seed: 42 });
+  assert.deepEqual(makeSchedule({ ...options, seed: 42 }), a);
+  assert.equal(a.length, 60, 'one fault every interval after the warm-up, the last healed before the end');
+  assert.deepEqual(
+    a.map((s) => s.atMs),
+    Array.from({ length: 60 }, (_, i) => 1000 + i * 2000),
+  );
+  const kinds = new Set(a.map((s) => s.kind));
+  assert.deepEqual(
+    [...kinds].sort(),
+    SCENARIOS.filter((s) => s !== 'random' && s !== 'majority_loss').sort(),
+    'random mixes every fault but majority_loss',
+  );
+  const b = makeSchedule({ ...options, seed: 43 });
+  assert.notDeepEqual(
+    b.map((s) => s.kind),
+    a.map((s) => s.kind),
+  );
+  // A fixed scenario: every step is that fault.
+  assert.ok(makeSchedule({ ...options, scenario: 'pause', seed: 42 }).every((s) => s.kind === 'pause'));
+});
