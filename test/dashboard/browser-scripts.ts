@@ -81,6 +81,8 @@ export interface EventView {
 export interface Timeline {
   max: number;
   events: EventView[];
+  /** Bumped by every event added. */
+  version: number;
 }
 export interface History {
   windowSeconds: number;

@@ -139,7 +139,9 @@ describe('timeline', () => {
     const all = events();
     const t = ns.createTimeline(6);
     for (const e of [...all].reverse()) ns.addTimelineEvent(t, e);
+    const version = t.version;
     assert.equal(ns.addTimelineEvent(t, all[9]!), false, 'already there');
+    assert.equal(t.version, version, 'nothing to redraw');
     assert.deepEqual(plain(t.events.map((e) => e.seq)), [5, 6, 7, 8, 9, 10]);
     // After a restart the node numbers from 1 again: same seq, later time, not a duplicate.
     const restarted = { ...all[0]!, atMs: all[9]!.atMs + 60_000 };

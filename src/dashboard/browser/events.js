@@ -180,7 +180,7 @@
   function createTimeline(maxEvents) {
     const max = maxEvents === undefined ? TIMELINE_EVENTS_MAX : maxEvents;
     if (!(max >= 1)) throw new Error('timeline: bad bound');
-    return { max, events: [], keys: new Set() };
+    return { max, events: [], keys: new Set(), version: 0 };
   }
 
   /**
@@ -196,6 +196,7 @@
     let i = events.length;
     while (i > 0 && (events[i - 1].atMs > e.atMs || (events[i - 1].atMs === e.atMs && events[i - 1].seq > e.seq))) i--;
     events.splice(i, 0, e);
+    timeline.version++;
     while (events.length > timeline.max) {
       const gone = events.shift();
       timeline.keys.delete(gone.seq + '@' + gone.atMs);

@@ -94,10 +94,13 @@
     container.replaceChildren(root);
   }
 
-  /** The list of kept events, newest first. */
+  let listVersion = -1;
+
+  /** The list of kept events, newest first; rebuilt only when an event came (keeps the reader's scroll). */
   function renderTimelineList(timeline) {
     const list = document.getElementById('timeline-list');
-    if (!list) return;
+    if (!list || timeline.version === listVersion) return;
+    listVersion = timeline.version;
     const items = [];
     for (let i = timeline.events.length - 1; i >= 0; i--) {
       const e = timeline.events[i];
