@@ -53,6 +53,15 @@ describe('dashboard login in Chromium, against a server with authentication', ()
     await page.waitForSelector('#content', { state: 'visible', ...WAIT });
   }
 
+  /** Waits until the node has `n` subscribers on GET /cluster/events. */
+  async function subscribers(n: number): Promise<void> {
+    const until = Date.now() + WAIT.timeout;
+    while (server.backend.clusterEvents().subscribers !== n) {
+      if (Date.now() > until) assert.fail(`${server.backend.clusterEvents().subscribers} event subscribers, expected ${n}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
   async function putUser(name: string, password: string, roles: string[]): Promise<void> {
     const res = await send(server.app, 'PUT', `/auth/users/${name}`, { password, roles }, ROOT_BASIC);
     assert.ok(res.statusCode === 200 || res.statusCode === 201, res.body);
@@ -170,6 +179,7 @@ describe('dashboard login in Chromium, against a server with authentication', ()
     // The timeline's stream (read with fetch, not EventSource, so that it carries the token).
     await page.waitForFunction(() => document.getElementById('timeline-status')?.textContent === 'Live', null, WAIT);
     await page.waitForSelector('#timeline-list li[data-type="leader_elected"]', WAIT);
+    await subscribers(1);
     const polls = requests.slice(before).filter((r) => ['/cluster/status', '/metrics', '/cluster/metrics', '/cluster/events'].includes(r.path));
     assert.deepEqual([...new Set(polls.map((r) => r.path))].sort(), ['/cluster/events', '/cluster/metrics', '/cluster/status', '/metrics']);
     for (const r of polls) {
@@ -189,6 +199,7 @@ describe('dashboard login in Chromium, against a server with authentication', ()
     await page.click('#logout');
     await page.waitForSelector('#login', { state: 'visible', ...WAIT });
     assert.equal(await text('#login-message'), 'Logged out.');
+    await subscribers(0); // the timeline's stream ends with the session
     assert.equal(await visible('#content'), false);
     assert.equal(await visible('#session'), false);
     assert.equal(await page.evaluate(() => sessionStorage.length), 0);
