@@ -1,8 +1,9 @@
-// Turns an applied command and its result into per-document change events (RaftEvent
-// records, store/raft-event.ts): the feed behind change streams (`GET /api/:collection/_changes`,
-// `GET /api/_changes`) and `watch()`. Everything here is read from the log entry and the
+// Turns an applied command and its result into change events (RaftEvent records,
+// store/raft-event.ts): one per document changed, and one `Dropped` for a dropped collection.
+// The feed behind change streams (`GET /api/:collection/_changes`, `GET /api/_changes`) and
+// `watch()`. Everything here is read from the log entry and the
 // deterministic result of applying it, so every node derives the same events for an entry.
-import type { Command, CommandResult, TxOp, TxOpResult } from '../store/commands.ts';
+import type { Command, CommandResult, DropResultValue, TxOp, TxOpResult } from '../store/commands.ts';
 import { raftEventId, type RaftEvent, type RaftEventType } from '../store/raft-event.ts';
 import type { Document } from '../store/types.ts';
 
@@ -71,6 +72,11 @@ export function changesOf(command: Command, result: CommandResult, entry: Applie
       });
       break;
     }
+    case 'dropCollection':
+      // One event for the whole collection (raft-event.ts, `Dropped`), when there was one.
+      if (!(result.value as DropResultValue).dropped) return [];
+      changes = [{ collection: command.collection, id: '', type: 'Dropped' }];
+      break;
     default:
       return [];
   }

@@ -3,8 +3,14 @@
 // streams (`GET /api/:collection/_changes`) hand out. Every field is fixed by the log entry
 // that made the change, so every node derives the same record.
 
-/** What happened to the document. */
-export type RaftEventType = 'Created' | 'Updated' | 'Replaced' | 'Deleted';
+/**
+ * What happened to the document. `Dropped` is the one change of a whole collection, and only
+ * change streams have it (history and audit record document changes): the collection was
+ * dropped (`DELETE /api/:collection`), every document in it is gone, `aggregateId` is empty
+ * and there is no `data`. One event, not a `Deleted` per document: a drop costs the same
+ * whatever the collection holds, and a watcher clears what it kept of the collection.
+ */
+export type RaftEventType = 'Created' | 'Updated' | 'Replaced' | 'Deleted' | 'Dropped';
 
 export interface RaftEvent {
   /** Unique and ordered: `<sequence>.<position>`, the log index of the entry and the change's
@@ -12,7 +18,7 @@ export interface RaftEvent {
   readonly eventId: string;
   /** The collection of the document. */
   readonly collection: string;
-  /** The document's `_id`. */
+  /** The document's `_id` (empty for `Dropped`). */
   readonly aggregateId: string;
   readonly eventType: RaftEventType;
   /** The new version of the document; absent for `Deleted`. */
