@@ -15,7 +15,7 @@ import type { RaftEvent } from '../store/raft-event.ts';
 import type { ClientTls, Consistency } from './types.ts';
 import { validateConsistency } from './validate.ts';
 
-/** One change of one document: the server's RaftEvent record (docs/http-api.md, Change streams). */
+/** One change of one document, or a collection's drop (`Dropped`): the server's RaftEvent record (docs/http-api.md, Change streams). */
 export type ChangeEvent = RaftEvent;
 
 export interface WatchOptions {
