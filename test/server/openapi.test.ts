@@ -169,6 +169,12 @@ describe('OpenAPI document: collection models', () => {
       assert.equal(refused.statusCode, 400);
       assert.equal(inputCheck({ _id: 'p2', name: 'Pen', price: 0 }), false);
 
+      // GET /api lists the model with the collection.
+      assert.deepEqual((await send(s.app, 'GET', '/api')).json(), [
+        { name: 'plain', count: 1 },
+        { name: 'products', count: 1, schema: PRODUCT },
+      ]);
+
       // Live: dropping the model takes it out again.
       assert.equal((await send(s.app, 'DELETE', '/api/products/_schema')).statusCode, 204);
       const after = (await send(s.app, 'GET', '/openapi.json')).json() as Doc;
