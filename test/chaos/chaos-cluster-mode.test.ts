@@ -1,0 +1,113 @@
+// `collection-store chaos --cluster` against running nodes: the test starts three
+// `collection-store start --enable-fault-injection` processes itself, and the command drives
+// every fault through POST /cluster/fault-injection (here pause: the leader blocks itself
+// beyond the election timeout). The same nodes then serve a run whose check cannot finish
+// (--check-budget 1): no verdict, exit 3, never a pass.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import { probeNode } from '../../src/cli/cluster-readiness.ts';
+import { EXIT_NO_VERDICT } from '../../src/cli/chaos.ts';
+import { freeConsecutivePorts, tempDir } from '../cli/cli-process.ts';
+import { assertConsistent, chaosRunner, leaderAt, MAIN, newLeaderAfter, ROOT, RUN_TIMEOUT_MS } from './chaos-run.ts';
+
+const chaos = chaosRunner();
+const ELECTION_TIMEOUT_MS = 150;
+/** How long three nodes may take to start and agree on a leader (tsx compiles them), in ms. */
+const CLUSTER_START_MS = 60_000;
+
+const nodes: ChildProcess[] = [];
+let cluster = '';
+let urls: string[] = [];
+let removeData: () => Promise<void> = async () => {};
+
+before(async () => {
+  const data = await tempDir();
+  removeData = data.remove;
+  const base = await freeConsecutivePorts(3);
+  const address = (id: number): string => `127.0.0.1:${base + id - 1}`;
+  for (const id of [1, 2, 3]) {
+    const peers = [1, 2, 3].filter((other) => other !== id).map((other) => `${other}=${address(other)}`);
+    const args = ['--node-id', String(id), '--port', String(base + id - 1), '--data-dir', `${data.path}/node${id}`, '--peers', peers.join(',')];
+    const tuning = ['--election-timeout', String(ELECTION_TIMEOUT_MS), '--heartbeat-interval', '50', '--log-level', 'warn'];
+    nodes.push(
+      spawn(process.execPath, ['--import', 'tsx', MAIN, 'start', ...args, ...tuning, '--enable-fault-injection'], { cwd: ROOT, stdio: 'ignore' }),
+    );
+  }
+  urls = [1, 2, 3].map((id) => `http://${address(id)}`);
+  cluster = [1, 2, 3].map(address).join(',');
+  const deadline = Date.now() + CLUSTER_START_MS;
+  for (;;) {
+    const probes = await Promise.all(urls.map((url) => probeNode(url)));
+    const leaders = new Set(probes.map((p) => p.leaderId));
+    if (probes.every((p) => p.healthy) && leaders.size === 1 && !leaders.has(null)) break;
+    if (Date.now() > deadline) throw new Error(`the three nodes did not agree on a leader within ${CLUSTER_START_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+});
+
+after(async () => {
+  await Promise.all(
+    nodes.map(async (child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }),
+  );
+  await removeData();
+});
+
+test(
+  '--cluster: pause through the fault-injection endpoint; a new leader is elected, the old one resumes',
+  { timeout: RUN_TIMEOUT_MS + 10_000 },
+  async () => {
+    const run = await chaos([
+      '--cluster',
+      cluster,
+      '--scenario',
+      'pause',
+      '--duration',
+      '4s',
+      '--interval',
+      '3s',
+      '--fault-duration',
+      '500ms',
+      '--seed',
+      '41',
+      '--load-test-concurrent',
+      '6',
+    ]);
+    assert.match(run.stdout, /\[chaos\] against node 1 http:\/\/127\.0\.0\.1:\d+, node 2 .*, node 3 /);
+    assert.doesNotMatch(run.stdout, /starting \d+ local nodes/, 'no local cluster of its own');
+    assertConsistent(run);
+    const { report } = run;
+    assert.equal(report.nodes, 3);
+    assert.equal(report.faults.length, 1);
+    const fault = report.faults[0]!;
+    const match = /^node (\d) \(leader\) paused (\d+) ms$/.exec(fault.description);
+    assert.ok(match !== null, fault.description);
+    assert.equal(Number(match[2]), 4 * ELECTION_TIMEOUT_MS);
+    const before = leaderAt(report, fault.startMs);
+    assert.equal(before?.leader, Number(match[1]), 'the node paused was the leader');
+    assert.ok(newLeaderAfter(report, fault.startMs, before) !== undefined, 'the others elected a new leader in a later term');
+    // The endpoint paused the process; it did not end it: every node still runs and answers.
+    assert.ok(
+      nodes.every((child) => child.exitCode === null && child.signalCode === null),
+      'no node process ended',
+    );
+    for (const url of urls) assert.equal((await probeNode(url)).healthy, true, `${url} answers after the run`);
+  },
+);
+
+test('a run whose check cannot finish (--check-budget 1) has no verdict: exit 3, not 0', { timeout: RUN_TIMEOUT_MS + 10_000 }, async () => {
+  // One second of load: the warm-up and no fault (a 1 s fault would end after the run).
+  const run = await chaos(['--cluster', cluster, '--duration', '1s', '--check-budget', '1', '--seed', '42', '--load-test-concurrent', '4']);
+  assert.equal(run.report.faults.length, 0);
+  assert.ok(run.report.operations.ok > 0, 'operations succeeded: there was something to check');
+  assert.equal(run.report.consistency.verdict, 'unknown');
+  assert.match(run.report.consistency.failure ?? '', /search budget of 1 steps exhausted/);
+  assert.equal(run.report.result, 'no verdict');
+  assert.match(run.stdout, /result {10}NO VERDICT/);
+  assert.equal(run.code, EXIT_NO_VERDICT, `${run.stdout}\n${run.stderr}`);
+  assert.equal(EXIT_NO_VERDICT, 3);
+});
