@@ -77,6 +77,8 @@ const BODY = `
           <span class="bar wide" aria-hidden="true"><span id="elections-success-bar" class="bar-fill"></span></span>
           <span id="elections-success-detail" class="detail"></span></dd></div>
       </dl>
+      <div id="elections-chart" class="bars" role="img" aria-labelledby="elections-chart-caption"></div>
+      <p id="elections-chart-caption" class="note"></p>
     </section>
     <section class="panel" aria-labelledby="replication-heading">
       <h2 id="replication-heading">Replication</h2>

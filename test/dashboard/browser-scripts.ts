@@ -128,6 +128,7 @@ export interface CSDash {
   describeClusterEvent(e: EventView): string;
   createTimeline(max?: number): Timeline;
   addTimelineEvent(timeline: Timeline, e: EventView): boolean;
+  electionBars(timeline: Timeline, max: number): { seq: number; term: number | null; leader: number | null; durationMs: number; height: number }[];
   timelineMarks(timeline: Timeline, nowMs: number, windowMs: number): { x: number; category: string; seq: number; label: string }[];
 }
 

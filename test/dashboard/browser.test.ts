@@ -246,6 +246,10 @@ describe('dashboard in Chromium', () => {
     ]);
     assert.equal(await page.locator('#timeline-strip rect.mark-leader').count(), 1);
     assert.equal(await page.locator('#timeline-strip rect.mark-node').count(), 1);
+    // The elections chart has the one timed election, full height.
+    assert.equal(await page.locator('#elections-chart rect.election-bar').count(), 1);
+    assert.match((await page.locator('#elections-chart rect.election-bar title').textContent()) ?? '', /^term 3, node 1: 420 ms without a leader$/);
+    assert.equal(await text('#elections-chart-caption'), 'Time without a leader per election (1 kept by this node).');
   });
 
   test('a leader change is reflected in the header and the table', async () => {

@@ -170,4 +170,25 @@ describe('timeline', () => {
     // Stamped ahead of the browser's clock: drawn at now, not past the edge.
     assert.equal(ns.timelineMarks(t, now - 500, 4000).at(-1)!.x, 1);
   });
+
+  test('the elections chart: a bar per timed election, the longest full height, the last ones kept', () => {
+    const elected = (seq: number, term: number, durationMs: number | null): EventView =>
+      plain({ ...events()[0]!, seq, term, atMs: 1000 * seq, durationMs });
+    const t = ns.createTimeline();
+    for (const e of [elected(1, 1, 200), elected(2, 2, null), elected(3, 3, 800), ...events().slice(1, 4), elected(9, 4, 400)])
+      ns.addTimelineEvent(t, e);
+    assert.deepEqual(
+      plain(ns.electionBars(t, 20)).map((b) => [b.seq, b.term, b.durationMs, b.height]),
+      [
+        [1, 1, 200, 0.25],
+        [3, 3, 800, 1],
+        [9, 4, 400, 0.5],
+      ],
+    );
+    assert.deepEqual(
+      plain(ns.electionBars(t, 2)).map((b) => b.seq),
+      [3, 9],
+    );
+    assert.deepEqual(plain(ns.electionBars(ns.createTimeline(), 20)), []);
+  });
 });

@@ -216,7 +216,24 @@
     return marks;
   }
 
+  /**
+   * Bars of the elections chart: the last `max` leader_elected events of the timeline that
+   * carry a duration, oldest first, each with its height as a share of the longest (0..1).
+   */
+  function electionBars(timeline, max) {
+    const elected = timeline.events.filter((e) => e.type === 'leader_elected' && e.durationMs !== null).slice(-max);
+    const longest = elected.reduce((m, e) => Math.max(m, e.durationMs), 0);
+    return elected.map((e) => ({
+      seq: e.seq,
+      term: e.term,
+      leader: e.leader,
+      durationMs: e.durationMs,
+      height: longest > 0 ? e.durationMs / longest : 0,
+    }));
+  }
+
   ns.createSseParser = createSseParser;
+  ns.electionBars = electionBars;
   ns.normalizeClusterEvent = normalizeClusterEvent;
   ns.eventCategory = eventCategory;
   ns.eventLabel = eventLabel;

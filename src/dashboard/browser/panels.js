@@ -96,6 +96,40 @@
 
   let listVersion = -1;
 
+  const BARS_MAX = 20;
+  const BARS_HEIGHT_PX = 48;
+
+  /** The elections chart: one bar per election in the timeline, its height the time without a leader. */
+  function renderElectionBars(timeline) {
+    const container = document.getElementById('elections-chart');
+    if (!container) return;
+    const bars = ns.electionBars(timeline, BARS_MAX);
+    const width = Math.max(120, Math.floor(container.clientWidth || 0));
+    const slot = width / BARS_MAX;
+    const root = svg('svg', { width, height: BARS_HEIGHT_PX, viewBox: '0 0 ' + width + ' ' + BARS_HEIGHT_PX, role: 'presentation' });
+    root.append(svg('rect', { class: 'lane', x: 0, y: 0, width, height: BARS_HEIGHT_PX }));
+    bars.forEach((bar, i) => {
+      const h = Math.max(2, Math.round(bar.height * (BARS_HEIGHT_PX - 4)));
+      const rect = svg('rect', {
+        class: 'election-bar',
+        x: Math.round(i * slot + 1),
+        y: BARS_HEIGHT_PX - h,
+        width: Math.max(2, Math.floor(slot - 2)),
+        height: h,
+      });
+      rect.dataset.seq = String(bar.seq);
+      const title = svg('title', {});
+      title.textContent = 'term ' + bar.term + ', node ' + bar.leader + ': ' + ns.formatDuration(bar.durationMs) + ' without a leader';
+      rect.append(title);
+      root.append(rect);
+    });
+    container.replaceChildren(root);
+    const caption = document.getElementById('elections-chart-caption');
+    if (caption)
+      caption.textContent =
+        bars.length === 0 ? 'No election seen by this node is kept.' : 'Time without a leader per election (' + bars.length + ' kept by this node).';
+  }
+
   /** The list of kept events, newest first; rebuilt only when an event came (keeps the reader's scroll). */
   function renderTimelineList(timeline) {
     const list = document.getElementById('timeline-list');
@@ -119,6 +153,7 @@
   function renderTimeline(timeline, nowMs, windowMs, streamState) {
     renderStrip(timeline, nowMs, windowMs);
     renderTimelineList(timeline);
+    renderElectionBars(timeline);
     const status = document.getElementById('timeline-status');
     if (status) {
       const s = streamState.state;
