@@ -78,7 +78,14 @@ export function runPipeline(
 ): JsonObject[] {
   if (input.length > bounds.docsMax) throw tooManyDocuments(bounds);
   // $regex in a later $match runs on RE2, as in filters.
-  const stages = rest.map((s) => (Object.hasOwn(s, '$match') ? { $match: withRe2Operators(s['$match']) } : s)) as Record<string, unknown>[];
+  const stages = rest.flatMap((s) => {
+    if (Object.hasOwn(s, '$match')) return [{ $match: withRe2Operators(s['$match']) }];
+    // MongoDB's $count outputs nothing for no input; mingo's outputs a count of 0. The
+    // equivalent MongoDB documents ($group then $project) outputs nothing, as MongoDB does.
+    const count = s['$count'];
+    if (typeof count === 'string' && count !== '_id') return [{ $group: { _id: null, [count]: { $sum: 1 } } }, { $project: { _id: 0 } }];
+    return [s];
+  }) as Record<string, unknown>[];
   const started = performance.now();
   const out: JsonObject[] = [];
   let chars = 2;

@@ -83,3 +83,26 @@ test('embedded aggregate() agrees, and the documents bound is enforced', async (
     await db.close();
   }
 });
+
+test('$count as MongoDB: nothing for no input, the count otherwise, also after other stages (HTTP and embedded)', async () => {
+  const s = await startTestServer();
+  try {
+    await send(s.app, 'POST', '/api/orders', ORDERS);
+    const cases: Array<[unknown[], unknown[]]> = [
+      [[{ $match: { shop: 'nowhere' } }, { $count: 'n' }], []],
+      [[{ $count: 'n' }], [{ n: ORDERS.length }]],
+      [[{ $unwind: '$tags' }, { $match: { tags: 'b' } }, { $count: 'withB' }], [{ withB: ORDERS.filter((o) => o.tags.includes('b')).length }]],
+      [[{ $match: { total: { $gte: 0 } } }, { $count: 'n' }, { $project: { doubled: { $multiply: ['$n', 2] } } }], [{ doubled: 2 * ORDERS.length }]],
+    ];
+    for (const [pipeline, want] of cases) {
+      const res = await send(s.app, 'POST', '/api/orders/_aggregate', { pipeline });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.deepEqual(res.json(), want, JSON.stringify(pipeline));
+      assert.deepEqual(aggregate(s.db.store, 'orders', pipeline), want, JSON.stringify(pipeline));
+    }
+    const none = await send(s.app, 'POST', '/api/none/_aggregate', { pipeline: [{ $count: 'n' }] });
+    assert.deepEqual(none.json(), []);
+  } finally {
+    await s.close();
+  }
+});
