@@ -17,6 +17,18 @@ export interface FaultRecord {
 /** A pause lasts this many election timeouts, so that the others elect a new leader meanwhile. */
 const PAUSE_ELECTION_TIMEOUTS = 4;
 
+/** How long a step holds its fault at the least, in ms (restarts come on top): a pause lasts
+ * at least PAUSE_ELECTION_TIMEOUTS election timeouts, a rolling restart holds each node down. */
+export function faultSpanMs(step: FaultStep, nodes: number, electionTimeoutMs: number): number {
+  if (step.kind === 'pause') return pauseMs(step, electionTimeoutMs);
+  if (step.kind === 'rolling_restart') return step.holdMs * nodes;
+  return step.holdMs;
+}
+
+function pauseMs(step: FaultStep, electionTimeoutMs: number): number {
+  return Math.max(step.holdMs, PAUSE_ELECTION_TIMEOUTS * electionTimeoutMs);
+}
+
 function others(ids: readonly number[], id: number): number[] {
   return ids.filter((other) => other !== id);
 }
@@ -30,7 +42,12 @@ export async function runFault(
   onStart: (record: FaultRecord) => void,
 ): Promise<FaultRecord> {
   const ids = cluster.ids;
-  const leader = monitor.leader !== null && ids.includes(monitor.leader) ? monitor.leader : ids[0]!;
+  const seen = await monitor.current();
+  // With no leader known (an election under way), the fault still runs, against node ids[0],
+  // and its description says so instead of calling that node the leader.
+  const known = seen !== null && ids.includes(seen);
+  const leader = known ? seen : ids[0]!;
+  const role = (id: number): string => (id !== leader ? 'follower' : known ? 'leader' : 'no leader known');
   const followers = others(ids, leader);
   const follower = followers[Math.floor(step.pick * followers.length)] ?? leader;
   const begin = (description: string): FaultRecord => {
@@ -46,21 +63,21 @@ export async function runFault(
     case 'leader_crash':
     case 'follower_crash': {
       const victim = step.kind === 'leader_crash' ? leader : follower;
-      const record = begin(`node ${victim} (${victim === leader ? 'leader' : 'follower'}) killed`);
+      const record = begin(`node ${victim} (${role(victim)}) killed`);
       await cluster.crash(victim);
       await sleep(step.holdMs);
       await cluster.restart(victim);
       return end(record);
     }
     case 'pause': {
-      const ms = Math.max(step.holdMs, PAUSE_ELECTION_TIMEOUTS * electionTimeoutMs);
-      const record = begin(`node ${leader} (leader) paused ${ms} ms`);
+      const ms = pauseMs(step, electionTimeoutMs);
+      const record = begin(`node ${leader} (${role(leader)}) paused ${ms} ms`);
       await cluster.pause(leader, ms);
       await sleep(ms);
       return end(record);
     }
     case 'leader_isolation': {
-      const record = begin(`node ${leader} (leader) cut off from ${followers.join(', ')}`);
+      const record = begin(`node ${leader} (${role(leader)}) cut off from ${followers.join(', ')}`);
       await cluster.partition([[leader], followers]);
       await sleep(step.holdMs);
       await cluster.heal();

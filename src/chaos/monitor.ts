@@ -52,6 +52,16 @@ export class LeaderMonitor {
     this.timer = null;
   }
 
+  /**
+   * Asks every reachable node now and returns the leader of the highest term seen: a fault
+   * aimed at "the leader" must hit the node that leads when it starts, not one the last
+   * poll saw (a previous fault may have just moved the leadership).
+   */
+  async current(): Promise<number | null> {
+    await Promise.all(this.cluster.ids.filter((id) => this.cluster.reachable(id)).map((id) => this.pollNode(id)));
+    return this.leader;
+  }
+
   private poll(): void {
     for (const id of this.cluster.ids) {
       if (!this.cluster.reachable(id) || this.polling.has(id)) continue;

@@ -2,7 +2,7 @@
 // then the verdict and the report. The cluster is a LocalCluster or a RemoteCluster.
 import { checkChaosHistory } from './checker.ts';
 import type { ChaosCluster } from './chaos-cluster.ts';
-import { runFault, type FaultRecord } from './faults.ts';
+import { faultSpanMs, runFault, type FaultRecord } from './faults.ts';
 import { ChaosHistory } from './history.ts';
 import { ChaosLoad, sleep } from './load.ts';
 import { LeaderMonitor } from './monitor.ts';
@@ -69,7 +69,7 @@ export async function runChaos(cluster: ChaosCluster, client: NodeClient, option
       if (wait > 0) await sleep(wait);
       // An earlier fault took longer than the interval (a slow restart): a fault that could no
       // longer be healed within the run is left out (and counted), so the run keeps its length.
-      if (history.nowMs() + step.holdMs > loadStartMs + options.durationMs) {
+      if (history.nowMs() + faultSpanMs(step, cluster.ids.length, options.electionTimeoutMs) > loadStartMs + options.durationMs) {
         skipped += 1;
         continue;
       }
