@@ -2,7 +2,7 @@
 // leader is killed (SIGKILL) while writers keep inserting; the watch resumes on another node
 // and, compared with the writes, hands out every committed change exactly once, in log order,
 // across the leader change: each acknowledged insert, each uncertain one that committed, and
-// nothing else.
+// nothing else. Then aggregate() counts them, and dropping the collection is one Dropped event.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type ChangeEvent, type Client } from '../../src/client/index.ts';
@@ -115,5 +115,19 @@ test('watch() across a kill -9 of the leader: every change once, in order, as th
   assert.equal(stored.status, 200);
   const storedIds = (stored.body as Array<{ _id: string }>).map((d) => d._id).sort();
   assert.deepEqual([...created.keys()].sort(), storedIds);
+  // The client's aggregate() over the same cluster counts what the watch saw.
+  assert.deepEqual(await client.collection(COLLECTION).aggregate([{ $count: 'n' }], { consistency: 'linearizable' }), [{ n: created.size }]);
+
+  // Dropping the collection, asked of a follower (forwarded): one Dropped event after the last
+  // change, to a watch that resumes after it.
+  const follower = cluster.live().find((n) => n.id !== newLeader.nodeId)!;
+  const resumed = client.collection(COLLECTION).watch({ resumeAfter: events.at(-1)!.eventId });
+  assert.equal((await http(follower.url, 'DELETE', `/api/${COLLECTION}`)).status, 204);
+  const dropped = await Promise.race([resumed.next(), sleep(10_000).then(() => undefined)]);
+  assert.ok(dropped !== undefined && dropped.done !== true, 'no event after the drop');
+  assert.equal(dropped.value.eventType, 'Dropped');
+  assert.equal(dropped.value.collection, COLLECTION);
+  assert.ok(dropped.value.sequence > events.at(-1)!.sequence);
+  await resumed.return();
   console.log(`# ${load.summary()}; ${events.length} events, ${beforeKill} before the kill of node ${oldLeader.id}`);
 });
