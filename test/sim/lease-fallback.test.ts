@@ -28,10 +28,14 @@ describe('sim lease reads fall back to ReadIndex', () => {
     assert.equal(after.leaseReadServed - before.leaseReadServed, 1, 'the leader served from its lease');
   });
 
-  test('seed 635: after healing, a read at followers that lag the leader succeeds (it waits for its deadline)', () => {
-    // With 50 ms read attempts after healing too, its read hopped between followers 100-200 ms
-    // behind the leader (one entry per message, two in flight) and timed out: a liveness failure.
-    const stats = runSimulation({ seed: 635, nodes: 5, profile: SWARM, durationMs: 3000, topology: 'oneVoter' });
-    assert.ok(stats.coverage.leaseReadFellBack > 0, 'the run has lease reads that fell back to ReadIndex');
+  test('seeds 635 and 3625: after healing, reads at followers that lag the leader succeed (they wait for their deadline, at least 600 ms)', () => {
+    // 635: with 50 ms read attempts after healing too, its read hopped between followers
+    // 100-200 ms behind the leader (one entry per message, two in flight) and timed out.
+    // 3625: with the read theme's 300 ms op timeout after healing too, a follower 13 entries
+    // behind served its read 304 ms after it was asked. Both: liveness failures.
+    for (const seed of [635, 3625]) {
+      const stats = runSimulation({ seed, nodes: 5, profile: SWARM, durationMs: 3000, topology: seed % 4 === 3 ? 'oneVoter' : 'voters' });
+      assert.ok(stats.coverage.leaseReadFellBack > 0, `seed ${seed}: the run has lease reads that fell back to ReadIndex`);
+    }
   });
 });
