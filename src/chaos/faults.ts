@@ -10,6 +10,9 @@ export interface FaultRecord {
   /** What was done, e.g. "node 2 (leader) killed". */
   readonly description: string;
   readonly startMs: number;
+  /** When the fault was fully in place (the node dead, every rule set); recovery is measured
+   * with writes invoked from then on, so that one that raced the injection does not count. */
+  inPlaceMs: number;
   /** When the fault was healed (the node restarted, the partition lifted). */
   endMs: number;
 }
@@ -51,9 +54,12 @@ export async function runFault(
   const followers = others(ids, leader);
   const follower = followers[Math.floor(step.pick * followers.length)] ?? leader;
   const begin = (description: string): FaultRecord => {
-    const record: FaultRecord = { kind: step.kind, description, startMs: nowMs(), endMs: Number.NaN };
+    const record: FaultRecord = { kind: step.kind, description, startMs: nowMs(), inPlaceMs: Number.NaN, endMs: Number.NaN };
     onStart(record);
     return record;
+  };
+  const placed = (record: FaultRecord): void => {
+    record.inPlaceMs = nowMs();
   };
   const end = (record: FaultRecord): FaultRecord => {
     record.endMs = nowMs();
@@ -65,6 +71,7 @@ export async function runFault(
       const victim = step.kind === 'leader_crash' ? leader : follower;
       const record = begin(`node ${victim} (${role(victim)}) killed`);
       await cluster.crash(victim);
+      placed(record);
       await sleep(step.holdMs);
       await cluster.restart(victim);
       return end(record);
@@ -73,12 +80,14 @@ export async function runFault(
       const ms = pauseMs(step, electionTimeoutMs);
       const record = begin(`node ${leader} (${role(leader)}) paused ${ms} ms`);
       await cluster.pause(leader, ms);
+      placed(record);
       await sleep(ms);
       return end(record);
     }
     case 'leader_isolation': {
       const record = begin(`node ${leader} (${role(leader)}) cut off from ${followers.join(', ')}`);
       await cluster.partition([[leader], followers]);
+      placed(record);
       await sleep(step.holdMs);
       await cluster.heal();
       return end(record);
@@ -87,6 +96,7 @@ export async function runFault(
       const { minority, majority } = splitMinority(ids, step.pick);
       const record = begin(`partition ${minority.join(',')} | ${majority.join(',')}`);
       await cluster.partition([minority, majority]);
+      placed(record);
       await sleep(step.holdMs);
       await cluster.heal();
       return end(record);
@@ -94,7 +104,8 @@ export async function runFault(
     case 'majority_loss': {
       const victims = pickMajority(ids, step.pick);
       const record = begin(`nodes ${victims.join(', ')} killed (majority)`);
-      for (const id of victims) await cluster.crash(id);
+      await Promise.all(victims.map((id) => cluster.crash(id)));
+      placed(record);
       await sleep(step.holdMs);
       await Promise.all(victims.map((id) => cluster.restart(id)));
       return end(record);
@@ -104,6 +115,7 @@ export async function runFault(
       const record = begin(`rolling restart of ${[...followers, leader].join(', ')}`);
       for (const id of [...followers, leader]) {
         await cluster.stop(id);
+        if (Number.isNaN(record.inPlaceMs)) placed(record);
         await sleep(step.holdMs);
         await cluster.restart(id);
       }

@@ -13,7 +13,8 @@ export const WINDOW_MS = 100;
 export const SERIES_BUCKET_MS = 250;
 
 export interface FaultReport extends FaultRecord {
-  /** From the fault's start to the completion of the first successful write invoked after it, in ms (null: none). */
+  /** From the fault's start to the completion of the first successful write invoked once the
+   * fault was in place, in ms (null: none). */
   readonly recoveryMs: number | null;
   /** The longest gap between successful writes while the fault held and until the next fault, in ms. */
   readonly interruptionMs: number;
@@ -112,12 +113,14 @@ export function buildReport(input: ReportInput): ChaosReport {
     return Math.max(max, to - last);
   };
   const faults: FaultReport[] = input.faults.map((fault, i) => {
-    const first = okWrites.find((w) => w.invokeMs >= fault.startMs);
+    const inPlace = Number.isNaN(fault.inPlaceMs) ? fault.startMs : fault.inPlaceMs;
+    const first = okWrites.find((w) => w.invokeMs >= inPlace);
     const until = input.faults[i + 1]?.startMs ?? loadEndMs;
     return {
       ...fault,
       // Times in the report count from the start of the load.
       startMs: round(fault.startMs - loadStartMs),
+      inPlaceMs: round(inPlace - loadStartMs),
       endMs: round(fault.endMs - loadStartMs),
       recoveryMs: first === undefined ? null : round(first.doneMs - fault.startMs),
       interruptionMs: round(gapMax(fault.startMs, until)),
