@@ -330,7 +330,7 @@ describe('dashboard in Chromium', () => {
   });
 
   test("the timeline follows the node's new stream after it came back, its numbering restarted", async () => {
-    await page.waitForFunction(() => document.getElementById('timeline-status')?.textContent === 'Live', null, { ...WAIT, timeout: 15_000 });
+    await page.waitForFunction(() => document.getElementById('timeline-status')?.textContent === 'Live', null, WAIT);
     assert.ok(node.eventsRequests >= 2, `reconnected: ${node.eventsRequests} requests`);
     seq = 0; // a restarted node numbers its events from 1 again
     sendEvent({ type: 'leader_elected', leader: 3, election_duration_ms: 150 });

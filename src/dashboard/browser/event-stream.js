@@ -15,8 +15,9 @@
 
   /**
    * @param onEvent called with each normalised cluster event, replays included.
-   * @returns want(headers|null): follow the stream with these request headers (a change of
-   * Authorization reconnects), or stop it (null); state(): what the stream is doing.
+   * @returns want(headers|null, now): follow the stream with these request headers (a change
+   * of Authorization reconnects; `now` also ends a retry's wait), or stop it (null); state():
+   * what the stream is doing.
    */
   function createEventStream(onEvent) {
     let wanted = null; // headers to connect with, or null: stopped
@@ -94,7 +95,7 @@
       }
     }
 
-    function want(headers) {
+    function want(headers, now) {
       if (headers === null) {
         wanted = null;
         stop();
@@ -102,7 +103,7 @@
       }
       const changed = wanted === null || authOf(wanted) !== authOf(headers);
       wanted = headers;
-      if (!changed && (running !== null || retryTimer !== null)) return;
+      if (!changed && (running !== null || (retryTimer !== null && now !== true))) return;
       stop();
       retryMs = RETRY_FIRST_MS;
       void connect(headers);

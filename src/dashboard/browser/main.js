@@ -129,7 +129,8 @@
 
     if (parsed.status !== null) {
       status = parsed.status;
-      events.want(ns.requestHeaders(auth.session));
+      // The node answers again: a stream waiting out its backoff reconnects now.
+      events.want(ns.requestHeaders(auth.session), conn.reachable === false);
       conn.reachable = true;
       conn.unreachableSince = null;
       conn.reason = null;
