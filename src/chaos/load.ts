@@ -19,6 +19,10 @@ export interface LoadOptions {
   readonly clients: number;
   readonly keys: number;
   readonly seed: number;
+  /** This run's own prefix of document ids (`<runId>-k0`): a second run against the same
+   * cluster must start from never-written registers, or its first reads would see the last
+   * run's values (and the same `<process>.<seq>` values again) and fail the check. */
+  readonly runId: string;
 }
 
 interface StoredDoc {
@@ -99,6 +103,11 @@ export class ChaosLoad {
     }
   }
 
+  /** The document that holds register `key` in this run. */
+  private docId(key: string): string {
+    return `${this.options.runId}-${key}`;
+  }
+
   private pickNode(prng: Prng): number {
     const live = this.target.ids.filter((id) => this.target.reachable(id));
     return prng.pick(live.length > 0 ? live : this.target.ids);
@@ -107,7 +116,7 @@ export class ChaosLoad {
   private async write(process: number, key: string, value: string, prng: Prng): Promise<boolean> {
     const node = this.pickNode(prng);
     const op = this.history.invoke(process, 'write', key, value, node);
-    const outcome = await this.client.call(this.target.url(node), 'PUT', `/api/${CHAOS_COLLECTION}/${key}`, { v: value });
+    const outcome = await this.client.call(this.target.url(node), 'PUT', `/api/${CHAOS_COLLECTION}/${this.docId(key)}`, { v: value });
     this.finish(op, outcome, value);
     return outcome.kind === 'ok';
   }
@@ -116,7 +125,7 @@ export class ChaosLoad {
   private async read(process: number, key: string, prng: Prng): Promise<{ value: RegisterValue; rev: number | undefined } | undefined> {
     const node = this.pickNode(prng);
     const op = this.history.invoke(process, 'read', key, null, node);
-    const outcome = await this.client.call(this.target.url(node), 'GET', `/api/${CHAOS_COLLECTION}/${key}?consistency=linearizable`);
+    const outcome = await this.client.call(this.target.url(node), 'GET', `/api/${CHAOS_COLLECTION}/${this.docId(key)}?consistency=linearizable`);
     if (outcome.kind === 'ok') {
       const seen = docValue(outcome.body);
       this.history.complete(op, 'ok', seen.value, seen.rev !== undefined ? { rev: seen.rev } : {});
@@ -134,7 +143,13 @@ export class ChaosLoad {
   private async cas(process: number, key: string, expected: RegisterValue, rev: number, value: string, prng: Prng): Promise<boolean> {
     const node = this.pickNode(prng);
     const op = this.history.invoke(process, 'cas', key, [expected, value], node);
-    const outcome = await this.client.call(this.target.url(node), 'PUT', `/api/${CHAOS_COLLECTION}/${key}`, { v: value }, { 'if-match': `"${rev}"` });
+    const outcome = await this.client.call(
+      this.target.url(node),
+      'PUT',
+      `/api/${CHAOS_COLLECTION}/${this.docId(key)}`,
+      { v: value },
+      { 'if-match': `"${rev}"` },
+    );
     // 412: the register no longer held `expected` (its revision moved on): not done.
     this.finish(op, outcome, [expected, value]);
     return outcome.kind === 'ok';

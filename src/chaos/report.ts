@@ -31,6 +31,8 @@ export interface SeriesPoint {
 export interface ChaosReport {
   readonly scenario: string;
   readonly seed: number;
+  /** The run's document-id prefix: register k0 is document `chaos/<runId>-k0`. */
+  readonly runId: string;
   readonly nodes: number;
   readonly clients: number;
   readonly durationMs: number;
@@ -73,6 +75,7 @@ export type ChaosResult = 'pass' | 'fail' | 'no verdict';
 export interface ReportInput {
   readonly scenario: string;
   readonly seed: number;
+  readonly runId: string;
   readonly nodes: number;
   readonly clients: number;
   /** The load's span on the history clock, in ms. */
@@ -153,6 +156,7 @@ export function buildReport(input: ReportInput): ChaosReport {
   return {
     scenario: input.scenario,
     seed: input.seed,
+    runId: input.runId,
     nodes: input.nodes,
     clients: input.clients,
     durationMs: round(loadEndMs - loadStartMs, 0),

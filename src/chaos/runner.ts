@@ -1,5 +1,6 @@
 // One chaos run: load on, faults on schedule, load off, the cluster healed, final reads,
 // then the verdict and the report. The cluster is a LocalCluster or a RemoteCluster.
+import { randomBytes } from 'node:crypto';
 import { checkChaosHistory } from './checker.ts';
 import type { ChaosCluster } from './chaos-cluster.ts';
 import { faultSpanMs, runFault, type FaultRecord } from './faults.ts';
@@ -37,8 +38,10 @@ export interface RunResult {
 
 export async function runChaos(cluster: ChaosCluster, client: NodeClient, options: RunOptions, progress: (line: string) => void): Promise<RunResult> {
   const history = new ChaosHistory();
+  // Unique per run (not from the seed: the same seed twice against one cluster is two runs).
+  const runId = `r${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   const monitor = new LeaderMonitor(cluster, client, () => history.nowMs());
-  const load = new ChaosLoad(history, client, cluster, { clients: options.clients, keys: options.keys, seed: options.seed });
+  const load = new ChaosLoad(history, client, cluster, { clients: options.clients, keys: options.keys, seed: options.seed, runId });
   const schedule = makeSchedule({
     scenario: options.scenario,
     durationMs: options.durationMs,
@@ -101,6 +104,7 @@ export async function runChaos(cluster: ChaosCluster, client: NodeClient, option
   const report = buildReport({
     scenario: options.scenario,
     seed: options.seed,
+    runId,
     nodes: cluster.ids.length,
     clients: options.clients,
     loadStartMs,

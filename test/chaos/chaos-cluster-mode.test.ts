@@ -1,25 +1,29 @@
 // `collection-store chaos --cluster` against running nodes: the test starts three
 // `collection-store start --enable-fault-injection` processes itself, and the command drives
-// every fault through POST /cluster/fault-injection (here pause: the leader blocks itself
-// beyond the election timeout). The same nodes then serve a run whose check cannot finish
-// (--check-budget 1): no verdict, exit 3, never a pass.
+// every fault through POST /cluster/fault-injection: pause (the leader blocks itself beyond
+// the election timeout), then, on the same nodes, leader_isolation (the leader's Raft traffic
+// dropped both ways), a second run that must not trip over the first one's documents. The
+// same nodes then serve a run whose check cannot finish (--check-budget 1): no verdict, exit
+// 3, never a pass.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { probeNode } from '../../src/cli/cluster-readiness.ts';
 import { EXIT_NO_VERDICT } from '../../src/cli/chaos.ts';
 import { freeConsecutivePorts, tempDir } from '../cli/cli-process.ts';
-import { assertConsistent, chaosRunner, leaderAt, MAIN, newLeaderAfter, ROOT, RUN_TIMEOUT_MS } from './chaos-run.ts';
+import { assertConsistent, chaosRunner, leaderAt, MAIN, newLeaderAfter, okWritesBetween, ROOT, RUN_TIMEOUT_MS } from './chaos-run.ts';
 
 const chaos = chaosRunner();
 const ELECTION_TIMEOUT_MS = 150;
 /** How long three nodes may take to start and agree on a leader (tsx compiles them), in ms. */
 const CLUSTER_START_MS = 60_000;
+const SHORT = ['--duration', '4s', '--interval', '3s', '--load-test-concurrent', '6'];
 
 const nodes: ChildProcess[] = [];
 let cluster = '';
 let urls: string[] = [];
 let removeData: () => Promise<void> = async () => {};
+let firstRunId = '';
 
 before(async () => {
   const data = await tempDir();
@@ -61,22 +65,8 @@ test(
   '--cluster: pause through the fault-injection endpoint; a new leader is elected, the old one resumes',
   { timeout: RUN_TIMEOUT_MS + 10_000 },
   async () => {
-    const run = await chaos([
-      '--cluster',
-      cluster,
-      '--scenario',
-      'pause',
-      '--duration',
-      '4s',
-      '--interval',
-      '3s',
-      '--fault-duration',
-      '500ms',
-      '--seed',
-      '41',
-      '--load-test-concurrent',
-      '6',
-    ]);
+    const run = await chaos(['--cluster', cluster, '--scenario', 'pause', ...SHORT, '--fault-duration', '500ms', '--seed', '41']);
+    firstRunId = run.report.runId;
     assert.match(run.stdout, /\[chaos\] against node 1 http:\/\/127\.0\.0\.1:\d+, node 2 .*, node 3 /);
     assert.doesNotMatch(run.stdout, /starting \d+ local nodes/, 'no local cluster of its own');
     assertConsistent(run);
@@ -96,6 +86,31 @@ test(
       'no node process ended',
     );
     for (const url of urls) assert.equal((await probeNode(url)).healthy, true, `${url} answers after the run`);
+  },
+);
+
+test(
+  '--cluster, a second checked run on the same nodes: leader_isolation; the others elect a new leader in a later term',
+  { timeout: RUN_TIMEOUT_MS + 10_000 },
+  async () => {
+    const run = await chaos(['--cluster', cluster, '--scenario', 'leader_isolation', ...SHORT, '--fault-duration', '1500ms', '--seed', '22']);
+    // The registers of the first run are still there: this run must start from its own, fresh ones.
+    assert.ok(firstRunId !== '' && run.report.runId !== firstRunId, 'a run of its own');
+    assertConsistent(run);
+    const { report } = run;
+    assert.equal(report.faults.length, 1);
+    const fault = report.faults[0]!;
+    const match = /^node (\d) \(leader\) cut off from (\d), (\d)$/.exec(fault.description);
+    assert.ok(match !== null, fault.description);
+    const isolated = Number(match[1]);
+    assert.deepEqual([isolated, Number(match[2]), Number(match[3])].sort(), [1, 2, 3]);
+    const before = leaderAt(report, fault.startMs);
+    assert.equal(before?.leader, isolated, 'the node cut off was the leader at the time');
+    const after = newLeaderAfter(report, fault.startMs, before);
+    assert.ok(after !== undefined && after.timeMs <= fault.endMs, 'a new leader was elected while the isolation held');
+    assert.ok(report.leaderChanges >= 1);
+    assert.ok(fault.endMs - fault.startMs >= 1500, 'the isolation held for --fault-duration');
+    assert.ok(okWritesBetween(run, after.timeMs, fault.endMs) > 0, 'the majority acknowledged writes under its new leader before the heal');
   },
 );
 

@@ -30,6 +30,7 @@ function report(history: ChaosHistory, budget?: number, unread: string[] = [], e
   return buildReport({
     scenario: 'leader_crash',
     seed: 1,
+    runId: 'r1',
     nodes: 3,
     clients: 1,
     loadStartMs: 0,
