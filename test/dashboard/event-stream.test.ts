@@ -129,7 +129,7 @@ describe('event stream (fetch, reconnect, backoff)', () => {
     server.endAll();
     await until('reconnected', () => server.requests.length === before + 1 && stream.state().state === 'live', 5000);
     const waited = server.requests[before]!.atMs - endedAt;
-    assert.ok(waited >= 900 && waited < 2500, `reconnected after ${waited} ms`);
+    assert.ok(waited >= 900, `reconnected after ${waited} ms`);
     assert.equal(stream.state().connects, 2);
   });
 
@@ -138,22 +138,25 @@ describe('event stream (fetch, reconnect, backoff)', () => {
     const before = server.requests.length;
     const endedAt = performance.now();
     server.endAll();
-    await until('two failed attempts', () => server.requests.length >= before + 2, 6000);
-    assert.equal(stream.state().state, 'retrying');
+    // Counted once the page has the second answer, not just the server the request.
+    await until('two failed attempts', () => server.requests.length >= before + 2 && stream.state().state === 'retrying', 8000);
+    assert.equal(server.requests.length, before + 2);
     assert.equal(stream.state().reason, 'HTTP 503');
+    // Timers never fire early, so these lower bounds hold however loaded the machine is.
     const [first, second] = server.requests.slice(before).map((r) => r.atMs - endedAt);
-    assert.ok(first! >= 900 && first! < 1800, `first attempt ${first} ms after the end`);
-    assert.ok(second! - first! >= 1900 && second! - first! < 3000, `second attempt ${second! - first!} ms after the first`);
+    assert.ok(first! >= 900, `first attempt ${first} ms after the end`);
+    assert.ok(second! - first! >= 1900, `second attempt ${second! - first!} ms after the first: the wait doubled`);
     // The next wait is 4 s; the page saw the node answer again and says so.
     server.mode = 'ok';
-    const asked = performance.now();
     stream.want(headers, true);
-    await until('live again', () => stream.state().state === 'live', 1000);
-    assert.ok(performance.now() - asked < 1000);
+    await until('live again', () => stream.state().state === 'live', 3000);
     assert.equal(server.requests.length, before + 3);
+    const third = server.requests[before + 2]!.atMs - endedAt;
+    assert.ok(third - second! < 3500, `reconnected ${third - second!} ms after the last failure, not after the 4 s wait`);
   });
 
   test('a new token reconnects with it; stopping closes the connection', async () => {
+    server.mode = 'ok'; // whatever the test before left
     const before = server.requests.length;
     stream.want({ ...headers, Authorization: 'Bearer cs1.second' });
     await until('reconnected with the new token', () => server.requests.length === before + 1 && server.open.size === 1);
