@@ -6,6 +6,7 @@ import type { Store } from '../store/store.ts';
 import type { RaftEvent } from '../store/raft-event.ts';
 import type { ChangeFeed } from './change-log.ts';
 import type { LeaderContactStatus } from './leader-contact.ts';
+import type { LoopStallStatus } from './loop-stalls.ts';
 import type { ClusterEvents } from './cluster-events.ts';
 import type { RaftMetricsReport } from './node-metrics.ts';
 
@@ -39,6 +40,8 @@ export interface NodeStatus {
   readonly snapshot?: SnapshotHealth;
   /** A cluster node: the gaps between the messages its leader sent it (leader-contact.ts). */
   readonly leaderContact?: LeaderContactStatus;
+  /** A cluster node: how long its own work held its event loop (loop-stalls.ts). */
+  readonly loopStalls?: LoopStallStatus;
 }
 
 /** How this node's snapshots fare. A failure does not stop the node: its log only grows. */

@@ -35,6 +35,7 @@ import { PendingProposals } from './pending-proposals.ts';
 import { ApplyPacing } from './apply-pacing.ts';
 import { InsertCoalescer } from './insert-coalescer.ts';
 import { LeaderContact } from './leader-contact.ts';
+import { LoopStalls } from './loop-stalls.ts';
 import { lostEntriesIn } from './lost-entries.ts';
 import { forwardToLeader, serveForwarded, type ForwardedReply, type ForwardedRequest, type ForwardedServer } from './node-forwarding.ts';
 import { ClusterMembership } from './node-membership.ts';
@@ -88,6 +89,8 @@ export class RaftNode implements DatabaseBackend {
   private readonly inserts = new InsertCoalescer(MAX_PENDING_PROPOSALS);
   /** Gaps between the messages the leader sends this node (GET /cluster/status). */
   private readonly leaderContact = new LeaderContact();
+  /** How long this node's own work holds its event loop, apart from waiting for a core. */
+  private readonly loopStalls = new LoopStalls();
   /** Drops members' messages no honest member sends (peer-network.ts), before the core. */
   private readonly messageSanity: MessageSanity;
   private readonly localView: LocalRaftView = { term: () => this.core.currentTerm(), lastIndex: () => this.core.lastIndex() };
@@ -266,6 +269,7 @@ export class RaftNode implements DatabaseBackend {
     this.ticker = setInterval(() => setImmediate(() => this.catchUpTicks()), TICK_MS);
     // The ticker alone must not keep a process alive (an embedded database left open).
     this.ticker.unref();
+    this.loopStalls.start();
     // The only voter needs no election timeout: it wins at once.
     if (voters.length === 1 && voters[0] === this.options.nodeId) {
       this.guarded(() => this.core.campaign());
@@ -286,6 +290,7 @@ export class RaftNode implements DatabaseBackend {
     if (this.closed) return;
     this.closed = true;
     if (this.ticker !== null) clearInterval(this.ticker);
+    this.loopStalls.stop();
     this.metrics.stop();
     this.proposals.failAll(new StoreError('COMMIT_UNKNOWN', 'the node is shutting down; the outcome of this write is unknown'));
     this.writes.failQueuedInserts(new StoreError('NO_LEADER', 'the node is shutting down; this write was not made'));
@@ -337,7 +342,7 @@ export class RaftNode implements DatabaseBackend {
       snapshot: this.snapshots.health(),
       urlOf: (id) => this.membership.urlOf(id),
     });
-    return { ...described, leaderContact: this.leaderContact.status() };
+    return { ...described, leaderContact: this.leaderContact.status(), loopStalls: this.loopStalls.status() };
   }
 
   isReady(): boolean {

@@ -3,8 +3,8 @@
 // commits, and the heaviest requests (that transaction, a 1 MiB document, the most keys a
 // document may have, a body one value over the limit, the widest `$or`, a regex and an
 // unindexed scan over 10,000 documents, a 10,000-document response, and a burst of them
-// at once) change no term and leave every follower's longest gap between leader messages
-// under GAP_BOUND_MS. `npm run bench -- abuse` measures the same at 100,000 and 1,000,000
+// at once) change no term or leader and hold no node's event loop with its own work for
+// LOOP_HOLD_BOUND_MS. `npm run bench -- abuse` measures the same at 100,000 and 1,000,000
 // documents with a write load running.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,12 +13,14 @@ import { FILTER_BRANCHES_MAX } from '../../src/store/validate-filter.ts';
 import { DOCUMENT_KEYS_MAX } from '../../src/store/validate.ts';
 import { DEFAULT_BODY_LIMIT } from '../../src/server/create-server.ts';
 import type { LeaderContactStatus, LeaderGap } from '../../src/node/leader-contact.ts';
-import { acquireClusterLock, ELECTION_TIMEOUT_MS, sleep, TestCluster, type ClusterStatus } from './harness.ts';
+import type { LoopStall, LoopStallStatus } from '../../src/node/loop-stalls.ts';
+import { acquireClusterLock, ELECTION_TIMEOUT_MS, HEARTBEAT_MS, sleep, TestCluster, type ClusterStatus } from './harness.ts';
 
-/** Every node's gaps and terms, polled every 250 ms (a node keeps only its 64 newest gaps,
- * about 3 s of heartbeats). */
+/** Every node's leader gaps, loop stalls and terms, polled every 250 ms (a node keeps only
+ * its 64 newest gaps, about 3 s of heartbeats, and 64 newest stalls). */
 class GapPoller {
   readonly gaps = new Map<string, LeaderGap & { nodeId: number }>();
+  readonly stalls = new Map<string, LoopStall & { nodeId: number }>();
   readonly terms = new Set<number>();
   private timer: NodeJS.Timeout | undefined;
   constructor(private readonly cluster: TestCluster) {}
@@ -37,25 +39,30 @@ class GapPoller {
     for (const s of statuses) {
       if (s === null) continue;
       this.terms.add(s.term);
+      for (const st of stallsOf(s).recent) this.stalls.set(`${s.nodeId}:${st.endedAt}:${st.wallMs}`, { ...st, nodeId: s.nodeId });
       if (s.role === 'leader') continue;
       for (const g of gapsOf(s).recentGaps) this.gaps.set(`${s.nodeId}:${g.endedAt}:${g.gapMs}`, { ...g, nodeId: s.nodeId });
     }
   }
 }
 
-// Followers hear only heartbeats here (every 50 ms, HEARTBEAT_MS), so a gap of 50 ms is
-// the norm; a request may add one slice of work (READ_SLICE_MS, 5 ms; a 1 MiB parse or
-// log write a few ms more). The rest is the machine: three nodes and this test share 2
-// cores, and a node waiting for a core sees its leader late. Measured on an idle 2-core box
-// (2026-12-05, this file alone, 14 runs of the code before and after change streams and
-// history): the longest gap 72 to 138 ms; CPU profiles of the nodes (CS_TEST_NODE_ARGS, see
-// harness.ts) show a node running for a quarter of such a stall, the rest waiting for a
-// core. The bound is the election timeout (150 ms, ELECTION_TIMEOUT_MS), past which a
-// follower campaigns: a read served in one piece (the `$or` below once held the loop 1.3 s
-// and cost the leader its office) fails it by far. scripts/run-tests.mjs runs this file
-// alone, after the others. Issue #11's target, half the election timeout with a write load
-// running, is the benchmark's (`npm run bench -- abuse`).
-const GAP_BOUND_MS = ELECTION_TIMEOUT_MS;
+// What a request may cost is time on the event loop: heartbeats wait for the work in front
+// of them. Each node measures how long its own work held its loop (loop-stalls.ts: the CPU
+// time used between two turns of a 10 ms probe), apart from the time it waited for a core.
+// A hold of h ms delays a heartbeat by at most h, so a follower hears from its leader within
+// h + HEARTBEAT_MS; under the shortest election timeout while h < ELECTION_TIMEOUT_MS -
+// HEARTBEAT_MS (100 ms), the bound. A read served in one piece (the `$or` below once held the
+// loop 1.3 s and cost the leader its office) fails it by far; measured with the slices as
+// they are (2026-12-06, 2-core box, load 4): the longest busy 46 to 60 ms.
+//
+// What the followers see is not bounded here, only logged: three nodes and this test share
+// 2 cores, and on a busy box a node can wait longer for a core than any request makes it
+// work (CI, 2026-12-05: a follower heard nothing from its leader for 166 ms; here at load 12:
+// 293 ms; profiles of such stalls show the node running for a quarter of one). What a gap
+// costs is checked instead: no node changed term or leader. scripts/run-tests.mjs runs this
+// file alone, after the others. Issue #11's target, gaps under half the election timeout
+// with a write load running, is the benchmark's (`npm run bench -- abuse`).
+const LOOP_HOLD_BOUND_MS = ELECTION_TIMEOUT_MS - HEARTBEAT_MS;
 const SCAN_DOCS = 10_000;
 /** Documents per insert while loading: 4 JSON values each, well under REQUEST_VALUES_MAX. */
 const LOAD_BATCH_DOCS = 1000;
@@ -81,6 +88,12 @@ function largestTransaction(): string {
   return text;
 }
 
+function stallsOf(status: ClusterStatus | null): LoopStallStatus {
+  const stalls = (status as (ClusterStatus & { loopStalls?: LoopStallStatus }) | null)?.loopStalls;
+  assert.ok(stalls !== undefined, 'a cluster node reports loopStalls in /cluster/status');
+  return stalls;
+}
+
 function gapsOf(status: ClusterStatus | null): LeaderContactStatus {
   const contact = (status as (ClusterStatus & { leaderContact?: LeaderContactStatus }) | null)?.leaderContact;
   assert.ok(contact !== undefined, 'a cluster node reports leaderContact in /cluster/status');
@@ -102,7 +115,7 @@ describe('the heaviest requests the API allows, on a 3-node cluster', () => {
   });
 
   test(
-    'the largest allowed transaction commits; no heavy request, write or read, alone or in a burst, changes the term or leaves a follower without its leader for long',
+    'the largest allowed transaction commits; no heavy request, write or read, alone or in a burst, changes the term or holds a node’s event loop for long',
     { timeout: 60_000 },
     async () => {
       const c = cluster!;
@@ -174,6 +187,17 @@ describe('the heaviest requests the API allows, on a 3-node cluster', () => {
       await sleep(300);
       await poller.stop();
 
+      const gaps = [...poller.gaps.values()].filter((g) => g.endedAt >= started);
+      const longest = Math.max(0, ...gaps.map((g) => g.gapMs));
+      const stalls = [...poller.stalls.values()].filter((st) => st.endedAt >= started);
+      const longestHold = Math.max(0, ...stalls.map((st) => st.busyMs));
+      const longestStall = Math.max(0, ...stalls.map((st) => st.wallMs));
+      // The measures, for the record and for a failure below (the bounds' comments say why
+      // they are what they are).
+      console.log(
+        `heavy requests: ${gaps.length} gaps of 20 ms and more seen by followers, the longest ${longest} ms; ` +
+          `${stalls.length} loop stalls of 20 ms and more, the longest ${longestStall} ms, the longest busy ${longestHold} ms`,
+      );
       const statuses = await Promise.all(c.nodes.map((n) => c.status(n.id)));
       for (const s of statuses) {
         assert.ok(s !== null);
@@ -181,13 +205,9 @@ describe('the heaviest requests the API allows, on a 3-node cluster', () => {
         assert.equal(s.leader?.id, leader.nodeId);
       }
       assert.deepEqual([...poller.terms], [leader.term], 'no node saw another term');
-      const gaps = [...poller.gaps.values()].filter((g) => g.endedAt >= started);
-      const longest = Math.max(0, ...gaps.map((g) => g.gapMs));
-      // The measure, for the record (the bound's comment says why it is what it is).
-      console.log(`heavy requests: ${gaps.length} gaps of 20 ms and more seen by followers, the longest ${longest} ms`);
       assert.ok(
-        longest < GAP_BOUND_MS,
-        `a follower saw a gap of ${longest} ms between messages from its leader: ${JSON.stringify(gaps.filter((g) => g.gapMs >= GAP_BOUND_MS))}`,
+        longestHold < LOOP_HOLD_BOUND_MS,
+        `a node's own work held its event loop for ${longestHold} ms: ${JSON.stringify(stalls.filter((st) => st.busyMs >= LOOP_HOLD_BOUND_MS))}`,
       );
     },
   );

@@ -1,0 +1,104 @@
+// How long this node's own work holds its event loop, told apart from the time the machine
+// makes it wait. A probe timer fires every LOOP_PROBE_MS; for each interval between two
+// firings it takes the wall time and the CPU time the process used (process.cpuUsage, user
+// plus system). A timer that fires late while the CPU was busy for that long is work of
+// ours holding the loop (a request served in one piece, a long apply): heartbeats wait for
+// it, and a long enough hold costs the leader its office. A timer that fires late while the
+// CPU was idle is the machine: the process waited for a core (a shared box) or was stopped.
+// A follower's leader gap (leader-contact.ts) shows both; this tells them apart.
+//
+// The CPU time of the process counts its other threads too (GC helpers, the libuv pool), so
+// `busyMs` may overstate the loop's own work, never understate it: a bound built on it
+// errs on the side of failing.
+
+/** The probe's period (ms): a hold shorter than this is not told from the loop's normal turn. */
+export const LOOP_PROBE_MS = 10;
+/** A stall whose wall time is at least this long is kept in the recent list. */
+export const LOOP_STALL_RECORD_MS_MIN = 20;
+/** The recent list holds at most this many stalls (the newest). */
+export const LOOP_STALLS_KEPT_MAX = 64;
+
+export interface LoopStall {
+  /** Date.now() when the probe fired late. */
+  readonly endedAt: number;
+  /** Wall time since the previous firing (ms, rounded to 0.1). */
+  readonly wallMs: number;
+  /** CPU time the process used in that interval, capped at wallMs (ms, rounded to 0.1). */
+  readonly busyMs: number;
+}
+
+export interface LoopStallStatus {
+  /** The longest interval between two probe firings since the node started (ms). */
+  readonly wallMsMax: number;
+  /** The most CPU time used within one interval since the node started (ms): the longest
+   * the node's own work can have held its loop. */
+  readonly busyMsMax: number;
+  /** The newest intervals of at least LOOP_STALL_RECORD_MS_MIN wall time, oldest first. */
+  readonly recent: readonly LoopStall[];
+}
+
+/** Reads of the two clocks the monitor compares; injectable for tests. */
+export interface LoopClocks {
+  /** Monotonic wall time (ms). */
+  wallMs(): number;
+  /** CPU time the process has used (ms). */
+  cpuMs(): number;
+}
+
+const processClocks: LoopClocks = {
+  wallMs: () => performance.now(),
+  cpuMs: () => {
+    const usage = process.cpuUsage();
+    return (usage.user + usage.system) / 1000;
+  },
+};
+
+const round1 = (ms: number): number => Math.round(ms * 10) / 10;
+
+export class LoopStalls {
+  private lastWallMs: number;
+  private lastCpuMs: number;
+  private wallMsMax = 0;
+  private busyMsMax = 0;
+  private readonly recent: LoopStall[] = [];
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly clocks: LoopClocks = processClocks) {
+    this.lastWallMs = clocks.wallMs();
+    this.lastCpuMs = clocks.cpuMs();
+  }
+
+  /** Starts the probe; it never keeps the process alive. */
+  start(): void {
+    if (this.timer !== null) return;
+    this.lastWallMs = this.clocks.wallMs();
+    this.lastCpuMs = this.clocks.cpuMs();
+    this.timer = setInterval(() => this.sample(), LOOP_PROBE_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** One probe firing (the timer's, or a test's). */
+  sample(): void {
+    const wallMs = this.clocks.wallMs();
+    const cpuMs = this.clocks.cpuMs();
+    const wall = round1(wallMs - this.lastWallMs);
+    const busy = round1(Math.min(wallMs - this.lastWallMs, Math.max(0, cpuMs - this.lastCpuMs)));
+    this.lastWallMs = wallMs;
+    this.lastCpuMs = cpuMs;
+    if (wall > this.wallMsMax) this.wallMsMax = wall;
+    if (busy > this.busyMsMax) this.busyMsMax = busy;
+    if (wall >= LOOP_STALL_RECORD_MS_MIN) {
+      if (this.recent.length >= LOOP_STALLS_KEPT_MAX) this.recent.shift();
+      this.recent.push({ endedAt: Date.now(), wallMs: wall, busyMs: busy });
+    }
+  }
+
+  status(): LoopStallStatus {
+    return { wallMsMax: this.wallMsMax, busyMsMax: this.busyMsMax, recent: this.recent.slice() };
+  }
+}

@@ -1,0 +1,84 @@
+// The loop-stall probe tells a node's own work holding its event loop (CPU busy) from the
+// loop waiting while the CPU is idle (a core not given, a stopped process).
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LOOP_STALLS_KEPT_MAX, LOOP_STALL_RECORD_MS_MIN, LoopStalls, type LoopClocks } from '../../src/node/loop-stalls.ts';
+
+/** Clocks a test moves by hand. */
+class ManualClocks implements LoopClocks {
+  wall = 1000;
+  cpu = 50;
+  wallMs(): number {
+    return this.wall;
+  }
+  cpuMs(): number {
+    return this.cpu;
+  }
+  advance(wallMs: number, cpuMs: number): void {
+    this.wall += wallMs;
+    this.cpu += cpuMs;
+  }
+}
+
+describe('LoopStalls', () => {
+  test('an interval is busy for the CPU time used in it, never more than its wall time', () => {
+    const clocks = new ManualClocks();
+    const stalls = new LoopStalls(clocks);
+    clocks.advance(10, 2);
+    stalls.sample();
+    clocks.advance(120, 110); // our work held the loop
+    stalls.sample();
+    clocks.advance(160, 20); // the loop waited, the CPU was idle
+    stalls.sample();
+    clocks.advance(30, 55); // other threads (GC) count too, capped at the wall time
+    stalls.sample();
+    const status = stalls.status();
+    assert.equal(status.wallMsMax, 160);
+    assert.equal(status.busyMsMax, 110);
+    assert.deepEqual(
+      status.recent.map((s) => [s.wallMs, s.busyMs]),
+      [
+        [120, 110],
+        [160, 20],
+        [30, 30],
+      ],
+      `intervals shorter than ${LOOP_STALL_RECORD_MS_MIN} ms are not listed`,
+    );
+  });
+
+  test('the recent list keeps the newest stalls, at most LOOP_STALLS_KEPT_MAX', () => {
+    const clocks = new ManualClocks();
+    const stalls = new LoopStalls(clocks);
+    for (let i = 0; i < LOOP_STALLS_KEPT_MAX + 10; i++) {
+      clocks.advance(LOOP_STALL_RECORD_MS_MIN + i, 1);
+      stalls.sample();
+    }
+    const recent = stalls.status().recent;
+    assert.equal(recent.length, LOOP_STALLS_KEPT_MAX);
+    assert.equal(recent[0]!.wallMs, LOOP_STALL_RECORD_MS_MIN + 10);
+    assert.equal(recent.at(-1)!.wallMs, LOOP_STALL_RECORD_MS_MIN + LOOP_STALLS_KEPT_MAX + 9);
+  });
+
+  test('with the process clocks: a busy loop counts as busy, a blocked idle thread does not', async () => {
+    const stalls = new LoopStalls();
+    stalls.start();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      // Blocked without using the CPU, as when the process waits for a core.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 150);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      const afterWait = stalls.status();
+      assert.ok(afterWait.wallMsMax >= 140, `the probe saw the 150 ms block: ${JSON.stringify(afterWait)}`);
+      assert.ok(afterWait.busyMsMax < 100, `a blocked idle thread is not busy: ${JSON.stringify(afterWait)}`);
+      // Work of ours holding the loop: 150 ms of CPU (a shared box may stretch the wall time).
+      const cpuMs = (): number => process.cpuUsage().user / 1000;
+      const until = cpuMs() + 150;
+      while (cpuMs() < until) Math.sqrt(Math.random());
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      const afterWork = stalls.status();
+      assert.ok(afterWork.busyMsMax >= 140, `150 ms of work is busy: ${JSON.stringify(afterWork)}`);
+    } finally {
+      stalls.stop();
+    }
+  });
+});
