@@ -2,7 +2,8 @@
 // `collection-store start --enable-fault-injection` processes itself, and the command drives
 // every fault through POST /cluster/fault-injection: pause (the leader blocks itself beyond
 // the election timeout), then, on the same nodes, leader_isolation (the leader's Raft traffic
-// dropped both ways), a second run that must not trip over the first one's documents. The
+// dropped both ways), a second run that must not trip over the first one's documents, and
+// leader_crash (the leader ends itself; the test, as its supervisor, starts it again). The
 // same nodes then serve a run whose check cannot finish (--check-budget 1): no verdict, exit
 // 3, never a pass.
 import assert from 'node:assert/strict';
@@ -19,11 +20,29 @@ const ELECTION_TIMEOUT_MS = 150;
 const CLUSTER_START_MS = 60_000;
 const SHORT = ['--duration', '4s', '--interval', '3s', '--load-test-concurrent', '6'];
 
-const nodes: ChildProcess[] = [];
+const nodes = new Map<number, ChildProcess>();
+/** How often the test, as the nodes' supervisor, started each node again after it ended. */
+const restarts = new Map<number, number>([
+  [1, 0],
+  [2, 0],
+  [3, 0],
+]);
+let supervising = true;
 let cluster = '';
 let urls: string[] = [];
 let removeData: () => Promise<void> = async () => {};
 let firstRunId = '';
+
+/** Starts node `id`; when it ends (the endpoint's crash), starts it again, as systemd would. */
+function startNode(id: number, args: readonly string[]): void {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'start', ...args], { cwd: ROOT, stdio: 'ignore' });
+  nodes.set(id, child);
+  child.once('exit', () => {
+    if (!supervising) return;
+    restarts.set(id, restarts.get(id)! + 1);
+    startNode(id, args);
+  });
+}
 
 before(async () => {
   const data = await tempDir();
@@ -34,9 +53,7 @@ before(async () => {
     const peers = [1, 2, 3].filter((other) => other !== id).map((other) => `${other}=${address(other)}`);
     const args = ['--node-id', String(id), '--port', String(base + id - 1), '--data-dir', `${data.path}/node${id}`, '--peers', peers.join(',')];
     const tuning = ['--election-timeout', String(ELECTION_TIMEOUT_MS), '--heartbeat-interval', '50', '--log-level', 'warn'];
-    nodes.push(
-      spawn(process.execPath, ['--import', 'tsx', MAIN, 'start', ...args, ...tuning, '--enable-fault-injection'], { cwd: ROOT, stdio: 'ignore' }),
-    );
+    startNode(id, [...args, ...tuning, '--enable-fault-injection']);
   }
   urls = [1, 2, 3].map((id) => `http://${address(id)}`);
   cluster = [1, 2, 3].map(address).join(',');
@@ -51,8 +68,9 @@ before(async () => {
 });
 
 after(async () => {
+  supervising = false;
   await Promise.all(
-    nodes.map(async (child) => {
+    [...nodes.values()].map(async (child) => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGKILL');
       await new Promise((resolve) => child.once('exit', resolve));
@@ -81,10 +99,7 @@ test(
     assert.equal(before?.leader, Number(match[1]), 'the node paused was the leader');
     assert.ok(newLeaderAfter(report, fault.startMs, before) !== undefined, 'the others elected a new leader in a later term');
     // The endpoint paused the process; it did not end it: every node still runs and answers.
-    assert.ok(
-      nodes.every((child) => child.exitCode === null && child.signalCode === null),
-      'no node process ended',
-    );
+    assert.deepEqual([...restarts.values()], [0, 0, 0], 'no node process ended');
     for (const url of urls) assert.equal((await probeNode(url)).healthy, true, `${url} answers after the run`);
   },
 );
@@ -111,6 +126,30 @@ test(
     assert.ok(report.leaderChanges >= 1);
     assert.ok(fault.endMs - fault.startMs >= 1500, 'the isolation held for --fault-duration');
     assert.ok(okWritesBetween(run, after.timeMs, fault.endMs) > 0, 'the majority acknowledged writes under its new leader before the heal');
+  },
+);
+
+test(
+  '--cluster leader_crash: the endpoint ends the leader, its supervisor starts it again, another node leads meanwhile',
+  { timeout: RUN_TIMEOUT_MS + 10_000 },
+  async () => {
+    const before = new Map(restarts);
+    const run = await chaos(['--cluster', cluster, '--scenario', 'leader_crash', ...SHORT, '--seed', '43']);
+    assertConsistent(run);
+    const { report } = run;
+    assert.equal(report.faults.length, 1);
+    const fault = report.faults[0]!;
+    const victim = Number(/^node (\d) \(leader\) killed$/.exec(fault.description)?.[1]);
+    const old = leaderAt(report, fault.startMs);
+    assert.equal(old?.leader, victim, 'the node killed was the leader');
+    assert.ok(newLeaderAfter(report, fault.startMs, old) !== undefined, 'another node was elected in a later term');
+    assert.deepEqual(
+      [1, 2, 3].map((id) => restarts.get(id)! - before.get(id)!),
+      [1, 2, 3].map((id) => (id === victim ? 1 : 0)),
+      'the endpoint ended exactly the leader, once',
+    );
+    assert.ok(fault.endMs - fault.inPlaceMs >= 1000, 'the run waited for the node to come back');
+    assert.ok(fault.recoveryMs !== null && fault.recoveryMs < fault.endMs - fault.startMs, 'writes resumed before the old leader was back');
   },
 );
 
