@@ -8,6 +8,10 @@ import type { NodeClient } from './node-client.ts';
 
 /** How long the runner waits for a crashed node's supervisor to restart it, in ms. */
 export const REMOTE_RESTART_WAIT_MS = 30_000;
+/** How long a node that was told to crash may keep answering before the runner goes on, in ms. */
+const CRASH_WAIT_MS = 2000;
+/** How often it is asked meanwhile, in ms. */
+const CRASH_POLL_MS = 20;
 
 export class RemoteCluster implements ChaosCluster {
   readonly ids: readonly number[];
@@ -37,6 +41,10 @@ export class RemoteCluster implements ChaosCluster {
   async crash(id: number): Promise<void> {
     this.down.add(id);
     await faultRequest(this.client, this.url(id), { fault: 'crash' });
+    // The node ends itself just after its answer: the fault is in place once it stops
+    // answering, not when the answer arrives (recovery is measured from then on).
+    const deadline = Date.now() + CRASH_WAIT_MS;
+    while (Date.now() < deadline && (await probeNode(this.url(id), undefined, this.authorization)).healthy) await sleep(CRASH_POLL_MS);
   }
 
   stop(id: number): Promise<void> {
