@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { checkChaosHistory } from '../../src/chaos/checker.ts';
 import { ChaosHistory, type ChaosF, type RegisterValue } from '../../src/chaos/history.ts';
 import { buildReport, reportText, type ChaosReport } from '../../src/chaos/report.ts';
-import { makeSchedule, SCENARIOS } from '../../src/chaos/scenarios.ts';
+import { makeSchedule, pickMajority, SCENARIOS, splitMinority } from '../../src/chaos/scenarios.ts';
 import { EXIT_NO_VERDICT } from '../../src/cli/chaos.ts';
 import { EXIT_FAILURE, EXIT_USAGE } from '../../src/cli/usage-error.ts';
 
@@ -125,4 +125,19 @@ test('a seed gives one schedule: the same seed the same faults at the same times
   );
   // A fixed scenario: every step is that fault.
   assert.ok(makeSchedule({ ...options, scenario: 'pause', seed: 42 }).every((s) => s.kind === 'pause'));
+});
+
+test("partition sides and majority_loss victims: 1|2 of 3, 2|3 of 5 (the seed's split-brain test), a majority killed", () => {
+  for (const pick of [0, 0.2, 0.5, 0.99]) {
+    const three = splitMinority([1, 2, 3], pick);
+    assert.equal(three.minority.length, 1);
+    assert.deepEqual([...three.minority, ...three.majority].sort(), [1, 2, 3]);
+    const five = splitMinority([1, 2, 3, 4, 5], pick);
+    assert.deepEqual([five.minority.length, five.majority.length], [2, 3]);
+    assert.deepEqual([...five.minority, ...five.majority].sort(), [1, 2, 3, 4, 5]);
+    assert.equal(new Set(pickMajority([1, 2, 3], pick)).size, 2);
+    assert.equal(new Set(pickMajority([1, 2, 3, 4, 5], pick)).size, 3);
+  }
+  // pick chooses which nodes: not always the same ones.
+  assert.notDeepEqual(splitMinority([1, 2, 3, 4, 5], 0).minority, splitMinority([1, 2, 3, 4, 5], 0.5).minority);
 });
