@@ -1,12 +1,15 @@
 // The chaos report: availability, interruptions, recovery per fault, leader changes, op
 // counts and the consistency verdict, computed from the history; printed as text and
 // written as report.json.
+import type { ErrorCode } from '../store/error-codes.ts';
 import type { ConsistencyVerdict } from './checker.ts';
 import type { FaultRecord } from './faults.ts';
 import type { ChaosHistory } from './history.ts';
 import type { LeaderSighting } from './monitor.ts';
 import type { FaultStep } from './scenarios.ts';
 
+/** The error of a cas refused because the value changed since it was read (the error table's 412). */
+const CAS_CONFLICT_CODE: ErrorCode = 'PRECONDITION_FAILED';
 /** Availability windows, in ms: the share of them with at least one successful write. */
 export const WINDOW_MS = 100;
 /** Buckets of the throughput and latency series (report.html), in ms. */
@@ -36,14 +39,23 @@ export interface ChaosReport {
   readonly nodes: number;
   readonly clients: number;
   readonly durationMs: number;
-  readonly operations: { readonly attempted: number; readonly ok: number; readonly failed: number; readonly indeterminate: number };
-  /** Successful operations over attempted, in percent. */
+  readonly operations: {
+    readonly attempted: number;
+    readonly ok: number;
+    readonly failed: number;
+    /** Of the failed: compare-and-sets refused because the value had changed since it was read
+     * (412 PRECONDITION_FAILED), the answer the load's conflicts are meant to provoke. */
+    readonly casConflicts: number;
+    readonly indeterminate: number;
+  };
+  /** Operations the service answered (ok, or a cas refused for a changed value) over attempted, in percent. */
   readonly availabilityPercent: number;
   /** Share of 100 ms windows with at least one successful write, in percent. */
   readonly writeWindowsPercent: number;
   /** Longest time without a successful write, in ms. */
   readonly maxInterruptionMs: number;
   readonly latencyMs: { readonly p50: number | null; readonly p99: number | null; readonly max: number | null };
+  /** Times the leader became another node (a new term with the same leader is in `leaders`, not counted). */
   readonly leaderChanges: number;
   readonly leaders: readonly LeaderSighting[];
   /** The faults the seed planned (kind and start, ms since the load started): the same seed
@@ -133,7 +145,10 @@ export function buildReport(input: ReportInput): ChaosReport {
     .filter((op) => op.complete?.type === 'ok')
     .map((op) => (op.complete!.time - op.invoke.time) / 1e6)
     .sort((a, b) => a - b);
-  const availabilityPercent = ops.length === 0 ? 0 : round((100 * ok) / ops.length, 3);
+  // A cas refused because another client changed the value first is the service working, not
+  // unavailable: counting it as a failure would cap availability at the load's conflict rate.
+  const casConflicts = ops.filter((op) => op.invoke.f === 'cas' && op.complete?.type === 'fail' && op.complete.error === CAS_CONFLICT_CODE).length;
+  const availabilityPercent = ops.length === 0 ? 0 : round((100 * (ok + casConflicts)) / ops.length, 3);
   const maxInterruptionMs = round(gapMax(loadStartMs, loadEndMs));
   const expectations = [];
   if (input.expectAvailabilityPercent !== undefined) {
@@ -160,7 +175,7 @@ export function buildReport(input: ReportInput): ChaosReport {
     nodes: input.nodes,
     clients: input.clients,
     durationMs: round(loadEndMs - loadStartMs, 0),
-    operations: { attempted: ops.length, ok, failed: count('fail'), indeterminate: count('info') },
+    operations: { attempted: ops.length, ok, failed: count('fail'), casConflicts, indeterminate: count('info') },
     availabilityPercent,
     writeWindowsPercent: round((100 * filled.size) / windows, 2),
     maxInterruptionMs,
@@ -169,7 +184,7 @@ export function buildReport(input: ReportInput): ChaosReport {
       p99: nullableRound(percentile(latencies, 99)),
       max: nullableRound(latencies.at(-1) ?? null),
     },
-    leaderChanges: Math.max(0, input.leaders.length - 1),
+    leaderChanges: input.leaders.filter((l, i) => i > 0 && l.leader !== input.leaders[i - 1]!.leader).length,
     leaders: input.leaders.map((l) => ({ ...l, timeMs: round(l.timeMs - loadStartMs) })),
     schedule: input.schedule.map((step) => ({ kind: step.kind, atMs: step.atMs })),
     faults,
@@ -222,8 +237,8 @@ export function reportText(report: ChaosReport): string {
   const c = report.consistency;
   const lines = [
     `chaos report: ${report.scenario}, seed ${report.seed}, ${report.nodes} nodes, ${report.clients} clients, ${(report.durationMs / 1000).toFixed(1)} s of load`,
-    `  operations      ${report.operations.attempted} attempted: ${report.operations.ok} ok, ${report.operations.failed} failed, ${report.operations.indeterminate} indeterminate`,
-    `  availability    ${report.availabilityPercent} % of operations ok; ${report.writeWindowsPercent} % of ${WINDOW_MS} ms windows with a successful write`,
+    `  operations      ${report.operations.attempted} attempted: ${report.operations.ok} ok, ${report.operations.failed} failed (${report.operations.casConflicts} of them cas conflicts), ${report.operations.indeterminate} indeterminate`,
+    `  availability    ${report.availabilityPercent} % of operations answered (ok or cas conflict); ${report.writeWindowsPercent} % of ${WINDOW_MS} ms windows with a successful write`,
     `  interruption    longest ${report.maxInterruptionMs} ms without a successful write`,
     `  latency         p50 ${report.latencyMs.p50 ?? '-'} ms, p99 ${report.latencyMs.p99 ?? '-'} ms, max ${report.latencyMs.max ?? '-'} ms`,
     `  leader changes  ${report.leaderChanges}${report.leaders.length > 0 ? ` (${report.leaders.map((l) => `t${l.term}:n${l.leader}`).join(' → ')})` : ''}`,

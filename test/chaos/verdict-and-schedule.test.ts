@@ -141,3 +141,38 @@ test("partition sides and majority_loss victims: 1|2 of 3, 2|3 of 5 (the seed's 
   // pick chooses which nodes: not always the same ones.
   assert.notDeepEqual(splitMinority([1, 2, 3, 4, 5], 0).minority, splitMinority([1, 2, 3, 4, 5], 0.5).minority);
 });
+
+test('availability counts a cas refused for a changed value as answered, an unavailable node not; leader changes count new nodes', () => {
+  const history = new ChaosHistory();
+  const op = (f: ChaosF, value: RegisterValue | [RegisterValue, RegisterValue], type: 'ok' | 'fail', error?: string): void => {
+    const invoked = history.invoke(1, f, 'k0', value, 1);
+    history.complete(invoked, type, value, error !== undefined ? { error } : {});
+  };
+  op('write', 'a', 'ok');
+  op('cas', ['x', 'b'], 'fail', 'PRECONDITION_FAILED');
+  op('write', 'c', 'fail', 'NO_LEADER');
+  op('cas', ['a', 'd'], 'fail', 'NO_LEADER');
+  const r = buildReport({
+    scenario: 'leader_crash',
+    seed: 1,
+    runId: 'r1',
+    nodes: 3,
+    clients: 1,
+    loadStartMs: 0,
+    loadEndMs: history.nowMs(),
+    history,
+    schedule: [],
+    faults: [],
+    skippedFaults: 0,
+    leaders: [
+      { timeMs: 0, term: 1, leader: 1 },
+      { timeMs: 1, term: 2, leader: 1 },
+      { timeMs: 2, term: 3, leader: 2 },
+    ],
+    consistency: checkChaosHistory(history),
+  });
+  assert.deepEqual(r.operations, { attempted: 4, ok: 1, failed: 3, casConflicts: 1, indeterminate: 0 });
+  assert.equal(r.availabilityPercent, 50);
+  assert.equal(r.leaderChanges, 1, 'term 2 kept node 1: one change, to node 2');
+  assert.match(reportText(r), /3 failed \(1 of them cas conflicts\)/);
+});
