@@ -4,7 +4,7 @@
 // about who led when).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -45,7 +45,11 @@ export function chaosRunner(): (args: readonly string[], env?: NodeJS.ProcessEnv
     cleanups.push(out.remove);
     // Local runs get consecutive free ports; a --cluster run names its nodes instead.
     const ports = args.includes('--cluster') ? [] : ['--base-port', String(await freeConsecutivePorts(5))];
-    return runChaos([...ports, '--out', out.path, ...args], out.path, env);
+    const run = await runChaos([...ports, '--out', out.path, ...args], out.path, env);
+    // A run that did not pass keeps its local cluster's data for a post-mortem: the test's output has it.
+    const kept = /\[chaos\] node data and logs kept in (\S+)/.exec(run.stdout)?.[1];
+    if (kept !== undefined) cleanups.push(() => rm(kept, { recursive: true, force: true }));
+    return run;
   };
 }
 
