@@ -77,8 +77,11 @@ export class LoopStalls {
     this.timer.unref();
   }
 
+  /** Stops the probe after a last sample, so a stall right before stop() is not lost. */
   stop(): void {
-    if (this.timer !== null) clearInterval(this.timer);
+    if (this.timer === null) return;
+    this.sample();
+    clearInterval(this.timer);
     this.timer = null;
   }
 

@@ -1,18 +1,21 @@
 // POST /api/:collection/_aggregate {"pipeline": [...], "consistency"?}: the leading `$match`
 // runs as a sliced query (its index, its turns on the event loop: sliced-query.ts), then the
-// other stages run on mingo over its matches (store/aggregate.ts), bounded there.
+// other stages run on mingo over its matches (store/aggregate.ts), bounded there, on the
+// aggregation worker thread (aggregate-offload.ts), off the event loop.
 import type { FastifyInstance } from 'fastify';
-import { DEFAULT_AGGREGATE_BOUNDS, planPipeline, runPipeline, tooManyDocuments } from '../store/aggregate.ts';
+import { DEFAULT_AGGREGATE_BOUNDS, planPipeline, tooManyDocuments } from '../store/aggregate.ts';
 import type { Document } from '../store/types.ts';
 import { validateCollectionName } from '../store/validate.ts';
 import { readableStore } from './backend-access.ts';
 import { bodyObject, parseConsistency, queryParams } from './http-input.ts';
-import { sendJsonArray } from './json-response.ts';
+import { AggregateOffload } from './aggregate-offload.ts';
 import { RequestSlicer } from './loop-turns.ts';
 import type { CollectionParams, RouteContext } from './route-context.ts';
 import { findSliced } from './sliced-query.ts';
 
 export function registerAggregateRoutes(app: FastifyInstance, { backend }: RouteContext): void {
+  const offload = new AggregateOffload();
+  app.addHook('onClose', async () => offload.close());
   app.post<{ Params: CollectionParams }>('/api/:collection/_aggregate', async (request, reply) => {
     const { collection } = request.params;
     validateCollectionName(collection);
@@ -27,6 +30,7 @@ export function registerAggregateRoutes(app: FastifyInstance, { backend }: Route
     const { docs } = await findSliced(store, collection, match, { limit: bounds.docsMax + 1 }, slicer);
     if (docs.length > bounds.docsMax) throw tooManyDocuments(bounds);
     await slicer.next();
-    return sendJsonArray(reply, runPipeline(docs as Document[], rest, bounds), slicer);
+    const json = await offload.run(docs as Document[], rest, bounds, slicer);
+    return reply.type('application/json; charset=utf-8').send(json);
   });
 }

@@ -11,7 +11,7 @@ import * as expressionOperators from 'mingo/operators/expression';
 import { $count, $group, $limit, $match, $project, $skip, $sort, $unwind } from 'mingo/operators/pipeline';
 import * as projectionOperators from 'mingo/operators/projection';
 import { leadingMatch, validatePipeline, type PipelineStage } from './aggregate-validate.ts';
-import { ValidationError } from './errors.ts';
+import { StoreError, ValidationError } from './errors.ts';
 import { QUERY_OPTIONS } from './query-cache.ts';
 import { withRe2Operators } from './query-regex.ts';
 import type { Store } from './store.ts';
@@ -89,8 +89,8 @@ export function runPipeline(
   const started = performance.now();
   const out: JsonObject[] = [];
   let chars = 2;
-  const iterator = new Aggregator(stages, AGGREGATE_OPTIONS).stream(input as Document[]);
-  for (const doc of iterator as Iterable<JsonObject>) {
+  const output = pipelineErrors(() => new Aggregator(stages, AGGREGATE_OPTIONS).stream(input as Document[]) as Iterable<JsonObject>);
+  for (const doc of output) {
     chars += JSON.stringify(doc).length + 1;
     if (chars > bounds.outputBytesMax) {
       throw new ValidationError(`pipeline: output over AGGREGATE_OUTPUT_BYTES_MAX (${bounds.outputBytesMax} bytes): add $limit or $project`);
@@ -101,6 +101,17 @@ export function runPipeline(
     out.push(doc);
   }
   return out;
+}
+
+/** mingo's own errors (an operator it does not know, an argument of the wrong type) are the
+ * pipeline's fault: a 400 VALIDATION naming what mingo said, not a 500. */
+function* pipelineErrors(run: () => Iterable<JsonObject>): Generator<JsonObject> {
+  try {
+    yield* run();
+  } catch (e) {
+    if (e instanceof StoreError || !(e instanceof Error)) throw e;
+    throw new ValidationError(`pipeline: ${e.message}`);
+  }
 }
 
 /** The embedded form: the leading `$match` through Store.find (the planner), then mingo. */

@@ -69,7 +69,8 @@ export const ERROR_CODES = {
   TOO_MANY_REQUESTS: {
     status: 429,
     retry: 'yes',
-    meaning: 'too many password checks, requests waiting for a turn, or backups being streamed, on this node: nothing was done',
+    meaning:
+      'too many password checks, requests waiting for a turn, aggregations waiting for the worker, or backups being streamed, on this node: nothing was done',
   },
   INTERNAL: { status: 500, retry: 'no', meaning: 'a bug in the server; its log has the details' },
   NO_LEADER: {
