@@ -254,6 +254,7 @@ export class RemoteCollection {
       fields: normalized,
       ...(options.unique !== undefined ? { unique: options.unique } : {}),
       ...(options.name !== undefined ? { name: options.name } : {}),
+      ...(options.expireAfterSeconds !== undefined ? { expireAfterSeconds: options.expireAfterSeconds } : {}),
     };
     const result = await this.core.execute(this.post('/_indexes', body), 'safe');
     if (isSuccess(result)) return expectIndex(result.response.body);
@@ -263,6 +264,7 @@ export class RemoteCollection {
         (index) =>
           (options.name === undefined || index.name === options.name) &&
           index.unique === (options.unique ?? false) &&
+          index.expireAfterSeconds === options.expireAfterSeconds &&
           jsonEqual(index.fields, normalized),
       );
       if (ours !== undefined) return ours;
@@ -382,5 +384,10 @@ function expectIndex(body: unknown): IndexInfo {
   if (typeof index?.name !== 'string' || !Array.isArray(index.fields)) {
     throw new TypeError(`expected an index from the server, got ${JSON.stringify(body)?.slice(0, 200)}`);
   }
-  return { name: index.name, fields: index.fields, unique: index.unique === true };
+  return {
+    name: index.name,
+    fields: index.fields,
+    unique: index.unique === true,
+    ...(typeof index.expireAfterSeconds === 'number' ? { expireAfterSeconds: index.expireAfterSeconds } : {}),
+  };
 }

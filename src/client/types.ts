@@ -120,12 +120,17 @@ export type { AggregateExpression, AggregatePipeline, AggregateResult, Aggregate
 export interface IndexOptions {
   readonly unique?: boolean;
   readonly name?: string;
+  /** A TTL index (one date field: epoch ms or ISO 8601): documents expire this many seconds
+   * after the field's value (docs/models.md). */
+  readonly expireAfterSeconds?: number;
 }
 
 export interface IndexInfo {
   readonly name: string;
   readonly fields: Array<[string, 1 | -1]>;
   readonly unique: boolean;
+  /** Present on a TTL index. */
+  readonly expireAfterSeconds?: number;
 }
 
 /** The query plan, as the server describes it. */
