@@ -29,7 +29,10 @@ export interface PeerHandlers {
 /** The applied state recovered from the log's snapshot (empty without one); the log after it is replayed by the node. */
 export function recoveredStore(log: LogStorage, limits: Partial<Limits> | undefined): Store {
   const snapshot = log.recovered.snapshot;
-  return snapshot !== null ? Store.restoreSnapshot(snapshot.data, limits) : new Store(limits);
+  const store = snapshot !== null ? Store.restoreSnapshot(snapshot.data, limits) : new Store(limits);
+  // Reads of TTL collections hide what expired by this node's clock (the store has none).
+  store.useReadClock(Date.now);
+  return store;
 }
 
 /** A data directory opened for a node: its log, identity and peers' incarnations. */

@@ -599,6 +599,7 @@ export class RaftNode implements DatabaseBackend {
 
   private installSnapshot(snapshot: Snapshot): void {
     this.currentStore = Store.restoreSnapshot(snapshot.data, this.options.limits);
+    this.currentStore.useReadClock(Date.now);
     const restored = this.currentStore.lastApplied;
     assert(restored === snapshot.meta.index, `snapshot ${snapshot.meta.index} restored a store at ${restored}`);
     this.snapshots.installed(snapshot.meta.index);

@@ -52,7 +52,7 @@ import { AuditChain, type AuditRecord, type AuditVerification } from './audit.ts
 import { HistoryStore, type AsOf } from './history.ts';
 import type { RaftEvent, RaftEventType } from './raft-event.ts';
 import { CompiledModel, SCHEMA_CHECK_DOCS_MAX, SCHEMA_FAILING_IDS_MAX, type StoredModel } from './schema.ts';
-import { EXPIRE_AFTER_SECONDS_MAX, isExpiredByRules, readClockMs, TTL_SCAN_DOCS_MAX, withoutExpired, type TtlRule } from './ttl.ts';
+import { EXPIRE_AFTER_SECONDS_MAX, isExpiredByRules, TTL_SCAN_DOCS_MAX, withoutExpired, type TtlRule } from './ttl.ts';
 import { DEFAULT_SESSION_BOUNDS, SessionTable, type IdempotencyTag, type SessionBounds } from './sessions.ts';
 import { normalizeSort } from './sort.ts';
 import { Query } from 'mingo';
@@ -198,6 +198,17 @@ export class Store {
   constructor(limits?: Partial<Limits>, sessionBounds: SessionBounds = DEFAULT_SESSION_BOUNDS) {
     this.limits = resolveLimits(limits);
     this.sessions = new SessionTable(sessionBounds);
+  }
+
+  /** The clock reads of TTL collections compare against (ms since the epoch). A store alone
+   * (no I/O here) uses its log clock; a node gives it its wall clock (useReadClock), so an
+   * expired document is hidden at once, before the sweep's entry removes it. Never read at
+   * apply: applied state depends on the log only. */
+  private readClockMs: () => number = () => this.logTimeMs;
+
+  /** Reads of TTL collections compare against `clockMs` from now on (a node: Date.now). */
+  useReadClock(clockMs: () => number): void {
+    this.readClockMs = clockMs;
   }
 
   /** The log clock: the largest entry timestamp applied (ms since the epoch; 0: none yet). */
@@ -884,7 +895,7 @@ export class Store {
     const doc = this.colls.get(collection)?.docs.get(id);
     if (doc === undefined) return undefined;
     const rules = this.ttlRules(collection);
-    return rules !== undefined && isExpiredByRules(doc, rules, readClockMs()) ? undefined : doc;
+    return rules !== undefined && isExpiredByRules(doc, rules, this.readClockMs()) ? undefined : doc;
   }
 
   /** The stored document, expired or not: what a write's preconditions see (applied state). */
@@ -895,7 +906,7 @@ export class Store {
   /** The compiled filter of a read: without documents expired by this node's clock in a TTL collection. */
   private readFilter(collection: string, compiled: CompiledFilter): CompiledFilter {
     const rules = this.ttlRules(collection);
-    return rules === undefined ? compiled : withoutExpired(compiled, rules, readClockMs());
+    return rules === undefined ? compiled : withoutExpired(compiled, rules, this.readClockMs());
   }
 
   /** Matching documents ordered by options.sort then _id. With a projection, partial copies. */

@@ -83,9 +83,3 @@ export function withoutExpired(compiled: CompiledFilter, rules: readonly TtlRule
     test: (doc) => !isExpiredByRules(doc, rules, nowMs) && compiled.test(doc),
   };
 }
-
-/** The reading node's clock (ms since the epoch): reads of TTL collections compare against it.
- * Never used at apply (applied state reads only the log clock). */
-export function readClockMs(): number {
-  return Date.now();
-}

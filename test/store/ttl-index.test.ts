@@ -80,12 +80,27 @@ describe('TTL index, embedded', () => {
     assert.ok(store.apply({ type: 'createIndex', collection: 'c', fields: [['at', 1]], unique: false, expireAfterSeconds: 0 }, 1).ok);
     assert.ok(store.apply({ type: 'insert', collection: 'c', docs: [{ _id: 'a', at: Date.now() - 1 }] }, 2).ok);
     const restored = Store.restoreSnapshot(store.encodeSnapshot());
+    // A store alone reads by its log clock; a node gives it the wall clock, as here.
+    restored.useReadClock(Date.now);
     assert.equal(restored.indexes('c')[0]?.expireAfterSeconds, 0);
     assert.equal(restored.get('c', 'a'), undefined);
     assert.deepEqual(restored.ttlCollections(), ['c']);
     const data = store.captureSnapshot();
     const bad = { ...data, collections: data.collections.map((c) => ({ ...c, indexes: c.indexes.map((i) => ({ ...i, expireAfterSeconds: -1 })) })) };
     assert.throws(() => Store.restoreSnapshot(encodeSnapshotData(bad)), /expireAfterSeconds -1/);
+  });
+
+  test('a store alone reads by its log clock (the leader stamps of applied entries), never the wall clock', () => {
+    const store = new Store();
+    assert.ok(store.apply({ type: 'createIndex', collection: 'c', fields: [['at', 1]], unique: false, expireAfterSeconds: 10 }, 1).ok);
+    assert.ok(store.apply({ type: 'insert', collection: 'c', docs: [{ _id: 'a', at: 1_000 }], timeMs: 5_000 }, 2).ok);
+    // Expired long ago by any wall clock, not yet by the log's (5 s < 1 s + 10 s).
+    assert.equal(store.get('c', 'a')?._id, 'a');
+    assert.ok(store.apply({ type: 'noop', timeMs: 11_000 }, 3).ok);
+    assert.equal(store.get('c', 'a'), undefined);
+    assert.deepEqual(store.find('c', {}), []);
+    store.useReadClock(() => 2_000);
+    assert.equal(store.find('c', {}).length, 1, 'a node’s clock, once given, decides');
   });
 
   test('invalid definitions are refused at apply on every replica (VALIDATION)', () => {
