@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // Runs every test file under test/ with Node's test runner and tsx.
 // Node 20's --test takes no glob patterns, so the file list is built here.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 
 /**
  * A test file (its whole process) that runs longer than this fails instead of hanging
@@ -41,41 +41,27 @@ const alone = files.filter((f) => ALONE.includes(f));
 // Locks that serialise test files (the real clusters) live in a directory of this run
 // only, so a lock left behind by a killed earlier run can never hold this one up.
 const runDir = mkdtempSync(join(tmpdir(), 'collection-store-test-run-'));
-/**
- * Runs the files with Node's test runner. `output`: 'inherit' streams it; otherwise the path
- * of a file that takes it (printed later, so two lanes' reports do not interleave).
- */
-function run(list, concurrency, output = 'inherit') {
-  if (list.length === 0) return Promise.resolve(0);
-  const args = [
-    '--import',
-    'tsx',
-    '--test',
-    `--test-concurrency=${concurrency}`,
-    // A file whose tests have all finished exits even if a failed test left a server
-    // or a timer behind: a failure must fail the run, never hang it.
-    '--test-force-exit',
-    `--test-timeout=${FILE_TIMEOUT_MS}`,
-    '--test-reporter=spec',
-    ...(output === 'inherit' ? [] : [`--test-reporter-destination=${output}`]),
-    ...list,
-  ];
-  const child = spawn(process.execPath, args, { stdio: 'inherit', env: { ...process.env, CS_TEST_RUN_DIR: runDir } });
-  return new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)));
+function run(list, concurrency) {
+  if (list.length === 0) return 0;
+  const result = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--test',
+      `--test-concurrency=${concurrency}`,
+      // A file whose tests have all finished exits even if a failed test left a server
+      // or a timer behind: a failure must fail the run, never hang it.
+      '--test-force-exit',
+      `--test-timeout=${FILE_TIMEOUT_MS}`,
+      '--test-reporter=spec',
+      ...list,
+    ],
+    { stdio: 'inherit', env: { ...process.env, CS_TEST_RUN_DIR: runDir } },
+  );
+  return result.status ?? 1;
 }
-
-/**
- * Files that start real clusters take the cluster lock (test/cluster/harness.ts): one at a
- * time. Given to the runner with the others, a file waiting for the lock holds one of its two
- * places idle; so they run in a lane of their own, one after another, beside a lane of the
- * other files, one at a time: two test processes at any moment, as before, none waiting.
- */
-const usesClusterLock = (f) => /acquireClusterLock|chaos-run\.ts/.test(readFileSync(f, 'utf8'));
-const clusterLane = together.filter(usesClusterLock);
-const otherLane = together.filter((f) => !usesClusterLock(f));
-const otherReport = join(runDir, 'other-lane.txt');
-const [statusCluster, statusOther] = await Promise.all([run(clusterLane, 1), run(otherLane, 1, otherReport)]);
-if (existsSync(otherReport)) process.stdout.write(readFileSync(otherReport, 'utf8'));
-const statusAlone = await run(alone, 1);
+const statusTogether = run(together, 2);
+const statusAlone = run(alone, 1);
 rmSync(runDir, { recursive: true, force: true });
-process.exit([statusCluster, statusOther, statusAlone].find((s) => s !== 0) ?? 0);
+process.exit(statusTogether !== 0 ? statusTogether : statusAlone);
