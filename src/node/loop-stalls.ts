@@ -1,15 +1,20 @@
 // How long this node's own work holds its event loop, told apart from the time the machine
 // makes it wait. A probe timer fires every LOOP_PROBE_MS; for each interval between two
-// firings it takes the wall time and the CPU time the process used (process.cpuUsage, user
-// plus system). A timer that fires late while the CPU was busy for that long is work of
-// ours holding the loop (a request served in one piece, a long apply): heartbeats wait for
-// it, and a long enough hold costs the leader its office. A timer that fires late while the
-// CPU was idle is the machine: the process waited for a core (a shared box) or was stopped.
-// A follower's leader gap (leader-contact.ts) shows both; this tells them apart.
+// firings it takes the wall time, the CPU time the process used (process.cpuUsage, user plus
+// system) and the time the loop was active (performance.eventLoopUtilization: outside its
+// wait for I/O). A timer that fires late while the loop was active and the CPU busy for that
+// long is work of ours holding the loop (a request served in one piece, a long apply):
+// heartbeats wait for it, and a long enough hold costs the leader its office. A timer that
+// fires late while the CPU was idle, or the loop was waiting for I/O, is the machine: the
+// process waited for a core (a shared box) or was stopped. A follower's leader gap
+// (leader-contact.ts) shows both; this tells them apart.
 //
-// The CPU time of the process counts its other threads too (GC helpers, the libuv pool), so
-// `busyMs` may overstate the loop's own work, never understate it: a bound built on it
-// errs on the side of failing.
+// Each measure alone overstates the loop's own work, never understates it: the CPU time
+// counts the process's other threads (GC helpers, the libuv pool, workers), the active time
+// counts a callback's wait for a core. `busyMs` is the least of wall, CPU and active time,
+// still an upper bound of the loop's own work: a bound built on it errs on the side of failing.
+
+import { performance } from 'node:perf_hooks';
 
 /** The probe's period (ms): a hold shorter than this is not told from the loop's normal turn. */
 export const LOOP_PROBE_MS = 10;
@@ -23,7 +28,8 @@ export interface LoopStall {
   readonly endedAt: number;
   /** Wall time since the previous firing (ms, rounded to 0.1). */
   readonly wallMs: number;
-  /** CPU time the process used in that interval, capped at wallMs (ms, rounded to 0.1). */
+  /** The least of the CPU time the process used in that interval, the time its loop was
+   * active, and wallMs (ms, rounded to 0.1). */
   readonly busyMs: number;
 }
 
@@ -43,6 +49,8 @@ export interface LoopClocks {
   wallMs(): number;
   /** CPU time the process has used (ms). */
   cpuMs(): number;
+  /** Time the event loop has been active, outside its wait for I/O (ms). */
+  activeMs(): number;
 }
 
 const processClocks: LoopClocks = {
@@ -51,6 +59,7 @@ const processClocks: LoopClocks = {
     const usage = process.cpuUsage();
     return (usage.user + usage.system) / 1000;
   },
+  activeMs: () => performance.eventLoopUtilization().active,
 };
 
 const round1 = (ms: number): number => Math.round(ms * 10) / 10;
@@ -58,6 +67,7 @@ const round1 = (ms: number): number => Math.round(ms * 10) / 10;
 export class LoopStalls {
   private lastWallMs: number;
   private lastCpuMs: number;
+  private lastActiveMs: number;
   private wallMsMax = 0;
   private busyMsMax = 0;
   private readonly recent: LoopStall[] = [];
@@ -66,6 +76,7 @@ export class LoopStalls {
   constructor(private readonly clocks: LoopClocks = processClocks) {
     this.lastWallMs = clocks.wallMs();
     this.lastCpuMs = clocks.cpuMs();
+    this.lastActiveMs = clocks.activeMs();
   }
 
   /** Starts the probe; it never keeps the process alive. */
@@ -73,6 +84,7 @@ export class LoopStalls {
     if (this.timer !== null) return;
     this.lastWallMs = this.clocks.wallMs();
     this.lastCpuMs = this.clocks.cpuMs();
+    this.lastActiveMs = this.clocks.activeMs();
     this.timer = setInterval(() => this.sample(), LOOP_PROBE_MS);
     this.timer.unref();
   }
@@ -89,10 +101,12 @@ export class LoopStalls {
   sample(): void {
     const wallMs = this.clocks.wallMs();
     const cpuMs = this.clocks.cpuMs();
+    const activeMs = this.clocks.activeMs();
     const wall = round1(wallMs - this.lastWallMs);
-    const busy = round1(Math.min(wallMs - this.lastWallMs, Math.max(0, cpuMs - this.lastCpuMs)));
+    const busy = round1(Math.max(0, Math.min(wallMs - this.lastWallMs, cpuMs - this.lastCpuMs, activeMs - this.lastActiveMs)));
     this.lastWallMs = wallMs;
     this.lastCpuMs = cpuMs;
+    this.lastActiveMs = activeMs;
     if (wall > this.wallMsMax) this.wallMsMax = wall;
     if (busy > this.busyMsMax) this.busyMsMax = busy;
     if (wall >= LOOP_STALL_RECORD_MS_MIN) {

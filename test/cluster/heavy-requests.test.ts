@@ -48,7 +48,7 @@ class GapPoller {
 
 // What a request may cost is time on the event loop: heartbeats wait for the work in front
 // of them. Each node measures how long its own work held its loop (loop-stalls.ts: the CPU
-// time used between two turns of a 10 ms probe), apart from the time it waited for a core.
+// and loop-active time between two turns of a 10 ms probe), apart from the time it waited for a core.
 // A hold of h ms delays a heartbeat by at most h, so a follower hears from its leader within
 // h + HEARTBEAT_MS; under the shortest election timeout while h < ELECTION_TIMEOUT_MS -
 // HEARTBEAT_MS (100 ms), the bound. A read served in one piece (the `$or` below once held the

@@ -8,15 +8,21 @@ import { LOOP_STALLS_KEPT_MAX, LOOP_STALL_RECORD_MS_MIN, LoopStalls, type LoopCl
 class ManualClocks implements LoopClocks {
   wall = 1000;
   cpu = 50;
+  active = 20;
   wallMs(): number {
     return this.wall;
   }
   cpuMs(): number {
     return this.cpu;
   }
-  advance(wallMs: number, cpuMs: number): void {
+  activeMs(): number {
+    return this.active;
+  }
+  /** `activeMs`: the loop's active time, all of the wall time unless said. */
+  advance(wallMs: number, cpuMs: number, activeMs: number = wallMs): void {
     this.wall += wallMs;
     this.cpu += cpuMs;
+    this.active += activeMs;
   }
 }
 
@@ -32,6 +38,8 @@ describe('LoopStalls', () => {
     stalls.sample();
     clocks.advance(30, 55); // other threads (GC) count too, capped at the wall time
     stalls.sample();
+    clocks.advance(90, 90, 8); // other threads busy while the loop waited for I/O
+    stalls.sample();
     const status = stalls.status();
     assert.equal(status.wallMsMax, 160);
     assert.equal(status.busyMsMax, 110);
@@ -41,6 +49,7 @@ describe('LoopStalls', () => {
         [120, 110],
         [160, 20],
         [30, 30],
+        [90, 8],
       ],
       `intervals shorter than ${LOOP_STALL_RECORD_MS_MIN} ms are not listed`,
     );
