@@ -5,12 +5,11 @@
 // it this suite fails, it does not skip.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, newPage } from './chromium.ts';
 import { dashboardHtml } from '../../src/dashboard/index.ts';
 import { send, startTestServer, type TestServer } from '../server/helpers.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const WAIT = { timeout: 8000, polling: 50 } as const;
 const ROOT_PASSWORD = 'correct horse battery';
 const ROOT_BASIC = { authorization: `Basic ${Buffer.from(`root:${ROOT_PASSWORD}`).toString('base64')}` };
@@ -68,9 +67,6 @@ describe('dashboard login in Chromium, against a server with authentication', ()
   }
 
   before(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium not found at ${CHROMIUM}: install the Debian package (apt-get install -y chromium)`);
-    }
     server = await startTestServer({ auth: { rootPassword: ROOT_PASSWORD }, dashboardHtml: dashboardHtml() });
     const until = Date.now() + 5000;
     while (!server.db.store.auth.enabled) {
@@ -89,21 +85,8 @@ describe('dashboard login in Chromium, against a server with authentication', ()
     await putUser('reader', 'reader-password', ['catalog-reader']);
     await putUser('viewer', 'viewer-password', ['root']);
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+    browser = await launchChromium(['--disable-sync']);
+    page = await newPage(browser, problems);
     page.on('console', (msg) => {
       if (msg.type() !== 'error' && msg.type() !== 'warning') return;
       // Chromium logs every non-2xx fetch; the 401s and 403s are what this test provokes.

@@ -4,12 +4,11 @@
 // Chromium is required: without it this suite fails, it does not skip.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, newPage } from './chromium.ts';
 import type { RaftMetrics } from '../../src/node/node-metrics.ts';
 import { acquireClusterLock, http, TestCluster } from '../cluster/harness.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const WAIT = { timeout: 10_000, polling: 50 } as const;
 /** How long the cluster may take to settle on a leader whose page says so. */
 const SETTLE_MS = 30_000;
@@ -84,25 +83,10 @@ describe("the leader's dashboard of a real 3-node cluster", () => {
   }
 
   before(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium not found at ${CHROMIUM}: install the Debian package (apt-get install -y chromium)`);
-    }
     release = await acquireClusterLock();
     cluster = await TestCluster.start({ size: 3 });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-      ],
-    });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+    browser = await launchChromium();
+    page = await newPage(browser, problems);
     page.on('console', (msg) => {
       if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`console ${msg.type()}: ${msg.text()}`);
     });

@@ -5,14 +5,13 @@
 // Chromium is required: without it this suite fails, it does not skip.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, newPage } from './chromium.ts';
 import type { RaftMetrics } from '../../src/node/node-metrics.ts';
 import { dashboardHtml } from '../../src/dashboard/index.ts';
 import { send, startTestServer, type TestServer } from '../server/helpers.ts';
 import { FakeNode, type FakeStatus } from './fake-node.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const WAIT = { timeout: 8000, polling: 50 } as const;
 
 interface Snapshot {
@@ -120,25 +119,9 @@ describe('dashboard in Chromium', () => {
   }
 
   before(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium not found at ${CHROMIUM}: install the Debian package (apt-get install -y chromium)`);
-    }
     await node.start();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+    browser = await launchChromium(['--disable-sync']);
+    page = await newPage(browser, problems);
     page.on('console', (msg) => {
       if (msg.type() !== 'error' && msg.type() !== 'warning') return;
       if (failing && msg.text().startsWith('Failed to load resource:')) networkErrors.push(msg.text());
@@ -410,26 +393,11 @@ describe('dashboard panels and timeline in Chromium, against a real server', () 
   }
 
   before(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium not found at ${CHROMIUM}: install the Debian package (apt-get install -y chromium)`);
-    }
     server = await startTestServer({ dashboardHtml: dashboardHtml() });
     origin = await server.app.listen({ port: 0, host: '127.0.0.1' });
     for (let i = 0; i < 30; i++) assert.equal((await send(server.app, 'POST', '/api/things', { n: i })).statusCode, 201);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-      ],
-    });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+    browser = await launchChromium();
+    page = await newPage(browser, problems);
     page.on('console', (msg) => {
       if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`console ${msg.type()}: ${msg.text()}`);
     });
