@@ -21,6 +21,7 @@ const CLUSTER_START_MS = 60_000;
 const SHORT = ['--duration', '4s', '--interval', '3s', '--load-test-concurrent', '6'];
 
 const nodes = new Map<number, ChildProcess>();
+const stderrTails = new Map<number, string>();
 /** How often the test, as the nodes' supervisor, started each node again after it ended. */
 const restarts = new Map<number, number>([
   [1, 0],
@@ -35,7 +36,9 @@ let firstRunId = '';
 
 /** Starts node `id`; when it ends (the endpoint's crash), starts it again, as systemd would. */
 function startNode(id: number, args: readonly string[]): void {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'start', ...args], { cwd: ROOT, stdio: 'ignore' });
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'start', ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  // The last of each node's stderr, for a failure to say why (CI once saw no leader in 60 s).
+  child.stderr?.on('data', (chunk: Buffer) => stderrTails.set(id, ((stderrTails.get(id) ?? '') + chunk.toString()).slice(-600)));
   nodes.set(id, child);
   child.once('exit', () => {
     if (!supervising) return;
@@ -62,7 +65,11 @@ before(async () => {
     const probes = await Promise.all(urls.map((url) => probeNode(url)));
     const leaders = new Set(probes.map((p) => p.leaderId));
     if (probes.every((p) => p.healthy) && leaders.size === 1 && !leaders.has(null)) break;
-    if (Date.now() > deadline) throw new Error(`the three nodes did not agree on a leader within ${CLUSTER_START_MS} ms`);
+    if (Date.now() > deadline) {
+      throw new Error(
+        `the three nodes did not agree on a leader within ${CLUSTER_START_MS} ms: ${JSON.stringify(probes)}; restarts ${JSON.stringify([...restarts])}; stderr ${JSON.stringify([...stderrTails])}`,
+      );
+    }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 });
