@@ -1,4 +1,4 @@
-// `npm run bench -- cluster [--quick] [--profile] [--no-etcd]`: a 3-node cluster of child
+// `npm run bench -- cluster [--quick] [--profile] [--trace] [--no-etcd]`: a 3-node cluster of child
 // processes on 127.0.0.1 (every write fsynced on a majority): writes at 1..256 clients,
 // linearizable and lease reads, failover after kill -9 of the leader, a follower 1,000,000
 // documents behind catching up by snapshot, and the same
@@ -16,6 +16,7 @@ import { round, runLoad, type LoadResult } from './fixtures/load.ts';
 import { OurCluster, type ClusterTimings } from './fixtures/our-cluster.ts';
 import { summarizeProfile, type ProfileSummary, type Window } from './fixtures/profile-summary.ts';
 import { writeReport } from './fixtures/report.ts';
+import { traceWrites } from './fixtures/write-trace-run.ts';
 import { OurTarget, readRun, READ_KEYS, writeSeries } from './fixtures/workloads.ts';
 import { progress } from './util.ts';
 
@@ -25,6 +26,8 @@ export interface ClusterBenchOptions {
   readonly profile: boolean;
   /** Skip the etcd comparison even when etcd is installed. */
   readonly skipEtcd: boolean;
+  /** Instead of the benchmark: where a write's time goes, stage by stage, at 1 and 64 clients. */
+  readonly trace?: boolean;
 }
 
 const TIMINGS: ClusterTimings = { electionTimeoutMs: 150, heartbeatIntervalMs: 50 };
@@ -36,6 +39,7 @@ const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 export async function benchCluster(options: ClusterBenchOptions): Promise<Record<string, unknown>> {
   const seconds = options.quick ? 1.5 : 5;
   if (options.profile) return { profile: await profileLeader(seconds) };
+  if (options.trace === true) return { trace: await traceWrites(TIMINGS, seconds) };
   const load1AtStart = round(loadavg()[0]!);
 
   progress('starting a 3-node collection-store cluster');

@@ -24,7 +24,7 @@ if (suite === 'embedded') {
   await writeEmbeddedReport(report, subtitle, results as unknown as EmbeddedResults, results);
   process.stderr.write(`\nchart: ${report}\n`);
 } else if (suite === 'cluster') {
-  results = await benchCluster({ quick, profile: args.includes('--profile'), skipEtcd: args.includes('--no-etcd') });
+  results = await benchCluster({ quick, profile: args.includes('--profile'), skipEtcd: args.includes('--no-etcd'), trace: args.includes('--trace') });
 } else if (suite === 'startup') {
   results = await benchStartup({ rounds: quick ? 3 : 10, port: 18_970 });
 } else if (suite === 'abuse') {

@@ -8,7 +8,7 @@ import type { FileLogOptions, LogStats, LogStorage, RecoveredLog, SyncMode } fro
 import type { EntryLog } from './entry-log.ts';
 import { LogClosedError } from './errors.ts';
 import { LogReader } from './log-reader.ts';
-import { assertValidEntry, assertValidHardState } from './record.ts';
+import { assertSameTermAndVote, assertValidEntry, assertValidHardState } from './record.ts';
 import { entriesOf } from './compact-entries.ts';
 import { recover, type RecoveryResult } from './recovery.ts';
 import { ensureWritableDir, fsyncDir, listDir, logDirs, openSegmentForWrite, segmentFileName, SNAPSHOT_NAME, type LogDirs } from './segment-files.ts';
@@ -107,6 +107,20 @@ export class FileLog extends LogReader implements LogStorage {
       return Promise.reject(error as Error);
     }
     return this.writer.commit();
+  }
+
+  setCommitWithNextWrite(state: HardState): Promise<void> {
+    try {
+      this.checkOpen();
+      assertSameTermAndVote(this.hard, state);
+      assertValidHardState(state);
+      const copy: HardState = { term: state.term, vote: state.vote, commit: state.commit };
+      this.writer.add({ kind: 'hardState', state: copy });
+      this.hard = copy;
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return this.writer.withNextWrite();
   }
 
   installSnapshot(meta: SnapshotMeta, data: Uint8Array): Promise<void> {

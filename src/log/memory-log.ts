@@ -6,7 +6,7 @@ import type { LogStorage, RecoveredLog } from './types.ts';
 import { EntryLog } from './entry-log.ts';
 import { LogClosedError } from './errors.ts';
 import { LogReader } from './log-reader.ts';
-import { assertValidEntry, assertValidHardState } from './record.ts';
+import { assertSameTermAndVote, assertValidEntry, assertValidHardState } from './record.ts';
 import { assertValidSnapshotMeta } from './snapshot-meta.ts';
 
 export function createMemoryLog(): LogStorage {
@@ -29,6 +29,14 @@ export class MemoryLog extends LogReader implements LogStorage {
 
   setHardState(state: HardState): Promise<void> {
     return this.mutate(() => {
+      assertValidHardState(state);
+      this.hard = { term: state.term, vote: state.vote, commit: state.commit };
+    });
+  }
+
+  setCommitWithNextWrite(state: HardState): Promise<void> {
+    return this.mutate(() => {
+      assertSameTermAndVote(this.hard, state);
       assertValidHardState(state);
       this.hard = { term: state.term, vote: state.vote, commit: state.commit };
     });

@@ -89,6 +89,16 @@ export function assertValidHardState(state: HardState): void {
   }
 }
 
+/** A hard state written without a flush of its own may change the commit index only: a term
+ * or a vote must be durable before anything that depends on it leaves (LogStorage.setHardState). */
+export function assertSameTermAndVote(recorded: HardState, state: HardState): void {
+  if (state.term !== recorded.term || state.vote !== recorded.vote) {
+    throw new RangeError(
+      `a hard state written with the next write may change the commit index only: recorded term ${recorded.term} vote ${recorded.vote}, got term ${state.term} vote ${state.vote}`,
+    );
+  }
+}
+
 /** Payload encodings. Entries are a 4-element array [index, term, typeCode, data]
  * (compact and fast to decode: there is one per log entry); the rare records are maps. */
 function encodePayload(record: LogRecord): Uint8Array {

@@ -93,6 +93,8 @@ export class SegmentWriter {
   /** The batch being written, while `flushing`. */
   private inFlight: Batch | null = null;
   private flushScheduled = false;
+  /** A commit() waits on the pending batch: it must be written, not left for the next one. */
+  private flushWanted = false;
   private failure: Error | null = null;
   private closed = false;
   /** How long each batch took to become durable (its write and, in sync 'batch', its O_DSYNC
@@ -135,10 +137,18 @@ export class SegmentWriter {
     if (this.failure !== null) return Promise.reject(new LogClosedError(`log stopped after a write failure: ${this.failure.message}`));
     const batch = this.pending;
     if (batch.frames.length > 0) {
+      this.flushWanted = true;
       this.scheduleFlush();
       return batch.done;
     }
     return this.inFlight !== null ? this.inFlight.done : Promise.resolve();
+  }
+
+  /** Resolves once everything added so far is written, by the next commit() or close(): the
+   * records added since the last commit() cost no write of their own. */
+  withNextWrite(): Promise<void> {
+    if (this.failure !== null) return Promise.reject(new LogClosedError(`log stopped after a write failure: ${this.failure.message}`));
+    return this.pending.frames.length > 0 ? this.pending.done : this.inFlight !== null ? this.inFlight.done : Promise.resolve();
   }
 
   segmentList(): readonly SegmentInfo[] {
@@ -164,6 +174,7 @@ export class SegmentWriter {
     const spare = this.spare;
     this.spare = null;
     this.pending = newBatch(spare ?? new FrameBuffer());
+    this.flushWanted = false;
     try {
       const started = performance.now();
       await this.writeBatch(batch);
@@ -180,7 +191,8 @@ export class SegmentWriter {
       this.inFlight = null;
       this.flushing = false;
     }
-    if (this.failure === null && this.pending.frames.length > 0) this.scheduleFlush();
+    // Records added with withNextWrite() alone wait for the next commit(): no write of their own.
+    if (this.failure === null && this.pending.frames.length > 0 && this.flushWanted) this.scheduleFlush();
   }
 
   private async writeBatch(batch: Batch): Promise<void> {

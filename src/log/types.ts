@@ -42,6 +42,15 @@ export interface LogStorage {
   append(entries: readonly Entry[]): Promise<void>;
   /** Records term, vote, commit; durable when the promise resolves. */
   setHardState(state: HardState): Promise<void>;
+  /**
+   * Records a hard state whose term and vote are those already recorded (a new commit index
+   * alone), without a write of its own: it goes to disk with the next write, or at close.
+   * The promise resolves once it is durable. A commit index need not be durable to be acted
+   * on (after a crash it is learned again from the leader, or, alone, by committing the new
+   * term's first entry): a disk flush per commit would put a second flush in the way of the
+   * next entry's.
+   */
+  setCommitWithNextWrite(state: HardState): Promise<void>;
   hardState(): HardState;
   /**
    * Writes a snapshot file (temp name, fsync, rename, fsync dir), then drops log

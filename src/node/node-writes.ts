@@ -16,6 +16,7 @@ import type { InsertCoalescer } from './insert-coalescer.ts';
 import type { PendingProposals } from './pending-proposals.ts';
 import { LOG_CLOCK_STEP_MS_MAX } from '../store/sessions.ts';
 import { LogLimiter } from '../transport/log-limiter.ts';
+import type { WriteTrace } from './write-trace.ts';
 
 /** Writes appended and not yet applied, at most; more wait (bounded memory under overload). */
 export const MAX_PENDING_PROPOSALS = 65_536;
@@ -37,6 +38,8 @@ export interface Proposed {
 export interface WriteHost {
   readonly requestTimeoutMs: number;
   readonly logger: Logger;
+  /** Where sampled writes spend their time; null: off. */
+  readonly trace?: WriteTrace | null;
   /** The applied state's log clock (Store.logTimeMs): stamps never go behind it. */
   logTimeMs(): number;
   /** The applied state's session table (Store.sessions.lookup): whether a key's result is recorded. */
@@ -227,6 +230,7 @@ export class WritePath {
     if (!core.acceptsProposals()) return null;
     const index = this.host.guarded(() => core.propose(data));
     if (index === null) return null;
+    this.host.trace?.proposed(index);
     this.host.scheduleReady();
     // An insert whose documents were validated and copied for this write is applied here as
     // the object it is (its bytes decode to an equal one on every replica); anything else

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { SyncMode } from '../log/types.ts';
 import type { Limits } from '../store/types.ts';
 import type { PeerAddress, PeerTls } from '../transport/index.ts';
+import type { WriteTrace } from './write-trace.ts';
 
 export const STANDALONE_NODE_ID = 1;
 
@@ -41,4 +42,6 @@ export interface RaftNodeOptions {
   readonly sync: SyncMode;
   readonly logger: Logger;
   readonly limits?: Partial<Limits>;
+  /** Records when sampled entries pass each stage of the write path (benchmarks' --trace); none: off. */
+  readonly writeTrace?: WriteTrace;
 }

@@ -47,6 +47,7 @@ import type { ClusterEvents } from './cluster-events.ts';
 import { NodeMetrics, type RaftMetricsReport } from './node-metrics.ts';
 import { AppliedWaiters, LeaderWaiters, nextTurn, sleep, unlessReadTimeout } from './node-waiting.ts';
 import { MAX_PENDING_PROPOSALS, WritePath } from './node-writes.ts';
+import type { WriteTrace } from './write-trace.ts';
 import { TICK_MS, type RaftNodeOptions, type StandaloneOptions } from './raft-node-options.ts';
 
 export { STANDALONE_NODE_ID, type RaftNodeOptions, type StandaloneOptions } from './raft-node-options.ts';
@@ -120,10 +121,13 @@ export class RaftNode implements DatabaseBackend {
   private closed = false;
   private fatal: Error | null = null;
   private knownLeader = 0;
+  /** Where sampled writes spend their time (RaftNodeOptions.writeTrace); null: off. */
+  private readonly trace: WriteTrace | null;
 
   private constructor(parts: RaftNodeParts) {
     const { options, log, incarnations, logger } = parts;
     this.options = options;
+    this.trace = options.writeTrace ?? null;
     this.log = log;
     this.incarnations = incarnations;
     this.logger = logger;
@@ -155,6 +159,7 @@ export class RaftNode implements DatabaseBackend {
       proposals: this.proposals,
       log,
       logger,
+      trace: this.trace,
       core: (): RaftCore => core,
       coreStatus: (): RaftStatus => this.coreStatus(),
       store: (): Store => this.currentStore,
@@ -445,8 +450,19 @@ export class RaftNode implements DatabaseBackend {
     // A log that lost acknowledged entries stops the node with the remedy, before the core's assert.
     const lost = lostEntriesIn(message, this.options.nodeId, this.core);
     if (lost !== null) return this.stopOnFatal(lost);
+    if (this.trace !== null) this.traceReceived(message);
     this.guarded(() => this.core.step(message));
+    if (this.trace !== null) this.trace.committed(this.core.status().commitIndex);
     this.scheduleReady();
+  }
+
+  private traceReceived(message: Message): void {
+    const trace = this.trace!;
+    if (message.type === 'AppendEntries' && message.entries.length > 0) {
+      trace.markRange('received', message.entries[0]!.index, message.entries[message.entries.length - 1]!.index);
+    } else if (message.type === 'AppendEntriesResponse' && message.success) {
+      trace.ackReceived(message.from, message.matchIndex);
+    }
   }
 
   /**
@@ -530,6 +546,8 @@ export class RaftNode implements DatabaseBackend {
       while (!this.closed && this.core.hasReady()) {
         await this.handleReady(this.core.ready(this.pacing.budget(this.core.committedBacklog())));
         this.core.advance();
+        // The leader counts its own write once advance() says it is durable: its commit may move here.
+        if (this.trace !== null) this.trace.committed(this.core.status().commitIndex);
         this.measureCycle();
         this.snapshots.maintain();
         this.writes.proposeQueuedInserts();
@@ -548,21 +566,28 @@ export class RaftNode implements DatabaseBackend {
     const { hardStateMustSync, beforeSync, afterSync } = readyDurability(rd, this.log.hardState());
     this.metrics.ready(rd, this.core.currentTerm());
     for (const m of beforeSync) this.transport.send(m);
+    if (this.trace !== null) this.traceSent(beforeSync, rd.entries);
     if (rd.snapshot !== null) {
       const snapshot = rd.snapshot;
       await this.snapshots.writeSnapshot(() => this.log.installSnapshot(snapshot.meta, snapshot.data));
       this.installSnapshot(snapshot);
     }
     const writes: Promise<void>[] = [];
-    if (rd.entries.length > 0) writes.push(this.log.append(rd.entries));
+    if (rd.entries.length > 0) {
+      const appended = this.log.append(rd.entries);
+      const trace = this.trace;
+      writes.push(
+        trace === null ? appended : appended.then(() => trace.markRange('synced', rd.entries[0]!.index, rd.entries[rd.entries.length - 1]!.index)),
+      );
+    }
     if (rd.hardState !== null) {
-      const written = this.log.setHardState(rd.hardState);
       // Term and vote must be durable before anything that depends on them leaves; a new
       // commit index need not be (after a crash it is learned again from the leader, or,
       // alone, by committing the new term's first entry), so it rides along with the next
-      // write instead of costing a disk flush of its own.
-      if (hardStateMustSync) writes.push(written);
-      else written.catch((error: unknown) => this.stopOnFatal(error));
+      // write instead of costing a disk flush of its own, which the next entry's flush
+      // would wait behind (measured with the write trace: docs/benchmarks.md).
+      if (hardStateMustSync) writes.push(this.log.setHardState(rd.hardState));
+      else this.log.setCommitWithNextWrite(rd.hardState).catch((error: unknown) => this.stopOnFatal(error));
     }
 
     // Committed entries are already durable here (the core hands out only stable ones), so
@@ -581,6 +606,7 @@ export class RaftNode implements DatabaseBackend {
         sliceStart = performance.now();
       }
       this.apply(entry);
+      if (this.trace !== null) this.trace.mark('applied', entry.index);
     }
     this.reads.confirmed(rd.readStates);
     this.reads.serve(this.currentStore.lastApplied);
@@ -595,6 +621,21 @@ export class RaftNode implements DatabaseBackend {
 
     await Promise.all(writes);
     for (const m of afterSync) this.transport.send(m);
+    if (this.trace !== null) {
+      // A follower's ack covers the entries this Ready made durable.
+      const acked = afterSync.some((m) => m.type === 'AppendEntriesResponse' && m.success);
+      if (acked && rd.entries.length > 0) this.trace.markRange('ackSent', rd.entries[0]!.index, rd.entries[rd.entries.length - 1]!.index);
+    }
+  }
+
+  private traceSent(sent: readonly Message[], entries: readonly Entry[]): void {
+    const trace = this.trace!;
+    for (const m of sent) {
+      if (m.type === 'AppendEntries' && m.entries.length > 0) {
+        trace.markRange('sent', m.entries[0]!.index, m.entries[m.entries.length - 1]!.index, m.to);
+      }
+    }
+    if (entries.length > 0) trace.markRange('syncStart', entries[0]!.index, entries[entries.length - 1]!.index);
   }
 
   private installSnapshot(snapshot: Snapshot): void {

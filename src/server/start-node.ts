@@ -17,6 +17,7 @@ import type { AuthEnabledMarker, AuthOptions } from './auth/auth-plugin.ts';
 import { createServer } from './create-server.ts';
 import { blockThread, type FaultInjectionTarget, type PlantedBug } from './routes-fault-injection.ts';
 import { makeDataDirPrivate } from './private-data-dir.ts';
+import type { WriteTrace } from '../node/write-trace.ts';
 
 /** PEM bytes of a node's TLS material (see start's --tls-cert-file, --tls-key-file, --tls-ca-file). */
 export interface NodeTls {
@@ -69,6 +70,8 @@ export interface StartNodeOptions {
   readonly sync?: SyncMode;
   /** Serve POST /cluster/fault-injection (crash, pause, drop or delay peer traffic) for chaos testing; default false. */
   readonly faultInjection?: boolean;
+  /** Records when sampled entries pass each stage of the write path (`npm run bench -- cluster --trace`); none: off. */
+  readonly writeTrace?: WriteTrace;
   /** Test-only planted bug (see routes-fault-injection.ts); never set in production. */
   readonly plantedBug?: PlantedBug;
 }
@@ -102,6 +105,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     sync: options.sync ?? 'batch',
     logger,
     ...(options.clusterSecret !== undefined ? { clusterSecret: options.clusterSecret } : {}),
+    ...(options.writeTrace !== undefined ? { writeTrace: options.writeTrace } : {}),
     ...(tls !== undefined ? { urlScheme: 'https' as const } : {}),
     // With a CA, peers are dialed over wss:// presenting this node's certificate and must present one the CA signed.
     ...(tls?.ca !== undefined ? { peerTls: { ca: tls.ca, cert: tls.cert, key: tls.key } } : {}),
