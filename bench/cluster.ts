@@ -2,12 +2,14 @@
 // processes on 127.0.0.1 (every write fsynced on a majority): writes at 1..256 clients,
 // linearizable and lease reads, failover after kill -9 of the leader, a follower 1,000,000
 // documents behind catching up by snapshot, and the same
-// workload on a 3-member etcd cluster when one is installed. Writes an HTML chart.
+// workload on a 3-member etcd cluster when one is installed, started beside ours: the writes
+// alternate between the two, round by round (fixtures/alternate.ts). Writes an HTML chart.
 import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { benchEtcd, type EtcdResults } from './etcd.ts';
+import { EtcdSide, type EtcdResults } from './etcd.ts';
+import { alternateWrites, type AlternatedWrites } from './fixtures/alternate.ts';
 import { withCpuCores, type CpuCores } from './fixtures/cpu-usage.ts';
 import { measureFailover, type FailoverResult } from './fixtures/failover.ts';
 import { measureSnapshotCatchUp } from './fixtures/snapshot-catch-up.ts';
@@ -34,6 +36,8 @@ const TIMINGS: ClusterTimings = { electionTimeoutMs: 150, heartbeatIntervalMs: 5
 const CONCURRENCIES = [1, 16, 64, 256] as const;
 const READ_CLIENTS = 64;
 const FAILOVER_ROUNDS = 5;
+/** Rounds of each write level, alternating ours and etcd (fixtures/alternate.ts). */
+const WRITE_ROUNDS = 3;
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
 export async function benchCluster(options: ClusterBenchOptions): Promise<Record<string, unknown>> {
@@ -45,12 +49,21 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Record
   progress('starting a 3-node collection-store cluster');
   const cluster = await OurCluster.start({ size: 3, ...TIMINGS });
   const pools = cluster.ids.map((id) => poolFor(cluster.urlOf(id), Math.max(...CONCURRENCIES)));
+  // etcd runs beside ours from the start: the writes alternate between the two, round by round.
+  let etcdSide: EtcdSide | null = null;
   let writes: LoadResult[];
+  let alternated: AlternatedWrites[] | null = null;
   let reads: Record<string, LoadResult>;
   let failover: FailoverResult;
   try {
+    etcdSide = options.skipEtcd ? null : await EtcdSide.start(TIMINGS, Math.max(...CONCURRENCIES));
     const target = new OurTarget(pools, async () => cluster.ids.indexOf(await cluster.waitForLeader(10_000)));
-    writes = await writeSeries(target, CONCURRENCIES, seconds);
+    if (etcdSide !== null) {
+      alternated = await alternateWrites(target, etcdSide.target, CONCURRENCIES, seconds, WRITE_ROUNDS);
+      writes = alternated.map((a) => a.ours);
+    } else {
+      writes = await writeSeries(target, CONCURRENCIES, seconds);
+    }
     await target.refreshLeader();
     await target.preload(READ_KEYS);
     // Reads with the CPU each process used: the 3x-reads target is bounded by the two cores.
@@ -69,19 +82,38 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Record
       leaseLeader: await readWithCpu('leader', 'lease'),
     };
     failover = await measureFailover(cluster, pools, FAILOVER_ROUNDS);
+  } catch (error) {
+    await etcdSide?.close();
+    throw error;
   } finally {
     await Promise.all(pools.map((p) => p.close()));
     await cluster.close();
   }
 
+  let etcd: EtcdResults | 'not installed' | 'skipped' = options.skipEtcd ? 'skipped' : 'not installed';
+  if (etcdSide !== null && alternated !== null) {
+    try {
+      etcd = await etcdSide.readsAndResults(
+        alternated.map((a) => a.peer),
+        READ_CLIENTS,
+        seconds,
+      );
+    } finally {
+      await etcdSide.close();
+    }
+  }
   // A cluster of its own: it snapshots every few entries, which would disturb the rest.
   const snapshotCatchUp = await measureSnapshotCatchUp(options.quick ? 100_000 : 1_000_000, TIMINGS);
-  const etcd: EtcdResults | 'not installed' | 'skipped' = options.skipEtcd
-    ? 'skipped'
-    : await benchEtcd({ ...TIMINGS, concurrencies: CONCURRENCIES, seconds, readClients: READ_CLIENTS });
   const at64 = writes.find((w) => w.clients === 64)!;
   const results = {
-    config: { nodes: 3, sync: 'batch (fsync on a majority before ack)', ...TIMINGS, secondsPerRun: seconds, readClients: READ_CLIENTS },
+    config: {
+      nodes: 3,
+      sync: 'batch (fsync on a majority before ack)',
+      ...TIMINGS,
+      secondsPerRun: seconds,
+      readClients: READ_CLIENTS,
+      writes: alternated !== null ? `${WRITE_ROUNDS} rounds per level alternating with etcd (medians)` : 'one run per level',
+    },
     load1AtStart,
     writes,
     reads,
@@ -90,6 +122,17 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Record
     snapshotCatchUp,
     etcd,
     ...(typeof etcd === 'string' ? {} : { comparison: compare(writes, reads, etcd) }),
+    ...(alternated !== null
+      ? {
+          writesAlternatingWithEtcd: alternated.map((a) => ({
+            clients: a.clients,
+            throughputOursOverEtcdMedianOfRounds: a.throughputRatioMedian,
+            byRound: a.throughputRatioByRound,
+            oursByRound: a.oursByRound,
+            etcdByRound: a.peerByRound,
+          })),
+        }
+      : {}),
     targets: {
       failoverMedianUnder500Ms: failover.medianMs < 500,
       followerCatchesUpBySnapshotUnder10s: snapshotCatchUp.msToCaughtUp < 10_000,
