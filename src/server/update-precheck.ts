@@ -19,7 +19,9 @@
 // check says nothing (apply decides). Otherwise the model in force at P is the one used, so a
 // failure is what applying the update at P would answer. A transaction's update op is checked
 // only when no earlier op of the transaction writes its collection (what it matches at apply
-// depends on them), and only when the transaction's preconditions hold now.
+// depends on them), and only when the transaction's preconditions hold now. In a collection
+// whose documents expire, only updates of many documents without upsert are checked (reads
+// leave out expired documents that apply still updates until the sweep removes them).
 import type { Command, UpdateCommand } from '../store/commands.ts';
 import { StoreError } from '../store/errors.ts';
 import type { Slicer } from '../store/sort.ts';
@@ -72,6 +74,11 @@ export async function updateFailure(store: Store, command: Command): Promise<Sto
 async function opFailure(store: Store, op: UpdateCommand, lazy: LazySlicer): Promise<StoreError | undefined> {
   const version = store.model(op.collection)?.version;
   if (version === undefined) return undefined;
+  // Reads leave out expired documents that apply still matches until the sweep removes them:
+  // the documents read are then a part of those apply updates. Every failure found among them
+  // is one apply meets too (multi), but which document comes first (one) or whether none
+  // matches (upsert) may differ: those are left to apply.
+  if (store.expires(op.collection) && (!op.multi || op.upsert)) return undefined;
   const slicer = await lazy.get();
   let docs: readonly Document[];
   try {

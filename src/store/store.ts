@@ -888,6 +888,12 @@ export class Store {
     return out;
   }
 
+  /** Whether documents of the collection expire (a model's `ttlField` or a TTL index): its
+   * reads then leave out expired documents that its writes still match until the sweep. */
+  expires(collection: string): boolean {
+    return this.ttlRules(collection) !== undefined;
+  }
+
   /** Collections whose documents expire (a model's `ttlField` or a TTL index), sorted: what
    * the leader's sweep looks at. */
   ttlCollections(): string[] {

@@ -10,6 +10,9 @@ import assert from 'node:assert/strict';
 import { UPDATE_PRECHECK_DOCS_MAX, UPDATE_PRECHECK_FAILURES_LISTED_MAX, updateFailure } from '../../src/server/update-precheck.ts';
 import { READ_SLICE_MS, turns } from '../../src/server/loop-turns.ts';
 import type { JsonObject } from '../../src/store/types.ts';
+import { open } from '../../src/index.ts';
+import { EmbeddedBackend } from '../../src/node/embedded-backend.ts';
+import { createServer } from '../../src/server/index.ts';
 import { errorOf, send, startTestServer, type TestServer } from './helpers.ts';
 
 const PRODUCT: JsonObject = {
@@ -186,5 +189,40 @@ describe('updates by filter: the bound and the event loop', () => {
     const res = await send(server.app, 'POST', '/api/products/_update', { filter, update: { $set: { price: 0 } }, multi: true });
     assert.equal(res.statusCode, 400, res.body);
     assert.equal(lastIndex(), before, 'no entry proposed');
+  });
+});
+
+describe('updates by filter in a collection whose documents expire', () => {
+  test('an update of one document goes to apply, which still matches an expired document before the sweep', async () => {
+    // No sweep during the test: the expired document stays stored, invisible to reads.
+    const db = await open({ memory: true, ttlSweepIntervalMs: 3_600_000 });
+    const app = await createServer({ backend: new EmbeddedBackend(db, 'http://127.0.0.1:0') });
+    try {
+      const schema = await send(app, 'PUT', '/api/sessions/_schema', { schema: PRODUCT, options: { ttlField: 'expireAt' } });
+      assert.equal(schema.statusCode, 200, schema.body);
+      const docs = [
+        { _id: 'a', name: 'A', price: 5, expireAt: Date.now() - 60_000 },
+        { _id: 'b', name: 'B', price: 1, expireAt: Date.now() + 3_600_000 },
+      ];
+      assert.equal((await send(app, 'POST', '/api/sessions', docs)).statusCode, 201);
+      assert.deepEqual(
+        (await send(app, 'GET', '/api/sessions')).json<{ _id: string }[]>().map((d) => d._id),
+        ['b'],
+      );
+      // A read finds only "b", for which the update is invalid; apply updates "a", the first
+      // stored match, for which it is valid: a pre-check on the read would refuse wrongly.
+      const res = await send(app, 'POST', '/api/sessions/_update', { filter: {}, update: { $inc: { price: -1 } } });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.deepEqual(res.json(), { matched: 1, modified: 1 });
+      // Many documents: a failure among those read is one apply meets too, so it is refused.
+      const before = db.info().lastLogIndex;
+      const many = await send(app, 'POST', '/api/sessions/_update', { filter: {}, update: { $inc: { price: -1 } }, multi: true });
+      assert.equal(many.statusCode, 400, many.body);
+      assert.match(errorOf(many).message, /document "b"/);
+      assert.equal(db.info().lastLogIndex, before);
+    } finally {
+      await app.close();
+      await db.close();
+    }
   });
 });
