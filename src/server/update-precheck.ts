@@ -24,6 +24,7 @@
 // leave out expired documents that apply still updates until the sweep removes them).
 import type { Command, UpdateCommand } from '../store/commands.ts';
 import { StoreError } from '../store/errors.ts';
+import { writeExaminedMax } from '../store/query-exec.ts';
 import type { Slicer } from '../store/sort.ts';
 import type { Store } from '../store/store.ts';
 import type { Document } from '../store/types.ts';
@@ -83,7 +84,10 @@ async function opFailure(store: Store, op: UpdateCommand, lazy: LazySlicer): Pro
   let docs: readonly Document[];
   try {
     const limit = op.multi ? UPDATE_PRECHECK_DOCS_MAX + 1 : 1;
-    docs = (await findSliced(store, op.collection, op.filter, { limit }, slicer)).docs as Document[];
+    const found = await findSliced(store, op.collection, op.filter, { limit }, slicer);
+    // A write that examines more is refused by apply with VALIDATION, whatever its documents.
+    if (found.explain.docsExamined > writeExaminedMax(op.filter)) return undefined;
+    docs = found.docs as Document[];
   } catch (e) {
     if (e instanceof StoreError && e.code !== 'TOO_MANY_REQUESTS') return undefined; // apply answers it
     throw e;
