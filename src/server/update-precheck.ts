@@ -25,7 +25,6 @@
 import type { Command, UpdateCommand } from '../store/commands.ts';
 import { StoreError } from '../store/errors.ts';
 import { writeExaminedMax } from '../store/query-exec.ts';
-import type { Slicer } from '../store/sort.ts';
 import type { Store } from '../store/store.ts';
 import type { Document } from '../store/types.ts';
 import { RequestSlicer } from './loop-turns.ts';
@@ -37,13 +36,11 @@ export const UPDATE_PRECHECK_DOCS_MAX = 10_000;
 /** Failing documents one refusal names, at most (the count says how many failed in all). */
 export const UPDATE_PRECHECK_FAILURES_LISTED_MAX = 100;
 
-type SlicerWithDeadline = Slicer & { readonly deadline: number };
-
 /** A slicer that has waited for its first turn, made the first time a pre-check needs one
  * (writes to collections without a model never wait). */
 class LazySlicer {
   private slicer: RequestSlicer | undefined;
-  async get(): Promise<SlicerWithDeadline> {
+  async get(): Promise<RequestSlicer> {
     if (this.slicer === undefined) {
       this.slicer = new RequestSlicer();
       await this.slicer.next();
@@ -98,12 +95,11 @@ async function opFailure(store: Store, op: UpdateCommand, lazy: LazySlicer): Pro
     const failure = op.upsert && (op.ifRev === undefined || op.ifRev === 0) ? store.upsertModelFailure(op) : undefined;
     if (failure !== undefined) failures.push(failure);
   } else if (op.ifRev === undefined || docs[0]!._rev === op.ifRev) {
-    // A slicer of its own, at a turn of its own: the read's slicer has learnt to look at the
-    // clock every few thousand cheap units, and one document's check costs ~100 times more.
-    const perDoc = new RequestSlicer();
-    await perDoc.next();
+    // The read learnt to look at the clock every few thousand cheap units; one document's
+    // check costs ~100 times more.
+    slicer.repace();
     for (const doc of docs) {
-      if (perDoc.due()) await perDoc.next();
+      if (slicer.due()) await slicer.next();
       const failure = store.updateModelFailure(op.collection, doc, op.update);
       if (failure !== undefined) failures.push(failure);
     }

@@ -180,9 +180,8 @@ describe('updates by filter: the bound and the event loop', () => {
     );
     assert.equal(lastIndex(), before);
     // The check's work (~0.5 s to 1 s of CPU here) is cut into slices of READ_SLICE_MS: at least
-    // one turn per 4 slices of CPU, leaving room for GC threads' time. Unsliced, it takes the
-    // read's few turns only; with the read's slicer, which learnt to look at the clock every
-    // few thousand cheap units, one turn per ~150 ms.
+    // one turn per 4 slices of CPU, leaving room for GC threads' time (~120 turns for ~800 ms
+    // here). Unsliced, it takes only the read's few turns (4 for 725 ms when tried).
     assert.ok(cpuMs > 20 * READ_SLICE_MS, `the check used ${cpuMs.toFixed(1)} ms of CPU: too little to measure slicing`);
     assert.ok(turnsTaken >= cpuMs / (4 * READ_SLICE_MS), `${turnsTaken} turns for ${cpuMs.toFixed(1)} ms of CPU`);
 
