@@ -281,6 +281,18 @@ export class RemoteCollection {
     throw responseError(result);
   }
 
+  /**
+   * Drops the collection: its documents and indexes (`DELETE /api/:collection`, role `root`
+   * when the cluster has authentication; its model stays). Throws NotFoundError when there is
+   * no such collection, unless an earlier attempt of this call may have dropped it.
+   */
+  async drop(): Promise<void> {
+    const result = await this.core.execute({ method: 'DELETE', path: this.base }, 'safe');
+    if (isSuccess(result)) return;
+    if (result.response.status === 404 && result.earlierAttemptMayHaveApplied) return;
+    throw responseError(result);
+  }
+
   async indexes(): Promise<IndexInfo[]> {
     const result = await this.core.execute({ method: 'GET', path: `${this.base}/_indexes` }, 'read');
     if (!isSuccess(result)) throw responseError(result);

@@ -201,6 +201,16 @@ export class EmbeddedCollection {
     return this.host.store.indexes(this.name);
   }
 
+  /**
+   * Drops this collection through the log (`dropCollection`, like `DELETE /api/:collection`):
+   * its documents and indexes; its model, if any, stays until dropSchema(). Change streams get
+   * one `Dropped` event. False when there was no such collection. This handle stays usable: a
+   * later write creates the collection again.
+   */
+  async drop(): Promise<boolean> {
+    return (await this.run<'dropCollection'>({ type: 'dropCollection', collection: this.name })).dropped;
+  }
+
   /** A validated, frozen copy with an `_id`: the write owns it, whatever the caller does next. */
   private withId(doc: JsonObject, path: string): JsonObject {
     if (!isPlainObject(doc)) throw new ValidationError(`${path}: a document must be a plain object`);

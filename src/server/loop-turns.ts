@@ -99,6 +99,14 @@ export class RequestSlicer implements Slicer {
     return now - this.sliceStartedAt >= this.sliceMs;
   }
 
+  /** The units of work that follow cost differently from those before (e.g. a read's cheap
+   * per-document tests, then a validation per document): look at the clock at the next unit
+   * and learn the pace again, so that a slice never overruns by the old pace's units. */
+  repace(): void {
+    this.unitsPerLook = 1;
+    this.unitsLeft = 1;
+  }
+
   /** Waits for this request's next turn; the slice starts then. */
   async next(): Promise<void> {
     await turns.next();

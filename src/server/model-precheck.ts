@@ -14,6 +14,7 @@ import type { Command, ResultValues } from '../store/commands.ts';
 import type { IdempotencyTag } from '../store/sessions.ts';
 import { runCommand, type Keyed } from './backend-access.ts';
 import { markKeyed } from './idempotency.ts';
+import { updateFailure } from './update-precheck.ts';
 
 /**
  * Throws VALIDATION_FAILED when `command` would fail its collection's model at a linearizable
@@ -25,16 +26,20 @@ export async function refuseInvalidDocuments(
   command: Command,
   tag: IdempotencyTag | undefined,
 ): Promise<void> {
-  if (firstFailure(backend, command, tag) === undefined) return;
+  if ((await firstFailure(backend, command, tag)) === undefined) return;
   await backend.readBarrier('linearizable');
-  const failure = firstFailure(backend, command, tag);
+  const failure = await firstFailure(backend, command, tag);
   if (failure !== undefined) throw failure;
 }
 
-function firstFailure(backend: Pick<DatabaseBackend, 'store'>, command: Command, tag: IdempotencyTag | undefined): Error | undefined {
+/** The documents a command writes as they are known before applying it (inserts, replaces,
+ * updates by id: Store.modelFailure, at once), then the updates by filter, which may match
+ * many documents (update-precheck.ts: bounded, in slices). */
+async function firstFailure(backend: Pick<DatabaseBackend, 'store'>, command: Command, tag: IdempotencyTag | undefined): Promise<Error | undefined> {
   const store = backend.store;
   if (tag !== undefined && store.sessions.lookup(tag).kind !== 'new') return undefined;
-  return store.modelFailure(command);
+  if (command.type === 'update') return updateFailure(store, command);
+  return store.modelFailure(command) ?? (await updateFailure(store, command));
 }
 
 /** runCommand (backend-access.ts) after refuseInvalidDocuments: the door of the routes that

@@ -1,7 +1,7 @@
 // Each collection's model in /openapi.json: two components per modeled collection, and that
-// collection's document routes as concrete paths (`/api/products/{id}` next to the templated
-// `/api/{collection}/{id}`; OpenAPI matches a concrete path before a templated one) whose
-// bodies and answers refer to them. Built from the live models on every request, and from
+// collection's document and query routes as concrete paths (`/api/products/{id}` next to the
+// templated `/api/{collection}/{id}`; OpenAPI matches a concrete path before a templated one)
+// whose bodies and answers refer to them, and whose filters name the model's fields. Built from the live models on every request, and from
 // the templated operations @fastify/swagger generated from the real routes, so a route's
 // parameters, headers and error answers are the same in both places.
 import type { StoredModel } from '../store/schema.ts';
@@ -12,8 +12,18 @@ export const COLLECTION_SCHEMA_PREFIX = 'collection.';
 /** `collectionDocument.<name>`: a stored document of the collection, the model plus `_rev`. */
 export const COLLECTION_DOCUMENT_PREFIX = 'collectionDocument.';
 
-/** The templated paths of document routes that get a concrete copy per modeled collection. */
-const DOCUMENT_PATHS = ['/api/{collection}', '/api/{collection}/{id}', '/api/{collection}/_query'] as const;
+/** The templated paths of document and query routes that get a concrete copy per modeled
+ * collection (the list route is `get /api/{collection}`). */
+const DOCUMENT_PATHS = [
+  '/api/{collection}',
+  '/api/{collection}/{id}',
+  '/api/{collection}/_query',
+  '/api/{collection}/_count',
+  '/api/{collection}/_explain',
+  '/api/{collection}/_update',
+  '/api/{collection}/_delete',
+  '/api/{collection}/_aggregate',
+] as const;
 /** Operations whose request body is one document of the collection (POST also takes an array of them). */
 const WRITE_BODIES: Readonly<Record<string, 'one' | 'one or many'>> = {
   'post /api/{collection}': 'one or many',
@@ -48,6 +58,7 @@ export function withCollectionModels(spec: OpenApiDocument, models: readonly Sto
         model.collection,
         input,
         stored,
+        Object.keys((model.schema['properties'] ?? {}) as object),
       );
     }
   }
@@ -87,20 +98,41 @@ function storedSchema(model: JsonSchema, collection: string): JsonSchema {
   };
 }
 
+/** What a filter of the collection tests: its model's top-level fields (dotted paths reach
+ * inside them). A description only: a filter is operators over paths, which the server's
+ * validators check, not a part of the document. */
+function filterDescription(collection: string, fields: readonly string[], input: string): string {
+  const names = fields.length === 0 ? 'none declared' : fields.join(', ');
+  return `a filter (JSON, MongoDB operators) over the documents of "${collection}": the fields of its model are ${names} (the component ${input})`;
+}
+
+/** The operation's JSON body's `filter` property, if it has one, described with `note` (in place: `op` is a copy). */
+function withFilterDescribed(op: Record<string, unknown>, note: string): void {
+  const schema = (op['requestBody'] as { content?: Record<string, { schema?: { properties?: Record<string, unknown> } }> } | undefined)?.content?.[
+    'application/json'
+  ]?.schema;
+  const filter = schema?.properties?.['filter'];
+  if (schema?.properties === undefined || typeof filter !== 'object' || filter === null) return;
+  schema.properties = { ...schema.properties, filter: { ...filter, description: note } };
+}
+
 function collectionPathItem(
   item: Record<string, unknown>,
   template: string,
   collection: string,
   input: string,
   stored: string,
+  fields: readonly string[],
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [method, operation] of Object.entries(item)) {
     if (typeof operation !== 'object' || operation === null) continue;
     const op = replaceRefs(operation, DOCUMENT_REF, `${COMPONENTS}${stored}`) as Record<string, unknown>;
-    const parameters = (op['parameters'] as Array<{ in?: unknown; name?: unknown }> | undefined)?.filter(
-      (p) => !(p.in === 'path' && p.name === 'collection'),
-    );
+    const filterNote = filterDescription(collection, fields, input);
+    const parameters = (op['parameters'] as Array<Record<string, unknown>> | undefined)
+      ?.filter((p) => !(p['in'] === 'path' && p['name'] === 'collection'))
+      .map((p) => (p['in'] === 'query' && p['name'] === 'filter' ? { ...p, description: filterNote } : p));
+    withFilterDescribed(op, filterNote);
     const body = WRITE_BODIES[`${method} ${template}`];
     const one = { $ref: `${COMPONENTS}${input}` };
     out[method] = {

@@ -22,6 +22,7 @@ import {
   queryParams,
 } from './http-input.ts';
 import { idempotencyOf } from './idempotency.ts';
+import { runCheckedCommand } from './model-precheck.ts';
 import { sendJsonArray } from './json-response.ts';
 import { RequestSlicer } from './loop-turns.ts';
 import type { CollectionParams, RouteContext } from './route-context.ts';
@@ -151,7 +152,8 @@ export function registerQueryRoutes(app: FastifyInstance, { backend }: RouteCont
     validateFilter(body['filter'], 'filter');
     validateUpdate(body['update'], 'update');
     const upsert = optionalBoolean(body['upsert'], 'upsert') === true;
-    const value = await runCommand(
+    // Checked against the collection's model before proposing (update-precheck.ts).
+    const value = await runCheckedCommand(
       backend,
       {
         type: 'update',

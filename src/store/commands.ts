@@ -106,6 +106,7 @@ export interface DropIndexCommand {
 export interface DropCollectionCommand {
   type: 'dropCollection';
   collection: string;
+  idempotency?: IdempotencyTag;
 }
 
 /** Sets the model of a collection (store/schema.ts): its schema, options and declared indexes.
@@ -168,7 +169,8 @@ export type Command = (
   EntryStamp;
 
 /** The commands that may carry an idempotency tag (at the top of an entry; inserts also inside a batch). */
-export type KeyedCommand = InsertCommand | UpdateCommand | ReplaceCommand | RemoveCommand | TxCommand | CreateIndexCommand | DropIndexCommand;
+export type KeyedCommand =
+  InsertCommand | UpdateCommand | ReplaceCommand | RemoveCommand | TxCommand | CreateIndexCommand | DropIndexCommand | DropCollectionCommand;
 
 export type CommandType = Command['type'];
 

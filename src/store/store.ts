@@ -767,9 +767,10 @@ export class Store {
    * (src/server/model-precheck.ts), so that an invalid document costs no log entry. Read-only
    * (it builds the documents as apply would and writes none). Checked: inserts and replaces
    * (their documents depend only on the model), standalone updates and upserts (against the
-   * documents as they are now); a transaction's inserts and replaces (its updates may depend
-   * on its earlier ops: apply decides them). The entry is checked again at apply, against the
-   * model and documents then, and that check decides.
+   * documents as they are now, in one piece: the embedded API's check); a transaction's inserts
+   * and replaces. The HTTP routes check updates by filter, standalone or in a transaction, in
+   * slices and bounded, with updateModelFailure (src/server/update-precheck.ts). The entry is
+   * checked again at apply, against the model and documents then, and that check decides.
    */
   modelFailure(command: Command): StoreError | undefined {
     if (this.modelsByName.size === 0) return undefined;
@@ -791,6 +792,46 @@ export class Store {
     } catch (e) {
       // Anything else (a malformed command, a conflict) is left to validation and apply.
       return e instanceof StoreError && e.code === 'VALIDATION_FAILED' ? e : undefined;
+    }
+  }
+
+  /**
+   * The VALIDATION_FAILED error applying `update` to `doc` (a document of `collection` as it
+   * is now, or was at a read point) would end with because the result fails the collection's
+   * model, or undefined (no model, a valid result, no change, or another error, which apply
+   * answers). Read-only: what the pre-check of an update by filter runs per matching document
+   * (src/server/update-precheck.ts), in slices, where this method is one document's work.
+   */
+  updateModelFailure(collection: string, doc: Document, update: UpdateSpec): StoreError | undefined {
+    if (!this.modelsByName.has(collection)) return undefined;
+    try {
+      this.updatedDocument(collection, doc, update, this.applied + 1);
+      return undefined;
+    } catch (e) {
+      return e instanceof StoreError && e.code === 'VALIDATION_FAILED' ? e : undefined;
+    }
+  }
+
+  /** The VALIDATION_FAILED error the document an upsert creates (when nothing matches) would
+   * fail its collection's model with, or undefined; read-only, like updateModelFailure. */
+  upsertModelFailure(op: UpdateCommand): StoreError | undefined {
+    if (!this.modelsByName.has(op.collection)) return undefined;
+    try {
+      this.upsertedDocument(op, this.applied + 1);
+      return undefined;
+    } catch (e) {
+      return e instanceof StoreError && e.code === 'VALIDATION_FAILED' ? e : undefined;
+    }
+  }
+
+  /** Whether every precondition of a transaction holds now (apply answers 409 first when one
+   * does not, so a pre-check of its documents is then moot). */
+  preconditionsHold(preconditions: readonly Precondition[]): boolean {
+    try {
+      return preconditions.every((p) => this.preconditionFailure(p) === undefined);
+    } catch (e) {
+      if (e instanceof StoreError) return false; // a malformed precondition: apply refuses it
+      throw e;
     }
   }
 
@@ -845,6 +886,12 @@ export class Store {
       if (isExpiredByRules(doc, rules, nowMs)) out.push({ _id: doc._id, _rev: doc._rev });
     }
     return out;
+  }
+
+  /** Whether documents of the collection expire (a model's `ttlField` or a TTL index): its
+   * reads then leave out expired documents that its writes still match until the sweep. */
+  expires(collection: string): boolean {
+    return this.ttlRules(collection) !== undefined;
   }
 
   /** Collections whose documents expire (a model's `ttlField` or a TTL index), sorted: what

@@ -149,6 +149,29 @@ describe('OpenAPI document: collection models', () => {
       assert.deepEqual(okOf(doc, '/api/products/{id}', 'put', '201'), stored);
       assert.deepEqual((okOf(doc, '/api/products', 'get', '200') as Schema)['items'], stored);
       assert.deepEqual((okOf(doc, '/api/products/_query', 'post', '200') as Schema)['items'], stored);
+      // The query routes too: each its own path for the collection, the same operations as the
+      // templated route (nothing that is not a route), answers of the stored form, and a filter
+      // that names the model's fields.
+      for (const route of ['_count', '_explain', '_update', '_delete', '_aggregate']) {
+        const concrete = doc.paths[`/api/products/${route}`];
+        assert.ok(concrete !== undefined, `/api/products/${route} is missing`);
+        assert.deepEqual(Object.keys(concrete), Object.keys(doc.paths[`/api/{collection}/${route}`]!), route);
+        assert.match(concrete['post']!.summary ?? '', /\(products\)$/, route);
+        const params = (concrete['post']!.parameters ?? []).map((p) => `${p.in}:${p.name}`);
+        assert.ok(!params.includes('path:collection'), `${route}: the collection is in the path`);
+        const filter = (bodyOf(doc, `/api/products/${route}`, 'post')['properties'] as Record<string, Schema> | undefined)?.['filter'];
+        if (route !== '_aggregate') assert.match(String(filter?.['description']), /"products".*_id, name, price/, route);
+        assert.equal(doc.paths[`/api/plain/${route}`], undefined);
+      }
+      const listFilter = doc.paths['/api/products']!['get']!.parameters!.find((p) => p.in === 'query' && p.name === 'filter') as Schema | undefined;
+      assert.match(String(listFilter?.['description']), /_id, name, price/);
+      for (const [path, ops] of Object.entries(doc.paths)) {
+        if (!path.startsWith('/api/products')) continue;
+        const template = doc.paths[path.replace('/api/products', '/api/{collection}')];
+        assert.ok(template !== undefined, `${path} has no templated route`);
+        for (const method of Object.keys(ops)) assert.ok(template[method] !== undefined, `${method} ${path} is not a route`);
+      }
+
       // PATCH takes operators, not a document.
       assert.notDeepEqual(bodyOf(doc, '/api/products/{id}', 'patch'), input);
       // The collection is in the path, not a parameter; the id still is one.
