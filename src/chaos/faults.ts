@@ -13,8 +13,11 @@ export interface FaultRecord {
   /** When the fault was fully in place (the node dead, every rule set); recovery is measured
    * with writes invoked from then on, so that one that raced the injection does not count. */
   inPlaceMs: number;
-  /** When the fault was healed (the node restarted, the partition lifted). */
+  /** When the fault was healed (the node restarted, the partition lifted); NaN: never. */
   endMs: number;
+  /** Why the fault could not be carried out or healed (a crashed node that did not come back):
+   * the run injects no further fault and fails (runner.ts). */
+  error?: string;
 }
 
 /** A pause lasts this many election timeouts, so that the others elect a new leader meanwhile. */

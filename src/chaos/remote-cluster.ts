@@ -24,6 +24,8 @@ export class RemoteCluster implements ChaosCluster {
     private readonly urls: ReadonlyMap<number, string>,
     private readonly client: NodeClient,
     private readonly authorization?: string,
+    /** How long restart() waits for a crashed node's supervisor to bring it back. */
+    private readonly restartWaitMs: number = REMOTE_RESTART_WAIT_MS,
   ) {
     this.ids = [...urls.keys()].sort((a, b) => a - b);
   }
@@ -52,7 +54,7 @@ export class RemoteCluster implements ChaosCluster {
   }
 
   async restart(id: number): Promise<void> {
-    const deadline = Date.now() + REMOTE_RESTART_WAIT_MS;
+    const deadline = Date.now() + this.restartWaitMs;
     // The crash lands just after its answer: wait until the node is really gone or back.
     await sleep(200);
     while (Date.now() < deadline) {
@@ -63,7 +65,7 @@ export class RemoteCluster implements ChaosCluster {
       await sleep(200);
     }
     throw new Error(
-      `node ${id} (${this.url(id)}) did not come back within ${REMOTE_RESTART_WAIT_MS / 1000} s of its crash: with --cluster, a supervisor must restart crashed nodes`,
+      `node ${id} (${this.url(id)}) did not come back within ${this.restartWaitMs / 1000} s of its crash: with --cluster, a supervisor must restart crashed nodes (--restart-wait)`,
     );
   }
 

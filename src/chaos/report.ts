@@ -167,7 +167,10 @@ export function buildReport(input: ReportInput): ChaosReport {
       met: maxInterruptionMs <= input.expectMaxInterruptionMs,
     });
   }
-  const failed = input.consistency.verdict === 'not linearizable' || expectations.some((e) => !e.met);
+  // A fault that could not be carried out or healed fails the run whatever the verdict: the
+  // cluster did not come back to what it was (runner.ts).
+  const failed =
+    input.consistency.verdict === 'not linearizable' || expectations.some((e) => !e.met) || input.faults.some((f) => f.error !== undefined);
   return {
     scenario: input.scenario,
     seed: input.seed,
@@ -242,10 +245,10 @@ export function reportText(report: ChaosReport): string {
     `  interruption    longest ${report.maxInterruptionMs} ms without a successful write`,
     `  latency         p50 ${report.latencyMs.p50 ?? '-'} ms, p99 ${report.latencyMs.p99 ?? '-'} ms, max ${report.latencyMs.max ?? '-'} ms`,
     `  leader changes  ${report.leaderChanges}${report.leaders.length > 0 ? ` (${report.leaders.map((l) => `t${l.term}:n${l.leader}`).join(' → ')})` : ''}`,
-    `  faults          ${report.faults.length}${report.skippedFaults > 0 ? ` (${report.skippedFaults} scheduled ones left out: an earlier fault ran past their time)` : ''}`,
+    `  faults          ${report.faults.length}${report.skippedFaults > 0 ? ` (${report.skippedFaults} scheduled ones left out: ${report.faults.some((f) => f.error !== undefined) ? 'a fault was not healed' : 'an earlier fault ran past their time'})` : ''}`,
     ...report.faults.map(
       (f) =>
-        `    ${(f.startMs / 1000).toFixed(2)} s  ${f.kind.padEnd(16)} ${f.description}; healed after ${Math.round(f.endMs - f.startMs)} ms; recovery ${f.recoveryMs ?? 'never'} ms; longest interruption ${f.interruptionMs} ms`,
+        `    ${(f.startMs / 1000).toFixed(2)} s  ${f.kind.padEnd(16)} ${f.description}; ${f.error !== undefined ? `NOT HEALED: ${f.error}` : `healed after ${Math.round(f.endMs - f.startMs)} ms`}; recovery ${f.recoveryMs ?? 'never'} ms; longest interruption ${f.interruptionMs} ms`,
     ),
     `  consistency     ${c.verdict} (${c.opsChecked} ops on ${c.keys} keys checked); lost acknowledged writes ${c.lostAcknowledgedWrites}; duplicate applies ${c.duplicateApplies}`,
     ...(c.failure !== null ? [`  ${c.verdict === 'unknown' ? 'no verdict' : 'FAILURE'}: ${c.failure.split('\n').slice(0, 12).join('\n    ')}`] : []),

@@ -52,6 +52,7 @@ export async function runChaos(cluster: ChaosCluster, client: NodeClient, option
   const faults: FaultRecord[] = [];
   let skipped = 0;
   let current: FaultRecord | null = null;
+  let faultFailed = false;
   monitor.start();
   const loadStartMs = history.nowMs();
   load.start();
@@ -76,17 +77,37 @@ export async function runChaos(cluster: ChaosCluster, client: NodeClient, option
         skipped += 1;
         continue;
       }
-      await runFault(
-        step,
-        cluster,
-        monitor,
-        () => history.nowMs(),
-        options.electionTimeoutMs,
-        (record) => {
-          current = record;
-          faults.push(record);
-        },
-      );
+      if (faultFailed) {
+        skipped += 1;
+        continue;
+      }
+      const before = faults.length;
+      try {
+        await runFault(
+          step,
+          cluster,
+          monitor,
+          () => history.nowMs(),
+          options.electionTimeoutMs,
+          (record) => {
+            current = record;
+            faults.push(record);
+          },
+        );
+      } catch (error) {
+        // A fault that could not be done or undone (with --cluster, a crashed node whose
+        // supervisor did not restart it): the load runs on to the end, the report says what
+        // happened, and no further fault is injected into a cluster already short of a node.
+        const message = error instanceof Error ? error.message : String(error);
+        const record: FaultRecord =
+          faults.length > before
+            ? faults[faults.length - 1]!
+            : { kind: step.kind, description: 'could not be started', startMs: history.nowMs(), inPlaceMs: Number.NaN, endMs: Number.NaN };
+        if (faults.length === before) faults.push(record);
+        record.error = message;
+        faultFailed = true;
+        progress(`fault failed: ${message}; no further faults are injected`);
+      }
     }
     const rest = loadStartMs + options.durationMs - history.nowMs();
     if (rest > 0) await sleep(rest);

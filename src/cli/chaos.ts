@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LocalCluster } from '../chaos/local-cluster.ts';
 import { NodeClient } from '../chaos/node-client.ts';
-import { RemoteCluster } from '../chaos/remote-cluster.ts';
+import { REMOTE_RESTART_WAIT_MS, RemoteCluster } from '../chaos/remote-cluster.ts';
 import { CHECK_BUDGET_STEPS_PER_KEY } from '../chaos/checker.ts';
 import { reportText, type ChaosResult } from '../chaos/report.ts';
 import { reportHtml } from '../chaos/report-html.ts';
@@ -50,6 +50,7 @@ interface RawChaosOptions {
   readonly loadTestConcurrent?: unknown;
   readonly keys?: unknown;
   readonly requestTimeout?: unknown;
+  readonly restartWait?: unknown;
   readonly electionTimeout?: unknown;
   readonly checkBudget?: unknown;
   readonly out?: unknown;
@@ -63,6 +64,8 @@ interface ChaosOptions extends RunOptions {
   readonly cluster: readonly string[] | null;
   readonly authorization: string | undefined;
   readonly requestTimeoutMs: number;
+  /** --cluster: how long a crashed node's supervisor has to bring it back. */
+  readonly restartWaitMs: number;
   readonly out: string | null;
 }
 
@@ -107,6 +110,7 @@ async function parseChaosOptions(raw: RawChaosOptions): Promise<ChaosOptions> {
     clients: parseIntegerFlag('--load-test-concurrent', raw.loadTestConcurrent ?? 10, 1, CLIENTS_MAX),
     keys: parseIntegerFlag('--keys', raw.keys ?? 5, 1, KEYS_MAX),
     requestTimeoutMs: parseDurationFlag('--request-timeout', raw.requestTimeout ?? '2s', 10, 60_000),
+    restartWaitMs: parseDurationFlag('--restart-wait', raw.restartWait ?? `${REMOTE_RESTART_WAIT_MS}ms`, 100, DURATION_MS_MAX),
     electionTimeoutMs: parseIntegerFlag('--election-timeout', raw.electionTimeout ?? TUNING_DEFAULTS.electionTimeoutMs, 10, 60_000),
     checkBudgetSteps: parseIntegerFlag('--check-budget', raw.checkBudget ?? CHECK_BUDGET_STEPS_PER_KEY, 1, CHECK_BUDGET_STEPS_MAX),
     out: raw.out === undefined ? null : resolve(String(raw.out)),
@@ -142,6 +146,12 @@ export function registerChaos(program: Command): void {
         String(TUNING_DEFAULTS.electionTimeoutMs),
       ),
     )
+    .addOption(
+      new Option(
+        '--restart-wait <d>',
+        'with --cluster: how long a crashed node has to come back (its supervisor restarts it); past it the run fails and says so',
+      ).default(`${REMOTE_RESTART_WAIT_MS / 1000}s`),
+    )
     .option('--user <name>', 'user for --cluster with authentication on (the fault endpoint needs root)', 'root')
     .option(`${PASSWORD_FLAG} <path>`, 'file holding the password of --user, mode 0600 (default: none, authentication off)')
     .addOption(
@@ -172,7 +182,12 @@ async function findBasePort(nodes: number): Promise<number> {
   throw new Error(`found no ${nodes} consecutive free ports on 127.0.0.1: give --base-port`);
 }
 
-async function remoteCluster(urls: readonly string[], client: NodeClient, authorization: string | undefined): Promise<RemoteCluster> {
+async function remoteCluster(
+  urls: readonly string[],
+  client: NodeClient,
+  authorization: string | undefined,
+  restartWaitMs: number,
+): Promise<RemoteCluster> {
   const byId = new Map<number, string>();
   for (const url of urls) {
     const answer = await client.call(url, 'GET', '/cluster/status');
@@ -181,7 +196,7 @@ async function remoteCluster(urls: readonly string[], client: NodeClient, author
       throw new Error(`${url} did not answer /cluster/status${answer.kind !== 'ok' ? ` (${answer.code}: ${answer.message})` : ''}`);
     byId.set(id, url);
   }
-  return new RemoteCluster(byId, client, authorization);
+  return new RemoteCluster(byId, client, authorization, restartWaitMs);
 }
 
 /** Runs, prints and writes the report; returns its result. */
@@ -212,7 +227,7 @@ async function runChaosCommand(options: ChaosOptions): Promise<ChaosResult> {
       throw error;
     }
   } else {
-    cluster = await remoteCluster(options.cluster, client, options.authorization);
+    cluster = await remoteCluster(options.cluster, client, options.authorization, options.restartWaitMs);
     say(`against ${cluster.ids.map((id) => `node ${id} ${cluster.url(id)}`).join(', ')}`);
   }
   say(`scenario ${options.scenario}, seed ${options.seed}, ${options.clients} clients on ${options.keys} keys for ${options.durationMs / 1000} s`);

@@ -188,3 +188,26 @@ test('a run whose check cannot finish (--check-budget 1) has no verdict: exit 3,
   assert.equal(run.code, EXIT_NO_VERDICT, `${run.stdout}\n${run.stderr}`);
   assert.equal(EXIT_NO_VERDICT, 3);
 });
+
+// Last in this file: the node it crashes stays down.
+test(
+  '--cluster crash with no supervisor: the run waits --restart-wait, reports the node that did not come back and fails (exit 1)',
+  { timeout: RUN_TIMEOUT_MS + 10_000 },
+  async () => {
+    supervising = false;
+    const run = await chaos(['--cluster', cluster, '--scenario', 'leader_crash', ...SHORT, '--restart-wait', '2s', '--seed', '44']);
+    assert.equal(run.code, 1, `${run.stdout}\n${run.stderr}`);
+    const { report } = run;
+    assert.equal(report.result, 'fail');
+    assert.equal(report.faults.length, 1);
+    const fault = report.faults[0]!;
+    assert.match(fault.description, /^node \d \(leader\) killed$/);
+    assert.match(fault.error ?? '', /did not come back within 2 s of its crash/);
+    assert.equal(fault.endMs, null, 'never healed (NaN in the run, null in JSON)');
+    assert.match(run.stdout, /NOT HEALED: node \d .* did not come back within 2 s/);
+    assert.match(run.stdout, /result {10}FAIL/);
+    // The load ran on: the two others served writes, and what they acknowledged is consistent.
+    assert.ok(report.operations.ok > 0);
+    assert.notEqual(report.consistency.verdict, 'not linearizable');
+  },
+);
