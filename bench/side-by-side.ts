@@ -11,6 +11,9 @@ import { readDoc, type InsertDoc, type Reader, type Subject, type SubjectName } 
 import { alternate, ratio, round3, summarize, type Summary } from './rounds.ts';
 import { percentile, progress } from './util.ts';
 
+/** The untimed run of each store before the rounds of an insert measure. */
+const WARM_UP_SECONDS = 0.5;
+
 export interface PeerMeasure {
   readonly unit: string;
   /** Only the subjects that ran. */
@@ -74,6 +77,14 @@ export async function insertsSideBySide(
   const names = peers.subjects.map((s) => s.name);
   let sqliteBatch: number | undefined;
   const measure = async (writers: number): Promise<InsertMeasure> => {
+    // One untimed run of each store first: the first timed round would otherwise also pay for
+    // compiling the hot paths (ours runs first in each round, so it would pay most).
+    for (const name of names) {
+      const dir = join(base, `warm-up-${name}-${writers}`);
+      await mkdir(dir, { recursive: true });
+      await durableInserts(byName.get(name)!, dir, writers, Math.min(WARM_UP_SECONDS, options.seconds));
+      await rm(dir, { recursive: true, force: true });
+    }
     const latencies = new Map<SubjectName, { p50: number[]; p99: number[] }>(names.map((n) => [n, { p50: [], p99: [] }]));
     const values = await alternate(names, options.rounds, async (name, r) => {
       const dir = join(base, `inserts-${name}-${writers}-${r}`);
