@@ -10,6 +10,7 @@ import { embeddedGuard } from './embedded-guard.ts';
 import { memoryPerDocument } from './memory.ts';
 // The package as applications import it (the compiled build in dist/: npm run bench builds it).
 import { loadOurReads } from './peers/ours.ts';
+import { categoryOf } from './peers/subject.ts';
 import { insertsSideBySide, loadPeers, readsSideBySide, type InsertMeasure, type Peers, type ReadsSideBySide } from './side-by-side.ts';
 import { runFixture } from './fixtures/run-fixture.ts';
 import { percentile, progress } from './util.ts';
@@ -90,7 +91,7 @@ async function reads(peers: Peers, base: string, options: EmbeddedBenchOptions):
     const getSeconds = (performance.now() - t0) / 1000;
     if (found !== ids.length * getRounds) throw new Error('gets missed documents');
 
-    const equality = timeQueries(2000, (i) => col.find({ category: `c${(i * 31) % Math.min(documents, 100_000)}` }));
+    const equality = timeQueries(2000, (i) => col.find({ category: categoryOf(i * 31, documents) }));
     // Sorted by the indexed field: the index yields the order and the scan stops at the limit.
     // (Without a sort, results come in _id order, so every match must be fetched first.)
     const rangeQuery = (i: number) => ({ price: { $gte: i % 9000, $lt: (i % 9000) + 10 } });
@@ -106,7 +107,7 @@ async function reads(peers: Peers, base: string, options: EmbeddedBenchOptions):
         getsPerSecond: Math.round((ids.length * getRounds) / getSeconds),
         indexedEqualityQuery: equality,
         indexedRangeQueryLimit100: range,
-        explainEquality: col.explain({ category: 'c1' }).plan,
+        explainEquality: col.explain({ category: categoryOf(1, documents) }).plan,
         explainRange: { plan: rangePlan.plan, sort: rangePlan.sort, keysExamined: rangePlan.keysExamined },
         snapshotBytes: snap.byteLength,
         snapshotEncodeSeconds: round(snapshotSeconds),

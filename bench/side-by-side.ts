@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { lmdbSubject, loadLmdb } from './peers/lmdb.ts';
 import { ours } from './peers/ours.ts';
 import { loadSqlite, sqliteSubject } from './peers/sqlite.ts';
-import { readDoc, type InsertDoc, type Reader, type Subject, type SubjectName } from './peers/subject.ts';
+import { categoryOf, readDoc, type InsertDoc, type Reader, type Subject, type SubjectName } from './peers/subject.ts';
 import { alternate, ratio, round3, summarize, type Summary } from './rounds.ts';
 import { percentile, progress } from './util.ts';
 
@@ -136,8 +136,8 @@ export async function readsSideBySide(
     }
     checkSameAnswers(readers, options.documents);
     const names = [...readers.keys()];
-    const ids = Array.from({ length: 10_000 }, (_, i) => readDoc((i * 7919) % options.documents)._id);
-    const categories = Array.from({ length: 1000 }, (_, i) => readDoc((i * 31) % Math.min(options.documents, 100_000)).category);
+    const ids = Array.from({ length: 10_000 }, (_, i) => readDoc((i * 7919) % options.documents, options.documents)._id);
+    const categories = Array.from({ length: 1000 }, (_, i) => categoryOf(i * 31, options.documents));
     const gets = await alternate(names, options.rounds, async (name, r) => {
       const reader = readers.get(name)!;
       const rate = timeFor(options.seconds, ids.length, () => {
@@ -170,7 +170,7 @@ export async function readsSideBySide(
 /** Every store must answer the same: the same documents found by the same query. */
 function checkSameAnswers(readers: ReadonlyMap<SubjectName, Reader>, documents: number): void {
   for (let i = 0; i < 20; i++) {
-    const doc = readDoc((i * 104_729) % documents);
+    const doc = readDoc((i * 104_729) % documents, documents);
     const answers = [...readers].map(([name, reader]) => {
       const found = reader.findByCategory(doc.category) as { _id: string }[];
       const got = reader.get(doc._id) as { category?: string } | null | undefined;

@@ -43,7 +43,7 @@ export function lmdbSubject(lmdb: Lmdb): Subject {
       for (let i = 0; i < count; i += LOAD_BATCH) {
         await root.transaction(() => {
           for (let j = i; j < Math.min(count, i + LOAD_BATCH); j++) {
-            const doc = readDoc(j);
+            const doc = readDoc(j, count);
             void docs.put(doc._id, doc);
             void byCategory.put(doc.category, doc._id);
           }

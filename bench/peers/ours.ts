@@ -22,7 +22,7 @@ export async function loadOurReads(count: number, onProgress: (loaded: number) =
   await col.createIndex('price');
   for (let i = 0; i < count; i += LOAD_BATCH) {
     const docs = [];
-    for (let j = i; j < Math.min(count, i + LOAD_BATCH); j++) docs.push({ ...readDoc(j) });
+    for (let j = i; j < Math.min(count, i + LOAD_BATCH); j++) docs.push({ ...readDoc(j, count) });
     await col.insertMany(docs);
     if (i % 100_000 === 0) onProgress(i);
   }

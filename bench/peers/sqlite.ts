@@ -60,7 +60,7 @@ export function sqliteSubject(Sqlite: BetterSqlite3): Subject {
       const insert = db.prepare<[string, string]>('INSERT INTO docs (id, body) VALUES (?, ?)');
       const load = db.transaction((from: number, to: number) => {
         for (let j = from; j < to; j++) {
-          const doc = readDoc(j);
+          const doc = readDoc(j, count);
           insert.run(doc._id, JSON.stringify(doc));
         }
       });

@@ -38,15 +38,23 @@ export interface Subject {
   /** How the store is set up, for the report (durability settings, index). */
   readonly setup: string;
   openWriter(dir: string): Promise<DurableWriter>;
-  /** Loads `count` documents made by `readDoc(i)` into a store in `dir`, with the index. */
+  /** Loads `count` documents made by `readDoc(i, count)` into a store in `dir`, with the index. */
   loadReader(dir: string, count: number): Promise<Reader>;
 }
 
 export type SubjectName = 'ours' | 'lmdb' | 'sqlite';
 
-/** The i-th document of the read runs: 10 documents per category at 1,000,000 documents. */
-export function readDoc(i: number): ReadDoc {
-  return { _id: `doc${i}`, category: `c${i % 100_000}`, price: i % 10_000, name: `item ${i}` };
+/** Documents per category, at every size: each indexed equality query finds this many. */
+export const MATCHES_PER_CATEGORY = 10;
+
+/** The category of the i-th of `documents` read documents. */
+export function categoryOf(i: number, documents: number): string {
+  return `c${i % Math.max(1, Math.floor(documents / MATCHES_PER_CATEGORY))}`;
+}
+
+/** The i-th of `documents` read documents. */
+export function readDoc(i: number, documents: number): ReadDoc {
+  return { _id: `doc${i}`, category: categoryOf(i, documents), price: i % 10_000, name: `item ${i}` };
 }
 
 /** Peers key their documents like ours: strings that sort in insertion order. */
