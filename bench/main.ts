@@ -34,8 +34,8 @@ if (suite === 'embedded') {
   const load = loadavg()[0]!.toFixed(1);
   results = await benchEmbedded({
     documents: quick ? 100_000 : 1_000_000,
-    secondsPerRound: quick ? 1 : 3,
-    rounds: quick ? 3 : 5,
+    secondsPerRound: quick ? 0.6 : 2,
+    rounds: quick ? 5 : 7,
     memoryDocuments: quick ? 20_000 : 100_000,
   });
   const date = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);

@@ -43,9 +43,26 @@ export async function alternate<S extends string>(
   return values;
 }
 
-/** ours / peer of the medians, so that above 1 means ours is ahead for a higher-is-better measure. */
+/** ours / peer, so that above 1 means ours is ahead for a higher-is-better measure. */
 export function ratio(ours: number, peer: number): number | null {
   return peer > 0 ? round3(ours / peer) : null;
+}
+
+/**
+ * ours / peer in each round (the two ran next to each other, under about the same load),
+ * and the median of those: steadier than the ratio of the two medians when the box's load
+ * changes between rounds. `peer` may be several peers: their best in each round.
+ */
+export function pairedRatios(
+  ours: readonly number[],
+  ...peers: (readonly number[])[]
+): { readonly median: number; readonly rounds: readonly number[] } | null {
+  const rounds: number[] = [];
+  for (let r = 0; r < ours.length; r++) {
+    const best = Math.max(...peers.map((p) => p[r] ?? 0));
+    if (best > 0) rounds.push(round3(ours[r]! / best));
+  }
+  return rounds.length === 0 ? null : { median: summarize(rounds).median, rounds };
 }
 
 export function round3(x: number): number {

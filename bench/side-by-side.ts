@@ -8,18 +8,23 @@ import { lmdbSubject, loadLmdb } from './peers/lmdb.ts';
 import { ours } from './peers/ours.ts';
 import { loadSqlite, sqliteSubject } from './peers/sqlite.ts';
 import { categoryOf, readDoc, type InsertDoc, type Reader, type Subject, type SubjectName } from './peers/subject.ts';
-import { alternate, ratio, round3, summarize, type Summary } from './rounds.ts';
+import { alternate, pairedRatios, round3, summarize, type Summary } from './rounds.ts';
 import { percentile, progress } from './util.ts';
 
-/** The untimed run of each store before the rounds of an insert measure. */
+/** The untimed run of each store before the rounds of each measure. */
 const WARM_UP_SECONDS = 0.5;
 
 export interface PeerMeasure {
   readonly unit: string;
   /** Only the subjects that ran. */
   readonly subjects: Partial<Record<SubjectName, Summary>>;
-  /** ours / peer of the medians (higher is better for ours); absent for a peer that did not run. */
+  /**
+   * ours / peer, the median over the rounds of each round's ratio (higher is better for
+   * ours); absent for a peer that did not run. vsBestPeer: against the better peer of each round.
+   */
   readonly ratios: { readonly vsLmdb?: number | null; readonly vsSqlite?: number | null; readonly vsBestPeer?: number | null };
+  /** Each round's ratios, in run order. */
+  readonly ratioRounds: { readonly vsLmdb?: readonly number[]; readonly vsSqlite?: readonly number[]; readonly vsBestPeer?: readonly number[] };
 }
 
 export interface InsertMeasure extends PeerMeasure {
@@ -138,22 +143,27 @@ export async function readsSideBySide(
     const names = [...readers.keys()];
     const ids = Array.from({ length: 10_000 }, (_, i) => readDoc((i * 7919) % options.documents, options.documents)._id);
     const categories = Array.from({ length: 1000 }, (_, i) => categoryOf(i * 31, options.documents));
-    const gets = await alternate(names, options.rounds, async (name, r) => {
+    const getBatch = (name: SubjectName) => (): void => {
       const reader = readers.get(name)!;
-      const rate = timeFor(options.seconds, ids.length, () => {
-        for (const id of ids) {
-          const doc = reader.get(id);
-          if (doc === null || doc === undefined) throw new Error(`${name}: a get found nothing`);
-        }
-      });
+      for (const id of ids) {
+        const doc = reader.get(id);
+        if (doc === null || doc === undefined) throw new Error(`${name}: a get found nothing`);
+      }
+    };
+    const queryBatch = (name: SubjectName) => (): void => {
+      const reader = readers.get(name)!;
+      for (const c of categories) if (reader.findByCategory(c).length === 0) throw new Error(`${name}: a query found nothing`);
+    };
+    // Untimed first, as for the inserts: the first round would also pay for compiling.
+    for (const name of names) timeFor(Math.min(WARM_UP_SECONDS, options.seconds), 1, getBatch(name));
+    const gets = await alternate(names, options.rounds, async (name, r) => {
+      const rate = timeFor(options.seconds, ids.length, getBatch(name));
       progress(`gets by id, round ${r + 1}/${options.rounds}, ${name}: ${Math.round(rate)}/s`);
       return rate;
     });
+    for (const name of names) timeFor(Math.min(WARM_UP_SECONDS, options.seconds), 1, queryBatch(name));
     const queries = await alternate(names, options.rounds, async (name, r) => {
-      const reader = readers.get(name)!;
-      const rate = timeFor(options.seconds, categories.length, () => {
-        for (const c of categories) if (reader.findByCategory(c).length === 0) throw new Error(`${name}: a query found nothing`);
-      });
+      const rate = timeFor(options.seconds, categories.length, queryBatch(name));
       progress(`indexed equality query, round ${r + 1}/${options.rounds}, ${name}: ${Math.round(rate)}/s`);
       return rate;
     });
@@ -198,18 +208,21 @@ function timeFor(seconds: number, perBatch: number, batch: () => void): number {
   return done / ((performance.now() - started) / 1000);
 }
 
-function measureOf(values: Partial<Record<SubjectName, number[]>>): Pick<PeerMeasure, 'subjects' | 'ratios'> {
+function measureOf(values: Partial<Record<SubjectName, number[]>>): Pick<PeerMeasure, 'subjects' | 'ratios' | 'ratioRounds'> {
   const subjects: Partial<Record<SubjectName, Summary>> = {};
   for (const [name, v] of Object.entries(values) as [SubjectName, number[]][]) subjects[name] = summarize(v.map(Math.round));
-  const ourMedian = subjects.ours!.median;
-  const peerMedians = [subjects.lmdb?.median, subjects.sqlite?.median].filter((m): m is number => m !== undefined);
+  const ours = values.ours!;
+  const peers = [values.lmdb, values.sqlite].filter((v): v is number[] => v !== undefined);
+  const paired = {
+    ...(values.lmdb ? { vsLmdb: pairedRatios(ours, values.lmdb) } : {}),
+    ...(values.sqlite ? { vsSqlite: pairedRatios(ours, values.sqlite) } : {}),
+    ...(peers.length > 0 ? { vsBestPeer: pairedRatios(ours, ...peers) } : {}),
+  };
+  const entries = Object.entries(paired) as [keyof PeerMeasure['ratios'], ReturnType<typeof pairedRatios>][];
   return {
     subjects,
-    ratios: {
-      ...(subjects.lmdb ? { vsLmdb: ratio(ourMedian, subjects.lmdb.median) } : {}),
-      ...(subjects.sqlite ? { vsSqlite: ratio(ourMedian, subjects.sqlite.median) } : {}),
-      ...(peerMedians.length > 0 ? { vsBestPeer: ratio(ourMedian, Math.max(...peerMedians)) } : {}),
-    },
+    ratios: Object.fromEntries(entries.map(([k, p]) => [k, p?.median ?? null])),
+    ratioRounds: Object.fromEntries(entries.map(([k, p]) => [k, p?.rounds ?? []])),
   };
 }
 
