@@ -7,6 +7,8 @@ export interface GuardMeasure {
   readonly value: number;
   readonly better: 'higher' | 'lower';
   readonly kind: 'ratio-to-peer' | 'absolute';
+  /** The value of each round, where the measure has rounds: tells a change from the noise. */
+  readonly rounds?: readonly number[];
 }
 
 export type Guard = Readonly<Record<string, GuardMeasure>>;
@@ -23,6 +25,11 @@ export interface ComparedRow {
   /** new / old, or null when one is missing or the old one is 0. */
   readonly ratio: number | null;
   readonly status: RowStatus;
+  /**
+   * Whether the two runs' rounds overlap (some round of one lies within the other's range):
+   * a flag whose rounds overlap may be the box's noise; null without rounds on both sides.
+   */
+  readonly roundsOverlap: boolean | null;
 }
 
 export interface Comparison {
@@ -46,17 +53,28 @@ export function compareGuards(old: Guard, next: Guard, tolerance: number = DEFAU
 }
 
 function compareOne(name: string, old: GuardMeasure | undefined, next: GuardMeasure | undefined, tolerance: number): ComparedRow {
-  if (old === undefined) return { name, old: null, new: next!.value, ratio: null, status: 'only in this run' };
-  if (next === undefined) return { name, old: old.value, new: null, ratio: null, status: 'only in saved run' };
+  if (old === undefined) return { name, old: null, new: next!.value, ratio: null, status: 'only in this run', roundsOverlap: null };
+  if (next === undefined) return { name, old: old.value, new: null, ratio: null, status: 'only in saved run', roundsOverlap: null };
   if (old.better !== next.better || old.kind !== next.kind || !(old.value > 0) || !Number.isFinite(next.value)) {
-    return { name, old: old.value, new: next.value, ratio: null, status: 'not comparable' };
+    return { name, old: old.value, new: next.value, ratio: null, status: 'not comparable', roundsOverlap: null };
   }
+  const roundsOverlap =
+    old.rounds !== undefined && next.rounds !== undefined && old.rounds.length > 0 && next.rounds.length > 0
+      ? Math.min(...next.rounds) <= Math.max(...old.rounds) && Math.min(...old.rounds) <= Math.max(...next.rounds)
+      : null;
   const ratio = next.value / old.value;
   // For a higher-is-better measure, 15 % worse is below 0.85 of the old value; for a
   // lower-is-better one (seconds, bytes), above 1.15 of it.
   const worse = next.better === 'higher' ? ratio < 1 - tolerance : ratio > 1 + tolerance;
   const better = next.better === 'higher' ? ratio > 1 + tolerance : ratio < 1 - tolerance;
-  return { name, old: old.value, new: next.value, ratio: Math.round(ratio * 1000) / 1000, status: worse ? 'worse' : better ? 'better' : 'ok' };
+  return {
+    name,
+    old: old.value,
+    new: next.value,
+    ratio: Math.round(ratio * 1000) / 1000,
+    status: worse ? 'worse' : better ? 'better' : 'ok',
+    roundsOverlap,
+  };
 }
 
 /** The suite and guard of a benchmark's printed JSON (the stdout of `npm run -s bench`). */
@@ -80,24 +98,28 @@ export function guardOfOutput(output: unknown): { readonly suite: string; readon
   return { suite, guard: guard as Guard };
 }
 
-/** A plain-text table: measure, old, new, new/old, status. */
+/** A plain-text table: measure, old, new, new/old, status, whether the rounds overlap. */
 export function formatComparison(comparison: Comparison): string {
   const cell = (x: number | null): string => (x === null ? '-' : String(x));
+  const overlap = (x: boolean | null): string => (x === null ? '-' : x ? 'yes' : 'no');
   const table = [
-    ['measure', 'old', 'new', 'new/old', 'status'],
-    ...comparison.rows.map((r) => [r.name, cell(r.old), cell(r.new), cell(r.ratio), r.status]),
+    ['measure', 'old', 'new', 'new/old', 'status', 'rounds overlap'],
+    ...comparison.rows.map((r) => [r.name, cell(r.old), cell(r.new), cell(r.ratio), r.status, overlap(r.roundsOverlap)]),
   ];
   const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
   const lines = table.map((row) =>
     row
-      .map((v, c) => (c === 0 || c === 4 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!)))
+      .map((v, c) => (c === 0 || c >= 4 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!)))
       .join('  ')
       .trimEnd(),
   );
   const pct = Math.round(comparison.tolerance * 100);
   const verdict =
     comparison.worse.length > 0
-      ? `${comparison.worse.length} of ${comparison.compared} measures more than ${pct} % worse: ${comparison.worse.join(', ')}`
+      ? `${comparison.worse.length} of ${comparison.compared} measures more than ${pct} % worse: ${comparison.worse.join(', ')}` +
+        (comparison.rows.some((r) => r.status === 'worse' && r.roundsOverlap === true)
+          ? ' (where the rounds overlap, rerun on a quiet box before believing it)'
+          : '')
       : `${comparison.compared} measures compared, none more than ${pct} % worse`;
   return [...lines, verdict].join('\n');
 }

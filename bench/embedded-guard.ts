@@ -29,11 +29,12 @@ export function embeddedGuard(
     for (const peer of ['vsLmdb', 'vsSqlite'] as const) {
       const value = measure.ratios[peer];
       if (typeof value === 'number') {
-        guard[`${name}.${peer}`] = { value, better: 'higher', kind: 'ratio-to-peer' };
+        guard[`${name}.${peer}`] = { value, better: 'higher', kind: 'ratio-to-peer', rounds: measure.ratioRounds[peer] ?? [] };
         ratios++;
       }
     }
-    if (ratios === 0) guard[`${name}.ours`] = { value: measure.subjects.ours!.median, better: 'higher', kind: 'absolute' };
+    if (ratios === 0)
+      guard[`${name}.ours`] = { value: measure.subjects.ours!.median, better: 'higher', kind: 'absolute', rounds: measure.subjects.ours!.rounds };
   }
   // No peer for these: absolute, so a busy box can flag them.
   guard['recovery.reopenSeconds'] = { value: results.recovery.reopenSeconds, better: 'lower', kind: 'absolute' };

@@ -57,9 +57,21 @@ describe('compareGuards', () => {
 
   test('the table shows old, new, new/old and the verdict', () => {
     const text = formatComparison(compareGuards({ a: ratio(2) }, { a: ratio(1) }));
-    assert.match(text, /^measure\s+old\s+new\s+new\/old\s+status$/m);
-    assert.match(text, /^a\s+2\s+1\s+0\.5\s+worse$/m);
-    assert.match(text, /1 of 1 measures more than 15 % worse: a/);
+    assert.match(text, /^measure\s+old\s+new\s+new\/old\s+status\s+rounds overlap$/m);
+    assert.match(text, /^a\s+2\s+1\s+0\.5\s+worse\s+-$/m);
+    assert.match(text, /1 of 1 measures more than 15 % worse: a$/);
+  });
+
+  test('says whether the rounds of the two runs overlap; a flag stays a flag either way', () => {
+    const withRounds = (value: number, rounds: number[]): Guard[string] => ({ ...ratio(value), rounds });
+    const c = compareGuards(
+      { noisy: withRounds(2, [1.5, 2, 3]), clear: withRounds(2, [1.9, 2, 2.1]) },
+      { noisy: withRounds(1.6, [1.2, 1.6, 1.7]), clear: withRounds(1.6, [1.5, 1.6, 1.7]) },
+    );
+    assert.deepEqual(c.worse, ['clear', 'noisy']);
+    assert.equal(c.rows.find((r) => r.name === 'noisy')!.roundsOverlap, true);
+    assert.equal(c.rows.find((r) => r.name === 'clear')!.roundsOverlap, false);
+    assert.match(formatComparison(c), /rerun on a quiet box/);
   });
 });
 
