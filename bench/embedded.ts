@@ -1,18 +1,29 @@
-// Embedded benchmarks: durable inserts with 1 and 64 writers, gets by _id,
-// indexed queries on 1,000,000 documents, snapshot, and recovery of a long log.
+// Embedded benchmarks: durable inserts with 1 and 64 writers, gets by _id and indexed
+// equality queries, each side by side with lmdb-js and better-sqlite3 in alternating rounds;
+// our range query and snapshot on 1,000,000 documents, recovery of a long log, and the memory
+// a 1 KB document holds.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-// The package as applications import it: the compiled build in dist/ (npm run bench builds it).
-import { open } from 'collection-store';
 import type { ReopenResult } from './fixtures/reopen-child.ts';
+import { embeddedGuard } from './embedded-guard.ts';
+import { memoryPerDocument } from './memory.ts';
+// The package as applications import it (the compiled build in dist/: npm run bench builds it).
+import { loadOurReads } from './peers/ours.ts';
+import { categoryOf } from './peers/subject.ts';
+import { insertsSideBySide, loadPeers, readsSideBySide, type InsertMeasure, type Peers, type ReadsSideBySide } from './side-by-side.ts';
 import { runFixture } from './fixtures/run-fixture.ts';
 import { percentile, progress } from './util.ts';
 
 export interface EmbeddedBenchOptions {
   /** Documents for the read benchmarks and entries for the recovery benchmark. */
   readonly documents: number;
-  readonly insertSeconds: number;
+  /** Seconds of each timed round (inserts, gets, queries) of each store. */
+  readonly secondsPerRound: number;
+  /** Alternating rounds of each side-by-side measure (ours, lmdb, sqlite, ours, ...). */
+  readonly rounds: number;
+  /** Documents of about 1 KB for the memory measure. */
+  readonly memoryDocuments: number;
 }
 
 export async function benchEmbedded(options: EmbeddedBenchOptions): Promise<Record<string, unknown>> {
@@ -21,95 +32,93 @@ export async function benchEmbedded(options: EmbeddedBenchOptions): Promise<Reco
     // Recovery first, while this process is small and quiet: after the read benchmarks, the
     // collection of their garbage would compete with the timed reopens for the 2 CPUs.
     const recovered = await recovery(join(base, 'recovery'), options.documents);
-    return {
-      durableInserts1Writer: await durableInserts(join(base, 'w1'), 1, options.insertSeconds),
-      durableInserts64Writers: await durableInserts(join(base, 'w64'), 64, options.insertSeconds),
-      reads: await reads(options.documents),
+    const memory = await memoryPerDocument(base, options.memoryDocuments);
+    const peers = await loadPeers();
+    const inserts = await insertsSideBySide(peers, base, { rounds: options.rounds, seconds: options.secondsPerRound });
+    const readResults = await reads(peers, base, options);
+    const results = {
+      // Ours alone, as before (the medians of the alternating rounds), for the report and history.
+      durableInserts1Writer: ourInserts(inserts.durableInserts1Writer),
+      durableInserts64Writers: ourInserts(inserts.durableInserts64Writers),
+      reads: readResults.ours,
       recovery: recovered,
+      memoryPerDocument: memory,
+      sideBySide: { ...inserts, reads: readResults.sideBySide },
     };
+    return { ...results, guard: embeddedGuard(results.sideBySide, results) };
   } finally {
     await rm(base, { recursive: true, force: true });
   }
 }
 
-async function durableInserts(dir: string, writers: number, seconds: number): Promise<Record<string, number>> {
-  const db = await open({ dir, sync: 'batch', snapshotThreshold: 0 });
-  const col = db.collection('bench');
-  const latencies: number[] = [];
-  let done = 0;
-  const deadline = performance.now() + seconds * 1000;
-  const started = performance.now();
-  const tick = setInterval(() => progress(`inserts (${writers} writers): ${done}`), 500);
-  await Promise.all(
-    Array.from({ length: writers }, async (_, w) => {
-      while (performance.now() < deadline) {
-        const t0 = performance.now();
-        await col.insert({ writer: w, n: done, name: 'benchmark document', tags: ['a', 'b'], price: done % 1000 });
-        latencies.push(performance.now() - t0);
-        done++;
-      }
-    }),
-  );
-  clearInterval(tick);
-  const elapsed = (performance.now() - started) / 1000;
-  await db.close();
-  latencies.sort((a, b) => a - b);
+interface OurReadResults {
+  readonly documents: number;
+  readonly getsPerSecond: number;
+  readonly indexedEqualityQuery: QueryLatency;
+  readonly indexedRangeQueryLimit100: QueryLatency;
+  readonly explainEquality: unknown;
+  readonly explainRange: unknown;
+  readonly snapshotBytes: number;
+  readonly snapshotEncodeSeconds: number;
+}
+
+interface QueryLatency {
+  readonly p50Us: number;
+  readonly p99Us: number;
+}
+
+function ourInserts(measure: InsertMeasure): Record<string, number> {
+  const summary = measure.subjects.ours!;
   return {
-    writers,
-    inserts: done,
-    seconds: round(elapsed),
-    insertsPerSecond: Math.round(done / elapsed),
-    p50Ms: round(percentile(latencies, 0.5)),
-    p99Ms: round(percentile(latencies, 0.99)),
+    writers: measure.writers,
+    insertsPerSecond: summary.median,
+    p50Ms: measure.latencyMs.ours!.p50,
+    p99Ms: measure.latencyMs.ours!.p99,
   };
 }
 
-async function reads(documents: number): Promise<Record<string, unknown>> {
-  const db = await open({ memory: true, snapshotThreshold: 0 });
-  const col = db.collection('bench');
-  await col.createIndex('category');
-  await col.createIndex('price');
-  const batch = 1000;
-  for (let i = 0; i < documents; i += batch) {
-    const docs = [];
-    for (let j = i; j < Math.min(documents, i + batch); j++) {
-      docs.push({ _id: `doc${j}`, category: `c${j % 100_000}`, price: j % 10_000, name: `item ${j}` });
-    }
-    await col.insertMany(docs);
-    if (i % 100_000 === 0) progress(`loading: ${i}/${documents}`);
+async function reads(peers: Peers, base: string, options: EmbeddedBenchOptions): Promise<{ ours: OurReadResults; sideBySide: ReadsSideBySide }> {
+  const documents = options.documents;
+  const { db, col, reader } = await loadOurReads(documents, (i) => progress(`loading: ${i}/${documents}`));
+  try {
+    const sideBySide = await readsSideBySide(peers, reader, base, { documents, rounds: options.rounds, seconds: options.secondsPerRound });
+    // Our own latencies, as before: gets by _id and per-query percentiles.
+    const ids = Array.from({ length: 100_000 }, (_, i) => `doc${(i * 7919) % documents}`);
+    let found = 0;
+    const getRounds = 20;
+    const t0 = performance.now();
+    for (let r = 0; r < getRounds; r++) for (const id of ids) if (col.get(id) !== null) found++;
+    const getSeconds = (performance.now() - t0) / 1000;
+    if (found !== ids.length * getRounds) throw new Error('gets missed documents');
+
+    const equality = timeQueries(2000, (i) => col.find({ category: categoryOf(i * 31, documents) }));
+    // Sorted by the indexed field: the index yields the order and the scan stops at the limit.
+    // (Without a sort, results come in _id order, so every match must be fetched first.)
+    const rangeQuery = (i: number) => ({ price: { $gte: i % 9000, $lt: (i % 9000) + 10 } });
+    const range = timeQueries(2000, (i) => col.find(rangeQuery(i), { sort: { price: 1 }, limit: 100 }));
+    const rangePlan = col.explain(rangeQuery(1), { sort: { price: 1 }, limit: 100 });
+    const snapshotStart = performance.now();
+    const snap = db.store.encodeSnapshot();
+    const snapshotSeconds = (performance.now() - snapshotStart) / 1000;
+    return {
+      sideBySide,
+      ours: {
+        documents,
+        getsPerSecond: Math.round((ids.length * getRounds) / getSeconds),
+        indexedEqualityQuery: equality,
+        indexedRangeQueryLimit100: range,
+        explainEquality: col.explain({ category: categoryOf(1, documents) }).plan,
+        explainRange: { plan: rangePlan.plan, sort: rangePlan.sort, keysExamined: rangePlan.keysExamined },
+        snapshotBytes: snap.byteLength,
+        snapshotEncodeSeconds: round(snapshotSeconds),
+      },
+    };
+  } finally {
+    await db.close();
   }
-  // gets by _id
-  const ids = Array.from({ length: 100_000 }, (_, i) => `doc${(i * 7919) % documents}`);
-  let found = 0;
-  const getRounds = 20;
-  const t0 = performance.now();
-  for (let r = 0; r < getRounds; r++) for (const id of ids) if (col.get(id) !== null) found++;
-  const getSeconds = (performance.now() - t0) / 1000;
-  if (found !== ids.length * getRounds) throw new Error('gets missed documents');
-
-  const equality = timeQueries(2000, (i) => col.find({ category: `c${(i * 31) % 100_000}` }));
-  // Sorted by the indexed field: the index yields the order and the scan stops at the limit.
-  // (Without a sort, results come in _id order, so every match must be fetched first.)
-  const rangeQuery = (i: number) => ({ price: { $gte: i % 9000, $lt: (i % 9000) + 10 } });
-  const range = timeQueries(2000, (i) => col.find(rangeQuery(i), { sort: { price: 1 }, limit: 100 }));
-  const rangePlan = col.explain(rangeQuery(1), { sort: { price: 1 }, limit: 100 });
-  const snapshotStart = performance.now();
-  const snap = db.store.encodeSnapshot();
-  const snapshotSeconds = (performance.now() - snapshotStart) / 1000;
-  await db.close();
-  return {
-    documents,
-    getsPerSecond: Math.round((ids.length * getRounds) / getSeconds),
-    indexedEqualityQuery: equality,
-    indexedRangeQueryLimit100: range,
-    explainEquality: col.explain({ category: 'c1' }).plan,
-    explainRange: { plan: rangePlan.plan, sort: rangePlan.sort, keysExamined: rangePlan.keysExamined },
-    snapshotBytes: snap.byteLength,
-    snapshotEncodeSeconds: round(snapshotSeconds),
-  };
 }
 
-function timeQueries(count: number, run: (i: number) => unknown[]): Record<string, number> {
+function timeQueries(count: number, run: (i: number) => unknown[]): QueryLatency {
   for (let i = 0; i < 200; i++) run(i); // warm up
   const samples: number[] = [];
   for (let i = 0; i < count; i++) {

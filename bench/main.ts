@@ -1,23 +1,43 @@
-// `npm run bench [-- embedded|cluster|startup|abuse|security] [--quick]`: runs the benchmarks and
-// prints one JSON object on stdout (progress on stderr).
-import { cpus } from 'node:os';
+// `npm run bench [-- embedded|cluster|startup|abuse|security] [--quick] [--compare FILE]`:
+// runs the benchmarks and prints one JSON object on stdout (progress on stderr). With
+// `--compare FILE` (a previous run's stdout, saved), the guarded measures of this run are
+// compared with that run's: a table on stderr, and exit code 1 when any is more than 15 % worse.
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { benchAbuse } from './abuse.ts';
 import { benchCluster } from './cluster.ts';
+import { compareGuards, formatComparison, guardOfOutput, type Guard } from './compare.ts';
 import { benchEmbedded } from './embedded.ts';
 import { benchSecurity } from './security.ts';
 import { benchStartup } from './startup.ts';
 import { writeEmbeddedReport, type EmbeddedResults } from './fixtures/embedded-report.ts';
-import { loadavg } from 'node:os';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const suite = args.find((a) => !a.startsWith('--')) ?? 'embedded';
+const compareAt = args.indexOf('--compare');
+const compareFile = args.find((a) => a.startsWith('--compare='))?.slice('--compare='.length) ?? (compareAt >= 0 ? args[compareAt + 1] : undefined);
+if ((compareAt >= 0 || compareFile !== undefined) && (compareFile === undefined || compareFile === '' || compareFile.startsWith('--'))) {
+  console.error('--compare needs the file of a saved run (the JSON that `npm run -s bench` printed)');
+  process.exit(2);
+}
+// The saved run is read before the benchmark: a wrong file should not cost a whole run.
+const saved = compareFile === undefined ? undefined : readSaved(compareFile);
+const suite = args.find((a, i) => !a.startsWith('--') && !(compareAt >= 0 && i === compareAt + 1)) ?? 'embedded';
+if (saved !== undefined && saved.suite !== suite) {
+  console.error(`${compareFile} is a run of the ${saved.suite} suite, not ${suite}`);
+  process.exit(2);
+}
 
 const machine = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown' };
 let results: Record<string, unknown>;
 if (suite === 'embedded') {
   const load = loadavg()[0]!.toFixed(1);
-  results = await benchEmbedded({ documents: quick ? 100_000 : 1_000_000, insertSeconds: quick ? 1 : 5 });
+  results = await benchEmbedded({
+    documents: quick ? 100_000 : 1_000_000,
+    secondsPerRound: quick ? 0.6 : 2,
+    rounds: quick ? 5 : 7,
+    memoryDocuments: quick ? 20_000 : 100_000,
+  });
   const date = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
   const report = `bench/results/embedded-${date}.html`;
   const subtitle = `${machine.cpus} × ${machine.cpu}, Node ${machine.node}, load average ${load} at start${quick ? ', quick run' : ''}`;
@@ -38,3 +58,24 @@ if (suite === 'embedded') {
 }
 process.stderr.write('\n');
 console.log(JSON.stringify({ suite, quick, date: new Date().toISOString(), machine, results }, null, 2));
+
+if (saved !== undefined) {
+  const guard = (results as { guard?: Guard }).guard;
+  if (guard === undefined) {
+    console.error(`the ${suite} suite reports no guarded measures: nothing to compare`);
+    process.exit(2);
+  }
+  const comparison = compareGuards(saved.guard, guard);
+  process.stderr.write(`\ncompared with ${compareFile}:\n${formatComparison(comparison)}\n`);
+  if (comparison.compared === 0) process.exitCode = 2;
+  else if (comparison.worse.length > 0) process.exitCode = 1;
+}
+
+function readSaved(file: string): { suite: string; guard: Guard } {
+  try {
+    return guardOfOutput(JSON.parse(readFileSync(file, 'utf8')) as unknown);
+  } catch (error) {
+    console.error(`--compare ${file}: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(2);
+  }
+}
