@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EtcdSide, type EtcdResults } from './etcd.ts';
 import { alternateWrites, type AlternatedWrites } from './fixtures/alternate.ts';
+import { clusterGuard } from './cluster-guard.ts';
 import { withCpuCores, type CpuCores } from './fixtures/cpu-usage.ts';
 import { measureFailover, type FailoverResult } from './fixtures/failover.ts';
 import { measureSnapshotCatchUp } from './fixtures/snapshot-catch-up.ts';
@@ -145,6 +146,14 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Record
           }),
     },
     load1AtEnd: round(loadavg()[0]!),
+    guard: clusterGuard({
+      writes,
+      alternated,
+      linearizableReadsSpread: reads.linearizableSpread!,
+      etcdLinearizableReadsSpread: typeof etcd === 'string' ? null : etcd.reads.linearizableSpread,
+      failoverMedianMs: failover.medianMs,
+      snapshotCatchUpMs: snapshotCatchUp.msToCaughtUp,
+    }),
   };
   const chart = join(RESULTS_DIR, `cluster-${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}.html`);
   const subtitle = `${new Date().toISOString()}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; 1-minute load average ${load1AtStart} at start, ${results.load1AtEnd} at end (each run records its own).`;
