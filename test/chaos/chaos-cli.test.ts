@@ -4,7 +4,7 @@
 // locally while the client asked for linearizable ones) and the command must say so.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { chaosRunner, checkJepsenShape, RUN_TIMEOUT_MS } from './chaos-run.ts';
+import { chaosRunner, checkJepsenShape, leaderAt, okWritesBetween, RUN_TIMEOUT_MS } from './chaos-run.ts';
 
 const chaos = chaosRunner();
 
@@ -86,6 +86,51 @@ test('partition: a minority is cut off and healed; a missed --expect-max-interru
   assert.match(run.stdout, /expect max interruption: <= 1 ms, got [\d.]+ ms: MISSED/);
   checkJepsenShape(run.events);
 });
+
+test(
+  "partition of 5 nodes, 2 | 3 (the seed's split-brain test): the majority side leads and writes, the history stays linearizable",
+  { timeout: RUN_TIMEOUT_MS + 10_000 },
+  async () => {
+    const run = await chaos([
+      '--nodes',
+      '5',
+      '--scenario',
+      'partition',
+      '--duration',
+      '5s',
+      '--interval',
+      '3s',
+      '--fault-duration',
+      '2000ms',
+      '--seed',
+      '7',
+      '--load-test-concurrent',
+      '6',
+    ]);
+    const { report } = run;
+    assert.equal(report.nodes, 5);
+    assert.equal(report.faults.length, 1, run.stdout);
+    const fault = report.faults[0]!;
+    const sides = /^partition (\d),(\d) \| (\d),(\d),(\d)$/.exec(fault.description);
+    assert.ok(sides !== null, fault.description);
+    const minority = [Number(sides[1]), Number(sides[2])];
+    const majority = [Number(sides[3]), Number(sides[4]), Number(sides[5])];
+    assert.deepEqual([...minority, ...majority].sort(), [1, 2, 3, 4, 5]);
+    assert.ok(fault.endMs - fault.startMs >= 2000, 'the partition held for --fault-duration');
+    // Writes were acknowledged while the sides were apart: only the majority can commit them, so
+    // by the fault's end the leader the report saw is on the majority side.
+    assert.ok(okWritesBetween(run, fault.inPlaceMs, fault.endMs) > 0, 'writes acknowledged during the partition');
+    const leading = leaderAt(report, fault.endMs);
+    assert.ok(
+      leading !== undefined && majority.includes(leading.leader),
+      `leader at the heal: ${JSON.stringify(leading)}, majority ${majority.join(',')}`,
+    );
+    assert.equal(report.consistency.verdict, 'linearizable', run.stdout);
+    assert.equal(report.consistency.lostAcknowledgedWrites, 0);
+    assert.equal(run.code, 0, run.stdout);
+    checkJepsenShape(run.events);
+  },
+);
 
 test(
   'a planted bug (stale reads claimed linearizable) is reported as a consistency failure, exit 1',
