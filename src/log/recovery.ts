@@ -90,6 +90,8 @@ class Replayer {
   /** Where the latest hard state was read (null: none was). */
   private hardStatePlace: RecordPlace | null = null;
   private started = false;
+  /** An entry was replayed (a marker alone may start the log: see startAt). */
+  private entrySeen = false;
   /** The segment before the one being replayed, until the latter's first entry is read. */
   private previousSegment: { readonly file: string; readonly end: number } | null = null;
   /** Where the compaction point was last set: the first entry read (the log starts
@@ -157,12 +159,22 @@ class Replayer {
   }
 
   private startAt(index: number, file: string, offset: number): void {
-    if (!this.started) {
-      // Older segments may have been deleted after a snapshot: the log starts here.
+    // Older segments may have been deleted after a snapshot: the log starts at the first entry.
+    // So also when only a snapshot marker came before it: a marker below the last entry may open
+    // a segment (its batch rolled the segment) whose first entries followed entries of the
+    // segment before, which a later snapshot deleted (found by review: the log refused to open).
+    const markerThenLaterEntry = this.started && !this.entrySeen && index > this.log.lastIndex() + 1;
+    // An entry at or below where the log starts: written when older segments still held the
+    // entries before it, it overwrote everything after it, including entries of a segment kept
+    // past a snapshot that deleted the ones before (found by review: a new leader's removed
+    // entries came back). The log starts again here, as it did when this entry was written.
+    const rewritesBelowStart = this.started && index <= this.log.compactedIndex();
+    if (!this.started || markerThenLaterEntry || rewritesBelowStart) {
       this.log.restartAt(index - 1, 0);
       this.started = true;
       this.compactionPlace = { file, offset };
     }
+    this.entrySeen = true;
     const previous = this.previousSegment;
     this.previousSegment = null;
     if (index > this.log.lastIndex() + 1) {

@@ -505,6 +505,9 @@ export class RaftNode implements DatabaseBackend {
     if (this.fatal !== null) return;
     this.fatal = error instanceof Error ? error : new Error(String(error));
     if (this.ticker !== null) clearInterval(this.ticker);
+    // The ticker drove the loop-stall probe: stop it too, or close() would count the time
+    // since this stop as one stall.
+    this.loopStalls.stop();
     this.logger.fatal({ err: this.fatal }, 'raft node stopped: a write to the log failed or an invariant broke');
     this.proposals.failAll(new StoreError('COMMIT_UNKNOWN', `the node failed; the outcome of this write is unknown: ${this.fatal.message}`));
     this.writes.failQueuedInserts(
