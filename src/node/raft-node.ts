@@ -460,7 +460,7 @@ export class RaftNode implements DatabaseBackend {
     if (lost !== null) return this.stopOnFatal(lost);
     if (this.trace !== null) this.traceReceived(message);
     this.guarded(() => this.core.step(message));
-    if (this.trace !== null) this.trace.committed(this.core.status().commitIndex);
+    if (this.trace !== null) this.trace.committed(this.core.commitIndex());
     this.scheduleReady();
   }
 
@@ -558,7 +558,7 @@ export class RaftNode implements DatabaseBackend {
         await this.handleReady(this.core.ready(this.pacing.budget(this.core.committedBacklog())));
         this.core.advance();
         // The leader counts its own write once advance() says it is durable: its commit may move here.
-        if (this.trace !== null) this.trace.committed(this.core.status().commitIndex);
+        if (this.trace !== null) this.trace.committed(this.core.commitIndex());
         this.measureCycle();
         this.snapshots.maintain();
         this.writes.proposeQueuedInserts();

@@ -441,6 +441,11 @@ export class RaftCore implements RaftCoreApi {
     return this.s.log.lastIndex();
   }
 
+  /** The commit index: cheaper than status() (the write trace asks after every message). */
+  commitIndex(): number {
+    return this.s.log.committed;
+  }
+
   /** Committed entries not yet handed out for applying. */
   committedBacklog(): number {
     const log = this.s.log;
