@@ -27,7 +27,7 @@ describe('alternateWrites', () => {
     const log: string[] = [];
     const ours = fakeTarget('ours', 2, log);
     const peer = fakeTarget('peer', 8, log);
-    const [result] = await alternateWrites(ours, peer, [1], 0.15, 3);
+    const [result] = await alternateWrites(ours, peer, [1], 0.15, 3, 0.1);
     assert.ok(result);
     // warm-ups (ours, peer), then rounds: ours peer | peer ours | ours peer
     assert.deepEqual(log, ['ours', 'peer', 'ours', 'peer', 'ours', 'peer']);
