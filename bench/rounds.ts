@@ -1,6 +1,6 @@
 // Alternating rounds (ours, lmdb, sqlite, ours, ...) and their summary: on a shared, noisy
 // box one round cannot decide, so each measure reports the median of its rounds and the spread.
-import { percentile } from './util.ts';
+import { medianOf } from './util.ts';
 
 export interface Summary {
   /** The median round (the mean of the two middle ones for an even count). */
@@ -16,8 +16,7 @@ export interface Summary {
 export function summarize(values: readonly number[]): Summary {
   if (values.length === 0) throw new Error('no rounds to summarize');
   const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length / 2;
-  const median = sorted.length % 2 === 1 ? percentile(sorted, 0.5) : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  const median = medianOf(sorted);
   const min = sorted[0]!;
   const max = sorted[sorted.length - 1]!;
   return {

@@ -25,7 +25,7 @@ import { expectStatus, poolFor } from './fixtures/http.ts';
 import { round, runLoad, type LoadResult } from './fixtures/load.ts';
 import { OurCluster, type ClusterTimings, type OurClusterTls } from './fixtures/our-cluster.ts';
 import { OurTarget, READ_KEYS } from './fixtures/workloads.ts';
-import { percentile, progress } from './util.ts';
+import { medianOf, percentile, progress } from './util.ts';
 
 export interface SecurityBenchOptions {
   readonly quick: boolean;
@@ -210,12 +210,6 @@ function brief(r: LoadResult): Record<string, unknown> {
     load1: r.load1,
     ...(r.errors > 0 ? { errors: r.errors, firstError: r.firstError } : {}),
   };
-}
-
-function medianOf(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function medians(results: readonly RoundResult[]): Record<Measure, Figures> {

@@ -2,7 +2,8 @@
 // figures are medians of its own rounds, and the per-round ratio pairs rounds measured back to back.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { alternateWrites, medianOf, medianRun } from '../../bench/fixtures/alternate.ts';
+import { alternateWrites, medianRun } from '../../bench/fixtures/alternate.ts';
+import { medianOf } from '../../bench/util.ts';
 import type { LoadResult } from '../../bench/fixtures/load.ts';
 import type { KvTarget } from '../../bench/fixtures/workloads.ts';
 
