@@ -144,19 +144,26 @@ describe("the leader's dashboard of a real 3-node cluster", () => {
     assert.equal(await page.getAttribute('#health-nodes', 'class'), 'badge warn');
 
     await write(30);
-    await page.waitForFunction(
-      (id) => {
-        const row = document.querySelector(`#replication-lags-body tr[data-node="${id}"]`);
-        const entries = Number((row?.querySelector('.lag-entries')?.textContent ?? '').replace(/,/g, ''));
-        return (
-          entries >= 30 &&
-          /\d+(\.\d)? (ms|s)$/.test(row?.querySelector('.lag-ms')?.textContent ?? '') &&
-          row?.querySelector('.lag-ms')?.textContent !== '0.0 ms'
-        );
-      },
-      gone,
-      WAIT,
-    );
+    const lagShown = (): Promise<unknown> =>
+      page.waitForFunction(
+        (id) => {
+          const row = document.querySelector(`#replication-lags-body tr[data-node="${id}"]`);
+          const entries = Number((row?.querySelector('.lag-entries')?.textContent ?? '').replace(/,/g, ''));
+          return (
+            entries >= 30 &&
+            /\d+(\.\d)? (ms|s)$/.test(row?.querySelector('.lag-ms')?.textContent ?? '') &&
+            row?.querySelector('.lag-ms')?.textContent !== '0.0 ms'
+          );
+        },
+        gone,
+        WAIT,
+      );
+    // CI's load may cost the leader its office meanwhile: then the lag is on the new leader's page.
+    await lagShown().catch(async () => {
+      await settleOnLeader();
+      await write(30);
+      await lagShown();
+    });
     // The other follower keeps up.
     const other = (await lagRows()).find((r) => r[0] === String(followers[1]));
     assert.ok(other !== undefined);
