@@ -98,11 +98,7 @@ export class FileLog extends LogReader implements LogStorage {
 
   setHardState(state: HardState): Promise<void> {
     try {
-      this.checkOpen();
-      assertValidHardState(state);
-      const copy: HardState = { term: state.term, vote: state.vote, commit: state.commit };
-      this.writer.add({ kind: 'hardState', state: copy });
-      this.hard = copy;
+      this.recordHardState(state);
     } catch (error) {
       return Promise.reject(error as Error);
     }
@@ -111,16 +107,21 @@ export class FileLog extends LogReader implements LogStorage {
 
   setCommitWithNextWrite(state: HardState): Promise<void> {
     try {
-      this.checkOpen();
       assertSameTermAndVote(this.hard, state);
-      assertValidHardState(state);
-      const copy: HardState = { term: state.term, vote: state.vote, commit: state.commit };
-      this.writer.add({ kind: 'hardState', state: copy });
-      this.hard = copy;
+      this.recordHardState(state);
     } catch (error) {
       return Promise.reject(error as Error);
     }
     return this.writer.withNextWrite();
+  }
+
+  /** Adds a hard-state record to the pending batch (written by the caller's commit or withNextWrite). */
+  private recordHardState(state: HardState): void {
+    this.checkOpen();
+    assertValidHardState(state);
+    const copy: HardState = { term: state.term, vote: state.vote, commit: state.commit };
+    this.writer.add({ kind: 'hardState', state: copy });
+    this.hard = copy;
   }
 
   installSnapshot(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
