@@ -2,13 +2,16 @@
 // loop waiting while the CPU is idle (a core not given, a stopped process).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LOOP_STALLS_KEPT_MAX, LOOP_STALL_RECORD_MS_MIN, LoopStalls, type LoopClocks } from '../../src/node/loop-stalls.ts';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { LOOP_STALLS_KEPT_MAX, LOOP_STALL_RECORD_MS_MIN, LoopStalls, threadClocks, type LoopClocks } from '../../src/node/loop-stalls.ts';
 
 /** Clocks a test moves by hand. */
 class ManualClocks implements LoopClocks {
   wall = 1000;
   cpu = 50;
   active = 20;
+  coreWait = 5;
   wallMs(): number {
     return this.wall;
   }
@@ -18,11 +21,16 @@ class ManualClocks implements LoopClocks {
   activeMs(): number {
     return this.active;
   }
-  /** `activeMs`: the loop's active time, all of the wall time unless said. */
-  advance(wallMs: number, cpuMs: number, activeMs: number = wallMs): void {
+  coreWaitMs(): number {
+    return this.coreWait;
+  }
+  /** `activeMs`: the loop's active time, all of the wall time unless said; `coreWaitMs`: the
+   * loop thread's wait for a core, none unless said. */
+  advance(wallMs: number, cpuMs: number, activeMs: number = wallMs, coreWaitMs = 0): void {
     this.wall += wallMs;
     this.cpu += cpuMs;
     this.active += activeMs;
+    this.coreWait += coreWaitMs;
   }
 }
 
@@ -40,6 +48,10 @@ describe('LoopStalls', () => {
     stalls.sample();
     clocks.advance(90, 90, 8); // other threads busy while the loop waited for I/O
     stalls.sample();
+    // The loop active for all of 140 ms and the process's threads busy for 130, but the
+    // loop's thread waited 90 ms for a core (a shared box): the loop's own work is at most 50.
+    clocks.advance(140, 130, 140, 90);
+    stalls.sample();
     const status = stalls.status();
     assert.equal(status.wallMsMax, 160);
     assert.equal(status.busyMsMax, 110);
@@ -50,6 +62,7 @@ describe('LoopStalls', () => {
         [160, 20],
         [30, 30],
         [90, 8],
+        [140, 50],
       ],
       `intervals shorter than ${LOOP_STALL_RECORD_MS_MIN} ms are not listed`,
     );
@@ -88,6 +101,40 @@ describe('LoopStalls', () => {
       assert.ok(afterWork.busyMsMax >= 140, `150 ms of work is busy: ${JSON.stringify(afterWork)}`);
     } finally {
       stalls.stop();
+    }
+  });
+
+  test('on Linux, the loop thread’s wait for a core is read: threads that crowd the cores make it grow, and it is not busy time', async (t) => {
+    const clocks = threadClocks();
+    const waitedBefore = clocks.coreWaitMs();
+    if (process.platform !== 'linux') {
+      assert.equal(waitedBefore, 0, 'no wait for a core is known off Linux');
+      t.skip('the wait for a core is read from /proc (Linux)');
+      return;
+    }
+    // More spinning threads than cores, and this thread spinning too: the scheduler makes
+    // each wait its turn.
+    const spinners = Array.from(
+      { length: availableParallelism() + 1 },
+      () => new Worker('const end = Date.now() + 1500; while (Date.now() < end) Math.sqrt(Math.random());', { eval: true }),
+    );
+    try {
+      await Promise.all(spinners.map((w) => new Promise((resolve) => w.once('online', resolve))));
+      const stalls = new LoopStalls(clocks);
+      const waitedAtStart = clocks.coreWaitMs();
+      stalls.start('caller');
+      const wallStart = clocks.wallMs();
+      while (clocks.wallMs() - wallStart < 400) Math.sqrt(Math.random());
+      stalls.sample();
+      const waited = clocks.coreWaitMs() - waitedAtStart;
+      assert.ok(waited > 20, `the loop's thread waited ${waited} ms for a core among ${spinners.length} spinning threads`);
+      const { recent } = stalls.status();
+      const stall = recent.at(-1);
+      assert.ok(stall !== undefined && stall.wallMs >= 400, JSON.stringify(recent));
+      // The reads of the wait around the probe's are a few µs apart: 2 ms of slack.
+      assert.ok(stall.busyMs <= stall.wallMs - waited + 2, `the wait for a core is not busy: ${JSON.stringify(stall)}, waited ${waited} ms`);
+    } finally {
+      await Promise.all(spinners.map((w) => w.terminate()));
     }
   });
 });
