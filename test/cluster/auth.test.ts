@@ -82,7 +82,9 @@ describe('users and roles on a 3-node cluster of real processes', () => {
       for (const [method, path, body] of [
         ['POST', '/cluster/members', { id: 9, url: 'http://127.0.0.1:9' }],
         ['DELETE', '/cluster/members/3', undefined],
+        ['PATCH', '/cluster/members/2', { address: '127.0.0.1:9' }],
         ['POST', '/cluster/transfer-leadership', {}],
+        ['POST', '/cluster/transfer', { to: 2 }],
         ['POST', '/cluster/snapshot', {}],
         ['PUT', '/auth/users/app', { roles: ['root'] }],
       ] as const) {
@@ -93,8 +95,8 @@ describe('users and roles on a 3-node cluster of real processes', () => {
     }
     const afterwards = await cluster.status(1);
     assert.deepEqual(
-      afterwards?.members.map((m) => [m.id, m.voter]),
-      before?.members.map((m) => [m.id, m.voter]),
+      afterwards?.members.map((m) => [m.id, m.voter, m.url]),
+      before?.members.map((m) => [m.id, m.voter, m.url]),
     );
     assert.equal(afterwards?.term, before?.term, 'no leadership change');
     // What its role allows works, on any node.
