@@ -27,6 +27,10 @@ export const COVERAGE_STATES = [
   'transferCompleted',
   /** A crash lost entries of a write that had not reached the disk. */
   'crashLostUnsyncedTail',
+  /** A commit index alone was recorded to ride along with the next write (no write of its own). */
+  'commitRidingNextWrite',
+  /** A crash lost a commit index no write had carried yet: the node restarts with an older one. */
+  'crashLostCommitIndex',
   /** A leader stepped down while alive (deposed by a higher term or check-quorum). */
   'leaderDeposed',
   /** Two live nodes believed they led, in different terms, at once. */

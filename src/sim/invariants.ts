@@ -13,7 +13,9 @@
 //   sender's durable state at the moment it is sent.
 // - Terms come from campaigns: a node persists a new term only once some node has persisted a
 //   vote for itself in it (a candidate); pre-votes never raise a term (thesis 9.6).
-// - Apply after commit: a node applies an entry only at or below its durable commit index.
+// - Apply after commit: a node applies an entry only at or below the commit index its core
+//   had when it gave the entry out (not necessarily durable: a commit index alone is written
+//   with the next write, and a crash may lose it; the entry is committed all the same).
 // - One membership change at a time (thesis 4.1): a leader appends a conf entry only when
 //   every earlier conf entry in its log is committed (its commit index covers them).
 
@@ -182,13 +184,11 @@ export class InvariantChecker {
     return this.record(node, entry, 'commit safety', 'considers committed');
   }
 
-  /** State machine safety. Returns true when this index was not known committed before. The
-   * node's durable hard state (persisted before a ready's entries are applied) must show the
-   * entry committed. */
-  observeApplied(node: number, entry: Entry): boolean {
-    const commit = this.hardStates.get(node)?.commit ?? 0;
+  /** State machine safety. Returns true when this index was not known committed before.
+   * `commit`: the node's commit index when its core gave the entry out, which must cover it. */
+  observeApplied(node: number, entry: Entry, commit: number): boolean {
     if (entry.index > commit) {
-      throw new InvariantViolation('apply after commit', `node ${node} applied entry ${show(entry)} with durable commit index ${commit}`);
+      throw new InvariantViolation('apply after commit', `node ${node} applied entry ${show(entry)} with commit index ${commit}`);
     }
     return this.record(node, entry, 'state machine safety', 'applied');
   }

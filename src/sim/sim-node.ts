@@ -22,7 +22,7 @@
 //    (entries before the hard state, as handleReady issues them).
 
 import { RaftCore, readyDurability } from '../raft/index.ts';
-import type { ConfState, Entry, Message, RaftBugs, RaftConfig, Ready, Role } from '../raft/types.ts';
+import type { ConfState, Entry, HardState, Message, RaftBugs, RaftConfig, Ready, Role } from '../raft/types.ts';
 import { SimDisk } from './disk.ts';
 import type { InvariantChecker } from './invariants.ts';
 import { KvStateMachine, encodeCommand, sameBytes, type KvCommand } from './kv.ts';
@@ -147,6 +147,8 @@ export class SimNode {
   private readySeq = 0;
   /** Pipelined: the commit index the durable log is known to match (see PendingReady.commit). */
   private durableCommit = 0;
+  /** The last hard state of the disk the checker was shown. */
+  private observedHardState: HardState | null = null;
   /** Highest index whose entry was reported committed to the checker (this incarnation). */
   private recordedCommit = 0;
   private readonly pendingWrites = new Map<number, PendingWrite>();
@@ -224,6 +226,11 @@ export class SimNode {
     this.writeDoneAt = Infinity;
     this.leaderLogDurable = false;
     if (pending !== null && this.persistPrefix(pending.rd) < pending.rd.entries.length) this.ctx.coverage.hit('crashLostUnsyncedTail');
+    if (this.disk.commitWaiting !== null) {
+      this.ctx.coverage.hit('crashLostCommitIndex');
+      this.ctx.trace.add(this.ctx.now(), `n${this.id} loses commit ${this.disk.commitWaiting.commit} (no write carried it)`);
+    }
+    this.disk.loseUnwritten();
     const writes = [...this.pendingWrites.values()];
     const reads = [...this.pendingReads.values(), ...this.waitingReads.map((w) => w.read)];
     this.pendingWrites.clear();
@@ -379,6 +386,7 @@ export class SimNode {
   /** Sync driver: one whole ready() cycle. Returns false when an armed crash hit. */
   private handleReady(core: RaftCore): boolean {
     const rd: Ready = core.ready();
+    const commitAtReady = core.status().commitIndex;
     if (rd.softState.role === 'leader' && rd.hardState !== null) this.ctx.checker.observeLeaderCommit(rd.hardState.term, rd.hardState.commit);
     this.stats.readies++;
     this.readySeq++;
@@ -394,7 +402,7 @@ export class SimNode {
       return false;
     }
     if (!this.sendAll(rd.messages, this.armedCrash === 'midSend')) return false;
-    this.finishReady(core, rd);
+    this.finishReady(core, rd, commitAtReady);
     return true;
   }
 
@@ -452,7 +460,7 @@ export class SimNode {
       return;
     }
     if (!this.sendAll(p.late, this.armedCrash === 'midSend')) return;
-    this.finishReady(core, p.rd);
+    this.finishReady(core, p.rd, p.commit);
     const check = this.leaderCheck;
     if (check !== null && p.seq >= check.seq) {
       const status = core.status();
@@ -462,20 +470,44 @@ export class SimNode {
     this.afterStep();
   }
 
-  /** Makes a ready's hard state, snapshot and entries durable. */
+  /** Makes a ready's hard state, snapshot and entries durable, as node/raft-node.ts writes
+   * them: a new commit index alone rides along with the next write (see sim/disk.ts). */
   private persist(rd: Ready): void {
-    const { checker, trace } = this.ctx;
+    const { trace } = this.ctx;
     const now = this.ctx.now();
-    if (rd.hardState !== null) {
-      this.disk.saveHardState(rd.hardState);
-      checker.observeHardState(this.id, rd.hardState);
-    }
+    const hs = rd.hardState;
+    const hsNow = hs !== null && this.hardStateWrittenNow(rd, hs);
+    if (hs !== null && hsNow) this.disk.saveHardState(hs);
     if (rd.snapshot !== null) {
       this.disk.installSnapshot(rd.snapshot);
       this.stats.snapshotsReceived++;
       trace.add(now, `n${this.id} persist snapshot ${rd.snapshot.meta.index}@${rd.snapshot.meta.term}`);
     }
     if (rd.entries.length > 0) this.persistEntries(rd.entries);
+    if (hs !== null && !hsNow) this.saveCommitLater(hs);
+    this.observeDiskHardState();
+  }
+
+  /** Whether a ready's hard state is written at once: it changes the term or vote
+   * (readyDurability's hardStateMustSync), or goes in the same write as the ready's entries.
+   * Otherwise only the commit index moved, and it waits for the next write. */
+  private hardStateWrittenNow(rd: Ready, hs: HardState): boolean {
+    return rd.entries.length > 0 || hs.term !== this.disk.hardState.term || hs.vote !== this.disk.hardState.vote;
+  }
+
+  private saveCommitLater(hs: HardState): void {
+    this.disk.saveCommitWithNextWrite(hs);
+    this.ctx.coverage.hit('commitRidingNextWrite');
+    this.ctx.trace.add(this.ctx.now(), `n${this.id} commit ${hs.commit} waits for the next write`);
+  }
+
+  /** The checker sees each hard state the disk makes durable, a waiting commit index too once
+   * a later write carries it. */
+  private observeDiskHardState(): void {
+    const hs = this.disk.hardState;
+    if (hs === this.observedHardState) return;
+    this.observedHardState = hs;
+    this.ctx.checker.observeHardState(this.id, hs);
   }
 
   private persistEntries(entries: readonly Entry[]): void {
@@ -498,10 +530,12 @@ export class SimNode {
     this.ctx.trace.add(this.ctx.now(), `n${this.id} torn write: stage ${stage}, ${entries} of ${rd.entries.length} entries`);
     if (stage >= 1 && rd.snapshot !== null) this.disk.installSnapshot(rd.snapshot);
     if (entries > 0) this.persistEntries(rd.entries.slice(0, entries));
-    if (stage >= 3 && rd.hardState !== null) {
-      this.disk.saveHardState(rd.hardState);
-      this.ctx.checker.observeHardState(this.id, rd.hardState);
+    const hs = rd.hardState;
+    if (stage >= 3 && hs !== null) {
+      if (this.hardStateWrittenNow(rd, hs)) this.disk.saveHardState(hs);
+      else this.saveCommitLater(hs);
     }
+    this.observeDiskHardState();
     return entries;
   }
 
@@ -529,7 +563,9 @@ export class SimNode {
   }
 
   /** Applies a ready (snapshot, committed entries, reads), advances, maybe snapshots. */
-  private finishReady(core: RaftCore, rd: Ready): void {
+  /** `commitAtReady`: the core's commit index when it gave out `rd` (its committed entries must
+   * be at or below it). */
+  private finishReady(core: RaftCore, rd: Ready, commitAtReady: number): void {
     const { checker, trace } = this.ctx;
     const now = this.ctx.now();
     if (rd.snapshot !== null) {
@@ -554,7 +590,7 @@ export class SimNode {
       this.kv.apply(e);
       this.stats.applied++;
       if (e.type === 'conf') this.ctx.coverage.hit('confChangeApplied');
-      if (checker.observeApplied(this.id, e)) this.ctx.onFirstApply(e, this.id);
+      if (checker.observeApplied(this.id, e, commitAtReady)) this.ctx.onFirstApply(e, this.id);
       const w = this.pendingWrites.get(e.index);
       if (w !== undefined) {
         this.pendingWrites.delete(e.index);

@@ -45,17 +45,17 @@ describe('InvariantChecker', () => {
   test('state machine safety: no two different entries applied at one index', () => {
     const c = new InvariantChecker();
     committedUpTo(c, [1, 2, 3], 1);
-    assert.equal(c.observeApplied(1, e(1, 1)), true);
-    assert.equal(c.observeApplied(2, e(1, 1)), false);
-    violates('state machine safety', () => c.observeApplied(3, e(1, 2)));
+    assert.equal(c.observeApplied(1, e(1, 1), 1), true);
+    assert.equal(c.observeApplied(2, e(1, 1), 1), false);
+    violates('state machine safety', () => c.observeApplied(3, e(1, 2), 1));
     violates('commit safety', () => c.observeCommitted(3, e(1, 1, 'x')));
   });
 
   test('leader completeness: a later leader must hold every committed entry', () => {
     const c = new InvariantChecker();
     committedUpTo(c, [1], 2);
-    c.observeApplied(1, e(1, 1));
-    c.observeApplied(1, e(2, 1));
+    c.observeApplied(1, e(1, 1), 2);
+    c.observeApplied(1, e(2, 1), 2);
     c.observeLeaderLog(2, 2, disk([e(1, 1), e(2, 1), e(3, 2)]));
     violates('leader completeness', () => c.observeLeaderLog(3, 3, disk([e(1, 1), e(2, 2)])));
     violates('leader completeness', () => c.checkLeaderHolds(3, 3, disk([e(1, 1)]), e(2, 1)));
@@ -125,11 +125,13 @@ describe('InvariantChecker: rules the planted bugs break', () => {
     violates('terms come from campaigns', () => c.observeHardState(3, { term: 2, vote: 0, commit: 0 }));
   });
 
-  test('apply after commit: an entry past the durable commit index must not be applied', () => {
+  test('apply after commit: an entry past the commit index its node had must not be applied; the commit index need not be durable', () => {
     const c = new InvariantChecker();
-    c.observeHardState(1, { term: 1, vote: 1, commit: 1 });
-    c.observeApplied(1, e(1, 1));
-    violates('apply after commit', () => c.observeApplied(1, e(2, 1)));
+    c.observeHardState(1, { term: 1, vote: 1, commit: 0 });
+    // Commit index 2 known, not yet written (it rides along with the next write).
+    c.observeApplied(1, e(1, 1), 2);
+    c.observeApplied(1, e(2, 1), 2);
+    violates('apply after commit', () => c.observeApplied(1, e(3, 1), 2));
   });
 
   test('one membership change at a time: a leader appends a conf entry only once the previous one is committed', () => {
