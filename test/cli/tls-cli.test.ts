@@ -4,7 +4,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { request } from 'node:https';
 import { join } from 'node:path';
 import { ensureLocalTls, type LocalTls } from '../../src/cli/local-ca.ts';
 import { BIN, CliProcess, freeConsecutivePorts, runCli, tempDir, type CliResult } from './cli-process.ts';
@@ -20,6 +21,21 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
   await dir.remove();
 });
+
+/** One JSON request to an https node whose certificate `ca` signed. */
+function httpsJson(url: string, ca: Buffer, method: string, path: string, body: unknown): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(new URL(path, url), { method, ca, headers: { 'content-type': 'application/json' }, timeout: 10_000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer in 10 s`)));
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
 
 function node1(): { cert: string; key: string } {
   return pki.nodes.get(1)!;
@@ -86,6 +102,26 @@ test('with mutual TLS a node binds a non-loopback host without a cluster secret,
   cleanups.push(() => cli.kill());
   await cli.waitFor(new RegExp(`listening at https://127\\.0\\.0\\.1:${port} `), 15_000);
   assert.doesNotMatch(cli.stderr, /warning/, 'no --insecure warning: peers are authenticated');
+
+  // A backup over https: with the CA that signed the node's certificate it is taken and
+  // restores; without it the certificate is refused, with a line saying so, and no file is written.
+  const url = `https://127.0.0.1:${port}`;
+  const ca = await readFile(pki.caCert);
+  const inserted = await httpsJson(url, ca, 'POST', '/api/notes', [{ _id: 'a', text: 'over tls' }, { _id: 'b' }]);
+  assert.equal(inserted.status, 201, inserted.body);
+  const unverified = join(dir.path, 'unverified.backup');
+  const refused = await runCli(['backup', '--node', url, '--out', unverified]);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(refused.stderr, /^collection-store: backup failed: .*certificate/m);
+  await assert.rejects(stat(unverified), { code: 'ENOENT' });
+  const out = join(dir.path, 'tls.backup');
+  const backup = await runCli(['backup', '--node', url, '--out', out, '--ca-file', pki.caCert]);
+  assert.equal(backup.code, 0, backup.stderr);
+  assert.match(backup.stdout, new RegExp(`^backup of ${url.replace(/\./g, '\\.')} at log index \\d+`));
+  const restore = await runCli(['restore', '--from', out, '--data-dir', join(dir.path, 'restored'), '--node-id', '1']);
+  assert.equal(restore.code, 0, restore.stderr);
+  assert.match(restore.stdout, /restored 2 documents in 1 collection/);
+
   cli.signal('SIGTERM');
   assert.equal((await cli.exited).code, 0);
 });
