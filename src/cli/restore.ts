@@ -16,6 +16,11 @@ interface RawRestoreOptions {
   readonly port?: unknown;
 }
 
+/** "1 document", "2 documents". */
+function counted(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 export function registerRestore(program: Command): void {
   program
     .command('restore')
@@ -46,7 +51,7 @@ export function registerRestore(program: Command): void {
           });
         const { header } = summary;
         process.stdout.write(
-          `restored ${summary.documents} documents in ${summary.collections} collections (log index ${header.index} of the backup taken ${header.createdAt}) ` +
+          `restored ${counted(summary.documents, 'document')} in ${counted(summary.collections, 'collection')} (log index ${header.index} of the backup taken ${header.createdAt}) ` +
             `into ${summary.dataDir} in ${((Date.now() - started) / 1000).toFixed(1)} s\n` +
             `start it: collection-store start --node-id ${nodeId} --data-dir ${summary.dataDir}` +
             `${clusterId !== TUNING_DEFAULTS.clusterId ? ` --cluster-id ${clusterId}` : ''} --port ${port ?? '<port>'}\n` +
