@@ -9,10 +9,10 @@
 // after the read barrier), then the update is run on each, and the result validated, in
 // slices too: no pre-check holds the loop for more than READ_SLICE_MS at a time.
 //
-// Bounded: at most UPDATE_PRECHECK_DOCS_MAX documents. An update matching more is proposed
-// unchecked and apply validates it, as before: refusing it instead would turn a valid large
-// update into an error, and apply is the check that decides anyway (and is bounded by
-// WRITE_SCAN_DOCS_MAX). The cost of that fallback is one failed log entry, not a wrong answer.
+// Bounded: at most UPDATE_PRECHECK_DOCS_MAX documents, the most one write may change
+// (WRITE_DOCS_CHANGED_MAX). An update matching more is refused here as apply would refuse it,
+// with no log entry; apply, bounded by WRITE_SCAN_DOCS_MAX and WRITE_DOCS_CHANGED_MAX, is the
+// check that decides (the documents may change before it).
 //
 // Races: the documents are those of one moment P (the view's) and the model's version is read
 // before the documents are taken and after they are checked: when it changed meanwhile, the
@@ -22,7 +22,7 @@
 // depends on them), and only when the transaction's preconditions hold now. In a collection
 // whose documents expire, only updates of many documents without upsert are checked (reads
 // leave out expired documents that apply still updates until the sweep removes them).
-import type { Command, UpdateCommand } from '../store/commands.ts';
+import { tooManyToChange, WRITE_DOCS_CHANGED_MAX, type Command, type UpdateCommand } from '../store/commands.ts';
 import { StoreError } from '../store/errors.ts';
 import { writeExaminedMax } from '../store/query-exec.ts';
 import type { Store } from '../store/store.ts';
@@ -31,8 +31,8 @@ import { RequestSlicer } from './loop-turns.ts';
 import { findSliced } from './sliced-query.ts';
 
 /** Documents one update's pre-check runs the update on and validates, at most (each ~10 µs to
- * ~100 µs: a second of work at most, in slices). Past it, apply alone validates the update. */
-export const UPDATE_PRECHECK_DOCS_MAX = 10_000;
+ * ~100 µs: 0.1 s of work at most, in slices): as many as one write may change. */
+export const UPDATE_PRECHECK_DOCS_MAX = WRITE_DOCS_CHANGED_MAX;
 /** Failing documents one refusal names, at most (the count says how many failed in all). */
 export const UPDATE_PRECHECK_FAILURES_LISTED_MAX = 100;
 
@@ -89,7 +89,8 @@ async function opFailure(store: Store, op: UpdateCommand, lazy: LazySlicer): Pro
     if (e instanceof StoreError && e.code !== 'TOO_MANY_REQUESTS') return undefined; // apply answers it
     throw e;
   }
-  if (docs.length > UPDATE_PRECHECK_DOCS_MAX) return undefined;
+  // Apply refuses it whatever its documents (a transaction's other ops only add to the count).
+  if (docs.length > UPDATE_PRECHECK_DOCS_MAX) return tooManyToChange(docs.length, true);
   const failures: StoreError[] = [];
   if (docs.length === 0) {
     const failure = op.upsert && (op.ifRev === undefined || op.ifRev === 0) ? store.upsertModelFailure(op) : undefined;

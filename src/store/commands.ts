@@ -3,7 +3,7 @@
 // replica. Results are plain data too, so a node can return them to a client.
 
 import type { AuthCommand, AuthResultValue } from './auth-state.ts';
-import type { ErrorInfo } from './errors.ts';
+import { ValidationError, type ErrorInfo } from './errors.ts';
 import type { ModelOptions, StoredModel } from './schema.ts';
 import type { IdempotencyTag } from './sessions.ts';
 import type { Document, Filter, IndexField, IndexSpec, JsonObject, UpdateSpec } from './types.ts';
@@ -251,6 +251,25 @@ export const REQUEST_VALUES_MAX = 10_000;
  * See WRITE_SCAN_UNITS_MAX in query-exec.ts for the weighting.
  */
 export const WRITE_SCAN_DOCS_MAX = 100_000;
+
+/**
+ * Documents one write may change through a filter (a multi-document update or remove), at
+ * most; a transaction's ops count together. Every replica applies a write in one piece, and
+ * changing a document costs far more than examining one: an update of 100,000 documents held
+ * every node's event loop for 2.5 s (2026-12-06), past the election timeout. At 1,000 (as
+ * MAX_TX_OPS) a write changes no more documents than the largest transaction inserts. A larger
+ * change is made in several writes, each with a narrower filter (an `_id` or indexed range).
+ */
+export const WRITE_DOCS_CHANGED_MAX = 1_000;
+
+/** The refusal of a write that matched `matched` documents to change, over WRITE_DOCS_CHANGED_MAX
+ * (apply's, and the pre-check's that spares it a log entry; `atLeast`: it stopped counting). */
+export function tooManyToChange(matched: number, atLeast = false): ValidationError {
+  return new ValidationError(
+    `filter: a write may change at most ${WRITE_DOCS_CHANGED_MAX} documents (WRITE_DOCS_CHANGED_MAX), a transaction's ops together; ` +
+      `this one matched ${atLeast ? 'more' : matched}: change them in several writes, each with a narrower filter (an _id or indexed range)`,
+  );
+}
 
 export function isRevPrecondition(p: Precondition): p is RevPrecondition {
   return 'rev' in p;

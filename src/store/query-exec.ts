@@ -58,7 +58,7 @@ export function writeExaminedMax(filter: unknown): number {
 
 function overExamined(max: number): never {
   throw new ValidationError(
-    `filter: a write may examine at most ${max} documents with this filter (WRITE_SCAN_DOCS_MAX, ${WRITE_SCAN_DOCS_MAX}, divided by the filter's size); index a field it tests, or narrow it`,
+    `filter: a write may examine at most ${max} documents with this filter (WRITE_SCAN_DOCS_MAX, ${WRITE_SCAN_DOCS_MAX}, divided by the filter's size, less what a transaction's earlier ops examined); index a field it tests, or narrow it`,
   );
 }
 

@@ -30,13 +30,16 @@ import {
   type TxOpResult,
   type UpdateCommand,
   type UpdateResultValue,
+  tooManyToChange,
+  WRITE_DOCS_CHANGED_MAX,
+  WRITE_SCAN_DOCS_MAX,
 } from './commands.ts';
 import { ConflictError, errorFromInfo, NotFoundError, PreconditionFailedError, StoreError, ValidationError } from './errors.ts';
 import { equalityFields } from './filter-analysis.ts';
 import { defaultIndexName, SecondaryIndex } from './index-secondary.ts';
 import { FilterCache, MINGO_OPTIONS, QUERY_OPTIONS, type CompiledFilter } from './query-cache.ts';
 import { mingoUpdateSpec } from './query-regex.ts';
-import { executeQuery, writeExaminedMax } from './query-exec.ts';
+import { executeQuery, filterWeight, type ExecOptions } from './query-exec.ts';
 import {
   decodeSnapshotData,
   encodeSnapshotData,
@@ -188,6 +191,12 @@ export class Store {
   private readonly audits = new Map<string, AuditChain>();
   /** Document changes made so far by the command being applied, and the ones to record. */
   private writesInCommand = 0;
+  /** Documents the command being applied matched to change by filter (WRITE_DOCS_CHANGED_MAX). */
+  private matchedToChange = 0;
+  /** Documents the command being applied may still examine, each weighted by its filter's
+   * size (WRITE_SCAN_DOCS_MAX): a transaction's filters and count preconditions share it. A
+   * pre-check outside apply starts from a full one too. */
+  private writeScanLeft = WRITE_SCAN_DOCS_MAX;
   private pending: PendingChange[] = [];
   /** Set while a replace writes (its change is `Replaced`, not `Updated`). */
   private replacing = false;
@@ -287,6 +296,8 @@ export class Store {
   /** Runs a validated command at `index`: its value, or its error after a full rollback. */
   private runCommand(command: Command, index: number, copied: boolean): CommandResult {
     this.writesInCommand = 0;
+    this.matchedToChange = 0;
+    this.writeScanLeft = WRITE_SCAN_DOCS_MAX;
     this.pending = [];
     try {
       const value = this.execute(command, index, copied);
@@ -501,10 +512,24 @@ export class Store {
 
   /** Matching documents in _id order; the first only unless multi. */
   private matching(collection: string, filter: Filter, multi: boolean): Document[] {
-    const compiled = this.filters.get(filter);
     // Applied in one piece on every replica: the scan is bounded (WRITE_SCAN_DOCS_MAX).
-    const examinedMax = writeExaminedMax(filter);
-    return executeQuery(this.colls.get(collection), compiled, { sortKeys: [], skip: 0, limit: multi ? 0 : 1, examinedMax }).docs;
+    return this.examineForWrite(collection, filter, { sortKeys: [], skip: 0, limit: multi ? 0 : 1 });
+  }
+
+  /** A write's scan, within what is left of the command's WRITE_SCAN_DOCS_MAX. */
+  private examineForWrite(collection: string, filter: Filter, opts: Omit<ExecOptions, 'examinedMax'>): Document[] {
+    const compiled = this.filters.get(filter);
+    const weight = Math.max(1, filterWeight(filter));
+    const examinedMax = Math.floor(this.writeScanLeft / weight);
+    if (examinedMax < 1) {
+      throw new ValidationError(
+        `filter: a write may examine at most ${WRITE_SCAN_DOCS_MAX} documents (WRITE_SCAN_DOCS_MAX), each counted once per part of its filter, ` +
+          "a transaction's filters together; this one's earlier ops used them up: split it, or index the fields they test",
+      );
+    }
+    const run = executeQuery(this.colls.get(collection), compiled, { ...opts, examinedMax });
+    this.writeScanLeft -= run.explain.docsExamined * weight;
+    return run.docs;
   }
 
   /** The updated document, or undefined when the update changes nothing. */
@@ -517,8 +542,16 @@ export class Store {
     return this.stored(collection, work, index);
   }
 
+  /** Counts documents a write matched to change against WRITE_DOCS_CHANGED_MAX, the
+   * command's earlier ops (a transaction's) included; refuses the write before it changes any. */
+  private toChange(matches: readonly Document[]): readonly Document[] {
+    this.matchedToChange += matches.length;
+    if (this.matchedToChange > WRITE_DOCS_CHANGED_MAX) throw tooManyToChange(this.matchedToChange);
+    return matches;
+  }
+
   private update(cmd: UpdateCommand, index: number): UpdateResultValue {
-    const matches = this.matching(cmd.collection, cmd.filter, cmd.multi);
+    const matches = this.toChange(this.matching(cmd.collection, cmd.filter, cmd.multi));
     if (matches.length === 0) {
       if (!cmd.upsert || (cmd.ifRev !== undefined && cmd.ifRev !== 0)) return { matched: 0, modified: 0, docs: [] };
       return this.upsert(cmd, index);
@@ -592,7 +625,7 @@ export class Store {
   }
 
   private remove(cmd: RemoveCommand): RemoveResultValue {
-    const matches = this.matching(cmd.collection, cmd.filter, cmd.multi);
+    const matches = this.toChange(this.matching(cmd.collection, cmd.filter, cmd.multi));
     if (cmd.ifRev !== undefined && matches.length > 0 && matches[0]!._rev !== cmd.ifRev) {
       throw new PreconditionFailedError(`document "${matches[0]!._id}" has _rev ${matches[0]!._rev}, expected ${cmd.ifRev}`);
     }
@@ -774,6 +807,7 @@ export class Store {
    */
   modelFailure(command: Command): StoreError | undefined {
     if (this.modelsByName.size === 0) return undefined;
+    this.writeScanLeft = WRITE_SCAN_DOCS_MAX;
     try {
       if (command.type === 'tx') {
         // A failing precondition is what apply answers first (409): left to it.
@@ -827,6 +861,7 @@ export class Store {
   /** Whether every precondition of a transaction holds now (apply answers 409 first when one
    * does not, so a pre-check of its documents is then moot). */
   preconditionsHold(preconditions: readonly Precondition[]): boolean {
+    this.writeScanLeft = WRITE_SCAN_DOCS_MAX;
     try {
       return preconditions.every((p) => this.preconditionFailure(p) === undefined);
     } catch (e) {
@@ -980,8 +1015,7 @@ export class Store {
   private countForWrite(collection: string, filter: Filter): number {
     const compiled = this.filters.get(filter);
     if (compiled.matchAll) return this.colls.get(collection)?.size ?? 0;
-    const examinedMax = writeExaminedMax(filter);
-    return executeQuery(this.colls.get(collection), compiled, { sortKeys: [], skip: 0, limit: 0, countOnly: true, examinedMax }).docs.length;
+    return this.examineForWrite(collection, filter, { sortKeys: [], skip: 0, limit: 0, countOnly: true }).length;
   }
 
   /**

@@ -3,7 +3,7 @@
 // examine when applied, and the body limit. Each is tested at the bound and one past it.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { REQUEST_VALUES_MAX, WRITE_SCAN_DOCS_MAX } from '../../src/store/commands.ts';
+import { MAX_TX_OPS, REQUEST_VALUES_MAX, WRITE_DOCS_CHANGED_MAX, WRITE_SCAN_DOCS_MAX } from '../../src/store/commands.ts';
 import { DOCUMENT_KEYS_MAX, validateDocument } from '../../src/store/validate.ts';
 import { ValidationError } from '../../src/store/errors.ts';
 import { filterWeight, writeExaminedMax } from '../../src/store/query-exec.ts';
@@ -119,6 +119,58 @@ describe('WRITE_SCAN_DOCS_MAX: documents a write examines when applied', () => {
     assert.equal(t.ok({ type: 'update', collection: 'c', filter: indexed, update: { $set: { y: 1 } }, multi: true, upsert: false }).matched, 0);
     // Reads are not bounded this way.
     assert.equal(t.store.count('c', { $nor: [heavy] }), 1000);
+  });
+});
+
+describe('a transaction shares one WRITE_SCAN_DOCS_MAX; WRITE_DOCS_CHANGED_MAX: documents one write changes by filter', () => {
+  test("a transaction's filters and count preconditions draw on one budget: ops that each fit may not add up past it", () => {
+    const t = new TestStore();
+    const docs = Array.from({ length: 1000 }, (_, i) => ({ _id: `d${String(i).padStart(4, '0')}`, g: i % 10 }));
+    t.ok({ type: 'insert', collection: 'c', docs });
+    // Each op examines the 1,000 documents (weight 1): WRITE_SCAN_DOCS_MAX / 1,000 of them fit.
+    const fit = WRITE_SCAN_DOCS_MAX / 1000;
+    assert.ok(fit < MAX_TX_OPS, 'a transaction could hold more such ops than the budget allows');
+    const op = { type: 'update', collection: 'c', filter: { g: -1 }, update: { $set: { x: 1 } }, multi: true, upsert: false } as const;
+    assert.equal(t.ok({ type: 'tx', if: [], ops: Array.from({ length: fit }, () => op) }).length, fit);
+    t.fail({ type: 'tx', if: [], ops: Array.from({ length: fit + 1 }, () => op) }, 'VALIDATION', /a transaction's filters together/);
+    // Count preconditions draw on it too.
+    const count = { collection: 'c', filter: { g: 1 }, count: 100 };
+    t.ok({ type: 'tx', ops: [], if: Array.from({ length: fit }, () => count) });
+    t.fail({ type: 'tx', ops: [], if: Array.from({ length: fit + 1 }, () => count) }, 'VALIDATION', /WRITE_SCAN_DOCS_MAX/);
+  });
+
+  test('an update or remove matching more than WRITE_DOCS_CHANGED_MAX documents fails whole; at the bound it is applied', () => {
+    const t = new TestStore();
+    const n = WRITE_DOCS_CHANGED_MAX + 1;
+    for (let from = 0; from < n; from += 500) {
+      const docs = Array.from({ length: Math.min(500, n - from) }, (_, k) => ({ _id: `d${String(from + k).padStart(5, '0')}`, i: from + k }));
+      t.ok({ type: 'insert', collection: 'c', docs });
+    }
+    const all = { type: 'update', collection: 'c', filter: {}, update: { $set: { x: 1 } }, multi: true, upsert: false } as const;
+    t.fail(all, 'VALIDATION', new RegExp(`at most ${WRITE_DOCS_CHANGED_MAX} documents \\(WRITE_DOCS_CHANGED_MAX\\).*matched ${n}`));
+    t.fail({ type: 'remove', collection: 'c', filter: {}, multi: true }, 'VALIDATION', /WRITE_DOCS_CHANGED_MAX/);
+    assert.equal(t.store.count('c', { x: 1 }), 0, 'nothing was changed');
+    assert.equal(t.store.count('c', {}), n, 'nothing was removed');
+    // A transaction's ops count together: two halves of the bound plus one more document.
+    const half = WRITE_DOCS_CHANGED_MAX / 2;
+    const upTo = (lo: number, hi: number): JsonObject => ({ i: { $gte: lo, $lt: hi } });
+    t.fail(
+      {
+        type: 'tx',
+        if: [],
+        ops: [
+          { type: 'update', collection: 'c', filter: upTo(0, half), update: { $set: { x: 1 } }, multi: true, upsert: false },
+          { type: 'remove', collection: 'c', filter: upTo(half, n), multi: true },
+        ],
+      },
+      'VALIDATION',
+      /a transaction's ops together/,
+    );
+    assert.equal(t.store.count('c', { x: 1 }), 0);
+    // At the bound: applied.
+    assert.equal(t.ok({ ...all, filter: upTo(0, WRITE_DOCS_CHANGED_MAX) })?.modified, WRITE_DOCS_CHANGED_MAX);
+    assert.equal(t.ok({ type: 'remove', collection: 'c', filter: upTo(0, WRITE_DOCS_CHANGED_MAX), multi: true }).removed, WRITE_DOCS_CHANGED_MAX);
+    assert.equal(t.store.count('c', {}), 1);
   });
 });
 

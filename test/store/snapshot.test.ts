@@ -47,7 +47,9 @@ describe('snapshots', () => {
     const expected = new Map(before.collections.map((c) => [c, t.store.find(c)]));
     const capture = t.store.captureSnapshot();
     // The store moves on while the capture is being encoded.
-    t.ok({ type: 'remove', collection: 'many', filter: {}, multi: true });
+    // Removed in writes of at most WRITE_DOCS_CHANGED_MAX (1,000) documents.
+    for (let i = 0; i < 5; i++) t.ok({ type: 'remove', collection: 'many', filter: { _id: { $gte: `m${i}-`, $lt: `m${i}.` } }, multi: true });
+    assert.equal(t.store.count('many', {}), 0);
     t.ok({ type: 'update', collection: 'users', filter: { _id: 'u1' }, update: { $set: { changed: true } }, multi: false, upsert: false });
     t.insert('later', { _id: 'l1' });
     const parts = [...snapshotParts(capture)];
