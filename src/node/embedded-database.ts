@@ -136,6 +136,10 @@ export class Database {
         continue;
       }
       if (command === null) return value;
+      // A document that fails its model costs no log entry, as with a collection's writes
+      // (embedded-collection.ts); apply checks again, and decides.
+      const failure = this.store.modelFailure(command);
+      if (failure !== undefined) throw failure;
       const result = await this.node.execute(command);
       if (result.ok) return value;
       // The store reports a failed precondition as a conflict; both mean "what you read changed".

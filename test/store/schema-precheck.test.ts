@@ -1,7 +1,7 @@
 // Validation before proposing (issue #14): a write whose document fails its collection's model
 // is refused with 400 VALIDATION_FAILED and no log entry is proposed (the log's last index
 // does not move), over HTTP (inserts, replaces, updates, transactions, keyed writes) and
-// embedded (insert, replace, update); a failed If-Match still answers 412; and a node whose
+// embedded (insert, replace, update, db.transaction()); a failed If-Match still answers 412; and a node whose
 // model is behind asks a linearizable read point before refusing (src/server/model-precheck.ts).
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
@@ -143,6 +143,15 @@ describe('embedded: an invalid document proposes no log entry', () => {
         ['update', () => products.update({ _id: pen._id }, { $inc: { stock: -1 } })],
         ['update of many', () => products.update({}, { $set: { name: '' } }, { multi: true })],
         ['upsert', () => products.update({ _id: 'new' }, { $set: { price: 1 } }, { upsert: true })],
+        [
+          'transaction',
+          () =>
+            db.transaction((tx) => {
+              const inTx = tx.collection('products');
+              inTx.insert({ name: 'Fine', price: 2 });
+              inTx.insert({ name: 'Free', price: 0 });
+            }),
+        ],
       ];
       for (const [what, attempt] of attempts) {
         await assert.rejects(attempt(), (e: Error & { code?: string }) => e.code === 'VALIDATION_FAILED', what);
