@@ -4,6 +4,7 @@
 // compared with that run's: a table on stderr, and exit code 1 when any is more than 15 % worse.
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
 import { benchAbuse } from './abuse.ts';
 import { benchCluster } from './cluster.ts';
 import { compareGuards, formatComparison, guardOfOutput, type Guard } from './compare.ts';
@@ -12,17 +13,42 @@ import { benchSecurity } from './security.ts';
 import { benchStartup } from './startup.ts';
 import { writeEmbeddedReport, type EmbeddedResults } from './fixtures/embedded-report.ts';
 
-const args = process.argv.slice(2);
-const quick = args.includes('--quick');
-const compareAt = args.indexOf('--compare');
-const compareFile = args.find((a) => a.startsWith('--compare='))?.slice('--compare='.length) ?? (compareAt >= 0 ? args[compareAt + 1] : undefined);
-if ((compareAt >= 0 || compareFile !== undefined) && (compareFile === undefined || compareFile === '' || compareFile.startsWith('--'))) {
+const USAGE = `usage: npm run bench [-- SUITE] [options]
+suites: embedded (default), cluster, startup, abuse, security
+options:
+  --quick            a shorter run (fewer documents, rounds and seconds)
+  --compare FILE     compare this run's guarded measures with a saved run's JSON (exit 1 when any is > 15 % worse)
+  --profile          cluster: CPU profiles of the nodes
+  --no-etcd          cluster: without etcd beside ours
+  --trace            cluster: stamp sampled writes at each stage of the write path
+  --only=A,B         abuse: only these cases
+  --help             this text
+prints one JSON object on stdout; progress on stderr`;
+
+let parsed: ReturnType<typeof parseBenchArgs>;
+try {
+  parsed = parseBenchArgs(process.argv.slice(2));
+} catch (error) {
+  console.error(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
+  process.exit(2);
+}
+if (parsed.values.help === true) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const quick = parsed.values.quick === true;
+const compareFile = parsed.values.compare;
+if (compareFile !== undefined && compareFile === '') {
   console.error('--compare needs the file of a saved run (the JSON that `npm run -s bench` printed)');
+  process.exit(2);
+}
+if (parsed.positionals.length > 1) {
+  console.error(`one suite at a time, got ${parsed.positionals.join(', ')}\n${USAGE}`);
   process.exit(2);
 }
 // The saved run is read before the benchmark: a wrong file should not cost a whole run.
 const saved = compareFile === undefined ? undefined : readSaved(compareFile);
-const suite = args.find((a, i) => !a.startsWith('--') && !(compareAt >= 0 && i === compareAt + 1)) ?? 'embedded';
+const suite = parsed.positionals[0] ?? 'embedded';
 if (saved !== undefined && saved.suite !== suite) {
   console.error(`${compareFile} is a run of the ${saved.suite} suite, not ${suite}`);
   process.exit(2);
@@ -44,11 +70,16 @@ if (suite === 'embedded') {
   await writeEmbeddedReport(report, subtitle, results as unknown as EmbeddedResults, results);
   process.stderr.write(`\nchart: ${report}\n`);
 } else if (suite === 'cluster') {
-  results = await benchCluster({ quick, profile: args.includes('--profile'), skipEtcd: args.includes('--no-etcd'), trace: args.includes('--trace') });
+  results = await benchCluster({
+    quick,
+    profile: parsed.values.profile === true,
+    skipEtcd: parsed.values['no-etcd'] === true,
+    trace: parsed.values.trace === true,
+  });
 } else if (suite === 'startup') {
   results = await benchStartup({ rounds: quick ? 3 : 10, port: 18_970 });
 } else if (suite === 'abuse') {
-  const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+  const only = parsed.values.only;
   results = await benchAbuse({ quick, ...(only !== undefined ? { only: only.split(',') } : {}) });
 } else if (suite === 'security') {
   results = await benchSecurity({ quick });
@@ -78,4 +109,22 @@ function readSaved(file: string): { suite: string; guard: Guard } {
     console.error(`--compare ${file}: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(2);
   }
+}
+
+/** The command line, strictly: an unknown flag is an error, not ignored. */
+function parseBenchArgs(args: string[]) {
+  return parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      quick: { type: 'boolean' },
+      compare: { type: 'string' },
+      profile: { type: 'boolean' },
+      'no-etcd': { type: 'boolean' },
+      trace: { type: 'boolean' },
+      only: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
 }
