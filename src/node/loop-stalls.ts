@@ -75,17 +75,31 @@ function openCoreWaitClock(): (() => number) | null {
     return null;
   }
   const buf = Buffer.alloc(SCHEDSTAT_BYTES_MAX);
-  const read = (): number => {
+  const parse = (): number => {
     const n = readSync(fd, buf, 0, SCHEDSTAT_BYTES_MAX, 0);
     return Number(buf.toString('latin1', 0, n).split(' ', 2)[1]) / 1e6;
   };
+  let last: number;
   try {
-    if (Number.isFinite(read())) return read;
+    last = parse();
   } catch {
-    // Unreadable: no wait for a core is known.
+    last = Number.NaN;
   }
-  closeSync(fd);
-  return null;
+  if (!Number.isFinite(last)) {
+    closeSync(fd);
+    return null;
+  }
+  // Called from the Raft ticker: a read that fails later must not throw there. The last good
+  // value stands in (no wait counted: the bound stays an upper one).
+  return () => {
+    try {
+      const now = parse();
+      if (Number.isFinite(now) && now >= last) last = now;
+    } catch {
+      // Keep the last good value.
+    }
+    return last;
+  };
 }
 
 const processCpuMs = (): number => {
@@ -113,6 +127,7 @@ export class LoopStalls {
   private lastCpuMs: number;
   private lastActiveMs: number;
   private lastCoreWaitMs: number;
+  private lastWallBeforeWaitMs: number;
   private wallMsMax = 0;
   private busyMsMax = 0;
   private readonly recent: LoopStall[] = [];
@@ -124,6 +139,7 @@ export class LoopStalls {
     this.lastCpuMs = clocks.cpuMs();
     this.lastActiveMs = clocks.activeMs();
     this.lastCoreWaitMs = clocks.coreWaitMs();
+    this.lastWallBeforeWaitMs = this.lastWallMs;
   }
 
   /**
@@ -138,6 +154,7 @@ export class LoopStalls {
     this.lastCpuMs = this.clocks.cpuMs();
     this.lastActiveMs = this.clocks.activeMs();
     this.lastCoreWaitMs = this.clocks.coreWaitMs();
+    this.lastWallBeforeWaitMs = this.lastWallMs;
     if (timer === 'own') {
       this.timer = setInterval(() => this.sample(), LOOP_PROBE_MS);
       this.timer.unref();
@@ -155,13 +172,18 @@ export class LoopStalls {
 
   /** One probe firing (the timer's, or a test's). */
   sample(): void {
+    // The wall clock is read right before and after the wait for a core, so that every wait
+    // subtracted lies within the span it is subtracted from: a wait for a core between two
+    // reads of different clocks would otherwise be taken from an interval it is not in.
+    const wallBeforeWaitMs = this.clocks.wallMs();
+    const coreWaitMs = this.clocks.coreWaitMs();
     const wallMs = this.clocks.wallMs();
     const cpuMs = this.clocks.cpuMs();
     const activeMs = this.clocks.activeMs();
-    const coreWaitMs = this.clocks.coreWaitMs();
-    const wallSpan = wallMs - this.lastWallMs;
-    const wall = round1(wallSpan);
-    const busy = round1(Math.max(0, Math.min(wallSpan - (coreWaitMs - this.lastCoreWaitMs), cpuMs - this.lastCpuMs, activeMs - this.lastActiveMs)));
+    const wall = round1(wallMs - this.lastWallMs);
+    const notWaiting = wallMs - this.lastWallBeforeWaitMs - (coreWaitMs - this.lastCoreWaitMs);
+    const busy = round1(Math.max(0, Math.min(notWaiting, cpuMs - this.lastCpuMs, activeMs - this.lastActiveMs)));
+    this.lastWallBeforeWaitMs = wallBeforeWaitMs;
     this.lastWallMs = wallMs;
     this.lastCpuMs = cpuMs;
     this.lastActiveMs = activeMs;

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { RaftCore } from '../raft/index.ts';
 import type { RaftStatus } from '../raft/types.ts';
-import type { Command, CommandResult } from '../store/commands.ts';
+import { APPLY_RULES_VERSION, type Command, type CommandResult } from '../store/commands.ts';
 import { sessionKey, type IdempotencyTag, type SessionLookup } from '../store/sessions.ts';
 import { StoreError } from '../store/errors.ts';
 import type { ExecuteOptions } from './backend.ts';
@@ -250,7 +250,8 @@ export class WritePath {
     this.warnIfSkewed(nowMs, logTimeMs);
     this.lastStampMs = Math.max(this.lastStampMs, nowMs, logTimeMs);
     // The leader's id too: history records name the node that proposed each change.
-    return { ...command, timeMs: this.lastStampMs, nodeId: this.host.coreStatus().id };
+    // And the apply rules it is proposed under (APPLY_RULES_VERSION).
+    return { ...command, timeMs: this.lastStampMs, nodeId: this.host.coreStatus().id, rules: APPLY_RULES_VERSION };
   }
 
   /** The log clock decides when idempotency records expire (store/sessions.ts): a leader

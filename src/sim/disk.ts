@@ -113,6 +113,8 @@ export class SimDisk {
     if (held !== undefined && held !== term) {
       throw new Error(`disk: compaction at ${index} term ${term} but the log holds term ${held} there`);
     }
+    // Production writes the snapshot's marker through the log's writer: the waiting commit goes with it.
+    this.writeWaitingCommit();
     this.log = this.log.slice(index - this.snapshotIndex);
     this.snapshot = snapshot;
   }

@@ -149,7 +149,18 @@ export interface EntryStamp {
   timeMs?: number;
   /** The id of the leader that proposed the entry (history records name it). */
   nodeId?: number;
+  /** The apply rules the leader proposed the entry under (APPLY_RULES_VERSION): an entry
+   * written before a rule existed is applied as it was then, on every replica, whether it is
+   * replayed from the log or was applied before a snapshot. Absent: 1. */
+  rules?: number;
 }
+
+/**
+ * The apply rules of the entries this binary proposes. 1: as first released. 2: a write
+ * changes at most WRITE_DOCS_CHANGED_MAX documents by filter, and a transaction's filters and
+ * count preconditions share one WRITE_SCAN_DOCS_MAX (rule 1: each filter has its own).
+ */
+export const APPLY_RULES_VERSION = 2;
 
 export type Command = (
   | InsertCommand

@@ -30,6 +30,7 @@ import {
   type TxOpResult,
   type UpdateCommand,
   type UpdateResultValue,
+  APPLY_RULES_VERSION,
   tooManyToChange,
   WRITE_DOCS_CHANGED_MAX,
   WRITE_SCAN_DOCS_MAX,
@@ -197,6 +198,9 @@ export class Store {
    * size (WRITE_SCAN_DOCS_MAX): a transaction's filters and count preconditions share it. A
    * pre-check outside apply starts from a full one too. */
   private writeScanLeft = WRITE_SCAN_DOCS_MAX;
+  /** The apply rules of the command being applied (EntryStamp.rules; APPLY_RULES_VERSION for a
+   * pre-check, which judges a command this binary will stamp). */
+  private rules = APPLY_RULES_VERSION;
   private pending: PendingChange[] = [];
   /** Set while a replace writes (its change is `Replaced`, not `Updated`). */
   private replacing = false;
@@ -298,6 +302,7 @@ export class Store {
     this.writesInCommand = 0;
     this.matchedToChange = 0;
     this.writeScanLeft = WRITE_SCAN_DOCS_MAX;
+    this.rules = command.rules ?? 1;
     this.pending = [];
     try {
       const value = this.execute(command, index, copied);
@@ -520,6 +525,8 @@ export class Store {
   private examineForWrite(collection: string, filter: Filter, opts: Omit<ExecOptions, 'examinedMax'>): Document[] {
     const compiled = this.filters.get(filter);
     const weight = Math.max(1, filterWeight(filter));
+    // Rule 1: each filter has the whole budget; a filter heavier than it may still look at one.
+    if (this.rules < 2 || this.writeScanLeft === WRITE_SCAN_DOCS_MAX) this.writeScanLeft = Math.max(WRITE_SCAN_DOCS_MAX, weight);
     const examinedMax = Math.floor(this.writeScanLeft / weight);
     if (examinedMax < 1) {
       throw new ValidationError(
@@ -546,7 +553,7 @@ export class Store {
    * command's earlier ops (a transaction's) included; refuses the write before it changes any. */
   private toChange(matches: readonly Document[]): readonly Document[] {
     this.matchedToChange += matches.length;
-    if (this.matchedToChange > WRITE_DOCS_CHANGED_MAX) throw tooManyToChange(this.matchedToChange);
+    if (this.rules >= 2 && this.matchedToChange > WRITE_DOCS_CHANGED_MAX) throw tooManyToChange(this.matchedToChange);
     return matches;
   }
 
@@ -808,6 +815,7 @@ export class Store {
   modelFailure(command: Command): StoreError | undefined {
     if (this.modelsByName.size === 0) return undefined;
     this.writeScanLeft = WRITE_SCAN_DOCS_MAX;
+    this.rules = APPLY_RULES_VERSION;
     try {
       if (command.type === 'tx') {
         // A failing precondition is what apply answers first (409): left to it.
@@ -862,6 +870,7 @@ export class Store {
    * does not, so a pre-check of its documents is then moot). */
   preconditionsHold(preconditions: readonly Precondition[]): boolean {
     this.writeScanLeft = WRITE_SCAN_DOCS_MAX;
+    this.rules = APPLY_RULES_VERSION;
     try {
       return preconditions.every((p) => this.preconditionFailure(p) === undefined);
     } catch (e) {
@@ -899,6 +908,8 @@ export class Store {
           return;
         }
         if (op.ifRev !== undefined && matches[0]!._rev !== op.ifRev) return; // 412 at apply
+        // Apply refuses it whatever its documents: no need to build them (in one piece).
+        if (matches.length > WRITE_DOCS_CHANGED_MAX) throw tooManyToChange(matches.length);
         for (const doc of matches) this.updatedDocument(op.collection, doc, op.update, index);
         return;
       }

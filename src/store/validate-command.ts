@@ -2,7 +2,7 @@
 // collection and index names, and (optionally) the documents they carry.
 
 import { ValidationError } from './errors.ts';
-import { MAX_BATCH_DOCS, MAX_TX_OPS, MAX_BATCH_OPS, MAX_TX_PRECONDITIONS, type Command } from './commands.ts';
+import { APPLY_RULES_VERSION, MAX_BATCH_DOCS, MAX_TX_OPS, MAX_BATCH_OPS, MAX_TX_PRECONDITIONS, type Command } from './commands.ts';
 import { validateIndexFields } from './index-fields.ts';
 import { DEFAULT_LIMITS, type Limits } from './types.ts';
 import { CheckedStrings, fail, isPlainObject, joinPath } from './validate-common.ts';
@@ -43,7 +43,7 @@ function validateBool(v: unknown, path: string): void {
 }
 
 /** Fields of the entry rather than of the command (validateEnvelope says where they may be). */
-const ENVELOPE_KEYS: ReadonlySet<string> = new Set(['timeMs', 'nodeId', 'idempotency']);
+const ENVELOPE_KEYS: ReadonlySet<string> = new Set(['timeMs', 'nodeId', 'rules', 'idempotency']);
 const KEYED_TYPES: ReadonlySet<unknown> = new Set(['insert', 'update', 'replace', 'remove', 'tx', 'createIndex', 'dropIndex', 'dropCollection']);
 
 function allowedKeys(obj: Record<string, unknown>, keys: readonly string[], path: string): void {
@@ -65,6 +65,13 @@ function validateEnvelope(cmd: Record<string, unknown>, path: string, place: Pla
   if (nodeId !== undefined) {
     if (place !== 'top') fail(joinPath(path, 'nodeId'), 'only the entry itself names its leader');
     if (!Number.isSafeInteger(nodeId) || (nodeId as number) < 1) fail(joinPath(path, 'nodeId'), 'must be a positive integer');
+  }
+  const rules = cmd['rules'];
+  if (rules !== undefined) {
+    if (place !== 'top') fail(joinPath(path, 'rules'), 'only the entry itself names its apply rules');
+    if (!Number.isSafeInteger(rules) || (rules as number) < 1 || (rules as number) > APPLY_RULES_VERSION) {
+      fail(joinPath(path, 'rules'), `must be an integer from 1 to ${APPLY_RULES_VERSION} (this binary's apply rules)`);
+    }
   }
   const tag = cmd['idempotency'];
   if (tag === undefined) return;
@@ -145,9 +152,9 @@ function validateCommandAt(cmd: unknown, at: At, place: Place): void {
       allowedKeys(cmd, ['type', 'collection'], path);
       return validateCollectionName(cmd['collection'], joinPath(path, 'collection'));
     case 'auth': {
-      // Its own validator knows nothing of the entry's envelope (time, leader).
-      if (cmd['timeMs'] === undefined && cmd['nodeId'] === undefined) return validateAuthCommand(cmd, path);
-      const { timeMs: _timeMs, nodeId: _nodeId, ...command } = cmd;
+      // Its own validator knows nothing of the entry's envelope (time, leader, apply rules).
+      if (cmd['timeMs'] === undefined && cmd['nodeId'] === undefined && cmd['rules'] === undefined) return validateAuthCommand(cmd, path);
+      const { timeMs: _timeMs, nodeId: _nodeId, rules: _rules, ...command } = cmd;
       return validateAuthCommand(command, path);
     }
     case 'noop':

@@ -23,8 +23,10 @@ import { parseMessage } from './message-validation.ts';
  * replicas would diverge), so it must not receive them: mixed versions do not connect.
  * 5: members' addresses in the configuration (issue #13): conf entries may be `setAddress`
  * changes, which a node of version 4 cannot decode (it would stop on a broken invariant), and
- * snapshot metadata carries `conf.addresses`. */
-export const PROTOCOL_VERSION = 5;
+ * snapshot metadata carries `conf.addresses`.
+ * 6: entries carry their apply rules (`rules`, APPLY_RULES_VERSION 2: WRITE_DOCS_CHANGED_MAX and
+ * a transaction's shared WRITE_SCAN_DOCS_MAX), which a node of version 5 refuses at apply. */
+export const PROTOCOL_VERSION = 6;
 
 /** Frames before the handshake completes (hello, challenge, proof, welcome, refused) are small:
  * a bigger one closes the connection before it is decoded. */

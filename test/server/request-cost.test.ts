@@ -3,7 +3,7 @@
 // examine when applied, and the body limit. Each is tested at the bound and one past it.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_TX_OPS, REQUEST_VALUES_MAX, WRITE_DOCS_CHANGED_MAX, WRITE_SCAN_DOCS_MAX } from '../../src/store/commands.ts';
+import { APPLY_RULES_VERSION, MAX_TX_OPS, REQUEST_VALUES_MAX, WRITE_DOCS_CHANGED_MAX, WRITE_SCAN_DOCS_MAX } from '../../src/store/commands.ts';
 import { DOCUMENT_KEYS_MAX, validateDocument } from '../../src/store/validate.ts';
 import { ValidationError } from '../../src/store/errors.ts';
 import { filterWeight, writeExaminedMax } from '../../src/store/query-exec.ts';
@@ -131,12 +131,20 @@ describe('a transaction shares one WRITE_SCAN_DOCS_MAX; WRITE_DOCS_CHANGED_MAX: 
     const fit = WRITE_SCAN_DOCS_MAX / 1000;
     assert.ok(fit < MAX_TX_OPS, 'a transaction could hold more such ops than the budget allows');
     const op = { type: 'update', collection: 'c', filter: { g: -1 }, update: { $set: { x: 1 } }, multi: true, upsert: false } as const;
-    assert.equal(t.ok({ type: 'tx', if: [], ops: Array.from({ length: fit }, () => op) }).length, fit);
-    t.fail({ type: 'tx', if: [], ops: Array.from({ length: fit + 1 }, () => op) }, 'VALIDATION', /a transaction's filters together/);
+    assert.equal(t.ok({ rules: APPLY_RULES_VERSION, type: 'tx', if: [], ops: Array.from({ length: fit }, () => op) }).length, fit);
+    t.fail(
+      { rules: APPLY_RULES_VERSION, type: 'tx', if: [], ops: Array.from({ length: fit + 1 }, () => op) },
+      'VALIDATION',
+      /a transaction's filters together/,
+    );
     // Count preconditions draw on it too.
     const count = { collection: 'c', filter: { g: 1 }, count: 100 };
-    t.ok({ type: 'tx', ops: [], if: Array.from({ length: fit }, () => count) });
-    t.fail({ type: 'tx', ops: [], if: Array.from({ length: fit + 1 }, () => count) }, 'VALIDATION', /WRITE_SCAN_DOCS_MAX/);
+    t.ok({ rules: APPLY_RULES_VERSION, type: 'tx', ops: [], if: Array.from({ length: fit }, () => count) });
+    t.fail(
+      { rules: APPLY_RULES_VERSION, type: 'tx', ops: [], if: Array.from({ length: fit + 1 }, () => count) },
+      'VALIDATION',
+      /WRITE_SCAN_DOCS_MAX/,
+    );
   });
 
   test('an update or remove matching more than WRITE_DOCS_CHANGED_MAX documents fails whole; at the bound it is applied', () => {
@@ -146,9 +154,17 @@ describe('a transaction shares one WRITE_SCAN_DOCS_MAX; WRITE_DOCS_CHANGED_MAX: 
       const docs = Array.from({ length: Math.min(500, n - from) }, (_, k) => ({ _id: `d${String(from + k).padStart(5, '0')}`, i: from + k }));
       t.ok({ type: 'insert', collection: 'c', docs });
     }
-    const all = { type: 'update', collection: 'c', filter: {}, update: { $set: { x: 1 } }, multi: true, upsert: false } as const;
+    const all = {
+      rules: APPLY_RULES_VERSION,
+      type: 'update',
+      collection: 'c',
+      filter: {},
+      update: { $set: { x: 1 } },
+      multi: true,
+      upsert: false,
+    } as const;
     t.fail(all, 'VALIDATION', new RegExp(`at most ${WRITE_DOCS_CHANGED_MAX} documents \\(WRITE_DOCS_CHANGED_MAX\\).*matched ${n}`));
-    t.fail({ type: 'remove', collection: 'c', filter: {}, multi: true }, 'VALIDATION', /WRITE_DOCS_CHANGED_MAX/);
+    t.fail({ rules: APPLY_RULES_VERSION, type: 'remove', collection: 'c', filter: {}, multi: true }, 'VALIDATION', /WRITE_DOCS_CHANGED_MAX/);
     assert.equal(t.store.count('c', { x: 1 }), 0, 'nothing was changed');
     assert.equal(t.store.count('c', {}), n, 'nothing was removed');
     // A transaction's ops count together: two halves of the bound plus one more document.
@@ -156,6 +172,7 @@ describe('a transaction shares one WRITE_SCAN_DOCS_MAX; WRITE_DOCS_CHANGED_MAX: 
     const upTo = (lo: number, hi: number): JsonObject => ({ i: { $gte: lo, $lt: hi } });
     t.fail(
       {
+        rules: APPLY_RULES_VERSION,
         type: 'tx',
         if: [],
         ops: [
@@ -169,8 +186,28 @@ describe('a transaction shares one WRITE_SCAN_DOCS_MAX; WRITE_DOCS_CHANGED_MAX: 
     assert.equal(t.store.count('c', { x: 1 }), 0);
     // At the bound: applied.
     assert.equal(t.ok({ ...all, filter: upTo(0, WRITE_DOCS_CHANGED_MAX) })?.modified, WRITE_DOCS_CHANGED_MAX);
-    assert.equal(t.ok({ type: 'remove', collection: 'c', filter: upTo(0, WRITE_DOCS_CHANGED_MAX), multi: true }).removed, WRITE_DOCS_CHANGED_MAX);
+    assert.equal(
+      t.ok({ rules: APPLY_RULES_VERSION, type: 'remove', collection: 'c', filter: upTo(0, WRITE_DOCS_CHANGED_MAX), multi: true }).removed,
+      WRITE_DOCS_CHANGED_MAX,
+    );
     assert.equal(t.store.count('c', {}), 1);
+  });
+
+  test('an entry written before these rules (no `rules` in its stamp) is applied as it was: a log replays the same on every replica', () => {
+    const t = new TestStore();
+    const n = WRITE_DOCS_CHANGED_MAX + 1;
+    for (let from = 0; from < n; from += 500) {
+      const docs = Array.from({ length: Math.min(500, n - from) }, (_, k) => ({ _id: `d${String(from + k).padStart(5, '0')}`, i: from + k }));
+      t.ok({ type: 'insert', collection: 'c', docs });
+    }
+    const all = { type: 'update', collection: 'c', filter: {}, update: { $set: { x: 1 } }, multi: true, upsert: false } as const;
+    assert.equal(t.ok({ ...all, timeMs: 1, nodeId: 1 })?.modified, n, 'rule 1: no WRITE_DOCS_CHANGED_MAX');
+    const op = { type: 'update', collection: 'c', filter: { i: -1 }, update: { $set: { y: 1 } }, multi: true, upsert: false } as const;
+    const fit = Math.floor(WRITE_SCAN_DOCS_MAX / n);
+    assert.equal(t.ok({ type: 'tx', if: [], ops: Array.from({ length: fit + 1 }, () => op) }).length, fit + 1, 'rule 1: each filter its own budget');
+    t.fail({ rules: APPLY_RULES_VERSION, type: 'tx', if: [], ops: Array.from({ length: fit + 1 }, () => op) }, 'VALIDATION', /WRITE_SCAN_DOCS_MAX/);
+    // A stamp naming rules this binary does not have is refused whole, on every replica alike.
+    t.fail({ ...all, rules: APPLY_RULES_VERSION + 1 }, 'VALIDATION', /rules: must be an integer from 1 to/);
   });
 });
 

@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ValidationError } from '../../src/store/errors.ts';
 import { DEFAULT_LIMITS } from '../../src/store/types.ts';
+import { APPLY_RULES_VERSION } from '../../src/store/commands.ts';
 import {
   copyDocument,
   copyNewDocument,
@@ -179,6 +180,22 @@ describe('validateFindOptions and validateCommand', () => {
       /single-document/,
     );
     rejects(() => validateCommand({ type: 'createIndex', collection: 'c', fields: [['a', 2]], unique: false }), /direction/);
+  });
+
+  test("the entry's envelope (time, leader, apply rules) on every kind of command, and only at the top", () => {
+    const stamp = { timeMs: 1_700_000_000_000, nodeId: 2, rules: APPLY_RULES_VERSION };
+    validateCommand({ type: 'insert', collection: 'c', docs: [{ _id: 'a' }], ...stamp });
+    validateCommand({ type: 'noop', ...stamp });
+    // An auth command's own validator knows no envelope: one stamped by a leader is valid (the
+    // bootstrap once failed here, and a node started with a root password never turned auth on).
+    validateCommand({ type: 'auth', op: 'deleteUser', by: 'root', name: 'ann', ...stamp });
+    validateCommand({ type: 'insert', collection: 'c', docs: [{ _id: 'a' }], rules: 1 });
+    rejects(() => validateCommand({ type: 'noop', rules: APPLY_RULES_VERSION + 1 }), /^command\.rules: must be an integer from 1 to/);
+    rejects(() => validateCommand({ type: 'noop', rules: 0 }), /^command\.rules: must be an integer from 1 to/);
+    rejects(
+      () => validateCommand({ type: 'tx', ops: [{ type: 'insert', collection: 'c', docs: [{ _id: 'a' }], rules: 2 }], if: [] }),
+      /^command\.ops\.0\.rules: only the entry itself names its apply rules/,
+    );
   });
 });
 
