@@ -24,7 +24,7 @@ const THEMES: Readonly<Record<string, readonly string[]>> = Object.freeze({
   /** Leaders crash at every point of the ready cycle, on slow disks. */
   leaderCrash: ['crashes', 'crashLeaderWithTail', 'crashAtFirstCommit', 'slowDisk'],
   /** An old leader lives on, cut off, with clients still talking to it. */
-  staleLeader: ['isolateLeaderLong', 'partitionCandidate', 'noCheckQuorum'],
+  staleLeader: ['isolateLeaderLong', 'partitionCandidate', 'noCheckQuorum', 'pauses'],
   /** Messages lost, doubled, reordered, and very late copies. */
   messages: ['drop', 'duplicate', 'reorder', 'stale', 'churnTerms'],
   /** Elections in quick succession, around partitions. */
@@ -32,8 +32,9 @@ const THEMES: Readonly<Record<string, readonly string[]>> = Object.freeze({
   membership: ['membership', 'crashes', 'partitions'],
   /** Leadership transfers, with leases in use. */
   transfer: ['transfer', 'deafenOnTransfer'],
-  /** Leases on drifting clocks, leaders cut off. */
-  leases: ['clockDrift', 'isolateLeaderLong'],
+  /** Leases on drifting clocks, leaders cut off or stalled (a lease counted in ticks looks
+   * valid after a stall). */
+  leases: ['clockDrift', 'isolateLeaderLong', 'pauses'],
   /** Followers fall behind and catch up from snapshots. */
   snapshots: ['snapshots', 'crashes', 'partitions', 'drop'],
 });
@@ -119,7 +120,7 @@ export function drawSwarm(rng: Prng): SwarmDraw {
   const slowDisk = level('slowDisk', 0.35, [0.15, 0.4, 0.8]) || 0.15;
   const snapshotEvery = flag('snapshots', 0.3) ? rng.pick([5, 10, 20]) : 40;
 
-  const profile: FaultProfile = {
+  const base: FaultProfile = {
     name: 'swarm',
     links,
     crashEveryMs: crashes ? rng.pick([[40, 250] as const, [150, 600] as const, [300, 1200] as const]) : null,
@@ -134,6 +135,14 @@ export function drawSwarm(rng: Prng): SwarmDraw {
     nemesis,
     clockDrift,
     slowDiskRate: slowDisk,
+  };
+
+  // Event-loop stalls, drawn last so that every other draw of a seed stays what it was.
+  const pauses = flag('pauses', 0.3);
+  const profile: FaultProfile = {
+    ...base,
+    pauseEveryMs: pauses ? rng.pick([[100, 400] as const, [300, 1000] as const]) : null,
+    pauseElections: [0.5, 3],
   };
 
   // Client mix and core settings that change which paths run.
