@@ -291,10 +291,6 @@ export interface RaftBugs {
    * stays valid after TimeoutNow, and it ignores higher terms until the transfer times out,
    * while the target is elected without lease checks (thesis 3.10). */
   readonly transferLeaderKeepsWriting?: boolean;
-  /** Driver switch, not read by the core: the simulator's driver (sim/sim-node.ts) serves a
-   * lease read while ticks are owed after an event-loop stall, which node/raft-node.ts
-   * readBarrier refuses (a lease counted in ticks looks valid after a stall). */
-  readonly leaseReadWhileTicksOwed?: boolean;
 }
 
 /**

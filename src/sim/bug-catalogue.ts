@@ -88,10 +88,6 @@ export const BUG_CATALOGUE: Readonly<Record<BugName, BugDescription>> = Object.f
     description: 'during a transfer the old leader keeps leading: takes proposals, keeps its lease, ignores the new term',
     breaks: 'thesis §3.10: a transferring leader stops taking requests; no lease once another may win without lease checks',
   },
-  leaseReadWhileTicksOwed: {
-    description: 'the driver serves a lease read after an event-loop stall, before the missed ticks are caught up',
-    breaks: 'thesis §6.4.1: a lease is measured in real time; ticks not yet taken leave it looking valid when it has expired',
-  },
 });
 
 export const BUG_NAMES: readonly BugName[] = Object.freeze(Object.keys(BUG_CATALOGUE) as BugName[]);

@@ -386,7 +386,7 @@ export class SimNode {
     // As node/raft-node.ts readBarrier does: a lease read without a valid lease (a follower, a
     // leader that has not heard from a quorum lately or sent TimeoutNow this term) is not
     // refused but confirmed through ReadIndex, so clients see what production clients see.
-    const owed = this.ticksOwed > 0 && this.ctx.bugs?.leaseReadWhileTicksOwed !== true;
+    const owed = this.ticksOwed > 0;
     if (mode === 'lease' && owed && core.leaseValid()) this.ctx.coverage.hit('leaseReadRefusedAfterPause');
     if (mode === 'lease' && !owed && core.leaseValid()) {
       this.ctx.coverage.hit('leaseReadServed');

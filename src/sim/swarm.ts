@@ -24,6 +24,7 @@ const THEMES: Readonly<Record<string, readonly string[]>> = Object.freeze({
   /** Leaders crash at every point of the ready cycle, on slow disks. */
   leaderCrash: ['crashes', 'crashLeaderWithTail', 'crashAtFirstCommit', 'slowDisk'],
   /** An old leader lives on, cut off, with clients still talking to it. */
+  /** ... or stalled (a lease counted in ticks looks valid after a stall). */
   staleLeader: ['isolateLeaderLong', 'partitionCandidate', 'noCheckQuorum', 'pauses'],
   /** Messages lost, doubled, reordered, and very late copies. */
   messages: ['drop', 'duplicate', 'reorder', 'stale', 'churnTerms'],
@@ -32,9 +33,8 @@ const THEMES: Readonly<Record<string, readonly string[]>> = Object.freeze({
   membership: ['membership', 'crashes', 'partitions'],
   /** Leadership transfers, with leases in use. */
   transfer: ['transfer', 'deafenOnTransfer'],
-  /** Leases on drifting clocks, leaders cut off or stalled (a lease counted in ticks looks
-   * valid after a stall). */
-  leases: ['clockDrift', 'isolateLeaderLong', 'pauses'],
+  /** Leases on drifting clocks, leaders cut off. */
+  leases: ['clockDrift', 'isolateLeaderLong'],
   /** Followers fall behind and catch up from snapshots. */
   snapshots: ['snapshots', 'crashes', 'partitions', 'drop'],
 });
@@ -137,14 +137,6 @@ export function drawSwarm(rng: Prng): SwarmDraw {
     slowDiskRate: slowDisk,
   };
 
-  // Event-loop stalls, drawn last so that every other draw of a seed stays what it was.
-  const pauses = flag('pauses', 0.3);
-  const profile: FaultProfile = {
-    ...base,
-    pauseEveryMs: pauses ? rng.pick([[100, 400] as const, [300, 1000] as const]) : null,
-    pauseElections: [0.5, 3],
-  };
-
   // Client mix and core settings that change which paths run.
   const keys = rng.pick([['a'], ['a', 'b'], ['a', 'b', 'c'], ['a', 'b', 'c', 'd', 'e']]);
   const clients: { -readonly [K in keyof ClientOptions]?: ClientOptions[K] } = {
@@ -194,6 +186,13 @@ export function drawSwarm(rng: Prng): SwarmDraw {
   // Without check-quorum there is no lease: every lease read would fall back to ReadIndex
   // (sim-node.ts, as in production), so draw none and spend the reads on ReadIndex directly.
   if (timing.checkQuorum === false) clients.leaseReadRatio = 0;
+  // Event-loop stalls, drawn last so that every other draw of a seed stays what it was.
+  const pauses = flag('pauses', 0.3);
+  const profile: FaultProfile = {
+    ...base,
+    pauseEveryMs: pauses ? rng.pick([[100, 400] as const, [300, 1000] as const]) : null,
+    pauseElections: [0.5, 3],
+  };
   return {
     profile,
     clients,
