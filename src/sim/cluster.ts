@@ -49,6 +49,10 @@ export const DEFAULT_TIMING: RaftTiming = Object.freeze({
 /** An armed crash that has not found a ready() to hit by this time becomes a clean crash. */
 const ARMED_CRASH_WAIT_TICKS = 3;
 
+/** After a pause, at most this many election timeouts of ticks are caught up, as
+ * node/raft-node.ts's maxCatchUpTicks (electionTicks * 4); the rest are skipped. */
+const MAX_CATCH_UP_ELECTIONS = 4;
+
 /** Probability that a pipelined write is slow when no slow-disk fault is on. */
 export const BASE_SLOW_DISK_RATE = 0.15;
 
@@ -145,6 +149,13 @@ export class Cluster {
     this.trace.add(this.now, `n${id} crash armed (${point})`);
   }
 
+  /** Stalls a node's event loop for `pauseMs` (see SimNode.pause). */
+  pause(id: number, pauseMs: number): void {
+    const n = this.node(id);
+    if (!n.alive) return;
+    n.pause(pauseMs);
+  }
+
   /** Arms a crash for a moment of the node's making (see CrashTrigger), for `forMs`. */
   arm(id: number, when: CrashTrigger['when'], point: CrashPoint, forMs: number): void {
     const n = this.node(id);
@@ -173,8 +184,16 @@ export class Cluster {
       const delivery = this.network.nextDeliveryTime();
       let tickNode: SimNode | null = null;
       let writeNode: SimNode | null = null;
+      let resumeNode: SimNode | null = null;
       for (const n of this.nodeMap.values()) {
         if (!n.alive) continue;
+        if (n.pausedUntil !== -Infinity) {
+          // Stalled: no tick and no write completion is noticed until it resumes.
+          if (resumeNode === null || n.pausedUntil < resumeNode.pausedUntil || (n.pausedUntil === resumeNode.pausedUntil && n.id < resumeNode.id)) {
+            resumeNode = n;
+          }
+          continue;
+        }
         if (tickNode === null || n.nextTickAt < tickNode.nextTickAt || (n.nextTickAt === tickNode.nextTickAt && n.id < tickNode.id)) {
           tickNode = n;
         }
@@ -187,12 +206,16 @@ export class Cluster {
       }
       const tickAt = tickNode?.nextTickAt ?? Infinity;
       const writeAt = writeNode?.writeDoneAt ?? Infinity;
-      const next = Math.min(delivery ?? Infinity, tickAt, writeAt);
+      const resumeAt = Math.max(this.now, resumeNode?.pausedUntil ?? Infinity);
+      const next = Math.min(delivery ?? Infinity, tickAt, writeAt, resumeAt);
       if (next > until) break;
       if (next < this.now) throw new Error(`Cluster: time went backwards (${next} < ${this.now})`);
       this.now = next;
       this.steps++;
-      if (delivery !== null && delivery <= tickAt && delivery <= writeAt) {
+      if (resumeNode !== null && resumeAt <= (delivery ?? Infinity) && resumeAt <= tickAt && resumeAt <= writeAt) {
+        const n = resumeNode;
+        n.resume(this.options.timing.electionTicks * MAX_CATCH_UP_ELECTIONS, () => this.stepped(n));
+      } else if (delivery !== null && delivery <= tickAt && delivery <= writeAt) {
         const m = this.network.takeDue(this.now);
         if (m !== null) this.deliver(m);
       } else if (writeNode !== null && writeAt <= tickAt) {
@@ -238,6 +261,11 @@ export class Cluster {
     const target = this.nodeMap.get(m.to);
     if (target === undefined || !target.alive) {
       this.trace.add(this.now, `lost ${describeMessage(m)} (target down)`);
+      return;
+    }
+    if (target.paused) {
+      this.trace.add(this.now, `held ${describeMessage(m)} (target paused)`);
+      target.hold(m);
       return;
     }
     this.trace.add(this.now, `recv ${describeMessage(m)}`);

@@ -35,6 +35,10 @@ export const COVERAGE_STATES = [
   'leaderDeposed',
   /** Two live nodes believed they led, in different terms, at once. */
   'twoLiveLeaders',
+  /** A node's event loop stalled (pause fault): no ticks, messages or requests for a while. */
+  'pausedNode',
+  /** A lease read arrived while ticks were owed after a pause and went through ReadIndex. */
+  'leaseReadRefusedAfterPause',
 ] as const;
 
 export type CoverageState = (typeof COVERAGE_STATES)[number];

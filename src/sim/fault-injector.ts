@@ -36,7 +36,9 @@ export type FaultEvent =
   | { readonly at: number; readonly type: 'heal' }
   | { readonly at: number; readonly type: 'conf'; readonly change: ConfChange }
   | { readonly at: number; readonly type: 'campaign'; readonly node: number }
-  | { readonly at: number; readonly type: 'transfer'; readonly to: number };
+  | { readonly at: number; readonly type: 'transfer'; readonly to: number }
+  /** The node's event loop stalls for `ms` (SimNode.pause). */
+  | { readonly at: number; readonly type: 'pause'; readonly node: number; readonly ms: number };
 
 /** Recorded events kept per run (a run records a few hundred at most). */
 const EVENTS_MAX = 10_000;
@@ -70,6 +72,8 @@ export class FaultInjector {
   private nextPartitionAt = Infinity;
   private partitionEndsAt = Infinity;
   private nextMembershipAt = Infinity;
+  private nextPauseAt = Infinity;
+  pauses = 0;
   private readonly restartAt = new Map<number, number>();
   private nextWatchAt = Infinity;
   /** A state-triggered fault waiting to be applied at strikeAt (see observe). */
@@ -112,8 +116,9 @@ export class FaultInjector {
       this.nextPartitionAt = p.partitionEveryMs ? now + this.between(p.partitionEveryMs) : Infinity;
       const membershipMs = p.membershipEveryMs ?? (this.options.topology === 'oneVoter' ? ONE_VOTER_MEMBERSHIP_MS : null);
       this.nextMembershipAt = membershipMs ? now + this.between(membershipMs) : Infinity;
+      this.nextPauseAt = p.pauseEveryMs ? now + this.between(p.pauseEveryMs) : Infinity;
     } else {
-      this.nextCrashAt = this.nextPartitionAt = this.nextMembershipAt = this.nextWatchAt = Infinity;
+      this.nextCrashAt = this.nextPartitionAt = this.nextMembershipAt = this.nextWatchAt = this.nextPauseAt = Infinity;
     }
   }
 
@@ -131,7 +136,15 @@ export class FaultInjector {
   /** When the injector next wants to act (Infinity: never). */
   nextFaultTime(): number {
     if (this.replay !== null) return this.replay[this.replayNext]?.at ?? Infinity;
-    let t = Math.min(this.nextCrashAt, this.nextPartitionAt, this.partitionEndsAt, this.nextMembershipAt, this.nextWatchAt, this.strikeAt);
+    let t = Math.min(
+      this.nextCrashAt,
+      this.nextPartitionAt,
+      this.partitionEndsAt,
+      this.nextMembershipAt,
+      this.nextWatchAt,
+      this.strikeAt,
+      this.nextPauseAt,
+    );
     for (const at of this.restartAt.values()) t = Math.min(t, at);
     return t;
   }
@@ -177,6 +190,10 @@ export class FaultInjector {
     if (this.nextMembershipAt <= now) {
       this.nextMembershipAt = now + this.between(p.membershipEveryMs ?? ONE_VOTER_MEMBERSHIP_MS);
       this.changeMembership(now);
+    }
+    if (this.nextPauseAt <= now) {
+      this.nextPauseAt = now + this.between(p.pauseEveryMs!);
+      this.pauseSomeone(now);
     }
     if (this.nextWatchAt <= now) {
       this.nextWatchAt = now + this.options.tickMs;
@@ -230,6 +247,10 @@ export class FaultInjector {
       }
       case 'transfer':
         cluster.transferLeadership(e.to);
+        break;
+      case 'pause':
+        if (cluster.has(e.node)) cluster.pause(e.node, e.ms);
+        this.pauses++;
         break;
     }
   }
@@ -351,6 +372,20 @@ export class FaultInjector {
 
   private downCount(): number {
     return this.cluster.nodes.filter((n) => !n.stopped && (!n.alive || n.armedCrash !== null || n.armedTrigger !== null)).length;
+  }
+
+  // -- Pauses ---------------------------------------------------------------------------
+
+  /** Stalls a live, unpaused node, the leader half of the time: a leader that stalls past its
+   * lease while another is elected is where a lease counted in ticks goes wrong. */
+  private pauseSomeone(now: number): void {
+    const up = this.cluster.nodes.filter((n) => n.alive && !n.paused);
+    if (up.length === 0) return;
+    const leader = this.cluster.leader();
+    const victim = leader !== null && !leader.paused && this.rng.chance(0.5) ? leader : this.rng.pick(up);
+    const electionMs = this.options.tickMs * this.cluster.timing.electionTicks;
+    const [lo, hi] = this.profile.pauseElections ?? [0.5, 3];
+    this.apply({ at: now, type: 'pause', node: victim.id, ms: this.rng.int(Math.round(lo * electionMs), Math.round(hi * electionMs)) }, now);
   }
 
   // -- Crashes --------------------------------------------------------------------------

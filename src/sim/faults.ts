@@ -29,6 +29,10 @@ export interface FaultProfile {
   readonly clockDrift?: number;
   /** Probability that a pipelined write (fsync) is slow, 5..30 ms; default 0.15. */
   readonly slowDiskRate?: number;
+  /** Gap between event-loop stalls of a node (GC pause, SIGSTOP), virtual ms; default none. */
+  readonly pauseEveryMs?: readonly [number, number] | null;
+  /** How long a stall lasts, in election timeouts (so that it spans elections elsewhere). */
+  readonly pauseElections?: readonly [number, number];
 }
 
 /** State-triggered faults, aimed where Raft bugs live. Each is a probability, tried when its

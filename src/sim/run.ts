@@ -48,6 +48,9 @@ export interface SimOptions {
   readonly faultSchedule?: readonly FaultEvent[];
   /** Link behaviour during the fault phase, instead of the profile's (shrink.ts: lossless). */
   readonly links?: LinkFaults;
+  /** false: no pause fault even if the profile (or swarm draw) has one: regression seeds
+   * recorded before the fault existed replay the run they were recorded with. */
+  readonly pauses?: boolean;
 }
 
 /** The profile name of swarm testing: each seed draws its own faults (swarm.ts). */
@@ -131,7 +134,8 @@ export class Simulation {
     this.swarm = options.profile === SWARM ? drawSwarm(rng.derive('swarm')) : null;
     const drawn =
       this.swarm?.profile ?? (typeof options.profile === 'string' ? profileByName(options.profile) : (options.profile ?? profileByName('mixed')));
-    this.profile = options.links === undefined ? drawn : { ...drawn, links: options.links };
+    const linked = options.links === undefined ? drawn : { ...drawn, links: options.links };
+    this.profile = options.pauses === false ? { ...linked, pauseEveryMs: null } : linked;
     this.trace = new Trace(400, options.fullTrace ?? false);
     this.tickMs = options.tickMs ?? 10;
     const ids = Array.from({ length: options.nodes }, (_, i) => i + 1);

@@ -41,6 +41,8 @@ export function formatEvent(e: FaultEvent): string {
       return `campaign ${e.node} at=${e.at}`;
     case 'transfer':
       return `transfer ${e.to} at=${e.at}`;
+    case 'pause':
+      return `pause ${e.node} at=${e.at} ms=${e.ms}`;
   }
 }
 
@@ -154,6 +156,10 @@ export function parseScript(text: string): SimOptions {
       case 'transfer':
         events.push({ at, type: 'transfer', to: node() });
         break;
+      case 'pause': {
+        events.push({ at, type: 'pause', node: node(), ms: num('ms') });
+        break;
+      }
       default:
         throw new Error(`script: unknown command in "${line}"`);
     }

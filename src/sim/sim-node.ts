@@ -107,6 +107,12 @@ interface PendingRead {
   readonly done: (outcome: ReadOutcome) => void;
 }
 
+/** What arrived at a paused node, in arrival order: handled when it resumes. */
+type HeldEvent =
+  | { readonly kind: 'message'; readonly message: Message }
+  /** A client request (queued in the kernel, as HTTP requests are during a stall). */
+  | { readonly kind: 'request'; readonly run: () => void; readonly fail: (reason: string) => void };
+
 const MAX_PENDING = 10_000;
 const MAX_READY_ROUNDS = 1_000;
 
@@ -128,6 +134,13 @@ export class SimNode {
   everMember = false;
   /** Highest index the state machine applied in any incarnation (see Cluster.stepped). */
   appliedHighWater = 0;
+  /** Event-loop stall (pause fault): until this virtual time the node takes no tick, steps no
+   * message and handles no request; they are held (see resume). */
+  pausedUntil = -Infinity;
+  private held: HeldEvent[] = [];
+  /** Ticks due while paused and not yet taken: as node/raft-node.ts readBarrier does, no lease
+   * read is served while any is owed (ticks counted the lease; after a stall it looks valid). */
+  ticksOwed = 0;
   armedCrash: CrashPoint | null = null;
   armedTrigger: CrashTrigger | null = null;
   armedDeadline = 0;
@@ -221,6 +234,11 @@ export class SimNode {
     this.armedTrigger = null;
     this.stats.crashes++;
     this.ctx.trace.add(this.ctx.now(), `n${this.id} CRASH (${why})`);
+    // A stalled process that dies loses what the kernel held for it.
+    const held = this.held;
+    this.held = [];
+    this.pausedUntil = -Infinity;
+    this.ticksOwed = 0;
     const pending = this.pending;
     this.pending = null;
     this.writeDoneAt = Infinity;
@@ -238,6 +256,67 @@ export class SimNode {
     this.waitingReads = [];
     for (const w of writes) w.done({ kind: 'unknown', reason: `node ${this.id} crashed` });
     for (const r of reads) r.done({ kind: 'unknown', reason: `node ${this.id} crashed` });
+    for (const h of held) if (h.kind === 'request') h.fail(`node ${this.id} crashed`);
+  }
+
+  get paused(): boolean {
+    return this.core !== null && this.ctx.now() < this.pausedUntil;
+  }
+
+  /** Stalls the event loop for `pauseMs` (the cluster resumes it at pausedUntil). */
+  pause(pauseMs: number): void {
+    if (this.core === null) return;
+    this.pausedUntil = Math.max(this.pausedUntil, this.ctx.now() + pauseMs);
+    this.ctx.coverage.hit('pausedNode');
+    this.ctx.trace.add(this.ctx.now(), `n${this.id} PAUSE until ${this.pausedUntil}`);
+  }
+
+  /** Holds a message that reached the node while paused. */
+  hold(message: Message): void {
+    this.held.push({ kind: 'message', message });
+  }
+
+  /**
+   * The stall ended (now >= pausedUntil). In node/raft-node.ts's order: what arrived during
+   * it (messages and requests, in arrival order) is handled first, with the ticks still owed;
+   * a write that completed meanwhile is noticed; then catchUpTicks ticks the core for the time
+   * elapsed, at most `maxCatchUpTicks` (the rest is skipped, as production does).
+   * `onStepped` runs after each step (the cluster's checks).
+   */
+  resume(maxCatchUpTicks: number, onStepped: () => void): void {
+    const now = this.ctx.now();
+    this.pausedUntil = -Infinity;
+    let owed = 0;
+    for (; this.nextTickAt <= now; owed++) {
+      this.tickExactAt += this.tickPeriodMs;
+      this.nextTickAt = Math.round(this.tickExactAt);
+    }
+    this.ticksOwed = owed;
+    const held = this.held;
+    this.held = [];
+    this.ctx.trace.add(now, `n${this.id} RESUME: ${held.length} held, ${owed} ticks owed`);
+    for (let i = 0; i < held.length; i++) {
+      const h = held[i]!;
+      if (this.core === null) {
+        // Crashed (an armed crash) while handling them: the rest is lost with the process.
+        for (const r of held.slice(i)) if (r.kind === 'request') r.fail(`node ${this.id} crashed`);
+        return;
+      }
+      if (h.kind === 'message') this.step(h.message);
+      else h.run();
+      onStepped();
+    }
+    if (this.core === null) return;
+    if (this.writeDoneAt <= now) {
+      this.completeWrite();
+      onStepped();
+    }
+    for (let i = Math.min(owed, maxCatchUpTicks); i > 0 && this.core !== null; i--) {
+      this.ticksOwed--;
+      this.tick();
+      onStepped();
+    }
+    this.ticksOwed = 0;
   }
 
   /** Removed from the cluster: stops for good. */
@@ -271,6 +350,10 @@ export class SimNode {
   }
 
   write(cmd: KvCommand, done: (outcome: WriteOutcome) => void): void {
+    if (this.paused) {
+      this.held.push({ kind: 'request', run: () => this.write(cmd, done), fail: (reason) => done({ kind: 'unknown', reason }) });
+      return;
+    }
     const core = this.core;
     if (core === null) return done({ kind: 'rejected', reason: 'node down', leader: 0 });
     if (this.pendingWrites.size >= MAX_PENDING) return done({ kind: 'rejected', reason: 'busy', leader: 0 });
@@ -293,13 +376,19 @@ export class SimNode {
   }
 
   read(mode: ReadMode, key: string, done: (outcome: ReadOutcome) => void): void {
+    if (this.paused) {
+      this.held.push({ kind: 'request', run: () => this.read(mode, key, done), fail: (reason) => done({ kind: 'unknown', reason }) });
+      return;
+    }
     const core = this.core;
     if (core === null) return done({ kind: 'rejected', reason: 'node down', leader: 0 });
     const read: PendingRead = { key, done, term: core.currentTerm() };
     // As node/raft-node.ts readBarrier does: a lease read without a valid lease (a follower, a
     // leader that has not heard from a quorum lately or sent TimeoutNow this term) is not
     // refused but confirmed through ReadIndex, so clients see what production clients see.
-    if (mode === 'lease' && core.leaseValid()) {
+    const owed = this.ticksOwed > 0;
+    if (mode === 'lease' && owed && core.leaseValid()) this.ctx.coverage.hit('leaseReadRefusedAfterPause');
+    if (mode === 'lease' && !owed && core.leaseValid()) {
       this.ctx.coverage.hit('leaseReadServed');
       const index = core.status().commitIndex;
       this.ctx.trace.add(this.ctx.now(), `n${this.id} lease read ${key} at ${index}`);

@@ -24,7 +24,8 @@ const THEMES: Readonly<Record<string, readonly string[]>> = Object.freeze({
   /** Leaders crash at every point of the ready cycle, on slow disks. */
   leaderCrash: ['crashes', 'crashLeaderWithTail', 'crashAtFirstCommit', 'slowDisk'],
   /** An old leader lives on, cut off, with clients still talking to it. */
-  staleLeader: ['isolateLeaderLong', 'partitionCandidate', 'noCheckQuorum'],
+  /** ... or stalled (a lease counted in ticks looks valid after a stall). */
+  staleLeader: ['isolateLeaderLong', 'partitionCandidate', 'noCheckQuorum', 'pauses'],
   /** Messages lost, doubled, reordered, and very late copies. */
   messages: ['drop', 'duplicate', 'reorder', 'stale', 'churnTerms'],
   /** Elections in quick succession, around partitions. */
@@ -119,7 +120,7 @@ export function drawSwarm(rng: Prng): SwarmDraw {
   const slowDisk = level('slowDisk', 0.35, [0.15, 0.4, 0.8]) || 0.15;
   const snapshotEvery = flag('snapshots', 0.3) ? rng.pick([5, 10, 20]) : 40;
 
-  const profile: FaultProfile = {
+  const base: FaultProfile = {
     name: 'swarm',
     links,
     crashEveryMs: crashes ? rng.pick([[40, 250] as const, [150, 600] as const, [300, 1200] as const]) : null,
@@ -185,6 +186,13 @@ export function drawSwarm(rng: Prng): SwarmDraw {
   // Without check-quorum there is no lease: every lease read would fall back to ReadIndex
   // (sim-node.ts, as in production), so draw none and spend the reads on ReadIndex directly.
   if (timing.checkQuorum === false) clients.leaseReadRatio = 0;
+  // Event-loop stalls, drawn last so that every other draw of a seed stays what it was.
+  const pauses = flag('pauses', 0.3);
+  const profile: FaultProfile = {
+    ...base,
+    pauseEveryMs: pauses ? rng.pick([[100, 400] as const, [300, 1000] as const]) : null,
+    pauseElections: [0.5, 3],
+  };
   return {
     profile,
     clients,
