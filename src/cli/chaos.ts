@@ -26,6 +26,16 @@ const DURATION_MS_MAX = 24 * 3_600_000;
 const CLIENTS_MAX = 1000;
 /** Most keys of the load (few, so that clients conflict). */
 const KEYS_MAX = 1000;
+/** Clients per key when --keys is not given: enough to conflict on every key, few enough that
+ * the linearizability search of each key stays within its budget (100 clients on 5 keys, the
+ * seed's command, left every key without a verdict after 2,000,000 steps). */
+const DEFAULT_CLIENTS_PER_KEY = 4;
+/** Keys when --keys is not given, at least. */
+const DEFAULT_KEYS_MIN = 5;
+
+export function defaultKeys(clients: number): number {
+  return Math.max(DEFAULT_KEYS_MIN, Math.ceil(clients / DEFAULT_CLIENTS_PER_KEY));
+}
 /** Most search steps per key --check-budget accepts (a billion steps is minutes of CPU per key). */
 const CHECK_BUDGET_STEPS_MAX = 1_000_000_000;
 /**
@@ -97,6 +107,7 @@ async function parseChaosOptions(raw: RawChaosOptions): Promise<ChaosOptions> {
     const password = await readPasswordFile(PASSWORD_FLAG, raw.passwordFile);
     authorization = `Basic ${Buffer.from(`${String(raw.user ?? 'root')}:${password}`).toString('base64')}`;
   }
+  const clients = parseIntegerFlag('--load-test-concurrent', raw.loadTestConcurrent ?? 10, 1, CLIENTS_MAX);
   return {
     scenario,
     durationMs,
@@ -107,8 +118,8 @@ async function parseChaosOptions(raw: RawChaosOptions): Promise<ChaosOptions> {
     basePort: raw.basePort === undefined ? null : parsePortFlag('--base-port', raw.basePort),
     cluster,
     authorization,
-    clients: parseIntegerFlag('--load-test-concurrent', raw.loadTestConcurrent ?? 10, 1, CLIENTS_MAX),
-    keys: parseIntegerFlag('--keys', raw.keys ?? 5, 1, KEYS_MAX),
+    clients,
+    keys: parseIntegerFlag('--keys', raw.keys ?? defaultKeys(clients), 1, KEYS_MAX),
     requestTimeoutMs: parseDurationFlag('--request-timeout', raw.requestTimeout ?? '2s', 10, 60_000),
     restartWaitMs: parseDurationFlag('--restart-wait', raw.restartWait ?? `${REMOTE_RESTART_WAIT_MS}ms`, 100, DURATION_MS_MAX),
     electionTimeoutMs: parseIntegerFlag('--election-timeout', raw.electionTimeout ?? TUNING_DEFAULTS.electionTimeoutMs, 10, 60_000),
@@ -133,7 +144,13 @@ export function registerChaos(program: Command): void {
     .addOption(
       new Option('--load-test-concurrent <n>', `concurrent clients doing writes, reads and compare-and-set (1 to ${CLIENTS_MAX})`).default('10'),
     )
-    .addOption(new Option('--keys <n>', 'keys the clients share (few, so that they conflict)').default('5'))
+    .addOption(
+      // No commander default: the default depends on --load-test-concurrent (defaultKeys).
+      new Option(
+        '--keys <n>',
+        `keys the clients share (few, so that they conflict; default: one per ${DEFAULT_CLIENTS_PER_KEY} clients, at least ${DEFAULT_KEYS_MIN})`,
+      ),
+    )
     .addOption(new Option('--request-timeout <d>', 'client timeout of one operation (then it is indeterminate)').default('2s'))
     .option(
       '--cluster <list>',

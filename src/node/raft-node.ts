@@ -19,7 +19,7 @@ import type { Logger } from 'pino';
 import type { LogStorage } from '../log/types.ts';
 import { readyDurability, type RaftCore } from '../raft/index.ts';
 import type { Entry, Message, RaftStatus, Ready, Snapshot } from '../raft/types.ts';
-import type { Command, CommandResult } from '../store/commands.ts';
+import { NewerApplyRulesError, type Command, type CommandResult } from '../store/commands.ts';
 import { assert } from '../assert.ts';
 import { StoreError } from '../store/errors.ts';
 import { createIdGenerator } from '../store/ids.ts';
@@ -681,7 +681,18 @@ export class RaftNode implements DatabaseBackend {
         return;
       }
       // The entry's term goes into history records (store/history.ts).
-      result = this.currentStore.apply(command, entry.index, { term: entry.term, documentsCopied: proposed !== undefined });
+      try {
+        result = this.currentStore.apply(command, entry.index, { term: entry.term, documentsCopied: proposed !== undefined });
+      } catch (error) {
+        if (!(error instanceof NewerApplyRulesError)) throw error;
+        // Replicas that know those rules apply the entry; refusing it here would make this
+        // node's state differ from theirs. The node stops (processReady), naming the remedy.
+        throw new Error(
+          `log entry ${entry.index} was proposed under apply rules this binary does not have (${error.message}): ` +
+            'run the binary the cluster runs (a node may not be downgraded below the version that wrote its log)',
+          { cause: error },
+        );
+      }
       this.changes.applied(command, result, entry);
       this.metrics.opsApplied += command.type === 'batch' ? command.ops.length : 1;
     } else {

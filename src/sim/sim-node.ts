@@ -278,10 +278,13 @@ export class SimNode {
 
   /**
    * The stall ended (now >= pausedUntil). In node/raft-node.ts's order: what arrived during
-   * it (messages and requests, in arrival order) is handled first, with the ticks still owed;
-   * a write that completed meanwhile is noticed; then catchUpTicks ticks the core for the time
-   * elapsed, at most `maxCatchUpTicks` (the rest is skipped, as production does).
-   * `onStepped` runs after each step (the cluster's checks).
+   * it (messages and requests, in arrival order) is handled with the ticks of the stall still
+   * owed, except that a message is stepped after the owed ticks when production's
+   * `ticksFirst` says so (this node does not lead, or a leader's message of a higher term is
+   * about to depose it: the stall was time before the message, docs/found-bugs.md 6); a
+   * write that completed meanwhile is noticed; then whatever ticks are still owed are
+   * caught up. The catch-up ticks at most `maxCatchUpTicks` (the rest is skipped, as
+   * production does). `onStepped` runs after each step (the cluster's checks).
    */
   resume(maxCatchUpTicks: number, onStepped: () => void): void {
     const now = this.ctx.now();
@@ -295,6 +298,15 @@ export class SimNode {
     const held = this.held;
     this.held = [];
     this.ctx.trace.add(now, `n${this.id} RESUME: ${held.length} held, ${owed} ticks owed`);
+    const catchUp = (): void => {
+      if (this.ticksOwed === 0) return;
+      for (let i = Math.min(this.ticksOwed, maxCatchUpTicks); i > 0 && this.core !== null; i--) {
+        this.ticksOwed--;
+        this.tick();
+        onStepped();
+      }
+      this.ticksOwed = 0;
+    };
     for (let i = 0; i < held.length; i++) {
       const h = held[i]!;
       if (this.core === null) {
@@ -302,8 +314,13 @@ export class SimNode {
         for (const r of held.slice(i)) if (r.kind === 'request') r.fail(`node ${this.id} crashed`);
         return;
       }
-      if (h.kind === 'message') this.step(h.message);
-      else h.run();
+      if (h.kind === 'message') {
+        if (this.ticksFirst(h.message)) {
+          catchUp();
+          if (this.core === null) continue;
+        }
+        this.step(h.message);
+      } else h.run();
       onStepped();
     }
     if (this.core === null) return;
@@ -311,12 +328,17 @@ export class SimNode {
       this.completeWrite();
       onStepped();
     }
-    for (let i = Math.min(owed, maxCatchUpTicks); i > 0 && this.core !== null; i--) {
-      this.ticksOwed--;
-      this.tick();
-      onStepped();
-    }
-    this.ticksOwed = 0;
+    catchUp();
+  }
+
+  /** Production's rule (node/raft-node.ts ticksFirst), while ticks are owed: a node that does
+   * not lead, or a leader about to be deposed by a leader's message of a higher term, ticks
+   * the stall before stepping the message. */
+  private ticksFirst(message: Message): boolean {
+    const core = this.core;
+    if (this.ticksOwed === 0 || core === null) return false;
+    const fromLeader = message.type === 'AppendEntries' || message.type === 'Heartbeat' || message.type === 'InstallSnapshot';
+    return (fromLeader && message.term > core.currentTerm()) || core.status().role !== 'leader';
   }
 
   /** Removed from the cluster: stops for good. */

@@ -162,6 +162,13 @@ export interface EntryStamp {
  */
 export const APPLY_RULES_VERSION = 2;
 
+/**
+ * An entry stamped with apply rules newer than this binary's: refused as input (400), and a
+ * node that finds one in its log stops rather than apply it differently from the replicas
+ * that know the rules (after a downgrade of its binary, say): see RaftNode's apply.
+ */
+export class NewerApplyRulesError extends ValidationError {}
+
 export type Command = (
   | InsertCommand
   | UpdateCommand
@@ -273,10 +280,14 @@ export const WRITE_SCAN_DOCS_MAX = 100_000;
  */
 export const WRITE_DOCS_CHANGED_MAX = 1_000;
 
+/** A write over WRITE_DOCS_CHANGED_MAX: a ValidationError (400 VALIDATION) that a pre-check
+ * may answer before proposing, as apply would refuse the entry whatever the documents. */
+export class TooManyToChangeError extends ValidationError {}
+
 /** The refusal of a write that matched `matched` documents to change, over WRITE_DOCS_CHANGED_MAX
  * (apply's, and the pre-check's that spares it a log entry; `atLeast`: it stopped counting). */
-export function tooManyToChange(matched: number, atLeast = false): ValidationError {
-  return new ValidationError(
+export function tooManyToChange(matched: number, atLeast = false): TooManyToChangeError {
+  return new TooManyToChangeError(
     `filter: a write may change at most ${WRITE_DOCS_CHANGED_MAX} documents (WRITE_DOCS_CHANGED_MAX), a transaction's ops together; ` +
       `this one matched ${atLeast ? 'more' : matched}: change them in several writes, each with a narrower filter (an _id or indexed range)`,
   );

@@ -20,6 +20,9 @@ export interface ExecOptions {
   countOnly?: boolean;
   /** Documents the query may examine, at most, else a ValidationError (writes: writeExaminedMax). */
   examinedMax?: number;
+  /** The bound is what a command's earlier filters left of one budget (apply rules 2): the
+   * error says so. Rule 1 entries keep the words they were answered with then. */
+  examinedShared?: boolean;
   /**
    * A performance.now() time after which the run is abandoned with a SliceDeadline (the
    * server's reads try this synchronous executor for one slice first, then run in slices:
@@ -56,9 +59,10 @@ export function writeExaminedMax(filter: unknown): number {
   return Math.max(1, Math.floor(WRITE_SCAN_DOCS_MAX / Math.max(1, filterWeight(filter))));
 }
 
-function overExamined(max: number): never {
+function overExamined(max: number, shared: boolean): never {
+  const less = shared ? ", less what a transaction's earlier ops examined" : '';
   throw new ValidationError(
-    `filter: a write may examine at most ${max} documents with this filter (WRITE_SCAN_DOCS_MAX, ${WRITE_SCAN_DOCS_MAX}, divided by the filter's size, less what a transaction's earlier ops examined); index a field it tests, or narrow it`,
+    `filter: a write may examine at most ${max} documents with this filter (WRITE_SCAN_DOCS_MAX, ${WRITE_SCAN_DOCS_MAX}, divided by the filter's size${less}); index a field it tests, or narrow it`,
   );
 }
 
@@ -69,12 +73,13 @@ class ExamineGuard {
   constructor(
     private readonly examinedMax: number,
     private readonly deadline: number | undefined,
+    private readonly shared: boolean,
   ) {
     this.at = deadline === undefined ? examinedMax : Math.min(examinedMax, DEADLINE_CHECK_DOCS);
   }
 
   check(examined: number): void {
-    if (examined > this.examinedMax) overExamined(this.examinedMax);
+    if (examined > this.examinedMax) overExamined(this.examinedMax, this.shared);
     if (this.deadline !== undefined && performance.now() >= this.deadline) throw new SliceDeadline();
     this.at = Math.min(this.examinedMax, examined + (this.deadline === undefined ? Infinity : DEADLINE_CHECK_DOCS));
   }
@@ -91,7 +96,7 @@ export function executeQuery(coll: Collection | undefined, compiled: CompiledFil
   const plan = planQuery(coll, compiled, opts.sortKeys);
   const need = opts.limit === 0 ? Infinity : opts.skip + opts.limit;
   const { natural, reverse: idReverse } = idOrder(opts.sortKeys);
-  const guard = new ExamineGuard(opts.examinedMax ?? Infinity, opts.deadline);
+  const guard = new ExamineGuard(opts.examinedMax ?? Infinity, opts.deadline, opts.examinedShared === true);
   let matches: Document[];
   let ordered: boolean;
 

@@ -32,6 +32,8 @@ import {
   type UpdateResultValue,
   APPLY_RULES_VERSION,
   tooManyToChange,
+  TooManyToChangeError,
+  NewerApplyRulesError,
   WRITE_DOCS_CHANGED_MAX,
   WRITE_SCAN_DOCS_MAX,
 } from './commands.ts';
@@ -198,6 +200,8 @@ export class Store {
    * size (WRITE_SCAN_DOCS_MAX): a transaction's filters and count preconditions share it. A
    * pre-check outside apply starts from a full one too. */
   private writeScanLeft = WRITE_SCAN_DOCS_MAX;
+  /** Whether a filter of the command being applied has drawn on writeScanLeft yet. */
+  private writeScanStarted = false;
   /** The apply rules of the command being applied (EntryStamp.rules; APPLY_RULES_VERSION for a
    * pre-check, which judges a command this binary will stamp). */
   private rules = APPLY_RULES_VERSION;
@@ -241,7 +245,8 @@ export class Store {
    * Applies the command at log index `index` (> lastApplied). User errors
    * (validation, conflicts, preconditions) come back as `{ok: false}` after
    * the command is rolled back; the index is consumed either way. Throws only
-   * on a broken invariant.
+   * on a broken invariant, or on an entry stamped with apply rules newer than
+   * this binary's (NewerApplyRulesError: the node must stop, not skip it).
    */
   apply<C extends Command>(command: C, index: number, options: ApplyOptions = {}): CommandResult<C['type']> {
     if (!Number.isSafeInteger(index) || index <= this.applied) {
@@ -254,7 +259,9 @@ export class Store {
       validateCommand(command, { documents: false, limits: this.limits });
     } catch (e) {
       // Refused before anything ran: nothing is recorded (its key cannot be trusted either).
-      if (!(e instanceof StoreError)) throw e;
+      // An entry of newer apply rules is not refused but thrown: replicas that know the rules
+      // apply it, so this one must not carry on without it (the node stops).
+      if (!(e instanceof StoreError) || e instanceof NewerApplyRulesError) throw e;
       this.applied = index;
       return { ok: false, error: { code: e.code, message: e.message } };
     }
@@ -302,6 +309,7 @@ export class Store {
     this.writesInCommand = 0;
     this.matchedToChange = 0;
     this.writeScanLeft = WRITE_SCAN_DOCS_MAX;
+    this.writeScanStarted = false;
     this.rules = command.rules ?? 1;
     this.pending = [];
     try {
@@ -525,8 +533,13 @@ export class Store {
   private examineForWrite(collection: string, filter: Filter, opts: Omit<ExecOptions, 'examinedMax'>): Document[] {
     const compiled = this.filters.get(filter);
     const weight = Math.max(1, filterWeight(filter));
-    // Rule 1: each filter has the whole budget; a filter heavier than it may still look at one.
-    if (this.rules < 2 || this.writeScanLeft === WRITE_SCAN_DOCS_MAX) this.writeScanLeft = Math.max(WRITE_SCAN_DOCS_MAX, weight);
+    // Rule 1: each filter has the whole budget. The command's first filter may be heavier than
+    // the budget and still look at one document: its budget is its weight then, and what it
+    // leaves is at most WRITE_SCAN_DOCS_MAX (a heavy first filter that examined nothing must
+    // not hand the next one more than the budget).
+    const first = this.rules < 2 || !this.writeScanStarted;
+    this.writeScanStarted = true;
+    if (first) this.writeScanLeft = Math.max(WRITE_SCAN_DOCS_MAX, weight);
     const examinedMax = Math.floor(this.writeScanLeft / weight);
     if (examinedMax < 1) {
       throw new ValidationError(
@@ -534,8 +547,8 @@ export class Store {
           "a transaction's filters together; this one's earlier ops used them up: split it, or index the fields they test",
       );
     }
-    const run = executeQuery(this.colls.get(collection), compiled, { ...opts, examinedMax });
-    this.writeScanLeft -= run.explain.docsExamined * weight;
+    const run = executeQuery(this.colls.get(collection), compiled, { ...opts, examinedMax, examinedShared: this.rules >= 2 });
+    this.writeScanLeft = Math.min(WRITE_SCAN_DOCS_MAX, this.writeScanLeft - run.explain.docsExamined * weight);
     return run.docs;
   }
 
@@ -815,6 +828,7 @@ export class Store {
   modelFailure(command: Command): StoreError | undefined {
     if (this.modelsByName.size === 0) return undefined;
     this.writeScanLeft = WRITE_SCAN_DOCS_MAX;
+    this.writeScanStarted = false;
     this.rules = APPLY_RULES_VERSION;
     try {
       if (command.type === 'tx') {
@@ -832,7 +846,10 @@ export class Store {
       }
       return undefined;
     } catch (e) {
-      // Anything else (a malformed command, a conflict) is left to validation and apply.
+      // An update over WRITE_DOCS_CHANGED_MAX is refused by apply whatever its documents: no
+      // entry for it either. Anything else (a malformed command, a conflict) is left to
+      // validation and apply.
+      if (e instanceof TooManyToChangeError) return e;
       return e instanceof StoreError && e.code === 'VALIDATION_FAILED' ? e : undefined;
     }
   }
@@ -870,6 +887,7 @@ export class Store {
    * does not, so a pre-check of its documents is then moot). */
   preconditionsHold(preconditions: readonly Precondition[]): boolean {
     this.writeScanLeft = WRITE_SCAN_DOCS_MAX;
+    this.writeScanStarted = false;
     this.rules = APPLY_RULES_VERSION;
     try {
       return preconditions.every((p) => this.preconditionFailure(p) === undefined);

@@ -6,7 +6,7 @@ import { checkChaosHistory } from '../../src/chaos/checker.ts';
 import { ChaosHistory, type ChaosF, type RegisterValue } from '../../src/chaos/history.ts';
 import { buildReport, reportText, type ChaosReport } from '../../src/chaos/report.ts';
 import { makeSchedule, pickMajority, SCENARIOS, splitMinority } from '../../src/chaos/scenarios.ts';
-import { EXIT_NO_VERDICT } from '../../src/cli/chaos.ts';
+import { defaultKeys, EXIT_NO_VERDICT } from '../../src/cli/chaos.ts';
 import { EXIT_FAILURE, EXIT_USAGE } from '../../src/cli/usage-error.ts';
 
 /** A sequential history on key k0: each op completes before the next starts. */
@@ -175,4 +175,12 @@ test('availability counts a cas refused for a changed value as answered, an unav
   assert.equal(r.availabilityPercent, 50);
   assert.equal(r.leaderChanges, 1, 'term 2 kept node 1: one change, to node 2');
   assert.match(reportText(r), /3 failed \(1 of them cas conflicts\)/);
+});
+
+test('without --keys, one key per 4 clients (at least 5): the seed’s 100 clients get 25 keys, so each key’s search stays within its budget', () => {
+  assert.equal(defaultKeys(1), 5);
+  assert.equal(defaultKeys(10), 5, 'the default load of 10 clients keeps 5 keys');
+  assert.equal(defaultKeys(21), 6);
+  assert.equal(defaultKeys(100), 25);
+  assert.equal(defaultKeys(1000), 250);
 });

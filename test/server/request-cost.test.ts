@@ -3,7 +3,14 @@
 // examine when applied, and the body limit. Each is tested at the bound and one past it.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { APPLY_RULES_VERSION, MAX_TX_OPS, REQUEST_VALUES_MAX, WRITE_DOCS_CHANGED_MAX, WRITE_SCAN_DOCS_MAX } from '../../src/store/commands.ts';
+import {
+  APPLY_RULES_VERSION,
+  MAX_TX_OPS,
+  NewerApplyRulesError,
+  REQUEST_VALUES_MAX,
+  WRITE_DOCS_CHANGED_MAX,
+  WRITE_SCAN_DOCS_MAX,
+} from '../../src/store/commands.ts';
 import { DOCUMENT_KEYS_MAX, validateDocument } from '../../src/store/validate.ts';
 import { ValidationError } from '../../src/store/errors.ts';
 import { filterWeight, writeExaminedMax } from '../../src/store/query-exec.ts';
@@ -206,8 +213,41 @@ describe('a transaction shares one WRITE_SCAN_DOCS_MAX; WRITE_DOCS_CHANGED_MAX: 
     const fit = Math.floor(WRITE_SCAN_DOCS_MAX / n);
     assert.equal(t.ok({ type: 'tx', if: [], ops: Array.from({ length: fit + 1 }, () => op) }).length, fit + 1, 'rule 1: each filter its own budget');
     t.fail({ rules: APPLY_RULES_VERSION, type: 'tx', if: [], ops: Array.from({ length: fit + 1 }, () => op) }, 'VALIDATION', /WRITE_SCAN_DOCS_MAX/);
-    // A stamp naming rules this binary does not have is refused whole, on every replica alike.
-    t.fail({ ...all, rules: APPLY_RULES_VERSION + 1 }, 'VALIDATION', /rules: must be an integer from 1 to/);
+    // A stamp naming rules this binary does not have is not refused (replicas that know them
+    // apply it): apply throws, and the node stops (RaftNode), with nothing applied or consumed.
+    const applied = t.store.lastApplied;
+    assert.throws(
+      () => t.store.apply({ ...all, rules: APPLY_RULES_VERSION + 1 }, applied + 1),
+      (e: unknown) => e instanceof NewerApplyRulesError && /rules: must be an integer from 1 to/.test(e.message),
+    );
+    assert.equal(t.store.lastApplied, applied);
+    assert.equal(t.store.count('c', { x: 1 }), n, 'the entry before it stands, nothing of it applied');
+  });
+
+  test('a first filter heavier than the budget may look at one document, and leaves no more than WRITE_SCAN_DOCS_MAX to the ops after it', () => {
+    const t = new TestStore();
+    const n = WRITE_SCAN_DOCS_MAX + 1;
+    for (let from = 0; from < n; from += 10_000) {
+      const docs = Array.from({ length: Math.min(10_000, n - from) }, (_, k) => ({ _id: `d${String(from + k).padStart(6, '0')}`, i: from + k }));
+      t.ok({ type: 'insert', collection: 'big', docs });
+    }
+    // A count precondition heavier than the budget, on an empty collection: it examines nothing.
+    // (Equality with an object of many keys: each key weighs, and no list limit applies.)
+    const literal = Object.fromEntries(Array.from({ length: 9_990 }, (_, k) => [`k${k}`, 1]));
+    const heavy = Object.fromEntries(Array.from({ length: 11 }, (_, f) => [`f${f}`, literal]));
+    assert.ok(filterWeight(heavy) > WRITE_SCAN_DOCS_MAX, `weight ${filterWeight(heavy)}`);
+    const light = { type: 'remove', collection: 'big', filter: { i: -1 }, multi: true } as const;
+    // The op after it may examine WRITE_SCAN_DOCS_MAX documents, not the heavy filter's weight:
+    // WRITE_SCAN_DOCS_MAX + 1 unindexed documents are too many.
+    t.fail(
+      { rules: APPLY_RULES_VERSION, type: 'tx', if: [{ collection: 'empty', filter: heavy, count: 0 }], ops: [light] },
+      'VALIDATION',
+      /WRITE_SCAN_DOCS_MAX/,
+    );
+    t.fail({ rules: APPLY_RULES_VERSION, type: 'tx', if: [], ops: [light] }, 'VALIDATION', /WRITE_SCAN_DOCS_MAX/);
+    // Rule 1's words for the same refusal are those of the binaries that wrote such entries.
+    const old = t.fail({ type: 'tx', if: [], ops: [light] }, 'VALIDATION', /WRITE_SCAN_DOCS_MAX/);
+    assert.doesNotMatch(old.message, /earlier ops/);
   });
 });
 

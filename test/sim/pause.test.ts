@@ -3,6 +3,7 @@
 // with the ticks still owed (no lease read then: readBarrier's rule), then catches them up.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { DEFAULT_TIMING } from '../../src/sim/cluster.ts';
 import { Simulation } from '../../src/sim/run.ts';
 import type { ReadOutcome } from '../../src/sim/sim-node.ts';
 
@@ -40,6 +41,27 @@ describe('sim pause fault', () => {
     assert.deepEqual(stepped.slice(0, held.length), held, 'held messages stepped in arrival order first');
     assert.ok(follower.nextTickAt > sim.cluster.now, 'owed ticks caught up');
     assert.equal(follower.ticksOwed, 0);
+  });
+
+  test('a follower that resumes ticks the stall before stepping the held heartbeats (production ticksFirst): it stays its leader’s follower', () => {
+    const sim = leaderWithLease();
+    const leader = sim.cluster.leader()!;
+    const follower = sim.cluster.nodes.find((n) => n.alive && n.role === 'follower')!;
+    const term = leader.core!.currentTerm();
+    let afterResume: { role: string; leader: number; term: number } | null = null;
+    const resume = follower.resume.bind(follower);
+    follower.resume = (max, onStepped) => {
+      resume(max, onStepped);
+      const status = follower.core!.status();
+      afterResume = { role: status.role, leader: status.leader, term: status.term };
+    };
+    // 1.5 election timeouts: ticked after the heartbeats, the stall would count as silence
+    // since them and the follower would campaign (pre-candidate, no leader) at once, as
+    // production did before found-bugs 6.
+    // (The simulation's default timing: ticks of 10 ms, DEFAULT_TIMING.electionTicks of them.)
+    sim.cluster.pause(follower.id, 1.5 * DEFAULT_TIMING.electionTicks * 10);
+    sim.runFor(200);
+    assert.deepEqual(afterResume, { role: 'follower', leader: leader.id, term });
   });
 
   test('a lease read at a leader that resumes with ticks owed goes through ReadIndex', () => {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { open } from '../../src/node/embedded-database.ts';
 import { refuseInvalidDocuments } from '../../src/server/model-precheck.ts';
 import { Store } from '../../src/store/store.ts';
-import type { Command } from '../../src/store/commands.ts';
+import { MAX_BATCH_DOCS, WRITE_DOCS_CHANGED_MAX, type Command } from '../../src/store/commands.ts';
 import type { JsonObject } from '../../src/store/types.ts';
 import { errorOf, send, startTestServer, type TestServer } from '../server/helpers.ts';
 
@@ -161,6 +161,29 @@ describe('embedded: an invalid document proposes no log entry', () => {
       await products.update({ _id: pen._id }, { $inc: { stock: 2 } });
       assert.equal(db.info().lastLogIndex, before + 1);
       assert.equal(products.get(pen._id)?.['stock'], 2);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+describe('embedded: an update over WRITE_DOCS_CHANGED_MAX proposes no log entry', () => {
+  test('refused with VALIDATION before proposing, as apply would refuse it; one at the limit is made', async () => {
+    const db = await open({ memory: true });
+    try {
+      const products = db.collection('products', { schema: PRODUCT });
+      const docs = Array.from({ length: WRITE_DOCS_CHANGED_MAX + 1 }, (_, i) => ({ name: `P${i}`, price: 1, n: i }));
+      for (let i = 0; i < docs.length; i += MAX_BATCH_DOCS) await products.insertMany(docs.slice(i, i + MAX_BATCH_DOCS));
+      const before = db.info().lastLogIndex;
+      await assert.rejects(
+        products.update({}, { $inc: { stock: 1 } }, { multi: true }),
+        (e: Error & { code?: string }) => e.code === 'VALIDATION' && /WRITE_DOCS_CHANGED_MAX/.test(e.message),
+      );
+      assert.equal(db.info().lastLogIndex, before, 'no entry proposed');
+      assert.equal(products.count({ stock: 1 }), 0, 'nothing changed');
+      const done = await products.update({ n: { $lt: WRITE_DOCS_CHANGED_MAX } }, { $inc: { stock: 1 } }, { multi: true });
+      assert.equal(db.info().lastLogIndex, before + 1);
+      assert.equal(products.count({ stock: 1 }), WRITE_DOCS_CHANGED_MAX, JSON.stringify(done));
     } finally {
       await db.close();
     }
