@@ -2,7 +2,15 @@
 // collection and index names, and (optionally) the documents they carry.
 
 import { ValidationError } from './errors.ts';
-import { APPLY_RULES_VERSION, NewerApplyRulesError, MAX_BATCH_DOCS, MAX_TX_OPS, MAX_BATCH_OPS, MAX_TX_PRECONDITIONS, type Command } from './commands.ts';
+import {
+  APPLY_RULES_VERSION,
+  NewerApplyRulesError,
+  MAX_BATCH_DOCS,
+  MAX_TX_OPS,
+  MAX_BATCH_OPS,
+  MAX_TX_PRECONDITIONS,
+  type Command,
+} from './commands.ts';
 import { validateIndexFields } from './index-fields.ts';
 import { DEFAULT_LIMITS, type Limits } from './types.ts';
 import { CheckedStrings, fail, isPlainObject, joinPath } from './validate-common.ts';
@@ -69,7 +77,8 @@ function validateEnvelope(cmd: Record<string, unknown>, path: string, place: Pla
   const rules = cmd['rules'];
   if (rules !== undefined) {
     if (place !== 'top') fail(joinPath(path, 'rules'), 'only the entry itself names its apply rules');
-    if (!Number.isSafeInteger(rules) || (rules as number) < 1) fail(joinPath(path, 'rules'), `must be an integer from 1 to ${APPLY_RULES_VERSION} (this binary's apply rules)`);
+    if (!Number.isSafeInteger(rules) || (rules as number) < 1)
+      fail(joinPath(path, 'rules'), `must be an integer from 1 to ${APPLY_RULES_VERSION} (this binary's apply rules)`);
     if ((rules as number) > APPLY_RULES_VERSION) {
       throw new NewerApplyRulesError(
         `${joinPath(path, 'rules')}: must be an integer from 1 to ${APPLY_RULES_VERSION} (this binary's apply rules); ${String(rules)} is a newer binary's`,
