@@ -4,7 +4,7 @@
 // through the leader) and is recorded in the history, whatever its outcome.
 import { Prng } from '../sim/prng.ts';
 import type { ChaosHistory, RegisterValue } from './history.ts';
-import type { NodeClient, Outcome } from './node-client.ts';
+import { mayRetry, type NodeClient, type Outcome } from './node-client.ts';
 
 export const CHAOS_COLLECTION = 'chaos';
 
@@ -23,6 +23,12 @@ export interface LoadOptions {
    * cluster must start from never-written registers, or its first reads would see the last
    * run's values (and the same `<process>.<seq>` values again) and fail the check. */
   readonly runId: string;
+  /** Attempts of one operation after the first, as the client library makes (0: none): after
+   * an outcome that mayRetry allows, at another live node, writes under one Idempotency-Key.
+   * The history records the operation once, from its first attempt to its last answer. */
+  readonly retries: number;
+  /** One operation's attempts together take at most this long (the client's deadline). */
+  readonly opTimeoutMs: number;
 }
 
 interface StoredDoc {
@@ -41,6 +47,8 @@ export function keyName(i: number): string {
 
 /** Pause after a failed op so a dead node is not hammered in a loop, in ms. */
 const BACKOFF_AFTER_FAIL_MS = 20;
+/** Pause before a retry: BACKOFF_AFTER_FAIL_MS doubled per attempt, at most this, in ms. */
+const RETRY_BACKOFF_MS_MAX = 320;
 
 export class ChaosLoad {
   private running = false;
@@ -113,10 +121,35 @@ export class ChaosLoad {
     return prng.pick(live.length > 0 ? live : this.target.ids);
   }
 
+  /** Attempts retried so far (each beyond an operation's first). */
+  retried = 0;
+
+  /**
+   * Sends one operation: the first attempt to `first`, then, while mayRetry allows, the load
+   * is running, retries are left and the operation's time is not up, to another live node
+   * picked at random after a short backoff.
+   */
+  private async attempts(first: number, prng: Prng, send: (node: number, timeoutMs: number) => Promise<Outcome>): Promise<Outcome> {
+    const deadline = this.history.nowMs() + this.options.opTimeoutMs;
+    let outcome = await send(first, this.options.opTimeoutMs);
+    for (let attempt = 0; attempt < this.options.retries && this.running && mayRetry(outcome); attempt++) {
+      const backoffMs = Math.min(RETRY_BACKOFF_MS_MAX, BACKOFF_AFTER_FAIL_MS * 2 ** attempt);
+      if (this.history.nowMs() + backoffMs >= deadline) break;
+      await sleep(backoffMs);
+      this.retried++;
+      outcome = await send(this.pickNode(prng), deadline - this.history.nowMs());
+    }
+    return outcome;
+  }
+
   private async write(process: number, key: string, value: string, prng: Prng): Promise<boolean> {
     const node = this.pickNode(prng);
     const op = this.history.invoke(process, 'write', key, value, node);
-    const outcome = await this.client.call(this.target.url(node), 'PUT', `/api/${CHAOS_COLLECTION}/${this.docId(key)}`, { v: value });
+    // Unique per operation: values are unique per run (`<process>.<seq>`), the run id too.
+    const headers = { 'idempotency-key': `${this.options.runId}.${value}` };
+    const outcome = await this.attempts(node, prng, (to, timeoutMs) =>
+      this.client.call(this.target.url(to), 'PUT', `/api/${CHAOS_COLLECTION}/${this.docId(key)}`, { v: value }, headers, timeoutMs),
+    );
     this.finish(op, outcome, value);
     return outcome.kind === 'ok';
   }
@@ -125,7 +158,9 @@ export class ChaosLoad {
   private async read(process: number, key: string, prng: Prng): Promise<{ value: RegisterValue; rev: number | undefined } | undefined> {
     const node = this.pickNode(prng);
     const op = this.history.invoke(process, 'read', key, null, node);
-    const outcome = await this.client.call(this.target.url(node), 'GET', `/api/${CHAOS_COLLECTION}/${this.docId(key)}?consistency=linearizable`);
+    const outcome = await this.attempts(node, prng, (to, timeoutMs) =>
+      this.client.call(this.target.url(to), 'GET', `/api/${CHAOS_COLLECTION}/${this.docId(key)}?consistency=linearizable`, undefined, {}, timeoutMs),
+    );
     if (outcome.kind === 'ok') {
       const seen = docValue(outcome.body);
       this.history.complete(op, 'ok', seen.value, seen.rev !== undefined ? { rev: seen.rev } : {});
@@ -143,12 +178,11 @@ export class ChaosLoad {
   private async cas(process: number, key: string, expected: RegisterValue, rev: number, value: string, prng: Prng): Promise<boolean> {
     const node = this.pickNode(prng);
     const op = this.history.invoke(process, 'cas', key, [expected, value], node);
-    const outcome = await this.client.call(
-      this.target.url(node),
-      'PUT',
-      `/api/${CHAOS_COLLECTION}/${this.docId(key)}`,
-      { v: value },
-      { 'if-match': `"${rev}"` },
+    // A retry of a cas that was applied answers its first result (the key); one that was not
+    // is checked against the revision again, so it applies only if nothing changed meanwhile.
+    const headers = { 'if-match': `"${rev}"`, 'idempotency-key': `${this.options.runId}.${value}` };
+    const outcome = await this.attempts(node, prng, (to, timeoutMs) =>
+      this.client.call(this.target.url(to), 'PUT', `/api/${CHAOS_COLLECTION}/${this.docId(key)}`, { v: value }, headers, timeoutMs),
     );
     // 412: the register no longer held `expected` (its revision moved on): not done.
     this.finish(op, outcome, [expected, value]);

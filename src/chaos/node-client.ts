@@ -23,12 +23,20 @@ export class NodeClient {
     this.agent = new Agent({ keepAliveTimeout: 2000, connections: 256, connect: { timeout: timeoutMs } });
   }
 
-  async call(url: string, method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Outcome> {
+  /** `timeoutMs`: this request's own bound, at most the client's (a retry gets what is left of its operation's). */
+  async call(
+    url: string,
+    method: 'GET' | 'PUT' | 'POST',
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+    timeoutMs: number = this.timeoutMs,
+  ): Promise<Outcome> {
     try {
       const response = await request(url + path, {
         method,
         dispatcher: this.agent,
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: AbortSignal.timeout(Math.max(1, Math.min(timeoutMs, this.timeoutMs))),
         headers: {
           ...headers,
           ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
@@ -60,6 +68,19 @@ export class NodeClient {
   close(): Promise<void> {
     return this.agent.close();
   }
+}
+
+/**
+ * Whether an operation may be sent again after this outcome, as the client library does: a
+ * definite refusal that says nothing was done and may succeed later (NO_LEADER, a node that
+ * refused the connection), or an unknown outcome, which a write repeats under its
+ * Idempotency-Key (applied at most once) and a read repeats freely.
+ */
+export function mayRetry(outcome: Outcome): boolean {
+  if (outcome.kind === 'ok') return false;
+  if (outcome.kind === 'info') return true;
+  if (NOT_SENT_CODES.has(outcome.code)) return true;
+  return isErrorCode(outcome.code) && ERROR_CODES[outcome.code].retry === 'yes';
 }
 
 function errorCode(error: unknown): string {

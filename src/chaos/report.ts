@@ -47,6 +47,9 @@ export interface ChaosReport {
      * (412 PRECONDITION_FAILED), the answer the load's conflicts are meant to provoke. */
     readonly casConflicts: number;
     readonly indeterminate: number;
+    /** Attempts beyond an operation's first (--retries): an operation counts once, whatever
+     * its attempts, from its first to its last answer. */
+    readonly retriedAttempts: number;
   };
   /** Operations the service answered (ok, or a cas refused for a changed value) over attempted, in percent. */
   readonly availabilityPercent: number;
@@ -100,6 +103,8 @@ export interface ReportInput {
   readonly skippedFaults: number;
   readonly leaders: readonly LeaderSighting[];
   readonly consistency: ConsistencyVerdict;
+  /** The load's retried attempts (ChaosLoad.retried). */
+  readonly retriedAttempts: number;
   readonly expectAvailabilityPercent?: number;
   readonly expectMaxInterruptionMs?: number;
 }
@@ -178,7 +183,14 @@ export function buildReport(input: ReportInput): ChaosReport {
     nodes: input.nodes,
     clients: input.clients,
     durationMs: round(loadEndMs - loadStartMs, 0),
-    operations: { attempted: ops.length, ok, failed: count('fail'), casConflicts, indeterminate: count('info') },
+    operations: {
+      attempted: ops.length,
+      ok,
+      failed: count('fail'),
+      casConflicts,
+      indeterminate: count('info'),
+      retriedAttempts: input.retriedAttempts,
+    },
     availabilityPercent,
     writeWindowsPercent: round((100 * filled.size) / windows, 2),
     maxInterruptionMs,
@@ -240,7 +252,7 @@ export function reportText(report: ChaosReport): string {
   const c = report.consistency;
   const lines = [
     `chaos report: ${report.scenario}, seed ${report.seed}, ${report.nodes} nodes, ${report.clients} clients, ${(report.durationMs / 1000).toFixed(1)} s of load`,
-    `  operations      ${report.operations.attempted} attempted: ${report.operations.ok} ok, ${report.operations.failed} failed (${report.operations.casConflicts} of them cas conflicts), ${report.operations.indeterminate} indeterminate`,
+    `  operations      ${report.operations.attempted} attempted: ${report.operations.ok} ok, ${report.operations.failed} failed (${report.operations.casConflicts} of them cas conflicts), ${report.operations.indeterminate} indeterminate; ${report.operations.retriedAttempts} retried attempts`,
     `  availability    ${report.availabilityPercent} % of operations answered (ok or cas conflict); ${report.writeWindowsPercent} % of ${WINDOW_MS} ms windows with a successful write`,
     `  interruption    longest ${report.maxInterruptionMs} ms without a successful write`,
     `  latency         p50 ${report.latencyMs.p50 ?? '-'} ms, p99 ${report.latencyMs.p99 ?? '-'} ms, max ${report.latencyMs.max ?? '-'} ms`,

@@ -24,6 +24,9 @@ export interface RunOptions {
   readonly seed: number;
   readonly clients: number;
   readonly keys: number;
+  /** Retries of one operation (LoadOptions.retries) within opTimeoutMs. */
+  readonly retries: number;
+  readonly opTimeoutMs: number;
   readonly electionTimeoutMs: number;
   /** Search steps the linearizability check may take per key before its verdict is unknown. */
   readonly checkBudgetSteps: number;
@@ -41,7 +44,14 @@ export async function runChaos(cluster: ChaosCluster, client: NodeClient, option
   // Unique per run (not from the seed: the same seed twice against one cluster is two runs).
   const runId = `r${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   const monitor = new LeaderMonitor(cluster, client, () => history.nowMs());
-  const load = new ChaosLoad(history, client, cluster, { clients: options.clients, keys: options.keys, seed: options.seed, runId });
+  const load = new ChaosLoad(history, client, cluster, {
+    clients: options.clients,
+    keys: options.keys,
+    seed: options.seed,
+    runId,
+    retries: options.retries,
+    opTimeoutMs: options.opTimeoutMs,
+  });
   const schedule = makeSchedule({
     scenario: options.scenario,
     durationMs: options.durationMs,
@@ -131,6 +141,7 @@ export async function runChaos(cluster: ChaosCluster, client: NodeClient, option
     loadStartMs,
     loadEndMs,
     history,
+    retriedAttempts: load.retried,
     schedule,
     faults,
     leaders: monitor.sightings,

@@ -26,6 +26,10 @@ const DURATION_MS_MAX = 24 * 3_600_000;
 const CLIENTS_MAX = 1000;
 /** Most keys of the load (few, so that clients conflict). */
 const KEYS_MAX = 1000;
+/** Retries of one operation by default: the client library's (src/client/client.ts). */
+const DEFAULT_RETRIES = 5;
+/** Most retries --retries accepts (all within --request-timeout anyway). */
+const RETRIES_MAX = 100;
 /** Clients per key when --keys is not given: enough to conflict on every key, few enough that
  * the linearizability search of each key stays within its budget (100 clients on 5 keys, the
  * seed's command, left every key without a verdict after 2,000,000 steps). */
@@ -60,6 +64,7 @@ interface RawChaosOptions {
   readonly loadTestConcurrent?: unknown;
   readonly keys?: unknown;
   readonly requestTimeout?: unknown;
+  readonly retries?: unknown;
   readonly restartWait?: unknown;
   readonly electionTimeout?: unknown;
   readonly checkBudget?: unknown;
@@ -74,6 +79,7 @@ interface ChaosOptions extends RunOptions {
   readonly cluster: readonly string[] | null;
   readonly authorization: string | undefined;
   readonly requestTimeoutMs: number;
+  readonly retries: number;
   /** --cluster: how long a crashed node's supervisor has to bring it back. */
   readonly restartWaitMs: number;
   readonly out: string | null;
@@ -107,6 +113,7 @@ async function parseChaosOptions(raw: RawChaosOptions): Promise<ChaosOptions> {
     const password = await readPasswordFile(PASSWORD_FLAG, raw.passwordFile);
     authorization = `Basic ${Buffer.from(`${String(raw.user ?? 'root')}:${password}`).toString('base64')}`;
   }
+  const requestTimeoutMs = parseDurationFlag('--request-timeout', raw.requestTimeout ?? '2s', 10, 60_000);
   const clients = parseIntegerFlag('--load-test-concurrent', raw.loadTestConcurrent ?? 10, 1, CLIENTS_MAX);
   return {
     scenario,
@@ -120,7 +127,9 @@ async function parseChaosOptions(raw: RawChaosOptions): Promise<ChaosOptions> {
     authorization,
     clients,
     keys: parseIntegerFlag('--keys', raw.keys ?? defaultKeys(clients), 1, KEYS_MAX),
-    requestTimeoutMs: parseDurationFlag('--request-timeout', raw.requestTimeout ?? '2s', 10, 60_000),
+    requestTimeoutMs,
+    opTimeoutMs: requestTimeoutMs,
+    retries: parseIntegerFlag('--retries', raw.retries ?? DEFAULT_RETRIES, 0, RETRIES_MAX),
     restartWaitMs: parseDurationFlag('--restart-wait', raw.restartWait ?? `${REMOTE_RESTART_WAIT_MS}ms`, 100, DURATION_MS_MAX),
     electionTimeoutMs: parseIntegerFlag('--election-timeout', raw.electionTimeout ?? TUNING_DEFAULTS.electionTimeoutMs, 10, 60_000),
     checkBudgetSteps: parseIntegerFlag('--check-budget', raw.checkBudget ?? CHECK_BUDGET_STEPS_PER_KEY, 1, CHECK_BUDGET_STEPS_MAX),
@@ -151,7 +160,13 @@ export function registerChaos(program: Command): void {
         `keys the clients share (few, so that they conflict; default: one per ${DEFAULT_CLIENTS_PER_KEY} clients, at least ${DEFAULT_KEYS_MIN})`,
       ),
     )
-    .addOption(new Option('--request-timeout <d>', 'client timeout of one operation (then it is indeterminate)').default('2s'))
+    .addOption(new Option('--request-timeout <d>', 'client timeout of one operation, its retries included (then it is indeterminate)').default('2s'))
+    .addOption(
+      new Option(
+        '--retries <n>',
+        `attempts of an operation after its first, as the client library makes: after NO_LEADER, a refused connection or an unknown outcome, at another node, writes under one Idempotency-Key (0 to ${RETRIES_MAX})`,
+      ).default(String(DEFAULT_RETRIES)),
+    )
     .option(
       '--cluster <list>',
       'run against these running nodes, host:port,host:port, started with --enable-fault-injection (default: a local cluster of child processes)',

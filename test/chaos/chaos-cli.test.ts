@@ -40,6 +40,9 @@ test('leader_crash: the leader is killed, another is elected, the history is lin
   assert.equal(report.consistency.verdict, 'linearizable');
   assert.equal(report.consistency.lostAcknowledgedWrites, 0);
   assert.equal(report.consistency.duplicateApplies, 0);
+  // Operations in flight at the killed leader (or sent to it before it was known down) are
+  // retried at another node, writes under their Idempotency-Key: applied once (above).
+  assert.ok(report.operations.retriedAttempts > 0, `retried attempts: ${report.operations.retriedAttempts}`);
   assert.ok(report.consistency.opsChecked > 50);
   assert.deepEqual(
     report.expectations.map((e) => [e.name, e.met]),

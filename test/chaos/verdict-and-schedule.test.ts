@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkChaosHistory } from '../../src/chaos/checker.ts';
+import { mayRetry, type Outcome } from '../../src/chaos/node-client.ts';
 import { ChaosHistory, type ChaosF, type RegisterValue } from '../../src/chaos/history.ts';
 import { buildReport, reportText, type ChaosReport } from '../../src/chaos/report.ts';
 import { makeSchedule, pickMajority, SCENARIOS, splitMinority } from '../../src/chaos/scenarios.ts';
@@ -33,6 +34,7 @@ function report(history: ChaosHistory, budget?: number, unread: string[] = [], e
     runId: 'r1',
     nodes: 3,
     clients: 1,
+    retriedAttempts: 0,
     loadStartMs: 0,
     loadEndMs: history.nowMs(),
     history,
@@ -158,6 +160,7 @@ test('availability counts a cas refused for a changed value as answered, an unav
     runId: 'r1',
     nodes: 3,
     clients: 1,
+    retriedAttempts: 7,
     loadStartMs: 0,
     loadEndMs: history.nowMs(),
     history,
@@ -171,10 +174,10 @@ test('availability counts a cas refused for a changed value as answered, an unav
     ],
     consistency: checkChaosHistory(history),
   });
-  assert.deepEqual(r.operations, { attempted: 4, ok: 1, failed: 3, casConflicts: 1, indeterminate: 0 });
+  assert.deepEqual(r.operations, { attempted: 4, ok: 1, failed: 3, casConflicts: 1, indeterminate: 0, retriedAttempts: 7 });
   assert.equal(r.availabilityPercent, 50);
   assert.equal(r.leaderChanges, 1, 'term 2 kept node 1: one change, to node 2');
-  assert.match(reportText(r), /3 failed \(1 of them cas conflicts\)/);
+  assert.match(reportText(r), /3 failed \(1 of them cas conflicts\), 0 indeterminate; 7 retried attempts/);
 });
 
 test('without --keys, one key per 4 clients (at least 5): the seed’s 100 clients get 25 keys, so each key’s search stays within its budget', () => {
@@ -183,4 +186,16 @@ test('without --keys, one key per 4 clients (at least 5): the seed’s 100 clien
   assert.equal(defaultKeys(21), 6);
   assert.equal(defaultKeys(100), 25);
   assert.equal(defaultKeys(1000), 250);
+});
+
+test('an operation is retried, as the client library does, after an unknown outcome or a refusal that did nothing, never after a definite answer', () => {
+  const failed = (kind: 'fail' | 'info', code: string, status = 0): Outcome => ({ kind, status, code, message: code });
+  assert.equal(mayRetry({ kind: 'ok', status: 200, body: null }), false);
+  assert.equal(mayRetry(failed('info', 'ECONNRESET')), true, 'unknown: a write repeats under its key');
+  assert.equal(mayRetry(failed('info', 'TIMEOUT')), true);
+  assert.equal(mayRetry(failed('fail', 'ECONNREFUSED')), true, 'never sent');
+  assert.equal(mayRetry(failed('fail', 'NO_LEADER', 503)), true);
+  assert.equal(mayRetry(failed('fail', 'PRECONDITION_FAILED', 412)), false, 'a cas conflict is an answer');
+  assert.equal(mayRetry(failed('fail', 'VALIDATION', 400)), false);
+  assert.equal(mayRetry(failed('fail', 'NOT_FOUND', 404)), false);
 });
