@@ -111,6 +111,20 @@ export class OutboundLink {
     if (this.phase === 'idle') this.connect();
   }
 
+  /**
+   * The peer just dialed us (its handshake was admitted): it is up, so a link waiting out its
+   * backoff dials now instead of up to reconnect.delayMsMax later. A node restarted after a few
+   * seconds down would otherwise hear nothing from its leader for that long, and every client
+   * request sent to it meanwhile would wait for a leader. At most one dial per admitted inbound
+   * connection; a dial that fails backs off as before (the attempt count is kept).
+   */
+  redialIfWaiting(): void {
+    if (this.phase !== 'backoff') return;
+    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.connect();
+  }
+
   /** Queues an encoded frame; false (counted as dropped) when the queue is full or the link closed. */
   enqueue(frame: Buffer, requestId?: number): boolean {
     if (this.phase === 'closed' || !this.queue.push({ frame, requestId })) {

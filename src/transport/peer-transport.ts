@@ -394,9 +394,15 @@ export class PeerTransport {
     return null;
   }
 
-  /** A peer dialed us: if it advertises the address of a link whose id is unknown, that is its id. */
+  /** A peer dialed us: our link to it redials now if it was waiting out a backoff; if it
+   * advertises the address of a link whose id is unknown, that is its id. */
   private onInboundPeer(id: number, address: string): void {
-    if (this.byId.has(id)) return;
+    const known = this.byId.get(id);
+    if (known !== undefined) {
+      // It is up: our link to it need not wait out its backoff.
+      if (this.started && !this.closed) known.redialIfWaiting();
+      return;
+    }
     let normalized: string;
     try {
       normalized = normalizeAddress(address);

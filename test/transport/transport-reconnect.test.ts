@@ -57,6 +57,33 @@ describe('reconnection and bounded queues', () => {
     }
   });
 
+  test('a peer that comes back and dials in is dialed back at once, not after the backoff', async () => {
+    const b = await startNode(2);
+    const port = Number(b.address.split(':')[1]);
+    // A backoff of 3 to 6 s (equal jitter) after the disconnect: without the redial, a would
+    // not reach b again for at least 3 s.
+    const a = await startNode(1, { peers: [{ id: 2, address: b.address }], reconnect: { delayMsInitial: 6000, delayMsMax: 6000 } });
+    try {
+      await waitFor(() => a.transport.stats()[0]!.connected, 'first connection');
+      await b.close();
+      await waitFor(() => !a.transport.stats()[0]!.connected, 'a notices the disconnect');
+
+      const restarted = Date.now();
+      const b2 = await startNode(2, { peers: [{ id: 1, address: a.address }] }, await listen(port));
+      try {
+        await waitFor(() => a.transport.stats()[0]!.connected, 'a dialed b back', 2500);
+        const tookMs = Date.now() - restarted;
+        assert.ok(tookMs < 1500, `a reached b ${tookMs} ms after b came back (its backoff was at least 3,000 ms)`);
+        a.transport.send(heartbeat(1, 2, 7));
+        await waitFor(() => b2.inbox.some((m) => m.type === 'Heartbeat' && m.context === 7), 'a message on the new link');
+      } finally {
+        await b2.close();
+      }
+    } finally {
+      await a.close();
+    }
+  });
+
   test('a down peer: the queue stays within its bounds, drops are counted, memory stays flat', async () => {
     const dead = await listen();
     await closeServer(dead.server); // nothing listens there now
