@@ -24,9 +24,10 @@ export interface RunOptions {
   readonly seed: number;
   readonly clients: number;
   readonly keys: number;
-  /** Retries of one operation (LoadOptions.retries) within opTimeoutMs. */
+  /** One operation's time, its retries included (--request-timeout). */
+  readonly requestTimeoutMs: number;
+  /** Retries of one operation (LoadOptions.retries) within requestTimeoutMs. */
   readonly retries: number;
-  readonly opTimeoutMs: number;
   readonly electionTimeoutMs: number;
   /** Search steps the linearizability check may take per key before its verdict is unknown. */
   readonly checkBudgetSteps: number;
@@ -50,7 +51,7 @@ export async function runChaos(cluster: ChaosCluster, client: NodeClient, option
     seed: options.seed,
     runId,
     retries: options.retries,
-    opTimeoutMs: options.opTimeoutMs,
+    opTimeoutMs: options.requestTimeoutMs,
   });
   const schedule = makeSchedule({
     scenario: options.scenario,

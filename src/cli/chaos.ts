@@ -78,8 +78,6 @@ interface ChaosOptions extends RunOptions {
   readonly basePort: number | null;
   readonly cluster: readonly string[] | null;
   readonly authorization: string | undefined;
-  readonly requestTimeoutMs: number;
-  readonly retries: number;
   /** --cluster: how long a crashed node's supervisor has to bring it back. */
   readonly restartWaitMs: number;
   readonly out: string | null;
@@ -128,7 +126,6 @@ async function parseChaosOptions(raw: RawChaosOptions): Promise<ChaosOptions> {
     clients,
     keys: parseIntegerFlag('--keys', raw.keys ?? defaultKeys(clients), 1, KEYS_MAX),
     requestTimeoutMs,
-    opTimeoutMs: requestTimeoutMs,
     retries: parseIntegerFlag('--retries', raw.retries ?? DEFAULT_RETRIES, 0, RETRIES_MAX),
     restartWaitMs: parseDurationFlag('--restart-wait', raw.restartWait ?? `${REMOTE_RESTART_WAIT_MS}ms`, 100, DURATION_MS_MAX),
     electionTimeoutMs: parseIntegerFlag('--election-timeout', raw.electionTimeout ?? TUNING_DEFAULTS.electionTimeoutMs, 10, 60_000),

@@ -7,6 +7,7 @@
 // Measured where the message is stepped, not where it is read from the socket: a stall of
 // this node's own loop delays both, and counts, since a follower acts on what it steps.
 
+import { isFromLeader } from '../raft/stalled-ticks.ts';
 import type { Message } from '../raft/types.ts';
 
 /** A gap at least this long is kept in the recent list (shorter ones only count in the max). */
@@ -42,7 +43,7 @@ export class LeaderContact {
 
   /** Called for every message this node steps. */
   observe(message: Message): void {
-    if (message.type !== 'AppendEntries' && message.type !== 'Heartbeat' && message.type !== 'InstallSnapshot') return;
+    if (!isFromLeader(message)) return;
     const now = this.clock();
     // Across a change of leader too: the time without any leader (a stalled leader, then an
     // election) is what a follower saw.

@@ -17,7 +17,7 @@
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { LogStorage } from '../log/types.ts';
-import { readyDurability, type RaftCore } from '../raft/index.ts';
+import { readyDurability, ticksFirst, type RaftCore } from '../raft/index.ts';
 import type { Entry, Message, RaftStatus, Ready, Snapshot } from '../raft/types.ts';
 import { NewerApplyRulesError, type Command, type CommandResult } from '../store/commands.ts';
 import { assert } from '../assert.ts';
@@ -473,21 +473,11 @@ export class RaftNode implements DatabaseBackend {
     }
   }
 
-  /**
-   * Whether the ticks owed (the event loop was stalled while `message` waited in the socket)
-   * must be ticked before it is stepped: they are time that passed before it. Yes for a node
-   * that does not lead, and for a leader that a leader's message of a higher term is about to
-   * make a follower. A follower promises its leader to help elect no one else for an election
-   * timeout after hearing it (the leader's lease counts on it, read-only.ts); ticking a stall
-   * after the heartbeat would count it as time since the heartbeat, and the follower could
-   * acknowledge the round and grant a vote at once (docs/found-bugs.md, 6). A leader steps its
-   * own term's messages first, so a stall alone does not trip check-quorum: an ack extends
-   * the lease from when its round was sent, whenever it is stepped.
-   */
+  /** Whether ticks are owed (the event loop was stalled while `message` waited in the socket)
+   * and must be ticked before it is stepped: raft/stalled-ticks.ts's rule. */
   private ticksFirst(message: Message): boolean {
     if ((performance.now() - this.tickedUntil) / TICK_MS < 1) return false;
-    const fromLeader = message.type === 'AppendEntries' || message.type === 'Heartbeat' || message.type === 'InstallSnapshot';
-    return (fromLeader && message.term > this.core.currentTerm()) || this.coreStatus().role !== 'leader';
+    return ticksFirst(message, this.coreStatus().role, this.core.currentTerm());
   }
 
   /** Runs a call into the core. The core throws only when an invariant broke: then its

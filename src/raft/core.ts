@@ -31,6 +31,7 @@ import {
 } from './read-only.ts';
 import { type RaftState, hardStateOf, isVoter, send } from './state.ts';
 import { becomeFollower } from './roles.ts';
+import { isFromLeader } from './stalled-ticks.ts';
 import { handleVoteRequest, handleVoteResponse, hup, inLease, resetRandomizedElectionTimeout, tickElection, tickLeader } from './election.ts';
 import {
   appendEntries,
@@ -155,8 +156,7 @@ export class RaftCore implements RaftCoreApi {
         // (Bug switch preVoteRaisesTerm: the receiver of a PreVote adopts its term, as if a
         // candidate had campaigned in it; a node that cannot win disrupts the cluster, thesis 9.6.)
       } else {
-        const fromLeader = m.type === 'AppendEntries' || m.type === 'Heartbeat' || m.type === 'InstallSnapshot';
-        becomeFollower(s, m.term, fromLeader ? m.from : 0);
+        becomeFollower(s, m.term, isFromLeader(m) ? m.from : 0);
       }
     } else if (m.term < s.term) {
       if ((s.config.checkQuorum || s.config.preVote) && (m.type === 'AppendEntries' || m.type === 'Heartbeat')) {

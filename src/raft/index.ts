@@ -1,6 +1,7 @@
 // The Raft consensus core: a pure, deterministic state machine (see core.ts).
 export { RaftCore } from './core.ts';
 export { readyDurability, type ReadyDurability } from './ready-durability.ts';
+export { isFromLeader, ticksFirst } from './stalled-ticks.ts';
 export {
   encodeConfChange,
   decodeConfChange,

@@ -21,7 +21,7 @@
 //    writer would: nothing, the snapshot, the snapshot and some entries, or everything
 //    (entries before the hard state, as handleReady issues them).
 
-import { RaftCore, readyDurability } from '../raft/index.ts';
+import { RaftCore, readyDurability, ticksFirst } from '../raft/index.ts';
 import type { ConfState, Entry, HardState, Message, RaftBugs, RaftConfig, Ready, Role } from '../raft/types.ts';
 import { SimDisk } from './disk.ts';
 import type { InvariantChecker } from './invariants.ts';
@@ -331,14 +331,11 @@ export class SimNode {
     catchUp();
   }
 
-  /** Production's rule (node/raft-node.ts ticksFirst), while ticks are owed: a node that does
-   * not lead, or a leader about to be deposed by a leader's message of a higher term, ticks
-   * the stall before stepping the message. */
+  /** While ticks are owed, production's rule (raft/stalled-ticks.ts, as node/raft-node.ts
+   * applies it): whether they are ticked before `message` is stepped. */
   private ticksFirst(message: Message): boolean {
     const core = this.core;
-    if (this.ticksOwed === 0 || core === null) return false;
-    const fromLeader = message.type === 'AppendEntries' || message.type === 'Heartbeat' || message.type === 'InstallSnapshot';
-    return (fromLeader && message.term > core.currentTerm()) || core.status().role !== 'leader';
+    return this.ticksOwed > 0 && core !== null && ticksFirst(message, core.status().role, core.currentTerm());
   }
 
   /** Removed from the cluster: stops for good. */

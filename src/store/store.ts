@@ -197,8 +197,8 @@ export class Store {
   /** Documents the command being applied matched to change by filter (WRITE_DOCS_CHANGED_MAX). */
   private matchedToChange = 0;
   /** Documents the command being applied may still examine, each weighted by its filter's
-   * size (WRITE_SCAN_DOCS_MAX): a transaction's filters and count preconditions share it. A
-   * pre-check outside apply starts from a full one too. */
+   * size (WRITE_SCAN_DOCS_MAX): a transaction's filters and count preconditions share it. Set
+   * by the command's first filter (examineForWrite); a pre-check outside apply starts afresh too. */
   private writeScanLeft = WRITE_SCAN_DOCS_MAX;
   /** Whether a filter of the command being applied has drawn on writeScanLeft yet. */
   private writeScanStarted = false;
@@ -307,10 +307,7 @@ export class Store {
   /** Runs a validated command at `index`: its value, or its error after a full rollback. */
   private runCommand(command: Command, index: number, copied: boolean): CommandResult {
     this.writesInCommand = 0;
-    this.matchedToChange = 0;
-    this.writeScanLeft = WRITE_SCAN_DOCS_MAX;
-    this.writeScanStarted = false;
-    this.rules = command.rules ?? 1;
+    this.beginWriteBudgets(command.rules ?? 1);
     this.pending = [];
     try {
       const value = this.execute(command, index, copied);
@@ -527,6 +524,14 @@ export class Store {
   private matching(collection: string, filter: Filter, multi: boolean): Document[] {
     // Applied in one piece on every replica: the scan is bounded (WRITE_SCAN_DOCS_MAX).
     return this.examineForWrite(collection, filter, { sortKeys: [], skip: 0, limit: multi ? 0 : 1 });
+  }
+
+  /** A command (applied, or pre-checked under this binary's rules) starts with nothing
+   * matched to change and its scan budget untouched (its first filter sets it). */
+  private beginWriteBudgets(rules: number): void {
+    this.matchedToChange = 0;
+    this.writeScanStarted = false;
+    this.rules = rules;
   }
 
   /** A write's scan, within what is left of the command's WRITE_SCAN_DOCS_MAX. */
@@ -827,9 +832,7 @@ export class Store {
    */
   modelFailure(command: Command): StoreError | undefined {
     if (this.modelsByName.size === 0) return undefined;
-    this.writeScanLeft = WRITE_SCAN_DOCS_MAX;
-    this.writeScanStarted = false;
-    this.rules = APPLY_RULES_VERSION;
+    this.beginWriteBudgets(APPLY_RULES_VERSION);
     try {
       if (command.type === 'tx') {
         // A failing precondition is what apply answers first (409): left to it.
@@ -886,9 +889,7 @@ export class Store {
   /** Whether every precondition of a transaction holds now (apply answers 409 first when one
    * does not, so a pre-check of its documents is then moot). */
   preconditionsHold(preconditions: readonly Precondition[]): boolean {
-    this.writeScanLeft = WRITE_SCAN_DOCS_MAX;
-    this.writeScanStarted = false;
-    this.rules = APPLY_RULES_VERSION;
+    this.beginWriteBudgets(APPLY_RULES_VERSION);
     try {
       return preconditions.every((p) => this.preconditionFailure(p) === undefined);
     } catch (e) {
