@@ -161,7 +161,8 @@ export function handleAppendEntries(s: RaftState, m: AppendEntriesRequest): void
       appendToLog(s, m.entries);
     }
     // Commit only what we know matches the leader: up to the last entry of this message.
-    log.commitTo(Math.min(m.leaderCommit, lastNew));
+    // Bug switch followerCommitsAhead: commit what the leader sent, committed or not.
+    log.commitTo(s.config.bugs?.followerCommitsAhead === true ? lastNew : Math.min(m.leaderCommit, lastNew));
     respond(s, m.from, { success: true, matchIndex: lastNew, conflictIndex: 0, conflictTerm: 0 });
     return;
   }

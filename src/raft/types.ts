@@ -275,6 +275,9 @@ export interface RaftBugs {
   /** Hand out committed entries up to one past the commit index (Figure 2: apply only
    * committed entries). */
   readonly applyBeforeCommit?: boolean;
+  /** A follower sets its commit index to the last entry of an AppendEntries it accepted,
+   * ignoring the leader's commit index (Figure 2 AppendEntries step 5). */
+  readonly followerCommitsAhead?: boolean;
   /** A snapshot drops the log entries after it: one received from the leader whose last entry
    * matches ours, or one a follower takes of its own state (§7: keep the entries following a
    * snapshot's last entry; they may be acknowledged). */

@@ -68,6 +68,10 @@ export const BUG_CATALOGUE: Readonly<Record<BugName, BugDescription>> = Object.f
     description: 'hands the state machine one entry past the commit index',
     breaks: 'Figure 2: apply log[lastApplied] only once commitIndex > lastApplied (state machine safety)',
   },
+  followerCommitsAhead: {
+    description: "a follower commits up to the last entry the leader sent, not up to the leader's commit index",
+    breaks: 'Figure 2 AppendEntries step 5: commitIndex = min(leaderCommit, index of last new entry)',
+  },
   snapshotDiscardsNewerEntries: {
     description: "a snapshot (received from the leader, or a follower's own) drops the acknowledged log entries after it",
     breaks: '§7: a snapshot replaces only the entries it covers; the entries that follow it are kept',

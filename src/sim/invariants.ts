@@ -181,7 +181,22 @@ export class InvariantChecker {
   /** An entry at or below a node's commit index, in its durable log: committed. Two nodes
    * must never consider different entries committed at one index. Returns true when new. */
   observeCommitted(node: number, entry: Entry): boolean {
+    this.checkLeaderCommitted(node, entry, 'considers committed');
     return this.record(node, entry, 'commit safety', 'considers committed');
+  }
+
+  /** Committed means a leader committed it: a node's commit index (and so what it applies)
+   * never runs past the highest commit index a leader has reached. A node that looked only
+   * at itself could advance its commit index past the leader's (Figure 2 AppendEntries step
+   * 5: min(leaderCommit, index of last new entry)) and the check above would agree with it. */
+  private checkLeaderCommitted(node: number, entry: Entry, verb: string): void {
+    this.checks++;
+    if (this.commitTerm(entry.index) !== Infinity) return;
+    const highest = Math.max(0, ...this.leaderCommitByTerm.values());
+    throw new InvariantViolation(
+      'committed by a leader',
+      `node ${node} ${verb} ${show(entry)}, past every leader's commit index (highest ${highest})`,
+    );
   }
 
   /** State machine safety. Returns true when this index was not known committed before.
@@ -190,6 +205,7 @@ export class InvariantChecker {
     if (entry.index > commit) {
       throw new InvariantViolation('apply after commit', `node ${node} applied entry ${show(entry)} with commit index ${commit}`);
     }
+    this.checkLeaderCommitted(node, entry, 'applied');
     return this.record(node, entry, 'state machine safety', 'applied');
   }
 

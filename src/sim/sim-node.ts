@@ -423,10 +423,25 @@ export class SimNode {
     this.afterStep();
   }
 
+  /** The term this node last led (0: none): see observeLeaderCommit. */
+  private ledTerm = 0;
+
+  /** Tells the checker the commit index this node reached as leader, before anything of this
+   * step is applied or sent: right after each step (a leader's heartbeats leave while a write
+   * is pending, carrying a commit index no ready has shown yet) and at each ready. In a term it
+   * led, every commit index a node holds is its own as leader (one leader per term), also
+   * after a step in which it committed its own removal and stepped down. */
+  private observeLeaderCommit(core: RaftCore): void {
+    const status = core.status();
+    if (status.role === 'leader') this.ledTerm = status.term;
+    if (status.term === this.ledTerm) this.ctx.checker.observeLeaderCommit(status.term, status.commitIndex);
+  }
+
   /** Applies what the core produced, then records role and term for the checkers. */
   private afterStep(): void {
     const core = this.core;
     if (core === null) return;
+    this.observeLeaderCommit(core);
     // As node/raft-node.ts does: a leader's heartbeats do not wait for the write in progress.
     if (this.pending !== null) {
       const heartbeats = core.takeHeartbeats();
@@ -495,7 +510,7 @@ export class SimNode {
   private handleReady(core: RaftCore): boolean {
     const rd: Ready = core.ready();
     const commitAtReady = core.status().commitIndex;
-    if (rd.softState.role === 'leader' && rd.hardState !== null) this.ctx.checker.observeLeaderCommit(rd.hardState.term, rd.hardState.commit);
+    this.observeLeaderCommit(core);
     this.stats.readies++;
     this.readySeq++;
     this.checkTrigger(core, rd);
@@ -535,7 +550,7 @@ export class SimNode {
    * (readyDurability's beforeSync), starts the write. */
   private beginReady(core: RaftCore): boolean {
     const rd: Ready = core.ready();
-    if (rd.softState.role === 'leader' && rd.hardState !== null) this.ctx.checker.observeLeaderCommit(rd.hardState.term, rd.hardState.commit);
+    this.observeLeaderCommit(core);
     this.stats.readies++;
     const seq = ++this.readySeq;
     this.checkTrigger(core, rd);

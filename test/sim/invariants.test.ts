@@ -16,6 +16,7 @@ function disk(entries: Entry[]): SimDisk {
 /** Nodes whose durable commit index is `commit` (node 1 campaigned in term 1). */
 function committedUpTo(c: InvariantChecker, nodes: number[], commit: number): void {
   for (const n of nodes) c.observeHardState(n, { term: 1, vote: 1, commit });
+  c.observeLeaderCommit(1, commit); // node 1 led term 1 and committed them
 }
 function violates(name: string, fn: () => void): void {
   assert.throws(fn, (err: unknown) => err instanceof InvariantViolation && err.invariant === name);
@@ -66,6 +67,7 @@ describe('InvariantChecker', () => {
     // term 9, elected before and still leading (no check-quorum), may lack it; a leader of term 11 may not.
     const c = new InvariantChecker();
     c.observeHardState(4, { term: 10, vote: 4, commit: 2 });
+    c.observeLeaderCommit(10, 2);
     c.observeCommitted(4, e(2, 2));
     c.observeLeaderLog(5, 9, disk([e(1, 1), e(2, 1)]));
     c.checkLeaderHolds(5, 9, disk([e(1, 1), e(2, 1)]), e(2, 2));
@@ -128,10 +130,25 @@ describe('InvariantChecker: rules the planted bugs break', () => {
   test('apply after commit: an entry past the commit index its node had must not be applied; the commit index need not be durable', () => {
     const c = new InvariantChecker();
     c.observeHardState(1, { term: 1, vote: 1, commit: 0 });
+    c.observeLeaderCommit(1, 2);
     // Commit index 2 known, not yet written (it rides along with the next write).
     c.observeApplied(1, e(1, 1), 2);
     c.observeApplied(1, e(2, 1), 2);
     violates('apply after commit', () => c.observeApplied(1, e(3, 1), 2));
+  });
+
+  test("committed by a leader: no node commits or applies past the highest commit index a leader reached, whatever its own says", () => {
+    const c = new InvariantChecker();
+    c.observeHardState(1, { term: 1, vote: 1, commit: 0 });
+    c.observeLeaderCommit(1, 2); // node 1 leads term 1 and has committed up to 2
+    // Node 2 took entries 1..3 and set its commit index to 3 (the leader's was 2): its own
+    // commit index covers entry 3, so 'apply after commit' agrees with it; the leader's does not.
+    c.observeApplied(2, e(1, 1), 3);
+    c.observeApplied(2, e(2, 1), 3);
+    violates('committed by a leader', () => c.observeApplied(2, e(3, 1), 3));
+    violates('committed by a leader', () => c.observeCommitted(2, e(3, 1)));
+    c.observeLeaderCommit(1, 3);
+    c.observeApplied(2, e(3, 1), 3);
   });
 
   test('one membership change at a time: a leader appends a conf entry only once the previous one is committed', () => {
