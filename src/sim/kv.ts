@@ -7,8 +7,10 @@
 
 import { applyConfChange, decodeConfChange, normalizeConf } from '../raft/configuration.ts';
 import type { ConfState, Entry, Snapshot } from '../raft/types.ts';
+import { SessionTable, type IdempotencyTag, type SessionBounds, type SessionsSnapshot } from '../store/sessions.ts';
 
-export interface KvCommand {
+/** What a client asks for. */
+export interface KvRequest {
   readonly client: number;
   readonly request: number;
   readonly op: 'put' | 'append';
@@ -16,27 +18,34 @@ export interface KvCommand {
   readonly value: string;
 }
 
+/** What the log carries: the request, stamped with the proposing leader's clock (as the
+ * node stamps each entry: the session table's log clock). */
+export interface KvCommand extends KvRequest {
+  readonly timeMs: number;
+}
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export function encodeCommand(cmd: KvCommand): Uint8Array {
-  return encoder.encode(JSON.stringify([cmd.client, cmd.request, cmd.op, cmd.key, cmd.value]));
+  return encoder.encode(JSON.stringify([cmd.client, cmd.request, cmd.op, cmd.key, cmd.value, cmd.timeMs]));
 }
 
 export function decodeCommand(data: Uint8Array): KvCommand {
   const raw: unknown = JSON.parse(decoder.decode(data));
   if (
     !Array.isArray(raw) ||
-    raw.length !== 5 ||
+    raw.length !== 6 ||
     typeof raw[0] !== 'number' ||
     typeof raw[1] !== 'number' ||
     (raw[2] !== 'put' && raw[2] !== 'append') ||
     typeof raw[3] !== 'string' ||
-    typeof raw[4] !== 'string'
+    typeof raw[4] !== 'string' ||
+    typeof raw[5] !== 'number'
   ) {
     throw new Error(`kv: malformed command ${decoder.decode(data)}`);
   }
-  return { client: raw[0], request: raw[1], op: raw[2], key: raw[3], value: raw[4] };
+  return { client: raw[0], request: raw[1], op: raw[2], key: raw[3], value: raw[4], timeMs: raw[5] };
 }
 
 /** The unique value a client writes: brackets make values self-delimiting inside appends. */
@@ -51,31 +60,35 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /**
- * Thesis §6.3 sessions: the state machine remembers, per client, the last request it applied
- * and that request's result, so that a retried write (same client and request id, in a new log
- * entry) applies nothing and answers with the first result. Sessions expire by LOG index (every
- * node applies the same log, so every node expires the same sessions at the same entry; a
- * node's clock never decides): a client idle for SESSION_IDLE_ENTRIES_MAX entries is forgotten,
- * and at most SESSIONS_MAX clients are remembered (the least recently active goes first). A
- * retry after its session is gone may apply again: the window is the promise.
+ * Thesis §6.3 sessions, with the production table (src/store/sessions.ts, as the store keeps
+ * it): a write carries a client key (client id and request number, the client library's
+ * CLIENT_KEY form) and a digest of what it asks; the state machine records each key's first
+ * result, so a retry (the same key, in a new log entry) applies nothing and answers with it.
+ * Records expire by LOG time (the leaders' stamps in the entries, never a node's clock at
+ * apply) and beyond a count; a key whose record left the table is answered 'expired' through
+ * its client's watermark and applies nothing. The bounds here are small, so that runs of a few
+ * seconds exercise expiry and eviction; the watermarks' are large, as production's are: a
+ * retry after its client's watermark left may apply again, which is the window's promise.
  */
-export const SESSION_IDLE_ENTRIES_MAX = 20_000;
-export const SESSIONS_MAX = 64;
+export const SIM_SESSION_BOUNDS: SessionBounds = Object.freeze({
+  windowMs: 1000,
+  recordsMax: 16,
+  resultBytesMax: 1 << 30,
+  watermarksMax: 1024,
+  watermarkWindowMs: 1e12,
+});
 
-interface Session {
-  /** The last request applied for this client. */
-  readonly request: number;
-  /** Its result: the log index at which it took effect. */
-  readonly result: number;
-  /** Index of the last entry of this client (applied or answered from the session). */
-  readonly lastIndex: number;
+/** The session tag of a request: the client-library key form (22 id characters, a dot, the
+ * request number from 1) and a digest of the request. */
+export function sessionTag(cmd: KvRequest): IdempotencyTag {
+  return { key: `sim${String(cmd.client).padStart(19, '0')}.${cmd.request}`, digest: `${cmd.op}:${cmd.key}:${cmd.value}` };
 }
 
 /** What apply() did with a normal entry. 'replayed': a retry answered from the session. */
 export type ApplyEffect =
   | { readonly kind: 'applied'; readonly index: number }
   | { readonly kind: 'replayed'; readonly index: number }
-  | { readonly kind: 'stale' }
+  | { readonly kind: 'expired' }
   | { readonly kind: 'none' };
 
 export interface KvOptions {
@@ -100,8 +113,10 @@ export function withKvOptionsForTest<T>(options: KvOptions, fn: () => T): T {
 
 interface SnapshotBody {
   readonly kv: [string, string][];
-  /** [client, request, result, lastIndex], least recently active first. */
-  readonly sessions: [number, number, number, number][];
+  /** The session table: its log clock, records [key, digest, timeMs, bytes, result] oldest
+   * first, watermarks [client, seq, timeMs] (SessionsSnapshot, in arrays: a snapshot travels
+   * in 256-byte chunks in the sim, and a bigger one costs a lagging follower more round trips). */
+  readonly sessions: [number, [string, string, number, number, number][], [string, number, number][]];
   /** Audit (simulation only, not part of the session mechanism): per client, the request ids
    * applied, as [from, to] ranges (a client's ids are mostly consecutive: a snapshot stays
    * small, and so do the chunks that carry it to a follower). */
@@ -111,8 +126,7 @@ interface SnapshotBody {
 
 export class KvStateMachine {
   private readonly data = new Map<string, string>();
-  /** In order of last activity (re-inserted on each use): expiry and eviction take the front. */
-  private readonly sessions = new Map<number, Session>();
+  private sessions = new SessionTable<number>(SIM_SESSION_BOUNDS);
   /** Audit, independent of the sessions: the write ids ("client.request") whose effect was
    * applied, and those applied a second time. Grows with the run (a simulation is short). */
   private readonly appliedWrites = new Map<number, Set<number>>();
@@ -154,7 +168,6 @@ export class KvStateMachine {
       throw new Error(`kv: apply of index ${entry.index} after ${this.appliedIndex} (gap or repeat)`);
     }
     let effect: ApplyEffect = { kind: 'none' };
-    this.expireSessions(entry.index);
     if (entry.type === 'normal') {
       effect = this.applyCommand(decodeCommand(entry.data), entry.index);
     } else if (entry.type === 'conf') {
@@ -167,14 +180,14 @@ export class KvStateMachine {
 
   private applyCommand(cmd: KvCommand, index: number): ApplyEffect {
     if (this.options.sessions) {
-      const session = this.sessions.get(cmd.client);
-      if (session !== undefined && cmd.request <= session.request) {
-        this.touch(cmd.client, { ...session, lastIndex: index });
-        // The same request again: answer with its first result. An older one: the client
-        // moved on, so that request was answered (or given up) and must not apply now.
-        return cmd.request === session.request ? { kind: 'replayed', index: session.result } : { kind: 'stale' };
-      }
-      this.touch(cmd.client, { request: cmd.request, result: index, lastIndex: index });
+      this.sessions.advance(cmd.timeMs);
+      const tag = sessionTag(cmd);
+      const found = this.sessions.lookup(tag);
+      if (found.kind === 'replay') return { kind: 'replayed', index: found.result };
+      if (found.kind === 'expired') return { kind: 'expired' };
+      // The sim's clients never send another request under a used key.
+      if (found.kind === 'reused') throw new Error(`kv: key ${tag.key} reused for another request at index ${index}`);
+      this.sessions.record(tag, index);
     }
     let applied = this.appliedWrites.get(cmd.client);
     if (applied === undefined) this.appliedWrites.set(cmd.client, (applied = new Set()));
@@ -184,27 +197,12 @@ export class KvStateMachine {
     return { kind: 'applied', index };
   }
 
-  private touch(client: number, session: Session): void {
-    this.sessions.delete(client);
-    this.sessions.set(client, session);
-    if (this.sessions.size > SESSIONS_MAX) this.sessions.delete(this.sessions.keys().next().value!);
-  }
-
-  /** Forgets the sessions idle for more than SESSION_IDLE_ENTRIES_MAX entries before `index`. */
-  private expireSessions(index: number): void {
-    for (const [client, session] of this.sessions) {
-      if (session.lastIndex + SESSION_IDLE_ENTRIES_MAX >= index) break;
-      this.sessions.delete(client);
-    }
-  }
-
   /** A snapshot of the state as of the applied index. */
   snapshot(): Snapshot {
     const kv = [...this.data.entries()].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
-    const sessions = [...this.sessions].map(([c, s]): [number, number, number, number] => [c, s.request, s.result, s.lastIndex]);
     const body: SnapshotBody = {
       kv,
-      sessions,
+      sessions: encodeSessions(this.sessions.toSnapshot()),
       appliedWrites: [...this.appliedWrites].map(([c, ids]) => [c, toRanges(ids)]),
       duplicates: this.duplicateList,
     };
@@ -222,8 +220,8 @@ export class KvStateMachine {
     }
     this.data.clear();
     for (const [k, v] of body.kv) this.data.set(k, v);
-    this.sessions.clear();
-    for (const [client, request, result, lastIndex] of body.sessions) this.sessions.set(client, { request, result, lastIndex });
+    this.sessions = new SessionTable<number>(SIM_SESSION_BOUNDS);
+    this.sessions.load(decodeSessions(body.sessions));
     this.appliedWrites.clear();
     for (const [client, ranges] of body.appliedWrites) {
       const ids = new Set<number>();
@@ -248,4 +246,16 @@ function toRanges(ids: ReadonlySet<number>): [number, number][] {
     else ranges.push([id, id]);
   }
   return ranges;
+}
+
+function encodeSessions(t: SessionsSnapshot<number>): SnapshotBody['sessions'] {
+  return [t.logTimeMs, t.records.map((r) => [r.key, r.digest, r.timeMs, r.bytes, r.result]), t.watermarks.map((w) => [w.client, w.seq, w.timeMs])];
+}
+
+function decodeSessions([logTimeMs, records, watermarks]: SnapshotBody['sessions']): SessionsSnapshot<number> {
+  return {
+    logTimeMs,
+    records: records.map(([key, digest, timeMs, bytes, result]) => ({ key, digest, timeMs, bytes, result })),
+    watermarks: watermarks.map(([client, seq, timeMs]) => ({ client, seq, timeMs })),
+  };
 }

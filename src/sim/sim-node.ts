@@ -25,7 +25,7 @@ import { RaftCore, readyDurability, ticksFirst } from '../raft/index.ts';
 import type { ConfState, Entry, HardState, Message, RaftBugs, RaftConfig, Ready, Role } from '../raft/types.ts';
 import { SimDisk } from './disk.ts';
 import type { InvariantChecker } from './invariants.ts';
-import { KvStateMachine, encodeCommand, sameBytes, type KvCommand } from './kv.ts';
+import { KvStateMachine, encodeCommand, sameBytes, type KvRequest } from './kv.ts';
 import type { SimNetwork } from './network.ts';
 import type { Prng } from './prng.ts';
 import type { Coverage } from './coverage.ts';
@@ -368,7 +368,7 @@ export class SimNode {
     return this.core?.status().leader ?? 0;
   }
 
-  write(cmd: KvCommand, done: (outcome: WriteOutcome) => void): void {
+  write(cmd: KvRequest, done: (outcome: WriteOutcome) => void): void {
     if (this.paused) {
       this.held.push({ kind: 'request', run: () => this.write(cmd, done), fail: (reason) => done({ kind: 'unknown', reason }) });
       return;
@@ -376,7 +376,8 @@ export class SimNode {
     const core = this.core;
     if (core === null) return done({ kind: 'rejected', reason: 'node down', leader: 0 });
     if (this.pendingWrites.size >= MAX_PENDING) return done({ kind: 'rejected', reason: 'busy', leader: 0 });
-    const data = encodeCommand(cmd);
+    // Stamped with the time of proposal, as the node stamps its entries: the session table's clock.
+    const data = encodeCommand({ ...cmd, timeMs: this.ctx.now() });
     if (this.pending !== null) this.stats.stepsWhileWriting++;
     const index = core.propose(data);
     if (index === null) return done({ kind: 'rejected', reason: 'not leader', leader: core.status().leader });
@@ -710,14 +711,18 @@ export class SimNode {
       if (e.index <= this.kv.applied) {
         throw new Error(`sim: node ${this.id} was given entry ${e.index} to apply, already applied ${this.kv.applied}`);
       }
-      this.kv.apply(e);
+      const effect = this.kv.apply(e);
       this.stats.applied++;
       if (e.type === 'conf') this.ctx.coverage.hit('confChangeApplied');
       if (checker.observeApplied(this.id, e, commitAtReady)) this.ctx.onFirstApply(e, this.id);
       const w = this.pendingWrites.get(e.index);
       if (w !== undefined) {
         this.pendingWrites.delete(e.index);
-        if (e.term === w.term && sameBytes(e.data, w.data)) w.done({ kind: 'ok', index: e.index });
+        // A retry whose key's record left the session table: applied nothing, and whether the
+        // first attempt did is not known here (production answers 410 IDEMPOTENCY_EXPIRED).
+        const ours = e.term === w.term && sameBytes(e.data, w.data);
+        if (ours && effect.kind === 'expired') w.done({ kind: 'unknown', reason: `the session record of the write at index ${e.index} expired` });
+        else if (ours) w.done({ kind: 'ok', index: e.index });
         else w.done({ kind: 'rejected', reason: `index ${e.index} holds term ${e.term}, not ${w.term}`, leader: 0 });
       }
     }

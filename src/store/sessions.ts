@@ -89,8 +89,9 @@ export function parseClientKey(tag: IdempotencyTag): { client: string; seq: numb
   return { client: tag.user === undefined ? m[1]! : `${m[1]!}\u0000${tag.user}`, seq };
 }
 
-/** One recorded first result (immutable: snapshots hold references to it). */
-export interface SessionRecord {
+/** One recorded first result (immutable: snapshots hold references to it). `R`: the state
+ * machine's result (the store's CommandResult; the simulator's KV, a log index). */
+export interface SessionRecord<R = CommandResult> {
   /** The table's key: the client's key, then NUL and the user when scoped. */
   readonly key: string;
   readonly digest: string;
@@ -99,30 +100,30 @@ export interface SessionRecord {
   /** What it counts against resultBytesMax: the JSON length of `result`, plus the lengths
    * of `key` and `digest`, plus IDEMPOTENCY_RECORD_OVERHEAD_BYTES. */
   readonly bytes: number;
-  readonly result: CommandResult;
+  readonly result: R;
 }
 
 /** The snapshot form: the log clock, the records oldest first, and the client watermarks
  * least recently raised first. */
-export interface SessionsSnapshot {
+export interface SessionsSnapshot<R = CommandResult> {
   readonly logTimeMs: number;
-  readonly records: readonly SessionRecord[];
+  readonly records: readonly SessionRecord<R>[];
   readonly watermarks: readonly ClientWatermark[];
 }
 
-export type SessionLookup =
-  { readonly kind: 'new' } | { readonly kind: 'replay'; readonly result: CommandResult } | { readonly kind: 'reused' } | { readonly kind: 'expired' };
+export type SessionLookup<R = CommandResult> =
+  { readonly kind: 'new' } | { readonly kind: 'replay'; readonly result: R } | { readonly kind: 'reused' } | { readonly kind: 'expired' };
 
 /** The key of the table for a tag: a client key holds no NUL, so the split is unambiguous. */
 export function sessionKey(tag: IdempotencyTag): string {
   return tag.user === undefined ? tag.key : `${tag.key}\u0000${tag.user}`;
 }
 
-export class SessionTable {
+export class SessionTable<R = CommandResult> {
   private logTime = 0;
-  private readonly byKey = new Map<string, SessionRecord>();
+  private readonly byKey = new Map<string, SessionRecord<R>>();
   /** The records in log order from `head` on (a queue: expiry and eviction pop its front). */
-  private order: SessionRecord[] = [];
+  private order: SessionRecord<R>[] = [];
   private head = 0;
   private resultBytes = 0;
   /** Client watermarks in the order they were last raised (a Map keeps insertion order: a
@@ -170,7 +171,7 @@ export class SessionTable {
 
   /** `expired`: no record, and the key is a client-library key at or below its client's
    * watermark: its record left the table, the first attempt's outcome is unknown here. */
-  lookup(tag: IdempotencyTag): SessionLookup {
+  lookup(tag: IdempotencyTag): SessionLookup<R> {
     const record = this.byKey.get(sessionKey(tag));
     if (record === undefined) {
       const parsed = parseClientKey(tag);
@@ -181,7 +182,7 @@ export class SessionTable {
   }
 
   /** Records the first result of `tag` (decided by the state machine), then keeps within the bounds. */
-  record(tag: IdempotencyTag, result: CommandResult): void {
+  record(tag: IdempotencyTag, result: R): void {
     const key = sessionKey(tag);
     assert(!this.byKey.has(key), `session key ${JSON.stringify(tag.key)} recorded twice`);
     const bytes = JSON.stringify(result).length + key.length + tag.digest.length + IDEMPOTENCY_RECORD_OVERHEAD_BYTES;
@@ -190,12 +191,12 @@ export class SessionTable {
     while (this.resultBytes > this.bounds.resultBytesMax && this.byKey.size > 1) this.popOldest();
   }
 
-  toSnapshot(): SessionsSnapshot {
+  toSnapshot(): SessionsSnapshot<R> {
     return { logTimeMs: this.logTime, records: this.order.slice(this.head), watermarks: [...this.watermarks.values()] };
   }
 
   /** Loads a snapshot's table (shape-checked by decodeSnapshotData) into an empty one. */
-  load(snapshot: SessionsSnapshot): void {
+  load(snapshot: SessionsSnapshot<R>): void {
     assert(this.byKey.size === 0 && this.logTime === 0, 'SessionTable.load into a used table');
     this.logTime = snapshot.logTimeMs;
     let previous = 0;
@@ -214,7 +215,7 @@ export class SessionTable {
     if (this.watermarks.size > this.bounds.watermarksMax) throw new Error('invalid snapshot: too many client watermarks');
   }
 
-  private push(record: SessionRecord): void {
+  private push(record: SessionRecord<R>): void {
     this.byKey.set(record.key, record);
     this.order.push(record);
     this.resultBytes += record.bytes;
@@ -223,7 +224,7 @@ export class SessionTable {
   private popOldest(): void {
     const oldest = this.order[this.head];
     assert(oldest !== undefined, 'popOldest on an empty session table');
-    this.order[this.head] = undefined as unknown as SessionRecord;
+    this.order[this.head] = undefined as unknown as SessionRecord<R>;
     this.head++;
     this.byKey.delete(oldest.key);
     this.resultBytes -= oldest.bytes;

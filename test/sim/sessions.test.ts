@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import type { Entry } from '../../src/raft/types.ts';
 import {
   KvStateMachine,
-  SESSION_IDLE_ENTRIES_MAX,
-  SESSIONS_MAX,
+  SIM_SESSION_BOUNDS,
   encodeCommand,
   uniqueValue,
   withKvOptionsForTest,
@@ -12,26 +11,26 @@ import {
 } from '../../src/sim/kv.ts';
 import { trySimulation, type SimOutcome } from '../../src/sim/run.ts';
 
-// Exactly-once writes in the simulator (Raft thesis §6.3): the KV keeps a session per client,
-// clients retry writes of unknown outcome with the same ids, and the run fails on any write
-// applied twice.
+// Exactly-once writes in the simulator (Raft thesis §6.3): the KV keeps the production session
+// table (src/store/sessions.ts), clients retry writes of unknown outcome with the same ids, and
+// the run fails on any write applied twice.
 
 const CONF = { voters: [1, 2, 3], learners: [] };
 
-/** A log of normal entries, one per [client, request, key], from index 1. */
-function log(writes: readonly [number, number, string][], from = 1): Entry[] {
-  return writes.map(([client, request, key], i) => ({
+/** A log of normal entries, one per [client, request, key, log time ms], from index 1. */
+function log(writes: readonly [number, number, string, number?][], from = 1): Entry[] {
+  return writes.map(([client, request, key, timeMs], i) => ({
     index: from + i,
     term: 1,
     type: 'normal' as const,
-    data: encodeCommand({ client, request, op: 'append', key, value: uniqueValue(client, request) }),
+    data: encodeCommand({ client, request, op: 'append', key, value: uniqueValue(client, request), timeMs: timeMs ?? 1 }),
   }));
 }
 
-describe('KV sessions', () => {
+describe('KV sessions (the production session table)', () => {
   test('a retried request applies once and answers with the first result; an older one applies nothing', () => {
     const kv = new KvStateMachine(CONF);
-    const [first, retry, next, stale] = log([
+    const [first, retry, next, older] = log([
       [1, 1, 'x'],
       [1, 1, 'x'],
       [1, 2, 'x'],
@@ -40,7 +39,7 @@ describe('KV sessions', () => {
     assert.deepEqual(kv.apply(first!), { kind: 'applied', index: 1 });
     assert.deepEqual(kv.apply(retry!), { kind: 'replayed', index: 1 });
     assert.deepEqual(kv.apply(next!), { kind: 'applied', index: 3 });
-    assert.deepEqual(kv.apply(stale!), { kind: 'stale' });
+    assert.deepEqual(kv.apply(older!), { kind: 'replayed', index: 1 });
     assert.equal(kv.get('x'), '[1.1][1.2]');
     assert.deepEqual(kv.duplicates, []);
     assert.equal(kv.applied, 4);
@@ -89,26 +88,25 @@ describe('KV sessions', () => {
     assert.deepEqual(restored.snapshot().data, kv.snapshot().data);
   });
 
-  test('sessions expire by log index (not a clock), and at most SESSIONS_MAX are kept, oldest activity first', () => {
+  test('records expire by log time and beyond a count; a retry then applies nothing and is answered expired', () => {
+    const { windowMs, recordsMax } = SIM_SESSION_BOUNDS;
     const kv = new KvStateMachine(CONF);
-    kv.apply(log([[1, 1, 'x']])[0]!);
-    // Client 2 writes for SESSION_IDLE_ENTRIES_MAX entries: client 1 is idle exactly that long.
-    let index = 2;
-    for (let r = 1; r <= SESSION_IDLE_ENTRIES_MAX; r++) kv.apply(log([[2, r, 'y']], index++)[0]!);
-    assert.equal(kv.sessionCount, 2, 'idle for exactly the window: still remembered');
-    kv.apply(log([[2, SESSION_IDLE_ENTRIES_MAX + 1, 'y']], index++)[0]!);
-    assert.equal(kv.sessionCount, 1, 'idle past the window: forgotten');
-    // Past the window, a retry of client 1's request applies again: the window is the promise.
-    assert.equal(kv.apply(log([[1, 1, 'x']], index)[0]!).kind, 'applied');
+    kv.apply(log([[1, 1, 'x', 100]])[0]!);
+    // Log time moves to just inside the window: still replayed.
+    assert.equal(kv.apply(log([[1, 1, 'x', 100 + windowMs - 1]], 2)[0]!).kind, 'replayed');
+    // An entry stamped at the window's end expires the record: the retry applies nothing.
+    assert.equal(kv.apply(log([[2, 1, 'y', 100 + windowMs]], 3)[0]!).kind, 'applied');
+    assert.equal(kv.apply(log([[1, 1, 'x', 100 + windowMs]], 4)[0]!).kind, 'expired');
+    assert.equal(kv.get('x'), '[1.1]');
 
+    // More than recordsMax records: the oldest leave, and their retries are expired too.
     const many = new KvStateMachine(CONF);
-    const clients = Array.from({ length: SESSIONS_MAX + 1 }, (_, i): [number, number, string] => [i + 1, 1, 'z']);
-    for (const e of log(clients)) many.apply(e);
-    assert.equal(many.sessionCount, SESSIONS_MAX);
-    const lastIndex = SESSIONS_MAX + 1;
-    // Client 1 (least recently active) was evicted; client 2 is still known.
-    assert.equal(many.apply(log([[2, 1, 'z']], lastIndex + 1)[0]!).kind, 'replayed');
-    assert.equal(many.apply(log([[1, 1, 'z']], lastIndex + 2)[0]!).kind, 'applied');
+    const writes = Array.from({ length: recordsMax + 1 }, (_, i): [number, number, string, number] => [3, i + 1, 'z', 10]);
+    for (const e of log(writes)) many.apply(e);
+    assert.equal(many.sessionCount, recordsMax);
+    assert.equal(many.apply(log([[3, 1, 'z', 10]], recordsMax + 2)[0]!).kind, 'expired');
+    assert.equal(many.apply(log([[3, 2, 'z', 10]], recordsMax + 3)[0]!).kind, 'replayed');
+    assert.deepEqual(many.duplicates, []);
   });
 });
 
