@@ -115,6 +115,8 @@ export class InteractionEnv {
         return this.transfer(c);
       case 'read-index':
         return this.readIndex(c);
+      case 'lease-read':
+        return this.leaseRead(c);
       case 'status':
         for (const id of this.ids(c)) this.status(this.node(id));
         return;
@@ -287,6 +289,19 @@ export class InteractionEnv {
   private readIndex(c: Command): void {
     const n = this.upNode(parseId(c.positional[0]));
     const context = parseCount(c.positional[1], 'read-index ID CTX');
+    if (!n.core.readIndex(context)) this.print('refused: no leader known');
+  }
+
+  /** A lease read as node/raft-node.ts's readBarrier serves it: from the leader's commit
+   * index at once while core.leaseValid(), otherwise confirmed through ReadIndex. */
+  private leaseRead(c: Command): void {
+    const n = this.upNode(parseId(c.positional[0]));
+    const context = parseCount(c.positional[1], 'lease-read ID CTX');
+    if (n.core.leaseValid()) {
+      this.print(`served from the lease at index ${n.core.status().commitIndex}`);
+      return;
+    }
+    this.print('no valid lease: ReadIndex');
     if (!n.core.readIndex(context)) this.print('refused: no leader known');
   }
 
