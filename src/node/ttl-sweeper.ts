@@ -4,14 +4,17 @@
 // through an ordinary log entry (a transaction of removes, each guarded by the document's
 // `_rev`, so a document changed since it was seen is left alone), so every node removes the
 // same documents and history records the deletions. Reads hide expired documents before that
-// (store/ttl.ts), so the delay only bounds how long they take memory.
+// (store/ttl.ts), so the delay only bounds how long they take memory. Each sweep takes the
+// earliest-expiring documents of each collection off its order of expiry
+// (store/ttl-order.ts, Store.expiredDocuments): O(log n) per collection plus the documents
+// removed; live documents cost nothing, however many there are or wherever they sort.
 import type { Command, CommandResult } from '../store/commands.ts';
 import type { Store } from '../store/store.ts';
 
 /** How often the leader sweeps (ms): an expired document is removed within about this long
  * (plus one commit), when there are no more than TTL_SWEEP_BATCH_DOCS_MAX to remove. */
 export const TTL_SWEEP_INTERVAL_MS = 1_000;
-/** Documents removed per entry, at most (per collection and sweep). */
+/** Documents removed per entry, at most (per collection and sweep): the earliest expiries first. */
 export const TTL_SWEEP_BATCH_DOCS_MAX = 500;
 
 export interface SweepHost {

@@ -1,10 +1,13 @@
 // One collection: documents by _id (Maps for O(1) gets, a B+tree for _id
-// order), plus its secondary indexes. write() is atomic: it checks every
-// index before changing anything.
+// order), plus its secondary indexes and, when its documents expire, their
+// order of expiry. write() is atomic: it checks every index before changing
+// anything.
 
 import { BTree } from './btree.ts';
 import { ConflictError } from './errors.ts';
 import type { IndexChange, SecondaryIndex } from './index-secondary.ts';
+import type { TtlRule } from './ttl.ts';
+import { ExpiryOrder, sameTtlRules } from './ttl-order.ts';
 import type { Document } from './types.ts';
 
 function compareIds(a: string, b: string): number {
@@ -229,6 +232,8 @@ export class Collection {
   readonly byId = new BTree<string, Document>(compareIds);
   /** In creation order. */
   readonly indexes: SecondaryIndex[] = [];
+  /** The documents in order of expiry, when the collection has TTL rules (setExpiryRules). */
+  private expiryOrder: ExpiryOrder | undefined;
   /** Open views (reads in turns), told of every write. */
   private readonly views = new Set<CollectionView>();
 
@@ -246,6 +251,20 @@ export class Collection {
 
   index(name: string): SecondaryIndex | undefined {
     return this.indexes.find((i) => i.name === name);
+  }
+
+  /** The documents in order of expiry, or undefined when they never expire. */
+  get expiry(): ExpiryOrder | undefined {
+    return this.expiryOrder;
+  }
+
+  /** The collection's TTL rules from now on (the store's, whenever they may have changed):
+   * rebuilds the order of expiry (O(n log n)) when they differ from the ones it was built by. */
+  setExpiryRules(rules: readonly TtlRule[] | undefined): void {
+    if (rules === undefined || rules.length === 0) this.expiryOrder = undefined;
+    else if (this.expiryOrder === undefined || !sameTtlRules(this.expiryOrder.rules, rules)) {
+      this.expiryOrder = new ExpiryOrder(rules, this.docs.values());
+    }
   }
 
   /** A view of the documents as they are now, to walk in _id order over several turns
@@ -273,6 +292,7 @@ export class Collection {
       docs,
     );
     for (const d of docs) this.docs.set(d._id, d);
+    if (this.expiryOrder !== undefined) this.expiryOrder = new ExpiryOrder(this.expiryOrder.rules, docs);
   }
 
   /**
@@ -297,6 +317,7 @@ export class Collection {
     // Nothing below may throw on a valid state.
     if (this.views.size !== 0) for (const view of this.views) view.noteWrite(id, oldDoc, newDoc);
     if (changes !== undefined) for (const c of changes) c.index.commit(c);
+    if (this.expiryOrder !== undefined) this.expiryOrder.noteWrite(id, oldDoc, newDoc);
     if (newDoc === undefined) {
       this.docs.delete(id);
       this.byId.delete(id);

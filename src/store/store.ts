@@ -58,7 +58,7 @@ import { AuditChain, type AuditRecord, type AuditVerification } from './audit.ts
 import { HistoryStore, type AsOf } from './history.ts';
 import type { RaftEvent, RaftEventType } from './raft-event.ts';
 import { CompiledModel, SCHEMA_CHECK_DOCS_MAX, SCHEMA_FAILING_IDS_MAX, type StoredModel } from './schema.ts';
-import { EXPIRE_AFTER_SECONDS_MAX, isExpiredByRules, TTL_SCAN_DOCS_MAX, withoutExpired, type TtlRule } from './ttl.ts';
+import { EXPIRE_AFTER_SECONDS_MAX, isExpiredByRules, TTL_EXPIRED_DOCS_MAX, withoutExpired, type TtlRule } from './ttl.ts';
 import { DEFAULT_SESSION_BOUNDS, SessionTable, type IdempotencyTag, type SessionBounds } from './sessions.ts';
 import { normalizeSort } from './sort.ts';
 import { Query } from 'mingo';
@@ -322,6 +322,12 @@ export class Store {
         return { ok: false, error: { code: e.code, message: e.message } };
       }
       throw e;
+    } finally {
+      // The commands that may change a collection's TTL rules, applied or not (a model whose
+      // indexes failed takes back the ones it created): its order of expiry follows them.
+      if (command.type === 'createIndex' || command.type === 'dropIndex' || command.type === 'setSchema' || command.type === 'dropSchema') {
+        this.colls.get(command.collection)?.setExpiryRules(this.ttlRules(command.collection));
+      }
     }
   }
 
@@ -392,6 +398,8 @@ export class Store {
     let coll = this.colls.get(name);
     if (coll === undefined && create) {
       coll = new Collection(name);
+      // A model's `ttlField` outlives the collection: a new one expires by it from the start.
+      coll.setExpiryRules(this.ttlRules(name));
       this.colls.set(name, coll);
       this.undo.push({ kind: 'collection', name });
     }
@@ -936,21 +944,20 @@ export class Store {
   }
 
   /**
-   * Documents of a TTL collection expired at `nowMs` (`_id` and `_rev`), in `_id` order, at
-   * most `max`, looking at no more than TTL_SCAN_DOCS_MAX documents: what the leader's sweep
-   * removes (src/node/ttl-sweeper.ts).
+   * Documents of a TTL collection expired at `nowMs` (`_id` and `_rev`), earliest expiry first
+   * (then `_id`), at most `max` (and TTL_EXPIRED_DOCS_MAX): what the leader's sweep removes
+   * (src/node/ttl-sweeper.ts). Read off the collection's order of expiry (store/ttl-order.ts):
+   * O(log n + returned), whatever the collection's size and where the documents sort by `_id`.
    */
   expiredDocuments(collection: string, nowMs: number, max: number): { _id: string; _rev: number }[] {
-    const rules = this.ttlRules(collection);
     const coll = this.colls.get(collection);
-    if (rules === undefined || coll === undefined) return [];
-    const out: { _id: string; _rev: number }[] = [];
-    let scanned = 0;
-    for (const [, doc] of coll.byId.entries()) {
-      if (++scanned > TTL_SCAN_DOCS_MAX || out.length >= max) break;
-      if (isExpiredByRules(doc, rules, nowMs)) out.push({ _id: doc._id, _rev: doc._rev });
-    }
-    return out;
+    const order = coll?.expiry;
+    if (coll === undefined || order === undefined) return [];
+    return order.expired(nowMs, Math.min(max, TTL_EXPIRED_DOCS_MAX)).map((id) => {
+      const doc = coll.docs.get(id);
+      if (doc === undefined) assert(false, `expiry order of "${collection}": "${id}" is not a document`);
+      return { _id: doc._id, _rev: doc._rev };
+    });
   }
 
   /** Whether documents of the collection expire (a model's `ttlField` or a TTL index): its
@@ -1191,6 +1198,8 @@ export class Store {
       store.sessions.load(data.sessions);
     }
     for (const model of data.models ?? []) store.modelsByName.set(model.collection, new CompiledModel(deepFreeze(model) as StoredModel));
+    // The orders of expiry are derived state, not in the snapshot: built from the rules and documents.
+    for (const [name, coll] of store.colls) coll.setExpiryRules(store.ttlRules(name));
     if (data.history !== undefined) store.history.load(data.history.map((e) => deepFreeze(e) as RaftEvent));
     for (const chain of data.audit ?? []) {
       for (const r of chain.records) deepFreeze(r);

@@ -3,16 +3,17 @@
 // the document expires that many seconds after. A time is milliseconds since the epoch or an
 // ISO-8601 date-time string. Pure rules shared by reads (an expired document is never
 // returned, by the reading node's clock) and the leader's sweep (src/node/ttl-sweeper.ts),
-// which removes expired documents through ordinary log entries.
+// which removes expired documents through ordinary log entries, finding them in each
+// collection's order of expiry (store/ttl-order.ts).
 
 import type { CompiledFilter } from './query-cache.ts';
 import type { Document, JsonObject } from './types.ts';
 import { fail, joinPath } from './validate-common.ts';
 
-/** Documents one sweep of one collection looks at, at most (in `_id` order from the start):
- * a collection larger than this has its later expired documents removed only once earlier
- * ones are gone (reads hide them meanwhile). */
-export const TTL_SCAN_DOCS_MAX = 100_000;
+/** Expired documents one call of Store.expiredDocuments returns (and looks at), at most,
+ * whatever `max` it is given: it reads them off the collection's order of expiry
+ * (store/ttl-order.ts), earliest first, and looks at no live document but the first. */
+export const TTL_EXPIRED_DOCS_MAX = 100_000;
 
 /** `expireAfterSeconds` of a TTL index, at most (MongoDB's bound: a 32-bit signed integer). */
 export const EXPIRE_AFTER_SECONDS_MAX = 2_147_483_647;
