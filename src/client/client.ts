@@ -63,7 +63,7 @@ export class Client implements ClientCore {
     };
   }
 
-  /** The changes of every collection (`GET /api/_changes`), like RemoteCollection.watch(). */
+  /** The changes of every collection (`GET /api/_changes`), like RemoteCollection.watch() (reconnects, idle timeout, 410s). */
   watch(options: WatchOptions = {}): AsyncGenerator<ChangeEvent, void, undefined> {
     return watchChanges(this.watching, '/api/_changes', options);
   }

@@ -59,9 +59,11 @@ export class RemoteCollection {
 
   /**
    * The changes of this collection, oldest first: `for await (const ev of col.watch({ resumeAfter }))`.
-   * Reconnects (to another node after a failure) and resumes after the last change seen, so
-   * none is lost or repeated; ChangesExpiredError when the nodes no longer retain the changes
-   * after `resumeAfter`. Stop with `break` or `signal`.
+   * Reconnects (to the next node, after a backoff) when a stream fails, ends, or brings no bytes
+   * for `idleTimeoutMs` (default 37.5 s, 2.5 server heartbeats), and resumes after the last change
+   * seen, so none is lost or repeated; ChangesExpiredError when no node retains the changes after
+   * the token (each is asked once), UnavailableError after `retries` attempts in a row without
+   * progress. Stop with `break` or `signal`.
    */
   watch(options: WatchOptions = {}): AsyncGenerator<ChangeEvent, void, undefined> {
     return watchChanges(this.core.watchSource(), `${this.base}/_changes`, options);

@@ -2,10 +2,13 @@
 // the server's change streams (GET /api/:collection/_changes, GET /api/_changes: server-sent
 // events, docs/http-api.md). It remembers the token of the last change it handed out; when
 // the connection fails or ends (a node killed, restarted, or dropping a slow reader), it
-// connects again, to the next node after a failure, and resumes after that token: every
+// connects again, to the next node, after a backoff, and resumes after that token: every
 // node derives the same events with the same ids from the same log entries, so nothing is
-// lost and nothing is seen twice. A token the nodes no longer retain ends the iteration
-// with ChangesExpiredError (read the data again, then watch from now).
+// lost and nothing is seen twice. A stream that brings no bytes for idleTimeoutMs (no event,
+// no `: heartbeat` comment: a half-open connection, a node stopped or cut off) counts as
+// failed. A node answering 410 does not retain the changes after the token, but another may:
+// the others are asked; when every node answered 410 (or the rest cannot be reached), the
+// iteration ends with ChangesExpiredError (read the data again, then watch from now).
 import { Pool } from 'undici';
 import { backoffDelay, type BackoffPolicy } from '../backoff.ts';
 import { ChangesExpiredError, ClientClosedError, UnavailableError, errorFromResponse, isRetryable503, parseWireError } from './errors.ts';
@@ -26,13 +29,26 @@ export interface WatchOptions {
   readonly signal?: AbortSignal;
   /** The read barrier a node passes before it starts the stream (default: linearizable). */
   readonly consistency?: Consistency;
+  /** A stream that brings no bytes (neither an event nor the server's `: heartbeat` comment)
+   * for this long is dropped, and the watch resumes on the next node. Default 37,500 ms:
+   * 2.5 times the server's default heartbeat interval (15 s, `changeStream.heartbeatMs` of
+   * createServer); keep it above the servers' interval. Time the caller spends between two
+   * next() calls does not count. */
+  readonly idleTimeoutMs?: number;
 }
+
+/** The default idle timeout of a stream: 2.5 heartbeat intervals of the server (15 s by default). */
+export const WATCH_IDLE_TIMEOUT_MS_DEFAULT = 37_500;
+
+/** setTimeout's largest delay. */
+const TIMER_MS_MAX = 2_147_483_647;
 
 /** What watch() needs of its client. */
 export interface WatchSource {
   readonly selector: NodeSelector;
   readonly backoff: BackoffPolicy;
-  /** Attempts in a row that may fail before the watch gives up (UnavailableError). */
+  /** Attempts in a row that may fail (open no stream, or a stream that ends before its first event
+   * or heartbeat) before the watch gives up (UnavailableError). */
   readonly retries: number;
   /** Bound on waiting for a stream's first answer (its headers). */
   readonly timeoutMs: number;
@@ -54,8 +70,9 @@ function retryableStatus(status: number, body: unknown): boolean {
 /**
  * The change events after `resumeAfter` (or from now), one by one, reconnecting as needed.
  * Ends when `signal` aborts (without an error) or the client closes (ClientClosedError);
- * throws ChangesExpiredError, UnavailableError after `retries` failed attempts in a row, or the
- * typed error of a refusal (403, 400...).
+ * throws ChangesExpiredError (every node answered 410, or those that did not could not be
+ * reached), UnavailableError after `retries` failed attempts in a row, or the typed error of a
+ * refusal (403, 400...).
  */
 export async function* watchChanges(source: WatchSource, path: string, options: WatchOptions = {}): AsyncGenerator<ChangeEvent, void, undefined> {
   let token = options.resumeAfter;
@@ -63,31 +80,46 @@ export async function* watchChanges(source: WatchSource, path: string, options: 
     throw new TypeError(`watch: resumeAfter must be an event id (<sequence>.<position>) or a log index, got ${JSON.stringify(token)}`);
   }
   if (options.consistency !== undefined) validateConsistency(options.consistency);
+  const idleTimeoutMs = options.idleTimeoutMs ?? WATCH_IDLE_TIMEOUT_MS_DEFAULT;
+  if (typeof idleTimeoutMs !== 'number' || !(idleTimeoutMs > 0 && idleTimeoutMs <= TIMER_MS_MAX)) {
+    throw new RangeError(`watch: idleTimeoutMs must be a number of ms in (0, ${TIMER_MS_MAX}], got ${String(idleTimeoutMs)}`);
+  }
   const signal = options.signal;
   const pools = new Map<string, Pool>();
+  // The nodes of the last failed attempts in a row (at most retries + 1), for UnavailableError.
   const attempts: string[] = [];
+  // Attempts in a row without progress: no stream, or one that ended before an event or a heartbeat.
   let failures = 0;
   let resentAfter401 = false;
-  // The attempt in progress; aborted by `signal`, by a headers timeout, or when the caller stops.
+  // The nodes that answered 410 for `token`, and the last such answer.
+  const expired = new Set<string>();
+  let expiredError: ChangesExpiredError | undefined;
+  // The attempt in progress; aborted by `signal`, by a headers or idle timeout, or when the caller stops.
   let attempt = new AbortController();
   const onAbort = (): void => attempt.abort();
   signal?.addEventListener('abort', onAbort);
   try {
     while (signal?.aborted !== true) {
       if (source.isClosed()) throw new ClientClosedError();
-      const url = source.selector.pick();
+      const url = pickNode(source.selector, expired);
       const query = new URLSearchParams();
       if (token !== undefined) query.set('resumeAfter', token);
       if (options.consistency !== undefined) query.set('consistency', options.consistency);
       const search = query.size > 0 ? `?${query.toString()}` : '';
-      let opened = false;
       let lastError: unknown;
       attempt = new AbortController();
       const abort = attempt;
+      // Why this attempt was aborted, when a timer did it.
+      let timedOut: string | undefined;
+      const abortAfter = (ms: number, reason: string): NodeJS.Timeout =>
+        setTimeout(() => {
+          timedOut = reason;
+          abort.abort();
+        }, ms);
       try {
         const authorization = await source.authorization();
         const pool = poolFor(pools, url, source);
-        const headersTimer = setTimeout(() => abort.abort(), source.timeoutMs);
+        const headersTimer = abortAfter(source.timeoutMs, `no answer from ${url} in ${source.timeoutMs} ms`);
         let response;
         try {
           response = await pool.request({
@@ -101,12 +133,27 @@ export async function* watchChanges(source: WatchSource, path: string, options: 
         } finally {
           clearTimeout(headersTimer);
         }
+        const idleReason = `no data from ${url} for ${idleTimeoutMs} ms (idleTimeoutMs)`;
         if (response.statusCode !== 200) {
-          const text = await response.body.text();
+          const bodyTimer = abortAfter(idleTimeoutMs, idleReason);
+          let text;
+          try {
+            text = await response.body.text();
+          } finally {
+            clearTimeout(bodyTimer);
+          }
           const body = parseJson(text);
           if (response.statusCode === 410) {
+            // This node no longer retains the changes after the token; another may (one that
+            // was not restarted). Ask each other node once, at once: a 410 is an answer, not a failure.
             const wire = parseWireError(body);
-            throw new ChangesExpiredError(wire?.message ?? `HTTP 410 from ${url}`);
+            expired.add(url);
+            expiredError = new ChangesExpiredError(wire?.message ?? `HTTP 410 from ${url}`);
+            source.selector.failed(url);
+            if (source.selector.list().every((u) => expired.has(u))) {
+              throw new ChangesExpiredError(`${expiredError.message} (every node answered 410: ${[...expired].join(', ')})`);
+            }
+            continue;
           }
           if (response.statusCode === 401 && authorization !== undefined && !resentAfter401) {
             // An expired or revoked token: log in again, once.
@@ -117,48 +164,91 @@ export async function* watchChanges(source: WatchSource, path: string, options: 
           if (!retryableStatus(response.statusCode, body)) throw errorFromResponse(response.statusCode, body, url);
           lastError = errorFromResponse(response.statusCode, body, url);
         } else {
-          opened = true;
-          failures = 0;
           resentAfter401 = false;
           source.selector.succeeded(url);
           let buffer = '';
+          let blocks = 0;
           const decoder = new TextDecoder();
-          for await (const chunk of response.body) {
-            buffer += decoder.decode(chunk as Buffer, { stream: true });
-            for (let end = buffer.indexOf('\n\n'); end !== -1; end = buffer.indexOf('\n\n')) {
-              const block = buffer.slice(0, end);
-              buffer = buffer.slice(end + 2);
-              const message = parseSseBlock(block);
-              if (message === null || message.event !== 'change' || message.data === undefined) continue;
-              const event = JSON.parse(message.data) as ChangeEvent;
-              token = event.eventId;
-              yield event;
+          const chunks = response.body[Symbol.asyncIterator]();
+          try {
+            for (;;) {
+              // The idle timer runs only while waiting for bytes, never while the caller holds an event.
+              const idleTimer = abortAfter(idleTimeoutMs, idleReason);
+              let step: IteratorResult<unknown>;
+              try {
+                step = (await chunks.next()) as IteratorResult<unknown>;
+              } finally {
+                clearTimeout(idleTimer);
+              }
+              if (step.done === true) break;
+              buffer += decoder.decode(step.value as Buffer, { stream: true });
+              for (let end = buffer.indexOf('\n\n'); end !== -1; end = buffer.indexOf('\n\n')) {
+                const block = buffer.slice(0, end);
+                buffer = buffer.slice(end + 2);
+                blocks++;
+                const message = parseSseBlock(block);
+                if (message === null || message.event !== 'change' || message.data === undefined) {
+                  // A comment: `: connected` opens every stream; one after it is a heartbeat (the
+                  // node served this stream for a heartbeat interval): progress.
+                  if (blocks > 1) failures = 0;
+                  continue;
+                }
+                const event = JSON.parse(message.data) as ChangeEvent;
+                token = event.eventId;
+                failures = 0;
+                expired.clear();
+                expiredError = undefined;
+                yield event;
+              }
+              if (buffer.length > SSE_BLOCK_CHARS_MAX)
+                throw new Error(`a change stream message from ${url} is over ${SSE_BLOCK_CHARS_MAX} characters`);
             }
-            if (buffer.length > SSE_BLOCK_CHARS_MAX) throw new Error(`a change stream message from ${url} is over ${SSE_BLOCK_CHARS_MAX} characters`);
+          } finally {
+            // Like for-await: a stream left early (the caller stopped, an error) is destroyed.
+            await chunks.return?.();
           }
-          // The server ended the stream (shutting down, or this reader was too slow): resume.
-          continue;
+          // The server ended the stream (shutting down, or its user's rights changed): resume
+          // on the next node, after a backoff like any failure (a node that keeps ending streams
+          // at once is not asked in a tight loop, nor without end).
+          lastError = new Error(`${url} ended the change stream`);
         }
       } catch (error) {
         if (error instanceof ChangesExpiredError || isRefusal(error)) throw error;
         if (isAborted(signal)) return;
         if (source.isClosed()) throw new ClientClosedError();
-        lastError = error;
+        lastError = timedOut !== undefined ? new Error(timedOut, { cause: error }) : error;
       }
       // A failed attempt: the next node, after a backoff.
       attempts.push(url);
-      if (!opened) failures++;
+      if (attempts.length > source.retries + 1) attempts.shift();
+      failures++;
       source.selector.failed(url);
       if (failures > source.retries) {
+        if (expiredError !== undefined) {
+          // Some nodes answered 410 and the others could not serve the stream: resync.
+          throw new ChangesExpiredError(
+            `${expiredError.message} (410 from ${[...expired].join(', ')}; no other node served the stream in ${failures} attempts)`,
+          );
+        }
         throw new UnavailableError(`watch: no node served the change stream in ${failures} attempts`, attempts.slice(-failures), lastError);
       }
-      await sleep(backoffDelay(Math.max(0, failures - 1), source.backoff, Math.random()), signal);
+      await sleep(backoffDelay(failures - 1, source.backoff, Math.random()), signal);
     }
   } finally {
     signal?.removeEventListener('abort', onAbort);
     attempt.abort();
     await Promise.allSettled([...pools.values()].map((pool) => pool.destroy()));
   }
+}
+
+/** The node to try now: the selector's pick, skipping those that answered 410 for the current token (at least one has not). */
+function pickNode(selector: NodeSelector, expired: ReadonlySet<string>): string {
+  for (let i = 0; i < selector.size; i++) {
+    const url = selector.pick();
+    if (!expired.has(url)) return url;
+    selector.failed(url);
+  }
+  return selector.pick();
 }
 
 /** An answer that another attempt would get again: thrown to the caller. */

@@ -10,7 +10,8 @@ import type { ChangeRecord } from '../node/change-log.ts';
 export interface ChangeStreamOptions {
   /** Live events queued for a slow client before it is dropped. */
   readonly maxQueuedEvents: number;
-  /** Interval of the keep-alive comment line. */
+  /** Interval of the keep-alive comment line. The client library's watch() drops a stream silent
+   * for its idleTimeoutMs (default 37,500 ms, 2.5x this default): keep them in step. */
   readonly heartbeatMs: number;
 }
 

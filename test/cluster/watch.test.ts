@@ -3,10 +3,12 @@
 // and, compared with the writes, hands out every committed change exactly once, in log order,
 // across the leader change: each acknowledged insert, each uncertain one that committed, and
 // nothing else. Then aggregate() counts them, and dropping the collection is one Dropped event.
+// Before it, the same with the node the watch reads from SIGSTOPped instead (its connection
+// stays open and silent): the watch drops it after idleTimeoutMs and resumes on another.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type ChangeEvent, type Client } from '../../src/client/index.ts';
-import { acquireClusterLock, http, sleep, TestCluster, WriteLoad } from './harness.ts';
+import { acquireClusterLock, eventually, http, sleep, TestCluster, WriteLoad } from './harness.ts';
 
 const COLLECTION = 'watched';
 const END_ID = 'zz-end';
@@ -28,6 +30,64 @@ after(async () => {
 function before_(a: ChangeEvent, b: ChangeEvent): boolean {
   return a.sequence < b.sequence || (a.sequence === b.sequence && a.position < b.position);
 }
+
+test('watch() from a node that is SIGSTOPped: it moves to another after idleTimeoutMs, every change once, in order', async () => {
+  const IDLE_MS = 1500;
+  const collection = 'watched-paused';
+  const leader = await cluster.waitForLeader();
+  const stopped = cluster.nodes.find((n) => n.id !== leader.nodeId)!;
+  // The follower first: the stream opens there; pausing it leaves the cluster a majority.
+  const urls = [stopped.url, ...cluster.nodes.filter((n) => n.id !== stopped.id).map((n) => n.url)];
+  const watcher = connect(urls, { timeout: 2000, retries: 20, backoff: { delayMsInitial: 20, delayMsMax: 200 } });
+  const controller = new AbortController();
+  const events: ChangeEvent[] = [];
+  // Writes to the leader only: none waits in the stopped node, to commit after the end.
+  const load = new WriteLoad(collection, '', 2, () => cluster.live().filter((n) => n.id === leader.nodeId), { timeoutMs: 2000 });
+  try {
+    const watching = (async () => {
+      for await (const event of watcher.collection(collection).watch({ resumeAfter: '0', signal: controller.signal, idleTimeoutMs: IDLE_MS })) {
+        events.push(event);
+        if (event.aggregateId === END_ID) return;
+      }
+    })();
+    await sleep(1000);
+    const beforePause = events.length;
+    assert.ok(beforePause > 0, 'no event before the pause');
+    const pausedAt = Date.now();
+    cluster.pause(stopped.id);
+    // A few events may have been on their way already; then nothing until the watch moves on.
+    const resumedAfterMs = await eventually(
+      'events from another node',
+      () => Promise.resolve(events.length > beforePause + 20 ? Date.now() - pausedAt : undefined),
+      IDLE_MS + 10_000,
+    );
+    await load.stop();
+    const end = await http(cluster.node(leader.nodeId).url, 'POST', `/api/${collection}`, { _id: END_ID });
+    assert.equal(end.status, 201, JSON.stringify(end.body));
+    const timeout = setTimeout(() => controller.abort(), 20_000);
+    await watching;
+    clearTimeout(timeout);
+    assert.equal(events.at(-1)?.aggregateId, END_ID, `the watch stopped after ${events.length} events (${load.summary()})`);
+    for (let i = 1; i < events.length; i++) {
+      assert.ok(before_(events[i - 1]!, events[i]!), `event ${events[i]!.eventId} after ${events[i - 1]!.eventId}`);
+    }
+    const created = new Set(events.map((e) => e.aggregateId));
+    assert.equal(created.size, events.length, 'a document created twice');
+    const acknowledged = load.acknowledged();
+    const uncertain = new Set(load.uncertain());
+    for (const id of acknowledged) assert.ok(created.has(id), `acknowledged ${id} never seen by the watch (${load.summary()})`);
+    const acked = new Set(acknowledged);
+    for (const id of created) if (id !== END_ID) assert.ok(acked.has(id) || uncertain.has(id), `${id} seen but never written`);
+    console.log(
+      `# paused node ${stopped.id}: the watch went on after ${resumedAfterMs} ms (idleTimeoutMs ${IDLE_MS}); ${events.length} events, ${load.summary()}`,
+    );
+  } finally {
+    controller.abort();
+    await load.stop();
+    if (cluster.node(stopped.id).paused) cluster.resume(stopped.id);
+    await watcher.close();
+  }
+});
 
 test('watch() across a kill -9 of the leader: every change once, in order, as the writes say', async () => {
   const leader = await cluster.waitForLeader();
