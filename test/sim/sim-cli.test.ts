@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BUG_CATALOGUE, BUG_NAMES } from '../../src/sim/bug-catalogue.ts';
 
 const CLI = ['--import', 'tsx', 'src/sim/cli.ts'];
 
@@ -60,4 +61,16 @@ test('--bug: the first failing seed, the seeds it took and a shrunk script that 
   writeFileSync(join(dir, 'fixed.txt'), script.replace(/ bugs=\S+/, ''));
   const fixed = sim(['--replay', join(dir, 'fixed.txt')]);
   assert.equal(fixed.code, 0, fixed.stdout + fixed.stderr);
+});
+
+test('--list-bugs prints every planted bug of the catalogue with its one-line description', () => {
+  const r = sim(['--list-bugs']);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines.length, BUG_NAMES.length);
+  for (const name of BUG_NAMES) {
+    const line = lines.find((l) => l.split(/\s+/)[0] === name);
+    assert.ok(line !== undefined, `${name} is not listed`);
+    assert.ok(line.includes(BUG_CATALOGUE[name].description), `${name}: ${line}`);
+  }
 });
