@@ -4,7 +4,8 @@
 // across the leader change: each acknowledged insert, each uncertain one that committed, and
 // nothing else. Then aggregate() counts them, and dropping the collection is one Dropped event.
 // Before it, the same with the node the watch reads from SIGSTOPped instead (its connection
-// stays open and silent): the watch drops it after idleTimeoutMs and resumes on another.
+// stays open and silent): the watch drops it after idleTimeoutMs and resumes on another. First,
+// through a follower: the cluster-wide change stream, GET /api, cursor pages and /openapi.json.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type ChangeEvent, type Client } from '../../src/client/index.ts';
@@ -30,6 +31,75 @@ after(async () => {
 function before_(a: ChangeEvent, b: ChangeEvent): boolean {
   return a.sequence < b.sequence || (a.sequence === b.sequence && a.position < b.position);
 }
+
+test('through a follower: the cluster-wide change stream, GET /api counts, cursor pages under concurrent inserts, /openapi.json', async () => {
+  const leader = await cluster.waitForLeader();
+  const follower = cluster.nodes.find((n) => n.id !== leader.nodeId)!;
+  client = connect([follower.url], { timeout: 2000, retries: 20, backoff: { delayMsInitial: 20, delayMsMax: 200 } });
+  const ids = Array.from({ length: 12 }, (_, i) => `p${String(i).padStart(2, '0')}`);
+  for (const id of ids) assert.equal((await http(leader.url, 'POST', '/api/paged', { _id: id, n: Number(id.slice(1)) })).status, 201);
+  assert.equal((await http(leader.url, 'POST', '/api/other', { _id: 'o1' })).status, 201);
+
+  // GET /api/_changes on the follower (the client's cluster-wide watch): both collections'
+  // changes, in log order, from the start of the log.
+  const seen: ChangeEvent[] = [];
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), 10_000);
+  for await (const event of client.watch({ resumeAfter: '0', signal: controller.signal })) {
+    seen.push(event);
+    if (event.collection === 'other') break;
+  }
+  clearTimeout(timer);
+  assert.deepEqual(
+    seen.filter((e) => e.collection === 'paged').map((e) => e.aggregateId),
+    ids,
+  );
+  assert.equal(seen.at(-1)?.aggregateId, 'o1');
+
+  // GET /api on the follower: every collection with its count.
+  const listing = await eventually('GET /api to list both collections', async () => {
+    const r = await http(follower.url, 'GET', '/api?consistency=linearizable');
+    const rows = r.body as Array<{ name: string; count: number }>;
+    return r.status === 200 && rows.some((c) => c.name === 'other') ? rows : undefined;
+  });
+  assert.equal(listing.find((c) => c.name === 'paged')?.count, ids.length);
+  assert.equal(listing.find((c) => c.name === 'other')?.count, 1);
+
+  // Cursor pages on the follower while the leader inserts ahead of and behind the cursor:
+  // every document there at the start exactly once, in _id order.
+  const pagedIds: string[] = [];
+  let next: string | null = `/api/paged?limit=5&consistency=linearizable`;
+  for (let page = 0; next !== null; page++) {
+    assert.ok(page < 20, 'more pages than documents');
+    const r: Response = await fetch(follower.url + next);
+    assert.equal(r.status, 200);
+    pagedIds.push(...((await r.json()) as Array<{ _id: string }>).map((d) => d._id));
+    const link = r.headers.get('link');
+    next = link === null ? null : /^<([^>]+)>; rel="next"$/.exec(link)![1]!;
+    // One behind the cursor (never seen), one ahead of it (seen on a later page).
+    assert.equal((await http(leader.url, 'POST', '/api/paged', { _id: `a${page}` })).status, 201);
+    assert.equal((await http(leader.url, 'POST', '/api/paged', { _id: `q${page}` })).status, 201);
+  }
+  assert.deepEqual(
+    pagedIds.filter((id) => id.startsWith('p')),
+    ids,
+  );
+  assert.equal(new Set(pagedIds).size, pagedIds.length, `a document on two pages: ${pagedIds.join(',')}`);
+  assert.ok(!pagedIds.some((id) => id.startsWith('a')), `an insert behind the cursor was seen: ${pagedIds.join(',')}`);
+  assert.ok(
+    pagedIds.some((id) => id.startsWith('q')),
+    `no insert ahead of the cursor was seen: ${pagedIds.join(',')}`,
+  );
+
+  // The API description, from the follower too.
+  const openapi = await http(follower.url, 'GET', '/openapi.json');
+  assert.equal(openapi.status, 200);
+  const doc = openapi.body as { openapi: string; paths: Record<string, unknown> };
+  assert.match(doc.openapi, /^3\.1\./);
+  assert.ok(Object.hasOwn(doc.paths, '/api/{collection}/_changes'), Object.keys(doc.paths).join(' '));
+  await client.close();
+  client = undefined;
+});
 
 test('watch() from a node that is SIGSTOPped: it moves to another after idleTimeoutMs, every change once, in order', async () => {
   const IDLE_MS = 1500;
