@@ -172,9 +172,20 @@ export const ROUTE_DESCRIPTIONS: Readonly<Record<string, RouteDescription>> = {
     body: {
       type: 'object',
       required: ['pipeline'],
-      properties: { pipeline: { type: 'array', maxItems: AGGREGATE_STAGES_MAX, items: ANY_OBJECT }, consistency: CONSISTENCY },
+      properties: {
+        pipeline: { type: 'array', maxItems: AGGREGATE_STAGES_MAX, items: ANY_OBJECT },
+        consistency: CONSISTENCY,
+        explain: { type: 'boolean', description: "true: answer the leading $match's plan instead of running the pipeline" },
+      },
     },
-    response: { 200: ok('the pipeline output', { type: 'array', items: ANY_OBJECT }) },
+    response: {
+      200: ok("the pipeline output, or with explain the leading $match's plan and the names of the stages after it", {
+        anyOf: [
+          { type: 'array', items: ANY_OBJECT },
+          { type: 'object', required: ['match', 'stages'], properties: { match: ANY_OBJECT, stages: { type: 'array', items: { type: 'string' } } } },
+        ],
+      }),
+    },
   },
   'POST /api/:collection/_update': {
     summary: 'Update matching documents with operators',

@@ -1,5 +1,5 @@
 // Aggregation: the stages run on mingo (results checked against values computed here), a
-// leading $match uses an index (explain-free check: the same answer with and without one),
+// leading $match uses an index (its plan, with `explain: true`),
 // forbidden and unknown stages are 400 naming them, and the bounds hold (embedded and HTTP).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -35,6 +35,35 @@ test('HTTP: $match, $group, $sort, $project, $skip, $limit, $unwind, $count', as
       pipeline: [{ $sort: { total: -1 } }, { $skip: 2 }, { $limit: 3 }, { $project: { _id: 0, total: 1 } }],
     });
     assert.deepEqual(paged.json(), [{ total: 37 }, { total: 36 }, { total: 35 }]);
+  } finally {
+    await s.close();
+  }
+});
+
+test('explain: the leading $match uses an index when there is one (its plan, as _explain gives it); the other stages do not run', async () => {
+  const s = await startTestServer();
+  try {
+    await send(s.app, 'POST', '/api/orders', ORDERS);
+    const pipeline = [{ $match: { total: { $gte: 35 } } }, { $group: { _id: '$shop', n: { $sum: 1 } } }, { $sort: { _id: 1 } }];
+    const scan = await send(s.app, 'POST', '/api/orders/_aggregate', { pipeline, explain: true });
+    assert.equal(scan.statusCode, 200, scan.body);
+    assert.deepEqual(scan.json().stages, ['$group', '$sort']);
+    assert.equal(scan.json().match.plan, 'scan');
+    assert.equal(scan.json().match.docsExamined, ORDERS.length);
+    await send(s.app, 'POST', '/api/orders/_indexes', { fields: { total: 1 } });
+    const indexed = (await send(s.app, 'POST', '/api/orders/_aggregate', { pipeline, explain: true })).json();
+    assert.equal(indexed.match.plan, 'index');
+    assert.equal(indexed.match.docsExamined, 5, JSON.stringify(indexed.match));
+    assert.equal(indexed.match.nReturned, 5);
+    // The answer it explains: the same with and without the index.
+    assert.deepEqual((await send(s.app, 'POST', '/api/orders/_aggregate', { pipeline })).json(), [
+      { _id: 's0', n: 2 },
+      { _id: 's1', n: 1 },
+      { _id: 's2', n: 2 },
+    ]);
+    const bad = await send(s.app, 'POST', '/api/orders/_aggregate', { pipeline, explain: 'yes' });
+    assert.equal(bad.statusCode, 400);
+    assert.match(errorOf(bad).message, /explain/);
   } finally {
     await s.close();
   }
