@@ -55,6 +55,11 @@ const EXPLAIN_BODY: JsonSchema = {
   properties: Object.fromEntries(Object.entries(FIND_BODY['properties'] as object).filter(([k]) => k !== 'cursor' && k !== 'projection')),
 };
 const WRITE = { headers: IDEMPOTENCY_HEADERS };
+const AS_OF: JsonSchema = {
+  type: 'string',
+  description:
+    "The version in force at a log index (digits) or an ISO-8601 time with its zone (`2026-01-01T12:00:00Z`; a date alone is midnight UTC), from the collection's history: 400 without `trackHistory`, 404 when the document did not exist then, was deleted, or that version is no longer kept. A point past the last entry reads the latest version.",
+};
 const COLLECTION_SUMMARY: JsonSchema = {
   type: 'object',
   required: ['name', 'count'],
@@ -213,11 +218,18 @@ export const ROUTE_DESCRIPTIONS: Readonly<Record<string, RouteDescription>> = {
     response: { 200: ok('count', { type: 'object', properties: { removed: { type: 'integer' } } }) },
   },
   'GET /api/:collection/:id': {
-    summary: 'One document (ETag: its _rev)',
+    summary: 'One document (ETag: its _rev), or with asOf the version in force at a log index or time',
     tags: ['documents'],
     params: DOCUMENT_PARAMS,
-    querystring: { type: 'object', properties: { consistency: CONSISTENCY } },
+    querystring: { type: 'object', properties: { consistency: CONSISTENCY, asOf: AS_OF } },
     response: { 200: ok('the document', DOC) },
+  },
+  'GET /api/:collection/:id/_history': {
+    summary: "A document's versions, oldest first (trackHistory); with asOf, as GET /api/:collection/:id?asOf",
+    tags: ['documents'],
+    params: DOCUMENT_PARAMS,
+    querystring: { type: 'object', properties: { consistency: CONSISTENCY, asOf: AS_OF } },
+    response: { 200: ok('the history records (RaftEvent), or with asOf the document', { oneOf: [{ type: 'array', items: ANY_OBJECT }, DOC] }) },
   },
   'PUT /api/:collection/:id': {
     summary: 'Replace or create (If-Match: <_rev> for compare-and-set)',

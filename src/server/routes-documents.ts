@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { NotFoundError } from '../store/errors.ts';
 import type { Document, UpdateSpec } from '../store/types.ts';
 import { validateCollectionName, validateId, validateUpdate } from '../store/validate.ts';
+import { documentAsOf, parseAsOf } from './as-of.ts';
 import { readableStore } from './backend-access.ts';
 import { runCheckedCommand } from './model-precheck.ts';
 import { documentsToInsert, replacementDocument } from './documents.ts';
@@ -34,8 +35,15 @@ export function registerDocumentRoutes(app: FastifyInstance, { backend }: RouteC
   app.get<{ Params: DocumentParams }>('/api/:collection/:id', async (request, reply) => {
     checkDocumentParams(request.params);
     const { collection, id } = request.params;
-    const consistency = parseConsistency(queryParams(request.query, ['consistency']).consistency);
+    const q = queryParams(request.query, ['consistency', 'asOf']);
+    const consistency = parseConsistency(q.consistency);
+    // `asOf`: the version in force at a log index or time, from the history (as-of.ts).
+    const at = q.asOf !== undefined ? parseAsOf(q.asOf) : undefined;
     const store = await readableStore(backend, consistency);
+    if (at !== undefined) {
+      const old = documentAsOf(store, collection, id, at);
+      return withETag(reply, old).send(old);
+    }
     const doc = store.get(collection, id);
     if (doc === undefined) throw new NotFoundError(`document "${id}" not found in collection "${collection}"`);
     return withETag(reply, doc).send(doc);

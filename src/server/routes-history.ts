@@ -1,34 +1,28 @@
 // History and audit over HTTP (docs/models.md): a document's versions (`trackHistory`), and an
 // audited collection's hash chain with `?verify=true` naming the first broken link.
 import type { FastifyInstance } from 'fastify';
-import { BadRequestError, NotFoundError } from '../store/errors.ts';
-import type { AsOf } from '../store/history.ts';
+import { NotFoundError } from '../store/errors.ts';
 import { validateCollectionName, validateId } from '../store/validate.ts';
+import { documentAsOf, parseAsOf } from './as-of.ts';
 import { readableStore } from './backend-access.ts';
 import { parseConsistency, queryParams } from './http-input.ts';
 import type { CollectionParams, DocumentParams, RouteContext } from './route-context.ts';
 
-/** `asOf`: a log index (digits) or an ISO-8601 time. */
-export function parseAsOf(raw: string): AsOf {
-  if (/^[0-9]{1,15}$/.test(raw)) return { sequence: Number(raw) };
-  const timeMs = Date.parse(raw);
-  if (Number.isNaN(timeMs)) throw new BadRequestError('asOf: must be a log index (sequence) or an ISO-8601 time');
-  return { timeMs };
-}
-
 export function registerHistoryRoutes(app: FastifyInstance, { backend }: RouteContext): void {
-  app.get<{ Params: DocumentParams }>('/api/:collection/:id/_history', async (request) => {
+  // With `asOf`, an alias of `GET /api/:collection/:id?asOf=` (as-of.ts): the same answers.
+  app.get<{ Params: DocumentParams }>('/api/:collection/:id/_history', async (request, reply) => {
     const { collection, id } = request.params;
     validateCollectionName(collection);
     validateId(id, 'id');
     const q = queryParams(request.query, ['consistency', 'asOf']);
-    const store = await readableStore(backend, parseConsistency(q.consistency));
-    if (store.model(collection)?.options.trackHistory !== true) throw new NotFoundError(`collection "${collection}" does not track history`);
-    if (q.asOf !== undefined) {
-      const doc = store.getAsOf(collection, id, parseAsOf(q.asOf));
-      if (doc === undefined) throw new NotFoundError(`document "${id}" did not exist then in "${collection}" (or its history is no longer kept)`);
-      return doc;
+    const consistency = parseConsistency(q.consistency);
+    const at = q.asOf !== undefined ? parseAsOf(q.asOf) : undefined;
+    const store = await readableStore(backend, consistency);
+    if (at !== undefined) {
+      const doc = documentAsOf(store, collection, id, at);
+      return reply.header('etag', `"${doc._rev}"`).send(doc);
     }
+    if (store.model(collection)?.options.trackHistory !== true) throw new NotFoundError(`collection "${collection}" does not track history`);
     return store.documentHistory(collection, id);
   });
 

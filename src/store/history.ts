@@ -18,6 +18,13 @@ function keyOf(collection: string, id: string): string {
 /** Where to read an old version: at or before a log index, or a log time (ms). */
 export type AsOf = { readonly sequence: number } | { readonly timeMs: number };
 
+/** Whether reads may see a record: not older than the retention's `maxAgeMs` by the log clock
+ * (records past it are pruned only when their document is written again). */
+function isKept(event: RaftEvent, retention: HistoryRetention | undefined, logTimeMs: number): boolean {
+  const maxAgeMs = retention?.maxAgeMs;
+  return maxAgeMs === undefined || event.timestamp >= logTimeMs - maxAgeMs;
+}
+
 export class HistoryStore {
   private readonly byDoc = new Map<string, RaftEvent[]>();
   /** Records in the order they were added, for the store-wide bound: entries whose record was
@@ -76,20 +83,25 @@ export class HistoryStore {
   /** The document's versions, oldest first, without those older than `maxAgeMs` by the log clock. */
   versions(collection: string, id: string, retention?: HistoryRetention, logTimeMs = 0): readonly RaftEvent[] {
     const versions = this.byDoc.get(keyOf(collection, id)) ?? [];
-    const maxAgeMs = retention?.maxAgeMs;
-    if (maxAgeMs === undefined) return versions.slice();
-    return versions.filter((e) => e.timestamp >= logTimeMs - maxAgeMs);
+    if (retention?.maxAgeMs === undefined) return versions.slice();
+    return versions.filter((e) => isKept(e, retention, logTimeMs));
   }
 
-  /** The last record at or before `at`, or undefined when none is kept. */
-  asOf(collection: string, id: string, at: AsOf): RaftEvent | undefined {
+  /**
+   * The record in force at `at` (the last one at or before it), or undefined when none is
+   * kept: the document did not exist yet, or the retention dropped that record (by count or
+   * by the store-wide bound: it is gone), or hides it (`maxAgeMs`: older than that by the log
+   * clock, as versions() leaves it out). So asOf reads exactly the records versions() lists;
+   * a point whose record is hidden is unknown, never answered by an older kept record.
+   */
+  asOf(collection: string, id: string, at: AsOf, retention?: HistoryRetention, logTimeMs = 0): RaftEvent | undefined {
     const versions = this.byDoc.get(keyOf(collection, id)) ?? [];
     let found: RaftEvent | undefined;
     for (const e of versions) {
       if ('sequence' in at ? e.sequence > at.sequence : e.timestamp > at.timeMs) break;
       found = e;
     }
-    return found;
+    return found !== undefined && isKept(found, retention, logTimeMs) ? found : undefined;
   }
 
   /** Every record kept, ordered by log index and position (the snapshot's form). */

@@ -990,10 +990,15 @@ export class Store {
     return this.history.versions(collection, id, this.modelsByName.get(collection)?.options.history, this.logTimeMs);
   }
 
+  /** The history record in force at `at`, under the same retention as documentHistory()
+   * (undefined: nothing yet, or that record is no longer kept). A `Deleted` record has no data. */
+  historyAsOf(collection: string, id: string, at: AsOf): RaftEvent | undefined {
+    return this.history.asOf(collection, id, at, this.modelsByName.get(collection)?.options.history, this.logTimeMs);
+  }
+
   /** The document as it was at `at` (undefined: absent then, or no history kept that far back). */
   getAsOf(collection: string, id: string, at: AsOf): Document | undefined {
-    const event = this.history.asOf(collection, id, at);
-    return event?.data as Document | undefined;
+    return this.historyAsOf(collection, id, at)?.data as Document | undefined;
   }
 
   /** The audit chain of a collection, oldest record first. */

@@ -40,6 +40,7 @@ interface Event {
   term: number;
   nodeId: number;
   sequence: number;
+  timestamp: number;
   data?: { price?: number };
 }
 
@@ -112,6 +113,11 @@ describe('models on a 3-node cluster', () => {
       assert.deepEqual(verify.body, { ok: true, checked: 3 }, `audit on node ${node.id}`);
       const old = await http(node.url, 'GET', `/api/products/${U1}/_history?asOf=${history[1]!.sequence}`);
       assert.equal((old.body as { price: number }).price, 2);
+      // The same version by its log time, through GET /:id, on every node (followers included).
+      const at = encodeURIComponent(new Date(history[1]!.timestamp).toISOString());
+      const byTime = await http(node.url, 'GET', `/api/products/${U1}?asOf=${at}`);
+      assert.equal(byTime.status, 200, `node ${node.id}: ${JSON.stringify(byTime.body)}`);
+      assert.equal((byTime.body as { price: number }).price, 2);
     }
     const h = histories[0]!;
     assert.deepEqual(histories[1], h);

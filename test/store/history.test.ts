@@ -95,6 +95,37 @@ describe('history', () => {
     log.ok({ type: 'insert', collection: 'q', docs: [{ _id: 'a' }] }, T0 + 5_001);
     assert.deepEqual(log.store.documentHistory('q', 'a'), []);
   });
+
+  test('asOf reads only what the retention keeps: a version _history no longer lists is not readable either', () => {
+    const log = new Log();
+    log.ok(model({ trackHistory: true, history: { maxAgeMs: 1_000 } }));
+    const upd = { type: 'update', collection: 'p', filter: { _id: 'a' }, update: { $inc: { n: 1 } }, multi: false, upsert: false } as const;
+    log.ok({ type: 'insert', collection: 'p', docs: [{ _id: 'a', n: 0 }] }, T0); // index 2
+    log.ok(upd, T0 + 600); // 3: n 1
+    log.ok(upd, T0 + 1_200); // 4: n 2; this write prunes the record of T0 (older than T0 + 200)
+    // 5: the log clock moves on without a write of a: its record of T0 + 600 stays stored, but
+    // is past maxAgeMs (older than T0 + 700), so reads leave it out.
+    log.ok({ type: 'insert', collection: 'p', docs: [{ _id: 'b' }] }, T0 + 1_700);
+    const kept = log.store.documentHistory('p', 'a');
+    assert.deepEqual(
+      kept.map((e) => e.sequence),
+      [4],
+    );
+    // Every point agrees with that list: readable exactly when the version in force then is listed.
+    for (let sequence = 1; sequence <= 6; sequence++) {
+      const expected = sequence >= 4 ? { _id: 'a', _rev: 4, n: 2 } : undefined;
+      assert.deepEqual(log.store.getAsOf('p', 'a', { sequence }), expected, `asOf sequence ${sequence}`);
+    }
+    assert.equal(log.store.getAsOf('p', 'a', { timeMs: T0 + 600 }), undefined, 'n 1 was current then, but its record is past maxAgeMs');
+    assert.equal(log.store.getAsOf('p', 'a', { timeMs: T0 + 1_199 }), undefined);
+    assert.deepEqual(log.store.getAsOf('p', 'a', { timeMs: T0 + 1_200 })?.['n'], 2);
+    // Once the log clock passes the last record's age too, neither lists nor reads it (the
+    // document itself is still there: a plain get reads it).
+    log.ok({ type: 'insert', collection: 'p', docs: [{ _id: 'c' }] }, T0 + 2_300);
+    assert.deepEqual(log.store.documentHistory('p', 'a'), []);
+    assert.equal(log.store.getAsOf('p', 'a', { sequence: 6 }), undefined);
+    assert.deepEqual(log.store.get('p', 'a')?.['n'], 2);
+  });
 });
 
 describe('audit', () => {
