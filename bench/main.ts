@@ -1,7 +1,8 @@
-// `npm run bench [-- embedded|cluster|startup|abuse|security] [--quick] [--compare FILE]`:
+// `npm run bench [-- embedded|models|cluster|startup|abuse|security] [--quick] [--compare FILE]`:
 // runs the benchmarks and prints one JSON object on stdout (progress on stderr). With
 // `--compare FILE` (a previous run's stdout, saved), the guarded measures of this run are
 // compared with that run's: a table on stderr, and exit code 1 when any is more than 15 % worse.
+import { benchModels } from './models.ts';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -14,7 +15,7 @@ import { benchStartup } from './startup.ts';
 import { writeEmbeddedReport, type EmbeddedResults } from './fixtures/embedded-report.ts';
 
 const USAGE = `usage: npm run bench [-- SUITE] [options]
-suites: embedded (default), cluster, startup, abuse, security
+suites: embedded (default), models, cluster, startup, abuse, security
 options:
   --quick            a shorter run (fewer documents, rounds and seconds)
   --compare FILE     compare this run's guarded measures with a saved run's JSON (exit 1 when any is > 15 % worse)
@@ -69,6 +70,8 @@ if (suite === 'embedded') {
   const subtitle = `${machine.cpus} × ${machine.cpu}, Node ${machine.node}, load average ${load} at start${quick ? ', quick run' : ''}`;
   await writeEmbeddedReport(report, subtitle, results as unknown as EmbeddedResults, results);
   process.stderr.write(`\nchart: ${report}\n`);
+} else if (suite === 'models') {
+  results = await benchModels({ rounds: quick ? 3 : 5, secondsPerRound: quick ? 0.6 : 1.5, writers: [1, 64] });
 } else if (suite === 'cluster') {
   results = await benchCluster({
     quick,
@@ -84,7 +87,7 @@ if (suite === 'embedded') {
 } else if (suite === 'security') {
   results = await benchSecurity({ quick });
 } else {
-  console.error(`unknown benchmark suite "${suite}" (expected: embedded, cluster, startup, abuse or security)`);
+  console.error(`unknown benchmark suite "${suite}" (expected: embedded, models, cluster, startup, abuse or security)`);
   process.exit(2);
 }
 process.stderr.write('\n');

@@ -226,14 +226,16 @@ function measureOf(values: Partial<Record<SubjectName, number[]>>): Pick<PeerMea
   };
 }
 
-interface InsertRun {
+export interface InsertRun {
   readonly insertsPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly insertsPerCommit?: number;
 }
 
-async function durableInserts(subject: Subject, dir: string, writers: number, seconds: number): Promise<InsertRun> {
+/** `writers` concurrent writers insert small documents for `seconds`, each waiting for its
+ * insert to be durable before the next. */
+export async function durableInserts(subject: Pick<Subject, 'openWriter'>, dir: string, writers: number, seconds: number): Promise<InsertRun> {
   const writer = await subject.openWriter(dir);
   const latencies: number[] = [];
   let done = 0;

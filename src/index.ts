@@ -1,6 +1,6 @@
 // Collection Store: the embedded database and its types.
 export { open, Database } from './node/embedded-database.ts';
-export type { OpenOptions, DatabaseInfo } from './node/embedded-database.ts';
+export type { OpenOptions, DatabaseInfo, CollectionModel } from './node/embedded-database.ts';
 export { EmbeddedCollection } from './node/embedded-collection.ts';
 export type { UpdateOptions, ReplaceOptions, RemoveOptions, UpdateResult } from './node/embedded-collection.ts';
 export { Transaction, TransactionCollection } from './node/embedded-transaction.ts';
