@@ -33,6 +33,11 @@ export interface AuditVerification {
   readonly checked: number;
   /** The first record whose link is broken. */
   readonly brokenAt?: { readonly position: number; readonly eventId: string; readonly reason: string };
+  /** The chain's head as stored: the newest record's hash and eventId (the anchor's hash, no
+   * eventId, when no record is kept). Every node derives the same chain from the log, so two
+   * nodes whose heads name the same eventId must report the same hash: comparing heads across
+   * nodes, or with a copy kept elsewhere, catches a rewrite that `ok` alone cannot. */
+  readonly head: { readonly hash: string; readonly eventId?: string };
 }
 
 /** JSON with object keys sorted at every depth: the same bytes for the same value on every replica. */
@@ -87,18 +92,33 @@ export class AuditChain {
     return this.records.slice(this.head);
   }
 
+  /** The chain's head as stored (AuditVerification.head). */
+  chainHead(): AuditVerification['head'] {
+    const last = this.size === 0 ? undefined : this.records[this.records.length - 1]!;
+    return last === undefined ? { hash: this.anchor } : { hash: last.hash, eventId: last.event.eventId };
+  }
+
+  /** Recomputes every kept record's hash from its content and the hash before it: an edited,
+   * removed or reordered record is named unless every later hash was rewritten to match
+   * (docs/models.md, Audit). */
   verify(): AuditVerification {
     let prev = this.anchor;
     const kept = this.kept();
+    const head = this.chainHead();
     for (let i = 0; i < kept.length; i++) {
       const r = kept[i]!;
-      const broken = (reason: string): AuditVerification => ({ ok: false, checked: i, brokenAt: { position: i, eventId: r.event.eventId, reason } });
+      const broken = (reason: string): AuditVerification => ({
+        ok: false,
+        checked: i,
+        brokenAt: { position: i, eventId: r.event.eventId, reason },
+        head,
+      });
       if (r.prevHash !== prev) return broken(`prevHash ${r.prevHash} is not the hash of the record before (${prev})`);
       const expected = linkHash(prev, r.event);
       if (r.hash !== expected) return broken(`hash ${r.hash} does not match the record's content (expected ${expected})`);
       prev = r.hash;
     }
-    return { ok: true, checked: kept.length };
+    return { ok: true, checked: kept.length, head };
   }
 
   toSnapshot(): AuditChainSnapshot {

@@ -54,7 +54,7 @@ import {
   type SnapshotData,
 } from './snapshot.ts';
 import { AuthState } from './auth-state.ts';
-import { AuditChain, type AuditRecord, type AuditVerification } from './audit.ts';
+import { AUDIT_GENESIS_HASH, AuditChain, type AuditRecord, type AuditVerification } from './audit.ts';
 import { HistoryStore, type AsOf } from './history.ts';
 import type { RaftEvent, RaftEventType } from './raft-event.ts';
 import { CompiledModel, SCHEMA_CHECK_DOCS_MAX, SCHEMA_FAILING_IDS_MAX, type StoredModel } from './schema.ts';
@@ -1007,7 +1007,7 @@ export class Store {
   }
 
   verifyAudit(collection: string): AuditVerification {
-    return this.audits.get(collection)?.verify() ?? { ok: true, checked: 0 };
+    return this.audits.get(collection)?.verify() ?? { ok: true, checked: 0, head: { hash: AUDIT_GENESIS_HASH } };
   }
 
   // -------------------------------------------------------------------------

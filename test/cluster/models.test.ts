@@ -36,6 +36,7 @@ async function write(cluster: TestCluster, method: string, path: string, body: u
 }
 
 interface Event {
+  eventId: string;
   eventType: string;
   term: number;
   nodeId: number;
@@ -99,6 +100,7 @@ describe('models on a 3-node cluster', () => {
     await cluster.restart(killed.nodeId);
 
     const histories = [];
+    const heads = [];
     for (const node of cluster.nodes) {
       const history = await eventually(
         `history on node ${node.id}`,
@@ -110,7 +112,10 @@ describe('models on a 3-node cluster', () => {
       );
       histories.push(history);
       const verify = await http(node.url, 'GET', '/api/products/_audit?verify=true&consistency=linearizable');
-      assert.deepEqual(verify.body, { ok: true, checked: 3 }, `audit on node ${node.id}`);
+      const { head, ...verdict } = verify.body as { head: { hash: string; eventId: string } };
+      assert.deepEqual(verdict, { ok: true, checked: 3 }, `audit on node ${node.id}`);
+      assert.equal(head.eventId, history[2]!.eventId);
+      heads.push(head);
       const old = await http(node.url, 'GET', `/api/products/${U1}/_history?asOf=${history[1]!.sequence}`);
       assert.equal((old.body as { price: number }).price, 2);
       // The same version by its log time, through GET /:id, on every node (followers included).
@@ -122,6 +127,8 @@ describe('models on a 3-node cluster', () => {
     const h = histories[0]!;
     assert.deepEqual(histories[1], h);
     assert.deepEqual(histories[2], h);
+    assert.deepEqual(heads[1], heads[0], 'the same chain head on every node');
+    assert.deepEqual(heads[2], heads[0], 'the same chain head on every node');
     assert.deepEqual(
       h.map((e) => [e.eventType, e.data?.price]),
       [

@@ -1,14 +1,14 @@
 // Per-document history and the audit chain in the state machine (issue #14): RaftEvent
 // records built at apply from the entry (index, term, the leader's stamp and id), retention
 // by count and log time, reads of old versions, and a hash chain whose verify names the
-// first record edited in a node's snapshot.
+// first record edited in a snapshot's bytes (on a real node's disk: test/cluster/audit-tamper.test.ts).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Packr } from 'msgpackr';
 import { Store } from '../../src/store/store.ts';
-import { encodeSnapshotData } from '../../src/store/snapshot.ts';
+import { decodeSnapshotData, encodeSnapshotData } from '../../src/store/snapshot.ts';
 import type { Command, SetSchemaCommand } from '../../src/store/commands.ts';
-import type { AuditRecord } from '../../src/store/audit.ts';
+import { linkHash } from '../../src/store/audit.ts';
+import type { RaftEvent } from '../../src/store/raft-event.ts';
 
 const T0 = 1_700_000_000_000;
 
@@ -129,7 +129,7 @@ describe('history', () => {
 });
 
 describe('audit', () => {
-  test("a chain of every change verifies, survives a snapshot, and names the first record edited on a node's disk", () => {
+  test('a chain of every change verifies, survives a snapshot, and names the first record edited in the snapshot', () => {
     const log = new Log();
     log.ok(model({ audited: true }));
     log.ok({
@@ -145,19 +145,40 @@ describe('audit', () => {
     const records = log.store.auditRecords('p');
     assert.equal(records.length, 5);
     assert.equal(records[1]!.prevHash, records[0]!.hash);
-    assert.deepEqual(log.store.verifyAudit('p'), { ok: true, checked: 5 });
+    const head = { hash: records[4]!.hash, eventId: records[4]!.event.eventId };
+    assert.deepEqual(log.store.verifyAudit('p'), { ok: true, checked: 5, head });
 
-    // The snapshot as a node keeps it: edit one record's data (a price), as someone with the disk would.
-    const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
-    const data = packr.unpack(encodeSnapshotData(log.store.captureSnapshot())) as { audit: { records: AuditRecord[] }[] };
-    const honest = Store.restoreSnapshot(packr.pack(data));
-    assert.deepEqual(honest.verifyAudit('p'), { ok: true, checked: 5 });
-    (data.audit[0]!.records[2]!.event.data as Record<string, unknown>)['price'] = 100;
-    const edited = Store.restoreSnapshot(packr.pack(data));
-    const verdict = edited.verifyAudit('p');
+    // The snapshot's bytes, decoded and encoded again as someone with the disk could.
+    const data = decodeSnapshotData(encodeSnapshotData(log.store.captureSnapshot()));
+    const chain = data.audit![0]!.records as Array<{ event: RaftEvent; prevHash: string; hash: string }>;
+    const honest = Store.restoreSnapshot(encodeSnapshotData(data));
+    assert.deepEqual(honest.verifyAudit('p'), { ok: true, checked: 5, head });
+
+    // One record's data edited (a price): that record's hash no longer matches its content.
+    (chain[2]!.event.data as Record<string, unknown>)['price'] = 100;
+    let verdict = Store.restoreSnapshot(encodeSnapshotData(data)).verifyAudit('p');
     assert.equal(verdict.ok, false);
+    assert.equal(verdict.checked, 2);
     assert.equal(verdict.brokenAt?.position, 2);
     assert.equal(verdict.brokenAt?.eventId, records[2]!.event.eventId);
     assert.match(verdict.brokenAt!.reason, /does not match the record's content/);
+
+    // ...and its hash recomputed too: the next record's prevHash names the break.
+    chain[2]!.hash = linkHash(chain[2]!.prevHash, chain[2]!.event);
+    verdict = Store.restoreSnapshot(encodeSnapshotData(data)).verifyAudit('p');
+    assert.equal(verdict.brokenAt?.position, 3);
+    assert.equal(verdict.brokenAt?.eventId, records[3]!.event.eventId);
+    assert.match(verdict.brokenAt!.reason, /^prevHash [0-9a-f]{64} is not the hash of the record before/);
+
+    // ...and every later hash rewritten: the chain verifies (the limit of a chain with no
+    // outside anchor), but its head is no longer the honest one.
+    for (let i = 3; i < chain.length; i++) {
+      chain[i]!.prevHash = chain[i - 1]!.hash;
+      chain[i]!.hash = linkHash(chain[i]!.prevHash, chain[i]!.event);
+    }
+    verdict = Store.restoreSnapshot(encodeSnapshotData(data)).verifyAudit('p');
+    assert.equal(verdict.ok, true);
+    assert.equal(verdict.head.eventId, head.eventId);
+    assert.notEqual(verdict.head.hash, head.hash);
   });
 });
