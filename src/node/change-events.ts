@@ -3,7 +3,7 @@
 // The feed behind change streams (`GET /api/:collection/_changes`, `GET /api/_changes`) and
 // `watch()`. Everything here is read from the log entry and the
 // deterministic result of applying it, so every node derives the same events for an entry.
-import type { Command, CommandResult, DropResultValue, TxOp, TxOpResult } from '../store/commands.ts';
+import type { Command, CommandResult, DropResultValue, InsertCommand, TxOp, TxOpResult } from '../store/commands.ts';
 import { raftEventId, type RaftEvent, type RaftEventType } from '../store/raft-event.ts';
 import type { Document } from '../store/types.ts';
 
@@ -25,12 +25,11 @@ interface EntryFields {
 /**
  * The one place the shared fields are derived. `timestamp` is the leader's stamp (`timeMs`);
  * `nodeId` is the proposing leader's id once entries carry it in their stamp (0 until then);
- * `user` is the authenticated user of a keyed write (its idempotency tag).
+ * `user` is the user the write was proposed for (userOf; a batch's inserts name their own).
  */
 function entryFields(command: Command, entry: AppliedEntry): EntryFields {
-  const stamped = command as Command & { nodeId?: unknown; user?: unknown };
-  const tagUser = 'idempotency' in command ? command.idempotency?.user : undefined;
-  const user = typeof stamped.user === 'string' ? stamped.user : tagUser;
+  const stamped = command as Command & { nodeId?: unknown };
+  const user = userOf(command);
   return {
     sequence: entry.index,
     term: entry.term,
@@ -40,12 +39,23 @@ function entryFields(command: Command, entry: AppliedEntry): EntryFields {
   };
 }
 
+/** The authenticated user a write (an entry, or an insert of a batch) was proposed for: its
+ * `user` (ProposedFor), or, in an entry written before that field, its idempotency tag's (as
+ * the store records it in history). */
+function userOf(command: Command | InsertCommand): string | undefined {
+  const named = (command as { user?: unknown }).user;
+  if (typeof named === 'string') return named;
+  return 'idempotency' in command ? command.idempotency?.user : undefined;
+}
+
 /** One change, before its position in the entry is known. */
 interface Change {
   readonly collection: string;
   readonly id: string;
   readonly type: RaftEventType;
   readonly doc?: Document;
+  /** A batch insert's own user (the entry names none). */
+  readonly user?: string;
 }
 
 /** A replayed result (a keyed write applied before, store/sessions.ts) changed nothing: no events. */
@@ -68,7 +78,10 @@ export function changesOf(command: Command, result: CommandResult, entry: Applie
       const results = result.value as CommandResult<'insert'>[];
       changes = command.ops.flatMap((op, i) => {
         const r = results[i]!;
-        return r.ok && r.replayed !== true ? opChanges(op, r.value, entry.index) : [];
+        if (!r.ok || r.replayed === true) return [];
+        const user = userOf(op);
+        const changes = opChanges(op, r.value, entry.index);
+        return user === undefined ? changes : changes.map((change) => ({ ...change, user }));
       });
       break;
     }
@@ -90,6 +103,7 @@ export function changesOf(command: Command, result: CommandResult, entry: Applie
     ...(change.doc !== undefined ? { data: change.doc } : {}),
     position,
     ...fields,
+    ...(change.user !== undefined ? { user: change.user } : {}),
   }));
 }
 

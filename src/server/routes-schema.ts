@@ -16,13 +16,17 @@ export function registerSchemaRoutes(app: FastifyInstance, { backend }: RouteCon
     validateCollectionName(collection);
     const { force } = queryParams(request.query, ['force']);
     const body = bodyObject(request.body, ['schema', 'options'], true);
-    const stored = await runCommand(backend, {
-      type: 'setSchema',
-      collection,
-      schema: body['schema'] as JsonObject,
-      options: (body['options'] ?? {}) as ModelOptions,
-      force: force === 'true',
-    });
+    const stored = await runCommand(
+      backend,
+      {
+        type: 'setSchema',
+        collection,
+        schema: body['schema'] as JsonObject,
+        options: (body['options'] ?? {}) as ModelOptions,
+        force: force === 'true',
+      },
+      { tag: undefined, reply },
+    );
     return reply.code(200).send(stored);
   });
 
@@ -39,7 +43,7 @@ export function registerSchemaRoutes(app: FastifyInstance, { backend }: RouteCon
     const { collection } = request.params;
     validateCollectionName(collection);
     queryParams(request.query, []);
-    const value = await runCommand(backend, { type: 'dropSchema', collection });
+    const value = await runCommand(backend, { type: 'dropSchema', collection }, { tag: undefined, reply });
     if (!value.dropped) throw new NotFoundError(`collection "${collection}" has no schema`);
     return reply.code(204).send();
   });

@@ -15,6 +15,9 @@ export interface InsertCommand {
   docs: JsonObject[];
   /** Applied at most once per key (store/sessions.ts); not inside a transaction's ops. */
   idempotency?: IdempotencyTag;
+  /** The authenticated user it was proposed for (ProposedFor): on an insert inside a batch
+   * too, since the inserts a batch holds may come from different users' requests. */
+  user?: string;
 }
 
 /** Apply update operators to the first (`multi: false`, in `_id` order) or every matching document. */
@@ -156,11 +159,29 @@ export interface EntryStamp {
 }
 
 /**
+ * Who a write was proposed for: the authenticated user of the HTTP request, set by the server
+ * from the request's credentials (server/backend-access.ts, never from its body) and carried by
+ * the entry to every replica, which records it in history and audit records. Absent with
+ * authentication off, and on the node's own proposals (TTL sweeps, the auth bootstrap). At the
+ * top of an entry, or on each insert of a batch; never in a transaction's ops, never on an
+ * `auth` command (it names its user in `by`), a batch itself or a noop. At most
+ * IDEMPOTENCY_USER_CHARS_MAX characters. An entry without it (written before it existed) names
+ * the user of its idempotency tag, if any, as it did then.
+ */
+export interface ProposedFor {
+  user?: string;
+}
+
+/**
  * The apply rules of the entries this binary proposes. 1: as first released. 2: a write
  * changes at most WRITE_DOCS_CHANGED_MAX documents by filter, and a transaction's filters and
- * count preconditions share one WRITE_SCAN_DOCS_MAX (rule 1: each filter has its own).
+ * count preconditions share one WRITE_SCAN_DOCS_MAX (rule 1: each filter has its own). 3: an
+ * entry (and each insert of a batch) may name the user it was proposed for (ProposedFor):
+ * applying an entry of rules 1 or 2 is unchanged, but a binary of rules 2 would refuse the field
+ * (an unknown command field: nothing applied) where its replicas apply the write, so it stops at
+ * such an entry instead (NewerApplyRulesError).
  */
-export const APPLY_RULES_VERSION = 2;
+export const APPLY_RULES_VERSION = 3;
 
 /**
  * An entry stamped with apply rules newer than this binary's: refused as input (400), and a
@@ -184,7 +205,8 @@ export type Command = (
   | AuthCommand
   | NoopCommand
 ) &
-  EntryStamp;
+  EntryStamp &
+  ProposedFor;
 
 /** The commands that may carry an idempotency tag (at the top of an entry; inserts also inside a batch). */
 export type KeyedCommand =

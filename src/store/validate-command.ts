@@ -51,7 +51,7 @@ function validateBool(v: unknown, path: string): void {
 }
 
 /** Fields of the entry rather than of the command (validateEnvelope says where they may be). */
-const ENVELOPE_KEYS: ReadonlySet<string> = new Set(['timeMs', 'nodeId', 'rules', 'idempotency']);
+const ENVELOPE_KEYS: ReadonlySet<string> = new Set(['timeMs', 'nodeId', 'rules', 'idempotency', 'user']);
 const KEYED_TYPES: ReadonlySet<unknown> = new Set(['insert', 'update', 'replace', 'remove', 'tx', 'createIndex', 'dropIndex', 'dropCollection']);
 
 function allowedKeys(obj: Record<string, unknown>, keys: readonly string[], path: string): void {
@@ -61,8 +61,13 @@ function allowedKeys(obj: Record<string, unknown>, keys: readonly string[], path
 /** Where a command sits: the top of an entry, an op of a transaction, or an op of a batch. */
 type Place = 'top' | 'tx' | 'batch';
 
+/** Commands that name no user of their own (ProposedFor): an `auth` command names it in `by`,
+ * a batch on each of its inserts; a noop is the leader's own. */
+const UNUSERED_TYPES: ReadonlySet<unknown> = new Set(['auth', 'batch', 'noop']);
+
 /** `timeMs` only at the top of an entry; an idempotency tag at the top of a keyed command,
- * or on an insert of a batch (each op is its own write), never inside a transaction. */
+ * or on an insert of a batch (each op is its own write), never inside a transaction; the
+ * user (ProposedFor) where a tag may be, and at the top of a schema command. */
 function validateEnvelope(cmd: Record<string, unknown>, path: string, place: Place): void {
   const timeMs = cmd['timeMs'];
   if (timeMs !== undefined) {
@@ -85,6 +90,8 @@ function validateEnvelope(cmd: Record<string, unknown>, path: string, place: Pla
       );
     }
   }
+  const user = cmd['user'];
+  if (user !== undefined) validateProposedFor(cmd, user, joinPath(path, 'user'), place);
   const tag = cmd['idempotency'];
   if (tag === undefined) return;
   const at = joinPath(path, 'idempotency');
@@ -97,9 +104,18 @@ function validateEnvelope(cmd: Record<string, unknown>, path: string, place: Pla
   if (typeof digest !== 'string' || digest.length === 0 || digest.length > IDEMPOTENCY_DIGEST_CHARS_MAX) {
     fail(joinPath(at, 'digest'), `must be a string of 1 to ${IDEMPOTENCY_DIGEST_CHARS_MAX} characters`);
   }
-  const user = tag['user'];
-  if (user !== undefined && (typeof user !== 'string' || user.length === 0 || user.length > IDEMPOTENCY_USER_CHARS_MAX)) {
+  const tagUser = tag['user'];
+  if (tagUser !== undefined && (typeof tagUser !== 'string' || tagUser.length === 0 || tagUser.length > IDEMPOTENCY_USER_CHARS_MAX)) {
     fail(joinPath(at, 'user'), `must be a string of 1 to ${IDEMPOTENCY_USER_CHARS_MAX} characters`);
+  }
+}
+
+/** The user a write was proposed for (ProposedFor): the entry's, or a batch insert's own. */
+function validateProposedFor(cmd: Record<string, unknown>, user: unknown, at: string, place: Place): void {
+  if (place === 'tx') fail(at, 'an op of a transaction names no user of its own (the entry does)');
+  if (UNUSERED_TYPES.has(cmd['type'])) fail(at, `a command of type ${String(cmd['type'])} names no user`);
+  if (typeof user !== 'string' || user.length === 0 || user.length > IDEMPOTENCY_USER_CHARS_MAX) {
+    fail(at, `must be a string of 1 to ${IDEMPOTENCY_USER_CHARS_MAX} characters`);
   }
 }
 

@@ -105,6 +105,76 @@ describe('users and roles on a 3-node cluster of real processes', () => {
     assert.equal((await http(cluster.node(2).url, 'GET', '/api/orders/o1', undefined, bearer(root))).status, 200);
   });
 
+  test('history records name the user of each write, the same on every node; a TTL sweep names none (issue 14)', async () => {
+    const root = await login(cluster.node(1).url, 'root', ROOT_PASSWORD);
+    const role = await http(
+      cluster.node(1).url,
+      'PUT',
+      '/auth/roles/ledger',
+      { permissions: [{ collection: 'ledger', actions: ['read', 'write'] }] },
+      bearer(root),
+    );
+    assert.equal(role.status, 201, JSON.stringify(role.body));
+    for (const name of ['alice', 'bob']) {
+      const put = await http(
+        cluster.node(2).url,
+        'PUT',
+        `/auth/users/${name}`,
+        { password: `${name} password of the test`, roles: ['ledger'] },
+        bearer(root),
+      );
+      assert.equal(put.status, 201, JSON.stringify(put.body));
+    }
+    const schema = await http(
+      cluster.node(3).url,
+      'PUT',
+      '/api/ledger/_schema',
+      { schema: { type: 'object' }, options: { trackHistory: true, ttlField: 'expireAt' } },
+      bearer(root),
+    );
+    assert.equal(schema.status, 200, JSON.stringify(schema.body));
+    const alice = bearer(await login(cluster.node(1).url, 'alice', 'alice password of the test'));
+    const bob = bearer(await login(cluster.node(1).url, 'bob', 'bob password of the test'));
+    // Through every node (followers forward to the leader), without Idempotency-Key.
+    assert.equal((await http(cluster.node(2).url, 'POST', '/api/ledger', { _id: 'x', n: 1 }, alice)).status, 201);
+    assert.equal((await http(cluster.node(3).url, 'PATCH', '/api/ledger/x', { $inc: { n: 1 } }, bob)).status, 200);
+    assert.equal((await http(cluster.node(1).url, 'DELETE', '/api/ledger/x', undefined, alice)).status, 204);
+    assert.equal((await http(cluster.node(2).url, 'PUT', '/api/ledger/y', { expireAt: Date.now() + 300 }, bob)).status, 201);
+
+    type Record = { eventType: string; user?: string; nodeId: number };
+    const seen = (records: Record[]): (string | null)[][] => records.map((r) => [r.eventType, Object.hasOwn(r, 'user') ? r.user! : null]);
+    for (const id of [1, 2, 3]) {
+      const url = cluster.node(id).url;
+      const x = await http(url, 'GET', '/api/ledger/x/_history?consistency=linearizable', undefined, alice);
+      assert.equal(x.status, 200, JSON.stringify(x.body));
+      assert.deepEqual(
+        seen(x.body as Record[]),
+        [
+          ['Created', 'alice'],
+          ['Updated', 'bob'],
+          ['Deleted', 'alice'],
+        ],
+        `node ${id}`,
+      );
+      const y = await eventually(
+        `the TTL removal of y on node ${id}`,
+        async () => {
+          const r = await http(url, 'GET', '/api/ledger/y/_history?consistency=linearizable', undefined, bob);
+          return r.status === 200 && (r.body as Record[]).length === 2 ? (r.body as Record[]) : undefined;
+        },
+        15_000,
+      );
+      assert.deepEqual(
+        seen(y),
+        [
+          ['Created', 'bob'],
+          ['Deleted', null],
+        ],
+        `node ${id}`,
+      );
+    }
+  });
+
   test('no password is written to any node’s data directory, and no other user may enter one (mode 0700: the log holds the token key)', () => {
     for (const node of cluster.nodes) {
       assert.equal(statSync(node.dataDir).mode & 0o777, 0o700, node.dataDir);

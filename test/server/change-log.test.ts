@@ -172,6 +172,33 @@ describe('change events of an entry', () => {
     assert.equal(events[2]!.data, undefined);
   });
 
+  test("the user is the entry's, or each batch insert's own, as in history records", () => {
+    const update: Command = { type: 'update', collection: 'a', filter: {}, update: { $set: { v: 1 } }, multi: true, upsert: false, user: 'bob' };
+    const updated = changesOf(update, { ok: true, value: { matched: 1, modified: 1, docs: [doc('y', 4)] } }, { index: 4, term: 1 });
+    assert.deepEqual(
+      updated.map((e) => e.user),
+      ['bob'],
+    );
+    const batch: Command = {
+      type: 'batch',
+      ops: [
+        { type: 'insert', collection: 'a', docs: [{ _id: 'x' }], user: 'ann' },
+        { type: 'insert', collection: 'a', docs: [{ _id: 'y' }], idempotency: { key: 'k', digest: 'd', user: 'bob' } },
+        { type: 'insert', collection: 'a', docs: [{ _id: 'z' }] },
+      ],
+    };
+    const value = [doc('x', 5), doc('y', 5), doc('z', 5)].map((d) => ({ ok: true as const, value: [d] }));
+    const events = changesOf(batch, { ok: true, value }, { index: 5, term: 1 });
+    assert.deepEqual(
+      events.map((e) => [e.aggregateId, Object.hasOwn(e, 'user') ? e.user : 'no field']),
+      [
+        ['x', 'ann'],
+        ['y', 'bob'],
+        ['z', 'no field'],
+      ],
+    );
+  });
+
   test('a failed or replayed result changes nothing: no events', () => {
     const command: Command = { type: 'insert', collection: 'a', docs: [{ _id: 'x' }] };
     assert.deepEqual(changesOf(command, { ok: false, error: { code: 'CONFLICT', message: 'dup' } }, { index: 1, term: 1 }), []);

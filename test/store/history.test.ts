@@ -54,6 +54,81 @@ describe('history', () => {
     assert.equal(log.store.getAsOf('p', 'a', { sequence: 5 }), undefined, 'deleted by then');
   });
 
+  test("the user is the entry's (`user`, set by the server from the request's credentials), the same in history and audit", () => {
+    const log = new Log();
+    log.ok(model({ trackHistory: true, audited: true }));
+    log.ok({ type: 'insert', collection: 'p', docs: [{ _id: 'a' }], user: 'alice' });
+    log.ok({ type: 'update', collection: 'p', filter: { _id: 'a' }, update: { $set: { n: 1 } }, multi: false, upsert: false, user: 'bob' });
+    // The entry's user, not its idempotency tag's (the server sets both to the same user).
+    log.ok({
+      type: 'tx',
+      ops: [{ type: 'replace', collection: 'p', id: 'a', doc: { n: 2 }, upsert: false }],
+      if: [],
+      user: 'carol',
+      idempotency: { key: 'k', digest: 'd', user: 'dave' },
+    });
+    // A batch's inserts may come from different users' requests: each names its own.
+    log.ok({
+      type: 'batch',
+      ops: [
+        { type: 'insert', collection: 'p', docs: [{ _id: 'b' }], user: 'alice' },
+        { type: 'insert', collection: 'p', docs: [{ _id: 'c' }], user: 'bob', idempotency: { key: 'k2', digest: 'd', user: 'bob' } },
+        { type: 'insert', collection: 'p', docs: [{ _id: 'd' }] },
+      ],
+    });
+    log.ok({ type: 'remove', collection: 'p', filter: {}, multi: true, user: 'alice' });
+    const users = (id: string): [string, string | undefined][] => log.store.documentHistory('p', id).map((e) => [e.eventType, e.user]);
+    assert.deepEqual(users('a'), [
+      ['Created', 'alice'],
+      ['Updated', 'bob'],
+      ['Replaced', 'carol'],
+      ['Deleted', 'alice'],
+    ]);
+    assert.deepEqual(users('b'), [
+      ['Created', 'alice'],
+      ['Deleted', 'alice'],
+    ]);
+    assert.deepEqual(users('c')[0], ['Created', 'bob']);
+    assert.deepEqual(users('d')[0], ['Created', undefined]);
+    assert.ok(!Object.hasOwn(log.store.documentHistory('p', 'd')[0]!, 'user'), 'no user: no field');
+    assert.deepEqual(
+      log.store.auditRecords('p').map((r) => [r.event.aggregateId, r.event.eventType, r.event.user]),
+      [
+        ['a', 'Created', 'alice'],
+        ['a', 'Updated', 'bob'],
+        ['a', 'Replaced', 'carol'],
+        ['b', 'Created', 'alice'],
+        ['c', 'Created', 'bob'],
+        ['d', 'Created', undefined],
+        ['a', 'Deleted', 'alice'],
+        ['b', 'Deleted', 'alice'],
+        ['c', 'Deleted', 'alice'],
+        ['d', 'Deleted', 'alice'],
+      ],
+    );
+    assert.deepEqual(log.store.verifyAudit('p'), { ok: true, checked: 10 });
+  });
+
+  test("an entry from before `user` existed records as it did then: its tag's user, or none", () => {
+    const log = new Log();
+    log.ok(model({ trackHistory: true }));
+    const old = (command: Command): Command => ({ ...command, rules: 2 }) as Command;
+    log.ok(old({ type: 'insert', collection: 'p', docs: [{ _id: 'a' }], idempotency: { key: 'k', digest: 'd', user: 'alice' } }));
+    log.ok(old({ type: 'update', collection: 'p', filter: { _id: 'a' }, update: { $set: { n: 1 } }, multi: false, upsert: false }));
+    log.ok(
+      old({ type: 'batch', ops: [{ type: 'insert', collection: 'p', docs: [{ _id: 'b' }], idempotency: { key: 'k2', digest: 'd', user: 'bob' } }] }),
+    );
+    const records = [...log.store.documentHistory('p', 'a'), ...log.store.documentHistory('p', 'b')];
+    assert.deepEqual(
+      records.map((e) => [e.aggregateId, e.eventType, Object.hasOwn(e, 'user') ? e.user : 'no field']),
+      [
+        ['a', 'Created', 'alice'],
+        ['a', 'Updated', 'no field'],
+        ['b', 'Created', 'bob'],
+      ],
+    );
+  });
+
   test('positions count every change of the entry; a failed op of a batch and a failed command record nothing', () => {
     const log = new Log();
     log.ok(model({ trackHistory: true }));

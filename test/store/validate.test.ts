@@ -197,6 +197,65 @@ describe('validateFindOptions and validateCommand', () => {
       /^command\.ops\.0\.rules: only the entry itself names its apply rules/,
     );
   });
+
+  // Every kind of command the server proposes for a request, stamped as a leader stamps it,
+  // with the user it was proposed for; a field of the envelope this validator forgot would
+  // refuse every authenticated write at apply (as the auth bootstrap once was).
+  const USERED: readonly Record<string, unknown>[] = [
+    { type: 'insert', collection: 'c', docs: [{ _id: 'a' }] },
+    { type: 'update', collection: 'c', filter: { _id: 'a' }, update: { $set: { n: 1 } }, multi: false, upsert: false },
+    { type: 'replace', collection: 'c', id: 'a', doc: { n: 1 }, upsert: true },
+    { type: 'remove', collection: 'c', filter: {}, multi: true },
+    { type: 'tx', ops: [{ type: 'remove', collection: 'c', filter: {}, multi: true }], if: [] },
+    { type: 'createIndex', collection: 'c', fields: [['a', 1]], unique: false },
+    { type: 'dropIndex', collection: 'c', name: 'a_1' },
+    { type: 'dropCollection', collection: 'c' },
+    { type: 'setSchema', collection: 'c', schema: { type: 'object' }, options: { trackHistory: true }, force: false },
+    { type: 'dropSchema', collection: 'c' },
+  ];
+
+  test('the user a write was proposed for, with the envelope, on every kind of command the server proposes for a request', () => {
+    const stamp = { timeMs: 1_700_000_000_000, nodeId: 2, rules: APPLY_RULES_VERSION };
+    const tag = { key: 'k', digest: 'd', user: 'alice' };
+    for (const command of USERED) {
+      validateCommand({ ...command, ...stamp, user: 'alice' });
+      validateCommand({ ...command, user: 'alice' }, { documents: false });
+      if (command['type'] !== 'setSchema' && command['type'] !== 'dropSchema')
+        validateCommand({ ...command, ...stamp, user: 'alice', idempotency: tag });
+      rejects(() => validateCommand({ ...command, user: '' }), /^command\.user: must be a string of 1 to 256 characters/);
+      rejects(() => validateCommand({ ...command, user: 'x'.repeat(257) }), /^command\.user: must be a string of 1 to 256 characters/);
+      rejects(() => validateCommand({ ...command, user: 7 }), /^command\.user: must be a string/);
+      rejects(() => validateCommand({ ...command, user: { name: 'alice' } }), /^command\.user: must be a string/);
+    }
+    // Each insert of a batch names its own (the node puts inserts of different requests in one entry).
+    const batch = {
+      type: 'batch',
+      ops: [
+        { type: 'insert', collection: 'c', docs: [{ _id: 'a' }], user: 'alice' },
+        { type: 'insert', collection: 'c', docs: [{ _id: 'b' }], user: 'bob', idempotency: { ...tag, user: 'bob' } },
+        { type: 'insert', collection: 'c', docs: [{ _id: 'c' }] },
+      ],
+    };
+    validateCommand({ ...batch, ...stamp });
+    rejects(
+      () => validateCommand({ type: 'batch', ops: [{ type: 'insert', collection: 'c', docs: [{ _id: 'a' }], user: '' }] }),
+      /^command\.ops\.0\.user: must be a string/,
+    );
+    rejects(() => validateCommand({ ...batch, user: 'alice' }), /^command\.user: a command of type batch names no user/);
+    // Never in a transaction's op: the entry names the user of the whole transaction.
+    rejects(
+      () =>
+        validateCommand({ type: 'tx', ops: [{ type: 'remove', collection: 'c', filter: {}, multi: true, user: 'mallory' }], if: [], user: 'alice' }),
+      /^command\.ops\.0\.user: an op of a transaction names no user of its own/,
+    );
+    // An auth command names its user in `by` (AuthState checks that one); a noop is the leader's.
+    validateCommand({ type: 'auth', op: 'deleteUser', by: 'root', name: 'ann', ...stamp });
+    rejects(
+      () => validateCommand({ type: 'auth', op: 'deleteUser', by: 'root', name: 'ann', user: 'root', ...stamp }),
+      /^command\.user: a command of type auth names no user/,
+    );
+    rejects(() => validateCommand({ type: 'noop', user: 'alice' }), /^command\.user: a command of type noop names no user/);
+  });
 });
 
 describe('strings that are not valid Unicode', () => {
