@@ -29,19 +29,23 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
 /**
  * The tag of a keyed write request, or undefined when it has no Idempotency-Key. Call it
  * before anything is proposed: a bad header is refused first. The digest covers what makes
- * the request this request: method, route, path parameters (collection, id), If-Match and
- * the body as parsed (generated ids are not in it: a retry generates new ones, and gets the
+ * the request this request: method, route, path parameters (collection, id), If-Match, the
+ * body as parsed and the query string, if any (generated ids are not in it: a retry generates new ones, and gets the
  * first result instead).
  */
 export function idempotencyOf(request: FastifyRequest): IdempotencyTag | undefined {
   const key = parseIdempotencyKey(request.headers[IDEMPOTENCY_KEY_HEADER]);
   if (key === undefined) return undefined;
+  // The query string too when there is one (PUT _schema?force=true is another request than
+  // without it); without one the digest is what it was before queries counted.
+  const query = (request.query ?? {}) as Record<string, unknown>;
   const described = JSON.stringify([
     request.method,
     request.routeOptions.url ?? '',
     request.params ?? {},
     request.headers['if-match'] ?? null,
     request.body ?? null,
+    ...(Object.keys(query).length > 0 ? [query] : []),
   ]);
   const digest = createHash('sha256').update(described).digest('hex');
   const user = request.principal?.user.name;

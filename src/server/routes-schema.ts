@@ -1,6 +1,6 @@
 // Collection models over HTTP (docs/models.md): PUT sets a collection's schema and options
 // through the log (`?force=true` accepts existing documents that fail it), GET reads it,
-// DELETE removes it.
+// DELETE removes it. PUT and DELETE take an Idempotency-Key like every write under /api.
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../store/errors.ts';
 import type { ModelOptions } from '../store/schema.ts';
@@ -8,6 +8,7 @@ import type { JsonObject } from '../store/types.ts';
 import { validateCollectionName } from '../store/validate.ts';
 import { readableStore, runCommand } from './backend-access.ts';
 import { bodyObject, parseConsistency, queryParams } from './http-input.ts';
+import { idempotencyOf } from './idempotency.ts';
 import type { CollectionParams, RouteContext } from './route-context.ts';
 
 export function registerSchemaRoutes(app: FastifyInstance, { backend }: RouteContext): void {
@@ -16,6 +17,7 @@ export function registerSchemaRoutes(app: FastifyInstance, { backend }: RouteCon
     validateCollectionName(collection);
     const { force } = queryParams(request.query, ['force']);
     const body = bodyObject(request.body, ['schema', 'options'], true);
+    const tag = idempotencyOf(request);
     const stored = await runCommand(
       backend,
       {
@@ -25,7 +27,7 @@ export function registerSchemaRoutes(app: FastifyInstance, { backend }: RouteCon
         options: (body['options'] ?? {}) as ModelOptions,
         force: force === 'true',
       },
-      { tag: undefined, reply },
+      { tag, reply },
     );
     return reply.code(200).send(stored);
   });
@@ -43,7 +45,7 @@ export function registerSchemaRoutes(app: FastifyInstance, { backend }: RouteCon
     const { collection } = request.params;
     validateCollectionName(collection);
     queryParams(request.query, []);
-    const value = await runCommand(backend, { type: 'dropSchema', collection }, { tag: undefined, reply });
+    const value = await runCommand(backend, { type: 'dropSchema', collection }, { tag: idempotencyOf(request), reply });
     if (!value.dropped) throw new NotFoundError(`collection "${collection}" has no schema`);
     return reply.code(204).send();
   });

@@ -210,7 +210,16 @@ export type Command = (
 
 /** The commands that may carry an idempotency tag (at the top of an entry; inserts also inside a batch). */
 export type KeyedCommand =
-  InsertCommand | UpdateCommand | ReplaceCommand | RemoveCommand | TxCommand | CreateIndexCommand | DropIndexCommand | DropCollectionCommand;
+  | InsertCommand
+  | UpdateCommand
+  | ReplaceCommand
+  | RemoveCommand
+  | TxCommand
+  | CreateIndexCommand
+  | DropIndexCommand
+  | DropCollectionCommand
+  | SetSchemaCommand
+  | DropSchemaCommand;
 
 export type CommandType = Command['type'];
 

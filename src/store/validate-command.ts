@@ -52,7 +52,18 @@ function validateBool(v: unknown, path: string): void {
 
 /** Fields of the entry rather than of the command (validateEnvelope says where they may be). */
 const ENVELOPE_KEYS: ReadonlySet<string> = new Set(['timeMs', 'nodeId', 'rules', 'idempotency', 'user']);
-const KEYED_TYPES: ReadonlySet<unknown> = new Set(['insert', 'update', 'replace', 'remove', 'tx', 'createIndex', 'dropIndex', 'dropCollection']);
+const KEYED_TYPES: ReadonlySet<unknown> = new Set([
+  'insert',
+  'update',
+  'replace',
+  'remove',
+  'tx',
+  'createIndex',
+  'dropIndex',
+  'dropCollection',
+  'setSchema',
+  'dropSchema',
+]);
 
 function allowedKeys(obj: Record<string, unknown>, keys: readonly string[], path: string): void {
   for (const k of Object.keys(obj)) if (!keys.includes(k) && !ENVELOPE_KEYS.has(k)) fail(joinPath(path, k), 'unknown command field');

@@ -169,6 +169,27 @@ describe('Idempotency-Key', () => {
       assert.equal(s.db.store.count('items'), 1, 'the second _delete removed nothing');
     }));
 
+  test('PUT and DELETE _schema apply once per key; the same key with ?force=true is another request (422)', () =>
+    withServer(async (s) => {
+      const schema = { type: 'object', properties: { v: { type: 'number' } } };
+      const first = await send(s.app, 'PUT', '/api/items/_schema', { schema }, keyed('s1'));
+      assert.equal(first.statusCode, 200, first.body);
+      assert.equal(replayed(first), false);
+      const version = (first.json() as { version: number }).version;
+      const again = await send(s.app, 'PUT', '/api/items/_schema', { schema }, keyed('s1'));
+      assert.equal(again.statusCode, 200);
+      assert.equal(replayed(again), true);
+      assert.equal((again.json() as { version: number }).version, version, 'a replay sets no new model');
+      const forced = await send(s.app, 'PUT', '/api/items/_schema?force=true', { schema }, keyed('s1'));
+      assert.equal(forced.statusCode, 422, forced.body);
+      assert.equal(errorOf(forced).code, 'IDEMPOTENCY_KEY_REUSED');
+      for (let i = 0; i < 2; i++) {
+        const dropped = await send(s.app, 'DELETE', '/api/items/_schema', undefined, keyed('s2'));
+        assert.equal(dropped.statusCode, 204, dropped.body);
+        assert.equal(replayed(dropped), i === 1);
+      }
+    }));
+
   test('a replay emits no change event', () =>
     withServer(async (s) => {
       const events: string[] = [];
