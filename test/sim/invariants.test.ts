@@ -137,7 +137,7 @@ describe('InvariantChecker: rules the planted bugs break', () => {
     violates('apply after commit', () => c.observeApplied(1, e(3, 1), 2));
   });
 
-  test("committed by a leader: no node commits or applies past the highest commit index a leader reached, whatever its own says", () => {
+  test('committed by a leader: no node commits or applies past the highest commit index a leader reached, whatever its own says', () => {
     const c = new InvariantChecker();
     c.observeHardState(1, { term: 1, vote: 1, commit: 0 });
     c.observeLeaderCommit(1, 2); // node 1 leads term 1 and has committed up to 2

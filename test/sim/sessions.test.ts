@@ -1,14 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Entry } from '../../src/raft/types.ts';
-import {
-  KvStateMachine,
-  SIM_SESSION_BOUNDS,
-  encodeCommand,
-  uniqueValue,
-  withKvOptionsForTest,
-  type KvOptions,
-} from '../../src/sim/kv.ts';
+import { KvStateMachine, SIM_SESSION_BOUNDS, encodeCommand, uniqueValue, withKvOptionsForTest, type KvOptions } from '../../src/sim/kv.ts';
 import { trySimulation, type SimOutcome } from '../../src/sim/run.ts';
 
 // Exactly-once writes in the simulator (Raft thesis §6.3): the KV keeps the production session
