@@ -1059,7 +1059,13 @@ export class Store {
 
   count(collection: string, filter: Filter = {}): number {
     validateCollectionName(collection);
-    const compiled = this.readFilter(collection, this.filters.get(filter));
+    const plain = this.filters.get(filter);
+    // All the documents of a collection whose documents expire: all but the expired ones not
+    // yet swept, counted off the order of expiry (what the sweep has not removed yet), not by
+    // testing every document against the clock.
+    const coll = this.colls.get(collection);
+    if (plain.matchAll && coll?.expiry !== undefined) return coll.size - coll.expiry.expiredCount(this.readClockMs());
+    const compiled = this.readFilter(collection, plain);
     if (compiled.matchAll) return this.colls.get(collection)?.size ?? 0;
     return executeQuery(this.colls.get(collection), compiled, { sortKeys: [], skip: 0, limit: 0, countOnly: true }).docs.length;
   }

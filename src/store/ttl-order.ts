@@ -58,6 +58,17 @@ export class ExpiryOrder {
     if (after !== undefined && !this.tree.set([after, id], true)) assert(false, `expiry order: "${id}" at ${after} twice`);
   }
 
+  /** How many documents expired at or before `nowMs`: looks at that many entries plus one. */
+  expiredCount(nowMs: number): number {
+    let n = 0;
+    this.tree.scan(undefined, undefined, false, (key) => {
+      if (!(key[0] <= nowMs)) return false;
+      n++;
+      return true;
+    });
+    return n;
+  }
+
   /** The `_id`s of documents whose expiry is at or before `nowMs`, earliest first (then by
    * `_id`), at most `max`: looks at `max` + 1 entries at most. */
   expired(nowMs: number, max: number): string[] {

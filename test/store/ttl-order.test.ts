@@ -117,6 +117,25 @@ describe('expiredDocuments: expiry order, not _id order', () => {
     assert.deepEqual(expiredIds(t, 'c', 5_000, 3), ['d8', 'd7', 'd6']);
   });
 
+  test('count() of a whole TTL collection, read off the order: what find() returns, at every clock, without walking the collection', () => {
+    const t = new TestStore();
+    t.ok(ttlIndex('c', 'at', 0));
+    t.insert('c', ...Array.from({ length: 20 }, (_, i) => ({ _id: `d${i}`, at: 1_000 + ((i * 7) % 20) * 100 })), { _id: 'never', at: 'not a time' });
+    let clockMs = 0;
+    t.store.useReadClock(() => clockMs);
+    for (clockMs = 900; clockMs <= 3_100; clockMs += 50) {
+      const found = t.store.find('c').length;
+      const restore = forbidWalks(collectionOf(t.store, 'c'));
+      try {
+        assert.equal(t.store.count('c'), found, `at ${clockMs} ms`);
+      } finally {
+        restore();
+      }
+    }
+    assert.equal(t.store.count('c'), 1, 'only the document without a time is left');
+    assert.equal(t.store.count('c', { _id: 'never' }), 1, 'a filter still counts by testing');
+  });
+
   test('every rule counts: a document expires at the earliest of ttlField and the TTL indexes', () => {
     const t = new TestStore();
     t.ok(ttlModel('c', 'exp'));
