@@ -31,6 +31,7 @@ import type { Store } from '../store/store.ts';
 import type { Document, Explain, Filter, FindOptions, JsonObject } from '../store/types.ts';
 import { validateFindOptions } from '../store/validate.ts';
 import { cursorAfter, isAfter, type CursorPosition } from '../store/cursor.ts';
+import { indexSeekFor, walkIndexAfter } from '../store/index-seek.ts';
 
 /** Index keys taken in one piece, at most: with their documents looked up, ~4 ms. A wider
  * range takes the whole collection instead (an array copy: ~10 ms per 1,000,000 documents)
@@ -89,10 +90,13 @@ export interface PageResult extends SlicedResult {
 /**
  * One page of a query in keyset order (store/cursor.ts): the first `limit` matches after
  * `after` (from the start without it). In plain `_id` order with no index to use, the walk
- * starts at the cursor's `_id` in the _id tree, so a page costs what it returns, wherever it
- * is; in another order, the matches after the cursor are selected by the sort (top-k).
- * A walk that spans several turns goes on after the last id it visited: each page is exact
- * about the documents that stayed, as pages are between each other.
+ * starts at the cursor's `_id` in the _id tree; in the order of an index the planner picks
+ * for it, at the cursor's sort values and `_id` in that index (store/index-seek.ts): so a
+ * page costs what it returns (and the filter's rejects), wherever it is. In another order (no
+ * such index, a multikey one, a sort naming `_id` with another field), the matches after the
+ * cursor are selected by the sort (top-k), as the first page is.
+ * A walk that spans several turns goes on after the last position it visited: each page is
+ * exact about the documents that stayed, as pages are between each other.
  */
 export async function findPage(
   store: Store,
@@ -115,6 +119,8 @@ export async function findPage(
     const { natural, reverse } = idOrder(sortKeys);
     if (natural && coll !== undefined && planQuery(coll, compiled, sortKeys).kind === 'scan') {
       result = await walkIdsAfter(target.coll, compiled, after.id, reverse, options.limit, slicer);
+    } else if (coll !== undefined && indexSeekFor(coll, inner, sortKeys) !== undefined) {
+      result = await walkIndexPage(target, after, sortKeys, options.limit, slicer);
     } else {
       result = await run({ coll: target.coll, compiled }, { sortKeys, skip: 0, limit: options.limit, countOnly: false }, slicer, {});
     }
@@ -165,6 +171,64 @@ async function walkIdsAfter(
     else coll.byId.scan(from, undefined, false, visit);
     if (!sliceOver) break;
     await slicer.next();
+  }
+  explain.nReturned = docs.length;
+  return { docs, explain };
+}
+
+/**
+ * The first `limit` matches after `after` in the order of an index (store/index-seek.ts), one
+ * slice at a time. Each slice plans again on the collection as it is then and goes on after
+ * the last position the previous one visited; when the index no longer yields the order (it
+ * was dropped, or became multikey) or a tie is too large to take at once, the rest of the page
+ * is selected as before, by the sort of the matches after that position (run).
+ */
+async function walkIndexPage(
+  target: ReturnType<Store['readTarget']>,
+  after: CursorPosition,
+  sortKeys: readonly SortKey[],
+  limit: number,
+  slicer: Slicer & { deadline: number },
+): Promise<SlicedResult> {
+  const explain = emptyExplain();
+  const docs: Document[] = [];
+  const returned = new Set<string>();
+  const inner = target.compiled;
+  const due = (): boolean => slicer.due();
+  let from = after;
+  for (;;) {
+    const coll = target.coll();
+    const seek = coll === undefined ? undefined : indexSeekFor(coll, inner, sortKeys);
+    if (coll !== undefined && seek !== undefined) {
+      const end = walkIndexAfter(coll, seek, inner, sortKeys, from, limit, docs, returned, explain, due);
+      if (end.kind === 'done') break;
+      from = end.from;
+      if (end.kind === 'due') {
+        await slicer.next();
+        continue;
+      }
+    }
+    // The rest of the page as the sort selects it (a document already in the page is not
+    // taken again: a write may have moved it ahead).
+    const rest = limit - docs.length;
+    if (rest > 0) {
+      const position = from;
+      const compiled: CompiledFilter = {
+        ...inner,
+        matchAll: false,
+        test: (doc) => !returned.has(doc._id) && isAfter(doc, position, sortKeys) && inner.test(doc),
+      };
+      const more = await run({ coll: target.coll, compiled }, { sortKeys, skip: 0, limit: rest, countOnly: false }, slicer, {});
+      for (const doc of more.docs as Document[]) docs.push(doc);
+      explain.keysExamined += more.explain.keysExamined;
+      explain.docsExamined += more.explain.docsExamined;
+      explain.sort = more.explain.sort;
+      if (explain.index === undefined) {
+        explain.plan = more.explain.plan;
+        if (more.explain.index !== undefined) explain.index = more.explain.index;
+      }
+    }
+    break;
   }
   explain.nReturned = docs.length;
   return { docs, explain };
