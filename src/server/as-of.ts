@@ -4,30 +4,17 @@
 import { BadRequestError, NotFoundError } from '../store/errors.ts';
 import type { AsOf } from '../store/history.ts';
 import type { Store } from '../store/store.ts';
+import { ISO_TIME_FORMS, parseIsoTimeMs } from '../store/iso-time.ts';
 import type { Document } from '../store/types.ts';
 
-/** An ISO-8601 date (midnight UTC), or a date and time with its zone (`Z` or `±HH:MM`): a
- * time without a zone would be read in each node's own zone. */
-const ISO_TIME =
-  /^([0-9]{4})-([0-9]{2})-([0-9]{2})(?:T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,9})?)?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9]))?$/;
-
-const AS_OF_FORMS =
-  'a log index (sequence: up to 15 digits) or an ISO-8601 time with its zone (2026-01-01T12:00:00Z, 2026-01-01T14:00:00+02:00; a date alone is midnight UTC)';
+const AS_OF_FORMS = `a log index (sequence: up to 15 digits) or ${ISO_TIME_FORMS}`;
 
 /** `asOf`: a log index (digits) or an ISO-8601 time; anything else is 400 BAD_REQUEST. */
 export function parseAsOf(raw: string): AsOf {
   if (/^[0-9]{1,15}$/.test(raw)) return { sequence: Number(raw) };
-  const m = ISO_TIME.exec(raw);
-  // Date.parse alone takes far more (`-1`, `1.5`, `Tue 1` are dates in 2001) and rolls
-  // 2026-02-30 over into March.
-  const [year, month, day] = m === null ? [0, 0, 0] : [Number(m[1]), Number(m[2]), Number(m[3])];
-  const timeMs = m === null || month < 1 || month > 12 || day < 1 || day > daysIn(year, month) ? NaN : Date.parse(raw);
+  const timeMs = parseIsoTimeMs(raw);
   if (Number.isNaN(timeMs)) throw new BadRequestError(`asOf: must be ${AS_OF_FORMS}`);
   return { timeMs };
-}
-
-function daysIn(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
 }
 
 function describeAsOf(at: AsOf): string {

@@ -1,13 +1,14 @@
 // TTL: when a document expires. Two sources, as rules of a collection: a model's `ttlField`
 // holds the expiry itself, and a TTL index (MongoDB's `expireAfterSeconds`) names a date field
 // the document expires that many seconds after. A time is milliseconds since the epoch or an
-// ISO-8601 date-time string. Pure rules shared by reads (an expired document is never
+// ISO-8601 time with its zone (iso-time.ts). Pure rules shared by reads (an expired document is never
 // returned, by the reading node's clock) and the leader's sweep (src/node/ttl-sweeper.ts),
 // which removes expired documents through ordinary log entries, finding them in each
 // collection's order of expiry (store/ttl-order.ts).
 
 import type { CompiledFilter } from './query-cache.ts';
 import type { Document, JsonObject } from './types.ts';
+import { parseIsoTimeMs } from './iso-time.ts';
 import { fail, joinPath } from './validate-common.ts';
 
 /** Expired documents one call of Store.expiredDocuments returns (and looks at), at most,
@@ -42,7 +43,8 @@ export function expiryMs(doc: JsonObject | Document, ttlField: string): number |
   }
   if (typeof cur === 'number') return Number.isFinite(cur) ? cur : undefined;
   if (typeof cur === 'string') {
-    const t = Date.parse(cur);
+    // Strictly ISO-8601 with its zone (iso-time.ts): every node reads the same instant.
+    const t = parseIsoTimeMs(cur);
     return Number.isNaN(t) ? undefined : t;
   }
   return undefined;
