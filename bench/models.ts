@@ -7,8 +7,8 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { open, type CollectionModel, type JsonObject } from 'collection-store';
-import type { DurableWriter } from './peers/subject.ts';
+import type { CollectionModel, JsonObject } from 'collection-store';
+import { openOurWriter } from './peers/ours.ts';
 import { alternate, pairedRatios, round3, summarize, type Summary } from './rounds.ts';
 import { durableInserts } from './side-by-side.ts';
 import { progress } from './util.ts';
@@ -44,17 +44,6 @@ export interface ModelsBenchOptions {
   readonly writers: readonly number[];
 }
 
-async function openWriter(dir: string, model: CollectionModel | undefined): Promise<DurableWriter> {
-  const db = await open({ dir, sync: 'batch', snapshotThreshold: 0 });
-  const col = db.collection('bench', model);
-  return {
-    insert: async (doc) => {
-      await col.insert({ ...doc, tags: [...doc.tags] });
-    },
-    close: () => db.close(),
-  };
-}
-
 export async function benchModels(options: ModelsBenchOptions): Promise<Record<string, unknown>> {
   const base = await mkdtemp(join(tmpdir(), 'cs-bench-models-'));
   try {
@@ -62,11 +51,16 @@ export async function benchModels(options: ModelsBenchOptions): Promise<Record<s
     const byWriters: Record<string, unknown> = {};
     for (const writers of options.writers) {
       // One untimed run first: the first timed round would also pay for compiling the hot paths.
-      await durableInserts({ openWriter: (dir) => openWriter(dir, MODELS.schemaHistoryAudited) }, await fresh(base, `warm-${writers}`), writers, 0.5);
+      await durableInserts(
+        { openWriter: (dir) => openOurWriter(dir, MODELS.schemaHistoryAudited) },
+        await fresh(base, `warm-${writers}`),
+        writers,
+        0.5,
+      );
       const values = await alternate(VARIANTS, options.rounds, async (variant, r) => {
         const dir = await fresh(base, `${variant}-${writers}-${r}`);
         try {
-          const run = await durableInserts({ openWriter: (d) => openWriter(d, MODELS[variant]) }, dir, writers, options.secondsPerRound);
+          const run = await durableInserts({ openWriter: (d) => openOurWriter(d, MODELS[variant]) }, dir, writers, options.secondsPerRound);
           progress(`models, ${writers} writer(s), round ${r + 1}/${options.rounds}, ${variant}: ${run.insertsPerSecond}/s`);
           return run.insertsPerSecond;
         } finally {

@@ -1,5 +1,5 @@
 // Our embedded database as an application uses it: the package's compiled build.
-import { open, type Database, type EmbeddedCollection } from 'collection-store';
+import { open, type CollectionModel, type Database, type EmbeddedCollection } from 'collection-store';
 import { readDoc, type DurableWriter, type Reader, type Subject } from './subject.ts';
 
 const LOAD_BATCH = 1000;
@@ -34,19 +34,22 @@ export async function loadOurReads(count: number, onProgress: (loaded: number) =
   return { db, col, reader };
 }
 
+/** Durable inserts into `bench` (with `model`, if any): each resolves once fsynced (group commit). */
+export async function openOurWriter(dir: string, model?: CollectionModel): Promise<DurableWriter> {
+  const db = await open({ dir, sync: 'batch', snapshotThreshold: 0 });
+  const col = db.collection('bench', model);
+  return {
+    insert: async (doc) => {
+      await col.insert({ ...doc, tags: [...doc.tags] });
+    },
+    close: () => db.close(),
+  };
+}
+
 export const ours: Subject = {
   name: 'ours',
   setup: "open({ dir, sync: 'batch' }): every insert fsynced (group commit) before it resolves; reads from memory, indexes on category and price",
-  async openWriter(dir: string): Promise<DurableWriter> {
-    const db = await open({ dir, sync: 'batch', snapshotThreshold: 0 });
-    const col = db.collection('bench');
-    return {
-      insert: async (doc) => {
-        await col.insert({ ...doc, tags: [...doc.tags] });
-      },
-      close: () => db.close(),
-    };
-  },
+  openWriter: (dir: string) => openOurWriter(dir),
   async loadReader(_dir: string, count: number): Promise<Reader> {
     return (await loadOurReads(count)).reader;
   },

@@ -149,7 +149,8 @@ export async function* watchChanges(source: WatchSource, path: string, options: 
             const wire = parseWireError(body);
             expired.add(url);
             expiredError = new ChangesExpiredError(wire?.message ?? `HTTP 410 from ${url}`);
-            source.selector.failed(url);
+            // Not selector.failed(): the node is healthy, and the selector is the client's, shared
+            // with its other requests; pickNode skips it for this token.
             if (source.selector.list().every((u) => expired.has(u))) {
               throw new ChangesExpiredError(`${expiredError.message} (every node answered 410: ${[...expired].join(', ')})`);
             }
@@ -241,14 +242,18 @@ export async function* watchChanges(source: WatchSource, path: string, options: 
   }
 }
 
-/** The node to try now: the selector's pick, skipping those that answered 410 for the current token (at least one has not). */
+/** The node to try now: the selector's pick, or the next one in its list that has not answered
+ * 410 for the current token (at least one has not); the shared selector itself is not moved. */
 function pickNode(selector: NodeSelector, expired: ReadonlySet<string>): string {
-  for (let i = 0; i < selector.size; i++) {
-    const url = selector.pick();
+  const first = selector.pick();
+  if (!expired.has(first)) return first;
+  const urls = selector.list();
+  const at = urls.indexOf(first);
+  for (let i = 1; i < urls.length; i++) {
+    const url = urls[(at + i) % urls.length]!;
     if (!expired.has(url)) return url;
-    selector.failed(url);
   }
-  return selector.pick();
+  return first;
 }
 
 /** An answer that another attempt would get again: thrown to the caller. */

@@ -3,7 +3,7 @@
 // The feed behind change streams (`GET /api/:collection/_changes`, `GET /api/_changes`) and
 // `watch()`. Everything here is read from the log entry and the
 // deterministic result of applying it, so every node derives the same events for an entry.
-import type { Command, CommandResult, DropResultValue, InsertCommand, TxOp, TxOpResult } from '../store/commands.ts';
+import { proposedUser, type Command, type CommandResult, type DropResultValue, type TxOp, type TxOpResult } from '../store/commands.ts';
 import { raftEventId, type RaftEvent, type RaftEventType } from '../store/raft-event.ts';
 import type { Document } from '../store/types.ts';
 
@@ -29,7 +29,7 @@ interface EntryFields {
  */
 function entryFields(command: Command, entry: AppliedEntry): EntryFields {
   const stamped = command as Command & { nodeId?: unknown };
-  const user = userOf(command);
+  const user = proposedUser(command);
   return {
     sequence: entry.index,
     term: entry.term,
@@ -37,15 +37,6 @@ function entryFields(command: Command, entry: AppliedEntry): EntryFields {
     nodeId: typeof stamped.nodeId === 'number' ? stamped.nodeId : 0,
     ...(user !== undefined ? { user } : {}),
   };
-}
-
-/** The authenticated user a write (an entry, or an insert of a batch) was proposed for: its
- * `user` (ProposedFor), or, in an entry written before that field, its idempotency tag's (as
- * the store records it in history). */
-function userOf(command: Command | InsertCommand): string | undefined {
-  const named = (command as { user?: unknown }).user;
-  if (typeof named === 'string') return named;
-  return 'idempotency' in command ? command.idempotency?.user : undefined;
 }
 
 /** One change, before its position in the entry is known. */
@@ -79,7 +70,7 @@ export function changesOf(command: Command, result: CommandResult, entry: Applie
       changes = command.ops.flatMap((op, i) => {
         const r = results[i]!;
         if (!r.ok || r.replayed === true) return [];
-        const user = userOf(op);
+        const user = proposedUser(op);
         const changes = opChanges(op, r.value, entry.index);
         return user === undefined ? changes : changes.map((change) => ({ ...change, user }));
       });

@@ -12,7 +12,8 @@ import { idempotencyOf } from './idempotency.ts';
 import { parseConsistency, parseIfMatch, queryParams } from './http-input.ts';
 import type { CollectionParams, DocumentParams, RouteContext } from './route-context.ts';
 
-function withETag(reply: FastifyReply, doc: Document): FastifyReply {
+/** The document's revision as its ETag (`"<_rev>"`, what If-Match takes). */
+export function withETag(reply: FastifyReply, doc: Document): FastifyReply {
   return reply.header('etag', `"${doc._rev}"`);
 }
 

@@ -1,5 +1,6 @@
 // History and audit over HTTP (docs/models.md): a document's versions (`trackHistory`), and an
 // audited collection's hash chain with `?verify=true` naming the first broken link.
+import { withETag } from './routes-documents.ts';
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../store/errors.ts';
 import { validateCollectionName, validateId } from '../store/validate.ts';
@@ -20,7 +21,7 @@ export function registerHistoryRoutes(app: FastifyInstance, { backend }: RouteCo
     const store = await readableStore(backend, consistency);
     if (at !== undefined) {
       const doc = documentAsOf(store, collection, id, at);
-      return reply.header('etag', `"${doc._rev}"`).send(doc);
+      return withETag(reply, doc).send(doc);
     }
     if (store.model(collection)?.options.trackHistory !== true) throw new NotFoundError(`collection "${collection}" does not track history`);
     return store.documentHistory(collection, id);

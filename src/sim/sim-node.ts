@@ -424,8 +424,8 @@ export class SimNode {
     this.afterStep();
   }
 
-  /** The term this node last led (0: none): see observeLeaderCommit. */
-  private ledTerm = 0;
+  /** The term this node last led (-1: none; no node leads term 0): see observeLeaderCommit. */
+  private ledTerm = -1;
 
   /** Tells the checker the commit index this node reached as leader, before anything of this
    * step is applied or sent: right after each step (a leader's heartbeats leave while a write

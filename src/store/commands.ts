@@ -173,6 +173,16 @@ export interface ProposedFor {
 }
 
 /**
+ * The user a write was proposed for (ProposedFor, set by the server from the request's
+ * credentials), read from the entry so that every replica records the same; an entry written
+ * before the field existed names the user of its idempotency tag, as it did then. History,
+ * audit and change events all take it from here.
+ */
+export function proposedUser(command: ProposedFor & { idempotency?: { readonly user?: string } }): string | undefined {
+  return command.user ?? command.idempotency?.user;
+}
+
+/**
  * The apply rules of the entries this binary proposes. 1: as first released. 2: a write
  * changes at most WRITE_DOCS_CHANGED_MAX documents by filter, and a transaction's filters and
  * count preconditions share one WRITE_SCAN_DOCS_MAX (rule 1: each filter has its own). 3: an

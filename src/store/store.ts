@@ -20,7 +20,7 @@ import {
   type SetSchemaCommand,
   type InsertCommand,
   type Precondition,
-  type ProposedFor,
+  proposedUser,
   type RemoveCommand,
   type RemoveResultValue,
   type ReplaceCommand,
@@ -153,15 +153,6 @@ function recordedForm(command: Command, result: CommandResult): CommandResult {
   return deepFreeze(result) as CommandResult;
 }
 
-/**
- * The user a write was proposed for (ProposedFor, set by the server from the request's
- * credentials), read from the entry so that every replica records the same. An entry written
- * before the field existed names the user of its idempotency tag, as it did then.
- */
-function writeUserOf(command: ProposedFor, tag: IdempotencyTag | undefined): string | undefined {
-  return command.user ?? tag?.user;
-}
-
 /** A change of a document of a collection with history or audit, made by the command being
  * applied; it becomes a RaftEvent record once the command succeeds. */
 interface PendingChange {
@@ -219,7 +210,7 @@ export class Store {
   /** Set while a replace writes (its change is `Replaced`, not `Updated`). */
   private replacing = false;
   /** The user the write being applied was proposed for, for history and audit records
-   * (writeUserOf). */
+   * (proposedUser). */
   private writeUser: string | undefined;
 
   /** `sessionBounds`: for tests; every replica must use the same (the defaults). */
@@ -286,7 +277,7 @@ export class Store {
       }
     }
     const copied = options.documentsCopied === true && (command.type === 'insert' || command.type === 'batch');
-    this.writeUser = writeUserOf(command, tag);
+    this.writeUser = proposedUser(command);
     const result = this.runCommand(command, index, copied);
     if (this.pending.length !== 0) this.record(command, index, options.term ?? 0, result.ok);
     if (tag !== undefined) this.sessions.record(tag, recordedForm(command, result));
@@ -521,7 +512,7 @@ export class Store {
         validateCommand(op, { documents: false, limits: this.limits, inBatch: true });
         // Each op is its own write: its key is looked up and recorded on its own.
         tag = op.idempotency;
-        this.writeUser = writeUserOf(op, tag);
+        this.writeUser = proposedUser(op);
         const seen = tag === undefined ? undefined : this.sessionLookup(tag);
         if (seen !== undefined) {
           results.push(seen as CommandResult<'insert'>);
