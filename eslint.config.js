@@ -28,7 +28,7 @@ export default tseslint.config(
     files: ['**/*.mjs', '**/*.js'],
     ...tseslint.configs.disableTypeChecked,
   },
-  { files: ['scripts/**', 'bin/**', '*.js'], languageOptions: { globals: globals.node } },
+  { files: ['scripts/**', 'bin/**', '*.js', 'test/**/*.mjs'], languageOptions: { globals: globals.node } },
   // The dashboard's browser files: plain scripts for the browser, uPlot loaded before them.
   { files: ['src/dashboard/browser/**'], languageOptions: { globals: { ...globals.browser, uPlot: 'readonly' } } },
 );

@@ -12,7 +12,8 @@ import { after, before, test } from 'node:test';
 import { probeNode } from '../../src/cli/cluster-readiness.ts';
 import { EXIT_NO_VERDICT } from '../../src/cli/chaos.ts';
 import { freeConsecutivePorts, tempDir } from '../cli/cli-process.ts';
-import { assertConsistent, chaosRunner, leaderAt, MAIN, newLeaderAfter, okWritesBetween, ROOT, RUN_TIMEOUT_MS } from './chaos-run.ts';
+import { CLI_COMMAND } from '../product-process.ts';
+import { assertConsistent, chaosRunner, leaderAt, newLeaderAfter, okWritesBetween, ROOT, RUN_TIMEOUT_MS } from './chaos-run.ts';
 
 const chaos = chaosRunner();
 const ELECTION_TIMEOUT_MS = 150;
@@ -36,7 +37,7 @@ let firstRunId = '';
 
 /** Starts node `id`; when it ends (the endpoint's crash), starts it again, as systemd would. */
 function startNode(id: number, args: readonly string[]): void {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'start', ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...CLI_COMMAND, 'start', ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   // The last of each node's stderr, for a failure to say why (CI once saw no leader in 60 s).
   child.stderr?.on('data', (chunk: Buffer) => stderrTails.set(id, ((stderrTails.get(id) ?? '') + chunk.toString()).slice(-600)));
   nodes.set(id, child);

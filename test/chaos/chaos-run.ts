@@ -13,8 +13,8 @@ import type { LeaderSighting } from '../../src/chaos/monitor.ts';
 import type { ChaosReport, FaultReport } from '../../src/chaos/report.ts';
 import { cleanupsAfterAll, freeConsecutivePorts, tempDir } from '../cli/cli-process.ts';
 import { acquireClusterLock } from '../cluster/harness.ts';
+import { CLI_COMMAND } from '../product-process.ts';
 
-export const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** One run: cluster start (tsx compiles on the fly), the load, restarts, the final reads. */
 export const RUN_TIMEOUT_MS = 90_000;
@@ -54,7 +54,7 @@ export function chaosRunner(): (args: readonly string[], env?: NodeJS.ProcessEnv
 }
 
 async function runChaos(args: readonly string[], outDir: string, env: NodeJS.ProcessEnv): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'chaos', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...CLI_COMMAND, 'chaos', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));

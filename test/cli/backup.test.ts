@@ -4,14 +4,12 @@
 // files and a data directory in use are refused with exit code 1.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { CLI_COMMAND } from '../product-process.ts';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { acquireClusterLock, freePort, http, sleep, TestCluster, WriteLoad } from '../cluster/harness.ts';
-
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 interface Run {
   readonly code: number | null;
@@ -22,7 +20,7 @@ interface Run {
 /** Runs the command from the sources (tsx), to completion. */
 function cli(args: readonly string[], timeoutMs = 60_000): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...CLI_COMMAND, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
@@ -37,7 +35,7 @@ function cli(args: readonly string[], timeoutMs = 60_000): Promise<Run> {
 
 /** A node started with `collection-store start`, until the test file ends. */
 async function startCli(args: readonly string[], kill: Array<() => void>): Promise<{ stdout: () => string; stderr: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'start', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...CLI_COMMAND, 'start', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   kill.push(() => child.kill('SIGKILL'));
   let stdout = '';
   let stderr = '';

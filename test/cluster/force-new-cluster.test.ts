@@ -5,14 +5,13 @@
 // joined is refused.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { CLI_COMMAND } from '../product-process.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { acquireClusterLock, freePort, http, missingIds, sleep, TestCluster, WriteLoad, type ClusterStatus } from './harness.ts';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const COLLECTION = 'events';
 
 interface CliNode {
@@ -23,7 +22,7 @@ interface CliNode {
 
 /** `collection-store start ...` from the sources; resolves once it listens (or it exited). */
 async function startCli(args: readonly string[], children: ChildProcess[]): Promise<CliNode> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'start', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...CLI_COMMAND, 'start', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (output += s));

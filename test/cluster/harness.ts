@@ -1,5 +1,6 @@
-// Real clusters for the multi-process tests: every node is its own `node --import tsx`
-// process (fixtures/node-main.ts calling startNode) on a random free port of
+// Real clusters for the multi-process tests: every node is its own process
+// (fixtures/node-main.mjs calling startNode: the compiled build under `npm test`, the
+// sources through tsx when a file is run by hand; ../product-process.ts) on a random free port of
 // 127.0.0.1 with a temporary data directory. The harness starts, kills (-9), pauses
 // (SIGSTOP), resumes and restarts nodes, waits for a leader through /cluster/status,
 // and talks HTTP with fetch. close() kills every child; an exit hook does it too
@@ -11,9 +12,10 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startNode, type RunningNode, type StartNodeOptions } from '../../src/server/start-node.ts';
+import { scriptCommand } from '../product-process.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const NODE_MAIN = join(HERE, 'fixtures', 'node-main.ts');
+const NODE_MAIN = join(HERE, 'fixtures', 'node-main.mjs');
 /** Bound on the log text kept per node process (the tail is kept). */
 const MAX_LOG_CHARS = 1 << 20;
 
@@ -272,7 +274,7 @@ export class TestCluster {
     }
     // CS_TEST_NODE_ARGS adds Node flags to every node (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
     const nodeArgs = (process.env['CS_TEST_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
-    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', NODE_MAIN, JSON.stringify(startOptions)], {
+    const child = spawn(process.execPath, [...nodeArgs, ...scriptCommand(NODE_MAIN), JSON.stringify(startOptions)], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NODE_OPTIONS: '' },
     });
