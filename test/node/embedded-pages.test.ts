@@ -108,7 +108,7 @@ describe('embedded findPage', () => {
     const expected = DOCS.filter((d) => d.rank !== 3).sort((a, b) => b.score - a.score);
     const seen: string[] = [];
     let cursor: string | undefined;
-    for (;;) {
+    for (let n = 0; n < 20; n++) {
       const page = coll.findPage(filter, { limit: 4, sort: { score: -1 }, projection: { score: 1 }, ...(cursor !== undefined ? { cursor } : {}) });
       for (const doc of page.docs) {
         assert.deepEqual(Object.keys(doc).sort(), ['_id', 'score'], 'projected');
