@@ -2,7 +2,7 @@
 export { open, Database } from './node/embedded-database.ts';
 export type { OpenOptions, DatabaseInfo, CollectionModel } from './node/embedded-database.ts';
 export { EmbeddedCollection } from './node/embedded-collection.ts';
-export type { UpdateOptions, ReplaceOptions, RemoveOptions, UpdateResult } from './node/embedded-collection.ts';
+export type { UpdateOptions, ReplaceOptions, RemoveOptions, UpdateResult, FindPageOptions, Page } from './node/embedded-collection.ts';
 export { Transaction, TransactionCollection } from './node/embedded-transaction.ts';
 export type { TransactionOptions } from './node/embedded-transaction.ts';
 export type { IndexFieldsInput } from './store/index-fields.ts';

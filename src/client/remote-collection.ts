@@ -17,11 +17,14 @@ import type {
   ExplainPlan,
   Filter,
   FindOptions,
+  FindPageOptions,
   IfRevOptions,
   IndexFields,
   IndexInfo,
   IndexOptions,
   NewDocument,
+  Page,
+  PagesOptions,
   ReadOptions,
   RemoveOptions,
   ReplaceOptions,
@@ -43,6 +46,8 @@ export interface ClientCore {
 
 /** Update operators whose repetition leaves the document as one application does. */
 const IDEMPOTENT_OPERATORS: ReadonlySet<string> = new Set(['$set', '$unset']);
+/** The header of a page's reply that holds the next page's cursor (docs/http-api.md, Pages). */
+const NEXT_CURSOR_HEADER = 'next-cursor';
 /** Bound of the read-then-compare-and-set loop of replace() without upsert. */
 const MAX_REPLACE_ROUNDS = 8;
 
@@ -125,6 +130,48 @@ export class RemoteCollection {
   async findOne(filter: Filter = {}, options: FindOptions = {}): Promise<Document | null> {
     const [first] = await this.find(filter, { ...options, limit: 1 });
     return first ?? null;
+  }
+
+  /**
+   * One page of a query in keyset order (`POST /api/:collection/_query` with `limit` and
+   * `cursor`; docs/http-api.md, Pages): the first `limit` matches after `cursor` (from the
+   * start without it) in the order of `sort` then `_id`, and `next` (the reply's
+   * `Next-Cursor`), absent on the last page. Documents inserted or removed between pages shift
+   * nothing. A malformed cursor, one made for another sort, or a cursor without a limit:
+   * BadRequestError. A read: retried like find().
+   */
+  async findPage(filter: Filter = {}, options: FindPageOptions): Promise<Page> {
+    validateObject(filter, 'filter');
+    validateObject(options, 'options');
+    if (options.cursor !== undefined && typeof options.cursor !== 'string') throw new ValidationError('cursor: must be a string (a Next-Cursor)');
+    const body = {
+      filter,
+      ...this.pageOptions(options),
+      ...(options.cursor !== undefined ? { cursor: options.cursor } : {}),
+      ...(options.projection !== undefined ? { projection: options.projection } : {}),
+      ...this.consistencyField(options.consistency),
+    };
+    const result = await this.core.execute(this.post('/_query', body), 'read');
+    if (!isSuccess(result)) throw responseError(result);
+    const docs = expectArray(result.response.body) as Document[];
+    const next = result.response.headers[NEXT_CURSOR_HEADER];
+    return typeof next === 'string' && next !== '' ? { docs, next } : { docs };
+  }
+
+  /**
+   * Every page of a query, following the cursors until the last page (findPage() each):
+   * `for await (const page of col.pages(filter, { limit: 100 })) use(page.docs)`. A page's
+   * `next` resumes the walk later (`pages(filter, { limit, cursor: page.next })`). Stop with
+   * `break`.
+   */
+  async *pages(filter: Filter = {}, options: PagesOptions): AsyncGenerator<Page, void, undefined> {
+    let cursor = options.cursor;
+    for (;;) {
+      const page = await this.findPage(filter, { ...options, ...(cursor !== undefined ? { cursor } : {}) });
+      yield page;
+      if (page.next === undefined) return;
+      cursor = page.next;
+    }
   }
 
   async count(filter: Filter = {}, options: ReadOptions = {}): Promise<number> {

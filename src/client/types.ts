@@ -77,6 +77,26 @@ export interface FindOptions extends ReadOptions {
   readonly projection?: Projection;
 }
 
+/** findPage()'s options (docs/http-api.md, Pages). */
+export interface FindPageOptions extends ReadOptions {
+  /** Documents per page (a page holds fewer only when it is the last). Required with a cursor. */
+  readonly limit: number;
+  /** The `next` of the previous page (the server's `Next-Cursor`); the first page without it. */
+  readonly cursor?: string;
+  /** The order (then `_id` ascending); a cursor is valid only for the sort it was made with. */
+  readonly sort?: SortSpec;
+  readonly projection?: Projection;
+}
+
+/** pages()'s options: findPage()'s, starting at `cursor` when given. */
+export type PagesOptions = FindPageOptions;
+
+/** A page: its documents and the cursor of the next one, absent on the last page. */
+export interface Page<T = Document> {
+  readonly docs: T[];
+  readonly next?: string;
+}
+
 export interface ExplainOptions {
   readonly sort?: SortSpec;
   readonly skip?: number;

@@ -14,6 +14,7 @@ import type { RaftEvent } from '../store/raft-event.ts';
 import type { ModelOptions, StoredModel } from '../store/schema.ts';
 import { aggregate } from '../store/aggregate.ts';
 import type { AggregatePipeline, AggregateResult } from '../store/aggregate-types.ts';
+import { pageStart } from '../store/page.ts';
 import type { ChangeFeed } from './change-log.ts';
 import { watchFeed, type EmbeddedWatchOptions } from './change-watch.ts';
 
@@ -51,6 +52,23 @@ export interface UpdateResult {
   readonly matched: number;
   readonly modified: number;
   readonly upsertedId?: string;
+}
+
+/** findPage's options: the page size, where it starts, its order and projection. */
+export interface FindPageOptions {
+  /** Documents per page (a page holds fewer only when it is the last). Required with a cursor. */
+  readonly limit: number;
+  /** The `next` of the previous page (or an HTTP `Next-Cursor`); the first page without it. */
+  readonly cursor?: string;
+  /** The order (then `_id` ascending); a cursor is valid only for the sort it was made with. */
+  readonly sort?: FindOptions['sort'];
+  readonly projection?: FindOptions['projection'];
+}
+
+/** A page: its documents and the cursor of the next one, absent on the last page. */
+export interface Page<T = Document> {
+  readonly docs: T[];
+  readonly next?: string;
 }
 
 /** Inserts carry documents copied by copyNewDocument: validated, frozen, owned by the write. */
@@ -104,6 +122,42 @@ export class EmbeddedCollection {
   findOne(filter: Filter | undefined, options: FindOptions): JsonObject | null;
   findOne(filter: Filter = {}, options: FindOptions = {}): Document | JsonObject | null {
     return this.host.store.find(this.name, filter, { ...options, limit: 1 })[0] ?? null;
+  }
+
+  /**
+   * One page of a query in keyset order (docs/http-api.md, Pages): the first `limit` matches
+   * after `cursor` (from the start without it) in the order of `sort` then `_id`, and `next`,
+   * the cursor of the page after it, absent on the last page (one not full). The cursor is
+   * the one the HTTP API sends in `Next-Cursor`: opaque, a position, so documents inserted or
+   * removed between pages shift nothing. Synchronous, like find(). A malformed cursor, one made
+   * for another sort, or a cursor without a limit: BadRequestError (400 BAD_REQUEST over HTTP).
+   */
+  findPage(filter: Filter | undefined, options: FindPageOptions & { projection?: undefined }): Page<Document>;
+  findPage(filter: Filter | undefined, options: FindPageOptions): Page<JsonObject>;
+  findPage(filter: Filter = {}, options: FindPageOptions): Page<Document> | Page<JsonObject> {
+    if (!isPlainObject(options)) throw new ValidationError('options: options must be an object');
+    const { cursor, ...find } = options;
+    const after = pageStart(cursor, find);
+    const { docs, next } = this.host.store.findPage(this.name, filter, find, after);
+    return next === undefined ? { docs } : { docs, next };
+  }
+
+  /**
+   * Every page of a query, following the cursors until the last page (findPage() each, when
+   * the iteration asks for it: writes between pages shift nothing):
+   * `for (const page of col.pages(filter, { limit: 100 })) use(page.docs)`. The client's
+   * pages() is the same, asynchronous.
+   */
+  pages(filter: Filter | undefined, options: FindPageOptions & { projection?: undefined }): Generator<Page<Document>, void, undefined>;
+  pages(filter: Filter | undefined, options: FindPageOptions): Generator<Page<JsonObject>, void, undefined>;
+  *pages(filter: Filter = {}, options: FindPageOptions): Generator<Page<Document> | Page<JsonObject>, void, undefined> {
+    let cursor = options.cursor;
+    for (;;) {
+      const page = this.findPage(filter, { ...options, ...(cursor !== undefined ? { cursor } : {}) });
+      yield page;
+      if (page.next === undefined) return;
+      cursor = page.next;
+    }
   }
 
   count(filter: Filter = {}): number {

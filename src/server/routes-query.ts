@@ -3,9 +3,7 @@
 // (sliced-query.ts, loop-turns.ts) and large responses are serialized in slices too
 // (json-response.ts): no read holds the loop for long (issue #11).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { parseCursor } from '../store/cursor.ts';
-import { BadRequestError } from '../store/errors.ts';
-import { normalizeSort } from '../store/sort.ts';
+import { pageStart } from '../store/page.ts';
 import type { Store } from '../store/store.ts';
 import type { Filter, FindOptions, JsonObject, UpdateSpec } from '../store/types.ts';
 import { validateCollectionName, validateFilter, validateFindOptions, validateUpdate } from '../store/validate.ts';
@@ -71,13 +69,11 @@ async function answerQuery(
   nextUrl: ((cursor: string) => string) | undefined,
 ): Promise<FastifyReply> {
   const slicer = await slicerAtTurn();
+  const after = pageStart(cursor, options); // the checks of the embedded findPage (store/page.ts)
   const { limit } = options;
-  if (cursor !== undefined && (limit === undefined || limit === 0)) throw new BadRequestError('cursor: needs a limit (the page size)');
-  if (cursor !== undefined && options.skip !== undefined) throw new BadRequestError('cursor: cannot be combined with skip');
   if (limit === undefined || limit === 0 || options.skip !== undefined) {
     return sendJsonArray(reply, (await findSliced(store, collection, filter, options, slicer)).docs, slicer);
   }
-  const after = cursor === undefined ? undefined : parseCursor(cursor, normalizeSort(options.sort));
   const page = await findPage(store, collection, filter, { ...options, limit }, after, slicer);
   if (page.next !== undefined) {
     void reply.header('next-cursor', page.next);

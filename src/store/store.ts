@@ -38,7 +38,7 @@ import {
   WRITE_DOCS_CHANGED_MAX,
   WRITE_SCAN_DOCS_MAX,
 } from './commands.ts';
-import { ConflictError, errorFromInfo, NotFoundError, PreconditionFailedError, StoreError, ValidationError } from './errors.ts';
+import { BadRequestError, ConflictError, errorFromInfo, NotFoundError, PreconditionFailedError, StoreError, ValidationError } from './errors.ts';
 import { equalityFields } from './filter-analysis.ts';
 import { defaultIndexName, SecondaryIndex } from './index-secondary.ts';
 import { FilterCache, MINGO_OPTIONS, QUERY_OPTIONS, type CompiledFilter } from './query-cache.ts';
@@ -62,6 +62,8 @@ import { CompiledModel, SCHEMA_CHECK_DOCS_MAX, SCHEMA_FAILING_IDS_MAX, type Stor
 import { EXPIRE_AFTER_SECONDS_MAX, isExpiredByRules, TTL_EXPIRED_DOCS_MAX, withoutExpired, type TtlRule } from './ttl.ts';
 import { DEFAULT_SESSION_BOUNDS, SessionTable, type IdempotencyTag, type SessionBounds } from './sessions.ts';
 import { normalizeSort } from './sort.ts';
+import type { CursorPosition } from './cursor.ts';
+import { runPage } from './page.ts';
 import { Query } from 'mingo';
 import { copyDocument, withRevision, validateCollectionName, validateCommand, validateFindOptions } from './validate.ts';
 import type { Document, Explain, Filter, FindOptions, IndexSpec, JsonObject, Limits, UpdateSpec } from './types.ts';
@@ -1046,6 +1048,26 @@ export class Store {
   findOne(collection: string, filter: Filter | undefined, options: FindOptions): JsonObject | undefined;
   findOne(collection: string, filter: Filter = {}, options: FindOptions = {}): Document | JsonObject | undefined {
     return this.run(collection, filter, { ...options, limit: 1 }).docs[0];
+  }
+
+  /**
+   * One keyset page (store/page.ts): the first `limit` matches after `after` (a position from
+   * pageStart) in the order of options.sort then _id, and the cursor of the next page when
+   * this one is full. The embedded API's findPage; the server runs the same walks in slices.
+   */
+  findPage(
+    collection: string,
+    filter: Filter,
+    options: FindOptions,
+    after: CursorPosition | undefined,
+  ): { docs: Document[] | JsonObject[]; next: string | undefined } {
+    validateCollectionName(collection);
+    validateFindOptions(options);
+    if (options.skip !== undefined) throw new BadRequestError('skip: a page starts after a cursor, not at an offset');
+    const compiled = this.readFilter(collection, this.filters.get(filter));
+    const { docs, next } = runPage(this.colls.get(collection), compiled, normalizeSort(options.sort), options.limit ?? 0, after);
+    if (options.projection === undefined || Object.keys(options.projection).length === 0) return { docs, next };
+    return { docs: this.projector.find(docs, options.projection).all() as JsonObject[], next };
   }
 
   count(collection: string, filter: Filter = {}): number {
