@@ -12,7 +12,7 @@
 //      eventId (docs/models.md, Audit).
 // First the counter-case: a snapshot edited without fixing its checksum is refused at start,
 // naming the file (the log-level cases are in test/log/open-refusals.test.ts).
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,7 +21,7 @@ import { readSnapshotFile, writeSnapshotFile } from '../../src/log/snapshot-file
 import { linkHash, type AuditVerification } from '../../src/store/audit.ts';
 import type { RaftEvent } from '../../src/store/raft-event.ts';
 import { decodeSnapshotData, encodeSnapshotData } from '../../src/store/snapshot.ts';
-import { acquireClusterLock, eventually, http, TestCluster, type HttpResult } from './harness.ts';
+import { eventually, http, useCluster, type HttpResult, type TestCluster } from './harness.ts';
 
 const COLLECTION = 'ledger';
 
@@ -81,20 +81,11 @@ async function tamper(dataDir: string, edit: (chain: StoredRecord[]) => void): P
 }
 
 describe('audit chain edited on one node’s disk (3 real nodes)', () => {
-  let cluster: TestCluster;
-  let release: (() => void) | undefined;
-  before(async () => {
-    release = await acquireClusterLock();
-    cluster = await TestCluster.start({ size: 3 });
-  });
-  after(async () => {
-    await cluster?.close();
-    release?.();
-  });
+  const cluster = useCluster({ size: 3 });
 
   test('verify=true on the edited node names the first broken record and why; the other nodes verify, and a full rewrite shows in the head', async () => {
-    await cluster.waitForLeader();
-    const schema = await write(cluster, 'PUT', `/api/${COLLECTION}/_schema`, { schema: { type: 'object' }, options: { audited: true } });
+    await cluster().waitForLeader();
+    const schema = await write(cluster(), 'PUT', `/api/${COLLECTION}/_schema`, { schema: { type: 'object' }, options: { audited: true } });
     assert.equal(schema.status, 200, JSON.stringify(schema.body));
     for (const [method, path, body] of [
       ['POST', `/api/${COLLECTION}`, { _id: 'acct-1', amount: 100 }],
@@ -103,26 +94,26 @@ describe('audit chain edited on one node’s disk (3 real nodes)', () => {
       ['PATCH', `/api/${COLLECTION}/acct-2`, { $set: { amount: 80 } }],
       ['DELETE', `/api/${COLLECTION}/acct-2`, undefined],
     ] as const) {
-      const r = await write(cluster, method, path, body);
+      const r = await write(cluster(), method, path, body);
       assert.ok(r.status >= 200 && r.status < 300, `${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
     }
-    const leader = await cluster.waitForLeader();
-    await cluster.waitApplied([1, 2, 3], leader.appliedIndex);
-    const honest = await records(cluster, leader.nodeId);
+    const leader = await cluster().waitForLeader();
+    await cluster().waitApplied([1, 2, 3], leader.appliedIndex);
+    const honest = await records(cluster(), leader.nodeId);
     assert.ok(honest.length >= 5, `five changes or more (a retried write adds one): ${honest.length}`);
     assert.deepEqual(honest[2]!.event.data, { _id: 'acct-1', _rev: honest[2]!.event.data!['_rev'], amount: 70 });
     const honestHead = { hash: honest.at(-1)!.hash, eventId: honest.at(-1)!.event.eventId };
     for (const id of [1, 2, 3]) {
-      assert.deepEqual(await verify(cluster, id), { ok: true, checked: honest.length, head: honestHead }, `node ${id} before`);
+      assert.deepEqual(await verify(cluster(), id), { ok: true, checked: honest.length, head: honestHead }, `node ${id} before`);
     }
 
     // Node T writes a snapshot holding the chain, and stops cleanly.
     const t = [1, 2, 3].find((id) => id !== leader.nodeId)!;
-    const taken = await http(cluster.node(t).url, 'POST', '/cluster/snapshot', undefined, { timeoutMs: 10_000 });
+    const taken = await http(cluster().node(t).url, 'POST', '/cluster/snapshot', undefined, { timeoutMs: 10_000 });
     assert.equal(taken.status, 200, JSON.stringify(taken.body));
     assert.ok((taken.body as { index: number }).index >= honest.at(-1)!.event.sequence, JSON.stringify(taken.body));
-    await cluster.stop(t);
-    const dataDir = cluster.node(t).dataDir;
+    await cluster().stop(t);
+    const dataDir = cluster().node(t).dataDir;
 
     // Counter-case: one byte changed and the checksum left as it was. The node refuses to start.
     const file = await snapshotFile(dataDir);
@@ -130,7 +121,7 @@ describe('audit chain edited on one node’s disk (3 real nodes)', () => {
     const flipped = Buffer.from(original);
     flipped[flipped.length - 1]! ^= 0xff;
     await writeFile(file.path, flipped);
-    await assert.rejects(cluster.startNode(t), (error: Error) => {
+    await assert.rejects(cluster().startNode(t), (error: Error) => {
       assert.match(
         error.message,
         /START FAILED: cannot open data directory .*log corruption in \S+\.snap .*is corrupt \(checksum mismatch\); no valid snapshot to recover from/,
@@ -142,12 +133,13 @@ describe('audit chain edited on one node’s disk (3 real nodes)', () => {
     // 1. A record's data edited, checksums made valid: verify names that record.
     const otherNodes = [1, 2, 3].filter((id) => id !== t);
     const restartEdited = async (edit: (chain: StoredRecord[]) => void): Promise<AuditVerification> => {
-      if (cluster.node(t).running) await cluster.stop(t);
+      if (cluster().node(t).running) await cluster().stop(t);
       await tamper(dataDir, edit);
-      await cluster.startNode(t);
-      await cluster.waitForLeader();
-      for (const id of otherNodes) assert.deepEqual(await verify(cluster, id), { ok: true, checked: honest.length, head: honestHead }, `node ${id}`);
-      return verify(cluster, t);
+      await cluster().startNode(t);
+      await cluster().waitForLeader();
+      for (const id of otherNodes)
+        assert.deepEqual(await verify(cluster(), id), { ok: true, checked: honest.length, head: honestHead }, `node ${id}`);
+      return verify(cluster(), t);
     };
     let verdict = await restartEdited((chain) => {
       (chain[2]!.event.data as { amount: number }).amount = 1_000_000;
@@ -158,7 +150,7 @@ describe('audit chain edited on one node’s disk (3 real nodes)', () => {
     assert.equal(verdict.brokenAt?.eventId, honest[2]!.event.eventId);
     assert.match(verdict.brokenAt!.reason, /^hash [0-9a-f]{64} does not match the record's content \(expected [0-9a-f]{64}\)$/);
     // The node serves the edited record: its chain came from the snapshot, not from the log.
-    assert.equal((await records(cluster, t))[2]!.event.data!['amount'], 1_000_000);
+    assert.equal((await records(cluster(), t))[2]!.event.data!['amount'], 1_000_000);
 
     // 2. ...and that record's hash recomputed: the next record's link is broken.
     verdict = await restartEdited((chain) => {

@@ -3,29 +3,20 @@
 // CHANGES_EXPIRED for an older token) while the others still do, so a client watch() resuming
 // from that token goes on at another node and gets every change after it exactly once; and a
 // model's declared indexes and history retention hold on every node.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type ChangeEvent } from '../../src/client/index.ts';
-import { acquireClusterLock, eventually, http, TestCluster } from './harness.ts';
+import { eventually, http, useCluster } from './harness.ts';
 
 const COLLECTION = 'feed';
 /** Snapshots every this many entries: the writes below make several before the restart. */
 const SNAPSHOT_EVERY_ENTRIES = 40;
 const DOCS = 120;
 
-let cluster: TestCluster;
-let release: (() => void) | undefined;
-before(async () => {
-  release = await acquireClusterLock();
-  cluster = await TestCluster.start({ size: 3, snapshotThreshold: SNAPSHOT_EVERY_ENTRIES });
-});
-after(async () => {
-  await cluster?.close();
-  release?.();
-});
+const cluster = useCluster({ size: 3, snapshotThreshold: SNAPSHOT_EVERY_ENTRIES });
 
 test('a 410 from a node restarted past the token: watch() goes on at another node, every change once; declared indexes and retention on every node', async () => {
-  const leader = await cluster.waitForLeader();
+  const leader = await cluster().waitForLeader();
   const model = {
     schema: { type: 'object' },
     options: { trackHistory: true, history: { maxVersions: 2 }, indexes: [{ fields: [['n', 1]], name: 'by_n' }] },
@@ -39,7 +30,7 @@ test('a 410 from a node restarted past the token: watch() goes on at another nod
 
   // The token of the fifth insert, from the start of the log (every node still has it).
   const client = connect(
-    cluster.nodes.map((n) => n.url),
+    cluster().nodes.map((n) => n.url),
     { timeout: 2000, retries: 10, backoff: { delayMsInitial: 20, delayMsMax: 200 } },
   );
   try {
@@ -51,10 +42,10 @@ test('a 410 from a node restarted past the token: watch() goes on at another nod
     const token = early[4]!.eventId;
 
     // A follower restarted: it starts from its snapshot, past the token.
-    const follower = cluster.nodes.find((n) => n.id !== leader.nodeId)!;
-    await cluster.stop(follower.id);
-    await cluster.restart(follower.id);
-    await cluster.waitForLeader();
+    const follower = cluster().nodes.find((n) => n.id !== leader.nodeId)!;
+    await cluster().stop(follower.id);
+    await cluster().restart(follower.id);
+    await cluster().waitForLeader();
     const expired = await eventually('the restarted node to answer 410', async () => {
       const r = await http(follower.url, 'GET', `/api/${COLLECTION}/_changes?resumeAfter=${token}`, undefined, { timeoutMs: 2000 });
       return r.status === 410 ? r : undefined;
@@ -62,11 +53,19 @@ test('a 410 from a node restarted past the token: watch() goes on at another nod
     assert.equal((expired.body as { error: { code: string } }).error.code, 'CHANGES_EXPIRED');
 
     // The watch asks the restarted node first, then the others: every change after the token, once.
-    const first = connect([follower.url, ...cluster.nodes.filter((n) => n.id !== follower.id).map((n) => n.url)], {
-      timeout: 2000,
-      retries: 10,
-      backoff: { delayMsInitial: 20, delayMsMax: 200 },
-    });
+    const first = connect(
+      [
+        follower.url,
+        ...cluster()
+          .nodes.filter((n) => n.id !== follower.id)
+          .map((n) => n.url),
+      ],
+      {
+        timeout: 2000,
+        retries: 10,
+        backoff: { delayMsInitial: 20, delayMsMax: 200 },
+      },
+    );
     try {
       const seen: string[] = [];
       for await (const e of first.collection(COLLECTION).watch({ resumeAfter: token })) {
@@ -80,7 +79,7 @@ test('a 410 from a node restarted past the token: watch() goes on at another nod
     }
 
     // The model on every node, the restarted one included: its index, and history kept to 2 versions.
-    for (const node of cluster.nodes) {
+    for (const node of cluster().nodes) {
       const indexes = await http(node.url, 'GET', `/api/${COLLECTION}/_indexes?consistency=linearizable`);
       assert.deepEqual(
         (indexes.body as Array<{ name: string }>).map((i) => i.name),

@@ -6,6 +6,7 @@
 // and talks HTTP with fetch. close() kills every child; an exit hook does it too
 // when a test file dies before its `after` runs.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { after, before } from 'node:test';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -194,6 +195,27 @@ export interface ClusterOptions extends NodeOptions {
    * the harness's own requests (status, ids) then authenticate as root with HTTP Basic. */
   readonly rootPassword?: string;
   readonly rootPasswordOn?: readonly number[];
+}
+
+/**
+ * A cluster for the tests of the current file (or `describe`): started under the cluster lock
+ * before them, closed after them. The returned function gives it to the tests.
+ */
+export function useCluster(options: ClusterOptions): () => TestCluster {
+  let cluster: TestCluster | undefined;
+  let release: (() => void) | undefined;
+  before(async () => {
+    release = await acquireClusterLock();
+    cluster = await TestCluster.start(options);
+  });
+  after(async () => {
+    await cluster?.close();
+    release?.();
+  });
+  return () => {
+    if (cluster === undefined) throw new Error('useCluster: the cluster starts in before()');
+    return cluster;
+  };
 }
 
 export class TestCluster {

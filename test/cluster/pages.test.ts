@@ -2,35 +2,28 @@
 // (keyset pages over POST _query, next from Next-Cursor) read on every node, a cursor
 // taken on one node continued on another, inserts behind and ahead of the cursor between
 // pages (every document there from the start seen once, none inserted behind seen).
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BadRequestError, connect, type Client, type Page } from '../../src/client/index.ts';
-import { acquireClusterLock, TestCluster } from './harness.ts';
+import { useCluster } from './harness.ts';
 
 const N = 25;
 const LIMIT = 10;
 const DOCS = Array.from({ length: N }, (_, i) => ({ _id: `d${String(i).padStart(2, '0')}`, rank: i % 8 }));
 const ORDER = [...DOCS].sort((a, b) => a.rank - b.rank || (a._id < b._id ? -1 : 1)).map((d) => d._id);
 
-let cluster: TestCluster;
-let release: (() => void) | undefined;
+const cluster = useCluster({ size: 3 });
 const clients: Client[] = [];
-before(async () => {
-  release = await acquireClusterLock();
-  cluster = await TestCluster.start({ size: 3 });
-});
 after(async () => {
   for (const client of clients) await client.close();
-  await cluster?.close();
-  release?.();
 });
 
 test('client pages on a 3-node cluster: across nodes, under inserts between pages', async () => {
-  await cluster.waitForLeader();
+  await cluster().waitForLeader();
   const options = { timeout: 2000, retries: 20, backoff: { delayMsInitial: 20, delayMsMax: 200 } };
-  const all = connect(cluster.urls(), options);
+  const all = connect(cluster().urls(), options);
   clients.push(all);
-  const perNode = cluster.nodes.map((n) => connect([n.url], options));
+  const perNode = cluster().nodes.map((n) => connect([n.url], options));
   clients.push(...perNode);
   const paged = all.collection('paged');
   await paged.insertMany(DOCS);
