@@ -4,7 +4,6 @@
 // embedded API's (one's cursor continues the other's walk); bad cursors are BadRequestErrors.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { FastifyInstance } from 'fastify';
 import {
   BadRequestError,
   connect,
@@ -15,9 +14,7 @@ import {
   type RemoteCollection,
   type RemoteStoreError,
 } from '../../src/client/index.ts';
-import { open, type Database } from '../../src/index.ts';
-import { EmbeddedBackend } from '../../src/node/embedded-backend.ts';
-import { createServer } from '../../src/server/index.ts';
+import { startTestServer, type TestServer } from '../server/helpers.ts';
 
 const N = 25;
 const LIMIT = 10;
@@ -30,8 +27,7 @@ const byRank =
     (a.rank - b.rank) * dir || (a._id < b._id ? -1 : a._id > b._id ? 1 : 0);
 
 describe('client findPage and pages against a real server', () => {
-  let db: Database;
-  let app: FastifyInstance;
+  let server: TestServer;
   let client: Client;
   let fresh = 0;
   const seeded = async (): Promise<RemoteCollection> => {
@@ -61,15 +57,13 @@ describe('client findPage and pages against a real server', () => {
   }
 
   before(async () => {
-    db = await open({ memory: true });
-    app = await createServer({ backend: new EmbeddedBackend(db, 'http://127.0.0.1:0') });
-    const url = await app.listen({ port: 0, host: '127.0.0.1' });
+    server = await startTestServer();
+    const url = await server.app.listen({ port: 0, host: '127.0.0.1' });
     client = connect(url, { backoff: { delayMsInitial: 10, delayMsMax: 50 } });
   });
   after(async () => {
     await client.close();
-    await app.close();
-    await db.close();
+    await server.close();
   });
 
   test('_id order and indexed sorts: every document once, in order; next absent on the last page', async () => {
@@ -168,7 +162,7 @@ describe('client findPage and pages against a real server', () => {
 
   test('the cursors are those of the embedded API: one continues the walk of the other', async () => {
     const coll = await seeded();
-    const embedded = db.collection(coll.name);
+    const embedded = server.db.collection(coll.name);
     const first = embedded.findPage({}, { limit: LIMIT, sort: { rank: 1 } });
     const second = await coll.findPage({}, { limit: LIMIT, sort: { rank: 1 }, cursor: first.next! });
     const third = embedded.findPage({}, { limit: LIMIT, sort: { rank: 1 }, cursor: second.next! });

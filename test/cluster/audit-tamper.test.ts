@@ -21,7 +21,7 @@ import { readSnapshotFile, writeSnapshotFile } from '../../src/log/snapshot-file
 import { linkHash, type AuditVerification } from '../../src/store/audit.ts';
 import type { RaftEvent } from '../../src/store/raft-event.ts';
 import { decodeSnapshotData, encodeSnapshotData } from '../../src/store/snapshot.ts';
-import { eventually, http, useCluster, type HttpResult, type TestCluster } from './harness.ts';
+import { http, useCluster, writeToLeader, type TestCluster } from './harness.ts';
 
 const COLLECTION = 'ledger';
 
@@ -30,19 +30,6 @@ interface StoredRecord {
   event: RaftEvent;
   prevHash: string;
   hash: string;
-}
-
-/** A write sent to the current leader, sent again while the cluster has none. */
-async function write(cluster: TestCluster, method: string, path: string, body: unknown): Promise<HttpResult> {
-  return eventually(
-    `${method} ${path}`,
-    async () => {
-      const leader = await cluster.waitForLeader();
-      const r = await http(cluster.node(leader.nodeId).url, method, path, body);
-      return r.status === 0 || r.status === 503 || r.status === 504 ? undefined : r;
-    },
-    15_000,
-  );
 }
 
 async function verify(cluster: TestCluster, id: number): Promise<AuditVerification> {
@@ -85,7 +72,7 @@ describe('audit chain edited on one node’s disk (3 real nodes)', () => {
 
   test('verify=true on the edited node names the first broken record and why; the other nodes verify, and a full rewrite shows in the head', async () => {
     await cluster().waitForLeader();
-    const schema = await write(cluster(), 'PUT', `/api/${COLLECTION}/_schema`, { schema: { type: 'object' }, options: { audited: true } });
+    const schema = await writeToLeader(cluster(), 'PUT', `/api/${COLLECTION}/_schema`, { schema: { type: 'object' }, options: { audited: true } });
     assert.equal(schema.status, 200, JSON.stringify(schema.body));
     for (const [method, path, body] of [
       ['POST', `/api/${COLLECTION}`, { _id: 'acct-1', amount: 100 }],
@@ -94,7 +81,7 @@ describe('audit chain edited on one node’s disk (3 real nodes)', () => {
       ['PATCH', `/api/${COLLECTION}/acct-2`, { $set: { amount: 80 } }],
       ['DELETE', `/api/${COLLECTION}/acct-2`, undefined],
     ] as const) {
-      const r = await write(cluster(), method, path, body);
+      const r = await writeToLeader(cluster(), method, path, body);
       assert.ok(r.status >= 200 && r.status < 300, `${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
     }
     const leader = await cluster().waitForLeader();

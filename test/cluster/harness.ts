@@ -568,6 +568,20 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
   }
 }
 
+/** A write sent to the current leader, sent again while the cluster has none or it does not
+ * answer (a busy machine elects often with 150 ms timeouts): only for writes safe to repeat. */
+export async function writeToLeader(cluster: TestCluster, method: string, path: string, body: unknown): Promise<HttpResult> {
+  return eventually(
+    `${method} ${path}`,
+    async () => {
+      const leader = await cluster.waitForLeader();
+      const r = await http(cluster.node(leader.nodeId).url, method, path, body);
+      return r.status === 0 || r.status === 503 || r.status === 504 ? undefined : r;
+    },
+    15_000,
+  );
+}
+
 /** Asserts that every id in `expected` is in `actual`; the message lists the missing ones. */
 export function missingIds(expected: Iterable<string>, actual: Set<string>): string[] {
   const missing: string[] = [];

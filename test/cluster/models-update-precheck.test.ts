@@ -7,7 +7,7 @@
 // linearizable read point before it refuses).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { acquireClusterLock, eventually, http, TestCluster, type HttpResult } from './harness.ts';
+import { writeToLeader, acquireClusterLock, eventually, http, TestCluster, type HttpResult } from './harness.ts';
 
 const PRODUCT = {
   type: 'object',
@@ -18,20 +18,6 @@ const LOOSER = { ...PRODUCT, properties: { ...PRODUCT.properties, price: { type:
 
 interface ErrorBody {
   error: { code: string; message: string };
-}
-
-/** A request to the current leader, sent again while the cluster has none (every request here
- * is safe to repeat). */
-async function toLeader(cluster: TestCluster, method: string, path: string, body: unknown): Promise<HttpResult> {
-  return eventually(
-    `${method} ${path}`,
-    async () => {
-      const leader = await cluster.waitForLeader();
-      const r = await http(cluster.node(leader.nodeId).url, method, path, body);
-      return r.status === 0 || r.status === 503 || r.status === 504 ? undefined : r;
-    },
-    15_000,
-  );
 }
 
 describe('updates by filter checked before proposing (3 real nodes)', () => {
@@ -76,13 +62,13 @@ describe('updates by filter checked before proposing (3 real nodes)', () => {
   }
 
   test('refused with every failing document named and no log entry on any node; valid updates applied everywhere', async () => {
-    assert.equal((await toLeader(cluster, 'PUT', '/api/products/_schema', { schema: PRODUCT })).status, 200);
+    assert.equal((await writeToLeader(cluster, 'PUT', '/api/products/_schema', { schema: PRODUCT })).status, 200);
     const docs = [
       { _id: 'a', name: 'A', price: 1, cheap: true },
       { _id: 'b', name: 'B', price: 2, cheap: true },
       { _id: 'c', name: 'C', price: 3 },
     ];
-    assert.equal((await toLeader(cluster, 'POST', '/api/products', docs)).status, 201);
+    assert.equal((await writeToLeader(cluster, 'POST', '/api/products', docs)).status, 201);
 
     const invalid = { filter: { cheap: true }, update: { $set: { price: 0.5 } }, multi: true };
     for (const target of ['follower', 'leader'] as const) {
@@ -112,7 +98,11 @@ describe('updates by filter checked before proposing (3 real nodes)', () => {
     assert.match((tx.result.body as ErrorBody).error.message, /^transaction op 1: document "c" .*name/);
     assert.deepEqual(tx.after, tx.before, "the transaction grew no node's log");
 
-    const valid = await toLeader(cluster, 'POST', '/api/products/_update', { filter: { cheap: true }, update: { $inc: { price: 10 } }, multi: true });
+    const valid = await writeToLeader(cluster, 'POST', '/api/products/_update', {
+      filter: { cheap: true },
+      update: { $inc: { price: 10 } },
+      multi: true,
+    });
     assert.equal(valid.status, 200, JSON.stringify(valid.body));
     for (const node of cluster.nodes) {
       const r = await http(node.url, 'GET', '/api/products?filter={"cheap":true}&consistency=linearizable');
@@ -132,7 +122,7 @@ describe('updates by filter checked before proposing (3 real nodes)', () => {
     // own state may still see the stricter schema, and only a linearizable recheck may refuse.
     cluster.pause(follower);
     try {
-      const looser = await toLeader(cluster, 'PUT', '/api/products/_schema', { schema: LOOSER });
+      const looser = await writeToLeader(cluster, 'PUT', '/api/products/_schema', { schema: LOOSER });
       assert.equal(looser.status, 200, JSON.stringify(looser.body));
     } finally {
       cluster.resume(follower);

@@ -5,7 +5,7 @@
 // included) with an audit chain that verifies everywhere.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { acquireClusterLock, eventually, http, TestCluster, type HttpResult } from './harness.ts';
+import { acquireClusterLock, eventually, http, TestCluster, writeToLeader } from './harness.ts';
 
 const U1 = '7f9c2ba4-e88f-4b5a-9d3c-1a2b3c4d5e6f';
 const U2 = '0e3b1c6a-2f4d-4c8e-8a1b-9d8c7b6a5f4e';
@@ -20,20 +20,6 @@ const PRODUCT = {
   },
   required: ['_id', 'name', 'price'],
 };
-
-/** A write sent to the current leader, sent again while the cluster has none (a busy machine
- * elects often with 150 ms timeouts); every write here is safe to repeat. */
-async function write(cluster: TestCluster, method: string, path: string, body: unknown): Promise<HttpResult> {
-  return eventually(
-    `${method} ${path}`,
-    async () => {
-      const leader = await cluster.waitForLeader();
-      const r = await http(cluster.node(leader.nodeId).url, method, path, body);
-      return r.status === 0 || r.status === 503 || r.status === 504 ? undefined : r;
-    },
-    15_000,
-  );
-}
 
 interface Event {
   eventId: string;
@@ -60,23 +46,23 @@ describe('models on a 3-node cluster', () => {
   test('schema, validation, schema change, history across a leader change, audit on every node', async () => {
     await cluster.waitForLeader();
     // A document that the schema will refuse, written before it exists.
-    assert.equal((await write(cluster, 'PUT', `/api/products/${U2}`, { name: 'Free', price: 0 })).status, 201);
-    const refused = await write(cluster, 'PUT', '/api/products/_schema', { schema: PRODUCT, options: { trackHistory: true, audited: true } });
+    assert.equal((await writeToLeader(cluster, 'PUT', `/api/products/${U2}`, { name: 'Free', price: 0 })).status, 201);
+    const refused = await writeToLeader(cluster, 'PUT', '/api/products/_schema', { schema: PRODUCT, options: { trackHistory: true, audited: true } });
     assert.equal(refused.status, 400, JSON.stringify(refused.body));
     assert.match(JSON.stringify(refused.body), new RegExp(`VALIDATION_FAILED.*${U2}`));
-    const forced = await write(cluster, 'PUT', '/api/products/_schema?force=true', {
+    const forced = await writeToLeader(cluster, 'PUT', '/api/products/_schema?force=true', {
       schema: PRODUCT,
       options: { trackHistory: true, audited: true },
     });
     assert.equal(forced.status, 200, JSON.stringify(forced.body));
 
-    const bad = await write(cluster, 'POST', '/api/products', { _id: 'nope', name: '', price: 0 });
+    const bad = await writeToLeader(cluster, 'POST', '/api/products', { _id: 'nope', name: '', price: 0 });
     assert.equal(bad.status, 400);
     const message = (bad.body as { error: { code: string; message: string } }).error;
     assert.equal(message.code, 'VALIDATION_FAILED');
     for (const rule of ['/_id', 'format', '/name', 'minLength', '/price', 'minimum']) assert.ok(message.message.includes(rule), rule);
 
-    const created = await write(cluster, 'POST', '/api/products', { _id: U1, name: 'Pen', price: '1.5' });
+    const created = await writeToLeader(cluster, 'POST', '/api/products', { _id: U1, name: 'Pen', price: '1.5' });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     assert.deepEqual(created.body, { _id: U1, _rev: (created.body as { _rev: number })._rev, name: 'Pen', price: 1.5, stock: 0 });
 
@@ -91,12 +77,12 @@ describe('models on a 3-node cluster', () => {
       assert.equal(r.status, 400, `node ${node.id}`);
     }
 
-    assert.equal((await write(cluster, 'PATCH', `/api/products/${U1}`, { $set: { price: 2 } })).status, 200);
+    assert.equal((await writeToLeader(cluster, 'PATCH', `/api/products/${U1}`, { $set: { price: 2 } })).status, 200);
     // The leader now (an election may already have replaced the first one).
     const killed = await cluster.waitForLeader();
     await cluster.kill(killed.nodeId);
     const next = await cluster.waitForLeader({ among: cluster.nodes.map((n) => n.id).filter((id) => id !== killed.nodeId) });
-    assert.equal((await write(cluster, 'PATCH', `/api/products/${U1}`, { $set: { price: 3 } })).status, 200);
+    assert.equal((await writeToLeader(cluster, 'PATCH', `/api/products/${U1}`, { $set: { price: 3 } })).status, 200);
     await cluster.restart(killed.nodeId);
 
     const histories = [];
@@ -143,12 +129,12 @@ describe('models on a 3-node cluster', () => {
     assert.equal(h[2]!.nodeId, next.nodeId);
 
     // TTL: removed by the leader's sweep through the log, so every node records the deletion.
-    const ttl = await write(cluster, 'PUT', '/api/sessions/_schema', {
+    const ttl = await writeToLeader(cluster, 'PUT', '/api/sessions/_schema', {
       schema: { type: 'object' },
       options: { ttlField: 'expireAt', trackHistory: true },
     });
     assert.equal(ttl.status, 200, JSON.stringify(ttl.body));
-    assert.equal((await write(cluster, 'PUT', '/api/sessions/s1', { expireAt: Date.now() + 300 })).status, 201);
+    assert.equal((await writeToLeader(cluster, 'PUT', '/api/sessions/s1', { expireAt: Date.now() + 300 })).status, 201);
     for (const node of cluster.nodes) {
       await eventually(
         `TTL removal seen on node ${node.id}`,
