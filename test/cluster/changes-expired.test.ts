@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type ChangeEvent } from '../../src/client/index.ts';
-import { eventually, http, useCluster } from './harness.ts';
+import { eventually, http, useCluster, writeToLeader } from './harness.ts';
 
 const COLLECTION = 'feed';
 /** Snapshots every this many entries: the writes below make several before the restart. */
@@ -16,24 +16,24 @@ const DOCS = 120;
 const cluster = useCluster({ size: 3, snapshotThreshold: SNAPSHOT_EVERY_ENTRIES });
 
 test('a 410 from a node restarted past the token: watch() goes on at another node, every change once; declared indexes and retention on every node', async () => {
-  const leader = await cluster().waitForLeader();
+  await cluster().waitForLeader();
   const model = {
     schema: { type: 'object' },
     options: { trackHistory: true, history: { maxVersions: 2 }, indexes: [{ fields: [['n', 1]], name: 'by_n' }] },
   };
-  assert.equal((await http(leader.url, 'PUT', `/api/${COLLECTION}/_schema`, model)).status, 200);
-  for (let i = 0; i < DOCS; i++) {
-    const r = await http(leader.url, 'POST', `/api/${COLLECTION}`, { _id: `d${String(i).padStart(3, '0')}`, n: i });
-    assert.equal(r.status, 201, JSON.stringify(r.body));
-  }
-  for (let v = 1; v <= 3; v++) assert.equal((await http(leader.url, 'PATCH', `/api/${COLLECTION}/d000`, { $set: { v } })).status, 200);
-
-  // The token of the fifth insert, from the start of the log (every node still has it).
+  assert.equal((await writeToLeader(cluster(), 'PUT', `/api/${COLLECTION}/_schema`, model)).status, 200);
+  // The writes through the client: it retries through a leader change (an election on a busy
+  // machine) under one Idempotency-Key, so each applies once.
   const client = connect(
     cluster().nodes.map((n) => n.url),
     { timeout: 2000, retries: 10, backoff: { delayMsInitial: 20, delayMsMax: 200 } },
   );
   try {
+    const feed = client.collection(COLLECTION);
+    for (let i = 0; i < DOCS; i++) await feed.insert({ _id: `d${String(i).padStart(3, '0')}`, n: i });
+    for (let v = 1; v <= 3; v++) await feed.updateById('d000', { $set: { v } });
+
+    // The token of the fifth insert, from the start of the log (every node still has it).
     const early: ChangeEvent[] = [];
     for await (const e of client.collection(COLLECTION).watch({ resumeAfter: '0' })) {
       if (e.eventType === 'Created') early.push(e);
@@ -42,7 +42,8 @@ test('a 410 from a node restarted past the token: watch() goes on at another nod
     const token = early[4]!.eventId;
 
     // A follower restarted: it starts from its snapshot, past the token.
-    const follower = cluster().nodes.find((n) => n.id !== leader.nodeId)!;
+    const now = await cluster().waitForLeader();
+    const follower = cluster().nodes.find((n) => n.id !== now.nodeId)!;
     await cluster().stop(follower.id);
     await cluster().restart(follower.id);
     await cluster().waitForLeader();
