@@ -36,7 +36,9 @@ export class NodeClient {
       const response = await request(url + path, {
         method,
         dispatcher: this.agent,
-        signal: AbortSignal.timeout(Math.max(1, Math.min(timeoutMs, this.timeoutMs))),
+        // AbortSignal.timeout takes whole ms only (a fraction throws ERR_OUT_OF_RANGE, and a
+        // retry gets what is left of its operation's time, which is fractional).
+        signal: AbortSignal.timeout(Math.max(1, Math.ceil(Math.min(timeoutMs, this.timeoutMs)))),
         headers: {
           ...headers,
           ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
