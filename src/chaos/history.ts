@@ -30,6 +30,9 @@ export interface ChaosOp {
 export class ChaosHistory {
   readonly events: HistoryEvent[] = [];
   readonly ops: ChaosOp[] = [];
+  /** Operations completed ok so far: the progress line reads it every second (a scan of
+   * `ops` each time grew with the run and stalled the load for 0.4 s a second after 5 min). */
+  okOps = 0;
   private readonly startNs = process.hrtime.bigint();
 
   /** Ns since the history started. */
@@ -54,6 +57,7 @@ export class ChaosHistory {
     const event: HistoryEvent = { ...op.invoke, type, value, time: this.now(), ...extra };
     this.events.push(event);
     op.complete = event;
+    if (type === 'ok') this.okOps++;
   }
 
   /** Ops still pending when the run ends are indeterminate. */

@@ -71,6 +71,9 @@ export interface ChaosReport {
    * as it could be checked, every expectation met, but the check could not finish). */
   readonly result: ChaosResult;
   readonly series: readonly SeriesPoint[];
+  /** The load generator's own event-loop delay (p99 and max, in ms): a gap between writes as
+   * long as its max may be the generator's stall, not the cluster's. */
+  readonly generatorLoopDelayMs: { readonly p99: number; readonly max: number };
   /** Expectations given on the command line and whether each held. */
   readonly expectations: readonly { readonly name: string; readonly expected: string; readonly actual: string; readonly met: boolean }[];
 }
@@ -105,6 +108,8 @@ export interface ReportInput {
   readonly consistency: ConsistencyVerdict;
   /** The load's retried attempts (ChaosLoad.retried). */
   readonly retriedAttempts: number;
+  /** The load generator's event-loop delay over the load, in ms. */
+  readonly generatorLoopDelayMs: { readonly p99: number; readonly max: number };
   readonly expectAvailabilityPercent?: number;
   readonly expectMaxInterruptionMs?: number;
 }
@@ -207,6 +212,7 @@ export function buildReport(input: ReportInput): ChaosReport {
     consistency: input.consistency,
     result: failed ? 'fail' : input.consistency.verdict === 'unknown' ? 'no verdict' : 'pass',
     series: series(ops, loadStartMs, loadEndMs),
+    generatorLoopDelayMs: { p99: round(input.generatorLoopDelayMs.p99), max: round(input.generatorLoopDelayMs.max) },
     expectations,
   };
 }
@@ -256,6 +262,7 @@ export function reportText(report: ChaosReport): string {
     `  availability    ${report.availabilityPercent} % of operations answered (ok or cas conflict); ${report.writeWindowsPercent} % of ${WINDOW_MS} ms windows with a successful write`,
     `  interruption    longest ${report.maxInterruptionMs} ms without a successful write`,
     `  latency         p50 ${report.latencyMs.p50 ?? '-'} ms, p99 ${report.latencyMs.p99 ?? '-'} ms, max ${report.latencyMs.max ?? '-'} ms`,
+    `  load generator  event-loop delay p99 ${report.generatorLoopDelayMs.p99} ms, max ${report.generatorLoopDelayMs.max} ms (the generator's own stalls)`,
     `  leader changes  ${report.leaderChanges}${report.leaders.length > 0 ? ` (${report.leaders.map((l) => `t${l.term}:n${l.leader}`).join(' → ')})` : ''}`,
     `  faults          ${report.faults.length}${report.skippedFaults > 0 ? ` (${report.skippedFaults} scheduled ones left out: ${report.faults.some((f) => f.error !== undefined) ? 'a fault was not healed' : 'an earlier fault ran past their time'})` : ''}`,
     ...report.faults.map(

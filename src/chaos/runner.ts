@@ -1,6 +1,7 @@
 // One chaos run: load on, faults on schedule, load off, the cluster healed, final reads,
 // then the verdict and the report. The cluster is a LocalCluster or a RemoteCluster.
 import { randomBytes } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { checkChaosHistory } from './checker.ts';
 import type { ChaosCluster } from './chaos-cluster.ts';
 import { faultSpanMs, runFault, type FaultRecord } from './faults.ts';
@@ -13,6 +14,8 @@ import { makeSchedule, type ScenarioName } from './scenarios.ts';
 
 /** How often the progress line is printed, in ms. */
 const PROGRESS_INTERVAL_MS = 1000;
+/** Sampling of the load's event-loop delay (perf_hooks), in ms. */
+const LOOP_DELAY_RESOLUTION_MS = 10;
 /** How long the final reads may take after the load stops, in ms. */
 const FINAL_READS_MS = 15_000;
 
@@ -65,12 +68,16 @@ export async function runChaos(cluster: ChaosCluster, client: NodeClient, option
   let current: FaultRecord | null = null;
   let faultFailed = false;
   monitor.start();
+  // The load's own event loop: a gap it causes (a stall of the generator) is not the
+  // cluster's, and the report says how long the longest one was.
+  const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+  loopDelay.enable();
   const loadStartMs = history.nowMs();
   load.start();
   let lastOps = 0;
   const ticker = setInterval(() => {
     const elapsed = history.nowMs() - loadStartMs;
-    const done = history.ops.filter((op) => op.complete?.type === 'ok').length;
+    const done = history.okOps;
     const rate = Math.round(((done - lastOps) * 1000) / PROGRESS_INTERVAL_MS);
     lastOps = done;
     const fault = current !== null && Number.isNaN(current.endMs) ? `${current.kind}: ${current.description}` : 'none';
@@ -124,6 +131,7 @@ export async function runChaos(cluster: ChaosCluster, client: NodeClient, option
     if (rest > 0) await sleep(rest);
   } finally {
     clearInterval(ticker);
+    loopDelay.disable();
     await load.stop();
   }
   const loadEndMs = history.nowMs();
@@ -143,6 +151,7 @@ export async function runChaos(cluster: ChaosCluster, client: NodeClient, option
     loadEndMs,
     history,
     retriedAttempts: load.retried,
+    generatorLoopDelayMs: { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
     schedule,
     faults,
     leaders: monitor.sightings,

@@ -35,6 +35,7 @@ function report(history: ChaosHistory, budget?: number, unread: string[] = [], e
     nodes: 3,
     clients: 1,
     retriedAttempts: 0,
+    generatorLoopDelayMs: { p99: 10.2, max: 12.3 },
     loadStartMs: 0,
     loadEndMs: history.nowMs(),
     history,
@@ -161,6 +162,7 @@ test('availability counts a cas refused for a changed value as answered, an unav
     nodes: 3,
     clients: 1,
     retriedAttempts: 7,
+    generatorLoopDelayMs: { p99: 11.04, max: 48.96 },
     loadStartMs: 0,
     loadEndMs: history.nowMs(),
     history,
@@ -178,6 +180,9 @@ test('availability counts a cas refused for a changed value as answered, an unav
   assert.equal(r.availabilityPercent, 50);
   assert.equal(r.leaderChanges, 1, 'term 2 kept node 1: one change, to node 2');
   assert.match(reportText(r), /3 failed \(1 of them cas conflicts\), 0 indeterminate; 7 retried attempts/);
+  assert.equal(history.okOps, 1, 'the running count of ok operations (the progress line reads it)');
+  assert.deepEqual(r.generatorLoopDelayMs, { p99: 11, max: 49 });
+  assert.match(reportText(r), /load generator {2}event-loop delay p99 11 ms, max 49 ms/);
 });
 
 test('without --keys, one key per 4 clients (at least 5): the seed’s 100 clients get 25 keys, so each key’s search stays within its budget', () => {
