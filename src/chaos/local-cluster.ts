@@ -20,6 +20,8 @@ export interface LocalClusterOptions {
   readonly dataDir: string;
   readonly electionTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
+  /** Each node's --log-level. */
+  readonly logLevel: string;
 }
 
 export class LocalCluster implements ChaosCluster {
@@ -80,7 +82,7 @@ export class LocalCluster implements ChaosCluster {
       '--heartbeat-interval',
       String(this.options.heartbeatIntervalMs),
       '--log-level',
-      'warn',
+      this.options.logLevel,
       '--enable-fault-injection',
     ];
     const file = this.logFile(id);

@@ -15,13 +15,24 @@ import { reportHtml } from '../chaos/report-html.ts';
 import { runChaos, type RunOptions } from '../chaos/runner.ts';
 import { parseScenario, SCENARIOS, type ScenarioName } from '../chaos/scenarios.ts';
 import type { ChaosCluster } from '../chaos/chaos-cluster.ts';
-import { parseDurationFlag, parseIntegerFlag, parseNodeUrlFlag, parsePortFlag, TUNING_DEFAULTS } from './flags.ts';
+import {
+  LOG_LEVELS,
+  parseDurationFlag,
+  parseIntegerFlag,
+  parseLogLevelFlag,
+  parseNodeUrlFlag,
+  parsePortFlag,
+  TUNING_DEFAULTS,
+  type LogLevel,
+} from './flags.ts';
 import { MAX_LOCAL_NODES } from './cluster.ts';
 import { readPasswordFile, PASSWORD_FLAG } from './password-file.ts';
 import { isPortFree } from './ports.ts';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from './usage-error.ts';
 
 const DURATION_MS_MAX = 24 * 3_600_000;
+/** The local nodes log warnings only by default: 100 clients make a lot of info lines. */
+const NODE_LOG_LEVEL_DEFAULT: LogLevel = 'warn';
 /** Most concurrent load clients (each holds one request in flight). */
 const CLIENTS_MAX = 1000;
 /** Most keys of the load (few, so that clients conflict). */
@@ -67,6 +78,8 @@ interface RawChaosOptions {
   readonly retries?: unknown;
   readonly restartWait?: unknown;
   readonly electionTimeout?: unknown;
+  readonly nodeLogLevel?: unknown;
+  readonly keepData?: unknown;
   readonly checkBudget?: unknown;
   readonly out?: unknown;
   readonly expectAvailability?: unknown;
@@ -80,6 +93,10 @@ interface ChaosOptions extends RunOptions {
   readonly authorization: string | undefined;
   /** --cluster: how long a crashed node's supervisor has to bring it back. */
   readonly restartWaitMs: number;
+  /** The local nodes' --log-level (their logs go to <data dir>/logs/node<i>.log). */
+  readonly nodeLogLevel: LogLevel;
+  /** Keep the local nodes' data and logs after a pass too (a failed run always keeps them). */
+  readonly keepData: boolean;
   readonly out: string | null;
 }
 
@@ -129,6 +146,8 @@ async function parseChaosOptions(raw: RawChaosOptions): Promise<ChaosOptions> {
     retries: parseIntegerFlag('--retries', raw.retries ?? DEFAULT_RETRIES, 0, RETRIES_MAX),
     restartWaitMs: parseDurationFlag('--restart-wait', raw.restartWait ?? `${REMOTE_RESTART_WAIT_MS}ms`, 100, DURATION_MS_MAX),
     electionTimeoutMs: parseIntegerFlag('--election-timeout', raw.electionTimeout ?? TUNING_DEFAULTS.electionTimeoutMs, 10, 60_000),
+    nodeLogLevel: parseLogLevelFlag('--node-log-level', raw.nodeLogLevel ?? NODE_LOG_LEVEL_DEFAULT),
+    keepData: raw.keepData === true,
     checkBudgetSteps: parseIntegerFlag('--check-budget', raw.checkBudget ?? CHECK_BUDGET_STEPS_PER_KEY, 1, CHECK_BUDGET_STEPS_MAX),
     out: raw.out === undefined ? null : resolve(String(raw.out)),
     ...(raw.expectAvailability !== undefined ? { expectAvailabilityPercent: parsePercent('--expect-availability', raw.expectAvailability) } : {}),
@@ -175,6 +194,13 @@ export function registerChaos(program: Command): void {
         String(TUNING_DEFAULTS.electionTimeoutMs),
       ),
     )
+    .addOption(
+      new Option(
+        '--node-log-level <level>',
+        `log level of the local nodes, whose logs go to <data dir>/logs/node<i>.log: ${LOG_LEVELS.join(', ')} (info shows elections, snapshots and step-downs)`,
+      ).default(NODE_LOG_LEVEL_DEFAULT),
+    )
+    .option('--keep-data', "keep the local nodes' data and logs after a pass too (a failed run always keeps them)")
     .addOption(
       new Option(
         '--restart-wait <d>',
@@ -244,6 +270,7 @@ async function runChaosCommand(options: ChaosOptions): Promise<ChaosResult> {
         dataDir,
         electionTimeoutMs: options.electionTimeoutMs,
         heartbeatIntervalMs: Math.max(1, Math.floor(options.electionTimeoutMs / 3)),
+        logLevel: options.nodeLogLevel,
       },
       client,
     );
@@ -275,9 +302,9 @@ async function runChaosCommand(options: ChaosOptions): Promise<ChaosResult> {
   } finally {
     await cluster.close().catch(() => {});
     await client.close().catch(() => {});
-    // A failed run keeps its node logs for the post-mortem.
+    // A failed run keeps its node logs for the post-mortem; --keep-data keeps a passing one's.
     if (dataDir !== null) {
-      if (result === 'pass') await rm(dataDir, { recursive: true, force: true });
+      if (result === 'pass' && !options.keepData) await rm(dataDir, { recursive: true, force: true });
       else say(`node data and logs kept in ${dataDir}`);
     }
   }
