@@ -84,7 +84,7 @@ export class CommitUnknownError extends TimeoutError {
   }
 }
 
-/** 503 NOT_CAUGHT_UP: a node is behind the leader's log (a learner to promote, a node not ready). */
+/** 503 NOT_CAUGHT_UP: a node is behind the leader's log (catching up after a restart, a learner to promote, a node not ready); nothing was done. */
 export class NotCaughtUpError extends StoreError {
   constructor(
     message: string,

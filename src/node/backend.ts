@@ -42,6 +42,9 @@ export interface NodeStatus {
   readonly leaderContact?: LeaderContactStatus;
   /** A cluster node: how long its own work held its event loop (loop-stalls.ts). */
   readonly loopStalls?: LoopStallStatus;
+  /** A cluster follower: entries the leader has committed that it has not applied yet (as
+   * far as the leader has told it); past FOLLOWER_LAG_ENTRIES_MAX it refuses the data API. */
+  readonly entriesBehindLeader?: number;
 }
 
 /** How this node's snapshots fare. A failure does not stop the node: its log only grows. */
@@ -79,8 +82,13 @@ export interface DatabaseBackend {
   /** A new unique, time-ordered document id. */
   generateId(): string;
   status(): NodeStatus;
-  /** Knows a leader and has applied the commit index it knows. */
+  /** Knows a leader, has applied the commit index it knows, and is not more than
+   * FOLLOWER_LAG_ENTRIES_MAX entries behind the leader's. */
   isReady(): boolean;
+  /** A follower: entries the leader has committed that this node has not applied (0 on a
+   * leader, embedded, or before a leader spoke); client requests are refused past
+   * FOLLOWER_LAG_ENTRIES_MAX (catch-up.ts). */
+  entriesBehindLeader(): number;
   /** Calls `listener` for every document change applied on this node; returns an unsubscribe. */
   subscribe(listener: (change: ChangeEvent) => void): () => void;
   /** The changes this node retains (resumable change streams) and their live listeners. */

@@ -154,6 +154,10 @@ export class ClusterNode implements DatabaseBackend {
     return this.node !== null && this.node.isReady();
   }
 
+  entriesBehindLeader(): number {
+    return this.node === null ? 0 : this.node.entriesBehindLeader();
+  }
+
   subscribe(listener: (change: ChangeEvent) => void): () => void {
     return this.changes.subscribe(listener);
   }

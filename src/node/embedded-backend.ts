@@ -44,6 +44,10 @@ export class EmbeddedBackend implements DatabaseBackend {
     return true;
   }
 
+  entriesBehindLeader(): number {
+    return 0;
+  }
+
   subscribe(listener: (change: ChangeEvent) => void): () => void {
     return this.db.subscribe(listener);
   }

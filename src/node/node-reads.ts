@@ -6,6 +6,7 @@ import type { RaftCore } from '../raft/index.ts';
 import type { ReadState } from '../raft/types.ts';
 import { StoreError } from '../store/errors.ts';
 import { sleep } from './node-waiting.ts';
+import { FOLLOWER_LAG_ENTRIES_MAX, notCaughtUp } from './catch-up.ts';
 
 interface PendingRead {
   index: number; // -1 until the ReadState arrives
@@ -76,11 +77,21 @@ export class ReadIndexReads {
     }
   }
 
-  /** Records the commit indexes a Ready confirmed for pending reads. */
-  confirmed(readStates: readonly ReadState[]): void {
+  /**
+   * Records the commit indexes a Ready confirmed for pending reads. A read whose index is
+   * more than FOLLOWER_LAG_ENTRIES_MAX past `applied` (a follower catching up; a leader
+   * passes Infinity) is refused now instead of waiting for all of them to be applied.
+   */
+  confirmed(readStates: readonly ReadState[], applied: number): void {
     for (const rs of readStates) {
       const read = this.reads.get(rs.context);
-      if (read !== undefined) read.index = rs.index;
+      if (read === undefined) continue;
+      if (rs.index - applied > FOLLOWER_LAG_ENTRIES_MAX) {
+        this.reads.delete(rs.context);
+        read.reject(notCaughtUp(rs.index - applied));
+      } else {
+        read.index = rs.index;
+      }
     }
   }
 

@@ -40,6 +40,7 @@ import { lostEntriesIn } from './lost-entries.ts';
 import { forwardToLeader, serveForwarded, type ForwardedReply, type ForwardedRequest, type ForwardedServer } from './node-forwarding.ts';
 import { ClusterMembership } from './node-membership.ts';
 import { ReadIndexReads } from './node-reads.ts';
+import { FOLLOWER_LAG_ENTRIES_MAX } from './catch-up.ts';
 import { NodeSnapshots } from './node-snapshots.ts';
 import { createRaftCore, recoveredStore, standaloneSetup, type PeerHandlers } from './node-startup.ts';
 import { describeNode } from './node-status.ts';
@@ -355,14 +356,25 @@ export class RaftNode implements DatabaseBackend {
       snapshot: this.snapshots.health(),
       urlOf: (id) => this.membership.urlOf(id),
     });
-    return { ...described, leaderContact: this.leaderContact.status(), loopStalls: this.loopStalls.status() };
+    return {
+      ...described,
+      leaderContact: this.leaderContact.status(),
+      loopStalls: this.loopStalls.status(),
+      entriesBehindLeader: this.entriesBehindLeader(),
+    };
   }
 
   isReady(): boolean {
     // A node stopped by a failed write or a broken invariant is frozen: never ready.
     if (this.closed || this.fatal !== null) return false;
     const raft = this.core.status();
-    return raft.leader !== 0 && this.currentStore.lastApplied >= raft.commitIndex;
+    return raft.leader !== 0 && this.currentStore.lastApplied >= raft.commitIndex && this.entriesBehindLeader() <= FOLLOWER_LAG_ENTRIES_MAX;
+  }
+
+  /** A follower: entries the leader has committed (as far as it told this node in this term)
+   * that this node has not applied yet; 0 on a leader or when no leader has spoken. */
+  entriesBehindLeader(): number {
+    return Math.max(0, this.core.leaderCommitIndex() - this.currentStore.lastApplied);
   }
 
   subscribe(listener: (change: ChangeEvent) => void): () => void {
@@ -609,7 +621,8 @@ export class RaftNode implements DatabaseBackend {
       this.apply(entry);
       if (this.trace !== null) this.trace.mark('applied', entry.index);
     }
-    this.reads.confirmed(rd.readStates);
+    // A follower far behind a read's index refuses it now rather than hold it (catch-up.ts).
+    this.reads.confirmed(rd.readStates, rd.softState.role === 'follower' ? this.currentStore.lastApplied : Number.POSITIVE_INFINITY);
     this.reads.serve(this.currentStore.lastApplied);
     this.applyWaiters.wake();
     if (rd.softState.leader !== this.knownLeader) {

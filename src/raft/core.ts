@@ -111,6 +111,7 @@ export class RaftCore implements RaftCoreApi {
       leadTransferee: 0,
       timeoutNowSent: false,
       formerLeaseEndTick: 0,
+      leaderCommit: 0,
       appendPending: false,
       commitPending: false,
       readOnly: new ReadOnly(),
@@ -444,6 +445,13 @@ export class RaftCore implements RaftCoreApi {
   /** The commit index: cheaper than status() (the write trace asks after every message). */
   commitIndex(): number {
     return this.s.log.committed;
+  }
+
+  /** Follower: the highest commit index the leader has told this node in this term (0 on a
+   * leader or candidate, or before a leader spoke). Compared with the node's applied index it
+   * says how far the node trails the cluster (restarted, cut off, slow disk). */
+  leaderCommitIndex(): number {
+    return this.s.role === 'follower' ? this.s.leaderCommit : 0;
   }
 
   /** Committed entries not yet handed out for applying. */

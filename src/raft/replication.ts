@@ -140,6 +140,7 @@ function respond(s: RaftState, to: number, fields: Omit<AppendEntriesResponse, '
  * here are durable: ready() returns them together and the driver persists before sending. */
 export function handleAppendEntries(s: RaftState, m: AppendEntriesRequest): void {
   const log = s.log;
+  s.leaderCommit = Math.max(s.leaderCommit, m.leaderCommit);
   if (m.prevLogIndex < log.committed) {
     // Everything up to our commit index matches the leader already.
     respond(s, m.from, { success: true, matchIndex: log.committed, conflictIndex: 0, conflictTerm: 0 });
@@ -179,6 +180,7 @@ export function handleAppendEntries(s: RaftState, m: AppendEntriesRequest): void
 }
 
 export function handleHeartbeat(s: RaftState, m: HeartbeatRequest): void {
+  s.leaderCommit = Math.max(s.leaderCommit, m.commit);
   s.log.commitTo(m.commit);
   const response: HeartbeatResponse = {
     type: 'HeartbeatResponse',

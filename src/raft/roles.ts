@@ -18,6 +18,7 @@ function reset(s: RaftState, term: number): void {
     s.vote = 0;
   }
   s.leader = 0;
+  s.leaderCommit = 0;
   s.electionElapsed = 0;
   s.heartbeatElapsed = 0;
   resetRandomizedElectionTimeout(s);
@@ -43,6 +44,7 @@ export function becomePreCandidate(s: RaftState): void {
   // Pre-vote changes neither term nor vote (thesis 9.6): only the role and the tally.
   s.role = 'pre-candidate';
   s.leader = 0;
+  s.leaderCommit = 0;
   s.votes.clear();
   s.electionElapsed = 0;
   resetRandomizedElectionTimeout(s);

@@ -24,6 +24,10 @@ export interface RaftState {
   role: Role;
   /** Leader of `term` as far as we know, 0 when unknown. */
   leader: number;
+  /** Follower: the highest commit index `leader` has told us in this term (AppendEntries'
+   * leaderCommit, a heartbeat's capped commit), 0 until told. Our applied index below it is
+   * how far this node trails the cluster (a node catching up after a restart). */
+  leaderCommit: number;
   /** Logical clock: ticks since this core was created. */
   now: number;
   electionElapsed: number;

@@ -7,6 +7,7 @@ import type { DatabaseBackend } from '../node/backend.ts';
 import { ID_BYTES_MAX } from '../store/id-limit.ts';
 import { DEFAULT_CHANGE_STREAM_OPTIONS, type ChangeStreamOptions } from './change-stream.ts';
 import { registerAuth, type AuthOptions } from './auth/auth-plugin.ts';
+import { registerCatchUpGuard } from './catch-up-guard.ts';
 import { clientErrorHandler, errorBody, makeErrorHandler } from './errors.ts';
 import { parseJsonBody } from './http-input.ts';
 import { turns } from './loop-turns.ts';
@@ -155,6 +156,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   await registerOpenApi(app);
   // Before any route: its onRoute hook gives every route its access rule.
   registerAuth(app, backend, options.auth ?? {}, app.log);
+  registerCatchUpGuard(app, backend);
   await registerDocsRoutes(app, backend);
 
   const metrics = new ServerMetrics(backend);

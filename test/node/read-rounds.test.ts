@@ -3,7 +3,9 @@
 // arrived: the linearizability of reads rests on that.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { FOLLOWER_LAG_ENTRIES_MAX } from '../../src/node/catch-up.ts';
 import { ReadIndexReads } from '../../src/node/node-reads.ts';
+import { StoreError } from '../../src/store/errors.ts';
 
 /** A host whose core records each ReadIndex request; the test confirms them by hand. */
 function harness(): { reads: ReadIndexReads; started: number[]; confirm: (context: number, index: number) => void } {
@@ -25,7 +27,7 @@ function harness(): { reads: ReadIndexReads; started: number[]; confirm: (contex
     reads,
     started,
     confirm: (context, index) => {
-      reads.confirmed([{ context, index }]);
+      reads.confirmed([{ context, index }], index);
       reads.serve(index);
     },
   };
@@ -96,5 +98,26 @@ describe('ReadIndex rounds', () => {
       true,
       'the queued reads shared that round',
     );
+  });
+
+  test('a read whose index is more than FOLLOWER_LAG_ENTRIES_MAX past what this node applied is refused at once (NOT_CAUGHT_UP), not held', async () => {
+    const { reads, started } = harness();
+    const far = reads.confirm(Date.now() + 60_000);
+    await settle();
+    reads.confirmed([{ context: started[0]!, index: 5000 + FOLLOWER_LAG_ENTRIES_MAX + 1 }], 5000);
+    await assert.rejects(
+      far,
+      (error: unknown) => error instanceof StoreError && error.code === 'NOT_CAUGHT_UP' && /1001 log entries behind/.test(error.message),
+    );
+    // Just within the bound: held until applied, as before.
+    const near = track(reads.confirm(Date.now() + 60_000));
+    await settle();
+    reads.confirmed([{ context: started[1]!, index: 5000 + FOLLOWER_LAG_ENTRIES_MAX }], 5000);
+    reads.serve(5000);
+    await settle();
+    assert.equal(near.done(), false, 'waits for its index');
+    reads.serve(5000 + FOLLOWER_LAG_ENTRIES_MAX);
+    await settle();
+    assert.equal(near.done(), true);
   });
 });

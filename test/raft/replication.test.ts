@@ -182,6 +182,38 @@ describe('log replication (§5.3)', () => {
     assert.equal(to2.commit, commit);
     assert.equal(to3.commit, 1); // node 3 only holds the first no-op
   });
+
+  test("a follower knows the leader's commit index before it holds those entries: how far behind it is", () => {
+    const c = new Cluster([1, 2, 3], { maxEntriesPerMessage: 2, maxInflight: 1 });
+    c.campaign(1);
+    c.crash(3);
+    for (let i = 0; i < 20; i++) c.propose(1, `w${i}`);
+    const commit = c.core(1).commitIndex();
+    assert.equal(c.core(1).leaderCommitIndex(), 0, 'a leader trails no one');
+    c.restart(3);
+    assert.equal(c.core(3).leaderCommitIndex(), 0, 'not told yet');
+    // One AppendEntries with entries reaches node 3 (2 entries at most), the rest are lost:
+    // node 3 learns the leader's full commit index while its own log is far below it.
+    let appendsWithEntries = 0;
+    c.dropIf = (m) => m.to === 3 && m.type === 'AppendEntries' && m.entries.length > 0 && ++appendsWithEntries > 1;
+    c.tick(3);
+    assert.ok(appendsWithEntries >= 1, 'an append was sent to node 3');
+    assert.equal(c.core(3).leaderCommitIndex(), commit);
+    assert.ok(c.core(3).status().appliedIndex < commit - 10, `node 3 applied ${c.core(3).status().appliedIndex} of ${commit}`);
+    c.dropIf = null;
+    c.tick(5);
+    assert.equal(c.node(3).appliedIndex, c.core(1).commitIndex(), 'caught up');
+    // A new term: the deposed leader, now a follower, is told by the new one.
+    c.isolate(1);
+    c.tick(40);
+    const next = c.core(2).status().role === 'leader' ? 2 : 3;
+    assert.equal(c.core(next).status().role, 'leader');
+    c.heal();
+    c.tick(3);
+    assert.equal(c.core(1).status().leader, next);
+    assert.equal(c.core(1).leaderCommitIndex(), c.core(next).commitIndex());
+    assert.equal(c.core(next).leaderCommitIndex(), 0);
+  });
 });
 
 describe('Figure 8: commit only current-term entries by counting replicas', () => {

@@ -107,6 +107,11 @@ export class ScriptedBackend implements DatabaseBackend {
   isReady(): boolean {
     return this.ready && this.leader !== null;
   }
+  /** Set by a test: a follower this far behind the leader refuses client requests. */
+  behind = 0;
+  entriesBehindLeader(): number {
+    return this.behind;
+  }
   subscribe(listener: (change: ChangeEvent) => void): () => void {
     return this.inner.subscribe(listener);
   }
