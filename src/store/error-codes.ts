@@ -92,7 +92,7 @@ export const ERROR_CODES = {
     status: 503,
     retry: 'yes',
     meaning:
-      "a node is behind the leader's log: this node trails the leader's commit index by more than FOLLOWER_LAG_ENTRIES_MAX entries (catching up: retry on another node) or has not applied its own (/readyz), or a learner to promote did not catch up: nothing was done",
+      "a node is behind the leader's log: this node trails the leader's commit index by more than FOLLOWER_LAG_ENTRIES_MAX entries (catching up: retry on another node), has not caught up once since it started (authentication off), or has not applied its own (/readyz), or a learner to promote did not catch up: nothing was done",
   },
   NODE_FAILED: {
     status: 503,

@@ -1,9 +1,11 @@
 // A node far behind the leader refuses the data API at once (503 NOT_CAUGHT_UP, the leader
 // named, nothing done) instead of holding requests until it has caught up; within the bound,
-// for stale reads it was asked for, and outside the data API it serves as before.
+// for stale reads it was asked for, and outside the data API it serves as before. A node that
+// has not caught up once since it started holds a request only briefly, then refuses too.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { FOLLOWER_LAG_ENTRIES_MAX } from '../../src/node/catch-up.ts';
+import { CAUGHT_UP_ONCE_WAIT_MS_MAX } from '../../src/server/auth/auth-plugin.ts';
 import { errorOf, send, startScriptedServer, type ScriptedBackend, type TestServer } from './helpers.ts';
 
 describe('a node catching up refuses the data API', () => {
@@ -66,6 +68,38 @@ describe('a node catching up refuses the data API', () => {
       assert.equal((await send(s.app, 'PUT', '/api/c/d', { n: 4 })).statusCode, 201);
     } finally {
       s.scripted.behind = 0;
+    }
+  });
+});
+
+describe('a node that has not caught up since it started', () => {
+  test(`holds a request at most CAUGHT_UP_ONCE_WAIT_MS_MAX for it, then 503 NOT_CAUGHT_UP (a cluster route waits); once caught up, serves`, async () => {
+    const s = await startScriptedServer();
+    try {
+      let release: () => void = () => {};
+      s.scripted.barrierGate = new Promise<void>((resolve) => (release = resolve));
+      const started = Date.now();
+      const refused = await send(s.app, 'PUT', '/api/c/a', { n: 1 });
+      const waitedMs = Date.now() - started;
+      assert.equal(refused.statusCode, 503, refused.body);
+      assert.equal(errorOf(refused).code, 'NOT_CAUGHT_UP');
+      assert.match(errorOf(refused).message, /not caught up with the cluster since it started/);
+      assert.ok(waitedMs >= CAUGHT_UP_ONCE_WAIT_MS_MAX - 5 && waitedMs < CAUGHT_UP_ONCE_WAIT_MS_MAX + 2000, `waited ${waitedMs} ms`);
+      assert.equal(s.scripted.executeCalls, 0, 'nothing was written');
+      // A route outside the data API (here /metrics) waits for it as before.
+      let metricsDone = false;
+      const metrics = send(s.app, 'GET', '/metrics').then((res) => {
+        metricsDone = true;
+        return res;
+      });
+      await new Promise((resolve) => setTimeout(resolve, CAUGHT_UP_ONCE_WAIT_MS_MAX + 100));
+      assert.equal(metricsDone, false, 'still waiting past the data API bound');
+      release();
+      s.scripted.barrierGate = null;
+      assert.equal((await metrics).statusCode, 200);
+      assert.equal((await send(s.app, 'PUT', '/api/c/a', { n: 1 })).statusCode, 201);
+    } finally {
+      await s.close();
     }
   });
 });

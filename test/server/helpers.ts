@@ -68,6 +68,8 @@ export class ScriptedBackend implements DatabaseBackend {
   leader: { id: number; url: string } | null = { id: 2, url: 'http://10.0.0.2:8080' };
   ready = true;
   barrierError: Error | null = null;
+  /** Holds read barriers until the test releases them (a node still catching up). */
+  barrierGate: Promise<void> | null = null;
   executeError: Error | null = null;
   /** Resolves writes only when the test releases them (graceful-close tests). */
   executeGate: Promise<void> | null = null;
@@ -88,6 +90,7 @@ export class ScriptedBackend implements DatabaseBackend {
     return this.inner.execute(command);
   }
   async readBarrier(consistency: ReadConsistency): Promise<void> {
+    if (this.barrierGate !== null) await this.barrierGate;
     if (this.barrierError !== null) throw this.barrierError;
     return this.inner.readBarrier(consistency);
   }

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { DatabaseBackend } from '../../node/backend.ts';
 import type { AuthAction, AuthCommand, AuthOp, Permission, RoleRecord, UserRecord } from '../../store/auth-state.ts';
-import { ValidationError } from '../../store/errors.ts';
+import { StoreError, ValidationError } from '../../store/errors.ts';
 import { validatePermissions, validateRoleName, validateUserName } from '../../store/validate-auth-command.ts';
 import { runCommand } from '../backend-access.ts';
 import { bodyObject, queryParams } from '../http-input.ts';
@@ -60,6 +60,32 @@ declare module 'fastify' {
 
 /** Delay between attempts of the bootstrap while the cluster has no leader (bounded backoff). */
 const BOOTSTRAP_RETRY_MS_MIN = 100;
+/** How long a request waits for a node that has not caught up since it started (a restarted
+ * node replaying what it missed, on a cold JIT) before 503 NOT_CAUGHT_UP, in ms. */
+export const CAUGHT_UP_ONCE_WAIT_MS_MAX = 200;
+
+/** `barrier`, or NOT_CAUGHT_UP after `waitMs` (the barrier itself goes on). */
+async function caughtUpWithin(barrier: Promise<void>, waitMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new StoreError(
+            'NOT_CAUGHT_UP',
+            `this node has not caught up with the cluster since it started (waited ${waitMs} ms); nothing was done: retry on another node`,
+          ),
+        ),
+      waitMs,
+    );
+  });
+  barrier.catch(() => {});
+  try {
+    await Promise.race([barrier, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 const BOOTSTRAP_RETRY_MS_MAX = 2_000;
 
 /** Throws FORBIDDEN unless the request's user may do `action` on `collection` (no-op with authentication off). */
@@ -130,8 +156,13 @@ export function registerAuth(app: FastifyInstance, backend: DatabaseBackend, opt
     if (access.kind === 'open') return;
     // The status stays readable: it is how an operator sees why a node does not catch up.
     if (!required() && !caughtUpOnce && !(request.method === 'GET' && request.routeOptions.url === '/cluster/status')) {
-      // Throws NO_LEADER / READ_TIMEOUT (503, nothing done) when it cannot catch up in time.
-      await backend.readBarrier('linearizable');
+      // Throws NO_LEADER / READ_TIMEOUT (503, nothing done) when it cannot catch up in time;
+      // the data API also NOT_CAUGHT_UP past CAUGHT_UP_ONCE_WAIT_MS_MAX: its clients, picking
+      // nodes at random, would otherwise all end up waiting on a node that has just restarted
+      // (the barrier goes on, and a later request finds it passed). The cluster routes and
+      // the dashboard's polls wait as before: they are about this node.
+      const barrier = backend.readBarrier('linearizable');
+      await (request.url.startsWith('/api') ? caughtUpWithin(barrier, CAUGHT_UP_ONCE_WAIT_MS_MAX) : barrier);
       caughtUpOnce = true;
     }
     if (!required()) return;
