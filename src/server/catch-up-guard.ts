@@ -3,17 +3,23 @@
 // until the node has applied what it misses. Runs after authentication (a stranger learns
 // only what the open /readyz says anyway). A read that accepts a stale state
 // (`consistency=local`) is still served: that is what it asked for.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FOLLOWER_LAG_ENTRIES_MAX, notCaughtUp } from '../node/catch-up.ts';
 import type { DatabaseBackend } from '../node/backend.ts';
 
+/** A request of the data API (`/api...`), which a client may as well send to another node. */
+export function isDataApiRequest(request: FastifyRequest): boolean {
+  return request.url.startsWith('/api');
+}
+
 export function registerCatchUpGuard(app: FastifyInstance, backend: DatabaseBackend): void {
-  app.addHook('onRequest', async (request) => {
-    if (!request.url.startsWith('/api')) return;
-    if (request.routeOptions.config.access?.kind === 'open') return;
+  // A callback hook, not an async one: it runs for every request and almost always passes,
+  // so it should not cost a promise.
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (!isDataApiRequest(request) || request.routeOptions.config.access?.kind === 'open') return done();
     const behind = backend.entriesBehindLeader();
-    if (behind <= FOLLOWER_LAG_ENTRIES_MAX) return;
-    if (request.method === 'GET' && (request.query as Record<string, unknown> | undefined)?.['consistency'] === 'local') return;
-    throw notCaughtUp(behind);
+    if (behind <= FOLLOWER_LAG_ENTRIES_MAX) return done();
+    if (request.method === 'GET' && (request.query as Record<string, unknown> | undefined)?.['consistency'] === 'local') return done();
+    done(notCaughtUp(behind));
   });
 }

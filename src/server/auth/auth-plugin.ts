@@ -12,6 +12,7 @@ import type { AuthAction, AuthCommand, AuthOp, Permission, RoleRecord, UserRecor
 import { StoreError, ValidationError } from '../../store/errors.ts';
 import { validatePermissions, validateRoleName, validateUserName } from '../../store/validate-auth-command.ts';
 import { runCommand } from '../backend-access.ts';
+import { isDataApiRequest } from '../catch-up-guard.ts';
 import { bodyObject, queryParams } from '../http-input.ts';
 import {
   Authenticator,
@@ -162,7 +163,7 @@ export function registerAuth(app: FastifyInstance, backend: DatabaseBackend, opt
       // (the barrier goes on, and a later request finds it passed). The cluster routes and
       // the dashboard's polls wait as before: they are about this node.
       const barrier = backend.readBarrier('linearizable');
-      await (request.url.startsWith('/api') ? caughtUpWithin(barrier, CAUGHT_UP_ONCE_WAIT_MS_MAX) : barrier);
+      await (isDataApiRequest(request) ? caughtUpWithin(barrier, CAUGHT_UP_ONCE_WAIT_MS_MAX) : barrier);
       caughtUpOnce = true;
     }
     if (!required()) return;
