@@ -116,9 +116,12 @@ export class ChaosLoad {
     return `${this.options.runId}-${key}`;
   }
 
-  private pickNode(prng: Prng): number {
+  /** A live node at random; not `avoid` (the node a retry's last attempt went to) when another is live. */
+  private pickNode(prng: Prng, avoid?: number): number {
     const live = this.target.ids.filter((id) => this.target.reachable(id));
-    return prng.pick(live.length > 0 ? live : this.target.ids);
+    const pool = live.length > 0 ? live : this.target.ids;
+    const others = avoid === undefined ? pool : pool.filter((id) => id !== avoid);
+    return prng.pick(others.length > 0 ? others : pool);
   }
 
   /** Attempts retried so far (each beyond an operation's first). */
@@ -131,13 +134,17 @@ export class ChaosLoad {
    */
   private async attempts(first: number, prng: Prng, send: (node: number, timeoutMs: number) => Promise<Outcome>): Promise<Outcome> {
     const deadline = this.history.nowMs() + this.options.opTimeoutMs;
-    let outcome = await send(first, this.options.opTimeoutMs);
+    let node = first;
+    let outcome = await send(node, this.options.opTimeoutMs);
     for (let attempt = 0; attempt < this.options.retries && this.running && mayRetry(outcome); attempt++) {
       const backoffMs = Math.min(RETRY_BACKOFF_MS_MAX, BACKOFF_AFTER_FAIL_MS * 2 ** attempt);
       if (this.history.nowMs() + backoffMs >= deadline) break;
       await sleep(backoffMs);
       this.retried++;
-      outcome = await send(this.pickNode(prng), deadline - this.history.nowMs());
+      // Another node than the last attempt's, as the docs and the client library do: a node
+      // that refused (NOT_CAUGHT_UP while it catches up) would otherwise often be asked again.
+      node = this.pickNode(prng, node);
+      outcome = await send(node, deadline - this.history.nowMs());
     }
     return outcome;
   }

@@ -1,0 +1,83 @@
+// The chaos load retries an operation at another live node than its last attempt's (as its
+// docs and the client library say): against two real servers on 127.0.0.1, one refusing
+// every request with 503 NOT_CAUGHT_UP (a node catching up), no operation is sent to it twice
+// in a row, and every operation ends answered by the other.
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, test } from 'node:test';
+import { ChaosHistory } from '../../src/chaos/history.ts';
+import { ChaosLoad } from '../../src/chaos/load.ts';
+import { NodeClient } from '../../src/chaos/node-client.ts';
+
+interface Seen {
+  readonly node: number;
+  readonly op: string;
+}
+
+const seen: Seen[] = [];
+const servers: Server[] = [];
+const urls: string[] = [];
+
+before(async () => {
+  const docs = new Map<string, { v: string; _rev: number }>();
+  for (const node of [1, 2]) {
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        // Reads carry no key: one op per (process's) request line is enough to tell them apart.
+        seen.push({ node, op: String(req.headers['idempotency-key'] ?? `${req.method} ${req.url}`) });
+        if (node === 1) {
+          res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":{"code":"NOT_CAUGHT_UP","message":"catching up"}}');
+          return;
+        }
+        const id = String(req.url).split('?')[0]!;
+        if (req.method === 'PUT') {
+          const doc = { v: (JSON.parse(body) as { v: string }).v, _rev: (docs.get(id)?._rev ?? 0) + 1 };
+          docs.set(id, doc);
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
+        } else {
+          const doc = docs.get(id);
+          if (doc === undefined) res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"NOT_FOUND","message":"none"}}');
+          else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+    urls.push(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  }
+});
+after(async () => {
+  for (const server of servers) await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+test('a retry goes to another live node than the attempt before it', async () => {
+  const history = new ChaosHistory();
+  const client = new NodeClient(1000);
+  const load = new ChaosLoad(
+    history,
+    client,
+    { ids: [1, 2], url: (id) => urls[id - 1]!, reachable: () => true },
+    { clients: 4, keys: 2, seed: 9, runId: 'r', retries: 3, opTimeoutMs: 2000 },
+  );
+  load.start();
+  await new Promise((resolve) => setTimeout(resolve, 600));
+  await load.stop();
+  await client.close();
+  const writes = seen.filter((s) => !s.op.startsWith('GET'));
+  const refusedFirst = new Set(writes.filter((s) => s.node === 1).map((s) => s.op));
+  assert.ok(refusedFirst.size >= 5, `writes refused by node 1: ${refusedFirst.size}`);
+  for (const op of refusedFirst) {
+    const attempts = writes.filter((s) => s.op === op).map((s) => s.node);
+    assert.deepEqual(attempts, [1, 2], `op ${op} went to ${attempts.join(', ')}`);
+  }
+  const completed = history.ops.filter((o) => o.complete !== null);
+  assert.ok(completed.length > 0);
+  assert.equal(
+    completed.filter((o) => o.complete!.type !== 'ok' && o.complete!.error !== 'PRECONDITION_FAILED').length,
+    0,
+    'every op ended answered by node 2',
+  );
+});
