@@ -69,15 +69,25 @@ test('a retry goes to another live node than the attempt before it', async () =>
   const writes = seen.filter((s) => !s.op.startsWith('GET'));
   const refusedFirst = new Set(writes.filter((s) => s.node === 1).map((s) => s.op));
   assert.ok(refusedFirst.size >= 5, `writes refused by node 1: ${refusedFirst.size}`);
+  // An op refused when the load stopped is not retried (one attempt): only two attempts in a
+  // row at the refusing node would be wrong.
+  let retriedElsewhere = 0;
   for (const op of refusedFirst) {
     const attempts = writes.filter((s) => s.op === op).map((s) => s.node);
-    assert.deepEqual(attempts, [1, 2], `op ${op} went to ${attempts.join(', ')}`);
+    assert.ok(
+      attempts.every((node, i) => i === 0 || !(node === 1 && attempts[i - 1] === 1)),
+      `op ${op} went to ${attempts.join(', ')}`,
+    );
+    if (attempts.join() === '1,2') retriedElsewhere++;
   }
+  assert.ok(retriedElsewhere >= 5, `ops retried at node 2 after node 1 refused: ${retriedElsewhere}`);
   const completed = history.ops.filter((o) => o.complete !== null);
   assert.ok(completed.length > 0);
-  assert.equal(
-    completed.filter((o) => o.complete!.type !== 'ok' && o.complete!.error !== 'PRECONDITION_FAILED').length,
-    0,
-    'every op ended answered by node 2',
+  // Unanswered: only an op refused as the load stopped (no retry after that), one per client.
+  const unanswered = completed.filter((o) => o.complete!.type !== 'ok' && o.complete!.error !== 'PRECONDITION_FAILED');
+  assert.ok(unanswered.length <= 4, `${unanswered.length} ops unanswered`);
+  assert.ok(
+    unanswered.every((o) => o.complete!.error === 'NOT_CAUGHT_UP'),
+    JSON.stringify(unanswered.map((o) => o.complete)),
   );
 });
