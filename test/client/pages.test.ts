@@ -14,17 +14,8 @@ import {
   type RemoteCollection,
   type RemoteStoreError,
 } from '../../src/client/index.ts';
+import { byRank, DOCS, idsOf, LIMIT, walkPages } from '../page-fixtures.ts';
 import { startTestServer, type TestServer } from '../server/helpers.ts';
-
-const N = 25;
-const LIMIT = 10;
-const id = (i: number): string => `d${String(i).padStart(2, '0')}`;
-const DOCS = Array.from({ length: N }, (_, i) => ({ _id: id(i), rank: i % 8, score: (i * 7) % N }));
-const idsOf = (pages: readonly Page[]): string[] => pages.flatMap((p) => p.docs.map((d) => d._id));
-const byRank =
-  (dir: 1 | -1) =>
-  (a: { _id: string; rank: number }, b: { _id: string; rank: number }): number =>
-    (a.rank - b.rank) * dir || (a._id < b._id ? -1 : a._id > b._id ? 1 : 0);
 
 describe('client findPage and pages against a real server', () => {
   let server: TestServer;
@@ -38,23 +29,8 @@ describe('client findPage and pages against a real server', () => {
   };
 
   /** Pages until the last one; `between(n, page)` runs after page n. */
-  async function walk(
-    coll: RemoteCollection,
-    options: FindPageOptions,
-    between: (n: number, page: Page) => Promise<void> = async () => {},
-  ): Promise<Page[]> {
-    const pages: Page[] = [];
-    let cursor: string | undefined;
-    for (let n = 0; n < 20; n++) {
-      const page = await coll.findPage({}, { ...options, ...(cursor !== undefined ? { cursor } : {}) });
-      pages.push(page);
-      if (page.next === undefined) return pages;
-      assert.equal(page.docs.length, options.limit, 'a page with a next is full');
-      await between(n, page);
-      cursor = page.next;
-    }
-    throw new Error('more than 20 pages');
-  }
+  const walk = (coll: RemoteCollection, options: FindPageOptions, between?: (n: number, page: Page) => Promise<void>): Promise<Page[]> =>
+    walkPages((cursor) => coll.findPage({}, { ...options, ...(cursor !== undefined ? { cursor } : {}) }), options.limit, between);
 
   before(async () => {
     server = await startTestServer();

@@ -6,37 +6,20 @@
 // BadRequestErrors, as over HTTP.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { byRank, DOCS, idsOf, LIMIT, walkPages } from '../page-fixtures.ts';
 import { open, BadRequestError, type Database, type Document, type EmbeddedCollection, type FindPageOptions, type Page } from '../../src/index.ts';
 
-const N = 25;
-const LIMIT = 10;
-const id = (i: number): string => `d${String(i).padStart(2, '0')}`;
-/** rank: 8 values, so ties straddle page boundaries; score: unindexed, unique. */
-const DOCS = Array.from({ length: N }, (_, i) => ({ _id: id(i), rank: i % 8, score: (i * 7) % N }));
-
 /** Pages until the last one; `between(n, page)` runs after page n (writes between pages). */
-async function walk(
+function walk(
   coll: EmbeddedCollection,
   options: FindPageOptions,
-  between: (n: number, page: Page<Document>) => Promise<void> = async () => {},
+  between?: (n: number, page: Page<Document>) => Promise<void>,
 ): Promise<Array<Page<Document>>> {
-  const pages: Array<Page<Document>> = [];
-  let cursor: string | undefined;
-  for (let n = 0; n < 20; n++) {
-    const page = coll.findPage({}, { ...options, ...(cursor !== undefined ? { cursor } : {}), projection: undefined });
-    pages.push(page);
-    if (page.next === undefined) return pages;
-    assert.equal(page.docs.length, options.limit, 'a page with a next is full');
-    await between(n, page);
-    cursor = page.next;
-  }
-  throw new Error('more than 20 pages');
-}
-
-const idsOf = (pages: ReadonlyArray<Page<Document>>): string[] => pages.flatMap((p) => p.docs.map((d) => d._id));
-
-function byRank(dir: 1 | -1): (a: { _id: string; rank: number }, b: { _id: string; rank: number }) => number {
-  return (a, b) => (a.rank - b.rank) * dir || (a._id < b._id ? -1 : a._id > b._id ? 1 : 0);
+  return walkPages(
+    (cursor) => coll.findPage({}, { ...options, ...(cursor !== undefined ? { cursor } : {}), projection: undefined }),
+    options.limit,
+    between,
+  );
 }
 
 describe('embedded findPage', () => {
