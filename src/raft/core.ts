@@ -112,6 +112,7 @@ export class RaftCore implements RaftCoreApi {
       timeoutNowSent: false,
       formerLeaseEndTick: 0,
       leaderCommit: 0,
+      preVoteRounds: 0,
       appendPending: false,
       commitPending: false,
       readOnly: new ReadOnly(),
@@ -236,6 +237,7 @@ export class RaftCore implements RaftCoreApi {
     s.leader = leader;
     s.electionElapsed = 0;
     s.bootLease = false;
+    s.preVoteRounds = 0;
   }
 
   /** Checks that follow any event: reads waiting for a commit, a removed leader stepping down. */

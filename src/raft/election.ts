@@ -121,6 +121,30 @@ export function inLease(s: RaftState, type: Message['type']): boolean {
   return s.config.checkQuorum || type === 'PreVote';
 }
 
+/**
+ * Two servers that time out together (the leader died: both stopped hearing it at the same
+ * moment; on a starved machine their timers fire in the same burst) would each grant the
+ * other's pre-vote, both raise their term, vote for themselves and split the vote: one more
+ * election timeout without a leader (seen as a skipped term in chaos runs). Pre-votes change
+ * no state, so refusing one affects only liveness: in our first pre-vote round since we last
+ * heard a leader, we refuse the pre-vote for the same term of a rival whose log is exactly as
+ * up to date as ours and whose id is higher. The lower id goes on, the higher one yields (it
+ * grants ours, we refuse its): exactly one of the two refuses, so one of them can win. A rival
+ * with a more up-to-date log is granted as before. Only the first round: a pre-candidate that
+ * cannot win (its answers are lost) grants from its second round on, so it delays a rival by
+ * one election timeout at most, never for good.
+ */
+function yieldsToUs(s: RaftState, m: PreVoteRequest): boolean {
+  return (
+    s.role === 'pre-candidate' &&
+    s.preVoteRounds === 1 &&
+    m.term === s.term + 1 &&
+    m.from > s.id &&
+    m.lastLogTerm === s.log.lastTerm() &&
+    m.lastLogIndex === s.log.lastIndex()
+  );
+}
+
 /** RequestVote / PreVote receiver (Figure 2). The caller has handled terms: m.term >= s.term. */
 export function handleVoteRequest(s: RaftState, m: PreVoteRequest | VoteRequest): void {
   const preVote = m.type === 'PreVote';
@@ -129,7 +153,11 @@ export function handleVoteRequest(s: RaftState, m: PreVoteRequest | VoteRequest)
   // Bug switch voteTwiceInTerm: a second candidate of the same term gets a vote too, so two
   // candidates can both collect a majority in one term (Figure 2: one votedFor per term).
   const canVote =
-    s.vote === m.from || (s.vote === 0 && s.leader === 0) || (preVote && m.term > s.term) || (!preVote && s.config.bugs?.voteTwiceInTerm === true);
+    (s.vote === m.from ||
+      (s.vote === 0 && s.leader === 0) ||
+      (preVote && m.term > s.term) ||
+      (!preVote && s.config.bugs?.voteTwiceInTerm === true)) &&
+    !(preVote && yieldsToUs(s, m));
   // Bug switch skipLogUpToDateCheck: without the election restriction (§5.4.1) a candidate
   // missing committed entries can win and overwrite them (leader completeness).
   const granted = canVote && (s.log.isUpToDate(m.lastLogIndex, m.lastLogTerm) || s.config.bugs?.skipLogUpToDateCheck === true);

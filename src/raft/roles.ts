@@ -43,6 +43,7 @@ export function becomePreCandidate(s: RaftState): void {
   assert(s.role !== 'leader', 'leader cannot become pre-candidate');
   // Pre-vote changes neither term nor vote (thesis 9.6): only the role and the tally.
   s.role = 'pre-candidate';
+  s.preVoteRounds++;
   s.leader = 0;
   s.leaderCommit = 0;
   s.votes.clear();
@@ -62,6 +63,7 @@ export function becomeLeader(s: RaftState): void {
   reset(s, s.term);
   s.role = 'leader';
   s.leader = s.id;
+  s.preVoteRounds = 0;
   syncProgressWithConf(s);
   // A conf entry from an earlier term may be uncommitted: allow no change until our no-op
   // (and so everything before it) commits (thesis 4.1, and the single-server change fix).

@@ -38,6 +38,9 @@ export interface RaftState {
    * elect another one for an election timeout, as if that leader were still alive (protects
    * leader leases across restarts). */
   bootLease: boolean;
+  /** Pre-vote rounds this node started since it last heard from a leader (the tie-break of
+   * election.ts acts in the first only). */
+  preVoteRounds: number;
   /** Pre-vote or vote answers in the current (pre-)election: true = granted. */
   readonly votes: Map<number, boolean>;
 

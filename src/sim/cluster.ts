@@ -278,7 +278,13 @@ export class Cluster {
   private observeDelivery(target: SimNode, m: Message): void {
     if (m.type === 'AppendEntries' && m.term < target.term) this.coverage.hit('staleAppendEntriesDelivered');
     else if (m.type === 'PreVoteResponse' && !m.granted) this.coverage.hit('preVoteRejected');
-    else if (m.type === 'RequestVote' && m.term >= target.term) {
+    else if (m.type === 'PreVote' && target.core !== null) {
+      const status = target.core.status();
+      const lastTerm = target.disk.termAt(status.lastIndex) ?? 0;
+      if (status.role === 'pre-candidate' && m.term === status.term + 1 && m.lastLogIndex === status.lastIndex && m.lastLogTerm === lastTerm) {
+        this.coverage.hit('preVoteTie');
+      }
+    } else if (m.type === 'RequestVote' && m.term >= target.term) {
       const last = target.disk.lastIndex;
       const lastTerm = target.disk.termAt(last) ?? 0;
       if (lastTerm > m.lastLogTerm || (lastTerm === m.lastLogTerm && last > m.lastLogIndex)) this.coverage.hit('voteRefusedLogCheck');

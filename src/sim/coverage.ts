@@ -13,6 +13,9 @@ export const COVERAGE_STATES = [
   'voteRefusedLogCheck',
   /** A PreVote was answered "no". */
   'preVoteRejected',
+  /** A PreVote reached a pre-candidate of the same future term with the same log: two servers
+   * timed out together, where the tie-break (election.ts, yieldsToUs) decides who goes on. */
+  'preVoteTie',
   /** A read was answered by a node whose term changed since the read arrived. */
   'readServedAcrossTermChange',
   /** A lease read found no valid lease and went through ReadIndex instead (as in production). */
