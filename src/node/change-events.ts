@@ -6,6 +6,7 @@
 import { proposedUser, type Command, type CommandResult, type DropResultValue, type TxOp, type TxOpResult } from '../store/commands.ts';
 import { raftEventId, type RaftEvent, type RaftEventType } from '../store/raft-event.ts';
 import type { Document } from '../store/types.ts';
+import { assert } from '../assert.ts';
 
 /** What the change events of an entry take from the entry itself. */
 export interface AppliedEntry {
@@ -39,82 +40,120 @@ function entryFields(command: Command, entry: AppliedEntry): EntryFields {
   };
 }
 
-/** One change, before its position in the entry is known. */
-interface Change {
-  readonly collection: string;
-  readonly id: string;
-  readonly type: RaftEventType;
-  readonly doc?: Document;
-  /** A batch insert's own user (the entry names none). */
-  readonly user?: string;
+/**
+ * The changes of one applied entry, held as columns (a few arrays per entry, no object per
+ * change): the change log retains 100,000 changes, and an object or three per change, kept for
+ * seconds, is what the garbage collector copies and promotes under a write load. The events are
+ * made from the columns when a stream reads them (`event(position)`); the documents are the
+ * store's own frozen ones, shared.
+ */
+export class EntryChanges {
+  /** Per change: its collection. */
+  private readonly collections: string[] = [];
+  /** Per change: its document (the new version), or, when it has none (`Deleted`, `Dropped`), its id. */
+  private readonly docsOrIds: (Document | string)[] = [];
+  private readonly types: RaftEventType[] = [];
+  /** Per change: a batch insert's own user, when any change has one (the entry names none). */
+  private users: (string | undefined)[] | undefined;
+
+  private constructor(private readonly fields: EntryFields) {}
+
+  /** The changes `command` made, as its result says; null when it made none (failed, replayed, or no change). */
+  static of(command: Command, result: CommandResult, entry: AppliedEntry): EntryChanges | null {
+    if (!result.ok || result.replayed === true) return null;
+    const changes = new EntryChanges(entryFields(command, entry));
+    switch (command.type) {
+      case 'insert':
+      case 'update':
+      case 'replace':
+      case 'remove':
+        changes.addOp(command, result.value as TxOpResult, entry.index, undefined);
+        break;
+      case 'tx': {
+        const values = result.value as TxOpResult[];
+        command.ops.forEach((op, i) => changes.addOp(op, values[i]!, entry.index, undefined));
+        break;
+      }
+      case 'batch': {
+        const results = result.value as CommandResult<'insert'>[];
+        command.ops.forEach((op, i) => {
+          const r = results[i]!;
+          if (r.ok && r.replayed !== true) changes.addOp(op, r.value, entry.index, proposedUser(op));
+        });
+        break;
+      }
+      case 'dropCollection':
+        // One event for the whole collection (raft-event.ts, `Dropped`), when there was one.
+        if ((result.value as DropResultValue).dropped) changes.add(command.collection, '', 'Dropped', undefined);
+        break;
+      default:
+        break;
+    }
+    return changes.count === 0 ? null : changes;
+  }
+
+  get count(): number {
+    return this.types.length;
+  }
+
+  get sequence(): number {
+    return this.fields.sequence;
+  }
+
+  /** The event of the change at `position` (0 ≤ position < count), made anew at each call. */
+  event(position: number): RaftEvent {
+    assert(Number.isInteger(position) && position >= 0 && position < this.count, `change ${position} of ${this.count}`);
+    const docOrId = this.docsOrIds[position]!;
+    const doc = typeof docOrId === 'string' ? undefined : docOrId;
+    const user = this.users?.[position];
+    return {
+      eventId: raftEventId(this.fields.sequence, position),
+      collection: this.collections[position]!,
+      aggregateId: doc === undefined ? (docOrId as string) : doc._id,
+      eventType: this.types[position]!,
+      ...(doc !== undefined ? { data: doc } : {}),
+      position,
+      ...this.fields,
+      ...(user !== undefined ? { user } : {}),
+    };
+  }
+
+  private add(collection: string, docOrId: Document | string, type: RaftEventType, user: string | undefined): void {
+    if (user !== undefined && this.users === undefined) this.users = new Array<string | undefined>(this.count).fill(undefined);
+    this.users?.push(user);
+    this.collections.push(collection);
+    this.docsOrIds.push(docOrId);
+    this.types.push(type);
+  }
+
+  private addOp(op: TxOp, value: TxOpResult, rev: number, user: string | undefined): void {
+    const collection = op.collection;
+    switch (op.type) {
+      case 'insert':
+        for (const doc of value as Document[]) this.add(collection, doc, 'Created', user);
+        return;
+      case 'update': {
+        const { docs, upsertedId } = value as { docs: Document[]; upsertedId?: string };
+        // Only documents this command changed carry its revision.
+        for (const doc of docs) if (doc._rev === rev) this.add(collection, doc, doc._id === upsertedId ? 'Created' : 'Updated', user);
+        return;
+      }
+      case 'replace': {
+        const { doc, created } = value as { doc: Document; created: boolean };
+        this.add(collection, doc, created ? 'Created' : 'Replaced', user);
+        return;
+      }
+      case 'remove':
+        for (const id of (value as { ids: string[] }).ids) this.add(collection, id, 'Deleted', user);
+        return;
+    }
+  }
 }
 
-/** A replayed result (a keyed write applied before, store/sessions.ts) changed nothing: no events. */
+/** Every change event of an applied entry, in order; a replayed result (a keyed write applied
+ * before, store/sessions.ts) or a failed one changed nothing: no events. */
 export function changesOf(command: Command, result: CommandResult, entry: AppliedEntry): RaftEvent[] {
-  if (!result.ok || result.replayed === true) return [];
-  let changes: Change[];
-  switch (command.type) {
-    case 'insert':
-    case 'update':
-    case 'replace':
-    case 'remove':
-      changes = opChanges(command, result.value as TxOpResult, entry.index);
-      break;
-    case 'tx': {
-      const values = result.value as TxOpResult[];
-      changes = command.ops.flatMap((op, i) => opChanges(op, values[i]!, entry.index));
-      break;
-    }
-    case 'batch': {
-      const results = result.value as CommandResult<'insert'>[];
-      changes = command.ops.flatMap((op, i) => {
-        const r = results[i]!;
-        if (!r.ok || r.replayed === true) return [];
-        const user = proposedUser(op);
-        const changes = opChanges(op, r.value, entry.index);
-        return user === undefined ? changes : changes.map((change) => ({ ...change, user }));
-      });
-      break;
-    }
-    case 'dropCollection':
-      // One event for the whole collection (raft-event.ts, `Dropped`), when there was one.
-      if (!(result.value as DropResultValue).dropped) return [];
-      changes = [{ collection: command.collection, id: '', type: 'Dropped' }];
-      break;
-    default:
-      return [];
-  }
-  if (changes.length === 0) return [];
-  const fields = entryFields(command, entry);
-  return changes.map((change, position) => ({
-    eventId: raftEventId(entry.index, position),
-    collection: change.collection,
-    aggregateId: change.id,
-    eventType: change.type,
-    ...(change.doc !== undefined ? { data: change.doc } : {}),
-    position,
-    ...fields,
-    ...(change.user !== undefined ? { user: change.user } : {}),
-  }));
-}
-
-function opChanges(op: TxOp, value: TxOpResult, rev: number): Change[] {
-  const collection = op.collection;
-  switch (op.type) {
-    case 'insert':
-      return (value as Document[]).map((doc) => ({ collection, id: doc._id, type: 'Created', doc }));
-    case 'update': {
-      const { docs, upsertedId } = value as { docs: Document[]; upsertedId?: string };
-      // Only documents this command changed carry its revision.
-      return docs
-        .filter((doc) => doc._rev === rev)
-        .map((doc) => ({ collection, id: doc._id, type: doc._id === upsertedId ? 'Created' : 'Updated', doc }));
-    }
-    case 'replace': {
-      const { doc, created } = value as { doc: Document; created: boolean };
-      return [{ collection, id: doc._id, type: created ? 'Created' : 'Replaced', doc }];
-    }
-    case 'remove':
-      return (value as { ids: string[] }).ids.map((id) => ({ collection, id, type: 'Deleted' }));
-  }
+  const changes = EntryChanges.of(command, result, entry);
+  if (changes === null) return [];
+  return Array.from({ length: changes.count }, (_, position) => changes.event(position));
 }

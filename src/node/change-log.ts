@@ -12,7 +12,7 @@ import { assert } from '../assert.ts';
 import type { Command, CommandResult } from '../store/commands.ts';
 import { StoreError } from '../store/errors.ts';
 import type { RaftEvent } from '../store/raft-event.ts';
-import { changesOf, type AppliedEntry } from './change-events.ts';
+import { EntryChanges, type AppliedEntry } from './change-events.ts';
 
 /** Events retained at most (the oldest leave first). */
 export const CHANGE_LOG_EVENTS_MAX = 100_000;
@@ -95,10 +95,32 @@ export function changesExpired(after: ChangeToken, floor: ChangeToken): StoreErr
   );
 }
 
+/** One retained entry's changes, its size per change, and their records once made. */
+class RetainedEntry {
+  /** Made the first time a stream reads them or a listener is told (then kept, so the JSON
+   * text each record caches is made once). */
+  private records: ChangeRecord[] | undefined;
+
+  constructor(
+    readonly changes: EntryChanges,
+    /** What each change counts towards the size bound (its share of the entry, plus its fields). */
+    readonly sizeBytes: number,
+  ) {}
+
+  record(position: number): ChangeRecord {
+    this.records ??= Array.from({ length: this.changes.count }, (_, p) => new ChangeRecord(this.changes.event(p), this.sizeBytes));
+    return this.records[position]!;
+  }
+}
+
 export class ChangeFeed {
-  /** Retained records from `head` on (a queue that compacts itself). */
-  private records: ChangeRecord[] = [];
+  /** Retained entries from `head` on, oldest first (a queue that compacts itself). Of the entry
+   * at `head`, the changes before `headSkip` are no longer retained. */
+  private entries: RetainedEntry[] = [];
   private head = 0;
+  private headSkip = 0;
+  /** Changes retained. */
+  private count = 0;
   private bytes = 0;
   /** Every change after this place is retained (when applied). */
   private floorToken: ChangeToken = CHANGE_TOKEN_START;
@@ -116,12 +138,12 @@ export class ChangeFeed {
 
   /** The place of the newest retained change (the floor when none is retained). */
   latest(): ChangeToken {
-    const newest = this.records.at(-1);
-    return newest !== undefined && this.size > 0 ? tokenOf(newest.event) : this.floorToken;
+    const newest = this.entries.at(-1);
+    return newest !== undefined && this.count > 0 ? { sequence: newest.changes.sequence, position: newest.changes.count - 1 } : this.floorToken;
   }
 
   get size(): number {
-    return this.records.length - this.head;
+    return this.count;
   }
 
   get retainedBytes(): number {
@@ -130,8 +152,10 @@ export class ChangeFeed {
 
   /** The state machine starts over at `index` (recovered or installed snapshot): what came before is unknown. */
   restartAt(index: number): void {
-    this.records = [];
+    this.entries = [];
     this.head = 0;
+    this.headSkip = 0;
+    this.count = 0;
     this.bytes = 0;
     this.floorToken = index === 0 ? CHANGE_TOKEN_START : { sequence: index, position: Infinity };
   }
@@ -139,17 +163,23 @@ export class ChangeFeed {
   /**
    * Called by the node for every applied entry: retains its changes and hands them to the
    * listeners. The entry's encoded size stands for the size of its documents (shared equally by
-   * its events), so sizing costs nothing per document.
+   * its changes), so sizing costs nothing per document. Nothing is made per change unless
+   * someone listens: the changes stay in their columns (EntryChanges) until read.
    */
   applied(command: Command, result: CommandResult, entry: AppliedEntry & { readonly data: Uint8Array }): void {
-    const events = changesOf(command, result, entry);
-    if (events.length === 0) return;
-    const sizeBytes = Math.ceil(entry.data.byteLength / events.length) + CHANGE_EVENT_FIELDS_BYTES;
-    for (const event of events) {
-      const record = new ChangeRecord(event, sizeBytes);
-      this.records.push(record);
-      this.bytes += record.sizeBytes;
-      this.evict();
+    const changes = EntryChanges.of(command, result, { index: entry.index, term: entry.term });
+    if (changes === null) return;
+    const sizeBytes = Math.ceil(entry.data.byteLength / changes.count) + CHANGE_EVENT_FIELDS_BYTES;
+    const retained = new RetainedEntry(changes, sizeBytes);
+    this.entries.push(retained);
+    this.count += changes.count;
+    this.bytes += changes.count * sizeBytes;
+    this.evict();
+    if (this.listeners.size === 0) return;
+    // The newest changes are retained whatever the bounds (evict keeps at least one): each is
+    // retained by the time a listener hears of it, unless the entry alone is over the bounds.
+    for (let position = 0; position < changes.count; position++) {
+      const record = retained.record(position);
       for (const listener of this.listeners) listener(record);
     }
   }
@@ -161,15 +191,24 @@ export class ChangeFeed {
    */
   read(after: ChangeToken): ChangeRecord[] {
     if (compareChangeTokens(after, this.floorToken) < 0) throw changesExpired(after, this.floorToken);
-    // Binary search for the first record after the token.
+    // Binary search for the first entry with a change after the token.
     let lo = this.head;
-    let hi = this.records.length;
+    let hi = this.entries.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (compareChangeTokens(tokenOf(this.records[mid]!.event), after) <= 0) lo = mid + 1;
+      const changes = this.entries[mid]!.changes;
+      if (compareChangeTokens({ sequence: changes.sequence, position: changes.count - 1 }, after) <= 0) lo = mid + 1;
       else hi = mid;
     }
-    return this.records.slice(lo);
+    const out: ChangeRecord[] = [];
+    for (let i = lo; i < this.entries.length; i++) {
+      const retained = this.entries[i]!;
+      const changes = retained.changes;
+      let position = i === this.head ? this.headSkip : 0;
+      if (changes.sequence === after.sequence) position = Math.max(position, after.position + 1);
+      for (; position < changes.count; position++) out.push(retained.record(position));
+    }
+    return out;
   }
 
   /** Calls `listener` with every change applied from now on; returns the unsubscribe function. */
@@ -183,15 +222,26 @@ export class ChangeFeed {
   }
 
   private evict(): void {
-    // The newest record stays even when it alone is over the size bound.
-    while (this.size > this.bounds.eventsMax || (this.bytes > this.bounds.bytesMax && this.size > 1)) {
-      const oldest = this.records[this.head]!;
-      this.head++;
-      this.bytes -= oldest.sizeBytes;
-      this.floorToken = tokenOf(oldest.event);
+    // The newest change stays even when it alone is over the size bound. Whole runs of the
+    // oldest entry's changes leave at once: as many as leaving one at a time would remove.
+    while (this.count > 1 && (this.count > this.bounds.eventsMax || this.bytes > this.bounds.bytesMax)) {
+      const oldest = this.entries[this.head]!;
+      const left = oldest.changes.count - this.headSkip;
+      const overCount = this.count - this.bounds.eventsMax;
+      const overBytes = Math.ceil((this.bytes - this.bounds.bytesMax) / oldest.sizeBytes);
+      const leaving = Math.min(left, Math.max(overCount, overBytes, 1), this.count - 1);
+      this.headSkip += leaving;
+      this.count -= leaving;
+      this.bytes -= leaving * oldest.sizeBytes;
+      this.floorToken = { sequence: oldest.changes.sequence, position: this.headSkip - 1 };
+      if (this.headSkip === oldest.changes.count) {
+        this.entries[this.head] = undefined as unknown as RetainedEntry;
+        this.head++;
+        this.headSkip = 0;
+      }
     }
-    if (this.head > 1024 && this.head * 2 > this.records.length) {
-      this.records = this.records.slice(this.head);
+    if (this.head > 1024 && this.head * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.head);
       this.head = 0;
     }
   }

@@ -5,15 +5,26 @@ import fc from 'fast-check';
 import { StoreError } from '../../src/store/errors.ts';
 import type { Command, CommandResult } from '../../src/store/commands.ts';
 import type { Document } from '../../src/store/types.ts';
-import { ChangeFeed, compareChangeTokens, formatChangeToken, parseChangeToken, tokenOf, type ChangeToken } from '../../src/node/change-log.ts';
+import {
+  CHANGE_EVENT_FIELDS_BYTES,
+  ChangeFeed,
+  compareChangeTokens,
+  formatChangeToken,
+  parseChangeToken,
+  tokenOf,
+  type ChangeToken,
+} from '../../src/node/change-log.ts';
 import { changesOf } from '../../src/node/change-events.ts';
 import { encodeCommand } from '../../src/node/command-codec.ts';
 
 /** An insert of `count` documents applied at log index `index`: `count` changes in one entry. */
-function applyInsert(feed: ChangeFeed, index: number, count: number, size = 1): void {
+/** Returns what each of its changes counts towards the size bound. */
+function applyInsert(feed: ChangeFeed, index: number, count: number, size = 1): number {
   const docs: Document[] = Array.from({ length: count }, (_, i) => ({ _id: `d${index}-${i}`, _rev: index, pad: 'x'.repeat(size) }));
   const command: Command = { type: 'insert', collection: 'c', docs, timeMs: 1000 + index };
-  feed.applied(command, { ok: true, value: docs }, { index, term: 2, data: encodeCommand(command) });
+  const data = encodeCommand(command);
+  feed.applied(command, { ok: true, value: docs }, { index, term: 2, data });
+  return Math.ceil(data.byteLength / Math.max(1, count)) + CHANGE_EVENT_FIELDS_BYTES;
 }
 
 const ids = (feed: ChangeFeed, after: ChangeToken): string[] => feed.read(after).map((r) => r.event.eventId);
@@ -128,6 +139,45 @@ describe('the retained change log', () => {
             assert.deepEqual(
               feed.read(after).map((r) => tokenOf(r.event)),
               expected,
+            );
+        },
+      ),
+    );
+  });
+  test('bounds by count and size evict exactly what evicting one change at a time would (a model)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ count: fc.integer({ min: 0, max: 6 }), size: fc.integer({ min: 1, max: 400 }) }), { minLength: 1, maxLength: 25 }),
+        fc.integer({ min: 1, max: 30 }),
+        fc.integer({ min: 1, max: 6000 }),
+        fc.nat({ max: 27 }),
+        fc.nat({ max: 7 }),
+        (entries, eventsMax, bytesMax, seq, pos) => {
+          const feed = new ChangeFeed({ eventsMax, bytesMax });
+          // The model: every change with its size, the oldest leaving one by one.
+          const model: { token: ChangeToken; bytes: number }[] = [];
+          let floor: ChangeToken = { sequence: 0, position: 0 };
+          entries.forEach(({ count, size }, i) => {
+            const index = i + 1;
+            const perChange = applyInsert(feed, index, count, size);
+            if (count === 0) return;
+            for (let p = 0; p < count; p++) model.push({ token: { sequence: index, position: p }, bytes: perChange });
+            let bytes = model.reduce((sum, c) => sum + c.bytes, 0);
+            while (model.length > 1 && (model.length > eventsMax || bytes > bytesMax)) {
+              const oldest = model.shift()!;
+              bytes -= oldest.bytes;
+              floor = oldest.token;
+            }
+            assert.equal(feed.size, model.length);
+            assert.equal(feed.retainedBytes, bytes);
+            assert.deepEqual(feed.floor, floor);
+          });
+          const after = { sequence: seq, position: pos };
+          if (compareChangeTokens(after, feed.floor) < 0) expectExpired(() => feed.read(after));
+          else
+            assert.deepEqual(
+              feed.read(after).map((r) => tokenOf(r.event)),
+              model.map((c) => c.token).filter((t) => compareChangeTokens(t, after) > 0),
             );
         },
       ),
