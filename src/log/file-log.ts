@@ -13,7 +13,7 @@ import { entriesOf } from './compact-entries.ts';
 import { recover, type RecoveryResult } from './recovery.ts';
 import { ensureWritableDir, fsyncDir, listDir, logDirs, openSegmentForWrite, segmentFileName, SNAPSHOT_NAME, type LogDirs } from './segment-files.ts';
 import { SegmentWriter, type SegmentInfo } from './segment-writer.ts';
-import { removeFile, writeSnapshotFile } from './snapshot-file.ts';
+import { fileBackedSnapshot, removeFile, writeSnapshotFile } from './snapshot-file.ts';
 import { assertValidSnapshotMeta } from './snapshot-meta.ts';
 
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
@@ -36,6 +36,12 @@ export class FileLog extends LogReader implements LogStorage {
   /** What recovery read (immutable), behind `recovered.entries` until the first write: after
    * it the log may drop those entries, and nothing here should keep them in memory. */
   private recoveredEntries: readonly Entry[] | StoredEntries | null;
+  /** Behind `recovered.snapshot`: file-backed once the data is released. */
+  private recoveredSnapshot: Snapshot | null;
+  /** Whether snapshots keep their bytes in memory (releaseSnapshotData). */
+  private keepSnapshotData = true;
+  /** Size of the newest snapshot's data (its bytes may be in its file only). */
+  private snapBytes: number;
 
   private constructor(dirs: LogDirs, result: RecoveryResult, writer: SegmentWriter) {
     super();
@@ -44,14 +50,19 @@ export class FileLog extends LogReader implements LogStorage {
     this.writer = writer;
     this.hard = result.hardState;
     this.snap = result.snapshot;
+    this.snapBytes = result.snapshot?.data.byteLength ?? 0;
+    this.recoveredSnapshot = result.snapshot;
     this.recoveredEntries = result.log.restartEntries();
     const recoveredEntries = (): readonly Entry[] => {
       if (this.recoveredEntries === null) throw new Error('recovered.entries is only available until the first write to the log');
       return entriesOf(this.recoveredEntries);
     };
+    const recoveredSnapshot = (): Snapshot | null => this.recoveredSnapshot;
     this.recovered = {
       hardState: result.hardState,
-      snapshot: result.snapshot,
+      get snapshot(): Snapshot | null {
+        return recoveredSnapshot();
+      },
       get entries(): readonly Entry[] {
         return recoveredEntries();
       },
@@ -151,10 +162,17 @@ export class FileLog extends LogReader implements LogStorage {
     this.wrote();
     const keep = this.log.compact(meta.index, meta.term);
     this.writer.add({ kind: 'snapshotMarker', marker: { index: meta.index, term: meta.term, keep } });
-    this.snap = { meta, data };
+    this.snap = this.keepSnapshotData ? { meta, data } : fileBackedSnapshot(this.dirs.snapshots, meta);
+    this.snapBytes = data.byteLength;
     await this.writer.commit();
     await this.writer.deleteSegmentsUpTo(meta.index);
     await this.removeOlderSnapshots(meta);
+  }
+
+  releaseSnapshotData(): void {
+    this.keepSnapshotData = false;
+    if (this.snap !== null) this.snap = fileBackedSnapshot(this.dirs.snapshots, this.snap.meta);
+    if (this.recoveredSnapshot !== null) this.recoveredSnapshot = fileBackedSnapshot(this.dirs.snapshots, this.recoveredSnapshot.meta);
   }
 
   private checkSnapshotIsNewer(meta: SnapshotMeta): void {
@@ -205,7 +223,7 @@ export class FileLog extends LogReader implements LogStorage {
     return {
       segmentBytes,
       segmentCount: segments.length,
-      snapshotBytes: this.snap?.data.byteLength ?? 0,
+      snapshotBytes: this.snap === null ? 0 : this.snapBytes,
       syncLatency: this.writer.syncLatency,
     };
   }

@@ -5,6 +5,7 @@
 // under the final name, and a valid file survives a crash.
 import { crc32c } from '@node-rs/crc32';
 import { Packr } from 'msgpackr';
+import { readFileSync } from 'node:fs';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isMemberAddress } from '../raft/configuration.ts';
@@ -94,14 +95,19 @@ function decodeMeta(bytes: Uint8Array): SnapshotMeta | null {
 /** Reads and verifies a snapshot file; returns the snapshot or the reason its bytes make it
  * unusable. A file that cannot be read at all throws LogReadError: that says nothing of its bytes. */
 export async function readSnapshotFile(path: string, name: string): Promise<Snapshot | string> {
-  const match = SNAPSHOT_NAME.exec(name);
-  if (match === null) return 'not a snapshot file name';
   let buf: Buffer;
   try {
     buf = await readFile(path);
   } catch (error) {
     throw new LogReadError(path, error);
   }
+  return parseSnapshotFile(buf, name);
+}
+
+/** The snapshot a file's bytes hold, verified, or the reason they make it unusable. */
+function parseSnapshotFile(buf: Buffer, name: string): Snapshot | string {
+  const match = SNAPSHOT_NAME.exec(name);
+  if (match === null) return 'not a snapshot file name';
   if (buf.length < HEADER_BYTES || !buf.subarray(0, 8).equals(MAGIC)) return 'bad header';
   const metaLength = buf.readUInt32LE(12);
   const dataLength = buf.readUInt32LE(16) + buf.readUInt32LE(20) * 2 ** 32;
@@ -112,6 +118,30 @@ export async function readSnapshotFile(path: string, name: string): Promise<Snap
   if (meta.index !== Number(match[1]) || meta.term !== Number(match[2])) return 'metadata does not match the file name';
   const start = HEADER_BYTES + metaLength;
   return { meta, data: new Uint8Array(buf.buffer, buf.byteOffset + start, dataLength) };
+}
+
+/**
+ * The snapshot of the file `<dir>/<name of meta>`, whose bytes stay in the file: `data` reads
+ * and verifies it each time (synchronously; LogStorage.releaseSnapshotData says who may ask).
+ * A file gone or changed since throws: the log removes only older snapshots' files.
+ */
+export function fileBackedSnapshot(dir: string, meta: SnapshotMeta): Snapshot {
+  const name = snapshotFileName(meta.index, meta.term);
+  const path = join(dir, name);
+  return {
+    meta,
+    get data(): Uint8Array {
+      let buf: Buffer;
+      try {
+        buf = readFileSync(path);
+      } catch (error) {
+        throw new LogReadError(path, error);
+      }
+      const snapshot = parseSnapshotFile(buf, name);
+      if (typeof snapshot === 'string') throw new Error(`snapshot file ${path}: ${snapshot}`);
+      return snapshot.data;
+    },
+  };
 }
 
 export async function removeFile(path: string): Promise<void> {

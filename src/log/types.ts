@@ -60,6 +60,14 @@ export interface LogStorage {
   installSnapshot(meta: SnapshotMeta, data: Uint8Array): Promise<void>;
   /** The newest snapshot, or null. */
   snapshot(): Snapshot | null;
+  /**
+   * From now on the snapshot's bytes are not kept in memory (a log on disk; absent for one in
+   * memory): `snapshot().data` and `recovered.snapshot.data` read its file again, verified, each
+   * time they are asked for, and so do snapshots installed later. For a node that never sends
+   * its snapshot (a group of one: the embedded database), which holds the state it describes
+   * already; a node with followers keeps the bytes to send them without reading a file.
+   */
+  releaseSnapshotData?(): void;
   close(): Promise<void>;
   /** Sizes and write latency, for metrics (a log on disk; absent for one in memory). */
   stats?(): LogStats;

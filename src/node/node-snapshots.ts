@@ -205,8 +205,10 @@ export class NodeSnapshots {
     this.succeeded();
     host.logger.info({ index, bytes: data.byteLength }, 'snapshot taken, log compacted');
     host.snapshotTaken?.(index, data.byteLength);
-    // The core takes it between two Ready cycles, never in the middle of one.
-    this.snapshotForCore = { meta, data };
+    // The core takes it between two Ready cycles, never in the middle of one: as the log holds
+    // it (its bytes in memory, or in its file when released: LogStorage.releaseSnapshotData).
+    const held = host.log.snapshot();
+    this.snapshotForCore = held !== null && held.meta.index === index ? held : { meta, data };
     if (!host.isProcessing()) this.maintain();
     return data.byteLength;
   }

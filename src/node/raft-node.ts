@@ -29,6 +29,7 @@ import { pooledRandomBytes } from './random-pool.ts';
 import type { ChangeEvent, DatabaseBackend, ExecuteOptions, NodeStatus, ReadConsistency } from './backend.ts';
 import { ChangeFeed } from './change-log.ts';
 import { decodeCommand } from './command-codec.ts';
+import { releaseMsgpackSource } from '../msgpack-source.ts';
 import { PeerIncarnations } from './peer-incarnations.ts';
 import { MessageSanity, NoPeers, type LocalRaftView, type PeerNetwork } from './peer-network.ts';
 import { PendingProposals } from './pending-proposals.ts';
@@ -125,6 +126,8 @@ export class RaftNode implements DatabaseBackend {
   private closed = false;
   private fatal: Error | null = null;
   private knownLeader = 0;
+  /** Entries of this Ready were decoded from the log (not applied from their proposal). */
+  private decodedCommands = false;
   /** Where sampled writes spend their time (RaftNodeOptions.writeTrace); null: off. */
   private readonly trace: WriteTrace | null;
 
@@ -218,6 +221,10 @@ export class RaftNode implements DatabaseBackend {
    */
   static standalone(log: LogStorage, options: StandaloneOptions): RaftNode {
     const { nodeOptions, voters } = standaloneSetup(options);
+    const store = recoveredStore(log, nodeOptions.limits);
+    // A group of one never sends its snapshot, and its store holds the state the snapshot
+    // describes: the snapshot's bytes stay in their file (half the memory of a database).
+    log.releaseSnapshotData?.();
     return RaftNode.start({
       options: nodeOptions,
       log,
@@ -226,7 +233,7 @@ export class RaftNode implements DatabaseBackend {
       incarnations: PeerIncarnations.inMemory(),
       logger: options.logger,
       voters,
-      store: recoveredStore(log, nodeOptions.limits),
+      store,
       changes: new ChangeFeed(),
       nextId: createIdGenerator(Date.now, pooledRandomBytes()),
     });
@@ -621,6 +628,11 @@ export class RaftNode implements DatabaseBackend {
       this.apply(entry);
       if (this.trace !== null) this.trace.mark('applied', entry.index);
     }
+    if (this.decodedCommands) {
+      // msgpackr would keep the last entry's buffer: after a replay, a whole log segment.
+      this.decodedCommands = false;
+      releaseMsgpackSource();
+    }
     // A follower far behind a read's index refuses it now rather than hold it (catch-up.ts).
     this.reads.confirmed(rd.readStates, rd.softState.role === 'follower' ? this.currentStore.lastApplied : Number.POSITIVE_INFINITY);
     this.reads.serve(this.currentStore.lastApplied);
@@ -675,6 +687,7 @@ export class RaftNode implements DatabaseBackend {
       const proposed = this.proposals.commandAt(entry);
       let command: Command;
       try {
+        if (proposed === undefined) this.decodedCommands = true;
         command = proposed ?? decodeCommand(entry.data);
       } catch (error) {
         // Every replica fails the same way on the same bytes: deterministic.

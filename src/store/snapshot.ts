@@ -4,6 +4,7 @@
 // extension, so the bytes are plain msgpack maps and arrays.
 
 import { Packr } from 'msgpackr';
+import { releaseMsgpackSource } from '../msgpack-source.ts';
 import type { AuditChainSnapshot } from './audit.ts';
 import type { AuthSnapshot } from './auth-state.ts';
 import type { RaftEvent } from './raft-event.ts';
@@ -55,9 +56,18 @@ export function encodeSnapshotData(data: SnapshotData): Uint8Array {
   return packr.pack(data);
 }
 
+/** Decodes a snapshot and lets msgpackr drop it (msgpack-source.ts). */
+function unpackReleasingSource(bytes: Uint8Array): unknown {
+  try {
+    return packr.unpack(bytes);
+  } finally {
+    releaseMsgpackSource();
+  }
+}
+
 /** Decodes and shape-checks a snapshot; throws Error on a malformed one. */
 export function decodeSnapshotData(bytes: Uint8Array): SnapshotData {
-  const data: unknown = packr.unpack(bytes);
+  const data: unknown = unpackReleasingSource(bytes);
   const bad = (what: string): never => {
     throw new Error(`invalid snapshot: ${what}`);
   };

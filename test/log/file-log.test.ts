@@ -132,6 +132,29 @@ describe('FileLog', () => {
       await again.close();
     }));
 
+  test('releaseSnapshotData: the bytes are read from the file when asked, for the recovered snapshot and later ones', () =>
+    withTempDir(async (dir) => {
+      const log = await openFileLog({ dir });
+      await log.append(range(1, 30, 1));
+      await log.installSnapshot(meta(10, 1), new Uint8Array([1, 2, 3]));
+      await log.close();
+      const again = await reopen(dir);
+      again.releaseSnapshotData!();
+      assert.deepEqual([...again.snapshot()!.data], [1, 2, 3]);
+      assert.deepEqual([...again.recovered.snapshot!.data], [1, 2, 3]);
+      await again.installSnapshot(meta(20, 1), new Uint8Array([4, 5]));
+      assert.deepEqual(again.snapshot()!.meta, meta(20, 1));
+      assert.deepEqual([...again.snapshot()!.data], [4, 5]);
+      assert.equal(again.stats!().snapshotBytes, 2);
+      // Nothing kept in memory: the file is what answers (damaged, it says so).
+      const file = join(dir, 'snapshots', '00000000000000000020-1.snap');
+      const bytes = await readFile(file);
+      bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
+      await writeFile(file, bytes);
+      assert.throws(() => again.snapshot()!.data, /checksum mismatch/);
+      await again.close();
+    }));
+
   test('keeps only the newest snapshot file', () =>
     withTempDir(async (dir) => {
       const log = await openFileLog({ dir });
