@@ -160,6 +160,33 @@ async function compileValidatedSliced(filter: Filter, slicer: CompileSlicer): Pr
   return { filter: copy, matchAll: false, test, constraints: analyzeFilter(copy) };
 }
 
+/**
+ * `{field: scalar}` (an undotted field, a string, number or boolean), the commonest filter,
+ * compiled directly: a few small objects, as compileValidated would make them, without the JSON
+ * copy and analysis. Cheaper than looking it up: its JSON text and the LRU's moves cost more,
+ * and such filters (one per value asked for) would push the others out of the cache.
+ */
+function singleFieldEquality(filter: Filter): CompiledFilter | undefined {
+  const keys = Object.keys(filter);
+  if (keys.length !== 1) return undefined;
+  const field = keys[0]!;
+  if (field.charCodeAt(0) === 36 || field.indexOf('.') !== -1) return undefined;
+  const given = filter[field];
+  if (typeof given !== 'string' && typeof given !== 'number' && typeof given !== 'boolean') return undefined;
+  // -0 as 0, as the JSON copy of the general compile makes it.
+  const value = given === 0 ? 0 : given;
+  return {
+    filter: { [field]: value },
+    matchAll: false,
+    // mingo's semantics, as simpleEquality: the field equals the value, or is an array with an element equal to it.
+    test: (doc) => {
+      const x = Object.hasOwn(doc, field) ? doc[field] : undefined;
+      return x === value || (Array.isArray(x) && x.includes(value));
+    },
+    constraints: new Map([[field, [{ kind: 'points', values: [value] }]]]),
+  };
+}
+
 export class FilterCache {
   private readonly entries = new Map<string, CompiledFilter>();
 
@@ -175,6 +202,8 @@ export class FilterCache {
     // Validate on every call: JSON text drops undefined and turns a RegExp into
     // {}, so an invalid filter could otherwise hit the entry of a valid one.
     validateFilter(filter);
+    const equality = singleFieldEquality(filter);
+    if (equality !== undefined) return equality;
     const key = JSON.stringify(filter);
     if (key === undefined) throw new ValidationError('filter: must be a plain object');
     const hit = this.entries.get(key);

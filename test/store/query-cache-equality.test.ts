@@ -1,0 +1,40 @@
+// FilterCache.get's direct compile of `{field: scalar}` (src/store/query-cache.ts,
+// singleFieldEquality): the same filter, constraints and matches as the general compile, and
+// mingo's own semantics (a field equal to the value, or an array holding it).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { Query } from 'mingo/query';
+import { compileFilter, FilterCache, QUERY_OPTIONS } from '../../src/store/query-cache.ts';
+import type { Document, Filter } from '../../src/store/types.ts';
+
+const scalarArb = fc.oneof(fc.integer({ min: -2, max: 2 }), fc.constantFrom(0.5, -0, 'x', 'y', '', true, false));
+const valueArb = fc.oneof(scalarArb, fc.array(scalarArb, { maxLength: 3 }), fc.constant(null), fc.record({ x: scalarArb }));
+const docArb = fc.record({ _id: fc.constant('d'), _rev: fc.constant(1), a: valueArb, b: valueArb }, { requiredKeys: ['_id', '_rev'] });
+const filterArb: fc.Arbitrary<Filter> = fc.tuple(fc.constantFrom('a', 'b', 'c'), scalarArb).map(([field, value]) => ({ [field]: value }));
+
+test('{field: scalar} compiles directly to what the general compile makes, and matches as mingo does', () => {
+  const cache = new FilterCache();
+  fc.assert(
+    fc.property(filterArb, fc.array(docArb, { minLength: 1, maxLength: 8 }), (filter, docs) => {
+      const direct = cache.get(filter);
+      const general = compileFilter(filter);
+      assert.deepEqual(direct.filter, general.filter);
+      assert.equal(direct.matchAll, general.matchAll);
+      assert.deepEqual(direct.constraints, general.constraints);
+      const mingo = new Query(filter, QUERY_OPTIONS);
+      for (const doc of docs as Document[]) {
+        assert.equal(direct.test(doc), general.test(doc), JSON.stringify({ filter, doc }));
+        assert.equal(direct.test(doc), mingo.test(doc), JSON.stringify({ filter, doc }));
+      }
+    }),
+  );
+  // Neither cached nor pushing others out.
+  assert.equal(cache.size, 0);
+});
+
+test('the direct compile is taken only for one undotted field and a scalar', () => {
+  const cache = new FilterCache();
+  for (const filter of [{ a: 1, b: 2 }, { 'a.b': 1 }, { a: { $eq: 1 } }, { a: null }, { a: [1] }, { $or: [{ a: 1 }] }] as Filter[]) cache.get(filter);
+  assert.equal(cache.size, 6);
+});
