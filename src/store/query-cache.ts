@@ -162,9 +162,9 @@ async function compileValidatedSliced(filter: Filter, slicer: CompileSlicer): Pr
 
 /**
  * `{field: scalar}` (an undotted field, a string, number or boolean), the commonest filter,
- * compiled directly: a few small objects, as compileValidated would make them, without the JSON
- * copy and analysis. Cheaper than looking it up: its JSON text and the LRU's moves cost more,
- * and such filters (one per value asked for) would push the others out of the cache.
+ * compiled directly: a few small objects, as compileValidated would make them, without its JSON
+ * copy and analysis, which cost several times the indexed lookup itself. Such filters come with
+ * a new value each time as often as not (an id, an email): a cache miss each.
  */
 function singleFieldEquality(filter: Filter): CompiledFilter | undefined {
   const keys = Object.keys(filter);
@@ -202,8 +202,6 @@ export class FilterCache {
     // Validate on every call: JSON text drops undefined and turns a RegExp into
     // {}, so an invalid filter could otherwise hit the entry of a valid one.
     validateFilter(filter);
-    const equality = singleFieldEquality(filter);
-    if (equality !== undefined) return equality;
     const key = JSON.stringify(filter);
     if (key === undefined) throw new ValidationError('filter: must be a plain object');
     const hit = this.entries.get(key);
@@ -213,7 +211,7 @@ export class FilterCache {
       this.entries.set(key, hit);
       return hit;
     }
-    return this.add(key, compileValidated(filter));
+    return this.add(key, singleFieldEquality(filter) ?? compileValidated(filter));
   }
 
   /** get(), a filter not cached being compiled in slices when it is wide (compileFilterSliced's
