@@ -36,8 +36,10 @@ export class FileLog extends LogReader implements LogStorage {
   /** What recovery read (immutable), behind `recovered.entries` until the first write: after
    * it the log may drop those entries, and nothing here should keep them in memory. */
   private recoveredEntries: readonly Entry[] | StoredEntries | null;
-  /** Behind `recovered.snapshot`: file-backed once the data is released. */
+  /** Behind `recovered.snapshot`: file-backed once the data is released; gone (and asking for
+   * it throws) once a newer snapshot is installed, which removes its file. */
   private recoveredSnapshot: Snapshot | null;
+  private recoveredSnapshotSuperseded = false;
   /** Whether snapshots keep their bytes in memory (releaseSnapshotData). */
   private keepSnapshotData = true;
   /** Size of the newest snapshot's data (its bytes may be in its file only). */
@@ -57,7 +59,10 @@ export class FileLog extends LogReader implements LogStorage {
       if (this.recoveredEntries === null) throw new Error('recovered.entries is only available until the first write to the log');
       return entriesOf(this.recoveredEntries);
     };
-    const recoveredSnapshot = (): Snapshot | null => this.recoveredSnapshot;
+    const recoveredSnapshot = (): Snapshot | null => {
+      if (this.recoveredSnapshotSuperseded) throw new Error('recovered.snapshot is only available until a snapshot is installed');
+      return this.recoveredSnapshot;
+    };
     this.recovered = {
       hardState: result.hardState,
       get snapshot(): Snapshot | null {
@@ -163,6 +168,9 @@ export class FileLog extends LogReader implements LogStorage {
     const keep = this.log.compact(meta.index, meta.term);
     this.writer.add({ kind: 'snapshotMarker', marker: { index: meta.index, term: meta.term, keep } });
     this.snap = this.keepSnapshotData ? { meta, data } : fileBackedSnapshot(this.dirs.snapshots, meta);
+    // The recovered snapshot's file goes below; its bytes are not kept for anyone any more.
+    this.recoveredSnapshotSuperseded = true;
+    this.recoveredSnapshot = null;
     this.snapBytes = data.byteLength;
     await this.writer.commit();
     await this.writer.deleteSegmentsUpTo(meta.index);

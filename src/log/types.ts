@@ -10,6 +10,8 @@ export type SyncMode = 'batch' | 'none';
  * replay the embedded store. Entries are those after the snapshot, in order. */
 export interface RecoveredLog {
   readonly hardState: HardState;
+  /** A FileLog answers until it installs a newer snapshot (which removes this one's file), after
+   * which it lets it go. */
   readonly snapshot: Snapshot | null;
   /** Built on each read (recovery keeps the entries in compact form; see restartEntries);
    * a FileLog answers only until the first write, after which it lets them go. */

@@ -176,10 +176,11 @@ export class ChangeFeed {
     this.bytes += changes.count * sizeBytes;
     this.evict();
     if (this.listeners.size === 0) return;
-    // The newest changes are retained whatever the bounds (evict keeps at least one): each is
-    // retained by the time a listener hears of it, unless the entry alone is over the bounds.
+    // Records made for the listeners only (one per change, shared by them all), not kept with
+    // the entry: a stream reading the log later makes its own, so an open stream does not make
+    // the columns' saving of memory void.
     for (let position = 0; position < changes.count; position++) {
-      const record = retained.record(position);
+      const record = new ChangeRecord(changes.event(position), sizeBytes);
       for (const listener of this.listeners) listener(record);
     }
   }
@@ -211,7 +212,12 @@ export class ChangeFeed {
     return out;
   }
 
-  /** Calls `listener` with every change applied from now on; returns the unsubscribe function. */
+  /**
+   * Calls `listener` with every change applied from now on; returns the unsubscribe function.
+   * A listener hears an entry's changes once the whole entry is retained and the bounds applied:
+   * each change is retained then, unless one entry alone holds more than the bounds (its oldest
+   * changes are below the floor already, and a stream resuming from them gets CHANGES_EXPIRED).
+   */
   subscribeRecords(listener: (record: ChangeRecord) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -132,7 +132,9 @@ export function inLease(s: RaftState, type: Message['type']): boolean {
  * grants ours, we refuse its): exactly one of the two refuses, so one of them can win. A rival
  * with a more up-to-date log is granted as before. Only the first round: a pre-candidate that
  * cannot win (its answers are lost) grants from its second round on, so it delays a rival by
- * one election timeout at most, never for good.
+ * one election timeout at most, never for good. With three voters the two survivors of a
+ * leader need each other's vote, so the one refusal settles it; with more voters, others out of
+ * their lease may still grant both rivals.
  */
 function yieldsToUs(s: RaftState, m: PreVoteRequest): boolean {
   return (

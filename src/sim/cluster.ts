@@ -281,7 +281,13 @@ export class Cluster {
     else if (m.type === 'PreVote' && target.core !== null) {
       const status = target.core.status();
       const lastTerm = target.disk.termAt(status.lastIndex) ?? 0;
-      if (status.role === 'pre-candidate' && m.term === status.term + 1 && m.lastLogIndex === status.lastIndex && m.lastLogTerm === lastTerm) {
+      if (
+        status.role === 'pre-candidate' &&
+        m.from > target.id &&
+        m.term === status.term + 1 &&
+        m.lastLogIndex === status.lastIndex &&
+        m.lastLogTerm === lastTerm
+      ) {
         this.coverage.hit('preVoteTie');
       }
     } else if (m.type === 'RequestVote' && m.term >= target.term) {

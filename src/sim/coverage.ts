@@ -13,8 +13,9 @@ export const COVERAGE_STATES = [
   'voteRefusedLogCheck',
   /** A PreVote was answered "no". */
   'preVoteRejected',
-  /** A PreVote reached a pre-candidate of the same future term with the same log: two servers
-   * timed out together, where the tie-break (election.ts, yieldsToUs) decides who goes on. */
+  /** A PreVote reached a pre-candidate of the same future term with the same log and a lower id:
+   * two servers timed out together, where the tie-break (election.ts, yieldsToUs) refuses the
+   * rival when it is the pre-candidate's first round. */
   'preVoteTie',
   /** A read was answered by a node whose term changed since the read arrived. */
   'readServedAcrossTermChange',

@@ -143,6 +143,8 @@ describe('FileLog', () => {
       assert.deepEqual([...again.snapshot()!.data], [1, 2, 3]);
       assert.deepEqual([...again.recovered.snapshot!.data], [1, 2, 3]);
       await again.installSnapshot(meta(20, 1), new Uint8Array([4, 5]));
+      // The recovered snapshot's file is gone with it: asking for it says so.
+      assert.throws(() => again.recovered.snapshot, /only available until a snapshot is installed/);
       assert.deepEqual(again.snapshot()!.meta, meta(20, 1));
       assert.deepEqual([...again.snapshot()!.data], [4, 5]);
       assert.equal(again.stats!().snapshotBytes, 2);
