@@ -8,7 +8,7 @@ import { decodeAllRecords, decodeRecords } from '../../src/log/record-scanner.ts
 import { sectorCrcs } from '../../src/log/write-end.ts';
 import { entriesOf } from '../../src/log/compact-entries.ts';
 import { RaftLog } from '../../src/raft/raft-log.ts';
-import { entry, meta, plain, range, withTempDir } from './helpers.ts';
+import { entry, meta, plain, range, withTempDir, writeLogWithSnapshot } from './helpers.ts';
 
 async function segmentNames(dir: string): Promise<string[]> {
   return (await readdir(join(dir, 'log'))).sort();
@@ -134,10 +134,7 @@ describe('FileLog', () => {
 
   test('releaseSnapshotData: the bytes are read from the file when asked, for the recovered snapshot and later ones', () =>
     withTempDir(async (dir) => {
-      const log = await openFileLog({ dir });
-      await log.append(range(1, 30, 1));
-      await log.installSnapshot(meta(10, 1), new Uint8Array([1, 2, 3]));
-      await log.close();
+      await writeLogWithSnapshot(dir, 30, meta(10, 1), new Uint8Array([1, 2, 3]));
       const again = await reopen(dir);
       again.releaseSnapshotData!();
       assert.deepEqual([...again.snapshot()!.data], [1, 2, 3]);

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Entry, EntryType, SnapshotMeta } from '../../src/raft/types.ts';
+import { openFileLog } from '../../src/log/index.ts';
 
 export function entry(index: number, term: number, text = `e${index}t${term}`, type: EntryType = 'normal'): Entry {
   return { index, term, type, data: new TextEncoder().encode(text) };
@@ -30,4 +31,12 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Writes entries 1..lastIndex (term 1) and a snapshot at `snapshot` with `data` into a new log in `dir`, then closes it. */
+export async function writeLogWithSnapshot(dir: string, lastIndex: number, snapshot: SnapshotMeta, data: Uint8Array): Promise<void> {
+  const log = await openFileLog({ dir });
+  await log.append(range(1, lastIndex, 1));
+  await log.installSnapshot(snapshot, data);
+  await log.close();
 }

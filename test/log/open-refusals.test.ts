@@ -10,7 +10,7 @@ import { openFileLog, LogCorruptionError, LogReadError } from '../../src/log/ind
 import { encodeRecords, RECORD_HEADER_BYTES, RecordType, type LogRecord } from '../../src/log/record.ts';
 import { decodeRecords } from '../../src/log/record-scanner.ts';
 import { MAX_WRITE_BYTES } from '../../src/log/preallocation.ts';
-import { entry, meta, range, withTempDir } from './helpers.ts';
+import { entry, meta, range, withTempDir, writeLogWithSnapshot } from './helpers.ts';
 
 const SEG1 = '00000000000000000001.seg';
 
@@ -319,10 +319,7 @@ describe('LogCorruptionError for every refusal at open', () => {
 
   test('the only snapshot file cannot be read: a LogReadError naming it', () =>
     withTempDir(async (dir) => {
-      const log = await openFileLog({ dir });
-      await log.append(range(1, 10, 1));
-      await log.installSnapshot(meta(8, 1), new Uint8Array([1, 2, 3]));
-      await log.close();
+      await writeLogWithSnapshot(dir, 10, meta(8, 1), new Uint8Array([1, 2, 3]));
       const path = join(dir, 'snapshots', '00000000000000000008-1.snap');
       await rm(path);
       await mkdir(path); // reading it fails (EISDIR)
