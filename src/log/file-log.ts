@@ -36,10 +36,9 @@ export class FileLog extends LogReader implements LogStorage {
   /** What recovery read (immutable), behind `recovered.entries` until the first write: after
    * it the log may drop those entries, and nothing here should keep them in memory. */
   private recoveredEntries: readonly Entry[] | StoredEntries | null;
-  /** Behind `recovered.snapshot`: file-backed once the data is released; gone (and asking for
-   * it throws) once a newer snapshot is installed, which removes its file. */
-  private recoveredSnapshot: Snapshot | null;
-  private recoveredSnapshotSuperseded = false;
+  /** A snapshot was installed since the log was opened: it removed the recovered one's file, and
+   * `recovered.snapshot` (until then the newest, `snap`) is no longer available. */
+  private installedSinceOpen = false;
   /** Whether snapshots keep their bytes in memory (releaseSnapshotData). */
   private keepSnapshotData = true;
   /** Size of the newest snapshot's data (its bytes may be in its file only). */
@@ -53,15 +52,14 @@ export class FileLog extends LogReader implements LogStorage {
     this.hard = result.hardState;
     this.snap = result.snapshot;
     this.snapBytes = result.snapshot?.data.byteLength ?? 0;
-    this.recoveredSnapshot = result.snapshot;
     this.recoveredEntries = result.log.restartEntries();
     const recoveredEntries = (): readonly Entry[] => {
       if (this.recoveredEntries === null) throw new Error('recovered.entries is only available until the first write to the log');
       return entriesOf(this.recoveredEntries);
     };
     const recoveredSnapshot = (): Snapshot | null => {
-      if (this.recoveredSnapshotSuperseded) throw new Error('recovered.snapshot is only available until a snapshot is installed');
-      return this.recoveredSnapshot;
+      if (this.installedSinceOpen) throw new Error('recovered.snapshot is only available until a snapshot is installed');
+      return this.snap;
     };
     this.recovered = {
       hardState: result.hardState,
@@ -169,8 +167,7 @@ export class FileLog extends LogReader implements LogStorage {
     this.writer.add({ kind: 'snapshotMarker', marker: { index: meta.index, term: meta.term, keep } });
     this.snap = this.keepSnapshotData ? { meta, data } : fileBackedSnapshot(this.dirs.snapshots, meta);
     // The recovered snapshot's file goes below; its bytes are not kept for anyone any more.
-    this.recoveredSnapshotSuperseded = true;
-    this.recoveredSnapshot = null;
+    this.installedSinceOpen = true;
     this.snapBytes = data.byteLength;
     await this.writer.commit();
     await this.writer.deleteSegmentsUpTo(meta.index);
@@ -180,7 +177,6 @@ export class FileLog extends LogReader implements LogStorage {
   releaseSnapshotData(): void {
     this.keepSnapshotData = false;
     if (this.snap !== null) this.snap = fileBackedSnapshot(this.dirs.snapshots, this.snap.meta);
-    if (this.recoveredSnapshot !== null) this.recoveredSnapshot = fileBackedSnapshot(this.dirs.snapshots, this.recoveredSnapshot.meta);
   }
 
   private checkSnapshotIsNewer(meta: SnapshotMeta): void {

@@ -23,3 +23,11 @@ export function notCaughtUp(entriesBehind: number): StoreError {
     `this node is ${entriesBehind} log entries behind the leader (more than ${FOLLOWER_LAG_ENTRIES_MAX}: catching up after a restart or a partition); nothing was done: retry on another node`,
   );
 }
+
+/** The refusal of a node that has not caught up once since it started, after a request waited `waitMs` for it. */
+export function notCaughtUpSinceStart(waitMs: number): StoreError {
+  return new StoreError(
+    'NOT_CAUGHT_UP',
+    `this node has not caught up with the cluster since it started (waited ${waitMs} ms); nothing was done: retry on another node`,
+  );
+}

@@ -39,6 +39,14 @@ export const QUERY_OPTIONS = { ...MINGO_OPTIONS, context: QUERY_CONTEXT };
 
 type Scalar = string | number | boolean;
 
+/** mingo's equality with a scalar: the field equals the value, or is an array with an element equal to it (one level). */
+function fieldEquals(field: string, value: Scalar): (doc: Document) => boolean {
+  return (doc) => {
+    const x = Object.hasOwn(doc, field) ? doc[field] : undefined;
+    return x === value || (Array.isArray(x) && x.includes(value));
+  };
+}
+
 /**
  * A filter of top-level, undotted fields compared for equality with scalars
  * (`{email: 'a@b'}`, `{a: 1, b: {$eq: true}}`) gets a direct predicate with
@@ -60,14 +68,7 @@ function simpleEquality(filter: Filter): ((doc: Document) => boolean) | undefine
     fields.push(key);
     values.push(v);
   }
-  if (fields.length === 1) {
-    const f = fields[0]!;
-    const v = values[0]!;
-    return (doc) => {
-      const x = Object.hasOwn(doc, f) ? doc[f] : undefined;
-      return x === v || (Array.isArray(x) && x.includes(v));
-    };
-  }
+  if (fields.length === 1) return fieldEquals(fields[0]!, values[0]!);
   return (doc) => {
     for (let i = 0; i < fields.length; i++) {
       const f = fields[i]!;
@@ -78,12 +79,37 @@ function simpleEquality(filter: Filter): ((doc: Document) => boolean) | undefine
   };
 }
 
+/**
+ * `{field: scalar}` (an undotted field, a string, number or boolean), the commonest filter,
+ * compiled directly: the few small objects the general compile would make, without its JSON
+ * copy and analysis, which cost several times the indexed lookup itself. Such filters come with
+ * a new value each time as often as not (an id, an email): a cache miss each.
+ */
+function singleFieldEquality(filter: Filter): CompiledFilter | undefined {
+  const keys = Object.keys(filter);
+  if (keys.length !== 1) return undefined;
+  const field = keys[0]!;
+  if (field.charCodeAt(0) === 36 || field.indexOf('.') !== -1) return undefined;
+  const given = filter[field];
+  if (typeof given !== 'string' && typeof given !== 'number' && typeof given !== 'boolean') return undefined;
+  // -0 as 0, as the JSON copy of the general compile makes it.
+  const value = given === 0 ? 0 : given;
+  return {
+    filter: { [field]: value },
+    matchAll: false,
+    test: fieldEquals(field, value),
+    constraints: new Map([[field, [{ kind: 'points', values: [value] }]]]),
+  };
+}
+
 export function compileFilter(filter: Filter): CompiledFilter {
   validateFilter(filter);
   return compileValidated(filter);
 }
 
 function compileValidated(filter: Filter): CompiledFilter {
+  const direct = singleFieldEquality(filter);
+  if (direct !== undefined) return direct;
   const copy = JSON.parse(JSON.stringify(filter)) as Filter;
   const matchAll = Object.keys(copy).length === 0;
   let test = matchAll ? () => true : simpleEquality(copy);
@@ -160,33 +186,6 @@ async function compileValidatedSliced(filter: Filter, slicer: CompileSlicer): Pr
   return { filter: copy, matchAll: false, test, constraints: analyzeFilter(copy) };
 }
 
-/**
- * `{field: scalar}` (an undotted field, a string, number or boolean), the commonest filter,
- * compiled directly: a few small objects, as compileValidated would make them, without its JSON
- * copy and analysis, which cost several times the indexed lookup itself. Such filters come with
- * a new value each time as often as not (an id, an email): a cache miss each.
- */
-function singleFieldEquality(filter: Filter): CompiledFilter | undefined {
-  const keys = Object.keys(filter);
-  if (keys.length !== 1) return undefined;
-  const field = keys[0]!;
-  if (field.charCodeAt(0) === 36 || field.indexOf('.') !== -1) return undefined;
-  const given = filter[field];
-  if (typeof given !== 'string' && typeof given !== 'number' && typeof given !== 'boolean') return undefined;
-  // -0 as 0, as the JSON copy of the general compile makes it.
-  const value = given === 0 ? 0 : given;
-  return {
-    filter: { [field]: value },
-    matchAll: false,
-    // mingo's semantics, as simpleEquality: the field equals the value, or is an array with an element equal to it.
-    test: (doc) => {
-      const x = Object.hasOwn(doc, field) ? doc[field] : undefined;
-      return x === value || (Array.isArray(x) && x.includes(value));
-    },
-    constraints: new Map([[field, [{ kind: 'points', values: [value] }]]]),
-  };
-}
-
 export class FilterCache {
   private readonly entries = new Map<string, CompiledFilter>();
 
@@ -211,7 +210,7 @@ export class FilterCache {
       this.entries.set(key, hit);
       return hit;
     }
-    return this.add(key, singleFieldEquality(filter) ?? compileValidated(filter));
+    return this.add(key, compileValidated(filter));
   }
 
   /** get(), a filter not cached being compiled in slices when it is wide (compileFilterSliced's

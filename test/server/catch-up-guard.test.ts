@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { FOLLOWER_LAG_ENTRIES_MAX } from '../../src/node/catch-up.ts';
-import { CAUGHT_UP_ONCE_WAIT_MS_MAX } from '../../src/server/auth/auth-plugin.ts';
+import { CAUGHT_UP_ONCE_WAIT_MS_MAX } from '../../src/server/catch-up-guard.ts';
 import { errorOf, send, startScriptedServer, type ScriptedBackend, type TestServer } from './helpers.ts';
 
 describe('a node catching up refuses the data API', () => {

@@ -1,10 +1,11 @@
-// FilterCache.get's direct compile of `{field: scalar}` (src/store/query-cache.ts,
-// singleFieldEquality): the same filter, constraints and matches as the general compile, and
-// mingo's own semantics (a field equal to the value, or an array holding it).
+// The direct compile of `{field: scalar}` (src/store/query-cache.ts, singleFieldEquality, what a
+// filter-cache miss and compileFilter build): the same filter, constraints and matches as the
+// general compile, and mingo's own semantics (a field equal to the value, or an array holding it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Query } from 'mingo/query';
+import { analyzeFilter } from '../../src/store/filter-analysis.ts';
 import { compileFilter, FilterCache, QUERY_OPTIONS } from '../../src/store/query-cache.ts';
 import type { Document, Filter } from '../../src/store/types.ts';
 
@@ -17,10 +18,14 @@ test('{field: scalar} compiles directly to what the general compile makes, and m
   fc.assert(
     fc.property(filterArb, fc.array(docArb, { minLength: 1, maxLength: 8 }), (filter, docs) => {
       const direct = new FilterCache().get(filter);
-      const general = compileFilter(filter);
-      assert.deepEqual(direct.filter, general.filter);
+      // The general compile of the same condition ({field: {$eq: value}} does not take the
+      // direct path: simpleEquality and analyzeFilter over a JSON copy).
+      const [field, value] = Object.entries(filter)[0]!;
+      const general = compileFilter({ [field]: { $eq: value } } as Filter);
+      assert.deepEqual(direct.filter, JSON.parse(JSON.stringify(filter)));
       assert.equal(direct.matchAll, general.matchAll);
       assert.deepEqual(direct.constraints, general.constraints);
+      assert.deepEqual(direct.constraints, analyzeFilter(JSON.parse(JSON.stringify(filter)) as Filter));
       const mingo = new Query(filter, QUERY_OPTIONS);
       for (const doc of docs as Document[]) {
         assert.equal(direct.test(doc), general.test(doc), JSON.stringify({ filter, doc }));

@@ -9,10 +9,10 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { DatabaseBackend } from '../../node/backend.ts';
 import type { AuthAction, AuthCommand, AuthOp, Permission, RoleRecord, UserRecord } from '../../store/auth-state.ts';
-import { StoreError, ValidationError } from '../../store/errors.ts';
+import { ValidationError } from '../../store/errors.ts';
 import { validatePermissions, validateRoleName, validateUserName } from '../../store/validate-auth-command.ts';
 import { runCommand } from '../backend-access.ts';
-import { isDataApiRequest } from '../catch-up-guard.ts';
+import { CAUGHT_UP_ONCE_WAIT_MS_MAX, caughtUpWithin, isDataApiRequest } from '../catch-up-guard.ts';
 import { bodyObject, queryParams } from '../http-input.ts';
 import {
   Authenticator,
@@ -61,32 +61,6 @@ declare module 'fastify' {
 
 /** Delay between attempts of the bootstrap while the cluster has no leader (bounded backoff). */
 const BOOTSTRAP_RETRY_MS_MIN = 100;
-/** How long a request waits for a node that has not caught up since it started (a restarted
- * node replaying what it missed, on a cold JIT) before 503 NOT_CAUGHT_UP, in ms. */
-export const CAUGHT_UP_ONCE_WAIT_MS_MAX = 200;
-
-/** `barrier`, or NOT_CAUGHT_UP after `waitMs` (the barrier itself goes on). */
-async function caughtUpWithin(barrier: Promise<void>, waitMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new StoreError(
-            'NOT_CAUGHT_UP',
-            `this node has not caught up with the cluster since it started (waited ${waitMs} ms); nothing was done: retry on another node`,
-          ),
-        ),
-      waitMs,
-    );
-  });
-  barrier.catch(() => {});
-  try {
-    await Promise.race([barrier, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 const BOOTSTRAP_RETRY_MS_MAX = 2_000;
 
 /** Throws FORBIDDEN unless the request's user may do `action` on `collection` (no-op with authentication off). */
