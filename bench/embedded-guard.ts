@@ -5,6 +5,7 @@ import type { PeerMeasure } from './side-by-side.ts';
 
 interface GuardedResults {
   readonly recovery: { readonly reopenSeconds: number };
+  readonly snapshotInstall: { readonly restoreSeconds: number; readonly reopenSeconds: number };
   readonly memoryPerDocument: { readonly heapPerJsonByte: number };
   readonly reads: { readonly indexedRangeQueryLimit100: { readonly p50Us: number } };
 }
@@ -38,6 +39,8 @@ export function embeddedGuard(
   }
   // No peer for these: absolute, so a busy box can flag them.
   guard['recovery.reopenSeconds'] = { value: results.recovery.reopenSeconds, better: 'lower', kind: 'absolute' };
+  guard['snapshotInstall.restoreSeconds'] = { value: results.snapshotInstall.restoreSeconds, better: 'lower', kind: 'absolute' };
+  guard['snapshotInstall.reopenSeconds'] = { value: results.snapshotInstall.reopenSeconds, better: 'lower', kind: 'absolute' };
   guard['memoryPerDocument.heapPerJsonByte'] = { value: results.memoryPerDocument.heapPerJsonByte, better: 'lower', kind: 'absolute' };
   guard['indexedRangeQueryLimit100.p50Us'] = { value: results.reads.indexedRangeQueryLimit100.p50Us, better: 'lower', kind: 'absolute' };
   return guard;

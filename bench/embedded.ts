@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ReopenResult } from './fixtures/reopen-child.ts';
+import type { RestoreResult } from './fixtures/restore-child.ts';
 import { embeddedGuard } from './embedded-guard.ts';
 import { memoryPerDocument } from './memory.ts';
 // The package as applications import it (the compiled build in dist/: npm run bench builds it).
@@ -32,6 +33,7 @@ export async function benchEmbedded(options: EmbeddedBenchOptions): Promise<Reco
     // Recovery first, while this process is small and quiet: after the read benchmarks, the
     // collection of their garbage would compete with the timed reopens for the 2 CPUs.
     const recovered = await recovery(join(base, 'recovery'), options.documents);
+    const installed = await snapshotInstall(join(base, 'snapshot'), options.documents);
     const memory = await memoryPerDocument(base, options.memoryDocuments);
     const peers = await loadPeers();
     const inserts = await insertsSideBySide(peers, base, { rounds: options.rounds, seconds: options.secondsPerRound });
@@ -42,6 +44,7 @@ export async function benchEmbedded(options: EmbeddedBenchOptions): Promise<Reco
       durableInserts64Writers: ourInserts(inserts.durableInserts64Writers),
       reads: readResults.ours,
       recovery: recovered,
+      snapshotInstall: installed,
       memoryPerDocument: memory,
       sideBySide: { ...inserts, reads: readResults.sideBySide },
     };
@@ -168,6 +171,63 @@ async function recovery(dir: string, entries: number): Promise<RecoveryResult> {
       ),
     ),
     reopenRuns: seconds.map(round),
+  };
+}
+
+export interface SnapshotInstallResult {
+  readonly documents: number;
+  readonly snapshotBytes: number;
+  /** The median of `restoreRuns`: Store.restoreSnapshot alone, the bytes in memory. */
+  readonly restoreSeconds: number;
+  readonly restoreRuns: number[];
+  /** The median of `reopenRuns`: open() of the directory, the file read and checked too. */
+  readonly reopenSeconds: number;
+  readonly reopenRuns: number[];
+}
+
+/**
+ * A database of `documents` read documents with two secondary indexes, all in one snapshot,
+ * restored in fresh processes: the snapshot's bytes decoded and the documents and both indexes
+ * rebuilt, as a follower does with an InstallSnapshot once it has the bytes (restore-child.ts),
+ * and the whole directory opened as an application does (reopen-child.ts), alternately.
+ */
+async function snapshotInstall(dir: string, documents: number): Promise<SnapshotInstallResult> {
+  const written = await runFixture<{ documents: number; snapshotIndex: number; snapshotBytes: number }>('write-snapshot-child.ts', [
+    dir,
+    String(documents),
+  ]);
+  const restores: number[] = [];
+  const reopens: number[] = [];
+  for (let run = 1; run <= REOPEN_RUNS; run++) {
+    progress(`restoring a snapshot in a fresh process: run ${run}/${REOPEN_RUNS}`);
+    const restored = await runFixture<RestoreResult>('restore-child.ts', [dir]);
+    if (restored.count !== documents || restored.indexes !== 2)
+      throw new Error(`run ${run}: restored ${restored.count} of ${documents} documents, ${restored.indexes} indexes`);
+    const reopened = await runFixture<ReopenResult>('reopen-child.ts', [dir]);
+    if (reopened.count !== documents) throw new Error(`run ${run}: reopened ${reopened.count} of ${documents} documents`);
+    if (reopened.snapshotIndex !== written.snapshotIndex) {
+      throw new Error(`run ${run}: opened from the snapshot at ${reopened.snapshotIndex}, not ${written.snapshotIndex}`);
+    }
+    progress(
+      `restoring a snapshot in a fresh process: run ${run}/${REOPEN_RUNS}: restore ${round(restored.seconds)} s, reopen ${round(reopened.seconds)} s`,
+    );
+    restores.push(restored.seconds);
+    reopens.push(reopened.seconds);
+  }
+  const median = (xs: number[]): number =>
+    round(
+      percentile(
+        [...xs].sort((a, b) => a - b),
+        0.5,
+      ),
+    );
+  return {
+    documents,
+    snapshotBytes: written.snapshotBytes,
+    restoreSeconds: median(restores),
+    restoreRuns: restores.map(round),
+    reopenSeconds: median(reopens),
+    reopenRuns: reopens.map(round),
   };
 }
 

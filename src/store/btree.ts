@@ -240,11 +240,14 @@ export class BTree<K, V> {
    * building the tree bottom-up in O(n): for restoring snapshots and building
    * indexes without n separate inserts.
    */
-  load(keys: K[], values: V[]): void {
+  load(keys: K[], values: V[], order: 'check' | 'sorted-by-caller' = 'check'): void {
     assert(keys.length === values.length, 'btree.load: keys and values differ in length');
-    // Not an assertion: a restored snapshot's _ids are checked here (input from disk).
-    for (let i = 1; i < keys.length; i++) {
-      if (this.cmp(keys[i - 1]!, keys[i]!) >= 0) throw new Error('btree.load: keys not strictly ascending');
+    // Not an assertion: a restored snapshot's _ids are checked here (input from disk). A
+    // caller that sorted the keys itself (an index build) vouches for them instead.
+    if (order === 'check') {
+      for (let i = 1; i < keys.length; i++) {
+        if (this.cmp(keys[i - 1]!, keys[i]!) >= 0) throw new Error('btree.load: keys not strictly ascending');
+      }
     }
     this.count = keys.length;
     if (keys.length <= MAX) {
@@ -347,6 +350,17 @@ export class BTree<K, V> {
     this.scan(lo, hi, reverse, (k, v) => {
       out.push([k, v]);
     });
+    return out;
+  }
+
+  /** Every value in key order, in one array (leaf by leaf: no pair per entry, unlike entries()). */
+  values(): V[] {
+    const out = new Array<V>(this.count);
+    let at = 0;
+    for (let leaf: Leaf<K, V> | null = this.firstLeaf(); leaf !== null; leaf = leaf.next) {
+      for (const v of leaf.values) out[at++] = v;
+    }
+    assert(at === this.count, 'btree.values: leaves hold a different count');
     return out;
   }
 

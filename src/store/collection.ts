@@ -3,6 +3,7 @@
 // order of expiry. write() is atomic: it checks every index before changing
 // anything.
 
+import { assert } from '../assert.ts';
 import { BTree } from './btree.ts';
 import { ConflictError } from './errors.ts';
 import type { IndexChange, SecondaryIndex } from './index-secondary.ts';
@@ -53,6 +54,39 @@ export class DocumentMap {
     return found;
   }
 
+  /**
+   * Fills the empty map with documents of distinct ids (Collection.load). Shard by shard:
+   * grouping first and then filling one Map at a time keeps each Map's table in cache while
+   * it grows, where interleaved sets into 64 Maps cost about twice as much (1,000,000 ids).
+   */
+  load(docs: readonly Document[]): void {
+    assert(this.count === 0, 'DocumentMap.load into a non-empty map');
+    const shardOf = new Uint8Array(docs.length);
+    const sizes = new Uint32Array(DOC_SHARDS);
+    for (let i = 0; i < docs.length; i++) {
+      const s = this.shardIndex(docs[i]!._id);
+      shardOf[i] = s;
+      sizes[s]!++;
+    }
+    // Positions grouped by shard (a counting sort), then each shard filled in one go.
+    const starts = new Uint32Array(DOC_SHARDS + 1);
+    for (let s = 0; s < DOC_SHARDS; s++) starts[s + 1] = starts[s]! + sizes[s]!;
+    const next = starts.slice(0, DOC_SHARDS);
+    const order = new Uint32Array(docs.length);
+    for (let i = 0; i < docs.length; i++) order[next[shardOf[i]!]!++] = i;
+    for (let s = 0; s < DOC_SHARDS; s++) {
+      const shard = this.shards[s]!;
+      for (let k = starts[s]!; k < starts[s + 1]!; k++) {
+        const doc = docs[order[k]!]!;
+        shard.set(doc._id, doc);
+      }
+    }
+    this.count = docs.length;
+    let held = 0;
+    for (const shard of this.shards) held += shard.size;
+    assert(held === docs.length, 'DocumentMap.load: ids were not distinct');
+  }
+
   /** Every document, shard by shard (no particular order). */
   *values(): IterableIterator<Document> {
     for (const shard of this.shards) yield* shard.values();
@@ -66,10 +100,14 @@ export class DocumentMap {
   }
 
   private shard(id: string): Map<string, Document> {
+    return this.shards[this.shardIndex(id)]!;
+  }
+
+  private shardIndex(id: string): number {
     // The last two characters, mixed: a hash of more costs more than the Map lookup itself.
     const n = id.length;
     const h = n === 0 ? 0 : Math.imul(id.charCodeAt(n - 1) ^ Math.imul(n > 1 ? id.charCodeAt(n - 2) : 0, 0x9e3779b1), 0x85ebca6b);
-    return this.shards[(h >>> 7) & (DOC_SHARDS - 1)]!;
+    return (h >>> 7) & (DOC_SHARDS - 1);
   }
 }
 
@@ -291,7 +329,7 @@ export class Collection {
       docs.map((d) => d._id),
       docs,
     );
-    for (const d of docs) this.docs.set(d._id, d);
+    this.docs.load(docs);
     if (this.expiryOrder !== undefined) this.expiryOrder = new ExpiryOrder(this.expiryOrder.rules, docs);
   }
 

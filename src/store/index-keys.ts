@@ -137,6 +137,65 @@ function dedupe(values: JsonValue[]): JsonValue[] {
   return out;
 }
 
+/** What scalarValueAt answers when the path meets an array (the document is multikey for it). */
+export const ARRAY_ON_PATH: unique symbol = Symbol('ARRAY_ON_PATH');
+
+/**
+ * The value a path indexes in a document when it meets no array on the way nor at the end
+ * (null when it ends early or finds nothing), else ARRAY_ON_PATH: valuesAtPath's answer for
+ * most documents, without its allocations.
+ */
+export function scalarValueAt(doc: unknown, segs: readonly string[]): unknown {
+  let cur: unknown = doc;
+  let i = 0;
+  for (; i < segs.length; i++) {
+    if (typeof cur !== 'object' || cur === null) break;
+    if (Array.isArray(cur)) return ARRAY_ON_PATH;
+    cur = Object.hasOwn(cur, segs[i]!) ? (cur as Record<string, unknown>)[segs[i]!] : undefined;
+  }
+  if (Array.isArray(cur)) return ARRAY_ON_PATH;
+  return i === segs.length && cur !== undefined ? cur : null;
+}
+
+/**
+ * The one key of a document whose indexed paths meet no array, or undefined when one does:
+ * keysForDocument then collects every value. This runs for every index on every write.
+ */
+export function scalarKey(doc: Readonly<Record<string, unknown>>, paths: ReadonlyArray<readonly string[]>): IndexKey | undefined {
+  if (paths.length === 1) {
+    const value = scalarValueAt(doc, paths[0]!);
+    return value === ARRAY_ON_PATH ? undefined : [value, doc['_id']];
+  }
+  const n = paths.length;
+  const key = new Array<unknown>(n + 1);
+  for (let f = 0; f < n; f++) {
+    const value = scalarValueAt(doc, paths[f]!);
+    if (value === ARRAY_ON_PATH) return undefined;
+    key[f] = value;
+  }
+  key[n] = doc['_id'];
+  return key;
+}
+
+/**
+ * Orders keys by their n field values only, ignoring the trailing _id: for a stable sort of
+ * keys made from documents in ascending _id order, which then leaves equal values in _id
+ * order, as the tree's comparator wants, without comparing the _ids (SecondaryIndex.build).
+ */
+export function makeValueComparator(dirs: ReadonlyArray<1 | -1>): (a: IndexKey, b: IndexKey) => number {
+  const n = dirs.length;
+  return (a, b) => {
+    for (let i = 0; i < n; i++) {
+      const x = a[i];
+      const y = b[i];
+      if (x === y) continue;
+      const c = compareValues(x, y);
+      if (c !== 0) return c < 0 ? -dirs[i]! : dirs[i]!;
+    }
+    return 0;
+  };
+}
+
 export interface DocKeys {
   keys: IndexKey[];
   multikey: boolean;
@@ -147,6 +206,8 @@ export interface DocKeys {
  * may run through an array ("parallel arrays" would need a cross product).
  */
 export function keysForDocument(doc: Readonly<Record<string, unknown>>, paths: ReadonlyArray<readonly string[]>, indexName: string): DocKeys {
+  const key = scalarKey(doc, paths);
+  if (key !== undefined) return { keys: [key], multikey: false };
   const id = doc['_id'];
   if (paths.length === 1) {
     const pv = valuesAtPath(doc, paths[0]!);

@@ -732,7 +732,7 @@ export class Store {
       ...(cmd.expireAfterSeconds !== undefined ? { expireAfterSeconds: cmd.expireAfterSeconds } : {}),
     });
     const index = new SecondaryIndex(spec);
-    index.build(coll.byId.entries().map(([, doc]) => doc));
+    index.build(coll.byId.values());
     coll.indexes.push(index);
     return spec;
   }
@@ -1184,7 +1184,7 @@ export class Store {
         : {}),
       collections: this.collections().map((name) => {
         const coll = this.colls.get(name)!;
-        return { name, indexes: coll.indexes.map((i) => i.spec), docs: coll.byId.entries().map(([, d]) => d) };
+        return { name, indexes: coll.indexes.map((i) => i.spec), docs: coll.byId.values() };
       }),
     };
   }
@@ -1222,7 +1222,7 @@ export class Store {
           ...(after !== undefined ? { expireAfterSeconds: after } : {}),
         });
         const index = new SecondaryIndex(frozen);
-        index.build(coll.byId.entries().map(([, d]) => d));
+        index.build(docs); // the collection's, in _id order
         coll.indexes.push(index);
       }
       store.colls.set(c.name, coll);

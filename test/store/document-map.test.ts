@@ -42,6 +42,35 @@ describe('DocumentMap', () => {
     );
   });
 
+  test('load (a snapshot restore) holds what setting each document holds, shard for shard', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.string({ maxLength: 4 }), { maxLength: 300 }), (ids) => {
+        const loaded = new DocumentMap();
+        loaded.load(ids.map((id, i) => doc(id, i)));
+        const set = new DocumentMap();
+        ids.forEach((id, i) => set.set(id, doc(id, i)));
+        assert.equal(loaded.size, ids.length);
+        assert.deepEqual(shardSizes(loaded), shardSizes(set));
+        for (const [i, id] of ids.entries()) assert.deepEqual(loaded.get(id), doc(id, i));
+        // Writes after a load count as after sets.
+        const model = new Map(ids.map((id, i) => [id, doc(id, i)]));
+        for (const m of [loaded, model]) {
+          if (ids.length > 0) m.delete(ids[0]!);
+          m.set('new one', doc('new one'));
+        }
+        assert.equal(loaded.size, model.size);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  test('load refuses repeated ids and a map that is not empty', () => {
+    assert.throws(() => new DocumentMap().load([doc('a'), doc('b'), doc('a')]), /ids were not distinct/);
+    const map = new DocumentMap();
+    map.set('a', doc('a'));
+    assert.throws(() => map.load([doc('b')]), /non-empty/);
+  });
+
   test('ids spread over the shards', () => {
     const generated = createIdGenerator(
       () => Date.now(),
