@@ -93,10 +93,26 @@ export class RequestExecutor {
 
   async execute(request: HttpRequest, policyAsked: RetryPolicy, executeOptions: ExecuteOptions = {}): Promise<ExecutionResult> {
     const keys = this.options.idempotencyKeys;
-    // One key for every attempt of this write (and the resend after a 401).
-    const idempotencyKey = policyAsked !== 'read' && keys !== undefined ? keys() : undefined;
-    if (idempotencyKey !== undefined) request = { ...request, headers: { ...request.headers, [IDEMPOTENCY_KEY_HEADER]: idempotencyKey } };
-    const policy: RetryPolicy = idempotencyKey !== undefined ? 'safe' : policyAsked;
+    if (policyAsked === 'read' || keys === undefined) return this.attempts(request, policyAsked, executeOptions);
+    // One key for every attempt of this write (and the resend after a 401), finished however
+    // the attempts end: it is never sent again after that.
+    const ticket = keys();
+    const headers: Record<string, string> = { ...request.headers, [IDEMPOTENCY_KEY_HEADER]: ticket.key };
+    if (ticket.answeredThrough !== undefined) headers[ANSWERED_THROUGH_HEADER] = String(ticket.answeredThrough);
+    try {
+      return await this.attempts({ ...request, headers }, 'safe', executeOptions, ticket.key);
+    } finally {
+      ticket.done();
+    }
+  }
+
+  /** Every attempt of one request; `idempotencyKey`: the key it carries (execute's ticket). */
+  private async attempts(
+    request: HttpRequest,
+    policy: RetryPolicy,
+    executeOptions: ExecuteOptions,
+    idempotencyKey?: string,
+  ): Promise<ExecutionResult> {
     const auth = executeOptions.anonymous === true ? undefined : this.options.auth;
     const pinned = executeOptions.url;
     const retries = pinned === undefined ? this.options.retries : 0;
@@ -233,6 +249,7 @@ export class RequestExecutor {
 }
 
 const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+const ANSWERED_THROUGH_HEADER = 'idempotency-answered-through';
 const REPLAYED_HEADER = 'idempotent-replayed';
 
 /** A 429 with code TOO_MANY_REQUESTS, or without the contract's body (a proxy's rate limit): nothing was done. */

@@ -8,9 +8,12 @@ import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CommandResult } from '../store/commands.ts';
 import { ValidationError } from '../store/errors.ts';
-import { IDEMPOTENCY_KEY, type IdempotencyTag } from '../store/sessions.ts';
+import { IDEMPOTENCY_KEY, parseClientKey, type IdempotencyTag } from '../store/sessions.ts';
 
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+/** With a client-library key `<clientId>.<seq>`: that client has every answer it will wait
+ * for through this sequence number (below `seq`), so the server may forget its records. */
+export const ANSWERED_THROUGH_HEADER = 'idempotency-answered-through';
 export const REPLAYED_HEADER = 'idempotent-replayed';
 
 /** The header's key, or undefined without one; 400 VALIDATION for anything but one key of
@@ -26,6 +29,24 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
   return header;
 }
 
+/** The Idempotency-Answered-Through header of a request keyed `key`, or undefined without
+ * one; 400 VALIDATION without a client-library key, or unless it is below the key's seq. */
+export function parseAnsweredThrough(header: string | string[] | undefined, key: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  if (Array.isArray(header)) throw new ValidationError('Idempotency-Answered-Through: must be given once');
+  const seq = key === undefined ? undefined : parseClientKey({ key, digest: '' })?.seq;
+  if (seq === undefined) {
+    throw new ValidationError("Idempotency-Answered-Through: needs an Idempotency-Key of the client library's form <clientId>.<seq>");
+  }
+  const through = /^[1-9][0-9]{0,15}$/.test(header) ? Number(header) : NaN;
+  if (!Number.isSafeInteger(through) || through >= seq) {
+    throw new ValidationError(
+      `Idempotency-Answered-Through: must be an integer from 1 to ${seq - 1} (below the key's sequence number; got ${JSON.stringify(header.slice(0, 32))})`,
+    );
+  }
+  return through;
+}
+
 /**
  * The tag of a keyed write request, or undefined when it has no Idempotency-Key. Call it
  * before anything is proposed: a bad header is refused first. The digest covers what makes
@@ -35,6 +56,7 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
  */
 export function idempotencyOf(request: FastifyRequest): IdempotencyTag | undefined {
   const key = parseIdempotencyKey(request.headers[IDEMPOTENCY_KEY_HEADER]);
+  const answeredThrough = parseAnsweredThrough(request.headers[ANSWERED_THROUGH_HEADER], key);
   if (key === undefined) return undefined;
   // The query string too when there is one (PUT _schema?force=true is another request than
   // without it); without one the digest is what it was before queries counted.
@@ -49,7 +71,7 @@ export function idempotencyOf(request: FastifyRequest): IdempotencyTag | undefin
   ]);
   const digest = createHash('sha256').update(described).digest('hex');
   const user = request.principal?.user.name;
-  return { key, digest, ...(user !== undefined ? { user } : {}) };
+  return { key, digest, ...(user !== undefined ? { user } : {}), ...(answeredThrough !== undefined ? { answeredThrough } : {}) };
 }
 
 /** Marks the reply of a keyed write before it runs: `Idempotent-Replayed: false`, so that a

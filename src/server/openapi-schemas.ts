@@ -101,5 +101,12 @@ export const DOCUMENT_PARAMS: JsonSchema = {
 };
 export const IDEMPOTENCY_HEADERS: JsonSchema = {
   type: 'object',
-  properties: { 'idempotency-key': { type: 'string', description: 'applies the write at most once per key (docs/http-api.md)' } },
+  properties: {
+    'idempotency-key': { type: 'string', description: 'applies the write at most once per key (docs/http-api.md)' },
+    'idempotency-answered-through': {
+      type: 'string',
+      description:
+        "with a key `<clientId>.<seq>`: the client has every answer through this sequence number, below `seq` (the server forgets those keys' results)",
+    },
+  },
 };

@@ -189,9 +189,13 @@ export function proposedUser(command: ProposedFor & { idempotency?: { readonly u
  * entry (and each insert of a batch) may name the user it was proposed for (ProposedFor):
  * applying an entry of rules 1 or 2 is unchanged, but a binary of rules 2 would refuse the field
  * (an unknown command field: nothing applied) where its replicas apply the write, so it stops at
- * such an entry instead (NewerApplyRulesError).
+ * such an entry instead (NewerApplyRulesError). 4: an idempotency tag may carry
+ * `answeredThrough` (IdempotencyTag), which drops its client's records through it; a binary of
+ * rules 3 would refuse the field and keep the records, so it stops at such an entry instead.
  */
-export const APPLY_RULES_VERSION = 3;
+export const APPLY_RULES_VERSION = 4;
+/** The apply rules from which an idempotency tag may carry `answeredThrough`. */
+export const ANSWERED_THROUGH_RULES = 4;
 
 /**
  * An entry stamped with apply rules newer than this binary's: refused as input (400), and a

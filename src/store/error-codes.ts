@@ -59,7 +59,8 @@ export const ERROR_CODES = {
   IDEMPOTENCY_KEY_EXPIRED: {
     status: 410,
     retry: 'no',
-    meaning: "the Idempotency-Key's record left the table (window or bounds): the first attempt's outcome can no longer be known; nothing was done",
+    meaning:
+      "the Idempotency-Key's record left the table (window, bounds, or its client said it was answered): the first attempt's outcome can no longer be known; nothing was done",
   },
   CHANGES_EXPIRED: {
     status: 410,

@@ -39,6 +39,9 @@ export const IDEMPOTENCY_WATERMARK_WINDOW_MS = 7 * 24 * 60 * 60 * 1000;
  * in base64url (22 characters), a dot, and that client's sequence number (from 1, counting
  * its writes in the order it makes them). Only keys of this form get a watermark. */
 const CLIENT_KEY = /^([A-Za-z0-9_-]{22})\.([1-9][0-9]{0,15})$/;
+/** Dropped records left in the queue before acknowledge rebuilds it (and at least as many
+ * as the records held): the rebuild is paid for by the drops before it. */
+const QUEUE_DROPPED_COMPACT_MIN = 1024;
 /** The HTTP contract's key: 1 to 128 of these characters. */
 export const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
 export const IDEMPOTENCY_DIGEST_CHARS_MAX = 128;
@@ -53,6 +56,11 @@ export interface IdempotencyTag {
   readonly digest: string;
   /** With authentication on, the user who asked: keys are scoped per user. */
   readonly user?: string;
+  /** With a client-library key (`<clientId>.<seq>`), below its `seq`: that client has every
+   * answer it will wait for through this sequence number (the Raft thesis §6.3 "lowest
+   * sequence number without a response", less one), so the table drops its records through
+   * it and raises its watermark there (apply rules 4, SessionTable.acknowledge). */
+  readonly answeredThrough?: number;
 }
 
 export interface SessionBounds {
@@ -129,6 +137,9 @@ export class SessionTable<R = CommandResult> {
   /** Client watermarks in the order they were last raised (a Map keeps insertion order: a
    * raise deletes and sets again), so expiry and eviction take from the front. */
   private readonly watermarks = new Map<string, ClientWatermark>();
+  /** The records held per client of the client library (parseClientKey's client, then seq):
+   * what an acknowledgement drops without a walk of the whole table. */
+  private readonly byClient = new Map<string, Map<number, SessionRecord<R>>>();
 
   constructor(readonly bounds: SessionBounds = DEFAULT_SESSION_BOUNDS) {
     assert(
@@ -155,6 +166,11 @@ export class SessionTable<R = CommandResult> {
     return this.resultBytes;
   }
 
+  /** Slots of the order queue: the records held and those dropped ahead of the front (memory). */
+  get queueSlots(): number {
+    return this.order.length - this.head;
+  }
+
   /** An entry stamped `timeMs` is being applied: the clock moves forward (never back: a new
    * leader's clock may be behind), by at most LOG_CLOCK_STEP_MS_MAX (the first stamp sets it),
    * and the records it leaves behind the window expire. */
@@ -162,7 +178,11 @@ export class SessionTable<R = CommandResult> {
     if (timeMs <= this.logTime) return;
     this.logTime = this.logTime === 0 ? timeMs : Math.min(timeMs, this.logTime + LOG_CLOCK_STEP_MS_MAX);
     // Each record is popped once: bounded work per apply, amortised.
-    while (this.head < this.order.length && this.order[this.head]!.timeMs + this.bounds.windowMs <= this.logTime) this.popOldest();
+    for (;;) {
+      this.skipDropped();
+      if (this.head === this.order.length || this.order[this.head]!.timeMs + this.bounds.windowMs > this.logTime) break;
+      this.popOldest();
+    }
     for (const w of this.watermarks.values()) {
       if (w.timeMs + this.bounds.watermarkWindowMs > this.logTime) break;
       this.watermarks.delete(w.client);
@@ -181,6 +201,39 @@ export class SessionTable<R = CommandResult> {
     return record.digest === tag.digest ? { kind: 'replay', result: record.result } : { kind: 'reused' };
   }
 
+  /**
+   * A keyed write of a client-library key says its client has every answer through
+   * `answeredThrough` (below its own seq; validate-command checks the shape): that client's
+   * records through it are dropped, and its watermark raised there, so that a late copy of one
+   * of those writes is answered IDEMPOTENCY_KEY_EXPIRED instead of applied. The table then holds
+   * about one record per write in flight instead of one per write of the last window.
+   */
+  acknowledge(tag: IdempotencyTag): void {
+    const through = tag.answeredThrough;
+    if (through === undefined) return;
+    const parsed = parseClientKey(tag);
+    assert(
+      parsed !== undefined && Number.isSafeInteger(through) && through >= 1 && through < parsed.seq,
+      'answeredThrough needs a client key above it',
+    );
+    const current = this.watermarks.get(parsed.client);
+    const from = current?.seq ?? 0;
+    if (through <= from) return;
+    // Every held record of the client is looked at: each one either goes now (once in its
+    // life) or is a write still in flight (above `through`), so the cost is what is dropped
+    // plus what is in flight. Deleting from a Map while iterating it is defined.
+    const held = this.byClient.get(parsed.client);
+    if (held !== undefined) for (const [seq, record] of held) if (seq <= through) this.drop(record);
+    this.setWatermark(parsed.client, through);
+    // Dropped records keep their queue slots until the front passes them, which expiry does
+    // only after the window: rebuild the queue once they outnumber the records held.
+    const dropped = this.order.length - this.head - this.byKey.size;
+    if (dropped > Math.max(QUEUE_DROPPED_COMPACT_MIN, this.byKey.size)) {
+      this.order = this.order.slice(this.head).filter((record) => this.isHeld(record));
+      this.head = 0;
+    }
+  }
+
   /** Records the first result of `tag` (decided by the state machine), then keeps within the bounds. */
   record(tag: IdempotencyTag, result: R): void {
     const key = sessionKey(tag);
@@ -192,7 +245,9 @@ export class SessionTable<R = CommandResult> {
   }
 
   toSnapshot(): SessionsSnapshot<R> {
-    return { logTimeMs: this.logTime, records: this.order.slice(this.head), watermarks: [...this.watermarks.values()] };
+    const records: SessionRecord<R>[] = [];
+    for (let i = this.head; i < this.order.length; i++) if (this.isHeld(this.order[i]!)) records.push(this.order[i]!);
+    return { logTimeMs: this.logTime, records, watermarks: [...this.watermarks.values()] };
   }
 
   /** Loads a snapshot's table (shape-checked by decodeSnapshotData) into an empty one. */
@@ -219,16 +274,51 @@ export class SessionTable<R = CommandResult> {
     this.byKey.set(record.key, record);
     this.order.push(record);
     this.resultBytes += record.bytes;
+    const parsed = parseTableKey(record.key);
+    if (parsed === undefined) return;
+    let held = this.byClient.get(parsed.client);
+    if (held === undefined) this.byClient.set(parsed.client, (held = new Map()));
+    held.set(parsed.seq, record);
   }
 
+  /** Whether `record` (from the order queue) is still in the table: one dropped by an
+   * acknowledgement stays in the queue until the front reaches it. */
+  private isHeld(record: SessionRecord<R>): boolean {
+    return this.byKey.get(record.key) === record;
+  }
+
+  /** Takes a held record out of the table (its queue slot stays, no longer held). */
+  private drop(record: SessionRecord<R>): void {
+    assert(this.isHeld(record), 'dropping a session record not held');
+    this.byKey.delete(record.key);
+    this.resultBytes -= record.bytes;
+    const parsed = parseTableKey(record.key);
+    if (parsed === undefined) return;
+    const held = this.byClient.get(parsed.client);
+    assert(held?.get(parsed.seq) === record, 'a client record missing from its client');
+    held.delete(parsed.seq);
+    if (held.size === 0) this.byClient.delete(parsed.client);
+  }
+
+  /** Moves the front past records already dropped (each slot is passed once). */
+  private skipDropped(): void {
+    while (this.head < this.order.length && !this.isHeld(this.order[this.head]!)) this.advanceHead();
+  }
+
+  /** Takes the oldest held record out, and raises its client's watermark to it. */
   private popOldest(): void {
+    this.skipDropped();
     const oldest = this.order[this.head];
     assert(oldest !== undefined, 'popOldest on an empty session table');
+    this.advanceHead();
+    this.drop(oldest);
+    const parsed = parseTableKey(oldest.key);
+    if (parsed !== undefined) this.setWatermark(parsed.client, parsed.seq);
+  }
+
+  private advanceHead(): void {
     this.order[this.head] = undefined as unknown as SessionRecord<R>;
     this.head++;
-    this.byKey.delete(oldest.key);
-    this.resultBytes -= oldest.bytes;
-    this.raiseWatermark(oldest.key);
     // Compact once the popped front is most of the array: amortised O(1) per record.
     if (this.head >= 1024 && this.head * 2 >= this.order.length) {
       this.order = this.order.slice(this.head);
@@ -236,15 +326,18 @@ export class SessionTable<R = CommandResult> {
     }
   }
 
-  /** A record with `key` (a table key: the client's key, NUL, the user) left the table: a
-   * client-library key raises its client's watermark; the oldest watermarks beyond the bound go. */
-  private raiseWatermark(key: string): void {
-    const nul = key.indexOf('\u0000');
-    const parsed = parseClientKey(nul === -1 ? { key, digest: '' } : { key: key.slice(0, nul), digest: '', user: key.slice(nul + 1) });
-    if (parsed === undefined) return;
-    const current = this.watermarks.get(parsed.client);
-    if (current !== undefined) this.watermarks.delete(parsed.client);
-    this.watermarks.set(parsed.client, { client: parsed.client, seq: Math.max(parsed.seq, current?.seq ?? 0), timeMs: this.logTime });
+  /** Raises a client's watermark to `seq` (never lowers it) as of now; the least recently
+   * raised watermarks beyond the bound go. */
+  private setWatermark(client: string, seq: number): void {
+    const current = this.watermarks.get(client);
+    if (current !== undefined) this.watermarks.delete(client);
+    this.watermarks.set(client, { client, seq: Math.max(seq, current?.seq ?? 0), timeMs: this.logTime });
     if (this.watermarks.size > this.bounds.watermarksMax) this.watermarks.delete(this.watermarks.keys().next().value!);
   }
+}
+
+/** The client and seq of a table key (the client's key, then NUL and the user when scoped). */
+function parseTableKey(key: string): { client: string; seq: number } | undefined {
+  const nul = key.indexOf('\u0000');
+  return parseClientKey(nul === -1 ? { key, digest: '' } : { key: key.slice(0, nul), digest: '', user: key.slice(nul + 1) });
 }

@@ -31,6 +31,7 @@ import {
   type TxOpResult,
   type UpdateCommand,
   type UpdateResultValue,
+  ANSWERED_THROUGH_RULES,
   APPLY_RULES_VERSION,
   tooManyToChange,
   TooManyToChangeError,
@@ -260,7 +261,7 @@ export class Store {
     try {
       // The shape is checked on every path, the proposer's own command included: every
       // replica must refuse exactly what the proposer refuses. Only the copy is skipped.
-      validateCommand(command, { documents: false, limits: this.limits });
+      validateCommand(command, { documents: false, limits: this.limits, rules: command.rules ?? 1 });
     } catch (e) {
       // Refused before anything ran: nothing is recorded (its key cannot be trusted either).
       // An entry of newer apply rules is not refused but thrown: replicas that know the rules
@@ -272,7 +273,7 @@ export class Store {
     if (command.timeMs !== undefined) this.sessions.advance(command.timeMs);
     const tag = command.type === 'batch' ? undefined : (command as { idempotency?: IdempotencyTag }).idempotency;
     if (tag !== undefined) {
-      const seen = this.sessionLookup(tag);
+      const seen = this.sessionLookup(tag, command.rules ?? 1);
       if (seen !== undefined) {
         this.applied = index;
         return seen as CommandResult<C['type']>;
@@ -289,7 +290,9 @@ export class Store {
   /** The answer to a key already applied (its first result, or IDEMPOTENCY_KEY_REUSED when
    * the request differs), or IDEMPOTENCY_KEY_EXPIRED for a client-library key at or below its
    * client's watermark (nothing applied, nothing recorded); undefined for a new key. */
-  private sessionLookup(tag: IdempotencyTag): CommandResult | undefined {
+  private sessionLookup(tag: IdempotencyTag, rules: number): CommandResult | undefined {
+    // What its client says it has answered goes first (validated: below the tag's own seq).
+    if (rules >= ANSWERED_THROUGH_RULES) this.sessions.acknowledge(tag);
     const seen = this.sessions.lookup(tag);
     if (seen.kind === 'new') return undefined;
     if (seen.kind === 'replay') return { ...seen.result, replayed: true };
@@ -511,11 +514,11 @@ export class Store {
       let result: CommandResult<'insert'>;
       let tag: IdempotencyTag | undefined;
       try {
-        validateCommand(op, { documents: false, limits: this.limits, inBatch: true });
+        validateCommand(op, { documents: false, limits: this.limits, inBatch: true, rules: this.rules });
         // Each op is its own write: its key is looked up and recorded on its own.
         tag = op.idempotency;
         this.writeUser = proposedUser(op);
-        const seen = tag === undefined ? undefined : this.sessionLookup(tag);
+        const seen = tag === undefined ? undefined : this.sessionLookup(tag, this.rules);
         if (seen !== undefined) {
           results.push(seen as CommandResult<'insert'>);
           continue;

@@ -3,6 +3,7 @@
 
 import { ValidationError } from './errors.ts';
 import {
+  ANSWERED_THROUGH_RULES,
   APPLY_RULES_VERSION,
   NewerApplyRulesError,
   MAX_BATCH_DOCS,
@@ -20,7 +21,7 @@ import { validateFilter } from './validate-filter.ts';
 import { validateUpdate } from './validate-update.ts';
 import { validateModelDefinition } from './schema.ts';
 import { validateExpireAfter } from './ttl.ts';
-import { IDEMPOTENCY_DIGEST_CHARS_MAX, IDEMPOTENCY_KEY, IDEMPOTENCY_USER_CHARS_MAX } from './sessions.ts';
+import { IDEMPOTENCY_DIGEST_CHARS_MAX, IDEMPOTENCY_KEY, IDEMPOTENCY_USER_CHARS_MAX, parseClientKey } from './sessions.ts';
 
 export const MAX_COLLECTION_NAME_LENGTH = 128;
 
@@ -79,7 +80,7 @@ const UNUSERED_TYPES: ReadonlySet<unknown> = new Set(['auth', 'batch', 'noop']);
 /** `timeMs` only at the top of an entry; an idempotency tag at the top of a keyed command,
  * or on an insert of a batch (each op is its own write), never inside a transaction; the
  * user (ProposedFor) where a tag may be, and at the top of a schema command. */
-function validateEnvelope(cmd: Record<string, unknown>, path: string, place: Place): void {
+function validateEnvelope(cmd: Record<string, unknown>, path: string, place: Place, entryRules: number): void {
   const timeMs = cmd['timeMs'];
   if (timeMs !== undefined) {
     if (place !== 'top') fail(joinPath(path, 'timeMs'), 'only the entry itself carries a time');
@@ -108,9 +109,21 @@ function validateEnvelope(cmd: Record<string, unknown>, path: string, place: Pla
   const at = joinPath(path, 'idempotency');
   if (place === 'tx') fail(at, 'an op of a transaction has no key of its own (the transaction may)');
   if (!KEYED_TYPES.has(cmd['type'])) fail(at, `a ${String(cmd['type'])} command takes no idempotency key`);
-  if (!isPlainObject(tag)) fail(at, 'must be an object {key, digest, user?}');
-  for (const k of Object.keys(tag)) if (k !== 'key' && k !== 'digest' && k !== 'user') fail(joinPath(at, k), 'unknown field');
+  if (!isPlainObject(tag)) fail(at, 'must be an object {key, digest, user?, answeredThrough?}');
+  for (const k of Object.keys(tag)) {
+    // answeredThrough exists from apply rules 4: a binary of rules 3 refuses it (unknown field).
+    const known = k === 'key' || k === 'digest' || k === 'user' || (k === 'answeredThrough' && entryRules >= ANSWERED_THROUGH_RULES);
+    if (!known) fail(joinPath(at, k), 'unknown field');
+  }
   if (typeof tag['key'] !== 'string' || !IDEMPOTENCY_KEY.test(tag['key'])) fail(joinPath(at, 'key'), 'must be 1 to 128 of A-Z a-z 0-9 . _ : -');
+  const through = tag['answeredThrough'];
+  if (through !== undefined) {
+    const seq = parseClientKey({ key: tag['key'], digest: '' })?.seq;
+    if (seq === undefined) fail(joinPath(at, 'answeredThrough'), "needs a key of the client library's form <clientId>.<seq>");
+    if (!Number.isSafeInteger(through) || (through as number) < 1 || (through as number) >= seq) {
+      fail(joinPath(at, 'answeredThrough'), `must be an integer from 1 to the key's sequence number less one (${seq - 1})`);
+    }
+  }
   const digest = tag['digest'];
   if (typeof digest !== 'string' || digest.length === 0 || digest.length > IDEMPOTENCY_DIGEST_CHARS_MAX) {
     fail(joinPath(at, 'digest'), `must be a string of 1 to ${IDEMPOTENCY_DIGEST_CHARS_MAX} characters`);
@@ -136,6 +149,9 @@ export interface CommandValidationOptions {
   limits?: Limits;
   /** An op of a batch, checked on its own (it may carry a key, not a time); default: an entry. */
   inBatch?: boolean;
+  /** The apply rules of the entry (EntryStamp.rules; an op of a batch does not carry them);
+   * default: the entry's own `rules`, else this binary's (a proposal not yet stamped). */
+  rules?: number;
 }
 
 /**
@@ -143,9 +159,15 @@ export interface CommandValidationOptions {
  * `documents: true` (the default) documents are fully validated as well.
  */
 export function validateCommand(cmd: unknown, options: CommandValidationOptions = {}): asserts cmd is Command {
+  const stamped = isPlainObject(cmd) && Number.isSafeInteger(cmd['rules']) ? (cmd['rules'] as number) : undefined;
   validateCommandAt(
     cmd,
-    { path: 'command', documents: options.documents ?? true, limits: options.limits ?? DEFAULT_LIMITS },
+    {
+      path: 'command',
+      documents: options.documents ?? true,
+      limits: options.limits ?? DEFAULT_LIMITS,
+      rules: options.rules ?? stamped ?? APPLY_RULES_VERSION,
+    },
     options.inBatch === true ? 'batch' : 'top',
   );
 }
@@ -155,13 +177,15 @@ interface At {
   readonly path: string;
   readonly documents: boolean;
   readonly limits: Limits;
+  /** The entry's apply rules: what its envelopes may carry. */
+  readonly rules: number;
 }
 
 function validateCommandAt(cmd: unknown, at: At, place: Place): void {
   const { path } = at;
   if (!isPlainObject(cmd)) fail(path, 'a command must be a plain object');
   const type = cmd['type'];
-  validateEnvelope(cmd, path, place);
+  validateEnvelope(cmd, path, place, at.rules);
   if (place === 'tx' && type !== 'insert' && type !== 'update' && type !== 'replace' && type !== 'remove') {
     fail(joinPath(path, 'type'), `a transaction op must be insert, update, replace or remove, not ${String(type)}`);
   }

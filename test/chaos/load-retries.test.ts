@@ -13,6 +13,7 @@ import { NodeClient } from '../../src/chaos/node-client.ts';
 interface Seen {
   readonly node: number;
   readonly op: string;
+  readonly through: string | undefined;
 }
 
 const seen: Seen[] = [];
@@ -27,7 +28,12 @@ before(async () => {
       req.on('data', (d: Buffer) => (body += d.toString()));
       req.on('end', () => {
         // Reads carry no key: one op per (process's) request line is enough to tell them apart.
-        seen.push({ node, op: String(req.headers['idempotency-key'] ?? `${req.method} ${req.url}`) });
+        const through = req.headers['idempotency-answered-through'];
+        seen.push({
+          node,
+          op: String(req.headers['idempotency-key'] ?? `${req.method} ${req.url}`),
+          through: typeof through === 'string' ? through : undefined,
+        });
         if (node === 1) {
           res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":{"code":"NOT_CAUGHT_UP","message":"catching up"}}');
           return;
@@ -90,4 +96,35 @@ test('a retry goes to another live node than the attempt before it', async () =>
     unanswered.every((o) => o.complete!.error === 'NOT_CAUGHT_UP'),
     JSON.stringify(unanswered.map((o) => o.complete)),
   );
+});
+
+test("writes carry the client library's keys, one client id per process, each saying the process's earlier writes are answered", async () => {
+  seen.length = 0;
+  const history = new ChaosHistory();
+  const client = new NodeClient(1000);
+  const load = new ChaosLoad(
+    history,
+    client,
+    { ids: [1, 2], url: (id) => urls[id - 1]!, reachable: () => true },
+    { clients: 3, keys: 2, seed: 4, runId: 'r2', retries: 3, opTimeoutMs: 2000 },
+  );
+  load.start();
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  await load.stop();
+  await client.close();
+  const writes = seen.filter((s) => !s.op.startsWith('GET'));
+  assert.ok(writes.length >= 10, `${writes.length} write attempts`);
+  const bySeq = new Map<string, Set<number>>();
+  for (const w of writes) {
+    const m = /^([A-Za-z0-9_-]{22})\.([1-9][0-9]*)$/.exec(w.op);
+    assert.ok(m !== null, `key ${w.op} is not <clientId>.<seq>`);
+    const seq = Number(m[2]);
+    // One operation at a time per process: every earlier write of the process is finished.
+    assert.equal(w.through, seq === 1 ? undefined : String(seq - 1), `key ${w.op}`);
+    const seqs = bySeq.get(m[1]!) ?? new Set<number>();
+    seqs.add(seq);
+    bySeq.set(m[1]!, seqs);
+  }
+  assert.equal(bySeq.size, 3, 'a client id per process');
+  for (const seqs of bySeq.values()) assert.ok(seqs.has(1), 'each process counts its writes from 1');
 });

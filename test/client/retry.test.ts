@@ -208,6 +208,33 @@ describe('exactly-once writes: every write carries an Idempotency-Key (issue #12
     });
   });
 
+  test('each write says through which seq the client has its answers (Idempotency-Answered-Through); one in flight holds it back', async () => {
+    await withNode(async (node, client) => {
+      const through = (path: string): Array<string | undefined> =>
+        node.requests.filter((r) => r.path === path).map((r) => r.headers['idempotency-answered-through'] as string | undefined);
+      await client.collection('a').insert({ v: 1 }); // seq 1
+      await client.collection('a').insert({ v: 2 }); // seq 2
+      assert.deepEqual(through('/api/a'), [undefined, '1']);
+      // seq 3 waits 300 ms for its first answer (then is retried); seqs 4 and 5 go meanwhile.
+      node.inject({ path: '/api/slow', action: { kind: 'no-leader', delayMs: 300 } });
+      const slow = client.collection('slow').insert({ v: 3 });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await client.collection('b').insert({ v: 4 });
+      await client.collection('b').insert({ v: 5 });
+      assert.deepEqual(through('/api/b'), ['2', '2'], 'seq 3 is still in flight, though seq 4 is answered');
+      await slow;
+      assert.deepEqual(through('/api/slow'), ['2', '2'], 'every attempt of a write carries what it began with');
+      // A write that ends in an error is finished too: it is never sent again.
+      node.inject({ path: '/api/c', action: { kind: 'reply', status: 422, body: { error: { code: 'IDEMPOTENCY_KEY_REUSED', message: 'x' } } } });
+      await assert.rejects(client.collection('c').insert({ v: 6 }), IdempotencyKeyReusedError); // seq 6
+      await client.collection('d').insert({ v: 7 }); // seq 7
+      assert.deepEqual(through('/api/d'), ['6']);
+      // Reads carry none.
+      await client.collection('d').count();
+      assert.equal(node.requests.at(-1)!.headers['idempotency-answered-through'], undefined);
+    });
+  });
+
   test('a PATCH with $inc whose connection drops after it was applied is retried and applies once', async () => {
     await withNode(async (node, client) => {
       await client.collection('c').insert({ _id: 'n', n: 0 });

@@ -101,6 +101,47 @@ describe('Idempotency-Key', () => {
       assert.equal(s.db.store.count('items'), 2);
     }));
 
+  test('Idempotency-Answered-Through drops the client’s records through it; a late retry of one is 410 and applies nothing', () =>
+    withServer(async (s) => {
+      const id = 'Q'.repeat(22);
+      const through = (n: number): Record<string, string> => ({ 'idempotency-answered-through': String(n) });
+      for (let seq = 1; seq <= 50; seq++) {
+        const res = await send(s.app, 'POST', '/api/items', { _id: `i${seq}` }, keyed(`${id}.${seq}`, seq > 1 ? through(seq - 1) : {}));
+        assert.equal(res.statusCode, 201, res.body);
+      }
+      assert.equal(s.db.store.sessions.size, 1, 'one record: the write not yet answered-through');
+      const late = await send(s.app, 'POST', '/api/items', { _id: 'i7' }, keyed(`${id}.7`));
+      assert.equal(late.statusCode, 410, late.body);
+      assert.equal(errorOf(late).code, 'IDEMPOTENCY_KEY_EXPIRED');
+      const retry = await send(s.app, 'POST', '/api/items', { _id: 'i50' }, keyed(`${id}.50`, through(49)));
+      assert.equal(retry.statusCode, 201);
+      assert.equal(replayed(retry), true);
+      assert.equal(s.db.store.count('items'), 50);
+    }));
+
+  test('a bad Idempotency-Answered-Through is 400 VALIDATION and nothing is written', () =>
+    withServer(async (s) => {
+      const id = 'R'.repeat(22);
+      const cases: Array<[Record<string, string>, RegExp]> = [
+        [{ 'idempotency-answered-through': '1' }, /needs an Idempotency-Key of the client library's form/],
+        [keyed('order.5', { 'idempotency-answered-through': '1' }), /needs an Idempotency-Key of the client library's form/],
+        [keyed(`${id}.5`, { 'idempotency-answered-through': '5' }), /from 1 to 4/],
+        [keyed(`${id}.5`, { 'idempotency-answered-through': '0' }), /from 1 to 4/],
+        [keyed(`${id}.5`, { 'idempotency-answered-through': '-1' }), /from 1 to 4/],
+        [keyed(`${id}.5`, { 'idempotency-answered-through': '2.5' }), /from 1 to 4/],
+        [keyed(`${id}.5`, { 'idempotency-answered-through': '99999999999999999' }), /from 1 to 4/],
+      ];
+      for (const [headers, pattern] of cases) {
+        const res = await send(s.app, 'POST', '/api/items', { n: 1 }, headers);
+        assert.equal(res.statusCode, 400, JSON.stringify(headers));
+        assert.equal(errorOf(res).code, 'VALIDATION');
+        assert.match(errorOf(res).message, /Idempotency-Answered-Through/);
+        assert.match(errorOf(res).message, pattern);
+      }
+      assert.equal(s.db.store.count('items'), 0);
+      assert.equal((await send(s.app, 'POST', '/api/items', { n: 1 }, keyed(`${id}.5`, { 'idempotency-answered-through': '4' }))).statusCode, 201);
+    }));
+
   test('a validation refusal records nothing: the key can be used once the request is fixed', () =>
     withServer(async (s) => {
       assert.equal((await send(s.app, 'POST', '/api/items', { $bad: 1 }, keyed('fix'))).statusCode, 400);

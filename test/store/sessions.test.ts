@@ -6,8 +6,12 @@ import assert from 'node:assert/strict';
 import { Store } from '../../src/store/store.ts';
 import { encodeSnapshotData, snapshotParts, SNAPSHOT_VERSION_WITH_SESSIONS } from '../../src/store/snapshot.ts';
 import type { BatchCommand, Command, CommandResult, InsertCommand, UpdateResultValue } from '../../src/store/commands.ts';
+import fc from 'fast-check';
+import { ANSWERED_THROUGH_RULES } from '../../src/store/commands.ts';
 import {
   DEFAULT_SESSION_BOUNDS,
+  SessionTable,
+  sessionKey,
   IDEMPOTENCY_RECORD_OVERHEAD_BYTES,
   LOG_CLOCK_STEP_MS_MAX,
   type IdempotencyTag,
@@ -320,6 +324,220 @@ describe('sessions: client watermarks (a key whose record left the table is told
       assert.deepEqual(restored.store.sessions.toSnapshot(), log.store.sessions.toSnapshot());
       assert.ok(expired(restored.apply(insert('a2', tag(client(4))), T0 + 1001)));
     }
+  });
+});
+
+describe('sessions: acknowledgements (Idempotency-Answered-Through drops a client’s records)', () => {
+  const client = (n: number, id = 'A'): string => `${id.repeat(22)}.${n}`;
+  const acked = (key: string, through: number, user?: string): IdempotencyTag => ({ ...tag(key, 'd1', user), answeredThrough: through });
+  const expired = (r: CommandResult): boolean => !r.ok && r.error.code === 'IDEMPOTENCY_KEY_EXPIRED';
+  /** Stamped under apply rules 4, as a node proposes it. */
+  const stamped = (command: Command): Command => ({ ...command, rules: ANSWERED_THROUGH_RULES });
+
+  test("a client's records through answeredThrough go; a late copy of one is EXPIRED and applies nothing; later ones replay", () => {
+    const log = new Log();
+    for (let i = 1; i <= 3; i++) log.apply(stamped(insert(`d${i}`, tag(client(i)))), T0 + i);
+    log.apply(stamped(insert('other', tag(client(1, 'B')))), T0 + 4);
+    assert.equal(log.store.sessions.size, 4);
+    const bytesBefore = log.store.sessions.bytes;
+    assert.equal(log.apply(stamped(insert('d4', acked(client(4), 2))), T0 + 5).ok, true);
+    assert.equal(log.store.sessions.size, 3, 'seqs 1 and 2 of A went; 3 and 4 of A and B’s stay');
+    assert.ok(log.store.sessions.bytes < bytesBefore + 400, 'their bytes went with them');
+    const late = log.apply(stamped(insert('late', tag(client(2)))), T0 + 6);
+    assert.ok(expired(late), JSON.stringify(late));
+    assert.equal(log.store.get('c', 'late'), undefined);
+    assert.equal(log.apply(stamped(insert('d3-again', tag(client(3)))), T0 + 7).replayed, true, 'seq 3 is still in flight: replayed');
+    assert.equal(log.apply(stamped(insert('b-again', tag(client(1, 'B')))), T0 + 8).replayed, true, 'another client’s record stays');
+    const marks = log.store.sessions.toSnapshot().watermarks;
+    assert.deepEqual(
+      marks.map((w) => [w.client, w.seq]),
+      [['A'.repeat(22), 2]],
+    );
+  });
+
+  test('a sequential client keeps one record, not one per write, and its queue stays bounded; the table travels in snapshots as it is', () => {
+    const log = new Log();
+    // A record of another form stays at the front of the queue for its whole window.
+    log.apply(stamped(insert('first', tag('order.1'))), T0);
+    for (let i = 1; i <= 5000; i++) {
+      const r = log.apply(stamped(insert(`d${i}`, i === 1 ? tag(client(i)) : acked(client(i), i - 1))), T0 + i);
+      assert.equal(r.ok, true);
+    }
+    assert.equal(log.store.sessions.size, 2);
+    assert.ok(log.store.sessions.queueSlots <= 1100, `the queue keeps ${log.store.sessions.queueSlots} slots of dropped records`);
+    const data = log.store.captureSnapshot();
+    assert.deepEqual(
+      data.sessions?.records.map((r) => r.key),
+      ['order.1', client(5000)],
+    );
+    const restored = new Log(Store.restoreSnapshot(encodeSnapshotData(data)));
+    restored.index = log.index;
+    assert.deepEqual(restored.store.sessions.toSnapshot(), log.store.sessions.toSnapshot());
+    assert.ok(expired(restored.apply(stamped(insert('x', tag(client(4999)))), T0 + 5001)));
+    assert.equal(restored.apply(stamped(insert('y', tag(client(5000)))), T0 + 5001).replayed, true);
+  });
+
+  test('scoped per user: an acknowledgement drops its own user’s records only', () => {
+    const log = new Log();
+    log.apply(stamped(insert('a1', tag(client(1), 'd1', 'alice'))), T0);
+    log.apply(stamped(insert('b1', tag(client(1), 'd1', 'bob'))), T0);
+    log.apply(stamped(insert('a2', acked(client(2), 1, 'alice'))), T0 + 1);
+    assert.ok(expired(log.apply(stamped(insert('a1x', tag(client(1), 'd1', 'alice'))), T0 + 2)));
+    assert.equal(log.apply(stamped(insert('b1x', tag(client(1), 'd1', 'bob'))), T0 + 2).replayed, true);
+  });
+
+  test('in a batch, each op’s acknowledgement counts', () => {
+    const log = new Log();
+    log.apply(stamped(insert('a1', tag(client(1)))), T0);
+    const r = log.apply(stamped({ type: 'batch', ops: [insert('a2', acked(client(2), 1)), insert('a1x', tag(client(1)))] }), T0 + 1);
+    assert.ok(r.ok);
+    const [second, late] = r.value as CommandResult<'insert'>[];
+    assert.equal(second!.ok, true);
+    assert.ok(expired(late!));
+  });
+
+  test('refused: under apply rules 3 (as that binary refuses it), at or above its own seq, on a key of another form', () => {
+    const log = new Log();
+    const validation = (r: CommandResult, pattern: RegExp): void => {
+      assert.ok(!r.ok && r.error.code === 'VALIDATION', JSON.stringify(r));
+      assert.match(!r.ok ? r.error.message : '', pattern);
+    };
+    validation(log.apply({ ...insert('r3', acked(client(2), 1)), rules: 3 }), /answeredThrough: unknown field/);
+    validation(log.apply(insert('r1', acked(client(2), 1))), /answeredThrough: unknown field/);
+    const batch = log.apply({ type: 'batch', ops: [insert('rb', acked(client(2), 1))], rules: 3 });
+    assert.ok(batch.ok, 'a batch applies each op on its own');
+    validation((batch.value as CommandResult<'insert'>[])[0]!, /answeredThrough: unknown field/);
+    validation(log.apply(stamped(insert('same', acked(client(2), 2)))), /from 1 to the key's sequence number less one \(1\)/);
+    validation(log.apply(stamped(insert('zero', acked(client(2), 0)))), /from 1 to/);
+    validation(log.apply(stamped(insert('form', acked('order.7', 1)))), /client library's form/);
+    assert.equal(log.store.count('c'), 0);
+  });
+
+  test('a dropped record ahead of the queue neither expires nor is evicted in place of a held one', () => {
+    const table = new SessionTable<number>({ ...DEFAULT_SESSION_BOUNDS, windowMs: 50, recordsMax: 2 });
+    const A = 'A'.repeat(22);
+    const B = 'B'.repeat(22);
+    table.advance(1);
+    table.record(tag(`${A}.1`), 1);
+    table.advance(40);
+    table.acknowledge(acked(`${A}.2`, 1));
+    table.record(tag(`${A}.2`), 2);
+    // A.1's time (1) is past the window at 51, A.2's (40) is not: A.2 stays.
+    table.advance(51);
+    assert.equal(table.lookup(tag(`${A}.2`)).kind, 'replay');
+    assert.equal(table.lookup(tag(`${A}.1`)).kind, 'expired');
+    // Eviction by count takes the oldest held record (A.2), not the dropped slot before it.
+    table.record(tag(`${B}.1`), 1);
+    table.record(tag(`${B}.2`), 2);
+    assert.deepEqual(
+      table.toSnapshot().records.map((r) => r.key),
+      [`${B}.1`, `${B}.2`],
+    );
+    assert.equal(table.size, 2);
+  });
+
+  test('the table against a model: any mix of writes, acknowledgements, time, eviction and snapshots', () => {
+    const bounds: SessionBounds = { ...DEFAULT_SESSION_BOUNDS, windowMs: 50, recordsMax: 3, watermarksMax: 3, watermarkWindowMs: 200 };
+    type Step = { kind: 'write'; client: number; user: number; ack: boolean } | { kind: 'time'; ms: number } | { kind: 'restore' };
+    // Mostly writes, so that eviction by count meets records an acknowledgement dropped.
+    const step = fc.oneof(
+      {
+        weight: 8,
+        arbitrary: fc.record({
+          kind: fc.constant('write' as const),
+          client: fc.integer({ min: 0, max: 3 }),
+          user: fc.integer({ min: 0, max: 1 }),
+          ack: fc.boolean(),
+        }),
+      },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant('time' as const), ms: fc.integer({ min: 0, max: 30 }) }) },
+      { weight: 1, arbitrary: fc.constant({ kind: 'restore' as const }) },
+    );
+    fc.assert(
+      fc.property(
+        fc.array(step, { maxLength: 120 }),
+        fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 4 }),
+        (steps: Step[], lagChoices) => {
+          const table = { current: new SessionTable<number>(bounds) };
+          // The model: every record ever made, held or not, in log order.
+          const made: Array<{ key: string; client: string; seq: number; timeMs: number; held: boolean }> = [];
+          const marks = new Map<string, { seq: number; timeMs: number }>();
+          let clock = 1;
+          table.current.advance(clock);
+          const nextSeq = new Map<string, number>();
+          const raise = (c: string, seq: number): void => {
+            const old = marks.get(c);
+            marks.delete(c);
+            marks.set(c, { seq: Math.max(seq, old?.seq ?? 0), timeMs: clock });
+            if (marks.size > bounds.watermarksMax) marks.delete(marks.keys().next().value!);
+          };
+          const popOldest = (): void => {
+            const r = made.find((m) => m.held)!;
+            r.held = false;
+            raise(r.client, r.seq);
+          };
+          let w = 0;
+          for (const s of steps) {
+            if (s.kind === 'restore') {
+              const restored = new SessionTable<number>(bounds);
+              restored.load(structuredClone(table.current.toSnapshot()));
+              table.current = restored;
+              continue;
+            }
+            if (s.kind === 'time') {
+              clock += s.ms;
+              table.current.advance(clock);
+              for (const m of made) if (m.held && m.timeMs + bounds.windowMs <= clock) popOldest();
+              for (const [c, mark] of [...marks]) if (mark.timeMs + bounds.watermarkWindowMs <= clock) marks.delete(c);
+              continue;
+            }
+            const id = 'ABCD'[s.client]!.repeat(22);
+            const user = s.user === 0 ? undefined : 'u';
+            const c = user === undefined ? id : `${id}\u0000${user}`;
+            const seq = (nextSeq.get(c) ?? 0) + 1;
+            nextSeq.set(c, seq);
+            // Acknowledge through a seq a few below this one (writes in flight), if any.
+            const lag = lagChoices[w++ % lagChoices.length]! + 1;
+            const through = s.ack && seq - lag >= 1 ? seq - lag : undefined;
+            const t: IdempotencyTag = {
+              key: `${id}.${seq}`,
+              digest: 'd',
+              ...(user !== undefined ? { user } : {}),
+              ...(through !== undefined ? { answeredThrough: through } : {}),
+            };
+            table.current.acknowledge(t);
+            if (through !== undefined && through > (marks.get(c)?.seq ?? 0)) {
+              for (const m of made) if (m.held && m.client === c && m.seq <= through) m.held = false;
+              raise(c, through);
+            }
+            const kind = table.current.lookup(t).kind;
+            const modelKind = made.some((m) => m.held && m.key === sessionKey(t)) ? 'replay' : (marks.get(c)?.seq ?? 0) >= seq ? 'expired' : 'new';
+            assert.equal(kind, modelKind);
+            if (kind === 'new') {
+              table.current.record(t, seq);
+              made.push({ key: sessionKey(t), client: c, seq, timeMs: clock, held: true });
+              while (made.filter((m) => m.held).length > bounds.recordsMax) popOldest();
+            }
+            const held = made.filter((m) => m.held);
+            const snap = table.current.toSnapshot();
+            assert.deepEqual(
+              snap.records.map((r) => r.key),
+              held.map((m) => m.key),
+            );
+            assert.deepEqual(
+              snap.watermarks.map((m) => [m.client, m.seq]),
+              [...marks].map(([cl, m]) => [cl, m.seq]),
+            );
+            assert.equal(table.current.size, held.length);
+            assert.equal(
+              table.current.bytes,
+              snap.records.reduce((sum, r) => sum + r.bytes, 0),
+            );
+          }
+        },
+      ),
+      { numRuns: 400 },
+    );
   });
 });
 
