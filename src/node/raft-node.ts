@@ -144,6 +144,8 @@ export class RaftNode implements DatabaseBackend {
     this.changes = parts.changes;
     // The changes inside the recovered snapshot are unknown: the retained log starts after it.
     this.changes.restartAt(parts.store.lastApplied);
+    // The recovered log is applied again: only its last entries' changes can stay retained.
+    this.changes.skipReplayedBefore(log.lastIndex());
     this.nextId = parts.nextId;
     const { core, electionTicks } = createRaftCore(options, log, parts.voters);
     this.core = core;
