@@ -54,6 +54,8 @@ const RETRY_BACKOFF_MS_MAX = 320;
 export class ChaosLoad {
   private running = false;
   private readonly workers: Promise<void>[] = [];
+  /** Each process's client id (keyed), made once. */
+  private readonly clientIds: string[] = [];
 
   constructor(
     private readonly history: ChaosHistory,
@@ -158,7 +160,11 @@ export class ChaosLoad {
    * of the run (100,000 of them made every snapshot, and a killed node's restart, 20 MB).
    */
   private keyed(process: number, seq: number): Record<string, string> {
-    const clientId = createHash('sha256').update(`${this.options.runId}:${process}`).digest().subarray(0, 16).toString('base64url');
+    let clientId = this.clientIds[process];
+    if (clientId === undefined) {
+      clientId = createHash('sha256').update(`${this.options.runId}:${process}`).digest().subarray(0, 16).toString('base64url');
+      this.clientIds[process] = clientId;
+    }
     return { 'idempotency-key': `${clientId}.${seq}`, ...(seq > 1 ? { 'idempotency-answered-through': String(seq - 1) } : {}) };
   }
 

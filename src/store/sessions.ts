@@ -10,6 +10,7 @@
 // at the same index. Pure: no clock, no I/O.
 
 import { assert } from '../assert.ts';
+import { ClientRecords } from './client-records.ts';
 import type { CommandResult } from './commands.ts';
 
 /** How long a record is kept after the entry that made it (log time): the promise. */
@@ -137,9 +138,10 @@ export class SessionTable<R = CommandResult> {
   /** Client watermarks in the order they were last raised (a Map keeps insertion order: a
    * raise deletes and sets again), so expiry and eviction take from the front. */
   private readonly watermarks = new Map<string, ClientWatermark>();
-  /** The records held per client of the client library (parseClientKey's client, then seq):
-   * what an acknowledgement drops without a walk of the whole table. */
-  private readonly byClient = new Map<string, Map<number, SessionRecord<R>>>();
+  /** The records held per client of the client library (parseClientKey's client): the record
+   * itself while it is the client's only one (most clients: one write in flight), else by seq
+   * (ClientRecords), so that an acknowledgement finds what it drops without a walk. */
+  private readonly byClient = new Map<string, SessionRecord<R> | ClientRecords<SessionRecord<R>>>();
 
   constructor(readonly bounds: SessionBounds = DEFAULT_SESSION_BOUNDS) {
     assert(
@@ -216,15 +218,15 @@ export class SessionTable<R = CommandResult> {
       parsed !== undefined && Number.isSafeInteger(through) && through >= 1 && through < parsed.seq,
       'answeredThrough needs a client key above it',
     );
-    const current = this.watermarks.get(parsed.client);
-    const from = current?.seq ?? 0;
-    if (through <= from) return;
-    // Every held record of the client is looked at: each one either goes now (once in its
-    // life) or is a write still in flight (above `through`), so the cost is what is dropped
-    // plus what is in flight. Deleting from a Map while iterating it is defined.
-    const held = this.byClient.get(parsed.client);
-    if (held !== undefined) for (const [seq, record] of held) if (seq <= through) this.drop(record);
-    this.setWatermark(parsed.client, through);
+    // Lowest seq first, each record found in O(log n): the cost is what is dropped (and the
+    // heap slots of records gone before, each passed once), not what the client holds above.
+    for (;;) {
+      const held = this.byClient.get(parsed.client);
+      const lowest = held instanceof ClientRecords ? held.lowestAtOrBelow(through)?.record : held;
+      if (lowest === undefined || (held === lowest && parseTableKey(lowest.key)!.seq > through)) break;
+      this.drop(lowest);
+    }
+    if (through > (this.watermarks.get(parsed.client)?.seq ?? 0)) this.setWatermark(parsed.client, through);
     // Dropped records keep their queue slots until the front passes them, which expiry does
     // only after the window: rebuild the queue once they outnumber the records held.
     const dropped = this.order.length - this.head - this.byKey.size;
@@ -276,9 +278,17 @@ export class SessionTable<R = CommandResult> {
     this.resultBytes += record.bytes;
     const parsed = parseTableKey(record.key);
     if (parsed === undefined) return;
-    let held = this.byClient.get(parsed.client);
-    if (held === undefined) this.byClient.set(parsed.client, (held = new Map()));
-    held.set(parsed.seq, record);
+    const held = this.byClient.get(parsed.client);
+    if (held === undefined) {
+      this.byClient.set(parsed.client, record);
+    } else if (held instanceof ClientRecords) {
+      held.add(parsed.seq, record);
+    } else {
+      const both = new ClientRecords<SessionRecord<R>>();
+      both.add(parseTableKey(held.key)!.seq, held);
+      both.add(parsed.seq, record);
+      this.byClient.set(parsed.client, both);
+    }
   }
 
   /** Whether `record` (from the order queue) is still in the table: one dropped by an
@@ -295,9 +305,19 @@ export class SessionTable<R = CommandResult> {
     const parsed = parseTableKey(record.key);
     if (parsed === undefined) return;
     const held = this.byClient.get(parsed.client);
-    assert(held?.get(parsed.seq) === record, 'a client record missing from its client');
-    held.delete(parsed.seq);
-    if (held.size === 0) this.byClient.delete(parsed.client);
+    if (held instanceof ClientRecords) {
+      assert(held.get(parsed.seq) === record, 'a client record missing from its client');
+      held.remove(parsed.seq);
+      if (held.size === 0) this.byClient.delete(parsed.client);
+    } else {
+      assert(held === record, 'a client record missing from its client');
+      this.byClient.delete(parsed.client);
+    }
+  }
+
+  /** Clients of the client library with records held (each indexed once). */
+  get clientsIndexed(): number {
+    return this.byClient.size;
   }
 
   /** Moves the front past records already dropped (each slot is passed once). */

@@ -436,9 +436,12 @@ describe('sessions: acknowledgements (Idempotency-Answered-Through drops a clien
     assert.equal(table.size, 2);
   });
 
-  test('the table against a model: any mix of writes, acknowledgements, time, eviction and snapshots', () => {
+  test('the table against a model: any mix of writes (in and out of seq order, retried), acknowledgements, time, eviction and snapshots', () => {
     const bounds: SessionBounds = { ...DEFAULT_SESSION_BOUNDS, windowMs: 50, recordsMax: 3, watermarksMax: 3, watermarkWindowMs: 200 };
-    type Step = { kind: 'write'; client: number; user: number; ack: boolean } | { kind: 'time'; ms: number } | { kind: 'restore' };
+    /** `next`: the client's next seq; `jump`: two past it (writes still to come); `gap`: the
+     * lowest seq skipped so far (a write that was in flight); `retry`: the highest seq used. */
+    type Mode = 'next' | 'jump' | 'gap' | 'retry';
+    type Step = { kind: 'write'; client: number; user: number; ack: boolean; mode: Mode } | { kind: 'time'; ms: number } | { kind: 'restore' };
     // Mostly writes, so that eviction by count meets records an acknowledgement dropped.
     const step = fc.oneof(
       {
@@ -448,6 +451,7 @@ describe('sessions: acknowledgements (Idempotency-Answered-Through drops a clien
           client: fc.integer({ min: 0, max: 3 }),
           user: fc.integer({ min: 0, max: 1 }),
           ack: fc.boolean(),
+          mode: fc.constantFrom<Mode>('next', 'next', 'jump', 'gap', 'retry'),
         }),
       },
       { weight: 2, arbitrary: fc.record({ kind: fc.constant('time' as const), ms: fc.integer({ min: 0, max: 30 }) }) },
@@ -464,7 +468,7 @@ describe('sessions: acknowledgements (Idempotency-Answered-Through drops a clien
           const marks = new Map<string, { seq: number; timeMs: number }>();
           let clock = 1;
           table.current.advance(clock);
-          const nextSeq = new Map<string, number>();
+          const used = new Map<string, Set<number>>();
           const raise = (c: string, seq: number): void => {
             const old = marks.get(c);
             marks.delete(c);
@@ -494,8 +498,13 @@ describe('sessions: acknowledgements (Idempotency-Answered-Through drops a clien
             const id = 'ABCD'[s.client]!.repeat(22);
             const user = s.user === 0 ? undefined : 'u';
             const c = user === undefined ? id : `${id}\u0000${user}`;
-            const seq = (nextSeq.get(c) ?? 0) + 1;
-            nextSeq.set(c, seq);
+            const seqs = used.get(c) ?? new Set<number>();
+            used.set(c, seqs);
+            const max = Math.max(0, ...seqs);
+            let gap = 1;
+            while (seqs.has(gap)) gap++;
+            const seq = { next: max + 1, jump: max + 3, gap, retry: Math.max(1, max) }[s.mode];
+            seqs.add(seq);
             // Acknowledge through a seq a few below this one (writes in flight), if any.
             const lag = lagChoices[w++ % lagChoices.length]! + 1;
             const through = s.ack && seq - lag >= 1 ? seq - lag : undefined;
@@ -506,9 +515,9 @@ describe('sessions: acknowledgements (Idempotency-Answered-Through drops a clien
               ...(through !== undefined ? { answeredThrough: through } : {}),
             };
             table.current.acknowledge(t);
-            if (through !== undefined && through > (marks.get(c)?.seq ?? 0)) {
+            if (through !== undefined) {
               for (const m of made) if (m.held && m.client === c && m.seq <= through) m.held = false;
-              raise(c, through);
+              if (through > (marks.get(c)?.seq ?? 0)) raise(c, through);
             }
             const kind = table.current.lookup(t).kind;
             const modelKind = made.some((m) => m.held && m.key === sessionKey(t)) ? 'replay' : (marks.get(c)?.seq ?? 0) >= seq ? 'expired' : 'new';
@@ -529,6 +538,7 @@ describe('sessions: acknowledgements (Idempotency-Answered-Through drops a clien
               [...marks].map(([cl, m]) => [cl, m.seq]),
             );
             assert.equal(table.current.size, held.length);
+            assert.equal(table.current.clientsIndexed, new Set(held.map((m) => m.client)).size);
             assert.equal(
               table.current.bytes,
               snap.records.reduce((sum, r) => sum + r.bytes, 0),
