@@ -59,19 +59,25 @@ after(async () => {
   for (const server of servers) await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
-test('a retry goes to another live node than the attempt before it', async () => {
+/** Runs the chaos load against the two servers for `ms`; its history. */
+async function runLoad(clients: number, seed: number, runId: string, ms: number): Promise<ChaosHistory> {
   const history = new ChaosHistory();
   const client = new NodeClient(1000);
   const load = new ChaosLoad(
     history,
     client,
     { ids: [1, 2], url: (id) => urls[id - 1]!, reachable: () => true },
-    { clients: 4, keys: 2, seed: 9, runId: 'r', retries: 3, opTimeoutMs: 2000 },
+    { clients, keys: 2, seed, runId, retries: 3, opTimeoutMs: 2000 },
   );
   load.start();
-  await new Promise((resolve) => setTimeout(resolve, 600));
+  await new Promise((resolve) => setTimeout(resolve, ms));
   await load.stop();
   await client.close();
+  return history;
+}
+
+test('a retry goes to another live node than the attempt before it', async () => {
+  const history = await runLoad(4, 9, 'r', 600);
   const writes = seen.filter((s) => !s.op.startsWith('GET'));
   const refusedFirst = new Set(writes.filter((s) => s.node === 1).map((s) => s.op));
   assert.ok(refusedFirst.size >= 5, `writes refused by node 1: ${refusedFirst.size}`);
@@ -100,18 +106,7 @@ test('a retry goes to another live node than the attempt before it', async () =>
 
 test("writes carry the client library's keys, one client id per process, each saying the process's earlier writes are answered", async () => {
   seen.length = 0;
-  const history = new ChaosHistory();
-  const client = new NodeClient(1000);
-  const load = new ChaosLoad(
-    history,
-    client,
-    { ids: [1, 2], url: (id) => urls[id - 1]!, reachable: () => true },
-    { clients: 3, keys: 2, seed: 4, runId: 'r2', retries: 3, opTimeoutMs: 2000 },
-  );
-  load.start();
-  await new Promise((resolve) => setTimeout(resolve, 400));
-  await load.stop();
-  await client.close();
+  await runLoad(3, 4, 'r2', 400);
   const writes = seen.filter((s) => !s.op.startsWith('GET'));
   assert.ok(writes.length >= 10, `${writes.length} write attempts`);
   const bySeq = new Map<string, Set<number>>();
