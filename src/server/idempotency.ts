@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CommandResult } from '../store/commands.ts';
 import { ValidationError } from '../store/errors.ts';
-import { IDEMPOTENCY_KEY, parseClientKey, type IdempotencyTag } from '../store/sessions.ts';
+import { clientKeySeq, IDEMPOTENCY_KEY, type IdempotencyTag } from '../store/sessions.ts';
 
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 /** With a client-library key `<clientId>.<seq>`: that client has every answer it will wait
@@ -34,7 +34,7 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
 export function parseAnsweredThrough(header: string | string[] | undefined, key: string | undefined): number | undefined {
   if (header === undefined) return undefined;
   if (Array.isArray(header)) throw new ValidationError('Idempotency-Answered-Through: must be given once');
-  const seq = key === undefined ? undefined : parseClientKey({ key, digest: '' })?.seq;
+  const seq = key === undefined ? undefined : clientKeySeq(key);
   if (seq === undefined) {
     throw new ValidationError("Idempotency-Answered-Through: needs an Idempotency-Key of the client library's form <clientId>.<seq>");
   }

@@ -2,6 +2,7 @@
 // from the one table of codes (store/error-codes.ts), and the shapes several routes share.
 // They describe; they do not validate (see openapi.ts: the store's validators decide).
 import { ALL_ERROR_CODES, ERROR_CODES, type ErrorCode } from '../store/error-codes.ts';
+import { ANSWERED_THROUGH_HEADER, IDEMPOTENCY_KEY_HEADER } from './idempotency.ts';
 
 /** A JSON Schema object (draft 2020-12, as OpenAPI 3.1 uses it). */
 export type JsonSchema = Readonly<Record<string, unknown>>;
@@ -102,8 +103,8 @@ export const DOCUMENT_PARAMS: JsonSchema = {
 export const IDEMPOTENCY_HEADERS: JsonSchema = {
   type: 'object',
   properties: {
-    'idempotency-key': { type: 'string', description: 'applies the write at most once per key (docs/http-api.md)' },
-    'idempotency-answered-through': {
+    [IDEMPOTENCY_KEY_HEADER]: { type: 'string', description: 'applies the write at most once per key (docs/http-api.md)' },
+    [ANSWERED_THROUGH_HEADER]: {
       type: 'string',
       description:
         "with a key `<clientId>.<seq>`: the client has every answer through this sequence number, below `seq` (the server forgets those keys' results)",

@@ -35,17 +35,21 @@ export function makeKeyComparator(dirs: ReadonlyArray<1 | -1>): (a: IndexKey, b:
       return compareIdSlot(a[1], b[1]);
     };
   }
-  return (a, b) => {
-    for (let i = 0; i < n; i++) {
-      const x = a[i];
-      const y = b[i];
-      if (x === y) continue;
-      const c = compareField(x, y);
-      if (c === 2 || c === -2) return c / 2;
-      if (c !== 0) return dirs[i] === 1 ? c : -c;
-    }
-    return compareIdSlot(a[n], b[n]);
-  };
+  return (a, b) => compareFieldValues(a, b, dirs) || compareIdSlot(a[n], b[n]);
+}
+
+/** Two keys by their field values, each in its direction (a sentinel ends it either way): 0
+ * when every value is equal, whatever the _ids. */
+function compareFieldValues(a: IndexKey, b: IndexKey, dirs: ReadonlyArray<1 | -1>): number {
+  for (let i = 0; i < dirs.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x === y) continue;
+    const c = compareField(x, y);
+    if (c === 2 || c === -2) return c / 2;
+    if (c !== 0) return dirs[i] === 1 ? c : -c;
+  }
+  return 0;
 }
 
 /** ±1 (or 0) in value order, or ±2 when a tree sentinel decides (not subject to direction). */
@@ -183,17 +187,7 @@ export function scalarKey(doc: Readonly<Record<string, unknown>>, paths: Readonl
  * order, as the tree's comparator wants, without comparing the _ids (SecondaryIndex.build).
  */
 export function makeValueComparator(dirs: ReadonlyArray<1 | -1>): (a: IndexKey, b: IndexKey) => number {
-  const n = dirs.length;
-  return (a, b) => {
-    for (let i = 0; i < n; i++) {
-      const x = a[i];
-      const y = b[i];
-      if (x === y) continue;
-      const c = compareValues(x, y);
-      if (c !== 0) return c < 0 ? -dirs[i]! : dirs[i]!;
-    }
-    return 0;
-  };
+  return (a, b) => compareFieldValues(a, b, dirs);
 }
 
 export interface DocKeys {

@@ -89,6 +89,11 @@ export interface ClientWatermark {
   readonly timeMs: number;
 }
 
+/** The sequence number of a client-library key (CLIENT_KEY), or undefined for a key of another form. */
+export function clientKeySeq(key: string): number | undefined {
+  return parseClientKey({ key, digest: '' })?.seq;
+}
+
 /** The client and sequence number of a client-library key (CLIENT_KEY), or undefined. */
 export function parseClientKey(tag: IdempotencyTag): { client: string; seq: number } | undefined {
   const m = CLIENT_KEY.exec(tag.key);

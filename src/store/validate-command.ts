@@ -21,7 +21,7 @@ import { validateFilter } from './validate-filter.ts';
 import { validateUpdate } from './validate-update.ts';
 import { validateModelDefinition } from './schema.ts';
 import { validateExpireAfter } from './ttl.ts';
-import { IDEMPOTENCY_DIGEST_CHARS_MAX, IDEMPOTENCY_KEY, IDEMPOTENCY_USER_CHARS_MAX, parseClientKey } from './sessions.ts';
+import { IDEMPOTENCY_DIGEST_CHARS_MAX, IDEMPOTENCY_KEY, IDEMPOTENCY_USER_CHARS_MAX, clientKeySeq } from './sessions.ts';
 
 export const MAX_COLLECTION_NAME_LENGTH = 128;
 
@@ -118,7 +118,7 @@ function validateEnvelope(cmd: Record<string, unknown>, path: string, place: Pla
   if (typeof tag['key'] !== 'string' || !IDEMPOTENCY_KEY.test(tag['key'])) fail(joinPath(at, 'key'), 'must be 1 to 128 of A-Z a-z 0-9 . _ : -');
   const through = tag['answeredThrough'];
   if (through !== undefined) {
-    const seq = parseClientKey({ key: tag['key'], digest: '' })?.seq;
+    const seq = clientKeySeq(tag['key']);
     if (seq === undefined) fail(joinPath(at, 'answeredThrough'), "needs a key of the client library's form <clientId>.<seq>");
     if (!Number.isSafeInteger(through) || (through as number) < 1 || (through as number) >= seq) {
       fail(joinPath(at, 'answeredThrough'), `must be an integer from 1 to the key's sequence number less one (${seq - 1})`);
