@@ -1,11 +1,33 @@
 // Watches who leads: polls every reachable node's /cluster/status and records each new
 // (term, leader) that a node reports, so the report can count leader changes and the
-// progress line can name the leader.
+// progress line can name the leader. From the same answers it gathers what each node saw of
+// its own slowness (event-loop stalls and slow log writes of NODE_STALL_MS_MIN or longer), so
+// the report can say what the nodes went through during the longest interruption.
 import type { ChaosCluster } from './chaos-cluster.ts';
 import type { NodeClient } from './node-client.ts';
 
 /** How often the leader is polled, in ms. */
 const POLL_INTERVAL_MS = 100;
+/** Node stalls shorter than this are not gathered (ms): LOOP_STALL_WARN_MS and LOG_WRITE_SLOW_MS. */
+export const NODE_STALL_MS_MIN = 100;
+/** Node stalls gathered at most, the first ones; later ones are only counted (a healthy
+ * 5-minute run with a kill every 10 s has tens). */
+export const NODE_STALLS_KEPT_MAX = 2000;
+
+/** An event-loop stall or a slow log write a node reported (GET /cluster/status: loopStalls,
+ * slowLogWrites), on the history clock. */
+export interface NodeStall {
+  readonly node: number;
+  readonly kind: 'loop' | 'log write';
+  /** When it ended, on the history clock (ms; from the node's wall clock, so a remote node's
+   * skew shifts it). */
+  readonly endMs: number;
+  /** How long it lasted (ms). */
+  readonly ms: number;
+  /** A loop stall: the node's own work in it (LoopStall.busyMs), and its wait for a core. */
+  readonly busyMs?: number;
+  readonly coreWaitMs?: number;
+}
 
 export interface LeaderSighting {
   readonly timeMs: number;
@@ -17,10 +39,30 @@ interface StatusBody {
   readonly nodeId?: unknown;
   readonly term?: unknown;
   readonly leader?: { readonly id?: unknown } | null;
+  readonly loopStalls?: { readonly recent?: unknown } | null;
+  readonly slowLogWrites?: unknown;
+}
+
+function finite(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+/** The records of a status list that carry the fields asked for (a node of another version
+ * may have fewer): anything else is skipped, not trusted. */
+function records(list: unknown): Array<Record<string, unknown>> {
+  return Array.isArray(list) ? list.filter((r): r is Record<string, unknown> => typeof r === 'object' && r !== null) : [];
 }
 
 export class LeaderMonitor {
   readonly sightings: LeaderSighting[] = [];
+  /** Stalls the nodes reported, in the order first seen (bounded: NODE_STALLS_KEPT_MAX). */
+  readonly stalls: NodeStall[] = [];
+  /** Stalls seen once `stalls` was full. */
+  stallsNotKept = 0;
+  /** Keys of the stalls seen: a node reports each one in every answer while it is recent. At
+   * most two per NODE_STALL_MS_MIN of the run per node (a node's loop stalls do not overlap,
+   * nor do its log writes: one batch is written at a time). */
+  private readonly stallKeys = new Set<string>();
   private highestTerm = 0;
   private timer: NodeJS.Timeout | null = null;
   /** Nodes with a poll in flight: each node is polled on its own, so that one that does not
@@ -74,9 +116,43 @@ export class LeaderMonitor {
     const answer = await this.client.call(this.cluster.url(id), 'GET', '/cluster/status');
     if (answer.kind !== 'ok') return;
     const body = answer.body as StatusBody;
+    this.gatherStalls(id, body);
     const leader = body.leader?.id;
     if (typeof body.term !== 'number' || typeof leader !== 'number' || body.term <= this.highestTerm) return;
     this.highestTerm = body.term;
     this.sightings.push({ timeMs: this.nowMs(), term: body.term, leader });
+  }
+
+  private gatherStalls(node: number, body: StatusBody): void {
+    // The node stamps with its wall clock; the history's clock is this process's monotonic one.
+    const epochOfHistoryZero = Date.now() - this.nowMs();
+    for (const r of records(body.loopStalls?.recent)) {
+      const endedAt = finite(r['endedAt']);
+      const wallMs = finite(r['wallMs']);
+      if (endedAt === undefined || wallMs === undefined || wallMs < NODE_STALL_MS_MIN) continue;
+      const busyMs = finite(r['busyMs']);
+      const coreWaitMs = finite(r['coreWaitMs']);
+      this.addStall(`${node}/loop/${endedAt}/${wallMs}`, {
+        node,
+        kind: 'loop',
+        endMs: endedAt - epochOfHistoryZero,
+        ms: wallMs,
+        ...(busyMs !== undefined ? { busyMs } : {}),
+        ...(coreWaitMs !== undefined ? { coreWaitMs } : {}),
+      });
+    }
+    for (const r of records(body.slowLogWrites)) {
+      const endedAt = finite(r['endedAt']);
+      const durationMs = finite(r['durationMs']);
+      if (endedAt === undefined || durationMs === undefined || durationMs < NODE_STALL_MS_MIN) continue;
+      this.addStall(`${node}/write/${endedAt}/${durationMs}`, { node, kind: 'log write', endMs: endedAt - epochOfHistoryZero, ms: durationMs });
+    }
+  }
+
+  private addStall(key: string, stall: NodeStall): void {
+    if (this.stallKeys.has(key)) return;
+    this.stallKeys.add(key);
+    if (this.stalls.length >= NODE_STALLS_KEPT_MAX) this.stallsNotKept += 1;
+    else this.stalls.push(stall);
   }
 }

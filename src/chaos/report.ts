@@ -5,7 +5,7 @@ import type { ErrorCode } from '../store/error-codes.ts';
 import type { ConsistencyVerdict } from './checker.ts';
 import type { FaultRecord } from './faults.ts';
 import type { ChaosHistory } from './history.ts';
-import type { LeaderSighting } from './monitor.ts';
+import { NODE_STALL_MS_MIN, type LeaderSighting, type NodeStall } from './monitor.ts';
 import type { FaultStep } from './scenarios.ts';
 
 /** The error of a cas refused because the value changed since it was read (the error table's 412). */
@@ -57,6 +57,14 @@ export interface ChaosReport {
   readonly writeWindowsPercent: number;
   /** Longest time without a successful write, in ms. */
   readonly maxInterruptionMs: number;
+  /** Where it was: from the last successful write before it (or the load's start) to the next
+   * one (or the load's end), in ms since the load started. */
+  readonly maxInterruption: { readonly fromMs: number; readonly toMs: number };
+  /** What the nodes reported of their own slowness (GET /cluster/status, polled every 100 ms):
+   * event-loop stalls and log writes of NODE_STALL_MS_MIN or longer. Times in ms since the load
+   * started. A loop stall's busyMs is the node's own work (GC included), coreWaitMs its wait
+   * for a core: the machine. */
+  readonly nodeStalls: NodeStallsReport;
   readonly latencyMs: { readonly p50: number | null; readonly p99: number | null; readonly max: number | null };
   /** Times the leader became another node (a new term with the same leader is in `leaders`, not counted). */
   readonly leaderChanges: number;
@@ -90,6 +98,38 @@ function round(n: number, digits = 1): number {
 
 export type ChaosResult = 'pass' | 'fail' | 'no verdict';
 
+export interface NodeStallsReport {
+  readonly loop: { readonly count: number; readonly maxMs: number | null };
+  readonly logWrite: { readonly count: number; readonly maxMs: number | null };
+  /** Reported beyond NODE_STALLS_KEPT_MAX: counted, not listed. */
+  readonly notKept: number;
+  /** The stalls that overlap the longest interruption. */
+  readonly duringMaxInterruption: readonly NodeStall[];
+  /** Every stall gathered, in the order they ended. */
+  readonly list: readonly NodeStall[];
+}
+
+/** What the nodes' stalls say, with times moved to the load's clock. */
+function nodeStallsReport(
+  stalls: readonly NodeStall[],
+  notKept: number,
+  loadStartMs: number,
+  interruption: { fromMs: number; toMs: number },
+): NodeStallsReport {
+  const list = stalls.map((s) => ({ ...s, endMs: round(s.endMs - loadStartMs) })).sort((a, b) => a.endMs - b.endMs);
+  const of = (kind: NodeStall['kind']): { count: number; maxMs: number | null } => {
+    const mine = list.filter((s) => s.kind === kind);
+    return { count: mine.length, maxMs: mine.length === 0 ? null : Math.max(...mine.map((s) => s.ms)) };
+  };
+  return {
+    loop: of('loop'),
+    logWrite: of('log write'),
+    notKept,
+    duringMaxInterruption: list.filter((s) => s.endMs >= interruption.fromMs && s.endMs - s.ms <= interruption.toMs),
+    list,
+  };
+}
+
 export interface ReportInput {
   readonly scenario: string;
   readonly seed: number;
@@ -105,6 +145,9 @@ export interface ReportInput {
   /** Scheduled faults left out because an earlier one ran past their time. */
   readonly skippedFaults: number;
   readonly leaders: readonly LeaderSighting[];
+  /** What the nodes reported of their own stalls (LeaderMonitor.stalls, stallsNotKept). */
+  readonly nodeStalls: readonly NodeStall[];
+  readonly nodeStallsNotKept: number;
   readonly consistency: ConsistencyVerdict;
   /** The load's retried attempts (ChaosLoad.retried). */
   readonly retriedAttempts: number;
@@ -126,17 +169,19 @@ export function buildReport(input: ReportInput): ChaosReport {
     .sort((a, b) => a.doneMs - b.doneMs);
   const windows = Math.max(1, Math.ceil((loadEndMs - loadStartMs) / WINDOW_MS));
   const filled = new Set(okWrites.map((w) => Math.floor((w.doneMs - loadStartMs) / WINDOW_MS)).filter((i) => i >= 0 && i < windows));
-  const gapMax = (from: number, to: number): number => {
+  /** The longest stretch of [from, to] without a successful write, and where it lies. */
+  const longestGap = (from: number, to: number): { ms: number; fromMs: number; toMs: number } => {
     let last = from;
-    let max = 0;
+    let gap = { ms: 0, fromMs: from, toMs: from };
     for (const w of okWrites) {
       if (w.doneMs < from) continue;
       if (w.doneMs > to) break;
-      max = Math.max(max, w.doneMs - last);
+      if (w.doneMs - last > gap.ms) gap = { ms: w.doneMs - last, fromMs: last, toMs: w.doneMs };
       last = w.doneMs;
     }
-    return Math.max(max, to - last);
+    return to - last > gap.ms ? { ms: to - last, fromMs: last, toMs: to } : gap;
   };
+  const gapMax = (from: number, to: number): number => longestGap(from, to).ms;
   const faults: FaultReport[] = input.faults.map((fault, i) => {
     const inPlace = Number.isNaN(fault.inPlaceMs) ? fault.startMs : fault.inPlaceMs;
     const first = okWrites.find((w) => w.invokeMs >= inPlace);
@@ -159,7 +204,9 @@ export function buildReport(input: ReportInput): ChaosReport {
   // unavailable: counting it as a failure would cap availability at the load's conflict rate.
   const casConflicts = ops.filter((op) => op.invoke.f === 'cas' && op.complete?.type === 'fail' && op.complete.error === CAS_CONFLICT_CODE).length;
   const availabilityPercent = ops.length === 0 ? 0 : round((100 * (ok + casConflicts)) / ops.length, 3);
-  const maxInterruptionMs = round(gapMax(loadStartMs, loadEndMs));
+  const longest = longestGap(loadStartMs, loadEndMs);
+  const maxInterruptionMs = round(longest.ms);
+  const maxInterruption = { fromMs: round(longest.fromMs - loadStartMs), toMs: round(longest.toMs - loadStartMs) };
   const expectations = [];
   if (input.expectAvailabilityPercent !== undefined) {
     expectations.push({
@@ -199,6 +246,8 @@ export function buildReport(input: ReportInput): ChaosReport {
     availabilityPercent,
     writeWindowsPercent: round((100 * filled.size) / windows, 2),
     maxInterruptionMs,
+    maxInterruption,
+    nodeStalls: nodeStallsReport(input.nodeStalls, input.nodeStallsNotKept, loadStartMs, maxInterruption),
     latencyMs: {
       p50: nullableRound(percentile(latencies, 50)),
       p99: nullableRound(percentile(latencies, 99)),
@@ -215,6 +264,22 @@ export function buildReport(input: ReportInput): ChaosReport {
     generatorLoopDelayMs: { p99: round(input.generatorLoopDelayMs.p99), max: round(input.generatorLoopDelayMs.max) },
     expectations,
   };
+}
+
+function stallLine(stalls: NodeStallsReport): string {
+  const part = (name: string, k: { count: number; maxMs: number | null }): string =>
+    `${k.count} ${name}${k.maxMs !== null ? ` (longest ${k.maxMs} ms)` : ''}`;
+  return `${part('event-loop stalls', stalls.loop)}, ${part('slow log writes', stalls.logWrite)} of ${NODE_STALL_MS_MIN} ms or more${stalls.notKept > 0 ? `; ${stalls.notKept} more not kept` : ''}`;
+}
+
+function describeStall(s: NodeStall): string {
+  const at = `${((s.endMs - s.ms) / 1000).toFixed(2)} s to ${(s.endMs / 1000).toFixed(2)} s`;
+  if (s.kind === 'log write') return `node ${s.node} log write of ${s.ms} ms (${at})`;
+  const parts = [
+    s.busyMs !== undefined ? `its own work ${s.busyMs} ms` : null,
+    s.coreWaitMs !== undefined ? `waiting for a core ${s.coreWaitMs} ms` : null,
+  ].filter((p) => p !== null);
+  return `node ${s.node} event loop held ${s.ms} ms (${at}${parts.length > 0 ? `; ${parts.join(', ')}` : ''})`;
 }
 
 function nullableRound(n: number | null): number | null {
@@ -260,7 +325,9 @@ export function reportText(report: ChaosReport): string {
     `chaos report: ${report.scenario}, seed ${report.seed}, ${report.nodes} nodes, ${report.clients} clients, ${(report.durationMs / 1000).toFixed(1)} s of load`,
     `  operations      ${report.operations.attempted} attempted: ${report.operations.ok} ok, ${report.operations.failed} failed (${report.operations.casConflicts} of them cas conflicts), ${report.operations.indeterminate} indeterminate; ${report.operations.retriedAttempts} retried attempts`,
     `  availability    ${report.availabilityPercent} % of operations answered (ok or cas conflict); ${report.writeWindowsPercent} % of ${WINDOW_MS} ms windows with a successful write`,
-    `  interruption    longest ${report.maxInterruptionMs} ms without a successful write`,
+    `  interruption    longest ${report.maxInterruptionMs} ms without a successful write (${(report.maxInterruption.fromMs / 1000).toFixed(2)} s to ${(report.maxInterruption.toMs / 1000).toFixed(2)} s)`,
+    `  node stalls     ${stallLine(report.nodeStalls)}`,
+    ...report.nodeStalls.duringMaxInterruption.map((s) => `    during it: ${describeStall(s)}`),
     `  latency         p50 ${report.latencyMs.p50 ?? '-'} ms, p99 ${report.latencyMs.p99 ?? '-'} ms, max ${report.latencyMs.max ?? '-'} ms`,
     `  load generator  event-loop delay p99 ${report.generatorLoopDelayMs.p99} ms, max ${report.generatorLoopDelayMs.max} ms (the generator's own stalls)`,
     `  leader changes  ${report.leaderChanges}${report.leaders.length > 0 ? ` (${report.leaders.map((l) => `t${l.term}:n${l.leader}`).join(' → ')})` : ''}`,

@@ -155,6 +155,8 @@ export async function runChaos(cluster: ChaosCluster, client: NodeClient, option
     schedule,
     faults,
     leaders: monitor.sightings,
+    nodeStalls: monitor.stalls,
+    nodeStallsNotKept: monitor.stallsNotKept,
     consistency,
     skippedFaults: skipped,
     ...(options.expectAvailabilityPercent !== undefined ? { expectAvailabilityPercent: options.expectAvailabilityPercent } : {}),

@@ -93,7 +93,15 @@ export class FileLog extends LogReader implements LogStorage {
       segments.push({ name, path, size: 0, zeroedTo: 0, maxEntryIndex: -1, hasWriteEnd: false });
     }
     const handle = await openSegmentForWrite(segments[segments.length - 1]!.path, false, sync);
-    const writer = new SegmentWriter({ dir: dirs.log, sync, segmentBytes, segments, handle, hardState: result.hardState });
+    const writer = new SegmentWriter({
+      dir: dirs.log,
+      sync,
+      segmentBytes,
+      segments,
+      handle,
+      hardState: result.hardState,
+      ...(options.onSlowWrite !== undefined ? { onSlowWrite: options.onSlowWrite } : {}),
+    });
     return new FileLog(dirs, result, writer);
   }
 
@@ -229,6 +237,7 @@ export class FileLog extends LogReader implements LogStorage {
       segmentCount: segments.length,
       snapshotBytes: this.snap === null ? 0 : this.snapBytes,
       syncLatency: this.writer.syncLatency,
+      slowWrites: this.writer.slowWrites.list(),
     };
   }
 

@@ -20,6 +20,7 @@ import { FrameBuffer, SECTOR_BYTES, sectorAlignUp, type LogRecord } from './reco
 import { sectorCrcs, writeEndMaxBytes } from './write-end.ts';
 import { fsyncDir, openSegmentForWrite, segmentFileName } from './segment-files.ts';
 import { LatencyBuckets } from './latency-buckets.ts';
+import { SlowWrites, type SlowLogWrite } from './slow-writes.ts';
 
 export interface SegmentInfo {
   /** The number in the file name: the first index written to it (monotonic across files). */
@@ -54,6 +55,8 @@ export interface SegmentWriterOptions {
   readonly handle: FileHandle;
   /** Hard state as of the end of the log on disk: written first in each new segment. */
   readonly hardState: HardState;
+  /** Told of each write batch that took LOG_WRITE_SLOW_MS or longer (slow-writes.ts). */
+  readonly onSlowWrite?: (write: SlowLogWrite) => void;
 }
 
 const SPARE_BUFFER_MAX_BYTES = 8 * 1024 * 1024;
@@ -100,6 +103,8 @@ export class SegmentWriter {
   /** How long each batch took to become durable (its write and, in sync 'batch', its O_DSYNC
    * flush): the log's fsync latency (GET /metrics). One observation per batch. */
   readonly syncLatency = new LatencyBuckets();
+  /** The newest batches that took LOG_WRITE_SLOW_MS or longer (GET /cluster/status). */
+  readonly slowWrites: SlowWrites;
 
   constructor(options: SegmentWriterOptions) {
     assert(options.segments.length > 0, 'SegmentWriter needs an open segment');
@@ -111,6 +116,7 @@ export class SegmentWriter {
     this.handle = options.handle;
     this.loggedHardState = options.hardState;
     this.pending = newBatch(new FrameBuffer());
+    this.slowWrites = new SlowWrites(options.onSlowWrite);
   }
 
   /** Throws when no more writes are accepted. */
@@ -178,7 +184,9 @@ export class SegmentWriter {
     try {
       const started = performance.now();
       await this.writeBatch(batch);
-      this.syncLatency.observe(performance.now() - started);
+      const durationMs = performance.now() - started;
+      this.syncLatency.observe(durationMs);
+      this.slowWrites.observe(durationMs, batch.frames.length);
       batch.resolve();
     } catch (error) {
       this.failure = error as Error;

@@ -3,6 +3,7 @@
 // The Raft log and the embedded store's write-ahead log are the same thing.
 import type { Entry, HardState, Snapshot, SnapshotMeta, StoredEntries } from '../raft/types.ts';
 import type { LatencyBuckets } from './latency-buckets.ts';
+import type { SlowLogWrite } from './slow-writes.ts';
 
 export type SyncMode = 'batch' | 'none';
 
@@ -84,6 +85,8 @@ export interface LogStats {
   readonly snapshotBytes: number;
   /** Time each write batch took to become durable (the fsync latency). */
   readonly syncLatency: LatencyBuckets;
+  /** The newest write batches that took LOG_WRITE_SLOW_MS or longer, oldest first. */
+  readonly slowWrites: readonly SlowLogWrite[];
 }
 
 export interface FileLogOptions {
@@ -94,4 +97,6 @@ export interface FileLogOptions {
   readonly segmentBytes?: number;
   /** Called with each recovery warning (default: none; they are also in `recovered.warnings`). */
   readonly onWarning?: (message: string) => void;
+  /** Called for each write batch that took LOG_WRITE_SLOW_MS or longer to become durable. */
+  readonly onSlowWrite?: (write: SlowLogWrite) => void;
 }

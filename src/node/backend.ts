@@ -7,6 +7,7 @@ import type { RaftEvent } from '../store/raft-event.ts';
 import type { ChangeFeed } from './change-log.ts';
 import type { LeaderContactStatus } from './leader-contact.ts';
 import type { LoopStallStatus } from './loop-stalls.ts';
+import type { SlowLogWrite } from '../log/slow-writes.ts';
 import type { ClusterEvents } from './cluster-events.ts';
 import type { RaftMetricsReport } from './node-metrics.ts';
 
@@ -42,6 +43,9 @@ export interface NodeStatus {
   readonly leaderContact?: LeaderContactStatus;
   /** A cluster node: how long its own work held its event loop (loop-stalls.ts). */
   readonly loopStalls?: LoopStallStatus;
+  /** A node with a log on disk: its newest write batches of LOG_WRITE_SLOW_MS or longer,
+   * oldest first (log/slow-writes.ts). */
+  readonly slowLogWrites?: readonly SlowLogWrite[];
   /** A cluster follower: entries the leader has committed that it has not applied yet (as
    * far as the leader has told it); past FOLLOWER_LAG_ENTRIES_MAX it refuses the data API. */
   readonly entriesBehindLeader?: number;

@@ -28,6 +28,9 @@ export const LOOP_PROBE_MS = 10;
 export const LOOP_STALL_RECORD_MS_MIN = 20;
 /** The recent list holds at most this many stalls (the newest). */
 export const LOOP_STALLS_KEPT_MAX = 64;
+/** A stall whose wall time is at least this long is told to the listener (the node's warning
+ * log): a fifth of the chaos command's 500 ms interruption target, twice a heartbeat. */
+export const LOOP_STALL_WARN_MS = 100;
 
 export interface LoopStall {
   /** Date.now() when the probe fired late. */
@@ -37,6 +40,9 @@ export interface LoopStall {
   /** The least of the CPU time the process used in that interval, the time its loop was
    * active, and wallMs less the loop thread's wait for a core (ms, rounded to 0.1). */
   readonly busyMs: number;
+  /** The loop's thread waited this long for a core in that interval (ms, rounded to 0.1; 0
+   * where unknown): the machine's share of the stall. */
+  readonly coreWaitMs: number;
 }
 
 export interface LoopStallStatus {
@@ -134,7 +140,11 @@ export class LoopStalls {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
 
-  constructor(private readonly clocks: LoopClocks = threadClocks()) {
+  /** `onStall`: told of each stall of LOOP_STALL_WARN_MS wall time or longer. */
+  constructor(
+    private readonly clocks: LoopClocks = threadClocks(),
+    private readonly onStall?: (stall: LoopStall) => void,
+  ) {
     this.lastWallMs = clocks.wallMs();
     this.lastCpuMs = clocks.cpuMs();
     this.lastActiveMs = clocks.activeMs();
@@ -183,6 +193,7 @@ export class LoopStalls {
     const wall = round1(wallMs - this.lastWallMs);
     const notWaiting = wallMs - this.lastWallBeforeWaitMs - (coreWaitMs - this.lastCoreWaitMs);
     const busy = round1(Math.max(0, Math.min(notWaiting, cpuMs - this.lastCpuMs, activeMs - this.lastActiveMs)));
+    const lastCoreWaitMs = this.lastCoreWaitMs;
     this.lastWallBeforeWaitMs = wallBeforeWaitMs;
     this.lastWallMs = wallMs;
     this.lastCpuMs = cpuMs;
@@ -191,8 +202,10 @@ export class LoopStalls {
     if (wall > this.wallMsMax) this.wallMsMax = wall;
     if (busy > this.busyMsMax) this.busyMsMax = busy;
     if (wall >= LOOP_STALL_RECORD_MS_MIN) {
+      const stall: LoopStall = { endedAt: Date.now(), wallMs: wall, busyMs: busy, coreWaitMs: round1(Math.max(0, coreWaitMs - lastCoreWaitMs)) };
       if (this.recent.length >= LOOP_STALLS_KEPT_MAX) this.recent.shift();
-      this.recent.push({ endedAt: Date.now(), wallMs: wall, busyMs: busy });
+      this.recent.push(stall);
+      if (wall >= LOOP_STALL_WARN_MS) this.onStall?.(stall);
     }
   }
 

@@ -5,6 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { openFileLog } from '../log/file-log.ts';
+import type { SlowLogWrite } from '../log/slow-writes.ts';
 import type { LogStorage } from '../log/types.ts';
 import { RaftCore } from '../raft/index.ts';
 import { DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES } from '../raft/core.ts';
@@ -15,6 +16,7 @@ import type { PeerAddress } from '../transport/index.ts';
 import { checkIdentity, createIdentity, loadIdentity, type NodeIdentity } from './node-identity.ts';
 import { sleep } from './node-waiting.ts';
 import { PeerIncarnations } from './peer-incarnations.ts';
+import { WarningThrottle } from './warning-throttle.ts';
 import type { PeerNetwork } from './peer-network.ts';
 import { STANDALONE_NODE_ID, TICK_MS, type RaftNodeOptions, type StandaloneOptions } from './raft-node-options.ts';
 
@@ -35,6 +37,19 @@ export function recoveredStore(log: LogStorage, limits: Partial<Limits> | undefi
   return store;
 }
 
+/** Warns of log writes of LOG_WRITE_SLOW_MS or longer, at most once a second. */
+function slowWriteWarner(logger: Logger): (write: SlowLogWrite) => void {
+  const throttle = new WarningThrottle();
+  return (write) => {
+    const held = throttle.take();
+    if (held === null) return;
+    logger.warn(
+      { durationMs: write.durationMs, bytes: write.bytes, ...(held > 0 ? { heldBack: held } : {}) },
+      'slow log write: the disk took that long to make a batch durable',
+    );
+  };
+}
+
 /** A data directory opened for a node: its log, identity and peers' incarnations. */
 export interface OpenedNodeStorage {
   readonly log: LogStorage;
@@ -53,6 +68,7 @@ export async function openNodeStorage(options: RaftNodeOptions): Promise<OpenedN
     dir: options.dataDir,
     sync: options.sync,
     onWarning: (message) => logger.warn(message),
+    onSlowWrite: slowWriteWarner(logger),
   });
   if (identity === undefined && (log.lastIndex() > 0 || log.hardState().term > 0)) {
     await log.close();

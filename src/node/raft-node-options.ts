@@ -44,4 +44,8 @@ export interface RaftNodeOptions {
   readonly limits?: Partial<Limits>;
   /** Records when sampled entries pass each stage of the write path (benchmarks' --trace); none: off. */
   readonly writeTrace?: WriteTrace;
+  /** Warn in the log (at most once a second) of each event-loop stall of LOOP_STALL_WARN_MS or
+   * longer. A server's node does; an embedded database does not (its application's own work
+   * holds the same loop, and the application's log is not ours to fill). Default false. */
+  readonly warnLoopStalls?: boolean;
 }

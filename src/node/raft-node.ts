@@ -36,7 +36,8 @@ import { PendingProposals } from './pending-proposals.ts';
 import { ApplyPacing } from './apply-pacing.ts';
 import { InsertCoalescer } from './insert-coalescer.ts';
 import { LeaderContact } from './leader-contact.ts';
-import { LOOP_PROBE_MS, LoopStalls } from './loop-stalls.ts';
+import { LOOP_PROBE_MS, LoopStalls, threadClocks, type LoopStall } from './loop-stalls.ts';
+import { WarningThrottle } from './warning-throttle.ts';
 import { lostEntriesIn } from './lost-entries.ts';
 import { forwardToLeader, serveForwarded, type ForwardedReply, type ForwardedRequest, type ForwardedServer } from './node-forwarding.ts';
 import { ClusterMembership } from './node-membership.ts';
@@ -96,7 +97,7 @@ export class RaftNode implements DatabaseBackend {
   /** Gaps between the messages the leader sends this node (GET /cluster/status). */
   private readonly leaderContact = new LeaderContact();
   /** How long this node's own work holds its event loop, apart from waiting for a core. */
-  private readonly loopStalls = new LoopStalls();
+  private readonly loopStalls: LoopStalls;
   /** Drops members' messages no honest member sends (peer-network.ts), before the core. */
   private readonly messageSanity: MessageSanity;
   private readonly localView: LocalRaftView = { term: () => this.core.currentTerm(), lastIndex: () => this.core.lastIndex() };
@@ -138,6 +139,7 @@ export class RaftNode implements DatabaseBackend {
     this.log = log;
     this.incarnations = incarnations;
     this.logger = logger;
+    this.loopStalls = new LoopStalls(threadClocks(), options.warnLoopStalls === true ? this.loopStallWarner() : undefined);
     this.messageSanity = new MessageSanity(logger);
     this.transport = parts.transport;
     this.currentStore = parts.store;
@@ -369,6 +371,7 @@ export class RaftNode implements DatabaseBackend {
       ...described,
       leaderContact: this.leaderContact.status(),
       loopStalls: this.loopStalls.status(),
+      slowLogWrites: this.log.stats?.().slowWrites ?? [],
       entriesBehindLeader: this.entriesBehindLeader(),
     };
   }
@@ -724,6 +727,22 @@ export class RaftNode implements DatabaseBackend {
   }
 
   // -- helpers -------------------------------------------------------------------------------
+
+  /** Warns of long event-loop stalls, at most once a second (RaftNodeOptions.warnLoopStalls):
+   * what held the loop is in busyMs (this process's work, GC included) against coreWaitMs (the
+   * machine made it wait for a core), so an operator can tell an overloaded box from a slow node. */
+  private loopStallWarner(): (stall: LoopStall) => void {
+    const throttle = new WarningThrottle();
+    return (stall) => {
+      const held = throttle.take();
+      if (held === null) return;
+      const role = this.core.status().role;
+      this.logger.warn(
+        { wallMs: stall.wallMs, busyMs: stall.busyMs, coreWaitMs: stall.coreWaitMs, role, ...(held > 0 ? { heldBack: held } : {}) },
+        'event loop stalled (heartbeats and writes waited that long)',
+      );
+    };
+  }
 
   private coreStatus(): RaftStatus {
     return this.core.status();

@@ -104,6 +104,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     requestTimeoutMs: options.requestTimeoutMs ?? 5000,
     sync: options.sync ?? 'batch',
     logger,
+    warnLoopStalls: true,
     ...(options.clusterSecret !== undefined ? { clusterSecret: options.clusterSecret } : {}),
     ...(options.writeTrace !== undefined ? { writeTrace: options.writeTrace } : {}),
     ...(tls !== undefined ? { urlScheme: 'https' as const } : {}),

@@ -43,6 +43,8 @@ function report(history: ChaosHistory, budget?: number, unread: string[] = [], e
     faults: [],
     skippedFaults: 0,
     leaders: [],
+    nodeStalls: [],
+    nodeStallsNotKept: 0,
     consistency: checkChaosHistory(history, budget, unread),
     ...(expectAvailabilityPercent !== undefined ? { expectAvailabilityPercent } : {}),
   });
@@ -169,6 +171,8 @@ test('availability counts a cas refused for a changed value as answered, an unav
     schedule: [],
     faults: [],
     skippedFaults: 0,
+    nodeStalls: [],
+    nodeStallsNotKept: 0,
     leaders: [
       { timeMs: 0, term: 1, leader: 1 },
       { timeMs: 1, term: 2, leader: 1 },

@@ -61,3 +61,35 @@ test('a port in use: one line, exit 1', async () => {
   assert.equal(result.code, 1, result.stderr);
   assert.match(result.stderr, new RegExp(`^collection-store: .*${port}.*in use\\n$`));
 });
+
+test('a node stopped for 400 ms warns of its event-loop stall once it runs again, and reports it in /cluster/status', async () => {
+  const dir = await tempDir();
+  cleanups.push(dir.remove);
+  const port = await freeConsecutivePorts(1);
+  const cli = new CliProcess(['start', '--node-id', '1', '--port', String(port), '--data-dir', join(dir.path, 'node1'), '--log-level', 'warn']);
+  cleanups.push(() => cli.kill());
+  const [, url] = await cli.waitFor(/listening at (http:\/\/\S+)/, 20_000);
+  cli.signal('SIGSTOP');
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  cli.signal('SIGCONT');
+  // A stopped process neither works nor waits for a core: the stall is the machine's (a stop),
+  // and the line says so with a small busyMs.
+  const [line] = await cli.waitFor(/.*event loop stalled.*/, 10_000);
+  const warning = JSON.parse(line) as { level: number; wallMs: number; busyMs: number; coreWaitMs: number; role: string };
+  assert.equal(warning.level, 40, 'a warning');
+  assert.ok(warning.wallMs >= 350, `wallMs ${warning.wallMs}`);
+  assert.ok(warning.busyMs < warning.wallMs / 2, `busyMs ${warning.busyMs} of ${warning.wallMs}`);
+  assert.equal(typeof warning.coreWaitMs, 'number');
+  assert.equal(warning.role, 'leader');
+  const status = (await (await fetch(`${url}/cluster/status`)).json()) as {
+    loopStalls: { recent: Array<{ wallMs: number; coreWaitMs: number }> };
+    slowLogWrites: unknown;
+  };
+  assert.ok(
+    status.loopStalls.recent.some((s) => s.wallMs === warning.wallMs && typeof s.coreWaitMs === 'number'),
+    JSON.stringify(status.loopStalls),
+  );
+  assert.ok(Array.isArray(status.slowLogWrites), 'slowLogWrites is listed (empty unless the disk was slow)');
+  cli.signal('SIGTERM');
+  assert.equal((await cli.exited).code, 0);
+});

@@ -4,7 +4,15 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { LOOP_STALLS_KEPT_MAX, LOOP_STALL_RECORD_MS_MIN, LoopStalls, threadClocks, type LoopClocks } from '../../src/node/loop-stalls.ts';
+import {
+  LOOP_STALLS_KEPT_MAX,
+  LOOP_STALL_RECORD_MS_MIN,
+  LOOP_STALL_WARN_MS,
+  LoopStalls,
+  threadClocks,
+  type LoopClocks,
+  type LoopStall,
+} from '../../src/node/loop-stalls.ts';
 
 /** Clocks a test moves by hand. */
 class ManualClocks implements LoopClocks {
@@ -56,15 +64,32 @@ describe('LoopStalls', () => {
     assert.equal(status.wallMsMax, 160);
     assert.equal(status.busyMsMax, 110);
     assert.deepEqual(
-      status.recent.map((s) => [s.wallMs, s.busyMs]),
+      status.recent.map((s) => [s.wallMs, s.busyMs, s.coreWaitMs]),
       [
-        [120, 110],
-        [160, 20],
-        [30, 30],
-        [90, 8],
-        [140, 50],
+        [120, 110, 0],
+        [160, 20, 0],
+        [30, 30, 0],
+        [90, 8, 0],
+        [140, 50, 90],
       ],
       `intervals shorter than ${LOOP_STALL_RECORD_MS_MIN} ms are not listed`,
+    );
+  });
+
+  test('a stall of LOOP_STALL_WARN_MS or more is told to the listener, with its wait for a core', () => {
+    const clocks = new ManualClocks();
+    const told: LoopStall[] = [];
+    const stalls = new LoopStalls(clocks, (stall) => told.push(stall));
+    clocks.advance(LOOP_STALL_WARN_MS - 1, 5);
+    stalls.sample();
+    clocks.advance(LOOP_STALL_WARN_MS, 10, LOOP_STALL_WARN_MS, 70);
+    stalls.sample();
+    clocks.advance(10, 1);
+    stalls.sample();
+    assert.equal(stalls.status().recent.length, 2, 'both long intervals are listed');
+    assert.deepEqual(
+      told.map((s) => [s.wallMs, s.busyMs, s.coreWaitMs]),
+      [[LOOP_STALL_WARN_MS, 10, 70]],
     );
   });
 

@@ -1,0 +1,153 @@
+// What the chaos report says about the nodes' own stalls: the monitor gathers the event-loop
+// stalls and slow log writes each node reports in GET /cluster/status (once each, 100 ms or
+// longer, malformed records skipped), and the report places the longest interruption and
+// names the stalls that overlap it.
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import type { ChaosCluster } from '../../src/chaos/chaos-cluster.ts';
+import { checkChaosHistory } from '../../src/chaos/checker.ts';
+import { ChaosHistory } from '../../src/chaos/history.ts';
+import { LeaderMonitor, NODE_STALL_MS_MIN, type NodeStall } from '../../src/chaos/monitor.ts';
+import { NodeClient } from '../../src/chaos/node-client.ts';
+import { buildReport, reportText } from '../../src/chaos/report.ts';
+
+function statusServer(body: () => unknown): Promise<Server> {
+  const server = createServer((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(req.url === '/cluster/status' ? body() : {}));
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+function clusterOf(urls: ReadonlyMap<number, string>): ChaosCluster {
+  const none = (): Promise<void> => Promise.resolve();
+  return {
+    ids: [...urls.keys()],
+    url: (id) => urls.get(id)!,
+    reachable: () => true,
+    crash: none,
+    stop: none,
+    restart: none,
+    pause: none,
+    partition: none,
+    heal: none,
+    close: none,
+  };
+}
+
+test('the monitor gathers each node stall of 100 ms or more once, on the history clock, and skips malformed ones', async () => {
+  const now = Date.now();
+  let answers = 0;
+  const server = await statusServer(() => {
+    answers += 1;
+    return {
+      nodeId: 1,
+      term: 2,
+      leader: { id: 1, url: 'x' },
+      loopStalls: {
+        wallMsMax: 300,
+        busyMsMax: 20,
+        recent: [
+          { endedAt: now - 5000, wallMs: 40, busyMs: 30, coreWaitMs: 0 },
+          { endedAt: now - 2000, wallMs: 300, busyMs: 20, coreWaitMs: 250 },
+          { endedAt: 'soon', wallMs: 900, busyMs: 1 },
+          null,
+        ],
+      },
+      slowLogWrites: [{ endedAt: now - 1000, durationMs: 150, bytes: 4096 }, { endedAt: now - 900, durationMs: 99.9, bytes: 1 }, 7],
+    };
+  });
+  const client = new NodeClient(2000);
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const history = new ChaosHistory();
+    const monitor = new LeaderMonitor(clusterOf(new Map([[1, url]])), client, () => history.nowMs());
+    // The same records come back in every answer while they are recent: kept once.
+    await monitor.current();
+    await monitor.current();
+    assert.equal(answers, 2);
+    assert.equal(monitor.leader, 1);
+    assert.equal(monitor.stalls.length, 2, JSON.stringify(monitor.stalls));
+    const [loop, write] = monitor.stalls as [NodeStall, NodeStall];
+    assert.equal(loop.kind, 'loop');
+    assert.equal(loop.ms, 300);
+    assert.equal(loop.busyMs, 20);
+    assert.equal(loop.coreWaitMs, 250);
+    assert.equal(write.kind, 'log write');
+    assert.equal(write.ms, 150);
+    // Node wall clock -> history clock: 2 s and 1 s before "now" on the history's clock.
+    const historyNow = history.nowMs();
+    assert.ok(Math.abs(historyNow - 2000 - loop.endMs) < 200, `${loop.endMs} vs ${historyNow - 2000}`);
+    assert.ok(Math.abs(historyNow - 1000 - write.endMs) < 200, `${write.endMs} vs ${historyNow - 1000}`);
+    assert.equal(monitor.stallsNotKept, 0);
+  } finally {
+    await client.close();
+    server.close();
+  }
+});
+
+test('the report places the longest interruption and names the node stalls that overlap it', async () => {
+  const history = new ChaosHistory();
+  const write = (value: string): void => {
+    const op = history.invoke(1, 'write', 'k0', value, 1);
+    history.complete(op, 'ok', value);
+  };
+  write('a');
+  const gapFrom = history.nowMs();
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  write('b');
+  const gapTo = history.nowMs();
+  write('c');
+  const loadEndMs = history.nowMs();
+  const stalls: NodeStall[] = [
+    // Inside the gap, straddling its start, and well before it.
+    { node: 2, kind: 'loop', endMs: gapFrom + 40, ms: 30, busyMs: 2, coreWaitMs: 25 },
+    { node: 3, kind: 'log write', endMs: gapFrom + 5, ms: 120 },
+    { node: 1, kind: 'loop', endMs: gapFrom - 200, ms: 100, busyMs: 90, coreWaitMs: 0 },
+  ];
+  const r = buildReport({
+    scenario: 'leader_crash',
+    seed: 1,
+    runId: 'r1',
+    nodes: 3,
+    clients: 1,
+    retriedAttempts: 0,
+    generatorLoopDelayMs: { p99: 1, max: 2 },
+    loadStartMs: 0,
+    loadEndMs,
+    history,
+    schedule: [],
+    faults: [],
+    skippedFaults: 0,
+    leaders: [],
+    nodeStalls: stalls,
+    nodeStallsNotKept: 3,
+    consistency: checkChaosHistory(history),
+  });
+  assert.ok(r.maxInterruptionMs >= 60, String(r.maxInterruptionMs));
+  assert.ok(Math.abs(r.maxInterruption.fromMs - gapFrom) < 1, `${r.maxInterruption.fromMs} vs ${gapFrom}`);
+  assert.ok(Math.abs(r.maxInterruption.toMs - gapTo) < 1, `${r.maxInterruption.toMs} vs ${gapTo}`);
+  assert.deepEqual(
+    r.nodeStalls.duringMaxInterruption.map((s) => s.node),
+    [3, 2],
+  );
+  assert.deepEqual(r.nodeStalls.loop, { count: 2, maxMs: 100 });
+  assert.deepEqual(r.nodeStalls.logWrite, { count: 1, maxMs: 120 });
+  assert.equal(r.nodeStalls.notKept, 3);
+  assert.deepEqual(
+    r.nodeStalls.list.map((s) => s.node),
+    [1, 3, 2],
+  );
+  const text = reportText(r);
+  assert.match(
+    text,
+    new RegExp(
+      `node stalls +2 event-loop stalls \\(longest 100 ms\\), 1 slow log writes \\(longest 120 ms\\) of ${NODE_STALL_MS_MIN} ms or more; 3 more not kept`,
+    ),
+  );
+  assert.match(text, /during it: node 3 log write of 120 ms/);
+  assert.match(text, /during it: node 2 event loop held 30 ms \(.*its own work 2 ms, waiting for a core 25 ms\)/);
+  assert.doesNotMatch(text, /during it: node 1/);
+});
