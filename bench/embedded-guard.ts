@@ -14,7 +14,11 @@ export function embeddedGuard(
   sideBySide: {
     readonly durableInserts1Writer: PeerMeasure;
     readonly durableInserts64Writers: PeerMeasure;
-    readonly reads: { readonly getsById: PeerMeasure; readonly indexedEqualityQuery: PeerMeasure };
+    readonly reads: {
+      readonly getsById: PeerMeasure;
+      readonly indexedEqualityQuery: PeerMeasure;
+      readonly indexedEqualityQueryUncached: PeerMeasure;
+    };
   },
   results: GuardedResults,
 ): Guard {
@@ -24,6 +28,8 @@ export function embeddedGuard(
     durableInserts64Writers: sideBySide.durableInserts64Writers,
     getsById: sideBySide.reads.getsById,
     indexedEqualityQuery: sideBySide.reads.indexedEqualityQuery,
+    // Runs saved before it existed lack it: compare.ts reports it as only in this run.
+    indexedEqualityQueryUncached: sideBySide.reads.indexedEqualityQueryUncached,
   };
   for (const [name, measure] of Object.entries(peerMeasures)) {
     let ratios = 0;

@@ -17,8 +17,10 @@ export const NODE_STALLS_KEPT_MAX = 2000;
 /** An event-loop stall or a slow log write a node reported (GET /cluster/status: loopStalls,
  * slowLogWrites), on the history clock. */
 export interface NodeStall {
+  /** The node; 0 for the load generator (the chaos command's own process). */
   readonly node: number;
-  readonly kind: 'loop' | 'log write';
+  /** `generator`: the load generator's own event loop was held (its answers waited). */
+  readonly kind: 'loop' | 'log write' | 'generator';
   /** When it ended, on the history clock (ms; from the node's wall clock, so a remote node's
    * skew shifts it). */
   readonly endMs: number;

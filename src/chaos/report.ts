@@ -61,7 +61,8 @@ export interface ChaosReport {
    * one (or the load's end), in ms since the load started. */
   readonly maxInterruption: { readonly fromMs: number; readonly toMs: number };
   /** What the nodes reported of their own slowness (GET /cluster/status, polled every 100 ms):
-   * event-loop stalls and log writes of NODE_STALL_MS_MIN or longer. Times in ms since the load
+   * event-loop stalls and log writes of NODE_STALL_MS_MIN or longer; and the load generator's
+   * own event-loop holds as long (kind `generator`, node 0). Times in ms since the load
    * started. A loop stall's busyMs is the node's own work (GC included), coreWaitMs its wait
    * for a core: the machine. */
   readonly nodeStalls: NodeStallsReport;
@@ -101,6 +102,8 @@ export type ChaosResult = 'pass' | 'fail' | 'no verdict';
 export interface NodeStallsReport {
   readonly loop: { readonly count: number; readonly maxMs: number | null };
   readonly logWrite: { readonly count: number; readonly maxMs: number | null };
+  /** The load generator's own event-loop holds of 100 ms or more, while the load ran. */
+  readonly generator: { readonly count: number; readonly maxMs: number | null };
   /** Reported beyond NODE_STALLS_KEPT_MAX: counted, not listed. */
   readonly notKept: number;
   /** The stalls that overlap the longest interruption. */
@@ -124,6 +127,7 @@ function nodeStallsReport(
   return {
     loop: of('loop'),
     logWrite: of('log write'),
+    generator: of('generator'),
     notKept,
     duringMaxInterruption: list.filter((s) => s.endMs >= interruption.fromMs && s.endMs - s.ms <= interruption.toMs),
     list,
@@ -145,7 +149,8 @@ export interface ReportInput {
   /** Scheduled faults left out because an earlier one ran past their time. */
   readonly skippedFaults: number;
   readonly leaders: readonly LeaderSighting[];
-  /** What the nodes reported of their own stalls (LeaderMonitor.stalls, stallsNotKept). */
+  /** What the nodes reported of their own stalls (LeaderMonitor.stalls, stallsNotKept), and
+   * the load generator's (kind `generator`). */
   readonly nodeStalls: readonly NodeStall[];
   readonly nodeStallsNotKept: number;
   readonly consistency: ConsistencyVerdict;
@@ -269,12 +274,13 @@ export function buildReport(input: ReportInput): ChaosReport {
 function stallLine(stalls: NodeStallsReport): string {
   const part = (name: string, k: { count: number; maxMs: number | null }): string =>
     `${k.count} ${name}${k.maxMs !== null ? ` (longest ${k.maxMs} ms)` : ''}`;
-  return `${part('event-loop stalls', stalls.loop)}, ${part('slow log writes', stalls.logWrite)} of ${NODE_STALL_MS_MIN} ms or more${stalls.notKept > 0 ? `; ${stalls.notKept} more not kept` : ''}`;
+  return `${part('event-loop stalls', stalls.loop)}, ${part('slow log writes', stalls.logWrite)} of ${NODE_STALL_MS_MIN} ms or more${stalls.notKept > 0 ? `; ${stalls.notKept} more not kept` : ''}; the load generator's own: ${part('stalls', stalls.generator)}`;
 }
 
 function describeStall(s: NodeStall): string {
   const at = `${((s.endMs - s.ms) / 1000).toFixed(2)} s to ${(s.endMs / 1000).toFixed(2)} s`;
   if (s.kind === 'log write') return `node ${s.node} log write of ${s.ms} ms (${at})`;
+  if (s.kind === 'generator') return `the load generator's own event loop held ${s.ms} ms (${at}; its answers were stamped late)`;
   const parts = [
     s.busyMs !== undefined ? `its own work ${s.busyMs} ms` : null,
     s.coreWaitMs !== undefined ? `waiting for a core ${s.coreWaitMs} ms` : null,

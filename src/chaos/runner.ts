@@ -7,7 +7,8 @@ import type { ChaosCluster } from './chaos-cluster.ts';
 import { faultSpanMs, runFault, type FaultRecord } from './faults.ts';
 import { ChaosHistory } from './history.ts';
 import { ChaosLoad, sleep } from './load.ts';
-import { LeaderMonitor } from './monitor.ts';
+import { LeaderMonitor, NODE_STALLS_KEPT_MAX, type NodeStall } from './monitor.ts';
+import { LoopStalls, threadClocks } from '../node/loop-stalls.ts';
 import type { NodeClient } from './node-client.ts';
 import { buildReport, type ChaosReport } from './report.ts';
 import { makeSchedule, type ScenarioName } from './scenarios.ts';
@@ -72,6 +73,15 @@ export async function runChaos(cluster: ChaosCluster, client: NodeClient, option
   // cluster's, and the report says how long the longest one was.
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
   loopDelay.enable();
+  // And when: each hold of LOOP_STALL_WARN_MS or more, so the report can tell whether the
+  // longest interruption was the generator's own (answers that arrived meanwhile are stamped late).
+  const generatorStalls: NodeStall[] = [];
+  const generatorProbe = new LoopStalls(threadClocks(), (stall) => {
+    if (generatorStalls.length >= NODE_STALLS_KEPT_MAX) return;
+    const endMs = history.nowMs() - (Date.now() - stall.endedAt);
+    generatorStalls.push({ node: 0, kind: 'generator', endMs, ms: stall.wallMs, busyMs: stall.busyMs, coreWaitMs: stall.coreWaitMs });
+  });
+  generatorProbe.start();
   const loadStartMs = history.nowMs();
   load.start();
   let lastOps = 0;
@@ -132,6 +142,7 @@ export async function runChaos(cluster: ChaosCluster, client: NodeClient, option
   } finally {
     clearInterval(ticker);
     loopDelay.disable();
+    generatorProbe.stop();
     await load.stop();
   }
   const loadEndMs = history.nowMs();
@@ -155,7 +166,7 @@ export async function runChaos(cluster: ChaosCluster, client: NodeClient, option
     schedule,
     faults,
     leaders: monitor.sightings,
-    nodeStalls: monitor.stalls,
+    nodeStalls: [...monitor.stalls, ...generatorStalls],
     nodeStallsNotKept: monitor.stallsNotKept,
     consistency,
     skippedFaults: skipped,

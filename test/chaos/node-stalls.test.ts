@@ -106,6 +106,8 @@ test('the report places the longest interruption and names the node stalls that 
     { node: 2, kind: 'loop', endMs: gapFrom + 40, ms: 30, busyMs: 2, coreWaitMs: 25 },
     { node: 3, kind: 'log write', endMs: gapFrom + 5, ms: 120 },
     { node: 1, kind: 'loop', endMs: gapFrom - 200, ms: 100, busyMs: 90, coreWaitMs: 0 },
+    // The load generator's own hold, ending inside the gap.
+    { node: 0, kind: 'generator', endMs: gapFrom + 50, ms: 110, busyMs: 100, coreWaitMs: 3 },
   ];
   const r = buildReport({
     scenario: 'leader_crash',
@@ -131,14 +133,15 @@ test('the report places the longest interruption and names the node stalls that 
   assert.ok(Math.abs(r.maxInterruption.toMs - gapTo) < 1, `${r.maxInterruption.toMs} vs ${gapTo}`);
   assert.deepEqual(
     r.nodeStalls.duringMaxInterruption.map((s) => s.node),
-    [3, 2],
+    [3, 2, 0],
   );
+  assert.deepEqual(r.nodeStalls.generator, { count: 1, maxMs: 110 });
   assert.deepEqual(r.nodeStalls.loop, { count: 2, maxMs: 100 });
   assert.deepEqual(r.nodeStalls.logWrite, { count: 1, maxMs: 120 });
   assert.equal(r.nodeStalls.notKept, 3);
   assert.deepEqual(
     r.nodeStalls.list.map((s) => s.node),
-    [1, 3, 2],
+    [1, 3, 2, 0],
   );
   const text = reportText(r);
   assert.match(
@@ -149,5 +152,7 @@ test('the report places the longest interruption and names the node stalls that 
   );
   assert.match(text, /during it: node 3 log write of 120 ms/);
   assert.match(text, /during it: node 2 event loop held 30 ms \(.*its own work 2 ms, waiting for a core 25 ms\)/);
+  assert.match(text, /the load generator's own: 1 stalls \(longest 110 ms\)/);
+  assert.match(text, /during it: the load generator's own event loop held 110 ms/);
   assert.doesNotMatch(text, /during it: node 1/);
 });
