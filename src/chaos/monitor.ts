@@ -3,13 +3,15 @@
 // progress line can name the leader. From the same answers it gathers what each node saw of
 // its own slowness (event-loop stalls and slow log writes of NODE_STALL_MS_MIN or longer), so
 // the report can say what the nodes went through during the longest interruption.
+import { LOG_WRITE_SLOW_MS } from '../log/slow-writes.ts';
+import { LOOP_STALL_WARN_MS } from '../node/loop-stalls.ts';
 import type { ChaosCluster } from './chaos-cluster.ts';
 import type { NodeClient } from './node-client.ts';
 
 /** How often the leader is polled, in ms. */
 const POLL_INTERVAL_MS = 100;
-/** Node stalls shorter than this are not gathered (ms): LOOP_STALL_WARN_MS and LOG_WRITE_SLOW_MS. */
-export const NODE_STALL_MS_MIN = 100;
+/** Node stalls shorter than this are not gathered (ms): what the nodes warn of. */
+export const NODE_STALL_MS_MIN = Math.min(LOOP_STALL_WARN_MS, LOG_WRITE_SLOW_MS);
 /** Node stalls gathered at most, the first ones; later ones are only counted (a healthy
  * 5-minute run with a kill every 10 s has tens). */
 export const NODE_STALLS_KEPT_MAX = 2000;
@@ -25,7 +27,7 @@ export interface NodeStall {
    * skew shifts it). */
   readonly endMs: number;
   /** How long it lasted (ms). */
-  readonly ms: number;
+  readonly durationMs: number;
   /** A loop stall: the node's own work in it (LoopStall.busyMs), and its wait for a core. */
   readonly busyMs?: number;
   readonly coreWaitMs?: number;
@@ -61,10 +63,10 @@ export class LeaderMonitor {
   readonly stalls: NodeStall[] = [];
   /** Stalls seen once `stalls` was full. */
   stallsNotKept = 0;
-  /** Keys of the stalls seen: a node reports each one in every answer while it is recent. At
-   * most two per NODE_STALL_MS_MIN of the run per node (a node's loop stalls do not overlap,
-   * nor do its log writes: one batch is written at a time). */
-  private readonly stallKeys = new Set<string>();
+  /** The newest `endedAt` gathered per node and kind (`<node>/<kind>`): a node reports each
+   * stall in every answer while it is recent, oldest first, and no two of one kind end in the
+   * same ms (each lasts 100 ms or more), so a record at or before it was seen already. */
+  private readonly newestEndedAt = new Map<string, number>();
   private highestTerm = 0;
   private timer: NodeJS.Timeout | null = null;
   /** Nodes with a poll in flight: each node is polled on its own, so that one that does not
@@ -134,11 +136,11 @@ export class LeaderMonitor {
       if (endedAt === undefined || wallMs === undefined || wallMs < NODE_STALL_MS_MIN) continue;
       const busyMs = finite(r['busyMs']);
       const coreWaitMs = finite(r['coreWaitMs']);
-      this.addStall(`${node}/loop/${endedAt}/${wallMs}`, {
+      this.addStall(`${node}/loop`, endedAt, {
         node,
         kind: 'loop',
         endMs: endedAt - epochOfHistoryZero,
-        ms: wallMs,
+        durationMs: wallMs,
         ...(busyMs !== undefined ? { busyMs } : {}),
         ...(coreWaitMs !== undefined ? { coreWaitMs } : {}),
       });
@@ -147,13 +149,13 @@ export class LeaderMonitor {
       const endedAt = finite(r['endedAt']);
       const durationMs = finite(r['durationMs']);
       if (endedAt === undefined || durationMs === undefined || durationMs < NODE_STALL_MS_MIN) continue;
-      this.addStall(`${node}/write/${endedAt}/${durationMs}`, { node, kind: 'log write', endMs: endedAt - epochOfHistoryZero, ms: durationMs });
+      this.addStall(`${node}/write`, endedAt, { node, kind: 'log write', endMs: endedAt - epochOfHistoryZero, durationMs });
     }
   }
 
-  private addStall(key: string, stall: NodeStall): void {
-    if (this.stallKeys.has(key)) return;
-    this.stallKeys.add(key);
+  private addStall(source: string, endedAt: number, stall: NodeStall): void {
+    if (endedAt <= (this.newestEndedAt.get(source) ?? Number.NEGATIVE_INFINITY)) return;
+    this.newestEndedAt.set(source, endedAt);
     if (this.stalls.length >= NODE_STALLS_KEPT_MAX) this.stallsNotKept += 1;
     else this.stalls.push(stall);
   }

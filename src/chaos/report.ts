@@ -104,7 +104,8 @@ export interface NodeStallsReport {
   readonly logWrite: { readonly count: number; readonly maxMs: number | null };
   /** The load generator's own event-loop holds of 100 ms or more, while the load ran. */
   readonly generator: { readonly count: number; readonly maxMs: number | null };
-  /** Reported beyond NODE_STALLS_KEPT_MAX: counted, not listed. */
+  /** Reported beyond NODE_STALLS_KEPT_MAX (the monitor's and the generator's each): counted,
+   * not listed, wherever they fell. */
   readonly notKept: number;
   /** The stalls that overlap the longest interruption. */
   readonly duringMaxInterruption: readonly NodeStall[];
@@ -112,24 +113,30 @@ export interface NodeStallsReport {
   readonly list: readonly NodeStall[];
 }
 
-/** What the nodes' stalls say, with times moved to the load's clock. */
+/** What the nodes' stalls say, with times moved to the load's clock. Only stalls that
+ * overlap the load count: a node's first answer lists its recent ones, its start's included
+ * (and a running cluster's may be hours old), and the monitor runs on through the final reads. */
 function nodeStallsReport(
   stalls: readonly NodeStall[],
   notKept: number,
-  loadStartMs: number,
+  load: { startMs: number; endMs: number },
   interruption: { fromMs: number; toMs: number },
 ): NodeStallsReport {
-  const list = stalls.map((s) => ({ ...s, endMs: round(s.endMs - loadStartMs) })).sort((a, b) => a.endMs - b.endMs);
+  const loadMs = load.endMs - load.startMs;
+  const list = stalls
+    .map((s) => ({ ...s, endMs: round(s.endMs - load.startMs) }))
+    .filter((s) => s.endMs >= 0 && s.endMs - s.durationMs <= loadMs)
+    .sort((a, b) => a.endMs - b.endMs);
   const of = (kind: NodeStall['kind']): { count: number; maxMs: number | null } => {
     const mine = list.filter((s) => s.kind === kind);
-    return { count: mine.length, maxMs: mine.length === 0 ? null : Math.max(...mine.map((s) => s.ms)) };
+    return { count: mine.length, maxMs: mine.length === 0 ? null : Math.max(...mine.map((s) => s.durationMs)) };
   };
   return {
     loop: of('loop'),
     logWrite: of('log write'),
     generator: of('generator'),
     notKept,
-    duringMaxInterruption: list.filter((s) => s.endMs >= interruption.fromMs && s.endMs - s.ms <= interruption.toMs),
+    duringMaxInterruption: list.filter((s) => s.endMs >= interruption.fromMs && s.endMs - s.durationMs <= interruption.toMs),
     list,
   };
 }
@@ -252,7 +259,7 @@ export function buildReport(input: ReportInput): ChaosReport {
     writeWindowsPercent: round((100 * filled.size) / windows, 2),
     maxInterruptionMs,
     maxInterruption,
-    nodeStalls: nodeStallsReport(input.nodeStalls, input.nodeStallsNotKept, loadStartMs, maxInterruption),
+    nodeStalls: nodeStallsReport(input.nodeStalls, input.nodeStallsNotKept, { startMs: loadStartMs, endMs: loadEndMs }, maxInterruption),
     latencyMs: {
       p50: nullableRound(percentile(latencies, 50)),
       p99: nullableRound(percentile(latencies, 99)),
@@ -278,14 +285,14 @@ function stallLine(stalls: NodeStallsReport): string {
 }
 
 function describeStall(s: NodeStall): string {
-  const at = `${((s.endMs - s.ms) / 1000).toFixed(2)} s to ${(s.endMs / 1000).toFixed(2)} s`;
-  if (s.kind === 'log write') return `node ${s.node} log write of ${s.ms} ms (${at})`;
-  if (s.kind === 'generator') return `the load generator's own event loop held ${s.ms} ms (${at}; its answers were stamped late)`;
+  const at = `${((s.endMs - s.durationMs) / 1000).toFixed(2)} s to ${(s.endMs / 1000).toFixed(2)} s`;
+  if (s.kind === 'log write') return `node ${s.node} log write of ${s.durationMs} ms (${at})`;
+  if (s.kind === 'generator') return `the load generator's own event loop held ${s.durationMs} ms (${at}; its answers were stamped late)`;
   const parts = [
     s.busyMs !== undefined ? `its own work ${s.busyMs} ms` : null,
     s.coreWaitMs !== undefined ? `waiting for a core ${s.coreWaitMs} ms` : null,
   ].filter((p) => p !== null);
-  return `node ${s.node} event loop held ${s.ms} ms (${at}${parts.length > 0 ? `; ${parts.join(', ')}` : ''})`;
+  return `node ${s.node} event loop held ${s.durationMs} ms (${at}${parts.length > 0 ? `; ${parts.join(', ')}` : ''})`;
 }
 
 function nullableRound(n: number | null): number | null {

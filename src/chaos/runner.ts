@@ -76,10 +76,14 @@ export async function runChaos(cluster: ChaosCluster, client: NodeClient, option
   // And when: each hold of LOOP_STALL_WARN_MS or more, so the report can tell whether the
   // longest interruption was the generator's own (answers that arrived meanwhile are stamped late).
   const generatorStalls: NodeStall[] = [];
+  let generatorStallsNotKept = 0;
   const generatorProbe = new LoopStalls(threadClocks(), (stall) => {
-    if (generatorStalls.length >= NODE_STALLS_KEPT_MAX) return;
+    if (generatorStalls.length >= NODE_STALLS_KEPT_MAX) {
+      generatorStallsNotKept += 1;
+      return;
+    }
     const endMs = history.nowMs() - (Date.now() - stall.endedAt);
-    generatorStalls.push({ node: 0, kind: 'generator', endMs, ms: stall.wallMs, busyMs: stall.busyMs, coreWaitMs: stall.coreWaitMs });
+    generatorStalls.push({ node: 0, kind: 'generator', endMs, durationMs: stall.wallMs, busyMs: stall.busyMs, coreWaitMs: stall.coreWaitMs });
   });
   generatorProbe.start();
   const loadStartMs = history.nowMs();
@@ -167,7 +171,7 @@ export async function runChaos(cluster: ChaosCluster, client: NodeClient, option
     faults,
     leaders: monitor.sightings,
     nodeStalls: [...monitor.stalls, ...generatorStalls],
-    nodeStallsNotKept: monitor.stallsNotKept,
+    nodeStallsNotKept: monitor.stallsNotKept + generatorStallsNotKept,
     consistency,
     skippedFaults: skipped,
     ...(options.expectAvailabilityPercent !== undefined ? { expectAvailabilityPercent: options.expectAvailabilityPercent } : {}),

@@ -43,8 +43,8 @@ export interface NodeStatus {
   readonly leaderContact?: LeaderContactStatus;
   /** A cluster node: how long its own work held its event loop (loop-stalls.ts). */
   readonly loopStalls?: LoopStallStatus;
-  /** A node with a log on disk: its newest write batches of LOG_WRITE_SLOW_MS or longer,
-   * oldest first (log/slow-writes.ts). */
+  /** Its newest log write batches of LOG_WRITE_SLOW_MS or longer, oldest first
+   * (log/slow-writes.ts); always empty for a log in memory. */
   readonly slowLogWrites?: readonly SlowLogWrite[];
   /** A cluster follower: entries the leader has committed that it has not applied yet (as
    * far as the leader has told it); past FOLLOWER_LAG_ENTRIES_MAX it refuses the data API. */

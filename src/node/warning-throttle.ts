@@ -1,6 +1,8 @@
 // Bounds how often one kind of warning reaches the log: a disk that stays slow or a machine
 // that stays overloaded must not turn the node's log into a second load on it. The first
 // warning goes out; then at most one per interval, saying how many were held back meanwhile.
+// The count held back after the last warning is never logged: it shows only in the status
+// lists (loopStalls, slowLogWrites) the warnings come from.
 
 /** One warning of a kind per this many ms, at most. */
 export const WARNING_INTERVAL_MS = 1000;

@@ -72,11 +72,11 @@ test('the monitor gathers each node stall of 100 ms or more once, on the history
     assert.equal(monitor.stalls.length, 2, JSON.stringify(monitor.stalls));
     const [loop, write] = monitor.stalls as [NodeStall, NodeStall];
     assert.equal(loop.kind, 'loop');
-    assert.equal(loop.ms, 300);
+    assert.equal(loop.durationMs, 300);
     assert.equal(loop.busyMs, 20);
     assert.equal(loop.coreWaitMs, 250);
     assert.equal(write.kind, 'log write');
-    assert.equal(write.ms, 150);
+    assert.equal(write.durationMs, 150);
     // Node wall clock -> history clock: 2 s and 1 s before "now" on the history's clock.
     const historyNow = history.nowMs();
     assert.ok(Math.abs(historyNow - 2000 - loop.endMs) < 200, `${loop.endMs} vs ${historyNow - 2000}`);
@@ -94,20 +94,31 @@ test('the report places the longest interruption and names the node stalls that 
     const op = history.invoke(1, 'write', 'k0', value, 1);
     history.complete(op, 'ok', value);
   };
+  // Writes every few ms for a while, then a gap of 60 ms: the longest.
+  for (let i = 0; i < 10; i++) {
+    write(`w${i}`);
+    await new Promise((resolve) => setTimeout(resolve, 3));
+  }
   write('a');
   const gapFrom = history.nowMs();
   await new Promise((resolve) => setTimeout(resolve, 60));
   write('b');
   const gapTo = history.nowMs();
   write('c');
+  await new Promise((resolve) => setTimeout(resolve, 20));
   const loadEndMs = history.nowMs();
   const stalls: NodeStall[] = [
-    // Inside the gap, straddling its start, and well before it.
-    { node: 2, kind: 'loop', endMs: gapFrom + 40, ms: 30, busyMs: 2, coreWaitMs: 25 },
-    { node: 3, kind: 'log write', endMs: gapFrom + 5, ms: 120 },
-    { node: 1, kind: 'loop', endMs: gapFrom - 200, ms: 100, busyMs: 90, coreWaitMs: 0 },
+    // Inside the gap, straddling its start, and before it.
+    { node: 2, kind: 'loop', endMs: gapFrom + 40, durationMs: 30, busyMs: 2, coreWaitMs: 25 },
+    { node: 3, kind: 'log write', endMs: gapFrom + 5, durationMs: 120 },
+    { node: 1, kind: 'loop', endMs: gapFrom - 15, durationMs: 100, busyMs: 90, coreWaitMs: 0 },
     // The load generator's own hold, ending inside the gap.
-    { node: 0, kind: 'generator', endMs: gapFrom + 50, ms: 110, busyMs: 100, coreWaitMs: 3 },
+    { node: 0, kind: 'generator', endMs: gapFrom + 50, durationMs: 110, busyMs: 100, coreWaitMs: 3 },
+    // Starting inside the gap and ending after it: overlaps.
+    { node: 1, kind: 'log write', endMs: gapTo + 1, durationMs: 5 },
+    // Starting after the gap, and one before the load (a node's start): neither overlaps it.
+    { node: 2, kind: 'log write', endMs: gapTo + 3, durationMs: 1 },
+    { node: 3, kind: 'loop', endMs: -10, durationMs: 500, busyMs: 400, coreWaitMs: 0 },
   ];
   const r = buildReport({
     scenario: 'leader_crash',
@@ -133,26 +144,29 @@ test('the report places the longest interruption and names the node stalls that 
   assert.ok(Math.abs(r.maxInterruption.toMs - gapTo) < 1, `${r.maxInterruption.toMs} vs ${gapTo}`);
   assert.deepEqual(
     r.nodeStalls.duringMaxInterruption.map((s) => s.node),
-    [3, 2, 0],
+    [3, 2, 0, 1],
   );
   assert.deepEqual(r.nodeStalls.generator, { count: 1, maxMs: 110 });
   assert.deepEqual(r.nodeStalls.loop, { count: 2, maxMs: 100 });
-  assert.deepEqual(r.nodeStalls.logWrite, { count: 1, maxMs: 120 });
+  // The loop stall that ended before the load started is not counted.
+  assert.deepEqual(r.nodeStalls.logWrite, { count: 3, maxMs: 120 });
   assert.equal(r.nodeStalls.notKept, 3);
   assert.deepEqual(
     r.nodeStalls.list.map((s) => s.node),
-    [1, 3, 2, 0],
+    [1, 3, 2, 0, 1, 2],
   );
   const text = reportText(r);
   assert.match(
     text,
     new RegExp(
-      `node stalls +2 event-loop stalls \\(longest 100 ms\\), 1 slow log writes \\(longest 120 ms\\) of ${NODE_STALL_MS_MIN} ms or more; 3 more not kept`,
+      `node stalls +2 event-loop stalls \\(longest 100 ms\\), 3 slow log writes \\(longest 120 ms\\) of ${NODE_STALL_MS_MIN} ms or more; 3 more not kept`,
     ),
   );
   assert.match(text, /during it: node 3 log write of 120 ms/);
   assert.match(text, /during it: node 2 event loop held 30 ms \(.*its own work 2 ms, waiting for a core 25 ms\)/);
   assert.match(text, /the load generator's own: 1 stalls \(longest 110 ms\)/);
   assert.match(text, /during it: the load generator's own event loop held 110 ms/);
-  assert.doesNotMatch(text, /during it: node 1/);
+  assert.match(text, /during it: node 1 log write of 5 ms/);
+  assert.doesNotMatch(text, /during it: node 1 event loop/);
+  assert.doesNotMatch(text, /during it: node 2 log write/);
 });
