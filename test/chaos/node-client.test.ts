@@ -49,6 +49,14 @@ describe('chaos NodeClient', () => {
     assert.ok(mayRetry(outcome));
   });
 
+  test("an answered request leaves no timer behind (one that lived to its bound kept the generator's heap growing)", async () => {
+    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    await client.call(url, 'GET', '/ok');
+    const before = timers();
+    for (let i = 0; i < 20; i++) assert.equal((await client.call(url, 'GET', '/ok')).kind, 'ok');
+    assert.ok(timers() < before + 5, `timers: ${before} before, ${timers()} after 20 answered requests`);
+  });
+
   test('error codes come from the error table: NO_LEADER is a definite failure worth retrying, a 412 is final', async () => {
     const noLeader = await client.call(url, 'GET', '/no-leader');
     assert.equal(noLeader.kind, 'fail');
