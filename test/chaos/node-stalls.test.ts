@@ -11,6 +11,7 @@ import { checkChaosHistory } from '../../src/chaos/checker.ts';
 import { ChaosHistory } from '../../src/chaos/history.ts';
 import { LeaderMonitor, NODE_STALL_MS_MIN, type NodeStall } from '../../src/chaos/monitor.ts';
 import { NodeClient } from '../../src/chaos/node-client.ts';
+import { reportHtml } from '../../src/chaos/report-html.ts';
 import { buildReport, reportText } from '../../src/chaos/report.ts';
 
 function statusServer(body: () => unknown): Promise<Server> {
@@ -169,4 +170,14 @@ test('the report places the longest interruption and names the node stalls that 
   assert.match(text, /during it: node 1 log write of 5 ms/);
   assert.doesNotMatch(text, /during it: node 1 event loop/);
   assert.doesNotMatch(text, /during it: node 2 log write/);
+  // report.html draws the gap as a band and every stall counted as a mark with its title.
+  const html = reportHtml(r);
+  assert.match(html, new RegExp(`<title>longest interruption: ${r.maxInterruptionMs} ms</title>`));
+  assert.match(html, /<title>node log write, node 3: 120 ms at [\d.]+ s<\/title>/);
+  assert.match(html, /<title>generator stall, load generator: 110 ms at [\d.]+ s<\/title>/);
+  assert.equal(
+    (html.match(/<title>(node loop stall|node log write|generator stall),/g) ?? []).length,
+    2 * r.nodeStalls.list.length,
+    'each stall on both charts',
+  );
 });
