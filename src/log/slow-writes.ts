@@ -4,6 +4,8 @@
 // writes stall (etcd warns of a "slow fdatasync" for the same reason). The writer keeps the
 // newest ones for GET /cluster/status and tells a listener (the node's warning log).
 
+import { NewestRecords } from '../newest-records.ts';
+
 /** A write batch that took at least this long to become durable is slow (ms). */
 export const LOG_WRITE_SLOW_MS = 100;
 /** Slow writes kept for the status (the newest). */
@@ -21,7 +23,7 @@ export interface SlowLogWrite {
 }
 
 export class SlowWrites {
-  private readonly recent: SlowLogWrite[] = [];
+  private readonly recent = new NewestRecords<SlowLogWrite>(SLOW_LOG_WRITES_KEPT_MAX);
 
   constructor(private readonly listener: ((write: SlowLogWrite) => void) | undefined) {}
 
@@ -29,13 +31,12 @@ export class SlowWrites {
   observe(durationMs: number, bytes: number): void {
     if (durationMs < LOG_WRITE_SLOW_MS) return;
     const write: SlowLogWrite = { endedAt: Date.now(), durationMs: Math.round(durationMs * 10) / 10, bytes };
-    if (this.recent.length >= SLOW_LOG_WRITES_KEPT_MAX) this.recent.shift();
-    this.recent.push(write);
+    this.recent.add(write);
     this.listener?.(write);
   }
 
   /** The newest slow writes, oldest first. */
   list(): readonly SlowLogWrite[] {
-    return this.recent.slice();
+    return this.recent.list();
   }
 }

@@ -7,6 +7,7 @@
 // Measured where the message is stepped, not where it is read from the socket: a stall of
 // this node's own loop delays both, and counts, since a follower acts on what it steps.
 
+import { NewestRecords } from '../newest-records.ts';
 import { isFromLeader } from '../raft/stalled-ticks.ts';
 import type { Message } from '../raft/types.ts';
 
@@ -37,7 +38,7 @@ export class LeaderContact {
   private lastAt = -1;
   private gapMsMax = 0;
   private messages = 0;
-  private readonly recent: LeaderGap[] = [];
+  private readonly recent = new NewestRecords<LeaderGap>(LEADER_GAPS_KEPT_MAX);
 
   constructor(private readonly clock: () => number = () => performance.now()) {}
 
@@ -51,8 +52,7 @@ export class LeaderContact {
       const gapMs = Math.round((now - this.lastAt) * 10) / 10;
       if (gapMs > this.gapMsMax) this.gapMsMax = gapMs;
       if (gapMs >= LEADER_GAP_RECORD_MS_MIN) {
-        if (this.recent.length >= LEADER_GAPS_KEPT_MAX) this.recent.shift();
-        this.recent.push({ endedAt: Date.now(), gapMs, leader: message.from, term: message.term });
+        this.recent.add({ endedAt: Date.now(), gapMs, leader: message.from, term: message.term });
       }
     }
     this.lastAt = now;
@@ -66,6 +66,6 @@ export class LeaderContact {
   }
 
   status(): LeaderContactStatus {
-    return { gapMsMax: this.gapMsMax, messages: this.messages, recentGaps: this.recent.slice() };
+    return { gapMsMax: this.gapMsMax, messages: this.messages, recentGaps: this.recent.list() };
   }
 }

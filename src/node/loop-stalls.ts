@@ -21,6 +21,7 @@
 
 import { closeSync, openSync, readSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { NewestRecords } from '../newest-records.ts';
 
 /** The probe's period (ms): a hold shorter than this is not told from the loop's normal turn. */
 export const LOOP_PROBE_MS = 10;
@@ -136,7 +137,7 @@ export class LoopStalls {
   private lastWallBeforeWaitMs: number;
   private wallMsMax = 0;
   private busyMsMax = 0;
-  private readonly recent: LoopStall[] = [];
+  private readonly recent = new NewestRecords<LoopStall>(LOOP_STALLS_KEPT_MAX);
   private timer: NodeJS.Timeout | null = null;
   private running = false;
 
@@ -203,13 +204,12 @@ export class LoopStalls {
     if (busy > this.busyMsMax) this.busyMsMax = busy;
     if (wall >= LOOP_STALL_RECORD_MS_MIN) {
       const stall: LoopStall = { endedAt: Date.now(), wallMs: wall, busyMs: busy, coreWaitMs: round1(Math.max(0, coreWaitMs - lastCoreWaitMs)) };
-      if (this.recent.length >= LOOP_STALLS_KEPT_MAX) this.recent.shift();
-      this.recent.push(stall);
+      this.recent.add(stall);
       if (wall >= LOOP_STALL_WARN_MS) this.onStall?.(stall);
     }
   }
 
   status(): LoopStallStatus {
-    return { wallMsMax: this.wallMsMax, busyMsMax: this.busyMsMax, recent: this.recent.slice() };
+    return { wallMsMax: this.wallMsMax, busyMsMax: this.busyMsMax, recent: this.recent.list() };
   }
 }

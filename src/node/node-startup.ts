@@ -16,7 +16,7 @@ import type { PeerAddress } from '../transport/index.ts';
 import { checkIdentity, createIdentity, loadIdentity, type NodeIdentity } from './node-identity.ts';
 import { sleep } from './node-waiting.ts';
 import { PeerIncarnations } from './peer-incarnations.ts';
-import { WarningThrottle } from './warning-throttle.ts';
+import { throttledWarning } from './warning-throttle.ts';
 import type { PeerNetwork } from './peer-network.ts';
 import { STANDALONE_NODE_ID, TICK_MS, type RaftNodeOptions, type StandaloneOptions } from './raft-node-options.ts';
 
@@ -39,15 +39,11 @@ export function recoveredStore(log: LogStorage, limits: Partial<Limits> | undefi
 
 /** Warns of log writes of LOG_WRITE_SLOW_MS or longer, at most once a second. */
 function slowWriteWarner(logger: Logger): (write: SlowLogWrite) => void {
-  const throttle = new WarningThrottle();
-  return (write) => {
-    const held = throttle.take();
-    if (held === null) return;
-    logger.warn(
-      { durationMs: write.durationMs, bytes: write.bytes, ...(held > 0 ? { heldBack: held } : {}) },
-      'slow log write: the disk took that long to make a batch durable',
-    );
-  };
+  return throttledWarning<SlowLogWrite>(
+    (fields, message) => logger.warn(fields, message),
+    'slow log write: the disk took that long to make a batch durable',
+    (write) => ({ durationMs: write.durationMs, bytes: write.bytes }),
+  );
 }
 
 /** A data directory opened for a node: its log, identity and peers' incarnations. */

@@ -37,7 +37,7 @@ import { ApplyPacing } from './apply-pacing.ts';
 import { InsertCoalescer } from './insert-coalescer.ts';
 import { LeaderContact } from './leader-contact.ts';
 import { LOOP_PROBE_MS, LoopStalls, threadClocks, type LoopStall } from './loop-stalls.ts';
-import { WarningThrottle } from './warning-throttle.ts';
+import { throttledWarning } from './warning-throttle.ts';
 import { lostEntriesIn } from './lost-entries.ts';
 import { forwardToLeader, serveForwarded, type ForwardedReply, type ForwardedRequest, type ForwardedServer } from './node-forwarding.ts';
 import { ClusterMembership } from './node-membership.ts';
@@ -732,16 +732,11 @@ export class RaftNode implements DatabaseBackend {
    * what held the loop is in busyMs (this process's work, GC included) against coreWaitMs (the
    * machine made it wait for a core), so an operator can tell an overloaded box from a slow node. */
   private loopStallWarner(): (stall: LoopStall) => void {
-    const throttle = new WarningThrottle();
-    return (stall) => {
-      const held = throttle.take();
-      if (held === null) return;
-      const role = this.core.status().role;
-      this.logger.warn(
-        { wallMs: stall.wallMs, busyMs: stall.busyMs, coreWaitMs: stall.coreWaitMs, role, ...(held > 0 ? { heldBack: held } : {}) },
-        'event loop stalled (heartbeats and writes waited that long)',
-      );
-    };
+    return throttledWarning<LoopStall>(
+      (fields, message) => this.logger.warn(fields, message),
+      'event loop stalled (heartbeats and writes waited that long)',
+      (stall) => ({ wallMs: stall.wallMs, busyMs: stall.busyMs, coreWaitMs: stall.coreWaitMs, role: this.core.status().role }),
+    );
   }
 
   private coreStatus(): RaftStatus {

@@ -7,6 +7,21 @@
 /** One warning of a kind per this many ms, at most. */
 export const WARNING_INTERVAL_MS = 1000;
 
+/** A warning function for one kind of event, throttled: `fields` says what each event puts
+ * in the line; a line after a pause adds `heldBack`, the events not logged meanwhile. */
+export function throttledWarning<T>(
+  warn: (fields: Record<string, unknown>, message: string) => void,
+  message: string,
+  fields: (event: T) => Record<string, unknown>,
+  throttle: WarningThrottle = new WarningThrottle(),
+): (event: T) => void {
+  return (event) => {
+    const held = throttle.take();
+    if (held === null) return;
+    warn({ ...fields(event), ...(held > 0 ? { heldBack: held } : {}) }, message);
+  };
+}
+
 export class WarningThrottle {
   private lastAtMs = Number.NEGATIVE_INFINITY;
   private held = 0;

@@ -7,12 +7,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import type { ChaosCluster } from '../../src/chaos/chaos-cluster.ts';
-import { checkChaosHistory } from '../../src/chaos/checker.ts';
 import { ChaosHistory } from '../../src/chaos/history.ts';
 import { LeaderMonitor, NODE_STALL_MS_MIN, type NodeStall } from '../../src/chaos/monitor.ts';
 import { NodeClient } from '../../src/chaos/node-client.ts';
 import { reportHtml } from '../../src/chaos/report-html.ts';
 import { buildReport, reportText } from '../../src/chaos/report.ts';
+import { reportInput } from './report-input.ts';
 
 function statusServer(body: () => unknown): Promise<Server> {
   const server = createServer((req, res) => {
@@ -121,25 +121,7 @@ test('the report places the longest interruption and names the node stalls that 
     { node: 2, kind: 'log write', endMs: gapTo + 3, durationMs: 1 },
     { node: 3, kind: 'loop', endMs: -10, durationMs: 500, busyMs: 400, coreWaitMs: 0 },
   ];
-  const r = buildReport({
-    scenario: 'leader_crash',
-    seed: 1,
-    runId: 'r1',
-    nodes: 3,
-    clients: 1,
-    retriedAttempts: 0,
-    generatorLoopDelayMs: { p99: 1, max: 2 },
-    loadStartMs: 0,
-    loadEndMs,
-    history,
-    schedule: [],
-    faults: [],
-    skippedFaults: 0,
-    leaders: [],
-    nodeStalls: stalls,
-    nodeStallsNotKept: 3,
-    consistency: checkChaosHistory(history),
-  });
+  const r = buildReport(reportInput(history, { loadEndMs, nodeStalls: stalls, nodeStallsNotKept: 3 }));
   assert.ok(r.maxInterruptionMs >= 60, String(r.maxInterruptionMs));
   assert.ok(Math.abs(r.maxInterruption.fromMs - gapFrom) < 1, `${r.maxInterruption.fromMs} vs ${gapFrom}`);
   assert.ok(Math.abs(r.maxInterruption.toMs - gapTo) < 1, `${r.maxInterruption.toMs} vs ${gapTo}`);

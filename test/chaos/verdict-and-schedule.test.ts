@@ -8,6 +8,7 @@ import { ChaosHistory, type ChaosF, type RegisterValue } from '../../src/chaos/h
 import { buildReport, reportText, type ChaosReport } from '../../src/chaos/report.ts';
 import { makeSchedule, pickMajority, SCENARIOS, splitMinority } from '../../src/chaos/scenarios.ts';
 import { defaultKeys, EXIT_NO_VERDICT } from '../../src/cli/chaos.ts';
+import { reportInput } from './report-input.ts';
 import { EXIT_FAILURE, EXIT_USAGE } from '../../src/cli/usage-error.ts';
 
 /** A sequential history on key k0: each op completes before the next starts. */
@@ -28,26 +29,13 @@ const GOOD: Parameters<typeof sequential>[0] = [
 ];
 
 function report(history: ChaosHistory, budget?: number, unread: string[] = [], expectAvailabilityPercent?: number): ChaosReport {
-  return buildReport({
-    scenario: 'leader_crash',
-    seed: 1,
-    runId: 'r1',
-    nodes: 3,
-    clients: 1,
-    retriedAttempts: 0,
-    generatorLoopDelayMs: { p99: 10.2, max: 12.3 },
-    loadStartMs: 0,
-    loadEndMs: history.nowMs(),
-    history,
-    schedule: [],
-    faults: [],
-    skippedFaults: 0,
-    leaders: [],
-    nodeStalls: [],
-    nodeStallsNotKept: 0,
-    consistency: checkChaosHistory(history, budget, unread),
-    ...(expectAvailabilityPercent !== undefined ? { expectAvailabilityPercent } : {}),
-  });
+  return buildReport(
+    reportInput(history, {
+      generatorLoopDelayMs: { p99: 10.2, max: 12.3 },
+      consistency: checkChaosHistory(history, budget, unread),
+      ...(expectAvailabilityPercent !== undefined ? { expectAvailabilityPercent } : {}),
+    }),
+  );
 }
 
 test('a checked, consistent history passes', () => {
@@ -157,29 +145,17 @@ test('availability counts a cas refused for a changed value as answered, an unav
   op('cas', ['x', 'b'], 'fail', 'PRECONDITION_FAILED');
   op('write', 'c', 'fail', 'NO_LEADER');
   op('cas', ['a', 'd'], 'fail', 'NO_LEADER');
-  const r = buildReport({
-    scenario: 'leader_crash',
-    seed: 1,
-    runId: 'r1',
-    nodes: 3,
-    clients: 1,
-    retriedAttempts: 7,
-    generatorLoopDelayMs: { p99: 11.04, max: 48.96 },
-    loadStartMs: 0,
-    loadEndMs: history.nowMs(),
-    history,
-    schedule: [],
-    faults: [],
-    skippedFaults: 0,
-    nodeStalls: [],
-    nodeStallsNotKept: 0,
-    leaders: [
-      { timeMs: 0, term: 1, leader: 1 },
-      { timeMs: 1, term: 2, leader: 1 },
-      { timeMs: 2, term: 3, leader: 2 },
-    ],
-    consistency: checkChaosHistory(history),
-  });
+  const r = buildReport(
+    reportInput(history, {
+      retriedAttempts: 7,
+      generatorLoopDelayMs: { p99: 11.04, max: 48.96 },
+      leaders: [
+        { timeMs: 0, term: 1, leader: 1 },
+        { timeMs: 1, term: 2, leader: 1 },
+        { timeMs: 2, term: 3, leader: 2 },
+      ],
+    }),
+  );
   assert.deepEqual(r.operations, { attempted: 4, ok: 1, failed: 3, casConflicts: 1, indeterminate: 0, retriedAttempts: 7 });
   assert.equal(r.availabilityPercent, 50);
   assert.equal(r.leaderChanges, 1, 'term 2 kept node 1: one change, to node 2');

@@ -7,14 +7,19 @@ import { cleanupsAfterAll, CliProcess, eventually, freeConsecutivePorts, tempDir
 
 const cleanups = cleanupsAfterAll();
 
-test('a single node answers /healthz, elects itself, and exits 0 on SIGTERM', async () => {
+/** `start` of node 1 alone on a free port, its data in a temp dir; once it listens. */
+async function startOneNode(): Promise<{ cli: CliProcess; port: number; url: string }> {
   const dir = await tempDir();
   cleanups.push(dir.remove);
   const port = await freeConsecutivePorts(1);
   const cli = new CliProcess(['start', '--node-id', '1', '--port', String(port), '--data-dir', join(dir.path, 'node1'), '--log-level', 'warn']);
   cleanups.push(() => cli.kill());
-
   const [, url] = await cli.waitFor(/listening at (http:\/\/\S+)/, 20_000);
+  return { cli, port, url: url! };
+}
+
+test('a single node answers /healthz, elects itself, and exits 0 on SIGTERM', async () => {
+  const { cli, port, url } = await startOneNode();
   assert.equal(url, `http://127.0.0.1:${port}`);
   const health = await fetch(`${url}/healthz`);
   assert.equal(health.status, 200);
@@ -63,12 +68,7 @@ test('a port in use: one line, exit 1', async () => {
 });
 
 test('a node stopped for 400 ms warns of its event-loop stall once it runs again, and reports it in /cluster/status', async () => {
-  const dir = await tempDir();
-  cleanups.push(dir.remove);
-  const port = await freeConsecutivePorts(1);
-  const cli = new CliProcess(['start', '--node-id', '1', '--port', String(port), '--data-dir', join(dir.path, 'node1'), '--log-level', 'warn']);
-  cleanups.push(() => cli.kill());
-  const [, url] = await cli.waitFor(/listening at (http:\/\/\S+)/, 20_000);
+  const { cli, url } = await startOneNode();
   // A stall at start (a busy machine) may have been warned of already: past the throttle's
   // second, only what comes after the stop is read.
   await new Promise((resolve) => setTimeout(resolve, 1200));
