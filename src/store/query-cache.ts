@@ -201,6 +201,10 @@ export class FilterCache {
     // Validate on every call: JSON text drops undefined and turns a RegExp into
     // {}, so an invalid filter could otherwise hit the entry of a valid one.
     validateFilter(filter);
+    // `{field: scalar}` compiles in less than its JSON text and a lookup cost: not cached, so
+    // that values asked once (ids, e-mails) do not push the costly filters out.
+    const direct = singleFieldEquality(filter);
+    if (direct !== undefined) return direct;
     const key = JSON.stringify(filter);
     if (key === undefined) throw new ValidationError('filter: must be a plain object');
     const hit = this.entries.get(key);
@@ -217,6 +221,8 @@ export class FilterCache {
    * rule): for the server's reads, so that no compile holds the event loop (issue #11). */
   async getSliced(filter: Filter, slicer: CompileSlicer): Promise<CompiledFilter> {
     validateFilter(filter);
+    const direct = singleFieldEquality(filter);
+    if (direct !== undefined) return direct;
     const key = JSON.stringify(filter);
     if (key === undefined) throw new ValidationError('filter: must be a plain object');
     if (this.entries.has(key)) return this.get(filter);

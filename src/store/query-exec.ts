@@ -4,6 +4,7 @@
 // matches and sort in memory.
 
 import type { Collection } from './collection.ts';
+import { TREE_HIGH, TREE_LOW } from './index-keys.ts';
 import { WRITE_SCAN_DOCS_MAX } from './commands.ts';
 import { ValidationError } from './errors.ts';
 import type { CompiledFilter } from './query-cache.ts';
@@ -123,8 +124,12 @@ export function executeQuery(coll: Collection | undefined, compiled: CompiledFil
       if (plan.sortByIndex && !opts.countOnly) {
         matches = scanIndexSorted(coll, compiled, plan, opts.sortKeys, need, explain, guard);
         ordered = true;
+      } else if (natural && !idReverse && scanYieldsIdOrder(plan)) {
+        // Already in the result's order: stops at `need`, and nothing to sort.
+        matches = scanIndexUnordered(coll, compiled, plan, explain, guard, opts.countOnly === true ? Infinity : need);
+        ordered = true;
       } else {
-        matches = scanIndexUnordered(coll, compiled, plan, explain, guard);
+        matches = scanIndexUnordered(coll, compiled, plan, explain, guard, Infinity);
         ordered = opts.countOnly === true;
       }
       break;
@@ -157,23 +162,50 @@ function scanIndexUnordered(
   plan: Extract<Plan, { kind: 'index' }>,
   explain: Explain,
   guard: ExamineGuard,
+  /** Matches after which the scan stops (Infinity: all). */
+  need: number,
 ): Document[] {
   const n = plan.index.paths.length;
-  const seen = new Set<string>();
+  // A document is listed once per key it has: more than once only in a multikey index (the
+  // intervals are disjoint, so a document with one key falls in one of them at most).
+  const seen = plan.index.isMultikey ? new Set<string>() : undefined;
   const matches: Document[] = [];
   for (const [start, end] of plan.intervals) {
     plan.index.tree.scan(start, end, false, (key) => {
       explain.keysExamined++;
       const id = key[n] as string;
-      if (seen.has(id)) return true;
-      seen.add(id);
+      if (seen !== undefined) {
+        if (seen.has(id)) return true;
+        seen.add(id);
+      }
       const doc = coll.docs.get(id)!;
       if (++explain.docsExamined > guard.at) guard.check(explain.docsExamined);
       if (compiled.test(doc)) matches.push(doc);
-      return true;
+      return matches.length < need;
     });
+    if (matches.length >= need) break;
   }
   return matches;
+}
+
+/**
+ * True when scanning the plan's index meets each candidate once and in ascending `_id` order:
+ * an index with one key per document (not multikey) and one interval that pins every indexed
+ * field to one value, so that its keys differ only in their trailing `_id`, which the tree
+ * orders ascending whatever the fields' directions (compareIdSlot), as sortDocuments does.
+ * An equality query on an index (`{email: 'a@b'}`) is such a scan.
+ */
+export function scanYieldsIdOrder(plan: Extract<Plan, { kind: 'index' }>): boolean {
+  if (plan.index.isMultikey || plan.intervals.length !== 1) return false;
+  const [start, end] = plan.intervals[0]!;
+  const n = plan.index.paths.length;
+  if (start.length !== n + 1 || end.length !== n + 1 || start[n] !== TREE_LOW || end[n] !== TREE_HIGH) return false;
+  for (let i = 0; i < n; i++) {
+    const v = start[i];
+    // A value (not a bound object or a sentinel), the same at both ends.
+    if (v !== end[i] || (typeof v === 'object' && v !== null) || typeof v === 'symbol') return false;
+  }
+  return true;
 }
 
 /**

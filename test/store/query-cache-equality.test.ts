@@ -35,9 +35,18 @@ test('{field: scalar} compiles directly to what the general compile makes, and m
   );
 });
 
-test('a direct compile is cached as any other', () => {
-  const cache = new FilterCache();
-  const first = cache.get({ a: 'x' });
-  assert.equal(cache.get({ a: 'x' }), first);
-  assert.equal(cache.size, 1);
+test('a direct compile is not cached, and values asked once push no costly filter out', async () => {
+  const cache = new FilterCache(2);
+  const costly = cache.get({ a: { $gt: 1 } });
+  const other = cache.get({ b: { $in: [1, 2] } });
+  for (let i = 0; i < 100; i++) {
+    const direct = cache.get({ a: `x${i}` });
+    assert.deepEqual(direct.filter, { a: `x${i}` });
+    assert.equal(direct.test({ _id: 'd', _rev: 1, a: `x${i}` }), true);
+    const sliced = await cache.getSliced({ b: i }, { due: () => false, next: async () => {} });
+    assert.equal(sliced.test({ _id: 'd', _rev: 1, b: i }), true);
+  }
+  assert.equal(cache.size, 2);
+  assert.equal(cache.get({ a: { $gt: 1 } }), costly);
+  assert.equal(cache.get({ b: { $in: [1, 2] } }), other);
 });
