@@ -277,6 +277,7 @@ export class Cluster {
   /** Coverage of what a delivery is about to exercise. */
   private observeDelivery(target: SimNode, m: Message): void {
     if (m.type === 'AppendEntries' && m.term < target.term) this.coverage.hit('staleAppendEntriesDelivered');
+    else if (m.type === 'ReadIndexResponse' && m.term < target.term) this.coverage.hit('staleReadIndexAnswerDelivered');
     else if (m.type === 'PreVoteResponse' && !m.granted) this.coverage.hit('preVoteRejected');
     else if (m.type === 'PreVote' && target.core !== null) {
       const status = target.core.status();

@@ -17,6 +17,9 @@ export const COVERAGE_STATES = [
    * two servers timed out together, where the tie-break (election.ts, yieldsToUs) refuses the
    * rival when it is the pre-candidate's first round. */
   'preVoteTie',
+  /** A leader's answer to a follower's ReadIndex reached it after it moved to a later term
+   * (with three voters the answer confirms the read only in the leader's term: read-only.ts). */
+  'staleReadIndexAnswerDelivered',
   /** A read was answered by a node whose term changed since the read arrived. */
   'readServedAcrossTermChange',
   /** A lease read found no valid lease and went through ReadIndex instead (as in production). */
