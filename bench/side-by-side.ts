@@ -4,6 +4,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { measureDiskSync, type DiskSync } from './fixtures/disk-sync.ts';
 import { lmdbSubject, loadLmdb } from './peers/lmdb.ts';
 import { ours } from './peers/ours.ts';
 import { loadSqlite, sqliteSubject } from './peers/sqlite.ts';
@@ -43,6 +44,9 @@ export interface SideBySideResults {
   readonly durableInserts64Writers: InsertMeasure;
   /** Inserts per transaction of the hand-written SQLite group commit with 64 writers. */
   readonly sqliteInsertsPerCommit64?: number;
+  /** The disk's latency for one durable write, and the durable inserts per second it allows
+   * 64 waiting writers at most, whatever the store (fixtures/disk-sync.ts). */
+  readonly diskSync: DiskSync;
   readonly load1AtStart: number;
   readonly load1AtEnd: number;
 }
@@ -87,6 +91,11 @@ export async function insertsSideBySide(
   options: { readonly rounds: number; readonly seconds: number },
 ): Promise<SideBySideResults> {
   const load1AtStart = round3(loadavg()[0]!);
+  await mkdir(base, { recursive: true });
+  const diskSync = await measureDiskSync(base);
+  progress(
+    `the disk: one durable write ${diskSync.syncWriteP50Us} µs (${diskSync.poolWriteP50Us} µs through the thread pool): 64 writers can do at most ${diskSync.ceiling64WritersPerSecond}/s`,
+  );
   const byName = new Map(peers.subjects.map((s) => [s.name, s]));
   const names = peers.subjects.map((s) => s.name);
   let sqliteBatch: number | undefined;
@@ -129,6 +138,7 @@ export async function insertsSideBySide(
     durableInserts1Writer,
     durableInserts64Writers,
     ...(sqliteBatch !== undefined ? { sqliteInsertsPerCommit64: sqliteBatch } : {}),
+    diskSync,
     load1AtStart,
     load1AtEnd: round3(loadavg()[0]!),
   };

@@ -28,6 +28,7 @@ const sideBySide = {
     indexedEqualityQuery: measure('queries/s', 90_007, 40_008),
     indexedEqualityQueryUncached: measure('queries/s', 50_009, 40_010),
   },
+  diskSync: { syncWriteP50Us: 97, ceiling64WritersPerSecond: 659_794 },
 };
 
 const results: EmbeddedResults = {
@@ -65,6 +66,12 @@ test('each side-by-side measure is drawn with the peers that ran, and the ratios
     assert.match(html, /<title>median lmdb-js \(36,009–44,011\): 40k queries\/s<\/title>/);
     assert.doesNotMatch(html, /<title>median SQLite/);
     assert.match(html, /<title>ours \/ lmdb-js gets: 14\.0 ×<\/title>/);
+    // Beside the 64 writers only, the most the disk allows them.
+    assert.match(html, /<title>median the disk's limit \(64 \/ one durable write of 97 µs\): 660k inserts\/s<\/title>/);
+    const charts = html.split('<svg');
+    const chartOf = (title: string): string => charts.find((c) => c.includes(title))!;
+    assert.match(chartOf('durable inserts, 64 writers: ours'), /the disk's limit/);
+    assert.doesNotMatch(chartOf('durable inserts, 1 writer: ours'), /the disk's limit/);
     assert.doesNotMatch(html, /<title>ours \/ SQLite [^<]*: \d/, 'no ratio drawn for a peer that did not run');
   } finally {
     await rm(dir, { recursive: true, force: true });
