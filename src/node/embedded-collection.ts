@@ -269,6 +269,10 @@ export class EmbeddedCollection {
   private withId(doc: JsonObject, path: string): JsonObject {
     if (!isPlainObject(doc)) throw new ValidationError(`${path}: a document must be a plain object`);
     const store = this.host.store;
+    if (store.model(this.name) === undefined) {
+      // No model: a new id goes straight into the one copy made (copyNewDocument puts it first).
+      return copyNewDocument(doc, store.limits, doc['_id'] === undefined ? this.host.generateId() : undefined);
+    }
     // A model whose `_id` is a UUID gets a UUID; checked (defaults, coercion) before proposing,
     // and again at apply against the model then in force.
     const id =

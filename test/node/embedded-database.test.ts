@@ -11,6 +11,33 @@ async function tempDir(): Promise<string> {
 }
 
 describe('embedded database', () => {
+  test('an insert without _id gets one, first, and the caller keeps its object as it was', async () => {
+    const db = await open({ memory: true });
+    try {
+      const col = db.collection('c');
+      const given = { name: 'n', tags: ['a'] };
+      const withUndefined = { _id: undefined, name: 'u' };
+      const [a, b] = [await col.insert(given), await col.insert(withUndefined as never)];
+      for (const [doc, fields] of [
+        [a, ['name', 'tags']],
+        [b, ['name']],
+      ] as const) {
+        assert.deepEqual(Object.keys(doc), ['_id', '_rev', ...fields]);
+        assert.match(doc._id, /^[-0-9A-Za-z_]{20}$/);
+        assert.ok(Object.isFrozen(doc));
+        assert.deepEqual(col.get(doc._id), doc);
+      }
+      assert.notEqual(a._id, b._id);
+      assert.deepEqual(given, { name: 'n', tags: ['a'] });
+      assert.deepEqual(Object.keys(withUndefined), ['_id', 'name']);
+      // insertMany the same way.
+      const [many] = await db.collection('m').insertMany([{ x: 1 }]);
+      assert.deepEqual(Object.keys(many!), ['_id', '_rev', 'x']);
+    } finally {
+      await db.close();
+    }
+  });
+
   test('insert, get, find, update, replace, remove survive a reopen', async () => {
     const dir = await tempDir();
     try {
