@@ -2,7 +2,9 @@
 // costs far more than the lookup of an indexed equality query, so both are
 // kept in a bounded LRU keyed by the filter's JSON text. The compiled form is
 // built from a parsed copy of that text, so later mutation of the caller's
-// filter object cannot change a cached entry.
+// filter object cannot change a cached entry. A `{field: scalar}` filter is
+// the exception: compiled directly each time (singleFieldEquality), for less
+// than its JSON text and a lookup would cost, and never cached.
 
 import { Context } from 'mingo/core';
 import * as queryOperators from 'mingo/operators/query';
