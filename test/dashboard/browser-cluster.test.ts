@@ -124,11 +124,21 @@ describe("the leader's dashboard of a real 3-node cluster", () => {
           `node ${leaderId} (this node)`,
           WAIT,
         );
-        await page.waitForFunction((n) => document.querySelectorAll('#replication-lags-body tr[data-node]').length === n, followers.length, WAIT);
-        assert.deepEqual(
-          (await lagRows()).map((r) => r[0]),
-          followers.map(String),
-        );
+        // A row per follower, named first: waited for rather than read once after the rows
+        // appeared, as a poll that a loaded box delays may redraw the table in between (CI: the
+        // rows read were the placeholder of a page not on the leader, in the same term).
+        await page
+          .waitForFunction(
+            (ids) => {
+              const rows = Array.from(document.querySelectorAll('#replication-lags-body tr[data-node]'));
+              return rows.length === ids.length && rows.every((tr, i) => tr.children[0]?.textContent === ids[i]);
+            },
+            followers.map(String),
+            WAIT,
+          )
+          .catch(async (error: unknown) => {
+            throw new Error(`lag rows ${JSON.stringify(await lagRows())}, expected the followers ${JSON.stringify(followers)}`, { cause: error });
+          });
         // Newest first: a loaded box may hold more than one election at the start.
         const newest = '#timeline-list li[data-type="leader_elected"] .event-text';
         await page.waitForSelector(newest, WAIT);
