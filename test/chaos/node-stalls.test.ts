@@ -89,24 +89,29 @@ test('the monitor gathers each node stall of 100 ms or more once, on the history
   }
 });
 
-test('the report places the longest interruption and names the node stalls that overlap it', async () => {
-  const history = new ChaosHistory();
-  const write = (value: string): void => {
+/** A history on a clock the test sets (ns): a loaded box cannot stretch its gaps. */
+class SetClockHistory extends ChaosHistory {
+  ns = 0;
+  override now(): number {
+    return this.ns;
+  }
+}
+
+test('the report places the longest interruption and names the node stalls that overlap it', () => {
+  const history = new SetClockHistory();
+  const write = (atMs: number, value: string): void => {
+    history.ns = atMs * 1e6;
     const op = history.invoke(1, 'write', 'k0', value, 1);
     history.complete(op, 'ok', value);
   };
-  // Writes every few ms for a while, then a gap of 60 ms: the longest.
-  for (let i = 0; i < 10; i++) {
-    write(`w${i}`);
-    await new Promise((resolve) => setTimeout(resolve, 3));
-  }
-  write('a');
+  // Writes every 3 ms for a while, then a gap of 60 ms: the longest.
+  for (let i = 0; i < 10; i++) write(i * 3, `w${i}`);
+  write(30, 'a');
   const gapFrom = history.nowMs();
-  await new Promise((resolve) => setTimeout(resolve, 60));
-  write('b');
+  write(90, 'b');
   const gapTo = history.nowMs();
-  write('c');
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  write(90, 'c');
+  history.ns = 110 * 1e6;
   const loadEndMs = history.nowMs();
   const stalls: NodeStall[] = [
     // Inside the gap, straddling its start, and before it.
