@@ -176,28 +176,23 @@ export class SecondaryIndex {
     let keys = this.paths.length === 1 ? this.singleFieldKeysInOrder(docs) : undefined;
     let multikeyDocs = 0;
     if (keys === undefined) {
-      keys = [];
+      const made: IndexKey[] = [];
       for (const doc of docs) {
-        const k = this.keysOf(doc);
-        if (k.multikey) multikeyDocs++;
-        for (const key of k.keys) keys.push(key);
-      }
-      keys.sort(makeValueComparator(this.dirs));
-    }
-    const n = this.paths.length;
-    if (this.spec.unique) {
-      for (let i = 1; i < keys.length; i++) {
-        const a = keys[i - 1]!;
-        const b = keys[i]!;
-        let same = true;
-        for (let f = 0; f < n && same; f++) same = compareValues(a[f], b[f]) === 0;
-        if (same) {
-          throw new ConflictError(
-            `cannot build unique index "${this.spec.name}": duplicate key ${describeKey(this, b)} in documents "${String(a[n])}" and "${String(b[n])}"`,
-          );
+        let k: { keys: IndexKey[]; multikey: boolean };
+        try {
+          k = this.keysOf(doc);
+        } catch (error) {
+          // A document the index refuses (parallel arrays): one document at a time, as
+          // createIndex means, a duplicate among the documents before it would come first.
+          if (this.spec.unique) this.refuseDuplicates(made.sort(makeValueComparator(this.dirs)));
+          throw error;
         }
+        if (k.multikey) multikeyDocs++;
+        for (const key of k.keys) made.push(key);
       }
+      keys = made.sort(makeValueComparator(this.dirs));
     }
+    if (this.spec.unique) this.refuseDuplicates(keys);
     // In the tree's order by construction (values sorted, then _ids by stability): unchecked.
     this.tree.load(
       keys,
@@ -205,6 +200,22 @@ export class SecondaryIndex {
       'sorted-by-caller',
     );
     this.multikeyDocs = multikeyDocs;
+  }
+
+  /** Throws ConflictError naming the first two of `sorted` keys (in value order) with equal values. */
+  private refuseDuplicates(sorted: readonly IndexKey[]): void {
+    const n = this.paths.length;
+    for (let i = 1; i < sorted.length; i++) {
+      const a = sorted[i - 1]!;
+      const b = sorted[i]!;
+      let same = true;
+      for (let f = 0; f < n && same; f++) same = compareValues(a[f], b[f]) === 0;
+      if (same) {
+        throw new ConflictError(
+          `cannot build unique index "${this.spec.name}": duplicate key ${describeKey(this, b)} in documents "${String(a[n])}" and "${String(b[n])}"`,
+        );
+      }
+    }
   }
 }
 
