@@ -188,7 +188,10 @@ export function registerChaos(program: Command): void {
       'run against these running nodes, host:port,host:port, started with --enable-fault-injection (default: a local cluster of child processes)',
     )
     .addOption(new Option('--nodes <n>', `local cluster size, 1 to ${MAX_LOCAL_NODES}`).default('3'))
-    .option('--base-port <port>', 'port of local node 1; node i gets base-port + i - 1 (default: free ports found at random)')
+    .option(
+      '--base-port <port>',
+      'port of local node 1; node i gets base-port + i - 1 (default: free ports found at random from 20000 to 32767, below the ephemeral ports of Linux)',
+    )
     .addOption(
       new Option('--election-timeout <ms>', 'election timeout of the local nodes (a pause lasts 4 of them at least)').default(
         String(TUNING_DEFAULTS.electionTimeoutMs),
@@ -230,7 +233,9 @@ function say(line: string): void {
 
 async function findBasePort(nodes: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    // Below Linux's default ephemeral range (32768-60999), whose ports the kernel hands out to
+    // outgoing connections meanwhile: one found free there may be taken before a node binds it.
+    const base = 20_000 + Math.floor(Math.random() * (32_768 - 20_000 - nodes));
     const free = await Promise.all(Array.from({ length: nodes }, (_, i) => isPortFree('127.0.0.1', base + i)));
     if (free.every(Boolean)) return base;
   }

@@ -96,7 +96,10 @@ export async function runCli(args: readonly string[], timeoutMs = 15_000): Promi
 /** `count` consecutive ports free on 127.0.0.1, starting at a random base. */
 export async function freeConsecutivePorts(count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    // Below Linux's ephemeral range (32768-60999 by default), where the kernel picks the local
+    // ports of outgoing connections and of port-0 listeners of tests running beside this one: a
+    // port found free there can be taken before the node binds it (CI lost a node so).
+    const base = 20_000 + Math.floor(Math.random() * (32_768 - 20_000 - count));
     const ports = Array.from({ length: count }, (_, i) => base + i);
     const free = await Promise.all(ports.map((p) => isPortFree('127.0.0.1', p)));
     if (free.every(Boolean)) return base;

@@ -175,7 +175,14 @@ describe('SecondaryIndex.build', () => {
 test('a unique build meets a duplicate before a document it refuses, as one document at a time does', () => {
   // Found by the property above (seed -1064646003): id0001 repeats id0000's key, and id0002 has
   // arrays on both fields (parallel arrays, refused); inserting in _id order meets the duplicate first.
-  const spec: IndexSpec = { name: 'i', fields: [['n.x', 1], ['b', 1]], unique: true };
+  const spec: IndexSpec = {
+    name: 'i',
+    fields: [
+      ['n.x', 1],
+      ['b', 1],
+    ],
+    unique: true,
+  };
   const docs: Document[] = [
     { _id: 'id0000', _rev: 1, a: 'a', b: 'B', n: { x: 'b' } },
     { _id: 'id0001', _rev: 1, a: 0, b: 'B', n: { x: ['b'] } },
