@@ -5,6 +5,17 @@ import { sleep } from './load.ts';
 import type { LeaderMonitor } from './monitor.ts';
 import { pickMajority, splitMinority, type FaultKind, type FaultStep } from './scenarios.ts';
 
+/**
+ * Waits until `ms` have passed on the monotonic clock the report uses. A timer alone can end up
+ * to 1 ms short of it (libuv counts timers in whole milliseconds of its loop time: about one in
+ * 200 5 ms timers ended after 4.4 to 5 ms here), and CI saw a pause of 4 election timeouts
+ * reported as less than that.
+ */
+export async function holdFor(ms: number): Promise<void> {
+  const until = performance.now() + ms;
+  for (let left = ms; left > 0; left = until - performance.now()) await sleep(Math.ceil(left));
+}
+
 export interface FaultRecord {
   readonly kind: FaultKind;
   /** What was done, e.g. "node 2 (leader) killed". */
@@ -75,7 +86,7 @@ export async function runFault(
       const record = begin(`node ${victim} (${role(victim)}) killed`);
       await cluster.crash(victim);
       placed(record);
-      await sleep(step.holdMs);
+      await holdFor(step.holdMs);
       await cluster.restart(victim);
       return end(record);
     }
@@ -84,14 +95,14 @@ export async function runFault(
       const record = begin(`node ${leader} (${role(leader)}) paused ${ms} ms`);
       await cluster.pause(leader, ms);
       placed(record);
-      await sleep(ms);
+      await holdFor(ms);
       return end(record);
     }
     case 'leader_isolation': {
       const record = begin(`node ${leader} (${role(leader)}) cut off from ${followers.join(', ')}`);
       await cluster.partition([[leader], followers]);
       placed(record);
-      await sleep(step.holdMs);
+      await holdFor(step.holdMs);
       await cluster.heal();
       return end(record);
     }
@@ -100,7 +111,7 @@ export async function runFault(
       const record = begin(`partition ${minority.join(',')} | ${majority.join(',')}`);
       await cluster.partition([minority, majority]);
       placed(record);
-      await sleep(step.holdMs);
+      await holdFor(step.holdMs);
       await cluster.heal();
       return end(record);
     }
@@ -109,7 +120,7 @@ export async function runFault(
       const record = begin(`nodes ${victims.join(', ')} killed (majority)`);
       await Promise.all(victims.map((id) => cluster.crash(id)));
       placed(record);
-      await sleep(step.holdMs);
+      await holdFor(step.holdMs);
       await Promise.all(victims.map((id) => cluster.restart(id)));
       return end(record);
     }
@@ -119,7 +130,7 @@ export async function runFault(
       for (const id of [...followers, leader]) {
         await cluster.stop(id);
         if (Number.isNaN(record.inPlaceMs)) placed(record);
-        await sleep(step.holdMs);
+        await holdFor(step.holdMs);
         await cluster.restart(id);
       }
       return end(record);
