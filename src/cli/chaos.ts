@@ -27,7 +27,7 @@ import {
 } from './flags.ts';
 import { MAX_LOCAL_NODES } from './cluster.ts';
 import { readPasswordFile, PASSWORD_FLAG } from './password-file.ts';
-import { isPortFree } from './ports.ts';
+import { freeConsecutivePorts } from './ports.ts';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from './usage-error.ts';
 
 const DURATION_MS_MAX = 24 * 3_600_000;
@@ -232,14 +232,9 @@ function say(line: string): void {
 }
 
 async function findBasePort(nodes: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    // Below Linux's default ephemeral range (32768-60999), whose ports the kernel hands out to
-    // outgoing connections meanwhile: one found free there may be taken before a node binds it.
-    const base = 20_000 + Math.floor(Math.random() * (32_768 - 20_000 - nodes));
-    const free = await Promise.all(Array.from({ length: nodes }, (_, i) => isPortFree('127.0.0.1', base + i)));
-    if (free.every(Boolean)) return base;
-  }
-  throw new Error(`found no ${nodes} consecutive free ports on 127.0.0.1: give --base-port`);
+  const base = await freeConsecutivePorts('127.0.0.1', nodes);
+  if (base === null) throw new Error(`found no ${nodes} consecutive free ports on 127.0.0.1: give --base-port`);
+  return base;
 }
 
 async function remoteCluster(

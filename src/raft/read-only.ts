@@ -119,15 +119,10 @@ export function leaderReadIndex(s: RaftState, req: ReadRequest): void {
     s.readOnly.queued++;
     return;
   }
-  const voters = s.conf.current().voters;
-  if (hasQuorum(voters, (id) => id === s.id)) {
-    answer(s, req, s.log.committed); // a single voter is its own majority
-    return;
-  }
-  if (req.from !== s.id && hasQuorum(voters, (id) => id === s.id || id === req.from)) {
-    // The asking follower and we are a majority (three voters): the answer itself confirms
-    // leadership, with no heartbeat round. It leaves after the request arrived, in our term,
-    // and the follower takes it only in that same term (an answer of an older term is
+  if (hasQuorum(s.conf.current().voters, (id) => id === s.id || id === req.from)) {
+    // We and the asker are a majority (a single voter asking itself; a follower of three
+    // voters): no heartbeat round. A follower's answer leaves after its request arrived, in our
+    // term, and the follower takes it only in that same term (an answer of an older term is
     // dropped by step()). A leader of a later term elected before the request arrived would
     // have needed a vote from a majority, so from us or from the follower, and either would
     // have left this term for good by then: so at the request's arrival no other leader had

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isPortFree } from '../../src/cli/ports.ts';
+import { freeConsecutivePorts as freeConsecutivePortsOn } from '../../src/cli/ports.ts';
 
 export const BIN = fileURLToPath(new URL('../../bin/collection-store.mjs', import.meta.url));
 
@@ -93,18 +93,11 @@ export async function runCli(args: readonly string[], timeoutMs = 15_000): Promi
   }
 }
 
-/** `count` consecutive ports free on 127.0.0.1, starting at a random base. */
+/** `count` consecutive ports free on 127.0.0.1, starting at a random base (src/cli/ports.ts). */
 export async function freeConsecutivePorts(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    // Below Linux's ephemeral range (32768-60999 by default), where the kernel picks the local
-    // ports of outgoing connections and of port-0 listeners of tests running beside this one: a
-    // port found free there can be taken before the node binds it (CI lost a node so).
-    const base = 20_000 + Math.floor(Math.random() * (32_768 - 20_000 - count));
-    const ports = Array.from({ length: count }, (_, i) => base + i);
-    const free = await Promise.all(ports.map((p) => isPortFree('127.0.0.1', p)));
-    if (free.every(Boolean)) return base;
-  }
-  throw new Error(`no ${count} consecutive free ports found`);
+  const base = await freeConsecutivePortsOn('127.0.0.1', count);
+  if (base === null) throw new Error(`no ${count} consecutive free ports found`);
+  return base;
 }
 
 export async function tempDir(): Promise<{ path: string; remove: () => Promise<void> }> {
