@@ -20,7 +20,7 @@ import { OurCluster, type ClusterTimings } from './fixtures/our-cluster.ts';
 import { summarizeProfile, type ProfileSummary, type Window } from './fixtures/profile-summary.ts';
 import { writeReport } from './fixtures/report.ts';
 import { traceWrites } from './fixtures/write-trace-run.ts';
-import { OurTarget, readRun, READ_KEYS, writeSeries } from './fixtures/workloads.ts';
+import { OurTarget, readRun, READ_KEYS, READ_WARM_UP_SECONDS, warmUpReads, writeSeries } from './fixtures/workloads.ts';
 import { progress } from './util.ts';
 
 export interface ClusterBenchOptions {
@@ -67,6 +67,7 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Record
     }
     await target.refreshLeader();
     await target.preload(READ_KEYS);
+    await warmUpReads(target, READ_CLIENTS);
     // Reads with the CPU each process used: the 3x-reads target is bounded by the two cores.
     const pids = cluster.ids.map((id) => cluster.pidOf(id)!);
     const readWithCpu = async (
@@ -113,6 +114,7 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Record
       ...TIMINGS,
       secondsPerRun: seconds,
       readClients: READ_CLIENTS,
+      readsWarmUpSeconds: READ_WARM_UP_SECONDS,
       writes: alternated !== null ? `${WRITE_ROUNDS} rounds per level alternating with etcd (medians)` : 'one run per level',
     },
     load1AtStart,
@@ -219,6 +221,7 @@ async function profileInto(dir: string, seconds: number): Promise<Record<string,
     };
     await measure('writes, 64 clients', (c, n) => target.write(c, n));
     await target.preload(READ_KEYS);
+    await warmUpReads(target, READ_CLIENTS);
     await measure('linearizable reads spread over all nodes, 64 clients', (c, n) => target.read(c, n, 'spread', 'linearizable'));
   } finally {
     await Promise.all(pools.map((p) => p.close()));

@@ -7,7 +7,7 @@ import { EtcdCluster, etcdHeartbeatMs, findEtcd } from './fixtures/etcd-cluster.
 import { poolFor } from './fixtures/http.ts';
 import type { LoadResult } from './fixtures/load.ts';
 import type { ClusterTimings } from './fixtures/our-cluster.ts';
-import { EtcdTarget, readRun, READ_KEYS } from './fixtures/workloads.ts';
+import { EtcdTarget, readRun, READ_KEYS, warmUpReads } from './fixtures/workloads.ts';
 import type { Pool } from 'undici';
 
 export interface EtcdResults {
@@ -40,10 +40,11 @@ export class EtcdSide {
     return new EtcdSide(etcd.version, timings, cluster, pools, new EtcdTarget(pools, () => cluster.leaderIndex()));
   }
 
-  /** Linearizable reads (spread over the members, and on the leader), then the results. */
+  /** Linearizable reads (spread over the members, and on the leader) after the same warm-up as ours, then the results. */
   async readsAndResults(writes: LoadResult[], readClients: number, seconds: number): Promise<EtcdResults> {
     await this.target.refreshLeader();
     await this.target.preload(READ_KEYS);
+    await warmUpReads(this.target, readClients);
     const linearizableSpread = await readRun(this.target, readClients, seconds, 'spread', 'linearizable');
     const linearizableLeader = await readRun(this.target, readClients, seconds, 'leader', 'linearizable');
     return {
