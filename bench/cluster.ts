@@ -9,7 +9,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EtcdSide, type EtcdResults } from './etcd.ts';
-import { alternateWrites, type AlternatedWrites } from './fixtures/alternate.ts';
+import { alternateWrites, WARM_UP_SECONDS, type AlternatedWrites } from './fixtures/alternate.ts';
 import { clusterGuard } from './cluster-guard.ts';
 import { withCpuCores, type CpuCores } from './fixtures/cpu-usage.ts';
 import { measureFailover, type FailoverResult } from './fixtures/failover.ts';
@@ -60,7 +60,11 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Record
     etcdSide = options.skipEtcd ? null : await EtcdSide.start(TIMINGS, Math.max(...CONCURRENCIES));
     const target = new OurTarget(pools, async () => cluster.ids.indexOf(await cluster.waitForLeader(10_000)));
     if (etcdSide !== null) {
-      alternated = await alternateWrites(target, etcdSide.target, CONCURRENCIES, seconds, WRITE_ROUNDS);
+      const side = etcdSide;
+      alternated = await alternateWrites(target, side.target, CONCURRENCIES, seconds, WRITE_ROUNDS, WARM_UP_SECONDS, {
+        ours: () => cluster.ids.map((id) => cluster.pidOf(id)).filter((pid): pid is number => pid !== undefined),
+        peer: () => side.pids(),
+      });
       writes = alternated.map((a) => a.ours);
     } else {
       writes = await writeSeries(target, CONCURRENCIES, seconds);
@@ -133,6 +137,17 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Record
             byRound: a.throughputRatioByRound,
             oursByRound: a.oursByRound,
             etcdByRound: a.peerByRound,
+            // CPU µs per write of the three servers together and of the load generator (medians of rounds).
+            cpuUsPerWrite:
+              a.cpu === null
+                ? null
+                : {
+                    ours: a.cpu.oursServersUsPerWrite,
+                    etcd: a.cpu.peerServersUsPerWrite,
+                    etcdOverOurs: a.cpu.serversPeerOverOurs,
+                    oursClient: a.cpu.oursClientUsPerWrite,
+                    etcdClient: a.cpu.peerClientUsPerWrite,
+                  },
           })),
         }
       : {}),
@@ -167,6 +182,7 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Record
     failover,
     snapshotCatchUp,
     etcd,
+    ...(alternated !== null ? { writeCpu: alternated.map((a) => ({ clients: a.clients, cpu: a.cpu })) } : {}),
     json: results,
   });
   process.stderr.write(`\nchart: ${chart}\n`);

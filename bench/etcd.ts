@@ -40,6 +40,11 @@ export class EtcdSide {
     return new EtcdSide(etcd.version, timings, cluster, pools, new EtcdTarget(pools, () => cluster.leaderIndex()));
   }
 
+  /** The members' process ids (for the CPU time of each write run). */
+  pids(): number[] {
+    return this.cluster.pids();
+  }
+
   /** Linearizable reads (spread over the members, and on the leader) after the same warm-up as ours, then the results. */
   async readsAndResults(writes: LoadResult[], readClients: number, seconds: number): Promise<EtcdResults> {
     await this.target.refreshLeader();

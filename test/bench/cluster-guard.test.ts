@@ -28,6 +28,7 @@ function pair(clients: number, ours: number, peer: number, byRound: number[]): A
     throughputRatioMedian: ours / peer,
     oursByRound: [],
     peerByRound: [],
+    cpu: null,
   };
 }
 

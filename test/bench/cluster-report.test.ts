@@ -1,0 +1,73 @@
+// The cluster benchmark's HTML report (bench/fixtures/report.ts): it draws the CPU per write of
+// both systems' servers when the alternating rounds measured it, and leaves the chart out when not.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeReport, type ReportInput } from '../../bench/fixtures/report.ts';
+import type { LoadResult } from '../../bench/fixtures/load.ts';
+
+const load = (clients: number, opsPerSecond: number): LoadResult => ({
+  clients,
+  ops: opsPerSecond,
+  errors: 0,
+  seconds: 1,
+  opsPerSecond,
+  p50Ms: 1,
+  p99Ms: 2,
+  load1: 1,
+});
+
+const input: ReportInput = {
+  title: 'test report',
+  subtitle: 'a machine',
+  writes: [load(1, 500), load(64, 5000)],
+  reads: { linearizableSpread: load(64, 9000) },
+  failover: null,
+  etcd: {
+    version: '3.4.23',
+    electionTimeoutMs: 150,
+    heartbeatIntervalMs: 30,
+    writes: [load(1, 600), load(64, 3000)],
+    reads: { linearizableSpread: load(64, 3500), linearizableLeader: load(64, 3900) },
+  },
+  json: {},
+};
+
+async function render(extra: Partial<ReportInput>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'cs-report-'));
+  try {
+    const path = join(dir, 'report.html');
+    await writeReport(path, { ...input, ...extra });
+    return await readFile(path, 'utf8');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+describe('cluster report', () => {
+  test('draws the CPU per write of both systems when measured', async () => {
+    const cpu = {
+      oursServersUsPerWrite: 412,
+      peerServersUsPerWrite: 987,
+      serversPeerOverOurs: 2.39,
+      oursClientUsPerWrite: 70,
+      peerClientUsPerWrite: 90,
+    };
+    const html = await render({
+      writeCpu: [
+        { clients: 1, cpu },
+        { clients: 64, cpu: null },
+      ],
+    });
+    assert.match(html, /CPU per write of the 3 servers/);
+    assert.match(html, /collection-store 1 client: 412 µs/);
+    assert.match(html, /etcd 3.4.23 1 client: 987 µs/);
+  });
+
+  test('leaves the chart out when nothing was measured', async () => {
+    assert.doesNotMatch(await render({}), /CPU per write/);
+    assert.doesNotMatch(await render({ writeCpu: [{ clients: 1, cpu: null }] }), /CPU per write/);
+  });
+});
