@@ -5,18 +5,9 @@ import assert from 'node:assert/strict';
 import { clusterGuard } from '../../bench/cluster-guard.ts';
 import { compareGuards } from '../../bench/compare.ts';
 import type { AlternatedWrites } from '../../bench/fixtures/alternate.ts';
-import type { LoadResult } from '../../bench/fixtures/load.ts';
+import { fakeLoad } from './fake-load.ts';
 
-const load = (clients: number, opsPerSecond: number): LoadResult => ({
-  clients,
-  ops: opsPerSecond,
-  errors: 0,
-  seconds: 1,
-  opsPerSecond,
-  p50Ms: 1,
-  p99Ms: 2,
-  load1: 1,
-});
+const load = fakeLoad;
 
 function pair(clients: number, ours: number, peer: number, byRound: number[]): AlternatedWrites {
   return {

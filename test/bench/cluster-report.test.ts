@@ -6,18 +6,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeReport, type ReportInput } from '../../bench/fixtures/report.ts';
-import type { LoadResult } from '../../bench/fixtures/load.ts';
+import { fakeLoad } from './fake-load.ts';
 
-const load = (clients: number, opsPerSecond: number): LoadResult => ({
-  clients,
-  ops: opsPerSecond,
-  errors: 0,
-  seconds: 1,
-  opsPerSecond,
-  p50Ms: 1,
-  p99Ms: 2,
-  load1: 1,
-});
+const load = fakeLoad;
 
 const input: ReportInput = {
   title: 'test report',
