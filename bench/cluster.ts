@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { EtcdSide, type EtcdResults } from './etcd.ts';
 import { alternateWrites, WARM_UP_SECONDS, type AlternatedWrites } from './fixtures/alternate.ts';
 import { clusterGuard } from './cluster-guard.ts';
-import { withCpuCores, type CpuCores } from './fixtures/cpu-usage.ts';
+import { idleCpuMsPerSecond, withCpuCores, type CpuCores } from './fixtures/cpu-usage.ts';
 import { measureFailover, type FailoverResult } from './fixtures/failover.ts';
 import { measureSnapshotCatchUp } from './fixtures/snapshot-catch-up.ts';
 import { poolFor } from './fixtures/http.ts';
@@ -37,6 +37,8 @@ const TIMINGS: ClusterTimings = { electionTimeoutMs: 150, heartbeatIntervalMs: 5
 const CONCURRENCIES = [1, 16, 64, 256] as const;
 const READ_CLIENTS = 64;
 const FAILOVER_ROUNDS = 5;
+/** How long both clusters sit idle while their CPU time is read, before the write rounds. */
+const IDLE_CPU_MS = 2000;
 /** Rounds of each write level, alternating ours and etcd (fixtures/alternate.ts). */
 const WRITE_ROUNDS = 3;
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
@@ -54,6 +56,7 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Record
   let etcdSide: EtcdSide | null = null;
   let writes: LoadResult[];
   let alternated: AlternatedWrites[] | null = null;
+  let idleServersCpuMsPerSecond: { ours: number | null; etcd: number | null } | null = null;
   let reads: Record<string, LoadResult>;
   let failover: FailoverResult;
   try {
@@ -61,8 +64,12 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Record
     const target = new OurTarget(pools, async () => cluster.ids.indexOf(await cluster.waitForLeader(10_000)));
     if (etcdSide !== null) {
       const side = etcdSide;
+      const ourPids = (): number[] => cluster.ids.map((id) => cluster.pidOf(id)).filter((pid): pid is number => pid !== undefined);
+      // Both idle at once, before any load: what their timers and heartbeats cost per second.
+      const [oursIdle, etcdIdle] = await Promise.all([idleCpuMsPerSecond(ourPids(), IDLE_CPU_MS), idleCpuMsPerSecond(side.pids(), IDLE_CPU_MS)]);
+      idleServersCpuMsPerSecond = { ours: oursIdle, etcd: etcdIdle };
       alternated = await alternateWrites(target, side.target, CONCURRENCIES, seconds, WRITE_ROUNDS, WARM_UP_SECONDS, {
-        ours: () => cluster.ids.map((id) => cluster.pidOf(id)).filter((pid): pid is number => pid !== undefined),
+        ours: ourPids,
         peer: () => side.pids(),
       });
       writes = alternated.map((a) => a.ours);
@@ -131,13 +138,15 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Record
     ...(typeof etcd === 'string' ? {} : { comparison: compare(writes, reads, etcd) }),
     ...(alternated !== null
       ? {
+          idleServersCpuMsPerSecond,
           writesAlternatingWithEtcd: alternated.map((a) => ({
             clients: a.clients,
             throughputOursOverEtcdMedianOfRounds: a.throughputRatioMedian,
             byRound: a.throughputRatioByRound,
             oursByRound: a.oursByRound,
             etcdByRound: a.peerByRound,
-            // CPU µs per write of the three servers together and of the load generator (medians of rounds).
+            // CPU µs per write of the three servers together and of the load generator (medians of
+            // rounds; etcdOverOurs is the median of the rounds' ratios).
             cpuUsPerWrite:
               a.cpu === null
                 ? null
@@ -145,6 +154,9 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Record
                     ours: a.cpu.oursServersUsPerWrite,
                     etcd: a.cpu.peerServersUsPerWrite,
                     etcdOverOurs: a.cpu.serversPeerOverOurs,
+                    etcdOverOursByRound: a.cpu.serversPeerOverOursByRound,
+                    oursByRound: a.cpu.oursServersUsByRound,
+                    etcdByRound: a.cpu.peerServersUsByRound,
                     oursClient: a.cpu.oursClientUsPerWrite,
                     etcdClient: a.cpu.peerClientUsPerWrite,
                   },

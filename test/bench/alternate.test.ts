@@ -2,6 +2,7 @@
 // figures are medians of its own rounds, and the per-round ratio pairs rounds measured back to back.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { alternateWrites, medianRun } from '../../bench/fixtures/alternate.ts';
 import { medianOf } from '../../bench/util.ts';
@@ -40,40 +41,58 @@ describe('alternateWrites', () => {
     assert.equal(result.throughputRatioByRound.length, 3);
   });
 
-  test(
-    'counts the CPU each system spends per write (servers and load generator), medians of rounds',
-    { skip: !existsSync('/proc/self/stat') && 'needs /proc' },
-    async () => {
-      // Both "servers" are this process: each write burns CPU here, the peer's four times as much.
-      const spinning = (name: string, spinMs: number): KvTarget => ({
-        ...fakeTarget(name, 0, []),
-        async write(): Promise<void> {
-          // On the CPU clock: a busy CI box that takes the core away meanwhile changes nothing.
-          const cpuUs = (): number => {
-            const u = process.cpuUsage();
-            return u.user + u.system;
-          };
-          const until = cpuUs() + spinMs * 1000;
-          while (cpuUs() < until);
-          await new Promise((resolve) => setImmediate(resolve));
-        },
-      });
-      const self = (): number[] => [process.pid];
-      const [result] = await alternateWrites(spinning('ours', 0.5), spinning('peer', 2), [2], 0.3, 3, 0.05, { ours: self, peer: self });
-      assert.ok(result?.cpu, JSON.stringify(result));
-      const cpu = result.cpu;
-      // 0.5 ms against 2 ms of CPU per write (the /proc clock counts in 10 ms ticks: loose bounds).
-      assert.ok(cpu.oursServersUsPerWrite > 250 && cpu.oursServersUsPerWrite < 2_000, JSON.stringify(cpu));
-      assert.ok(cpu.peerServersUsPerWrite > 1_200 && cpu.peerServersUsPerWrite < 5_000, JSON.stringify(cpu));
-      assert.ok(cpu.serversPeerOverOurs > 2, JSON.stringify(cpu));
-      assert.ok(cpu.oursClientUsPerWrite > 250 && cpu.peerClientUsPerWrite > cpu.oursClientUsPerWrite, JSON.stringify(cpu));
+  // A target whose writes burn `spinMs` of CPU in this process, on the CPU clock: a busy CI box
+  // that takes the core away meanwhile changes nothing.
+  const spinning = (name: string, spinMs: number): KvTarget => ({
+    ...fakeTarget(name, 0, []),
+    async write(): Promise<void> {
+      const cpuUs = (): number => {
+        const u = process.cpuUsage();
+        return u.user + u.system;
+      };
+      const until = cpuUs() + spinMs * 1000;
+      while (cpuUs() < until);
+      await new Promise((resolve) => setImmediate(resolve));
     },
-  );
+  });
+  const self = (): number[] => [process.pid];
+  const needsProc = { skip: !existsSync('/proc/self/stat') && 'needs /proc' };
 
-  test('no CPU figures when a server process cannot be read', { skip: !existsSync('/proc/self/stat') && 'needs /proc' }, async () => {
-    const gone = (): number[] => [2 ** 22 + 12_345]; // above Linux's pid_max default
+  test('counts the CPU each system spends per write (servers and load generator), paired by round', needsProc, async () => {
+    // Both "servers" are this process: the peer's writes burn four times as much.
+    const [result] = await alternateWrites(spinning('ours', 0.5), spinning('peer', 2), [2], 0.3, 3, 0.05, { ours: self, peer: self });
+    assert.ok(result?.cpu, JSON.stringify(result));
+    const cpu = result.cpu;
+    // 0.5 ms against 2 ms of CPU per write (the /proc clock counts in 10 ms ticks: loose bounds).
+    assert.ok(cpu.oursServersUsPerWrite > 250 && cpu.oursServersUsPerWrite < 2_000, JSON.stringify(cpu));
+    assert.ok(cpu.peerServersUsPerWrite > 1_200 && cpu.peerServersUsPerWrite < 5_000, JSON.stringify(cpu));
+    assert.equal(cpu.serversPeerOverOursByRound.length, 3);
+    assert.equal(cpu.oursServersUsByRound.length, 3);
+    assert.ok(cpu.serversPeerOverOurs !== null && cpu.serversPeerOverOurs > 2, JSON.stringify(cpu));
+    assert.ok(cpu.oursClientUsPerWrite > 250 && cpu.peerClientUsPerWrite > cpu.oursClientUsPerWrite, JSON.stringify(cpu));
+  });
+
+  test("each system's rounds count its own processes, not the other's", needsProc, async (t) => {
+    // An idle process stands for the other system: whichever side names it must see ~0 µs.
+    const idle = spawn('sleep', ['30'], { stdio: 'ignore' });
+    t.after(() => idle.kill());
+    const idlePid = (): number[] => [idle.pid!];
+    const [oursBusy] = await alternateWrites(spinning('ours', 1), spinning('peer', 1), [1], 0.2, 1, 0.02, { ours: self, peer: idlePid });
+    assert.ok(oursBusy?.cpu, JSON.stringify(oursBusy));
+    assert.ok(oursBusy.cpu.oursServersUsPerWrite > 500 && oursBusy.cpu.peerServersUsPerWrite < 100, JSON.stringify(oursBusy.cpu));
+    const [peerBusy] = await alternateWrites(spinning('ours', 1), spinning('peer', 1), [1], 0.2, 1, 0.02, { ours: idlePid, peer: self });
+    assert.ok(peerBusy?.cpu, JSON.stringify(peerBusy));
+    assert.ok(peerBusy.cpu.peerServersUsPerWrite > 500 && peerBusy.cpu.oursServersUsPerWrite < 100, JSON.stringify(peerBusy.cpu));
+    // Ours spent (almost) nothing: no ratio to speak of rather than a huge or zero one.
+    assert.ok(peerBusy.cpu.serversPeerOverOurs === null || peerBusy.cpu.serversPeerOverOurs > 5, JSON.stringify(peerBusy.cpu));
+  });
+
+  test('no CPU figures when a server process cannot be read, or none is named', needsProc, async () => {
+    const gone = (): number[] => [2 ** 22 + 12_345]; // above PID_MAX_LIMIT: no process has it
     const [result] = await alternateWrites(fakeTarget('a', 1, []), fakeTarget('b', 1, []), [1], 0.02, 1, 0.01, { ours: gone, peer: gone });
     assert.equal(result?.cpu, null);
+    const [none] = await alternateWrites(fakeTarget('a', 1, []), fakeTarget('b', 1, []), [1], 0.02, 1, 0.01, { ours: () => [], peer: self });
+    assert.equal(none?.cpu, null);
   });
 
   test('refuses zero rounds', async () => {

@@ -5,9 +5,7 @@ import assert from 'node:assert/strict';
 import { clusterGuard } from '../../bench/cluster-guard.ts';
 import { compareGuards } from '../../bench/compare.ts';
 import type { AlternatedWrites } from '../../bench/fixtures/alternate.ts';
-import { fakeLoad } from './fake-load.ts';
-
-const load = fakeLoad;
+import { fakeLoad as load } from './fake-load.ts';
 
 function pair(clients: number, ours: number, peer: number, byRound: number[]): AlternatedWrites {
   return {

@@ -6,9 +6,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeReport, type ReportInput } from '../../bench/fixtures/report.ts';
-import { fakeLoad } from './fake-load.ts';
-
-const load = fakeLoad;
+import { fakeLoad as load } from './fake-load.ts';
+import type { AlternatedCpu } from '../../bench/fixtures/alternate.ts';
 
 const input: ReportInput = {
   title: 'test report',
@@ -38,23 +37,30 @@ async function render(extra: Partial<ReportInput>): Promise<string> {
 }
 
 describe('cluster report', () => {
-  test('draws the CPU per write of both systems when measured', async () => {
-    const cpu = {
-      oursServersUsPerWrite: 412,
-      peerServersUsPerWrite: 987,
-      serversPeerOverOurs: 2.39,
+  test('draws the CPU per write of both systems when measured: the ratio at every level, µs beyond one client', async () => {
+    const cpu = (ours: number, etcd: number): AlternatedCpu => ({
+      oursServersUsPerWrite: ours,
+      peerServersUsPerWrite: etcd,
+      serversPeerOverOursByRound: [etcd / ours],
+      serversPeerOverOurs: Math.round((etcd / ours) * 100) / 100,
+      oursServersUsByRound: [ours],
+      peerServersUsByRound: [etcd],
       oursClientUsPerWrite: 70,
       peerClientUsPerWrite: 90,
-    };
+    });
     const html = await render({
       writeCpu: [
-        { clients: 1, cpu },
-        { clients: 64, cpu: null },
+        { clients: 1, cpu: cpu(2900, 2000) },
+        { clients: 64, cpu: cpu(176, 327) },
       ],
     });
-    assert.match(html, /CPU per write of the 3 servers/);
-    assert.match(html, /collection-store 1 client: 412 µs/);
-    assert.match(html, /etcd 3.4.23 1 client: 987 µs/);
+    assert.match(html, /etcd's CPU per write over ours/);
+    assert.match(html, /etcd 3.4.23 \/ collection-store 1 client: 0.69 ×/);
+    assert.match(html, /etcd 3.4.23 \/ collection-store 64 clients: 1.86 ×/);
+    assert.match(html, /collection-store 64 clients: 176 µs/);
+    assert.match(html, /etcd 3.4.23 64 clients: 327 µs/);
+    // The one-client µs are left off the µs chart (its ratio is drawn).
+    assert.doesNotMatch(html, /collection-store 1 client: 2900 µs/);
   });
 
   test('leaves the chart out when nothing was measured', async () => {

@@ -40,13 +40,15 @@ describe('warmUpReads', () => {
     await warmUpReads(target, 4, 0.1);
     const elapsedMs = performance.now() - started;
     assert.deepEqual(seen.calls, ['refreshLeader', 'read']);
-    assert.ok(elapsedMs >= 100, `warmed up for ${elapsedMs} ms, asked for 100`);
-    assert.deepEqual([...new Set(seen.reads.map((r) => r.client))].sort(), [0, 1, 2, 3]);
+    // The time asked for, not the 6 s default.
+    assert.ok(elapsedMs >= 100 && elapsedMs < 3_000, `warmed up for ${elapsedMs} ms, asked for 100`);
+    for (const client of [0, 1, 2, 3]) {
+      const reads = seen.reads.filter((r) => r.client === client).length;
+      assert.ok(reads >= 2, `client ${client} read ${reads} times: each keeps reading until the time is up`);
+    }
     assert.ok(
       seen.reads.every((r) => r.placement === 'spread' && r.mode === 'linearizable'),
       'every warm-up read is spread over the nodes and linearizable',
     );
-    // 4 clients for 100 ms of 2 ms reads: many reads each, not one.
-    assert.ok(seen.reads.length >= 4 * 10, `${seen.reads.length} reads`);
   });
 });
