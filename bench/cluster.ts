@@ -64,12 +64,11 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Record
     const target = new OurTarget(pools, async () => cluster.ids.indexOf(await cluster.waitForLeader(10_000)));
     if (etcdSide !== null) {
       const side = etcdSide;
-      const ourPids = (): number[] => cluster.ids.map((id) => cluster.pidOf(id)).filter((pid): pid is number => pid !== undefined);
       // Both idle at once, before any load: what their timers and heartbeats cost per second.
-      const [oursIdle, etcdIdle] = await Promise.all([idleCpuMsPerSecond(ourPids(), IDLE_CPU_MS), idleCpuMsPerSecond(side.pids(), IDLE_CPU_MS)]);
+      const [oursIdle, etcdIdle] = await Promise.all([idleCpuMsPerSecond(cluster.pids(), IDLE_CPU_MS), idleCpuMsPerSecond(side.pids(), IDLE_CPU_MS)]);
       idleServersCpuMsPerSecond = { ours: oursIdle, etcd: etcdIdle };
       alternated = await alternateWrites(target, side.target, CONCURRENCIES, seconds, WRITE_ROUNDS, WARM_UP_SECONDS, {
-        ours: ourPids,
+        ours: () => cluster.pids(),
         peer: () => side.pids(),
       });
       writes = alternated.map((a) => a.ours);
@@ -80,7 +79,7 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Record
     await target.preload(READ_KEYS);
     await warmUpReads(target, READ_CLIENTS);
     // Reads with the CPU each process used: the 3x-reads target is bounded by the two cores.
-    const pids = cluster.ids.map((id) => cluster.pidOf(id)!);
+    const pids = cluster.pids();
     const readWithCpu = async (
       placement: 'spread' | 'leader',
       mode: 'linearizable' | 'lease',
@@ -145,21 +144,8 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Record
             byRound: a.throughputRatioByRound,
             oursByRound: a.oursByRound,
             etcdByRound: a.peerByRound,
-            // CPU µs per write of the three servers together and of the load generator (medians of
-            // rounds; etcdOverOurs is the median of the rounds' ratios).
-            cpuUsPerWrite:
-              a.cpu === null
-                ? null
-                : {
-                    ours: a.cpu.oursServersUsPerWrite,
-                    etcd: a.cpu.peerServersUsPerWrite,
-                    etcdOverOurs: a.cpu.serversPeerOverOurs,
-                    etcdOverOursByRound: a.cpu.serversPeerOverOursByRound,
-                    oursByRound: a.cpu.oursServersUsByRound,
-                    etcdByRound: a.cpu.peerServersUsByRound,
-                    oursClient: a.cpu.oursClientUsPerWrite,
-                    etcdClient: a.cpu.peerClientUsPerWrite,
-                  },
+            // CPU µs per write of the three servers together and of the load generator (peer: etcd).
+            cpuUsPerWrite: a.cpu,
           })),
         }
       : {}),
