@@ -99,26 +99,36 @@ export function stringOrder(values: readonly string[], dir: 1 | -1): Uint32Array
  */
 export function groupedStringOrder(values: readonly string[], dir: 1 | -1, distinctMax: number): Uint32Array | undefined {
   const n = values.length;
-  const rankOf = new Map<string, number>();
+  // One Map lookup per value: each distinct string gets the ordinal of its first sight, and
+  // each value that ordinal (a second pass over a million Map lookups cost as much as the first).
+  const ordinalOf = new Map<string, number>();
+  const distinct: string[] = [];
+  const ordinals = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
     const v = values[i]!;
-    if (!rankOf.has(v)) {
-      if (rankOf.size >= distinctMax) return undefined;
-      rankOf.set(v, 0);
+    let ordinal = ordinalOf.get(v);
+    if (ordinal === undefined) {
+      if (distinct.length >= distinctMax) return undefined;
+      ordinal = distinct.length;
+      ordinalOf.set(v, ordinal);
+      distinct.push(v);
     }
+    ordinals[i] = ordinal;
   }
   // The default sort compares strings by UTF-16 code units: the order of `<`.
-  const distinct = [...rankOf.keys()].sort();
-  const last = distinct.length - 1;
-  for (let r = 0; r <= last; r++) rankOf.set(distinct[r]!, dir === 1 ? r : last - r);
-  const ranks = new Uint32Array(n);
-  const starts = new Uint32Array(distinct.length + 1);
+  const sorted = distinct.sort();
+  const last = sorted.length - 1;
+  const rankOfOrdinal = new Uint32Array(sorted.length);
+  for (let r = 0; r <= last; r++) rankOfOrdinal[ordinalOf.get(sorted[r]!)!] = dir === 1 ? r : last - r;
+  // Each value's ordinal becomes its rank, in place, while the ranks are counted.
+  const ranks = ordinals;
+  const starts = new Uint32Array(sorted.length + 1);
   for (let i = 0; i < n; i++) {
-    const r = rankOf.get(values[i]!)!;
+    const r = rankOfOrdinal[ordinals[i]!]!;
     ranks[i] = r;
     starts[r + 1]!++;
   }
-  for (let r = 0; r < distinct.length; r++) starts[r + 1]! += starts[r]!;
+  for (let r = 0; r < sorted.length; r++) starts[r + 1]! += starts[r]!;
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[starts[ranks[i]!]!++] = i;
   return order;
