@@ -115,21 +115,16 @@ export function groupedStringOrder(values: readonly string[], dir: 1 | -1, disti
     }
     ordinals[i] = ordinal;
   }
-  // The default sort compares strings by UTF-16 code units: the order of `<`.
-  const sorted = distinct.sort();
-  const last = sorted.length - 1;
-  const rankOfOrdinal = new Uint32Array(sorted.length);
-  for (let r = 0; r <= last; r++) rankOfOrdinal[ordinalOf.get(sorted[r]!)!] = dir === 1 ? r : last - r;
-  // Each value's ordinal becomes its rank, in place, while the ranks are counted.
-  const ranks = ordinals;
-  const starts = new Uint32Array(sorted.length + 1);
-  for (let i = 0; i < n; i++) {
-    const r = rankOfOrdinal[ordinals[i]!]!;
-    ranks[i] = r;
-    starts[r + 1]!++;
-  }
-  for (let r = 0; r < sorted.length; r++) starts[r + 1]! += starts[r]!;
+  // The default sort compares strings by UTF-16 code units: the order of `<`. In place: the
+  // ordinals live on in ordinalOf.
+  distinct.sort();
+  const last = distinct.length - 1;
+  const rankOfOrdinal = new Uint32Array(distinct.length);
+  for (let r = 0; r <= last; r++) rankOfOrdinal[ordinalOf.get(distinct[r]!)!] = dir === 1 ? r : last - r;
+  const starts = new Uint32Array(distinct.length + 1);
+  for (let i = 0; i < n; i++) starts[rankOfOrdinal[ordinals[i]!]! + 1]!++;
+  for (let r = 0; r < distinct.length; r++) starts[r + 1]! += starts[r]!;
   const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[starts[ranks[i]!]!++] = i;
+  for (let i = 0; i < n; i++) order[starts[rankOfOrdinal[ordinals[i]!]!]!++] = i;
   return order;
 }
