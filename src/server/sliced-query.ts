@@ -360,14 +360,12 @@ function capture(coll: Collection, compiled: CompiledFilter, query: ReadSpec, ex
     return { kind: 'list', candidates, ordered: natural || query.countOnly };
   }
   if (plan.kind === 'index') {
-    const n = plan.index.paths.length;
     const seen = new Set<string>();
     const candidates: Document[] = [];
     let keys = 0;
     for (const [start, end] of plan.intervals) {
-      plan.index.tree.scan(start, end, false, (key) => {
+      plan.index.scan(start, end, false, (_, id) => {
         if (++keys > keysMax) return false;
-        const id = key[n] as string;
         if (seen.has(id)) return true;
         seen.add(id);
         candidates.push(coll.docs.get(id)!);

@@ -3,6 +3,10 @@
 //
 // A key is the tuple [value of field 1, ..., value of field n, _id]. The
 // trailing _id makes every entry unique in the tree and orders duplicates.
+// The tree holds a key as two parts, its head (the field's value, or the array
+// of the n values of a compound index) and its _id, in the parallel arrays of
+// its leaves: no array per entry (BTree with a tie order). The planner and the
+// seeks still speak of whole keys, IndexKey; SecondaryIndex converts.
 // Values come from dotted paths; a path that runs through arrays yields every
 // element (multikey), flattening nested arrays, which is a superset of what
 // mingo's filters look at: the planner may over-fetch, never under-fetch,
@@ -14,6 +18,12 @@ import type { JsonValue } from './types.ts';
 
 export type IndexKey = readonly unknown[];
 
+/** A key without its _id: the value of a single-field index, the n values of a compound one. */
+export type IndexHead = unknown;
+
+/** The _id part of an entry, or in a bound a sentinel below or above every _id. */
+export type IdSlot = string | typeof TREE_LOW | typeof TREE_HIGH;
+
 /** Tree-order sentinels: below / above every value of a key position, whatever its direction. */
 export const TREE_LOW: unique symbol = Symbol('TREE_LOW');
 export const TREE_HIGH: unique symbol = Symbol('TREE_HIGH');
@@ -21,21 +31,27 @@ export const TREE_HIGH: unique symbol = Symbol('TREE_HIGH');
 export function makeKeyComparator(dirs: ReadonlyArray<1 | -1>): (a: IndexKey, b: IndexKey) => number {
   const n = dirs.length;
   if (n === 1) {
-    // The common single-field index, specialised: this runs ~25 times per lookup.
-    const d = dirs[0]!;
-    return (a, b) => {
-      const x = a[0];
-      const y = b[0];
-      if (x !== y) {
-        const tx = typeof x;
-        if (tx === typeof y && (tx === 'string' || tx === 'number')) return (x as string) < (y as string) ? -d : d;
-        const c = compareField(x, y);
-        if (c !== 0) return c === 2 || c === -2 ? c / 2 : d * c;
-      }
-      return compareIdSlot(a[1], b[1]);
-    };
+    const head = makeHeadComparator(dirs);
+    return (a, b) => head(a[0], b[0]) || compareIdSlot(a[1], b[1]);
   }
   return (a, b) => compareFieldValues(a, b, dirs) || compareIdSlot(a[n], b[n]);
+}
+
+/** The order of heads: by their field values, each in its direction (a sentinel ends it either
+ * way); 0 when every value is equal (the _ids then decide). */
+export function makeHeadComparator(dirs: ReadonlyArray<1 | -1>): (a: IndexHead, b: IndexHead) => number {
+  if (dirs.length === 1) {
+    // The common single-field index, specialised: this runs ~25 times per lookup.
+    const d = dirs[0]!;
+    return (x, y) => {
+      if (x === y) return 0;
+      const tx = typeof x;
+      if (tx === typeof y && (tx === 'string' || tx === 'number')) return (x as string) < (y as string) ? -d : d;
+      const c = compareField(x, y);
+      return c === 2 || c === -2 ? c / 2 : d * c;
+    };
+  }
+  return (a, b) => compareFieldValues(a as IndexKey, b as IndexKey, dirs);
 }
 
 /** Two keys by their field values, each in its direction (a sentinel ends it either way): 0
@@ -61,7 +77,7 @@ function compareField(x: unknown, y: unknown): number {
   return c < 0 ? -1 : c > 0 ? 1 : 0;
 }
 
-function compareIdSlot(x: unknown, y: unknown): number {
+export function compareIdSlot(x: unknown, y: unknown): number {
   if (x === y) return 0;
   if (x === TREE_LOW || y === TREE_HIGH) return -1;
   if (x === TREE_HIGH || y === TREE_LOW) return 1;
@@ -162,50 +178,38 @@ export function scalarValueAt(doc: unknown, segs: readonly string[]): unknown {
 }
 
 /**
- * The one key of a document whose indexed paths meet no array, or undefined when one does:
- * keysForDocument then collects every value. This runs for every index on every write.
+ * The one head of a document whose indexed paths meet no array, or ARRAY_ON_PATH when one
+ * does: headsForDocument then collects every value. This runs for every index on every write.
  */
-export function scalarKey(doc: Readonly<Record<string, unknown>>, paths: ReadonlyArray<readonly string[]>): IndexKey | undefined {
-  if (paths.length === 1) {
-    const value = scalarValueAt(doc, paths[0]!);
-    return value === ARRAY_ON_PATH ? undefined : [value, doc['_id']];
-  }
+function scalarHead(doc: Readonly<Record<string, unknown>>, paths: ReadonlyArray<readonly string[]>): IndexHead {
+  if (paths.length === 1) return scalarValueAt(doc, paths[0]!);
   const n = paths.length;
-  const key = new Array<unknown>(n + 1);
+  const head = new Array<unknown>(n);
   for (let f = 0; f < n; f++) {
     const value = scalarValueAt(doc, paths[f]!);
-    if (value === ARRAY_ON_PATH) return undefined;
-    key[f] = value;
+    if (value === ARRAY_ON_PATH) return ARRAY_ON_PATH;
+    head[f] = value;
   }
-  key[n] = doc['_id'];
-  return key;
+  return head;
 }
 
-/**
- * Orders keys by their n field values only, ignoring the trailing _id: for a stable sort of
- * keys made from documents in ascending _id order, which then leaves equal values in _id
- * order, as the tree's comparator wants, without comparing the _ids (SecondaryIndex.build).
- */
-export function makeValueComparator(dirs: ReadonlyArray<1 | -1>): (a: IndexKey, b: IndexKey) => number {
-  return (a, b) => compareFieldValues(a, b, dirs);
-}
-
-export interface DocKeys {
-  keys: IndexKey[];
+export interface DocHeads {
+  /** The heads of the document's keys (its _id completes each), distinct. */
+  heads: IndexHead[];
   multikey: boolean;
 }
 
 /**
- * The index keys of a document for the given field paths. At most one field
+ * The index keys of a document for the given field paths, as heads. At most one field
  * may run through an array ("parallel arrays" would need a cross product).
  */
-export function keysForDocument(doc: Readonly<Record<string, unknown>>, paths: ReadonlyArray<readonly string[]>, indexName: string): DocKeys {
-  const key = scalarKey(doc, paths);
-  if (key !== undefined) return { keys: [key], multikey: false };
+export function headsForDocument(doc: Readonly<Record<string, unknown>>, paths: ReadonlyArray<readonly string[]>, indexName: string): DocHeads {
+  const head = scalarHead(doc, paths);
+  if (head !== ARRAY_ON_PATH) return { heads: [head], multikey: false };
   const id = doc['_id'];
   if (paths.length === 1) {
     const pv = valuesAtPath(doc, paths[0]!);
-    return { keys: pv.values.map((v) => [v, id]), multikey: pv.viaArray };
+    return { heads: pv.values, multikey: pv.viaArray };
   }
   const perField: JsonValue[][] = [];
   let arrayField = -1;
@@ -221,12 +225,11 @@ export function keysForDocument(doc: Readonly<Record<string, unknown>>, paths: R
     }
     perField.push(pv.values);
   }
-  if (arrayField === -1) return { keys: [[...perField.map((v) => v[0]), id]], multikey: false };
-  const keys: IndexKey[] = perField[arrayField]!.map((value) => {
-    const key: unknown[] = perField.map((v) => v[0]);
-    key[arrayField] = value;
-    key.push(id);
-    return key;
+  if (arrayField === -1) return { heads: [perField.map((v) => v[0])], multikey: false };
+  const heads: IndexHead[] = perField[arrayField]!.map((value) => {
+    const h: unknown[] = perField.map((v) => v[0]);
+    h[arrayField] = value;
+    return h;
   });
-  return { keys, multikey: true };
+  return { heads, multikey: true };
 }

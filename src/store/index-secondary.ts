@@ -1,5 +1,6 @@
 // A secondary index: a B+tree of [field values..., _id] keys, unique or not,
-// single-field or compound, over nested paths, multikey over arrays.
+// single-field or compound, over nested paths, multikey over arrays. The tree
+// holds each key as its head (the field values) and its _id (index-keys.ts).
 //
 // Writes are two-phase so a failed write changes nothing: prepare() computes
 // the key changes and checks uniqueness without touching the tree; commit()
@@ -10,22 +11,27 @@ import { BTree } from './btree.ts';
 import { ConflictError } from './errors.ts';
 import {
   ARRAY_ON_PATH,
-  keysForDocument,
+  compareIdSlot,
+  headsForDocument,
+  makeHeadComparator,
   makeKeyComparator,
-  makeValueComparator,
   scalarValueAt,
   TREE_HIGH,
   TREE_LOW,
+  type DocHeads,
+  type IdSlot,
+  type IndexHead,
   type IndexKey,
 } from './index-keys.ts';
 import { numberOrder, stringOrder } from './index-order.ts';
-import { compareValues } from './key-order.ts';
 import type { Document, IndexSpec } from './types.ts';
 
 export interface IndexChange {
   readonly index: SecondaryIndex;
-  readonly remove: IndexKey[];
-  readonly add: IndexKey[];
+  /** The document's _id: every key removed and added ends with it. */
+  readonly id: string;
+  readonly remove: IndexHead[];
+  readonly add: IndexHead[];
   readonly multikeyDelta: number;
 }
 
@@ -33,8 +39,12 @@ export class SecondaryIndex {
   readonly spec: IndexSpec;
   readonly paths: ReadonlyArray<readonly string[]>;
   readonly dirs: ReadonlyArray<1 | -1>;
+  /** The order of whole keys (the planner's intervals, the seeks' positions). */
   readonly compare: (a: IndexKey, b: IndexKey) => number;
-  readonly tree: BTree<IndexKey, true>;
+  /** The order of heads: the tree's, before its _ids. */
+  private readonly compareHeads: (a: IndexHead, b: IndexHead) => number;
+  /** Each key as (head, _id): ordered by head, then _id. Bounds may hold sentinels. */
+  readonly tree: BTree<IndexHead, IdSlot>;
   /** Number of documents with an array on an indexed path. */
   multikeyDocs = 0;
 
@@ -43,7 +53,8 @@ export class SecondaryIndex {
     this.paths = spec.fields.map(([path]) => path.split('.'));
     this.dirs = spec.fields.map(([, dir]) => dir);
     this.compare = makeKeyComparator(this.dirs);
-    this.tree = new BTree<IndexKey, true>(this.compare);
+    this.compareHeads = makeHeadComparator(this.dirs);
+    this.tree = new BTree<IndexHead, IdSlot>(this.compareHeads, compareIdSlot);
   }
 
   get name(): string {
@@ -54,26 +65,61 @@ export class SecondaryIndex {
     return this.multikeyDocs > 0;
   }
 
-  keysOf(doc: Document): { keys: IndexKey[]; multikey: boolean } {
-    return keysForDocument(doc, this.paths, this.spec.name);
+  /** The heads of a document's keys (its _id completes each). */
+  headsOf(doc: Document): DocHeads {
+    return headsForDocument(doc, this.paths, this.spec.name);
+  }
+
+  /** The head of a whole key (or bound): its value, or its n values. */
+  headOf(key: IndexKey): IndexHead {
+    const n = this.paths.length;
+    assert(key.length === n + 1, `index ${this.spec.name}: a key of ${key.length} parts, not ${n + 1}`);
+    return n === 1 ? key[0] : key.slice(0, n);
+  }
+
+  /** The whole key [values..., _id] of a head and an _id. */
+  keyOf(head: IndexHead, id: IdSlot): IndexKey {
+    return this.paths.length === 1 ? [head, id] : [...(head as readonly unknown[]), id];
+  }
+
+  /**
+   * Visits the entries from key `lo` to key `hi` (whole keys: bounds, sentinels allowed), in
+   * the tree's order or reversed, as (head, _id); the visitor returns false to stop.
+   */
+  scan(lo: IndexKey, hi: IndexKey, reverse: boolean, visit: (head: IndexHead, id: string) => boolean | void): void {
+    const n = this.paths.length;
+    this.tree.scan(
+      this.headOf(lo),
+      this.headOf(hi),
+      reverse,
+      visit as (head: IndexHead, id: IdSlot) => boolean | void,
+      lo[n] as IdSlot,
+      hi[n] as IdSlot,
+    );
+  }
+
+  /** scan, visiting whole keys (made for the visit: for the seeks, which compare them). */
+  scanKeys(lo: IndexKey, hi: IndexKey, reverse: boolean, visit: (key: IndexKey) => boolean | void): void {
+    this.scan(lo, hi, reverse, (head, id) => visit(this.keyOf(head, id)));
   }
 
   /** The _id of another document holding the same field values, if any. */
-  private holderOf(key: IndexKey, selfId: string): string | undefined {
-    const n = this.paths.length;
-    const lo: unknown[] = key.slice(0, n);
-    const hi: unknown[] = key.slice(0, n);
-    lo.push(TREE_LOW);
-    hi.push(TREE_HIGH);
+  private holderOf(head: IndexHead, selfId: string): string | undefined {
     let holder: string | undefined;
-    this.tree.scan(lo, hi, false, (k) => {
-      const id = k[n] as string;
-      if (id !== selfId) {
-        holder = id;
-        return false;
-      }
-      return true;
-    });
+    this.tree.scan(
+      head,
+      head,
+      false,
+      (_, id) => {
+        if (id !== selfId) {
+          holder = id as string;
+          return false;
+        }
+        return true;
+      },
+      TREE_LOW,
+      TREE_HIGH,
+    );
     return holder;
   }
 
@@ -83,37 +129,41 @@ export class SecondaryIndex {
    * arrays); never modifies the index.
    */
   prepare(oldDoc: Document | undefined, newDoc: Document | undefined): IndexChange {
-    const before = oldDoc === undefined ? NO_KEYS : this.keysOf(oldDoc);
-    const after = newDoc === undefined ? NO_KEYS : this.keysOf(newDoc);
-    let remove: IndexKey[];
-    let add: IndexKey[];
-    if (before.keys.length === 0 || after.keys.length === 0) {
-      remove = before.keys;
-      add = after.keys;
+    const id = (newDoc ?? oldDoc)?._id;
+    assert(id !== undefined, `index ${this.spec.name}: prepare without a document`);
+    assert(oldDoc === undefined || newDoc === undefined || oldDoc._id === newDoc._id, `index ${this.spec.name}: prepare of two _ids`);
+    const before = oldDoc === undefined ? NO_HEADS : this.headsOf(oldDoc);
+    const after = newDoc === undefined ? NO_HEADS : this.headsOf(newDoc);
+    let remove: IndexHead[];
+    let add: IndexHead[];
+    // One _id on both sides: keys are equal exactly when their heads are.
+    if (before.heads.length === 0 || after.heads.length === 0) {
+      remove = before.heads;
+      add = after.heads;
     } else {
-      remove = before.keys.filter((k) => !after.keys.some((a) => this.compare(a, k) === 0));
-      add = after.keys.filter((k) => !before.keys.some((b) => this.compare(b, k) === 0));
+      remove = before.heads.filter((h) => !after.heads.some((a) => this.compareHeads(a, h) === 0));
+      add = after.heads.filter((h) => !before.heads.some((b) => this.compareHeads(b, h) === 0));
     }
     if (this.spec.unique && newDoc !== undefined) {
-      for (const key of add) {
-        const holder = this.holderOf(key, newDoc._id);
+      for (const head of add) {
+        const holder = this.holderOf(head, id);
         if (holder !== undefined) {
           throw new ConflictError(
-            `duplicate key in unique index "${this.spec.name}": ${describeKey(this, key)} (already used by document "${holder}")`,
+            `duplicate key in unique index "${this.spec.name}": ${describeHead(this, head)} (already used by document "${holder}")`,
           );
         }
       }
     }
-    return { index: this, remove, add, multikeyDelta: (after.multikey ? 1 : 0) - (before.multikey ? 1 : 0) };
+    return { index: this, id, remove, add, multikeyDelta: (after.multikey ? 1 : 0) - (before.multikey ? 1 : 0) };
   }
 
   commit(change: IndexChange): void {
-    for (const k of change.remove) {
-      const removed = this.tree.delete(k);
+    for (const h of change.remove) {
+      const removed = this.tree.delete(h, change.id);
       if (!removed) assert(false, `index ${this.spec.name}: missing entry on remove`);
     }
-    for (const k of change.add) {
-      const added = this.tree.set(k, true);
+    for (const h of change.add) {
+      const added = this.tree.set(h, change.id);
       if (!added) assert(false, `index ${this.spec.name}: entry added twice`);
     }
     this.multikeyDocs += change.multikeyDelta;
@@ -121,11 +171,11 @@ export class SecondaryIndex {
   }
 
   /**
-   * The keys of a single-field index in the tree's order, when no document has an array on
+   * The entries of a single-field index in the tree's order, when no document has an array on
    * its path and the values are all numbers or all strings: sorted by index-order.ts on the
    * bare values, without a key comparison per pair. Undefined otherwise: the caller sorts.
    */
-  private singleFieldKeysInOrder(docs: readonly Document[]): IndexKey[] | undefined {
+  private singleFieldEntriesInOrder(docs: readonly Document[]): Entries | undefined {
     const segs = this.paths[0]!;
     const n = docs.length;
     const values = new Array<unknown>(n);
@@ -151,12 +201,14 @@ export class SecondaryIndex {
       order = stringOrder(values as string[], dir);
     }
     if (order === undefined) return undefined;
-    const keys = new Array<IndexKey>(n);
+    const heads = new Array<IndexHead>(n);
+    const ids = new Array<string>(n);
     for (let k = 0; k < n; k++) {
       const i = order[k]!;
-      keys[k] = [values[i], docs[i]!._id];
+      heads[k] = values[i];
+      ids[k] = docs[i]!._id;
     }
-    return keys;
+    return { heads, ids };
   }
 
   /**
@@ -173,56 +225,62 @@ export class SecondaryIndex {
     for (let d = 1; d < docs.length; d++) {
       if (!(docs[d - 1]!._id < docs[d]!._id)) assert(false, `index ${this.spec.name}: build given documents out of _id order`);
     }
-    let keys = this.paths.length === 1 ? this.singleFieldKeysInOrder(docs) : undefined;
+    let entries = this.paths.length === 1 ? this.singleFieldEntriesInOrder(docs) : undefined;
     let multikeyDocs = 0;
-    if (keys === undefined) {
-      const made: IndexKey[] = [];
-      for (const doc of docs) {
-        let k: { keys: IndexKey[]; multikey: boolean };
+    if (entries === undefined) {
+      // Each document's heads with its position (its _id's rank: docs are in _id order).
+      const made: Array<readonly [IndexHead, number]> = [];
+      // A stable sort by head leaves equal heads in _id order, as the tree wants.
+      const byHead = (a: readonly [IndexHead, number], b: readonly [IndexHead, number]): number => this.compareHeads(a[0], b[0]);
+      const split = (sorted: ReadonlyArray<readonly [IndexHead, number]>): Entries => ({
+        heads: sorted.map(([h]) => h),
+        ids: sorted.map(([, d]) => docs[d]!._id),
+      });
+      for (let d = 0; d < docs.length; d++) {
+        let k: DocHeads;
         try {
-          k = this.keysOf(doc);
+          k = this.headsOf(docs[d]!);
         } catch (error) {
           // A document the index refuses (parallel arrays): one document at a time, as
           // createIndex means, a duplicate among the documents before it would come first.
-          if (this.spec.unique) this.refuseDuplicates(made.sort(makeValueComparator(this.dirs)));
+          if (this.spec.unique) this.refuseDuplicates(split(made.sort(byHead)));
           throw error;
         }
         if (k.multikey) multikeyDocs++;
-        for (const key of k.keys) made.push(key);
+        for (const head of k.heads) made.push([head, d]);
       }
-      keys = made.sort(makeValueComparator(this.dirs));
+      entries = split(made.sort(byHead));
     }
-    if (this.spec.unique) this.refuseDuplicates(keys);
+    if (this.spec.unique) this.refuseDuplicates(entries);
     // In the tree's order by construction (values sorted, then _ids by stability): unchecked.
-    this.tree.load(
-      keys,
-      keys.map(() => true as const),
-      'sorted-by-caller',
-    );
+    this.tree.load(entries.heads, entries.ids, 'sorted-by-caller');
     this.multikeyDocs = multikeyDocs;
   }
 
-  /** Throws ConflictError naming the first two of `sorted` keys (in value order) with equal values. */
-  private refuseDuplicates(sorted: readonly IndexKey[]): void {
-    const n = this.paths.length;
-    for (let i = 1; i < sorted.length; i++) {
-      const a = sorted[i - 1]!;
-      const b = sorted[i]!;
-      let same = true;
-      for (let f = 0; f < n && same; f++) same = compareValues(a[f], b[f]) === 0;
-      if (same) {
+  /** Throws ConflictError naming the first two of the entries (sorted by head) with equal heads. */
+  private refuseDuplicates(sorted: Entries): void {
+    const { heads, ids } = sorted;
+    for (let i = 1; i < heads.length; i++) {
+      if (this.compareHeads(heads[i - 1], heads[i]) === 0) {
         throw new ConflictError(
-          `cannot build unique index "${this.spec.name}": duplicate key ${describeKey(this, b)} in documents "${String(a[n])}" and "${String(b[n])}"`,
+          `cannot build unique index "${this.spec.name}": duplicate key ${describeHead(this, heads[i])} in documents "${ids[i - 1]!}" and "${ids[i]!}"`,
         );
       }
     }
   }
 }
 
-const NO_KEYS: { keys: IndexKey[]; multikey: boolean } = { keys: [], multikey: false };
+/** Entries in the tree's order, in two parallel arrays (as BTree.load takes them). */
+interface Entries {
+  readonly heads: IndexHead[];
+  readonly ids: string[];
+}
 
-export function describeKey(index: SecondaryIndex, key: IndexKey): string {
-  const parts = index.spec.fields.map(([path], i) => `${JSON.stringify(path)}: ${JSON.stringify(key[i])}`);
+const NO_HEADS: DocHeads = { heads: [], multikey: false };
+
+export function describeHead(index: SecondaryIndex, head: IndexHead): string {
+  const values = index.paths.length === 1 ? [head] : (head as readonly unknown[]);
+  const parts = index.spec.fields.map(([path], i) => `${JSON.stringify(path)}: ${JSON.stringify(values[i])}`);
   return `{ ${parts.join(', ')} }`;
 }
 

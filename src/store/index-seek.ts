@@ -171,7 +171,7 @@ class Walk {
       if (this.cmp(end, lo) < 0 || this.cmp(start, hi) > 0) continue;
       const from = this.cmp(start, lo) > 0 ? start : lo;
       const to = this.cmp(end, hi) < 0 ? end : hi;
-      this.seek.index.tree.scan(from, to, reverse, guarded);
+      this.seek.index.scanKeys(from, to, reverse, guarded);
     }
   }
 
@@ -198,7 +198,7 @@ class Walk {
    * one before, stopping at the page's end.
    */
   tieByTieBackward(from: CursorPosition): WalkEnd {
-    const { tree } = this.seek.index;
+    const { index } = this.seek;
     let tie: unknown[] = [...this.prefix, ...from.values];
     let after: unknown = from.id;
     for (;;) {
@@ -206,7 +206,7 @@ class Walk {
       let end: WalkEnd | undefined;
       // Within one tie: every entry has the pinned values, and the filter tests each document,
       // so no interval needs to bound it.
-      tree.scan(lo, [...tie, TREE_HIGH], false, (key) => {
+      index.scanKeys(lo, [...tie, TREE_HIGH], false, (key) => {
         if (this.cmp(key, lo) === 0) return true; // the cursor's own document
         this.take(key);
         if (this.page.length >= this.limit) end = DONE;

@@ -165,15 +165,13 @@ function scanIndexUnordered(
   /** Matches after which the scan stops (Infinity: all). */
   need: number,
 ): Document[] {
-  const n = plan.index.paths.length;
   // A document is listed once per key it has: more than once only in a multikey index (the
   // intervals are disjoint, so a document with one key falls in one of them at most).
   const seen = plan.index.isMultikey ? new Set<string>() : undefined;
   const matches: Document[] = [];
   for (const [start, end] of plan.intervals) {
-    plan.index.tree.scan(start, end, false, (key) => {
+    plan.index.scan(start, end, false, (_, id) => {
       explain.keysExamined++;
-      const id = key[n] as string;
       if (seen !== undefined) {
         if (seen.has(id)) return true;
         seen.add(id);
@@ -222,7 +220,6 @@ function scanIndexSorted(
   explain: Explain,
   guard: ExamineGuard,
 ): Document[] {
-  const n = plan.index.paths.length;
   const out: Document[] = [];
   let group: Document[] = [];
   const flush = (): void => {
@@ -234,9 +231,9 @@ function scanIndexSorted(
   let done = false;
   for (const [start, end] of intervals) {
     if (done) break;
-    plan.index.tree.scan(start, end, plan.reverse, (key) => {
+    plan.index.scan(start, end, plan.reverse, (_, id) => {
       explain.keysExamined++;
-      const doc = coll.docs.get(key[n] as string)!;
+      const doc = coll.docs.get(id)!;
       if (++explain.docsExamined > guard.at) guard.check(explain.docsExamined);
       if (!compiled.test(doc)) return true;
       if (group.length > 0 && !sameSortValues(group[0]!, doc, sortKeys)) {

@@ -1,5 +1,5 @@
 // The documents of a collection with TTL rules in order of expiry: a B+tree of
-// [expiry ms, _id] keys, one per document that has an expiry by the rules (store/ttl.ts,
+// (expiry ms, _id) pairs, one per document that has an expiry by the rules (store/ttl.ts,
 // expiryByRulesMs: the earliest of the model's `ttlField` and every TTL index). The
 // collection keeps it on every write (its rollbacks are writes too); the store builds it
 // anew when the rules change and when a snapshot is loaded. Derived state, never in a
@@ -13,9 +13,16 @@ import type { Document } from './types.ts';
 
 type ExpiryKey = readonly [atMs: number, id: string];
 
+function compareMs(a: number, b: number): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 function compareExpiryKeys(a: ExpiryKey, b: ExpiryKey): number {
-  if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
-  return a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0;
+  return compareMs(a[0], b[0]) || compareIds(a[1], b[1]);
 }
 
 /** Whether two lists of rules are the same, in the same order. */
@@ -24,7 +31,8 @@ export function sameTtlRules(a: readonly TtlRule[], b: readonly TtlRule[]): bool
 }
 
 export class ExpiryOrder {
-  private readonly tree = new BTree<ExpiryKey, true>(compareExpiryKeys);
+  /** Expiry ms, then _id: the pairs in the leaves' parallel arrays (no array per entry). */
+  private readonly tree = new BTree<number, string>(compareMs, compareIds);
 
   /** The order of `docs` (every document of the collection) by `rules`. */
   constructor(
@@ -38,8 +46,8 @@ export class ExpiryOrder {
     }
     keys.sort(compareExpiryKeys);
     this.tree.load(
-      keys,
-      keys.map(() => true as const),
+      keys.map(([at]) => at),
+      keys.map(([, id]) => id),
     );
   }
 
@@ -54,15 +62,15 @@ export class ExpiryOrder {
     const before = oldDoc === undefined ? undefined : expiryByRulesMs(oldDoc, this.rules);
     const after = newDoc === undefined ? undefined : expiryByRulesMs(newDoc, this.rules);
     if (before === after) return;
-    if (before !== undefined && !this.tree.delete([before, id])) assert(false, `expiry order: no entry for "${id}" at ${before}`);
-    if (after !== undefined && !this.tree.set([after, id], true)) assert(false, `expiry order: "${id}" at ${after} twice`);
+    if (before !== undefined && !this.tree.delete(before, id)) assert(false, `expiry order: no entry for "${id}" at ${before}`);
+    if (after !== undefined && !this.tree.set(after, id)) assert(false, `expiry order: "${id}" at ${after} twice`);
   }
 
   /** How many documents expired at or before `nowMs`: looks at that many entries plus one. */
   expiredCount(nowMs: number): number {
     let n = 0;
-    this.tree.scan(undefined, undefined, false, (key) => {
-      if (!(key[0] <= nowMs)) return false;
+    this.tree.scan(undefined, undefined, false, (atMs) => {
+      if (!(atMs <= nowMs)) return false;
       n++;
       return true;
     });
@@ -74,10 +82,10 @@ export class ExpiryOrder {
   expired(nowMs: number, max: number): string[] {
     const out: string[] = [];
     if (!(max >= 1)) return out;
-    this.tree.scan(undefined, undefined, false, (key) => {
+    this.tree.scan(undefined, undefined, false, (atMs, id) => {
       // As isExpiredByRules: at <= nowMs (a NaN `nowMs` expires nothing).
-      if (!(key[0] <= nowMs)) return false;
-      out.push(key[1]);
+      if (!(atMs <= nowMs)) return false;
+      out.push(id);
       return out.length < max;
     });
     return out;

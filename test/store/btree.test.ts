@@ -47,7 +47,7 @@ describe('BTree', () => {
   test('isAfterLast is "greater than every key held", through inserts and deletes', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 300 })), { maxLength: 400 }),
+        fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 300 })), { maxLength: 400, size: 'max' }),
         fc.integer({ min: -1, max: 301 }),
         (ops, probe) => {
           const t = new BTree<number, number>(cmp);
@@ -114,7 +114,7 @@ describe('BTree', () => {
       },
     );
     fc.assert(
-      fc.property(fc.array(opArb, { maxLength: 1500 }), (ops) => {
+      fc.property(fc.array(opArb, { maxLength: 1500, size: 'max' }), (ops) => {
         const t = new BTree<number, number>(cmp);
         let model: number[] = [];
         ops.forEach((o, i) => {
@@ -153,7 +153,7 @@ describe('BTree', () => {
       { weight: 2, arbitrary: fc.integer({ min: 1, max: 400 }).map((d) => ({ kind: 'back' as const, d })) },
     );
     fc.assert(
-      fc.property(fc.array(stepArb, { maxLength: 2000 }), (steps) => {
+      fc.property(fc.array(stepArb, { maxLength: 2000, size: 'max' }), (steps) => {
         const t = new BTree<number, number>(cmp);
         const model = new Map<number, number>();
         let top = 0;
@@ -174,5 +174,147 @@ describe('BTree', () => {
       }),
       { numRuns: 40 },
     );
+  });
+});
+
+describe('BTree of (key, value) pairs (a tie order)', () => {
+  type Pair = readonly [number, number];
+  const byPair = (a: Pair, b: Pair): number => a[0] - b[0] || a[1] - b[1];
+  const pairs = (t: BTree<number, number>, lo?: Pair, hi?: Pair, reverse = false): Pair[] => {
+    const out: Pair[] = [];
+    t.scan(lo?.[0], hi?.[0], reverse, (k, v) => void out.push([k, v]), lo?.[1], hi?.[1]);
+    return out;
+  };
+
+  test('one key holds many values; each pair is held once, found and removed by its value', () => {
+    const t = new BTree<number, number>(cmp, cmp);
+    assert.equal(t.set(1, 10), true);
+    assert.equal(t.set(1, 5), true);
+    assert.equal(t.set(1, 10), false);
+    assert.equal(t.set(0, 99), true);
+    assert.equal(t.size, 3);
+    assert.deepEqual(pairs(t), [
+      [0, 99],
+      [1, 5],
+      [1, 10],
+    ]);
+    assert.equal(t.has(1, 5), true);
+    assert.equal(t.has(1, 6), false);
+    assert.equal(t.delete(1, 6), false);
+    assert.equal(t.delete(1, 5), true);
+    assert.deepEqual(pairs(t), [
+      [0, 99],
+      [1, 10],
+    ]);
+    // Bounds are pairs: (1, 0) to (1, 9) holds nothing of key 1 once (1, 5) is gone.
+    assert.deepEqual(pairs(t, [1, 0], [1, 9]), []);
+    assert.throws(() => t.get(1), /pairs/);
+    assert.throws(() => t.delete(1), /needs the value/);
+    assert.throws(() => t.scan(1, undefined, false, () => true), /needs its value/);
+  });
+
+  test('property: matches a sorted model of pairs under random adds, removes and scans', () => {
+    type Op = { op: 'add' | 'del'; k: number; v: number } | { op: 'range'; lo: Pair; hi: Pair; rev: boolean; open: 'none' | 'lo' | 'hi' };
+    const pairArb = fc.tuple(fc.integer({ min: 0, max: 12 }), fc.integer({ min: 0, max: 120 }));
+    // Bounds may fall between values, or below and above them all (as index scans' sentinels do).
+    const boundArb = fc.tuple(fc.integer({ min: -1, max: 13 }), fc.integer({ min: -1, max: 121 }));
+    const opArb: fc.Arbitrary<Op> = fc.oneof(
+      { weight: 5, arbitrary: pairArb.map(([k, v]) => ({ op: 'add' as const, k, v })) },
+      { weight: 3, arbitrary: pairArb.map(([k, v]) => ({ op: 'del' as const, k, v })) },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          op: fc.constant('range' as const),
+          lo: boundArb,
+          hi: boundArb,
+          rev: fc.boolean(),
+          open: fc.constantFrom('none' as const, 'lo' as const, 'hi' as const),
+        }),
+      },
+    );
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(pairArb, { selector: ([k, v]) => `${k}/${v}`, maxLength: 600, size: 'max' }),
+        fc.array(opArb, { maxLength: 1200, size: 'max' }),
+        (start, ops) => {
+          const t = new BTree<number, number>(cmp, cmp);
+          let model: Pair[] = [...start].sort(byPair);
+          t.load(
+            model.map(([k]) => k),
+            model.map(([, v]) => v),
+          );
+          t.checkInvariants();
+          const held = (k: number, v: number): boolean => model.some((p) => p[0] === k && p[1] === v);
+          for (const o of ops) {
+            if (o.op === 'add') {
+              const isNew = !held(o.k, o.v);
+              assert.equal(t.set(o.k, o.v), isNew);
+              if (isNew) model = [...model, [o.k, o.v] as const].sort(byPair);
+            } else if (o.op === 'del') {
+              assert.equal(t.delete(o.k, o.v), held(o.k, o.v));
+              model = model.filter((p) => p[0] !== o.k || p[1] !== o.v);
+            } else if (o.op === 'range') {
+              const lo = o.open === 'lo' ? undefined : o.lo;
+              const hi = o.open === 'hi' ? undefined : o.hi;
+              const expect = model.filter((p) => (lo === undefined || byPair(p, lo) >= 0) && (hi === undefined || byPair(p, hi) <= 0));
+              if (o.rev) expect.reverse();
+              assert.deepEqual(pairs(t, lo, hi, o.rev), expect);
+            }
+          }
+          t.checkInvariants();
+          assert.deepEqual(pairs(t), model);
+          assert.equal(t.size, model.length);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  test('property: thousands of pairs (three levels: separators of separators) added, then mostly removed', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), (seed) => {
+        // mulberry32: the tree's shape follows from the seed.
+        let x = seed;
+        const next = (n: number): number => {
+          x = (x + 0x6d2b79f5) | 0;
+          let r = Math.imul(x ^ (x >>> 15), 1 | x);
+          r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
+          return ((r ^ (r >>> 14)) >>> 0) % n;
+        };
+        const t = new BTree<number, number>(cmp, cmp);
+        const model = new Set<string>();
+        for (let i = 0; i < 12_000; i++) {
+          const k = next(60);
+          const v = next(100_000);
+          assert.equal(t.set(k, v), !model.has(`${k}/${v}`));
+          model.add(`${k}/${v}`);
+        }
+        t.checkInvariants();
+        assert.ok(t.depth() >= 3, `a tree of ${t.size} entries is ${t.depth()} levels deep`);
+        const held = [...model].map((p) => p.split('/').map(Number) as [number, number]);
+        for (let i = held.length - 1; i > 0; i--) {
+          const j = next(i + 1);
+          [held[i], held[j]] = [held[j]!, held[i]!];
+        }
+        for (const [k, v] of held.slice(0, held.length - 50)) {
+          assert.equal(t.delete(k, v), true);
+          assert.equal(t.delete(k, v), false);
+          model.delete(`${k}/${v}`);
+        }
+        t.checkInvariants();
+        const expect = [...model].map((p) => p.split('/').map(Number) as unknown as Pair).sort(byPair);
+        assert.deepEqual(pairs(t), expect);
+        assert.deepEqual(pairs(t, undefined, undefined, true), expect.slice().reverse());
+      }),
+      { numRuns: 8 },
+    );
+  });
+
+  test('load refuses pairs out of order or repeated', () => {
+    assert.throws(() => new BTree<number, number>(cmp, cmp).load([1, 1], [2, 1]), /ascending/);
+    assert.throws(() => new BTree<number, number>(cmp, cmp).load([1, 1], [2, 2]), /ascending/);
+    const t = new BTree<number, number>(cmp, cmp);
+    t.load([1, 1, 2], [1, 2, 0]);
+    t.checkInvariants();
   });
 });

@@ -13,7 +13,9 @@ const valueArb = fc.oneof(scalarArb, scalarArb, fc.array(scalarArb, { maxLength:
 // `b` holds no arrays: a compound index refuses two arrays in one document.
 const docsArb = fc.uniqueArray(fc.record({ _id: fc.stringMatching(/^[a-z0-9]{1,4}$/), a: valueArb, b: scalarArb }, { requiredKeys: ['_id'] }), {
   selector: (d) => d._id,
-  maxLength: 40,
+  // Beyond one leaf of the tree (64 entries): keys of one value across leaves.
+  maxLength: 200,
+  size: 'max',
 });
 const fieldsArb = fc.oneof(
   fc.constantFrom<Array<[string, 1 | -1]>>([['a', 1]], [['a', -1]]),
