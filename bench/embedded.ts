@@ -183,6 +183,9 @@ export interface SnapshotInstallResult {
   /** The median of `reopenRuns`: open() of the directory, the file read and checked too. */
   readonly reopenSeconds: number;
   readonly reopenRuns: number[];
+  /** The median over the runs of the JS heap a restored store holds per document, both
+   * indexes included (bytes). */
+  readonly heapBytesPerDocument: number;
 }
 
 /**
@@ -198,6 +201,7 @@ async function snapshotInstall(dir: string, documents: number): Promise<Snapshot
   ]);
   const restores: number[] = [];
   const reopens: number[] = [];
+  const heaps: number[] = [];
   for (let run = 1; run <= REOPEN_RUNS; run++) {
     progress(`restoring a snapshot in a fresh process: run ${run}/${REOPEN_RUNS}`);
     const restored = await runFixture<RestoreResult>('restore-child.ts', [dir]);
@@ -213,6 +217,7 @@ async function snapshotInstall(dir: string, documents: number): Promise<Snapshot
     );
     restores.push(restored.seconds);
     reopens.push(reopened.seconds);
+    heaps.push(restored.heapBytesPerDocument);
   }
   const median = (xs: number[]): number =>
     round(
@@ -228,6 +233,7 @@ async function snapshotInstall(dir: string, documents: number): Promise<Snapshot
     restoreRuns: restores.map(round),
     reopenSeconds: median(reopens),
     reopenRuns: reopens.map(round),
+    heapBytesPerDocument: Math.round(median(heaps)),
   };
 }
 

@@ -41,7 +41,7 @@ const results: EmbeddedResults = {
     indexedRangeQueryLimit100: { p50Us: 180, p99Us: 400 },
   },
   recovery: { entries: 100_000, reopenSeconds: 1 },
-  snapshotInstall: { documents: 100_000, restoreSeconds: 0.4, reopenSeconds: 0.5 },
+  snapshotInstall: { documents: 100_000, restoreSeconds: 0.4, reopenSeconds: 0.5, heapBytesPerDocument: 284 },
   sideBySide,
 };
 
@@ -61,6 +61,7 @@ test('each side-by-side measure is drawn with the peers that ran, and the ratios
     ]) {
       assert.ok(html.includes(title), `a chart titled "${title}"`);
     }
+    assert.ok(html.includes('the restored store holds 284 bytes of heap per document'), 'the heap a restored store holds, in its chart');
     // A bar per store that ran, with its median; SQLite was skipped: no bar of its own.
     assert.match(html, /<title>median ours \(45,008–55,010\): 50k queries\/s<\/title>/);
     assert.match(html, /<title>median lmdb-js \(36,009–44,011\): 40k queries\/s<\/title>/);
