@@ -59,7 +59,7 @@ function dataOf(index: number, byte: number): Uint8Array {
 describe('EntryLog holding recovered entries in compact form', () => {
   test('behaves as a log of Entry objects through recovery, a restart view and later writes', () => {
     fc.assert(
-      fc.property(fc.array(opArb, { maxLength: 60 }), fc.array(opArb, { maxLength: 20 }), (recoveryOps, laterOps) => {
+      fc.property(fc.array(opArb, { maxLength: 60, size: 'max' }), fc.array(opArb, { maxLength: 20, size: 'max' }), (recoveryOps, laterOps) => {
         const compact = new EntryLog();
         const reference = new EntryLog();
         // Recovery: records as they come from the segment files.

@@ -14,7 +14,7 @@ const entryArb: fc.Arbitrary<Entry> = fc.record({
   term: fc.oneof(fc.nat(300), fc.maxSafeNat()),
   type: fc.constantFrom<EntryType>('normal', 'noop', 'conf'),
   data: fc.oneof(
-    { arbitrary: fc.uint8Array({ maxLength: 300 }), weight: 9 },
+    { arbitrary: fc.uint8Array({ maxLength: 300, size: 'max' }), weight: 9 },
     // large data (bin16/bin32 headers), cheap to generate
     { arbitrary: fc.integer({ min: 65530, max: 70000 }).map((n) => new Uint8Array(n).fill(n & 0xff)), weight: 1 },
   ),
@@ -80,7 +80,7 @@ describe('record framing', () => {
 
   test('round trip of random records', () => {
     fc.assert(
-      fc.property(fc.array(recordArb, { maxLength: 20 }), (records) => {
+      fc.property(fc.array(recordArb, { maxLength: 20, size: 'max' }), (records) => {
         const bytes = encodeRecords(records);
         const result = decodeAllRecords(bytes);
         assert.equal(result.stop, null);
@@ -129,7 +129,7 @@ describe('record framing', () => {
 
   test('fuzz: random bytes never crash the decoder', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 2000 }), (bytes) => checkResult(bytes)),
+      fc.property(fc.uint8Array({ maxLength: 2000, size: 'max' }), (bytes) => checkResult(bytes)),
       { numRuns: 300 },
     );
   });
@@ -171,7 +171,7 @@ describe('record framing', () => {
 
   test('fuzz: arbitrary payload bytes under a valid frame decode or are refused, never throw', () => {
     fc.assert(
-      fc.property(fc.constantFrom(1, 2, 3, 4), fc.uint8Array({ minLength: 1, maxLength: 200 }), (type, payload) => {
+      fc.property(fc.constantFrom(1, 2, 3, 4), fc.uint8Array({ minLength: 1, maxLength: 200, size: 'max' }), (type, payload) => {
         const record = decodePayload(type, payload, 0, payload.length);
         if (record !== null) assert.equal(record.kind, ['entry', 'hardState', 'snapshotMarker', 'writeEnd'][type - 1]);
       }),

@@ -124,7 +124,7 @@ describe('a power loss during the last write', () => {
         fc.integer({ min: 1, max: 80 }),
         fc.constantFrom(7, 100, 700, 3000),
         fc.boolean(),
-        fc.array(fc.boolean(), { minLength: 1, maxLength: 64 }),
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 64, size: 'max' }),
         async (earlierBatches, lastCount, size, zeros, landed) =>
           withTempDir(async (dir) => {
             const w = await writeLog(dir, earlierBatches, lastCount, size, zeros);

@@ -27,7 +27,7 @@ const doc = fc.record({ _id: fc.constantFrom('a', 'b', 'c', 'd', 'é', '\ud83d\u
 describe("applying the proposer's own command object", () => {
   test('gives the same state as decoding the log bytes (property)', () => {
     fc.assert(
-      fc.property(fc.array(fc.array(doc, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 12 }), (batches) => {
+      fc.property(fc.array(fc.array(doc, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 12, size: 'max' }), (batches) => {
         const proposer = new Store();
         const replica = new Store();
         let index = 0;

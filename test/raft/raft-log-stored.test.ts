@@ -100,13 +100,13 @@ describe('RaftLog restarted from StoredEntries', () => {
     const restartArb = fc.record({
       snapshotIndex: fc.nat(5),
       overlap: fc.nat(3),
-      terms: fc.array(fc.integer({ min: 0, max: 1 }), { maxLength: 30 }),
-      typeCodes: fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: 30 }),
+      terms: fc.array(fc.integer({ min: 0, max: 1 }), { maxLength: 30, size: 'max' }),
+      typeCodes: fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: 30, size: 'max' }),
       commitAt: fc.nat(40),
       viaEntryLog: fc.boolean(),
     });
     fc.assert(
-      fc.property(restartArb, fc.array(opArb, { maxLength: 40 }), (restart, ops) => {
+      fc.property(restartArb, fc.array(opArb, { maxLength: 40, size: 'max' }), (restart, ops) => {
         // A restart log: entries from at most `overlap` below the snapshot, terms non-decreasing.
         const first = Math.max(1, restart.snapshotIndex + 1 - restart.overlap);
         const entries: Entry[] = [];

@@ -80,12 +80,12 @@ const opArb = (arrays: boolean): fc.Arbitrary<{ insert: [string, JsonObject] } |
 const caseArb = fc.integer({ min: 0, max: 3 }).chain((n) => {
   const arrays = n === 0;
   return fc.record({
-    docs: fc.uniqueArray(fc.tuple(idArb, bodyArb(arrays)), { selector: ([id]) => id, maxLength: 60 }),
+    docs: fc.uniqueArray(fc.tuple(idArb, bodyArb(arrays)), { selector: ([id]) => id, maxLength: 60, size: 'max' }),
     indexes: indexesArb,
     sort: sortArb,
     filter: filterArb,
     limit: fc.integer({ min: 1, max: 5 }),
-    between: fc.array(fc.array(opArb(arrays), { maxLength: 3 }), { maxLength: 12 }),
+    between: fc.array(fc.array(opArb(arrays), { maxLength: 3 }), { maxLength: 12, size: 'max' }),
     dueEvery: fc.integer({ min: 1, max: 9 }),
     synchronous: fc.boolean(),
   });
@@ -200,7 +200,7 @@ describe('pages after a cursor answer as a full sort and a slice', () => {
 
   test('inserts between the slices of one page: ordered, after the cursor, exact about the documents that stayed', async () => {
     await fc.assert(
-      fc.asyncProperty(caseArb, fc.array(fc.tuple(idArb, bodyArb(false)), { maxLength: 20 }), async (c, inserts) => {
+      fc.asyncProperty(caseArb, fc.array(fc.tuple(idArb, bodyArb(false)), { maxLength: 20, size: 'max' }), async (c, inserts) => {
         const { store, next } = storeWith(c.docs, c.indexes);
         const keys = normalizeSort(c.sort);
         const all = store.find(COLL, c.filter, { sort: c.sort }) as Document[];

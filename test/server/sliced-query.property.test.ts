@@ -30,7 +30,7 @@ const bodyArb = fc.record(
 );
 // Ids of three characters out of six: 216 ids, so that filters by _id often find some.
 const idArb = fc.stringMatching(/^[a-c0-2]{3}$/);
-const docsArb = fc.uniqueArray(fc.tuple(idArb, bodyArb), { selector: ([id]) => id, maxLength: 120 });
+const docsArb = fc.uniqueArray(fc.tuple(idArb, bodyArb), { selector: ([id]) => id, maxLength: 120, size: 'max' });
 
 /** Filters; those on _id mostly name documents that exist (`ids`). */
 const filterArb = (ids: readonly string[]): fc.Arbitrary<Filter> => {

@@ -14,7 +14,7 @@ test('against a sorted model: add in any order, remove any, drain through a seq 
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('drain' as const), through: fc.integer({ min: 0, max: 200 }) }) },
   );
   fc.assert(
-    fc.property(fc.array(op, { maxLength: 300 }), (ops: Op[]) => {
+    fc.property(fc.array(op, { maxLength: 300, size: 'max' }), (ops: Op[]) => {
       const records = new ClientRecords<string>();
       const model = new Map<number, string>();
       for (const o of ops) {

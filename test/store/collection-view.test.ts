@@ -28,8 +28,8 @@ describe('CollectionView', () => {
   test('visits the state at opening, in _id order, with writes between steps', () => {
     fc.assert(
       fc.property(
-        fc.uniqueArray(idArb, { maxLength: 16 }),
-        fc.array(fc.array(opArb, { maxLength: 4 }), { maxLength: 20 }),
+        fc.uniqueArray(idArb, { maxLength: 16, size: 'max' }),
+        fc.array(fc.array(opArb, { maxLength: 4 }), { maxLength: 20, size: 'max' }),
         fc.boolean(),
         fc.integer({ min: 1, max: 4 }),
         (ids, writesPerStep, reverse, perStep) => {

@@ -264,7 +264,7 @@ describe('store vs reference model', () => {
   test('random command sequences: same documents; index plans answer like scans', () => {
     fc.assert(
       fc.property(
-        fc.array(commandArb, { minLength: 1, maxLength: 40 }),
+        fc.array(commandArb, { minLength: 1, maxLength: 40, size: 'max' }),
         fc.array(fc.tuple(filterArb, sortArb), { minLength: 1, maxLength: 6 }),
         (commands, queries) => {
           const store = new Store();

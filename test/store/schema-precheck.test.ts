@@ -276,7 +276,7 @@ describe('the check before proposing answers what apply answers', () => {
     );
     const seen = { refused: 0, applied: 0, otherErrors: 0 };
     fc.assert(
-      fc.property(fc.array(command, { minLength: 1, maxLength: 12 }), (commands) => {
+      fc.property(fc.array(command, { minLength: 1, maxLength: 12, size: 'max' }), (commands) => {
         const store = new Store();
         assert.ok(store.apply({ type: 'setSchema', collection: 'products', schema: PRODUCT, options: {}, force: false }, 1).ok);
         assert.ok(

@@ -459,7 +459,7 @@ describe('sessions: acknowledgements (Idempotency-Answered-Through drops a clien
     );
     fc.assert(
       fc.property(
-        fc.array(step, { maxLength: 120 }),
+        fc.array(step, { maxLength: 120, size: 'max' }),
         fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 4 }),
         (steps: Step[], lagChoices) => {
           const table = { current: new SessionTable<number>(bounds) };

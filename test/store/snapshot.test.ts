@@ -114,7 +114,7 @@ describe('snapshots', () => {
             valueArb,
             { maxKeys: 5 },
           ),
-          { maxLength: 10 },
+          { maxLength: 10, size: 'max' },
         ),
         (bodies) => {
           const t = new TestStore();

@@ -131,7 +131,7 @@ describe('malformed input from peers', () => {
 
   test('random bytes after the handshake never reach onMessage nor crash', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 200 }), async (data) => {
+      fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 200, size: 'max' }), async (data) => {
         const client = await handshaken(node.address);
         client.ws.send(data);
         const code = await client.closed;
@@ -144,7 +144,7 @@ describe('malformed input from peers', () => {
 
   test('random bytes before the handshake are refused', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 200 }), async (data) => {
+      fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 200, size: 'max' }), async (data) => {
         const client = await connectRaw(node.address);
         client.ws.send(data);
         assert.equal(await client.closed, 1002);
