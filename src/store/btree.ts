@@ -33,8 +33,10 @@ class Leaf<K, V> {
 class Internal<K, V> {
   readonly leaf = false;
   keys: K[] = [];
-  /** The separators' values when the tree orders by them too (a tie order); else undefined
-   * (a separator must not keep a removed entry's value alive). Always as long as keys. */
+  /** The separators' values when the tree orders by them too (a tie order); else undefined,
+   * so that the separators of a map keep no removed entry's value (a document) alive. A pair
+   * tree's separators may keep a removed pair's value, as they keep its key. Always as long
+   * as keys. */
   vals: Array<V | undefined> = [];
   children: Array<Node<K, V>> = [];
 }
@@ -143,6 +145,7 @@ export class BTree<K, V> {
   /** Inserts or replaces; returns true when the key was new. With a tie order: adds the pair
    * (key, value); true when it was not held. */
   set(key: K, value: V): boolean {
+    assert(this.tie === undefined || value !== undefined, 'btree.set on a tree of pairs needs the value');
     const before = this.count;
     const split = this.insert(this.root, key, value);
     if (split !== null) {
@@ -458,6 +461,11 @@ export class BTree<K, V> {
         assert(
           vals.every((v) => v === undefined),
           'btree: a separator holds a value',
+        );
+      if (this.tie !== undefined)
+        assert(
+          vals.every((v) => v !== undefined),
+          'btree: an entry of a tree of pairs without its value',
         );
       for (let i = 1; i < node.keys.length; i++) {
         assert(this.order(node.keys[i - 1]!, vals[i - 1], node.keys[i]!, vals[i]) < 0, 'btree: keys out of order');

@@ -210,6 +210,7 @@ describe('BTree of (key, value) pairs (a tie order)', () => {
     assert.deepEqual(pairs(t, [1, 0], [1, 9]), []);
     assert.throws(() => t.get(1), /pairs/);
     assert.throws(() => t.delete(1), /needs the value/);
+    assert.throws(() => t.set(1, undefined as unknown as number), /needs the value/);
     assert.throws(() => t.scan(1, undefined, false, () => true), /needs its value/);
   });
 
