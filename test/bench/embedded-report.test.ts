@@ -88,4 +88,13 @@ test('the guard compares the uncached equality query against the peers', () => {
   });
   assert.ok(Math.abs(guard['indexedEqualityQueryUncached.vsLmdb']!.value - 50_009 / 40_010) < 1e-9);
   assert.equal(guard['indexedEqualityQueryUncached.vsSqlite'], undefined);
+  // Measured since the index entries became pairs: guarded when the run has it.
+  assert.equal(guard['snapshotInstall.heapBytesPerDocument'], undefined);
+  const withHeap = embeddedGuard(sideBySide, {
+    recovery: { reopenSeconds: 1 },
+    snapshotInstall: { restoreSeconds: 0.4, reopenSeconds: 0.5, heapBytesPerDocument: 284 },
+    memoryPerDocument: { heapPerJsonByte: 1.6 },
+    reads: { indexedRangeQueryLimit100: { p50Us: 180 } },
+  });
+  assert.deepEqual(withHeap['snapshotInstall.heapBytesPerDocument'], { value: 284, better: 'lower', kind: 'absolute' });
 });
