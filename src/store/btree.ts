@@ -80,6 +80,11 @@ export class BTree<K, V> {
     return c !== 0 || this.tie === undefined ? c : this.tie(v as V, value as V);
   }
 
+  /** A tree of pairs finds an entry by its key and value: the value must be given. */
+  private assertValueGiven(operation: string, value: V | undefined): void {
+    assert(this.tie === undefined || value !== undefined, `btree.${operation} on a tree of pairs needs the value`);
+  }
+
   /** What a separator keeps of an entry's value: all of it under a tie order, else nothing. */
   private separatorValue(value: V): V | undefined {
     return this.tie === undefined ? undefined : value;
@@ -129,7 +134,7 @@ export class BTree<K, V> {
 
   /** Whether `key` is held (with a tie order: the pair (key, value)). */
   has(key: K, value?: V): boolean {
-    assert(this.tie === undefined || value !== undefined, 'btree.has on a tree of pairs needs the value');
+    this.assertValueGiven('has', value);
     const leaf = this.leafFor(key, value);
     const i = this.lowerBound(leaf.keys, leaf.values, key, value);
     return i < leaf.keys.length && this.order(leaf.keys[i]!, leaf.values[i], key, value) === 0;
@@ -145,7 +150,7 @@ export class BTree<K, V> {
   /** Inserts or replaces; returns true when the key was new. With a tie order: adds the pair
    * (key, value); true when it was not held. */
   set(key: K, value: V): boolean {
-    assert(this.tie === undefined || value !== undefined, 'btree.set on a tree of pairs needs the value');
+    this.assertValueGiven('set', value);
     const before = this.count;
     const split = this.insert(this.root, key, value);
     if (split !== null) {
@@ -204,7 +209,7 @@ export class BTree<K, V> {
 
   /** Removes the key (with a tie order: the pair (key, value)); returns true when it was present. */
   delete(key: K, value?: V): boolean {
-    assert(this.tie === undefined || value !== undefined, 'btree.delete on a tree of pairs needs the value');
+    this.assertValueGiven('delete', value);
     const found = this.remove(this.root, key, value);
     if (!this.root.leaf && this.root.children.length === 1) this.root = this.root.children[0]!;
     return found;

@@ -6,14 +6,11 @@
 import { assert } from '../assert.ts';
 import { BTree } from './btree.ts';
 import { ConflictError } from './errors.ts';
+import { compareStrings } from './key-order.ts';
 import type { IndexChange, SecondaryIndex } from './index-secondary.ts';
 import type { TtlRule } from './ttl.ts';
 import { ExpiryOrder, sameTtlRules } from './ttl-order.ts';
 import type { Document } from './types.ts';
-
-function compareIds(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 /** Maps a document map is split into (a power of two). */
 const DOC_SHARDS = 64;
@@ -249,7 +246,7 @@ export class CollectionView {
 
   /** Sorts the ids removed since the last step into `removed` (one merge: O(removed)). */
   private mergeFresh(): void {
-    const cmp = this.reverse ? (a: string, b: string) => compareIds(b, a) : compareIds;
+    const cmp = this.reverse ? (a: string, b: string) => compareStrings(b, a) : compareStrings;
     const fresh = this.fresh.sort(cmp);
     this.fresh = [];
     const merged: string[] = [];
@@ -267,7 +264,7 @@ export class CollectionView {
 export class Collection {
   readonly name: string;
   readonly docs = new DocumentMap();
-  readonly byId = new BTree<string, Document>(compareIds);
+  readonly byId = new BTree<string, Document>(compareStrings);
   /** In creation order. */
   readonly indexes: SecondaryIndex[] = [];
   /** The documents in order of expiry, when the collection has TTL rules (setExpiryRules). */

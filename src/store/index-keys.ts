@@ -30,11 +30,10 @@ export const TREE_HIGH: unique symbol = Symbol('TREE_HIGH');
 
 export function makeKeyComparator(dirs: ReadonlyArray<1 | -1>): (a: IndexKey, b: IndexKey) => number {
   const n = dirs.length;
-  if (n === 1) {
-    const head = makeHeadComparator(dirs);
-    return (a, b) => head(a[0], b[0]) || compareIdSlot(a[1], b[1]);
-  }
-  return (a, b) => compareFieldValues(a, b, dirs) || compareIdSlot(a[n], b[n]);
+  const head = makeHeadComparator(dirs);
+  // A compound head compares the first n values of whatever array it is given: a whole key too.
+  if (n === 1) return (a, b) => head(a[0], b[0]) || compareIdSlot(a[1], b[1]);
+  return (a, b) => head(a, b) || compareIdSlot(a[n], b[n]);
 }
 
 /** The order of heads: by their field values, each in its direction (a sentinel ends it either

@@ -48,7 +48,8 @@ export function typeRank(v: unknown): number {
   }
 }
 
-function compareStrings(a: string, b: string): number {
+/** Strings in code-unit order (as `<`): _ids, and string values of the same rank. */
+export function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 

@@ -8,6 +8,7 @@
 
 import { assert } from '../assert.ts';
 import { BTree } from './btree.ts';
+import { compareStrings } from './key-order.ts';
 import { expiryByRulesMs, type TtlRule } from './ttl.ts';
 import type { Document } from './types.ts';
 
@@ -17,12 +18,8 @@ function compareMs(a: number, b: number): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function compareIds(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 function compareExpiryKeys(a: ExpiryKey, b: ExpiryKey): number {
-  return compareMs(a[0], b[0]) || compareIds(a[1], b[1]);
+  return compareMs(a[0], b[0]) || compareStrings(a[1], b[1]);
 }
 
 /** Whether two lists of rules are the same, in the same order. */
@@ -32,7 +29,7 @@ export function sameTtlRules(a: readonly TtlRule[], b: readonly TtlRule[]): bool
 
 export class ExpiryOrder {
   /** Expiry ms, then _id: the pairs in the leaves' parallel arrays (no array per entry). */
-  private readonly tree = new BTree<number, string>(compareMs, compareIds);
+  private readonly tree = new BTree<number, string>(compareMs, compareStrings);
 
   /** The order of `docs` (every document of the collection) by `rules`. */
   constructor(
